@@ -1,0 +1,1 @@
+//! Accord recorder (arrives with the recording issue).

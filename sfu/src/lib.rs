@@ -1,0 +1,394 @@
+//! # accord-sfu: the media plane
+//!
+//! A selective forwarding unit on webrtc-rs's sans-I/O engine (`rtc` 0.21). It knows rooms,
+//! participants and tracks; it knows nothing of cases, tokens or HTTP.
+//!
+//! ## How it runs
+//! - **One UDP port** for every peer. A reader task owns the socket's receive side and a
+//!   routing table: datagrams from a known address go to their participant; STUN binding
+//!   requests from new addresses are routed by the ICE ufrag we gave that participant.
+//! - **Shards**: one thread per core, each owning whole rooms and every peer connection in
+//!   them. A room lives on one shard, so forwarding inside a room takes no lock.
+//! - **ICE-lite**: we never gather or check; our candidates are the announced addresses on
+//!   the one port (so NAT 1:1 is configuration, not a feature of the engine).
+//! - **One peer connection per participant**, publishing and subscribing. The client offers
+//!   what it publishes; the server offers what it forwards (it is the impolite peer in
+//!   perfect negotiation: a client offer that crosses ours is refused with
+//!   [`Error::Glare`]).
+//!
+//! ## Forwarding
+//! Every subscriber has a [`forward`] state per track: which simulcast layer it gets (chosen
+//! from the size it renders and what arrives), switched only at a keyframe, with sequence
+//! numbers, timestamps and VP8 picture ids rewritten so the stream is continuous.
+//! Keyframe requests (PLI/FIR) from subscribers are relayed to the publisher, at most one per
+//! layer per second. NACKs are answered by the engine's responder from its send history, and
+//! generated toward publishers by its generator.
+//!
+//! ## Using it
+//! [`Sfu::start`] inside a tokio runtime; [`Sfu::join`] for each participant returns a
+//! [`ParticipantHandle`] (offers, answers, candidates, settings, leave) and a stream of
+//! [`SfuEvent`]s for the signaling layer to relay. Dropping the handle leaves the room.
+
+mod config;
+mod error;
+mod events;
+pub(crate) mod forward;
+mod ids;
+mod net;
+mod peer;
+mod shard;
+mod stats;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use config::SfuConfig;
+pub use error::{Error, Result};
+pub use events::{IceCandidate, JoinRequest, SfuEvent, Speaker, TrackDeclaration, TrackInfo};
+pub use ids::{Layer, MediaKind, ParticipantId, RoomId, TrackId, TrackSource};
+pub use stats::{SfuStats, SfuStatsSnapshot};
+
+use net::PeerKey;
+use shard::{Command, Shard, ShardContext};
+
+/// Random ASCII letters and digits (ICE credentials, ids).
+pub(crate) fn random_token(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// The running media server. Cheap to clone.
+#[derive(Clone)]
+pub struct Sfu {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Vec<mpsc::UnboundedSender<Command>>,
+    placement: Mutex<std::collections::HashMap<RoomId, Placement>>,
+    local_addr: SocketAddr,
+    candidates: Vec<SocketAddr>,
+    stats: Arc<SfuStats>,
+}
+
+struct Placement {
+    shard: usize,
+    members: usize,
+}
+
+/// A participant admitted to the SFU.
+pub struct Joined {
+    /// Commands for this participant.
+    pub handle: ParticipantHandle,
+    /// What to relay to them (offers, tracks, speakers, connection state).
+    pub events: mpsc::UnboundedReceiver<SfuEvent>,
+    /// Tracks already published in the room when they joined.
+    pub tracks: Vec<TrackInfo>,
+}
+
+impl std::fmt::Debug for Sfu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sfu")
+            .field("local_addr", &self.inner.local_addr)
+            .field("shards", &self.inner.shards.len())
+            .finish()
+    }
+}
+
+impl Sfu {
+    /// Opens the media port and starts the reader and the shards. Must be called from
+    /// within a tokio runtime.
+    pub fn start(config: SfuConfig) -> Result<Sfu> {
+        let socket = net::bind(config.listen, config.socket_buffer_bytes)?;
+        let local_addr = socket.local_addr().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let candidates = announced_candidates(&config, local_addr)?;
+        let shard_count = if config.shards == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            config.shards
+        };
+        let stats = Arc::new(SfuStats::default());
+        let send_socket = Arc::new(socket.try_clone().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?);
+        let (router_tx, router_rx) = mpsc::unbounded_channel();
+        let mut shard_commands = Vec::with_capacity(shard_count);
+        let mut shard_datagrams = Vec::with_capacity(shard_count);
+        for index in 0..shard_count {
+            let (datagram_tx, datagram_rx) = mpsc::channel(8192);
+            let (command_tx, command_rx) = mpsc::unbounded_channel();
+            let ctx = ShardContext {
+                index,
+                socket: Arc::clone(&send_socket),
+                local_addr: candidates[0],
+                candidates: candidates.clone(),
+                router: router_tx.clone(),
+                stats: Arc::clone(&stats),
+                media_timeout: config.media_timeout,
+            };
+            std::thread::Builder::new()
+                .name(format!("accord-shard-{index}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_time()
+                        .build();
+                    match runtime {
+                        Ok(rt) => rt.block_on(Shard::new(ctx).run(datagram_rx, command_rx)),
+                        Err(e) => tracing::error!(error = %e, "cannot start a media shard"),
+                    }
+                })
+                .map_err(|e| Error::Config(format!("cannot start a media shard thread: {e}")))?;
+            shard_commands.push(command_tx);
+            shard_datagrams.push(datagram_tx);
+        }
+        let reader = tokio::net::UdpSocket::from_std(socket).map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        tokio::spawn(net::run_router(
+            reader,
+            shard_datagrams,
+            router_rx,
+            Arc::clone(&stats),
+        ));
+        tracing::info!(%local_addr, shards = shard_count, candidates = ?candidates, "media server listening");
+        Ok(Sfu {
+            inner: Arc::new(Inner {
+                shards: shard_commands,
+                placement: Mutex::new(Default::default()),
+                local_addr,
+                candidates,
+                stats,
+            }),
+        })
+    }
+
+    /// The bound media address (useful when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The addresses our ICE candidates announce.
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.inner.candidates
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> SfuStatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// Puts a participant into a room (creating it on the least-loaded shard if new).
+    pub async fn join(&self, request: JoinRequest) -> Result<Joined> {
+        let shard = self.place(&request.room);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (reply, answer) = oneshot::channel();
+        let room = request.room.clone();
+        let sent = self.inner.shards[shard].send(Command::Join {
+            request,
+            events: events_tx,
+            reply,
+        });
+        let outcome = match sent {
+            Ok(()) => answer.await.unwrap_or(Err(Error::ShuttingDown)),
+            Err(_) => Err(Error::ShuttingDown),
+        };
+        match outcome {
+            Ok((key, tracks)) => Ok(Joined {
+                handle: ParticipantHandle {
+                    sfu: self.clone(),
+                    shard,
+                    key,
+                    room,
+                    left: false,
+                },
+                events,
+                tracks,
+            }),
+            Err(e) => {
+                self.release(&room);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops every shard; participants are closed.
+    pub fn shutdown(&self) {
+        for shard in &self.inner.shards {
+            let _ = shard.send(Command::Shutdown);
+        }
+    }
+
+    fn place(&self, room: &RoomId) -> usize {
+        let mut placement = self
+            .inner
+            .placement
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = placement.get_mut(room) {
+            p.members += 1;
+            return p.shard;
+        }
+        let mut load = vec![0usize; self.inner.shards.len()];
+        for p in placement.values() {
+            load[p.shard] += p.members;
+        }
+        let shard = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
+        placement.insert(room.clone(), Placement { shard, members: 1 });
+        shard
+    }
+
+    fn release(&self, room: &RoomId) {
+        let mut placement = self
+            .inner
+            .placement
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = placement.get_mut(room) {
+            p.members = p.members.saturating_sub(1);
+            if p.members == 0 {
+                placement.remove(room);
+            }
+        }
+    }
+}
+
+fn announced_candidates(config: &SfuConfig, local: SocketAddr) -> Result<Vec<SocketAddr>> {
+    let port = local.port();
+    let mut ips: Vec<IpAddr> = config.announce.clone();
+    if ips.is_empty() {
+        if local.ip().is_unspecified() {
+            ips = local_interface_ips();
+        } else {
+            ips.push(local.ip());
+        }
+    }
+    if ips.is_empty() {
+        return Err(Error::Config(
+            "no address to announce: set media.announce to the server's public IP".into(),
+        ));
+    }
+    Ok(ips
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
+}
+
+/// IPv4 interface addresses, non-loopback first, then loopback (for a browser on the same
+/// machine).
+fn local_interface_ips() -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = Vec::new();
+    if let Ok(interfaces) = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| {
+        // The address the kernel would use to reach a public destination; no packet is sent.
+        s.connect("192.0.2.1:9")?;
+        s.local_addr()
+    }) {
+        if !interfaces.ip().is_unspecified() {
+            ips.push(interfaces.ip());
+        }
+    }
+    ips.push(IpAddr::from([127, 0, 0, 1]));
+    ips
+}
+
+/// Commands for one participant. Dropping it removes the participant from the SFU.
+pub struct ParticipantHandle {
+    sfu: Sfu,
+    shard: usize,
+    key: PeerKey,
+    room: RoomId,
+    left: bool,
+}
+
+impl ParticipantHandle {
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.sfu.inner.shards[self.shard]
+            .send(make(reply))
+            .map_err(|_| Error::ShuttingDown)?;
+        answer.await.unwrap_or(Err(Error::ShuttingDown))
+    }
+
+    /// Applies the client's offer and returns our answer. `tracks` says what its
+    /// transceivers carry.
+    pub async fn offer(&self, sdp: String, tracks: Vec<TrackDeclaration>) -> Result<String> {
+        let key = self.key;
+        self.call(|reply| Command::Offer {
+            key,
+            sdp,
+            tracks,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies the client's answer to our last offer.
+    pub async fn answer(&self, sdp: String) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::Answer { key, sdp, reply }).await
+    }
+
+    /// Adds a trickled client candidate.
+    pub async fn add_candidate(&self, candidate: IceCandidate) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::Candidate {
+            key,
+            candidate,
+            reply,
+        })
+        .await
+    }
+
+    /// The client renders `track` at this size (0×0: not at all).
+    pub async fn track_settings(&self, track: TrackId, width: u32, height: u32) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::TrackSettings {
+            key,
+            track,
+            size: (width, height),
+            reply,
+        })
+        .await
+    }
+
+    /// The client muted or unmuted its own source.
+    pub async fn set_muted(&self, source: TrackSource, muted: bool) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::Mute {
+            key,
+            source,
+            muted,
+            reply,
+        })
+        .await
+    }
+
+    /// Leaves the room now.
+    pub fn leave(mut self) {
+        self.leave_once();
+    }
+
+    fn leave_once(&mut self) {
+        if !self.left {
+            self.left = true;
+            let _ = self.sfu.inner.shards[self.shard].send(Command::Leave { key: self.key });
+            self.sfu.release(&self.room);
+        }
+    }
+}
+
+impl Drop for ParticipantHandle {
+    fn drop(&mut self) {
+        self.leave_once();
+    }
+}

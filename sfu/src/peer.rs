@@ -1,0 +1,224 @@
+//! Building one participant's peer connection on the sans-I/O `rtc` engine: the codecs and
+//! header extensions we accept, the interceptors that answer NACKs and report to publishers,
+//! ICE-lite with credentials we choose (so the demultiplexer can route by ufrag), and our own
+//! host candidates (so NAT 1:1 is just a different address in them).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
+    configure_twcc_receiver_only,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use rtc::sansio::Protocol;
+
+use crate::error::{Error, Result};
+
+/// RFC 6464 client-to-mixer audio level; drives active-speaker detection.
+pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// What a new peer connection needs to know about us.
+pub(crate) struct PeerSetup<'a> {
+    /// Our ICE username fragment; the demultiplexer routes binding requests by it.
+    pub ufrag: &'a str,
+    /// Our ICE password.
+    pub pwd: &'a str,
+    /// Host candidates to announce (one per announced address, all on the one media port).
+    pub candidates: &'a [SocketAddr],
+}
+
+/// Builds a peer connection that is ready for a remote offer or for an offer of our own.
+pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnection> {
+    let mut media = MediaEngine::default();
+    register_codecs(&mut media)?;
+    media.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: AUDIO_LEVEL_URI.to_owned(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )?;
+    configure_simulcast_extension_headers(&mut media)?;
+    let registry = configure_nack(Registry::new(), &mut media);
+    let registry = configure_rtcp_reports(registry);
+    let registry = configure_twcc_receiver_only(registry, &mut media)?;
+    let registry = registry.with(Slot::from(14_000), KeyframeRequestTap::default());
+
+    let settings = SettingEngineBuilder::new()
+        .with_lite(true)
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .with_ice_credentials(setup.ufrag.to_owned(), setup.pwd.to_owned())
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build();
+
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .build(now)?;
+
+    for addr in setup.candidates {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: addr.ip().to_string(),
+                port: addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(|e| Error::Config(format!("announced address {addr}: {e}")))?;
+        pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+    }
+    Ok(pc)
+}
+
+/// Opus, VP8 and H.264, without RTX.
+///
+/// Why no RTX: `rtc` 0.21 cannot bind RTX packets that carry a repaired-rid (how browsers
+/// send retransmissions of simulcast layers; webrtc-rs/rtc#12), so they would be dropped.
+/// Without RTX negotiated, browsers and our NACK responder retransmit on the original SSRC,
+/// which every part of the chain handles.
+fn register_codecs(media: &mut MediaEngine) -> Result<()> {
+    let video_feedback = vec![
+        RTCPFeedback {
+            typ: "ccm".to_owned(),
+            parameter: "fir".to_owned(),
+        },
+        RTCPFeedback {
+            typ: "nack".to_owned(),
+            parameter: String::new(),
+        },
+        RTCPFeedback {
+            typ: "nack".to_owned(),
+            parameter: "pli".to_owned(),
+        },
+    ];
+    media.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.to_owned(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                rtcp_feedback: vec![],
+            },
+            payload_type: 111,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    let video = [
+        (96, MIME_TYPE_VP8, ""),
+        (
+            102,
+            MIME_TYPE_H264,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        ),
+        (
+            104,
+            MIME_TYPE_H264,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+        ),
+    ];
+    for (payload_type, mime, fmtp) in video {
+        media.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.to_owned(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: video_feedback.clone(),
+                },
+                payload_type,
+            },
+            RtpCodecKind::Video,
+        )?;
+    }
+    Ok(())
+}
+
+/// Lets keyframe requests (PLI, FIR) from subscribers reach the SFU, which relays them to
+/// the publisher of the layer that subscriber receives. Everything else stays with the
+/// interceptors (reports, NACKs), which consume it.
+#[derive(Default)]
+struct KeyframeRequestTap {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            let wants_keyframe = packets.iter().any(|p| {
+                p.as_any().downcast_ref::<PictureLossIndication>().is_some()
+                    || p.as_any().downcast_ref::<FullIntraRequest>().is_some()
+            });
+            if wants_keyframe {
+                msg.message.add(Attribute::DeliverToApplication);
+            }
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write.pop_front()
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn poll_timeout(&mut self) -> Option<Self::Time> {
+        None
+    }
+}
+
+impl Interceptor for KeyframeRequestTap {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+/// Our ICE username fragment in an SDP we produced (it changes on ICE restart).
+pub(crate) fn sdp_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .map(str::trim)
+}

@@ -1,0 +1,300 @@
+//! The packet path: media read from a publisher's connection is rewritten per subscriber
+//! and written into each subscriber's connection; keyframe requests travel the other way.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::sansio::Protocol;
+
+use super::publication::MAX_LAYERS;
+use super::{Shard, speaker};
+use crate::events::SfuEvent;
+use crate::forward::vp8;
+use crate::ids::{Layer, MediaKind};
+
+impl Shard {
+    /// Forwards everything the participant's connection has read. Returns whether there was
+    /// anything.
+    pub(super) fn forward_reads(&mut self, publisher: usize) -> bool {
+        let mut any = false;
+        let mut touched = std::mem::take(&mut self.scratch_touched);
+        touched.clear();
+        loop {
+            let Some(p) = self.participants.get_mut(publisher) else {
+                break;
+            };
+            let Some(msg) = p.pc.poll_read() else {
+                break;
+            };
+            any = true;
+            match msg.message {
+                RTCMessage::RtpPacket(_, packet) => {
+                    self.forward_rtp(publisher, packet, msg.now, &mut touched);
+                }
+                RTCMessage::RtcpPacket(track_id, packets) => {
+                    let wants_keyframe = packets.iter().any(|p| {
+                        p.as_any().downcast_ref::<PictureLossIndication>().is_some()
+                            || p.as_any().downcast_ref::<FullIntraRequest>().is_some()
+                    });
+                    if wants_keyframe {
+                        self.relay_keyframe_request(publisher, &track_id, msg.now);
+                    }
+                }
+                _ => {}
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for &k in &touched {
+            self.flush(k);
+        }
+        self.scratch_touched = touched;
+        any
+    }
+
+    fn forward_rtp(
+        &mut self,
+        publisher: usize,
+        mut packet: rtc::rtp::Packet,
+        now: Instant,
+        touched: &mut Vec<usize>,
+    ) {
+        let Some(route) = self
+            .participants
+            .get(publisher)
+            .and_then(|p| p.route_of(packet.header.ssrc))
+        else {
+            return;
+        };
+        let Some(pubn) = self.publications.get_mut(route.publication) else {
+            return;
+        };
+        let layer_index = usize::from(route.layer.0);
+        let info = pubn.codec.inspect(&packet.payload);
+        if let Some(state) = pubn.layers.get_mut(layer_index) {
+            state.last_packet = Some(now);
+            if info.keyframe_start && pubn.kind == MediaKind::Video {
+                if let Some(size) = vp8::keyframe_size(&packet.payload) {
+                    state.size = Some(size);
+                }
+            }
+        }
+        if let Some(id) = pubn.audio_level_ext {
+            if let Some(level) = packet
+                .header
+                .get_extension(id)
+                .and_then(|b| b.first().copied())
+            {
+                pubn.loudness = speaker::smooth(pubn.loudness, level);
+                pubn.last_level_at = Some(now);
+            }
+        }
+        // Extension ids are negotiated per connection; what subscribers need (transport-wide
+        // sequence numbers) their own chain adds.
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        packet.header.extension_profile = 0;
+
+        let bytes = packet.payload.len() as u64;
+        for sub in pubn.subscriptions.iter_mut() {
+            if !sub.active {
+                continue;
+            }
+            let Some(sender) = sub.sender_id else {
+                continue;
+            };
+            let Some(rewrite) = sub.forwarder.forward(
+                route.layer,
+                packet.header.sequence_number,
+                packet.header.timestamp,
+                &info,
+                now,
+            ) else {
+                continue;
+            };
+            if rewrite.switched {
+                self.ctx.stats.add_layer_switch();
+            }
+            let mut header = packet.header.clone();
+            header.ssrc = sub.out_ssrc;
+            header.payload_type = sub.out_payload_type;
+            header.sequence_number = rewrite.sequence_number;
+            header.timestamp = rewrite.timestamp;
+            let payload = match (rewrite.vp8, info.vp8) {
+                (Some((picture_id, tl0)), Some(descriptor)) => {
+                    let mut edited = BytesMut::from(&packet.payload[..]);
+                    vp8::rewrite(&mut edited, &descriptor, picture_id, tl0);
+                    edited.freeze()
+                }
+                _ => Bytes::clone(&packet.payload),
+            };
+            let Some(subscriber) = self.participants.get_mut(sub.subscriber) else {
+                continue;
+            };
+            let Some(mut rtp_sender) = subscriber.pc.rtp_sender(sender) else {
+                continue;
+            };
+            match rtp_sender.write_rtp(now, rtc::rtp::Packet { header, payload }) {
+                Ok(()) => self.ctx.stats.add_forwarded(1, bytes),
+                Err(e) => tracing::debug!(error = %e, "forwarded packet refused"),
+            }
+            touched.push(sub.subscriber);
+        }
+    }
+
+    /// A subscriber asked for a keyframe of a track it receives: ask the publisher for one
+    /// of the layer that subscriber is fed (rate-limited per layer).
+    fn relay_keyframe_request(&mut self, subscriber: usize, track_id: &str, now: Instant) {
+        let Some(room) = self.participants.get(subscriber).map(|p| p.room.clone()) else {
+            return;
+        };
+        let Some(publication) = self.rooms.get(&room).and_then(|r| {
+            r.publications.iter().copied().find(|&k| {
+                self.publications
+                    .get(k)
+                    .is_some_and(|p| p.id.as_str() == track_id)
+            })
+        }) else {
+            return;
+        };
+        let layer = self.publications[publication]
+            .subscriptions
+            .iter()
+            .find(|s| s.subscriber == subscriber)
+            .and_then(|s| s.forwarder.current().or(s.forwarder.target()));
+        if let Some(layer) = layer {
+            self.request_keyframe(publication, layer, now);
+        }
+    }
+
+    /// Sends a PLI for one layer of a publication, at most once a second per layer.
+    pub(super) fn request_keyframe(&mut self, publication: usize, layer: Layer, now: Instant) {
+        let Some(pubn) = self.publications.get_mut(publication) else {
+            return;
+        };
+        if pubn.kind != MediaKind::Video {
+            return;
+        }
+        let Some(media_ssrc) = pubn.take_keyframe_request(layer, now) else {
+            return;
+        };
+        let (owner, receiver_id) = (pubn.owner, pubn.receiver_id);
+        let Some(p) = self.participants.get_mut(owner) else {
+            return;
+        };
+        if let Some(mut receiver) = p.pc.rtp_receiver(receiver_id) {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            match receiver.write_rtcp(now, vec![Box::new(pli)]) {
+                Ok(()) => self.ctx.stats.add_pli(),
+                Err(e) => tracing::debug!(error = %e, "keyframe request refused"),
+            }
+        }
+        self.flush(owner);
+    }
+
+    /// Marks subscriptions the subscriber has now answered for as flowing, with the payload
+    /// type it negotiated, and asks for keyframes so its decoders can start.
+    pub(super) fn activate_subscriptions(&mut self, subscriber: usize, now: Instant) {
+        let Some(room) = self.participants.get(subscriber).map(|p| p.room.clone()) else {
+            return;
+        };
+        let pubs: Vec<usize> = self
+            .rooms
+            .get(&room)
+            .map(|r| r.publications.clone())
+            .unwrap_or_default();
+        for k in pubs {
+            let Some(pubn) = self.publications.get_mut(k) else {
+                continue;
+            };
+            let mime = pubn.codec_params.mime_type.clone();
+            let fmtp = pubn.codec_params.sdp_fmtp_line.clone();
+            let Some(sub) = pubn
+                .subscriptions
+                .iter_mut()
+                .find(|s| s.subscriber == subscriber && !s.active)
+            else {
+                continue;
+            };
+            let Some(sender) = sub.sender_id else {
+                continue;
+            };
+            let Some(p) = self.participants.get_mut(subscriber) else {
+                return;
+            };
+            let Some(mut rtp_sender) = p.pc.rtp_sender(sender) else {
+                continue;
+            };
+            let codecs = &rtp_sender.get_parameters().rtp_parameters.codecs;
+            let negotiated = codecs
+                .iter()
+                .find(|c| {
+                    c.rtp_codec.mime_type.eq_ignore_ascii_case(&mime)
+                        && c.rtp_codec.sdp_fmtp_line == fmtp
+                })
+                .or_else(|| {
+                    codecs
+                        .iter()
+                        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&mime))
+                });
+            let Some(codec) = negotiated else {
+                tracing::info!("subscriber did not accept the track's codec");
+                continue;
+            };
+            sub.out_payload_type = codec.payload_type;
+            sub.active = true;
+            if let Some(layer) = sub.forwarder.target() {
+                self.request_keyframe(k, layer, now);
+            }
+        }
+    }
+
+    /// Re-chooses every subscriber's layer of a publication, requests keyframes for pending
+    /// switches, and tells the publisher which layers anybody still needs.
+    pub(super) fn update_layers(&mut self, publication: usize, now: Instant) {
+        let Some(pubn) = self.publications.get_mut(publication) else {
+            return;
+        };
+        if pubn.kind != MediaKind::Video {
+            return;
+        }
+        let mut wanted_keyframes = [false; MAX_LAYERS];
+        for i in 0..pubn.subscriptions.len() {
+            let target = pubn.choose_layer(pubn.subscriptions[i].wanted_size, now, true);
+            let sub = &mut pubn.subscriptions[i];
+            if sub.forwarder.target() != target {
+                sub.forwarder.set_target(target);
+            }
+            if let Some(Layer(l)) = target {
+                if sub.active && sub.forwarder.current() != target {
+                    wanted_keyframes[usize::from(l)] = true;
+                }
+            }
+        }
+        let demand = pubn.layer_demand(now);
+        let demand_changed = pubn.simulcast && demand != pubn.demanded;
+        if demand_changed {
+            pubn.demanded = demand;
+        }
+        let (owner, track) = (pubn.owner, pubn.id.clone());
+        if demand_changed {
+            if let Some(p) = self.participants.get(owner) {
+                p.tell(SfuEvent::LayerDemand {
+                    track,
+                    active: demand.to_vec(),
+                });
+            }
+        }
+        for (l, wanted) in wanted_keyframes.into_iter().enumerate() {
+            if wanted {
+                self.request_keyframe(publication, Layer(l as u8), now);
+            }
+        }
+    }
+}

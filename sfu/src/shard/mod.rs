@@ -1,0 +1,225 @@
+//! A shard: one thread that owns some rooms, every peer connection in them, and all
+//! forwarding between them. Nothing here is shared with other shards, so the packet path
+//! takes no locks: the network reader hands datagrams over a channel, the shard feeds them
+//! to the right peer connection, forwards what comes out, and writes to the shared socket.
+
+mod commands;
+mod forwarding;
+mod participant;
+mod publication;
+mod speaker;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use slab::Slab;
+use tokio::sync::mpsc;
+
+use crate::net::{Datagram, RouterUpdate};
+use crate::stats::SfuStats;
+
+pub(crate) use commands::Command;
+use participant::Participant;
+use publication::Publication;
+
+/// How often rooms are looked over: layer choice, keyframe retries, active speakers, liveness.
+const TICK: Duration = Duration::from_millis(200);
+/// How often active speakers are recomputed.
+const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
+/// Datagrams handled per wake-up before timers are looked at again.
+const BATCH: usize = 256;
+
+/// What a shard needs from the rest of the SFU.
+pub(crate) struct ShardContext {
+    pub index: usize,
+    pub socket: Arc<UdpSocket>,
+    /// The address our transport contexts name as local (our first announced candidate),
+    /// so the ICE agent finds its candidate whatever interface a datagram came in on.
+    pub local_addr: SocketAddr,
+    pub candidates: Vec<SocketAddr>,
+    pub router: mpsc::UnboundedSender<RouterUpdate>,
+    pub stats: Arc<SfuStats>,
+    pub media_timeout: Duration,
+}
+
+#[derive(Default)]
+struct Room {
+    participants: Vec<usize>,
+    publications: Vec<usize>,
+    speakers: Vec<crate::events::Speaker>,
+}
+
+pub(crate) struct Shard {
+    ctx: ShardContext,
+    participants: Slab<Participant>,
+    publications: Slab<Publication>,
+    rooms: HashMap<crate::ids::RoomId, Room>,
+    next_token: u64,
+    last_speaker_check: Instant,
+    /// Reused between datagrams so the packet path does not allocate for bookkeeping.
+    scratch_touched: Vec<usize>,
+}
+
+impl Shard {
+    pub fn new(ctx: ShardContext) -> Self {
+        Self {
+            next_token: (ctx.index as u64) << 48,
+            ctx,
+            participants: Slab::new(),
+            publications: Slab::new(),
+            rooms: HashMap::new(),
+            last_speaker_check: Instant::now(),
+            scratch_touched: Vec::new(),
+        }
+    }
+
+    /// Runs until the command channel closes (the SFU was dropped) or `Shutdown` arrives.
+    pub async fn run(
+        mut self,
+        mut datagrams: mpsc::Receiver<Datagram>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let deadline = self.next_deadline().map_or(next_tick, |d| d.min(next_tick));
+            tokio::select! {
+                biased;
+                command = commands.recv() => {
+                    match command {
+                        None | Some(Command::Shutdown) => break,
+                        Some(command) => self.handle_command(command),
+                    }
+                }
+                datagram = datagrams.recv() => {
+                    let Some(datagram) = datagram else { break };
+                    self.handle_datagram(datagram);
+                    for _ in 1..BATCH {
+                        match datagrams.try_recv() {
+                            Ok(d) => self.handle_datagram(d),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+            }
+            let now = Instant::now();
+            self.handle_timeouts(now);
+            if now >= next_tick {
+                self.tick(now);
+                next_tick = now + TICK;
+            }
+        }
+        let everyone: Vec<usize> = self.participants.iter().map(|(k, _)| k).collect();
+        for key in everyone {
+            self.remove_participant(key);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.participants
+            .iter()
+            .filter_map(|(_, p)| p.next_timeout)
+            .min()
+    }
+
+    fn handle_datagram(&mut self, datagram: Datagram) {
+        let Some(p) = self.participants.get_mut(datagram.key.index) else {
+            return;
+        };
+        if p.token != datagram.key.token {
+            return;
+        }
+        p.last_rx = datagram.at;
+        let result = p.pc.handle_read(TaggedBytesMut {
+            now: datagram.at,
+            transport: TransportContext {
+                local_addr: self.ctx.local_addr,
+                peer_addr: datagram.from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: datagram.data,
+        });
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "datagram refused by peer connection");
+        }
+        self.drain(datagram.key.index);
+    }
+
+    fn handle_timeouts(&mut self, now: Instant) {
+        let due: Vec<usize> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| p.next_timeout.is_some_and(|t| t <= now))
+            .map(|(k, _)| k)
+            .collect();
+        for key in due {
+            if let Some(p) = self.participants.get_mut(key) {
+                if let Err(e) = p.pc.handle_timeout(now) {
+                    tracing::debug!(error = %e, "peer connection timeout handling failed");
+                }
+            }
+            self.drain(key);
+        }
+    }
+
+    /// Moves everything a peer connection has produced: datagrams to the socket, events to
+    /// their handlers, media to subscribers. Repeats until it is quiet.
+    fn drain(&mut self, key: usize) {
+        loop {
+            let Some(p) = self.participants.get_mut(key) else {
+                return;
+            };
+            let mut busy = flush_writes(&mut p.pc, &self.ctx);
+            let mut events = Vec::new();
+            while let Some(event) = p.pc.poll_event() {
+                events.push(event);
+            }
+            busy |= !events.is_empty();
+            for event in events {
+                self.handle_peer_event(key, event);
+            }
+            busy |= self.forward_reads(key);
+            if !busy {
+                break;
+            }
+        }
+        if let Some(p) = self.participants.get_mut(key) {
+            p.next_timeout = p.pc.poll_timeout();
+        }
+    }
+
+    /// Writes out what a subscriber's connection queued after we handed it packets.
+    fn flush(&mut self, key: usize) {
+        if let Some(p) = self.participants.get_mut(key) {
+            flush_writes(&mut p.pc, &self.ctx);
+            p.next_timeout = p.pc.poll_timeout();
+        }
+    }
+
+    fn allocate_token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+}
+
+/// Sends every datagram a peer connection has queued; returns whether there were any.
+fn flush_writes(pc: &mut RTCPeerConnection, ctx: &ShardContext) -> bool {
+    let mut any = false;
+    while let Some(msg) = pc.poll_write() {
+        any = true;
+        match ctx.socket.send_to(&msg.message, msg.transport.peer_addr) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                ctx.stats.add_send_dropped(1);
+            }
+            Err(e) => tracing::debug!(error = %e, "media send failed"),
+        }
+    }
+    any
+}

@@ -1,0 +1,82 @@
+//! One participant's seat in a shard: its peer connection and the bookkeeping around
+//! negotiation, publishing and liveness.
+
+use std::time::{Duration, Instant};
+
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::events::{SfuEvent, TrackDeclaration};
+use crate::ids::{Layer, ParticipantId, RoomId};
+
+/// How long a fresh participant may take to make its own first offer before the server
+/// offers first. Publishers offer at once; waiting spares them a glare round trip.
+pub(crate) const FIRST_OFFER_GRACE: Duration = Duration::from_millis(800);
+/// A participant that never gets media flowing is given up on after this.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where one incoming SSRC goes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Inbound {
+    pub ssrc: u32,
+    pub publication: usize,
+    pub layer: Layer,
+}
+
+/// Offer/answer state from the server's side (the server is the impolite peer).
+#[derive(Debug, Default)]
+pub(crate) struct Negotiation {
+    /// An offer of ours awaits the client's answer.
+    pub offer_outstanding: bool,
+    /// Something changed that the client has not been offered yet.
+    pub needed: bool,
+    /// Do not offer before this (see [`FIRST_OFFER_GRACE`]).
+    pub not_before: Option<Instant>,
+    /// Senders to remove at the next offer.
+    pub removals: Vec<RTCRtpSenderId>,
+    /// The client has completed at least one offer/answer exchange.
+    pub completed_once: bool,
+}
+
+pub(crate) struct Participant {
+    pub id: ParticipantId,
+    /// Distinguishes this seat from an earlier occupant of the same slab slot.
+    pub token: u64,
+    pub room: RoomId,
+    pub pc: RTCPeerConnection,
+    pub events: UnboundedSender<SfuEvent>,
+    pub can_publish: bool,
+    pub can_subscribe: bool,
+    pub ufrag: String,
+    pub joined_at: Instant,
+    pub connected_at: Option<Instant>,
+    pub last_rx: Instant,
+    pub lost: bool,
+    pub next_timeout: Option<Instant>,
+    pub declared: Vec<TrackDeclaration>,
+    pub inbound: Vec<Inbound>,
+    pub publications: Vec<usize>,
+    pub negotiation: Negotiation,
+}
+
+impl Participant {
+    /// Sends an event to the participant's signaling session. A closed channel means the
+    /// session is already gone and its leave is on the way, so the event is moot.
+    pub fn tell(&self, event: SfuEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// The publication and layer an incoming SSRC belongs to.
+    pub fn route_of(&self, ssrc: u32) -> Option<Inbound> {
+        self.inbound.iter().copied().find(|i| i.ssrc == ssrc)
+    }
+
+    /// Whether the server may make an offer now.
+    pub fn may_offer(&self, now: Instant) -> bool {
+        let n = &self.negotiation;
+        n.needed
+            && !n.offer_outstanding
+            && (n.completed_once || n.not_before.is_none_or(|t| now >= t))
+    }
+}

@@ -1,0 +1,176 @@
+//! A published track in a room, its simulcast layers, and everyone subscribed to it.
+
+use std::time::{Duration, Instant};
+
+use rtc::rtp_transceiver::RTCRtpReceiverId;
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
+
+use crate::events::TrackInfo;
+use crate::forward::{Codec, Forwarder};
+use crate::ids::{Layer, MediaKind, ParticipantId, RoomId, TrackId, TrackSource};
+
+/// Highest simulcast layer index we handle (three layers: 0, 1, 2).
+pub(crate) const MAX_LAYERS: usize = 3;
+/// A layer is live while its packets keep coming; video runs at ≥ 5 fps even when static.
+const LAYER_LIVE_FOR: Duration = Duration::from_millis(1500);
+/// At most one keyframe request per publisher layer per second.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One simulcast layer (or the only stream of a plain track).
+#[derive(Debug, Default)]
+pub(crate) struct LayerState {
+    pub ssrc: Option<u32>,
+    pub last_packet: Option<Instant>,
+    pub last_keyframe_request: Option<Instant>,
+    /// Frame size read from the layer's last keyframe (VP8 only).
+    pub size: Option<(u16, u16)>,
+}
+
+/// One subscriber's view of the track.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    /// The subscriber's slot in the shard.
+    pub subscriber: usize,
+    /// Set once the subscriber's connection has a sender for this track.
+    pub sender_id: Option<RTCRtpSenderId>,
+    pub out_ssrc: u32,
+    pub out_payload_type: u8,
+    /// The subscriber has answered an offer containing this track: packets may flow.
+    pub active: bool,
+    pub forwarder: Forwarder,
+    /// Rendered size the subscriber asked for; `None` until it says.
+    pub wanted_size: Option<(u32, u32)>,
+}
+
+/// A track someone publishes.
+#[derive(Debug)]
+pub(crate) struct Publication {
+    pub id: TrackId,
+    pub room: RoomId,
+    pub owner: usize,
+    pub owner_id: ParticipantId,
+    pub receiver_id: RTCRtpReceiverId,
+    pub kind: MediaKind,
+    pub source: TrackSource,
+    pub codec: Codec,
+    pub codec_params: RTCRtpCodec,
+    pub declared_size: Option<(u32, u32)>,
+    pub simulcast: bool,
+    pub muted: bool,
+    pub audio_level_ext: Option<u8>,
+    pub layers: [LayerState; MAX_LAYERS],
+    pub subscriptions: Vec<Subscription>,
+    /// Smoothed loudness (0 silent – 127 loudest) for active-speaker detection.
+    pub loudness: f32,
+    pub last_level_at: Option<Instant>,
+    /// Layers demanded the last time the publisher was told.
+    pub demanded: [bool; MAX_LAYERS],
+}
+
+impl Publication {
+    pub fn info(&self) -> TrackInfo {
+        TrackInfo {
+            id: self.id.clone(),
+            participant_id: self.owner_id.clone(),
+            kind: self.kind,
+            source: self.source,
+            muted: self.muted,
+            simulcast: self.simulcast,
+            width: self.declared_size.map(|s| s.0),
+            height: self.declared_size.map(|s| s.1),
+        }
+    }
+
+    fn layer_live(&self, layer: usize, now: Instant) -> bool {
+        self.layers[layer]
+            .last_packet
+            .is_some_and(|t| now.saturating_duration_since(t) < LAYER_LIVE_FOR)
+    }
+
+    /// The size of a layer: measured from its keyframes, else derived from the declared
+    /// full size (browsers scale simulcast layers by 4, 2, 1).
+    fn layer_size(&self, layer: usize) -> Option<(u32, u32)> {
+        if let Some((w, h)) = self.layers[layer].size {
+            return Some((u32::from(w), u32::from(h)));
+        }
+        let (w, h) = self.declared_size?;
+        let down = 1 << (MAX_LAYERS - 1 - layer);
+        Some((w / down, h / down))
+    }
+
+    /// The layer a subscriber should get, from the size it renders and what is arriving.
+    /// With `live_only`, layers that stopped arriving are skipped (unless none arrive);
+    /// without it, every layer the publisher ever sent counts (for telling the publisher
+    /// which layers are wanted, including ones it paused).
+    pub fn choose_layer(
+        &self,
+        wanted: Option<(u32, u32)>,
+        now: Instant,
+        live_only: bool,
+    ) -> Option<Layer> {
+        if self.kind == MediaKind::Audio {
+            return Some(Layer(0));
+        }
+        if wanted.is_some_and(|(w, h)| w == 0 || h == 0) {
+            return None;
+        }
+        let live: Vec<usize> = (0..MAX_LAYERS)
+            .filter(|&l| self.layer_live(l, now))
+            .collect();
+        let known: Vec<usize> = (0..MAX_LAYERS)
+            .filter(|&l| self.layers[l].ssrc.is_some())
+            .collect();
+        let candidates = if live_only && !live.is_empty() {
+            &live
+        } else {
+            &known
+        };
+        let (&lowest, &highest) = (candidates.first()?, candidates.last()?);
+        let Some((_, want_h)) = wanted else {
+            // No size yet: the middle layer is a fair guess for a phone-sized tile.
+            return Some(Layer(
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|&l| l <= 1)
+                    .max()
+                    .unwrap_or(lowest) as u8,
+            ));
+        };
+        // The smallest layer that is at least ~80% of the rendered height; upscaling a
+        // little looks better than spending the bandwidth of the next layer.
+        let fits = candidates.iter().copied().find(|&l| {
+            self.layer_size(l)
+                .is_some_and(|(_, h)| u64::from(h) * 10 >= u64::from(want_h) * 8)
+        });
+        Some(Layer(fits.unwrap_or(highest) as u8))
+    }
+
+    /// Whether a keyframe may be requested for `layer` now; records the request if so.
+    pub fn take_keyframe_request(&mut self, layer: Layer, now: Instant) -> Option<u32> {
+        let state = self.layers.get_mut(usize::from(layer.0))?;
+        let ssrc = state.ssrc?;
+        if state
+            .last_keyframe_request
+            .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return None;
+        }
+        state.last_keyframe_request = Some(now);
+        Some(ssrc)
+    }
+
+    /// Which layers subscribers would choose if every layer were arriving.
+    pub fn layer_demand(&self, now: Instant) -> [bool; MAX_LAYERS] {
+        let mut demand = [false; MAX_LAYERS];
+        for s in &self.subscriptions {
+            if let Some(Layer(l)) = self.choose_layer(s.wanted_size, now, false) {
+                if let Some(d) = demand.get_mut(usize::from(l)) {
+                    *d = true;
+                }
+            }
+        }
+        demand
+    }
+}

@@ -1,0 +1,91 @@
+//! Counters the SFU keeps for metrics. Plain atomics: shards bump them on the packet path,
+//! the metrics endpoint reads them.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// Live counts and running totals of the media plane.
+#[derive(Debug, Default)]
+pub struct SfuStats {
+    rooms: AtomicI64,
+    participants: AtomicI64,
+    tracks: AtomicI64,
+    forwarded_packets: AtomicU64,
+    forwarded_bytes: AtomicU64,
+    keyframe_requests: AtomicU64,
+    layer_switches: AtomicU64,
+    unrouted_datagrams: AtomicU64,
+    receive_dropped: AtomicU64,
+    send_dropped: AtomicU64,
+}
+
+/// A consistent-enough copy of [`SfuStats`] for one scrape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SfuStatsSnapshot {
+    /// Rooms with at least one participant.
+    pub rooms: i64,
+    /// Participants with a peer connection.
+    pub participants: i64,
+    /// Published tracks.
+    pub tracks: i64,
+    /// RTP packets written to subscribers.
+    pub forwarded_packets: u64,
+    /// Payload bytes of those packets.
+    pub forwarded_bytes: u64,
+    /// PLIs sent to publishers.
+    pub keyframe_requests: u64,
+    /// Times a subscriber's stream started on, or moved to, a simulcast layer.
+    pub layer_switches: u64,
+    /// Datagrams from addresses and ufrags nobody owns.
+    pub unrouted_datagrams: u64,
+    /// Datagrams dropped because a shard was too busy to take them.
+    pub receive_dropped: u64,
+    /// Datagrams dropped because the socket's send buffer was full.
+    pub send_dropped: u64,
+}
+
+impl SfuStats {
+    /// Copies the counters.
+    pub fn snapshot(&self) -> SfuStatsSnapshot {
+        SfuStatsSnapshot {
+            rooms: self.rooms.load(Relaxed),
+            participants: self.participants.load(Relaxed),
+            tracks: self.tracks.load(Relaxed),
+            forwarded_packets: self.forwarded_packets.load(Relaxed),
+            forwarded_bytes: self.forwarded_bytes.load(Relaxed),
+            keyframe_requests: self.keyframe_requests.load(Relaxed),
+            layer_switches: self.layer_switches.load(Relaxed),
+            unrouted_datagrams: self.unrouted_datagrams.load(Relaxed),
+            receive_dropped: self.receive_dropped.load(Relaxed),
+            send_dropped: self.send_dropped.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn rooms_changed(&self, by: i64) {
+        self.rooms.fetch_add(by, Relaxed);
+    }
+    pub(crate) fn participants_changed(&self, by: i64) {
+        self.participants.fetch_add(by, Relaxed);
+    }
+    pub(crate) fn tracks_changed(&self, by: i64) {
+        self.tracks.fetch_add(by, Relaxed);
+    }
+    pub(crate) fn add_forwarded(&self, packets: u64, bytes: u64) {
+        self.forwarded_packets.fetch_add(packets, Relaxed);
+        self.forwarded_bytes.fetch_add(bytes, Relaxed);
+    }
+    pub(crate) fn add_pli(&self) {
+        self.keyframe_requests.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn add_layer_switch(&self) {
+        self.layer_switches.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn add_unrouted(&self, n: u64) {
+        self.unrouted_datagrams.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn add_receive_dropped(&self, n: u64) {
+        self.receive_dropped.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn add_send_dropped(&self, n: u64) {
+        self.send_dropped.fetch_add(n, Relaxed);
+    }
+}

@@ -1,0 +1,100 @@
+//! The one error type of the HTTP API and the signaling protocol, mapped once to HTTP
+//! responses (`{code, message, fields?}`) and to protocol error frames.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A refused request. Internal details are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Credentials are missing, malformed, forged or expired.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Valid credentials that do not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Nothing by that name.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The body is well-formed JSON but some fields are wrong.
+    #[error("the request has invalid fields")]
+    Invalid(Vec<FieldError>),
+    /// The body is not the JSON we expect.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Something failed on our side.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// One invalid field and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldError {
+    /// The field's name in the request.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Error {
+    /// The machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Invalid(_) => "invalid",
+            Error::BadRequest(_) => "bad_request",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldError]>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(detail) = &self {
+            tracing::error!(%detail, "request failed");
+        }
+        let fields = match &self {
+            Error::Invalid(f) => Some(f.as_slice()),
+            _ => None,
+        };
+        let body = Body {
+            code: self.code(),
+            message: self.to_string(),
+            fields,
+        };
+        (self.status(), axum::Json(body)).into_response()
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for Error {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        Error::BadRequest(rejection.body_text())
+    }
+}
+
+/// Results of API handlers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,93 @@
+//! HTTP routes: health, metrics, join-token minting, and the WebSocket upgrade.
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::{TokenRequest, constant_time_eq};
+use crate::error::{Error, Result};
+use crate::protocol::MAX_FRAME_BYTES;
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/tokens", post(create_token))
+        .route("/ws", any(websocket))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_ready() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response> {
+    let body = state
+        .metrics()
+        .render()
+        .map_err(|e| Error::Internal(format!("rendering metrics: {e}")))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Json<TokenRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<TokenResponse>> {
+    let Some(expected) = state.config().api_key.as_deref() else {
+        return Err(Error::NotFound(
+            "token minting over HTTP is disabled: set auth.api_key",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Error::Unauthorized("send the API key as a bearer token"))?;
+    if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        return Err(Error::Unauthorized("the API key is not valid"));
+    }
+    let Json(request) = body?;
+    let token = state.keys().mint(request)?;
+    Ok(Json(TokenResponse { token }))
+}
+
+async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    // The transport accepts somewhat more than the protocol allows, so an oversized frame
+    // gets a readable error frame rather than a torn connection.
+    upgrade
+        .max_message_size(MAX_FRAME_BYTES * 4)
+        .max_frame_size(MAX_FRAME_BYTES * 4)
+        .on_upgrade(move |socket| crate::session::run(socket, state))
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("no such route")
+}

@@ -1,0 +1,112 @@
+//! # accord-signaling: the control plane
+//!
+//! Everything a client talks to except media packets: the HTTP API, the WebSocket
+//! signaling protocol (`docs/protocol.md`), join tokens, health and metrics. It drives the
+//! SFU ([`accord_sfu`]) through one handle per participant and relays the SFU's events.
+//!
+//! ## Layout
+//! - [`http`]: routes. [`session`]: one WebSocket from join to leave. [`protocol`]: the
+//!   frames. [`rooms`]: who is in which room (names, roles, seats held for resume).
+//! - [`auth`]: join tokens (HS256 JWT with grants). [`error`]: the one error type, mapped to
+//!   `{code, message, fields?}` responses. [`metrics`]: Prometheus exposition.
+
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod protocol;
+pub mod rooms;
+pub mod session;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use accord_sfu::Sfu;
+
+pub use error::{Error, Result};
+pub use protocol::IceServer;
+
+/// Signaling settings (from Accord's config file and environment).
+#[derive(Clone, Debug)]
+pub struct SignalingConfig {
+    /// Bearer key for `POST /api/v1/tokens`; `None` disables the endpoint.
+    pub api_key: Option<String>,
+    /// ICE servers handed to clients in `joined`.
+    pub ice_servers: Vec<IceServer>,
+    /// Seats per room (many-to-many sessions are up to 20 people).
+    pub max_participants: usize,
+    /// How long a seat whose socket dropped is held for a resume.
+    pub resume_grace: Duration,
+}
+
+impl Default for SignalingConfig {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            ice_servers: Vec::new(),
+            max_participants: 20,
+            resume_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Shared state of every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sfu: Sfu,
+    keys: auth::TokenKeys,
+    rooms: rooms::Rooms,
+    metrics: metrics::Metrics,
+    config: SignalingConfig,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    /// State around a running SFU, signing tokens with `token_secret`.
+    pub fn new(sfu: Sfu, token_secret: &[u8], config: SignalingConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                metrics: metrics::Metrics::new(sfu.clone()),
+                sfu,
+                keys: auth::TokenKeys::new(token_secret),
+                rooms: rooms::Rooms::default(),
+                config,
+                ready: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The media server.
+    pub fn sfu(&self) -> &Sfu {
+        &self.inner.sfu
+    }
+    /// Join-token keys.
+    pub fn keys(&self) -> &auth::TokenKeys {
+        &self.inner.keys
+    }
+    /// Room membership.
+    pub fn rooms(&self) -> &rooms::Rooms {
+        &self.inner.rooms
+    }
+    /// Metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+    /// Settings.
+    pub fn config(&self) -> &SignalingConfig {
+        &self.inner.config
+    }
+    /// Marks the service ready (after the listener is bound); `/readyz` reports it.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Relaxed);
+    }
+    /// Whether `/readyz` says ready.
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed)
+    }
+}

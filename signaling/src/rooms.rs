@@ -1,0 +1,345 @@
+//! Who is in which room, as signaling sees it: names and roles for the participant list,
+//! the notices that keep every session's list current, and seats held open for a while when
+//! a socket drops so its owner can resume.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use accord_sfu::{ParticipantHandle, SfuEvent};
+use tokio::sync::mpsc;
+
+use crate::protocol::{LeaveReason, ParticipantInfo};
+
+/// The SFU side of a seat: kept across a dropped socket so a resume finds it intact.
+pub struct Seat {
+    /// Commands for the participant's media.
+    pub handle: ParticipantHandle,
+    /// Offers and track events for the participant; buffered while detached.
+    pub events: mpsc::UnboundedReceiver<SfuEvent>,
+}
+
+/// A change in a room that sessions pass on.
+#[derive(Clone, Debug)]
+pub enum Notice {
+    /// Someone entered.
+    Joined(ParticipantInfo),
+    /// Someone left.
+    Left {
+        /// Their seat.
+        participant_id: String,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// You have been replaced by a newer join with your identity, or removed.
+    YouAreGone(LeaveReason),
+}
+
+struct Member {
+    info: ParticipantInfo,
+    hidden: bool,
+    resume_token: String,
+    notices: Option<mpsc::UnboundedSender<Notice>>,
+    detached: Option<Seat>,
+    /// Bumped on every attach, so a stale grace timer cannot evict a resumed seat.
+    generation: u64,
+}
+
+/// Why a participant could not be admitted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AdmitError {
+    /// The room is at its limit.
+    Full,
+}
+
+/// A new seat.
+pub struct Admission {
+    /// The seat's id.
+    pub participant: ParticipantInfo,
+    /// Everyone else visible, for the `joined` frame.
+    pub others: Vec<ParticipantInfo>,
+    /// Present this to resume.
+    pub resume_token: String,
+    /// Notices for this session.
+    pub notices: mpsc::UnboundedReceiver<Notice>,
+    /// Seat generation (see [`Rooms::detach`]).
+    pub generation: u64,
+}
+
+/// A resumed seat.
+pub struct Resumed {
+    /// The seat's participant.
+    pub participant: ParticipantInfo,
+    /// Everyone else visible.
+    pub others: Vec<ParticipantInfo>,
+    /// The media side, with events buffered while the socket was gone.
+    pub seat: Seat,
+    /// Notices for the new session.
+    pub notices: mpsc::UnboundedReceiver<Notice>,
+    /// Seat generation.
+    pub generation: u64,
+}
+
+/// Every room's membership.
+#[derive(Clone, Default)]
+pub struct Rooms {
+    inner: Arc<Mutex<HashMap<String, HashMap<String, Member>>>>,
+}
+
+impl Rooms {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Member>>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes a seat for `identity`; an earlier seat of the same identity is replaced.
+    pub fn admit(
+        &self,
+        room: &str,
+        identity: &str,
+        name: &str,
+        role: crate::auth::Role,
+        hidden: bool,
+        max_participants: usize,
+    ) -> Result<Admission, AdmitError> {
+        let mut rooms = self.lock();
+        let members = rooms.entry(room.to_owned()).or_default();
+        let replaced: Vec<String> = members
+            .iter()
+            .filter(|(_, m)| m.info.identity == identity)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if replaced.is_empty() && members.len() >= max_participants {
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+            return Err(AdmitError::Full);
+        }
+        for id in &replaced {
+            if let Some(old) = members.remove(id) {
+                if let Some(tx) = &old.notices {
+                    let _ = tx.send(Notice::YouAreGone(LeaveReason::Replaced));
+                }
+                if !old.hidden {
+                    broadcast(
+                        members,
+                        Notice::Left {
+                            participant_id: id.clone(),
+                            reason: LeaveReason::Replaced,
+                        },
+                    );
+                }
+            }
+        }
+        let participant = ParticipantInfo {
+            id: format!("PA_{}", random(12)),
+            identity: identity.to_owned(),
+            name: name.to_owned(),
+            role,
+        };
+        let others = visible(members, &participant.id);
+        if !hidden {
+            broadcast(members, Notice::Joined(participant.clone()));
+        }
+        let (tx, notices) = mpsc::unbounded_channel();
+        let resume_token = random(32);
+        members.insert(
+            participant.id.clone(),
+            Member {
+                info: participant.clone(),
+                hidden,
+                resume_token: resume_token.clone(),
+                notices: Some(tx),
+                detached: None,
+                generation: 1,
+            },
+        );
+        Ok(Admission {
+            participant,
+            others,
+            resume_token,
+            notices,
+            generation: 1,
+        })
+    }
+
+    /// Takes back a detached seat by its resume token.
+    pub fn resume(&self, room: &str, identity: &str, resume_token: &str) -> Option<Resumed> {
+        let mut rooms = self.lock();
+        let members = rooms.get_mut(room)?;
+        let (_, member) = members.iter_mut().find(|(_, m)| {
+            m.info.identity == identity
+                && crate::auth::constant_time_eq(m.resume_token.as_bytes(), resume_token.as_bytes())
+        })?;
+        let seat = member.detached.take()?;
+        let (tx, notices) = mpsc::unbounded_channel();
+        member.notices = Some(tx);
+        member.generation += 1;
+        let participant = member.info.clone();
+        let generation = member.generation;
+        let others = visible(members, &participant.id);
+        Some(Resumed {
+            participant,
+            others,
+            seat,
+            notices,
+            generation,
+        })
+    }
+
+    /// Keeps a seat whose socket dropped for `grace`; afterwards it is removed as
+    /// disconnected unless resumed.
+    pub fn detach(&self, room: &str, participant_id: &str, seat: Seat, grace: Duration) {
+        let generation = {
+            let mut rooms = self.lock();
+            let Some(member) = rooms.get_mut(room).and_then(|m| m.get_mut(participant_id)) else {
+                return;
+            };
+            member.notices = None;
+            member.detached = Some(seat);
+            member.generation
+        };
+        let rooms = self.clone();
+        let (room, participant_id) = (room.to_owned(), participant_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            rooms.remove_if_detached(&room, &participant_id, generation);
+        });
+    }
+
+    fn remove_if_detached(&self, room: &str, participant_id: &str, generation: u64) {
+        let still_detached = {
+            let rooms = self.lock();
+            rooms
+                .get(room)
+                .and_then(|m| m.get(participant_id))
+                .is_some_and(|m| m.generation == generation && m.detached.is_some())
+        };
+        if still_detached {
+            self.remove(room, participant_id, LeaveReason::Disconnected);
+        }
+    }
+
+    /// Removes a seat and tells the room. Dropping the seat's SFU handle leaves the media room.
+    pub fn remove(&self, room: &str, participant_id: &str, reason: LeaveReason) {
+        let removed = {
+            let mut rooms = self.lock();
+            let Some(members) = rooms.get_mut(room) else {
+                return;
+            };
+            let removed = members.remove(participant_id);
+            if let Some(m) = &removed {
+                if !m.hidden {
+                    broadcast(
+                        members,
+                        Notice::Left {
+                            participant_id: participant_id.to_owned(),
+                            reason,
+                        },
+                    );
+                }
+            }
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+            removed
+        };
+        // The SFU handle is dropped outside the lock.
+        drop(removed);
+    }
+
+    /// Whether the seat is still ours (not replaced or removed meanwhile).
+    pub fn holds(&self, room: &str, participant_id: &str, generation: u64) -> bool {
+        self.lock()
+            .get(room)
+            .and_then(|m| m.get(participant_id))
+            .is_some_and(|m| m.generation == generation)
+    }
+
+    /// Number of rooms with at least one seat.
+    pub fn room_count(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+fn visible(members: &HashMap<String, Member>, except: &str) -> Vec<ParticipantInfo> {
+    let mut others: Vec<ParticipantInfo> = members
+        .values()
+        .filter(|m| !m.hidden && m.info.id != except)
+        .map(|m| m.info.clone())
+        .collect();
+    others.sort_by(|a, b| a.id.cmp(&b.id));
+    others
+}
+
+fn broadcast(members: &HashMap<String, Member>, notice: Notice) {
+    for m in members.values() {
+        if let Some(tx) = &m.notices {
+            let _ = tx.send(notice.clone());
+        }
+    }
+}
+
+/// Random letters and digits.
+pub(crate) fn random(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    #[test]
+    fn a_full_room_refuses_and_a_rejoin_replaces_the_old_seat() {
+        let rooms = Rooms::default();
+        let a = rooms
+            .admit("r", "alice", "Alice", Role::Mediator, false, 2)
+            .expect("room has space");
+        let mut b = rooms
+            .admit("r", "bob", "Bob", Role::Party, false, 2)
+            .expect("room has space");
+        assert_eq!(b.others.len(), 1);
+        assert_eq!(
+            rooms
+                .admit("r", "carol", "Carol", Role::Party, false, 2)
+                .err(),
+            Some(AdmitError::Full)
+        );
+        let again = rooms
+            .admit("r", "alice", "Alice", Role::Mediator, false, 2)
+            .expect("rejoin replaces");
+        assert_ne!(again.participant.id, a.participant.id);
+        let mut left = false;
+        while let Ok(n) = b.notices.try_recv() {
+            if let Notice::Left {
+                participant_id,
+                reason,
+            } = n
+            {
+                left = participant_id == a.participant.id && reason == LeaveReason::Replaced;
+            }
+        }
+        assert!(left, "bob was told the old seat was replaced");
+    }
+
+    #[test]
+    fn hidden_participants_are_never_listed_or_announced() {
+        let rooms = Rooms::default();
+        let mut visible_one = rooms
+            .admit("r", "alice", "Alice", Role::Mediator, false, 5)
+            .expect("admit");
+        let _hidden = rooms
+            .admit("r", "rec", "Recorder", Role::Guest, true, 5)
+            .expect("admit");
+        assert!(visible_one.notices.try_recv().is_err());
+        let late = rooms
+            .admit("r", "bob", "Bob", Role::Party, false, 5)
+            .expect("admit");
+        assert_eq!(late.others.len(), 1);
+    }
+}

@@ -1,0 +1,477 @@
+//! One WebSocket session: the join handshake, then relaying between the client, its seat in
+//! the SFU, and the room's notices until it leaves, drops, or loses its media.
+
+use std::time::{Duration, Instant};
+
+use accord_sfu::{JoinRequest, ParticipantId, RoomId, SfuEvent};
+use axum::extract::ws::{Message, WebSocket};
+use tokio::sync::mpsc;
+
+use crate::AppState;
+use crate::auth::JoinClaims;
+use crate::protocol::{
+    ClientMessage, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo, ServerMessage,
+};
+use crate::rooms::{AdmitError, Notice, Seat};
+
+/// The first frame must arrive within this.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// We ping this often…
+const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// …and give up on a client silent for this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// A protocol error frame, and whether the socket closes after it.
+struct Refusal {
+    code: &'static str,
+    message: String,
+    fatal: bool,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>, fatal: bool) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            fatal,
+        }
+    }
+}
+
+impl From<accord_sfu::Error> for Refusal {
+    fn from(e: accord_sfu::Error) -> Self {
+        use accord_sfu::Error as E;
+        match e {
+            E::BadSdp(m) => Refusal::new("bad_sdp", m, false),
+            E::BadCandidate(m) => Refusal::new("bad_candidate", m, false),
+            E::Glare => Refusal::new("glare", e.to_string(), false),
+            E::NoOfferOutstanding => Refusal::new("no_offer_outstanding", e.to_string(), false),
+            E::Forbidden(m) => Refusal::new("forbidden", m, false),
+            E::UnknownTrack => Refusal::new("unknown_track", e.to_string(), false),
+            E::ParticipantGone | E::ShuttingDown => Refusal::new("gone", e.to_string(), true),
+            other => {
+                tracing::error!(error = %other, "media server failed a request");
+                Refusal::new("internal", "the media server failed; try again", false)
+            }
+        }
+    }
+}
+
+enum Inbound {
+    Message(ClientMessage),
+    Refused(Option<String>, Refusal),
+    Closed,
+    Activity,
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
+    match serde_json::to_string(message) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a server message");
+            true
+        }
+    }
+}
+
+async fn refuse(socket: &mut WebSocket, request_id: Option<String>, r: Refusal) -> bool {
+    let fatal = r.fatal;
+    let delivered = send(
+        socket,
+        &ServerMessage::Error {
+            request_id,
+            code: r.code,
+            message: r.message,
+            fatal,
+        },
+    )
+    .await;
+    delivered && !fatal
+}
+
+async fn receive(socket: &mut WebSocket) -> Inbound {
+    let Some(Ok(message)) = socket.recv().await else {
+        return Inbound::Closed;
+    };
+    let text = match message {
+        Message::Text(text) => text,
+        Message::Binary(_) => {
+            return Inbound::Refused(
+                None,
+                Refusal::new("bad_json", "frames are JSON text", false),
+            );
+        }
+        Message::Close(_) => return Inbound::Closed,
+        Message::Ping(_) | Message::Pong(_) => return Inbound::Activity,
+    };
+    if text.len() > MAX_FRAME_BYTES {
+        return Inbound::Refused(
+            None,
+            Refusal::new(
+                "frame_too_large",
+                format!("frames are limited to {MAX_FRAME_BYTES} bytes"),
+                true,
+            ),
+        );
+    }
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Inbound::Refused(None, Refusal::new("bad_json", e.to_string(), false));
+        }
+    };
+    let request_id = value
+        .get("request_id")
+        .and_then(|v| v.as_str())
+        .filter(|s| s.len() <= 64)
+        .map(str::to_owned);
+    match serde_json::from_value::<ClientMessage>(value) {
+        Ok(m) => Inbound::Message(m),
+        Err(e) => Inbound::Refused(request_id, Refusal::new("bad_json", e.to_string(), false)),
+    }
+}
+
+/// Runs a socket from upgrade to close.
+pub async fn run(mut socket: WebSocket, state: AppState) {
+    state.metrics().sessions_changed(1);
+    let first = tokio::time::timeout(JOIN_TIMEOUT, receive(&mut socket)).await;
+    let (token, resume, request_id) = match first {
+        Ok(Inbound::Message(ClientMessage::Join {
+            protocol,
+            token,
+            resume,
+            request_id,
+        })) => {
+            if protocol != PROTOCOL_VERSION {
+                let r = Refusal::new(
+                    "unsupported_protocol",
+                    format!("this server speaks protocol {PROTOCOL_VERSION}"),
+                    true,
+                );
+                refuse(&mut socket, request_id, r).await;
+                return finish(&state, socket).await;
+            }
+            (token, resume, request_id)
+        }
+        Ok(Inbound::Refused(id, r)) if r.fatal => {
+            refuse(&mut socket, id, r).await;
+            return finish(&state, socket).await;
+        }
+        Ok(Inbound::Closed) | Err(_) => return finish(&state, socket).await,
+        Ok(other) => {
+            let id = match other {
+                Inbound::Refused(id, _) => id,
+                Inbound::Message(m) => m.request_id().map(str::to_owned),
+                _ => None,
+            };
+            let r = Refusal::new("not_joined", "the first frame must be join", true);
+            refuse(&mut socket, id, r).await;
+            return finish(&state, socket).await;
+        }
+    };
+    let claims = match state.keys().verify(&token) {
+        Ok(c) => c,
+        Err(e) => {
+            refuse(
+                &mut socket,
+                request_id,
+                Refusal::new("invalid_token", e.to_string(), true),
+            )
+            .await;
+            return finish(&state, socket).await;
+        }
+    };
+    let Some(mut seated) = take_seat(&state, &mut socket, &claims, resume, request_id).await else {
+        return finish(&state, socket).await;
+    };
+    let outcome = relay(&state, &mut socket, &mut seated).await;
+    let room = claims.room.as_str();
+    let id = seated.participant.id.as_str();
+    match outcome {
+        Ending::Leave(reason) => {
+            let _ = send(&mut socket, &ServerMessage::Left { reason }).await;
+            if state.rooms().holds(room, id, seated.generation) {
+                state.rooms().remove(room, id, reason);
+            }
+        }
+        Ending::Gone(reason) => {
+            let _ = send(&mut socket, &ServerMessage::Left { reason }).await;
+        }
+        Ending::SocketLost => {
+            if state.rooms().holds(room, id, seated.generation) {
+                state
+                    .rooms()
+                    .detach(room, id, seated.seat, state.config().resume_grace);
+            }
+        }
+    }
+    finish(&state, socket).await;
+}
+
+async fn finish(state: &AppState, mut socket: WebSocket) {
+    let _ = socket.send(Message::Close(None)).await;
+    state.metrics().sessions_changed(-1);
+}
+
+struct Seated {
+    participant: ParticipantInfo,
+    seat: Seat,
+    notices: mpsc::UnboundedReceiver<Notice>,
+    generation: u64,
+}
+
+async fn take_seat(
+    state: &AppState,
+    socket: &mut WebSocket,
+    claims: &JoinClaims,
+    resume: Option<String>,
+    request_id: Option<String>,
+) -> Option<Seated> {
+    let rooms = state.rooms();
+    let mut resume_refused = false;
+    if let Some(token) = resume {
+        if let Some(r) = rooms.resume(&claims.room, &claims.sub, &token) {
+            let joined = ServerMessage::Joined {
+                request_id,
+                protocol: PROTOCOL_VERSION,
+                participant: r.participant.clone(),
+                room: claims.room.clone(),
+                participants: r.others,
+                tracks: Vec::new(),
+                ice_servers: state.config().ice_servers.clone(),
+                resume_token: token,
+            };
+            send(socket, &joined).await;
+            return Some(Seated {
+                participant: r.participant,
+                seat: r.seat,
+                notices: r.notices,
+                generation: r.generation,
+            });
+        }
+        resume_refused = true;
+    }
+    let admission = match rooms.admit(
+        &claims.room,
+        &claims.sub,
+        &claims.name,
+        claims.role,
+        claims.hidden,
+        state.config().max_participants,
+    ) {
+        Ok(a) => a,
+        Err(AdmitError::Full) => {
+            let r = Refusal::new("room_full", "this room has no free seat", true);
+            refuse(socket, request_id, r).await;
+            return None;
+        }
+    };
+    let joined = state
+        .sfu()
+        .join(JoinRequest {
+            room: RoomId::new(&claims.room),
+            participant: ParticipantId::new(&admission.participant.id),
+            can_publish: claims.can_publish,
+            can_subscribe: claims.can_subscribe,
+        })
+        .await;
+    let joined = match joined {
+        Ok(j) => j,
+        Err(e) => {
+            rooms.remove(
+                &claims.room,
+                &admission.participant.id,
+                LeaveReason::Disconnected,
+            );
+            refuse(socket, request_id, Refusal::from(e)).await;
+            return None;
+        }
+    };
+    if resume_refused {
+        let r = Refusal::new(
+            "resume_failed",
+            "the seat could not be resumed; joined as new",
+            false,
+        );
+        refuse(socket, None, r).await;
+    }
+    let message = ServerMessage::Joined {
+        request_id,
+        protocol: PROTOCOL_VERSION,
+        participant: admission.participant.clone(),
+        room: claims.room.clone(),
+        participants: admission.others,
+        tracks: joined.tracks,
+        ice_servers: state.config().ice_servers.clone(),
+        resume_token: admission.resume_token,
+    };
+    if !send(socket, &message).await {
+        rooms.remove(
+            &claims.room,
+            &admission.participant.id,
+            LeaveReason::Disconnected,
+        );
+        return None;
+    }
+    Some(Seated {
+        participant: admission.participant,
+        seat: Seat {
+            handle: joined.handle,
+            events: joined.events,
+        },
+        notices: admission.notices,
+        generation: admission.generation,
+    })
+}
+
+enum Ending {
+    /// The participant is leaving (asked to, or its media died): remove the seat.
+    Leave(LeaveReason),
+    /// The seat was already taken from us (replaced, removed).
+    Gone(LeaveReason),
+    /// The socket dropped: hold the seat for a resume.
+    SocketLost,
+}
+
+async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) -> Ending {
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            inbound = receive(socket) => {
+                last_heard = Instant::now();
+                match inbound {
+                    Inbound::Closed => return Ending::SocketLost,
+                    Inbound::Activity => {}
+                    Inbound::Refused(id, r) => {
+                        if !refuse(socket, id, r).await {
+                            return Ending::SocketLost;
+                        }
+                    }
+                    Inbound::Message(m) => {
+                        let request_id = m.request_id().map(str::to_owned);
+                        match handle(socket, seated, m).await {
+                            Ok(Some(ending)) => return ending,
+                            Ok(None) => {}
+                            Err(r) => {
+                                if !refuse(socket, request_id, r).await {
+                                    return Ending::SocketLost;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            event = seated.seat.events.recv() => {
+                let Some(event) = event else { return Ending::Leave(LeaveReason::Disconnected) };
+                if let SfuEvent::Connected { after } = &event {
+                    state.metrics().observe_join(*after);
+                }
+                if event == SfuEvent::MediaLost {
+                    return Ending::Leave(LeaveReason::Disconnected);
+                }
+                if let Some(message) = from_sfu(event) {
+                    if !send(socket, &message).await {
+                        return Ending::SocketLost;
+                    }
+                }
+            }
+            notice = seated.notices.recv() => {
+                let message = match notice {
+                    None => return Ending::Gone(LeaveReason::Removed),
+                    Some(Notice::YouAreGone(reason)) => return Ending::Gone(reason),
+                    Some(Notice::Joined(participant)) => {
+                        ServerMessage::ParticipantJoined { participant }
+                    }
+                    Some(Notice::Left { participant_id, reason }) => {
+                        ServerMessage::ParticipantLeft { participant_id, reason }
+                    }
+                };
+                if !send(socket, &message).await {
+                    return Ending::SocketLost;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > IDLE_TIMEOUT {
+                    return Ending::SocketLost;
+                }
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return Ending::SocketLost;
+                }
+            }
+        }
+    }
+}
+
+async fn handle(
+    socket: &mut WebSocket,
+    seated: &mut Seated,
+    message: ClientMessage,
+) -> Result<Option<Ending>, Refusal> {
+    let handle = &seated.seat.handle;
+    match message {
+        ClientMessage::Join { .. } => {
+            return Err(Refusal::new(
+                "already_joined",
+                "this socket has joined",
+                false,
+            ));
+        }
+        ClientMessage::Offer {
+            sdp,
+            tracks,
+            request_id,
+        } => {
+            let answer = handle.offer(sdp, tracks).await?;
+            send(
+                socket,
+                &ServerMessage::Answer {
+                    request_id,
+                    sdp: answer,
+                },
+            )
+            .await;
+        }
+        ClientMessage::Answer { sdp, .. } => handle.answer(sdp).await?,
+        ClientMessage::Candidate { candidate, .. } => handle.add_candidate(candidate).await?,
+        ClientMessage::TrackSettings {
+            track_id,
+            width,
+            height,
+            enabled,
+            ..
+        } => {
+            let (w, h) = if enabled == Some(false) {
+                (0, 0)
+            } else {
+                (width.min(8192), height.min(8192))
+            };
+            handle.track_settings(track_id, w, h).await?;
+        }
+        ClientMessage::Mute { source, muted, .. } => handle.set_muted(source, muted).await?,
+        ClientMessage::Leave { .. } => return Ok(Some(Ending::Leave(LeaveReason::Left))),
+        ClientMessage::Ping { request_id } => {
+            send(socket, &ServerMessage::Pong { request_id }).await;
+        }
+    }
+    Ok(None)
+}
+
+fn from_sfu(event: SfuEvent) -> Option<ServerMessage> {
+    Some(match event {
+        SfuEvent::Offer { sdp, tracks } => ServerMessage::Offer { sdp, tracks },
+        SfuEvent::TrackPublished(track) => ServerMessage::TrackPublished { track },
+        SfuEvent::TrackUnpublished(track_id) => ServerMessage::TrackUnpublished { track_id },
+        SfuEvent::TrackMuted { track, muted } => ServerMessage::TrackMuted {
+            track_id: track,
+            muted,
+        },
+        SfuEvent::ActiveSpeakers(speakers) => ServerMessage::ActiveSpeakers { speakers },
+        SfuEvent::LayerDemand { track, active } => ServerMessage::LayerDemand {
+            track_id: track,
+            active,
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,401 @@
+//! Accord's configuration: defaults, then a TOML file (unknown keys rejected), then
+//! `ACCORD_*` environment variables, then validation. Every default works for a local run.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use accord_sfu::SfuConfig;
+use accord_signaling::{IceServer, SignalingConfig};
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for our schema (unknown keys included).
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: Box<toml::de::Error>,
+    },
+    /// A value (from the file or the environment) is not acceptable.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The key, as `section.name` or the environment variable.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database, secrets and recordings live.
+    pub data_dir: PathBuf,
+    /// The HTTP listener.
+    pub http: HttpConfig,
+    /// The media port.
+    pub media: MediaConfig,
+    /// Tokens and keys.
+    pub auth: AuthConfig,
+    /// Rooms and sessions.
+    pub signaling: SignalingSection,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[http]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the HTTP and WebSocket listener.
+    pub listen: SocketAddr,
+}
+
+/// `[media]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// The one UDP address all media uses.
+    pub listen: SocketAddr,
+    /// Public IPs or host names to announce in ICE candidates (NAT 1:1); empty announces
+    /// the local addresses.
+    pub announce: Vec<String>,
+    /// Media worker threads; 0 is one per core.
+    pub shards: usize,
+    /// Seconds without packets before a participant's media counts as lost.
+    pub media_timeout_seconds: u64,
+}
+
+/// `[auth]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Secret that signs join tokens (32+ bytes). Empty: one is generated on first run and
+    /// kept in `<data_dir>/token_secret`.
+    pub token_secret: String,
+    /// Bearer key for `POST /api/v1/tokens`. Empty disables that endpoint.
+    pub api_key: String,
+}
+
+/// `[signaling]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalingSection {
+    /// Seats per room.
+    pub max_participants: usize,
+    /// Seconds a dropped participant's seat is held for a resume.
+    pub resume_grace_seconds: u64,
+    /// STUN/TURN servers handed to clients.
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter (`info`, `accord_sfu=debug,info`); `RUST_LOG` overrides it.
+    pub level: String,
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            http: HttpConfig::default(),
+            media: MediaConfig::default(),
+            auth: AuthConfig::default(),
+            signaling: SignalingSection::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 40000)),
+            announce: Vec::new(),
+            shards: 0,
+            media_timeout_seconds: 4,
+        }
+    }
+}
+
+impl Default for SignalingSection {
+    fn default() -> Self {
+        Self {
+            max_participants: 20,
+            resume_grace_seconds: 15,
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| invalid(key, e.to_string()))
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given, or `./accord.toml` if present), then the
+    /// environment `env`, and validates the result. Returns the config and the names of
+    /// unknown `ACCORD_*` variables (likely typos) for the caller to warn about.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let from_env = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let path = file
+            .map(Path::to_path_buf)
+            .or_else(|| from_env("ACCORD_CONFIG").map(PathBuf::from))
+            .or_else(|| {
+                let default = PathBuf::from("accord.toml");
+                default.exists().then_some(default)
+            });
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path,
+                    source: Box::new(source),
+                })?
+            }
+            None => Config::default(),
+        };
+        let mut unknown = Vec::new();
+        for (key, value) in &env {
+            if !key.starts_with("ACCORD_") {
+                continue;
+            }
+            match key.as_str() {
+                "ACCORD_CONFIG" => {}
+                "ACCORD_DATA_DIR" => config.data_dir = PathBuf::from(value),
+                "ACCORD_HTTP_LISTEN" => config.http.listen = parse_env(key, value)?,
+                "ACCORD_MEDIA_LISTEN" => config.media.listen = parse_env(key, value)?,
+                "ACCORD_MEDIA_ANNOUNCE" => {
+                    config.media.announce = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
+                "ACCORD_MEDIA_SHARDS" => config.media.shards = parse_env(key, value)?,
+                "ACCORD_MEDIA_TIMEOUT_SECONDS" => {
+                    config.media.media_timeout_seconds = parse_env(key, value)?;
+                }
+                "ACCORD_AUTH_TOKEN_SECRET" => config.auth.token_secret = value.clone(),
+                "ACCORD_AUTH_API_KEY" => config.auth.api_key = value.clone(),
+                "ACCORD_SIGNALING_MAX_PARTICIPANTS" => {
+                    config.signaling.max_participants = parse_env(key, value)?;
+                }
+                "ACCORD_SIGNALING_RESUME_GRACE_SECONDS" => {
+                    config.signaling.resume_grace_seconds = parse_env(key, value)?;
+                }
+                "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
+                "ACCORD_LOG_FORMAT" => {
+                    config.log.format = match value.trim() {
+                        "pretty" => LogFormat::Pretty,
+                        "json" => LogFormat::Json,
+                        _ => return Err(invalid(key, "pretty or json")),
+                    };
+                }
+                _ => unknown.push(key.clone()),
+            }
+        }
+        config.validate()?;
+        Ok((config, unknown))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(2..=100).contains(&self.signaling.max_participants) {
+            return Err(invalid("signaling.max_participants", "2–100"));
+        }
+        if !(1..=300).contains(&self.media.media_timeout_seconds) {
+            return Err(invalid("media.media_timeout_seconds", "1–300"));
+        }
+        if !self.auth.token_secret.is_empty() && self.auth.token_secret.len() < 32 {
+            return Err(invalid(
+                "auth.token_secret",
+                "at least 32 characters (or empty to generate one)",
+            ));
+        }
+        if !self.auth.api_key.is_empty() && self.auth.api_key.len() < 16 {
+            return Err(invalid("auth.api_key", "at least 16 characters"));
+        }
+        self.announce_ips()?;
+        Ok(())
+    }
+
+    /// The announced addresses, host names resolved.
+    pub fn announce_ips(&self) -> Result<Vec<IpAddr>, ConfigError> {
+        let mut ips = Vec::new();
+        for entry in &self.media.announce {
+            if let Ok(ip) = entry.parse::<IpAddr>() {
+                ips.push(ip);
+                continue;
+            }
+            let resolved = (entry.as_str(), 0)
+                .to_socket_addrs()
+                .map_err(|e| invalid("media.announce", format!("{entry}: {e}")))?;
+            let before = ips.len();
+            ips.extend(resolved.map(|a| a.ip()).filter(IpAddr::is_ipv4));
+            if ips.len() == before {
+                return Err(invalid(
+                    "media.announce",
+                    format!("{entry}: no IPv4 address"),
+                ));
+            }
+        }
+        Ok(ips)
+    }
+
+    /// The media server's settings.
+    pub fn sfu(&self) -> Result<SfuConfig, ConfigError> {
+        Ok(SfuConfig {
+            listen: self.media.listen,
+            announce: self.announce_ips()?,
+            shards: self.media.shards,
+            media_timeout: Duration::from_secs(self.media.media_timeout_seconds),
+            ..SfuConfig::default()
+        })
+    }
+
+    /// Signaling's settings.
+    pub fn signaling(&self) -> SignalingConfig {
+        SignalingConfig {
+            api_key: (!self.auth.api_key.is_empty()).then(|| self.auth.api_key.clone()),
+            ice_servers: self.signaling.ice_servers.clone(),
+            max_participants: self.signaling.max_participants,
+            resume_grace: Duration::from_secs(self.signaling.resume_grace_seconds),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::with(text)
+    }
+
+    /// A file that removes itself; enough for these tests without another dependency.
+    mod tempfile_path {
+        pub struct TempPath(pub std::path::PathBuf);
+        impl TempPath {
+            pub fn with(text: &str) -> Self {
+                static NEXT: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path = std::env::temp_dir()
+                    .join(format!("accord-config-{}-{n}.toml", std::process::id()));
+                std::fs::write(&path, text).expect("temp dir is writable");
+                Self(path)
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_run_locally_with_nothing_configured() {
+        let (c, unknown) = Config::load(None, Vec::new()).expect("defaults are valid");
+        assert_eq!(c.http.listen.port(), 8080);
+        assert_eq!(c.media.listen.port(), 40000);
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert!(unknown.is_empty());
+        assert!(c.signaling().api_key.is_none());
+    }
+
+    #[test]
+    fn the_file_then_the_environment_override_defaults() {
+        let f = write("[http]\nlisten = \"127.0.0.1:9000\"\n[media]\nshards = 3\n");
+        let env = vec![
+            ("ACCORD_MEDIA_SHARDS".to_owned(), "1".to_owned()),
+            ("ACCORD_TYPO".to_owned(), "x".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let (c, unknown) = Config::load(Some(&f.0), env).expect("valid");
+        assert_eq!(c.http.listen, "127.0.0.1:9000".parse().expect("addr"));
+        assert_eq!(c.media.shards, 1);
+        assert_eq!(unknown, ["ACCORD_TYPO"]);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_rejected() {
+        let f = write("[media]\nport = 5\n");
+        let err = Config::load(Some(&f.0), Vec::new()).expect_err("unknown key");
+        assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let env = vec![("ACCORD_HTTP_LISTEN".to_owned(), "nowhere".to_owned())];
+        let err = Config::load(None, env).expect_err("bad address");
+        assert!(err.to_string().starts_with("ACCORD_HTTP_LISTEN"), "{err}");
+        let env = vec![("ACCORD_AUTH_TOKEN_SECRET".to_owned(), "short".to_owned())];
+        assert!(Config::load(None, env).is_err());
+    }
+}

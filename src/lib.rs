@@ -1,0 +1,119 @@
+//! # accord: the binary that wires Accord together
+//!
+//! `accord serve` loads the [`config`], starts the media server ([`accord_sfu`]) and the
+//! HTTP/WebSocket service ([`accord_signaling`]), and prints where to find them.
+//! `accord token create` mints a join token offline with the same secret.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use accord_sfu::Sfu;
+use accord_signaling::AppState;
+
+use config::Config;
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The media server could not start.
+    #[error(transparent)]
+    Media(#[from] accord_sfu::Error),
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What we were doing.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// The join-token secret: from config, else the one kept in the data directory, else a new
+/// one written there (readable by the owner only).
+pub fn token_secret(config: &Config) -> Result<String, Error> {
+    if !config.auth.token_secret.is_empty() {
+        return Ok(config.auth.token_secret.clone());
+    }
+    let path = config.data_dir.join("token_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= 32 {
+            return Ok(existing);
+        }
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    let secret = random_secret();
+    write_private(&path, &secret).map_err(io(format!("writing {}", path.display())))?;
+    Ok(secret)
+}
+
+fn random_secret() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..48)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Where a running service listens.
+#[derive(Clone, Copy, Debug)]
+pub struct Listening {
+    /// HTTP and WebSocket.
+    pub http: SocketAddr,
+    /// Media (UDP).
+    pub media: SocketAddr,
+}
+
+/// Runs the service until `shutdown` resolves. `on_ready` is called once both listeners
+/// are bound.
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(Listening),
+) -> Result<(), Error> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    let secret = token_secret(&config)?;
+    let sfu = Sfu::start(config.sfu()?)?;
+    let state = AppState::new(sfu.clone(), secret.as_bytes(), config.signaling());
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(io(format!("listening on {}", config.http.listen)))?;
+    let http = listener
+        .local_addr()
+        .map_err(io("reading the HTTP address"))?;
+    let app = accord_signaling::http::router(state.clone());
+    state.set_ready(true);
+    on_ready(Listening {
+        http,
+        media: sfu.local_addr(),
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(io("serving HTTP"));
+    state.set_ready(false);
+    sfu.shutdown();
+    served
+}

@@ -1,0 +1,196 @@
+//! `accord`: see the crate docs of the library for what each command does.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use accord::config::{Config, LogFormat};
+use accord_signaling::auth::{Role, TokenKeys, TokenRequest};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "accord",
+    version,
+    about = "Online video mediation: SFU, signaling and agreements"
+)]
+struct Cli {
+    /// Configuration file (TOML). Defaults to ./accord.toml when present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: web client, API, signaling and media.
+    Serve,
+    /// Join tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a join token for one identity in one room.
+    Create {
+        /// The room.
+        #[arg(long)]
+        room: String,
+        /// The participant's stable identity.
+        #[arg(long)]
+        identity: String,
+        /// Display name (defaults to the identity).
+        #[arg(long)]
+        name: Option<String>,
+        /// mediator, party, observer or guest.
+        #[arg(long, default_value = "party")]
+        role: String,
+        /// Hours until it expires.
+        #[arg(long, default_value_t = 6)]
+        hours: u64,
+        /// Present without being announced.
+        #[arg(long)]
+        hidden: bool,
+        /// May not publish.
+        #[arg(long)]
+        no_publish: bool,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, unknown) = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("accord: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Serve => {
+            init_logging(&config);
+            for key in unknown {
+                tracing::warn!(%key, "unknown ACCORD_ environment variable ignored");
+            }
+            serve(config)
+        }
+        Command::Token { command } => token(config, command),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("accord: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(accord::serve(config, shutdown_signal(), |at| {
+        let port = at.http.port();
+        println!("Accord is running. Open http://localhost:{port} in a browser.");
+        println!("ACCORD_READY http={} media={}", at.http, at.media);
+    }));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "accord stopped");
+            eprintln!("accord: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+fn token(config: Config, command: TokenCommand) -> ExitCode {
+    let TokenCommand::Create {
+        room,
+        identity,
+        name,
+        role,
+        hours,
+        hidden,
+        no_publish,
+    } = command;
+    let role = match role.as_str() {
+        "mediator" => Role::Mediator,
+        "party" => Role::Party,
+        "observer" => Role::Observer,
+        "guest" => Role::Guest,
+        other => {
+            eprintln!("accord: unknown role {other:?} (mediator, party, observer, guest)");
+            return ExitCode::from(2);
+        }
+    };
+    let secret = match accord::token_secret(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("accord: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = TokenRequest {
+        room,
+        identity,
+        name,
+        role: Some(role),
+        can_publish: Some(!no_publish && role != Role::Observer),
+        can_subscribe: Some(true),
+        hidden: Some(hidden),
+        ttl_seconds: Some(hours.saturating_mul(3600)),
+    };
+    match TokenKeys::new(secret.as_bytes()).mint(request) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(accord_signaling::Error::Invalid(fields)) => {
+            for f in fields {
+                eprintln!("accord: --{}: {}", f.field.replace('_', "-"), f.message);
+            }
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("accord: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
