@@ -245,9 +245,14 @@ impl Shard {
             ..Default::default()
         };
         // As an ICE-lite server we learn addresses from the client's checks; a candidate
-        // is only a hint, but a malformed one is still the client's error to hear about.
-        self.participants[index]
-            .pc
+        // is only a hint. One that arrives before any offer of the client's (its offer lost
+        // a glare and was rolled back) has nothing to attach to and is dropped, but a
+        // malformed one is still the client's error to hear about.
+        let pc = &mut self.participants[index].pc;
+        if pc.remote_description().is_none() {
+            return Ok(());
+        }
+        pc
             .add_remote_candidate(init)
             .map_err(|e| Error::BadCandidate(e.to_string()))
     }
@@ -452,8 +457,15 @@ impl Shard {
                     ..Default::default()
                 }],
             );
-            match p.pc.add_track(track) {
-                Ok(sender) => sub.sender_id = Some(sender),
+            // A transceiver of its own, never one the client publishes on: the client's
+            // offers and ours then never contend for the same m-line.
+            let init = rtc::rtp_transceiver::RTCRtpTransceiverInit {
+                direction: rtc::rtp_transceiver::RTCRtpTransceiverDirection::Sendonly,
+                streams: vec![pubn.owner_id.to_string()],
+                send_encodings: Vec::new(),
+            };
+            match p.pc.add_transceiver_from_track(track, Some(init)) {
+                Ok(transceiver) => sub.sender_id = Some(transceiver.into()),
                 Err(e) => tracing::warn!(error = %e, "cannot add a track for a subscriber"),
             }
         }
