@@ -30,6 +30,9 @@ pub enum Error {
     /// The participant's grants do not allow what was asked.
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
+    /// A viewer asked to watch, but nobody (or not the named participant) publishes.
+    #[error("nobody in the room publishes anything to watch")]
+    NothingToWatch,
     /// The named track does not exist in this room.
     #[error("unknown track")]
     UnknownTrack,

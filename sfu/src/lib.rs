@@ -332,6 +332,21 @@ impl ParticipantHandle {
         .await
     }
 
+    /// For a receive-only client that cannot renegotiate (WHEP): applies its offer, binds
+    /// the audio and video of `watch` (or of the first publisher) to it, and returns our
+    /// answer. Such a participant should join with `can_subscribe: false`, so nothing else
+    /// is ever offered to it.
+    pub async fn viewer_offer(&self, sdp: String, watch: Option<ParticipantId>) -> Result<String> {
+        let key = self.key;
+        self.call(|reply| Command::ViewerOffer {
+            key,
+            sdp,
+            watch,
+            reply,
+        })
+        .await
+    }
+
     /// Applies the client's answer to our last offer.
     pub async fn answer(&self, sdp: String) -> Result<()> {
         let key = self.key;

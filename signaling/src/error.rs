@@ -21,6 +21,9 @@ pub enum Error {
     /// The body is well-formed JSON but some fields are wrong.
     #[error("the request has invalid fields")]
     Invalid(Vec<FieldError>),
+    /// The body is not of a type this endpoint takes.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
     /// The body is not the JSON we expect.
     #[error("{0}")]
     BadRequest(String),
@@ -46,6 +49,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::BadRequest(_) => "bad_request",
             Error::Internal(_) => "internal",
         }
@@ -58,6 +62,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +98,20 @@ impl IntoResponse for Error {
 impl From<axum::extract::rejection::JsonRejection> for Error {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         Error::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<accord_sfu::Error> for Error {
+    fn from(e: accord_sfu::Error) -> Self {
+        use accord_sfu::Error as E;
+        match e {
+            E::BadSdp(m) => Error::BadRequest(format!("the SDP was refused: {m}")),
+            E::BadCandidate(m) => Error::BadRequest(format!("the candidate was refused: {m}")),
+            E::NothingToWatch => Error::NotFound("nobody in the room publishes anything to watch"),
+            E::Forbidden(m) => Error::Forbidden(m),
+            E::ParticipantGone => Error::NotFound("the session has ended"),
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/tokens", post(create_token))
         .route("/ws", any(websocket))
+        .merge(crate::whip::router().layer(whip_cors()))
         .fallback(not_found)
         .with_state(state)
 }
@@ -86,6 +87,16 @@ async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> 
         .max_message_size(MAX_FRAME_BYTES * 4)
         .max_frame_size(MAX_FRAME_BYTES * 4)
         .on_upgrade(move |socket| crate::session::run(socket, state))
+}
+
+/// Browser-based WHIP/WHEP players call from other origins; they need `Location`.
+fn whip_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::LOCATION, header::LINK])
 }
 
 async fn not_found() -> Error {

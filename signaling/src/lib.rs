@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod rooms;
 pub mod session;
+pub mod whip;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,6 +62,7 @@ struct Inner {
     sfu: Sfu,
     keys: auth::TokenKeys,
     rooms: rooms::Rooms,
+    resources: whip::Resources,
     metrics: metrics::Metrics,
     config: SignalingConfig,
     ready: AtomicBool,
@@ -75,6 +77,7 @@ impl AppState {
                 sfu,
                 keys: auth::TokenKeys::new(token_secret),
                 rooms: rooms::Rooms::default(),
+                resources: whip::Resources::default(),
                 config,
                 ready: AtomicBool::new(false),
             }),
@@ -92,6 +95,10 @@ impl AppState {
     /// Room membership.
     pub fn rooms(&self) -> &rooms::Rooms {
         &self.inner.rooms
+    }
+    /// Open WHIP and WHEP sessions.
+    pub fn resources(&self) -> &whip::Resources {
+        &self.inner.resources
     }
     /// Metrics.
     pub fn metrics(&self) -> &metrics::Metrics {

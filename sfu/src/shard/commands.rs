@@ -15,7 +15,7 @@ use super::participant::{CONNECT_TIMEOUT, FIRST_OFFER_GRACE, Negotiation, Partic
 use super::{Shard, speaker};
 use crate::error::{Error, Result};
 use crate::events::{IceCandidate, JoinRequest, SfuEvent, Speaker, TrackDeclaration, TrackInfo};
-use crate::ids::{MediaKind, TrackId, TrackSource};
+use crate::ids::{MediaKind, ParticipantId, TrackId, TrackSource};
 use crate::net::{PeerKey, RouterUpdate};
 use crate::peer::{self, PeerSetup};
 
@@ -36,6 +36,12 @@ pub(crate) enum Command {
         key: PeerKey,
         sdp: String,
         reply: oneshot::Sender<Result<()>>,
+    },
+    ViewerOffer {
+        key: PeerKey,
+        sdp: String,
+        watch: Option<ParticipantId>,
+        reply: oneshot::Sender<Result<String>>,
     },
     Candidate {
         key: PeerKey,
@@ -80,6 +86,14 @@ impl Shard {
             }
             Command::Answer { key, sdp, reply } => {
                 let _ = reply.send(self.client_answer(key, sdp));
+            }
+            Command::ViewerOffer {
+                key,
+                sdp,
+                watch,
+                reply,
+            } => {
+                let _ = reply.send(self.viewer_offer(key, sdp, watch));
             }
             Command::Candidate {
                 key,
@@ -233,6 +247,82 @@ impl Shard {
         self.drain(index);
         self.negotiate(index, now);
         Ok(())
+    }
+
+    /// A receive-only client that cannot renegotiate (a WHEP player): the tracks it will
+    /// ever get are bound to the media sections of its one offer, in our one answer.
+    fn viewer_offer(
+        &mut self,
+        key: PeerKey,
+        sdp: String,
+        watch: Option<ParticipantId>,
+    ) -> Result<String> {
+        let index = self.live(key)?;
+        let now = Instant::now();
+        let room = self.participants[index].room.clone();
+        let candidates: Vec<usize> = self
+            .rooms
+            .get(&room)
+            .map(|r| r.publications.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&k| {
+                self.publications.get(k).is_some_and(|p| {
+                    p.owner != index && watch.as_ref().is_none_or(|w| &p.owner_id == w)
+                })
+            })
+            .collect();
+        // The first publisher's audio and video (or the named participant's).
+        let owner = candidates
+            .first()
+            .and_then(|&k| self.publications.get(k))
+            .map(|p| p.owner);
+        let mut chosen = Vec::new();
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            if let Some(&k) = candidates.iter().find(|&&k| {
+                self.publications
+                    .get(k)
+                    .is_some_and(|p| Some(p.owner) == owner && p.kind == kind)
+            }) {
+                chosen.push(k);
+            }
+        }
+        if chosen.is_empty() {
+            return Err(Error::NothingToWatch);
+        }
+        let offer = RTCSessionDescription::offer(sdp).map_err(|e| Error::BadSdp(e.to_string()))?;
+        let p = &mut self.participants[index];
+        p.pc
+            .set_remote_description(now, offer)
+            .map_err(|e| Error::BadSdp(e.to_string()))?;
+        for &k in &chosen {
+            let pubn = &mut self.publications[k];
+            let out_ssrc = rand::random::<u32>();
+            let track = outgoing_track(pubn, out_ssrc);
+            // add_track binds to the viewer's own receive-only section of this kind
+            // (JSEP: a transceiver created by the remote offer that has not sent yet).
+            let sender = p.pc.add_track(track)?;
+            let target = pubn.choose_layer(Some(VIEWER_SIZE), now, true);
+            pubn.subscriptions.push(super::publication::Subscription {
+                subscriber: index,
+                sender_id: Some(sender),
+                out_ssrc,
+                out_payload_type: 0,
+                active: false,
+                forwarder: crate::forward::Forwarder::new(pubn.codec, target),
+                wanted_size: Some(VIEWER_SIZE),
+            });
+        }
+        let answer = p.pc.create_answer(None)?;
+        p.pc.set_local_description(now, answer)?;
+        let local = p
+            .pc
+            .local_description()
+            .ok_or_else(|| Error::Engine("no local description after answering".into()))?;
+        p.negotiation.completed_once = true;
+        self.activate_subscriptions(index, now);
+        self.drain(index);
+        Ok(local.sdp)
     }
 
     fn add_candidate(&mut self, key: PeerKey, candidate: IceCandidate) -> Result<()> {
@@ -432,31 +522,14 @@ impl Shard {
             let Some(pubn) = self.publications.get_mut(k) else {
                 continue;
             };
-            let Some(sub) = pubn
+            let Some(slot) = pubn
                 .subscriptions
-                .iter_mut()
-                .find(|s| s.subscriber == index && s.sender_id.is_none())
+                .iter()
+                .position(|s| s.subscriber == index && s.sender_id.is_none())
             else {
                 continue;
             };
-            let track = rtc::media_stream::MediaStreamTrack::new(
-                pubn.owner_id.to_string(),
-                pubn.id.to_string(),
-                pubn.id.to_string(),
-                match pubn.kind {
-                    MediaKind::Audio => rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio,
-                    MediaKind::Video => rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Video,
-                },
-                vec![rtc::rtp_transceiver::rtp_sender::RTCRtpEncodingParameters {
-                    rtp_coding_parameters:
-                        rtc::rtp_transceiver::rtp_sender::RTCRtpCodingParameters {
-                            ssrc: Some(sub.out_ssrc),
-                            ..Default::default()
-                        },
-                    codec: pubn.codec_params.clone(),
-                    ..Default::default()
-                }],
-            );
+            let track = outgoing_track(pubn, pubn.subscriptions[slot].out_ssrc);
             // A transceiver of its own, never one the client publishes on: the client's
             // offers and ours then never contend for the same m-line.
             let init = rtc::rtp_transceiver::RTCRtpTransceiverInit {
@@ -465,7 +538,7 @@ impl Shard {
                 send_encodings: Vec::new(),
             };
             match p.pc.add_transceiver_from_track(track, Some(init)) {
-                Ok(transceiver) => sub.sender_id = Some(transceiver.into()),
+                Ok(transceiver) => pubn.subscriptions[slot].sender_id = Some(transceiver.into()),
                 Err(e) => tracing::warn!(error = %e, "cannot add a track for a subscriber"),
             }
         }
@@ -758,4 +831,34 @@ fn offer_sends_media(sdp: &str) -> bool {
                 .lines()
                 .any(|l| matches!(l.trim(), "a=recvonly" | "a=inactive"))
     })
+}
+
+/// What a viewer that gives no size gets: the best layer there is.
+const VIEWER_SIZE: (u32, u32) = (3840, 2160);
+
+/// The track a subscriber's connection sends for a publication.
+fn outgoing_track(
+    pubn: &super::publication::Publication,
+    ssrc: u32,
+) -> rtc::media_stream::MediaStreamTrack {
+    use rtc::rtp_transceiver::rtp_sender::{
+        RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    };
+    rtc::media_stream::MediaStreamTrack::new(
+        pubn.owner_id.to_string(),
+        pubn.id.to_string(),
+        pubn.id.to_string(),
+        match pubn.kind {
+            MediaKind::Audio => RtpCodecKind::Audio,
+            MediaKind::Video => RtpCodecKind::Video,
+        },
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: pubn.codec_params.clone(),
+            ..Default::default()
+        }],
+    )
 }

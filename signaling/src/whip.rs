@@ -1,0 +1,395 @@
+//! WHIP (RFC 9725) and WHEP: one HTTP offer/answer to publish into a room or to watch it,
+//! so standard tools (GStreamer's whipsink, OBS, other WebRTC stacks) can take part. The
+//! bearer token is a join token; the resource URL in `Location` is the session's handle for
+//! trickle (`PATCH`) and hang-up (`DELETE`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use accord_sfu::{IceCandidate, JoinRequest, ParticipantHandle, ParticipantId, RoomId, SfuEvent};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use axum::Router;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::JoinClaims;
+use crate::error::{Error, Result};
+use crate::protocol::LeaveReason;
+use crate::rooms::{AdmitError, Notice};
+
+/// Publish or watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Publish,
+    Watch,
+}
+
+impl Direction {
+    fn path(self) -> &'static str {
+        match self {
+            Direction::Publish => "whip",
+            Direction::Watch => "whep",
+        }
+    }
+}
+
+struct Resource {
+    direction: Direction,
+    room: String,
+    identity: String,
+    participant_id: String,
+    handle: Arc<ParticipantHandle>,
+}
+
+/// Open WHIP and WHEP sessions by resource id.
+#[derive(Clone, Default)]
+pub struct Resources {
+    inner: Arc<Mutex<HashMap<String, Resource>>>,
+}
+
+impl Resources {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resource>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends a session: its seat leaves the room and the SFU.
+    fn end(&self, state: &AppState, id: &str, reason: LeaveReason) -> bool {
+        let removed = self.lock().remove(id);
+        match removed {
+            Some(r) => {
+                state.rooms().remove(&r.room, &r.participant_id, reason);
+                drop(r.handle);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The WHIP and WHEP routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/whip", post(publish))
+        .route("/whep", post(watch))
+        .route("/whip/{id}", patch(trickle_whip).delete(hang_up_whip))
+        .route("/whep/{id}", patch(trickle_whep).delete(hang_up_whep))
+}
+
+fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Error::Unauthorized("send a join token as a bearer token"))?;
+    state.keys().verify(token.trim())
+}
+
+fn sdp_body(headers: &HeaderMap, body: Bytes) -> Result<String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/sdp") {
+        return Err(Error::UnsupportedMediaType("send the offer as application/sdp"));
+    }
+    if body.len() > 64 * 1024 {
+        return Err(Error::BadRequest("the offer is larger than 64 KiB".into()));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| Error::BadRequest("the offer is not UTF-8".into()))
+}
+
+/// Query of `POST /whep`.
+#[derive(Debug, Deserialize)]
+struct WatchQuery {
+    /// The participant (seat id) to watch; default: the first publisher.
+    participant: Option<String>,
+}
+
+async fn publish(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    start(state, headers, body, Direction::Publish, None).await
+}
+
+async fn watch(
+    State(state): State<AppState>,
+    Query(query): Query<WatchQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    start(state, headers, body, Direction::Watch, query.participant).await
+}
+
+async fn start(
+    state: AppState,
+    headers: HeaderMap,
+    body: Bytes,
+    direction: Direction,
+    watch: Option<String>,
+) -> Result<Response> {
+    let claims = bearer_claims(&state, &headers)?;
+    match direction {
+        Direction::Publish if !claims.can_publish => {
+            return Err(Error::Forbidden("this token may not publish"));
+        }
+        Direction::Watch if !claims.can_subscribe => {
+            return Err(Error::Forbidden("this token may not watch"));
+        }
+        _ => {}
+    }
+    let offer = sdp_body(&headers, body)?;
+    let admission = state
+        .rooms()
+        .admit(
+            &claims.room,
+            &claims.sub,
+            &claims.name,
+            claims.role,
+            claims.hidden,
+            state.config().max_participants,
+        )
+        .map_err(|AdmitError::Full| Error::Forbidden("the room is full"))?;
+    let participant_id = admission.participant.id.clone();
+    let joined = state
+        .sfu()
+        .join(JoinRequest {
+            room: RoomId::new(&claims.room),
+            participant: ParticipantId::new(&participant_id),
+            can_publish: direction == Direction::Publish,
+            // A WHEP player cannot renegotiate, so nothing is offered to it after its
+            // one answer; what it watches is bound in that answer.
+            can_subscribe: false,
+        })
+        .await;
+    let leave = |state: &AppState| {
+        state
+            .rooms()
+            .remove(&claims.room, &participant_id, LeaveReason::Disconnected)
+    };
+    let joined = match joined {
+        Ok(j) => j,
+        Err(e) => {
+            leave(&state);
+            return Err(e.into());
+        }
+    };
+    let answer = match direction {
+        Direction::Publish => joined.handle.offer(offer, Vec::new()).await,
+        Direction::Watch => {
+            joined
+                .handle
+                .viewer_offer(offer, watch.map(ParticipantId::new))
+                .await
+        }
+    };
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            leave(&state);
+            return Err(e.into());
+        }
+    };
+    let id = crate::rooms::random(24);
+    state.resources().lock().insert(
+        id.clone(),
+        Resource {
+            direction,
+            room: claims.room.clone(),
+            identity: claims.sub.clone(),
+            participant_id,
+            handle: Arc::new(joined.handle),
+        },
+    );
+    tokio::spawn(watch_session(
+        state.clone(),
+        id.clone(),
+        joined.events,
+        admission.notices,
+    ));
+    let location = format!("/{}/{id}", direction.path());
+    let mut response = (StatusCode::CREATED, answer).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        h.insert(header::LOCATION, v);
+    }
+    for server in &state.config().ice_servers {
+        for url in &server.urls {
+            let mut link = format!("<{url}>; rel=\"ice-server\"");
+            if let (Some(u), Some(c)) = (&server.username, &server.credential) {
+                link.push_str(&format!(
+                    "; username=\"{u}\"; credential=\"{c}\"; credential-type=\"password\""
+                ));
+            }
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                h.append(header::LINK, v);
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// Ends the session when its media dies; room notices are not relayed (HTTP has no channel
+/// for them).
+async fn watch_session(
+    state: AppState,
+    id: String,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<SfuEvent>,
+    mut notices: tokio::sync::mpsc::UnboundedReceiver<Notice>,
+) {
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(SfuEvent::MediaLost) | None => break,
+                Some(SfuEvent::Connected { after }) => state.metrics().observe_join(after),
+                Some(_) => {}
+            },
+            notice = notices.recv() => match notice {
+                Some(Notice::YouAreGone(_)) | None => {
+                    state.resources().lock().remove(&id);
+                    return;
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    state
+        .resources()
+        .end(&state, &id, LeaveReason::Disconnected);
+}
+
+fn owned_resource(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    direction: Direction,
+) -> Result<()> {
+    let claims = bearer_claims(state, headers)?;
+    let resources = state.resources().lock();
+    match resources.get(id) {
+        Some(r) if r.direction == direction && r.identity == claims.sub && r.room == claims.room => {
+            Ok(())
+        }
+        _ => Err(Error::NotFound("no such session")),
+    }
+}
+
+async fn trickle(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    body: Bytes,
+    direction: Direction,
+) -> Result<Response> {
+    owned_resource(&state, &headers, &id, direction)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/trickle-ice-sdpfrag") {
+        return Err(Error::UnsupportedMediaType(
+            "send candidates as application/trickle-ice-sdpfrag",
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Error::BadRequest("the fragment is not UTF-8".into()))?;
+    let fragment = parse_sdpfrag(text);
+    let handle = state
+        .resources()
+        .lock()
+        .get(&id)
+        .map(|r| Arc::clone(&r.handle))
+        .ok_or(Error::NotFound("no such session"))?;
+    for candidate in fragment.candidates {
+        handle.add_candidate(candidate).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn trickle_whip(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    trickle(state, headers, id, body, Direction::Publish).await
+}
+
+async fn trickle_whep(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    trickle(state, headers, id, body, Direction::Watch).await
+}
+
+async fn hang_up(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    direction: Direction,
+) -> Result<Response> {
+    owned_resource(&state, &headers, &id, direction)?;
+    state.resources().end(&state, &id, LeaveReason::Left);
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn hang_up_whip(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    hang_up(state, headers, id, Direction::Publish).await
+}
+
+async fn hang_up_whep(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    hang_up(state, headers, id, Direction::Watch).await
+}
+
+/// What a trickle PATCH carries (RFC 8840 fragment).
+struct SdpFragment {
+    candidates: Vec<IceCandidate>,
+}
+
+fn parse_sdpfrag(text: &str) -> SdpFragment {
+    let mut mid = None;
+    let mut ufrag = None;
+    let mut candidates = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("a=mid:") {
+            mid = Some(v.to_owned());
+        } else if let Some(v) = line.strip_prefix("a=ice-ufrag:") {
+            ufrag = Some(v.to_owned());
+        } else if let Some(v) = line.strip_prefix("a=candidate:") {
+            candidates.push(IceCandidate {
+                candidate: format!("candidate:{v}"),
+                sdp_mid: mid.clone(),
+                sdp_mline_index: None,
+                username_fragment: ufrag.clone(),
+            });
+        }
+    }
+    SdpFragment { candidates }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trickle_fragment_yields_its_candidates_with_their_mid() {
+        let frag = "a=ice-ufrag:EsAw\r\na=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0 ufrag EsAw network-id 1\r\na=end-of-candidates\r\n";
+        let parsed = parse_sdpfrag(frag);
+        assert_eq!(parsed.candidates.len(), 1);
+        assert_eq!(parsed.candidates[0].sdp_mid.as_deref(), Some("0"));
+        assert!(parsed.candidates[0].candidate.starts_with("candidate:1387637174"));
+        assert_eq!(parsed.candidates[0].username_fragment.as_deref(), Some("EsAw"));
+    }
+}
