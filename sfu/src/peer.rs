@@ -5,9 +5,14 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Attribute, CongestionControlBuilder, Gcc, Interceptor, Packet, Registry, Slot, StreamInfo,
+    TaggedPacket, TwccSenderBuilder,
+};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
@@ -41,7 +46,17 @@ pub(crate) struct PeerSetup<'a> {
     pub pwd: &'a str,
     /// Host candidates to announce (one per announced address, all on the one media port).
     pub candidates: &'a [SocketAddr],
+    /// Where the send-side bandwidth estimate toward this participant is published (bits
+    /// per second; 0 until the first estimate).
+    pub estimate: Arc<AtomicU64>,
 }
+
+/// Where the send-side estimate starts before any feedback: high enough that a subscriber
+/// on a good network gets the layer it renders at once; GCC lowers it within a second or
+/// two of congestion or loss.
+const INITIAL_ESTIMATE_BPS: f64 = 3_000_000.0;
+const MIN_ESTIMATE_BPS: f64 = 50_000.0;
+const MAX_ESTIMATE_BPS: f64 = 50_000_000.0;
 
 /// Builds a peer connection that is ready for a remote offer or for an offer of our own.
 pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnection> {
@@ -58,7 +73,27 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
     let registry = configure_nack(Registry::new(), &mut media);
     let registry = configure_rtcp_reports(registry);
     let registry = configure_twcc_receiver_only(registry, &mut media)?;
-    let registry = registry.with(Slot::from(14_000), KeyframeRequestTap::default());
+    // Send-side congestion control toward subscribers from their TWCC feedback: the estimate
+    // chooses simulcast layers. No pacer: forwarding is already paced by the publishers, and
+    // a pacer's queue would add latency to every hop.
+    let registry = registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(Gcc::new(
+                INITIAL_ESTIMATE_BPS,
+                MIN_ESTIMATE_BPS,
+                MAX_ESTIMATE_BPS,
+            ))
+            .build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build());
+    let registry = registry.with(
+        Slot::from(14_000),
+        ApplicationTap {
+            estimate: setup.estimate.clone(),
+            ..ApplicationTap::default()
+        },
+    );
 
     let settings = SettingEngineBuilder::new()
         .with_lite(true)
@@ -157,16 +192,18 @@ fn register_codecs(media: &mut MediaEngine) -> Result<()> {
     Ok(())
 }
 
-/// Lets keyframe requests (PLI, FIR) from subscribers reach the SFU, which relays them to
-/// the publisher of the layer that subscriber receives. Everything else stays with the
-/// interceptors (reports, NACKs), which consume it.
+/// What the SFU needs from inside a connection's interceptor chain: keyframe requests (PLI,
+/// FIR) from subscribers, relayed to the publisher of the layer that subscriber receives, and
+/// the congestion controller's estimate. Everything else stays with the interceptors
+/// (reports, NACKs), which consume it.
 #[derive(Default)]
-struct KeyframeRequestTap {
+struct ApplicationTap {
+    estimate: Arc<AtomicU64>,
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
+impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -174,6 +211,14 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Some(&Attribute::TargetBitrateChanged { bits_per_second }) =
+            msg.message.get(&Attribute::TargetBitrateChanged {
+                bits_per_second: 0.0,
+            })
+        {
+            self.estimate
+                .store(bits_per_second.max(1.0) as u64, Ordering::Relaxed);
+        }
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let wants_keyframe = packets.iter().any(|p| {
                 p.as_any().downcast_ref::<PictureLossIndication>().is_some()
@@ -209,7 +254,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
     }
 }
 
-impl Interceptor for KeyframeRequestTap {
+impl Interceptor for ApplicationTap {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}

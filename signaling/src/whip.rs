@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use accord_sfu::{IceCandidate, JoinRequest, ParticipantHandle, ParticipantId, RoomId, SfuEvent};
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
-use axum::Router;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -94,7 +94,9 @@ fn sdp_body(headers: &HeaderMap, body: Bytes) -> Result<String> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !content_type.starts_with("application/sdp") {
-        return Err(Error::UnsupportedMediaType("send the offer as application/sdp"));
+        return Err(Error::UnsupportedMediaType(
+            "send the offer as application/sdp",
+        ));
     }
     if body.len() > 64 * 1024 {
         return Err(Error::BadRequest("the offer is larger than 64 KiB".into()));
@@ -109,7 +111,11 @@ struct WatchQuery {
     participant: Option<String>,
 }
 
-async fn publish(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
     start(state, headers, body, Direction::Publish, None).await
 }
 
@@ -211,7 +217,10 @@ async fn start(
     let location = format!("/{}/{id}", direction.path());
     let mut response = (StatusCode::CREATED, answer).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sdp"),
+    );
     if let Ok(v) = HeaderValue::from_str(&location) {
         h.insert(header::LOCATION, v);
     }
@@ -269,7 +278,9 @@ fn owned_resource(
     let claims = bearer_claims(state, headers)?;
     let resources = state.resources().lock();
     match resources.get(id) {
-        Some(r) if r.direction == direction && r.identity == claims.sub && r.room == claims.room => {
+        Some(r)
+            if r.direction == direction && r.identity == claims.sub && r.room == claims.room =>
+        {
             Ok(())
         }
         _ => Err(Error::NotFound("no such session")),
@@ -389,7 +400,14 @@ mod tests {
         let parsed = parse_sdpfrag(frag);
         assert_eq!(parsed.candidates.len(), 1);
         assert_eq!(parsed.candidates[0].sdp_mid.as_deref(), Some("0"));
-        assert!(parsed.candidates[0].candidate.starts_with("candidate:1387637174"));
-        assert_eq!(parsed.candidates[0].username_fragment.as_deref(), Some("EsAw"));
+        assert!(
+            parsed.candidates[0]
+                .candidate
+                .starts_with("candidate:1387637174")
+        );
+        assert_eq!(
+            parsed.candidates[0].username_fragment.as_deref(),
+            Some("EsAw")
+        );
     }
 }

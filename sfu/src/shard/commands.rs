@@ -142,11 +142,13 @@ impl Shard {
         let now = Instant::now();
         let ufrag = crate::random_token(16);
         let pwd = crate::random_token(32);
+        let estimate = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let pc = peer::build(
             &PeerSetup {
                 ufrag: &ufrag,
                 pwd: &pwd,
                 candidates: &self.ctx.candidates,
+                estimate: estimate.clone(),
             },
             now,
         )?;
@@ -172,6 +174,7 @@ impl Shard {
                 not_before: Some(now + FIRST_OFFER_GRACE),
                 ..Negotiation::default()
             },
+            estimate,
         });
         let peer_key = PeerKey { index: key, token };
         let _ = self.ctx.router.send(RouterUpdate::Route {
@@ -292,8 +295,7 @@ impl Shard {
         }
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| Error::BadSdp(e.to_string()))?;
         let p = &mut self.participants[index];
-        p.pc
-            .set_remote_description(now, offer)
+        p.pc.set_remote_description(now, offer)
             .map_err(|e| Error::BadSdp(e.to_string()))?;
         for &k in &chosen {
             let pubn = &mut self.publications[k];
@@ -311,14 +313,14 @@ impl Shard {
                 active: false,
                 forwarder: crate::forward::Forwarder::new(pubn.codec, target),
                 wanted_size: Some(VIEWER_SIZE),
+                cap: super::publication::Cap::Unlimited,
             });
         }
         let answer = p.pc.create_answer(None)?;
         p.pc.set_local_description(now, answer)?;
-        let local = p
-            .pc
-            .local_description()
-            .ok_or_else(|| Error::Engine("no local description after answering".into()))?;
+        let local =
+            p.pc.local_description()
+                .ok_or_else(|| Error::Engine("no local description after answering".into()))?;
         p.negotiation.completed_once = true;
         self.activate_subscriptions(index, now);
         self.drain(index);
@@ -342,8 +344,7 @@ impl Shard {
         if pc.remote_description().is_none() {
             return Ok(());
         }
-        pc
-            .add_remote_candidate(init)
+        pc.add_remote_candidate(init)
             .map_err(|e| Error::BadCandidate(e.to_string()))
     }
 
@@ -601,6 +602,7 @@ impl Shard {
             active: false,
             forwarder: crate::forward::Forwarder::new(pubn.codec, target),
             wanted_size: None,
+            cap: super::publication::Cap::Unlimited,
         });
         p.negotiation.needed = true;
     }
@@ -651,6 +653,14 @@ impl Shard {
             self.negotiate(k, now);
         }
         let publications: Vec<usize> = self.publications.iter().map(|(k, _)| k).collect();
+        for &k in &publications {
+            if let Some(p) = self.publications.get_mut(k) {
+                p.measure_rates(now);
+            }
+        }
+        for &k in &keys {
+            self.allocate(k, now);
+        }
         for k in publications {
             self.update_layers(k, now);
         }
@@ -781,6 +791,7 @@ impl Shard {
                     loudness: 0.0,
                     last_level_at: None,
                     demanded: [true; super::publication::MAX_LAYERS],
+                    rates_at: None,
                 });
                 p.publications.push(k);
                 self.ctx.stats.tracks_changed(1);

@@ -9,7 +9,7 @@ use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::sansio::Protocol;
 
-use super::publication::MAX_LAYERS;
+use super::publication::{Cap, MAX_LAYERS};
 use super::{Shard, speaker};
 use crate::events::SfuEvent;
 use crate::forward::vp8;
@@ -76,6 +76,8 @@ impl Shard {
         let info = pubn.codec.inspect(&packet.payload);
         if let Some(state) = pubn.layers.get_mut(layer_index) {
             state.last_packet = Some(now);
+            // Payload plus the 12-byte RTP header, as it costs on the subscriber's link.
+            state.bytes += packet.payload.len() as u64 + 12;
             if info.keyframe_start && pubn.kind == MediaKind::Video {
                 if let Some(size) = vp8::keyframe_size(&packet.payload) {
                     state.size = Some(size);
@@ -97,6 +99,7 @@ impl Shard {
         packet.header.extension = false;
         packet.header.extensions.clear();
         packet.header.extension_profile = 0;
+        packet.header.extensions_padding = 0;
 
         let bytes = packet.payload.len() as u64;
         for sub in pubn.subscriptions.iter_mut() {
@@ -266,7 +269,7 @@ impl Shard {
         }
         let mut wanted_keyframes = [false; MAX_LAYERS];
         for i in 0..pubn.subscriptions.len() {
-            let target = pubn.choose_layer(pubn.subscriptions[i].wanted_size, now, true);
+            let target = pubn.target_for(&pubn.subscriptions[i], now);
             let sub = &mut pubn.subscriptions[i];
             if sub.forwarder.target() != target {
                 sub.forwarder.set_target(target);
@@ -294,6 +297,87 @@ impl Shard {
         for (l, wanted) in wanted_keyframes.into_iter().enumerate() {
             if wanted {
                 self.request_keyframe(publication, Layer(l as u8), now);
+            }
+        }
+    }
+}
+
+impl Shard {
+    /// Fits one subscriber's video into its bandwidth estimate: every track starts at the
+    /// layer its rendered size asks for; while the sum is over budget the costliest track
+    /// steps down a layer, and when nothing can step down, video is paused track by track
+    /// (audio keeps flowing: the audio-only fallback).
+    pub(super) fn allocate(&mut self, subscriber: usize, now: Instant) {
+        let Some(p) = self.participants.get(subscriber) else {
+            return;
+        };
+        let Some(budget) = p.send_budget() else {
+            return;
+        };
+        // Headroom for audio, RTCP and retransmissions.
+        let budget = budget as f64 * 0.85;
+        let Some(room) = self.rooms.get(&p.room) else {
+            return;
+        };
+        struct Choice {
+            publication: usize,
+            layer: Option<Layer>,
+            desired: Option<Layer>,
+        }
+        let mut choices: Vec<Choice> = Vec::new();
+        for &k in &room.publications {
+            let Some(pubn) = self.publications.get(k) else {
+                continue;
+            };
+            if pubn.kind != MediaKind::Video {
+                continue;
+            }
+            if let Some(sub) = pubn
+                .subscriptions
+                .iter()
+                .find(|s| s.subscriber == subscriber)
+            {
+                let desired = pubn.choose_layer(sub.wanted_size, now, true);
+                choices.push(Choice {
+                    publication: k,
+                    layer: desired,
+                    desired,
+                });
+            }
+        }
+        let rate = |c: &Choice| -> f64 {
+            c.layer.map_or(0.0, |Layer(l)| {
+                self.publications[c.publication].layers[usize::from(l)].bitrate
+            })
+        };
+        let mut total: f64 = choices.iter().map(rate).sum();
+        while total > budget {
+            let costliest = (0..choices.len())
+                .filter(|&i| choices[i].layer.is_some())
+                .max_by(|&a, &b| rate(&choices[a]).total_cmp(&rate(&choices[b])));
+            let Some(i) = costliest else {
+                break;
+            };
+            let pubn = &self.publications[choices[i].publication];
+            let before = rate(&choices[i]);
+            choices[i].layer = match choices[i].layer {
+                Some(l) => pubn.layer_below(l, now),
+                None => None,
+            };
+            total = total - before + rate(&choices[i]);
+        }
+        for c in choices {
+            let cap = match (c.layer, c.desired) {
+                (l, d) if l == d => Cap::Unlimited,
+                (Some(l), _) => Cap::UpTo(l),
+                (None, _) => Cap::Paused,
+            };
+            if let Some(sub) = self.publications[c.publication]
+                .subscriptions
+                .iter_mut()
+                .find(|s| s.subscriber == subscriber)
+            {
+                sub.cap = cap;
             }
         }
     }

@@ -1,6 +1,8 @@
 //! One participant's seat in a shard: its peer connection and the bookkeeping around
 //! negotiation, publishing and liveness.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::peer_connection::RTCPeerConnection;
@@ -58,6 +60,9 @@ pub(crate) struct Participant {
     pub inbound: Vec<Inbound>,
     pub publications: Vec<usize>,
     pub negotiation: Negotiation,
+    /// Send-side bandwidth estimate toward this participant, written by its connection's
+    /// congestion controller.
+    pub estimate: Arc<AtomicU64>,
 }
 
 impl Participant {
@@ -65,6 +70,14 @@ impl Participant {
     /// session is already gone and its leave is on the way, so the event is moot.
     pub fn tell(&self, event: SfuEvent) {
         let _ = self.events.send(event);
+    }
+
+    /// What we may send this participant, in bits per second; `None` before any estimate.
+    pub fn send_budget(&self) -> Option<u64> {
+        match self.estimate.load(Ordering::Relaxed) {
+            0 => None,
+            bps => Some(bps),
+        }
     }
 
     /// The publication and layer an incoming SSRC belongs to.

@@ -25,6 +25,21 @@ pub(crate) struct LayerState {
     pub last_keyframe_request: Option<Instant>,
     /// Frame size read from the layer's last keyframe (VP8 only).
     pub size: Option<(u16, u16)>,
+    /// Bytes received since the last rate measurement.
+    pub bytes: u64,
+    /// Smoothed incoming bitrate of the layer, bits per second.
+    pub bitrate: f64,
+}
+
+/// The most a subscriber's bandwidth allows of one track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cap {
+    /// Whatever the rendered size asks for.
+    Unlimited,
+    /// At most this layer.
+    UpTo(Layer),
+    /// No video at all (audio-only fallback).
+    Paused,
 }
 
 /// One subscriber's view of the track.
@@ -41,6 +56,8 @@ pub(crate) struct Subscription {
     pub forwarder: Forwarder,
     /// Rendered size the subscriber asked for; `None` until it says.
     pub wanted_size: Option<(u32, u32)>,
+    /// What the subscriber's bandwidth estimate allows.
+    pub cap: Cap,
 }
 
 /// A track someone publishes.
@@ -66,6 +83,8 @@ pub(crate) struct Publication {
     pub last_level_at: Option<Instant>,
     /// Layers demanded the last time the publisher was told.
     pub demanded: [bool; MAX_LAYERS],
+    /// When layer bitrates were last measured.
+    pub rates_at: Option<Instant>,
 }
 
 impl Publication {
@@ -145,6 +164,43 @@ impl Publication {
                 .is_some_and(|(_, h)| u64::from(h) * 10 >= u64::from(want_h) * 8)
         });
         Some(Layer(fits.unwrap_or(highest) as u8))
+    }
+
+    /// Turns the bytes counted since the last call into smoothed per-layer bitrates.
+    pub fn measure_rates(&mut self, now: Instant) {
+        let Some(since) = self.rates_at.replace(now) else {
+            return;
+        };
+        let seconds = now.saturating_duration_since(since).as_secs_f64();
+        if seconds <= 0.0 {
+            return;
+        }
+        for layer in &mut self.layers {
+            let rate = std::mem::take(&mut layer.bytes) as f64 * 8.0 / seconds;
+            layer.bitrate = if layer.bitrate == 0.0 {
+                rate
+            } else {
+                0.7 * layer.bitrate + 0.3 * rate
+            };
+        }
+    }
+
+    /// The layer a subscriber gets: what its rendered size asks for, within its cap.
+    pub fn target_for(&self, sub: &Subscription, now: Instant) -> Option<Layer> {
+        let desired = self.choose_layer(sub.wanted_size, now, true)?;
+        match sub.cap {
+            Cap::Unlimited => Some(desired),
+            Cap::UpTo(cap) => Some(desired.min(cap)),
+            Cap::Paused => None,
+        }
+    }
+
+    /// The next live layer below `layer`, if any.
+    pub fn layer_below(&self, layer: Layer, now: Instant) -> Option<Layer> {
+        (0..usize::from(layer.0))
+            .rev()
+            .find(|&l| self.layer_live(l, now))
+            .map(|l| Layer(l as u8))
     }
 
     /// Whether a keyframe may be requested for `layer` now; records the request if so.
