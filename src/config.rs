@@ -378,7 +378,7 @@ mod tests {
             ("PATH".to_owned(), "/bin".to_owned()),
         ];
         let (c, unknown) = Config::load(Some(&f.0), env).expect("valid");
-        assert_eq!(c.http.listen, "127.0.0.1:9000".parse().expect("addr"));
+        assert_eq!(c.http.listen, "127.0.0.1:9000".parse::<SocketAddr>().expect("addr"));
         assert_eq!(c.media.shards, 1);
         assert_eq!(unknown, ["ACCORD_TYPO"]);
     }
@@ -388,6 +388,13 @@ mod tests {
         let f = write("[media]\nport = 5\n");
         let err = Config::load(Some(&f.0), Vec::new()).expect_err("unknown key");
         assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn the_sample_config_in_deploy_is_valid_and_matches_the_defaults() {
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/accord.toml");
+        let (c, _) = Config::load(Some(Path::new(sample)), Vec::new()).expect("sample loads");
+        assert_eq!(c, Config::default());
     }
 
     #[test]
