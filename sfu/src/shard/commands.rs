@@ -66,6 +66,22 @@ pub(crate) enum Command {
     Shutdown,
 }
 
+impl Command {
+    /// The participant a command concerns, for eviction if handling it panics.
+    pub(super) fn participant_index(&self) -> Option<usize> {
+        match self {
+            Command::Offer { key, .. }
+            | Command::Answer { key, .. }
+            | Command::ViewerOffer { key, .. }
+            | Command::Candidate { key, .. }
+            | Command::TrackSettings { key, .. }
+            | Command::Mute { key, .. }
+            | Command::Leave { key } => Some(key.index),
+            Command::Join { .. } | Command::Shutdown => None,
+        }
+    }
+}
+
 impl Shard {
     pub(super) fn handle_command(&mut self, command: Command) {
         match command {

@@ -92,15 +92,22 @@ impl Shard {
                 command = commands.recv() => {
                     match command {
                         None | Some(Command::Shutdown) => break,
-                        Some(command) => self.handle_command(command),
+                        Some(command) => {
+                            let key = command.participant_index();
+                            self.guarded(key, |shard| shard.handle_command(command));
+                        }
                     }
                 }
                 datagram = datagrams.recv() => {
                     let Some(datagram) = datagram else { break };
-                    self.handle_datagram(datagram);
+                    let key = datagram.key.index;
+                    self.guarded(Some(key), |shard| shard.handle_datagram(datagram));
                     for _ in 1..BATCH {
                         match datagrams.try_recv() {
-                            Ok(d) => self.handle_datagram(d),
+                            Ok(d) => {
+                                let key = d.key.index;
+                                self.guarded(Some(key), |shard| shard.handle_datagram(d));
+                            }
                             Err(_) => break,
                         }
                     }
@@ -110,13 +117,44 @@ impl Shard {
             let now = Instant::now();
             self.handle_timeouts(now);
             if now >= next_tick {
-                self.tick(now);
+                self.guarded(None, |shard| shard.tick(now));
                 next_tick = now + TICK;
             }
         }
         let everyone: Vec<usize> = self.participants.iter().map(|(k, _)| k).collect();
         for key in everyone {
             self.remove_participant(key);
+        }
+    }
+
+    /// Runs `work`; if the WebRTC engine panics inside it (malformed input it did not
+    /// expect), the participant concerned is evicted and every other room carries on.
+    fn guarded(&mut self, participant: Option<usize>, work: impl FnOnce(&mut Self)) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self)));
+        if outcome.is_err() {
+            tracing::error!("the media engine panicked; evicting the participant concerned");
+            if let Some(key) = participant {
+                self.evict(key);
+            }
+        }
+    }
+
+    /// Removes a participant whose connection may be in a broken state.
+    fn evict(&mut self, key: usize) {
+        let clean = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.remove_participant(key)
+        }));
+        if clean.is_err() && self.participants.contains(key) {
+            let p = self.participants.remove(key);
+            let _ = self
+                .ctx
+                .router
+                .send(RouterUpdate::Forget { token: p.token });
+            self.ctx.stats.participants_changed(-1);
+            if let Some(room) = self.rooms.get_mut(&p.room) {
+                room.participants.retain(|&k| k != key);
+            }
+            p.tell(crate::events::SfuEvent::MediaLost);
         }
     }
 
@@ -159,12 +197,14 @@ impl Shard {
             .map(|(k, _)| k)
             .collect();
         for key in due {
-            if let Some(p) = self.participants.get_mut(key) {
-                if let Err(e) = p.pc.handle_timeout(now) {
-                    tracing::debug!(error = %e, "peer connection timeout handling failed");
+            self.guarded(Some(key), |shard| {
+                if let Some(p) = shard.participants.get_mut(key) {
+                    if let Err(e) = p.pc.handle_timeout(now) {
+                        tracing::debug!(error = %e, "peer connection timeout handling failed");
+                    }
                 }
-            }
-            self.drain(key);
+                shard.drain(key);
+            });
         }
     }
 
