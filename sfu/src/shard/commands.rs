@@ -485,6 +485,7 @@ impl Shard {
                         p.tell(SfuEvent::Connected {
                             after: now.saturating_duration_since(p.joined_at),
                         });
+                        self.request_keyframes_for(index, now);
                     }
                     RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed if !p.lost => {
                         p.lost = true;

@@ -109,6 +109,14 @@ impl Shard {
             let Some(sender) = sub.sender_id else {
                 continue;
             };
+            // Until the subscriber's DTLS is up there is no SRTP context to send with.
+            if self
+                .participants
+                .get(sub.subscriber)
+                .is_none_or(|p| p.connected_at.is_none())
+            {
+                continue;
+            }
             let Some(rewrite) = sub.forwarder.forward(
                 route.layer,
                 packet.header.sequence_number,
@@ -253,6 +261,30 @@ impl Shard {
             sub.out_payload_type = codec.payload_type;
             sub.active = true;
             if let Some(layer) = sub.forwarder.target() {
+                self.request_keyframe(k, layer, now);
+            }
+        }
+    }
+
+    /// A subscriber's connection came up: ask for keyframes of everything it receives so
+    /// its decoders start at once.
+    pub(super) fn request_keyframes_for(&mut self, subscriber: usize, now: Instant) {
+        let Some(room) = self.participants.get(subscriber).map(|p| p.room.clone()) else {
+            return;
+        };
+        let pubs: Vec<usize> = self
+            .rooms
+            .get(&room)
+            .map(|r| r.publications.clone())
+            .unwrap_or_default();
+        for k in pubs {
+            let target = self.publications.get(k).and_then(|p| {
+                p.subscriptions
+                    .iter()
+                    .find(|s| s.subscriber == subscriber && s.active)
+                    .and_then(|s| s.forwarder.target())
+            });
+            if let Some(layer) = target {
                 self.request_keyframe(k, layer, now);
             }
         }
