@@ -111,8 +111,7 @@ impl Metrics {
             sfu,
             sessions: Arc::clone(&sessions),
         }));
-        let join_seconds =
-            Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0].into_iter());
+        let join_seconds = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
         registry.register(
             "join_seconds",
             "Time from join to media connected",

@@ -707,7 +707,7 @@ impl Shard {
                     level: speaker::percent(p.loudness),
                 })
                 .collect();
-            speakers.sort_by(|a, b| b.level.cmp(&a.level));
+            speakers.sort_by_key(|s| std::cmp::Reverse(s.level));
             speakers.dedup_by(|a, b| a.participant_id == b.participant_id);
             let same_set = speakers.len() == room.speakers.len()
                 && speakers

@@ -22,13 +22,11 @@ impl Shard {
         let mut any = false;
         let mut touched = std::mem::take(&mut self.scratch_touched);
         touched.clear();
-        loop {
-            let Some(p) = self.participants.get_mut(publisher) else {
-                break;
-            };
-            let Some(msg) = p.pc.poll_read() else {
-                break;
-            };
+        while let Some(msg) = self
+            .participants
+            .get_mut(publisher)
+            .and_then(|p| p.pc.poll_read())
+        {
             any = true;
             match msg.message {
                 RTCMessage::RtpPacket(_, packet) => {

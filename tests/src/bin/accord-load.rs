@@ -1,0 +1,3 @@
+//! Load generator for Accord (not written yet).
+
+fn main() {}

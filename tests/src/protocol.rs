@@ -1,0 +1,312 @@
+//! The WebSocket signaling protocol of `docs/protocol.md`, version 1, as serde types.
+//!
+//! Server frames are decoded leniently (unknown fields ignored, optional fields defaulted)
+//! because the point of the tests is to observe the server, not to reject it on a detail; the
+//! raw JSON of every frame is kept alongside for assertions and diagnostics.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Protocol version this client speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What a client publishes on one of its transceivers, listed in its `offer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackDescription {
+    /// SDP mid of the transceiver.
+    pub mid: String,
+    /// `camera`, `microphone` or `screen`.
+    pub source: String,
+    /// Video width in pixels (largest layer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Video height in pixels (largest layer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// A frame the client sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Enter the room named by the token.
+    Join {
+        /// Always [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// Join token (JWT).
+        token: String,
+        /// Resume token of an earlier session.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
+    /// The client's offer.
+    Offer {
+        /// SDP.
+        sdp: String,
+        /// What the client publishes.
+        tracks: Vec<TrackDescription>,
+    },
+    /// Answer to a server offer.
+    Answer {
+        /// SDP.
+        sdp: String,
+    },
+    /// A trickled ICE candidate, as an `RTCIceCandidateInit`.
+    Candidate {
+        /// `{candidate, sdpMid, sdpMLineIndex, usernameFragment}`.
+        candidate: Value,
+    },
+    /// How large the client renders a remote video track.
+    TrackSettings {
+        /// Published track id.
+        track_id: String,
+        /// Render width.
+        width: u32,
+        /// Render height.
+        height: u32,
+        /// `false` asks for no video.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        enabled: Option<bool>,
+    },
+    /// The client muted or unmuted its own source.
+    Mute {
+        /// `camera`, `microphone` or `screen`.
+        source: String,
+        /// New state.
+        muted: bool,
+    },
+    /// Leave the room.
+    Leave,
+    /// Keep-alive.
+    Ping,
+}
+
+impl ClientFrame {
+    /// Serializes the frame, adding `request_id` when given.
+    pub fn to_json(&self, request_id: Option<&str>) -> serde_json::Result<String> {
+        let mut value = serde_json::to_value(self)?;
+        if let (Some(id), Value::Object(map)) = (request_id, &mut value) {
+            map.insert("request_id".into(), Value::String(id.to_owned()));
+        }
+        serde_json::to_string(&value)
+    }
+}
+
+/// A participant as the server describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Participant {
+    /// Server-assigned id.
+    pub id: String,
+    /// Identity from the token (`sub`).
+    #[serde(default)]
+    pub identity: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// `mediator`, `party`, `observer` or `guest`.
+    #[serde(default)]
+    pub role: String,
+}
+
+/// A published track as the server describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TrackInfo {
+    /// Published track id (what server offers map mids to).
+    pub id: String,
+    /// Publisher.
+    pub participant_id: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// `camera`, `microphone` or `screen`.
+    #[serde(default)]
+    pub source: String,
+    /// Muted by its publisher.
+    #[serde(default)]
+    pub muted: bool,
+    /// Published with several layers.
+    #[serde(default)]
+    pub simulcast: bool,
+    /// Width of the largest layer.
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Height of the largest layer.
+    #[serde(default)]
+    pub height: Option<u32>,
+}
+
+/// One entry of `active_speakers`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Speaker {
+    /// Who.
+    pub participant_id: String,
+    /// Audio level as the server reports it.
+    #[serde(default)]
+    pub level: f64,
+}
+
+/// The `joined` frame.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Joined {
+    /// Protocol version the server speaks.
+    #[serde(default)]
+    pub protocol: u32,
+    /// Ourselves.
+    pub participant: Participant,
+    /// The room (its shape is the server's business; kept as JSON).
+    #[serde(default)]
+    pub room: Value,
+    /// Everyone already there.
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+    /// Tracks already published.
+    #[serde(default)]
+    pub tracks: Vec<TrackInfo>,
+    /// ICE servers for the peer connection.
+    #[serde(default)]
+    pub ice_servers: Vec<Value>,
+    /// Token to resume this seat after a dropped socket.
+    #[serde(default)]
+    pub resume_token: Option<String>,
+}
+
+/// An `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ErrorFrame {
+    /// Echo of the offending frame's `request_id`.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Machine-readable code, e.g. `glare`.
+    pub code: String,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: String,
+    /// Whether the server closes the socket after this.
+    #[serde(default)]
+    pub fatal: bool,
+}
+
+/// A frame the server sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// We are in.
+    Joined(Joined),
+    /// Server-initiated renegotiation.
+    Offer {
+        /// SDP.
+        sdp: String,
+        /// mid → published track id for every transceiver the server sends on.
+        #[serde(default)]
+        tracks: HashMap<String, String>,
+    },
+    /// Answer to our offer.
+    Answer {
+        /// SDP.
+        sdp: String,
+        /// Echo of our offer's `request_id`.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Someone entered.
+    ParticipantJoined {
+        /// Who.
+        participant: Participant,
+    },
+    /// Someone left.
+    ParticipantLeft {
+        /// Who.
+        participant_id: String,
+        /// `left`, `disconnected`, `removed` or `replaced`.
+        #[serde(default)]
+        reason: String,
+    },
+    /// A track became available.
+    TrackPublished {
+        /// The track.
+        track: TrackInfo,
+    },
+    /// A track went away.
+    TrackUnpublished {
+        /// Its id.
+        track_id: String,
+    },
+    /// A track was muted or unmuted by its publisher.
+    TrackMuted {
+        /// Its id.
+        track_id: String,
+        /// New state.
+        muted: bool,
+    },
+    /// Loudest participants.
+    ActiveSpeakers {
+        /// Loudest first.
+        speakers: Vec<Speaker>,
+    },
+    /// We have left.
+    Left {
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
+    /// Which simulcast layers of one of our tracks anybody receives (not in
+    /// `docs/protocol.md` yet; sent by the server).
+    LayerDemand {
+        /// Our track.
+        track_id: String,
+        /// Per layer, lowest first.
+        #[serde(default)]
+        active: Vec<bool>,
+    },
+    /// Answer to `ping`.
+    Pong {
+        /// Echo of the ping's `request_id`.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Something we sent was refused.
+    Error(ErrorFrame),
+    /// A frame type this client does not know; kept in the log, otherwise ignored.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Decodes one server frame; the error names the frame so a test failure shows what arrived.
+pub fn parse_server_frame(text: &str) -> anyhow::Result<ServerFrame> {
+    serde_json::from_str(text)
+        .map_err(|err| anyhow::anyhow!("undecodable server frame ({err}): {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_server_frames() -> anyhow::Result<()> {
+        assert!(matches!(
+            parse_server_frame(r#"{"type":"pong","request_id":"x"}"#)?,
+            ServerFrame::Pong { .. }
+        ));
+        assert!(matches!(
+            parse_server_frame(r#"{"type":"something_new","x":1}"#)?,
+            ServerFrame::Unknown
+        ));
+        let offer = parse_server_frame(r#"{"type":"offer","sdp":"v=0","tracks":{"0":"TR_a"}}"#)?;
+        let ServerFrame::Offer { tracks, .. } = offer else {
+            anyhow::bail!("not an offer");
+        };
+        assert_eq!(tracks.get("0").map(String::as_str), Some("TR_a"));
+        let err = parse_server_frame(
+            r#"{"type":"error","code":"glare","message":"m","fatal":false,"request_id":"o1"}"#,
+        )?;
+        assert!(matches!(err, ServerFrame::Error(ErrorFrame { ref code, .. }) if code == "glare"));
+        Ok(())
+    }
+
+    #[test]
+    fn client_frames_carry_request_ids() -> anyhow::Result<()> {
+        let text = ClientFrame::Leave.to_json(Some("r1"))?;
+        assert_eq!(text, r#"{"request_id":"r1","type":"leave"}"#);
+        Ok(())
+    }
+}

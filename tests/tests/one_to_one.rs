@@ -1,0 +1,85 @@
+//! A mediator and one party in a room: each receives the other's audio and video, intact.
+
+use accord_tests::media::VideoSize;
+use accord_tests::scenario::{
+    MediaExpectation, close_all, expect_full_mesh, expect_no_errors, expect_receives,
+};
+use accord_tests::{ClientOptions, TestClient, TestServer, VideoPublish};
+use anyhow::{Context, Result, ensure};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mediator_and_party_receive_each_others_audio_and_video() -> Result<()> {
+    let server = TestServer::start().await?;
+    let room = "one-to-one";
+    let mediator = TestClient::join(
+        &server,
+        room,
+        ClientOptions::new("mediator", "mediator")
+            .with_video(VideoPublish::Single(VideoSize::Half)),
+    )
+    .await?;
+    let party = TestClient::join(&server, room, ClientOptions::new("party", "party")).await?;
+
+    // The party joined second, so it learns about the mediator from `joined` and the
+    // mediator learns about the party from `participant_joined`.
+    ensure!(
+        party
+            .joined()
+            .participants
+            .iter()
+            .any(|p| p.id == mediator.id() && p.role == "mediator"),
+        "the party's `joined` should list the mediator; it listed {:?}",
+        party.joined().participants
+    );
+    mediator
+        .wait_for_frame(
+            "participant_joined for the party",
+            Duration::from_secs(5),
+            |f| {
+                matches!(f, accord_tests::protocol::ServerFrame::ParticipantJoined { participant }
+                if participant.id == party.id())
+            },
+        )
+        .await?;
+
+    let exp = MediaExpectation::default();
+    expect_full_mesh(&[&mediator, &party], &exp).await?;
+    expect_no_errors(&[&mediator, &party])?;
+
+    // Media keeps flowing: another second later the counters have moved on.
+    let before = party
+        .received_from(mediator.id(), "video")
+        .map(|r| r.packets)
+        .unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let longer = MediaExpectation {
+        video_packets: before + 20,
+        ..exp
+    };
+    expect_receives(&party, &mediator, &longer).await?;
+
+    // The server's own view agrees: two participants, four tracks, packets forwarded.
+    let metric = |name: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .metric(name)
+                .await?
+                .with_context(|| format!("/metrics has no {name}"))
+        }
+    };
+    ensure!(
+        metric("accord_participants").await? == 2.0,
+        "accord_participants != 2"
+    );
+    ensure!(metric("accord_tracks").await? == 4.0, "accord_tracks != 4");
+    let forwarded = metric("accord_forwarded_packets_total").await?;
+    ensure!(
+        forwarded > 0.0,
+        "accord_forwarded_packets_total is {forwarded}"
+    );
+
+    close_all(vec![mediator, party]).await?;
+    server.stop().await
+}
