@@ -378,7 +378,10 @@ mod tests {
             ("PATH".to_owned(), "/bin".to_owned()),
         ];
         let (c, unknown) = Config::load(Some(&f.0), env).expect("valid");
-        assert_eq!(c.http.listen, "127.0.0.1:9000".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(
+            c.http.listen,
+            "127.0.0.1:9000".parse::<SocketAddr>().expect("addr")
+        );
         assert_eq!(c.media.shards, 1);
         assert_eq!(unknown, ["ACCORD_TYPO"]);
     }
