@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::sansio::Protocol;
@@ -104,9 +104,9 @@ impl Shard {
             if !sub.active {
                 continue;
             }
-            let Some(sender) = sub.sender_id else {
+            if sub.sender_id.is_none() {
                 continue;
-            };
+            }
             // Until the subscriber's DTLS is up there is no SRTP context to send with.
             if self
                 .participants
@@ -143,10 +143,16 @@ impl Shard {
             let Some(subscriber) = self.participants.get_mut(sub.subscriber) else {
                 continue;
             };
-            let Some(mut rtp_sender) = subscriber.pc.rtp_sender(sender) else {
-                continue;
+            // Straight into the connection's pipeline rather than through
+            // `RTCRtpSender::write_rtp`, which rebuilds the sender's parameters (several
+            // allocations) on every packet to check what we already guarantee: the SSRC is
+            // the sender's, the payload type was negotiated (`activate_subscriptions`), and
+            // no header extension is left for the pipeline to reject.
+            let message = TaggedRTCMessage {
+                now,
+                message: RTCMessage::RtpPacket(String::new(), rtc::rtp::Packet { header, payload }),
             };
-            match rtp_sender.write_rtp(now, rtc::rtp::Packet { header, payload }) {
+            match subscriber.pc.handle_write(message) {
                 Ok(()) => self.ctx.stats.add_forwarded(1, bytes),
                 Err(e) => tracing::debug!(error = %e, "forwarded packet refused"),
             }
