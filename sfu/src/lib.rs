@@ -388,6 +388,12 @@ impl ParticipantHandle {
         .await
     }
 
+    /// Tracks others publish in the room now (for a client that resumes its seat).
+    pub async fn room_tracks(&self) -> Result<Vec<TrackInfo>> {
+        let key = self.key;
+        self.call(|reply| Command::RoomTracks { key, reply }).await
+    }
+
     /// Leaves the room now.
     pub fn leave(mut self) {
         self.leave_once();

@@ -231,13 +231,14 @@ async fn take_seat(
     let mut resume_refused = false;
     if let Some(token) = resume {
         if let Some(r) = rooms.resume(&claims.room, &claims.sub, &token) {
+            let tracks = r.seat.handle.room_tracks().await.unwrap_or_default();
             let joined = ServerMessage::Joined {
                 request_id,
                 protocol: PROTOCOL_VERSION,
                 participant: r.participant.clone(),
                 room: claims.room.clone(),
                 participants: r.others,
-                tracks: Vec::new(),
+                tracks,
                 ice_servers: state.config().ice_servers.clone(),
                 resume_token: token,
             };

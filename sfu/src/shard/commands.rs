@@ -60,6 +60,10 @@ pub(crate) enum Command {
         muted: bool,
         reply: oneshot::Sender<Result<()>>,
     },
+    RoomTracks {
+        key: PeerKey,
+        reply: oneshot::Sender<Result<Vec<TrackInfo>>>,
+    },
     Leave {
         key: PeerKey,
     },
@@ -76,6 +80,7 @@ impl Command {
             | Command::Candidate { key, .. }
             | Command::TrackSettings { key, .. }
             | Command::Mute { key, .. }
+            | Command::RoomTracks { key, .. }
             | Command::Leave { key } => Some(key.index),
             Command::Join { .. } | Command::Shutdown => None,
         }
@@ -133,6 +138,9 @@ impl Shard {
                 reply,
             } => {
                 let _ = reply.send(self.mute(key, source, muted));
+            }
+            Command::RoomTracks { key, reply } => {
+                let _ = reply.send(self.room_tracks(key));
             }
             Command::Leave { key } => {
                 if self.live(key).is_ok() {
@@ -213,6 +221,23 @@ impl Shard {
             self.subscribe(key, publication);
         }
         Ok((peer_key, tracks))
+    }
+
+    fn room_tracks(&self, key: PeerKey) -> Result<Vec<TrackInfo>> {
+        let index = self.live(key)?;
+        let room = &self.participants[index].room;
+        Ok(self
+            .rooms
+            .get(room)
+            .map(|r| {
+                r.publications
+                    .iter()
+                    .filter_map(|&k| self.publications.get(k))
+                    .filter(|p| p.owner != index)
+                    .map(|p| p.info())
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     fn client_offer(
