@@ -267,7 +267,7 @@ impl Shard {
             p.declared.retain(|d| d.mid != declaration.mid);
             p.declared.push(declaration);
         }
-        p.negotiation.completed_once = true;
+        p.negotiation.complete(now);
         self.reroute_if_ufrag_changed(index, &local.sdp);
         self.drain(index);
         self.negotiate(index, now);
@@ -286,7 +286,7 @@ impl Shard {
         p.pc.set_remote_description(now, answer)
             .map_err(|e| Error::BadSdp(e.to_string()))?;
         p.negotiation.offer_outstanding = false;
-        p.negotiation.completed_once = true;
+        p.negotiation.complete(now);
         self.activate_subscriptions(index, now);
         self.drain(index);
         self.negotiate(index, now);
@@ -362,7 +362,7 @@ impl Shard {
         let local =
             p.pc.local_description()
                 .ok_or_else(|| Error::Engine("no local description after answering".into()))?;
-        p.negotiation.completed_once = true;
+        p.negotiation.complete(now);
         self.activate_subscriptions(index, now);
         self.drain(index);
         Ok(local.sdp)
@@ -686,7 +686,12 @@ impl Shard {
             let silent = now.saturating_duration_since(p.last_rx);
             let lost = match p.connected_at {
                 Some(_) => silent > self.ctx.media_timeout,
-                None => now.saturating_duration_since(p.joined_at) > CONNECT_TIMEOUT,
+                // Someone who never negotiated (an observer alone in a room) is not
+                // expected to connect yet.
+                None => p
+                    .negotiation
+                    .first_completed
+                    .is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT),
             };
             if lost && !p.lost {
                 p.lost = true;

@@ -39,6 +39,16 @@ pub(crate) struct Negotiation {
     pub removals: Vec<RTCRtpSenderId>,
     /// The client has completed at least one offer/answer exchange.
     pub completed_once: bool,
+    /// When it first did; media is expected to connect within [`CONNECT_TIMEOUT`] of it.
+    pub first_completed: Option<Instant>,
+}
+
+impl Negotiation {
+    /// Records a completed offer/answer exchange.
+    pub fn complete(&mut self, now: Instant) {
+        self.completed_once = true;
+        self.first_completed.get_or_insert(now);
+    }
 }
 
 pub(crate) struct Participant {
