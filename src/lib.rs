@@ -53,18 +53,9 @@ pub fn token_secret(config: &Config) -> Result<String, Error> {
     }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("creating {}", config.data_dir.display())))?;
-    let secret = random_secret();
+    let secret = accord_sfu::random_token(48);
     write_private(&path, &secret).map_err(io(format!("writing {}", path.display())))?;
     Ok(secret)
-}
-
-fn random_secret() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..48)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

@@ -53,8 +53,9 @@ pub use stats::{SfuStats, SfuStatsSnapshot};
 use net::PeerKey;
 use shard::{Command, Shard, ShardContext};
 
-/// Random ASCII letters and digits (ICE credentials, ids).
-pub(crate) fn random_token(len: usize) -> String {
+/// Random ASCII letters and digits, from the thread-local CSPRNG (ICE credentials, ids,
+/// secrets).
+pub fn random_token(len: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();

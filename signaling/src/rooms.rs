@@ -91,16 +91,20 @@ impl Rooms {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes a seat for `identity`; an earlier seat of the same identity is replaced.
+    /// Takes a seat for the token's identity; an earlier seat of the same identity is
+    /// replaced.
     pub fn admit(
         &self,
-        room: &str,
-        identity: &str,
-        name: &str,
-        role: crate::auth::Role,
-        hidden: bool,
+        claims: &crate::auth::JoinClaims,
         max_participants: usize,
     ) -> Result<Admission, AdmitError> {
+        let (room, identity, name, role, hidden) = (
+            claims.room.as_str(),
+            claims.sub.as_str(),
+            claims.name.as_str(),
+            claims.role,
+            claims.hidden,
+        );
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
         let replaced: Vec<String> = members
@@ -131,7 +135,7 @@ impl Rooms {
             }
         }
         let participant = ParticipantInfo {
-            id: format!("PA_{}", random(12)),
+            id: format!("PA_{}", accord_sfu::random_token(12)),
             identity: identity.to_owned(),
             name: name.to_owned(),
             role,
@@ -141,7 +145,7 @@ impl Rooms {
             broadcast(members, Notice::Joined(participant.clone()));
         }
         let (tx, notices) = mpsc::unbounded_channel();
-        let resume_token = random(32);
+        let resume_token = accord_sfu::random_token(32);
         members.insert(
             participant.id.clone(),
             Member {
@@ -279,39 +283,43 @@ fn broadcast(members: &HashMap<String, Member>, notice: Notice) {
     }
 }
 
-/// Random letters and digits.
-pub(crate) fn random(len: usize) -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..len)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use crate::auth::{JoinClaims, Role};
+
+    fn claims(identity: &str, role: Role, hidden: bool) -> JoinClaims {
+        JoinClaims {
+            sub: identity.into(),
+            name: identity.to_uppercase(),
+            room: "r".into(),
+            role,
+            can_publish: true,
+            can_subscribe: true,
+            hidden,
+            aud: "accord-join".into(),
+            iat: 0,
+            nbf: 0,
+            exp: 0,
+        }
+    }
 
     #[test]
     fn a_full_room_refuses_and_a_rejoin_replaces_the_old_seat() {
         let rooms = Rooms::default();
         let a = rooms
-            .admit("r", "alice", "Alice", Role::Mediator, false, 2)
+            .admit(&claims("alice", Role::Mediator, false), 2)
             .expect("room has space");
         let mut b = rooms
-            .admit("r", "bob", "Bob", Role::Party, false, 2)
+            .admit(&claims("bob", Role::Party, false), 2)
             .expect("room has space");
         assert_eq!(b.others.len(), 1);
         assert_eq!(
-            rooms
-                .admit("r", "carol", "Carol", Role::Party, false, 2)
-                .err(),
+            rooms.admit(&claims("carol", Role::Party, false), 2).err(),
             Some(AdmitError::Full)
         );
         let again = rooms
-            .admit("r", "alice", "Alice", Role::Mediator, false, 2)
+            .admit(&claims("alice", Role::Mediator, false), 2)
             .expect("rejoin replaces");
         assert_ne!(again.participant.id, a.participant.id);
         let mut left = false;
@@ -331,14 +339,14 @@ mod tests {
     fn hidden_participants_are_never_listed_or_announced() {
         let rooms = Rooms::default();
         let mut visible_one = rooms
-            .admit("r", "alice", "Alice", Role::Mediator, false, 5)
+            .admit(&claims("alice", Role::Mediator, false), 5)
             .expect("admit");
         let _hidden = rooms
-            .admit("r", "rec", "Recorder", Role::Guest, true, 5)
+            .admit(&claims("rec", Role::Guest, true), 5)
             .expect("admit");
         assert!(visible_one.notices.try_recv().is_err());
         let late = rooms
-            .admit("r", "bob", "Bob", Role::Party, false, 5)
+            .admit(&claims("bob", Role::Party, false), 5)
             .expect("admit");
         assert_eq!(late.others.len(), 1);
     }

@@ -252,14 +252,7 @@ async fn take_seat(
         }
         resume_refused = true;
     }
-    let admission = match rooms.admit(
-        &claims.room,
-        &claims.sub,
-        &claims.name,
-        claims.role,
-        claims.hidden,
-        state.config().max_participants,
-    ) {
+    let admission = match rooms.admit(claims, state.config().max_participants) {
         Ok(a) => a,
         Err(AdmitError::Full) => {
             let r = Refusal::new("room_full", "this room has no free seat", true);

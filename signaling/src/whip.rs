@@ -148,14 +148,7 @@ async fn start(
     let offer = sdp_body(&headers, body)?;
     let admission = state
         .rooms()
-        .admit(
-            &claims.room,
-            &claims.sub,
-            &claims.name,
-            claims.role,
-            claims.hidden,
-            state.config().max_participants,
-        )
+        .admit(&claims, state.config().max_participants)
         .map_err(|AdmitError::Full| Error::Forbidden("the room is full"))?;
     let participant_id = admission.participant.id.clone();
     let joined = state
@@ -197,7 +190,7 @@ async fn start(
             return Err(e.into());
         }
     };
-    let id = crate::rooms::random(24);
+    let id = accord_sfu::random_token(24);
     state.resources().lock().insert(
         id.clone(),
         Resource {
