@@ -5,8 +5,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rtc::interceptor::{
@@ -49,6 +49,23 @@ pub(crate) struct PeerSetup<'a> {
     /// Where the send-side bandwidth estimate toward this participant is published (bits
     /// per second; 0 until the first estimate).
     pub estimate: Arc<AtomicU64>,
+    /// Incoming media the SFU takes straight from the interceptor chain (see [`Adopted`]).
+    pub adopted: Arc<Mutex<Adopted>>,
+}
+
+/// Incoming RTP streams the SFU has adopted, and their packets since it last looked.
+///
+/// Why: on every remote description, `rtc` 0.21 resets the receiver of a simulcast track to
+/// "SSRCs unknown, waiting for rid header extensions" (`start_rtp`), but browsers stop
+/// sending those extensions once the stream is established, so after the first
+/// renegotiation every simulcast layer is dropped as an unknown SSRC. Once the engine has
+/// bound a stream for the first time, the SFU adopts its SSRC and receives its packets here,
+/// after the NACK, report and TWCC interceptors have seen them and before the engine's
+/// receiver bookkeeping can lose them.
+#[derive(Debug, Default)]
+pub(crate) struct Adopted {
+    pub ssrcs: Vec<u32>,
+    pub packets: VecDeque<(Instant, rtc::rtp::Packet)>,
 }
 
 /// Where the send-side estimate starts before any feedback: high enough that a subscriber
@@ -91,6 +108,7 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
         Slot::from(14_000),
         ApplicationTap {
             estimate: setup.estimate.clone(),
+            adopted: setup.adopted.clone(),
             ..ApplicationTap::default()
         },
     );
@@ -199,6 +217,7 @@ fn register_codecs(media: &mut MediaEngine) -> Result<()> {
 #[derive(Default)]
 struct ApplicationTap {
     estimate: Arc<AtomicU64>,
+    adopted: Arc<Mutex<Adopted>>,
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
 }
@@ -218,6 +237,15 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
         {
             self.estimate
                 .store(bits_per_second.max(1.0) as u64, Ordering::Relaxed);
+        }
+        if let Packet::Rtp(rtp) = &msg.message.packet {
+            let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
+            if adopted.ssrcs.contains(&rtp.header.ssrc) {
+                if let Packet::Rtp(rtp) = msg.message.packet {
+                    adopted.packets.push_back((msg.now, rtp));
+                }
+                return Ok(());
+            }
         }
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let wants_keyframe = packets.iter().any(|p| {

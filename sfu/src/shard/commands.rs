@@ -167,12 +167,14 @@ impl Shard {
         let ufrag = crate::random_token(16);
         let pwd = crate::random_token(32);
         let estimate = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let adopted = std::sync::Arc::new(std::sync::Mutex::new(peer::Adopted::default()));
         let pc = peer::build(
             &PeerSetup {
                 ufrag: &ufrag,
                 pwd: &pwd,
                 candidates: &self.ctx.candidates,
                 estimate: estimate.clone(),
+                adopted: adopted.clone(),
             },
             now,
         )?;
@@ -199,6 +201,7 @@ impl Shard {
                 ..Negotiation::default()
             },
             estimate,
+            adopted,
         });
         let peer_key = PeerKey { index: key, token };
         let _ = self.ctx.router.send(RouterUpdate::Route {
@@ -862,6 +865,13 @@ impl Shard {
                 k
             }
         };
+        tracing::debug!(
+            track = %self.publications[publication].id,
+            ssrc = init.ssrc,
+            rid = ?init.rid,
+            layer = layer.0,
+            "incoming stream bound"
+        );
         if let Some(layer_state) = self.publications[publication]
             .layers
             .get_mut(usize::from(layer.0))
@@ -875,6 +885,7 @@ impl Shard {
                 publication,
                 layer,
             });
+            p.adopt(init.ssrc);
         }
     }
 }

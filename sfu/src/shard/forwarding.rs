@@ -44,6 +44,15 @@ impl Shard {
                 _ => {}
             }
         }
+        let adopted = self
+            .participants
+            .get(publisher)
+            .map(|p| p.take_adopted())
+            .unwrap_or_default();
+        for (at, packet) in adopted {
+            any = true;
+            self.forward_rtp(publisher, packet, at, &mut touched);
+        }
         touched.sort_unstable();
         touched.dedup();
         for &k in &touched {
@@ -308,6 +317,13 @@ impl Shard {
             let target = pubn.target_for(&pubn.subscriptions[i], now);
             let sub = &mut pubn.subscriptions[i];
             if sub.forwarder.target() != target {
+                tracing::debug!(
+                    subscriber = sub.subscriber,
+                    from = ?sub.forwarder.target(),
+                    to = ?target,
+                    cap = ?sub.cap,
+                    "subscriber's target layer changes"
+                );
                 sub.forwarder.set_target(target);
             }
             if let Some(Layer(l)) = target {
@@ -402,6 +418,12 @@ impl Shard {
             };
             total = total - before + rate(&choices[i]);
         }
+        tracing::trace!(
+            subscriber,
+            budget,
+            total,
+            "allocated video to the send estimate"
+        );
         for c in choices {
             let cap = match (c.layer, c.desired) {
                 (l, d) if l == d => Cap::Unlimited,

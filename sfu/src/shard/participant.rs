@@ -73,6 +73,8 @@ pub(crate) struct Participant {
     /// Send-side bandwidth estimate toward this participant, written by its connection's
     /// congestion controller.
     pub estimate: Arc<AtomicU64>,
+    /// Media streams taken from the connection's interceptor chain.
+    pub adopted: Arc<std::sync::Mutex<crate::peer::Adopted>>,
 }
 
 impl Participant {
@@ -88,6 +90,20 @@ impl Participant {
             0 => None,
             bps => Some(bps),
         }
+    }
+
+    /// Receives this SSRC's packets from the interceptor chain from now on.
+    pub fn adopt(&self, ssrc: u32) {
+        let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
+        if !adopted.ssrcs.contains(&ssrc) {
+            adopted.ssrcs.push(ssrc);
+        }
+    }
+
+    /// Packets of adopted streams that arrived since the last call.
+    pub fn take_adopted(&self) -> std::collections::VecDeque<(Instant, rtc::rtp::Packet)> {
+        let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut adopted.packets)
     }
 
     /// The publication and layer an incoming SSRC belongs to.
