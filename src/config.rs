@@ -174,7 +174,9 @@ impl Default for SignalingSection {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            level: "info".into(),
+            // Browsers' DTLS ClientHellos carry extensions the engine does not know; it warns
+            // about each one on every connection, which is noise, not news.
+            level: "info,rtc_dtls::handshake=error".into(),
             format: LogFormat::Pretty,
         }
     }

@@ -271,6 +271,24 @@ impl Shard {
             p.declared.push(declaration);
         }
         p.negotiation.complete(now);
+        // A track the client no longer sends (its transceiver stopped, or turned recvonly)
+        // is unpublished; the engine raises no event for it.
+        let stopped: Vec<usize> = p
+            .publications
+            .iter()
+            .copied()
+            .filter(|&k| {
+                self.publications.get(k).is_some_and(|pubn| {
+                    let transceiver: usize = pubn.receiver_id.into();
+                    p.pc.rtp_transceiver(transceiver)
+                        .is_none_or(|t| !t.current_direction().has_recv())
+                })
+            })
+            .collect();
+        p.publications.retain(|k| !stopped.contains(k));
+        for k in stopped {
+            self.unpublish(k);
+        }
         self.reroute_if_ufrag_changed(index, &local.sdp);
         self.drain(index);
         self.negotiate(index, now);
