@@ -28,6 +28,7 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
@@ -51,6 +52,8 @@ pub(crate) struct PeerSetup<'a> {
     pub estimate: Arc<AtomicU64>,
     /// Incoming media the SFU takes straight from the interceptor chain (see [`Adopted`]).
     pub adopted: Arc<Mutex<Adopted>>,
+    /// Counters shared by the whole SFU.
+    pub stats: Arc<crate::stats::SfuStats>,
 }
 
 /// Incoming RTP streams the SFU has adopted, and their packets since it last looked.
@@ -109,6 +112,7 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
         ApplicationTap {
             estimate: setup.estimate.clone(),
             adopted: setup.adopted.clone(),
+            stats: setup.stats.clone(),
             ..ApplicationTap::default()
         },
     );
@@ -218,6 +222,7 @@ fn register_codecs(media: &mut MediaEngine) -> Result<()> {
 struct ApplicationTap {
     estimate: Arc<AtomicU64>,
     adopted: Arc<Mutex<Adopted>>,
+    stats: Arc<crate::stats::SfuStats>,
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
 }
@@ -248,6 +253,18 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
             }
         }
         if let Packet::Rtcp(packets) = &msg.message.packet {
+            // NACKs were answered by the responder nearer the wire; they are counted here.
+            for nack in packets
+                .iter()
+                .filter_map(|p| p.as_any().downcast_ref::<TransportLayerNack>())
+            {
+                let requested: u64 = nack
+                    .nacks
+                    .iter()
+                    .map(|pair| u64::from(pair.lost_packets.count_ones()) + 1)
+                    .sum();
+                self.stats.add_nack(requested);
+            }
             let wants_keyframe = packets.iter().any(|p| {
                 p.as_any().downcast_ref::<PictureLossIndication>().is_some()
                     || p.as_any().downcast_ref::<FullIntraRequest>().is_some()

@@ -12,6 +12,8 @@ pub struct SfuStats {
     forwarded_packets: AtomicU64,
     forwarded_bytes: AtomicU64,
     keyframe_requests: AtomicU64,
+    nacks: AtomicU64,
+    nacked_packets: AtomicU64,
     layer_switches: AtomicU64,
     unrouted_datagrams: AtomicU64,
     receive_dropped: AtomicU64,
@@ -33,6 +35,10 @@ pub struct SfuStatsSnapshot {
     pub forwarded_bytes: u64,
     /// PLIs sent to publishers.
     pub keyframe_requests: u64,
+    /// NACK feedback messages received from subscribers.
+    pub nacks: u64,
+    /// Packets those NACKs asked to be retransmitted.
+    pub nacked_packets: u64,
     /// Times a subscriber's stream started on, or moved to, a simulcast layer.
     pub layer_switches: u64,
     /// Datagrams from addresses and ufrags nobody owns.
@@ -53,6 +59,8 @@ impl SfuStats {
             forwarded_packets: self.forwarded_packets.load(Relaxed),
             forwarded_bytes: self.forwarded_bytes.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),
+            nacks: self.nacks.load(Relaxed),
+            nacked_packets: self.nacked_packets.load(Relaxed),
             layer_switches: self.layer_switches.load(Relaxed),
             unrouted_datagrams: self.unrouted_datagrams.load(Relaxed),
             receive_dropped: self.receive_dropped.load(Relaxed),
@@ -75,6 +83,10 @@ impl SfuStats {
     }
     pub(crate) fn add_pli(&self) {
         self.keyframe_requests.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn add_nack(&self, packets: u64) {
+        self.nacks.fetch_add(1, Relaxed);
+        self.nacked_packets.fetch_add(packets, Relaxed);
     }
     pub(crate) fn add_layer_switch(&self) {
         self.layer_switches.fetch_add(1, Relaxed);

@@ -175,6 +175,7 @@ impl Shard {
                 candidates: &self.ctx.candidates,
                 estimate: estimate.clone(),
                 adopted: adopted.clone(),
+                stats: self.ctx.stats.clone(),
             },
             now,
         )?;
