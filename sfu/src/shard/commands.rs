@@ -403,6 +403,12 @@ impl Shard {
         // is only a hint. One that arrives before any offer of the client's (its offer lost
         // a glare and was rolled back) has nothing to attach to and is dropped, but a
         // malformed one is still the client's error to hear about.
+        let raw = init.candidate.trim();
+        let raw = raw.strip_prefix("candidate:").unwrap_or(raw);
+        if !raw.is_empty() {
+            rtc::ice::candidate::unmarshal_candidate(raw)
+                .map_err(|e| Error::BadCandidate(e.to_string()))?;
+        }
         let pc = &mut self.participants[index].pc;
         if pc.remote_description().is_none() {
             return Ok(());
