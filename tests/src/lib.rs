@@ -4,6 +4,8 @@
 //! everything it receives so end-to-end tests can assert on it.
 
 pub mod client;
+pub mod impair;
+pub mod load;
 pub mod media;
 pub mod payload;
 pub mod protocol;

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// Media kinds we hash differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,16 +114,57 @@ pub fn payload_hash(kind: PayloadKind, payload: &[u8]) -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct PayloadLedger {
     hashes: Mutex<HashMap<u64, Option<&'static str>>>,
+    /// Off (`None`) until [`PayloadLedger::start_send_log`]: the set above cannot tell two
+    /// sends of the same payload apart (the clips loop), a time-stamped log can.
+    send_log: Mutex<Option<Vec<SentPayload>>>,
+}
+
+/// One payload sent while the send log was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentPayload {
+    /// When it was handed to the connection.
+    pub at: Instant,
+    /// Its codec.
+    pub kind: PayloadKind,
+    /// Its [`payload_hash`].
+    pub hash: u64,
 }
 
 impl PayloadLedger {
     /// Records a sent payload; `layer` is its rid for simulcast video.
     pub fn record(&self, kind: PayloadKind, payload: &[u8], layer: Option<&'static str>) {
-        if let Some(hash) = payload_hash(kind, payload)
-            && let Ok(mut hashes) = self.hashes.lock()
-        {
+        let Some(hash) = payload_hash(kind, payload) else {
+            return;
+        };
+        if let Ok(mut hashes) = self.hashes.lock() {
             hashes.insert(hash, layer);
         }
+        if let Ok(mut log) = self.send_log.lock()
+            && let Some(log) = log.as_mut()
+        {
+            log.push(SentPayload {
+                at: Instant::now(),
+                kind,
+                hash,
+            });
+        }
+    }
+
+    /// Starts logging every payload sent from now on with its send time (for loss accounting
+    /// that must tell repeated payloads apart). Off by default: it grows with every packet.
+    pub fn start_send_log(&self) {
+        if let Ok(mut log) = self.send_log.lock() {
+            log.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// The payloads sent since [`PayloadLedger::start_send_log`], oldest first.
+    pub fn send_log(&self) -> Vec<SentPayload> {
+        self.send_log
+            .lock()
+            .ok()
+            .and_then(|log| log.clone())
+            .unwrap_or_default()
     }
 
     /// Whether a payload with this hash was sent.

@@ -31,6 +31,7 @@ pub struct TestServer {
     http: SocketAddr,
     media: SocketAddr,
     api_key: String,
+    token_secret: String,
     dir: PathBuf,
     log_path: PathBuf,
     http_client: reqwest::Client,
@@ -89,8 +90,14 @@ impl TestServer {
 
     /// Like [`TestServer::start`], with extra environment variables (e.g. room limits).
     pub async fn start_with_env(extra_env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_bin(&accord_binary()?, extra_env).await
+    }
+
+    /// Like [`TestServer::start_with_env`], running `bin` (the load tool picks a release
+    /// build without touching its own environment).
+    pub async fn start_bin(bin: &Path, extra_env: &[(&str, &str)]) -> Result<Self> {
         crate::init_logging();
-        let bin = accord_binary()?;
+        let bin = bin.to_path_buf();
         let dir = crate::fresh_temp_dir("accord-test-server")?;
         let data_dir = dir.join("data");
         std::fs::create_dir_all(&data_dir)
@@ -171,6 +178,7 @@ impl TestServer {
             http,
             media,
             api_key,
+            token_secret,
             dir,
             log_path,
             http_client,
@@ -200,6 +208,12 @@ impl TestServer {
     /// The API key the server was started with.
     pub fn api_key(&self) -> &str {
         &self.api_key
+    }
+
+    /// The secret the server signs join tokens with, for tests that forge their own tokens
+    /// (expired ones, say), which `POST /api/v1/tokens` rightly refuses to mint.
+    pub fn token_secret(&self) -> &str {
+        &self.token_secret
     }
 
     /// The file the server's stdout and stderr go to.

@@ -2,12 +2,68 @@
 //! quarter layer, large ones the full layer, and a disabled tile gets no video at all. Every
 //! switch keeps one SSRC and continuous sequence numbers and timestamps.
 
+use accord_tests::media::{VIDEO_CLOCK_RATE, VIDEO_FPS};
 use accord_tests::scenario::{MediaExpectation, close_all, expect_no_errors, expect_receives};
 use accord_tests::{ClientOptions, TestClient, TestServer, VideoPublish};
 use anyhow::{Context, Result, ensure};
 use std::time::Duration;
 
 const SWITCH_TIMEOUT: Duration = Duration::from_secs(8);
+/// RTP timestamp ticks between two video frames.
+const FRAME_TICKS: u32 = VIDEO_CLOCK_RATE / VIDEO_FPS;
+
+/// Checks every layer switch in `party`'s packet log of `mediator`'s video: the first packet
+/// of the new layer follows the last packet of the old one with the next sequence number, a
+/// timestamp at most two frame intervals later (and not earlier or equal: that would be the
+/// same picture), and the same SSRC, which also holds across the whole log. A player sees one
+/// continuous stream: no gap to NACK, no jump to resynchronise. Returns a description of
+/// each switch it saw.
+fn check_switches(party: &TestClient, mediator: &TestClient) -> Result<Vec<String>> {
+    let log = party.packet_log_from(mediator.id(), "video");
+    ensure!(
+        !log.is_empty(),
+        "the packet log of the mediator's video is empty"
+    );
+    let ssrcs: std::collections::BTreeSet<u32> = log.iter().map(|p| p.ssrc).collect();
+    ensure!(
+        ssrcs.len() == 1,
+        "the subscriber saw SSRCs {ssrcs:?}; one stream must keep one SSRC"
+    );
+    let layer = |hash: Option<u64>| hash.and_then(|h| mediator.ledger().layer_of(h)).flatten();
+    let mut switches = Vec::new();
+    for pair in log.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        let (Some(from), Some(to)) = (layer(before.hash), layer(after.hash)) else {
+            continue;
+        };
+        if from == to {
+            continue;
+        }
+        let seq_step = after.seq.wrapping_sub(before.seq);
+        let ts_step = after.timestamp.wrapping_sub(before.timestamp) as i32;
+        let what = format!(
+            "switch {from}→{to}: last {from} packet seq {} ts {}, first {to} packet seq {} ts {} \
+             (keyframe: {})",
+            before.seq, before.timestamp, after.seq, after.timestamp, after.keyframe
+        );
+        ensure!(
+            seq_step == 1,
+            "{what}: the sequence number moved by {seq_step}, not 1"
+        );
+        ensure!(
+            ts_step > 0 && ts_step <= 2 * FRAME_TICKS as i32,
+            "{what}: the timestamp moved by {ts_step} ticks, not within (0, {}] \
+             (two frame intervals)",
+            2 * FRAME_TICKS
+        );
+        ensure!(
+            after.keyframe,
+            "{what}: the new layer did not start on a keyframe"
+        );
+        switches.push(format!("{from}→{to} (+{ts_step} ticks)"));
+    }
+    Ok(switches)
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subscriber_gets_the_layer_that_fits_its_tile() -> Result<()> {
@@ -28,6 +84,8 @@ async fn subscriber_gets_the_layer_that_fits_its_tile() -> Result<()> {
             .with_video(VideoPublish::None),
     )
     .await?;
+    // Every packet, to look at each layer switch up close.
+    party.start_packet_log();
 
     expect_receives(&party, &mediator, &MediaExpectation::default()).await?;
     let video = party
@@ -67,6 +125,14 @@ async fn subscriber_gets_the_layer_that_fits_its_tile() -> Result<()> {
         rx.summary()
     );
     party.check_payloads_from(&mediator)?;
+    // The aggregate counters above would forgive a single small gap or jump; a switch must
+    // not have even that. Look at the packets on either side of each one.
+    let switches = check_switches(&party, &mediator)?;
+    println!("layer switches seen by the party: {switches:?}");
+    ensure!(
+        switches.len() >= 3,
+        "expected at least the three requested layer switches in the packet log, saw {switches:?}"
+    );
 
     // A disabled tile receives no video; enabling it again brings video back.
     party

@@ -2,6 +2,8 @@
 //! messages.
 
 use super::TestClient;
+use super::state::PacketRecord;
+use crate::payload::PayloadLedger;
 use crate::protocol::{ServerFrame, TrackInfo};
 use anyhow::{Result, bail};
 use std::collections::BTreeMap;
@@ -10,17 +12,28 @@ impl TestClient {
     /// Checks every payload received from `publisher` against what it sent: the count of
     /// distinct payloads checked. Fails if any payload was never sent by `publisher`.
     pub fn check_payloads_from(&self, publisher: &TestClient) -> Result<usize> {
+        self.check_payloads_against(publisher.id(), publisher.identity(), &publisher.ledger)
+    }
+
+    /// [`Self::check_payloads_from`] for a publisher that is not a [`TestClient`] (a WHIP
+    /// publisher): its participant id, a name for messages, and the ledger of what it sent.
+    pub fn check_payloads_against(
+        &self,
+        publisher_id: &str,
+        publisher_name: &str,
+        ledger: &PayloadLedger,
+    ) -> Result<usize> {
         let state = self.shared.lock();
         let mut checked = 0;
         for track in state
             .tracks
             .values()
-            .filter(|t| t.participant_id == publisher.id())
+            .filter(|t| t.participant_id == publisher_id)
         {
             let Some(rx) = state.received.get(&track.id) else {
                 continue;
             };
-            let unknown = publisher.ledger.unknown(&rx.payload_hashes);
+            let unknown = ledger.unknown(&rx.payload_hashes);
             if !unknown.is_empty() {
                 bail!(
                     "{} received {} of {} distinct {:?} payloads on track {} that {} never \
@@ -30,7 +43,7 @@ impl TestClient {
                     rx.payload_hashes.len(),
                     rx.kind,
                     track.id,
-                    publisher.identity(),
+                    publisher_name,
                     rx.summary()
                 );
             }
@@ -164,6 +177,30 @@ impl TestClient {
             },
         )
         .await
+    }
+
+    /// Starts logging every received RTP packet (see [`PacketRecord`]); packets that
+    /// arrived before are not in the log.
+    pub fn start_packet_log(&self) {
+        self.shared
+            .lock()
+            .packet_log
+            .get_or_insert_with(Default::default);
+    }
+
+    /// The packets of `publisher`'s `kind` track received since [`Self::start_packet_log`],
+    /// in arrival order (empty if logging is off or nothing arrived).
+    pub fn packet_log_from(&self, publisher: &str, kind: &str) -> Vec<PacketRecord> {
+        let state = self.shared.lock();
+        let Some(log) = state.packet_log.as_ref() else {
+            return Vec::new();
+        };
+        state
+            .tracks
+            .values()
+            .filter(|t| t.participant_id == publisher && t.kind == kind)
+            .find_map(|t| log.get(&t.id).cloned())
+            .unwrap_or_default()
     }
 
     /// How many of our offers were rolled back by perfect negotiation so far.

@@ -9,17 +9,20 @@
 
 mod inspect;
 mod options;
-mod peer;
-mod publish;
+// `pub(crate)` so the load tool (`crate::load`) can build lean participants from the same parts.
+pub(crate) mod peer;
+pub(crate) mod publish;
 mod receive;
-mod signaling;
-mod state;
+pub(crate) mod signaling;
+pub(crate) mod state;
+pub mod whip;
 
 #[cfg(test)]
 mod loopback_test;
 
 pub use options::{ClientOptions, VideoPublish};
-pub use state::{RECENT_PAYLOADS, ReceivedTrack};
+pub use state::{PacketRecord, RECENT_PAYLOADS, ReceivedTrack};
+pub use whip::{WhepViewer, WhipHttp, WhipPublisher, WhipResponse};
 
 use crate::payload::{PayloadKind, PayloadLedger};
 use crate::protocol::{
@@ -421,7 +424,7 @@ impl Drop for TestClient {
 }
 
 /// A watch that turns true once the connection is up and the server answered our offer.
-fn media_ready(
+pub(crate) fn media_ready(
     mut answered: watch::Receiver<u64>,
     mut connection: watch::Receiver<RTCPeerConnectionState>,
 ) -> watch::Receiver<bool> {

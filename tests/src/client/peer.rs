@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, Registry, SettingEngineBuilder, register_default_interceptors,
 };
 
@@ -21,6 +21,8 @@ struct Handler {
     shared: Arc<Shared>,
     candidates: mpsc::UnboundedSender<RTCIceCandidateInit>,
     state: watch::Sender<RTCPeerConnectionState>,
+    /// ICE gathering state, for non-trickle offers (WHIP/WHEP) that wait for `Complete`.
+    gathering: watch::Sender<RTCIceGatheringState>,
     /// Set right after the connection is built; weak so the handler does not keep it alive.
     pc: OnceLock<Weak<dyn PeerConnection>>,
 }
@@ -36,6 +38,10 @@ impl PeerConnectionEventHandler for Handler {
                 .shared
                 .local_error(format!("cannot serialize a local candidate: {err}")),
         }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.gathering.send_replace(state);
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
@@ -56,6 +62,8 @@ pub(crate) struct Peer {
     pub pc: Arc<dyn PeerConnection>,
     pub candidates: mpsc::UnboundedReceiver<RTCIceCandidateInit>,
     pub state: watch::Receiver<RTCPeerConnectionState>,
+    /// ICE gathering state.
+    pub gathering: watch::Receiver<RTCIceGatheringState>,
 }
 
 /// Builds a peer connection as a browser-like client: default codecs and interceptors, the
@@ -85,10 +93,12 @@ pub(crate) async fn build(shared: Arc<Shared>) -> Result<Peer> {
 
     let (candidates_tx, candidates) = mpsc::unbounded_channel();
     let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
+    let (gathering_tx, gathering) = watch::channel(RTCIceGatheringState::New);
     let handler = Arc::new(Handler {
         shared,
         candidates: candidates_tx,
         state: state_tx,
+        gathering: gathering_tx,
         pc: OnceLock::new(),
     });
     let pc = PeerConnectionBuilder::new()
@@ -107,5 +117,6 @@ pub(crate) async fn build(shared: Arc<Shared>) -> Result<Peer> {
         pc,
         candidates,
         state,
+        gathering,
     })
 }

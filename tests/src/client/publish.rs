@@ -37,14 +37,14 @@ const PARAMS_REFRESH: Duration = Duration::from_secs(1);
 
 /// One published track.
 pub(crate) struct LocalTrack {
-    track: Arc<TrackLocalStaticRTP>,
-    transceiver: Arc<dyn RtpTransceiver>,
+    pub(crate) track: Arc<TrackLocalStaticRTP>,
+    pub(crate) transceiver: Arc<dyn RtpTransceiver>,
     source: &'static str,
     /// Size of the largest layer, for video.
     size: Option<VideoSize>,
     /// Per layer (one for audio and single-layer video): rid and SSRC.
-    layers: Vec<(Option<&'static str>, u32)>,
-    kind: RtpCodecKind,
+    pub(crate) layers: Vec<(Option<&'static str>, u32)>,
+    pub(crate) kind: RtpCodecKind,
 }
 
 impl LocalTrack {
@@ -264,20 +264,20 @@ async fn add_track(
 }
 
 /// Where a pacer writes, and what it needs to stamp packets correctly.
-struct Outlet {
-    track: Arc<TrackLocalStaticRTP>,
-    transceiver: Arc<dyn RtpTransceiver>,
-    ledger: Arc<PayloadLedger>,
+pub(crate) struct Outlet {
+    pub(crate) track: Arc<TrackLocalStaticRTP>,
+    pub(crate) transceiver: Arc<dyn RtpTransceiver>,
+    pub(crate) ledger: Arc<PayloadLedger>,
 }
 
 /// Negotiated values a packet must carry.
 #[derive(Debug, Default, Clone)]
-struct Stamp {
-    payload_type: Option<u8>,
-    mid: Option<Bytes>,
-    mid_id: Option<u8>,
-    rid_id: Option<u8>,
-    audio_level_id: Option<u8>,
+pub(crate) struct Stamp {
+    pub(crate) payload_type: Option<u8>,
+    pub(crate) mid: Option<Bytes>,
+    pub(crate) mid_id: Option<u8>,
+    pub(crate) rid_id: Option<u8>,
+    pub(crate) audio_level_id: Option<u8>,
 }
 
 impl Outlet {
@@ -288,7 +288,7 @@ impl Outlet {
     /// Reads the negotiated payload type and extension ids. The write path rejects packets
     /// whose PT or extension ids are not negotiated, and it does so silently, so guessing is
     /// not an option.
-    async fn stamp(&self, mime: &str) -> Stamp {
+    pub(crate) async fn stamp(&self, mime: &str) -> Stamp {
         let mut stamp = Stamp::default();
         let Some(sender) = self.sender().await else {
             return stamp;
@@ -331,7 +331,7 @@ impl Outlet {
     }
 }
 
-fn set_ext(header: &mut rtp::Header, id: Option<u8>, value: &Bytes) {
+pub(crate) fn set_ext(header: &mut rtp::Header, id: Option<u8>, value: &Bytes) {
     if let Some(id) = id
         && let Err(err) = header.set_extension(id, value.clone())
     {
@@ -340,7 +340,10 @@ fn set_ext(header: &mut rtp::Header, id: Option<u8>, value: &Bytes) {
 }
 
 /// Waits until `ready` is true; false if `stop` fired first.
-async fn wait_ready(ready: &mut watch::Receiver<bool>, stop: &mut watch::Receiver<bool>) -> bool {
+pub(crate) async fn wait_ready(
+    ready: &mut watch::Receiver<bool>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
     tokio::select! {
         r = ready.wait_for(|r| *r) => r.is_ok(),
         _ = stop.wait_for(|s| *s) => false,

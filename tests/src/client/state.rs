@@ -168,9 +168,41 @@ impl ReceivedTrack {
     }
 }
 
+/// Takes every received RTP packet in place of the built-in statistics.
+///
+/// For the load tool: hashing and keeping every payload, as [`ReceivedTrack`] does, would
+/// cost more CPU than the forwarding it measures.
+pub(crate) trait RtpTap: Send + Sync + std::fmt::Debug {
+    /// One packet of `track_id` (as [`ReceivedTrack::track_id`]) that arrived at `at`.
+    fn on_rtp(&self, track_id: &str, kind: PayloadKind, pkt: &rtp::Packet, at: Instant);
+}
+
+/// One received RTP packet, logged while [`TestClient::start_packet_log`](super::TestClient::start_packet_log)
+/// is on: what a test needs to look at a stream packet by packet (around a layer switch, or
+/// to tell repeated payloads apart by arrival time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketRecord {
+    /// Arrival time.
+    pub at: Instant,
+    /// RTP sequence number as received.
+    pub seq: u16,
+    /// RTP timestamp as received.
+    pub timestamp: u32,
+    /// SSRC as received.
+    pub ssrc: u32,
+    /// Marker bit.
+    pub marker: bool,
+    /// Integrity hash of the payload (see [`crate::payload`]); `None` if unparsable.
+    pub hash: Option<u64>,
+    /// First packet of a VP8 keyframe.
+    pub keyframe: bool,
+}
+
 /// Everything observed by one client; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct ClientState {
+    /// When set, received packets go here instead of into `received`.
+    pub tap: Option<std::sync::Arc<dyn RtpTap>>,
     /// Other participants, by id.
     pub participants: BTreeMap<String, Participant>,
     /// Publications currently available (from `joined` and `track_published`), by id.
@@ -193,6 +225,9 @@ pub(crate) struct ClientState {
     pub offers_answered: u64,
     /// Our offers we rolled back (a server offer crossed them, or `glare`).
     pub rollbacks: u64,
+    /// Per publication, every packet received since logging was switched on; `None` (off)
+    /// by default because it grows with every packet.
+    pub packet_log: Option<BTreeMap<String, Vec<PacketRecord>>>,
 }
 
 /// Shared handle to [`ClientState`].
@@ -270,6 +305,22 @@ impl Shared {
             .get(mid)
             .cloned()
             .unwrap_or_else(|| format!("mid:{mid}"));
+        if let Some(tap) = state.tap.clone() {
+            drop(state);
+            tap.on_rtp(&track_id, kind, pkt, now);
+            return;
+        }
+        if let Some(log) = state.packet_log.as_mut() {
+            log.entry(track_id.clone()).or_default().push(PacketRecord {
+                at: now,
+                seq: pkt.header.sequence_number,
+                timestamp: pkt.header.timestamp,
+                ssrc: pkt.header.ssrc,
+                marker: pkt.header.marker,
+                hash: payload_hash(kind, &pkt.payload),
+                keyframe: kind == PayloadKind::Vp8 && is_vp8_keyframe_packet(&pkt.payload),
+            });
+        }
         state
             .received
             .entry(track_id.clone())

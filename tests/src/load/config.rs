@@ -1,0 +1,215 @@
+//! Command-line arguments of `accord-load` and the limits they are held to.
+
+use anyhow::{Result, bail};
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Most participants one run may create (rooms × participants, or subscribers + 1).
+pub const MAX_PARTICIPANTS: usize = 200;
+/// Longest measured window, seconds.
+pub const MAX_DURATION: u64 = 300;
+/// Longest warm-up, seconds.
+pub const MAX_WARMUP: u64 = 60;
+/// The server refuses rooms larger than this (`signaling.max_participants` is 2–100).
+const MAX_ROOM: usize = 100;
+
+/// Load generator for Accord: real WebRTC participants on loopback, synthetic stamped media,
+/// and a report of forwarding rate, loss, latency, join time, CPU and memory.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "accord-load", version)]
+pub struct Args {
+    /// Rooms, each with --participants who all publish and subscribe to each other.
+    #[arg(long, requires = "participants", conflicts_with_all = ["publishers", "subscribers"])]
+    pub rooms: Option<usize>,
+    /// Participants per room (with --rooms).
+    #[arg(long, requires = "rooms")]
+    pub participants: Option<usize>,
+    /// Fan-out: publishers in the one room (only 1 is supported).
+    #[arg(long, requires = "subscribers")]
+    pub publishers: Option<usize>,
+    /// Fan-out: subscribe-only participants in the publisher's room.
+    #[arg(long, requires = "publishers")]
+    pub subscribers: Option<usize>,
+    /// Measured window in seconds (1–300).
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Seconds of media after everyone joined and before measuring (0–60).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Milliseconds between two joins.
+    #[arg(long, default_value_t = 100)]
+    pub join_interval_ms: u64,
+    /// The `accord` binary to start (default: target/release/accord if built, else debug).
+    #[arg(long, conflicts_with = "url")]
+    pub server_bin: Option<PathBuf>,
+    /// Use a running server instead, e.g. http://127.0.0.1:8080 (loopback only).
+    #[arg(long, requires = "api_key")]
+    pub url: Option<String>,
+    /// API key of the running server (to mint join tokens).
+    #[arg(long, env = "ACCORD_LOAD_API_KEY")]
+    pub api_key: Option<String>,
+    /// Pid of the running server, for its CPU and memory figures.
+    #[arg(long, requires = "url")]
+    pub server_pid: Option<u32>,
+    /// Video keyframe every N frames (publishers ignore PLIs).
+    #[arg(long, default_value_t = 30)]
+    pub keyframe_interval: u32,
+    /// Skip the direct client→client baseline.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What to run, after validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// `rooms` rooms of `participants`, everyone publishing and subscribing.
+    Rooms {
+        /// Rooms.
+        rooms: usize,
+        /// Participants per room.
+        participants: usize,
+    },
+    /// One publisher and `subscribers` receivers in one room.
+    FanOut {
+        /// Subscribe-only participants.
+        subscribers: usize,
+    },
+}
+
+impl Scenario {
+    /// Every participant of the run.
+    pub fn participants(self) -> usize {
+        match self {
+            Scenario::Rooms {
+                rooms,
+                participants,
+            } => rooms * participants,
+            Scenario::FanOut { subscribers } => subscribers + 1,
+        }
+    }
+
+    /// The largest room.
+    pub fn room_size(self) -> usize {
+        match self {
+            Scenario::Rooms { participants, .. } => participants,
+            Scenario::FanOut { subscribers } => subscribers + 1,
+        }
+    }
+
+    /// In words, for the report.
+    pub fn describe(self) -> String {
+        match self {
+            Scenario::Rooms {
+                rooms,
+                participants,
+            } => format!(
+                "{rooms} rooms × {participants} participants, all publishing audio + 3-layer \
+                 simulcast and subscribing to each other"
+            ),
+            Scenario::FanOut { subscribers } => format!(
+                "1 publisher (audio + 3-layer simulcast) → {subscribers} subscribers in one room"
+            ),
+        }
+    }
+}
+
+impl Args {
+    /// Checks the bounds and picks the scenario.
+    pub fn scenario(&self) -> Result<Scenario> {
+        if !(1..=MAX_DURATION).contains(&self.duration) {
+            bail!("--duration must be 1–{MAX_DURATION} seconds");
+        }
+        if self.warmup > MAX_WARMUP {
+            bail!("--warmup must be at most {MAX_WARMUP} seconds");
+        }
+        if self.join_interval_ms > 5_000 {
+            bail!("--join-interval-ms must be at most 5000");
+        }
+        if self.keyframe_interval == 0 || self.keyframe_interval > 3000 {
+            bail!("--keyframe-interval must be 1–3000 frames");
+        }
+        let scenario = match (
+            self.rooms,
+            self.participants,
+            self.publishers,
+            self.subscribers,
+        ) {
+            (Some(rooms), Some(participants), None, None) => {
+                if rooms == 0 || participants < 2 {
+                    bail!("--rooms must be ≥ 1 and --participants ≥ 2");
+                }
+                Scenario::Rooms {
+                    rooms,
+                    participants,
+                }
+            }
+            (None, None, Some(publishers), Some(subscribers)) => {
+                if publishers != 1 {
+                    bail!("fan-out supports exactly --publishers 1");
+                }
+                if subscribers == 0 {
+                    bail!("--subscribers must be ≥ 1");
+                }
+                Scenario::FanOut { subscribers }
+            }
+            _ => bail!(
+                "choose a scenario: --rooms R --participants P, or --publishers 1 --subscribers N"
+            ),
+        };
+        let total = match scenario {
+            Scenario::Rooms {
+                rooms,
+                participants,
+            } => rooms.saturating_mul(participants),
+            Scenario::FanOut { subscribers } => subscribers.saturating_add(1),
+        };
+        if total > MAX_PARTICIPANTS {
+            bail!("{total} participants is over the limit of {MAX_PARTICIPANTS} per run");
+        }
+        if scenario.room_size() > MAX_ROOM {
+            bail!(
+                "a room of {} is over the server's limit of {MAX_ROOM}",
+                scenario.room_size()
+            );
+        }
+        Ok(scenario)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &str) -> Result<Scenario> {
+        let args = Args::try_parse_from(std::iter::once("accord-load").chain(args.split(' ')))?;
+        args.scenario()
+    }
+
+    #[test]
+    fn bounds() {
+        assert_eq!(
+            parse("--rooms 10 --participants 4").ok(),
+            Some(Scenario::Rooms {
+                rooms: 10,
+                participants: 4
+            })
+        );
+        assert_eq!(
+            parse("--publishers 1 --subscribers 50").ok(),
+            Some(Scenario::FanOut { subscribers: 50 })
+        );
+        assert!(parse("--rooms 21 --participants 10").is_err(), "210 > 200");
+        assert!(
+            parse("--publishers 1 --subscribers 100").is_err(),
+            "room of 101"
+        );
+        assert!(parse("--publishers 2 --subscribers 5").is_err());
+        assert!(parse("--rooms 2 --participants 2 --duration 301").is_err());
+        assert!(parse("--rooms 2").is_err());
+        assert!(parse("--rooms 2 --participants 2 --subscribers 3").is_err());
+        assert!(parse("--url http://127.0.0.1:1 --rooms 1 --participants 2").is_err());
+    }
+}
