@@ -198,7 +198,8 @@ impl Shard {
             inbound: Vec::new(),
             publications: Vec::new(),
             negotiation: Negotiation {
-                not_before: Some(now + FIRST_OFFER_GRACE),
+                // Someone who may not publish never offers first: offer to them at once.
+                not_before: request.can_publish.then_some(now + FIRST_OFFER_GRACE),
                 ..Negotiation::default()
             },
             estimate,
@@ -224,6 +225,7 @@ impl Shard {
             }
             self.subscribe(key, publication);
         }
+        self.negotiate(key, now);
         Ok((peer_key, tracks))
     }
 
