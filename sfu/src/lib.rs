@@ -4,7 +4,7 @@
 //! participants and tracks; it knows nothing of cases, tokens or HTTP.
 //!
 //! ## How it runs
-//! - **One UDP port** for every peer. A reader task owns the socket's receive side and a
+//! - **One UDP port** for every peer. A reader thread owns the socket's receive side and a
 //!   routing table: datagrams from a known address go to their participant; STUN binding
 //!   requests from new addresses are routed by the ICE ufrag we gave that participant.
 //! - **Shards**: one thread per core, each owning whole rooms and every peer connection in
@@ -76,6 +76,8 @@ struct Inner {
     local_addr: SocketAddr,
     candidates: Vec<SocketAddr>,
     stats: Arc<SfuStats>,
+    /// Tells the reader thread to finish.
+    stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct Placement {
@@ -103,14 +105,18 @@ impl std::fmt::Debug for Sfu {
 }
 
 impl Sfu {
-    /// Opens the media port and starts the reader and the shards. Must be called from
-    /// within a tokio runtime.
+    /// Opens the media port and starts the reader thread and the shard threads.
     pub fn start(config: SfuConfig) -> Result<Sfu> {
         let socket = net::bind(config.listen, config.socket_buffer_bytes)?;
-        let local_addr = socket.local_addr().map_err(|source| Error::Bind {
+        let bind_error = |source| Error::Bind {
             addr: config.listen,
             source,
-        })?;
+        };
+        let local_addr = socket
+            .local_addr()
+            .map_err(bind_error)?
+            .as_socket()
+            .ok_or_else(|| Error::Config("the media socket has no IP address".into()))?;
         let candidates = announced_candidates(&config, local_addr)?;
         let shard_count = if config.shards == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -118,11 +124,10 @@ impl Sfu {
             config.shards
         };
         let stats = Arc::new(SfuStats::default());
-        let send_socket = Arc::new(socket.try_clone().map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
-        })?);
-        let (router_tx, router_rx) = mpsc::unbounded_channel();
+        let sender = Arc::new(net::MediaSender::new(
+            socket.try_clone().map_err(bind_error)?,
+        ));
+        let (router_tx, router_rx) = std::sync::mpsc::channel();
         let mut shard_commands = Vec::with_capacity(shard_count);
         let mut shard_datagrams = Vec::with_capacity(shard_count);
         for index in 0..shard_count {
@@ -130,7 +135,7 @@ impl Sfu {
             let (command_tx, command_rx) = mpsc::unbounded_channel();
             let ctx = ShardContext {
                 index,
-                socket: Arc::clone(&send_socket),
+                socket: Arc::clone(&sender),
                 local_addr: candidates[0],
                 candidates: candidates.clone(),
                 router: router_tx.clone(),
@@ -152,16 +157,22 @@ impl Sfu {
             shard_commands.push(command_tx);
             shard_datagrams.push(datagram_tx);
         }
-        let reader = tokio::net::UdpSocket::from_std(socket).map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
-        })?;
-        tokio::spawn(net::run_router(
-            reader,
-            shard_datagrams,
-            router_rx,
-            Arc::clone(&stats),
-        ));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader: std::net::UdpSocket = socket.into();
+        let router_stats = Arc::clone(&stats);
+        let router_stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("accord-media-reader".into())
+            .spawn(move || {
+                net::run_router(
+                    reader,
+                    shard_datagrams,
+                    router_rx,
+                    router_stats,
+                    router_stop,
+                )
+            })
+            .map_err(|e| Error::Config(format!("cannot start the media reader thread: {e}")))?;
         tracing::info!(%local_addr, shards = shard_count, candidates = ?candidates, "media server listening");
         Ok(Sfu {
             inner: Arc::new(Inner {
@@ -170,6 +181,7 @@ impl Sfu {
                 local_addr,
                 candidates,
                 stats,
+                stop,
             }),
         })
     }
@@ -225,6 +237,9 @@ impl Sfu {
 
     /// Stops every shard; participants are closed.
     pub fn shutdown(&self) {
+        self.inner
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         for shard in &self.inner.shards {
             let _ = shard.send(Command::Shutdown);
         }

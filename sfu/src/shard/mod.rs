@@ -10,7 +10,7 @@ mod publication;
 mod speaker;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use slab::Slab;
 use tokio::sync::mpsc;
 
-use crate::net::{Datagram, RouterUpdate};
+use crate::net::{Datagram, MediaSender, RouterUpdate};
 use crate::stats::SfuStats;
 
 pub(crate) use commands::Command;
@@ -37,12 +37,12 @@ const BATCH: usize = 256;
 /// What a shard needs from the rest of the SFU.
 pub(crate) struct ShardContext {
     pub index: usize,
-    pub socket: Arc<UdpSocket>,
+    pub socket: Arc<MediaSender>,
     /// The address our transport contexts name as local (our first announced candidate),
     /// so the ICE agent finds its candidate whatever interface a datagram came in on.
     pub local_addr: SocketAddr,
     pub candidates: Vec<SocketAddr>,
-    pub router: mpsc::UnboundedSender<RouterUpdate>,
+    pub router: std::sync::mpsc::Sender<RouterUpdate>,
     pub stats: Arc<SfuStats>,
     pub media_timeout: Duration,
 }
@@ -253,11 +253,9 @@ fn flush_writes(pc: &mut RTCPeerConnection, ctx: &ShardContext) -> bool {
     let mut any = false;
     while let Some(msg) = pc.poll_write() {
         any = true;
-        match ctx.socket.send_to(&msg.message, msg.transport.peer_addr) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                ctx.stats.add_send_dropped(1);
-            }
+        match ctx.socket.send(&msg.message, msg.transport.peer_addr) {
+            Ok(true) => {}
+            Ok(false) => ctx.stats.add_send_dropped(1),
             Err(e) => tracing::debug!(error = %e, "media send failed"),
         }
     }
