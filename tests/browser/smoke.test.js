@@ -20,6 +20,12 @@ const JOIN_TIMEOUT_MS = 20_000;
 const MEDIA_TIMEOUT_MS = 30_000; // overall bound for "media flows both ways"
 const SAMPLE_GAP_MS = 2_000;
 const RIDS = ['f', 'h', 'q'];
+// Chromium turns the upper simulcast layers on only when its own send-side bandwidth estimate
+// (availableOutgoingBitrate) allows them: q always, all three from roughly 1.5 Mbit/s. When the
+// browser's first bandwidth probe fails, the estimate starts near 300 kbit/s and climbs ~8 %/s,
+// so `f` can stay off for 20-30 s (seen here in about 3 publishers out of 10). Layers the
+// estimate keeps off are reported, not failed; every layer must send once it allows them all.
+const ALL_LAYERS_BPS = 2_000_000;
 
 const readState = (p) => p.page.evaluate(() => window.smoke?.state ?? null);
 const readStats = (p) => p.page.evaluate(() => window.smoke?.stats() ?? null);
@@ -43,7 +49,7 @@ function briefState(s) {
 }
 
 /** What is still missing for one participant between two stats samples. */
-function problems(name, a, b) {
+function problems(name, a, b, notes = []) {
   if (!a || !b) return [`${name}: no RTCPeerConnection yet`];
   const out = [];
   if (b.inboundVideo.length === 0) out.push(`${name}: no inbound video stream`);
@@ -58,11 +64,14 @@ function problems(name, a, b) {
   const rids = b.totals.outboundRids;
   if (JSON.stringify(rids) !== JSON.stringify(RIDS))
     out.push(`${name}: outbound video rids are [${rids}], want [${RIDS}]`);
+  const bwe = b.candidatePair?.availableOutgoingBitrate ?? null;
   for (const rid of RIDS) {
     const sa = a.outboundVideo.find((s) => s.rid === rid);
     const sb = b.outboundVideo.find((s) => s.rid === rid);
-    if (sa && sb && !(sb.packetsSent > sa.packetsSent))
-      out.push(`${name}: simulcast layer ${rid} is not sending (packetsSent ${sa.packetsSent} → ${sb.packetsSent})`);
+    if (!sa || !sb || sb.packetsSent > sa.packetsSent) continue;
+    const why = `${name}: simulcast layer ${rid} is not sending (packetsSent ${sa.packetsSent} → ${sb.packetsSent}, browser bandwidth estimate ${bwe == null ? '?' : Math.round(bwe / 1000)} kbit/s)`;
+    if (rid === 'q' || bwe == null || bwe >= ALL_LAYERS_BPS) out.push(why);
+    else notes.push(why);
   }
   return out;
 }
@@ -128,13 +137,15 @@ test('two Chromium participants exchange audio and simulcast video through Accor
     //    until everything holds or MEDIA_TIMEOUT_MS has passed.
     const mediaDeadline = Date.now() + MEDIA_TIMEOUT_MS;
     let missing = [];
+    let notes = [];
     let last = [];
     for (;;) {
       const a = await Promise.all(participants.map(readStats));
       await sleep(SAMPLE_GAP_MS);
       const b = await Promise.all(participants.map(readStats));
       last = b;
-      missing = participants.flatMap((p, i) => problems(p.name, a[i], b[i]));
+      notes = [];
+      missing = participants.flatMap((p, i) => problems(p.name, a[i], b[i], notes));
       if (missing.length === 0) break;
       if (Date.now() + SAMPLE_GAP_MS > mediaDeadline) {
         const states = await Promise.all(participants.map(readState));
@@ -145,6 +156,7 @@ test('two Chromium participants exchange audio and simulcast video through Accor
       }
     }
     for (const [i, p] of participants.entries()) t.diagnostic(summary(p.name, last[i]));
+    for (const note of notes) t.diagnostic(`note (not a failure): ${note}`);
 
     // The server must not have refused anything the pages sent.
     const states = await Promise.all(participants.map(readState));

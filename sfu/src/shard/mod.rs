@@ -5,6 +5,8 @@
 
 mod commands;
 mod forwarding;
+mod membership;
+mod negotiation;
 mod participant;
 mod publication;
 mod speaker;

@@ -411,6 +411,8 @@ async function stats() {
       remote: `${remote.candidateType} ${remote.address ?? remote.ip}:${remote.port} ${remote.protocol}`,
       bytesSent: p.bytesSent,
       bytesReceived: p.bytesReceived,
+      availableOutgoingBitrate: p.availableOutgoingBitrate ?? null,
+      currentRoundTripTime: p.currentRoundTripTime ?? null,
     };
   }
   out.outboundVideo.sort((a, b) => String(a.rid).localeCompare(String(b.rid)));

@@ -1,0 +1,369 @@
+//! Room life: who is in it, what is published and subscribed, liveness, active speakers.
+
+use std::time::Instant;
+
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::sansio::Protocol;
+
+use super::participant::CONNECT_TIMEOUT;
+use super::{Shard, speaker};
+use crate::events::{SfuEvent, Speaker};
+use crate::ids::{MediaKind, TrackId, TrackSource};
+use crate::net::RouterUpdate;
+use crate::peer;
+
+impl Shard {
+    /// Sends an event to everyone in a room except `except`.
+    pub(super) fn tell_room(
+        &self,
+        room: &crate::ids::RoomId,
+        except: Option<usize>,
+        event: impl Fn() -> SfuEvent,
+    ) {
+        if let Some(r) = self.rooms.get(room) {
+            for &k in &r.participants {
+                if Some(k) != except {
+                    if let Some(p) = self.participants.get(k) {
+                        p.tell(event());
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn remove_participant(&mut self, index: usize) {
+        if !self.participants.contains(index) {
+            return;
+        }
+        let owned = std::mem::take(&mut self.participants[index].publications);
+        for publication in owned {
+            self.unpublish(publication);
+        }
+        // Its subscriptions to others' tracks go with it.
+        let room_id = self.participants[index].room.clone();
+        if let Some(room) = self.rooms.get(&room_id) {
+            for &k in &room.publications {
+                if let Some(p) = self.publications.get_mut(k) {
+                    p.subscriptions.retain(|s| s.subscriber != index);
+                }
+            }
+        }
+        let mut p = self.participants.remove(index);
+        if let Err(e) = p.pc.close() {
+            tracing::debug!(error = %e, "closing peer connection");
+        }
+        super::flush_writes(&mut p.pc, &self.ctx);
+        let _ = self
+            .ctx
+            .router
+            .send(RouterUpdate::Forget { token: p.token });
+        self.ctx.stats.participants_changed(-1);
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            room.participants.retain(|&k| k != index);
+            if room.participants.is_empty() {
+                self.rooms.remove(&room_id);
+                self.ctx.stats.rooms_changed(-1);
+            }
+        }
+        let keys: Vec<usize> = self
+            .rooms
+            .get(&room_id)
+            .map(|r| r.publications.clone())
+            .unwrap_or_default();
+        for k in keys {
+            self.update_layers(k, Instant::now());
+        }
+    }
+
+    pub(super) fn handle_peer_event(&mut self, index: usize, event: RTCPeerConnectionEvent) {
+        let now = Instant::now();
+        match event {
+            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                self.on_track_open(index, init, now);
+            }
+            RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                let Some(p) = self.participants.get_mut(index) else {
+                    return;
+                };
+                match state {
+                    RTCPeerConnectionState::Connected if p.connected_at.is_none() => {
+                        p.connected_at = Some(now);
+                        p.tell(SfuEvent::Connected {
+                            after: now.saturating_duration_since(p.joined_at),
+                        });
+                        self.request_keyframes_for(index, now);
+                    }
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed if !p.lost => {
+                        p.lost = true;
+                        p.tell(SfuEvent::MediaLost);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Subscribes a participant to a publication (the sender is added at the next offer).
+    pub(super) fn subscribe(&mut self, subscriber: usize, publication: usize) {
+        let Some(p) = self.participants.get_mut(subscriber) else {
+            return;
+        };
+        let Some(pubn) = self.publications.get_mut(publication) else {
+            return;
+        };
+        if !p.can_subscribe || pubn.owner == subscriber {
+            return;
+        }
+        let target = pubn.choose_layer(None, Instant::now(), true);
+        pubn.subscriptions.push(super::publication::Subscription {
+            subscriber,
+            sender_id: None,
+            out_ssrc: rand::random::<u32>(),
+            out_payload_type: 0,
+            active: false,
+            forwarder: crate::forward::Forwarder::new(pubn.codec, target),
+            wanted_size: None,
+            cap: super::publication::Cap::Unlimited,
+        });
+        p.negotiation.needed = true;
+    }
+
+    pub(super) fn unpublish(&mut self, publication: usize) {
+        let Some(pubn) = self.publications.try_remove(publication) else {
+            return;
+        };
+        self.ctx.stats.tracks_changed(-1);
+        for sub in &pubn.subscriptions {
+            if let Some(p) = self.participants.get_mut(sub.subscriber) {
+                if let Some(sender) = sub.sender_id {
+                    p.negotiation.removals.push(sender);
+                    p.negotiation.needed = true;
+                }
+            }
+        }
+        if let Some(room) = self.rooms.get_mut(&pubn.room) {
+            room.publications.retain(|&k| k != publication);
+        }
+        if let Some(owner) = self.participants.get_mut(pubn.owner) {
+            owner.inbound.retain(|i| i.publication != publication);
+        }
+        self.tell_room(&pubn.room, Some(pubn.owner), || {
+            SfuEvent::TrackUnpublished(pubn.id.clone())
+        });
+        let now = Instant::now();
+        for sub in &pubn.subscriptions {
+            self.negotiate(sub.subscriber, now);
+        }
+    }
+
+    /// Once a minute of silence or a failed connection, tell signaling the media path is
+    /// gone; retry offers that waited; keep layers and speakers current.
+    pub(super) fn tick(&mut self, now: Instant) {
+        let keys: Vec<usize> = self.participants.iter().map(|(k, _)| k).collect();
+        for &k in &keys {
+            let p = &mut self.participants[k];
+            let silent = now.saturating_duration_since(p.last_rx);
+            let lost = match p.connected_at {
+                Some(_) => silent > self.ctx.media_timeout,
+                // Someone who never negotiated (an observer alone in a room) is not
+                // expected to connect yet.
+                None => p
+                    .negotiation
+                    .first_completed
+                    .is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT),
+            };
+            if lost && !p.lost {
+                p.lost = true;
+                p.tell(SfuEvent::MediaLost);
+            }
+            self.negotiate(k, now);
+        }
+        let publications: Vec<usize> = self.publications.iter().map(|(k, _)| k).collect();
+        for &k in &publications {
+            if let Some(p) = self.publications.get_mut(k) {
+                p.measure_rates(now);
+            }
+        }
+        for &k in &keys {
+            self.allocate(k, now);
+        }
+        for k in publications {
+            self.update_layers(k, now);
+        }
+        if now.saturating_duration_since(self.last_speaker_check) >= super::SPEAKER_INTERVAL {
+            self.last_speaker_check = now;
+            self.update_speakers(now);
+        }
+    }
+
+    pub(super) fn update_speakers(&mut self, now: Instant) {
+        let mut changes = Vec::new();
+        for (room_id, room) in &mut self.rooms {
+            let mut speakers: Vec<Speaker> = room
+                .publications
+                .iter()
+                .filter_map(|&k| self.publications.get(k))
+                .filter(|p| {
+                    p.kind == MediaKind::Audio
+                        && !p.muted
+                        && speaker::is_speaking(p.loudness)
+                        && p.last_level_at.is_some_and(|t| {
+                            now.saturating_duration_since(t) < std::time::Duration::from_secs(1)
+                        })
+                })
+                .map(|p| Speaker {
+                    participant_id: p.owner_id.clone(),
+                    level: speaker::percent(p.loudness),
+                })
+                .collect();
+            speakers.sort_by_key(|s| std::cmp::Reverse(s.level));
+            speakers.dedup_by(|a, b| a.participant_id == b.participant_id);
+            let same_set = speakers.len() == room.speakers.len()
+                && speakers
+                    .iter()
+                    .zip(&room.speakers)
+                    .all(|(a, b)| a.participant_id == b.participant_id);
+            if !same_set {
+                room.speakers = speakers.clone();
+                changes.push((room_id.clone(), speakers));
+            }
+        }
+        for (room, speakers) in changes {
+            self.tell_room(&room, None, || SfuEvent::ActiveSpeakers(speakers.clone()));
+        }
+    }
+
+    pub(super) fn on_track_open(
+        &mut self,
+        index: usize,
+        init: rtc::peer_connection::event::RTCTrackEventInit,
+        now: Instant,
+    ) {
+        let Some(p) = self.participants.get_mut(index) else {
+            return;
+        };
+        if !p.can_publish {
+            return;
+        }
+        let layer = init
+            .rid
+            .as_deref()
+            .map_or(Some(crate::ids::Layer(0)), crate::ids::Layer::from_rid);
+        let Some(layer) = layer else {
+            tracing::debug!("ignoring a simulcast layer with an unknown rid");
+            return;
+        };
+        let transceiver: usize = init.receiver_id.into();
+        let mid =
+            p.pc.rtp_transceiver(transceiver)
+                .and_then(|t| t.mid().clone());
+        let Some(mut receiver) = p.pc.rtp_receiver(init.receiver_id) else {
+            return;
+        };
+        let kind = match receiver.track().kind() {
+            rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio => MediaKind::Audio,
+            _ => MediaKind::Video,
+        };
+        let Some(codec) = receiver.track().codec(init.ssrc).cloned() else {
+            return;
+        };
+        let audio_level_ext = receiver
+            .get_parameters()
+            .rtp_parameters
+            .header_extensions
+            .iter()
+            .find(|h| h.uri == peer::AUDIO_LEVEL_URI)
+            .map(|h| h.id as u8);
+        // A second layer of a track already published joins it.
+        let existing = p.publications.iter().copied().find(|&k| {
+            self.publications
+                .get(k)
+                .is_some_and(|pubn| pubn.receiver_id == init.receiver_id)
+        });
+        let publication = match existing {
+            Some(k) => {
+                let pubn = &mut self.publications[k];
+                pubn.simulcast |= init.rid.is_some();
+                k
+            }
+            None => {
+                let declared = mid
+                    .as_deref()
+                    .and_then(|m| p.declared.iter().find(|d| d.mid == m));
+                let source = declared.map_or(
+                    match kind {
+                        MediaKind::Audio => TrackSource::Microphone,
+                        MediaKind::Video => TrackSource::Camera,
+                    },
+                    |d| d.source,
+                );
+                let declared_size = declared.and_then(|d| Some((d.width?, d.height?)));
+                let k = self.publications.insert(super::publication::Publication {
+                    id: TrackId::random(),
+                    room: p.room.clone(),
+                    owner: index,
+                    owner_id: p.id.clone(),
+                    receiver_id: init.receiver_id,
+                    kind,
+                    source,
+                    codec: crate::forward::Codec::from_mime(&codec.mime_type),
+                    codec_params: codec,
+                    declared_size,
+                    simulcast: init.rid.is_some(),
+                    muted: false,
+                    audio_level_ext,
+                    layers: Default::default(),
+                    subscriptions: Vec::new(),
+                    loudness: 0.0,
+                    last_level_at: None,
+                    demanded: [true; super::publication::MAX_LAYERS],
+                    rates_at: None,
+                });
+                p.publications.push(k);
+                self.ctx.stats.tracks_changed(1);
+                let room = p.room.clone();
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.publications.push(k);
+                }
+                let info = self.publications[k].info();
+                self.tell_room(&room, Some(index), || {
+                    SfuEvent::TrackPublished(info.clone())
+                });
+                let others: Vec<usize> = self
+                    .rooms
+                    .get(&room)
+                    .map(|r| r.participants.clone())
+                    .unwrap_or_default();
+                for other in others {
+                    self.subscribe(other, k);
+                    self.negotiate(other, now);
+                }
+                k
+            }
+        };
+        tracing::debug!(
+            track = %self.publications[publication].id,
+            ssrc = init.ssrc,
+            rid = ?init.rid,
+            layer = layer.0,
+            "incoming stream bound"
+        );
+        if let Some(layer_state) = self.publications[publication]
+            .layers
+            .get_mut(usize::from(layer.0))
+        {
+            layer_state.ssrc = Some(init.ssrc);
+        }
+        if let Some(p) = self.participants.get_mut(index) {
+            p.inbound.retain(|i| i.ssrc != init.ssrc);
+            p.inbound.push(super::participant::Inbound {
+                ssrc: init.ssrc,
+                publication,
+                layer,
+            });
+            p.adopt(init.ssrc);
+        }
+    }
+}
