@@ -99,6 +99,8 @@ fn whip_cors() -> tower_http::cors::CorsLayer {
         .expose_headers([header::LOCATION, header::LINK])
 }
 
-async fn not_found() -> Error {
-    Error::NotFound("no such route")
+/// The browser app answers GETs no route took; everything else is an API 404.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    crate::web::serve(&method, &uri)
+        .unwrap_or_else(|| Error::NotFound("no such route").into_response())
 }

@@ -8,7 +8,8 @@
 //! - [`http`]: routes. [`session`]: one WebSocket from join to leave. [`protocol`]: the
 //!   frames. [`rooms`]: who is in which room (names, roles, seats held for resume).
 //! - [`auth`]: join tokens (HS256 JWT with grants). [`error`]: the one error type, mapped to
-//!   `{code, message, fields?}` responses. [`metrics`]: Prometheus exposition.
+//!   `{code, message, fields?}` responses. [`metrics`]: Prometheus exposition. [`web`]: the
+//!   browser app, embedded.
 
 pub mod auth;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod rooms;
 pub mod session;
+pub mod web;
 pub mod whip;
 
 use std::sync::Arc;
