@@ -1,0 +1,446 @@
+// The engine: one signal client plus one RTCPeerConnection, kept alive across network trouble.
+//
+// - Negotiation is "perfect negotiation" with this side polite (docs/protocol.md): a server
+//   offer that crosses ours wins; setRemoteDescription rolls ours back and we offer again.
+// - Publishing: microphone (Opus, DTX + in-band FEC) and camera (simulcast, hardware codec).
+// - Staying connected: when the socket drops we rejoin with the `resume_token`, which gives back
+//   the same seat and the same peer connection; if ICE failed meanwhile we restart it with a new
+//   offer. Only when the server no longer holds the seat do we build a new peer connection.
+//
+// The engine knows nothing of tiles or screens; the room model listens to its events.
+
+import { Emitter } from '../emitter';
+import {
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type ServerMessageOf,
+  type TrackDeclaration,
+  type TrackSource,
+} from '../signal/messages';
+import { SignalClient } from '../signal/signal-client';
+import { applyLayerDemand, type DeviceClass, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
+import { BackoffPolicy, type ReconnectPolicy } from './reconnect-policy';
+import { enableOpusDtxAndFec } from './sdp';
+
+export type ConnectionPhase = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** Why the engine stopped for good. */
+export type EndReason = 'left' | 'invalid_token' | 'room_full' | 'removed' | 'gone' | 'gave_up' | 'unsupported';
+
+export class JoinError extends Error {
+  constructor(readonly reason: EndReason, message: string) {
+    super(message);
+  }
+}
+
+export interface EngineEvents {
+  /** Every joined, including each resume (`resumed` tells which). */
+  joined: { message: ServerMessageOf<'joined'>; resumed: boolean };
+  /** Room-level frames the engine does not consume itself. */
+  message: ServerMessage;
+  /** The server's current mapping of its track ids to the tracks we receive them on. */
+  remoteTracks: Map<string, MediaStreamTrack>;
+  phase: ConnectionPhase;
+  ended: EndReason;
+}
+
+type Joined = ServerMessageOf<'joined'>;
+
+interface Publication {
+  stream: MediaStream;
+  device: DeviceClass;
+}
+
+export class Engine extends Emitter<EngineEvents> {
+  pc: RTCPeerConnection | null = null;
+  private signal: SignalClient | null = null;
+  private joined: Joined | null = null;
+  private phase: ConnectionPhase = 'connecting';
+  private leaving = false;
+  private makingOffer = false;
+  private restartIceWanted = false;
+  private inbox: Promise<void> = Promise.resolve();
+  private remoteMap: Record<string, string> = {};
+  private publication: Publication | null = null;
+  /** Kept even while its track is detached (background, simulated outage). */
+  private cameraSender: RTCRtpSender | null = null;
+  private readonly trackSettings = new Map<string, { width: number; height: number; enabled: boolean }>();
+  private readonly mutes = new Map<TrackSource, boolean>();
+  private iceDisconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Test hook state: while set, reconnect attempts wait (a simulated network outage). */
+  private offlineUntil = 0;
+
+  constructor(
+    private readonly wsUrl: string,
+    private readonly token: string,
+    private readonly policy: ReconnectPolicy = new BackoffPolicy(),
+  ) {
+    super();
+  }
+
+  get connectionPhase(): ConnectionPhase {
+    return this.phase;
+  }
+
+  get self(): Joined['participant'] | null {
+    return this.joined?.participant ?? null;
+  }
+
+  /** Opens the socket and joins; rejects with a JoinError the screens can explain. */
+  async connect(): Promise<Joined> {
+    const joined = await this.openAndJoin(undefined);
+    this.createPeerConnection(joined);
+    this.setPhase('connected');
+    return joined;
+  }
+
+  /** Starts sending the microphone and camera of `stream`. */
+  async publish(stream: MediaStream, device: DeviceClass): Promise<void> {
+    this.publication = { stream, device };
+    if (this.pc) await this.addLocalTracks(this.pc);
+  }
+
+  /** Swaps the camera (front/back) without renegotiating. */
+  async replaceVideoTrack(track: MediaStreamTrack): Promise<void> {
+    await this.cameraSender?.replaceTrack(track);
+  }
+
+  /**
+   * Stops (or resumes) sending camera frames without telling anyone it is "off": used while the
+   * page is in the background, where phones stop the camera anyway. Receivers see the video
+   * track go quiet and show "paused".
+   */
+  async pauseVideo(paused: boolean): Promise<void> {
+    const camera = this.publication?.stream.getVideoTracks()[0] ?? null;
+    if (!this.cameraSender || !camera) return;
+    await this.cameraSender.replaceTrack(paused ? null : camera).catch(() => {});
+  }
+
+  setMuted(source: TrackSource, muted: boolean): void {
+    this.mutes.set(source, muted);
+    const kind = source === 'microphone' ? 'audio' : 'video';
+    for (const track of this.publication?.stream.getTracks() ?? []) {
+      if (track.kind === kind) track.enabled = !muted;
+    }
+    this.signal?.send({ type: 'mute', source, muted });
+  }
+
+  /** The size we render a remote video at; `enabled: false` asks for no video of it. */
+  setTrackSettings(trackId: string, width: number, height: number, enabled: boolean): void {
+    const previous = this.trackSettings.get(trackId);
+    if (previous && previous.width === width && previous.height === height && previous.enabled === enabled) return;
+    this.trackSettings.set(trackId, { width, height, enabled });
+    this.signal?.send({ type: 'track_settings', track_id: trackId, width, height, enabled });
+  }
+
+  forgetTrackSettings(trackId: string): void {
+    this.trackSettings.delete(trackId);
+  }
+
+  async leave(): Promise<void> {
+    this.leaving = true;
+    this.signal?.send({ type: 'leave' });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the frame go out
+    this.shutdown('left');
+  }
+
+  /**
+   * Test hook: the network vanishes for `ms`. The socket is dropped and reconnecting waits out
+   * the outage; our media is stopped by detaching the senders' tracks (the browser cannot block
+   * its own UDP, so incoming media and ICE consent checks still flow during the outage).
+   */
+  async simulateNetworkDrop(ms: number): Promise<void> {
+    this.offlineUntil = Date.now() + ms;
+    const senders = this.pc?.getSenders() ?? [];
+    const detached = senders.map((s) => [s, s.track] as const);
+    await Promise.all(senders.map((s) => s.replaceTrack(null)));
+    this.signal?.drop();
+    setTimeout(() => {
+      for (const [sender, track] of detached) sender.replaceTrack(track).catch(() => {});
+    }, ms);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Socket and join
+
+  private async openAndJoin(resume: string | undefined): Promise<Joined> {
+    const signal = new SignalClient(this.wsUrl);
+    await signal.connect();
+    return new Promise<Joined>((resolve, reject) => {
+      let settled = false;
+      const offMessage = signal.on('message', (message) => {
+        if (!settled) {
+          if (message.type === 'joined') {
+            settled = true;
+            this.adopt(signal, message);
+            resolve(message);
+          } else if (message.type === 'error' && message.fatal) {
+            settled = true;
+            signal.close();
+            reject(new JoinError(joinErrorReason(message.code), message.message));
+          }
+          return;
+        }
+        this.inbox = this.inbox.then(() => this.handle(message)).catch((err) => console.error('[accord]', err));
+      });
+      signal.on('closed', (closed) => {
+        offMessage();
+        if (!settled) {
+          settled = true;
+          reject(new Error(`socket closed before joined (${closed.code})`));
+          return;
+        }
+        if (this.signal === signal && !closed.byUs && !this.leaving) void this.reconnect();
+      });
+      signal.send({ type: 'join', protocol: PROTOCOL_VERSION, token: this.token, resume });
+    });
+  }
+
+  private adopt(signal: SignalClient, joined: Joined): void {
+    this.signal = signal;
+    this.joined = joined;
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.phase === 'reconnecting' || this.phase === 'closed') return;
+    this.setPhase('reconnecting');
+    const previous = this.joined;
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const delay = this.policy.nextDelay(attempt, Date.now() - started);
+      if (delay === null) return this.shutdown('gave_up');
+      await sleep(Math.max(delay, this.offlineUntil - Date.now()));
+      if (this.leaving) return;
+      try {
+        const joined = await this.openAndJoin(previous?.resume_token);
+        const sameSeat = joined.participant.id === previous?.participant.id;
+        if (sameSeat) {
+          this.emit('joined', { message: joined, resumed: true });
+          this.resendState();
+          const ice = this.pc?.iceConnectionState;
+          if (ice === 'failed' || ice === 'disconnected') this.restartIce();
+        } else {
+          // The server no longer held the seat: a new participant needs a new connection.
+          this.pc?.close();
+          this.remoteMap = {};
+          this.emit('remoteTracks', new Map());
+          this.createPeerConnection(joined);
+          this.emit('joined', { message: joined, resumed: false });
+          this.resendState();
+        }
+        this.setPhase('connected');
+        return;
+      } catch (err) {
+        if (err instanceof JoinError) return this.shutdown(err.reason);
+        console.warn(`[accord] reconnect attempt ${attempt + 1} failed`, err);
+      }
+    }
+  }
+
+  /** After a new socket: the server forgets nothing of a resumed seat, but mutes and sizes
+   *  are cheap to repeat and a new seat needs them. */
+  private resendState(): void {
+    for (const [source, muted] of this.mutes) this.signal?.send({ type: 'mute', source, muted });
+    for (const [trackId, s] of this.trackSettings) {
+      this.signal?.send({ type: 'track_settings', track_id: trackId, width: s.width, height: s.height, enabled: s.enabled });
+    }
+  }
+
+  private shutdown(reason: EndReason): void {
+    if (this.phase === 'closed') return;
+    this.leaving = true;
+    clearTimeout(this.iceDisconnectTimer);
+    this.signal?.close();
+    this.pc?.close();
+    this.setPhase('closed');
+    this.emit('ended', reason);
+  }
+
+  private setPhase(phase: ConnectionPhase): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.emit('phase', phase);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Peer connection
+
+  private createPeerConnection(joined: Joined): void {
+    const pc = new RTCPeerConnection({
+      iceServers: joined.ice_servers,
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
+    this.pc = pc;
+    pc.onicecandidate = (ev) => {
+      if (ev.candidate) this.signal?.send({ type: 'candidate', candidate: ev.candidate.toJSON() });
+    };
+    pc.onnegotiationneeded = () => void this.offer();
+    pc.oniceconnectionstatechange = () => this.onIceState(pc);
+    pc.ontrack = () => this.emitRemoteTracks();
+    if (this.publication) void this.addLocalTracks(pc);
+  }
+
+  private async addLocalTracks(pc: RTCPeerConnection): Promise<void> {
+    const publication = this.publication;
+    if (!publication) return;
+    const h264First = await prefersH264();
+    for (const track of publication.stream.getTracks()) {
+      if (pc.getSenders().some((s) => s.track === track)) continue;
+      if (track.kind === 'audio') {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [publication.stream] });
+        continue;
+      }
+      const transceiver = pc.addTransceiver(track, {
+        direction: 'sendonly',
+        streams: [publication.stream],
+        sendEncodings: simulcastEncodings(publication.device),
+      });
+      this.cameraSender = transceiver.sender;
+      const capabilities = RTCRtpSender.getCapabilities?.('video');
+      if (capabilities && transceiver.setCodecPreferences) {
+        const ordered = orderCodecs(capabilities.codecs, h264First);
+        if (ordered.length > 0) transceiver.setCodecPreferences(ordered);
+      }
+    }
+  }
+
+  private onIceState(pc: RTCPeerConnection): void {
+    clearTimeout(this.iceDisconnectTimer);
+    if (pc.iceConnectionState === 'failed') this.restartIce();
+    // "disconnected" often heals by itself within a second or two on a moving phone.
+    if (pc.iceConnectionState === 'disconnected') this.iceDisconnectTimer = setTimeout(() => this.restartIce(), 2_000);
+  }
+
+  private restartIce(): void {
+    if (!this.pc || !this.signal?.isOpen) return; // the reconnect after the socket returns does it
+    this.restartIceWanted = true;
+    void this.offer();
+  }
+
+  private declaredTracks(pc: RTCPeerConnection): TrackDeclaration[] {
+    const tracks: TrackDeclaration[] = [];
+    for (const t of pc.getTransceivers()) {
+      const track = t.sender.track;
+      if (!track || !t.mid || t.currentDirection === 'stopped') continue;
+      if (t.direction !== 'sendonly' && t.direction !== 'sendrecv') continue;
+      if (track.kind === 'audio') tracks.push({ mid: t.mid, source: 'microphone' });
+      else {
+        const { width, height } = track.getSettings();
+        tracks.push({ mid: t.mid, source: 'camera', width, height });
+      }
+    }
+    return tracks;
+  }
+
+  private async offer(): Promise<void> {
+    const pc = this.pc;
+    if (!pc || this.makingOffer || pc.signalingState !== 'stable' || !this.signal?.isOpen) return;
+    this.makingOffer = true;
+    try {
+      const offer = await pc.createOffer({ iceRestart: this.restartIceWanted });
+      this.restartIceWanted = false;
+      if (pc.signalingState !== 'stable') return; // a server offer got in first
+      await pc.setLocalDescription({ type: 'offer', sdp: enableOpusDtxAndFec(offer.sdp ?? '') });
+      this.signal.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? '', tracks: this.declaredTracks(pc) });
+    } catch (err) {
+      console.warn('[accord] offer failed', err);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  private async handle(message: ServerMessage): Promise<void> {
+    const pc = this.pc;
+    switch (message.type) {
+      case 'offer':
+        if (pc) await this.onServerOffer(pc, message);
+        return;
+      case 'answer':
+        if (pc?.signalingState === 'have-local-offer') {
+          await pc.setRemoteDescription({ type: 'answer', sdp: enableOpusDtxAndFec(message.sdp) });
+          this.offerAgainIfNeeded(pc);
+        }
+        return;
+      case 'layer_demand':
+        await this.onLayerDemand(message.active);
+        return;
+      case 'error':
+        if (message.code === 'glare') setTimeout(() => this.retryAfterGlare(), 1_500);
+        else if (message.fatal) this.shutdown(joinErrorReason(message.code));
+        else console.warn(`[accord] server refused: ${message.code} ${message.message}`);
+        return;
+      case 'left':
+        this.shutdown(message.reason === 'removed' ? 'removed' : 'left');
+        return;
+      default:
+        this.emit('message', message);
+    }
+  }
+
+  private async onServerOffer(pc: RTCPeerConnection, message: ServerMessageOf<'offer'>): Promise<void> {
+    this.remoteMap = message.tracks;
+    // Polite peer: applying the server's offer rolls back an offer of ours that crossed it.
+    await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp });
+    for (const t of pc.getTransceivers()) {
+      if (t.mid != null && this.remoteMap[t.mid] && t.direction === 'sendonly') t.direction = 'sendrecv';
+    }
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription({ type: 'answer', sdp: enableOpusDtxAndFec(answer.sdp ?? '') });
+    this.signal?.send({ type: 'answer', sdp: pc.localDescription?.sdp ?? '' });
+    this.emitRemoteTracks();
+    this.offerAgainIfNeeded(pc);
+  }
+
+  /** A rollback or a missed negotiationneeded leaves our own tracks unsent: offer them. */
+  private offerAgainIfNeeded(pc: RTCPeerConnection): void {
+    const unsent = pc
+      .getTransceivers()
+      .some((t) => t.sender.track && (!t.mid || !['sendonly', 'sendrecv'].includes(t.currentDirection ?? '')));
+    if (unsent || this.restartIceWanted) setTimeout(() => void this.offer(), 50);
+  }
+
+  private retryAfterGlare(): void {
+    const pc = this.pc;
+    if (!pc) return;
+    this.inbox = this.inbox.then(async () => {
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      this.offerAgainIfNeeded(pc);
+    });
+  }
+
+  private async onLayerDemand(active: boolean[]): Promise<void> {
+    const sender = this.cameraSender;
+    if (!sender) return;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings || parameters.encodings.length < 2) return;
+    parameters.encodings = applyLayerDemand(parameters.encodings, active);
+    await sender.setParameters(parameters).catch((err) => console.warn('[accord] layer demand', err));
+  }
+
+  private emitRemoteTracks(): void {
+    const tracks = new Map<string, MediaStreamTrack>();
+    for (const t of this.pc?.getTransceivers() ?? []) {
+      const trackId = t.mid != null ? this.remoteMap[t.mid] : undefined;
+      if (trackId && t.receiver.track) tracks.set(trackId, t.receiver.track);
+    }
+    this.emit('remoteTracks', tracks);
+  }
+}
+
+function joinErrorReason(code: string): EndReason {
+  switch (code) {
+    case 'invalid_token':
+      return 'invalid_token';
+    case 'room_full':
+      return 'room_full';
+    case 'unsupported_protocol':
+      return 'unsupported';
+    default:
+      return 'gone';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

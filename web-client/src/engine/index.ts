@@ -1,0 +1,2 @@
+export { Engine, JoinError, type ConnectionPhase, type EndReason } from './engine';
+export { detectDeviceClass, type DeviceClass } from './publishing';

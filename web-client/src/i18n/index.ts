@@ -1,0 +1,63 @@
+// The app's one source of strings. Components call `t('key')`; nothing they show is written in
+// them. The language is the visitor's choice if they made one, else the browser's.
+
+import { en } from './en';
+import { zhCN, type MessageKey } from './zh-CN';
+
+export type { MessageKey };
+export type Language = 'zh-CN' | 'en';
+
+const CATALOGUES: Record<Language, Record<MessageKey, string>> = { 'zh-CN': zhCN, en };
+const STORAGE_KEY = 'accord.language';
+
+/** Chinese unless the browser prefers English over every Chinese variant. */
+export function pickLanguage(preferred: readonly string[]): Language {
+  for (const tag of preferred) {
+    const lower = tag.toLowerCase();
+    if (lower.startsWith('zh')) return 'zh-CN';
+    if (lower.startsWith('en')) return 'en';
+  }
+  return 'zh-CN';
+}
+
+function storedLanguage(): Language | null {
+  try {
+    const value = localStorage.getItem(STORAGE_KEY);
+    return value === 'zh-CN' || value === 'en' ? value : null;
+  } catch {
+    return null; // private mode in some WebViews throws on storage access
+  }
+}
+
+let current: Language =
+  typeof navigator === 'undefined'
+    ? 'zh-CN'
+    : storedLanguage() ?? pickLanguage(navigator.languages ?? [navigator.language]);
+const listeners = new Set<() => void>();
+
+export function language(): Language {
+  return current;
+}
+
+export function setLanguage(next: Language): void {
+  current = next;
+  try {
+    localStorage.setItem(STORAGE_KEY, next);
+  } catch {
+    // not persisted; the choice still holds for this page
+  }
+  document.documentElement.lang = next;
+  for (const listener of listeners) listener();
+}
+
+/** Screens re-render their text when the language changes. */
+export function onLanguageChange(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** The string for `key`, with `{name}` placeholders filled from `values`. */
+export function t(key: MessageKey, values: Record<string, string> = {}, lang: Language = current): string {
+  const template = CATALOGUES[lang][key];
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+}

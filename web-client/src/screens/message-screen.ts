@@ -1,0 +1,24 @@
+// A full-page message: a bad link, a full room, a lost connection, having left.
+
+import { type MessageKey, t } from '../i18n';
+import { h } from './dom';
+import { header } from './header';
+
+export interface MessageScreen {
+  title: MessageKey;
+  body?: MessageKey;
+  action?: { label: MessageKey; run: () => void };
+}
+
+export function renderMessage(root: HTMLElement, screen: MessageScreen): void {
+  root.replaceChildren(
+    header(),
+    h('main', { class: 'message-screen', 'data-testid': 'message-screen', role: 'alert' }, [
+      h('h1', { text: t(screen.title) }),
+      screen.body ? h('p', { text: t(screen.body) }) : null,
+      screen.action
+        ? h('button', { class: 'primary', type: 'button', text: t(screen.action.label), onclick: () => screen.action?.run() })
+        : null,
+    ]),
+  );
+}

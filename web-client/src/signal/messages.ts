@@ -1,0 +1,106 @@
+// The frames of Accord's WebSocket protocol (docs/protocol.md, version 1), as TypeScript types.
+
+export const PROTOCOL_VERSION = 1;
+
+export type Role = 'mediator' | 'party' | 'observer' | 'guest';
+export type TrackSource = 'camera' | 'microphone' | 'screen';
+export type LeaveReason = 'left' | 'disconnected' | 'removed' | 'replaced' | 'server_shutdown';
+
+export interface ParticipantInfo {
+  id: string;
+  identity: string;
+  name: string;
+  role: Role;
+}
+
+export interface TrackInfo {
+  id: string;
+  participant_id: string;
+  kind: 'audio' | 'video';
+  source: TrackSource;
+  muted: boolean;
+  simulcast: boolean;
+  width?: number;
+  height?: number;
+}
+
+export interface TrackDeclaration {
+  mid: string;
+  source: TrackSource;
+  width?: number;
+  height?: number;
+}
+
+export interface IceServerInfo {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+export type ClientMessage =
+  | { type: 'join'; protocol: number; token: string; resume?: string }
+  | { type: 'offer'; sdp: string; tracks: TrackDeclaration[] }
+  | { type: 'answer'; sdp: string }
+  | { type: 'candidate'; candidate: RTCIceCandidateInit }
+  | { type: 'track_settings'; track_id: string; width: number; height: number; enabled?: boolean }
+  | { type: 'mute'; source: TrackSource; muted: boolean }
+  | { type: 'leave' }
+  | { type: 'ping' };
+
+export type ServerMessage =
+  | {
+      type: 'joined';
+      request_id?: string;
+      protocol: number;
+      participant: ParticipantInfo;
+      room: string;
+      participants: ParticipantInfo[];
+      tracks: TrackInfo[];
+      ice_servers: IceServerInfo[];
+      resume_token: string;
+    }
+  | { type: 'offer'; sdp: string; tracks: Record<string, string> }
+  | { type: 'answer'; request_id?: string; sdp: string }
+  | { type: 'participant_joined'; participant: ParticipantInfo }
+  | { type: 'participant_left'; participant_id: string; reason: LeaveReason }
+  | { type: 'track_published'; track: TrackInfo }
+  | { type: 'track_unpublished'; track_id: string }
+  | { type: 'track_muted'; track_id: string; muted: boolean }
+  | { type: 'active_speakers'; speakers: { participant_id: string; level: number }[] }
+  | { type: 'layer_demand'; track_id: string; active: boolean[] }
+  | { type: 'left'; reason: LeaveReason }
+  | { type: 'pong'; request_id?: string }
+  | { type: 'error'; request_id?: string; code: ErrorCode; message: string; fatal: boolean };
+
+export type ErrorCode =
+  | 'bad_json'
+  | 'frame_too_large'
+  | 'not_joined'
+  | 'already_joined'
+  | 'unsupported_protocol'
+  | 'invalid_token'
+  | 'forbidden'
+  | 'room_full'
+  | 'bad_sdp'
+  | 'bad_candidate'
+  | 'unknown_track'
+  | 'glare'
+  | 'no_offer_outstanding'
+  | 'gone'
+  | 'resume_failed'
+  | 'internal';
+
+export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+
+/** Parses one frame; `null` for anything that is not an object with a string `type`. */
+export function parseServerMessage(text: string): ServerMessage | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') {
+      return value as ServerMessage;
+    }
+  } catch {
+    // fall through: a torn or garbled frame is dropped, not fatal
+  }
+  return null;
+}

@@ -1,0 +1,75 @@
+// `window.ACCORD`: what the browser tests read (and the one fault they inject). It only reads
+// the room model and calls the engine's documented test hook; the app never depends on it.
+
+import type { Room } from './room/room';
+import type { RoomView } from './screens/room-view';
+
+export interface TestHook {
+  joinPressedAt: number | null;
+  view: RoomView | null;
+  attach(room: Room): void;
+}
+
+export function installTestHook(): TestHook {
+  let room: Room | null = null;
+  const leftSeen: { id: string; reason: string }[] = [];
+  const hook = {
+    joinPressedAt: null as number | null,
+    view: null as RoomView | null,
+    attach(r: Room) {
+      room = r;
+      r.on('participantLeft', (left) => leftSeen.push(left));
+    },
+    /** Snapshot for assertions. */
+    state() {
+      return {
+        phase: room?.engine.connectionPhase ?? null,
+        participantId: room?.self?.id ?? null,
+        participants: room?.list().map((p) => p.info.id) ?? [],
+        leftSeen,
+        joinPressedAt: hook.joinPressedAt,
+        firstRemoteFrameAt: firstFrame(),
+      };
+    },
+    /** Raw inbound/outbound RTP statistics keyed for the tests. */
+    async stats() {
+      const pc = room?.engine.pc;
+      if (!pc) return null;
+      const report = await pc.getStats();
+      const trackIdByMid = new Map<string, string>();
+      for (const participant of room?.list() ?? []) {
+        for (const publication of participant.publications.values()) {
+          const media = room?.mediaOf(participant, publication.source);
+          const transceiver = pc.getTransceivers().find((t) => media && t.receiver.track === media.track);
+          if (transceiver?.mid) trackIdByMid.set(transceiver.mid, `${participant.info.id}/${publication.source}`);
+        }
+      }
+      const inbound: Record<string, unknown>[] = [];
+      const outbound: Record<string, unknown>[] = [];
+      report.forEach((s) => {
+        if (s.type === 'inbound-rtp') {
+          inbound.push({
+            kind: s.kind,
+            from: trackIdByMid.get(s.mid) ?? null,
+            framesDecoded: s.framesDecoded ?? 0,
+            frameWidth: s.frameWidth ?? 0,
+            packetsReceived: s.packetsReceived ?? 0,
+          });
+        }
+        if (s.type === 'outbound-rtp') {
+          outbound.push({ kind: s.kind, rid: s.rid ?? null, packetsSent: s.packetsSent ?? 0, encoder: s.encoderImplementation ?? null });
+        }
+      });
+      return { inbound, outbound, localSdp: pc.localDescription?.sdp ?? '' };
+    },
+    simulateNetworkDrop(ms: number) {
+      return room?.engine.simulateNetworkDrop(ms);
+    },
+  };
+  function firstFrame(): number | null {
+    const times = [...(hook.view?.tiles.entries() ?? [])].filter(([id]) => id !== 'self').map(([, tile]) => tile.firstFrameAt).filter((v): v is number => v !== null);
+    return times.length ? Math.min(...times) : null;
+  }
+  (window as unknown as { ACCORD: typeof hook }).ACCORD = hook;
+  return hook;
+}
