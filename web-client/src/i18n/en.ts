@@ -48,6 +48,7 @@ export const en: Record<MessageKey, string> = {
   'room.unmute': 'Unmute',
   'room.cameraOff': 'Camera off',
   'room.cameraOn': 'Camera on',
+  'room.switchCamera': 'Flip',
   'room.leave': 'Leave',
   'room.leaveConfirm': 'Leave the mediation?',
   'room.muted': 'Muted',

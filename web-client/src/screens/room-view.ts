@@ -104,7 +104,7 @@ export class RoomView {
         const tile = new Tile(participant.info.id, (width, height, visible) => {
           const media = room.mediaOf(participant, 'camera');
           if (media) room.engine.setTrackSettings(media.trackId, width, height, visible);
-        });
+        }, this.options.phone ? 1 : Infinity);
         tile.el.addEventListener('click', () => this.togglePin(participant.info.id));
         this.tiles.set(participant.info.id, tile);
         this.stage.insertBefore(tile.el, this.strip);
@@ -217,7 +217,7 @@ export class RoomView {
       button('toggle-mic', this.audioMuted ? t('room.unmute') : t('room.mute'), this.audioMuted, () => this.toggle('microphone')),
       button('toggle-camera', this.videoMuted ? t('room.cameraOn') : t('room.cameraOff'), this.videoMuted, () => this.toggle('camera')),
       this.options.phone && stream?.getVideoTracks().length
-        ? button('switch-camera', t('check.switchCamera'), false, () => void this.switchCamera())
+        ? button('switch-camera', t('room.switchCamera'), false, () => void this.switchCamera())
         : '',
       h('button', { type: 'button', class: 'control leave', 'data-testid': 'leave', text: t('room.leave'), onclick: () => void this.leave() }),
     );

@@ -35,6 +35,7 @@ export class Tile {
     readonly id: string,
     /** Where the rendered size goes (remote tiles only). */
     private readonly reportSize: ((width: number, height: number, visible: boolean) => void) | null,
+    private readonly maxPixelRatio = Infinity,
   ) {
     this.video = h('video', { autoplay: true, playsinline: true });
     this.video.muted = true; // sound plays from separate audio elements that survive re-layout
@@ -109,10 +110,14 @@ export class Tile {
     else video.addEventListener('loadeddata', () => (this.firstFrameAt ??= performance.now()), { once: true });
   }
 
-  /** Device pixels, as the SFU compares them with its layers' sizes. */
+  /**
+   * Device pixels, as the SFU compares them with its layers' sizes. On phones the ratio is
+   * capped (`maxPixelRatio`): a party on weak 4G is better served by a smooth lower layer than
+   * by a sharp one that stalls, and a small phone tile hardly shows the difference.
+   */
   private sendSize(): void {
     if (!this.reportSize || !this.videoTrack) return;
-    const dpr = window.devicePixelRatio || 1;
+    const dpr = Math.min(window.devicePixelRatio || 1, this.maxPixelRatio);
     const width = Math.round(this.el.clientWidth * dpr);
     const height = Math.round(this.el.clientHeight * dpr);
     const shown = this.visible && width > 0 && height > 0 && document.visibilityState === 'visible';

@@ -1,0 +1,75 @@
+// Opens the product web client (served by `accord serve` itself) in Debian's Chromium, as a
+// desktop or as an emulated phone (touch, 390×844, a phone user agent so the app publishes two
+// simulcast layers), with fake camera and microphone and a fresh profile per participant.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './browser.js';
+
+const PHONE = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  userAgent:
+    'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+    'Chrome/130.0.0.0 Mobile Safari/537.36',
+};
+const DESKTOP = { viewport: { width: 1280, height: 800 } };
+
+/**
+ * @param {string} name
+ * @param {string} url the join link
+ * @param {{phone?: boolean, locale?: string}} [opts]
+ */
+export async function openClient(name, url, opts = {}) {
+  const userDataDir = mkdtempSync(join(tmpdir(), `accord-web-${name}-`));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    permissions: ['camera', 'microphone'],
+    locale: opts.locale ?? 'zh-CN',
+    timeout: 60_000,
+    ...(opts.phone ? PHONE : DESKTOP),
+  });
+  const lines = [];
+  const started = Date.now();
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => lines.push(`${Date.now() - started}ms [${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => lines.push(`${Date.now() - started}ms [pageerror] ${e.stack || e.message}`));
+  // "Leave the mediation?" confirmations are accepted, as a person would.
+  page.on('dialog', (d) => d.accept().catch(() => {}));
+  await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+  return {
+    name,
+    page,
+    console: lines,
+    state: () => page.evaluate(() => window.ACCORD?.state() ?? null),
+    stats: () => page.evaluate(() => window.ACCORD?.stats() ?? null),
+    saveConsole: (path) => writeFileSync(path, lines.join('\n') + '\n'),
+    async close() {
+      await context.close().catch(() => {});
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` (async, returns truthy when done) until it passes or `timeoutMs` runs out. */
+export async function waitFor(what, check, timeoutMs, intervalMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
