@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The single test command for Accord: formatting, lints, build, Rust tests, Chromium smoke test.
+# The single test command for Accord: formatting, lints, build, Rust tests, the web client's type
+# check, unit tests and build, then the Chromium tests.
 # Works from any directory. Needs cargo (with rustfmt and clippy), node >= 20 with npm, and
 # Debian's chromium at /usr/bin/chromium (.ci/run installs the system packages).
 set -euo pipefail
@@ -23,7 +24,11 @@ cargo build --workspace --bins
 step "cargo test --workspace"
 cargo test --workspace
 
-step "Chromium smoke test (tests/browser: npm ci && node --test)"
+step "web client: npm ci, type check, unit tests (Vitest), build"
+# Built before the browser tests: the debug server reads web-client/dist at run time.
+(cd web-client && npm ci --no-audit --no-fund && npx tsc --noEmit && npx vitest run && npm run build)
+
+step "Chromium tests (tests/browser: npm ci && node --test)"
 export ACCORD_BIN="${ACCORD_BIN:-$ROOT/target/debug/accord}"
 # Last step on purpose: node's test summary must be the closing lines of the output.
 (cd tests/browser && npm ci --no-audit --no-fund && node --test)
