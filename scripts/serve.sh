@@ -7,9 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 (
   cd web-client
-  # npm ci only when the installed packages are missing or older than the lock file.
+  # npm install only when the installed packages are missing or older than the lock file.
   if [[ ! -d node_modules || package-lock.json -nt node_modules ]]; then
-    npm ci --no-audit --no-fund
+    # `install`, not `ci`: see scripts/test-all.sh.
+    npm install --no-audit --no-fund
   fi
   npm run build
 )

@@ -24,9 +24,12 @@ cargo build --workspace --bins
 step "cargo test --workspace"
 cargo test --workspace
 
-step "web client: npm ci, type check, unit tests (Vitest), build"
+step "web client: npm install, type check, unit tests (Vitest), build"
 # Built before the browser tests: the debug server reads web-client/dist at run time.
-(cd web-client && npm ci --no-audit --no-fund && npx tsc --noEmit && npx vitest run && npm run build)
+# `npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages (rollup's
+# native builds) out of the lock file and `npm ci` then refuses it; `install` still takes
+# every version the lock file pins.
+(cd web-client && npm install --no-audit --no-fund && npx tsc --noEmit && npx vitest run && npm run build)
 
 step "Chromium tests (tests/browser: npm ci && node --test)"
 export ACCORD_BIN="${ACCORD_BIN:-$ROOT/target/debug/accord}"
