@@ -225,15 +225,7 @@ impl Shard {
     /// Marks subscriptions the subscriber has now answered for as flowing, with the payload
     /// type it negotiated, and asks for keyframes so its decoders can start.
     pub(super) fn activate_subscriptions(&mut self, subscriber: usize, now: Instant) {
-        let Some(room) = self.participants.get(subscriber).map(|p| p.room.clone()) else {
-            return;
-        };
-        let pubs: Vec<usize> = self
-            .rooms
-            .get(&room)
-            .map(|r| r.publications.clone())
-            .unwrap_or_default();
-        for k in pubs {
+        for k in self.publications_around(subscriber) {
             let Some(pubn) = self.publications.get_mut(k) else {
                 continue;
             };
@@ -282,15 +274,7 @@ impl Shard {
     /// A subscriber's connection came up: ask for keyframes of everything it receives so
     /// its decoders start at once.
     pub(super) fn request_keyframes_for(&mut self, subscriber: usize, now: Instant) {
-        let Some(room) = self.participants.get(subscriber).map(|p| p.room.clone()) else {
-            return;
-        };
-        let pubs: Vec<usize> = self
-            .rooms
-            .get(&room)
-            .map(|r| r.publications.clone())
-            .unwrap_or_default();
-        for k in pubs {
+        for k in self.publications_around(subscriber) {
             let target = self.publications.get(k).and_then(|p| {
                 p.subscriptions
                     .iter()

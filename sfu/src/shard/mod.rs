@@ -244,6 +244,16 @@ impl Shard {
         }
     }
 
+    /// The publications of a participant's room (a copy: callers mutate the shard while
+    /// walking it).
+    fn publications_around(&self, participant: usize) -> Vec<usize> {
+        self.participants
+            .get(participant)
+            .and_then(|p| self.rooms.get(&p.room))
+            .map(|r| r.publications.clone())
+            .unwrap_or_default()
+    }
+
     fn allocate_token(&mut self) -> u64 {
         self.next_token += 1;
         self.next_token

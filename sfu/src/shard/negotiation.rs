@@ -37,11 +37,7 @@ impl Shard {
         if !p.may_offer(now) {
             return;
         }
-        let room_pubs: Vec<usize> = self
-            .rooms
-            .get(&p.room)
-            .map(|r| r.publications.clone())
-            .unwrap_or_default();
+        let room_pubs = self.publications_around(index);
         let p = &mut self.participants[index];
         p.negotiation.needed = false;
         for sender in std::mem::take(&mut p.negotiation.removals) {
