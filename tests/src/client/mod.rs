@@ -26,20 +26,17 @@ pub use whip::{WhepViewer, WhipHttp, WhipPublisher, WhipResponse};
 
 use crate::payload::{PayloadKind, PayloadLedger};
 use crate::protocol::{
-    ClientFrame, ErrorFrame, Joined, PROTOCOL_VERSION, Participant, ServerFrame, Speaker,
-    TrackInfo, parse_server_frame,
+    ClientFrame, ErrorFrame, Joined, Participant, ServerFrame, Speaker, TrackInfo,
 };
 use crate::server::{TestServer, TokenRequest};
 use crate::wait::{wait_until, within};
 use anyhow::{Context, Result, anyhow, bail};
-use futures_util::{SinkExt, StreamExt};
 use signaling::{Command, Signaling};
 use state::Shared;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 /// How long `join` may take to produce `joined`.
@@ -76,43 +73,10 @@ impl TestClient {
     pub async fn connect(ws_url: &str, token: &str, options: ClientOptions) -> Result<Self> {
         crate::init_logging();
         let who = options.identity.clone();
-        let (mut socket, _) = within(
-            JOIN_TIMEOUT,
-            "the WebSocket handshake",
-            tokio_tungstenite::connect_async(ws_url),
-        )
-        .await?
-        .with_context(|| format!("{who}: connecting to {ws_url}"))?;
-        let join = ClientFrame::Join {
-            protocol: PROTOCOL_VERSION,
-            token: token.to_owned(),
-            resume: None,
-        };
-        socket
-            .send(Message::text(join.to_json(None)?))
-            .await
-            .with_context(|| format!("{who}: sending join"))?;
-
         // Frames before `joined` (none are expected) are kept for the record.
         let shared = Arc::new(Shared::default());
-        let joined = within(JOIN_TIMEOUT, &format!("`joined` for {who}"), async {
-            loop {
-                let msg = socket
-                    .next()
-                    .await
-                    .ok_or_else(|| anyhow!("{who}: socket closed before `joined`"))?
-                    .with_context(|| format!("{who}: reading the join reply"))?;
-                let Message::Text(text) = msg else { continue };
-                let frame = parse_server_frame(text.as_str())?;
-                shared.apply_frame(&frame);
-                match frame {
-                    ServerFrame::Joined(joined) => return Ok::<_, anyhow::Error>(joined),
-                    ServerFrame::Error(err) => bail!("{who}: join refused: {err:?}"),
-                    _ => {}
-                }
-            }
-        })
-        .await??;
+        let (socket, joined, _) =
+            signaling::open_and_join(ws_url, token, &who, &shared, JOIN_TIMEOUT).await?;
 
         let peer = peer::build(Arc::clone(&shared)).await?;
         let pc = Arc::clone(&peer.pc);

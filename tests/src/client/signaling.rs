@@ -21,6 +21,54 @@ use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDes
 /// The WebSocket type the client uses.
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Opens the signaling socket, sends `join` and waits for `joined`; frames before it go
+/// into `shared`. Each of the two steps may take `timeout`. Returns the socket, the
+/// `joined` frame and when `join` was sent.
+pub(crate) async fn open_and_join(
+    ws_url: &str,
+    token: &str,
+    who: &str,
+    shared: &Shared,
+    timeout: Duration,
+) -> Result<(Socket, crate::protocol::Joined, std::time::Instant)> {
+    let (mut socket, _) = crate::wait::within(
+        timeout,
+        "the WebSocket handshake",
+        tokio_tungstenite::connect_async(ws_url),
+    )
+    .await?
+    .with_context(|| format!("{who}: connecting to {ws_url}"))?;
+    let join = ClientFrame::Join {
+        protocol: crate::protocol::PROTOCOL_VERSION,
+        token: token.to_owned(),
+        resume: None,
+    };
+    let join_sent = std::time::Instant::now();
+    socket
+        .send(Message::text(join.to_json(None)?))
+        .await
+        .with_context(|| format!("{who}: sending join"))?;
+    let joined = crate::wait::within(timeout, &format!("`joined` for {who}"), async {
+        loop {
+            let msg = socket
+                .next()
+                .await
+                .ok_or_else(|| anyhow!("{who}: socket closed before `joined`"))?
+                .with_context(|| format!("{who}: reading the join reply"))?;
+            let Message::Text(text) = msg else { continue };
+            let frame = parse_server_frame(text.as_str())?;
+            shared.apply_frame(&frame);
+            match frame {
+                ServerFrame::Joined(joined) => return Ok::<_, anyhow::Error>(joined),
+                ServerFrame::Error(err) => anyhow::bail!("{who}: join refused: {err:?}"),
+                _ => {}
+            }
+        }
+    })
+    .await??;
+    Ok((socket, joined, join_sent))
+}
+
 /// Application-level keep-alive, well inside the server's 45 s idle limit.
 const PING_EVERY: Duration = Duration::from_secs(10);
 /// Delay before re-offering after `glare` when no server offer has come to answer.

@@ -7,19 +7,16 @@ use super::pacer::{self, MediaPlan, SentCounter};
 use super::recorder::Recorder;
 use crate::client::VideoPublish;
 use crate::client::publish::LocalMedia;
-use crate::client::signaling::{Command, Signaling};
+use crate::client::signaling::{Command, Signaling, open_and_join};
 use crate::client::state::{RtpTap, Shared};
 use crate::client::{media_ready, peer};
-use crate::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame, parse_server_frame};
-use crate::wait::within;
-use anyhow::{Context, Result, anyhow, bail};
-use futures_util::{SinkExt, StreamExt};
+use crate::protocol::{ClientFrame, ServerFrame};
+use anyhow::Result;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 /// How long the WebSocket handshake and `join` → `joined` may take.
@@ -93,44 +90,10 @@ impl LoadClient {
         sent: Arc<SentCounter>,
     ) -> Result<Self> {
         let who = options.identity.clone();
-        let (mut socket, _) = within(
-            JOIN_TIMEOUT,
-            "the WebSocket handshake",
-            tokio_tungstenite::connect_async(ws_url),
-        )
-        .await?
-        .with_context(|| format!("{who}: connecting to {ws_url}"))?;
-        let join = ClientFrame::Join {
-            protocol: PROTOCOL_VERSION,
-            token: token.to_owned(),
-            resume: None,
-        };
-        let join_sent = Instant::now();
-        socket
-            .send(Message::text(join.to_json(None)?))
-            .await
-            .with_context(|| format!("{who}: sending join"))?;
-
         let shared = Arc::new(Shared::default());
         shared.lock().tap = Some(Arc::clone(&recorder) as Arc<dyn RtpTap>);
-        let joined = within(JOIN_TIMEOUT, &format!("`joined` for {who}"), async {
-            loop {
-                let msg = socket
-                    .next()
-                    .await
-                    .ok_or_else(|| anyhow!("{who}: socket closed before `joined`"))?
-                    .with_context(|| format!("{who}: reading the join reply"))?;
-                let Message::Text(text) = msg else { continue };
-                let frame = parse_server_frame(text.as_str())?;
-                shared.apply_frame(&frame);
-                match frame {
-                    ServerFrame::Joined(joined) => return Ok::<_, anyhow::Error>(joined),
-                    ServerFrame::Error(err) => bail!("{who}: join refused: {err:?}"),
-                    _ => {}
-                }
-            }
-        })
-        .await??;
+        let (socket, joined, join_sent) =
+            open_and_join(ws_url, token, &who, &shared, JOIN_TIMEOUT).await?;
         let media_at_join = !joined.tracks.is_empty();
 
         let peer = peer::build(Arc::clone(&shared)).await?;
