@@ -404,6 +404,15 @@ impl ParticipantHandle {
         .await
     }
 
+    /// Silence from this participant is expected (`true`: its app is in the background or its
+    /// socket is gone) or no longer (`false`). While paused it is never reported
+    /// [`SfuEvent::MediaLost`]; after a pause its media gets a while to come back.
+    pub async fn set_paused(&self, paused: bool) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::Pause { key, paused, reply })
+            .await
+    }
+
     /// Tracks others publish in the room now (for a client that resumes its seat).
     pub async fn room_tracks(&self) -> Result<Vec<TrackInfo>> {
         let key = self.key;

@@ -81,6 +81,15 @@ pub enum ClientMessage {
         #[serde(default)]
         request_id: Option<String>,
     },
+    /// The app went to the background or a phone call took over (`true`), or is back.
+    /// Others are told; the seat is kept however long the media stays quiet meanwhile.
+    Pause {
+        /// Paused now.
+        paused: bool,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
     /// Leave the room.
     Leave {
         /// Echoed in the reply.
@@ -105,6 +114,7 @@ impl ClientMessage {
             | ClientMessage::Candidate { request_id, .. }
             | ClientMessage::TrackSettings { request_id, .. }
             | ClientMessage::Mute { request_id, .. }
+            | ClientMessage::Pause { request_id, .. }
             | ClientMessage::Leave { request_id, .. }
             | ClientMessage::Ping { request_id, .. } => request_id.as_deref(),
         }
@@ -122,6 +132,19 @@ pub struct ParticipantInfo {
     pub name: String,
     /// Role.
     pub role: Role,
+    /// Present while they are away or reconnecting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<PauseReason>,
+}
+
+/// Why someone's media is quiet although they are still in the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// Their app is in the background or a phone call took over.
+    Away,
+    /// Their connection dropped; their seat waits for them to resume.
+    Reconnecting,
 }
 
 /// An ICE server for the client's `RTCPeerConnection`.
@@ -187,6 +210,16 @@ pub enum ServerMessage {
         participant_id: String,
         /// `left`, `disconnected`, `removed` or `replaced`.
         reason: LeaveReason,
+    },
+    /// Someone's media went quiet while they stay in the room, or came back.
+    ParticipantPaused {
+        /// Who.
+        participant_id: String,
+        /// Paused now.
+        paused: bool,
+        /// Why, while paused.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<PauseReason>,
     },
     /// A track is available.
     TrackPublished {

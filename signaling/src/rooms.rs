@@ -9,7 +9,7 @@ use std::time::Duration;
 use accord_sfu::{ParticipantHandle, SfuEvent};
 use tokio::sync::mpsc;
 
-use crate::protocol::{LeaveReason, ParticipantInfo};
+use crate::protocol::{LeaveReason, ParticipantInfo, PauseReason};
 
 /// The SFU side of a seat: kept across a dropped socket so a resume finds it intact.
 pub struct Seat {
@@ -30,6 +30,13 @@ pub enum Notice {
         participant_id: String,
         /// Why.
         reason: LeaveReason,
+    },
+    /// Someone's media went quiet while they stay, or came back.
+    Paused {
+        /// Their seat.
+        participant_id: String,
+        /// Why, while paused.
+        paused: Option<PauseReason>,
     },
     /// You have been replaced by a newer join with your identity, or removed.
     YouAreGone(LeaveReason),
@@ -139,6 +146,7 @@ impl Rooms {
             identity: identity.to_owned(),
             name: name.to_owned(),
             role,
+            paused: None,
         };
         let others = visible(members, &participant.id);
         if !hidden {
@@ -178,8 +186,15 @@ impl Rooms {
         let (tx, notices) = mpsc::unbounded_channel();
         member.notices = Some(tx);
         member.generation += 1;
+        let back = member.info.paused == Some(PauseReason::Reconnecting);
+        if back {
+            member.info.paused = None;
+        }
         let participant = member.info.clone();
         let generation = member.generation;
+        if back {
+            announce_pause(members, &participant.id);
+        }
         let others = visible(members, &participant.id);
         Some(Resumed {
             participant,
@@ -195,11 +210,20 @@ impl Rooms {
     pub fn detach(&self, room: &str, participant_id: &str, seat: Seat, grace: Duration) {
         let generation = {
             let mut rooms = self.lock();
-            let Some(member) = rooms.get_mut(room).and_then(|m| m.get_mut(participant_id)) else {
+            let Some(members) = rooms.get_mut(room) else {
+                return;
+            };
+            let Some(member) = members.get_mut(participant_id) else {
                 return;
             };
             member.notices = None;
             member.detached = Some(seat);
+            // Someone already away stays "away": that says more than "reconnecting".
+            if member.info.paused.is_none() {
+                member.info.paused = Some(PauseReason::Reconnecting);
+                announce_pause(members, participant_id);
+            }
+            let member = &members[participant_id];
             member.generation
         };
         let rooms = self.clone();
@@ -220,6 +244,21 @@ impl Rooms {
         };
         if still_detached {
             self.remove(room, participant_id, LeaveReason::Disconnected);
+        }
+    }
+
+    /// Marks a seat away (`Some`) or back (`None`) and tells the room if that changed.
+    pub fn set_paused(&self, room: &str, participant_id: &str, paused: Option<PauseReason>) {
+        let mut rooms = self.lock();
+        let Some(members) = rooms.get_mut(room) else {
+            return;
+        };
+        let Some(member) = members.get_mut(participant_id) else {
+            return;
+        };
+        if member.info.paused != paused {
+            member.info.paused = paused;
+            announce_pause(members, participant_id);
         }
     }
 
@@ -273,6 +312,22 @@ fn visible(members: &HashMap<String, Member>, except: &str) -> Vec<ParticipantIn
         .collect();
     others.sort_by(|a, b| a.id.cmp(&b.id));
     others
+}
+
+/// Tells everyone else in the room a member's current pause state (hidden members: nobody).
+fn announce_pause(members: &HashMap<String, Member>, participant_id: &str) {
+    let Some(member) = members.get(participant_id).filter(|m| !m.hidden) else {
+        return;
+    };
+    let notice = Notice::Paused {
+        participant_id: participant_id.to_owned(),
+        paused: member.info.paused,
+    };
+    for (id, m) in members {
+        if let (Some(tx), false) = (&m.notices, id == participant_id) {
+            let _ = tx.send(notice.clone());
+        }
+    }
 }
 
 fn broadcast(members: &HashMap<String, Member>, notice: Notice) {

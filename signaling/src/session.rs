@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use crate::AppState;
 use crate::auth::JoinClaims;
 use crate::protocol::{
-    ClientMessage, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo, ServerMessage,
+    ClientMessage, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo, PauseReason,
+    ServerMessage,
 };
 use crate::rooms::{AdmitError, Notice, Seat};
 
@@ -199,6 +200,8 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
         }
         Ending::SocketLost => {
             if state.rooms().holds(room, id, seated.generation) {
+                // Its media stops too; the seat must not be dropped for that before the grace.
+                let _ = seated.seat.handle.set_paused(true).await;
                 state
                     .rooms()
                     .detach(room, id, seated.seat, state.config().resume_grace);
@@ -214,6 +217,7 @@ async fn finish(state: &AppState, mut socket: WebSocket) {
 }
 
 struct Seated {
+    room: String,
     participant: ParticipantInfo,
     seat: Seat,
     notices: mpsc::UnboundedReceiver<Notice>,
@@ -243,7 +247,10 @@ async fn take_seat(
                 resume_token: token,
             };
             send(socket, &joined).await;
+            // Whatever made the media quiet is over or will be said again by the client.
+            let _ = r.seat.handle.set_paused(false).await;
             return Some(Seated {
+                room: claims.room.clone(),
                 participant: r.participant,
                 seat: r.seat,
                 notices: r.notices,
@@ -308,6 +315,7 @@ async fn take_seat(
         return None;
     }
     Some(Seated {
+        room: claims.room.clone(),
         participant: admission.participant,
         seat: Seat {
             handle: joined.handle,
@@ -345,7 +353,7 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                     }
                     Inbound::Message(m) => {
                         let request_id = m.request_id().map(str::to_owned);
-                        match handle(socket, seated, m).await {
+                        match handle(state, socket, seated, m).await {
                             Ok(Some(ending)) => return ending,
                             Ok(None) => {}
                             Err(r) => {
@@ -374,6 +382,13 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
             notice = seated.notices.recv() => {
                 let message = match notice {
                     None => return Ending::Gone(LeaveReason::Removed),
+                    Some(Notice::Paused { participant_id, paused }) => {
+                        ServerMessage::ParticipantPaused {
+                            participant_id,
+                            paused: paused.is_some(),
+                            reason: paused,
+                        }
+                    }
                     Some(Notice::YouAreGone(reason)) => return Ending::Gone(reason),
                     Some(Notice::Joined(participant)) => {
                         ServerMessage::ParticipantJoined { participant }
@@ -399,6 +414,7 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
 }
 
 async fn handle(
+    state: &AppState,
     socket: &mut WebSocket,
     seated: &mut Seated,
     message: ClientMessage,
@@ -444,6 +460,13 @@ async fn handle(
             handle.track_settings(track_id, w, h).await?;
         }
         ClientMessage::Mute { source, muted, .. } => handle.set_muted(source, muted).await?,
+        ClientMessage::Pause { paused, .. } => {
+            handle.set_paused(paused).await?;
+            let reason = paused.then_some(PauseReason::Away);
+            state
+                .rooms()
+                .set_paused(&seated.room, &seated.participant.id, reason);
+        }
         ClientMessage::Leave { .. } => return Ok(Some(Ending::Leave(LeaveReason::Left))),
         ClientMessage::Ping { request_id } => {
             send(socket, &ServerMessage::Pong { request_id }).await;

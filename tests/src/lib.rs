@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-pub use client::{ClientOptions, ReceivedTrack, TestClient, VideoPublish};
+pub use client::{Bystander, ClientOptions, ReceivedTrack, TestClient, VideoPublish};
 pub use server::{TestServer, TokenRequest};
 
 /// The cargo target directory these tests were built into.

@@ -76,6 +76,11 @@ pub enum ClientFrame {
         /// New state.
         muted: bool,
     },
+    /// Our app went to the background (or a call took over), or came back.
+    Pause {
+        /// Paused now.
+        paused: bool,
+    },
     /// Leave the room.
     Leave,
     /// Keep-alive.
@@ -107,6 +112,9 @@ pub struct Participant {
     /// `mediator`, `party`, `observer` or `guest`.
     #[serde(default)]
     pub role: String,
+    /// `away` or `reconnecting` while their media is quiet.
+    #[serde(default)]
+    pub paused: Option<String>,
 }
 
 /// A published track as the server describes it.
@@ -220,6 +228,16 @@ pub enum ServerFrame {
         /// `left`, `disconnected`, `removed` or `replaced`.
         #[serde(default)]
         reason: String,
+    },
+    /// Someone's media went quiet while they stay in the room, or came back.
+    ParticipantPaused {
+        /// Who.
+        participant_id: String,
+        /// Paused now.
+        paused: bool,
+        /// `away` or `reconnecting` while paused.
+        #[serde(default)]
+        reason: Option<String>,
     },
     /// A track became available.
     TrackPublished {

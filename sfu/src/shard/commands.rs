@@ -57,6 +57,11 @@ pub(crate) enum Command {
         muted: bool,
         reply: oneshot::Sender<Result<()>>,
     },
+    Pause {
+        key: PeerKey,
+        paused: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
     RoomTracks {
         key: PeerKey,
         reply: oneshot::Sender<Result<Vec<TrackInfo>>>,
@@ -77,6 +82,7 @@ impl Command {
             | Command::Candidate { key, .. }
             | Command::TrackSettings { key, .. }
             | Command::Mute { key, .. }
+            | Command::Pause { key, .. }
             | Command::RoomTracks { key, .. }
             | Command::Leave { key } => Some(key.index),
             Command::Join { .. } | Command::Shutdown => None,
@@ -136,6 +142,9 @@ impl Shard {
             } => {
                 let _ = reply.send(self.mute(key, source, muted));
             }
+            Command::Pause { key, paused, reply } => {
+                let _ = reply.send(self.pause(key, paused));
+            }
             Command::RoomTracks { key, reply } => {
                 let _ = reply.send(self.room_tracks(key));
             }
@@ -190,6 +199,8 @@ impl Shard {
             connected_at: None,
             last_rx: now,
             lost: false,
+            paused: false,
+            unpaused_at: None,
             next_timeout: None,
             declared: Vec::new(),
             inbound: Vec::new(),
@@ -435,6 +446,16 @@ impl Shard {
             .ok_or(Error::UnknownTrack)?;
         sub.wanted_size = Some(size);
         self.update_layers(publication, now);
+        Ok(())
+    }
+
+    fn pause(&mut self, key: PeerKey, paused: bool) -> Result<()> {
+        let index = self.live(key)?;
+        let p = &mut self.participants[index];
+        if p.paused && !paused {
+            p.unpaused_at = Some(Instant::now());
+        }
+        p.paused = paused;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 
-use super::participant::CONNECT_TIMEOUT;
+use super::participant::{CONNECT_TIMEOUT, UNPAUSE_ALLOWANCE};
 use super::{Shard, speaker};
 use crate::events::{SfuEvent, Speaker};
 use crate::ids::{MediaKind, TrackId, TrackSource};
@@ -94,7 +94,10 @@ impl Shard {
                         });
                         self.request_keyframes_for(index, now);
                     }
-                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed if !p.lost => {
+                    // A paused participant's path may fail; it restarts ICE when it returns.
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                        if !p.lost && !p.paused =>
+                    {
                         p.lost = true;
                         p.tell(SfuEvent::MediaLost);
                     }
@@ -165,8 +168,12 @@ impl Shard {
         for &k in &keys {
             let p = &mut self.participants[k];
             let silent = now.saturating_duration_since(p.last_rx);
+            let back_a_while = p
+                .unpaused_at
+                .is_none_or(|t| now.saturating_duration_since(t) > UNPAUSE_ALLOWANCE);
             let lost = match p.connected_at {
-                Some(_) => silent > self.ctx.media_timeout,
+                _ if p.paused => false,
+                Some(_) => silent > self.ctx.media_timeout && back_a_while,
                 // Someone who never negotiated (an observer alone in a room) is not
                 // expected to connect yet.
                 None => p

@@ -17,6 +17,9 @@ use crate::ids::{Layer, ParticipantId, RoomId};
 pub(crate) const FIRST_OFFER_GRACE: Duration = Duration::from_millis(800);
 /// A participant that never gets media flowing is given up on after this.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// After a pause ends, how long media may still be missing before the seat is given up on:
+/// a phone back from the background or a call may need an ICE restart first.
+pub(crate) const UNPAUSE_ALLOWANCE: Duration = Duration::from_secs(15);
 
 /// Where one incoming SSRC goes.
 #[derive(Clone, Copy, Debug)]
@@ -65,6 +68,11 @@ pub(crate) struct Participant {
     pub connected_at: Option<Instant>,
     pub last_rx: Instant,
     pub lost: bool,
+    /// Silence is expected: the app is in the background, or its socket dropped and the seat
+    /// waits for a resume. A paused participant is never declared lost.
+    pub paused: bool,
+    /// When the last pause ended (see [`UNPAUSE_ALLOWANCE`]).
+    pub unpaused_at: Option<Instant>,
     pub next_timeout: Option<Instant>,
     pub declared: Vec<TrackDeclaration>,
     pub inbound: Vec<Inbound>,

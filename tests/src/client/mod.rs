@@ -7,6 +7,7 @@
 //! connection is up and the server answered. Call [`TestClient::close`] (or
 //! [`TestClient::leave`]) at the end: the crate's driver does not stop on drop.
 
+mod bystander;
 mod inspect;
 mod options;
 // `pub(crate)` so the load tool (`crate::load`) can build lean participants from the same parts.
@@ -20,6 +21,7 @@ pub mod whip;
 #[cfg(test)]
 mod loopback_test;
 
+pub use bystander::Bystander;
 pub use options::{ClientOptions, VideoPublish};
 pub use state::{PacketRecord, RECENT_PAYLOADS, ReceivedTrack};
 pub use whip::{WhepViewer, WhipHttp, WhipPublisher, WhipResponse};
@@ -76,7 +78,7 @@ impl TestClient {
         // Frames before `joined` (none are expected) are kept for the record.
         let shared = Arc::new(Shared::default());
         let (socket, joined, _) =
-            signaling::open_and_join(ws_url, token, &who, &shared, JOIN_TIMEOUT).await?;
+            signaling::open_and_join(ws_url, token, None, &who, &shared, JOIN_TIMEOUT).await?;
 
         let peer = peer::build(Arc::clone(&shared)).await?;
         let pc = Arc::clone(&peer.pc);

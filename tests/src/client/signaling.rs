@@ -21,12 +21,13 @@ use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDes
 /// The WebSocket type the client uses.
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Opens the signaling socket, sends `join` and waits for `joined`; frames before it go
-/// into `shared`. Each of the two steps may take `timeout`. Returns the socket, the
+/// Opens the signaling socket, sends `join` (with `resume`, a resume token, to take back a
+/// seat) and waits for `joined`; frames before it go into `shared`. Each of the two steps may take `timeout`. Returns the socket, the
 /// `joined` frame and when `join` was sent.
 pub(crate) async fn open_and_join(
     ws_url: &str,
     token: &str,
+    resume: Option<&str>,
     who: &str,
     shared: &Shared,
     timeout: Duration,
@@ -41,7 +42,7 @@ pub(crate) async fn open_and_join(
     let join = ClientFrame::Join {
         protocol: crate::protocol::PROTOCOL_VERSION,
         token: token.to_owned(),
-        resume: None,
+        resume: resume.map(str::to_owned),
     };
     let join_sent = std::time::Instant::now();
     socket

@@ -272,6 +272,15 @@ impl Shared {
             ServerFrame::ParticipantLeft { participant_id, .. } => {
                 state.participants.remove(participant_id);
             }
+            ServerFrame::ParticipantPaused {
+                participant_id,
+                reason,
+                ..
+            } => {
+                if let Some(p) = state.participants.get_mut(participant_id) {
+                    p.paused = reason.clone();
+                }
+            }
             ServerFrame::TrackPublished { track } => {
                 state.tracks.insert(track.id.clone(), track.clone());
             }

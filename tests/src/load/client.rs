@@ -93,7 +93,7 @@ impl LoadClient {
         let shared = Arc::new(Shared::default());
         shared.lock().tap = Some(Arc::clone(&recorder) as Arc<dyn RtpTap>);
         let (socket, joined, join_sent) =
-            open_and_join(ws_url, token, &who, &shared, JOIN_TIMEOUT).await?;
+            open_and_join(ws_url, token, None, &who, &shared, JOIN_TIMEOUT).await?;
         let media_at_join = !joined.tracks.is_empty();
 
         let peer = peer::build(Arc::clone(&shared)).await?;

@@ -1,0 +1,102 @@
+//! A participant with a WebSocket and no peer connection: it sees the room the way signaling
+//! describes it, and can lose its socket and resume its seat like a phone on a bad network.
+//! Because it has no media path, the server's media timeouts never concern it, so it can
+//! watch a room while the network of someone else in it is cut.
+
+use super::signaling::{Socket, open_and_join};
+use super::state::Shared;
+use crate::protocol::{Joined, Participant, ServerFrame, parse_server_frame};
+use crate::wait::wait_until;
+use anyhow::{Context, Result};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// See the module docs.
+pub struct Bystander {
+    who: String,
+    joined: Joined,
+    shared: Arc<Shared>,
+    reader: JoinHandle<()>,
+}
+
+impl Bystander {
+    /// Joins with `token`; with `resume` (a resume token) it asks for an earlier seat back.
+    pub async fn join(ws_url: &str, token: &str, resume: Option<&str>, who: &str) -> Result<Self> {
+        crate::init_logging();
+        let shared = Arc::new(Shared::default());
+        let (socket, joined, _) =
+            open_and_join(ws_url, token, resume, who, &shared, JOIN_TIMEOUT).await?;
+        let reader = tokio::spawn(read_frames(socket, Arc::clone(&shared)));
+        Ok(Self {
+            who: who.to_owned(),
+            joined,
+            shared,
+            reader,
+        })
+    }
+
+    /// The `joined` frame.
+    pub fn joined(&self) -> &Joined {
+        &self.joined
+    }
+
+    /// Our seat.
+    pub fn id(&self) -> &str {
+        &self.joined.participant.id
+    }
+
+    /// Everyone else in the room now.
+    pub fn participants(&self) -> Vec<Participant> {
+        self.shared.lock().participants.values().cloned().collect()
+    }
+
+    /// Every frame received so far, `joined` first.
+    pub fn frames(&self) -> Vec<ServerFrame> {
+        self.shared.lock().frames.clone()
+    }
+
+    /// Waits for a frame matching `pred` (already received ones count).
+    pub async fn wait_for_frame(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&ServerFrame) -> bool,
+    ) -> Result<ServerFrame> {
+        wait_until(
+            timeout,
+            &format!("{} to receive {what}", self.who),
+            || Ok(self.shared.lock().frames.iter().find(|f| pred(f)).cloned()),
+            || format!("frames: {:?}", self.frames()),
+        )
+        .await
+    }
+
+    /// The socket vanishes without a close frame, as when a phone loses its network.
+    pub fn drop_socket(self) -> String {
+        self.reader.abort();
+        self.joined.resume_token.clone().unwrap_or_default()
+    }
+}
+
+impl Drop for Bystander {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+async fn read_frames(mut socket: Socket, shared: Arc<Shared>) {
+    while let Some(Ok(message)) = socket.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        match parse_server_frame(text.as_str()).context("an unparsable server frame") {
+            Ok(frame) => shared.apply_frame(&frame),
+            Err(err) => shared.local_error(format!("{err:#}")),
+        }
+    }
+}
