@@ -76,10 +76,19 @@ export class SignalClient extends Emitter<SignalEvents> {
     this.socket?.close();
   }
 
-  /** Drops the socket as a network failure would (the engine then reconnects). */
+  /**
+   * Gives the socket up as a network failure would, and reports it closed at once (the engine
+   * then reconnects). Not left to `onclose`: on a dead network the closing handshake never
+   * completes, and Chromium fires `onclose` only after its one-minute handshake timeout.
+   */
   drop(): void {
+    const socket = this.socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
     clearInterval(this.pingTimer);
-    this.socket?.close(4000, 'dropped');
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.close(4000, 'dropped');
+    this.emit('closed', { code: 4000, reason: 'dropped', byUs: false });
   }
 
   private keepAlive(): void {
