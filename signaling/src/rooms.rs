@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord_sfu::{ParticipantHandle, SfuEvent};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::protocol::{LeaveReason, ParticipantInfo, PauseReason};
 
@@ -40,6 +40,10 @@ pub enum Notice {
     },
     /// You have been replaced by a newer join with your identity, or removed.
     YouAreGone(LeaveReason),
+    /// A newer socket presented your seat's resume token: yours is taken for dead (a phone that
+    /// lost its network sends no close, so the server may not have noticed), and the seat is to
+    /// be let go of as after a dropped socket, for the newer one to take.
+    ResumedElsewhere,
 }
 
 struct Member {
@@ -87,10 +91,23 @@ pub struct Resumed {
     pub generation: u64,
 }
 
+/// How long a resume waits for an older session that still holds the seat to let go of it.
+const HANDOVER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What one look at a seat asked for by a resume found.
+enum ResumeAttempt {
+    Resumed(Resumed),
+    /// An older session holds it and has been asked to let go.
+    HeldElsewhere,
+    NoSuchSeat,
+}
+
 /// Every room's membership.
 #[derive(Clone, Default)]
 pub struct Rooms {
     inner: Arc<Mutex<HashMap<String, HashMap<String, Member>>>>,
+    /// Woken whenever a seat is detached, for resumes waiting on a handover.
+    seat_detached: Arc<Notify>,
 }
 
 impl Rooms {
@@ -174,15 +191,40 @@ impl Rooms {
         })
     }
 
-    /// Takes back a detached seat by its resume token.
-    pub fn resume(&self, room: &str, identity: &str, resume_token: &str) -> Option<Resumed> {
+    /// Takes back a seat by its resume token. The seat is usually detached already; if an
+    /// older session still holds it (its socket died without the server noticing), that session
+    /// is asked to let go and the seat is taken once it has, within [`HANDOVER_TIMEOUT`].
+    pub async fn resume(&self, room: &str, identity: &str, resume_token: &str) -> Option<Resumed> {
+        let deadline = tokio::time::Instant::now() + HANDOVER_TIMEOUT;
+        loop {
+            // Registered before looking, so a detach between the look and the wait is not missed.
+            let detached = self.seat_detached.notified();
+            match self.try_resume(room, identity, resume_token) {
+                ResumeAttempt::Resumed(resumed) => return Some(resumed),
+                ResumeAttempt::NoSuchSeat => return None,
+                ResumeAttempt::HeldElsewhere => {}
+            }
+            tokio::time::timeout_at(deadline, detached).await.ok()?;
+        }
+    }
+
+    fn try_resume(&self, room: &str, identity: &str, resume_token: &str) -> ResumeAttempt {
         let mut rooms = self.lock();
-        let members = rooms.get_mut(room)?;
-        let (_, member) = members.iter_mut().find(|(_, m)| {
+        let Some(members) = rooms.get_mut(room) else {
+            return ResumeAttempt::NoSuchSeat;
+        };
+        let Some((_, member)) = members.iter_mut().find(|(_, m)| {
             m.info.identity == identity
                 && crate::auth::constant_time_eq(m.resume_token.as_bytes(), resume_token.as_bytes())
-        })?;
-        let seat = member.detached.take()?;
+        }) else {
+            return ResumeAttempt::NoSuchSeat;
+        };
+        let Some(seat) = member.detached.take() else {
+            if let Some(holder) = &member.notices {
+                let _ = holder.send(Notice::ResumedElsewhere);
+            }
+            return ResumeAttempt::HeldElsewhere;
+        };
         let (tx, notices) = mpsc::unbounded_channel();
         member.notices = Some(tx);
         member.generation += 1;
@@ -196,7 +238,7 @@ impl Rooms {
             announce_pause(members, &participant.id);
         }
         let others = visible(members, &participant.id);
-        Some(Resumed {
+        ResumeAttempt::Resumed(Resumed {
             participant,
             others,
             seat,
@@ -226,6 +268,7 @@ impl Rooms {
             let member = &members[participant_id];
             member.generation
         };
+        self.seat_detached.notify_waiters();
         let rooms = self.clone();
         let (room, participant_id) = (room.to_owned(), participant_id.to_owned());
         tokio::spawn(async move {

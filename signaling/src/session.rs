@@ -21,6 +21,8 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(15);
 /// …and give up on a client silent for this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long a client whose media died has to answer a ping before its socket counts as dead too.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A protocol error frame, and whether the socket closes after it.
 struct Refusal {
@@ -234,7 +236,7 @@ async fn take_seat(
     let rooms = state.rooms();
     let mut resume_refused = false;
     if let Some(token) = resume {
-        if let Some(r) = rooms.resume(&claims.room, &claims.sub, &token) {
+        if let Some(r) = rooms.resume(&claims.room, &claims.sub, &token).await {
             let tracks = r.seat.handle.room_tracks().await.unwrap_or_default();
             let joined = ServerMessage::Joined {
                 request_id,
@@ -371,7 +373,14 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                     state.metrics().observe_join(*after);
                 }
                 if event == SfuEvent::MediaLost {
-                    return Ending::Leave(LeaveReason::Disconnected);
+                    // A client still there is told it is out. One that does not answer either
+                    // lost its whole network (a phone sends no close then): its seat waits for
+                    // a resume like any dropped socket's.
+                    return if answers_ping(socket).await {
+                        Ending::Leave(LeaveReason::Disconnected)
+                    } else {
+                        Ending::SocketLost
+                    };
                 }
                 if let Some(message) = from_sfu(event) {
                     if !send(socket, &message).await {
@@ -390,6 +399,7 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                         }
                     }
                     Some(Notice::YouAreGone(reason)) => return Ending::Gone(reason),
+                    Some(Notice::ResumedElsewhere) => return Ending::SocketLost,
                     Some(Notice::Joined(participant)) => {
                         ServerMessage::ParticipantJoined { participant }
                     }
@@ -411,6 +421,17 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
             }
         }
     }
+}
+
+/// Whether the client answers a ping (or says anything) within [`PROBE_TIMEOUT`].
+async fn answers_ping(socket: &mut WebSocket) -> bool {
+    let probe = async {
+        socket.send(Message::Ping(Vec::new().into())).await.is_ok()
+            && !matches!(receive(socket).await, Inbound::Closed)
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, probe)
+        .await
+        .unwrap_or(false)
 }
 
 async fn handle(

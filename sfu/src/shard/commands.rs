@@ -454,6 +454,8 @@ impl Shard {
         let p = &mut self.participants[index];
         if p.paused && !paused {
             p.unpaused_at = Some(Instant::now());
+            // A seat given up on for silent media and then resumed may be given up on again.
+            p.lost = false;
         }
         p.paused = paused;
         Ok(())

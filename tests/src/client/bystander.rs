@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -22,6 +23,8 @@ pub struct Bystander {
     joined: Joined,
     shared: Arc<Shared>,
     reader: JoinHandle<()>,
+    /// Tells the reader the network is gone (see [`Bystander::lose_network`]).
+    network_lost: Option<oneshot::Sender<()>>,
 }
 
 impl Bystander {
@@ -31,12 +34,14 @@ impl Bystander {
         let shared = Arc::new(Shared::default());
         let (socket, joined, _) =
             open_and_join(ws_url, token, resume, who, &shared, JOIN_TIMEOUT).await?;
-        let reader = tokio::spawn(read_frames(socket, Arc::clone(&shared)));
+        let (network_lost, lost) = oneshot::channel();
+        let reader = tokio::spawn(read_frames(socket, Arc::clone(&shared), lost));
         Ok(Self {
             who: who.to_owned(),
             joined,
             shared,
             reader,
+            network_lost: Some(network_lost),
         })
     }
 
@@ -81,6 +86,16 @@ impl Bystander {
         self.reader.abort();
         self.joined.resume_token.clone().unwrap_or_default()
     }
+
+    /// The network goes away under the socket and the server is not told: the connection stays
+    /// open but nothing more is read or answered (not even pings) until this bystander is
+    /// dropped, as with a phone that lost its signal. Returns the resume token.
+    pub fn lose_network(&mut self) -> String {
+        if let Some(lost) = self.network_lost.take() {
+            let _ = lost.send(());
+        }
+        self.joined.resume_token.clone().unwrap_or_default()
+    }
 }
 
 impl Drop for Bystander {
@@ -89,7 +104,15 @@ impl Drop for Bystander {
     }
 }
 
-async fn read_frames(mut socket: Socket, shared: Arc<Shared>) {
+async fn read_frames(mut socket: Socket, shared: Arc<Shared>, network_lost: oneshot::Receiver<()>) {
+    tokio::select! {
+        // The socket is kept (and so stays open) while nothing reads it.
+        Ok(()) = network_lost => std::future::pending::<()>().await,
+        () = read_until_closed(&mut socket, &shared) => {}
+    }
+}
+
+async fn read_until_closed(socket: &mut Socket, shared: &Shared) {
     while let Some(Ok(message)) = socket.next().await {
         let Message::Text(text) = message else {
             continue;
