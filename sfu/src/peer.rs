@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rtc::interceptor::{
-    Attribute, CongestionControlBuilder, Gcc, Interceptor, Packet, Registry, Slot, StreamInfo,
-    TaggedPacket, TwccSenderBuilder,
+    Attribute, CongestionControlBuilder, Gcc, Interceptor, NackGeneratorBuilder,
+    NackResponderBuilder, Packet, Registry, Slot, StreamInfo, TaggedPacket, TwccSenderBuilder,
 };
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
-    configure_twcc_receiver_only,
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
@@ -78,6 +77,16 @@ const INITIAL_ESTIMATE_BPS: f64 = 3_000_000.0;
 const MIN_ESTIMATE_BPS: f64 = 50_000.0;
 const MAX_ESTIMATE_BPS: f64 = 50_000_000.0;
 
+/// How often a packet lost on its way from a publisher is asked for again (one NACK round
+/// every 100 ms). Unbounded, as `rtc` has it by default, every packet lost in an outage of a
+/// second or more is asked for ten times a second for as long as it stays in the 512-packet
+/// window; a simulcast layer the publisher paused meanwhile never moves the window on, and
+/// its retransmissions crowd out the fresh video (after a 3 s outage a phone's encoder was
+/// starved for over ten seconds). After such a gap subscribers need a keyframe, not old packets.
+const NACKS_PER_LOST_PACKET: u16 = 5;
+/// Only the newest packets are asked for again: ~0.5 s of a phone's video layer.
+const NACK_WINDOW_PACKETS: u16 = 64;
+
 /// Builds a peer connection that is ready for a remote offer or for an offer of our own.
 pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnection> {
     let mut media = MediaEngine::default();
@@ -90,7 +99,16 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
         None,
     )?;
     configure_simulcast_extension_headers(&mut media)?;
-    let registry = configure_nack(Registry::new(), &mut media);
+    // The video codecs carry the `nack` feedback themselves (`register_codecs`).
+    let registry = Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_size(NACK_WINDOW_PACKETS)
+                .with_max_nacks_per_packet(NACKS_PER_LOST_PACKET)
+                .build(),
+        );
     let registry = configure_rtcp_reports(registry);
     let registry = configure_twcc_receiver_only(registry, &mut media)?;
     // Send-side congestion control toward subscribers from their TWCC feedback: the estimate

@@ -117,7 +117,7 @@ struct LastOut {
 }
 
 /// `a` is after `b` in sequence-number space (RFC 3550 wrap-around).
-fn seq_after(a: u16, b: u16) -> bool {
+pub(crate) fn seq_after(a: u16, b: u16) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000
 }
 

@@ -12,7 +12,7 @@ use rtc::sansio::Protocol;
 use super::publication::{Cap, MAX_LAYERS};
 use super::{Shard, speaker};
 use crate::events::SfuEvent;
-use crate::forward::vp8;
+use crate::forward::{seq_after, vp8};
 use crate::ids::{Layer, MediaKind};
 
 impl Shard {
@@ -81,11 +81,20 @@ impl Shard {
         };
         let layer_index = usize::from(route.layer.0);
         let info = pubn.codec.inspect(&packet.payload);
-        if let Some(state) = pubn.layers.get_mut(layer_index) {
-            state.last_packet = Some(now);
+        // A layer is live while fresh video of it arrives. Padding (a publisher probing its
+        // bandwidth) and retransmissions of old packets do not count: a layer the publisher
+        // paused may keep getting both, and must not hold its subscribers on a frozen picture.
+        let carries_media = !packet.payload.is_empty();
+        let seq = packet.header.sequence_number;
+        if let Some(state) = pubn.layers.get_mut(layer_index).filter(|_| carries_media) {
+            if state.newest_seq.is_none_or(|newest| seq_after(seq, newest)) {
+                state.newest_seq = Some(seq);
+                state.last_packet = Some(now);
+            }
             // Payload plus the 12-byte RTP header, as it costs on the subscriber's link.
             state.bytes += packet.payload.len() as u64 + 12;
             if info.keyframe_start && pubn.kind == MediaKind::Video {
+                state.keyframe_wanted = false;
                 if let Some(size) = vp8::keyframe_size(&packet.payload) {
                     state.size = Some(size);
                 }
@@ -315,6 +324,11 @@ impl Shard {
                     wanted_keyframes[usize::from(l)] = true;
                 }
             }
+        }
+        // A request that got lost on the way leaves subscribers frozen until they ask again
+        // (Chrome waits seconds): ask again ourselves until the keyframe comes.
+        for Layer(l) in pubn.layers_awaiting_keyframe(now) {
+            wanted_keyframes[usize::from(l)] = true;
         }
         let demand = pubn.layer_demand(now);
         let demand_changed = pubn.simulcast && demand != pubn.demanded;

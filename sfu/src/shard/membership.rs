@@ -361,6 +361,9 @@ impl Shard {
             .layers
             .get_mut(usize::from(layer.0))
         {
+            if layer_state.ssrc != Some(init.ssrc) {
+                layer_state.newest_seq = None;
+            }
             layer_state.ssrc = Some(init.ssrc);
         }
         if let Some(p) = self.participants.get_mut(index) {

@@ -21,7 +21,10 @@ const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub(crate) struct LayerState {
     pub ssrc: Option<u32>,
+    /// When fresh video (beyond [`newest_seq`](Self::newest_seq)) last arrived.
     pub last_packet: Option<Instant>,
+    /// The highest sequence number of the layer's video so far.
+    pub newest_seq: Option<u16>,
     pub last_keyframe_request: Option<Instant>,
     /// Frame size read from the layer's last keyframe (VP8 only).
     pub size: Option<(u16, u16)>,
@@ -29,6 +32,8 @@ pub(crate) struct LayerState {
     pub bytes: u64,
     /// Smoothed incoming bitrate of the layer, bits per second.
     pub bitrate: f64,
+    /// A keyframe was asked for and has not arrived yet.
+    pub keyframe_wanted: bool,
 }
 
 /// The most a subscriber's bandwidth allows of one track.
@@ -205,8 +210,11 @@ impl Publication {
 
     /// Whether a keyframe may be requested for `layer` now; records the request if so.
     pub fn take_keyframe_request(&mut self, layer: Layer, now: Instant) -> Option<u32> {
+        // Only a codec whose keyframes we recognise can tell us the request was answered.
+        let answer_visible = matches!(self.codec, Codec::Vp8 | Codec::H264);
         let state = self.layers.get_mut(usize::from(layer.0))?;
         let ssrc = state.ssrc?;
+        state.keyframe_wanted = answer_visible;
         if state
             .last_keyframe_request
             .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
@@ -215,6 +223,13 @@ impl Publication {
         }
         state.last_keyframe_request = Some(now);
         Some(ssrc)
+    }
+
+    /// Layers still arriving whose keyframe was asked for and has not come.
+    pub fn layers_awaiting_keyframe(&self, now: Instant) -> impl Iterator<Item = Layer> + '_ {
+        (0..MAX_LAYERS)
+            .filter(move |&l| self.layers[l].keyframe_wanted && self.layer_live(l, now))
+            .map(|l| Layer(l as u8))
     }
 
     /// Which layers subscribers would choose if every layer were arriving.
