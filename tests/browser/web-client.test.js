@@ -12,24 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ARTIFACTS_DIR, startServer } from './lib/server.js';
-import { openClient, waitFor } from './lib/web-client.js';
+import { inbound, joinLink, openClient, pressJoin, waitFor } from './lib/web-client.js';
 
-const joinLink = (server, token) => `${server.httpUrl}/join#token=${encodeURIComponent(token)}`;
 const shot = (client, file) => client.page.screenshot({ path: join(ARTIFACTS_DIR, file) });
-
-/** Sum of a counter over the inbound streams of `kind` that come from `participantId`. */
-function inbound(stats, participantId, kind, field) {
-  return (stats?.inbound ?? [])
-    .filter((s) => s.kind === kind && s.from?.startsWith(`${participantId}/`))
-    .reduce((n, s) => n + (s[field] ?? 0), 0);
-}
-
-async function pressJoin(client) {
-  await client.page.getByTestId('join').waitFor({ state: 'visible' });
-  await waitFor('the join button to be enabled', () => client.page.getByTestId('join').isEnabled(), 15_000);
-  await client.page.getByTestId('join').click();
-  await waitFor(`${client.name} to be in the room`, async () => (await client.state())?.phase === 'connected', 20_000);
-}
 
 describe('web client: a desktop and two phones in one room', () => {
   let server;

@@ -1,5 +1,5 @@
-// `window.ACCORD`: what the browser tests read (and the one fault they inject). It only reads
-// the room model and calls the engine's documented test hook; the app never depends on it.
+// `window.ACCORD`: what the browser tests read (and the faults they inject). It only reads
+// the room model and calls the engine's documented test hooks; the app never depends on it.
 
 import type { Room } from './room/room';
 import type { RoomView } from './screens/room-view';
@@ -29,6 +29,8 @@ export function installTestHook(): TestHook {
         leftSeen,
         joinPressedAt: hook.joinPressedAt,
         firstRemoteFrameAt: firstFrame(),
+        iceRestarts: room?.engine.iceRestarts ?? 0,
+        iceState: room?.engine.pc?.iceConnectionState ?? null,
       };
     },
     /** Raw inbound/outbound RTP statistics keyed for the tests. */
@@ -64,6 +66,10 @@ export function installTestHook(): TestHook {
     },
     simulateNetworkDrop(ms: number) {
       return room?.engine.simulateNetworkDrop(ms);
+    },
+    /** Kills the WebSocket only; the test cuts the real network around it. */
+    dropSocket() {
+      room?.engine.dropSocketForTest();
     },
   };
   function firstFrame(): number | null {

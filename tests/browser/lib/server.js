@@ -43,6 +43,8 @@ export function tailFile(path, n = 60) {
 
 /**
  * Start `accord serve` on loopback ports chosen by the OS and wait for its ACCORD_READY line.
+ * `opts.env` may move the listeners elsewhere (ACCORD_HTTP_LISTEN, ACCORD_MEDIA_LISTEN,
+ * ACCORD_MEDIA_ANNOUNCE); the data dir and the secrets are always the test's own.
  * @param {{ readyTimeoutMs?: number, env?: Record<string,string>, name?: string }} [opts]
  */
 export async function startServer(opts = {}) {
@@ -65,10 +67,10 @@ export async function startServer(opts = {}) {
     ...process.env,
     RUST_BACKTRACE: process.env.RUST_BACKTRACE ?? '1',
     RUST_LOG: process.env.RUST_LOG ?? 'info',
-    ...(opts.env ?? {}),
-    ACCORD_DATA_DIR: dataDir,
     ACCORD_HTTP_LISTEN: '127.0.0.1:0',
     ACCORD_MEDIA_LISTEN: '127.0.0.1:0',
+    ...(opts.env ?? {}),
+    ACCORD_DATA_DIR: dataDir,
     ACCORD_AUTH_API_KEY: apiKey,
     ACCORD_AUTH_TOKEN_SECRET: tokenSecret,
   };

@@ -20,17 +20,29 @@ const PHONE = {
 };
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Camera and microphone need a secure context; a page served over plain http from a test
+ * address that is not loopback (a network namespace's link) is only one when Chromium is told.
+ */
+function secureOriginArgs(url) {
+  const { origin, hostname } = new URL(url);
+  return LOOPBACK_HOSTS.has(hostname) ? [] : [`--unsafely-treat-insecure-origin-as-secure=${origin}`];
+}
+
 /**
  * @param {string} name
  * @param {string} url the join link
- * @param {{phone?: boolean, locale?: string}} [opts]
+ * @param {{phone?: boolean, locale?: string, executablePath?: string}} [opts] `executablePath`
+ *   runs a wrapper instead of Chromium itself (e.g. one that enters a network namespace)
  */
 export async function openClient(name, url, opts = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), `accord-web-${name}-`));
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM_PATH,
+    executablePath: opts.executablePath ?? CHROMIUM_PATH,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...secureOriginArgs(url)],
     permissions: ['camera', 'microphone'],
     locale: opts.locale ?? 'zh-CN',
     timeout: 60_000,
@@ -72,4 +84,22 @@ export async function waitFor(what, check, timeoutMs, intervalMs = 100) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** The join link for a token minted by `server`. */
+export const joinLink = (server, token) => `${server.httpUrl}/join#token=${encodeURIComponent(token)}`;
+
+/** Sum of a counter over the inbound streams of `kind` that come from `participantId`. */
+export function inbound(stats, participantId, kind, field) {
+  return (stats?.inbound ?? [])
+    .filter((s) => s.kind === kind && s.from?.startsWith(`${participantId}/`))
+    .reduce((n, s) => n + (s[field] ?? 0), 0);
+}
+
+/** Presses "join" on the device check as a person would, and waits until in the room. */
+export async function pressJoin(client) {
+  await client.page.getByTestId('join').waitFor({ state: 'visible' });
+  await waitFor('the join button to be enabled', () => client.page.getByTestId('join').isEnabled(), 15_000);
+  await client.page.getByTestId('join').click();
+  await waitFor(`${client.name} to be in the room`, async () => (await client.state())?.phase === 'connected', 20_000);
 }

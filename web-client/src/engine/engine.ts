@@ -69,6 +69,7 @@ export class Engine extends Emitter<EngineEvents> {
   private iceDisconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Test hook state: while set, reconnect attempts wait (a simulated network outage). */
   private offlineUntil = 0;
+  private iceRestartsOffered = 0;
 
   constructor(
     private readonly wsUrl: string,
@@ -84,6 +85,11 @@ export class Engine extends Emitter<EngineEvents> {
 
   get self(): Joined['participant'] | null {
     return this.joined?.participant ?? null;
+  }
+
+  /** How many ICE restarts we have offered: tells a test which recovery path ran. */
+  get iceRestarts(): number {
+    return this.iceRestartsOffered;
   }
 
   /** Opens the socket and joins; rejects with a JoinError the screens can explain. */
@@ -158,6 +164,14 @@ export class Engine extends Emitter<EngineEvents> {
     setTimeout(() => {
       for (const [sender, track] of detached) sender.replaceTrack(track).catch(() => {});
     }, ms);
+  }
+
+  /**
+   * Test hook: the socket dies as it does when the network goes away under it. The test takes
+   * the network itself away, so unlike `simulateNetworkDrop` nothing else is faked here.
+   */
+  dropSocketForTest(): void {
+    this.signal?.drop();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -338,11 +352,13 @@ export class Engine extends Emitter<EngineEvents> {
     if (!pc || this.makingOffer || pc.signalingState !== 'stable' || !this.signal?.isOpen) return;
     this.makingOffer = true;
     try {
-      const offer = await pc.createOffer({ iceRestart: this.restartIceWanted });
+      const iceRestart = this.restartIceWanted;
+      const offer = await pc.createOffer({ iceRestart });
       this.restartIceWanted = false;
       if (pc.signalingState !== 'stable') return; // a server offer got in first
       await pc.setLocalDescription({ type: 'offer', sdp: enableOpusDtxAndFec(offer.sdp ?? '') });
       this.signal.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? '', tracks: this.declaredTracks(pc) });
+      if (iceRestart) this.iceRestartsOffered++;
     } catch (err) {
       console.warn('[accord] offer failed', err);
     } finally {
