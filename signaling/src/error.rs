@@ -21,6 +21,10 @@ pub enum Error {
     /// The body is well-formed JSON but some fields are wrong.
     #[error("the request has invalid fields")]
     Invalid(Vec<FieldError>),
+    /// The request conflicts with what is stored (a duplicate, or a step the record's state
+    /// does not allow).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is not of a type this endpoint takes.
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
@@ -49,6 +53,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
+            Error::Conflict(_) => "conflict",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::BadRequest(_) => "bad_request",
             Error::Internal(_) => "internal",
@@ -62,6 +67,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +118,24 @@ impl From<accord_sfu::Error> for Error {
             E::ParticipantGone => Error::NotFound("the session has ended"),
             other => Error::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Error::NotFound("no such record"),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::Conflict("a record with these values exists already".into())
+            }
+            _ => Error::Internal(format!("database: {e}")),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::Internal(format!("database migration: {e}"))
     }
 }
 

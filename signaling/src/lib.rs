@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod rooms;
 pub mod session;
+pub mod store;
 pub mod web;
 pub mod whip;
 

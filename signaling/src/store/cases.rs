@@ -1,0 +1,690 @@
+//! Cases and what hangs off them: parties, sessions, evidence.
+
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::keys::mask_id_number;
+use super::model::{
+    Actor, Case, CaseFilter, CaseStatus, Category, Channel, Evidence, NewCase, NewParty, Page,
+    Party, PartyKind, Risk, Session, SessionStatus, Side,
+};
+use super::{Store, Tx, new_id, now_ms};
+use crate::error::{Error, Result};
+
+const CASE_COLUMNS: &str = "id, number, organisation_id, mediator_id, category, channel, region, \
+     risk, status, title, facts, claims, tracking_code, court, created_at, updated_at";
+const PARTY_COLUMNS: &str = "id, case_id, side, kind, name, phone, id_number_masked, represents, \
+     attorney_letter, created_at";
+const SESSION_COLUMNS: &str = "id, case_id, room, scheduled_at, status, created_at";
+const EVIDENCE_COLUMNS: &str =
+    "id, case_id, party_id, sha256, media_type, size, file_name, uploaded_by, created_at";
+
+/// China Standard Time: case numbers carry the year as the mediation centre sees it.
+const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
+
+/// A value for a query built at run time.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl Store {
+    /// Creates a case with the next number of its organisation for this year. With an
+    /// idempotency key, a retry of the same create (same actor and key) returns the case the
+    /// first attempt made instead of a second one.
+    pub async fn create_case(
+        &self,
+        actor: &Actor,
+        new: NewCase,
+        idempotency_key: Option<&str>,
+    ) -> Result<Case> {
+        let scope = format!("{}:case.create", actor.label());
+        if let Some(key) = idempotency_key {
+            if let Some(existing) = self.idempotent(&scope, key).await? {
+                return self.case(&existing).await;
+            }
+        }
+        match self
+            .insert_case(actor, new, idempotency_key.map(|k| (&*scope, k)))
+            .await
+        {
+            // Two attempts raced; the other one stored the key first.
+            Err(Error::Conflict(_)) if idempotency_key.is_some() => {
+                let key = idempotency_key.unwrap_or_default();
+                match self.idempotent(&scope, key).await? {
+                    Some(existing) => self.case(&existing).await,
+                    None => Err(Error::Conflict(
+                        "the case could not be created; try again".into(),
+                    )),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn idempotent(&self, scope: &str, key: &str) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT resource_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn insert_case(
+        &self,
+        actor: &Actor,
+        new: NewCase,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<Case> {
+        let org = self.organisation(&new.organisation_id).await?;
+        let now = now_ms();
+        let year = cst_year(now);
+        let mut tx = self.begin().await?;
+        let counter = sqlx::query(
+            "INSERT INTO case_counters (organisation_id, year, last) VALUES ($1, $2, 1) \
+             ON CONFLICT (organisation_id, year) DO UPDATE SET last = case_counters.last + 1 \
+             RETURNING last",
+        )
+        .bind(&org.id)
+        .bind(year)
+        .fetch_one(&mut *tx)
+        .await?;
+        let sequence: i64 = counter.try_get(0)?;
+        let case = Case {
+            id: new_id("CA"),
+            number: format!("{year}-{}-{sequence:06}", org.short_name),
+            organisation_id: org.id.clone(),
+            mediator_id: None,
+            category: new.category,
+            channel: org.channel,
+            region: new.region,
+            risk: new.risk,
+            status: new.status,
+            title: new.title,
+            facts: new.facts,
+            claims: new.claims,
+            tracking_code: new.tracking_code,
+            court: None,
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(&format!(
+            "INSERT INTO cases ({CASE_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        ))
+        .bind(&case.id)
+        .bind(&case.number)
+        .bind(&case.organisation_id)
+        .bind(&case.mediator_id)
+        .bind(case.category.as_str())
+        .bind(case.channel.as_str())
+        .bind(&case.region)
+        .bind(case.risk.as_str())
+        .bind(case.status.as_str())
+        .bind(&case.title)
+        .bind(&case.facts)
+        .bind(&case.claims)
+        .bind(&case.tracking_code)
+        .bind(&case.court)
+        .bind(case.created_at)
+        .bind(case.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((scope, key)) = idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, resource_id, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(&case.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.audit(
+            &mut tx,
+            actor,
+            "case.created",
+            &subject(&case.id),
+            json!({"number": case.number, "status": case.status, "category": case.category}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    /// One case.
+    pub async fn case(&self, id: &str) -> Result<Case> {
+        let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound("no such case"))?;
+        case_from_row(&row)
+    }
+
+    /// The case an applicant follows with their tracking code.
+    pub async fn case_by_tracking_code(&self, code: &str) -> Result<Case> {
+        let row = sqlx::query(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE tracking_code = $1"
+        ))
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("no case has this tracking code"))?;
+        case_from_row(&row)
+    }
+
+    /// Cases matching `filter`, newest first, one page at a time.
+    pub async fn cases(&self, filter: &CaseFilter) -> Result<Page<Case>> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: Vec<Param> = Vec::new();
+        let mut param = |p: Param| {
+            params.push(p);
+            format!("${}", params.len())
+        };
+        if let Some(org) = &filter.organisation_id {
+            clauses.push(format!(
+                "organisation_id = {}",
+                param(Param::Text(org.clone()))
+            ));
+        }
+        if let Some(court) = &filter.court {
+            clauses.push(format!("court = {}", param(Param::Text(court.clone()))));
+        }
+        if let Some(status) = filter.status {
+            clauses.push(format!(
+                "status = {}",
+                param(Param::Text(status.as_str().into()))
+            ));
+        }
+        if let Some(category) = filter.category {
+            clauses.push(format!(
+                "category = {}",
+                param(Param::Text(category.as_str().into()))
+            ));
+        }
+        if let Some(from) = filter.created_from {
+            clauses.push(format!("created_at >= {}", param(Param::Int(from))));
+        }
+        if let Some(to) = filter.created_to {
+            clauses.push(format!("created_at < {}", param(Param::Int(to))));
+        }
+        if let Some(search) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let pattern = format!("%{}%", escape_like(search));
+            let p = param(Param::Text(pattern));
+            clauses.push(format!(
+                "(number LIKE {p} ESCAPE '\\' OR EXISTS (SELECT 1 FROM parties \
+                 WHERE parties.case_id = cases.id AND parties.name LIKE {p} ESCAPE '\\'))"
+            ));
+        }
+        if let Some(after) = &filter.after {
+            let (at, id) = parse_cursor(after)?;
+            let (a, b) = (param(Param::Int(at)), param(Param::Text(id)));
+            clauses.push(format!(
+                "(created_at < {a} OR (created_at = {a} AND id < {b}))"
+            ));
+        }
+        let limit = filter.limit.clamp(1, 100);
+        let wanted = param(Param::Int(i64::from(limit) + 1));
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM cases {filter_sql} ORDER BY created_at DESC, id DESC LIMIT {wanted}"
+        );
+        let mut query = sqlx::query(&sql);
+        for p in params {
+            query = match p {
+                Param::Text(s) => query.bind(s),
+                Param::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut items = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|c| format!("{}:{}", c.created_at, c.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Moves a case to `to`, if its life cycle allows that step from where it is.
+    pub async fn transition_case(&self, actor: &Actor, id: &str, to: CaseStatus) -> Result<Case> {
+        let mut tx = self.begin().await?;
+        let from = self.locked_status(&mut tx, id).await?;
+        if !from.may_become(to) {
+            return Err(Error::Conflict(format!(
+                "a case that is `{}` cannot become `{}`",
+                from.as_str(),
+                to.as_str()
+            )));
+        }
+        sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(to.as_str())
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "case.status_changed",
+            &subject(id),
+            json!({"from": from, "to": to}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.case(id).await
+    }
+
+    /// Gives an accepted case to a mediator (分派), which moves it to `assigned`.
+    pub async fn assign_case(&self, actor: &Actor, id: &str, mediator_id: &str) -> Result<Case> {
+        let mut tx = self.begin().await?;
+        let from = self.locked_status(&mut tx, id).await?;
+        if !matches!(from, CaseStatus::Accepted | CaseStatus::Assigned) {
+            return Err(Error::Conflict(format!(
+                "a case that is `{}` cannot be assigned",
+                from.as_str()
+            )));
+        }
+        sqlx::query(
+            "UPDATE cases SET mediator_id = $1, status = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(mediator_id)
+        .bind(CaseStatus::Assigned.as_str())
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "case.assigned",
+            &subject(id),
+            json!({"mediator": mediator_id, "from": from}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.case(id).await
+    }
+
+    async fn locked_status(&self, tx: &mut Tx, id: &str) -> Result<CaseStatus> {
+        let row = sqlx::query(&format!(
+            "SELECT status FROM cases WHERE id = $1{}",
+            self.backend.lock_row()
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(Error::NotFound("no such case"))?;
+        CaseStatus::parse(&row.try_get::<String, _>(0)?)
+    }
+
+    /// Adds a party (or a representative, interpreter or expert of one) to a case. The ID
+    /// number is sealed with the PII key; only its masked form is ever returned.
+    pub async fn add_party(&self, actor: &Actor, case_id: &str, new: NewParty) -> Result<Party> {
+        let helper = matches!(
+            new.kind,
+            PartyKind::Representative | PartyKind::Interpreter | PartyKind::Expert
+        );
+        let mut side = new.side;
+        if let Some(principal) = &new.represents {
+            let row = sqlx::query("SELECT side FROM parties WHERE id = $1 AND case_id = $2")
+                .bind(principal)
+                .bind(case_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(Error::NotFound(
+                    "the party they act for is not in this case",
+                ))?;
+            // Someone acting for a party is on that party's side, whatever was sent.
+            side = Side::parse(&row.try_get::<String, _>(0)?)?;
+        } else if new.kind == PartyKind::Representative {
+            return Err(Error::Conflict(
+                "a representative must act for a party of the case".into(),
+            ));
+        }
+        let sealed = new
+            .id_number
+            .as_deref()
+            .map(|n| self.keys.seal(n))
+            .transpose()?;
+        let party = Party {
+            id: new_id("PT"),
+            case_id: case_id.to_owned(),
+            side,
+            kind: new.kind,
+            name: new.name,
+            phone: new.phone,
+            id_number_masked: new.id_number.as_deref().map(mask_id_number),
+            represents: new.represents,
+            attorney_letter: new.attorney_letter,
+            created_at: now_ms(),
+        };
+        let mut tx = self.begin().await?;
+        self.locked_status(&mut tx, case_id).await?;
+        sqlx::query(
+            "INSERT INTO parties (id, case_id, side, kind, name, phone, id_number_sealed, \
+             id_number_masked, represents, attorney_letter, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&party.id)
+        .bind(&party.case_id)
+        .bind(party.side.as_str())
+        .bind(party.kind.as_str())
+        .bind(&party.name)
+        .bind(&party.phone)
+        .bind(sealed)
+        .bind(&party.id_number_masked)
+        .bind(&party.represents)
+        .bind(&party.attorney_letter)
+        .bind(party.created_at)
+        .execute(&mut *tx)
+        .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "party.added",
+            &subject(case_id),
+            json!({"party": party.id, "side": party.side, "kind": party.kind, "helper": helper}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(party)
+    }
+
+    /// A case's parties, applicants first, in the order they were added.
+    pub async fn parties(&self, case_id: &str) -> Result<Vec<Party>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PARTY_COLUMNS} FROM parties WHERE case_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut parties = rows
+            .iter()
+            .map(party_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        parties.sort_by_key(|p| p.side != Side::Applicant);
+        Ok(parties)
+    }
+
+    /// One party.
+    pub async fn party(&self, id: &str) -> Result<Party> {
+        let row = sqlx::query(&format!(
+            "SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("no such party"))?;
+        party_from_row(&row)
+    }
+
+    /// A party's ID number in clear, for the confirmation package; every reading is audited.
+    pub async fn reveal_id_number(&self, actor: &Actor, party_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT case_id, id_number_sealed FROM parties WHERE id = $1")
+            .bind(party_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound("no such party"))?;
+        let case_id: String = row.try_get(0)?;
+        let sealed: Option<Vec<u8>> = row.try_get(1)?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let clear = self.keys.open(&sealed)?;
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "party.id_number_read",
+            &subject(&case_id),
+            json!({"party": party_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(clear))
+    }
+
+    /// Schedules a video session for a case; it gets its own media room.
+    pub async fn schedule_session(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        scheduled_at: i64,
+    ) -> Result<Session> {
+        let id = new_id("SE");
+        let session = Session {
+            room: format!("room-{}", id.to_lowercase()),
+            id,
+            case_id: case_id.to_owned(),
+            scheduled_at,
+            status: SessionStatus::Scheduled,
+            created_at: now_ms(),
+        };
+        let mut tx = self.begin().await?;
+        let status = self.locked_status(&mut tx, case_id).await?;
+        if !matches!(
+            status,
+            CaseStatus::Accepted
+                | CaseStatus::Assigned
+                | CaseStatus::InMediation
+                | CaseStatus::Rejected
+        ) {
+            return Err(Error::Conflict(format!(
+                "no session can be scheduled for a case that is `{}`",
+                status.as_str()
+            )));
+        }
+        sqlx::query(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&session.id)
+        .bind(&session.case_id)
+        .bind(&session.room)
+        .bind(session.scheduled_at)
+        .bind(session.status.as_str())
+        .bind(session.created_at)
+        .execute(&mut *tx)
+        .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "session.scheduled",
+            &subject(case_id),
+            json!({"session": session.id, "scheduled_at": session.scheduled_at}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    /// A case's sessions, earliest first.
+    pub async fn sessions(&self, case_id: &str) -> Result<Vec<Session>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE case_id = $1 ORDER BY scheduled_at, id"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    /// One session.
+    pub async fn session(&self, id: &str) -> Result<Session> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("no such session"))?;
+        session_from_row(&row)
+    }
+
+    /// Records an evidence file whose bytes are already in the blob store.
+    pub async fn add_evidence(&self, actor: &Actor, evidence: Evidence) -> Result<Evidence> {
+        let mut tx = self.begin().await?;
+        self.locked_status(&mut tx, &evidence.case_id).await?;
+        sqlx::query(&format!(
+            "INSERT INTO evidence ({EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&evidence.id)
+        .bind(&evidence.case_id)
+        .bind(&evidence.party_id)
+        .bind(&evidence.sha256)
+        .bind(&evidence.media_type)
+        .bind(evidence.size)
+        .bind(&evidence.file_name)
+        .bind(&evidence.uploaded_by)
+        .bind(evidence.created_at)
+        .execute(&mut *tx)
+        .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "evidence.added",
+            &subject(&evidence.case_id),
+            json!({"evidence": evidence.id, "sha256": evidence.sha256, "size": evidence.size, "media_type": evidence.media_type}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(evidence)
+    }
+
+    /// A case's evidence, oldest first.
+    pub async fn evidence(&self, case_id: &str) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(evidence_from_row).collect()
+    }
+}
+
+/// The audit subject of a case.
+fn subject(case_id: &str) -> String {
+    format!("case:{case_id}")
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, String)> {
+    let bad = || Error::BadRequest("the `after` cursor is not one this server gave out".into());
+    let (at, id) = cursor.split_once(':').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
+}
+
+/// The calendar year in China Standard Time of a Unix-millisecond time.
+fn cst_year(ms: i64) -> i64 {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm), year only.
+    let days = (ms + CST_OFFSET_MS).div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + i64::from(month <= 2)
+}
+
+fn case_from_row(row: &AnyRow) -> Result<Case> {
+    Ok(Case {
+        id: row.try_get(0)?,
+        number: row.try_get(1)?,
+        organisation_id: row.try_get(2)?,
+        mediator_id: row.try_get(3)?,
+        category: Category::parse(&row.try_get::<String, _>(4)?)?,
+        channel: Channel::parse(&row.try_get::<String, _>(5)?)?,
+        region: row.try_get(6)?,
+        risk: Risk::parse(&row.try_get::<String, _>(7)?)?,
+        status: CaseStatus::parse(&row.try_get::<String, _>(8)?)?,
+        title: row.try_get(9)?,
+        facts: row.try_get(10)?,
+        claims: row.try_get(11)?,
+        tracking_code: row.try_get(12)?,
+        court: row.try_get(13)?,
+        created_at: row.try_get(14)?,
+        updated_at: row.try_get(15)?,
+    })
+}
+
+fn party_from_row(row: &AnyRow) -> Result<Party> {
+    Ok(Party {
+        id: row.try_get(0)?,
+        case_id: row.try_get(1)?,
+        side: Side::parse(&row.try_get::<String, _>(2)?)?,
+        kind: PartyKind::parse(&row.try_get::<String, _>(3)?)?,
+        name: row.try_get(4)?,
+        phone: row.try_get(5)?,
+        id_number_masked: row.try_get(6)?,
+        represents: row.try_get(7)?,
+        attorney_letter: row.try_get(8)?,
+        created_at: row.try_get(9)?,
+    })
+}
+
+fn session_from_row(row: &AnyRow) -> Result<Session> {
+    Ok(Session {
+        id: row.try_get(0)?,
+        case_id: row.try_get(1)?,
+        room: row.try_get(2)?,
+        scheduled_at: row.try_get(3)?,
+        status: SessionStatus::parse(&row.try_get::<String, _>(4)?)?,
+        created_at: row.try_get(5)?,
+    })
+}
+
+fn evidence_from_row(row: &AnyRow) -> Result<Evidence> {
+    Ok(Evidence {
+        id: row.try_get(0)?,
+        case_id: row.try_get(1)?,
+        party_id: row.try_get(2)?,
+        sha256: row.try_get(3)?,
+        media_type: row.try_get(4)?,
+        size: row.try_get(5)?,
+        file_name: row.try_get(6)?,
+        uploaded_by: row.try_get(7)?,
+        created_at: row.try_get(8)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_numbers_take_the_year_in_china() {
+        // 2025-12-31T17:00:00Z is already 2026-01-01 01:00 in Beijing.
+        assert_eq!(cst_year(1_767_200_400_000), 2026);
+        assert_eq!(cst_year(1_767_196_799_000), 2025);
+        assert_eq!(cst_year(0), 1970);
+    }
+
+    #[test]
+    fn like_patterns_match_wildcards_literally() {
+        assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
+    }
+}

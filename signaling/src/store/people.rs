@@ -1,0 +1,214 @@
+//! Organisations and staff accounts.
+
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::model::{Actor, Channel, NewOrganisation, NewStaff, Organisation, Staff, StaffRole};
+use super::{Store, new_id, now_ms};
+use crate::error::{Error, Result};
+
+const ORGANISATION_COLUMNS: &str = "id, name, short_name, region, channel, court, created_at";
+const STAFF_COLUMNS: &str = "id, organisation_id, username, display_name, role, court, password_hash, disabled_at, created_at";
+
+impl Store {
+    /// Registers a mediation organisation.
+    pub async fn create_organisation(
+        &self,
+        actor: &Actor,
+        new: NewOrganisation,
+    ) -> Result<Organisation> {
+        let org = Organisation {
+            id: new_id("OR"),
+            name: new.name,
+            short_name: new.short_name,
+            region: new.region,
+            channel: new.channel,
+            court: new.court,
+            created_at: now_ms(),
+        };
+        let mut tx = self.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO organisations ({ORGANISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(&org.short_name)
+        .bind(&org.region)
+        .bind(org.channel.as_str())
+        .bind(&org.court)
+        .bind(org.created_at)
+        .execute(&mut *tx)
+        .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "organisation.created",
+            &format!("organisation:{}", org.id),
+            json!({"name": org.name, "region": org.region, "channel": org.channel}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// One organisation.
+    pub async fn organisation(&self, id: &str) -> Result<Organisation> {
+        let row = sqlx::query(&format!(
+            "SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("no such organisation"))?;
+        organisation_from_row(&row)
+    }
+
+    /// Every organisation, by name.
+    pub async fn organisations(&self) -> Result<Vec<Organisation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ORGANISATION_COLUMNS} FROM organisations ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(organisation_from_row).collect()
+    }
+
+    /// The organisation serving `region` (an online intake goes there), preferring people's
+    /// mediation when several channels serve it.
+    pub async fn organisation_for_region(&self, region: &str) -> Result<Option<Organisation>> {
+        let all = self.organisations().await?;
+        let mut serving: Vec<Organisation> =
+            all.into_iter().filter(|o| o.region == region).collect();
+        serving.sort_by_key(|o| o.channel != Channel::Peoples);
+        Ok(serving.into_iter().next())
+    }
+
+    /// Creates a staff account; the username must be free.
+    pub async fn create_staff(&self, actor: &Actor, new: NewStaff) -> Result<Staff> {
+        let staff = Staff {
+            id: new_id("ST"),
+            organisation_id: new.organisation_id,
+            username: new.username,
+            display_name: new.display_name,
+            role: new.role,
+            court: new.court,
+            password_hash: new.password_hash,
+            disabled_at: None,
+            created_at: now_ms(),
+        };
+        let mut tx = self.begin().await?;
+        let taken = sqlx::query("SELECT 1 FROM staff WHERE username = $1")
+            .bind(&staff.username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(Error::Conflict(format!(
+                "the username `{}` is taken",
+                staff.username
+            )));
+        }
+        sqlx::query(&format!(
+            "INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&staff.id)
+        .bind(&staff.organisation_id)
+        .bind(&staff.username)
+        .bind(&staff.display_name)
+        .bind(staff.role.as_str())
+        .bind(&staff.court)
+        .bind(&staff.password_hash)
+        .bind(staff.disabled_at)
+        .bind(staff.created_at)
+        .execute(&mut *tx)
+        .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "staff.created",
+            &format!("staff:{}", staff.id),
+            json!({"username": staff.username, "role": staff.role, "organisation": staff.organisation_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(staff)
+    }
+
+    /// How many staff accounts exist (none: first-run setup is open).
+    pub async fn staff_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM staff")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// A staff account by id.
+    pub async fn staff(&self, id: &str) -> Result<Staff> {
+        let row = sqlx::query(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound("no such staff account"))?;
+        staff_from_row(&row)
+    }
+
+    /// A staff account by login name.
+    pub async fn staff_by_username(&self, username: &str) -> Result<Option<Staff>> {
+        let row = sqlx::query(&format!(
+            "SELECT {STAFF_COLUMNS} FROM staff WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(staff_from_row).transpose()
+    }
+
+    /// Replaces a password hash.
+    pub async fn set_password_hash(&self, actor: &Actor, id: &str, hash: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if changed.rows_affected() == 0 {
+            return Err(Error::NotFound("no such staff account"));
+        }
+        self.audit(
+            &mut tx,
+            actor,
+            "staff.password_changed",
+            &format!("staff:{id}"),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn organisation_from_row(row: &AnyRow) -> Result<Organisation> {
+    Ok(Organisation {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        short_name: row.try_get(2)?,
+        region: row.try_get(3)?,
+        channel: Channel::parse(&row.try_get::<String, _>(4)?)?,
+        court: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+    })
+}
+
+fn staff_from_row(row: &AnyRow) -> Result<Staff> {
+    Ok(Staff {
+        id: row.try_get(0)?,
+        organisation_id: row.try_get(1)?,
+        username: row.try_get(2)?,
+        display_name: row.try_get(3)?,
+        role: StaffRole::parse(&row.try_get::<String, _>(4)?)?,
+        court: row.try_get(5)?,
+        password_hash: row.try_get(6)?,
+        disabled_at: row.try_get(7)?,
+        created_at: row.try_get(8)?,
+    })
+}
