@@ -104,6 +104,38 @@ describe('web client: a desktop and two phones in one room', () => {
     await people.bob.page.getByTestId('toggle-mic').click();
   });
 
+  test('a phone sent to the background shows as paused to the others and comes back by itself', { timeout: 30_000 }, async () => {
+    // Headless Chromium keeps every page visible (no CDP call hides one), so the page is told it
+    // is hidden the way a phone's browser tells it: document.visibilityState and the event.
+    const setHidden = (hidden) => people.bob.page.evaluate((h) => {
+      if (h) Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      else delete document.visibilityState;
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+    const bobTile = people.mediator.page.locator(`[data-participant-id="${ids.bob}"]`);
+    const bobVideoSent = async () => (await people.bob.stats()).outbound
+      .filter((s) => s.kind === 'video').reduce((n, s) => n + s.packetsSent, 0);
+    const bobAudioSent = async () => (await people.bob.stats()).outbound
+      .filter((s) => s.kind === 'audio').reduce((n, s) => n + s.packetsSent, 0);
+
+    await setHidden(true);
+    await waitFor('the mediator to see bob paused', () => bobTile.locator('[data-testid=paused-badge]').isVisible(), 3_000, 50);
+    assert.match(await bobTile.innerText(), /已暂停/);
+    // The camera stops, the microphone goes on (a call may be short; the others still hear).
+    await new Promise((r) => setTimeout(r, 1_000));
+    const [video0, audio0] = [await bobVideoSent(), await bobAudioSent()];
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.ok((await bobVideoSent()) - video0 <= 5, 'bob still sends video in the background');
+    assert.ok((await bobAudioSent()) > audio0, 'bob stopped sending audio in the background');
+
+    await setHidden(false);
+    await waitFor('the paused badge to go', async () => (await bobTile.locator('[data-testid=paused-badge]').count()) === 0, 5_000);
+    const seen = inbound(await people.mediator.stats(), ids.bob, 'video', 'framesDecoded');
+    await waitFor('bob\'s video to play again', async () =>
+      inbound(await people.mediator.stats(), ids.bob, 'video', 'framesDecoded') > seen + 5, 10_000);
+    assert.deepEqual((await people.mediator.state()).leftSeen, [], 'the mediator saw a leave');
+  });
+
   test('after a 3 s network drop the phone is back in the same seat with video flowing, unseen by the others', { timeout: 40_000 }, async () => {
     // Simulated in the page (ACCORD.simulateNetworkDrop): the WebSocket is dropped, reconnecting
     // waits out 3 s, and the page stops sending media meanwhile. Incoming UDP cannot be blocked
@@ -112,7 +144,14 @@ describe('web client: a desktop and two phones in one room', () => {
     const started = Date.now();
     await people.alice.page.evaluate(() => window.ACCORD.simulateNetworkDrop(3_000));
     await waitFor('alice to notice', async () => (await people.alice.state()).phase === 'reconnecting', 2_000, 50);
+    const aliceTile = (key) => people[key].page.locator(`[data-participant-id="${ids.alice}"]`);
+    // Meanwhile the others see her seat kept and marked "reconnecting", not an empty chair.
+    await waitFor('the mediator to see alice reconnecting', () =>
+      aliceTile('mediator').locator('[data-testid=reconnecting-badge]').isVisible(), 2_500, 50);
+    assert.match(await aliceTile('mediator').innerText(), /重连中/);
     await waitFor('alice back in the room', async () => (await people.alice.state()).phase === 'connected', 10_000);
+    await waitFor('the badge to go', async () =>
+      (await aliceTile('mediator').locator('[data-testid=reconnecting-badge]').count()) === 0, 3_000);
     const framesAt = inbound(await people.alice.stats(), ids.mediator, 'video', 'framesDecoded');
     const seenAt = inbound(await people.mediator.stats(), ids.alice, 'video', 'framesDecoded');
     await waitFor('video flowing both ways again', async () =>

@@ -91,7 +91,7 @@ async function enter(token: string, stream: MediaStream | null, facing: Facing):
     else showMessage({ title: 'error.network', action: { label: 'check.retry', run: () => location.reload() } });
     return;
   }
-  const stopCare = careForSession(engine, device === 'phone');
+  const stopCare = careForSession(engine, device === 'phone', stream);
   const view = new RoomView(root, { room, stream, facing, phone: device === 'phone', onLeft: () => undefined });
   hook.view = view;
   // Room text is drawn from the model on each update; a language change just redraws it.

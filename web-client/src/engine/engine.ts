@@ -66,6 +66,7 @@ export class Engine extends Emitter<EngineEvents> {
   private cameraSender: RTCRtpSender | null = null;
   private readonly trackSettings = new Map<string, { width: number; height: number; enabled: boolean }>();
   private readonly mutes = new Map<TrackSource, boolean>();
+  private away = false;
   private iceDisconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Test hook state: while set, reconnect attempts wait (a simulated network outage). */
   private offlineUntil = 0;
@@ -120,6 +121,13 @@ export class Engine extends Emitter<EngineEvents> {
     const camera = this.publication?.stream.getVideoTracks()[0] ?? null;
     if (!this.cameraSender || !camera) return;
     await this.cameraSender.replaceTrack(paused ? null : camera).catch(() => {});
+  }
+
+  /** Tells the room we are away (app in the background, a phone call) or back. */
+  setAway(away: boolean): void {
+    if (this.away === away) return;
+    this.away = away;
+    this.signal?.send({ type: 'pause', paused: away });
   }
 
   setMuted(source: TrackSource, muted: boolean): void {
@@ -255,6 +263,7 @@ export class Engine extends Emitter<EngineEvents> {
    *  are cheap to repeat and a new seat needs them. */
   private resendState(): void {
     for (const [source, muted] of this.mutes) this.signal?.send({ type: 'mute', source, muted });
+    if (this.away) this.signal?.send({ type: 'pause', paused: true });
     for (const [trackId, s] of this.trackSettings) {
       this.signal?.send({ type: 'track_settings', track_id: trackId, width: s.width, height: s.height, enabled: s.enabled });
     }

@@ -53,6 +53,7 @@ export const en: Record<MessageKey, string> = {
   'room.leaveConfirm': 'Leave the mediation?',
   'room.muted': 'Muted',
   'room.cameraIsOff': 'Camera off',
+  'room.participantReconnecting': 'Reconnecting',
   'room.paused': 'Paused',
   'room.waiting': 'Waiting for others to join…',
   'room.reconnecting': 'Weak network, reconnecting…',

@@ -53,6 +53,7 @@ export const zhCN = {
   'room.leaveConfirm': '确定要离开调解吗？',
   'room.muted': '已静音',
   'room.cameraIsOff': '摄像头已关闭',
+  'room.participantReconnecting': '重连中',
   'room.paused': '已暂停',
   'room.waiting': '正在等待其他人加入…',
   'room.reconnecting': '网络不稳定，正在重新连接…',

@@ -136,6 +136,13 @@ export class Room extends Emitter<RoomEvents> {
         this.emit('participantLeft', { id: message.participant_id, reason: message.reason });
         this.emit('participants', this.list());
         return;
+      case 'participant_paused': {
+        const participant = this.participants.get(message.participant_id);
+        if (!participant) return;
+        participant.info = { ...participant.info, paused: message.paused ? (message.reason ?? 'away') : undefined };
+        this.emit('participantUpdated', participant);
+        return;
+      }
       case 'track_published': {
         const participant = this.participants.get(message.track.participant_id);
         if (!participant) return;

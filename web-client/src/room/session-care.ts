@@ -7,7 +7,7 @@ interface WakeLockSentinelLike {
   release(): Promise<void>;
 }
 
-export function careForSession(engine: Engine, phone: boolean): () => void {
+export function careForSession(engine: Engine, phone: boolean, stream: MediaStream | null): () => void {
   let lock: WakeLockSentinelLike | null = null;
   const wakeLock = (navigator as Navigator & { wakeLock?: { request(type: 'screen'): Promise<WakeLockSentinelLike> } }).wakeLock;
 
@@ -21,14 +21,27 @@ export function careForSession(engine: Engine, phone: boolean): () => void {
     const hidden = document.visibilityState === 'hidden';
     // On phones the OS takes the camera away in the background (and during a call); stop
     // sending so the others see "paused" instead of a frozen frame, keep sending audio.
-    if (phone) void engine.pauseVideo(hidden);
+    if (phone) {
+      void engine.pauseVideo(hidden);
+      engine.setAway(away());
+    }
     if (!hidden) void keepScreenOn();
   };
+
+  // A phone call takes the microphone away: the browser marks our own track muted (iOS Safari,
+  // Android Chrome) until the call ends. The others then see us away rather than silent.
+  const microphone = stream?.getAudioTracks()[0] ?? null;
+  const away = () => (phone && document.visibilityState === 'hidden') || microphone?.muted === true;
+  const onMicrophoneChange = () => engine.setAway(away());
+  microphone?.addEventListener('mute', onMicrophoneChange);
+  microphone?.addEventListener('unmute', onMicrophoneChange);
 
   void keepScreenOn();
   document.addEventListener('visibilitychange', onVisibility);
   return () => {
     document.removeEventListener('visibilitychange', onVisibility);
+    microphone?.removeEventListener('mute', onMicrophoneChange);
+    microphone?.removeEventListener('unmute', onMicrophoneChange);
     void lock?.release().catch(() => {});
   };
 }

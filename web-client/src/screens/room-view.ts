@@ -128,6 +128,7 @@ export class RoomView {
       videoMuted: room.isMuted(participant, 'camera'),
       speaking: room.activeSpeaker === participant.info.id,
       quality: participant.quality,
+      paused: participant.info.paused,
     });
     this.playAudio(participant.info.id, room.mediaOf(participant, 'microphone')?.track ?? null);
   }

@@ -4,7 +4,7 @@
 
 import type { Quality } from '../engine/quality';
 import { type MessageKey, t } from '../i18n';
-import type { Role } from '../signal/messages';
+import type { PauseReason, Role } from '../signal/messages';
 import { h } from './dom';
 
 export interface TileState {
@@ -15,6 +15,8 @@ export interface TileState {
   videoMuted: boolean;
   speaking: boolean;
   quality: Quality;
+  /** What the server says about them being away or reconnecting. */
+  paused?: PauseReason;
 }
 
 export class Tile {
@@ -84,7 +86,12 @@ export class Tile {
     this.label.textContent = state.isSelf ? `${state.name}（${t('room.you')}）` : role ? `${state.name} · ${role}` : state.name;
     const badges: HTMLElement[] = [];
     if (state.audioMuted) badges.push(h('span', { class: 'badge muted', 'data-testid': 'muted-badge', text: t('room.muted') }));
-    if (this.paused) badges.push(h('span', { class: 'badge paused', 'data-testid': 'paused-badge', text: t('room.paused') }));
+    if (state.paused === 'reconnecting') {
+      badges.push(h('span', { class: 'badge paused', 'data-testid': 'reconnecting-badge', text: t('room.participantReconnecting') }));
+    } else if (state.paused === 'away' || this.paused) {
+      badges.push(h('span', { class: 'badge paused', 'data-testid': 'paused-badge', text: t('room.paused') }));
+    }
+    this.el.classList.toggle('paused', this.paused || !!state.paused);
     this.badges.replaceChildren(...badges);
     this.qualityEl.dataset.quality = state.quality;
     this.qualityEl.title = t(`quality.${state.quality}` as MessageKey);

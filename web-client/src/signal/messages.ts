@@ -11,7 +11,11 @@ export interface ParticipantInfo {
   identity: string;
   name: string;
   role: Role;
+  /** Present while their media is quiet: their app is away, or their connection dropped. */
+  paused?: PauseReason;
 }
+
+export type PauseReason = 'away' | 'reconnecting';
 
 export interface TrackInfo {
   id: string;
@@ -44,6 +48,7 @@ export type ClientMessage =
   | { type: 'candidate'; candidate: RTCIceCandidateInit }
   | { type: 'track_settings'; track_id: string; width: number; height: number; enabled?: boolean }
   | { type: 'mute'; source: TrackSource; muted: boolean }
+  | { type: 'pause'; paused: boolean }
   | { type: 'leave' }
   | { type: 'ping' };
 
@@ -63,6 +68,7 @@ export type ServerMessage =
   | { type: 'answer'; request_id?: string; sdp: string }
   | { type: 'participant_joined'; participant: ParticipantInfo }
   | { type: 'participant_left'; participant_id: string; reason: LeaveReason }
+  | { type: 'participant_paused'; participant_id: string; paused: boolean; reason?: PauseReason }
   | { type: 'track_published'; track: TrackInfo }
   | { type: 'track_unpublished'; track_id: string }
   | { type: 'track_muted'; track_id: string; muted: boolean }
