@@ -59,6 +59,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Rooms and sessions.
     pub signaling: SignalingSection,
+    /// Where case records are kept.
+    pub database: DatabaseConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -109,6 +111,15 @@ pub struct SignalingSection {
     pub ice_servers: Vec<IceServer>,
 }
 
+/// `[database]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/accord.db` or `postgres://user@host/db`. Empty: an SQLite file at
+    /// `<data_dir>/accord.db`, created on first run.
+    pub url: String,
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -137,6 +148,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             auth: AuthConfig::default(),
             signaling: SignalingSection::default(),
+            database: DatabaseConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -222,6 +234,10 @@ impl Config {
             }
             None => Config::default(),
         };
+        // The conventional name, as hosting platforms set it; ACCORD_DATABASE_URL wins.
+        if let Some(url) = from_env("DATABASE_URL") {
+            config.database.url = url;
+        }
         let mut unknown = Vec::new();
         for (key, value) in &env {
             if !key.starts_with("ACCORD_") {
@@ -252,6 +268,7 @@ impl Config {
                 "ACCORD_SIGNALING_RESUME_GRACE_SECONDS" => {
                     config.signaling.resume_grace_seconds = parse_env(key, value)?;
                 }
+                "ACCORD_DATABASE_URL" => config.database.url = value.clone(),
                 "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
                 "ACCORD_LOG_FORMAT" => {
                     config.log.format = match value.trim() {
@@ -283,6 +300,14 @@ impl Config {
         if !self.auth.api_key.is_empty() && self.auth.api_key.len() < 16 {
             return Err(invalid("auth.api_key", "at least 16 characters"));
         }
+        if !self.database.url.is_empty()
+            && accord_signaling::store::Backend::of_url(&self.database.url).is_err()
+        {
+            return Err(invalid(
+                "database.url",
+                "sqlite://… or postgres://… (or empty for <data_dir>/accord.db)",
+            ));
+        }
         self.announce_ips()?;
         Ok(())
     }
@@ -308,6 +333,15 @@ impl Config {
             }
         }
         Ok(ips)
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("accord.db").display())
+        } else {
+            self.database.url.clone()
+        }
     }
 
     /// The media server's settings.

@@ -23,6 +23,9 @@ pub enum Error {
     /// The media server could not start.
     #[error(transparent)]
     Media(#[from] accord_sfu::Error),
+    /// The database could not be opened or migrated, or its audit trail is broken.
+    #[error("database: {0}")]
+    Store(#[from] accord_signaling::Error),
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -36,6 +39,15 @@ pub enum Error {
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
     move |source| Error::Io { what, source }
+}
+
+/// Opens the case store named by the config (creating the SQLite file and the store's keys
+/// in the data directory on first run) and applies its migrations.
+pub async fn open_store(config: &Config) -> Result<accord_signaling::store::Store, Error> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    let keys = accord_signaling::store::StoreKeys::load_or_create(&config.data_dir)?;
+    Ok(accord_signaling::store::Store::open(&config.database_url(), keys).await?)
 }
 
 /// The join-token secret: from config, else the one kept in the data directory, else a new
@@ -86,8 +98,9 @@ pub async fn serve(
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("creating {}", config.data_dir.display())))?;
     let secret = token_secret(&config)?;
+    let store = open_store(&config).await?;
     let sfu = Sfu::start(config.sfu()?)?;
-    let state = AppState::new(sfu.clone(), secret.as_bytes(), config.signaling());
+    let state = AppState::new(sfu.clone(), secret.as_bytes(), config.signaling(), store);
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(io(format!("listening on {}", config.http.listen)))?;

@@ -30,6 +30,19 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate,
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; exits 1 if any entry was altered, removed or added.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -90,7 +103,59 @@ fn main() -> ExitCode {
             serve(config)
         }
         Command::Token { command } => token(config, command),
+        Command::Migrate => with_store(&config, |_| async { Ok(ExitCode::SUCCESS) }),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => with_store(&config, |store| async move {
+            let report = store.verify_audit().await?;
+            if report.intact() {
+                println!("audit trail intact: {} entries", report.entries);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("audit trail BROKEN ({} entries checked):", report.entries);
+                for problem in &report.problems {
+                    println!("  - {problem}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }),
     }
+}
+
+/// Runs `work` with the configured store open; errors are printed, exit code 2.
+fn with_store<F, Fut>(config: &Config, work: F) -> ExitCode
+where
+    F: FnOnce(accord_signaling::store::Store) -> Fut,
+    Fut: std::future::Future<Output = Result<ExitCode, accord::Error>>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("accord: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let store = match accord::open_store(config).await {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("accord: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let code = match work(store.clone()).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("accord: {e}");
+                ExitCode::from(2)
+            }
+        };
+        store.close().await;
+        code
+    })
 }
 
 fn serve(config: Config) -> ExitCode {

@@ -68,12 +68,18 @@ struct Inner {
     resources: whip::Resources,
     metrics: metrics::Metrics,
     config: SignalingConfig,
+    store: store::Store,
     ready: AtomicBool,
 }
 
 impl AppState {
-    /// State around a running SFU, signing tokens with `token_secret`.
-    pub fn new(sfu: Sfu, token_secret: &[u8], config: SignalingConfig) -> Self {
+    /// State around a running SFU and an open store, signing tokens with `token_secret`.
+    pub fn new(
+        sfu: Sfu,
+        token_secret: &[u8],
+        config: SignalingConfig,
+        store: store::Store,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 metrics: metrics::Metrics::new(sfu.clone()),
@@ -82,6 +88,7 @@ impl AppState {
                 rooms: rooms::Rooms::default(),
                 resources: whip::Resources::default(),
                 config,
+                store,
                 ready: AtomicBool::new(false),
             }),
         }
@@ -94,6 +101,10 @@ impl AppState {
     /// Join-token keys.
     pub fn keys(&self) -> &auth::TokenKeys {
         &self.inner.keys
+    }
+    /// Case records.
+    pub fn store(&self) -> &store::Store {
+        &self.inner.store
     }
     /// Room membership.
     pub fn rooms(&self) -> &rooms::Rooms {

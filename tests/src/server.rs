@@ -337,7 +337,8 @@ impl Drop for TestServer {
     }
 }
 
-fn accord_binary() -> Result<PathBuf> {
+/// The `accord` binary under test: `$ACCORD_BIN`, else `<target>/debug/accord`.
+pub fn accord_binary() -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("ACCORD_BIN") {
         let bin = PathBuf::from(bin);
         if !bin.is_file() {
