@@ -231,7 +231,9 @@ export class Engine extends Emitter<EngineEvents> {
     for (let attempt = 0; ; attempt++) {
       const delay = this.policy.nextDelay(attempt, Date.now() - started);
       if (delay === null) return this.shutdown('gave_up');
-      await sleep(Math.max(delay, this.offlineUntil - Date.now()));
+      const outage = this.offlineUntil - Date.now();
+      // A phone knows when its network is back; trying then beats waiting out the backoff.
+      await (outage > 0 ? sleep(Math.max(delay, outage)) : sleepUntilOnline(delay));
       if (this.leaving) return;
       try {
         const joined = await this.openAndJoin(previous?.resume_token);
@@ -468,4 +470,17 @@ function joinErrorReason(code: string): EndReason {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits `ms`, or less if the browser says the network came back meanwhile. */
+function sleepUntilOnline(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener('online', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    window.addEventListener('online', done);
+  });
 }
