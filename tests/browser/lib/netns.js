@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { CHROMIUM_PATH } from './browser.js';
 
 const NAME_PREFIX = 'accord-test-';
-/** Addresses are taken as a /30 out of 10.213.0.0/16, the block chosen by the process id. */
+/** Addresses are taken as a /29 out of 10.213.0.0/16, the block chosen by the process id. */
 const FIRST_OCTETS = [10, 213];
 
 function ip(...args) {
@@ -56,15 +56,16 @@ function removeOrphans() {
   }
 }
 
-/** A /30 whose addresses no interface here uses yet. */
+/** A /29 whose addresses no interface here uses yet: the host end, the inside end, and a
+ *  second inside address for a phone whose address changes (Wi-Fi to mobile data). */
 function freeSubnet(pid) {
   const used = ip('-4', '-o', 'addr', 'show');
   for (let attempt = 0; attempt < 250; attempt++) {
     const third = (pid + attempt) % 250;
     const prefix = `${FIRST_OCTETS.join('.')}.${third}.`;
-    if (!used.includes(` ${prefix}`)) return { host: `${prefix}1`, inside: `${prefix}2` };
+    if (!used.includes(` ${prefix}`)) return { host: `${prefix}1`, inside: `${prefix}2`, moved: `${prefix}3` };
   }
-  throw new Error(`no free /30 in ${FIRST_OCTETS.join('.')}.0.0/16 for a test network namespace`);
+  throw new Error(`no free /29 in ${FIRST_OCTETS.join('.')}.0.0/16 for a test network namespace`);
 }
 
 const live = new Set();
@@ -132,8 +133,17 @@ export function createNetns(label) {
       ip('link', 'set', hostInterface, 'down');
     },
 
-    /** Brings the link back and waits until the namespace sees its carrier again. */
-    async restore() {
+    /**
+     * Brings the link back and waits until the namespace sees its carrier again. With
+     * `{ newAddress: true }` the namespace comes back with another address, as a phone that
+     * moved from Wi-Fi to mobile data: its old ICE candidate is gone for good.
+     */
+    async restore({ newAddress = false } = {}) {
+      if (newAddress) {
+        ip('-n', name, 'addr', 'del', `${subnet.inside}/29`, 'dev', insideInterface);
+        ip('-n', name, 'addr', 'add', `${subnet.moved}/29`, 'dev', insideInterface);
+        ip('-n', name, 'route', 'replace', 'default', 'via', subnet.host);
+      }
       // Address resolutions that failed during the outage are forgotten first, as a phone
       // whose interface went down has none: they would refuse the first packets after it.
       // Not after the link is up: that would drop packets already queued for resolution.
@@ -165,10 +175,10 @@ export function createNetns(label) {
     ip('link', 'set', insideInterface, 'netns', name);
     // Whatever the machine's global setting, nothing arriving from the namespace is routed on.
     writeFileSync(`/proc/sys/net/ipv4/conf/${hostInterface}/forwarding`, '0');
-    ip('addr', 'add', `${subnet.host}/30`, 'dev', hostInterface);
+    ip('addr', 'add', `${subnet.host}/29`, 'dev', hostInterface);
     ip('link', 'set', hostInterface, 'up');
     ip('-n', name, 'link', 'set', 'lo', 'up');
-    ip('-n', name, 'addr', 'add', `${subnet.inside}/30`, 'dev', insideInterface);
+    ip('-n', name, 'addr', 'add', `${subnet.inside}/29`, 'dev', insideInterface);
     ip('-n', name, 'link', 'set', insideInterface, 'up');
     ip('-n', name, 'route', 'add', 'default', 'via', subnet.host);
   } catch (err) {

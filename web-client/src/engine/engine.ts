@@ -46,6 +46,9 @@ export interface EngineEvents {
 
 type Joined = ServerMessageOf<'joined'>;
 
+/** A live connection receives RTCP and audio (DTX still sends every 400 ms) well within this. */
+const SILENT_PATH_MS = 1_000;
+
 interface Publication {
   stream: MediaStream;
   device: DeviceClass;
@@ -67,6 +70,8 @@ export class Engine extends Emitter<EngineEvents> {
   private readonly trackSettings = new Map<string, { width: number; height: number; enabled: boolean }>();
   private readonly mutes = new Map<TrackSource, boolean>();
   private away = false;
+  /** The socket of a reconnect attempt that has not opened yet. */
+  private connecting: SignalClient | null = null;
   private iceDisconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Test hook state: while set, reconnect attempts wait (a simulated network outage). */
   private offlineUntil = 0;
@@ -187,7 +192,12 @@ export class Engine extends Emitter<EngineEvents> {
 
   private async openAndJoin(resume: string | undefined): Promise<Joined> {
     const signal = new SignalClient(this.wsUrl);
-    await signal.connect();
+    this.connecting = signal;
+    try {
+      await signal.connect();
+    } finally {
+      this.connecting = null;
+    }
     return new Promise<Joined>((resolve, reject) => {
       let settled = false;
       const offMessage = signal.on('message', (message) => {
@@ -228,36 +238,61 @@ export class Engine extends Emitter<EngineEvents> {
     this.setPhase('reconnecting');
     const previous = this.joined;
     const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      const delay = this.policy.nextDelay(attempt, Date.now() - started);
-      if (delay === null) return this.shutdown('gave_up');
-      const outage = this.offlineUntil - Date.now();
-      // A phone knows when its network is back; trying then beats waiting out the backoff.
-      await (outage > 0 ? sleep(Math.max(delay, outage)) : sleepUntilOnline(delay));
-      if (this.leaving) return;
-      try {
-        const joined = await this.openAndJoin(previous?.resume_token);
-        const sameSeat = joined.participant.id === previous?.participant.id;
-        if (sameSeat) {
-          this.emit('joined', { message: joined, resumed: true });
-          this.resendState();
-          const ice = this.pc?.iceConnectionState;
-          if (ice === 'failed' || ice === 'disconnected') this.restartIce();
-        } else {
-          // The server no longer held the seat: a new participant needs a new connection.
-          this.pc?.close();
-          this.remoteMap = {};
-          this.emit('remoteTracks', new Map());
-          this.createPeerConnection(joined);
-          this.emit('joined', { message: joined, resumed: false });
-          this.resendState();
-        }
-        this.setPhase('connected');
-        return;
-      } catch (err) {
-        if (err instanceof JoinError) return this.shutdown(err.reason);
-        console.warn(`[accord] reconnect attempt ${attempt + 1} failed`, err);
+    // An attempt begun while the network was away may hang on a dead path (a phone that came
+    // back on another address never hears from it): when the browser says the network is
+    // back, that attempt is abandoned and the next one starts at once.
+    let attemptStarted = 0;
+    let networkBackAt = 0;
+    const onOnline = () => {
+      networkBackAt = Date.now();
+      this.connecting?.close();
+    };
+    window.addEventListener('online', onOnline);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const backoff = this.policy.nextDelay(attempt, Date.now() - started);
+        if (backoff === null) return this.shutdown('gave_up');
+        const delay = networkBackAt > attemptStarted ? 0 : backoff;
+        const outage = this.offlineUntil - Date.now();
+        await (outage > 0 ? sleep(Math.max(delay, outage)) : sleepUntilOnline(delay));
+        if (this.leaving) return;
+        attemptStarted = Date.now();
+        if (await this.tryResume(previous, attempt)) return;
       }
+    } finally {
+      window.removeEventListener('online', onOnline);
+    }
+  }
+
+  /** One reconnect attempt; true when it ended the reconnecting (back in, or given up). */
+  private async tryResume(previous: Joined | null, attempt: number): Promise<boolean> {
+    try {
+      const joined = await this.openAndJoin(previous?.resume_token);
+      const sameSeat = joined.participant.id === previous?.participant.id;
+      if (sameSeat) {
+        this.emit('joined', { message: joined, resumed: true });
+        this.resendState();
+        const ice = this.pc?.iceConnectionState;
+        if (ice === 'failed' || ice === 'disconnected') this.restartIce();
+        else void this.restartIceIfSilent();
+      } else {
+        // The server no longer held the seat: a new participant needs a new connection.
+        this.pc?.close();
+        this.remoteMap = {};
+        this.emit('remoteTracks', new Map());
+        this.createPeerConnection(joined);
+        this.emit('joined', { message: joined, resumed: false });
+        this.resendState();
+      }
+      this.setPhase('connected');
+      return true;
+    } catch (err) {
+      if (err instanceof JoinError) {
+        this.shutdown(err.reason);
+        return true;
+      }
+      console.warn(`[accord] reconnect attempt ${attempt + 1} failed`, err);
+      return false;
     }
   }
 
@@ -335,6 +370,26 @@ export class Engine extends Emitter<EngineEvents> {
     if (pc.iceConnectionState === 'failed') this.restartIce();
     // "disconnected" often heals by itself within a second or two on a moving phone.
     if (pc.iceConnectionState === 'disconnected') this.iceDisconnectTimer = setTimeout(() => this.restartIce(), 2_000);
+  }
+
+  /**
+   * After a resume ICE may still say "connected" about a path that died with the network
+   * (the phone came back on another address): Chromium takes seconds to notice. Nothing
+   * received for a second on a connection that carries audio settles it sooner.
+   */
+  private async restartIceIfSilent(): Promise<void> {
+    const pc = this.pc;
+    if (!pc) return;
+    const received = async () => {
+      let bytes = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'transport') bytes += s.bytesReceived ?? 0;
+      });
+      return bytes;
+    };
+    const before = await received();
+    await sleep(SILENT_PATH_MS);
+    if (this.pc === pc && pc.iceConnectionState !== 'closed' && (await received()) === before) this.restartIce();
   }
 
   private restartIce(): void {
