@@ -100,7 +100,14 @@ pub async fn serve(
     let secret = token_secret(&config)?;
     let store = open_store(&config).await?;
     let sfu = Sfu::start(config.sfu()?)?;
-    let state = AppState::new(sfu.clone(), secret.as_bytes(), config.signaling(), store);
+    let blobs = accord_signaling::blobs::LocalBlobs::open(config.data_dir.join("blobs"))?;
+    let state = AppState::new(
+        sfu.clone(),
+        secret.as_bytes(),
+        config.signaling(),
+        store,
+        std::sync::Arc::new(blobs),
+    );
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(io(format!("listening on {}", config.http.listen)))?;

@@ -28,6 +28,9 @@ pub enum Error {
     /// The body is not of a type this endpoint takes.
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
+    /// The body, or a file in it, is larger than this endpoint takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The body is not the JSON we expect.
     #[error("{0}")]
     BadRequest(String),
@@ -55,6 +58,7 @@ impl Error {
             Error::Invalid(_) => "invalid",
             Error::Conflict(_) => "conflict",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::PayloadTooLarge(_) => "payload_too_large",
             Error::BadRequest(_) => "bad_request",
             Error::Internal(_) => "internal",
         }
@@ -69,6 +73,7 @@ impl Error {
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens", post(create_token))
         .route("/ws", any(websocket))
         .merge(crate::whip::router().layer(whip_cors()))
+        .merge(crate::intake::router())
         .fallback(not_found)
         .with_state(state)
 }

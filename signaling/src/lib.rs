@@ -12,8 +12,11 @@
 //!   browser app, embedded.
 
 pub mod auth;
+pub mod blobs;
 pub mod error;
+pub mod evidence;
 pub mod http;
+pub mod intake;
 pub mod metrics;
 pub mod protocol;
 pub mod rooms;
@@ -69,16 +72,19 @@ struct Inner {
     metrics: metrics::Metrics,
     config: SignalingConfig,
     store: store::Store,
+    blobs: Arc<dyn blobs::BlobStore>,
     ready: AtomicBool,
 }
 
 impl AppState {
-    /// State around a running SFU and an open store, signing tokens with `token_secret`.
+    /// State around a running SFU, an open store and a blob store, signing tokens with
+    /// `token_secret`.
     pub fn new(
         sfu: Sfu,
         token_secret: &[u8],
         config: SignalingConfig,
         store: store::Store,
+        blobs: Arc<dyn blobs::BlobStore>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -89,6 +95,7 @@ impl AppState {
                 resources: whip::Resources::default(),
                 config,
                 store,
+                blobs,
                 ready: AtomicBool::new(false),
             }),
         }
@@ -105,6 +112,10 @@ impl AppState {
     /// Case records.
     pub fn store(&self) -> &store::Store {
         &self.inner.store
+    }
+    /// Evidence and other files.
+    pub fn blobs(&self) -> &dyn blobs::BlobStore {
+        &*self.inner.blobs
     }
     /// Room membership.
     pub fn rooms(&self) -> &rooms::Rooms {

@@ -185,6 +185,11 @@ impl TestServer {
         })
     }
 
+    /// The server's data directory (database, keys, blobs).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
     /// The HTTP listen address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http

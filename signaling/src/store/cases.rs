@@ -6,8 +6,8 @@ use sqlx::any::AnyRow;
 
 use super::keys::mask_id_number;
 use super::model::{
-    Actor, Case, CaseFilter, CaseStatus, Category, Channel, Evidence, NewCase, NewParty, Page,
-    Party, PartyKind, Risk, Session, SessionStatus, Side,
+    Actor, Case, CaseFilter, CaseStatus, Category, Channel, Evidence, NewCase, NewParty,
+    Organisation, Page, Party, PartyKind, Risk, Session, SessionStatus, Side,
 };
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
@@ -63,7 +63,7 @@ impl Store {
         }
     }
 
-    async fn idempotent(&self, scope: &str, key: &str) -> Result<Option<String>> {
+    pub(super) async fn idempotent(&self, scope: &str, key: &str) -> Result<Option<String>> {
         let row =
             sqlx::query("SELECT resource_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
                 .bind(scope)
@@ -80,9 +80,25 @@ impl Store {
         idempotency: Option<(&str, &str)>,
     ) -> Result<Case> {
         let org = self.organisation(&new.organisation_id).await?;
+        let mut tx = self.begin().await?;
+        let case = self
+            .insert_case_in(&mut tx, actor, &org, new, idempotency)
+            .await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    /// Inserts a case of `org` inside `tx`, with its idempotency record and audit entry.
+    pub(super) async fn insert_case_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: &Organisation,
+        new: NewCase,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<Case> {
         let now = now_ms();
         let year = cst_year(now);
-        let mut tx = self.begin().await?;
         let counter = sqlx::query(
             "INSERT INTO case_counters (organisation_id, year, last) VALUES ($1, $2, 1) \
              ON CONFLICT (organisation_id, year) DO UPDATE SET last = case_counters.last + 1 \
@@ -90,7 +106,7 @@ impl Store {
         )
         .bind(&org.id)
         .bind(year)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let sequence: i64 = counter.try_get(0)?;
         let case = Case {
@@ -131,7 +147,7 @@ impl Store {
         .bind(&case.court)
         .bind(case.created_at)
         .bind(case.updated_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if let Some((scope, key)) = idempotency {
             sqlx::query(
@@ -142,18 +158,17 @@ impl Store {
             .bind(key)
             .bind(&case.id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         self.audit(
-            &mut tx,
+            tx,
             actor,
             "case.created",
             &subject(&case.id),
             json!({"number": case.number, "status": case.status, "category": case.category}),
         )
         .await?;
-        tx.commit().await?;
         Ok(case)
     }
 
@@ -337,10 +352,6 @@ impl Store {
     /// Adds a party (or a representative, interpreter or expert of one) to a case. The ID
     /// number is sealed with the PII key; only its masked form is ever returned.
     pub async fn add_party(&self, actor: &Actor, case_id: &str, new: NewParty) -> Result<Party> {
-        let helper = matches!(
-            new.kind,
-            PartyKind::Representative | PartyKind::Interpreter | PartyKind::Expert
-        );
         let mut side = new.side;
         if let Some(principal) = &new.represents {
             let row = sqlx::query("SELECT side FROM parties WHERE id = $1 AND case_id = $2")
@@ -358,6 +369,28 @@ impl Store {
                 "a representative must act for a party of the case".into(),
             ));
         }
+        let mut tx = self.begin().await?;
+        self.locked_status(&mut tx, case_id).await?;
+        let party = self
+            .insert_party_in(&mut tx, actor, case_id, side, new)
+            .await?;
+        tx.commit().await?;
+        Ok(party)
+    }
+
+    /// Inserts a party on `side` inside `tx`, sealing the ID number, with its audit entry.
+    pub(super) async fn insert_party_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        case_id: &str,
+        side: Side,
+        new: NewParty,
+    ) -> Result<Party> {
+        let helper = matches!(
+            new.kind,
+            PartyKind::Representative | PartyKind::Interpreter | PartyKind::Expert
+        );
         let sealed = new
             .id_number
             .as_deref()
@@ -375,8 +408,6 @@ impl Store {
             attorney_letter: new.attorney_letter,
             created_at: now_ms(),
         };
-        let mut tx = self.begin().await?;
-        self.locked_status(&mut tx, case_id).await?;
         sqlx::query(
             "INSERT INTO parties (id, case_id, side, kind, name, phone, id_number_sealed, \
              id_number_masked, represents, attorney_letter, created_at) \
@@ -393,17 +424,16 @@ impl Store {
         .bind(&party.represents)
         .bind(&party.attorney_letter)
         .bind(party.created_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         self.audit(
-            &mut tx,
+            tx,
             actor,
             "party.added",
             &subject(case_id),
             json!({"party": party.id, "side": party.side, "kind": party.kind, "helper": helper}),
         )
         .await?;
-        tx.commit().await?;
         Ok(party)
     }
 
@@ -541,6 +571,18 @@ impl Store {
     pub async fn add_evidence(&self, actor: &Actor, evidence: Evidence) -> Result<Evidence> {
         let mut tx = self.begin().await?;
         self.locked_status(&mut tx, &evidence.case_id).await?;
+        self.insert_evidence_in(&mut tx, actor, &evidence).await?;
+        tx.commit().await?;
+        Ok(evidence)
+    }
+
+    /// Inserts an evidence record inside `tx`, with its audit entry.
+    pub(super) async fn insert_evidence_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        evidence: &Evidence,
+    ) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO evidence ({EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -553,18 +595,17 @@ impl Store {
         .bind(&evidence.file_name)
         .bind(&evidence.uploaded_by)
         .bind(evidence.created_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         self.audit(
-            &mut tx,
+            tx,
             actor,
             "evidence.added",
             &subject(&evidence.case_id),
             json!({"evidence": evidence.id, "sha256": evidence.sha256, "size": evidence.size, "media_type": evidence.media_type}),
         )
         .await?;
-        tx.commit().await?;
-        Ok(evidence)
+        Ok(())
     }
 
     /// A case's evidence, oldest first.
@@ -580,7 +621,7 @@ impl Store {
 }
 
 /// The audit subject of a case.
-fn subject(case_id: &str) -> String {
+pub(super) fn subject(case_id: &str) -> String {
     format!("case:{case_id}")
 }
 

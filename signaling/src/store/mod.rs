@@ -11,6 +11,7 @@
 
 mod audit;
 mod cases;
+mod intake;
 mod keys;
 pub mod model;
 mod people;
@@ -21,6 +22,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use audit::{AuditReport, GENESIS};
+pub use intake::{IntakeFile, NewIntake, StatusStep, Submitted, looks_like_tracking_code};
 pub use keys::{StoreKeys, mask_id_number};
 
 use crate::error::{Error, Result};
