@@ -11,6 +11,8 @@ import { careForSession } from './room/session-care';
 import { renderDeviceCheck } from './screens/device-check';
 import { type MessageScreen, renderMessage } from './screens/message-screen';
 import { RoomView } from './screens/room-view';
+import { mountApply } from './screens/apply';
+import { mountTrack } from './screens/track';
 import { installTestHook } from './test-hook';
 
 const root = document.getElementById('app') as HTMLElement;
@@ -109,4 +111,7 @@ async function enter(token: string, stream: MediaStream | null, facing: Facing):
 }
 
 const hook = installTestHook();
-start();
+// The public intake pages need no link; everything else is joining a room.
+if (location.pathname === '/apply') rerender = mountApply(root);
+else if (location.pathname === '/track') rerender = mountTrack(root, location.search);
+else start();
