@@ -109,6 +109,8 @@ pub struct SignalingSection {
     pub resume_grace_seconds: u64,
     /// STUN/TURN servers handed to clients.
     pub ice_servers: Vec<IceServer>,
+    /// Largest evidence file (photo or PDF) a party may upload, in MiB.
+    pub max_evidence_mib: u64,
 }
 
 /// `[database]`
@@ -179,6 +181,7 @@ impl Default for SignalingSection {
             max_participants: 20,
             resume_grace_seconds: 15,
             ice_servers: Vec::new(),
+            max_evidence_mib: 10,
         }
     }
 }
@@ -268,6 +271,9 @@ impl Config {
                 "ACCORD_SIGNALING_RESUME_GRACE_SECONDS" => {
                     config.signaling.resume_grace_seconds = parse_env(key, value)?;
                 }
+                "ACCORD_SIGNALING_MAX_EVIDENCE_MIB" => {
+                    config.signaling.max_evidence_mib = parse_env(key, value)?;
+                }
                 "ACCORD_DATABASE_URL" => config.database.url = value.clone(),
                 "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
                 "ACCORD_LOG_FORMAT" => {
@@ -287,6 +293,9 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if !(2..=100).contains(&self.signaling.max_participants) {
             return Err(invalid("signaling.max_participants", "2–100"));
+        }
+        if !(1..=100).contains(&self.signaling.max_evidence_mib) {
+            return Err(invalid("signaling.max_evidence_mib", "1–100"));
         }
         if !(1..=300).contains(&self.media.media_timeout_seconds) {
             return Err(invalid("media.media_timeout_seconds", "1–300"));
@@ -362,6 +371,7 @@ impl Config {
             ice_servers: self.signaling.ice_servers.clone(),
             max_participants: self.signaling.max_participants,
             resume_grace: Duration::from_secs(self.signaling.resume_grace_seconds),
+            max_evidence_bytes: self.signaling.max_evidence_mib * 1024 * 1024,
         }
     }
 }

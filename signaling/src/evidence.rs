@@ -9,8 +9,8 @@ use axum::extract::multipart::{Field, MultipartError};
 use crate::blobs::{BlobStore, BlobWriter};
 use crate::error::{Error, Result};
 
-/// Largest evidence file: a phone photo or a scanned PDF fits easily.
-pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+/// Largest evidence file unless configured: a phone photo or a scanned PDF fits easily.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// Most files in one application.
 pub const MAX_FILES: usize = 9;
 

@@ -21,7 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens", post(create_token))
         .route("/ws", any(websocket))
         .merge(crate::whip::router().layer(whip_cors()))
-        .merge(crate::intake::router())
+        .merge(crate::intake::router(state.config().max_evidence_bytes))
         .fallback(not_found)
         .with_state(state)
 }

@@ -18,17 +18,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};
-use crate::evidence::{self, MAX_FILE_BYTES, MAX_FILES, Received, drain, multipart_error};
+use crate::evidence::{self, MAX_FILES, Received, drain, multipart_error};
 use crate::store::model::{CaseStatus, Category, NewCase, NewParty, PartyKind, Risk, Side};
 use crate::store::{IntakeFile, NewIntake, StatusStep, looks_like_tracking_code};
 
 /// The application's JSON is small; anything larger is not a form a person filled in.
 const MAX_APPLICATION_BYTES: usize = 64 * 1024;
 
-/// The intake routes.
-pub fn router() -> Router<AppState> {
+/// The intake routes, taking evidence files of up to `max_file_bytes` each.
+pub fn router(max_file_bytes: u64) -> Router<AppState> {
     // Room for every file at its limit plus the form; each file is checked as it streams.
-    let body_limit = MAX_FILES * MAX_FILE_BYTES as usize + 2 * MAX_APPLICATION_BYTES;
+    let files = usize::try_from(max_file_bytes).unwrap_or(usize::MAX);
+    let body_limit = files
+        .saturating_mul(MAX_FILES)
+        .saturating_add(2 * MAX_APPLICATION_BYTES);
     Router::new()
         .route(
             "/api/v1/intake",
@@ -129,7 +132,8 @@ async fn submit(
                 }]));
             }
             "photos[]" | "photos" => {
-                match evidence::receive(&mut field, state.blobs(), MAX_FILE_BYTES).await {
+                let max = state.config().max_evidence_bytes;
+                match evidence::receive(&mut field, state.blobs(), max).await {
                     Ok(received) => files.push(received),
                     Err(e) => refusal = Some(e),
                 }

@@ -45,6 +45,8 @@ pub struct SignalingConfig {
     pub max_participants: usize,
     /// How long a seat whose socket dropped is held for a resume.
     pub resume_grace: Duration,
+    /// Largest evidence file a party may upload.
+    pub max_evidence_bytes: u64,
 }
 
 impl Default for SignalingConfig {
@@ -54,6 +56,7 @@ impl Default for SignalingConfig {
             ice_servers: Vec::new(),
             max_participants: 20,
             resume_grace: Duration::from_secs(15),
+            max_evidence_bytes: evidence::DEFAULT_MAX_FILE_BYTES,
         }
     }
 }

@@ -204,7 +204,8 @@ async fn valid_intake_creates_a_case_retries_add_nothing_and_tracking_follows_it
 
 #[tokio::test]
 async fn wrong_files_too_large_files_and_bad_forms_are_refused() -> Result<()> {
-    let server = TestServer::start().await?;
+    // A 1 MiB limit, so the oversized upload is quick (and the setting is shown to work).
+    let server = TestServer::start_with_env(&[("ACCORD_SIGNALING_MAX_EVIDENCE_MIB", "1")]).await?;
     let store = seeded_store(&server).await?;
 
     // A program renamed to look like a photo.
@@ -223,7 +224,7 @@ async fn wrong_files_too_large_files_and_bad_forms_are_refused() -> Result<()> {
         "intake-test-big-0001",
         form(
             &application(REGION),
-            &[("big.png", "image/png", png(3, 10 * 1024 * 1024))],
+            &[("big.png", "image/png", png(3, 1024 * 1024))],
         )?,
     )
     .await?;
