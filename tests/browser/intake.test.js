@@ -99,5 +99,14 @@ describe('online intake from a phone', () => {
     await page.getByTestId('track-lookup').tap();
     await page.getByTestId('track-result').waitFor({ timeout: 10_000 });
     assert.match((await page.getByTestId('track-result').textContent()) ?? '', new RegExp(number));
+
+    // English on request, like every page.
+    await page.getByTestId('language-switch').tap();
+    assert.equal(await page.getByTestId('track-status').textContent(), 'Status: Submitted, awaiting acceptance');
+    await page.goto(`${server.httpUrl}/apply`);
+    assert.equal(await page.locator('h1').textContent(), 'Apply for mediation');
+    await page.getByTestId('intake-submit').tap();
+    assert.equal(await page.getByTestId('error-applicant.name').textContent(), 'Please fill this in');
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'intake-form-errors-phone-en.png') });
   });
 });

@@ -271,6 +271,7 @@ async function submit(state: State, render: () => void): Promise<void> {
   if (Object.keys(state.problems).length > 0) {
     state.notice = 'intake.fixFields';
     render();
+    focusFirstProblem();
     return;
   }
   state.busy = true;
@@ -301,6 +302,14 @@ async function submit(state: State, render: () => void): Promise<void> {
     }
   }
   render();
+  if (Object.keys(state.problems).length > 0) focusFirstProblem();
+}
+
+/** On a phone the first wrong field is often off screen: take the visitor to it. */
+function focusFirstProblem(): void {
+  const first = document.querySelector<HTMLElement>('[aria-invalid="true"]');
+  first?.focus();
+  first?.scrollIntoView({ block: 'center' });
 }
 
 function doneView(done: Submitted): HTMLElement {
