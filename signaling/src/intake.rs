@@ -105,14 +105,16 @@ async fn submit(
     headers: HeaderMap,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>)> {
-    let key = idempotency_key(&headers)?;
     let mut multipart = multipart
         .map_err(|_| Error::UnsupportedMediaType("send the application as multipart/form-data"))?;
     let mut application: Option<String> = None;
     let mut files: Vec<Received> = Vec::new();
     // The first refusal is kept while the rest of the body is read, so the client gets it
     // as an answer instead of a connection closed under its upload.
-    let mut refusal: Option<Error> = None;
+    let (key, mut refusal) = match idempotency_key(&headers) {
+        Ok(key) => (key, None),
+        Err(e) => (String::new(), Some(e)),
+    };
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         if refusal.is_some() {
