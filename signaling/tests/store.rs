@@ -706,3 +706,69 @@ both_databases!(
     staff_accounts,
     usernames_are_unique_and_staff_are_found_by_them
 );
+
+async fn an_intake_is_stored_whole_once_and_its_history_follows_it(s: &Scratch) {
+    use accord_signaling::store::{IntakeFile, NewIntake};
+    let store = &s.store;
+    let org = organisation(store, "宝安", "新安街道").await;
+    let intake = NewIntake {
+        case: new_case(&org, "漏水"),
+        applicant: person("张三", Side::Applicant, Some("11010519491231002X")),
+        respondent: person("李四", Side::Respondent, None),
+        files: vec![IntakeFile {
+            sha256: "ab".repeat(32),
+            media_type: "image/png".into(),
+            size: 1234,
+            file_name: "漏水.png".into(),
+        }],
+    };
+    let first = store
+        .submit_intake(intake.clone(), "key-intake-1")
+        .await
+        .expect("submit");
+    assert!(first.created);
+    assert_eq!(first.case.status, CaseStatus::Intake);
+    let code = first.case.tracking_code.clone().expect("tracking code");
+    let again = store
+        .submit_intake(intake, "key-intake-1")
+        .await
+        .expect("retry");
+    assert!(!again.created);
+    assert_eq!(again.case.id, first.case.id);
+    assert_eq!(
+        store.parties(&first.case.id).await.expect("parties").len(),
+        2
+    );
+    let evidence = store.evidence(&first.case.id).await.expect("evidence");
+    assert_eq!(evidence.len(), 1);
+    assert_eq!(
+        evidence[0].uploaded_by,
+        format!("party:{}", evidence[0].party_id.clone().expect("party"))
+    );
+    assert_eq!(
+        store
+            .case_by_tracking_code(&code)
+            .await
+            .expect("by code")
+            .id,
+        first.case.id
+    );
+    assert_eq!(store.regions().await.expect("regions"), ["新安街道"]);
+
+    store
+        .transition_case(&admin(), &first.case.id, CaseStatus::Accepted)
+        .await
+        .expect("accept");
+    let steps: Vec<CaseStatus> = store
+        .status_history(&first.case.id)
+        .await
+        .expect("history")
+        .iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(steps, [CaseStatus::Intake, CaseStatus::Accepted]);
+}
+both_databases!(
+    online_intake,
+    an_intake_is_stored_whole_once_and_its_history_follows_it
+);
