@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", any(websocket))
         .merge(crate::whip::router().layer(whip_cors()))
         .merge(crate::intake::router(state.config().max_evidence_bytes))
+        .merge(crate::staff::router())
         .fallback(not_found)
         .with_state(state)
 }

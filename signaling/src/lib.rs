@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod rooms;
 pub mod session;
+pub mod staff;
 pub mod store;
 pub mod web;
 pub mod whip;

@@ -15,6 +15,7 @@ mod intake;
 mod keys;
 pub mod model;
 mod people;
+mod staff_auth;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,6 +25,7 @@ use sqlx::any::AnyPoolOptions;
 pub use audit::{AuditReport, GENESIS};
 pub use intake::{IntakeFile, NewIntake, StatusStep, Submitted, looks_like_tracking_code};
 pub use keys::{StoreKeys, mask_id_number};
+pub use staff_auth::{Refreshed, SigningKey};
 
 use crate::error::{Error, Result};
 

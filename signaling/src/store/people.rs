@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::model::{Actor, Channel, NewOrganisation, NewStaff, Organisation, Staff, StaffRole};
-use super::{Store, new_id, now_ms};
+use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 
 const ORGANISATION_COLUMNS: &str = "id, name, short_name, region, channel, court, created_at";
@@ -86,6 +86,20 @@ impl Store {
 
     /// Creates a staff account; the username must be free.
     pub async fn create_staff(&self, actor: &Actor, new: NewStaff) -> Result<Staff> {
+        let mut tx = self.begin().await?;
+        let staff = self.insert_staff(&mut tx, actor, new).await?;
+        tx.commit().await?;
+        Ok(staff)
+    }
+
+    /// Inserts a staff account and its audit entry inside `tx`, for callers that make it
+    /// part of a larger change (first-run setup).
+    pub(super) async fn insert_staff(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        new: NewStaff,
+    ) -> Result<Staff> {
         let staff = Staff {
             id: new_id("ST"),
             organisation_id: new.organisation_id,
@@ -97,10 +111,9 @@ impl Store {
             disabled_at: None,
             created_at: now_ms(),
         };
-        let mut tx = self.begin().await?;
         let taken = sqlx::query("SELECT 1 FROM staff WHERE username = $1")
             .bind(&staff.username)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if taken.is_some() {
             return Err(Error::Conflict(format!(
@@ -120,17 +133,16 @@ impl Store {
         .bind(&staff.password_hash)
         .bind(staff.disabled_at)
         .bind(staff.created_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         self.audit(
-            &mut tx,
+            tx,
             actor,
             "staff.created",
             &format!("staff:{}", staff.id),
             json!({"username": staff.username, "role": staff.role, "organisation": staff.organisation_id}),
         )
         .await?;
-        tx.commit().await?;
         Ok(staff)
     }
 
