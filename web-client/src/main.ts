@@ -93,13 +93,14 @@ async function enter(token: string, stream: MediaStream | null, facing: Facing):
     else showMessage({ title: 'error.network', action: { label: 'check.retry', run: () => location.reload() } });
     return;
   }
-  const stopCare = careForSession(engine, device === 'phone', stream);
+  const care = careForSession(engine, device === 'phone', stream);
+  hook.wakeLock = () => care.wakeLock();
   const view = new RoomView(root, { room, stream, facing, phone: device === 'phone', onLeft: () => undefined });
   hook.view = view;
   // Room text is drawn from the model on each update; a language change just redraws it.
   rerender = () => view.rerenderText();
   room.on('ended', (reason) => {
-    stopCare();
+    care.stop();
     view.dispose();
     for (const track of stream?.getTracks() ?? []) track.stop();
     showMessage({

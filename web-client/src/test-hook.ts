@@ -2,11 +2,14 @@
 // the room model and calls the engine's documented test hooks; the app never depends on it.
 
 import type { Room } from './room/room';
+import type { WakeLockState } from './room/session-care';
 import type { RoomView } from './screens/room-view';
 
 export interface TestHook {
   joinPressedAt: number | null;
   view: RoomView | null;
+  /** Whether the screen is kept on (see room/session-care.ts). */
+  wakeLock: (() => WakeLockState) | null;
   attach(room: Room): void;
 }
 
@@ -16,6 +19,7 @@ export function installTestHook(): TestHook {
   const hook = {
     joinPressedAt: null as number | null,
     view: null as RoomView | null,
+    wakeLock: null as (() => WakeLockState) | null,
     attach(r: Room) {
       room = r;
       r.on('participantLeft', (left) => leftSeen.push(left));
@@ -28,6 +32,7 @@ export function installTestHook(): TestHook {
         participants: room?.list().map((p) => p.info.id) ?? [],
         leftSeen,
         joinPressedAt: hook.joinPressedAt,
+        wakeLock: hook.wakeLock?.() ?? null,
         firstRemoteFrameAt: firstFrame(),
         iceRestarts: room?.engine.iceRestarts ?? 0,
         iceState: room?.engine.pc?.iceConnectionState ?? null,
@@ -59,7 +64,14 @@ export function installTestHook(): TestHook {
           });
         }
         if (s.type === 'outbound-rtp') {
-          outbound.push({ kind: s.kind, rid: s.rid ?? null, packetsSent: s.packetsSent ?? 0, encoder: s.encoderImplementation ?? null });
+          const codec = s.codecId ? report.get(s.codecId) : undefined;
+          outbound.push({
+            kind: s.kind,
+            rid: s.rid ?? null,
+            packetsSent: s.packetsSent ?? 0,
+            encoder: s.encoderImplementation ?? null,
+            codec: codec?.mimeType ?? null,
+          });
         }
       });
       return { inbound, outbound, localSdp: pc.localDescription?.sdp ?? '' };

@@ -34,23 +34,43 @@ function secureOriginArgs(url) {
 /**
  * @param {string} name
  * @param {string} url the join link
- * @param {{phone?: boolean, locale?: string, executablePath?: string}} [opts] `executablePath`
- *   runs a wrapper instead of Chromium itself (e.g. one that enters a network namespace)
+ * @param {{phone?: boolean, locale?: string, executablePath?: string, userAgent?: string,
+ *          media?: 'fake' | 'denied' | 'none'}} [opts] `executablePath` runs a wrapper instead
+ *   of Chromium itself (e.g. one that enters a network namespace); `media` is what
+ *   getUserMedia meets: fake devices granted (default), a refused permission, or no devices
  */
 export async function openClient(name, url, opts = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), `accord-web-${name}-`));
+  const media = opts.media ?? 'fake';
+  const dropped = {
+    fake: [],
+    // Without the fake prompt Chromium asks, and --deny-permission-prompts answers "block".
+    denied: ['--use-fake-ui-for-media-stream'],
+    // This machine has no camera or microphone: without fake devices there are none.
+    none: ['--use-fake-device-for-media-stream'],
+  }[media];
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: opts.executablePath ?? CHROMIUM_PATH,
     headless: true,
-    args: [...CHROMIUM_ARGS, ...secureOriginArgs(url)],
-    permissions: ['camera', 'microphone'],
+    args: [
+      ...CHROMIUM_ARGS.filter((a) => !dropped.includes(a)),
+      ...(media === 'denied' ? ['--deny-permission-prompts'] : []),
+      ...secureOriginArgs(url),
+    ],
+    permissions: media === 'denied' ? [] : ['camera', 'microphone'],
     locale: opts.locale ?? 'zh-CN',
     timeout: 60_000,
     ...(opts.phone ? PHONE : DESKTOP),
+    ...(opts.userAgent ? { userAgent: opts.userAgent } : {}),
   });
   const lines = [];
   const started = Date.now();
   const page = context.pages()[0] ?? (await context.newPage());
+  // Granting camera and microphone makes Playwright deny every other permission, the screen
+  // wake lock among them, which phones grant without asking.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Browser.setPermission', { permission: { name: 'screen-wake-lock' }, setting: 'granted' });
+  await cdp.detach();
   page.on('console', (m) => lines.push(`${Date.now() - started}ms [${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => lines.push(`${Date.now() - started}ms [pageerror] ${e.stack || e.message}`));
   // "Leave the mediation?" confirmations are accepted, as a person would.

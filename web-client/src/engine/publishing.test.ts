@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { applyLayerDemand, detectDeviceClass, isAcceptedH264, orderCodecs, simulcastEncodings } from './publishing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { applyLayerDemand, detectDeviceClass, isAcceptedH264, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
 
 describe('simulcast', () => {
   it('sends three layers on desktop and the half and full layers on phones', () => {
@@ -31,5 +31,35 @@ describe('codec choice', () => {
   it('treats phones and WeChat as phones', () => {
     expect(detectDeviceClass({ userAgent: 'Mozilla/5.0 (iPhone) MicroMessenger/8.0' }, 390)).toBe('phone');
     expect(detectDeviceClass({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/130', maxTouchPoints: 0 }, 1280)).toBe('desktop');
+  });
+});
+
+describe('hardware codec choice', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  /** A device whose encoders are power-efficient (hardware) for the codecs in `hardware`. */
+  const device = (hardware: string[]) =>
+    vi.stubGlobal('navigator', {
+      mediaCapabilities: {
+        encodingInfo: async (config: { video: { contentType: string } }) => ({
+          supported: true,
+          smooth: true,
+          powerEfficient: hardware.some((codec) => config.video.contentType.startsWith(codec)),
+        }),
+      },
+    });
+
+  it('picks H.264 on a phone that encodes only H.264 in hardware', async () => {
+    device(['video/H264']);
+    expect(await prefersH264()).toBe(true);
+  });
+
+  it('keeps VP8 when VP8 is in hardware too, when nothing is, and when the browser cannot tell', async () => {
+    device(['video/H264', 'video/VP8']);
+    expect(await prefersH264()).toBe(false);
+    device([]);
+    expect(await prefersH264()).toBe(false);
+    vi.stubGlobal('navigator', {});
+    expect(await prefersH264()).toBe(false);
   });
 });

@@ -4,17 +4,28 @@
 import type { Engine } from '../engine';
 
 interface WakeLockSentinelLike {
+  readonly released: boolean;
   release(): Promise<void>;
 }
 
-export function careForSession(engine: Engine, phone: boolean, stream: MediaStream | null): () => void {
+/** Whether the screen is kept on: `refused` when the browser declined (battery saver, …). */
+export type WakeLockState = 'held' | 'released' | 'refused' | 'unsupported';
+
+export interface SessionCare {
+  stop(): void;
+  wakeLock(): WakeLockState;
+}
+
+export function careForSession(engine: Engine, phone: boolean, stream: MediaStream | null): SessionCare {
   let lock: WakeLockSentinelLike | null = null;
+  let refused = false;
   const wakeLock = (navigator as Navigator & { wakeLock?: { request(type: 'screen'): Promise<WakeLockSentinelLike> } }).wakeLock;
 
   const keepScreenOn = async () => {
     // The lock is released whenever the page is hidden: take it again on every return.
     if (!wakeLock || document.visibilityState !== 'visible') return;
     lock = await wakeLock.request('screen').catch(() => null);
+    refused = lock === null;
   };
 
   const onVisibility = () => {
@@ -38,10 +49,17 @@ export function careForSession(engine: Engine, phone: boolean, stream: MediaStre
 
   void keepScreenOn();
   document.addEventListener('visibilitychange', onVisibility);
-  return () => {
-    document.removeEventListener('visibilitychange', onVisibility);
-    microphone?.removeEventListener('mute', onMicrophoneChange);
-    microphone?.removeEventListener('unmute', onMicrophoneChange);
-    void lock?.release().catch(() => {});
+  return {
+    stop() {
+      document.removeEventListener('visibilitychange', onVisibility);
+      microphone?.removeEventListener('mute', onMicrophoneChange);
+      microphone?.removeEventListener('unmute', onMicrophoneChange);
+      void lock?.release().catch(() => {});
+    },
+    wakeLock() {
+      if (!wakeLock) return 'unsupported';
+      if (lock && !lock.released) return 'held';
+      return refused ? 'refused' : 'released';
+    },
   };
 }
