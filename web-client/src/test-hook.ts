@@ -69,6 +69,7 @@ export function installTestHook(): TestHook {
             kind: s.kind,
             rid: s.rid ?? null,
             packetsSent: s.packetsSent ?? 0,
+            framesEncoded: s.framesEncoded ?? 0,
             encoder: s.encoderImplementation ?? null,
             codec: codec?.mimeType ?? null,
           });
