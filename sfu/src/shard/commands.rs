@@ -10,9 +10,10 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 use super::Shard;
 use super::negotiation::outgoing_track;
 use super::participant::{FIRST_OFFER_GRACE, Negotiation, Participant};
+use super::publication::MAX_LAYERS;
 use crate::error::{Error, Result};
 use crate::events::{IceCandidate, JoinRequest, SfuEvent, TrackDeclaration, TrackInfo};
-use crate::ids::{MediaKind, ParticipantId, TrackId, TrackSource};
+use crate::ids::{Layer, MediaKind, ParticipantId, TrackId, TrackSource};
 use crate::net::{PeerKey, RouterUpdate};
 use crate::peer::{self, PeerSetup};
 
@@ -203,6 +204,7 @@ impl Shard {
             unpaused_at: None,
             next_timeout: None,
             declared: Vec::new(),
+            offered_layers: Vec::new(),
             inbound: Vec::new(),
             publications: Vec::new(),
             negotiation: Negotiation {
@@ -269,9 +271,11 @@ impl Shard {
         if !p.can_publish && offer_sends_media(&sdp) {
             return Err(Error::Forbidden("this participant may not publish"));
         }
+        let offered_layers = offered_layers(&sdp);
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| Error::BadSdp(e.to_string()))?;
         p.pc.set_remote_description(now, offer)
             .map_err(|e| Error::BadSdp(e.to_string()))?;
+        p.offered_layers = offered_layers;
         let answer = p.pc.create_answer(None)?;
         p.pc.set_local_description(now, answer)?;
         let local =
@@ -495,5 +499,51 @@ fn offer_sends_media(sdp: &str) -> bool {
     })
 }
 
+/// The simulcast layers each media section of an offer sends (its `a=rid:<rid> send` lines),
+/// by `mid`; sections without simulcast are left out.
+fn offered_layers(sdp: &str) -> Vec<(String, [bool; MAX_LAYERS])> {
+    sdp.split("\nm=")
+        .skip(1)
+        .filter_map(|section| {
+            let mut mid = None;
+            let mut layers = [false; MAX_LAYERS];
+            for line in section.lines().map(str::trim) {
+                if let Some(m) = line.strip_prefix("a=mid:") {
+                    mid = Some(m.to_owned());
+                } else if let Some(rid) = line.strip_prefix("a=rid:") {
+                    let mut words = rid.split_whitespace();
+                    let (Some(rid), Some("send")) = (words.next(), words.next()) else {
+                        continue;
+                    };
+                    if let Some(slot) =
+                        Layer::from_rid(rid).and_then(|l| layers.get_mut(usize::from(l.0)))
+                    {
+                        *slot = true;
+                    }
+                }
+            }
+            layers.contains(&true).then_some((mid?, layers))
+        })
+        .collect()
+}
+
 /// What a viewer that gives no size gets: the best layer there is.
 const VIEWER_SIZE: (u32, u32) = (3840, 2160);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layers_an_offer_sends_are_read_by_mid() {
+        let sdp = "v=0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendonly\r\n\
+            a=rid:h send\r\na=rid:f send\r\na=simulcast:send h;f\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=recvonly\r\na=rid:q recv\r\n";
+        assert_eq!(
+            offered_layers(sdp),
+            vec![("1".to_owned(), [false, true, true])]
+        );
+    }
+}

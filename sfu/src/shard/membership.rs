@@ -307,6 +307,12 @@ impl Shard {
                     |d| d.source,
                 );
                 let declared_size = declared.and_then(|d| Some((d.width?, d.height?)));
+                let offered = mid
+                    .as_deref()
+                    .and_then(|m| p.offered_layers.iter().find(|(o, _)| o == m))
+                    .map_or([false; super::publication::MAX_LAYERS], |&(_, layers)| {
+                        layers
+                    });
                 let k = self.publications.insert(super::publication::Publication {
                     id: TrackId::random(),
                     room: p.room.clone(),
@@ -326,6 +332,7 @@ impl Shard {
                     loudness: 0.0,
                     last_level_at: None,
                     demanded: [true; super::publication::MAX_LAYERS],
+                    offered,
                     rates_at: None,
                 });
                 p.publications.push(k);

@@ -9,6 +9,7 @@ use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::publication::MAX_LAYERS;
 use crate::events::{SfuEvent, TrackDeclaration};
 use crate::ids::{Layer, ParticipantId, RoomId};
 
@@ -75,6 +76,8 @@ pub(crate) struct Participant {
     pub unpaused_at: Option<Instant>,
     pub next_timeout: Option<Instant>,
     pub declared: Vec<TrackDeclaration>,
+    /// The simulcast layers each section of the client's latest offer sends, by `mid`.
+    pub offered_layers: Vec<(String, [bool; MAX_LAYERS])>,
     pub inbound: Vec<Inbound>,
     pub publications: Vec<usize>,
     pub negotiation: Negotiation,

@@ -88,6 +88,8 @@ pub(crate) struct Publication {
     pub last_level_at: Option<Instant>,
     /// Layers demanded the last time the publisher was told.
     pub demanded: [bool; MAX_LAYERS],
+    /// Layers the publisher's offer says it sends, whether or not any has arrived yet.
+    pub offered: [bool; MAX_LAYERS],
     /// When layer bitrates were last measured.
     pub rates_at: Option<Instant>,
 }
@@ -125,8 +127,10 @@ impl Publication {
 
     /// The layer a subscriber should get, from the size it renders and what is arriving.
     /// With `live_only`, layers that stopped arriving are skipped (unless none arrive);
-    /// without it, every layer the publisher ever sent counts (for telling the publisher
-    /// which layers are wanted, including ones it paused).
+    /// without it, every layer the publisher sent or offers counts (for telling the publisher
+    /// which layers are wanted, including ones it paused, and ones that never arrived: a
+    /// browser starts its top layer only once its bandwidth estimate has grown, and one told
+    /// early that nobody wants that layer would otherwise never send it).
     pub fn choose_layer(
         &self,
         wanted: Option<(u32, u32)>,
@@ -143,7 +147,7 @@ impl Publication {
             .filter(|&l| self.layer_live(l, now))
             .collect();
         let known: Vec<usize> = (0..MAX_LAYERS)
-            .filter(|&l| self.layers[l].ssrc.is_some())
+            .filter(|&l| self.layers[l].ssrc.is_some() || (!live_only && self.offered[l]))
             .collect();
         let candidates = if live_only && !live.is_empty() {
             &live
@@ -243,5 +247,68 @@ impl Publication {
             }
         }
         demand
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A desktop camera (1280×720, layers q, h, f offered) whose `seen` layers have arrived,
+    /// watched by one subscriber rendering it at `wanted`.
+    fn camera(seen: &[usize], wanted: (u32, u32), now: Instant) -> Publication {
+        let mut layers: [LayerState; MAX_LAYERS] = Default::default();
+        for &l in seen {
+            layers[l].ssrc = Some(1000 + l as u32);
+            layers[l].last_packet = Some(now);
+        }
+        Publication {
+            id: TrackId::random(),
+            room: RoomId::new("room"),
+            owner: 0,
+            owner_id: ParticipantId::new("publisher"),
+            receiver_id: RTCRtpReceiverId::default(),
+            kind: MediaKind::Video,
+            source: TrackSource::Camera,
+            codec: Codec::Vp8,
+            codec_params: RTCRtpCodec::default(),
+            declared_size: Some((1280, 720)),
+            simulcast: true,
+            muted: false,
+            audio_level_ext: None,
+            layers,
+            subscriptions: vec![Subscription {
+                subscriber: 1,
+                sender_id: None,
+                out_ssrc: 1,
+                out_payload_type: 96,
+                active: true,
+                forwarder: Forwarder::new(Codec::Vp8, None),
+                wanted_size: Some(wanted),
+                cap: Cap::Unlimited,
+            }],
+            loudness: 0.0,
+            last_level_at: None,
+            demanded: [true; MAX_LAYERS],
+            offered: [true; MAX_LAYERS],
+            rates_at: None,
+        }
+    }
+
+    #[test]
+    fn a_large_tile_asks_for_the_full_layer_before_it_ever_arrived() {
+        let now = Instant::now();
+        let publication = camera(&[0, 1], (1280, 720), now);
+        assert_eq!(publication.layer_demand(now), [false, false, true]);
+        // Meanwhile the subscriber gets the best layer that does arrive.
+        let target = publication.target_for(&publication.subscriptions[0], now);
+        assert_eq!(target, Some(Layer(1)));
+    }
+
+    #[test]
+    fn a_small_tile_leaves_the_upper_layers_unwanted() {
+        let now = Instant::now();
+        let publication = camera(&[0, 1, 2], (160, 90), now);
+        assert_eq!(publication.layer_demand(now), [true, false, false]);
     }
 }
