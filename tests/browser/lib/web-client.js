@@ -2,6 +2,7 @@
 // desktop or as an emulated phone (touch, 390×844, a phone user agent so the app publishes two
 // simulcast layers), with fake camera and microphone and a fresh profile per participant.
 
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,9 +36,11 @@ function secureOriginArgs(url) {
  * @param {string} name
  * @param {string} url the join link
  * @param {{phone?: boolean, locale?: string, executablePath?: string, userAgent?: string,
- *          media?: 'fake' | 'denied' | 'none'}} [opts] `executablePath` runs a wrapper instead
- *   of Chromium itself (e.g. one that enters a network namespace); `media` is what
- *   getUserMedia meets: fake devices granted (default), a refused permission, or no devices
+ *          media?: 'fake' | 'denied' | 'none', hideable?: boolean}} [opts] `executablePath` runs
+ *   a wrapper instead of Chromium itself (e.g. one that enters a network namespace); `media` is
+ *   what getUserMedia meets: fake devices granted (default), a refused permission, or no
+ *   devices; `hideable` opens a desktop whose page `setHidden` can really hide (see
+ *   launchHideable; `phone`, `locale` and `userAgent` do not apply to it)
  */
 export async function openClient(name, url, opts = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), `accord-web-${name}-`));
@@ -49,14 +52,16 @@ export async function openClient(name, url, opts = {}) {
     // This machine has no camera or microphone: without fake devices there are none.
     none: ['--use-fake-device-for-media-stream'],
   }[media];
-  const context = await chromium.launchPersistentContext(userDataDir, {
+  const args = [
+    ...CHROMIUM_ARGS.filter((a) => !dropped.includes(a)),
+    ...(media === 'denied' ? ['--deny-permission-prompts'] : []),
+    ...secureOriginArgs(url),
+  ];
+  const hideable = opts.hideable ? await launchHideable(userDataDir, args) : null;
+  const context = hideable?.context ?? await chromium.launchPersistentContext(userDataDir, {
     executablePath: opts.executablePath ?? CHROMIUM_PATH,
     headless: true,
-    args: [
-      ...CHROMIUM_ARGS.filter((a) => !dropped.includes(a)),
-      ...(media === 'denied' ? ['--deny-permission-prompts'] : []),
-      ...secureOriginArgs(url),
-    ],
+    args,
     permissions: media === 'denied' ? [] : ['camera', 'microphone'],
     locale: opts.locale ?? 'zh-CN',
     timeout: 60_000,
@@ -83,9 +88,65 @@ export async function openClient(name, url, opts = {}) {
     state: () => page.evaluate(() => window.ACCORD?.state() ?? null),
     stats: () => page.evaluate(() => window.ACCORD?.stats() ?? null),
     saveConsole: (path) => writeFileSync(path, lines.join('\n') + '\n'),
+    /** Minimises (or restores) the window, as a phone's home button hides the page. */
+    async setHidden(hidden) {
+      if (!hideable) throw new Error('setHidden needs openClient(…, { hideable: true })');
+      const cdp = await context.newCDPSession(page);
+      const { windowId } = await cdp.send('Browser.getWindowForTarget');
+      await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: hidden ? 'minimized' : 'normal' } });
+      await cdp.detach();
+    },
     async close() {
       await context.close().catch(() => {});
+      await hideable?.stop();
       rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Chromium started here and attached over CDP without Playwright's defaults. Playwright
+ * otherwise emulates focus on every page it drives, which keeps the page "visible" whatever
+ * happens to its window (document.visibilityState never changes). Attached this way, a
+ * minimised window hides its page and restoring the window shows it again.
+ */
+async function launchHideable(userDataDir, args) {
+  const { width, height } = DESKTOP.viewport;
+  const child = spawn(
+    CHROMIUM_PATH,
+    ['--headless', '--remote-debugging-port=0', `--user-data-dir=${userDataDir}`, `--window-size=${width},${height}`, ...args, 'about:blank'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const address = new Promise((resolve, reject) => {
+    let printed = '';
+    const timer = setTimeout(() => reject(new Error(`Chromium printed no DevTools address:\n${printed}`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`Chromium exited (${code}) before its DevTools address:\n${printed}`)));
+    // Chromium's stderr is read to the end, or a full pipe would stall it.
+    child.stderr.on('data', (chunk) => {
+      if (printed === null) return;
+      printed += chunk;
+      const listening = /DevTools listening on (ws:\/\/\S+)/.exec(printed);
+      if (listening) {
+        clearTimeout(timer);
+        printed = null;
+        resolve(listening[1]);
+      }
+    });
+  });
+  let browser;
+  try {
+    browser = await chromium.connectOverCDP(await address, { noDefaults: true, isLocal: true });
+  } catch (err) {
+    child.kill();
+    throw err;
+  }
+  return {
+    context: browser.contexts()[0],
+    async stop() {
+      await browser.close().catch(() => {});
+      child.kill();
+      await exited;
     },
   };
 }
