@@ -99,7 +99,8 @@ export async function openClient(name, url, opts = {}) {
     async close() {
       await context.close().catch(() => {});
       await hideable?.stop();
-      rmSync(userDataDir, { recursive: true, force: true });
+      // Chromium's helper processes may still be writing into the profile for a moment.
+      rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
