@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use accord_sfu::SfuConfig;
+use accord_signaling::notify::NotifyConfig;
 use accord_signaling::{IceServer, SignalingConfig};
 use serde::Deserialize;
 
@@ -57,6 +58,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// Tokens and keys.
     pub auth: AuthConfig,
+    /// Invite notifications.
+    pub notify: NotifySection,
     /// Rooms and sessions.
     pub signaling: SignalingSection,
     /// Where case records are kept.
@@ -71,6 +74,9 @@ pub struct Config {
 pub struct HttpConfig {
     /// Address of the HTTP and WebSocket listener.
     pub listen: SocketAddr,
+    /// The address people reach Accord at, used in invite links and QR codes
+    /// (`https://mediation.example.cn`). Empty: the host of the staff member's request.
+    pub public_url: String,
 }
 
 /// `[media]`
@@ -97,6 +103,18 @@ pub struct AuthConfig {
     pub token_secret: String,
     /// Bearer key for `POST /api/v1/tokens`. Empty disables that endpoint.
     pub api_key: String,
+}
+
+/// `[notify]`: where invite messages (SMS / WeChat templates) go.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySection {
+    /// Empty: messages are written to the log and staff copy them from the invite. A URL:
+    /// each message is POSTed there as JSON for an SMS or WeChat gateway to deliver.
+    pub gateway_url: String,
+    /// Sent to the gateway as a bearer token; set it through the environment
+    /// (`ACCORD_NOTIFY_GATEWAY_TOKEN`), not in a file under version control.
+    pub gateway_token: String,
 }
 
 /// `[signaling]`
@@ -149,6 +167,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             media: MediaConfig::default(),
             auth: AuthConfig::default(),
+            notify: NotifySection::default(),
             signaling: SignalingSection::default(),
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
@@ -160,6 +179,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            public_url: String::new(),
         }
     }
 }
@@ -265,6 +285,9 @@ impl Config {
                 }
                 "ACCORD_AUTH_TOKEN_SECRET" => config.auth.token_secret = value.clone(),
                 "ACCORD_AUTH_API_KEY" => config.auth.api_key = value.clone(),
+                "ACCORD_HTTP_PUBLIC_URL" => config.http.public_url = value.clone(),
+                "ACCORD_NOTIFY_GATEWAY_URL" => config.notify.gateway_url = value.clone(),
+                "ACCORD_NOTIFY_GATEWAY_TOKEN" => config.notify.gateway_token = value.clone(),
                 "ACCORD_SIGNALING_MAX_PARTICIPANTS" => {
                     config.signaling.max_participants = parse_env(key, value)?;
                 }
@@ -308,6 +331,19 @@ impl Config {
         }
         if !self.auth.api_key.is_empty() && self.auth.api_key.len() < 16 {
             return Err(invalid("auth.api_key", "at least 16 characters"));
+        }
+        let is_web_url = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+        if !self.http.public_url.is_empty() && !is_web_url(&self.http.public_url) {
+            return Err(invalid(
+                "http.public_url",
+                "http://… or https://… (or empty)",
+            ));
+        }
+        if !self.notify.gateway_url.is_empty() && !is_web_url(&self.notify.gateway_url) {
+            return Err(invalid(
+                "notify.gateway_url",
+                "http://… or https://… (or empty)",
+            ));
         }
         if !self.database.url.is_empty()
             && accord_signaling::store::Backend::of_url(&self.database.url).is_err()
@@ -372,6 +408,17 @@ impl Config {
             max_participants: self.signaling.max_participants,
             resume_grace: Duration::from_secs(self.signaling.resume_grace_seconds),
             max_evidence_bytes: self.signaling.max_evidence_mib * 1024 * 1024,
+            public_url: (!self.http.public_url.is_empty())
+                .then(|| self.http.public_url.trim_end_matches('/').to_owned()),
+            notify: if self.notify.gateway_url.is_empty() {
+                NotifyConfig::Log
+            } else {
+                NotifyConfig::Http {
+                    url: self.notify.gateway_url.clone(),
+                    bearer_token: (!self.notify.gateway_token.is_empty())
+                        .then(|| self.notify.gateway_token.clone()),
+                }
+            },
         }
     }
 }

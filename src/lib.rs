@@ -107,7 +107,7 @@ pub async fn serve(
         config.signaling(),
         store,
         std::sync::Arc::new(blobs),
-    );
+    )?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(io(format!("listening on {}", config.http.listen)))?;

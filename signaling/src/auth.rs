@@ -46,6 +46,15 @@ pub struct JoinClaims {
     pub can_subscribe: bool,
     /// Present without being announced (recorders, supervisors).
     pub hidden: bool,
+    /// For invite links: the case the session belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// For invite links: the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// For invite links: the invite, whose revocation stops the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inv: Option<String>,
     /// Audience, always `accord-join`.
     pub aud: String,
     /// Issued at (seconds since the epoch).
@@ -108,10 +117,7 @@ fn check_id(field: &'static str, value: &str, errors: &mut Vec<FieldError>) {
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@'));
     if value.is_empty() || value.chars().count() > 128 || !ok_chars {
-        errors.push(FieldError {
-            field,
-            message: "1–128 letters, digits or - _ . : @".into(),
-        });
+        errors.push(FieldError::new(field, "1–128 letters, digits or - _ . : @"));
     }
 }
 
@@ -132,14 +138,14 @@ impl TokenKeys {
         let name = request.name.unwrap_or_else(|| request.identity.clone());
         if name.trim().is_empty() || name.chars().count() > 64 {
             errors.push(FieldError {
-                field: "name",
+                field: "name".into(),
                 message: "1–64 characters".into(),
             });
         }
         let ttl = request.ttl_seconds.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS);
         if ttl == 0 || ttl > MAX_TOKEN_TTL_SECONDS {
             errors.push(FieldError {
-                field: "ttl_seconds",
+                field: "ttl_seconds".into(),
                 message: format!("1–{MAX_TOKEN_TTL_SECONDS}"),
             });
         }
@@ -147,7 +153,7 @@ impl TokenKeys {
         let can_publish = request.can_publish.unwrap_or(role != Role::Observer);
         if role == Role::Observer && can_publish {
             errors.push(FieldError {
-                field: "can_publish",
+                field: "can_publish".into(),
                 message: "observers never publish".into(),
             });
         }
@@ -163,10 +169,24 @@ impl TokenKeys {
             can_publish,
             can_subscribe: request.can_subscribe.unwrap_or(true),
             hidden: request.hidden.unwrap_or(false),
+            case: None,
+            session: None,
+            inv: None,
             aud: JOIN_AUDIENCE.to_owned(),
             iat: now,
             nbf: now.saturating_sub(5),
             exp: now + ttl,
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs claims the caller built and checked (invites, a mediator's own seat). The
+    /// audience is set here. The same claims always give the same token, so an invite's
+    /// link can be shown again without storing it.
+    pub fn sign(&self, claims: &JoinClaims) -> Result<String> {
+        let claims = JoinClaims {
+            aud: JOIN_AUDIENCE.to_owned(),
+            ..claims.clone()
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(format!("signing a token: {e}")))
@@ -246,7 +266,7 @@ mod tests {
         let Err(Error::Invalid(fields)) = keys.mint(r) else {
             panic!("expected field errors");
         };
-        let names: Vec<_> = fields.iter().map(|f| f.field).collect();
+        let names: Vec<_> = fields.iter().map(|f| f.field.as_ref()).collect();
         assert_eq!(names, ["room", "ttl_seconds", "can_publish"]);
     }
 }

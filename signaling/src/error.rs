@@ -34,6 +34,9 @@ pub enum Error {
     /// The body is not the JSON we expect.
     #[error("{0}")]
     BadRequest(String),
+    /// A service we depend on (a notification gateway) failed or refused.
+    #[error("{0}")]
+    Upstream(String),
     /// Something failed on our side.
     #[error("internal error")]
     Internal(String),
@@ -43,9 +46,22 @@ pub enum Error {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldError {
     /// The field's name in the request.
-    pub field: &'static str,
+    pub field: std::borrow::Cow<'static, str>,
     /// What is wrong with it.
     pub message: String,
+}
+
+impl FieldError {
+    /// A field error, for a fixed field name or one built at run time (`parties[1].name`).
+    pub fn new(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl Error {
@@ -60,6 +76,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::BadRequest(_) => "bad_request",
+            Error::Upstream(_) => "upstream_failed",
             Error::Internal(_) => "internal",
         }
     }
@@ -75,6 +92,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

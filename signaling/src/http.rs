@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::whip::router().layer(whip_cors()))
         .merge(crate::intake::router(state.config().max_evidence_bytes))
         .merge(crate::staff::router())
+        .merge(crate::casework::router(state.config().max_evidence_bytes))
         .fallback(not_found)
         .with_state(state)
 }

@@ -129,7 +129,7 @@ async fn submit(
             "photos[]" | "photos" if files.len() >= MAX_FILES => {
                 drain(&mut field).await?;
                 refusal = Some(Error::Invalid(vec![FieldError {
-                    field: "photos",
+                    field: "photos".into(),
                     message: format!("at most {MAX_FILES} files"),
                 }]));
             }
@@ -154,7 +154,7 @@ async fn submit(
     let valid = validate(application.as_deref())?;
     let Some(organisation) = state.store().organisation_for_region(&valid.region).await? else {
         return Err(Error::Invalid(vec![FieldError {
-            field: "region",
+            field: "region".into(),
             message: "no mediation organisation serves this region".into(),
         }]));
     };
@@ -230,7 +230,7 @@ async fn regions(State(state): State<AppState>) -> Result<Json<RegionsResponse>>
     }))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String> {
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -262,10 +262,7 @@ async fn read_text(field: &mut axum::extract::multipart::Field<'_>) -> Result<St
 }
 
 fn invalid(field: &'static str, message: &str) -> Error {
-    Error::Invalid(vec![FieldError {
-        field,
-        message: message.into(),
-    }])
+    Error::Invalid(vec![FieldError::new(field, message)])
 }
 
 /// Checks every field and reports all that are wrong at once.
@@ -278,10 +275,7 @@ fn validate(application: Option<&str>) -> Result<Valid> {
     let mut errors = Vec::new();
     let mut check = |field: &'static str, problem: Option<&str>| {
         if let Some(message) = problem {
-            errors.push(FieldError {
-                field,
-                message: message.into(),
-            });
+            errors.push(FieldError::new(field, message));
         }
     };
     let applicant = form.applicant.unwrap_or_default();
@@ -406,7 +400,7 @@ fn text_problem(text: &Option<String>, max_chars: usize) -> Option<&'static str>
 }
 
 /// Digits only, without the country code people often type.
-fn normalise_phone(phone: &str) -> String {
+pub(crate) fn normalise_phone(phone: &str) -> String {
     let digits: String = phone
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
@@ -418,13 +412,13 @@ fn normalise_phone(phone: &str) -> String {
         .to_owned()
 }
 
-fn is_mobile(phone: &str) -> bool {
+pub(crate) fn is_mobile(phone: &str) -> bool {
     let b = phone.as_bytes();
     b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && all_digits(phone)
 }
 
 /// An area code (0 and 2–3 digits) and a 7–8 digit local number.
-fn is_landline(phone: &str) -> bool {
+pub(crate) fn is_landline(phone: &str) -> bool {
     phone.starts_with('0') && (10..=12).contains(&phone.len()) && all_digits(phone)
 }
 
@@ -433,7 +427,7 @@ fn all_digits(text: &str) -> bool {
 }
 
 /// A resident ID number (GB 11643-1999) with a correct check character.
-fn is_id_number(id: &str) -> bool {
+pub(crate) fn is_id_number(id: &str) -> bool {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
     let bytes = id.as_bytes();
@@ -469,9 +463,9 @@ mod tests {
         "facts": "楼上漏水三个月。\n多次联系无果。", "claims": "维修并赔偿。"
     }"#;
 
-    fn fields_of(result: Result<Valid>) -> Vec<&'static str> {
+    fn fields_of(result: Result<Valid>) -> Vec<String> {
         match result {
-            Err(Error::Invalid(errors)) => errors.iter().map(|e| e.field).collect(),
+            Err(Error::Invalid(errors)) => errors.iter().map(|e| e.field.to_string()).collect(),
             other => panic!("expected field errors, got {other:?}"),
         }
     }

@@ -13,11 +13,13 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod casework;
 pub mod error;
 pub mod evidence;
 pub mod http;
 pub mod intake;
 pub mod metrics;
+pub mod notify;
 pub mod protocol;
 pub mod rooms;
 pub mod session;
@@ -48,6 +50,11 @@ pub struct SignalingConfig {
     pub resume_grace: Duration,
     /// Largest evidence file a party may upload.
     pub max_evidence_bytes: u64,
+    /// The address people open invite links at (`https://mediation.example.cn`); `None`
+    /// takes the scheme and host of the staff member's request.
+    pub public_url: Option<String>,
+    /// Where invite notifications go.
+    pub notify: notify::NotifyConfig,
 }
 
 impl Default for SignalingConfig {
@@ -58,6 +65,8 @@ impl Default for SignalingConfig {
             max_participants: 20,
             resume_grace: Duration::from_secs(15),
             max_evidence_bytes: evidence::DEFAULT_MAX_FILE_BYTES,
+            public_url: None,
+            notify: notify::NotifyConfig::Log,
         }
     }
 }
@@ -77,20 +86,22 @@ struct Inner {
     config: SignalingConfig,
     store: store::Store,
     blobs: Arc<dyn blobs::BlobStore>,
+    notifier: Box<dyn notify::Notifier>,
     ready: AtomicBool,
 }
 
 impl AppState {
     /// State around a running SFU, an open store and a blob store, signing tokens with
-    /// `token_secret`.
+    /// `token_secret`. Fails only if the notification channel cannot be set up.
     pub fn new(
         sfu: Sfu,
         token_secret: &[u8],
         config: SignalingConfig,
         store: store::Store,
         blobs: Arc<dyn blobs::BlobStore>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        let notifier = notify::notifier(&config.notify)?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 metrics: metrics::Metrics::new(sfu.clone()),
                 sfu,
@@ -100,9 +111,10 @@ impl AppState {
                 config,
                 store,
                 blobs,
+                notifier,
                 ready: AtomicBool::new(false),
             }),
-        }
+        })
     }
 
     /// The media server.
@@ -120,6 +132,10 @@ impl AppState {
     /// Evidence and other files.
     pub fn blobs(&self) -> &dyn blobs::BlobStore {
         &*self.inner.blobs
+    }
+    /// Where invite notifications go.
+    pub fn notifier(&self) -> &dyn notify::Notifier {
+        &*self.inner.notifier
     }
     /// Room membership.
     pub fn rooms(&self) -> &rooms::Rooms {

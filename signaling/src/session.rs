@@ -172,7 +172,13 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             return finish(&state, socket).await;
         }
     };
-    let claims = match state.keys().verify(&token) {
+    let verified = match state.keys().verify(&token) {
+        Ok(claims) => crate::casework::check_join(&state, &claims)
+            .await
+            .map(|()| claims),
+        Err(e) => Err(e),
+    };
+    let claims = match verified {
         Ok(c) => c,
         Err(e) => {
             refuse(

@@ -79,7 +79,17 @@ pub fn router() -> Router<AppState> {
         .route("/whep/{id}", patch(trickle_whep).delete(hang_up_whep))
 }
 
-fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
+/// The claims of a bearer join token whose invite (if any) still admits: for opening a
+/// new resource.
+async fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
+    let claims = bearer_token_claims(state, headers)?;
+    crate::casework::check_join(state, &claims).await?;
+    Ok(claims)
+}
+
+/// The claims of a bearer join token, signature and times checked: for acting on a
+/// resource the same identity opened.
+fn bearer_token_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -135,7 +145,7 @@ async fn start(
     direction: Direction,
     watch: Option<String>,
 ) -> Result<Response> {
-    let claims = bearer_claims(&state, &headers)?;
+    let claims = bearer_claims(&state, &headers).await?;
     match direction {
         Direction::Publish if !claims.can_publish => {
             return Err(Error::Forbidden("this token may not publish"));
@@ -268,7 +278,7 @@ fn owned_resource(
     id: &str,
     direction: Direction,
 ) -> Result<()> {
-    let claims = bearer_claims(state, headers)?;
+    let claims = bearer_token_claims(state, headers)?;
     let resources = state.resources().lock();
     match resources.get(id) {
         Some(r)

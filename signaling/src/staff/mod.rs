@@ -77,15 +77,18 @@ struct PasswordRequest {
     new_password: String,
 }
 
-/// A staff member as the API shows them.
+/// A staff member as the API shows them (never the password hash).
 #[derive(Debug, Serialize)]
-struct StaffView {
+pub(crate) struct StaffView {
     id: String,
     username: String,
     display_name: String,
     role: StaffRole,
     organisation_id: Option<String>,
     court: Option<String>,
+    /// Set once the account was switched off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_at: Option<i64>,
 }
 
 impl From<Staff> for StaffView {
@@ -97,6 +100,7 @@ impl From<Staff> for StaffView {
             role: staff.role,
             organisation_id: staff.organisation_id,
             court: staff.court,
+            disabled_at: staff.disabled_at,
         }
     }
 }
@@ -131,7 +135,7 @@ async fn setup(
     check_username(&username, &mut errors);
     if display_name.is_empty() || display_name.chars().count() > 64 {
         errors.push(FieldError {
-            field: "display_name",
+            field: "display_name".into(),
             message: "1–64 characters".into(),
         });
     }
@@ -148,13 +152,13 @@ async fn setup(
     Ok((StatusCode::CREATED, Json(sign_in(&state, staff).await?)))
 }
 
-fn check_username(username: &str, errors: &mut Vec<FieldError>) {
+pub(crate) fn check_username(username: &str, errors: &mut Vec<FieldError>) {
     let ok_chars = username
         .chars()
         .all(|c| c.is_alphanumeric() || "-_.@".contains(c));
     if username.is_empty() || username.chars().count() > 64 || !ok_chars {
         errors.push(FieldError {
-            field: "username",
+            field: "username".into(),
             message: "1–64 letters, digits or - _ . @".into(),
         });
     }
@@ -261,7 +265,7 @@ async fn change_password(
         errors.insert(
             0,
             FieldError {
-                field: "current_password",
+                field: "current_password".into(),
                 message: "is not your current password".into(),
             },
         );

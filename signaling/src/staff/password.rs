@@ -27,7 +27,10 @@ pub fn check_new_password(field: &'static str, password: &str, username: &str) -
     } else {
         return Vec::new();
     };
-    vec![FieldError { field, message }]
+    vec![FieldError {
+        field: field.into(),
+        message,
+    }]
 }
 
 /// Hashes with argon2id and a random salt. Slow on purpose: run it off the async workers

@@ -39,28 +39,93 @@ impl Store {
         new: NewCase,
         idempotency_key: Option<&str>,
     ) -> Result<Case> {
+        Ok(self
+            .register_case(actor, new, Vec::new(), idempotency_key)
+            .await?
+            .0)
+    }
+
+    /// Creates a case and its parties in one transaction, as [`Store::create_case`] does;
+    /// the flag says whether this call created it (false: a retry found the first one).
+    /// Parties here are principals: representatives and helpers are added once the party
+    /// they act for has an id.
+    pub async fn register_case(
+        &self,
+        actor: &Actor,
+        new: NewCase,
+        parties: Vec<NewParty>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Case, bool)> {
         let scope = format!("{}:case.create", actor.label());
         if let Some(key) = idempotency_key {
             if let Some(existing) = self.idempotent(&scope, key).await? {
-                return self.case(&existing).await;
+                return Ok((self.case(&existing).await?, false));
             }
         }
-        match self
-            .insert_case(actor, new, idempotency_key.map(|k| (&*scope, k)))
-            .await
-        {
+        if parties.iter().any(|p| p.represents.is_some()) {
+            return Err(Error::Conflict(
+                "add people who act for a party after the case exists".into(),
+            ));
+        }
+        let org = self.organisation(&new.organisation_id).await?;
+        let attempt = async {
+            let mut tx = self.begin().await?;
+            let case = self
+                .insert_case_in(
+                    &mut tx,
+                    actor,
+                    &org,
+                    new,
+                    idempotency_key.map(|k| (&*scope, k)),
+                )
+                .await?;
+            for party in parties {
+                self.insert_party_in(&mut tx, actor, &case.id, party.side, party)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, Error>(case)
+        };
+        match attempt.await {
+            Ok(case) => Ok((case, true)),
             // Two attempts raced; the other one stored the key first.
             Err(Error::Conflict(_)) if idempotency_key.is_some() => {
-                let key = idempotency_key.unwrap_or_default();
-                match self.idempotent(&scope, key).await? {
-                    Some(existing) => self.case(&existing).await,
-                    None => Err(Error::Conflict(
-                        "the case could not be created; try again".into(),
-                    )),
-                }
+                let existing = self.race_winner(&scope, idempotency_key).await?;
+                Ok((self.case(&existing).await?, false))
             }
-            other => other,
+            Err(other) => Err(other),
         }
+    }
+
+    /// After an insert with an idempotency key hit a conflict: the record a concurrent
+    /// attempt with the same key stored, or the conflict itself if it was something else.
+    async fn race_winner(&self, scope: &str, key: Option<&str>) -> Result<String> {
+        match self.idempotent(scope, key.unwrap_or_default()).await? {
+            Some(existing) => Ok(existing),
+            None => Err(Error::Conflict(
+                "the record could not be stored; try again".into(),
+            )),
+        }
+    }
+
+    /// Remembers inside `tx` that `key` made `resource_id`.
+    pub(super) async fn remember_key(
+        &self,
+        tx: &mut Tx,
+        (scope, key): (&str, &str),
+        resource_id: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, resource_id, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(resource_id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     pub(super) async fn idempotent(&self, scope: &str, key: &str) -> Result<Option<String>> {
@@ -71,21 +136,6 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
-    }
-
-    async fn insert_case(
-        &self,
-        actor: &Actor,
-        new: NewCase,
-        idempotency: Option<(&str, &str)>,
-    ) -> Result<Case> {
-        let org = self.organisation(&new.organisation_id).await?;
-        let mut tx = self.begin().await?;
-        let case = self
-            .insert_case_in(&mut tx, actor, &org, new, idempotency)
-            .await?;
-        tx.commit().await?;
-        Ok(case)
     }
 
     /// Inserts a case of `org` inside `tx`, with its idempotency record and audit entry.
@@ -149,17 +199,8 @@ impl Store {
         .bind(case.updated_at)
         .execute(&mut **tx)
         .await?;
-        if let Some((scope, key)) = idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (scope, key, resource_id, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(scope)
-            .bind(key)
-            .bind(&case.id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        if let Some(idempotency) = idempotency {
+            self.remember_key(tx, idempotency, &case.id).await?;
         }
         self.audit(
             tx,
@@ -288,18 +329,42 @@ impl Store {
                 to.as_str()
             )));
         }
-        sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(to.as_str())
-            .bind(now_ms())
+        // A confirmation request goes to the court of the case's organisation; from then on
+        // that court's users see the case.
+        let court = if to == CaseStatus::ConfirmationRequested {
+            let row = sqlx::query(
+                "SELECT organisations.court FROM cases \
+                 JOIN organisations ON organisations.id = cases.organisation_id \
+                 WHERE cases.id = $1",
+            )
             .bind(id)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+            let court: Option<String> = row.try_get(0)?;
+            Some(court.ok_or_else(|| {
+                Error::Conflict(
+                    "the organisation has no court to send confirmation requests to".into(),
+                )
+            })?)
+        } else {
+            None
+        };
+        sqlx::query(
+            "UPDATE cases SET status = $1, updated_at = $2, court = COALESCE($3, court) \
+             WHERE id = $4",
+        )
+        .bind(to.as_str())
+        .bind(now_ms())
+        .bind(&court)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         self.audit(
             &mut tx,
             actor,
             "case.status_changed",
             &subject(id),
-            json!({"from": from, "to": to}),
+            json!({"from": from, "to": to, "court": court}),
         )
         .await?;
         tx.commit().await?;
@@ -498,6 +563,53 @@ impl Store {
         case_id: &str,
         scheduled_at: i64,
     ) -> Result<Session> {
+        Ok(self
+            .schedule_session_once(actor, case_id, scheduled_at, None)
+            .await?
+            .0)
+    }
+
+    /// Schedules a session as [`Store::schedule_session`] does; with an idempotency key, a
+    /// retry (same actor and key) returns the session the first attempt made, and the flag
+    /// is false.
+    pub async fn schedule_session_once(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        scheduled_at: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Session, bool)> {
+        let scope = format!("{}:session.create", actor.label());
+        if let Some(key) = idempotency_key {
+            if let Some(existing) = self.idempotent(&scope, key).await? {
+                return Ok((self.session(&existing).await?, false));
+            }
+        }
+        match self
+            .insert_session(
+                actor,
+                case_id,
+                scheduled_at,
+                idempotency_key.map(|k| (&*scope, k)),
+            )
+            .await
+        {
+            Ok(session) => Ok((session, true)),
+            Err(Error::Conflict(_)) if idempotency_key.is_some() => {
+                let existing = self.race_winner(&scope, idempotency_key).await?;
+                Ok((self.session(&existing).await?, false))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn insert_session(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        scheduled_at: i64,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<Session> {
         let id = new_id("SE");
         let session = Session {
             room: format!("room-{}", id.to_lowercase()),
@@ -532,6 +644,9 @@ impl Store {
         .bind(session.created_at)
         .execute(&mut *tx)
         .await?;
+        if let Some(idempotency) = idempotency {
+            self.remember_key(&mut tx, idempotency, &session.id).await?;
+        }
         self.audit(
             &mut tx,
             actor,
@@ -639,16 +754,45 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String)> {
 
 /// The calendar year in China Standard Time of a Unix-millisecond time.
 fn cst_year(ms: i64) -> i64 {
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm), year only.
-    let days = (ms + CST_OFFSET_MS).div_euclid(86_400_000);
+    china_time(ms).year
+}
+
+/// A moment as a clock in China shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChinaTime {
+    /// e.g. 2026.
+    pub year: i64,
+    /// 1–12.
+    pub month: i64,
+    /// 1–31.
+    pub day: i64,
+    /// 0–23.
+    pub hour: i64,
+    /// 0–59.
+    pub minute: i64,
+}
+
+/// Unix milliseconds as China Standard Time (UTC+8, no daylight saving).
+pub fn china_time(ms: i64) -> ChinaTime {
+    let local = ms + CST_OFFSET_MS;
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let days = local.div_euclid(86_400_000);
+    let minutes_of_day = local.rem_euclid(86_400_000) / 60_000;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(month <= 2)
+    ChinaTime {
+        year: yoe + era * 400 + i64::from(month <= 2),
+        month,
+        day,
+        hour: minutes_of_day / 60,
+        minute: minutes_of_day % 60,
+    }
 }
 
 fn case_from_row(row: &AnyRow) -> Result<Case> {
@@ -715,6 +859,19 @@ fn evidence_from_row(row: &AnyRow) -> Result<Evidence> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn china_time_reads_the_clock_in_beijing() {
+        // 2026-11-23T06:30:00Z is 14:30 in Beijing.
+        let t = china_time(1_795_415_400_000);
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute),
+            (2026, 11, 23, 14, 30)
+        );
+        // 2026-12-31T16:00:00Z is already New Year's Day there.
+        let t = china_time(1_798_732_800_000);
+        assert_eq!((t.year, t.month, t.day, t.hour), (2027, 1, 1, 0));
+    }
 
     #[test]
     fn case_numbers_take_the_year_in_china() {

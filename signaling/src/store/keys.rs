@@ -126,6 +126,20 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
+/// A phone number as logs and lists may show it: `138****5678`.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let keep_end = chars.len() - 4;
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < 3 || i >= keep_end { *c } else { '*' })
+        .collect()
+}
+
 /// An ID number as it may be shown: the first 6 and last 4 characters, the rest as `*`
 /// (`440306********1234`); short values are hidden entirely.
 pub fn mask_id_number(id: &str) -> String {
@@ -153,6 +167,12 @@ mod tests {
         assert_eq!(keys.open(&sealed).expect("open"), "440306199001011234");
         assert!(StoreKeys::random().open(&sealed).is_err());
         assert!(keys.open(&sealed[..5]).is_err());
+    }
+
+    #[test]
+    fn phone_numbers_are_masked_in_the_middle() {
+        assert_eq!(mask_phone("13800135678"), "138****5678");
+        assert_eq!(mask_phone("123"), "***");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod intake;
 mod keys;
 pub mod model;
 mod people;
+mod sessions;
 mod staff_auth;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,8 +24,9 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use audit::{AuditReport, GENESIS};
+pub use cases::{ChinaTime, china_time};
 pub use intake::{IntakeFile, NewIntake, StatusStep, Submitted, looks_like_tracking_code};
-pub use keys::{StoreKeys, mask_id_number};
+pub use keys::{StoreKeys, mask_id_number, mask_phone};
 pub use staff_auth::{Refreshed, SigningKey};
 
 use crate::error::{Error, Result};
@@ -157,6 +159,6 @@ pub fn now_ms() -> i64 {
 }
 
 /// A new record id: a type prefix and 16 random characters.
-fn new_id(prefix: &str) -> String {
+pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", accord_sfu::random_token(16))
 }

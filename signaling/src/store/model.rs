@@ -495,3 +495,34 @@ pub struct CaseFilter {
     /// The `next` of the previous page.
     pub after: Option<String>,
 }
+
+/// An invite of one person to one session. Its link's join token is derived from this row
+/// and the server's secret; the row decides whether the link still admits.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Invite {
+    /// `IN_…`, the token's `inv` claim.
+    pub id: String,
+    /// The session it admits to.
+    pub session_id: String,
+    /// That session's case.
+    pub case_id: String,
+    /// The person invited.
+    pub party_id: String,
+    /// Seconds since the epoch: the token's `iat`.
+    pub issued_at: i64,
+    /// Seconds since the epoch: the token's `exp`.
+    pub expires_at: i64,
+    /// Unix milliseconds, once revoked.
+    pub revoked_at: Option<i64>,
+    /// Who made it ([`Actor::label`]).
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl Invite {
+    /// Whether its link still admits at `now_seconds`.
+    pub fn is_active(&self, now_seconds: i64) -> bool {
+        self.revoked_at.is_none() && now_seconds < self.expires_at
+    }
+}

@@ -175,6 +175,62 @@ impl Store {
         row.as_ref().map(staff_from_row).transpose()
     }
 
+    /// Staff accounts, of one organisation or all, by display name.
+    pub async fn staff_list(&self, organisation_id: Option<&str>) -> Result<Vec<Staff>> {
+        let rows = match organisation_id {
+            Some(org) => {
+                sqlx::query(&format!(
+                    "SELECT {STAFF_COLUMNS} FROM staff WHERE organisation_id = $1 \
+                     ORDER BY display_name, id"
+                ))
+                .bind(org)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {STAFF_COLUMNS} FROM staff ORDER BY display_name, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(staff_from_row).collect()
+    }
+
+    /// Switches an account off: it can no longer sign in, and its refresh tokens stop
+    /// working. Disabling twice keeps the first time.
+    pub async fn disable_staff(&self, actor: &Actor, id: &str) -> Result<Staff> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let changed =
+            sqlx::query("UPDATE staff SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed == 1 {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $1 WHERE staff_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            self.audit(
+                &mut tx,
+                actor,
+                "staff.disabled",
+                &format!("staff:{id}"),
+                json!({}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.staff(id).await
+    }
+
     /// Replaces a password hash.
     pub async fn set_password_hash(&self, actor: &Actor, id: &str, hash: &str) -> Result<()> {
         let mut tx = self.begin().await?;

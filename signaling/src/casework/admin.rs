@@ -1,0 +1,272 @@
+//! `/api/v1/organisations` and `/api/v1/staff`: what administrators manage.
+//!
+//! A system administrator (no organisation) creates organisations and accounts anywhere;
+//! an organisation's administrator manages the accounts of that organisation only.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{Body, Problems, body, sees_everything};
+use crate::AppState;
+use crate::error::{Error, Result};
+use crate::staff::password::{check_new_password, hash_password_blocking};
+use crate::staff::{StaffSession, StaffView};
+use crate::store::model::{Channel, NewOrganisation, NewStaff, Organisation, StaffRole};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/organisations",
+            get(organisations).post(create_organisation),
+        )
+        .route("/api/v1/staff", get(staff_list).post(create_staff))
+        .route("/api/v1/staff/{id}/disable", post(disable_staff))
+}
+
+#[derive(Debug, Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+async fn organisations(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Json<Items<Organisation>>> {
+    let items = if sees_everything(&session) {
+        state.store().organisations().await?
+    } else if let Some(own) = &session.0.organisation_id {
+        vec![state.store().organisation(own).await?]
+    } else {
+        Vec::new()
+    };
+    Ok(Json(Items { items }))
+}
+
+#[derive(Debug, Deserialize)]
+struct OrganisationForm {
+    name: Option<String>,
+    short_name: Option<String>,
+    region: Option<String>,
+    channel: Option<String>,
+    court: Option<String>,
+}
+
+fn require_system_administrator(session: &StaffSession) -> Result<()> {
+    if sees_everything(session) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only a system administrator manages organisations",
+        ))
+    }
+}
+
+async fn create_organisation(
+    State(state): State<AppState>,
+    session: StaffSession,
+    form: Body<OrganisationForm>,
+) -> Result<(StatusCode, Json<Organisation>)> {
+    require_system_administrator(&session)?;
+    let form = body(form)?;
+    let mut problems = Problems::default();
+    let name = problems.text("name", form.name.as_deref(), 80);
+    let short_name = problems.text("short_name", form.short_name.as_deref(), 8);
+    if short_name.contains('-') {
+        problems.add("short_name", "no hyphens: it is part of case numbers");
+    }
+    let region = problems.text("region", form.region.as_deref(), 60);
+    let channel = problems.choice(
+        "channel",
+        form.channel.as_deref(),
+        Channel::parse,
+        "peoples, administrative, court_annexed",
+    );
+    let court = problems.optional_text("court", form.court.as_deref(), 80);
+    problems.finish()?;
+    let Some(channel) = channel else {
+        return Err(Error::Internal("validated channel missing".into()));
+    };
+    let new = NewOrganisation {
+        name,
+        short_name,
+        region,
+        channel,
+        court,
+    };
+    let org = state
+        .store()
+        .create_organisation(&session.actor(), new)
+        .await?;
+    Ok((StatusCode::CREATED, Json(org)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StaffQuery {
+    organisation_id: Option<String>,
+}
+
+/// Refuses anyone but administrators, and an organisation's administrator outside it.
+fn require_manager_of(session: &StaffSession, organisation_id: Option<&str>) -> Result<()> {
+    session.require_role(&[StaffRole::Administrator])?;
+    if sees_everything(session) || organisation_id == session.0.organisation_id.as_deref() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("this belongs to another organisation"))
+    }
+}
+
+async fn staff_list(
+    State(state): State<AppState>,
+    session: StaffSession,
+    query: std::result::Result<Query<StaffQuery>, QueryRejection>,
+) -> Result<Json<Items<StaffView>>> {
+    let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
+    // Mediators see their colleagues (to assign a case); administrators manage them.
+    session.require_role(&[StaffRole::Administrator, StaffRole::Mediator])?;
+    let organisation = if sees_everything(&session) {
+        query.organisation_id.filter(|o| !o.is_empty())
+    } else {
+        let own = session
+            .0
+            .organisation_id
+            .clone()
+            .ok_or(Error::Forbidden("your account belongs to no organisation"))?;
+        if query.organisation_id.as_deref().is_some_and(|o| o != own) {
+            return Err(Error::Forbidden("this belongs to another organisation"));
+        }
+        Some(own)
+    };
+    let items = state
+        .store()
+        .staff_list(organisation.as_deref())
+        .await?
+        .into_iter()
+        .map(StaffView::from)
+        .collect();
+    Ok(Json(Items { items }))
+}
+
+#[derive(Debug, Deserialize)]
+struct StaffForm {
+    username: Option<String>,
+    display_name: Option<String>,
+    password: Option<String>,
+    role: Option<String>,
+    organisation_id: Option<String>,
+    court: Option<String>,
+}
+
+async fn create_staff(
+    State(state): State<AppState>,
+    session: StaffSession,
+    form: Body<StaffForm>,
+) -> Result<(StatusCode, Json<StaffView>)> {
+    session.require_role(&[StaffRole::Administrator])?;
+    let form = body(form)?;
+    let mut problems = Problems::default();
+    let username = form
+        .username
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let mut errors = Vec::new();
+    crate::staff::check_username(&username, &mut errors);
+    problems.0.extend(errors);
+    let display_name = problems.text("display_name", form.display_name.as_deref(), 64);
+    let password = form.password.unwrap_or_default();
+    problems
+        .0
+        .extend(check_new_password("password", &password, &username));
+    let role = problems.choice(
+        "role",
+        form.role.as_deref(),
+        StaffRole::parse,
+        "administrator, mediator, court",
+    );
+    let organisation_id = form.organisation_id.filter(|o| !o.trim().is_empty());
+    let court = problems.optional_text("court", form.court.as_deref(), 80);
+    match role {
+        Some(StaffRole::Mediator) if organisation_id.is_none() => {
+            problems.add(
+                "organisation_id",
+                "required: a mediator belongs to an organisation",
+            );
+        }
+        Some(StaffRole::Court) if court.is_none() => {
+            problems.add("court", "required: the court whose requests they see");
+        }
+        Some(StaffRole::Court) if organisation_id.is_some() => {
+            problems.add(
+                "organisation_id",
+                "court users belong to a court, not an organisation",
+            );
+        }
+        _ => {}
+    }
+    problems.finish()?;
+    let Some(role) = role else {
+        return Err(Error::Internal("validated role missing".into()));
+    };
+    // An organisation's administrator adds people to it, and court users only if they run
+    // everything.
+    let target = organisation_id.as_deref();
+    if role == StaffRole::Court || (role == StaffRole::Administrator && target.is_none()) {
+        require_system_administrator(&session)?;
+    } else {
+        require_manager_of(&session, target)?;
+    }
+    if let Some(org) = target {
+        match state.store().organisation(org).await {
+            Ok(_) => {}
+            Err(Error::NotFound(_)) => {
+                return Err(Error::Invalid(vec![crate::error::FieldError::new(
+                    "organisation_id",
+                    "no such organisation",
+                )]));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    let password_hash = hash_password_blocking(password).await?;
+    let staff = state
+        .store()
+        .create_staff(
+            &session.actor(),
+            NewStaff {
+                organisation_id,
+                username,
+                display_name,
+                role,
+                court: if role == StaffRole::Court {
+                    court
+                } else {
+                    None
+                },
+                password_hash,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(staff.into())))
+}
+
+async fn disable_staff(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    session.require_role(&[StaffRole::Administrator])?;
+    let staff = state.store().staff(&id).await?;
+    require_manager_of(&session, staff.organisation_id.as_deref())?;
+    if staff.id == session.0.sub {
+        return Err(Error::Conflict(
+            "you cannot disable your own account".into(),
+        ));
+    }
+    state.store().disable_staff(&session.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

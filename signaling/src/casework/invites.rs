@@ -1,0 +1,626 @@
+//! `/api/v1/sessions/{id}/…` and `/api/v1/invites/…`: inviting people to a session, and
+//! the mediator opening its room.
+//!
+//! An invite's link carries a join token signed with the server's secret whose claims name
+//! the case, the session, the person (`sub` = party id) and the invite (`inv`). Signing is
+//! deterministic, so the link is rebuilt from the invite's row whenever staff want to copy
+//! it again, and nothing secret is stored. The token alone does not admit: [`check_join`]
+//! looks the invite up at every join, so revoking it (or the session ending) shuts the
+//! link at once.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use qrcode::{EcLevel, QrCode};
+use serde::{Deserialize, Serialize};
+
+use super::{Body, Problems, body, require_case_worker, visible_case};
+use crate::AppState;
+use crate::auth::{JoinClaims, Role};
+use crate::error::{Error, Result};
+use crate::notify::Notification;
+use crate::staff::StaffSession;
+use crate::store::model::{
+    Case, CaseStatus, Invite, Organisation, Party, PartyKind, Session, SessionStatus, Side,
+    StaffRole,
+};
+use crate::store::{china_time, mask_phone, now_ms};
+
+/// Invites live three days unless staff say otherwise, and a week at most.
+const DEFAULT_TTL_HOURS: i64 = 72;
+const MAX_TTL_HOURS: i64 = 168;
+/// A mediator's own seat lasts a working day.
+const MEDIATOR_TTL_SECONDS: i64 = 10 * 3600;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/sessions/{id}/invites",
+            get(list_invites).post(create_invite),
+        )
+        .route("/api/v1/sessions/{id}/start", post(start))
+        .route("/api/v1/invites/{id}", get(show_invite))
+        .route("/api/v1/invites/{id}/qr.svg", get(qr_svg))
+        .route("/api/v1/invites/{id}/qr.png", get(qr_png))
+        .route("/api/v1/invites/{id}/revoke", post(revoke))
+        .route("/api/v1/invites/{id}/send", post(send))
+}
+
+/// Refuses a join token whose invite was revoked, has expired, or whose session is over.
+/// Tokens minted without an invite (tools, tests, `accord token create`) pass.
+pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
+    let Some(invite_id) = &claims.inv else {
+        return Ok(());
+    };
+    let refused =
+        Error::Unauthorized("this invitation is no longer valid; ask the mediator for a new link");
+    let invite = match state.store().invite(invite_id).await {
+        Ok(invite) => invite,
+        Err(Error::NotFound(_)) => return Err(refused),
+        Err(other) => return Err(other),
+    };
+    if !invite.is_active(now_ms() / 1000) || claims.session.as_deref() != Some(&invite.session_id) {
+        return Err(refused);
+    }
+    let session = state.store().session(&invite.session_id).await?;
+    if matches!(
+        session.status,
+        SessionStatus::Ended | SessionStatus::Cancelled
+    ) {
+        return Err(Error::Unauthorized("this mediation session is over"));
+    }
+    Ok(())
+}
+
+/// An invite as staff see it: who, until when, the link, and the text to send.
+#[derive(Debug, Serialize)]
+struct InviteView {
+    id: String,
+    session_id: String,
+    case_id: String,
+    party_id: String,
+    name: String,
+    side: Side,
+    kind: PartyKind,
+    link: String,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    created_at: i64,
+    status: &'static str,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// Everything an invite's view and message are made from.
+struct Context {
+    case: Case,
+    session: Session,
+    organisation: Organisation,
+    base_url: String,
+}
+
+/// The session `id` and its case, if the bearer may see the case (404 otherwise).
+async fn visible_session(
+    state: &AppState,
+    staff: &StaffSession,
+    id: &str,
+) -> Result<(Session, Case)> {
+    let session = match state.store().session(id).await {
+        Ok(session) => session,
+        Err(Error::NotFound(_)) => return Err(Error::NotFound("no such session")),
+        Err(other) => return Err(other),
+    };
+    let case = visible_case(state, staff, &session.case_id)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => Error::NotFound("no such session"),
+            other => other,
+        })?;
+    Ok((session, case))
+}
+
+async fn visible_invite(
+    state: &AppState,
+    staff: &StaffSession,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Invite, Context)> {
+    let invite = state.store().invite(id).await?;
+    let (session, case) = visible_session(state, staff, &invite.session_id)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => Error::NotFound("no such invite"),
+            other => other,
+        })?;
+    let context = context(state, headers, session, case).await?;
+    Ok((invite, context))
+}
+
+async fn context(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: Session,
+    case: Case,
+) -> Result<Context> {
+    Ok(Context {
+        organisation: state.store().organisation(&case.organisation_id).await?,
+        base_url: base_url(state, headers),
+        case,
+        session,
+    })
+}
+
+/// Where links point: the configured public address, else the address the staff member's
+/// browser used to reach us.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config().public_url {
+        return url.clone();
+    }
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let host = header_text("host").unwrap_or("localhost:8080");
+    let scheme = match header_text("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+fn invite_token(
+    state: &AppState,
+    invite: &Invite,
+    party: &Party,
+    session: &Session,
+) -> Result<String> {
+    let issued = u64::try_from(invite.issued_at).unwrap_or_default();
+    state.keys().sign(&JoinClaims {
+        sub: party.id.clone(),
+        name: party.name.clone(),
+        room: session.room.clone(),
+        role: Role::Party,
+        can_publish: true,
+        can_subscribe: true,
+        hidden: false,
+        case: Some(invite.case_id.clone()),
+        session: Some(invite.session_id.clone()),
+        inv: Some(invite.id.clone()),
+        aud: String::new(),
+        iat: issued,
+        // Phone clocks run a little behind.
+        nbf: issued.saturating_sub(300),
+        exp: u64::try_from(invite.expires_at).unwrap_or_default(),
+    })
+}
+
+fn join_link(base_url: &str, token: &str) -> String {
+    // The token rides in the fragment: it never reaches server logs, proxies or Referer.
+    format!("{base_url}/join#token={token}")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Language {
+    Chinese,
+    English,
+}
+
+fn message(
+    language: Language,
+    party: &Party,
+    context: &Context,
+    link: &str,
+    expires_at: i64,
+) -> String {
+    let at = china_time(context.session.scheduled_at);
+    let until = china_time(expires_at * 1000);
+    let case = &context.case;
+    match language {
+        Language::Chinese => format!(
+            "{name}您好：{org}定于{m}月{d}日{h:02}:{min:02}就“{title}”（案号{number}）进行在线视频调解。\
+             请届时用手机浏览器打开以下链接，按提示检查摄像头和麦克风后进入：{link} \
+             此链接仅限您本人使用，{um}月{ud}日{uh:02}:{umin:02}前有效。",
+            name = party.name,
+            org = context.organisation.name,
+            m = at.month,
+            d = at.day,
+            h = at.hour,
+            min = at.minute,
+            title = case.title,
+            number = case.number,
+            um = until.month,
+            ud = until.day,
+            uh = until.hour,
+            umin = until.minute,
+        ),
+        Language::English => format!(
+            "Dear {name}, {org} will hold an online video mediation of \"{title}\" (case {number}) \
+             on {y}-{m:02}-{d:02} at {h:02}:{min:02} (Beijing time). At that time, open this link \
+             in your phone's browser, check your camera and microphone, and join: {link} \
+             The link is for you only and works until {uy}-{um:02}-{ud:02} {uh:02}:{umin:02}.",
+            name = party.name,
+            org = context.organisation.name,
+            y = at.year,
+            m = at.month,
+            d = at.day,
+            h = at.hour,
+            min = at.minute,
+            title = case.title,
+            number = case.number,
+            uy = until.year,
+            um = until.month,
+            ud = until.day,
+            uh = until.hour,
+            umin = until.minute,
+        ),
+    }
+}
+
+fn status_of(invite: &Invite) -> &'static str {
+    if invite.revoked_at.is_some() {
+        "revoked"
+    } else if invite.is_active(now_ms() / 1000) {
+        "active"
+    } else {
+        "expired"
+    }
+}
+
+fn view(state: &AppState, invite: Invite, party: &Party, context: &Context) -> Result<InviteView> {
+    let token = invite_token(state, &invite, party, &context.session)?;
+    let link = join_link(&context.base_url, &token);
+    Ok(InviteView {
+        message: message(Language::Chinese, party, context, &link, invite.expires_at),
+        status: status_of(&invite),
+        name: party.name.clone(),
+        side: party.side,
+        kind: party.kind,
+        link,
+        id: invite.id,
+        session_id: invite.session_id,
+        case_id: invite.case_id,
+        party_id: invite.party_id,
+        expires_at: invite.expires_at,
+        revoked_at: invite.revoked_at,
+        created_at: invite.created_at,
+    })
+}
+
+async fn list_invites(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Items<InviteView>>> {
+    require_case_worker(&staff)?;
+    let (session, case) = visible_session(&state, &staff, &id).await?;
+    let parties = state.store().parties(&case.id).await?;
+    let invites = state.store().invites_of_session(&session.id).await?;
+    let context = context(&state, &headers, session, case).await?;
+    let mut items = Vec::with_capacity(invites.len());
+    for invite in invites {
+        let Some(party) = parties.iter().find(|p| p.id == invite.party_id) else {
+            return Err(Error::Internal(format!(
+                "invite {} names a missing party",
+                invite.id
+            )));
+        };
+        items.push(view(&state, invite, party, &context)?);
+    }
+    Ok(Json(Items { items }))
+}
+
+#[derive(Debug, Deserialize)]
+struct InviteForm {
+    party_id: Option<String>,
+    ttl_hours: Option<serde_json::Value>,
+}
+
+async fn create_invite(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Body<InviteForm>,
+) -> Result<(StatusCode, Json<InviteView>)> {
+    require_case_worker(&staff)?;
+    let (session, case) = visible_session(&state, &staff, &id).await?;
+    let form = body(form)?;
+    let mut problems = Problems::default();
+    let party_id = problems.text("party_id", form.party_id.as_deref(), 64);
+    let ttl_hours = match &form.ttl_hours {
+        None | Some(serde_json::Value::Null) => DEFAULT_TTL_HOURS,
+        Some(value) => match value.as_i64() {
+            Some(h) if (1..=MAX_TTL_HOURS).contains(&h) => h,
+            _ => {
+                problems.add("ttl_hours", &format!("1–{MAX_TTL_HOURS}"));
+                DEFAULT_TTL_HOURS
+            }
+        },
+    };
+    problems.finish()?;
+    let party = match state.store().party(&party_id).await {
+        Ok(p) if p.case_id == case.id => p,
+        Ok(_) | Err(Error::NotFound(_)) => {
+            return Err(Error::Invalid(vec![crate::error::FieldError::new(
+                "party_id",
+                "not a party of this case",
+            )]));
+        }
+        Err(other) => return Err(other),
+    };
+    let invite = state
+        .store()
+        .create_invite(&staff.actor(), &session.id, &party.id, ttl_hours * 3600)
+        .await?;
+    let context = context(&state, &headers, session, case).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, invite, &party, &context)?),
+    ))
+}
+
+async fn show_invite(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<InviteView>> {
+    require_case_worker(&staff)?;
+    let (invite, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    let party = state.store().party(&invite.party_id).await?;
+    Ok(Json(view(&state, invite, &party, &context)?))
+}
+
+async fn invite_link(
+    state: &AppState,
+    staff: &StaffSession,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<String> {
+    require_case_worker(staff)?;
+    let (invite, context) = visible_invite(state, staff, headers, id).await?;
+    let party = state.store().party(&invite.party_id).await?;
+    let token = invite_token(state, &invite, &party, &context.session)?;
+    Ok(join_link(&context.base_url, &token))
+}
+
+fn qr_code(link: &str) -> Result<QrCode> {
+    QrCode::with_error_correction_level(link.as_bytes(), EcLevel::M)
+        .map_err(|e| Error::Internal(format!("encoding a QR code: {e}")))
+}
+
+fn private_image(content_type: &'static str, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The image is the link: it must not sit in shared caches.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    response
+}
+
+async fn qr_svg(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let link = invite_link(&state, &staff, &headers, &id).await?;
+    let svg = qr_code(&link)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    Ok(private_image("image/svg+xml", svg))
+}
+
+async fn qr_png(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let link = invite_link(&state, &staff, &headers, &id).await?;
+    let png = qr_png_bytes(&qr_code(&link)?)?;
+    Ok(private_image("image/png", png))
+}
+
+/// Pixels per module and the quiet zone around the code, in modules (ISO/IEC 18004 asks
+/// for four).
+const PNG_SCALE: usize = 6;
+const QUIET_ZONE: usize = 4;
+
+fn qr_png_bytes(code: &QrCode) -> Result<Vec<u8>> {
+    let modules = code.width();
+    let colors = code.to_colors();
+    let side = (modules + 2 * QUIET_ZONE) * PNG_SCALE;
+    let mut pixels = vec![255u8; side * side];
+    for (index, color) in colors.iter().enumerate() {
+        if *color != qrcode::Color::Dark {
+            continue;
+        }
+        let (row, column) = (index / modules + QUIET_ZONE, index % modules + QUIET_ZONE);
+        for y in row * PNG_SCALE..(row + 1) * PNG_SCALE {
+            let line = y * side;
+            pixels[line + column * PNG_SCALE..line + (column + 1) * PNG_SCALE].fill(0);
+        }
+    }
+    let side_u32 = u32::try_from(side).map_err(|_| Error::Internal("QR code too large".into()))?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side_u32, side_u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let encoding = |e: png::EncodingError| Error::Internal(format!("encoding a PNG: {e}"));
+    let mut writer = encoder.write_header().map_err(encoding)?;
+    writer.write_image_data(&pixels).map_err(encoding)?;
+    writer.finish().map_err(encoding)?;
+    Ok(out)
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<InviteView>> {
+    require_case_worker(&staff)?;
+    let (invite, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    let revoked = state
+        .store()
+        .revoke_invite(&staff.actor(), &invite.id)
+        .await?;
+    let party = state.store().party(&revoked.party_id).await?;
+    Ok(Json(view(&state, revoked, &party, &context)?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SendForm {
+    lang: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Sent {
+    channel: &'static str,
+    to_masked: String,
+    message: String,
+}
+
+async fn send(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Option<Json<SendForm>>,
+) -> Result<(StatusCode, Json<Sent>)> {
+    require_case_worker(&staff)?;
+    let language = match form.and_then(|f| f.0.lang).as_deref() {
+        None | Some("zh-CN" | "zh") => Language::Chinese,
+        Some("en") => Language::English,
+        Some(_) => {
+            return Err(Error::Invalid(vec![crate::error::FieldError::new(
+                "lang",
+                "zh-CN or en",
+            )]));
+        }
+    };
+    let (invite, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    if !invite.is_active(now_ms() / 1000) {
+        return Err(Error::Conflict(
+            "the invite is revoked or expired; make a new one".into(),
+        ));
+    }
+    let party = state.store().party(&invite.party_id).await?;
+    let Some(phone) = party.phone.clone() else {
+        return Err(Error::Conflict(
+            "no phone number is on record for this person; copy the message instead".into(),
+        ));
+    };
+    let token = invite_token(&state, &invite, &party, &context.session)?;
+    let link = join_link(&context.base_url, &token);
+    let text = message(language, &party, &context, &link, invite.expires_at);
+    let at = china_time(context.session.scheduled_at);
+    let params = BTreeMap::from([
+        ("name", party.name.clone()),
+        ("organisation", context.organisation.name.clone()),
+        ("case_number", context.case.number.clone()),
+        (
+            "time",
+            format!(
+                "{}-{:02}-{:02} {:02}:{:02}",
+                at.year, at.month, at.day, at.hour, at.minute
+            ),
+        ),
+        ("link", link),
+    ]);
+    let notification = Notification {
+        template: "session_invite",
+        to: phone.clone(),
+        params,
+        text: text.clone(),
+    };
+    let notifier = state.notifier();
+    notifier.send(&notification).await?;
+    state
+        .store()
+        .record_invite_sent(&staff.actor(), &invite, notifier.channel())
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Sent {
+            channel: notifier.channel(),
+            to_masked: mask_phone(&phone),
+            message: text,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+struct Started {
+    token: String,
+    link: String,
+    session: Session,
+}
+
+/// Opens the session's room for the mediator: the session goes live, the case moves into
+/// mediation (assigning it to the mediator who opens it, if nobody had it), and the
+/// mediator gets a join token for the room.
+async fn start(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Started>> {
+    require_case_worker(&staff)?;
+    let (session, case) = visible_session(&state, &staff, &id).await?;
+    let store = state.store();
+    let actor = staff.actor();
+    let me = store.staff(&staff.0.sub).await?;
+    let case = if case.status == CaseStatus::Accepted && me.role == StaffRole::Mediator {
+        store.assign_case(&actor, &case.id, &me.id).await?
+    } else {
+        case
+    };
+    if case.status == CaseStatus::Assigned {
+        store
+            .transition_case(&actor, &case.id, CaseStatus::InMediation)
+            .await?;
+    }
+    let session = store.start_session(&actor, &session.id).await?;
+    let now = u64::try_from(now_ms() / 1000).unwrap_or_default();
+    let token = state.keys().sign(&JoinClaims {
+        sub: me.id.clone(),
+        name: me.display_name.clone(),
+        room: session.room.clone(),
+        role: Role::Mediator,
+        can_publish: true,
+        can_subscribe: true,
+        hidden: false,
+        case: Some(case.id.clone()),
+        session: Some(session.id.clone()),
+        inv: None,
+        aud: String::new(),
+        iat: now,
+        nbf: now.saturating_sub(5),
+        exp: now + MEDIATOR_TTL_SECONDS.unsigned_abs(),
+    })?;
+    let link = join_link(&base_url(&state, &headers), &token);
+    Ok(Json(Started {
+        token,
+        link,
+        session,
+    }))
+}

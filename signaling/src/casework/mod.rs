@@ -1,0 +1,132 @@
+//! The staff API around case records: organisations and staff accounts (administrators),
+//! cases with their parties, sessions and evidence, and invites to sessions.
+//!
+//! Every handler takes a [`StaffSession`] (401 without a valid access token), checks the
+//! role (403), and reaches records only through [`visible_case`], which answers 404 for a
+//! case of another organisation or court, so nobody learns that it exists.
+
+mod admin;
+mod cases;
+mod invites;
+
+use axum::Router;
+
+pub use invites::check_join;
+
+use crate::AppState;
+use crate::error::{Error, FieldError, Result};
+use crate::staff::StaffSession;
+use crate::store::model::{Case, StaffRole};
+
+/// Every case-work route.
+pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
+    Router::new()
+        .merge(admin::router())
+        .merge(cases::router(max_evidence_bytes))
+        .merge(invites::router())
+}
+
+/// Whether the bearer sees every organisation's records (an administrator of none).
+fn sees_everything(session: &StaffSession) -> bool {
+    session.0.role == StaffRole::Administrator && session.0.organisation_id.is_none()
+}
+
+/// Whether the bearer may see `case`.
+fn may_see(session: &StaffSession, case: &Case) -> bool {
+    let claims = &session.0;
+    match claims.role {
+        StaffRole::Court => claims.court.is_some() && case.court == claims.court,
+        StaffRole::Administrator | StaffRole::Mediator => {
+            sees_everything(session)
+                || claims.organisation_id.as_deref() == Some(case.organisation_id.as_str())
+        }
+    }
+}
+
+/// The case `id` if the bearer may see it; 404 if it does not exist or is not theirs.
+async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Result<Case> {
+    match state.store().case(id).await {
+        Ok(case) if may_see(session, &case) => Ok(case),
+        Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such case")),
+        Err(other) => Err(other),
+    }
+}
+
+/// Refuses court users, who only read what was sent to them.
+fn require_case_worker(session: &StaffSession) -> Result<()> {
+    session.require_role(&[StaffRole::Mediator, StaffRole::Administrator])
+}
+
+/// A JSON body, with a malformed one answered 400 and a well-formed one handed on for
+/// field-by-field validation (422).
+type Body<T> = std::result::Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(body: Body<T>) -> Result<T> {
+    Ok(body?.0)
+}
+
+/// Collects field problems so a form learns everything wrong with it at once.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<std::borrow::Cow<'static, str>>, message: &str) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// A required text of at most `max_chars`, trimmed.
+    fn text(&mut self, field: &str, value: Option<&str>, max_chars: usize) -> String {
+        let text = value.map(str::trim).unwrap_or_default();
+        if text.is_empty() {
+            self.add(field.to_owned(), "required");
+        } else if text.chars().count() > max_chars {
+            self.add(field.to_owned(), &format!("at most {max_chars} characters"));
+        }
+        text.to_owned()
+    }
+
+    /// An optional text of at most `max_chars`; empty counts as absent.
+    fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max_chars: usize,
+    ) -> Option<String> {
+        let text = value.map(str::trim).filter(|t| !t.is_empty())?;
+        if text.chars().count() > max_chars {
+            self.add(field.to_owned(), &format!("at most {max_chars} characters"));
+        }
+        Some(text.to_owned())
+    }
+
+    /// A required value of a text enumeration.
+    fn choice<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl Fn(&str) -> Result<T>,
+        allowed: &str,
+    ) -> Option<T> {
+        match value.map(str::trim) {
+            None | Some("") => {
+                self.add(field.to_owned(), "required");
+                None
+            }
+            Some(text) => match parse(text) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    self.add(field.to_owned(), &format!("one of: {allowed}"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.0))
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Sessions once scheduled: opening the room, and the invites that let people in.
+
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::cases::subject;
+use super::model::{Actor, Invite, Session, SessionStatus};
+use super::{Store, new_id, now_ms};
+use crate::error::{Error, Result};
+
+const INVITE_COLUMNS: &str = "id, session_id, case_id, party_id, issued_at, expires_at, \
+     revoked_at, created_by, created_at";
+
+impl Store {
+    /// Invites `party_id` to `session_id` for `ttl_seconds`. The party must belong to the
+    /// session's case, and the session must not be over.
+    pub async fn create_invite(
+        &self,
+        actor: &Actor,
+        session_id: &str,
+        party_id: &str,
+        ttl_seconds: i64,
+    ) -> Result<Invite> {
+        let session = self.session(session_id).await?;
+        if matches!(
+            session.status,
+            SessionStatus::Ended | SessionStatus::Cancelled
+        ) {
+            return Err(Error::Conflict(format!(
+                "the session is `{}`; schedule a new one",
+                session.status.as_str()
+            )));
+        }
+        let party = self.party(party_id).await?;
+        if party.case_id != session.case_id {
+            return Err(Error::NotFound("the person is not a party of this case"));
+        }
+        let now = now_ms();
+        let issued_at = now / 1000;
+        let invite = Invite {
+            id: new_id("IN"),
+            session_id: session.id,
+            case_id: session.case_id,
+            party_id: party.id,
+            issued_at,
+            expires_at: issued_at + ttl_seconds,
+            revoked_at: None,
+            created_by: actor.label(),
+            created_at: now,
+        };
+        let mut tx = self.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO invites ({INVITE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&invite.id)
+        .bind(&invite.session_id)
+        .bind(&invite.case_id)
+        .bind(&invite.party_id)
+        .bind(invite.issued_at)
+        .bind(invite.expires_at)
+        .bind(invite.revoked_at)
+        .bind(&invite.created_by)
+        .bind(invite.created_at)
+        .execute(&mut *tx)
+        .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "invite.created",
+            &subject(&invite.case_id),
+            json!({"invite": invite.id, "session": invite.session_id,
+                   "party": invite.party_id, "expires_at": invite.expires_at}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(invite)
+    }
+
+    /// One invite.
+    pub async fn invite(&self, id: &str) -> Result<Invite> {
+        let row = sqlx::query(&format!(
+            "SELECT {INVITE_COLUMNS} FROM invites WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("no such invite"))?;
+        invite_from_row(&row)
+    }
+
+    /// A session's invites, oldest first.
+    pub async fn invites_of_session(&self, session_id: &str) -> Result<Vec<Invite>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INVITE_COLUMNS} FROM invites WHERE session_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(invite_from_row).collect()
+    }
+
+    /// Stops an invite's link from admitting. Revoking twice keeps the first time.
+    pub async fn revoke_invite(&self, actor: &Actor, id: &str) -> Result<Invite> {
+        let invite = self.invite(id).await?;
+        if invite.revoked_at.is_some() {
+            return Ok(invite);
+        }
+        let mut tx = self.begin().await?;
+        let changed =
+            sqlx::query("UPDATE invites SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed == 1 {
+            self.audit(
+                &mut tx,
+                actor,
+                "invite.revoked",
+                &subject(&invite.case_id),
+                json!({"invite": invite.id, "party": invite.party_id}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.invite(id).await
+    }
+
+    /// Records that an invite's message went out through `channel` (never to whom: the
+    /// phone number is on the party's record).
+    pub async fn record_invite_sent(
+        &self,
+        actor: &Actor,
+        invite: &Invite,
+        channel: &str,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "invite.sent",
+            &subject(&invite.case_id),
+            json!({"invite": invite.id, "party": invite.party_id, "channel": channel}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a scheduled session live when its mediator opens the room. Opening a live
+    /// session again (a second device, a reload) changes nothing.
+    pub async fn start_session(&self, actor: &Actor, id: &str) -> Result<Session> {
+        let session = self.session(id).await?;
+        match session.status {
+            SessionStatus::Live => return Ok(session),
+            SessionStatus::Scheduled => {}
+            SessionStatus::Ended | SessionStatus::Cancelled => {
+                return Err(Error::Conflict(format!(
+                    "the session is `{}`; schedule a new one",
+                    session.status.as_str()
+                )));
+            }
+        }
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(SessionStatus::Live.as_str())
+            .bind(id)
+            .bind(SessionStatus::Scheduled.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            self.audit(
+                &mut tx,
+                actor,
+                "session.started",
+                &subject(&session.case_id),
+                json!({"session": session.id}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.session(id).await
+    }
+}
+
+fn invite_from_row(row: &AnyRow) -> Result<Invite> {
+    Ok(Invite {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        case_id: row.try_get("case_id")?,
+        party_id: row.try_get("party_id")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
