@@ -11,6 +11,7 @@ pub mod payload;
 pub mod protocol;
 pub mod scenario;
 pub mod server;
+pub mod staff_api;
 pub mod wait;
 
 use anyhow::{Context, Result, bail};
@@ -19,6 +20,7 @@ use std::sync::Once;
 
 pub use client::{Bystander, ClientOptions, ReceivedTrack, TestClient, VideoPublish};
 pub use server::{TestServer, TokenRequest};
+pub use staff_api::{Answer, StaffApi};
 
 /// The cargo target directory these tests were built into.
 ///
