@@ -1,24 +1,19 @@
-//! Cases and what hangs off them: parties, sessions, evidence.
+//! Cases: numbering, registering, listing, their life cycle and assignment, and the
+//! idempotency keys that make retried creates safe.
 
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::keys::mask_id_number;
 use super::model::{
-    Actor, Case, CaseFilter, CaseStatus, Category, Channel, Evidence, NewCase, NewParty,
-    Organisation, Page, Party, PartyKind, Risk, Session, SessionStatus, Side,
+    Actor, Case, CaseFilter, CaseStatus, Category, Channel, NewCase, NewParty, Organisation, Page,
+    Risk,
 };
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 
 const CASE_COLUMNS: &str = "id, number, organisation_id, mediator_id, category, channel, region, \
      risk, status, title, facts, claims, tracking_code, court, created_at, updated_at";
-const PARTY_COLUMNS: &str = "id, case_id, side, kind, name, phone, id_number_masked, represents, \
-     attorney_letter, created_at";
-const SESSION_COLUMNS: &str = "id, case_id, room, scheduled_at, status, created_at";
-const EVIDENCE_COLUMNS: &str =
-    "id, case_id, party_id, sha256, media_type, size, file_name, uploaded_by, created_at";
 
 /// China Standard Time: case numbers carry the year as the mediation centre sees it.
 const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
@@ -28,7 +23,6 @@ enum Param {
     Text(String),
     Int(i64),
 }
-
 impl Store {
     /// Creates a case with the next number of its organisation for this year. With an
     /// idempotency key, a retry of the same create (same actor and key) returns the case the
@@ -99,7 +93,7 @@ impl Store {
 
     /// After an insert with an idempotency key hit a conflict: the record a concurrent
     /// attempt with the same key stored, or the conflict itself if it was something else.
-    async fn race_winner(&self, scope: &str, key: Option<&str>) -> Result<String> {
+    pub(super) async fn race_winner(&self, scope: &str, key: Option<&str>) -> Result<String> {
         match self.idempotent(scope, key.unwrap_or_default()).await? {
             Some(existing) => Ok(existing),
             None => Err(Error::Conflict(
@@ -402,7 +396,7 @@ impl Store {
         self.case(id).await
     }
 
-    async fn locked_status(&self, tx: &mut Tx, id: &str) -> Result<CaseStatus> {
+    pub(super) async fn locked_status(&self, tx: &mut Tx, id: &str) -> Result<CaseStatus> {
         let row = sqlx::query(&format!(
             "SELECT status FROM cases WHERE id = $1{}",
             self.backend.lock_row()
@@ -412,326 +406,6 @@ impl Store {
         .await?
         .ok_or(Error::NotFound("no such case"))?;
         CaseStatus::parse(&row.try_get::<String, _>(0)?)
-    }
-
-    /// Adds a party (or a representative, interpreter or expert of one) to a case. The ID
-    /// number is sealed with the PII key; only its masked form is ever returned.
-    pub async fn add_party(&self, actor: &Actor, case_id: &str, new: NewParty) -> Result<Party> {
-        let mut side = new.side;
-        if let Some(principal) = &new.represents {
-            let row = sqlx::query("SELECT side FROM parties WHERE id = $1 AND case_id = $2")
-                .bind(principal)
-                .bind(case_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(Error::NotFound(
-                    "the party they act for is not in this case",
-                ))?;
-            // Someone acting for a party is on that party's side, whatever was sent.
-            side = Side::parse(&row.try_get::<String, _>(0)?)?;
-        } else if new.kind == PartyKind::Representative {
-            return Err(Error::Conflict(
-                "a representative must act for a party of the case".into(),
-            ));
-        }
-        let mut tx = self.begin().await?;
-        self.locked_status(&mut tx, case_id).await?;
-        let party = self
-            .insert_party_in(&mut tx, actor, case_id, side, new)
-            .await?;
-        tx.commit().await?;
-        Ok(party)
-    }
-
-    /// Inserts a party on `side` inside `tx`, sealing the ID number, with its audit entry.
-    pub(super) async fn insert_party_in(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        case_id: &str,
-        side: Side,
-        new: NewParty,
-    ) -> Result<Party> {
-        let helper = matches!(
-            new.kind,
-            PartyKind::Representative | PartyKind::Interpreter | PartyKind::Expert
-        );
-        let sealed = new
-            .id_number
-            .as_deref()
-            .map(|n| self.keys.seal(n))
-            .transpose()?;
-        let party = Party {
-            id: new_id("PT"),
-            case_id: case_id.to_owned(),
-            side,
-            kind: new.kind,
-            name: new.name,
-            phone: new.phone,
-            id_number_masked: new.id_number.as_deref().map(mask_id_number),
-            represents: new.represents,
-            attorney_letter: new.attorney_letter,
-            created_at: now_ms(),
-        };
-        sqlx::query(
-            "INSERT INTO parties (id, case_id, side, kind, name, phone, id_number_sealed, \
-             id_number_masked, represents, attorney_letter, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&party.id)
-        .bind(&party.case_id)
-        .bind(party.side.as_str())
-        .bind(party.kind.as_str())
-        .bind(&party.name)
-        .bind(&party.phone)
-        .bind(sealed)
-        .bind(&party.id_number_masked)
-        .bind(&party.represents)
-        .bind(&party.attorney_letter)
-        .bind(party.created_at)
-        .execute(&mut **tx)
-        .await?;
-        self.audit(
-            tx,
-            actor,
-            "party.added",
-            &subject(case_id),
-            json!({"party": party.id, "side": party.side, "kind": party.kind, "helper": helper}),
-        )
-        .await?;
-        Ok(party)
-    }
-
-    /// A case's parties, applicants first, in the order they were added.
-    pub async fn parties(&self, case_id: &str) -> Result<Vec<Party>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PARTY_COLUMNS} FROM parties WHERE case_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut parties = rows
-            .iter()
-            .map(party_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        parties.sort_by_key(|p| p.side != Side::Applicant);
-        Ok(parties)
-    }
-
-    /// One party.
-    pub async fn party(&self, id: &str) -> Result<Party> {
-        let row = sqlx::query(&format!(
-            "SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("no such party"))?;
-        party_from_row(&row)
-    }
-
-    /// A party's ID number in clear, for the confirmation package; every reading is audited.
-    pub async fn reveal_id_number(&self, actor: &Actor, party_id: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT case_id, id_number_sealed FROM parties WHERE id = $1")
-            .bind(party_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(Error::NotFound("no such party"))?;
-        let case_id: String = row.try_get(0)?;
-        let sealed: Option<Vec<u8>> = row.try_get(1)?;
-        let Some(sealed) = sealed else {
-            return Ok(None);
-        };
-        let clear = self.keys.open(&sealed)?;
-        let mut tx = self.begin().await?;
-        self.audit(
-            &mut tx,
-            actor,
-            "party.id_number_read",
-            &subject(&case_id),
-            json!({"party": party_id}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(clear))
-    }
-
-    /// Schedules a video session for a case; it gets its own media room.
-    pub async fn schedule_session(
-        &self,
-        actor: &Actor,
-        case_id: &str,
-        scheduled_at: i64,
-    ) -> Result<Session> {
-        Ok(self
-            .schedule_session_once(actor, case_id, scheduled_at, None)
-            .await?
-            .0)
-    }
-
-    /// Schedules a session as [`Store::schedule_session`] does; with an idempotency key, a
-    /// retry (same actor and key) returns the session the first attempt made, and the flag
-    /// is false.
-    pub async fn schedule_session_once(
-        &self,
-        actor: &Actor,
-        case_id: &str,
-        scheduled_at: i64,
-        idempotency_key: Option<&str>,
-    ) -> Result<(Session, bool)> {
-        let scope = format!("{}:session.create", actor.label());
-        if let Some(key) = idempotency_key {
-            if let Some(existing) = self.idempotent(&scope, key).await? {
-                return Ok((self.session(&existing).await?, false));
-            }
-        }
-        match self
-            .insert_session(
-                actor,
-                case_id,
-                scheduled_at,
-                idempotency_key.map(|k| (&*scope, k)),
-            )
-            .await
-        {
-            Ok(session) => Ok((session, true)),
-            Err(Error::Conflict(_)) if idempotency_key.is_some() => {
-                let existing = self.race_winner(&scope, idempotency_key).await?;
-                Ok((self.session(&existing).await?, false))
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    async fn insert_session(
-        &self,
-        actor: &Actor,
-        case_id: &str,
-        scheduled_at: i64,
-        idempotency: Option<(&str, &str)>,
-    ) -> Result<Session> {
-        let id = new_id("SE");
-        let session = Session {
-            room: format!("room-{}", id.to_lowercase()),
-            id,
-            case_id: case_id.to_owned(),
-            scheduled_at,
-            status: SessionStatus::Scheduled,
-            created_at: now_ms(),
-        };
-        let mut tx = self.begin().await?;
-        let status = self.locked_status(&mut tx, case_id).await?;
-        if !matches!(
-            status,
-            CaseStatus::Accepted
-                | CaseStatus::Assigned
-                | CaseStatus::InMediation
-                | CaseStatus::Rejected
-        ) {
-            return Err(Error::Conflict(format!(
-                "no session can be scheduled for a case that is `{}`",
-                status.as_str()
-            )));
-        }
-        sqlx::query(&format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(&session.id)
-        .bind(&session.case_id)
-        .bind(&session.room)
-        .bind(session.scheduled_at)
-        .bind(session.status.as_str())
-        .bind(session.created_at)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(idempotency) = idempotency {
-            self.remember_key(&mut tx, idempotency, &session.id).await?;
-        }
-        self.audit(
-            &mut tx,
-            actor,
-            "session.scheduled",
-            &subject(case_id),
-            json!({"session": session.id, "scheduled_at": session.scheduled_at}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(session)
-    }
-
-    /// A case's sessions, earliest first.
-    pub async fn sessions(&self, case_id: &str) -> Result<Vec<Session>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE case_id = $1 ORDER BY scheduled_at, id"
-        ))
-        .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(session_from_row).collect()
-    }
-
-    /// One session.
-    pub async fn session(&self, id: &str) -> Result<Session> {
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("no such session"))?;
-        session_from_row(&row)
-    }
-
-    /// Records an evidence file whose bytes are already in the blob store.
-    pub async fn add_evidence(&self, actor: &Actor, evidence: Evidence) -> Result<Evidence> {
-        let mut tx = self.begin().await?;
-        self.locked_status(&mut tx, &evidence.case_id).await?;
-        self.insert_evidence_in(&mut tx, actor, &evidence).await?;
-        tx.commit().await?;
-        Ok(evidence)
-    }
-
-    /// Inserts an evidence record inside `tx`, with its audit entry.
-    pub(super) async fn insert_evidence_in(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        evidence: &Evidence,
-    ) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO evidence ({EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&evidence.id)
-        .bind(&evidence.case_id)
-        .bind(&evidence.party_id)
-        .bind(&evidence.sha256)
-        .bind(&evidence.media_type)
-        .bind(evidence.size)
-        .bind(&evidence.file_name)
-        .bind(&evidence.uploaded_by)
-        .bind(evidence.created_at)
-        .execute(&mut **tx)
-        .await?;
-        self.audit(
-            tx,
-            actor,
-            "evidence.added",
-            &subject(&evidence.case_id),
-            json!({"evidence": evidence.id, "sha256": evidence.sha256, "size": evidence.size, "media_type": evidence.media_type}),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// A case's evidence, oldest first.
-    pub async fn evidence(&self, case_id: &str) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(evidence_from_row).collect()
     }
 }
 
@@ -813,46 +487,6 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         court: row.try_get(13)?,
         created_at: row.try_get(14)?,
         updated_at: row.try_get(15)?,
-    })
-}
-
-fn party_from_row(row: &AnyRow) -> Result<Party> {
-    Ok(Party {
-        id: row.try_get(0)?,
-        case_id: row.try_get(1)?,
-        side: Side::parse(&row.try_get::<String, _>(2)?)?,
-        kind: PartyKind::parse(&row.try_get::<String, _>(3)?)?,
-        name: row.try_get(4)?,
-        phone: row.try_get(5)?,
-        id_number_masked: row.try_get(6)?,
-        represents: row.try_get(7)?,
-        attorney_letter: row.try_get(8)?,
-        created_at: row.try_get(9)?,
-    })
-}
-
-fn session_from_row(row: &AnyRow) -> Result<Session> {
-    Ok(Session {
-        id: row.try_get(0)?,
-        case_id: row.try_get(1)?,
-        room: row.try_get(2)?,
-        scheduled_at: row.try_get(3)?,
-        status: SessionStatus::parse(&row.try_get::<String, _>(4)?)?,
-        created_at: row.try_get(5)?,
-    })
-}
-
-fn evidence_from_row(row: &AnyRow) -> Result<Evidence> {
-    Ok(Evidence {
-        id: row.try_get(0)?,
-        case_id: row.try_get(1)?,
-        party_id: row.try_get(2)?,
-        sha256: row.try_get(3)?,
-        media_type: row.try_get(4)?,
-        size: row.try_get(5)?,
-        file_name: row.try_get(6)?,
-        uploaded_by: row.try_get(7)?,
-        created_at: row.try_get(8)?,
     })
 }
 

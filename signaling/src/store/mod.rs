@@ -11,9 +11,11 @@
 
 mod audit;
 mod cases;
+mod evidence;
 mod intake;
 mod keys;
 pub mod model;
+mod parties;
 mod people;
 mod sessions;
 mod staff_auth;

@@ -1,13 +1,155 @@
-//! Sessions once scheduled: opening the room, and the invites that let people in.
+//! Sessions of a case: scheduling them, opening the room, and the invites that let people
+//! in.
 
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::cases::subject;
-use super::model::{Actor, Invite, Session, SessionStatus};
+use super::model::{Actor, CaseStatus, Invite, Session, SessionStatus};
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
+
+const SESSION_COLUMNS: &str = "id, case_id, room, scheduled_at, status, created_at";
+
+impl Store {
+    /// Schedules a video session for a case; it gets its own media room.
+    pub async fn schedule_session(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        scheduled_at: i64,
+    ) -> Result<Session> {
+        Ok(self
+            .schedule_session_once(actor, case_id, scheduled_at, None)
+            .await?
+            .0)
+    }
+
+    /// Schedules a session as [`Store::schedule_session`] does; with an idempotency key, a
+    /// retry (same actor and key) returns the session the first attempt made, and the flag
+    /// is false.
+    pub async fn schedule_session_once(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        scheduled_at: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Session, bool)> {
+        let scope = format!("{}:session.create", actor.label());
+        if let Some(key) = idempotency_key {
+            if let Some(existing) = self.idempotent(&scope, key).await? {
+                return Ok((self.session(&existing).await?, false));
+            }
+        }
+        match self
+            .insert_session(
+                actor,
+                case_id,
+                scheduled_at,
+                idempotency_key.map(|k| (&*scope, k)),
+            )
+            .await
+        {
+            Ok(session) => Ok((session, true)),
+            Err(Error::Conflict(_)) if idempotency_key.is_some() => {
+                let existing = self.race_winner(&scope, idempotency_key).await?;
+                Ok((self.session(&existing).await?, false))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn insert_session(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        scheduled_at: i64,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<Session> {
+        let id = new_id("SE");
+        let session = Session {
+            room: format!("room-{}", id.to_lowercase()),
+            id,
+            case_id: case_id.to_owned(),
+            scheduled_at,
+            status: SessionStatus::Scheduled,
+            created_at: now_ms(),
+        };
+        let mut tx = self.begin().await?;
+        let status = self.locked_status(&mut tx, case_id).await?;
+        if !matches!(
+            status,
+            CaseStatus::Accepted
+                | CaseStatus::Assigned
+                | CaseStatus::InMediation
+                | CaseStatus::Rejected
+        ) {
+            return Err(Error::Conflict(format!(
+                "no session can be scheduled for a case that is `{}`",
+                status.as_str()
+            )));
+        }
+        sqlx::query(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&session.id)
+        .bind(&session.case_id)
+        .bind(&session.room)
+        .bind(session.scheduled_at)
+        .bind(session.status.as_str())
+        .bind(session.created_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(idempotency) = idempotency {
+            self.remember_key(&mut tx, idempotency, &session.id).await?;
+        }
+        self.audit(
+            &mut tx,
+            actor,
+            "session.scheduled",
+            &subject(case_id),
+            json!({"session": session.id, "scheduled_at": session.scheduled_at}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    /// A case's sessions, earliest first.
+    pub async fn sessions(&self, case_id: &str) -> Result<Vec<Session>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE case_id = $1 ORDER BY scheduled_at, id"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    /// One session.
+    pub async fn session(&self, id: &str) -> Result<Session> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("no such session"))?;
+        session_from_row(&row)
+    }
+}
+
+fn session_from_row(row: &AnyRow) -> Result<Session> {
+    Ok(Session {
+        id: row.try_get(0)?,
+        case_id: row.try_get(1)?,
+        room: row.try_get(2)?,
+        scheduled_at: row.try_get(3)?,
+        status: SessionStatus::parse(&row.try_get::<String, _>(4)?)?,
+        created_at: row.try_get(5)?,
+    })
+}
 
 const INVITE_COLUMNS: &str = "id, session_id, case_id, party_id, issued_at, expires_at, \
      revoked_at, created_by, created_at";

@@ -1,0 +1,174 @@
+//! The people of a case: parties, and the representatives, interpreters and experts who act
+//! for them. ID numbers are sealed on the way in and only ever come out masked.
+
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::cases::subject;
+use super::keys::mask_id_number;
+use super::model::{Actor, NewParty, Party, PartyKind, Side};
+use super::{Store, Tx, new_id, now_ms};
+use crate::error::{Error, Result};
+
+const PARTY_COLUMNS: &str = "id, case_id, side, kind, name, phone, id_number_masked, represents, \
+     attorney_letter, created_at";
+
+impl Store {
+    /// Adds a party (or a representative, interpreter or expert of one) to a case. The ID
+    /// number is sealed with the PII key; only its masked form is ever returned.
+    pub async fn add_party(&self, actor: &Actor, case_id: &str, new: NewParty) -> Result<Party> {
+        let mut side = new.side;
+        if let Some(principal) = &new.represents {
+            let row = sqlx::query("SELECT side FROM parties WHERE id = $1 AND case_id = $2")
+                .bind(principal)
+                .bind(case_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(Error::NotFound(
+                    "the party they act for is not in this case",
+                ))?;
+            // Someone acting for a party is on that party's side, whatever was sent.
+            side = Side::parse(&row.try_get::<String, _>(0)?)?;
+        } else if new.kind == PartyKind::Representative {
+            return Err(Error::Conflict(
+                "a representative must act for a party of the case".into(),
+            ));
+        }
+        let mut tx = self.begin().await?;
+        self.locked_status(&mut tx, case_id).await?;
+        let party = self
+            .insert_party_in(&mut tx, actor, case_id, side, new)
+            .await?;
+        tx.commit().await?;
+        Ok(party)
+    }
+
+    /// Inserts a party on `side` inside `tx`, sealing the ID number, with its audit entry.
+    pub(super) async fn insert_party_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        case_id: &str,
+        side: Side,
+        new: NewParty,
+    ) -> Result<Party> {
+        let helper = matches!(
+            new.kind,
+            PartyKind::Representative | PartyKind::Interpreter | PartyKind::Expert
+        );
+        let sealed = new
+            .id_number
+            .as_deref()
+            .map(|n| self.keys.seal(n))
+            .transpose()?;
+        let party = Party {
+            id: new_id("PT"),
+            case_id: case_id.to_owned(),
+            side,
+            kind: new.kind,
+            name: new.name,
+            phone: new.phone,
+            id_number_masked: new.id_number.as_deref().map(mask_id_number),
+            represents: new.represents,
+            attorney_letter: new.attorney_letter,
+            created_at: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO parties (id, case_id, side, kind, name, phone, id_number_sealed, \
+             id_number_masked, represents, attorney_letter, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&party.id)
+        .bind(&party.case_id)
+        .bind(party.side.as_str())
+        .bind(party.kind.as_str())
+        .bind(&party.name)
+        .bind(&party.phone)
+        .bind(sealed)
+        .bind(&party.id_number_masked)
+        .bind(&party.represents)
+        .bind(&party.attorney_letter)
+        .bind(party.created_at)
+        .execute(&mut **tx)
+        .await?;
+        self.audit(
+            tx,
+            actor,
+            "party.added",
+            &subject(case_id),
+            json!({"party": party.id, "side": party.side, "kind": party.kind, "helper": helper}),
+        )
+        .await?;
+        Ok(party)
+    }
+
+    /// A case's parties, applicants first, in the order they were added.
+    pub async fn parties(&self, case_id: &str) -> Result<Vec<Party>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PARTY_COLUMNS} FROM parties WHERE case_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut parties = rows
+            .iter()
+            .map(party_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        parties.sort_by_key(|p| p.side != Side::Applicant);
+        Ok(parties)
+    }
+
+    /// One party.
+    pub async fn party(&self, id: &str) -> Result<Party> {
+        let row = sqlx::query(&format!(
+            "SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("no such party"))?;
+        party_from_row(&row)
+    }
+
+    /// A party's ID number in clear, for the confirmation package; every reading is audited.
+    pub async fn reveal_id_number(&self, actor: &Actor, party_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT case_id, id_number_sealed FROM parties WHERE id = $1")
+            .bind(party_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound("no such party"))?;
+        let case_id: String = row.try_get(0)?;
+        let sealed: Option<Vec<u8>> = row.try_get(1)?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let clear = self.keys.open(&sealed)?;
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "party.id_number_read",
+            &subject(&case_id),
+            json!({"party": party_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(clear))
+    }
+}
+
+fn party_from_row(row: &AnyRow) -> Result<Party> {
+    Ok(Party {
+        id: row.try_get(0)?,
+        case_id: row.try_get(1)?,
+        side: Side::parse(&row.try_get::<String, _>(2)?)?,
+        kind: PartyKind::parse(&row.try_get::<String, _>(3)?)?,
+        name: row.try_get(4)?,
+        phone: row.try_get(5)?,
+        id_number_masked: row.try_get(6)?,
+        represents: row.try_get(7)?,
+        attorney_letter: row.try_get(8)?,
+        created_at: row.try_get(9)?,
+    })
+}
