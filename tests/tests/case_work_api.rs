@@ -354,6 +354,36 @@ async fn organisations_and_courts_see_only_their_own_cases() -> Result<()> {
         answer.status == StatusCode::CONFLICT && answer.body["code"] == "conflict",
         "{answer:?}"
     );
+    // A disabled account is refused at once, with the access token it still holds.
+    let staff = api
+        .get("/api/v1/staff", &world.admin)
+        .await?
+        .expect(StatusCode::OK)?;
+    let wang = staff.body["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|s| s["username"] == "wang"))
+        .and_then(|s| s["id"].as_str())
+        .context("wang in the staff list")?
+        .to_owned();
+    let answer = api
+        .post(
+            &format!("/api/v1/staff/{wang}/disable"),
+            json!({}),
+            &world.mediator_a,
+        )
+        .await?;
+    ensure!(answer.status == StatusCode::FORBIDDEN, "{answer:?}");
+    let answer = api
+        .post(
+            &format!("/api/v1/staff/{wang}/disable"),
+            json!({}),
+            &world.admin,
+        )
+        .await?;
+    ensure!(answer.status == StatusCode::NO_CONTENT, "{answer:?}");
+    let answer = api.get("/api/v1/cases", &world.mediator_b).await?;
+    ensure!(answer.status == StatusCode::UNAUTHORIZED, "{answer:?}");
+
     // The system administrator sees every case.
     let listed = api
         .get("/api/v1/cases", &world.admin)

@@ -161,8 +161,14 @@ impl FromRequestParts<AppState> for StaffSession {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or(Error::Unauthorized("a staff access token is required"))?;
-        verify_access(state.store(), token.trim())
-            .await
-            .map(StaffSession)
+        let claims = verify_access(state.store(), token.trim()).await?;
+        // A disabled account stops at once, not when its last access token runs out.
+        match state.store().staff(&claims.sub).await {
+            Ok(staff) if staff.disabled_at.is_none() => Ok(StaffSession(claims)),
+            Ok(_) | Err(Error::NotFound(_)) => {
+                Err(Error::Unauthorized("this account has been disabled"))
+            }
+            Err(other) => Err(other),
+        }
     }
 }
