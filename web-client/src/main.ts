@@ -13,6 +13,7 @@ import { type MessageScreen, renderMessage } from './screens/message-screen';
 import { RoomView } from './screens/room-view';
 import { mountApply } from './screens/apply';
 import { mountTrack } from './screens/track';
+import { mountStaff } from './staff/app';
 import { installTestHook } from './test-hook';
 
 const root = document.getElementById('app') as HTMLElement;
@@ -112,7 +113,9 @@ async function enter(token: string, stream: MediaStream | null, facing: Facing):
 }
 
 const hook = installTestHook();
-// The public intake pages need no link; everything else is joining a room.
+// The public intake pages need no link, the staff pages sign in; everything else is joining
+// a room.
 if (location.pathname === '/apply') rerender = mountApply(root);
 else if (location.pathname === '/track') rerender = mountTrack(root, location.search);
+else if (location.pathname === '/staff' || location.pathname.startsWith('/staff/')) rerender = mountStaff(root);
 else start();

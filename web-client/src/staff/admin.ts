@@ -1,0 +1,168 @@
+// Administration: organisations (system administrators) and staff accounts.
+
+import { type MessageKey, t } from '../i18n';
+import { h } from '../screens/dom';
+import { ApiError, type Organisation, type StaffMember } from './api';
+import type { PageContext } from './app';
+
+export function mountAdmin(main: HTMLElement, context: PageContext): () => void {
+  const { client, me } = context;
+  const system = me.organisation_id === null;
+  let organisations: Organisation[] = [];
+  let staff: StaffMember[] = [];
+  let problems: Record<string, string> = {};
+
+  const reload = () =>
+    Promise.all([
+      client.call<{ items: Organisation[] }>('GET', '/api/v1/organisations'),
+      client.call<{ items: StaffMember[] }>('GET', '/api/v1/staff'),
+    ])
+      .then(([orgs, people]) => {
+        organisations = orgs.items;
+        staff = people.items;
+        draw();
+      })
+      .catch(context.fail);
+
+  const submit = (path: string, form: HTMLFormElement) => {
+    const data = Object.fromEntries(new FormData(form)) as Record<string, string>;
+    const body = Object.fromEntries(Object.entries(data).filter(([, v]) => v.trim() !== ''));
+    problems = {};
+    client
+      .call('POST', path, body)
+      .then(() => {
+        form.reset();
+        return reload();
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ApiError && error.status === 422) {
+          problems = error.byField();
+          draw();
+        } else context.fail(error);
+      });
+  };
+
+  const input = (name: string, labelKey: MessageKey, type = 'text') =>
+    h('div', { class: 'field' }, [
+      h('label', { text: t(labelKey) }),
+      h('input', { name, type, 'data-testid': `admin-${name}` }),
+      problems[name] ? h('p', { class: 'field-error', text: problems[name] }) : null,
+    ]);
+
+  const draw = () => {
+    const orgName = new Map(organisations.map((o) => [o.id, o.short_name]));
+    main.replaceChildren(
+      h('div', { class: 'staff-page' }, [
+        h('h1', { text: t('staff.cases.admin') }),
+        h('section', { class: 'case-section' }, [
+          h('h2', { text: t('staff.admin.organisations') }),
+          h(
+            'ul',
+            { class: 'plain-list' },
+            organisations.map((o) =>
+              h('li', { 'data-testid': 'organisation-row' }, [
+                h('strong', { text: o.name }),
+                ` · ${o.short_name} · ${o.region} · ${t(`channel.${o.channel}` as MessageKey)}${o.court ? ` · ${o.court}` : ''}`,
+              ]),
+            ),
+          ),
+          system
+            ? h(
+                'form',
+                {
+                  class: 'staff-form',
+                  'data-testid': 'new-organisation',
+                  onsubmit: (event: Event) => {
+                    event.preventDefault();
+                    submit('/api/v1/organisations', event.target as HTMLFormElement);
+                  },
+                },
+                [
+                  h('h3', { text: t('staff.admin.newOrganisation') }),
+                  input('name', 'staff.admin.orgName'),
+                  input('short_name', 'staff.admin.shortName'),
+                  input('region', 'staff.admin.region'),
+                  h('div', { class: 'field' }, [
+                    h('label', { text: t('staff.admin.channel') }),
+                    h(
+                      'select',
+                      { name: 'channel', 'data-testid': 'admin-channel' },
+                      ['peoples', 'administrative', 'court_annexed'].map((c) =>
+                        h('option', { value: c, text: t(`channel.${c}` as MessageKey) }),
+                      ),
+                    ),
+                  ]),
+                  input('court', 'staff.admin.court'),
+                  h('button', { type: 'submit', class: 'primary', text: t('staff.admin.create') }),
+                ],
+              )
+            : null,
+        ]),
+        h('section', { class: 'case-section' }, [
+          h('h2', { text: t('staff.admin.staff') }),
+          h(
+            'ul',
+            { class: 'plain-list' },
+            staff.map((s) =>
+              h('li', { 'data-testid': 'staff-row', 'data-username': s.username }, [
+                h('strong', { text: s.display_name }),
+                ` · ${s.username} · ${t(`role.${s.role}` as MessageKey)}`,
+                s.organisation_id ? ` · ${orgName.get(s.organisation_id) ?? ''}` : '',
+                s.court ? ` · ${s.court}` : '',
+                s.disabled_at
+                  ? h('span', { class: 'muted', text: ` · ${t('staff.admin.disabled')}` })
+                  : s.id !== me.id
+                    ? h('button', {
+                        type: 'button',
+                        class: 'secondary small',
+                        text: t('staff.admin.disable'),
+                        onclick: () =>
+                          client.call('POST', `/api/v1/staff/${s.id}/disable`).then(reload).catch(context.fail),
+                      })
+                    : null,
+              ]),
+            ),
+          ),
+          h(
+            'form',
+            {
+              class: 'staff-form',
+              'data-testid': 'new-staff',
+              onsubmit: (event: Event) => {
+                event.preventDefault();
+                submit('/api/v1/staff', event.target as HTMLFormElement);
+              },
+            },
+            [
+              h('h3', { text: t('staff.admin.newStaff') }),
+              input('username', 'staff.login.username'),
+              input('display_name', 'staff.setup.displayName'),
+              input('password', 'staff.login.password', 'password'),
+              h('div', { class: 'field' }, [
+                h('label', { text: t('staff.admin.role') }),
+                h(
+                  'select',
+                  { name: 'role', 'data-testid': 'admin-role' },
+                  ['mediator', 'administrator', 'court'].map((r) => h('option', { value: r, text: t(`role.${r}` as MessageKey) })),
+                ),
+              ]),
+              h('div', { class: 'field' }, [
+                h('label', { text: t('staff.detail.organisation') }),
+                h('select', { name: 'organisation_id', 'data-testid': 'admin-organisation_id' }, [
+                  system ? h('option', { value: '', text: t('staff.admin.none') }) : null,
+                  ...organisations.map((o) => h('option', { value: o.id, text: o.name })),
+                ]),
+                problems.organisation_id ? h('p', { class: 'field-error', text: problems.organisation_id }) : null,
+              ]),
+              system ? input('court', 'staff.admin.court') : null,
+              h('button', { type: 'submit', class: 'primary', text: t('staff.admin.create') }),
+            ],
+          ),
+        ]),
+      ]),
+    );
+  };
+  draw();
+  void reload();
+  return draw;
+}

@@ -1,0 +1,317 @@
+// The staff API client: tokens kept for the tab (access) and the browser (refresh), one
+// silent refresh when an access token has run out, and failures told apart so pages can put
+// field errors next to their fields.
+
+export interface StaffMember {
+  id: string;
+  username: string;
+  display_name: string;
+  role: 'administrator' | 'mediator' | 'court';
+  organisation_id: string | null;
+  court: string | null;
+  disabled_at?: number | null;
+}
+
+export interface Organisation {
+  id: string;
+  name: string;
+  short_name: string;
+  region: string;
+  channel: string;
+  court: string | null;
+}
+
+export interface Case {
+  id: string;
+  number: string;
+  organisation_id: string;
+  mediator_id: string | null;
+  category: string;
+  channel: string;
+  region: string;
+  risk: 'red' | 'yellow' | 'blue';
+  status: string;
+  title: string;
+  facts: string;
+  claims: string;
+  tracking_code: string | null;
+  court: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Party {
+  id: string;
+  side: 'applicant' | 'respondent';
+  kind: string;
+  name: string;
+  phone: string | null;
+  id_number_masked: string | null;
+  represents: string | null;
+}
+
+export interface Session {
+  id: string;
+  case_id: string;
+  room: string;
+  scheduled_at: number;
+  status: string;
+}
+
+export interface Evidence {
+  id: string;
+  party_id: string | null;
+  media_type: string;
+  size: number;
+  file_name: string;
+  uploaded_by: string;
+  created_at: number;
+}
+
+export interface CaseDetail {
+  case: Case;
+  parties: Party[];
+  sessions: Session[];
+  evidence: Evidence[];
+  next_statuses: string[];
+  mediator: StaffMember | null;
+  organisation: Organisation;
+}
+
+export interface Invite {
+  id: string;
+  session_id: string;
+  party_id: string;
+  name: string;
+  side: string;
+  kind: string;
+  link: string;
+  expires_at: number;
+  revoked_at: number | null;
+  status: 'active' | 'revoked' | 'expired';
+  message: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  detail: string;
+}
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** A refused request: the HTTP status, the server's code and message, and field errors. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields: FieldProblem[] = [],
+  ) {
+    super(message);
+  }
+
+  /** Field errors by field name, for forms. */
+  byField(): Record<string, string> {
+    return Object.fromEntries(this.fields.map((f) => [f.field, f.message]));
+  }
+}
+
+interface SignedIn {
+  access_token: string;
+  refresh_token: string;
+  staff: StaffMember;
+}
+
+/** Where the tokens live; injectable for tests. */
+export interface TokenStore {
+  access: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+  refresh: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+}
+
+const ACCESS = 'accord.staff.access';
+const REFRESH = 'accord.staff.refresh';
+const ME = 'accord.staff.me';
+
+type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
+
+export class StaffClient {
+  constructor(
+    private readonly tokens: TokenStore,
+    private readonly fetcher: Fetch = (input, init) => fetch(input, init),
+  ) {}
+
+  /** The signed-in staff member, as remembered from sign-in. */
+  me(): StaffMember | null {
+    const text = this.tokens.access.getItem(ME);
+    if (!text || !this.tokens.refresh.getItem(REFRESH)) return null;
+    try {
+      return JSON.parse(text) as StaffMember;
+    } catch {
+      return null;
+    }
+  }
+
+  private remember(signedIn: SignedIn): StaffMember {
+    this.tokens.access.setItem(ACCESS, signedIn.access_token);
+    this.tokens.access.setItem(ME, JSON.stringify(signedIn.staff));
+    this.tokens.refresh.setItem(REFRESH, signedIn.refresh_token);
+    return signedIn.staff;
+  }
+
+  forget(): void {
+    this.tokens.access.removeItem(ACCESS);
+    this.tokens.access.removeItem(ME);
+    this.tokens.refresh.removeItem(REFRESH);
+  }
+
+  async setupNeeded(): Promise<boolean> {
+    const body = await this.send<{ needed: boolean }>('GET', '/api/v1/setup', undefined, false);
+    return body.needed;
+  }
+
+  async setup(username: string, displayName: string, password: string): Promise<StaffMember> {
+    const body = { username, display_name: displayName, password };
+    return this.remember(await this.send<SignedIn>('POST', '/api/v1/setup', body, false));
+  }
+
+  async login(username: string, password: string): Promise<StaffMember> {
+    return this.remember(await this.send<SignedIn>('POST', '/api/v1/auth/login', { username, password }, false));
+  }
+
+  async logout(): Promise<void> {
+    const refresh = this.tokens.refresh.getItem(REFRESH);
+    this.forget();
+    if (refresh) await this.send('POST', '/api/v1/auth/logout', { refresh_token: refresh }, false).catch(() => undefined);
+  }
+
+  /** A call as the signed-in staff member; one refresh and retry if the access token expired. */
+  async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    try {
+      return await this.send<T>(method, path, body, true, headers);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401 || !(await this.refresh())) throw error;
+      return this.send<T>(method, path, body, true, headers);
+    }
+  }
+
+  /** A binary resource (an evidence file, a QR code) as a blob. */
+  async blob(path: string): Promise<Blob> {
+    const get = () =>
+      this.fetcher(path, { headers: { authorization: `Bearer ${this.tokens.access.getItem(ACCESS) ?? ''}` } });
+    let response = await get();
+    if (response.status === 401 && (await this.refresh())) response = await get();
+    if (!response.ok) throw await errorOf(response);
+    return response.blob();
+  }
+
+  /** Uploads one evidence file to a case. */
+  async upload(caseId: string, file: File, partyId?: string): Promise<Evidence> {
+    const form = new FormData();
+    if (partyId) form.append('party_id', partyId);
+    form.append('file', file, file.name);
+    const post = () =>
+      this.fetcher(`/api/v1/cases/${encodeURIComponent(caseId)}/evidence`, {
+        method: 'POST',
+        body: form,
+        headers: { authorization: `Bearer ${this.tokens.access.getItem(ACCESS) ?? ''}` },
+      });
+    let response = await post();
+    if (response.status === 401 && (await this.refresh())) response = await post();
+    if (!response.ok) throw await errorOf(response);
+    return (await response.json()) as Evidence;
+  }
+
+  private refreshing: Promise<boolean> | null = null;
+
+  /** Trades the refresh token for new tokens; concurrent callers share one attempt. */
+  private refresh(): Promise<boolean> {
+    this.refreshing ??= (async () => {
+      const token = this.tokens.refresh.getItem(REFRESH);
+      if (!token) return false;
+      try {
+        this.remember(await this.send<SignedIn>('POST', '/api/v1/auth/refresh', { refresh_token: token }, false));
+        return true;
+      } catch {
+        this.forget();
+        return false;
+      }
+    })().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async send<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    authorised: boolean,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    const all: Record<string, string> = { ...headers };
+    if (body !== undefined) all['content-type'] = 'application/json';
+    if (authorised) all.authorization = `Bearer ${this.tokens.access.getItem(ACCESS) ?? ''}`;
+    let response: Response;
+    try {
+      response = await this.fetcher(path, {
+        method,
+        headers: all,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, 'network', 'network');
+    }
+    if (!response.ok) throw await errorOf(response);
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
+  }
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  try {
+    const body = (await response.json()) as { code?: string; message?: string; fields?: FieldProblem[] };
+    return new ApiError(response.status, body.code ?? 'unknown', body.message ?? response.statusText, body.fields ?? []);
+  } catch {
+    return new ApiError(response.status, 'unknown', response.statusText);
+  }
+}
+
+/** A key for one create, kept across retries of it so a repeat never makes a second record. */
+export function newIdempotencyKey(): string {
+  if (typeof crypto !== 'undefined' && 'randomUUID' in crypto) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** The start of a calendar day (`yyyy-mm-dd`) in Beijing time, as Unix milliseconds. */
+export function chinaDayStart(day: string): number | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!match) return null;
+  const [, y, m, d] = match;
+  return Date.UTC(Number(y), Number(m) - 1, Number(d)) - 8 * 3600 * 1000;
+}
+
+/** A `datetime-local` value read as Beijing time, as Unix milliseconds. */
+export function chinaDateTime(value: string): number | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value);
+  if (!match) return null;
+  const [, y, m, d, hh, mm] = match;
+  return Date.UTC(Number(y), Number(m) - 1, Number(d), Number(hh), Number(mm)) - 8 * 3600 * 1000;
+}
+
+/** Unix milliseconds as `yyyy-mm-dd hh:mm` in Beijing time. */
+export function formatChinaTime(ms: number): string {
+  const t = new Date(ms + 8 * 3600 * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${t.getUTCFullYear()}-${two(t.getUTCMonth() + 1)}-${two(t.getUTCDate())} ${two(t.getUTCHours())}:${two(t.getUTCMinutes())}`;
+}
+
+/** The client for this tab. */
+export function browserClient(): StaffClient {
+  return new StaffClient({ access: sessionStorage, refresh: localStorage });
+}

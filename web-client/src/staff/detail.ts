@@ -1,0 +1,479 @@
+// A case's page: its status and next steps, parties, sessions with their invites, evidence
+// and audit trail. Everything is redrawn from the server's answer after each change, so
+// what staff see is what is stored.
+
+import QRCode from 'qrcode';
+import { type MessageKey, t } from '../i18n';
+import { h } from '../screens/dom';
+import {
+  ApiError,
+  type AuditEntry,
+  type CaseDetail,
+  type Invite,
+  type Party,
+  type Session,
+  chinaDateTime,
+  formatChinaTime,
+  newIdempotencyKey,
+} from './api';
+import type { PageContext } from './app';
+
+interface State {
+  detail: CaseDetail | null;
+  invites: Map<string, Invite[]>;
+  audit: AuditEntry[];
+  thumbnails: Map<string, string>;
+  /** The invite whose link and message are open. */
+  shown: Invite | null;
+  shownQr: string | null;
+  problems: Record<string, string>;
+  sent: string | null;
+}
+
+const label = (key: string) => t(key as MessageKey);
+
+export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId: string): () => void {
+  const state: State = {
+    detail: null,
+    invites: new Map(),
+    audit: [],
+    thumbnails: new Map(),
+    shown: null,
+    shownQr: null,
+    problems: {},
+    sent: null,
+  };
+  const { client } = context;
+  const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
+  const worker = context.me.role !== 'court';
+
+  const reload = async () => {
+    try {
+      const detail = await client.call<CaseDetail>('GET', base);
+      state.detail = detail;
+      const audit = await client.call<{ items: AuditEntry[] }>('GET', `${base}/audit`);
+      state.audit = audit.items;
+      if (worker) {
+        for (const session of detail.sessions) {
+          const invites = await client.call<{ items: Invite[] }>('GET', `/api/v1/sessions/${session.id}/invites`);
+          state.invites.set(session.id, invites.items);
+        }
+      }
+      for (const item of detail.evidence) {
+        if (!item.media_type.startsWith('image/') || state.thumbnails.has(item.id)) continue;
+        const blob = await client.blob(`${base}/evidence/${item.id}`);
+        state.thumbnails.set(item.id, URL.createObjectURL(blob));
+      }
+      draw();
+    } catch (error) {
+      context.fail(error);
+    }
+  };
+
+  /** Runs a change, then shows the stored result; field errors stay next to their fields. */
+  const act = (change: () => Promise<unknown>) => {
+    state.problems = {};
+    change()
+      .then(reload)
+      .catch((error: unknown) => {
+        if (error instanceof ApiError && error.status === 422) {
+          state.problems = error.byField();
+          draw();
+        } else context.fail(error);
+      });
+  };
+
+  const showInvite = async (invite: Invite) => {
+    state.shown = invite;
+    state.sent = null;
+    state.shownQr = await QRCode.toDataURL(invite.link, { margin: 2, width: 240, errorCorrectionLevel: 'M' });
+    draw();
+  };
+
+  const draw = () => {
+    const detail = state.detail;
+    if (!detail) {
+      main.replaceChildren(h('p', { text: t('staff.loading') }));
+      return;
+    }
+    main.replaceChildren(
+      h('div', { class: 'staff-page case-detail', 'data-testid': 'case-detail', 'data-status': detail.case.status }, [
+        h('a', {
+          href: '/staff/cases',
+          class: 'back-link',
+          text: t('staff.case.back'),
+          onclick: (event: Event) => {
+            event.preventDefault();
+            context.go('/staff/cases');
+          },
+        }),
+        summary(detail),
+        partiesSection(detail),
+        sessionsSection(detail),
+        evidenceSection(detail),
+        auditSection(),
+      ]),
+    );
+  };
+
+  const summary = (detail: CaseDetail) => {
+    const c = detail.case;
+    const steps = detail.next_statuses.map((status) =>
+      h('button', {
+        type: 'button',
+        class: status === 'declined' || status === 'failed' || status === 'rejected' ? 'secondary' : 'primary',
+        'data-testid': `status-${status}`,
+        text: label(`status.${status}`),
+        onclick: () => {
+          if (!confirm(t('staff.detail.confirmStep', { status: label(`status.${status}`) }))) return;
+          act(() => client.call('POST', `${base}/status`, { status }));
+        },
+      }),
+    );
+    const assignMe =
+      context.me.role === 'mediator' && (c.status === 'accepted' || c.status === 'assigned') && c.mediator_id !== context.me.id
+        ? h('button', {
+            type: 'button',
+            class: 'secondary',
+            'data-testid': 'assign-me',
+            text: t('staff.detail.assignMe'),
+            onclick: () => act(() => client.call('POST', `${base}/assign`, { mediator_id: context.me.id })),
+          })
+        : null;
+    return h('section', { class: 'case-summary' }, [
+      h('h1', {}, [h('span', { 'data-testid': 'case-number', text: c.number }), ' ', c.title]),
+      h('dl', { class: 'facts' }, [
+        h('dt', { text: t('staff.detail.steps') }),
+        h('dd', { 'data-testid': 'case-status', text: label(`status.${c.status}`) }),
+        h('dt', { text: t('staff.case.risk') }),
+        h('dd', {}, [h('span', { class: `risk risk-${c.risk}`, text: label(`risk.${c.risk}`) })]),
+        h('dt', { text: t('staff.case.category') }),
+        h('dd', { text: label(`category.${c.category}`) }),
+        h('dt', { text: t('staff.detail.organisation') }),
+        h('dd', { text: detail.organisation.name }),
+        h('dt', { text: t('staff.detail.mediator') }),
+        h('dd', { 'data-testid': 'case-mediator', text: detail.mediator?.display_name ?? t('staff.detail.unassigned') }),
+        c.tracking_code ? h('dt', { text: t('staff.detail.tracking') }) : null,
+        c.tracking_code ? h('dd', { text: c.tracking_code }) : null,
+        h('dt', { text: t('staff.case.facts') }),
+        h('dd', { class: 'long-text', text: c.facts }),
+        h('dt', { text: t('staff.case.claims') }),
+        h('dd', { class: 'long-text', text: c.claims }),
+      ]),
+      steps.length || assignMe ? h('div', { class: 'actions', 'data-testid': 'status-actions' }, [assignMe, ...steps]) : null,
+    ]);
+  };
+
+  const partiesSection = (detail: CaseDetail) => {
+    const names = new Map(detail.parties.map((p) => [p.id, p.name]));
+    const rows = detail.parties.map((p) =>
+      h('li', { class: 'party-row', 'data-testid': 'party-row', 'data-name': p.name, 'data-side': p.side }, [
+        h('strong', { text: p.name }),
+        ` · ${label(`side.${p.side}`)} · ${label(`kind.${p.kind}`)}`,
+        p.represents ? ` → ${names.get(p.represents) ?? ''}` : '',
+        p.phone ? h('span', { class: 'muted', text: ` · ${p.phone}` }) : null,
+        p.id_number_masked ? h('span', { class: 'muted', 'data-testid': 'id-masked', text: ` · ${p.id_number_masked}` }) : null,
+      ]),
+    );
+    return h('section', { class: 'case-section' }, [
+      h('h2', { text: t('staff.case.parties') }),
+      h('ul', { class: 'plain-list' }, rows),
+      worker ? addPartyForm(detail.parties) : null,
+    ]);
+  };
+
+  const addPartyForm = (parties: Party[]) => {
+    const principals = parties.filter((p) => !p.represents);
+    const problem = (name: string) =>
+      state.problems[name] ? h('p', { class: 'field-error', text: state.problems[name] }) : null;
+    return h(
+      'form',
+      {
+        class: 'inline-form',
+        'data-testid': 'add-party',
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          const data = Object.fromEntries(new FormData(event.target as HTMLFormElement)) as Record<string, string>;
+          const helper = !['person', 'organisation'].includes(data.kind ?? '');
+          act(() =>
+            client.call('POST', `${base}/parties`, {
+              side: data.side,
+              kind: data.kind,
+              name: data.name,
+              phone: data.phone || undefined,
+              id_number: data.id_number || undefined,
+              represents: helper ? data.represents : undefined,
+            }),
+          );
+        },
+      },
+      [
+        h('select', { name: 'side', 'aria-label': t('staff.party.side') }, [
+          h('option', { value: 'applicant', text: t('side.applicant') }),
+          h('option', { value: 'respondent', text: t('side.respondent') }),
+        ]),
+        h(
+          'select',
+          { name: 'kind', 'aria-label': t('staff.party.kind') },
+          ['person', 'organisation', 'representative', 'interpreter', 'expert'].map((k) =>
+            h('option', { value: k, text: label(`kind.${k}`) }),
+          ),
+        ),
+        h(
+          'select',
+          { name: 'represents', 'aria-label': t('staff.party.represents') },
+          [h('option', { value: '', text: t('staff.party.represents') }), ...principals.map((p) => h('option', { value: p.id, text: p.name }))],
+        ),
+        h('input', { name: 'name', placeholder: t('staff.party.name'), 'aria-label': t('staff.party.name') }),
+        h('input', { name: 'phone', type: 'tel', placeholder: t('staff.party.phone'), 'aria-label': t('staff.party.phone') }),
+        h('input', { name: 'id_number', placeholder: t('staff.party.idNumber'), 'aria-label': t('staff.party.idNumber') }),
+        h('button', { type: 'submit', class: 'secondary', text: t('staff.case.addParty') }),
+        problem('name'),
+        problem('phone'),
+        problem('id_number'),
+        problem('represents'),
+      ],
+    );
+  };
+
+  const sessionsSection = (detail: CaseDetail) => {
+    const scheduleKey = newIdempotencyKey();
+    const schedule = worker
+      ? h(
+          'form',
+          {
+            class: 'inline-form',
+            'data-testid': 'schedule-form',
+            onsubmit: (event: Event) => {
+              event.preventDefault();
+              const value = (event.target as HTMLFormElement).querySelector('input')?.value ?? '';
+              const at = chinaDateTime(value);
+              if (at === null) {
+                state.problems = { scheduled_at: t('staff.detail.scheduleAt') };
+                draw();
+                return;
+              }
+              act(() => client.call('POST', `${base}/sessions`, { scheduled_at: at }, { 'idempotency-key': scheduleKey }));
+            },
+          },
+          [
+            h('label', {}, [
+              t('staff.detail.scheduleAt'),
+              h('input', { type: 'datetime-local', name: 'scheduled_at', 'data-testid': 'schedule-at', required: true }),
+            ]),
+            h('button', { type: 'submit', class: 'secondary', 'data-testid': 'schedule-submit', text: t('staff.detail.schedule') }),
+            state.problems.scheduled_at ? h('p', { class: 'field-error', text: state.problems.scheduled_at }) : null,
+          ],
+        )
+      : null;
+    return h('section', { class: 'case-section' }, [
+      h('h2', { text: t('staff.detail.sessions') }),
+      detail.sessions.length ? null : h('p', { class: 'muted', text: t('staff.detail.noSessions') }),
+      ...detail.sessions.map((s) => sessionCard(s, detail.parties)),
+      schedule,
+    ]);
+  };
+
+  const sessionCard = (session: Session, parties: Party[]) => {
+    const invites = state.invites.get(session.id) ?? [];
+    const open = session.status === 'scheduled' || session.status === 'live';
+    const inviteButtons = parties.map((party) => {
+      const current = invites.filter((i) => i.party_id === party.id && i.status === 'active').pop();
+      return h('button', {
+        type: 'button',
+        class: 'secondary',
+        'data-testid': 'invite-button',
+        'data-party-name': party.name,
+        disabled: !open,
+        text: `${t('staff.detail.invite')} ${party.name}${current ? ` (${t('invite.active')})` : ''}`,
+        onclick: () => {
+          if (current) {
+            void showInvite(current);
+            return;
+          }
+          client
+            .call<Invite>('POST', `/api/v1/sessions/${session.id}/invites`, { party_id: party.id })
+            .then(async (invite) => {
+              state.invites.set(session.id, [...invites, invite]);
+              await showInvite(invite);
+            })
+            .catch(context.fail);
+        },
+      });
+    });
+    const shown = state.shown && state.shown.session_id === session.id ? invitePanel(state.shown) : null;
+    return h('div', { class: 'session-card', 'data-testid': 'session-card', 'data-status': session.status }, [
+      h('p', {}, [h('strong', { text: formatChinaTime(session.scheduled_at) }), ` · ${label(`session.${session.status}`)}`]),
+      worker && open
+        ? h('div', { class: 'actions' }, [
+            h('button', {
+              type: 'button',
+              class: 'primary',
+              'data-testid': 'start-session',
+              text: t('staff.detail.start'),
+              onclick: () =>
+                client
+                  .call<{ link: string }>('POST', `/api/v1/sessions/${session.id}/start`, {})
+                  .then(({ link }) => {
+                    location.href = link;
+                  })
+                  .catch(context.fail),
+            }),
+            ...inviteButtons,
+          ])
+        : null,
+      invites.length
+        ? h(
+            'ul',
+            { class: 'plain-list' },
+            invites.map((invite) =>
+              h('li', { 'data-testid': 'invite-row', 'data-status': invite.status }, [
+                `${invite.name} · ${label(`invite.${invite.status}`)} · ${formatChinaTime(invite.expires_at * 1000)}`,
+              ]),
+            ),
+          )
+        : null,
+      shown,
+    ]);
+  };
+
+  const copy = (text: string, fallback: HTMLInputElement | HTMLTextAreaElement, button: HTMLButtonElement) => {
+    const done = () => {
+      button.textContent = t('staff.detail.copied');
+    };
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(done, () => {
+        fallback.select();
+        done();
+      });
+    } else {
+      fallback.select();
+      document.execCommand('copy');
+      done();
+    }
+  };
+
+  const invitePanel = (invite: Invite) => {
+    const link = h('input', { readonly: true, value: invite.link, 'data-testid': 'invite-link', 'aria-label': t('staff.detail.inviteLink') });
+    const message = h('textarea', { readonly: true, rows: 5, 'data-testid': 'invite-message', text: invite.message });
+    const copyLink = h('button', { type: 'button', class: 'secondary', 'data-testid': 'invite-copy', text: t('staff.detail.copy') });
+    copyLink.addEventListener('click', () => copy(invite.link, link, copyLink));
+    const copyMessage = h('button', { type: 'button', class: 'secondary', 'data-testid': 'invite-copy-message', text: t('staff.detail.copyMessage') });
+    copyMessage.addEventListener('click', () => copy(invite.message, message, copyMessage));
+    return h('div', { class: 'invite-panel', 'data-testid': 'invite-panel', 'data-status': invite.status }, [
+      h('h3', { text: `${t('staff.detail.inviteLink')} · ${invite.name}` }),
+      h('div', { class: 'invite-body' }, [
+        h('div', { class: 'invite-text' }, [
+          link,
+          copyLink,
+          message,
+          copyMessage,
+          h('div', { class: 'actions' }, [
+            h('button', {
+              type: 'button',
+              class: 'secondary',
+              'data-testid': 'invite-send',
+              text: t('staff.detail.send'),
+              onclick: () =>
+                client
+                  .call<{ to_masked: string }>('POST', `/api/v1/invites/${invite.id}/send`, {})
+                  .then((sent) => {
+                    state.sent = t('staff.detail.sent', { to: sent.to_masked });
+                    void reload();
+                  })
+                  .catch(context.fail),
+            }),
+            h('button', {
+              type: 'button',
+              class: 'secondary',
+              'data-testid': 'invite-revoke',
+              text: t('staff.detail.revoke'),
+              onclick: () => {
+                state.shown = null;
+                act(() => client.call('POST', `/api/v1/invites/${invite.id}/revoke`, {}));
+              },
+            }),
+          ]),
+          state.sent ? h('p', { 'data-testid': 'invite-sent', text: state.sent }) : null,
+        ]),
+        state.shownQr
+          ? h('figure', { class: 'invite-qr' }, [
+              h('img', { src: state.shownQr, alt: t('staff.detail.qr'), 'data-testid': 'invite-qr' }),
+              h('figcaption', {}, [
+                t('staff.detail.qr'),
+                ' · ',
+                h('a', {
+                  href: '#',
+                  text: 'PNG',
+                  onclick: (event: Event) => {
+                    event.preventDefault();
+                    void client.blob(`/api/v1/invites/${invite.id}/qr.png`).then((blob) => {
+                      const a = h('a', { href: URL.createObjectURL(blob), download: `invite-${invite.name}.png` });
+                      a.click();
+                    });
+                  },
+                }),
+              ]),
+            ])
+          : null,
+      ]),
+    ]);
+  };
+
+  const evidenceSection = (detail: CaseDetail) => {
+    const upload = worker
+      ? h('label', { class: 'upload' }, [
+          t('staff.detail.upload'),
+          h('input', {
+            type: 'file',
+            accept: 'image/*,application/pdf',
+            'data-testid': 'evidence-upload',
+            onchange: (event: Event) => {
+              const file = (event.target as HTMLInputElement).files?.[0];
+              if (file) act(() => client.upload(caseId, file));
+            },
+          }),
+        ])
+      : null;
+    const items = detail.evidence.map((item) => {
+      const thumbnail = state.thumbnails.get(item.id);
+      return h('li', { class: 'evidence-item', 'data-testid': 'evidence-item', 'data-type': item.media_type }, [
+        thumbnail ? h('img', { src: thumbnail, alt: item.file_name }) : h('span', { class: 'thumb-pdf', text: 'PDF' }),
+        h('a', {
+          href: '#',
+          text: item.file_name,
+          onclick: (event: Event) => {
+            event.preventDefault();
+            void client.blob(`${base}/evidence/${item.id}`).then((blob) => window.open(URL.createObjectURL(blob), '_blank'));
+          },
+        }),
+        h('span', { class: 'muted', text: ` · ${Math.ceil(item.size / 1024)} KB · ${formatChinaTime(item.created_at)}` }),
+      ]);
+    });
+    return h('section', { class: 'case-section' }, [
+      h('h2', { text: t('staff.detail.evidence') }),
+      items.length ? h('ul', { class: 'evidence-list' }, items) : h('p', { class: 'muted', text: t('staff.detail.noEvidence') }),
+      upload,
+    ]);
+  };
+
+  const auditSection = () =>
+    h('section', { class: 'case-section' }, [
+      h('h2', { text: t('staff.detail.audit') }),
+      h(
+        'ol',
+        { class: 'audit-list' },
+        state.audit.map((entry) =>
+          h('li', { 'data-testid': 'audit-entry', 'data-action': entry.action }, [
+            h('span', { class: 'muted', text: `${formatChinaTime(entry.at)} ` }),
+            h('strong', { text: entry.action }),
+            ` · ${entry.actor}`,
+          ]),
+        ),
+      ),
+    ]);
+
+  draw();
+  void reload();
+  return draw;
+}
