@@ -61,3 +61,8 @@ export function t(key: MessageKey, values: Record<string, string> = {}, lang: La
   const template = CATALOGUES[lang][key];
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
+
+/** Whether `key` has a string (for codes from the server, which may be newer than the app). */
+export function hasMessage(key: string): key is MessageKey {
+  return Object.prototype.hasOwnProperty.call(CATALOGUES[current], key);
+}

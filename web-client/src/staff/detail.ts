@@ -3,7 +3,7 @@
 // what staff see is what is stored.
 
 import QRCode from 'qrcode';
-import { type MessageKey, t } from '../i18n';
+import { type MessageKey, hasMessage, t } from '../i18n';
 import { h } from '../screens/dom';
 import {
   ApiError,
@@ -118,12 +118,13 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
 
   const summary = (detail: CaseDetail) => {
     const c = detail.case;
-    const steps = detail.next_statuses.map((status) =>
+    // Assigning has its own button: it names the mediator.
+    const steps = detail.next_statuses.filter((status) => status !== 'assigned').map((status) =>
       h('button', {
         type: 'button',
         class: status === 'declined' || status === 'failed' || status === 'rejected' ? 'secondary' : 'primary',
         'data-testid': `status-${status}`,
-        text: label(`status.${status}`),
+        text: label(`step.${status}`),
         onclick: () => {
           if (!confirm(t('staff.detail.confirmStep', { status: label(`status.${status}`) }))) return;
           act(() => client.call('POST', `${base}/status`, { status }));
@@ -457,6 +458,15 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     ]);
   };
 
+  /** Names of the people an audit entry may name: the signed-in user, the mediator, parties. */
+  const detailNames = () => {
+    const names = new Map<string, string>([[`staff:${context.me.id}`, context.me.display_name]]);
+    const detail = state.detail;
+    if (detail?.mediator) names.set(`staff:${detail.mediator.id}`, detail.mediator.display_name);
+    for (const party of detail?.parties ?? []) names.set(`party:${party.id}`, party.name);
+    return names;
+  };
+
   const auditSection = () =>
     h('section', { class: 'case-section' }, [
       h('h2', { text: t('staff.detail.audit') }),
@@ -466,8 +476,8 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         state.audit.map((entry) =>
           h('li', { 'data-testid': 'audit-entry', 'data-action': entry.action }, [
             h('span', { class: 'muted', text: `${formatChinaTime(entry.at)} ` }),
-            h('strong', { text: entry.action }),
-            ` · ${entry.actor}`,
+            h('strong', { text: auditAction(entry.action) }),
+            ` · ${auditActor(entry.actor, detailNames())}`,
           ]),
         ),
       ),
@@ -476,4 +486,16 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
   draw();
   void reload();
   return draw;
+}
+
+/** An audit action in words, or its code when there are no words for it yet. */
+export function auditAction(action: string): string {
+  const key = `audit.${action}`;
+  return hasMessage(key) ? t(key) : action;
+}
+
+/** Who did something, by name where the page knows it. */
+export function auditActor(actor: string, names: Map<string, string>): string {
+  if (actor === 'applicant' || actor === 'system') return label(`audit.actor.${actor}`);
+  return names.get(actor) ?? actor;
 }

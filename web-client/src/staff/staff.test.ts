@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { en } from '../i18n/en';
+import { zhCN } from '../i18n/zh-CN';
+import { ApiError, StaffClient, chinaDateTime, chinaDayStart, formatChinaTime } from './api';
+import { CATEGORIES, STATUSES, listQuery } from './cases';
+import { auditActor, auditAction } from './detail';
+
+function memoryStorage() {
+  const values = new Map<string, string>();
+  return {
+    getItem: (k: string) => values.get(k) ?? null,
+    setItem: (k: string, v: string) => void values.set(k, v),
+    removeItem: (k: string) => void values.delete(k),
+  };
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+const signedIn = (access: string, refresh: string) => ({
+  access_token: access,
+  refresh_token: refresh,
+  expires_in: 900,
+  staff: { id: 'ST_1', username: 'li', display_name: '李', role: 'mediator', organisation_id: 'OR_1', court: null },
+});
+
+describe('the staff API client', () => {
+  it('refreshes an expired access token once and repeats the call with the new one', async () => {
+    const seen: string[] = [];
+    const fetcher = async (path: string, init?: RequestInit) => {
+      const auth = new Headers(init?.headers).get('authorization') ?? '';
+      seen.push(`${init?.method ?? 'GET'} ${path} ${auth}`);
+      if (path === '/api/v1/auth/login') return json(200, signedIn('old', 'r1'));
+      if (path === '/api/v1/auth/refresh') return json(200, signedIn('new', 'r2'));
+      return auth === 'Bearer new' ? json(200, { items: [] }) : json(401, { code: 'unauthorized', message: 'expired' });
+    };
+    const client = new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, fetcher);
+    await client.login('li', 'pw');
+    expect(await client.call('GET', '/api/v1/cases')).toEqual({ items: [] });
+    expect(seen).toEqual([
+      'POST /api/v1/auth/login ',
+      'GET /api/v1/cases Bearer old',
+      'POST /api/v1/auth/refresh ',
+      'GET /api/v1/cases Bearer new',
+    ]);
+  });
+
+  it('signs out when the refresh token is refused, and reports the 401', async () => {
+    const fetcher = async (path: string) =>
+      path === '/api/v1/auth/login' ? json(200, signedIn('a', 'r')) : json(401, { code: 'unauthorized', message: 'no' });
+    const client = new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, fetcher);
+    await client.login('li', 'pw');
+    expect(client.me()?.display_name).toBe('李');
+    await expect(client.call('GET', '/api/v1/cases')).rejects.toMatchObject({ status: 401 });
+    expect(client.me()).toBeNull();
+  });
+
+  it('hands field errors to forms by field name', async () => {
+    const fetcher = async () =>
+      json(422, { code: 'invalid', message: 'bad', fields: [{ field: 'parties[1].name', message: 'required' }] });
+    const client = new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, fetcher);
+    const error = await client.call('POST', '/api/v1/cases', {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).byField()).toEqual({ 'parties[1].name': 'required' });
+  });
+
+  it('sends the idempotency key it is given with a create', async () => {
+    const keys: (string | null)[] = [];
+    const fetcher = async (_path: string, init?: RequestInit) => {
+      keys.push(new Headers(init?.headers).get('idempotency-key'));
+      return json(503, { code: 'internal', message: 'busy' });
+    };
+    const client = new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, fetcher);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await client.call('POST', '/api/v1/cases', {}, { 'idempotency-key': 'form-key-1' }).catch(() => undefined);
+    }
+    expect(keys).toEqual(['form-key-1', 'form-key-1']);
+  });
+});
+
+describe('dates in Beijing time', () => {
+  it('reads a day and a local time as Beijing time', () => {
+    expect(chinaDayStart('2026-11-23')).toBe(Date.UTC(2026, 10, 22, 16));
+    expect(chinaDateTime('2026-11-24T10:00')).toBe(Date.UTC(2026, 10, 24, 2));
+    expect(chinaDayStart('23/11/2026')).toBeNull();
+    expect(formatChinaTime(Date.UTC(2026, 10, 24, 2))).toBe('2026-11-24 10:00');
+  });
+
+  it('includes the whole "to" day in a list query', () => {
+    const query = new URLSearchParams(listQuery(new URLSearchParams('from=2026-11-01&to=2026-11-30&q=张三&status=')));
+    expect(query.get('from')).toBe(String(Date.UTC(2026, 9, 31, 16)));
+    expect(query.get('to')).toBe(String(Date.UTC(2026, 10, 30, 16)));
+    expect(query.get('q')).toBe('张三');
+    expect(query.has('status')).toBe(false);
+  });
+});
+
+describe('staff strings', () => {
+  it('has a label for every status, step and category in both languages', () => {
+    for (const catalogue of [zhCN, en] as Record<string, string>[]) {
+      for (const status of STATUSES) {
+        expect(catalogue[`status.${status}`]).toBeTruthy();
+        if (status !== 'intake') expect(catalogue[`step.${status}`]).toBeTruthy();
+      }
+      for (const category of CATEGORIES) expect(catalogue[`category.${category}`]).toBeTruthy();
+    }
+  });
+
+  it('names audit actions and actors where it can', () => {
+    expect(auditAction('case.created')).toBe('登记案件');
+    expect(auditAction('something.new')).toBe('something.new');
+    expect(auditActor('staff:ST_1', new Map([['staff:ST_1', '李调解员']]))).toBe('李调解员');
+    expect(auditActor('staff:ST_2', new Map())).toBe('staff:ST_2');
+  });
+});
