@@ -5,6 +5,7 @@
 //! `accord token create` mints a join token offline with the same secret.
 
 pub mod config;
+pub mod demo;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -36,7 +37,7 @@ pub enum Error {
     },
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
     move |source| Error::Io { what, source }
 }
@@ -70,7 +71,7 @@ pub fn token_secret(config: &Config) -> Result<String, Error> {
     Ok(secret)
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -24,7 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service: web client, API, signaling and media.
-    Serve,
+    Serve {
+        /// Add example data (an organisation, a mediator, a court user, two cases) if it is
+        /// not there yet, and print how to sign in. For trying Accord, not for production.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Join tokens.
     Token {
         #[command(subcommand)]
@@ -95,12 +100,12 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve => {
+        Command::Serve { demo } => {
             init_logging(&config);
             for key in unknown {
                 tracing::warn!(%key, "unknown ACCORD_ environment variable ignored");
             }
-            serve(config)
+            serve(config, demo)
         }
         Command::Token { command } => token(config, command),
         Command::Migrate => with_store(&config, |_| async { Ok(ExitCode::SUCCESS) }),
@@ -158,7 +163,7 @@ where
     })
 }
 
-fn serve(config: Config) -> ExitCode {
+fn serve(config: Config, demo: bool) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,9 +174,23 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let demo_login = if demo {
+        match runtime.block_on(accord::demo::prepare(&config)) {
+            Ok(login) => Some(login),
+            Err(e) => {
+                eprintln!("accord: preparing the demo data: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let result = runtime.block_on(accord::serve(config, shutdown_signal(), |at| {
         let port = at.http.port();
         println!("Accord is running. Open http://localhost:{port} in a browser.");
+        if let Some(login) = &demo_login {
+            println!("{}", login.instructions(port));
+        }
         println!("ACCORD_READY http={} media={}", at.http, at.media);
     }));
     match result {

@@ -33,6 +33,7 @@ pub struct TestServer {
     api_key: String,
     token_secret: String,
     dir: PathBuf,
+    data_dir: PathBuf,
     log_path: PathBuf,
     http_client: reqwest::Client,
 }
@@ -96,6 +97,17 @@ impl TestServer {
     /// Like [`TestServer::start_with_env`], running `bin` (the load tool picks a release
     /// build without touching its own environment).
     pub async fn start_bin(bin: &Path, extra_env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_full(bin, extra_env, &[]).await
+    }
+
+    /// Like [`TestServer::start_with_env`], with extra arguments after `serve` (`--demo`).
+    /// An `ACCORD_DATA_DIR` in `extra_env` replaces the fresh data directory, so a test can
+    /// start a second server on the first one's data.
+    pub async fn start_with_args(extra_env: &[(&str, &str)], args: &[&str]) -> Result<Self> {
+        Self::start_full(&accord_binary()?, extra_env, args).await
+    }
+
+    async fn start_full(bin: &Path, extra_env: &[(&str, &str)], args: &[&str]) -> Result<Self> {
         crate::init_logging();
         let bin = bin.to_path_buf();
         let dir = crate::fresh_temp_dir("accord-test-server")?;
@@ -112,6 +124,7 @@ impl TestServer {
 
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
+            .args(args)
             .env("ACCORD_DATA_DIR", &data_dir)
             .env("ACCORD_HTTP_LISTEN", "127.0.0.1:0")
             .env("ACCORD_MEDIA_LISTEN", "127.0.0.1:0")
@@ -179,6 +192,10 @@ impl TestServer {
             media,
             api_key,
             token_secret,
+            data_dir: extra_env
+                .iter()
+                .find(|(key, _)| *key == "ACCORD_DATA_DIR")
+                .map_or_else(|| dir.join("data"), |(_, value)| PathBuf::from(value)),
             dir,
             log_path,
             http_client,
@@ -187,7 +204,7 @@ impl TestServer {
 
     /// The server's data directory (database, keys, blobs).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        self.data_dir.clone()
     }
 
     /// The HTTP listen address.
