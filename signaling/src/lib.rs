@@ -20,6 +20,7 @@ pub mod http;
 pub mod intake;
 pub mod metrics;
 pub mod notify;
+pub mod openapi;
 pub mod protocol;
 pub mod rooms;
 pub mod session;
