@@ -77,6 +77,9 @@ pub struct HttpConfig {
     /// The address people reach Accord at, used in invite links and QR codes
     /// (`https://mediation.example.cn`). Empty: the host of the staff member's request.
     pub public_url: String,
+    /// Behind a reverse proxy: take the client's address (for rate limits) from the last
+    /// `X-Forwarded-For` entry. Only with a proxy that sets it; otherwise clients choose it.
+    pub trust_forwarded_for: bool,
 }
 
 /// `[media]`
@@ -180,6 +183,7 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             public_url: String::new(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -286,6 +290,9 @@ impl Config {
                 "ACCORD_AUTH_TOKEN_SECRET" => config.auth.token_secret = value.clone(),
                 "ACCORD_AUTH_API_KEY" => config.auth.api_key = value.clone(),
                 "ACCORD_HTTP_PUBLIC_URL" => config.http.public_url = value.clone(),
+                "ACCORD_HTTP_TRUST_FORWARDED_FOR" => {
+                    config.http.trust_forwarded_for = parse_env(key, value)?;
+                }
                 "ACCORD_NOTIFY_GATEWAY_URL" => config.notify.gateway_url = value.clone(),
                 "ACCORD_NOTIFY_GATEWAY_TOKEN" => config.notify.gateway_token = value.clone(),
                 "ACCORD_SIGNALING_MAX_PARTICIPANTS" => {
@@ -410,6 +417,7 @@ impl Config {
             max_evidence_bytes: self.signaling.max_evidence_mib * 1024 * 1024,
             public_url: (!self.http.public_url.is_empty())
                 .then(|| self.http.public_url.trim_end_matches('/').to_owned()),
+            trust_forwarded_for: self.http.trust_forwarded_for,
             notify: if self.notify.gateway_url.is_empty() {
                 NotifyConfig::Log
             } else {

@@ -121,10 +121,13 @@ pub async fn serve(
         http,
         media: sfu.local_addr(),
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(io("serving HTTP"));
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(io("serving HTTP"));
     state.set_ready(false);
     sfu.shutdown();
     served

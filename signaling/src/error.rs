@@ -34,6 +34,12 @@ pub enum Error {
     /// The body is not the JSON we expect.
     #[error("{0}")]
     BadRequest(String),
+    /// Too many requests from this client or for this account; try again after a while.
+    #[error("too many attempts; try again in {retry_after_seconds} seconds")]
+    TooManyRequests {
+        /// Seconds until the limit resets.
+        retry_after_seconds: u64,
+    },
     /// A service we depend on (a notification gateway) failed or refused.
     #[error("{0}")]
     Upstream(String),
@@ -76,6 +82,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::BadRequest(_) => "bad_request",
+            Error::TooManyRequests { .. } => "too_many_requests",
             Error::Upstream(_) => "upstream_failed",
             Error::Internal(_) => "internal",
         }
@@ -92,6 +99,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -120,7 +128,17 @@ impl IntoResponse for Error {
             message: self.to_string(),
             fields,
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Error::TooManyRequests {
+            retry_after_seconds,
+        } = self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_seconds),
+            );
+        }
+        response
     }
 }
 

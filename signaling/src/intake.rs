@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};
 use crate::evidence::{self, MAX_FILES, Received, drain, multipart_error};
+use crate::limits::ClientAddress;
 use crate::store::model::{CaseStatus, Category, NewCase, NewParty, PartyKind, Risk, Side};
 use crate::store::{IntakeFile, NewIntake, StatusStep, looks_like_tracking_code};
 
@@ -102,9 +103,14 @@ struct RegionsResponse {
 
 async fn submit(
     State(state): State<AppState>,
+    client: ClientAddress,
     headers: HeaderMap,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>)> {
+    state
+        .limits()
+        .intake_per_address
+        .hit(&client.key(), std::time::Instant::now())?;
     let mut multipart = multipart
         .map_err(|_| Error::UnsupportedMediaType("send the application as multipart/form-data"))?;
     let mut application: Option<String> = None;

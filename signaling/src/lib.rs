@@ -18,6 +18,7 @@ pub mod error;
 pub mod evidence;
 pub mod http;
 pub mod intake;
+pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
@@ -56,6 +57,8 @@ pub struct SignalingConfig {
     pub public_url: Option<String>,
     /// Where invite notifications go.
     pub notify: notify::NotifyConfig,
+    /// Take the client's address from `X-Forwarded-For` (behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for SignalingConfig {
@@ -68,6 +71,7 @@ impl Default for SignalingConfig {
             max_evidence_bytes: evidence::DEFAULT_MAX_FILE_BYTES,
             public_url: None,
             notify: notify::NotifyConfig::Log,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -88,6 +92,7 @@ struct Inner {
     store: store::Store,
     blobs: Arc<dyn blobs::BlobStore>,
     notifier: Box<dyn notify::Notifier>,
+    limits: limits::Limits,
     ready: AtomicBool,
 }
 
@@ -113,6 +118,7 @@ impl AppState {
                 store,
                 blobs,
                 notifier,
+                limits: limits::Limits::default(),
                 ready: AtomicBool::new(false),
             }),
         })
@@ -137,6 +143,10 @@ impl AppState {
     /// Where invite notifications go.
     pub fn notifier(&self) -> &dyn notify::Notifier {
         &*self.inner.notifier
+    }
+    /// Rate limits of the public endpoints.
+    pub fn limits(&self) -> &limits::Limits {
+        &self.inner.limits
     }
     /// Room membership.
     pub fn rooms(&self) -> &rooms::Rooms {

@@ -21,6 +21,7 @@ pub use tokens::{StaffClaims, StaffSession, issue_access, issue_access_at, verif
 
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};
+use crate::limits::ClientAddress;
 use crate::store::Refreshed;
 use crate::store::model::{Staff, StaffRole};
 use password::{check_new_password, hash_password_blocking, verify_blocking};
@@ -166,20 +167,29 @@ pub(crate) fn check_username(username: &str, errors: &mut Vec<FieldError>) {
 
 async fn login(
     State(state): State<AppState>,
+    client: ClientAddress,
     body: std::result::Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<SignedIn>> {
+    let now = std::time::Instant::now();
+    let limits = state.limits();
+    limits.login_per_address.hit(&client.key(), now)?;
     let Json(request) = body?;
-    let staff = state
-        .store()
-        .staff_by_username(request.username.trim())
-        .await?;
+    let username = request.username.trim().to_owned();
+    // Failures count per account and address: guessing one account's password stops after a
+    // few tries, while nobody else can lock that account out from elsewhere.
+    let failures = format!("{}|{}", client.key(), username.to_lowercase());
+    limits.login_failures.check(&failures, now)?;
+    let staff = state.store().staff_by_username(&username).await?;
     let hash = staff.as_ref().map(|s| s.password_hash.clone());
     let matches = verify_blocking(request.password, hash).await?;
     match staff {
         Some(staff) if matches && staff.disabled_at.is_none() => {
             Ok(Json(sign_in(&state, staff).await?))
         }
-        _ => Err(BAD_LOGIN),
+        _ => {
+            limits.login_failures.hit(&failures, now)?;
+            Err(BAD_LOGIN)
+        }
     }
 }
 

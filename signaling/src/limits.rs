@@ -1,0 +1,203 @@
+//! Rate limits on the endpoints anyone can reach: sign-in (password guessing) and online
+//! intake (flooding a centre with applications).
+//!
+//! Fixed windows per key, in memory: each node limits on its own, which bounds guessing to
+//! the limit times the number of nodes; that is acceptable for a handful of nodes. Memory is
+//! bounded: expired windows are dropped when the table fills, and a full table of live
+//! windows forgets the oldest half rather than growing.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+
+use crate::AppState;
+use crate::error::{Error, Result};
+
+/// Keys kept per limiter before expired windows are swept.
+const MAX_KEYS: usize = 100_000;
+
+/// One limit: at most `limit` hits per key per `window`.
+#[derive(Debug)]
+pub struct Limiter {
+    limit: u32,
+    window: Duration,
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    started: Instant,
+    hits: u32,
+}
+
+impl Limiter {
+    /// A limiter allowing `limit` hits per key in each `window`.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Refuses with 429 if `key` has used up its window at `now`; does not count a hit.
+    pub fn check(&self, key: &str, now: Instant) -> Result<()> {
+        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        match windows.get(key) {
+            Some(w) if now.duration_since(w.started) < self.window && w.hits >= self.limit => {
+                Err(self.refusal(w, now))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a hit for `key` at `now`, refusing with 429 if the window was already used up.
+    pub fn hit(&self, key: &str, now: Instant) -> Result<()> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() >= MAX_KEYS && !windows.contains_key(key) {
+            let window = self.window;
+            windows.retain(|_, w| now.duration_since(w.started) < window);
+            if windows.len() >= MAX_KEYS {
+                let mut starts: Vec<Instant> = windows.values().map(|w| w.started).collect();
+                starts.sort_unstable();
+                let median = starts[starts.len() / 2];
+                windows.retain(|_, w| w.started > median);
+            }
+        }
+        let entry = windows.entry(key.to_owned()).or_insert(Window {
+            started: now,
+            hits: 0,
+        });
+        if now.duration_since(entry.started) >= self.window {
+            *entry = Window {
+                started: now,
+                hits: 0,
+            };
+        }
+        if entry.hits >= self.limit {
+            return Err(self.refusal(entry, now));
+        }
+        entry.hits += 1;
+        Ok(())
+    }
+
+    fn refusal(&self, window: &Window, now: Instant) -> Error {
+        let left = self
+            .window
+            .saturating_sub(now.duration_since(window.started));
+        Error::TooManyRequests {
+            retry_after_seconds: left.as_secs().max(1),
+        }
+    }
+
+    /// Keys currently held (for tests of the memory bound).
+    pub fn len(&self) -> usize {
+        self.windows.lock().map_or(0, |w| w.len())
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The limits of one node.
+#[derive(Debug)]
+pub struct Limits {
+    /// Every login attempt, per client address.
+    pub login_per_address: Limiter,
+    /// Failed logins, per username and client address.
+    pub login_failures: Limiter,
+    /// Online applications, per client address.
+    pub intake_per_address: Limiter,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_per_address: Limiter::new(30, Duration::from_secs(60)),
+            login_failures: Limiter::new(10, Duration::from_secs(15 * 60)),
+            intake_per_address: Limiter::new(10, Duration::from_secs(10 * 60)),
+        }
+    }
+}
+
+/// The address a request came from: the peer of the TCP connection, or, behind a reverse
+/// proxy the configuration trusts, the last address in `X-Forwarded-For` (the one the proxy
+/// itself added; earlier ones are whatever the client claimed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl ClientAddress {
+    /// As a limiter key.
+    pub fn key(&self) -> String {
+        self.0
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    }
+}
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        if state.config().trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+                .last();
+            if forwarded.is_some() {
+                return Ok(Self(forwarded));
+            }
+        }
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip()),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_refuses_past_its_limit_and_opens_again_when_it_ends() {
+        let limiter = Limiter::new(3, Duration::from_secs(60));
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.hit("a", start).is_ok());
+        }
+        match limiter.hit("a", start + Duration::from_secs(20)) {
+            Err(Error::TooManyRequests {
+                retry_after_seconds,
+            }) => assert_eq!(retry_after_seconds, 40),
+            other => panic!("expected 429, got {other:?}"),
+        }
+        assert!(limiter.check("a", start + Duration::from_secs(59)).is_err());
+        // Another key is not affected.
+        assert!(limiter.hit("b", start).is_ok());
+        assert!(limiter.check("a", start + Duration::from_secs(60)).is_ok());
+        assert!(limiter.hit("a", start + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn the_table_stays_bounded() {
+        let limiter = Limiter::new(1, Duration::from_secs(60));
+        let start = Instant::now();
+        for i in 0..MAX_KEYS + 10 {
+            let at = start + Duration::from_millis(i as u64);
+            let _ = limiter.hit(&format!("k{i}"), at);
+        }
+        assert!(limiter.len() <= MAX_KEYS, "{}", limiter.len());
+    }
+}
