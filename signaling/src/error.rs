@@ -71,6 +71,14 @@ impl FieldError {
 }
 
 impl Error {
+    /// A 422 naming one field.
+    pub fn field(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Invalid(vec![FieldError::new(field, message)])
+    }
+
     /// The machine-readable code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {

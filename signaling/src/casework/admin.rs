@@ -224,10 +224,7 @@ async fn create_staff(
         match state.store().organisation(org).await {
             Ok(_) => {}
             Err(Error::NotFound(_)) => {
-                return Err(Error::Invalid(vec![crate::error::FieldError::new(
-                    "organisation_id",
-                    "no such organisation",
-                )]));
+                return Err(Error::field("organisation_id", "no such organisation"));
             }
             Err(other) => return Err(other),
         }

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use super::{Body, Problems, body, require_case_worker, sees_everything, visible_case};
+use super::{Body, Problems, body, party_of, require_case_worker, sees_everything, visible_case};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::evidence::{self, Received, drain, multipart_error};
@@ -295,19 +295,16 @@ async fn create(
         (Some(own), _) => own.clone(),
         (None, Some(chosen)) if sees_everything(&session) => chosen,
         (None, _) => {
-            return Err(Error::Invalid(vec![crate::error::FieldError::new(
+            return Err(Error::field(
                 "organisation_id",
                 "required: the organisation that takes the case",
-            )]));
+            ));
         }
     };
     let organisation = match state.store().organisation(&organisation_id).await {
         Ok(org) => org,
         Err(Error::NotFound(_)) => {
-            return Err(Error::Invalid(vec![crate::error::FieldError::new(
-                "organisation_id",
-                "no such organisation",
-            )]));
+            return Err(Error::field("organisation_id", "no such organisation"));
         }
         Err(other) => return Err(other),
     };
@@ -451,10 +448,10 @@ async fn assign(
     match state.store().staff(&mediator_id).await {
         Ok(staff) if usable(&staff) => {}
         Ok(_) | Err(Error::NotFound(_)) => {
-            return Err(Error::Invalid(vec![crate::error::FieldError::new(
+            return Err(Error::field(
                 "mediator_id",
                 "not an active mediator of the case's organisation",
-            )]));
+            ));
         }
         Err(other) => return Err(other),
     }
@@ -486,10 +483,7 @@ async fn add_party(
         .add_party(&session.actor(), &case.id, party)
         .await
     {
-        Err(Error::NotFound(_)) => Err(Error::Invalid(vec![crate::error::FieldError::new(
-            "represents",
-            "not a party of this case",
-        )])),
+        Err(Error::NotFound(_)) => Err(Error::field("represents", "not a party of this case")),
         other => other,
     }?;
     Ok((StatusCode::CREATED, Json(added)))
@@ -522,10 +516,10 @@ async fn schedule(
     let earliest = now_ms() - 24 * 3600 * 1000;
     let latest = now_ms() + 366 * 24 * 3600 * 1000;
     let Some(at) = at.filter(|at| (earliest..=latest).contains(at)) else {
-        return Err(Error::Invalid(vec![crate::error::FieldError::new(
+        return Err(Error::field(
             "scheduled_at",
             "Unix milliseconds, from a day ago to a year ahead",
-        )]));
+        ));
     };
     let (session_record, created) = state
         .store()
@@ -586,21 +580,10 @@ async fn upload(
         return Err(refusal);
     }
     let Some(file) = file else {
-        return Err(Error::Invalid(vec![crate::error::FieldError::new(
-            "file", "required",
-        )]));
+        return Err(Error::field("file", "required"));
     };
     if let Some(party) = &party_id {
-        match state.store().party(party).await {
-            Ok(p) if p.case_id == case.id => {}
-            Ok(_) | Err(Error::NotFound(_)) => {
-                return Err(Error::Invalid(vec![crate::error::FieldError::new(
-                    "party_id",
-                    "not a party of this case",
-                )]));
-            }
-            Err(other) => return Err(other),
-        }
+        party_of(&state, &case, party).await?;
     }
     let blob = file.writer.finish().await?;
     let record = Evidence {

@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use qrcode::{EcLevel, QrCode};
 use serde::{Deserialize, Serialize};
 
-use super::{Body, Problems, body, require_case_worker, visible_case};
+use super::{Body, Problems, body, party_of, require_case_worker, visible_case};
 use crate::AppState;
 use crate::auth::{JoinClaims, Role};
 use crate::error::{Error, Result};
@@ -28,7 +28,7 @@ use crate::store::model::{
     Case, CaseStatus, Invite, Organisation, Party, PartyKind, Session, SessionStatus, Side,
     StaffRole,
 };
-use crate::store::{china_time, mask_phone, now_ms};
+use crate::store::{ChinaTime, china_time, mask_phone, now_ms};
 
 /// Invites live three days unless staff say otherwise, and a week at most.
 const DEFAULT_TTL_HOURS: i64 = 72;
@@ -223,47 +223,38 @@ fn message(
     link: &str,
     expires_at: i64,
 ) -> String {
+    let (name, org) = (&party.name, &context.organisation.name);
+    let (title, number) = (&context.case.title, &context.case.number);
     let at = china_time(context.session.scheduled_at);
     let until = china_time(expires_at * 1000);
-    let case = &context.case;
     match language {
-        Language::Chinese => format!(
-            "{name}您好：{org}定于{m}月{d}日{h:02}:{min:02}就“{title}”（案号{number}）进行在线视频调解。\
-             请届时用手机浏览器打开以下链接，按提示检查摄像头和麦克风后进入：{link} \
-             此链接仅限您本人使用，{um}月{ud}日{uh:02}:{umin:02}前有效。",
-            name = party.name,
-            org = context.organisation.name,
-            m = at.month,
-            d = at.day,
-            h = at.hour,
-            min = at.minute,
-            title = case.title,
-            number = case.number,
-            um = until.month,
-            ud = until.day,
-            uh = until.hour,
-            umin = until.minute,
-        ),
-        Language::English => format!(
-            "Dear {name}, {org} will hold an online video mediation of \"{title}\" (case {number}) \
-             on {y}-{m:02}-{d:02} at {h:02}:{min:02} (Beijing time). At that time, open this link \
-             in your phone's browser, check your camera and microphone, and join: {link} \
-             The link is for you only and works until {uy}-{um:02}-{ud:02} {uh:02}:{umin:02}.",
-            name = party.name,
-            org = context.organisation.name,
-            y = at.year,
-            m = at.month,
-            d = at.day,
-            h = at.hour,
-            min = at.minute,
-            title = case.title,
-            number = case.number,
-            uy = until.year,
-            um = until.month,
-            ud = until.day,
-            uh = until.hour,
-            umin = until.minute,
-        ),
+        Language::Chinese => {
+            let when =
+                |t: ChinaTime| format!("{}月{}日{:02}:{:02}", t.month, t.day, t.hour, t.minute);
+            format!(
+                "{name}您好：{org}定于{}就“{title}”（案号{number}）进行在线视频调解。\
+                 请届时用手机浏览器打开以下链接，按提示检查摄像头和麦克风后进入：{link} \
+                 此链接仅限您本人使用，{}前有效。",
+                when(at),
+                when(until)
+            )
+        }
+        Language::English => {
+            let when = |t: ChinaTime| {
+                format!(
+                    "{}-{:02}-{:02} {:02}:{:02}",
+                    t.year, t.month, t.day, t.hour, t.minute
+                )
+            };
+            format!(
+                "Dear {name}, {org} will hold an online video mediation of \"{title}\" (case \
+                 {number}) on {} (Beijing time). At that time, open this link in your phone's \
+                 browser, check your camera and microphone, and join: {link} The link is for \
+                 you only and works until {}.",
+                when(at),
+                when(until)
+            )
+        }
     }
 }
 
@@ -350,16 +341,7 @@ async fn create_invite(
         },
     };
     problems.finish()?;
-    let party = match state.store().party(&party_id).await {
-        Ok(p) if p.case_id == case.id => p,
-        Ok(_) | Err(Error::NotFound(_)) => {
-            return Err(Error::Invalid(vec![crate::error::FieldError::new(
-                "party_id",
-                "not a party of this case",
-            )]));
-        }
-        Err(other) => return Err(other),
-    };
+    let party = party_of(&state, &case, &party_id).await?;
     let invite = state
         .store()
         .create_invite(&staff.actor(), &session.id, &party.id, ttl_hours * 3600)
@@ -511,10 +493,7 @@ async fn send(
         None | Some("zh-CN" | "zh") => Language::Chinese,
         Some("en") => Language::English,
         Some(_) => {
-            return Err(Error::Invalid(vec![crate::error::FieldError::new(
-                "lang",
-                "zh-CN or en",
-            )]));
+            return Err(Error::field("lang", "zh-CN or en"));
         }
     };
     let (invite, context) = visible_invite(&state, &staff, &headers, &id).await?;

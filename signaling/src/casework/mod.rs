@@ -16,7 +16,7 @@ pub use invites::check_join;
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};
 use crate::staff::StaffSession;
-use crate::store::model::{Case, StaffRole};
+use crate::store::model::{Case, Party, StaffRole};
 
 /// Every case-work route.
 pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
@@ -48,6 +48,18 @@ async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Res
     match state.store().case(id).await {
         Ok(case) if may_see(session, &case) => Ok(case),
         Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such case")),
+        Err(other) => Err(other),
+    }
+}
+
+/// The party `id` if it belongs to `case`; a 422 on `party_id` otherwise (it was sent in a
+/// body, so it is a wrong field, not a missing page).
+async fn party_of(state: &AppState, case: &Case, id: &str) -> Result<Party> {
+    match state.store().party(id).await {
+        Ok(party) if party.case_id == case.id => Ok(party),
+        Ok(_) | Err(Error::NotFound(_)) => {
+            Err(Error::field("party_id", "not a party of this case"))
+        }
         Err(other) => Err(other),
     }
 }
