@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use crate::AppState;
@@ -138,30 +139,41 @@ impl ClientAddress {
         self.0
             .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
+
+    /// The client's address from a request's headers and its TCP `peer`: the last
+    /// `X-Forwarded-For` hop when `trust_forwarded_for` is set and that hop is an address,
+    /// otherwise the peer.
+    pub fn of(headers: &HeaderMap, peer: Option<IpAddr>, trust_forwarded_for: bool) -> Self {
+        if trust_forwarded_for {
+            // Only the very last hop: if the proxy's own entry is unreadable, an earlier one
+            // is the client's word, so the peer is used instead.
+            let last_hop = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|hop| hop.trim().parse::<IpAddr>().ok());
+            if last_hop.is_some() {
+                return Self(last_hop);
+            }
+        }
+        Self(peer)
+    }
 }
 
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        if state.config().trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-                .next_back();
-            if forwarded.is_some() {
-                return Ok(Self(forwarded));
-            }
-        }
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip()),
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip());
+        Ok(Self::of(
+            &parts.headers,
+            peer,
+            state.config().trust_forwarded_for,
         ))
     }
 }
@@ -199,5 +211,47 @@ mod tests {
             let _ = limiter.hit(&format!("k{i}"), at);
         }
         assert!(limiter.len() <= MAX_KEYS, "{}", limiter.len());
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                "x-forwarded-for",
+                value.parse().expect("a valid header value"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_when_trusted_and_then_its_last_hop() {
+        let peer: Option<IpAddr> = Some([10, 0, 0, 1].into());
+        let claimed = forwarded(&["203.0.113.9, 198.51.100.7", "192.0.2.4"]);
+        // Not trusted: whatever the client wrote is ignored.
+        assert_eq!(
+            ClientAddress::of(&claimed, peer, false),
+            ClientAddress(peer)
+        );
+        // Trusted: the hop the proxy added, the last one, not what the client put first.
+        assert_eq!(
+            ClientAddress::of(&claimed, peer, true),
+            ClientAddress(Some([192, 0, 2, 4].into()))
+        );
+        // Trusted but absent or unreadable: the peer.
+        assert_eq!(
+            ClientAddress::of(&HeaderMap::new(), peer, true),
+            ClientAddress(peer)
+        );
+        assert_eq!(
+            ClientAddress::of(&forwarded(&["not an address"]), peer, true),
+            ClientAddress(peer)
+        );
+        // An unreadable last hop does not hand the choice to an earlier, client-written one.
+        assert_eq!(
+            ClientAddress::of(&forwarded(&["203.0.113.9, unknown"]), peer, true),
+            ClientAddress(peer)
+        );
+        assert_eq!(ClientAddress(None).key(), "unknown");
     }
 }
