@@ -6,7 +6,6 @@
 use super::signaling::{Socket, open_and_join};
 use super::state::Shared;
 use crate::protocol::{Joined, Participant, ServerFrame, parse_server_frame};
-use crate::wait::wait_until;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -72,13 +71,11 @@ impl Bystander {
         timeout: Duration,
         pred: impl Fn(&ServerFrame) -> bool,
     ) -> Result<ServerFrame> {
-        wait_until(
-            timeout,
-            &format!("{} to receive {what}", self.who),
-            || Ok(self.shared.lock().frames.iter().find(|f| pred(f)).cloned()),
-            || format!("frames: {:?}", self.frames()),
-        )
-        .await
+        self.shared
+            .wait_for_frame(&self.who, what, timeout, pred, || {
+                format!("frames: {:?}", self.frames())
+            })
+            .await
     }
 
     /// The socket vanishes without a close frame, as when a phone loses its network.

@@ -271,13 +271,9 @@ impl TestClient {
         timeout: Duration,
         pred: impl Fn(&ServerFrame) -> bool,
     ) -> Result<ServerFrame> {
-        wait_until(
-            timeout,
-            &format!("{} to receive {what}", self.identity()),
-            || Ok(self.shared.lock().frames.iter().find(|f| pred(f)).cloned()),
-            || self.describe(),
-        )
-        .await
+        self.shared
+            .wait_for_frame(self.identity(), what, timeout, pred, || self.describe())
+            .await
     }
 
     /// Sends `track_settings` for a remote video track.

@@ -6,10 +6,12 @@
 
 use crate::payload::{PayloadKind, is_vp8_keyframe_packet, payload_hash};
 use crate::protocol::{ErrorFrame, Participant, ServerFrame, Speaker, TrackInfo};
+use crate::wait::wait_until;
+use anyhow::Result;
 use rtc::rtp;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How many recent payload hashes a [`ReceivedTrack`] keeps (about a second of video).
 pub const RECENT_PAYLOADS: usize = 60;
@@ -335,6 +337,25 @@ impl Shared {
             .entry(track_id.clone())
             .or_insert_with(|| ReceivedTrack::new(track_id, mid.to_owned(), kind))
             .record(pkt, now);
+    }
+
+    /// Waits for a frame matching `pred` (already received ones count). `waiter` names who
+    /// waits and `describe` tells what it has seen, for the message when `timeout` passes.
+    pub async fn wait_for_frame(
+        &self,
+        waiter: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&ServerFrame) -> bool,
+        describe: impl Fn() -> String,
+    ) -> Result<ServerFrame> {
+        wait_until(
+            timeout,
+            &format!("{waiter} to receive {what}"),
+            || Ok(self.lock().frames.iter().find(|f| pred(f)).cloned()),
+            describe,
+        )
+        .await
     }
 
     /// Error frames the server sent.
