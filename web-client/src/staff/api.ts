@@ -122,6 +122,9 @@ export class ApiError extends Error {
   }
 }
 
+/** A failure already put in words for staff (the page shows its message as it is). */
+export class Notice extends Error {}
+
 interface SignedIn {
   access_token: string;
   refresh_token: string;
@@ -155,6 +158,16 @@ export class StaffClient {
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The signed-in staff member, resuming with the browser's refresh token when this tab has
+   * not signed in yet (a case opened in a new tab); null when there is nothing to resume.
+   */
+  async resume(): Promise<StaffMember | null> {
+    const known = this.me();
+    if (known || !this.tokens.refresh.getItem(REFRESH)) return known;
+    return (await this.refresh()) ? this.me() : null;
   }
 
   private remember(signedIn: SignedIn): StaffMember {

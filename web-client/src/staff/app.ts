@@ -6,7 +6,7 @@ import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import { header } from '../screens/header';
 import { mountAdmin } from './admin';
-import { ApiError, type StaffClient, type StaffMember, browserClient } from './api';
+import { ApiError, Notice, type StaffClient, type StaffMember, browserClient } from './api';
 import { mountCaseDetail } from './detail';
 import { mountCaseList, mountNewCase } from './cases';
 
@@ -49,12 +49,13 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
     }
     if (needed && path !== '/staff/setup') return show(replace('/staff/setup'), client, go);
     if (!needed && path === '/staff/setup') return show(replace('/staff/login'), client, go);
-    if (path === '/staff' || (path === '/staff/login' && client.me())) {
-      return client.me() ? show(replace('/staff/cases'), client, go) : show(replace('/staff/login'), client, go);
+    const signedIn = needed ? null : await client.resume();
+    if (path === '/staff' || (path === '/staff/login' && signedIn)) {
+      return show(replace(signedIn ? '/staff/cases' : '/staff/login'), client, go);
     }
     return signInPage(root, client, go, needed);
   }
-  const me = client.me();
+  const me = await client.resume();
   if (!me) return show(replace('/staff/login'), client, go);
 
   const notice = h('p', { class: 'staff-notice', role: 'alert', hidden: true, 'data-testid': 'staff-notice' });
@@ -91,6 +92,7 @@ function replace(path: string): HTMLElement {
 
 /** A failed call in words a staff member can act on. */
 export function describe(error: unknown): string {
+  if (error instanceof Notice) return error.message;
   if (error instanceof ApiError) {
     if (error.status === 403) return t('staff.error.forbidden');
     if (error.status === 404) return t('staff.error.notFound');

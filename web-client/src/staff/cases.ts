@@ -3,7 +3,7 @@
 
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
-import { ApiError, type Case, type CaseDetail, chinaDayStart, formatChinaTime, newIdempotencyKey } from './api';
+import { ApiError, type Case, type CaseDetail, type Organisation, chinaDayStart, formatChinaTime, newIdempotencyKey } from './api';
 import type { PageContext } from './app';
 
 export const STATUSES = [
@@ -192,9 +192,21 @@ interface PartyRow {
 
 const emptyParty = (side: PartyRow['side']): PartyRow => ({ side, kind: 'person', name: '', phone: '', id_number: '' });
 
+/** The form fields a 422 may name that the new-case form shows next to a field. */
+export function shownFields(partyCount: number): Set<string> {
+  const names = ['organisation_id', 'category', 'risk', 'title', 'facts', 'claims', 'parties'];
+  for (let i = 0; i < partyCount; i++) {
+    for (const field of ['side', 'kind', 'name', 'phone', 'id_number']) names.push(`parties[${i}].${field}`);
+  }
+  return new Set(names);
+}
+
 export function mountNewCase(main: HTMLElement, context: PageContext): () => void {
-  const form = { category: '', risk: 'blue', title: '', facts: '', claims: '' };
+  const form = { organisation_id: '', category: '', risk: 'blue', title: '', facts: '', claims: '' };
   const parties: PartyRow[] = [emptyParty('applicant'), emptyParty('respondent')];
+  // A system administrator belongs to no organisation and picks the one taking the case.
+  const picksOrganisation = context.me.organisation_id === null;
+  let organisations: Organisation[] = [];
   // One key for this form: pressing the button again after a lost answer repeats the same
   // create, which the server recognises.
   let key = newIdempotencyKey();
@@ -204,8 +216,10 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
   const submit = () => {
     if (busy) return;
     busy = true;
+    const { organisation_id, ...fields } = form;
     const body = {
-      ...form,
+      ...fields,
+      organisation_id: picksOrganisation ? organisation_id : undefined,
       parties: parties.map((p) => ({
         side: p.side,
         kind: p.kind,
@@ -294,12 +308,14 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
           },
           options.map((value) => h('option', { value, text: t(`${prefix}.${value}` as MessageKey), selected: party[name] === value })),
         );
-      return h('fieldset', { class: 'party-form', 'data-testid': 'party-form' }, [
+      return h('fieldset', { class: 'party-form', 'data-testid': 'party-form', 'data-index': String(index) }, [
         h('legend', { text: `${t('staff.case.parties')} ${index + 1}` }),
         h('div', { class: 'party-picks' }, [
           pick('side', ['applicant', 'respondent'], 'side'),
           pick('kind', ['person', 'organisation'], 'kind'),
         ]),
+        error(`parties[${index}].side`),
+        error(`parties[${index}].kind`),
         field('name', 'staff.party.name'),
         field('phone', 'staff.party.phone', 'tel'),
         field('id_number', 'staff.party.idNumber'),
@@ -316,6 +332,37 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
           : null,
       ]);
     };
+    const organisationChoice = () =>
+      h('div', { class: 'field' }, [
+        h('label', { for: 'case-organisation_id', text: t('staff.case.organisation') }),
+        h(
+          'select',
+          {
+            id: 'case-organisation_id',
+            'data-testid': 'case-organisation_id',
+            'aria-invalid': problems.organisation_id ? 'true' : undefined,
+            onchange: (event: Event) => {
+              form.organisation_id = (event.target as HTMLSelectElement).value;
+            },
+          },
+          [
+            h('option', { value: '', text: '—' }),
+            ...organisations.map((o) => h('option', { value: o.id, text: o.name, selected: form.organisation_id === o.id })),
+          ],
+        ),
+        error('organisation_id'),
+      ]);
+    // Problems with fields this form does not show (a newer server's) are listed, never lost.
+    const otherProblems = () => {
+      const shown = shownFields(parties.length);
+      const rest = Object.entries(problems).filter(([field]) => !shown.has(field));
+      return rest.length
+        ? h('div', { class: 'field-error', role: 'alert', 'data-testid': 'other-problems' }, [
+            h('p', { text: t('staff.case.otherProblems') }),
+            h('ul', {}, rest.map(([field, message]) => h('li', { text: `${field}: ${message}` }))),
+          ])
+        : null;
+    };
     main.replaceChildren(
       h(
         'form',
@@ -329,6 +376,7 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
         },
         [
           h('h1', { text: t('staff.cases.new') }),
+          picksOrganisation ? organisationChoice() : null,
           choose('category', 'staff.case.category', CATEGORIES, 'category'),
           choose('risk', 'staff.case.risk', ['blue', 'yellow', 'red'], 'risk'),
           text('title', 'staff.case.title'),
@@ -346,6 +394,7 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
               draw();
             },
           }),
+          otherProblems(),
           h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-case', text: t('staff.case.create') }),
         ],
       ),
@@ -357,5 +406,15 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
     }
   };
   draw();
+  if (picksOrganisation) {
+    context.client
+      .call<{ items: Organisation[] }>('GET', '/api/v1/organisations')
+      .then((list) => {
+        organisations = list.items;
+        if (organisations.length === 1 && organisations[0]) form.organisation_id = organisations[0].id;
+        draw();
+      })
+      .catch(context.fail);
+  }
   return draw;
 }

@@ -3,20 +3,23 @@
 // what staff see is what is stored.
 
 import QRCode from 'qrcode';
-import { type MessageKey, hasMessage, t } from '../i18n';
+import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import {
   ApiError,
   type AuditEntry,
+  Notice,
   type CaseDetail,
   type Invite,
   type Party,
   type Session,
+  type StaffMember,
   chinaDateTime,
   formatChinaTime,
   newIdempotencyKey,
 } from './api';
 import type { PageContext } from './app';
+import { type Names, auditList } from './audit';
 
 interface State {
   detail: CaseDetail | null;
@@ -28,6 +31,10 @@ interface State {
   shownQr: string | null;
   problems: Record<string, string>;
   sent: string | null;
+  /** The key of the next schedule attempt: kept until one succeeds, so a retry is the same. */
+  scheduleKey: string;
+  /** Active mediators of the case's organisation, to assign the case to. */
+  mediators: StaffMember[];
 }
 
 const label = (key: string) => t(key as MessageKey);
@@ -42,6 +49,8 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     shownQr: null,
     problems: {},
     sent: null,
+    scheduleKey: newIdempotencyKey(),
+    mediators: [],
   };
   const { client } = context;
   const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
@@ -53,6 +62,14 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
       state.detail = detail;
       const audit = await client.call<{ items: AuditEntry[] }>('GET', `${base}/audit`);
       state.audit = audit.items;
+      if (worker && assignable(detail) && state.mediators.length === 0) {
+        // Only a choice to offer: a failure here leaves "assign to me".
+        const query = `organisation_id=${encodeURIComponent(detail.case.organisation_id)}`;
+        state.mediators = await client
+          .call<{ items: StaffMember[] }>('GET', `/api/v1/staff?${query}`)
+          .then((list) => list.items.filter((s) => s.role === 'mediator' && !s.disabled_at))
+          .catch(() => []);
+      }
       if (worker) {
         for (const session of detail.sessions) {
           const invites = await client.call<{ items: Invite[] }>('GET', `/api/v1/sessions/${session.id}/invites`);
@@ -79,6 +96,8 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         if (error instanceof ApiError && error.status === 422) {
           state.problems = error.byField();
           draw();
+        } else if (error instanceof ApiError && (error.status === 413 || error.status === 415)) {
+          context.fail(new Notice(t(error.status === 413 ? 'staff.detail.tooLarge' : 'staff.detail.wrongType')));
         } else context.fail(error);
       });
   };
@@ -131,15 +150,41 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         },
       }),
     );
+    const assign = (mediatorId: string) => act(() => client.call('POST', `${base}/assign`, { mediator_id: mediatorId }));
     const assignMe =
-      context.me.role === 'mediator' && (c.status === 'accepted' || c.status === 'assigned') && c.mediator_id !== context.me.id
+      context.me.role === 'mediator' && assignable(detail) && c.mediator_id !== context.me.id
         ? h('button', {
             type: 'button',
             class: 'secondary',
             'data-testid': 'assign-me',
             text: t('staff.detail.assignMe'),
-            onclick: () => act(() => client.call('POST', `${base}/assign`, { mediator_id: context.me.id })),
+            onclick: () => assign(context.me.id),
           })
+        : null;
+    const others = state.mediators.filter((m) => m.id !== context.me.id && m.id !== c.mediator_id);
+    const assignOther =
+      worker && assignable(detail) && others.length
+        ? h(
+            'form',
+            {
+              class: 'inline-form',
+              'data-testid': 'assign-form',
+              onsubmit: (event: Event) => {
+                event.preventDefault();
+                const chosen = (event.target as HTMLFormElement).querySelector('select')?.value;
+                if (chosen) assign(chosen);
+              },
+            },
+            [
+              h(
+                'select',
+                { name: 'mediator_id', 'data-testid': 'assign-select', 'aria-label': t('staff.detail.assignTo') },
+                others.map((m) => h('option', { value: m.id, text: m.display_name })),
+              ),
+              h('button', { type: 'submit', class: 'secondary', 'data-testid': 'assign-submit', text: t('staff.detail.assign') }),
+              state.problems.mediator_id ? h('p', { class: 'field-error', text: state.problems.mediator_id }) : null,
+            ],
+          )
         : null;
     return h('section', { class: 'case-summary' }, [
       h('h1', {}, [h('span', { 'data-testid': 'case-number', text: c.number }), ' ', c.title]),
@@ -161,7 +206,9 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         h('dt', { text: t('staff.case.claims') }),
         h('dd', { class: 'long-text', text: c.claims }),
       ]),
-      steps.length || assignMe ? h('div', { class: 'actions', 'data-testid': 'status-actions' }, [assignMe, ...steps]) : null,
+      steps.length || assignMe || assignOther
+        ? h('div', { class: 'actions', 'data-testid': 'status-actions' }, [assignMe, assignOther, ...steps])
+        : null,
     ]);
   };
 
@@ -238,7 +285,6 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
   };
 
   const sessionsSection = (detail: CaseDetail) => {
-    const scheduleKey = newIdempotencyKey();
     const schedule = worker
       ? h(
           'form',
@@ -254,7 +300,10 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
                 draw();
                 return;
               }
-              act(() => client.call('POST', `${base}/sessions`, { scheduled_at: at }, { 'idempotency-key': scheduleKey }));
+              act(async () => {
+                await client.call('POST', `${base}/sessions`, { scheduled_at: at }, { 'idempotency-key': state.scheduleKey });
+                state.scheduleKey = newIdempotencyKey();
+              });
             },
           },
           [
@@ -328,8 +377,18 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
             'ul',
             { class: 'plain-list' },
             invites.map((invite) =>
-              h('li', { 'data-testid': 'invite-row', 'data-status': invite.status }, [
-                `${invite.name} · ${label(`invite.${invite.status}`)} · ${formatChinaTime(invite.expires_at * 1000)}`,
+              h('li', { 'data-testid': 'invite-row', 'data-status': invite.status, 'data-party-name': invite.name }, [
+                // `expires_at` is in seconds, like the join token's `exp`.
+                `${invite.name} · ${label(`invite.${invite.status}`)} · ${formatChinaTime(invite.expires_at * 1000)} `,
+                invite.status === 'active'
+                  ? h('button', {
+                      type: 'button',
+                      class: 'link-button',
+                      'data-testid': 'invite-show',
+                      text: t('staff.detail.showInvite'),
+                      onclick: () => void showInvite(invite),
+                    })
+                  : null,
               ]),
             ),
           )
@@ -382,7 +441,9 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
                     state.sent = t('staff.detail.sent', { to: sent.to_masked });
                     void reload();
                   })
-                  .catch(context.fail),
+                  .catch((error: unknown) =>
+                    context.fail(error instanceof ApiError && error.status === 409 ? new Notice(t('staff.detail.noPhone')) : error),
+                  ),
             }),
             h('button', {
               type: 'button',
@@ -458,44 +519,29 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     ]);
   };
 
-  /** Names of the people an audit entry may name: the signed-in user, the mediator, parties. */
-  const detailNames = () => {
-    const names = new Map<string, string>([[`staff:${context.me.id}`, context.me.display_name]]);
+  /** What audit entries refer to, by name: staff, parties, files, sessions, the organisation. */
+  const detailNames = (): Names => {
+    const names: Names = new Map([[`staff:${context.me.id}`, context.me.display_name]]);
     const detail = state.detail;
-    if (detail?.mediator) names.set(`staff:${detail.mediator.id}`, detail.mediator.display_name);
-    for (const party of detail?.parties ?? []) names.set(`party:${party.id}`, party.name);
+    if (!detail) return names;
+    if (detail.mediator) names.set(`staff:${detail.mediator.id}`, detail.mediator.display_name);
+    for (const m of state.mediators) names.set(`staff:${m.id}`, m.display_name);
+    for (const party of detail.parties) names.set(`party:${party.id}`, party.name);
+    for (const item of detail.evidence) names.set(`evidence:${item.id}`, item.file_name);
+    for (const session of detail.sessions) names.set(`session:${session.id}`, formatChinaTime(session.scheduled_at));
+    names.set(`organisation:${detail.organisation.id}`, detail.organisation.name);
     return names;
   };
 
   const auditSection = () =>
-    h('section', { class: 'case-section' }, [
-      h('h2', { text: t('staff.detail.audit') }),
-      h(
-        'ol',
-        { class: 'audit-list' },
-        state.audit.map((entry) =>
-          h('li', { 'data-testid': 'audit-entry', 'data-action': entry.action }, [
-            h('span', { class: 'muted', text: `${formatChinaTime(entry.at)} ` }),
-            h('strong', { text: auditAction(entry.action) }),
-            ` · ${auditActor(entry.actor, detailNames())}`,
-          ]),
-        ),
-      ),
-    ]);
+    h('section', { class: 'case-section' }, [h('h2', { text: t('staff.detail.audit') }), auditList(state.audit, detailNames())]);
 
   draw();
   void reload();
   return draw;
 }
 
-/** An audit action in words, or its code when there are no words for it yet. */
-export function auditAction(action: string): string {
-  const key = `audit.${action}`;
-  return hasMessage(key) ? t(key) : action;
-}
-
-/** Who did something, by name where the page knows it. */
-export function auditActor(actor: string, names: Map<string, string>): string {
-  if (actor === 'applicant' || actor === 'system') return label(`audit.actor.${actor}`);
-  return names.get(actor) ?? actor;
+/** Whether the case can be given to a mediator now. */
+function assignable(detail: CaseDetail): boolean {
+  return detail.case.status === 'accepted' || detail.case.status === 'assigned' || detail.next_statuses.includes('assigned');
 }

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { en } from '../i18n/en';
 import { zhCN } from '../i18n/zh-CN';
 import { ApiError, StaffClient, chinaDateTime, chinaDayStart, formatChinaTime } from './api';
-import { CATEGORIES, STATUSES, listQuery } from './cases';
-import { auditActor, auditAction } from './detail';
+import { auditAction, auditActor, auditDetail } from './audit';
+import { CATEGORIES, STATUSES, listQuery, shownFields } from './cases';
 
 function memoryStorage() {
   const values = new Map<string, string>();
@@ -55,6 +55,49 @@ describe('the staff API client', () => {
     expect(client.me()).toBeNull();
   });
 
+  it('resumes in a new tab with the refresh token the browser keeps, and not without one', async () => {
+    const refresh = memoryStorage();
+    const first = new StaffClient({ access: memoryStorage(), refresh }, async (path: string) =>
+      path === '/api/v1/auth/login' ? json(200, signedIn('a1', 'r1')) : json(200, signedIn('a2', 'r2')),
+    );
+    await first.login('li', 'pw');
+    const tab = memoryStorage();
+    const second = new StaffClient({ access: tab, refresh }, async (path: string) =>
+      path === '/api/v1/auth/refresh' ? json(200, signedIn('a2', 'r2')) : json(404, {}),
+    );
+    expect(second.me()).toBeNull();
+    expect((await second.resume())?.id).toBe('ST_1');
+    expect(tab.getItem('accord.staff.access')).toBe('a2');
+    expect(refresh.getItem('accord.staff.refresh')).toBe('r2');
+    const signedOut = new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, async () => {
+      throw new Error('no call expected');
+    });
+    expect(await signedOut.resume()).toBeNull();
+  });
+
+  it('refreshes once when several calls meet an expired token together, and gives up after one try', async () => {
+    let refreshes = 0;
+    const fetcher = async (path: string, init?: RequestInit) => {
+      const auth = new Headers(init?.headers).get('authorization') ?? '';
+      if (path === '/api/v1/auth/login') return json(200, signedIn('old', 'r1'));
+      if (path === '/api/v1/auth/refresh') {
+        refreshes++;
+        return json(200, signedIn('new', 'r2'));
+      }
+      // Even the new token is refused here: the client must not loop.
+      return path === '/api/v1/forbidden-always' || auth !== 'Bearer new'
+        ? json(401, { code: 'unauthorized', message: 'no' })
+        : json(200, { ok: true });
+    };
+    const client = new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, fetcher);
+    await client.login('li', 'pw');
+    const [a, b] = await Promise.all([client.call('GET', '/api/v1/a'), client.call('GET', '/api/v1/b')]);
+    expect([a, b]).toEqual([{ ok: true }, { ok: true }]);
+    expect(refreshes).toBe(1);
+    await expect(client.call('GET', '/api/v1/forbidden-always')).rejects.toMatchObject({ status: 401 });
+    expect(refreshes).toBe(2);
+  });
+
   it('hands field errors to forms by field name', async () => {
     const fetcher = async () =>
       json(422, { code: 'invalid', message: 'bad', fields: [{ field: 'parties[1].name', message: 'required' }] });
@@ -104,6 +147,33 @@ describe('staff strings', () => {
       }
       for (const category of CATEGORIES) expect(catalogue[`category.${category}`]).toBeTruthy();
     }
+  });
+
+  it('knows which field errors the new-case form shows and which it must list', () => {
+    const shown = shownFields(3);
+    expect(shown.has('parties[2].name')).toBe(true);
+    expect(shown.has('organisation_id')).toBe(true);
+    expect(shown.has('parties[3].name')).toBe(false);
+    expect(shown.has('region')).toBe(false);
+  });
+
+  it('puts audit details in words: statuses, names, times; unknown ids left out', () => {
+    const names = new Map([
+      ['party:PT_1', '张三'],
+      ['staff:ST_1', '李调解员'],
+    ]);
+    expect(auditDetail('{"from":"accepted","to":"in_mediation","court":null}', names)).toBe('已受理 → 调解中');
+    expect(auditDetail('{"party":"PT_1","side":"applicant","kind":"person","helper":false}', names)).toBe('张三 · 申请人 · 自然人');
+    expect(auditDetail('{"mediator":"ST_1","from":"accepted"}', names)).toBe('李调解员 · 已受理');
+    expect(auditDetail(`{"session":"SE_1","scheduled_at":${Date.UTC(2026, 10, 24, 2)}}`, names)).toBe('2026-11-24 10:00');
+    // Invite expiry is in seconds.
+    const expiry = Date.UTC(2026, 10, 24, 2) / 1000;
+    expect(auditDetail(`{"invite":"IN_1","party":"PT_9","expires_at":${expiry}}`, names)).toBe('有效至 2026-11-24 10:00');
+    expect(auditDetail('{"number":"2026-宝安-000001","status":"accepted","category":"neighbours"}', names)).toBe(
+      '2026-宝安-000001 · 已受理 · 邻里',
+    );
+    expect(auditDetail('{}', names)).toBe('');
+    expect(auditDetail('not json', names)).toBe('not json');
   });
 
   it('names audit actions and actors where it can', () => {
