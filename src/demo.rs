@@ -4,8 +4,9 @@
 //! neighbours' dispute with a session tomorrow and an online application waiting to be
 //! accepted. It is written through the store like any other change, so the audit trail
 //! shows it (as `system`). The accounts share one random password, kept in
-//! `<data_dir>/demo-login.txt` so later starts can print it again; a second `--demo` start
-//! seeds nothing.
+//! `<data_dir>/demo-login.txt` so later starts can print it again. Each step finds what an
+//! earlier start made, so a second `--demo` start adds nothing and one after a failure
+//! completes the data.
 
 use std::path::{Path, PathBuf};
 
@@ -83,55 +84,77 @@ pub async fn prepare(config: &Config) -> Result<DemoLogin, Error> {
 async fn seed(store: &Store, data_dir: &Path) -> Result<DemoLogin, Error> {
     let file = data_dir.join("demo-login.txt");
     let accounts = ACCOUNTS.iter().map(|(u, _, r)| (*u, *r)).collect();
-    if store.staff_by_username(ACCOUNTS[0].0).await?.is_some() {
-        let password = std::fs::read_to_string(&file)
-            .ok()
-            .and_then(|text| text.lines().next().map(|line| line.trim().to_owned()))
-            .filter(|line| !line.is_empty());
-        return Ok(DemoLogin {
-            accounts,
-            password,
-            file,
-            seeded: false,
-        });
-    }
-    let password = accord_sfu::random_token(16);
-    // Written first: if seeding fails half-way, the accounts made so far can still be used.
-    crate::write_private(&file, &format!("{password}\n"))
-        .map_err(crate::io(format!("writing {}", file.display())))?;
-    let system = Actor::System;
-    let organisation = store
-        .create_organisation(
-            &system,
-            NewOrganisation {
-                name: ORGANISATION.into(),
-                short_name: "宝安".into(),
-                region: REGION.into(),
-                channel: Channel::Peoples,
-                court: Some(COURT.into()),
-            },
-        )
-        .await?;
-    let password_hash = hash_password_blocking(password.clone()).await?;
-    let mut mediator_id = String::new();
-    for (username, display_name, role) in ACCOUNTS {
-        let staff = store
-            .create_staff(
-                &system,
-                NewStaff {
-                    organisation_id: (role != StaffRole::Court).then(|| organisation.id.clone()),
-                    username: username.into(),
-                    display_name: display_name.into(),
-                    role,
-                    court: (role == StaffRole::Court).then(|| COURT.into()),
-                    password_hash: password_hash.clone(),
-                },
-            )
-            .await?;
-        if role == StaffRole::Mediator {
-            mediator_id = staff.id;
+    // Every step below finds what an earlier start made, so a start that failed half-way is
+    // completed by the next one rather than seeding twice.
+    let existing = store
+        .organisations()
+        .await?
+        .into_iter()
+        .find(|o| o.name == ORGANISATION && o.region == REGION);
+    let seeded = existing.is_none();
+    let kept_password = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|text| text.lines().next().map(|line| line.trim().to_owned()))
+        .filter(|line| !line.is_empty());
+    let mut missing = Vec::new();
+    for account in ACCOUNTS {
+        if store.staff_by_username(account.0).await?.is_none() {
+            missing.push(account);
         }
     }
+    let password = match kept_password {
+        Some(password) => Some(password),
+        None if !missing.is_empty() => {
+            let password = accord_sfu::random_token(16);
+            // Written before the accounts: if seeding stops half-way, the next start uses it.
+            crate::write_private(&file, &format!("{password}\n"))
+                .map_err(crate::io(format!("writing {}", file.display())))?;
+            Some(password)
+        }
+        None => None,
+    };
+    let system = Actor::System;
+    let organisation = match existing {
+        Some(org) => org,
+        None => {
+            store
+                .create_organisation(
+                    &system,
+                    NewOrganisation {
+                        name: ORGANISATION.into(),
+                        short_name: "宝安".into(),
+                        region: REGION.into(),
+                        channel: Channel::Peoples,
+                        court: Some(COURT.into()),
+                    },
+                )
+                .await?
+        }
+    };
+    if let (Some(password), false) = (&password, missing.is_empty()) {
+        let password_hash = hash_password_blocking(password.clone()).await?;
+        for (username, display_name, role) in missing {
+            store
+                .create_staff(
+                    &system,
+                    NewStaff {
+                        organisation_id: (role != StaffRole::Court)
+                            .then(|| organisation.id.clone()),
+                        username: username.into(),
+                        display_name: display_name.into(),
+                        role,
+                        court: (role == StaffRole::Court).then(|| COURT.into()),
+                        password_hash: password_hash.clone(),
+                    },
+                )
+                .await?;
+        }
+    }
+    let mediator_id = store
+        .staff_by_username(ACCOUNTS[0].0)
+        .await?
+        .map(|staff| staff.id)
+        .ok_or_else(|| accord_signaling::Error::Internal("the demo mediator is missing".into()))?;
 
     let person = |side, name: &str, phone: &str, id_number: Option<&str>| NewParty {
         side,
@@ -170,9 +193,16 @@ async fn seed(store: &Store, data_dir: &Path) -> Result<DemoLogin, Error> {
             Some("demo-case-1"),
         )
         .await?;
-    store.assign_case(&system, &leak.id, &mediator_id).await?;
+    if leak.status == CaseStatus::Accepted {
+        store.assign_case(&system, &leak.id, &mediator_id).await?;
+    }
     store
-        .schedule_session(&system, &leak.id, tomorrow_at_ten_beijing(now_ms()))
+        .schedule_session_once(
+            &system,
+            &leak.id,
+            tomorrow_at_ten_beijing(now_ms()),
+            Some("demo-session-1"),
+        )
         .await?;
 
     store
@@ -208,9 +238,9 @@ async fn seed(store: &Store, data_dir: &Path) -> Result<DemoLogin, Error> {
         .await?;
     Ok(DemoLogin {
         accounts,
-        password: Some(password),
+        password,
         file,
-        seeded: true,
+        seeded,
     })
 }
 

@@ -109,6 +109,14 @@ async fn demo_data_signs_in_and_is_seeded_once() -> Result<()> {
         .await?
         .expect(StatusCode::OK)?;
     ensure!(count(&cases.body) == 2, "seeded twice: {}", cases.body);
+    let detail = api
+        .get(&format!("/api/v1/cases/{assigned}"), &mediator)
+        .await?;
+    ensure!(
+        detail.body["sessions"].as_array().map(Vec::len) == Some(1),
+        "{}",
+        detail.body
+    );
     second.stop().await?;
     std::fs::remove_dir_all(&data_dir)?;
     Ok(())
