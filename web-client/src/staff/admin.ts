@@ -3,6 +3,7 @@
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import { ApiError, type Organisation, type StaffMember } from './api';
+import { problemsOf } from './problems';
 import type { PageContext } from './app';
 
 export function mountAdmin(main: HTMLElement, context: PageContext): () => void {
@@ -36,7 +37,7 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
       })
       .catch((error: unknown) => {
         if (error instanceof ApiError && error.status === 422) {
-          problems = error.byField();
+          problems = problemsOf(error);
           draw();
         } else context.fail(error);
       });

@@ -7,6 +7,7 @@ import { h } from '../screens/dom';
 import { header } from '../screens/header';
 import { mountAdmin } from './admin';
 import { ApiError, Notice, type StaffClient, type StaffMember, browserClient } from './api';
+import { problemsOf } from './problems';
 import { mountCaseDetail } from './detail';
 import { mountCaseList, mountNewCase } from './cases';
 
@@ -17,6 +18,8 @@ export interface PageContext {
   go: (path: string) => void;
   /** Shows a failed call as a message at the top of the page. */
   fail: (error: unknown) => void;
+  /** Takes a shown failure away again, once something has worked. */
+  clearNotice: () => void;
 }
 
 /** Mounts the staff app; returns the redraw function used when the language changes. */
@@ -69,7 +72,11 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
     notice.hidden = false;
     notice.textContent = describe(error);
   };
-  const context: PageContext = { client, me, go, fail };
+  const clearNotice = () => {
+    notice.hidden = true;
+    notice.textContent = '';
+  };
+  const context: PageContext = { client, me, go, fail, clearNotice };
   const drawShell = () => root.replaceChildren(header(), staffBar(context), notice, main);
   drawShell();
   let redrawPage: () => void;
@@ -177,8 +184,14 @@ function signInPage(root: HTMLElement, client: StaffClient, go: (path: string) =
             .then(() => go('/staff/cases'))
             .catch((error: unknown) => {
               busy = false;
-              fields = error instanceof ApiError ? error.byField() : {};
-              problem = error instanceof ApiError && error.status === 401 ? t('staff.login.failed') : describe(error);
+              fields = error instanceof ApiError ? problemsOf(error) : {};
+              // A 422's fields are shown next to their inputs; nothing more to say above them.
+              problem =
+                error instanceof ApiError && error.status === 401
+                  ? t('staff.login.failed')
+                  : error instanceof ApiError && error.status === 422
+                    ? ''
+                    : describe(error);
               draw();
             });
         },

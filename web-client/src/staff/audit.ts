@@ -55,11 +55,8 @@ export function auditDetail(detail: string, names: Names): string {
       case 'to':
         break; // shown with `from`
       case 'from':
-        parts.push(
-          typeof fields.to === 'string'
-            ? `${labelled('status', String(text))} → ${labelled('status', fields.to)}`
-            : labelled('status', String(text)),
-        );
+        // Alone (an assignment), the earlier status says little; with `to` it is the step.
+        if (typeof fields.to === 'string') parts.push(`${labelled('status', String(text))} → ${labelled('status', fields.to)}`);
         break;
       case 'status':
         parts.push(labelled('status', String(text)));

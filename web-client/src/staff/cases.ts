@@ -4,6 +4,7 @@
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import { ApiError, type Case, type CaseDetail, type Organisation, chinaDayStart, formatChinaTime, newIdempotencyKey } from './api';
+import { problemsOf } from './problems';
 import type { PageContext } from './app';
 
 export const STATUSES = [
@@ -159,7 +160,7 @@ export function mountCaseList(main: HTMLElement, context: PageContext, filters: 
                     h('th', { text: t('staff.case.title') }),
                     h('th', { text: t('staff.case.risk') }),
                     h('th', { text: t('staff.case.category') }),
-                    h('th', { text: t('staff.detail.steps') }),
+                    h('th', { text: t('staff.case.status') }),
                     h('th', { text: t('staff.cases.created') }),
                   ]),
                 ]),
@@ -234,7 +235,7 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
       .catch((error: unknown) => {
         busy = false;
         if (error instanceof ApiError && error.status === 422) {
-          problems = error.byField();
+          problems = problemsOf(error);
           // A corrected form is a new create.
           key = newIdempotencyKey();
           draw();

@@ -18,6 +18,7 @@ import {
   formatChinaTime,
   newIdempotencyKey,
 } from './api';
+import { problemsOf } from './problems';
 import type { PageContext } from './app';
 import { type Names, auditList } from './audit';
 
@@ -91,10 +92,13 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
   const act = (change: () => Promise<unknown>) => {
     state.problems = {};
     change()
-      .then(reload)
+      .then(() => {
+        context.clearNotice();
+        return reload();
+      })
       .catch((error: unknown) => {
         if (error instanceof ApiError && error.status === 422) {
-          state.problems = error.byField();
+          state.problems = problemsOf(error);
           draw();
         } else if (error instanceof ApiError && (error.status === 413 || error.status === 415)) {
           context.fail(new Notice(t(error.status === 413 ? 'staff.detail.tooLarge' : 'staff.detail.wrongType')));
@@ -189,7 +193,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     return h('section', { class: 'case-summary' }, [
       h('h1', {}, [h('span', { 'data-testid': 'case-number', text: c.number }), ' ', c.title]),
       h('dl', { class: 'facts' }, [
-        h('dt', { text: t('staff.detail.steps') }),
+        h('dt', { text: t('staff.case.status') }),
         h('dd', { 'data-testid': 'case-status', text: label(`status.${c.status}`) }),
         h('dt', { text: t('staff.case.risk') }),
         h('dd', {}, [h('span', { class: `risk risk-${c.risk}`, text: label(`risk.${c.risk}`) })]),
@@ -434,10 +438,14 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
               class: 'secondary',
               'data-testid': 'invite-send',
               text: t('staff.detail.send'),
+              // Only someone with a phone number on record can be sent a text.
+              disabled: invite.status !== 'active' || !hasPhone(invite.party_id),
+              title: hasPhone(invite.party_id) ? undefined : t('staff.detail.noPhoneOnRecord'),
               onclick: () =>
                 client
                   .call<{ to_masked: string }>('POST', `/api/v1/invites/${invite.id}/send`, {})
                   .then((sent) => {
+                    context.clearNotice();
                     state.sent = t('staff.detail.sent', { to: sent.to_masked });
                     void reload();
                   })
@@ -482,12 +490,15 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     ]);
   };
 
+  const hasPhone = (partyId: string) => Boolean(state.detail?.parties.find((p) => p.id === partyId)?.phone);
+
   const evidenceSection = (detail: CaseDetail) => {
     const upload = worker
-      ? h('label', { class: 'upload' }, [
+      ? h('label', { class: 'upload button secondary' }, [
           t('staff.detail.upload'),
           h('input', {
             type: 'file',
+            class: 'visually-hidden',
             accept: 'image/*,application/pdf',
             'data-testid': 'evidence-upload',
             onchange: (event: Event) => {

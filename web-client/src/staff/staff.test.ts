@@ -4,6 +4,7 @@ import { zhCN } from '../i18n/zh-CN';
 import { ApiError, StaffClient, chinaDateTime, chinaDayStart, formatChinaTime } from './api';
 import { auditAction, auditActor, auditDetail } from './audit';
 import { CATEGORIES, STATUSES, listQuery, shownFields } from './cases';
+import { problemText, problemsOf } from './problems';
 
 function memoryStorage() {
   const values = new Map<string, string>();
@@ -157,6 +158,18 @@ describe('staff strings', () => {
     expect(shown.has('region')).toBe(false);
   });
 
+  it('says the server\'s field errors in the reader\'s language, and unknown ones as written', () => {
+    expect(problemText('parties[0].name', 'required')).toBe('请填写这一项');
+    expect(problemText('organisation_id', 'required: the organisation that takes the case')).toBe('请选择调解组织');
+    expect(problemText('password', 'at least 8 characters')).toBe('至少 8 个字符');
+    expect(problemText('parties[1].phone', 'a mobile number (11 digits) or a landline with area code')).toBe(
+      '请填写 11 位手机号，或带区号的固定电话',
+    );
+    expect(problemText('title', 'something new')).toBe('something new');
+    const error = new ApiError(422, 'invalid', 'bad', [{ field: 'parties', message: 'at least one applicant and one respondent' }]);
+    expect(problemsOf(error)).toEqual({ parties: '至少需要一名申请人和一名被申请人' });
+  });
+
   it('puts audit details in words: statuses, names, times; unknown ids left out', () => {
     const names = new Map([
       ['party:PT_1', '张三'],
@@ -164,7 +177,7 @@ describe('staff strings', () => {
     ]);
     expect(auditDetail('{"from":"accepted","to":"in_mediation","court":null}', names)).toBe('已受理 → 调解中');
     expect(auditDetail('{"party":"PT_1","side":"applicant","kind":"person","helper":false}', names)).toBe('张三 · 申请人 · 自然人');
-    expect(auditDetail('{"mediator":"ST_1","from":"accepted"}', names)).toBe('李调解员 · 已受理');
+    expect(auditDetail('{"mediator":"ST_1","from":"accepted"}', names)).toBe('李调解员');
     expect(auditDetail(`{"session":"SE_1","scheduled_at":${Date.UTC(2026, 10, 24, 2)}}`, names)).toBe('2026-11-24 10:00');
     // Invite expiry is in seconds.
     const expiry = Date.UTC(2026, 10, 24, 2) / 1000;
