@@ -262,12 +262,58 @@ async fn evidence_goes_in_and_comes_out_unchanged() -> Result<()> {
         "{}",
         response.status()
     );
+
+    // A representative's power of attorney: a PDF, kept as evidence and named on their record.
+    let representative = world
+        .api
+        .post(
+            &format!("/api/v1/cases/{case}/parties"),
+            json!({"side": "applicant", "kind": "representative", "name": "王律师", "represents": party}),
+            &world.mediator_a,
+        )
+        .await?
+        .expect(StatusCode::CREATED)?
+        .text("id")?;
+    let letter =
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+            .to_vec();
+    let attach = |who: String, bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("授权委托书.pdf"),
+        );
+        client
+            .post(format!(
+                "{}/api/v1/cases/{case}/parties/{who}/attorney-letter",
+                world.server.http_url()
+            ))
+            .bearer_auth(&world.mediator_a)
+            .multipart(form)
+            .send()
+    };
+    let response = attach(representative.clone(), letter.clone()).await?;
+    ensure!(
+        response.status() == StatusCode::CREATED,
+        "{}",
+        response.status()
+    );
+    let updated: Value = response.json().await?;
+    let expected = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&letter));
+    ensure!(updated["attorney_letter"] == json!(expected), "{updated}");
+    // Only representatives have one.
+    let response = attach(party.clone(), letter).await?;
+    ensure!(
+        response.status() == StatusCode::CONFLICT,
+        "{}",
+        response.status()
+    );
+
     let detail = world
         .api
         .get(&format!("/api/v1/cases/{case}"), &world.mediator_a)
         .await?;
     ensure!(
-        detail.body["evidence"].as_array().map(Vec::len) == Some(1),
+        detail.body["evidence"].as_array().map(Vec::len) == Some(2),
         "{}",
         detail.body
     );

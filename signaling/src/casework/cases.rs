@@ -32,6 +32,10 @@ pub(super) fn router(max_evidence_bytes: u64) -> Router<AppState> {
         .route("/api/v1/cases/{id}/status", post(change_status))
         .route("/api/v1/cases/{id}/assign", post(assign))
         .route("/api/v1/cases/{id}/parties", post(add_party))
+        .route(
+            "/api/v1/cases/{id}/parties/{party_id}/attorney-letter",
+            post(attorney_letter).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/api/v1/cases/{id}/sessions", post(schedule))
         .route(
             "/api/v1/cases/{id}/evidence",
@@ -533,14 +537,12 @@ async fn schedule(
     Ok((status, Json(session_record)))
 }
 
-async fn upload(
-    State(state): State<AppState>,
-    session: StaffSession,
-    Path(id): Path<String>,
+/// Reads a one-file upload (`file`, and `party_id` when `with_party`), storing nothing yet.
+async fn read_upload(
+    state: &AppState,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, Json<Evidence>)> {
-    require_case_worker(&session)?;
-    let case = visible_case(&state, &session, &id).await?;
+    with_party: bool,
+) -> Result<(Received, Option<String>)> {
     let mut multipart = multipart
         .map_err(|_| Error::UnsupportedMediaType("send the file as multipart/form-data"))?;
     let mut file: Option<Received> = None;
@@ -564,14 +566,19 @@ async fn upload(
                     Err(e) => refusal = Some(e),
                 }
             }
-            "party_id" => {
+            "party_id" if with_party => {
                 let text = field.text().await.map_err(multipart_error)?;
                 party_id = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
             }
             _ => {
                 drain(&mut field).await?;
                 refusal = Some(Error::BadRequest(format!(
-                    "unexpected field `{name}`: send `file` and optionally `party_id`"
+                    "unexpected field `{name}`: send `file`{}",
+                    if with_party {
+                        " and optionally `party_id`"
+                    } else {
+                        ""
+                    }
                 )));
             }
         }
@@ -579,16 +586,21 @@ async fn upload(
     if let Some(refusal) = refusal {
         return Err(refusal);
     }
-    let Some(file) = file else {
-        return Err(Error::field("file", "required"));
-    };
-    if let Some(party) = &party_id {
-        party_of(&state, &case, party).await?;
-    }
+    let file = file.ok_or_else(|| Error::field("file", "required"))?;
+    Ok((file, party_id))
+}
+
+/// Stores an upload's blob and describes it as evidence of `case_id`.
+async fn evidence_record(
+    file: Received,
+    case_id: String,
+    party_id: Option<String>,
+    session: &StaffSession,
+) -> Result<Evidence> {
     let blob = file.writer.finish().await?;
-    let record = Evidence {
+    Ok(Evidence {
         id: new_id("EV"),
-        case_id: case.id,
+        case_id,
         party_id,
         sha256: blob.sha256,
         media_type: file.media_type.into(),
@@ -596,9 +608,55 @@ async fn upload(
         file_name: file.file_name,
         uploaded_by: session.actor().label(),
         created_at: now_ms(),
-    };
+    })
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<String>,
+    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<Evidence>)> {
+    require_case_worker(&session)?;
+    let case = visible_case(&state, &session, &id).await?;
+    let (file, party_id) = read_upload(&state, multipart, true).await?;
+    if let Some(party) = &party_id {
+        party_of(&state, &case, party).await?;
+    }
+    let record = evidence_record(file, case.id, party_id, &session).await?;
     let stored = state.store().add_evidence(&session.actor(), record).await?;
     Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// A representative's power of attorney (授权委托书): kept with the case's evidence and
+/// named on the representative's record.
+async fn attorney_letter(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Path((id, party_id)): Path<(String, String)>,
+    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<Party>)> {
+    require_case_worker(&session)?;
+    let case = visible_case(&state, &session, &id).await?;
+    let party = match state.store().party(&party_id).await {
+        Ok(p) if p.case_id == case.id => p,
+        Ok(_) | Err(Error::NotFound(_)) => {
+            return Err(Error::NotFound("no such party in this case"));
+        }
+        Err(other) => return Err(other),
+    };
+    if party.kind != PartyKind::Representative {
+        return Err(Error::Conflict(
+            "only a representative has a power of attorney".into(),
+        ));
+    }
+    let (file, _) = read_upload(&state, multipart, false).await?;
+    let record = evidence_record(file, case.id, Some(party.id.clone()), &session).await?;
+    let updated = state
+        .store()
+        .attach_attorney_letter(&session.actor(), &party.id, record)
+        .await?;
+    Ok((StatusCode::CREATED, Json(updated)))
 }
 
 async fn download(

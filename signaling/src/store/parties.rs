@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::cases::subject;
 use super::keys::mask_id_number;
-use super::model::{Actor, NewParty, Party, PartyKind, Side};
+use super::model::{Actor, Evidence, NewParty, Party, PartyKind, Side};
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 
@@ -129,6 +129,35 @@ impl Store {
         .await?
         .ok_or(Error::NotFound("no such party"))?;
         party_from_row(&row)
+    }
+
+    /// Records a representative's power of attorney: the file as evidence of the case, and
+    /// its hash on the representative, in one transaction.
+    pub async fn attach_attorney_letter(
+        &self,
+        actor: &Actor,
+        party_id: &str,
+        letter: Evidence,
+    ) -> Result<Party> {
+        let mut tx = self.begin().await?;
+        self.locked_status(&mut tx, &letter.case_id).await?;
+        self.insert_evidence_in(&mut tx, actor, &letter).await?;
+        sqlx::query("UPDATE parties SET attorney_letter = $1 WHERE id = $2 AND case_id = $3")
+            .bind(&letter.sha256)
+            .bind(party_id)
+            .bind(&letter.case_id)
+            .execute(&mut *tx)
+            .await?;
+        self.audit(
+            &mut tx,
+            actor,
+            "party.attorney_letter",
+            &subject(&letter.case_id),
+            json!({"party": party_id, "evidence": letter.id, "sha256": letter.sha256}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.party(party_id).await
     }
 
     /// A party's ID number in clear, for the confirmation package; every reading is audited.
