@@ -301,6 +301,33 @@ export function newIdempotencyKey(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
 }
 
+/**
+ * One create behind a form (a case, a session): every retry of it carries the same
+ * idempotency key, so an answer lost on the way and a button pressed again make one record;
+ * a refused form (422, corrected next) and a done create start a new key.
+ */
+export class KeyedCreate {
+  private key: string;
+
+  constructor(
+    private readonly client: StaffClient,
+    private readonly newKey: () => string = newIdempotencyKey,
+  ) {
+    this.key = newKey();
+  }
+
+  async post<T>(path: string, body: unknown): Promise<T> {
+    try {
+      const created = await this.client.call<T>('POST', path, body, { 'idempotency-key': this.key });
+      this.key = this.newKey();
+      return created;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 422) this.key = this.newKey();
+      throw error;
+    }
+  }
+}
+
 /** The start of a calendar day (`yyyy-mm-dd`) in Beijing time, as Unix milliseconds. */
 export function chinaDayStart(day: string): number | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);

@@ -3,7 +3,7 @@
 
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
-import { ApiError, type Case, type CaseDetail, type Organisation, chinaDayStart, formatChinaTime, newIdempotencyKey } from './api';
+import { ApiError, type Case, type CaseDetail, KeyedCreate, type Organisation, chinaDayStart, formatChinaTime } from './api';
 import { problemsOf } from './problems';
 import type { PageContext } from './app';
 
@@ -208,9 +208,9 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
   // A system administrator belongs to no organisation and picks the one taking the case.
   const picksOrganisation = context.me.organisation_id === null;
   let organisations: Organisation[] = [];
-  // One key for this form: pressing the button again after a lost answer repeats the same
-  // create, which the server recognises.
-  let key = newIdempotencyKey();
+  // Pressing the button again after a lost answer repeats the same create, which the server
+  // recognises by its key.
+  const create = new KeyedCreate(context.client);
   let problems: Record<string, string> = {};
   let busy = false;
 
@@ -229,15 +229,13 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
         id_number: p.id_number || undefined,
       })),
     };
-    context.client
-      .call<CaseDetail>('POST', '/api/v1/cases', body, { 'idempotency-key': key })
+    create
+      .post<CaseDetail>('/api/v1/cases', body)
       .then((detail) => context.go(`/staff/cases/${detail.case.id}`))
       .catch((error: unknown) => {
         busy = false;
         if (error instanceof ApiError && error.status === 422) {
           problems = problemsOf(error);
-          // A corrected form is a new create.
-          key = newIdempotencyKey();
           draw();
           main.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
         } else context.fail(error);

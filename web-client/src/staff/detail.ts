@@ -16,7 +16,7 @@ import {
   type StaffMember,
   chinaDateTime,
   formatChinaTime,
-  newIdempotencyKey,
+  KeyedCreate,
 } from './api';
 import { problemsOf } from './problems';
 import type { PageContext } from './app';
@@ -32,8 +32,6 @@ interface State {
   shownQr: string | null;
   problems: Record<string, string>;
   sent: string | null;
-  /** The key of the next schedule attempt: kept until one succeeds, so a retry is the same. */
-  scheduleKey: string;
   /** Active mediators of the case's organisation, to assign the case to. */
   mediators: StaffMember[];
 }
@@ -50,10 +48,10 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     shownQr: null,
     problems: {},
     sent: null,
-    scheduleKey: newIdempotencyKey(),
     mediators: [],
   };
   const { client } = context;
+  const scheduling = new KeyedCreate(client);
   const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
   const worker = context.me.role !== 'court';
 
@@ -304,10 +302,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
                 draw();
                 return;
               }
-              act(async () => {
-                await client.call('POST', `${base}/sessions`, { scheduled_at: at }, { 'idempotency-key': state.scheduleKey });
-                state.scheduleKey = newIdempotencyKey();
-              });
+              act(() => scheduling.post(`${base}/sessions`, { scheduled_at: at }));
             },
           },
           [

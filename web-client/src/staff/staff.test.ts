@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { en } from '../i18n/en';
 import { zhCN } from '../i18n/zh-CN';
-import { ApiError, StaffClient, chinaDateTime, chinaDayStart, formatChinaTime } from './api';
+import { ApiError, KeyedCreate, StaffClient, chinaDateTime, chinaDayStart, formatChinaTime } from './api';
 import { auditAction, auditActor, auditDetail } from './audit';
 import { CATEGORIES, STATUSES, listQuery, shownFields } from './cases';
 import { problemText, problemsOf } from './problems';
@@ -106,6 +106,34 @@ describe('the staff API client', () => {
     const error = await client.call('POST', '/api/v1/cases', {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).byField()).toEqual({ 'parties[1].name': 'required' });
+  });
+
+  it('repeats a create with its key until it is done, and starts a new key after a refused form', async () => {
+    const answers = [
+      json(503, { code: 'internal', message: 'busy' }),
+      json(422, { code: 'invalid', message: 'bad', fields: [] }),
+      json(201, { id: 'CA_1' }),
+      json(201, { id: 'CA_2' }),
+    ];
+    const keys: (string | null)[] = [];
+    let failNetwork = true;
+    const fetcher = async (_path: string, init?: RequestInit) => {
+      keys.push(new Headers(init?.headers).get('idempotency-key'));
+      if (failNetwork) {
+        failNetwork = false;
+        throw new TypeError('Failed to fetch');
+      }
+      return answers.shift() ?? json(500, {});
+    };
+    let n = 0;
+    const create = new KeyedCreate(new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, fetcher), () => `k${++n}`);
+    const attempt = () => create.post('/api/v1/cases', {}).catch((e: unknown) => e);
+    expect(await attempt()).toMatchObject({ code: 'network' }); // the answer was lost
+    expect(await attempt()).toMatchObject({ status: 503 }); // pressed again: same key
+    expect(await attempt()).toMatchObject({ status: 422 }); // same key, refused: corrected next
+    expect(await attempt()).toEqual({ id: 'CA_1' }); // the corrected form: a new key
+    expect(await attempt()).toEqual({ id: 'CA_2' }); // another create: another key
+    expect(keys).toEqual(['k1', 'k1', 'k1', 'k2', 'k3']);
   });
 
   it('sends the idempotency key it is given with a create', async () => {
