@@ -48,6 +48,8 @@ export interface Party {
   phone: string | null;
   id_number_masked: string | null;
   represents: string | null;
+  /** A representative's power of attorney, once uploaded: the file's SHA-256. */
+  attorney_letter: string | null;
 }
 
 export interface Session {
@@ -224,12 +226,17 @@ export class StaffClient {
   }
 
   /** Uploads one evidence file to a case. */
-  async upload(caseId: string, file: File, partyId?: string): Promise<Evidence> {
+  upload(caseId: string, file: File, partyId?: string): Promise<Evidence> {
+    return this.uploadTo<Evidence>(`/api/v1/cases/${encodeURIComponent(caseId)}/evidence`, file, partyId ? { party_id: partyId } : {});
+  }
+
+  /** Posts one file (multipart field `file`) with any other fields to `path`. */
+  async uploadTo<T>(path: string, file: File, fields: Record<string, string> = {}): Promise<T> {
     const form = new FormData();
-    if (partyId) form.append('party_id', partyId);
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
     form.append('file', file, file.name);
     const post = () =>
-      this.fetcher(`/api/v1/cases/${encodeURIComponent(caseId)}/evidence`, {
+      this.fetcher(path, {
         method: 'POST',
         body: form,
         headers: { authorization: `Bearer ${this.tokens.access.getItem(ACCESS) ?? ''}` },
@@ -237,7 +244,7 @@ export class StaffClient {
     let response = await post();
     if (response.status === 401 && (await this.refresh())) response = await post();
     if (!response.ok) throw await errorOf(response);
-    return (await response.json()) as Evidence;
+    return (await response.json()) as T;
   }
 
   private refreshing: Promise<boolean> | null = null;

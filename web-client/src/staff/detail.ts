@@ -21,6 +21,7 @@ import {
 import { problemsOf } from './problems';
 import type { PageContext } from './app';
 import { type Names, auditList } from './audit';
+import { invitePanel as invitePanelOf } from './invites';
 
 interface State {
   detail: CaseDetail | null;
@@ -223,6 +224,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         p.represents ? ` → ${names.get(p.represents) ?? ''}` : '',
         p.phone ? h('span', { class: 'muted', text: ` · ${p.phone}` }) : null,
         p.id_number_masked ? h('span', { class: 'muted', 'data-testid': 'id-masked', text: ` · ${p.id_number_masked}` }) : null,
+        p.kind === 'representative' ? attorneyLetter(p) : null,
       ]),
     );
     return h('section', { class: 'case-section' }, [
@@ -231,6 +233,16 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
       worker ? addPartyForm(detail.parties) : null,
     ]);
   };
+
+  /** A representative's power of attorney (授权委托书): uploaded once, then noted. */
+  const attorneyLetter = (party: Party) =>
+    party.attorney_letter
+      ? h('span', { class: 'attorney-letter', 'data-testid': 'attorney-letter-done', text: ` · ${t('staff.party.letterOnFile')}` })
+      : worker
+        ? fileButton('link-button attorney-letter', t('staff.party.uploadLetter'), 'attorney-letter-upload', (file) =>
+            act(() => client.uploadTo(`${base}/parties/${encodeURIComponent(party.id)}/attorney-letter`, file)),
+          )
+        : h('span', { class: 'muted', text: ` · ${t('staff.party.noLetter')}` });
 
   const addPartyForm = (parties: Party[]) => {
     const principals = parties.filter((p) => !p.represents);
@@ -396,112 +408,40 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     ]);
   };
 
-  const copy = (text: string, fallback: HTMLInputElement | HTMLTextAreaElement, button: HTMLButtonElement) => {
-    const done = () => {
-      button.textContent = t('staff.detail.copied');
-    };
-    if (navigator.clipboard) {
-      navigator.clipboard.writeText(text).then(done, () => {
-        fallback.select();
-        done();
-      });
-    } else {
-      fallback.select();
-      document.execCommand('copy');
-      done();
-    }
-  };
-
-  const invitePanel = (invite: Invite) => {
-    const link = h('input', { readonly: true, value: invite.link, 'data-testid': 'invite-link', 'aria-label': t('staff.detail.inviteLink') });
-    const message = h('textarea', { readonly: true, rows: 5, 'data-testid': 'invite-message', text: invite.message });
-    const copyLink = h('button', { type: 'button', class: 'secondary', 'data-testid': 'invite-copy', text: t('staff.detail.copy') });
-    copyLink.addEventListener('click', () => copy(invite.link, link, copyLink));
-    const copyMessage = h('button', { type: 'button', class: 'secondary', 'data-testid': 'invite-copy-message', text: t('staff.detail.copyMessage') });
-    copyMessage.addEventListener('click', () => copy(invite.message, message, copyMessage));
-    return h('div', { class: 'invite-panel', 'data-testid': 'invite-panel', 'data-status': invite.status }, [
-      h('h3', { text: `${t('staff.detail.inviteLink')} · ${invite.name}` }),
-      h('div', { class: 'invite-body' }, [
-        h('div', { class: 'invite-text' }, [
-          link,
-          copyLink,
-          message,
-          copyMessage,
-          h('div', { class: 'actions' }, [
-            h('button', {
-              type: 'button',
-              class: 'secondary',
-              'data-testid': 'invite-send',
-              text: t('staff.detail.send'),
-              // Only someone with a phone number on record can be sent a text.
-              disabled: invite.status !== 'active' || !hasPhone(invite.party_id),
-              title: hasPhone(invite.party_id) ? undefined : t('staff.detail.noPhoneOnRecord'),
-              onclick: () =>
-                client
-                  .call<{ to_masked: string }>('POST', `/api/v1/invites/${invite.id}/send`, {})
-                  .then((sent) => {
-                    context.clearNotice();
-                    state.sent = t('staff.detail.sent', { to: sent.to_masked });
-                    void reload();
-                  })
-                  .catch((error: unknown) =>
-                    context.fail(error instanceof ApiError && error.status === 409 ? new Notice(t('staff.detail.noPhone')) : error),
-                  ),
-            }),
-            h('button', {
-              type: 'button',
-              class: 'secondary',
-              'data-testid': 'invite-revoke',
-              text: t('staff.detail.revoke'),
-              onclick: () => {
-                state.shown = null;
-                act(() => client.call('POST', `/api/v1/invites/${invite.id}/revoke`, {}));
-              },
-            }),
-          ]),
-          state.sent ? h('p', { 'data-testid': 'invite-sent', text: state.sent }) : null,
-        ]),
-        state.shownQr
-          ? h('figure', { class: 'invite-qr' }, [
-              h('img', { src: state.shownQr, alt: t('staff.detail.qr'), 'data-testid': 'invite-qr' }),
-              h('figcaption', {}, [
-                t('staff.detail.qr'),
-                ' · ',
-                h('a', {
-                  href: '#',
-                  text: 'PNG',
-                  onclick: (event: Event) => {
-                    event.preventDefault();
-                    void client.blob(`/api/v1/invites/${invite.id}/qr.png`).then((blob) => {
-                      const a = h('a', { href: URL.createObjectURL(blob), download: `invite-${invite.name}.png` });
-                      a.click();
-                    });
-                  },
-                }),
-              ]),
-            ])
-          : null,
-      ]),
-    ]);
-  };
+  const invitePanel = (invite: Invite) =>
+    invitePanelOf(invite, {
+      qr: state.shownQr,
+      sent: state.sent,
+      hasPhone: hasPhone(invite.party_id),
+      send: () =>
+        client
+          .call<{ to_masked: string }>('POST', `/api/v1/invites/${invite.id}/send`, {})
+          .then((sent) => {
+            context.clearNotice();
+            state.sent = t('staff.detail.sent', { to: sent.to_masked });
+            void reload();
+          })
+          .catch((error: unknown) =>
+            context.fail(error instanceof ApiError && error.status === 409 ? new Notice(t('staff.detail.noPhone')) : error),
+          ),
+      revoke: () => {
+        state.shown = null;
+        act(() => client.call('POST', `/api/v1/invites/${invite.id}/revoke`, {}));
+      },
+      downloadPng: () =>
+        void client
+          .blob(`/api/v1/invites/${invite.id}/qr.png`)
+          .then((blob) => h('a', { href: URL.createObjectURL(blob), download: `invite-${invite.name}.png` }).click())
+          .catch(context.fail),
+    });
 
   const hasPhone = (partyId: string) => Boolean(state.detail?.parties.find((p) => p.id === partyId)?.phone);
 
   const evidenceSection = (detail: CaseDetail) => {
     const upload = worker
-      ? h('label', { class: 'upload button secondary' }, [
-          t('staff.detail.upload'),
-          h('input', {
-            type: 'file',
-            class: 'visually-hidden',
-            accept: 'image/*,application/pdf',
-            'data-testid': 'evidence-upload',
-            onchange: (event: Event) => {
-              const file = (event.target as HTMLInputElement).files?.[0];
-              if (file) act(() => client.upload(caseId, file));
-            },
-          }),
-        ])
+      ? fileButton('upload button secondary', t('staff.detail.upload'), 'evidence-upload', (file) =>
+          act(() => client.upload(caseId, file)),
+        )
       : null;
     const items = detail.evidence.map((item) => {
       const thumbnail = state.thumbnails.get(item.id);
@@ -550,4 +490,21 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
 /** Whether the case can be given to a mediator now. */
 function assignable(detail: CaseDetail): boolean {
   return detail.case.status === 'accepted' || detail.case.status === 'assigned' || detail.next_statuses.includes('assigned');
+}
+
+/** A button-like label that picks one photo or PDF (the input itself stays hidden). */
+function fileButton(className: string, text: string, testId: string, picked: (file: File) => void): HTMLElement {
+  return h('label', { class: className }, [
+    text,
+    h('input', {
+      type: 'file',
+      class: 'visually-hidden',
+      accept: 'image/*,application/pdf',
+      'data-testid': testId,
+      onchange: (event: Event) => {
+        const file = (event.target as HTMLInputElement).files?.[0];
+        if (file) picked(file);
+      },
+    }),
+  ]);
 }
