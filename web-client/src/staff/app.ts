@@ -54,19 +54,19 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
     if (!needed && path === '/staff/setup') return show(replace('/staff/login'), client, go);
     const signedIn = needed ? null : await client.resume();
     if (path === '/staff' || (path === '/staff/login' && signedIn)) {
-      return show(replace(signedIn ? '/staff/cases' : '/staff/login'), client, go);
+      return show(replace(signedIn ? afterSignIn(location.search) : '/staff/login'), client, go);
     }
     return signInPage(root, client, go, needed);
   }
   const me = await client.resume();
-  if (!me) return show(replace('/staff/login'), client, go);
+  if (!me) return show(replace(loginReturningTo(location.pathname + location.search)), client, go);
 
   const notice = h('p', { class: 'staff-notice', role: 'alert', hidden: true, 'data-testid': 'staff-notice' });
   const main = h('main', { class: 'staff-main' });
   const fail = (error: unknown) => {
     if (error instanceof ApiError && error.status === 401) {
       client.forget();
-      go('/staff/login');
+      go(loginReturningTo(location.pathname + location.search));
       return;
     }
     notice.hidden = false;
@@ -90,6 +90,19 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
     drawShell();
     redrawPage();
   };
+}
+
+/** The sign-in page, which comes back to `path` afterwards (a case opened from a link). */
+export function loginReturningTo(path: string): string {
+  return path.startsWith('/staff/') ? `/staff/login?next=${encodeURIComponent(path)}` : '/staff/login';
+}
+
+/** Where sign-in leads: the page it interrupted when that is a staff page, else the cases. */
+export function afterSignIn(search: string): string {
+  const next = new URLSearchParams(search).get('next') ?? '';
+  // Only a path of this app: never another site, never the sign-in pages again.
+  const own = /^\/staff\/[^/]/.test(next) && !/^\/staff\/(login|setup)\b/.test(next);
+  return own ? next : '/staff/cases';
 }
 
 function replace(path: string): HTMLElement {
@@ -181,7 +194,7 @@ function signInPage(root: HTMLElement, client: StaffClient, go: (path: string) =
             ? client.setup(values.username.trim(), values.displayName.trim(), values.password)
             : client.login(values.username.trim(), values.password);
           attempt
-            .then(() => go('/staff/cases'))
+            .then(() => go(afterSignIn(location.search)))
             .catch((error: unknown) => {
               busy = false;
               fields = error instanceof ApiError ? problemsOf(error) : {};

@@ -3,6 +3,7 @@ import { en } from '../i18n/en';
 import { zhCN } from '../i18n/zh-CN';
 import { ApiError, KeyedCreate, StaffClient, chinaDateTime, chinaDayStart, formatChinaTime } from './api';
 import { auditAction, auditActor, auditDetail } from './audit';
+import { afterSignIn, loginReturningTo } from './app';
 import { CATEGORIES, STATUSES, listQuery, shownFields } from './cases';
 import { problemText, problemsOf } from './problems';
 
@@ -147,6 +148,20 @@ describe('the staff API client', () => {
       await client.call('POST', '/api/v1/cases', {}, { 'idempotency-key': 'form-key-1' }).catch(() => undefined);
     }
     expect(keys).toEqual(['form-key-1', 'form-key-1']);
+  });
+});
+
+describe('signing in from a link', () => {
+  it('comes back to the staff page it interrupted, and only to one', () => {
+    const login = loginReturningTo('/staff/cases/CA_1');
+    expect(login).toBe('/staff/login?next=%2Fstaff%2Fcases%2FCA_1');
+    expect(afterSignIn(login.slice(login.indexOf('?')))).toBe('/staff/cases/CA_1');
+    expect(afterSignIn('?next=%2Fstaff%2Fcases%3Fstatus%3Dintake')).toBe('/staff/cases?status=intake');
+    expect(afterSignIn('')).toBe('/staff/cases');
+    for (const elsewhere of ['https://evil.example/staff/x', '//evil.example/staff/', '/join#token=x', '/staff/login', '/staff//x']) {
+      expect(afterSignIn(`?next=${encodeURIComponent(elsewhere)}`)).toBe('/staff/cases');
+    }
+    expect(loginReturningTo('/apply')).toBe('/staff/login');
   });
 });
 
