@@ -11,7 +11,9 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
   const system = me.organisation_id === null;
   let organisations: Organisation[] = [];
   let staff: StaffMember[] = [];
+  // Field errors belong to the form that was sent (both forms have a `court`).
   let problems: Record<string, string> = {};
+  let problemForm = '';
 
   const reload = () =>
     Promise.all([
@@ -29,6 +31,7 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
     const data = Object.fromEntries(new FormData(form)) as Record<string, string>;
     const body = Object.fromEntries(Object.entries(data).filter(([, v]) => v.trim() !== ''));
     problems = {};
+    problemForm = form.dataset.testid ?? '';
     client
       .call('POST', path, body)
       .then(() => {
@@ -38,16 +41,29 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
       .catch((error: unknown) => {
         if (error instanceof ApiError && error.status === 422) {
           problems = problemsOf(error);
+          // Redrawing rebuilds the forms: what was typed goes back in, to be corrected.
+          const typed = [...new FormData(form)];
           draw();
+          const again = main.querySelector<HTMLFormElement>(`form[data-testid="${problemForm}"]`);
+          for (const [name, value] of typed) {
+            const field = again?.elements.namedItem(name);
+            if ((field instanceof HTMLInputElement || field instanceof HTMLSelectElement) && typeof value === 'string') field.value = value;
+          }
+          again?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
         } else context.fail(error);
       });
   };
 
-  const input = (name: string, labelKey: MessageKey, type = 'text') =>
+  const input = (formId: string, name: string, labelKey: MessageKey, type = 'text') =>
     h('div', { class: 'field' }, [
       h('label', { text: t(labelKey) }),
-      h('input', { name, type, 'data-testid': `admin-${name}` }),
-      problems[name] ? h('p', { class: 'field-error', text: problems[name] }) : null,
+      h('input', {
+        name,
+        type,
+        'data-testid': `admin-${name}`,
+        'aria-invalid': problemForm === formId && problems[name] ? 'true' : undefined,
+      }),
+      problemForm === formId && problems[name] ? h('p', { class: 'field-error', text: problems[name] }) : null,
     ]);
 
   const draw = () => {
@@ -80,9 +96,9 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
                 },
                 [
                   h('h3', { text: t('staff.admin.newOrganisation') }),
-                  input('name', 'staff.admin.orgName'),
-                  input('short_name', 'staff.admin.shortName'),
-                  input('region', 'staff.admin.region'),
+                  input('new-organisation', 'name', 'staff.admin.orgName'),
+                  input('new-organisation', 'short_name', 'staff.admin.shortName'),
+                  input('new-organisation', 'region', 'staff.admin.region'),
                   h('div', { class: 'field' }, [
                     h('label', { text: t('staff.admin.channel') }),
                     h(
@@ -93,7 +109,7 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
                       ),
                     ),
                   ]),
-                  input('court', 'staff.admin.court'),
+                  input('new-organisation', 'court', 'staff.admin.court'),
                   h('button', { type: 'submit', class: 'primary', text: t('staff.admin.create') }),
                 ],
               )
@@ -117,8 +133,11 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
                         type: 'button',
                         class: 'secondary small',
                         text: t('staff.admin.disable'),
-                        onclick: () =>
-                          client.call('POST', `/api/v1/staff/${s.id}/disable`).then(reload).catch(context.fail),
+                        onclick: () => {
+                          // Disabling signs the person out everywhere at once.
+                          if (!confirm(t('staff.admin.confirmDisable', { name: s.display_name }))) return;
+                          client.call('POST', `/api/v1/staff/${s.id}/disable`).then(reload).catch(context.fail);
+                        },
                       })
                     : null,
               ]),
@@ -136,9 +155,9 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
             },
             [
               h('h3', { text: t('staff.admin.newStaff') }),
-              input('username', 'staff.login.username'),
-              input('display_name', 'staff.setup.displayName'),
-              input('password', 'staff.login.password', 'password'),
+              input('new-staff', 'username', 'staff.login.username'),
+              input('new-staff', 'display_name', 'staff.setup.displayName'),
+              input('new-staff', 'password', 'staff.login.password', 'password'),
               h('div', { class: 'field' }, [
                 h('label', { text: t('staff.admin.role') }),
                 h(
@@ -153,9 +172,11 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
                   system ? h('option', { value: '', text: t('staff.admin.none') }) : null,
                   ...organisations.map((o) => h('option', { value: o.id, text: o.name })),
                 ]),
-                problems.organisation_id ? h('p', { class: 'field-error', text: problems.organisation_id }) : null,
+                problemForm === 'new-staff' && problems.organisation_id
+                  ? h('p', { class: 'field-error', text: problems.organisation_id })
+                  : null,
               ]),
-              system ? input('court', 'staff.admin.court') : null,
+              system ? input('new-staff', 'court', 'staff.admin.court') : null,
               h('button', { type: 'submit', class: 'primary', text: t('staff.admin.create') }),
             ],
           ),
