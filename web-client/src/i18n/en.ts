@@ -301,6 +301,7 @@ export const en: Record<MessageKey, string> = {
   'staff.party.noLetter': 'No power of attorney yet',
   'staff.detail.selected': 'Selected: press Ctrl+C to copy',
   'staff.admin.confirmDisable': 'Disable the account of {name}? They are signed out at once.',
+  'staff.cases.clear': 'Clear filters',
   'audit.case.created': 'Case registered',
   'audit.party.added': 'Party added',
   'audit.case.status_changed': 'Status changed',

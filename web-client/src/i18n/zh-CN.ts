@@ -301,6 +301,7 @@ export const zhCN = {
   'staff.party.noLetter': '未上传授权委托书',
   'staff.detail.selected': '已选中，请按 Ctrl+C 复制',
   'staff.admin.confirmDisable': '停用 {name} 的账号？停用后立即退出登录。',
+  'staff.cases.clear': '清除筛选',
   'audit.case.created': '登记案件',
   'audit.party.added': '添加当事人',
   'audit.case.status_changed': '变更状态',

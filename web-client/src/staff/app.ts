@@ -82,7 +82,7 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
   let redrawPage: () => void;
   const caseMatch = /^\/staff\/cases\/([A-Za-z0-9_]+)$/.exec(path);
   if (path === '/staff/cases') redrawPage = mountCaseList(main, context, new URLSearchParams(location.search));
-  else if (path === '/staff/cases/new') redrawPage = mountNewCase(main, context);
+  else if (path === '/staff/cases/new' && me.role !== 'court') redrawPage = mountNewCase(main, context);
   else if (caseMatch?.[1]) redrawPage = mountCaseDetail(main, context, caseMatch[1]);
   else if (path === '/staff/admin') redrawPage = mountAdmin(main, context);
   else return show(replace('/staff/cases'), client, go);

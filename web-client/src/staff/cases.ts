@@ -111,7 +111,16 @@ export function mountCaseList(main: HTMLElement, context: PageContext, filters: 
         select('category', CATEGORIES, 'staff.cases.anyCategory', 'category'),
         date('from', 'staff.cases.from'),
         date('to', 'staff.cases.to'),
-        h('button', { type: 'submit', class: 'secondary', text: t('staff.cases.filter') }),
+        h('button', { type: 'submit', class: 'secondary', 'data-testid': 'filter-submit', text: t('staff.cases.filter') }),
+        [...filters.values()].some((v) => v.trim())
+          ? h('button', {
+              type: 'button',
+              class: 'link-button',
+              'data-testid': 'filter-clear',
+              text: t('staff.cases.clear'),
+              onclick: () => context.go('/staff/cases'),
+            })
+          : null,
       ],
     );
     const mayCreate = context.me.role !== 'court';
@@ -283,8 +292,9 @@ export function mountNewCase(main: HTMLElement, context: PageContext): () => voi
     const partyRow = (party: PartyRow, index: number) => {
       const field = (name: 'name' | 'phone' | 'id_number', label: MessageKey, type = 'text') =>
         h('div', { class: 'field' }, [
-          h('label', { text: t(label) }),
+          h('label', { for: `party-${index}-${name}`, text: t(label) }),
           h('input', {
+            id: `party-${index}-${name}`,
             type,
             value: party[name],
             'data-testid': `party-${index}-${name}`,

@@ -435,6 +435,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
           .catch(context.fail),
     });
 
+  const partyName = (partyId: string) => state.detail?.parties.find((p) => p.id === partyId)?.name ?? '';
   const hasPhone = (partyId: string) => Boolean(state.detail?.parties.find((p) => p.id === partyId)?.phone);
 
   const evidenceSection = (detail: CaseDetail) => {
@@ -456,6 +457,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
           },
         }),
         h('span', { class: 'muted', text: ` · ${Math.ceil(item.size / 1024)} KB · ${formatChinaTime(item.created_at)}` }),
+        item.party_id ? h('span', { class: 'muted', text: partyName(item.party_id) }) : null,
       ]);
     });
     return h('section', { class: 'case-section' }, [
