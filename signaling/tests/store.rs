@@ -588,3 +588,41 @@ both_databases!(
     online_intake,
     an_intake_is_stored_whole_once_and_its_history_follows_it
 );
+
+async fn cases_made_in_one_burst_list_newest_first_across_pages(s: &Scratch) {
+    let store = &s.store;
+    let org = organisation(store, "宝安", "新安街道").await;
+    let mut numbers = Vec::new();
+    for i in 0..25 {
+        let case = store
+            .create_case(&admin(), new_case(&org, &format!("纠纷{i}")), None)
+            .await
+            .expect("case");
+        numbers.push(case.number);
+    }
+    numbers.reverse();
+    let mut listed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .cases(&CaseFilter {
+                organisation_id: Some(org.id.clone()),
+                limit: 7,
+                after: after.clone(),
+                ..CaseFilter::default()
+            })
+            .await
+            .expect("page");
+        listed.extend(page.items.into_iter().map(|c| c.number));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, numbers);
+}
+
+both_databases!(
+    burst_order,
+    cases_made_in_one_burst_list_newest_first_across_pages
+);

@@ -278,10 +278,12 @@ impl Store {
             ));
         }
         if let Some(after) = &filter.after {
-            let (at, id) = parse_cursor(after)?;
-            let (a, b) = (param(Param::Int(at)), param(Param::Text(id)));
+            // Cases registered in the same millisecond are told apart by number, which an
+            // organisation hands out in order: newest first holds within a millisecond too.
+            let (at, number) = parse_cursor(after)?;
+            let (a, b) = (param(Param::Int(at)), param(Param::Text(number)));
             clauses.push(format!(
-                "(created_at < {a} OR (created_at = {a} AND id < {b}))"
+                "(created_at < {a} OR (created_at = {a} AND number < {b}))"
             ));
         }
         let limit = filter.limit.clamp(1, 100);
@@ -292,7 +294,7 @@ impl Store {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases {filter_sql} ORDER BY created_at DESC, id DESC LIMIT {wanted}"
+            "SELECT {CASE_COLUMNS} FROM cases {filter_sql} ORDER BY created_at DESC, number DESC LIMIT {wanted}"
         );
         let mut query = sqlx::query(&sql);
         for p in params {
@@ -305,7 +307,9 @@ impl Store {
         let mut items = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|c| format!("{}:{}", c.created_at, c.id))
+            items
+                .last()
+                .map(|c| format!("{}:{}", c.created_at, c.number))
         } else {
             None
         };
