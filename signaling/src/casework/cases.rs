@@ -1,47 +1,31 @@
 //! `/api/v1/cases…`: listing, registering and running cases.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt;
 
-use super::{Body, Problems, body, party_of, require_case_worker, sees_everything, visible_case};
+use super::{Body, Problems, body, require_case_worker, sees_everything, visible_case};
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::evidence::{self, Received, drain, multipart_error};
 use crate::intake::{idempotency_key, is_id_number, is_landline, is_mobile, normalise_phone};
 use crate::staff::StaffSession;
 use crate::store::model::{
     AuditEntry, Case, CaseFilter, CaseStatus, Category, Evidence, NewCase, NewParty, Organisation,
     Party, PartyKind, Risk, Session, Side, Staff, StaffRole,
 };
-use crate::store::{new_id, now_ms};
+use crate::store::now_ms;
 
-pub(super) fn router(max_evidence_bytes: u64) -> Router<AppState> {
-    // Room for the multipart framing around the largest file.
-    let upload_limit = usize::try_from(max_evidence_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(64 * 1024);
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/cases", get(list).post(create))
         .route("/api/v1/cases/{id}", get(detail))
         .route("/api/v1/cases/{id}/status", post(change_status))
         .route("/api/v1/cases/{id}/assign", post(assign))
         .route("/api/v1/cases/{id}/parties", post(add_party))
-        .route(
-            "/api/v1/cases/{id}/parties/{party_id}/attorney-letter",
-            post(attorney_letter).layer(DefaultBodyLimit::max(upload_limit)),
-        )
         .route("/api/v1/cases/{id}/sessions", post(schedule))
-        .route(
-            "/api/v1/cases/{id}/evidence",
-            post(upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/api/v1/cases/{id}/evidence/{evidence_id}", get(download))
         .route("/api/v1/cases/{id}/audit", get(audit))
 }
 
@@ -535,175 +519,6 @@ async fn schedule(
         StatusCode::OK
     };
     Ok((status, Json(session_record)))
-}
-
-/// Reads a one-file upload (`file`, and `party_id` when `with_party`), storing nothing yet.
-async fn read_upload(
-    state: &AppState,
-    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
-    with_party: bool,
-) -> Result<(Received, Option<String>)> {
-    let mut multipart = multipart
-        .map_err(|_| Error::UnsupportedMediaType("send the file as multipart/form-data"))?;
-    let mut file: Option<Received> = None;
-    let mut party_id: Option<String> = None;
-    let mut refusal: Option<Error> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if refusal.is_some() {
-            drain(&mut field).await?;
-            continue;
-        }
-        match name.as_str() {
-            "file" if file.is_some() => {
-                drain(&mut field).await?;
-                refusal = Some(Error::BadRequest("send one `file` per upload".into()));
-            }
-            "file" => {
-                let max = state.config().max_evidence_bytes;
-                match evidence::receive(&mut field, state.blobs(), max).await {
-                    Ok(received) => file = Some(received),
-                    Err(e) => refusal = Some(e),
-                }
-            }
-            "party_id" if with_party => {
-                let text = field.text().await.map_err(multipart_error)?;
-                party_id = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
-            }
-            _ => {
-                drain(&mut field).await?;
-                refusal = Some(Error::BadRequest(format!(
-                    "unexpected field `{name}`: send `file`{}",
-                    if with_party {
-                        " and optionally `party_id`"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-        }
-    }
-    if let Some(refusal) = refusal {
-        return Err(refusal);
-    }
-    let file = file.ok_or_else(|| Error::field("file", "required"))?;
-    Ok((file, party_id))
-}
-
-/// Stores an upload's blob and describes it as evidence of `case_id`.
-async fn evidence_record(
-    file: Received,
-    case_id: String,
-    party_id: Option<String>,
-    session: &StaffSession,
-) -> Result<Evidence> {
-    let blob = file.writer.finish().await?;
-    Ok(Evidence {
-        id: new_id("EV"),
-        case_id,
-        party_id,
-        sha256: blob.sha256,
-        media_type: file.media_type.into(),
-        size: i64::try_from(blob.size).unwrap_or(i64::MAX),
-        file_name: file.file_name,
-        uploaded_by: session.actor().label(),
-        created_at: now_ms(),
-    })
-}
-
-async fn upload(
-    State(state): State<AppState>,
-    session: StaffSession,
-    Path(id): Path<String>,
-    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, Json<Evidence>)> {
-    require_case_worker(&session)?;
-    let case = visible_case(&state, &session, &id).await?;
-    let (file, party_id) = read_upload(&state, multipart, true).await?;
-    if let Some(party) = &party_id {
-        party_of(&state, &case, party).await?;
-    }
-    let record = evidence_record(file, case.id, party_id, &session).await?;
-    let stored = state.store().add_evidence(&session.actor(), record).await?;
-    Ok((StatusCode::CREATED, Json(stored)))
-}
-
-/// A representative's power of attorney (授权委托书): kept with the case's evidence and
-/// named on the representative's record.
-async fn attorney_letter(
-    State(state): State<AppState>,
-    session: StaffSession,
-    Path((id, party_id)): Path<(String, String)>,
-    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, Json<Party>)> {
-    require_case_worker(&session)?;
-    let case = visible_case(&state, &session, &id).await?;
-    let party = match state.store().party(&party_id).await {
-        Ok(p) if p.case_id == case.id => p,
-        Ok(_) | Err(Error::NotFound(_)) => {
-            return Err(Error::NotFound("no such party in this case"));
-        }
-        Err(other) => return Err(other),
-    };
-    if party.kind != PartyKind::Representative {
-        return Err(Error::Conflict(
-            "only a representative has a power of attorney".into(),
-        ));
-    }
-    let (file, _) = read_upload(&state, multipart, false).await?;
-    let record = evidence_record(file, case.id, Some(party.id.clone()), &session).await?;
-    let updated = state
-        .store()
-        .attach_attorney_letter(&session.actor(), &party.id, record)
-        .await?;
-    Ok((StatusCode::CREATED, Json(updated)))
-}
-
-async fn download(
-    State(state): State<AppState>,
-    session: StaffSession,
-    Path((id, evidence_id)): Path<(String, String)>,
-) -> Result<Response> {
-    let case = visible_case(&state, &session, &id).await?;
-    let record = state
-        .store()
-        .evidence(&case.id)
-        .await?
-        .into_iter()
-        .find(|e| e.id == evidence_id)
-        .ok_or(Error::NotFound("no such evidence file in this case"))?;
-    let reader = state
-        .blobs()
-        .open(&record.sha256)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("blob {} is missing", record.sha256)))?;
-    let chunks = futures_util::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
-        let mut buffer = vec![0u8; 64 * 1024];
-        match reader.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(buffer), Some(reader)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
-    let mut response = axum::body::Body::from_stream(chunks).into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&record.media_type) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(record.size));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
-    Ok(response)
 }
 
 #[derive(Debug, Serialize)]

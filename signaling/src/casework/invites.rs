@@ -127,12 +127,13 @@ async fn visible_session(
     Ok((session, case))
 }
 
+/// The invite `id`, the person it invites and its context, if the bearer may see its case.
 async fn visible_invite(
     state: &AppState,
     staff: &StaffSession,
     headers: &HeaderMap,
     id: &str,
-) -> Result<(Invite, Context)> {
+) -> Result<(Invite, Party, Context)> {
     let invite = state.store().invite(id).await?;
     let (session, case) = visible_session(state, staff, &invite.session_id)
         .await
@@ -141,7 +142,8 @@ async fn visible_invite(
             other => other,
         })?;
     let context = context(state, headers, session, case).await?;
-    Ok((invite, context))
+    let party = state.store().party(&invite.party_id).await?;
+    Ok((invite, party, context))
 }
 
 async fn context(
@@ -360,8 +362,7 @@ async fn show_invite(
     Path(id): Path<String>,
 ) -> Result<Json<InviteView>> {
     require_case_worker(&staff)?;
-    let (invite, context) = visible_invite(&state, &staff, &headers, &id).await?;
-    let party = state.store().party(&invite.party_id).await?;
+    let (invite, party, context) = visible_invite(&state, &staff, &headers, &id).await?;
     Ok(Json(view(&state, invite, &party, &context)?))
 }
 
@@ -372,8 +373,7 @@ async fn invite_link(
     id: &str,
 ) -> Result<String> {
     require_case_worker(staff)?;
-    let (invite, context) = visible_invite(state, staff, headers, id).await?;
-    let party = state.store().party(&invite.party_id).await?;
+    let (invite, party, context) = visible_invite(state, staff, headers, id).await?;
     let token = invite_token(state, &invite, &party, &context.session)?;
     Ok(join_link(&context.base_url, &token))
 }
@@ -460,12 +460,11 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<InviteView>> {
     require_case_worker(&staff)?;
-    let (invite, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    let (invite, party, context) = visible_invite(&state, &staff, &headers, &id).await?;
     let revoked = state
         .store()
         .revoke_invite(&staff.actor(), &invite.id)
         .await?;
-    let party = state.store().party(&revoked.party_id).await?;
     Ok(Json(view(&state, revoked, &party, &context)?))
 }
 
@@ -496,13 +495,12 @@ async fn send(
             return Err(Error::field("lang", "zh-CN or en"));
         }
     };
-    let (invite, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    let (invite, party, context) = visible_invite(&state, &staff, &headers, &id).await?;
     if !invite.is_active(now_ms() / 1000) {
         return Err(Error::Conflict(
             "the invite is revoked or expired; make a new one".into(),
         ));
     }
-    let party = state.store().party(&invite.party_id).await?;
     let Some(phone) = party.phone.clone() else {
         return Err(Error::Conflict(
             "no phone number is on record for this person; copy the message instead".into(),

@@ -7,6 +7,7 @@
 
 mod admin;
 mod cases;
+mod files;
 mod invites;
 
 use axum::Router;
@@ -22,7 +23,8 @@ use crate::store::model::{Case, Party, StaffRole};
 pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
     Router::new()
         .merge(admin::router())
-        .merge(cases::router(max_evidence_bytes))
+        .merge(cases::router())
+        .merge(files::router(max_evidence_bytes))
         .merge(invites::router())
 }
 

@@ -2,6 +2,7 @@
 // parties.
 
 import { type MessageKey, t } from '../i18n';
+import { CATEGORIES } from '../intake/form';
 import { h } from '../screens/dom';
 import { ApiError, type Case, type CaseDetail, KeyedCreate, type Organisation, chinaDayStart, formatChinaTime } from './api';
 import { problemsOf } from './problems';
@@ -23,17 +24,8 @@ export const STATUSES = [
   'declined',
 ] as const;
 
-export const CATEGORIES = [
-  'family',
-  'neighbours',
-  'labour',
-  'property',
-  'consumer',
-  'traffic',
-  'medical',
-  'contract',
-  'other',
-] as const;
+// The same categories residents pick from when they apply online.
+export { CATEGORIES };
 
 const DAY_MS = 24 * 3600 * 1000;
 
