@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MediaKind, ParticipantId, RoomId, TrackId, TrackSource};
+use crate::ids::{MediaKind, ParticipantId, RoomId, Space, TrackId, TrackSource};
 
 /// A published track as others see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,4 +124,29 @@ pub struct JoinRequest {
     pub can_publish: bool,
     /// They receive others' tracks.
     pub can_subscribe: bool,
+    /// Where in the room they start.
+    pub space: Space,
+}
+
+/// What one subscriber has been sent, per publisher, since it joined: the measure by which
+/// caucus isolation is checked ("not one packet of the other side's media").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubscriberReport {
+    /// The subscriber.
+    pub participant_id: ParticipantId,
+    /// Where it is now.
+    pub space: u32,
+    /// Per publisher, oldest first.
+    pub received_from: Vec<ReceivedFrom>,
+}
+
+/// Packets forwarded from one publisher to one subscriber.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReceivedFrom {
+    /// The publisher.
+    pub participant_id: ParticipantId,
+    /// RTP packets forwarded.
+    pub packets: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
 }

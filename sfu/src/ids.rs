@@ -49,6 +49,17 @@ impl TrackId {
     }
 }
 
+/// A part of a room whose members see and hear only each other: the joint room is
+/// [`Space::MAIN`]; private (caucus) rooms are other numbers. A participant is in exactly one
+/// space, and nothing published in one space is ever forwarded, listed or announced in another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Space(pub u32);
+
+impl Space {
+    /// Where everyone starts.
+    pub const MAIN: Space = Space(0);
+}
+
 /// Which simulcast layer of a video track: 0 is the lowest resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Layer(pub u8);

@@ -46,8 +46,11 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use config::SfuConfig;
 pub use error::{Error, Result};
-pub use events::{IceCandidate, JoinRequest, SfuEvent, Speaker, TrackDeclaration, TrackInfo};
-pub use ids::{Layer, MediaKind, ParticipantId, RoomId, TrackId, TrackSource};
+pub use events::{
+    IceCandidate, JoinRequest, ReceivedFrom, SfuEvent, Speaker, SubscriberReport, TrackDeclaration,
+    TrackInfo,
+};
+pub use ids::{Layer, MediaKind, ParticipantId, RoomId, Space, TrackId, TrackSource};
 pub use stats::{SfuStats, SfuStatsSnapshot};
 
 use net::PeerKey;
@@ -235,6 +238,31 @@ impl Sfu {
         }
     }
 
+    /// What every subscriber in a room has been sent, per publisher (empty for a room not
+    /// here).
+    pub async fn room_report(&self, room: &RoomId) -> Vec<SubscriberReport> {
+        let shard = {
+            let placement = self
+                .inner
+                .placement
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match placement.get(room) {
+                Some(p) => p.shard,
+                None => return Vec::new(),
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Report {
+            room: room.clone(),
+            reply,
+        };
+        if self.inner.shards[shard].send(command).is_err() {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
+    }
+
     /// Stops every shard; participants are closed.
     pub fn shutdown(&self) {
         self.inner
@@ -411,6 +439,26 @@ impl ParticipantHandle {
         let key = self.key;
         self.call(|reply| Command::Pause { key, paused, reply })
             .await
+    }
+
+    /// Moves the participant to another space of its room (see [`Space`]).
+    pub async fn move_to(&self, space: Space) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::Move { key, space, reply })
+            .await
+    }
+
+    /// A moderator mutes one of the participant's sources (`held`), or lifts that: while held
+    /// nothing of it is forwarded, until the participant unmutes it themselves.
+    pub async fn hold(&self, source: TrackSource, held: bool) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::Hold {
+            key,
+            source,
+            held,
+            reply,
+        })
+        .await
     }
 
     /// Tracks others publish in the room now (for a client that resumes its seat).

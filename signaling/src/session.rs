@@ -282,6 +282,7 @@ async fn take_seat(
             participant: ParticipantId::new(&admission.participant.id),
             can_publish: claims.can_publish,
             can_subscribe: claims.can_subscribe,
+            space: accord_sfu::Space::MAIN,
         })
         .await;
     let joined = match joined {

@@ -170,6 +170,7 @@ async fn start(
             // A WHEP player cannot renegotiate, so nothing is offered to it after its
             // one answer; what it watches is bound in that answer.
             can_subscribe: false,
+            space: accord_sfu::Space::MAIN,
         })
         .await;
     let leave = |state: &AppState| {

@@ -12,8 +12,10 @@ use super::negotiation::outgoing_track;
 use super::participant::{FIRST_OFFER_GRACE, Negotiation, Participant};
 use super::publication::MAX_LAYERS;
 use crate::error::{Error, Result};
-use crate::events::{IceCandidate, JoinRequest, SfuEvent, TrackDeclaration, TrackInfo};
-use crate::ids::{Layer, MediaKind, ParticipantId, TrackId, TrackSource};
+use crate::events::{
+    IceCandidate, JoinRequest, SfuEvent, SubscriberReport, TrackDeclaration, TrackInfo,
+};
+use crate::ids::{Layer, MediaKind, ParticipantId, RoomId, Space, TrackId, TrackSource};
 use crate::net::{PeerKey, RouterUpdate};
 use crate::peer::{self, PeerSetup};
 
@@ -67,6 +69,21 @@ pub(crate) enum Command {
         key: PeerKey,
         reply: oneshot::Sender<Result<Vec<TrackInfo>>>,
     },
+    Move {
+        key: PeerKey,
+        space: Space,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Hold {
+        key: PeerKey,
+        source: TrackSource,
+        held: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Report {
+        room: RoomId,
+        reply: oneshot::Sender<Vec<SubscriberReport>>,
+    },
     Leave {
         key: PeerKey,
     },
@@ -85,8 +102,10 @@ impl Command {
             | Command::Mute { key, .. }
             | Command::Pause { key, .. }
             | Command::RoomTracks { key, .. }
+            | Command::Move { key, .. }
+            | Command::Hold { key, .. }
             | Command::Leave { key } => Some(key.index),
-            Command::Join { .. } | Command::Shutdown => None,
+            Command::Join { .. } | Command::Report { .. } | Command::Shutdown => None,
         }
     }
 }
@@ -149,6 +168,20 @@ impl Shard {
             Command::RoomTracks { key, reply } => {
                 let _ = reply.send(self.room_tracks(key));
             }
+            Command::Move { key, space, reply } => {
+                let _ = reply.send(self.move_to(key, space));
+            }
+            Command::Hold {
+                key,
+                source,
+                held,
+                reply,
+            } => {
+                let _ = reply.send(self.hold(key, source, held));
+            }
+            Command::Report { room, reply } => {
+                let _ = reply.send(self.report(&room));
+            }
             Command::Leave { key } => {
                 if self.live(key).is_ok() {
                     self.remove_participant(key.index);
@@ -158,7 +191,7 @@ impl Shard {
         }
     }
 
-    fn live(&self, key: PeerKey) -> Result<usize> {
+    pub(super) fn live(&self, key: PeerKey) -> Result<usize> {
         match self.participants.get(key.index) {
             Some(p) if p.token == key.token => Ok(key.index),
             _ => Err(Error::ParticipantGone),
@@ -191,6 +224,8 @@ impl Shard {
             id: request.participant,
             token,
             room: request.room.clone(),
+            space: request.space,
+            received_before: Vec::new(),
             pc,
             events,
             can_publish: request.can_publish,
@@ -230,9 +265,13 @@ impl Shard {
         let existing: Vec<usize> = room.publications.clone();
         let mut tracks = Vec::new();
         for publication in existing {
-            if let Some(p) = self.publications.get(publication) {
-                tracks.push(p.info());
+            let Some(p) = self.publications.get(publication) else {
+                continue;
+            };
+            if self.space_of(p.owner) != Some(request.space) {
+                continue;
             }
+            tracks.push(p.info());
             self.subscribe(key, publication);
         }
         self.negotiate(key, now);
@@ -242,6 +281,7 @@ impl Shard {
     fn room_tracks(&self, key: PeerKey) -> Result<Vec<TrackInfo>> {
         let index = self.live(key)?;
         let room = &self.participants[index].room;
+        let space = self.participants[index].space;
         Ok(self
             .rooms
             .get(room)
@@ -249,7 +289,7 @@ impl Shard {
                 r.publications
                     .iter()
                     .filter_map(|&k| self.publications.get(k))
-                    .filter(|p| p.owner != index)
+                    .filter(|p| p.owner != index && self.space_of(p.owner) == Some(space))
                     .map(|p| p.info())
                     .collect()
             })
@@ -348,7 +388,9 @@ impl Shard {
             .into_iter()
             .filter(|&k| {
                 self.publications.get(k).is_some_and(|p| {
-                    p.owner != index && watch.as_ref().is_none_or(|w| &p.owner_id == w)
+                    p.owner != index
+                        && self.space_of(p.owner) == self.space_of(index)
+                        && watch.as_ref().is_none_or(|w| &p.owner_id == w)
                 })
             })
             .collect();
@@ -391,6 +433,8 @@ impl Shard {
                 forwarder: crate::forward::Forwarder::new(pubn.codec, target),
                 wanted_size: Some(VIEWER_SIZE),
                 cap: super::publication::Cap::Unlimited,
+                packets: 0,
+                bytes: 0,
             });
         }
         let answer = p.pc.create_answer(None)?;
@@ -468,17 +512,22 @@ impl Shard {
     fn mute(&mut self, key: PeerKey, source: TrackSource, muted: bool) -> Result<()> {
         let index = self.live(key)?;
         let owned = self.participants[index].publications.clone();
+        let space = self.participants[index].space;
         let mut changed = Vec::new();
         for k in owned {
-            if let Some(p) = self.publications.get_mut(k) {
-                if p.source == source && p.muted != muted {
+            if let Some(p) = self.publications.get_mut(k).filter(|p| p.source == source) {
+                // Unmuting themselves is how someone a moderator muted speaks again.
+                if !muted {
+                    p.held = false;
+                }
+                if p.muted != muted {
                     p.muted = muted;
                     changed.push((p.id.clone(), p.room.clone()));
                 }
             }
         }
         for (track, room) in changed {
-            self.tell_room(&room, Some(index), || SfuEvent::TrackMuted {
+            self.tell_space(&room, space, Some(index), || SfuEvent::TrackMuted {
                 track: track.clone(),
                 muted,
             });

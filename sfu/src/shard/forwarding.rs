@@ -79,6 +79,9 @@ impl Shard {
         let Some(pubn) = self.publications.get_mut(route.publication) else {
             return;
         };
+        if pubn.held {
+            return;
+        }
         let layer_index = usize::from(route.layer.0);
         let info = pubn.codec.inspect(&packet.payload);
         // A layer is live while fresh video of it arrives. Padding (a publisher probing its
@@ -171,7 +174,11 @@ impl Shard {
                 message: RTCMessage::RtpPacket(String::new(), rtc::rtp::Packet { header, payload }),
             };
             match subscriber.pc.handle_write(message) {
-                Ok(()) => self.ctx.stats.add_forwarded(1, bytes),
+                Ok(()) => {
+                    self.ctx.stats.add_forwarded(1, bytes);
+                    sub.packets += 1;
+                    sub.bytes += bytes;
+                }
                 Err(e) => tracing::debug!(error = %e, "forwarded packet refused"),
             }
             touched.push(sub.subscriber);

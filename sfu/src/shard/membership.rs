@@ -9,27 +9,33 @@ use rtc::sansio::Protocol;
 use super::participant::{CONNECT_TIMEOUT, UNPAUSE_ALLOWANCE};
 use super::{Shard, speaker};
 use crate::events::{SfuEvent, Speaker};
-use crate::ids::{MediaKind, TrackId, TrackSource};
+use crate::ids::{MediaKind, Space, TrackId, TrackSource};
 use crate::net::RouterUpdate;
 use crate::peer;
 
 impl Shard {
-    /// Sends an event to everyone in a room except `except`.
-    pub(super) fn tell_room(
+    /// Sends an event to everyone in one space of a room except `except`.
+    pub(super) fn tell_space(
         &self,
         room: &crate::ids::RoomId,
+        space: Space,
         except: Option<usize>,
         event: impl Fn() -> SfuEvent,
     ) {
         if let Some(r) = self.rooms.get(room) {
             for &k in &r.participants {
                 if Some(k) != except {
-                    if let Some(p) = self.participants.get(k) {
+                    if let Some(p) = self.participants.get(k).filter(|p| p.space == space) {
                         p.tell(event());
                     }
                 }
             }
         }
+    }
+
+    /// The space a participant is in, if it is here.
+    pub(super) fn space_of(&self, index: usize) -> Option<Space> {
+        self.participants.get(index).map(|p| p.space)
     }
 
     pub(super) fn remove_participant(&mut self, index: usize) {
@@ -110,13 +116,18 @@ impl Shard {
 
     /// Subscribes a participant to a publication (the sender is added at the next offer).
     pub(super) fn subscribe(&mut self, subscriber: usize, publication: usize) {
+        let owner_space = self
+            .publications
+            .get(publication)
+            .and_then(|pubn| self.space_of(pubn.owner));
         let Some(p) = self.participants.get_mut(subscriber) else {
             return;
         };
         let Some(pubn) = self.publications.get_mut(publication) else {
             return;
         };
-        if !p.can_subscribe || pubn.owner == subscriber {
+        let same_space = owner_space == Some(p.space);
+        if !p.can_subscribe || pubn.owner == subscriber || !same_space {
             return;
         }
         let target = pubn.choose_layer(None, Instant::now(), true);
@@ -129,6 +140,8 @@ impl Shard {
             forwarder: crate::forward::Forwarder::new(pubn.codec, target),
             wanted_size: None,
             cap: super::publication::Cap::Unlimited,
+            packets: 0,
+            bytes: 0,
         });
         p.negotiation.needed = true;
     }
@@ -152,9 +165,16 @@ impl Shard {
         if let Some(owner) = self.participants.get_mut(pubn.owner) {
             owner.inbound.retain(|i| i.publication != publication);
         }
-        self.tell_room(&pubn.room, Some(pubn.owner), || {
-            SfuEvent::TrackUnpublished(pubn.id.clone())
-        });
+        if let Some(space) = self.space_of(pubn.owner) {
+            self.tell_space(&pubn.room, space, Some(pubn.owner), || {
+                SfuEvent::TrackUnpublished(pubn.id.clone())
+            });
+        }
+        for sub in &pubn.subscriptions {
+            if let Some(p) = self.participants.get_mut(sub.subscriber) {
+                p.count_received(&pubn.owner_id, sub.packets, sub.bytes);
+            }
+        }
         let now = Instant::now();
         for sub in &pubn.subscriptions {
             self.negotiate(sub.subscriber, now);
@@ -208,37 +228,66 @@ impl Shard {
     pub(super) fn update_speakers(&mut self, now: Instant) {
         let mut changes = Vec::new();
         for (room_id, room) in &mut self.rooms {
-            let mut speakers: Vec<Speaker> = room
+            let mut speakers: Vec<(Space, Speaker)> = room
                 .publications
                 .iter()
                 .filter_map(|&k| self.publications.get(k))
                 .filter(|p| {
                     p.kind == MediaKind::Audio
                         && !p.muted
+                        && !p.held
                         && speaker::is_speaking(p.loudness)
                         && p.last_level_at.is_some_and(|t| {
                             now.saturating_duration_since(t) < std::time::Duration::from_secs(1)
                         })
                 })
-                .map(|p| Speaker {
-                    participant_id: p.owner_id.clone(),
-                    level: speaker::percent(p.loudness),
+                .filter_map(|p| {
+                    let space = self.participants.get(p.owner)?.space;
+                    Some((
+                        space,
+                        Speaker {
+                            participant_id: p.owner_id.clone(),
+                            level: speaker::percent(p.loudness),
+                        },
+                    ))
                 })
                 .collect();
-            speakers.sort_by_key(|s| std::cmp::Reverse(s.level));
-            speakers.dedup_by(|a, b| a.participant_id == b.participant_id);
+            speakers.sort_by_key(|(space, s)| (*space, std::cmp::Reverse(s.level)));
+            speakers.dedup_by(|a, b| a.1.participant_id == b.1.participant_id);
             let same_set = speakers.len() == room.speakers.len()
                 && speakers
                     .iter()
                     .zip(&room.speakers)
-                    .all(|(a, b)| a.participant_id == b.participant_id);
+                    .all(|(a, b)| a.0 == b.0 && a.1.participant_id == b.1.participant_id);
             if !same_set {
                 room.speakers = speakers.clone();
                 changes.push((room_id.clone(), speakers));
             }
         }
         for (room, speakers) in changes {
-            self.tell_room(&room, None, || SfuEvent::ActiveSpeakers(speakers.clone()));
+            let mut spaces: Vec<Space> = self
+                .rooms
+                .get(&room)
+                .map(|r| {
+                    r.participants
+                        .iter()
+                        .filter_map(|&k| self.space_of(k))
+                        .collect()
+                })
+                .unwrap_or_default();
+            spaces.sort_unstable();
+            spaces.dedup();
+            // Each space hears of its own speakers only (an empty list when they fell quiet).
+            for space in spaces {
+                let here: Vec<Speaker> = speakers
+                    .iter()
+                    .filter(|(s, _)| *s == space)
+                    .map(|(_, speaker)| speaker.clone())
+                    .collect();
+                self.tell_space(&room, space, None, || {
+                    SfuEvent::ActiveSpeakers(here.clone())
+                });
+            }
         }
     }
 
@@ -326,6 +375,7 @@ impl Shard {
                     declared_size,
                     simulcast: init.rid.is_some(),
                     muted: false,
+                    held: false,
                     audio_level_ext,
                     layers: Default::default(),
                     subscriptions: Vec::new(),
@@ -342,7 +392,8 @@ impl Shard {
                     r.publications.push(k);
                 }
                 let info = self.publications[k].info();
-                self.tell_room(&room, Some(index), || {
+                let space = p.space;
+                self.tell_space(&room, space, Some(index), || {
                     SfuEvent::TrackPublished(info.clone())
                 });
                 let others: Vec<usize> = self

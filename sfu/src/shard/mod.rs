@@ -9,6 +9,7 @@ mod membership;
 mod negotiation;
 mod participant;
 mod publication;
+mod spaces;
 mod speaker;
 
 use std::collections::HashMap;
@@ -53,7 +54,8 @@ pub(crate) struct ShardContext {
 struct Room {
     participants: Vec<usize>,
     publications: Vec<usize>,
-    speakers: Vec<crate::events::Speaker>,
+    /// The last speakers announced, with the space each speaks in.
+    speakers: Vec<(crate::ids::Space, crate::events::Speaker)>,
 }
 
 pub(crate) struct Shard {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::publication::MAX_LAYERS;
 use crate::events::{SfuEvent, TrackDeclaration};
-use crate::ids::{Layer, ParticipantId, RoomId};
+use crate::ids::{Layer, ParticipantId, RoomId, Space};
 
 /// How long a fresh participant may take to make its own first offer before the server
 /// offers first. Publishers offer at once; waiting spares them a glare round trip.
@@ -60,6 +60,10 @@ pub(crate) struct Participant {
     /// Distinguishes this seat from an earlier occupant of the same slab slot.
     pub token: u64,
     pub room: RoomId,
+    /// Which part of the room it sees and is seen in.
+    pub space: Space,
+    /// Packets forwarded to it from subscriptions since ended, per publisher.
+    pub received_before: Vec<crate::events::ReceivedFrom>,
     pub pc: RTCPeerConnection,
     pub events: UnboundedSender<SfuEvent>,
     pub can_publish: bool,
@@ -93,6 +97,25 @@ impl Participant {
     /// session is already gone and its leave is on the way, so the event is moot.
     pub fn tell(&self, event: SfuEvent) {
         let _ = self.events.send(event);
+    }
+
+    /// Adds the count of an ended subscription to what it was sent from `publisher`.
+    pub fn count_received(&mut self, publisher: &ParticipantId, packets: u64, bytes: u64) {
+        match self
+            .received_before
+            .iter_mut()
+            .find(|r| &r.participant_id == publisher)
+        {
+            Some(r) => {
+                r.packets += packets;
+                r.bytes += bytes;
+            }
+            None => self.received_before.push(crate::events::ReceivedFrom {
+                participant_id: publisher.clone(),
+                packets,
+                bytes,
+            }),
+        }
     }
 
     /// What we may send this participant, in bits per second; `None` before any estimate.

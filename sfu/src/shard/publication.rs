@@ -63,6 +63,10 @@ pub(crate) struct Subscription {
     pub wanted_size: Option<(u32, u32)>,
     /// What the subscriber's bandwidth estimate allows.
     pub cap: Cap,
+    /// RTP packets forwarded on it.
+    pub packets: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
 }
 
 /// A track someone publishes.
@@ -80,6 +84,8 @@ pub(crate) struct Publication {
     pub declared_size: Option<(u32, u32)>,
     pub simulcast: bool,
     pub muted: bool,
+    /// A moderator muted it: nothing is forwarded until its publisher unmutes.
+    pub held: bool,
     pub audio_level_ext: Option<u8>,
     pub layers: [LayerState; MAX_LAYERS],
     pub subscriptions: Vec<Subscription>,
@@ -275,6 +281,7 @@ mod tests {
             declared_size: Some((1280, 720)),
             simulcast: true,
             muted: false,
+            held: false,
             audio_level_ext: None,
             layers,
             subscriptions: vec![Subscription {
@@ -286,6 +293,8 @@ mod tests {
                 forwarder: Forwarder::new(Codec::Vp8, None),
                 wanted_size: Some(wanted),
                 cap: Cap::Unlimited,
+                packets: 0,
+                bytes: 0,
             }],
             loudness: 0.0,
             last_level_at: None,
