@@ -29,6 +29,18 @@ pub enum Role {
     Guest,
 }
 
+impl Role {
+    /// As serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Mediator => "mediator",
+            Role::Party => "party",
+            Role::Observer => "observer",
+            Role::Guest => "guest",
+        }
+    }
+}
+
 /// The claims of a join token.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JoinClaims {

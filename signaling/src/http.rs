@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::intake::router(state.config().max_evidence_bytes))
         .merge(crate::staff::router())
         .merge(crate::casework::router(state.config().max_evidence_bytes))
+        .merge(crate::room_api::router(state.config().max_evidence_bytes))
         .merge(crate::openapi::router())
         .fallback(not_found)
         .with_state(state)

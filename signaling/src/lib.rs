@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod protocol;
+pub mod room_api;
 pub mod rooms;
 pub mod session;
 pub mod staff;
@@ -112,7 +113,7 @@ impl AppState {
                 metrics: metrics::Metrics::new(sfu.clone()),
                 sfu,
                 keys: auth::TokenKeys::new(token_secret),
-                rooms: rooms::Rooms::default(),
+                rooms: rooms::Rooms::new(rooms::Recorder::start(store.clone())),
                 resources: whip::Resources::default(),
                 config,
                 store,

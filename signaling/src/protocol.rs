@@ -6,6 +6,7 @@ use accord_sfu::{IceCandidate, Speaker, TrackDeclaration, TrackId, TrackInfo, Tr
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
+use crate::store::model::{PartyKind, Side};
 
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -102,6 +103,101 @@ pub enum ClientMessage {
         #[serde(default)]
         request_id: Option<String>,
     },
+    /// Moderators: admit one waiting person, or everyone waiting.
+    Admit {
+        /// Who; everyone waiting when absent.
+        #[serde(default)]
+        participant_id: Option<String>,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: turn a waiting person away.
+    Deny {
+        /// Who.
+        participant_id: String,
+        /// Told to them.
+        reason: String,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: a locked room admits nobody new.
+    Lock {
+        /// Locked now.
+        locked: bool,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: move someone (or yourself) to a space; a party's helpers follow.
+    Move {
+        /// Who.
+        participant_id: String,
+        /// Where.
+        to: Space,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: everyone back to the joint room.
+    Gather {
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: ask someone to turn a source on.
+    AskUnmute {
+        /// Who.
+        participant_id: String,
+        /// Microphone or camera.
+        source: TrackSource,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: mute someone's microphone or stop their camera.
+    MuteParticipant {
+        /// Who.
+        participant_id: String,
+        /// Microphone, camera or screen.
+        source: TrackSource,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: remove someone from the session for good.
+    Remove {
+        /// Who.
+        participant_id: String,
+        /// Told to them and kept in the record.
+        reason: String,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Moderators: end the session for everyone.
+    EndSession {
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Raise or lower your hand.
+    RaiseHand {
+        /// Raised now.
+        raised: bool,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// A chat message to your space.
+    Chat {
+        /// 1–2000 characters.
+        text: String,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
 }
 
 impl ClientMessage {
@@ -116,7 +212,18 @@ impl ClientMessage {
             | ClientMessage::Mute { request_id, .. }
             | ClientMessage::Pause { request_id, .. }
             | ClientMessage::Leave { request_id, .. }
-            | ClientMessage::Ping { request_id, .. } => request_id.as_deref(),
+            | ClientMessage::Ping { request_id, .. }
+            | ClientMessage::Admit { request_id, .. }
+            | ClientMessage::Deny { request_id, .. }
+            | ClientMessage::Lock { request_id, .. }
+            | ClientMessage::Move { request_id, .. }
+            | ClientMessage::Gather { request_id, .. }
+            | ClientMessage::AskUnmute { request_id, .. }
+            | ClientMessage::MuteParticipant { request_id, .. }
+            | ClientMessage::Remove { request_id, .. }
+            | ClientMessage::EndSession { request_id, .. }
+            | ClientMessage::RaiseHand { request_id, .. }
+            | ClientMessage::Chat { request_id, .. } => request_id.as_deref(),
         }
     }
 }
@@ -135,6 +242,99 @@ pub struct ParticipantInfo {
     /// Present while they are away or reconnecting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused: Option<PauseReason>,
+    /// For parties and their helpers: their side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
+    /// For parties and their helpers: person, organisation, representative, interpreter…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PartyKind>,
+    /// Their hand is raised.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hand_raised: bool,
+    /// Where they are; shown to moderators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub space: Option<Space>,
+    /// A mediator in another space than the viewer's ("with the other side").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub elsewhere: bool,
+}
+
+/// A part of the room: the joint room, or one side's private room (背对背).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Space {
+    /// Everyone together.
+    #[default]
+    Joint,
+    /// The applicant side's private room.
+    Applicant,
+    /// The respondent side's private room.
+    Respondent,
+}
+
+impl Space {
+    /// As written in the session record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Space::Joint => "joint",
+            Space::Applicant => "applicant",
+            Space::Respondent => "respondent",
+        }
+    }
+
+    /// The media server's space.
+    pub fn media(self) -> accord_sfu::Space {
+        match self {
+            Space::Joint => accord_sfu::Space::MAIN,
+            Space::Applicant => accord_sfu::Space(1),
+            Space::Respondent => accord_sfu::Space(2),
+        }
+    }
+
+    /// A side's private room.
+    pub fn of_side(side: Side) -> Space {
+        match side {
+            Side::Applicant => Space::Applicant,
+            Side::Respondent => Space::Respondent,
+        }
+    }
+}
+
+/// A chat message as delivered.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChatMessage {
+    /// Its record entry's id.
+    pub id: String,
+    /// The sender's seat.
+    pub participant_id: String,
+    /// The sender's name.
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Where it was said; shown to moderators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub space: Option<Space>,
+}
+
+/// A file shared in the room.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SharedEvidence {
+    /// The evidence id (fetch with `GET /api/v1/room/evidence/{id}`).
+    pub id: String,
+    /// File name.
+    pub name: String,
+    /// Media type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// The sharer's seat.
+    pub participant_id: String,
+    /// The sharer's name.
+    pub shared_by: String,
+    /// Unix milliseconds.
+    pub at: i64,
 }
 
 /// Why someone's media is quiet although they are still in the room.
@@ -183,6 +383,69 @@ pub enum ServerMessage {
         ice_servers: Vec<IceServer>,
         /// Present this in `join.resume` after a dropped socket to keep your seat.
         resume_token: String,
+        /// Where you are.
+        space: Space,
+        /// The room admits nobody new.
+        locked: bool,
+        /// You may moderate.
+        moderator: bool,
+        /// Earlier chat of your space, oldest first.
+        chat: Vec<ChatMessage>,
+        /// The case session, if this room is one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    /// You are in the waiting room; `joined` follows when a moderator admits you.
+    Waiting {
+        /// Echo of the join's request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// You.
+        participant: ParticipantInfo,
+    },
+    /// To moderators: everyone waiting, oldest first.
+    WaitingRoom {
+        /// Who.
+        waiting: Vec<ParticipantInfo>,
+    },
+    /// Someone you see changed.
+    ParticipantUpdated {
+        /// As you see them now.
+        participant: ParticipantInfo,
+    },
+    /// You are now in this space.
+    Moved {
+        /// Where.
+        space: Space,
+    },
+    /// The room was locked or unlocked.
+    Locked {
+        /// Locked now.
+        locked: bool,
+    },
+    /// A mediator asks you to turn a source on.
+    UnmuteRequested {
+        /// Microphone or camera.
+        source: TrackSource,
+        /// The mediator's name.
+        by: String,
+    },
+    /// A mediator muted your microphone or stopped your camera.
+    MutedByModerator {
+        /// Which.
+        source: TrackSource,
+    },
+    /// A chat message.
+    Chat {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// A file was shared in your space.
+    EvidenceShared {
+        /// The file.
+        evidence: SharedEvidence,
     },
     /// A server offer.
     Offer {
@@ -254,6 +517,9 @@ pub enum ServerMessage {
     Left {
         /// Why.
         reason: LeaveReason,
+        /// A moderator's reason for a removal or denial.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// Keep-alive reply.
     Pong {
@@ -289,4 +555,26 @@ pub enum LeaveReason {
     Replaced,
     /// The server is shutting down.
     ServerShutdown,
+    /// A moderator turned them away from the waiting room.
+    Denied,
+    /// A moderator ended the session.
+    Ended,
+    /// They went to another space (only in `participant_left`).
+    Moved,
+}
+
+impl LeaveReason {
+    /// As written in the session record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveReason::Left => "left",
+            LeaveReason::Disconnected => "disconnected",
+            LeaveReason::Removed => "removed",
+            LeaveReason::Replaced => "replaced",
+            LeaveReason::ServerShutdown => "server_shutdown",
+            LeaveReason::Denied => "denied",
+            LeaveReason::Ended => "ended",
+            LeaveReason::Moved => "moved",
+        }
+    }
 }

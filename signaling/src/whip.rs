@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::auth::JoinClaims;
 use crate::error::{Error, Result};
 use crate::protocol::LeaveReason;
-use crate::rooms::{AdmitError, Notice};
+use crate::rooms::{AdmitError, Notice, Seating, SessionLink};
 
 /// Publish or watch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,10 +156,33 @@ async fn start(
         _ => {}
     }
     let offer = sdp_body(&headers, body)?;
+    // A WHIP client cannot wait: case sessions take their parties through the waiting room
+    // of the app, and only their mediators (or tools without a session) publish this way.
+    if claims.session.is_some() && claims.role != crate::auth::Role::Mediator && !claims.hidden {
+        return Err(Error::Forbidden(
+            "parties join a case session through the waiting room of the app",
+        ));
+    }
+    let seating = Seating {
+        session: match (&claims.case, &claims.session) {
+            (Some(case_id), Some(session_id)) => Some(SessionLink {
+                case_id: case_id.clone(),
+                session_id: session_id.clone(),
+            }),
+            _ => None,
+        },
+        ..Seating::default()
+    };
     let admission = state
         .rooms()
-        .admit(&claims, state.config().max_participants)
-        .map_err(|AdmitError::Full| Error::Forbidden("the room is full"))?;
+        .admit(&claims, seating, state.config().max_participants)
+        .map_err(|e| match e {
+            AdmitError::Full => Error::Forbidden("the room is full"),
+            AdmitError::Locked => Error::Forbidden("the mediator has locked the room"),
+            AdmitError::Removed => {
+                Error::Unauthorized("the mediator removed you from this session")
+            }
+        })?;
     let participant_id = admission.participant.id.clone();
     let joined = state
         .sfu()
@@ -260,7 +283,7 @@ async fn watch_session(
                 Some(_) => {}
             },
             notice = notices.recv() => match notice {
-                Some(Notice::YouAreGone(_)) | None => {
+                Some(Notice::YouAreGone(..)) | None => {
                     state.resources().lock().remove(&id);
                     return;
                 }

@@ -34,7 +34,7 @@ pub(super) fn router(max_evidence_bytes: u64) -> Router<AppState> {
 }
 
 /// Reads a one-file upload (`file`, and `party_id` when `with_party`), storing nothing yet.
-async fn read_upload(
+pub(crate) async fn read_upload(
     state: &AppState,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
     with_party: bool,
@@ -168,6 +168,11 @@ async fn download(
         .into_iter()
         .find(|e| e.id == evidence_id)
         .ok_or(Error::NotFound("no such evidence file in this case"))?;
+    serve_evidence(&state, &record).await
+}
+
+/// Streams an evidence file with headers that keep browsers from guessing its type.
+pub(crate) async fn serve_evidence(state: &AppState, record: &Evidence) -> Result<Response> {
     let reader = state
         .blobs()
         .open(&record.sha256)

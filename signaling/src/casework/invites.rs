@@ -50,28 +50,50 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/invites/{id}/send", post(send))
 }
 
-/// Refuses a join token whose invite was revoked, has expired, or whose session is over.
-/// Tokens minted without an invite (tools, tests, `accord token create`) pass.
+/// Refuses a join token whose invite was revoked or has expired, whose session is over, or
+/// whose bearer a moderator removed from the session. Tokens minted without a session
+/// (tools, tests, `accord token create`) pass.
 pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
-    let Some(invite_id) = &claims.inv else {
+    if let Some(invite_id) = &claims.inv {
+        let refused = Error::Unauthorized(
+            "this invitation is no longer valid; ask the mediator for a new link",
+        );
+        let invite = match state.store().invite(invite_id).await {
+            Ok(invite) => invite,
+            Err(Error::NotFound(_)) => return Err(refused),
+            Err(other) => return Err(other),
+        };
+        if !invite.is_active(now_ms() / 1000)
+            || claims.session.as_deref() != Some(&invite.session_id)
+        {
+            return Err(refused);
+        }
+    }
+    let Some(session_id) = &claims.session else {
         return Ok(());
     };
-    let refused =
-        Error::Unauthorized("this invitation is no longer valid; ask the mediator for a new link");
-    let invite = match state.store().invite(invite_id).await {
-        Ok(invite) => invite,
-        Err(Error::NotFound(_)) => return Err(refused),
+    let session = match state.store().session(session_id).await {
+        Ok(session) => session,
+        Err(Error::NotFound(_)) => {
+            return Err(Error::Unauthorized("this mediation session does not exist"));
+        }
         Err(other) => return Err(other),
     };
-    if !invite.is_active(now_ms() / 1000) || claims.session.as_deref() != Some(&invite.session_id) {
-        return Err(refused);
-    }
-    let session = state.store().session(&invite.session_id).await?;
     if matches!(
         session.status,
         SessionStatus::Ended | SessionStatus::Cancelled
     ) {
         return Err(Error::Unauthorized("this mediation session is over"));
+    }
+    if state
+        .store()
+        .removed_from_session(session_id, &claims.sub)
+        .await?
+        || state.rooms().is_removed(&claims.room, &claims.sub)
+    {
+        return Err(Error::Unauthorized(
+            "the mediator removed you from this session",
+        ));
     }
     Ok(())
 }
@@ -108,7 +130,7 @@ struct Context {
 }
 
 /// The session `id` and its case, if the bearer may see the case (404 otherwise).
-async fn visible_session(
+pub(super) async fn visible_session(
     state: &AppState,
     staff: &StaffSession,
     id: &str,

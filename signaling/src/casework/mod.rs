@@ -9,9 +9,11 @@ mod admin;
 mod cases;
 mod files;
 mod invites;
+mod record;
 
 use axum::Router;
 
+pub(crate) use files::{read_upload, serve_evidence};
 pub use invites::check_join;
 
 use crate::AppState;
@@ -26,6 +28,7 @@ pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
         .merge(cases::router())
         .merge(files::router(max_evidence_bytes))
         .merge(invites::router())
+        .merge(record::router())
 }
 
 /// Whether the bearer sees every organisation's records (an administrator of none).

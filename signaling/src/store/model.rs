@@ -526,3 +526,53 @@ impl Invite {
         self.revoked_at.is_none() && now_seconds < self.expires_at
     }
 }
+
+/// One entry of a session's record (笔录): who did what, to whom, where, when.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionEvent {
+    /// `SV_…`.
+    pub id: String,
+    /// Position in the record.
+    pub seq: i64,
+    /// The session.
+    pub session_id: String,
+    /// Its case.
+    pub case_id: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// `joined`, `left`, `waiting`, `admitted`, `denied`, `moved`, `muted`, `video_stopped`,
+    /// `unmute_asked`, `removed`, `locked`, `unlocked`, `hand_raised`, `hand_lowered`, `chat`,
+    /// `evidence_shared`, `screen_share_started`, `screen_share_stopped`, `ended`.
+    pub kind: String,
+    /// Who did it (a party id, staff id or tool identity).
+    pub actor_identity: Option<String>,
+    /// Their name then.
+    pub actor_name: Option<String>,
+    /// Their role in the room.
+    pub actor_role: Option<String>,
+    /// Who it was done to, if someone else.
+    pub subject_identity: Option<String>,
+    /// Their name then.
+    pub subject_name: Option<String>,
+    /// The space it happened in (`joint`, `applicant`, `respondent`).
+    pub space: Option<String>,
+    /// Chat text, a reason, the space moved to, an evidence id.
+    pub detail: Option<String>,
+}
+
+/// A party's consent to online mediation and recording (在线调解规则 第四条).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Consent {
+    /// `CO_…`.
+    pub id: String,
+    /// The case.
+    pub case_id: String,
+    /// The party.
+    pub party_id: String,
+    /// The session it was given before, if any.
+    pub session_id: Option<String>,
+    /// The text agreed to.
+    pub version: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}

@@ -1,5 +1,9 @@
-//! One WebSocket session: the join handshake, then relaying between the client, its seat in
-//! the SFU, and the room's notices until it leaves, drops, or loses its media.
+//! One WebSocket session: the join handshake (and the waiting room), then relaying between
+//! the client, its seat in the SFU, and the room's notices until it leaves, drops, is removed,
+//! or loses its media.
+
+mod actions;
+mod seating;
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +17,8 @@ use crate::protocol::{
     ClientMessage, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo, PauseReason,
     ServerMessage,
 };
-use crate::rooms::{AdmitError, Notice, Seat};
+use crate::rooms::{Notice, Seat, SessionLink};
+use actions::Passed;
 
 /// The first frame must arrive within this.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -190,7 +195,16 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             return finish(&state, socket).await;
         }
     };
-    let Some(mut seated) = take_seat(&state, &mut socket, &claims, resume, request_id).await else {
+    let seating = match seating::seating(&state, &claims).await {
+        Ok(s) => s,
+        Err(r) => {
+            refuse(&mut socket, request_id, r).await;
+            return finish(&state, socket).await;
+        }
+    };
+    let Some(mut seated) =
+        take_seat(&state, &mut socket, &claims, seating, resume, request_id).await
+    else {
         return finish(&state, socket).await;
     };
     let outcome = relay(&state, &mut socket, &mut seated).await;
@@ -198,13 +212,13 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
     let id = seated.participant.id.as_str();
     match outcome {
         Ending::Leave(reason) => {
-            let _ = send(&mut socket, &ServerMessage::Left { reason }).await;
+            let _ = send(&mut socket, &actions::gone_message(reason, None)).await;
             if state.rooms().holds(room, id, seated.generation) {
                 state.rooms().remove(room, id, reason);
             }
         }
-        Ending::Gone(reason) => {
-            let _ = send(&mut socket, &ServerMessage::Left { reason }).await;
+        Ending::Gone(reason, message) => {
+            let _ = send(&mut socket, &actions::gone_message(reason, message)).await;
         }
         Ending::SocketLost => {
             if state.rooms().holds(room, id, seated.generation) {
@@ -227,39 +241,66 @@ async fn finish(state: &AppState, mut socket: WebSocket) {
 struct Seated {
     room: String,
     participant: ParticipantInfo,
+    session: Option<SessionLink>,
     seat: Seat,
     notices: mpsc::UnboundedReceiver<Notice>,
     generation: u64,
+}
+
+/// The `joined` frame for a seat, from the room as the participant is to see it now.
+async fn joined_frame(
+    state: &AppState,
+    claims: &JoinClaims,
+    participant: &ParticipantInfo,
+    tracks: Vec<accord_sfu::TrackInfo>,
+    resume_token: String,
+    request_id: Option<String>,
+) -> Option<ServerMessage> {
+    let snapshot = state.rooms().snapshot(&claims.room, &participant.id)?;
+    Some(ServerMessage::Joined {
+        request_id,
+        protocol: PROTOCOL_VERSION,
+        participant: participant.clone(),
+        room: claims.room.clone(),
+        participants: snapshot.others,
+        tracks,
+        ice_servers: state.config().ice_servers.clone(),
+        resume_token,
+        space: snapshot.space,
+        locked: snapshot.locked,
+        moderator: snapshot.moderator,
+        chat: snapshot.chat,
+        session: snapshot.session,
+    })
 }
 
 async fn take_seat(
     state: &AppState,
     socket: &mut WebSocket,
     claims: &JoinClaims,
+    seating: crate::rooms::Seating,
     resume: Option<String>,
     request_id: Option<String>,
 ) -> Option<Seated> {
     let rooms = state.rooms();
+    let session = seating.session.clone();
     let mut resume_refused = false;
     if let Some(token) = resume {
         if let Some(r) = rooms.resume(&claims.room, &claims.sub, &token).await {
+            // It may have been moved while its socket was gone.
+            if let Some(space) = rooms.space_of(&claims.room, &r.participant.id) {
+                let _ = r.seat.handle.move_to(space.media()).await;
+            }
             let tracks = r.seat.handle.room_tracks().await.unwrap_or_default();
-            let joined = ServerMessage::Joined {
-                request_id,
-                protocol: PROTOCOL_VERSION,
-                participant: r.participant.clone(),
-                room: claims.room.clone(),
-                participants: r.others,
-                tracks,
-                ice_servers: state.config().ice_servers.clone(),
-                resume_token: token,
-            };
+            let joined =
+                joined_frame(state, claims, &r.participant, tracks, token, request_id).await?;
             send(socket, &joined).await;
             // Whatever made the media quiet is over or will be said again by the client.
             let _ = r.seat.handle.set_paused(false).await;
             return Some(Seated {
                 room: claims.room.clone(),
                 participant: r.participant,
+                session,
                 seat: r.seat,
                 notices: r.notices,
                 generation: r.generation,
@@ -267,36 +308,70 @@ async fn take_seat(
         }
         resume_refused = true;
     }
-    let admission = match rooms.admit(claims, state.config().max_participants) {
+    let mut admission = match rooms.admit(claims, seating, state.config().max_participants) {
         Ok(a) => a,
-        Err(AdmitError::Full) => {
-            let r = Refusal::new("room_full", "this room has no free seat", true);
-            refuse(socket, request_id, r).await;
+        Err(e) => {
+            refuse(socket, request_id, actions::admit_refusal(e)).await;
             return None;
         }
     };
+    let id = admission.participant.id.clone();
+    if admission.waiting {
+        let waiting = ServerMessage::Waiting {
+            request_id: request_id.clone(),
+            protocol: PROTOCOL_VERSION,
+            participant: admission.participant.clone(),
+        };
+        if !send(socket, &waiting).await {
+            rooms.remove(&claims.room, &id, LeaveReason::Disconnected);
+            return None;
+        }
+        match wait_for_admission(socket, &mut admission.notices).await {
+            Ok(()) => {}
+            Err(ending) => {
+                match ending {
+                    Ending::Gone(reason, message) => {
+                        let _ = send(socket, &actions::gone_message(reason, message)).await;
+                    }
+                    Ending::Leave(reason) => {
+                        let _ = send(socket, &actions::gone_message(reason, None)).await;
+                        rooms.remove(&claims.room, &id, reason);
+                    }
+                    Ending::SocketLost => {
+                        rooms.remove(&claims.room, &id, LeaveReason::Disconnected)
+                    }
+                }
+                return None;
+            }
+        }
+    }
+    let space = rooms.space_of(&claims.room, &id).unwrap_or_default();
     let joined = state
         .sfu()
         .join(JoinRequest {
             room: RoomId::new(&claims.room),
-            participant: ParticipantId::new(&admission.participant.id),
-            can_publish: claims.can_publish,
+            participant: ParticipantId::new(&id),
+            // Observers watch; whatever their token says, they never publish.
+            can_publish: claims.can_publish && claims.role != crate::auth::Role::Observer,
             can_subscribe: claims.can_subscribe,
-            space: accord_sfu::Space::MAIN,
+            space: space.media(),
         })
         .await;
     let joined = match joined {
         Ok(j) => j,
         Err(e) => {
-            rooms.remove(
-                &claims.room,
-                &admission.participant.id,
-                LeaveReason::Disconnected,
-            );
+            rooms.remove(&claims.room, &id, LeaveReason::Disconnected);
             refuse(socket, request_id, Refusal::from(e)).await;
             return None;
         }
     };
+    // A move made while the media seat was being set up is applied now.
+    if let Some(now) = rooms
+        .space_of(&claims.room, &id)
+        .filter(|now| *now != space)
+    {
+        let _ = joined.handle.move_to(now.media()).await;
+    }
     if resume_refused {
         let r = Refusal::new(
             "resume_failed",
@@ -305,27 +380,28 @@ async fn take_seat(
         );
         refuse(socket, None, r).await;
     }
-    let message = ServerMessage::Joined {
+    let tracks = joined.handle.room_tracks().await.unwrap_or(joined.tracks);
+    let Some(message) = joined_frame(
+        state,
+        claims,
+        &admission.participant,
+        tracks,
+        admission.resume_token,
         request_id,
-        protocol: PROTOCOL_VERSION,
-        participant: admission.participant.clone(),
-        room: claims.room.clone(),
-        participants: admission.others,
-        tracks: joined.tracks,
-        ice_servers: state.config().ice_servers.clone(),
-        resume_token: admission.resume_token,
+    )
+    .await
+    else {
+        // Removed or the session ended while joining.
+        return None;
     };
     if !send(socket, &message).await {
-        rooms.remove(
-            &claims.room,
-            &admission.participant.id,
-            LeaveReason::Disconnected,
-        );
+        rooms.remove(&claims.room, &id, LeaveReason::Disconnected);
         return None;
     }
     Some(Seated {
         room: claims.room.clone(),
         participant: admission.participant,
+        session,
         seat: Seat {
             handle: joined.handle,
             events: joined.events,
@@ -335,11 +411,69 @@ async fn take_seat(
     })
 }
 
+/// Keeps a waiting client's socket alive until a moderator admits or denies it.
+async fn wait_for_admission(
+    socket: &mut WebSocket,
+    notices: &mut mpsc::UnboundedReceiver<Notice>,
+) -> Result<(), Ending> {
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            inbound = receive(socket) => {
+                last_heard = Instant::now();
+                match inbound {
+                    Inbound::Closed => return Err(Ending::SocketLost),
+                    Inbound::Activity => {}
+                    Inbound::Refused(id, r) => {
+                        if !refuse(socket, id, r).await {
+                            return Err(Ending::SocketLost);
+                        }
+                    }
+                    Inbound::Message(ClientMessage::Leave { .. }) => {
+                        return Err(Ending::Leave(LeaveReason::Left));
+                    }
+                    Inbound::Message(ClientMessage::Ping { request_id }) => {
+                        send(socket, &ServerMessage::Pong { request_id }).await;
+                    }
+                    Inbound::Message(m) => {
+                        let r = Refusal::new(
+                            "not_admitted",
+                            "you are in the waiting room until the mediator lets you in",
+                            false,
+                        );
+                        if !refuse(socket, m.request_id().map(str::to_owned), r).await {
+                            return Err(Ending::SocketLost);
+                        }
+                    }
+                }
+            }
+            notice = notices.recv() => match notice {
+                Some(Notice::Admitted) => return Ok(()),
+                Some(Notice::YouAreGone(reason, message)) => {
+                    return Err(Ending::Gone(reason, message));
+                }
+                Some(_) => {}
+                None => return Err(Ending::Gone(LeaveReason::Removed, None)),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > IDLE_TIMEOUT
+                    || socket.send(Message::Ping(Vec::new().into())).await.is_err()
+                {
+                    return Err(Ending::SocketLost);
+                }
+            }
+        }
+    }
+}
+
 enum Ending {
     /// The participant is leaving (asked to, or its media died): remove the seat.
     Leave(LeaveReason),
-    /// The seat was already taken from us (replaced, removed).
-    Gone(LeaveReason),
+    /// The seat was already taken from us (replaced, removed, denied, ended), with a
+    /// moderator's reason.
+    Gone(LeaveReason, Option<String>),
     /// The socket dropped: hold the seat for a resume.
     SocketLost,
 }
@@ -396,22 +530,22 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                 }
             }
             notice = seated.notices.recv() => {
-                let message = match notice {
-                    None => return Ending::Gone(LeaveReason::Removed),
-                    Some(Notice::Paused { participant_id, paused }) => {
-                        ServerMessage::ParticipantPaused {
-                            participant_id,
-                            paused: paused.is_some(),
-                            reason: paused,
+                let Some(notice) = notice else { return Ending::Gone(LeaveReason::Removed, None) };
+                let message = match actions::pass(notice) {
+                    Passed::Send(message) => *message,
+                    Passed::End(ending) => return ending,
+                    Passed::Nothing => continue,
+                    Passed::Move(space) => {
+                        if let Err(e) = seated.seat.handle.move_to(space.media()).await {
+                            tracing::warn!(error = %e, "cannot move a participant's media");
                         }
+                        ServerMessage::Moved { space }
                     }
-                    Some(Notice::YouAreGone(reason)) => return Ending::Gone(reason),
-                    Some(Notice::ResumedElsewhere) => return Ending::SocketLost,
-                    Some(Notice::Joined(participant)) => {
-                        ServerMessage::ParticipantJoined { participant }
-                    }
-                    Some(Notice::Left { participant_id, reason }) => {
-                        ServerMessage::ParticipantLeft { participant_id, reason }
+                    Passed::Hold(source) => {
+                        if let Err(e) = seated.seat.handle.hold(source, true).await {
+                            tracing::warn!(error = %e, "cannot hold a participant's media");
+                        }
+                        ServerMessage::MutedByModerator { source }
                     }
                 };
                 if !send(socket, &message).await {
@@ -447,6 +581,9 @@ async fn handle(
     seated: &mut Seated,
     message: ClientMessage,
 ) -> Result<Option<Ending>, Refusal> {
+    if actions::act(state, seated, &message).await? {
+        return Ok(None);
+    }
     let handle = &seated.seat.handle;
     match message {
         ClientMessage::Join { .. } => {
@@ -499,6 +636,8 @@ async fn handle(
         ClientMessage::Ping { request_id } => {
             send(socket, &ServerMessage::Pong { request_id }).await;
         }
+        // Room frames were carried out above.
+        _ => {}
     }
     Ok(None)
 }

@@ -1,0 +1,236 @@
+//! `/api/v1/room/…`: what a participant does over HTTP with their join token: consent to
+//! online mediation before their first session, and share a photo or file with the people
+//! in their space (it becomes evidence of the case).
+
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::{JoinClaims, Role};
+use crate::error::{Error, FieldError, Result};
+use crate::limits::ClientAddress;
+use crate::protocol::SharedEvidence;
+use crate::store::model::{Actor, Evidence, SessionEvent};
+use crate::store::{CONSENT_VERSION, new_id, next_seq, now_ms};
+
+/// The participant routes.
+pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
+    let upload_limit = usize::try_from(max_evidence_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    Router::new()
+        .route("/api/v1/room/consent", get(consent).post(give_consent))
+        .route(
+            "/api/v1/room/evidence",
+            post(share).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/v1/room/evidence/{id}", get(fetch))
+}
+
+/// The bearer join token's claims, if it still admits (invite live, session not over, not
+/// removed).
+async fn participant(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Error::Unauthorized("send the join token as a bearer token"))?;
+    let claims = state.keys().verify(token.trim())?;
+    crate::casework::check_join(state, &claims).await?;
+    Ok(claims)
+}
+
+/// A party of a case: the only ones whose consent is asked.
+fn consenting_party(claims: &JoinClaims) -> Option<(&str, &str)> {
+    match (&claims.case, claims.role) {
+        (Some(case), Role::Party) => Some((case.as_str(), claims.sub.as_str())),
+        _ => None,
+    }
+}
+
+#[derive(Serialize)]
+struct ConsentState {
+    /// The party must consent before joining.
+    required: bool,
+    /// When they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consented_at: Option<i64>,
+    /// The text version asked for.
+    version: &'static str,
+}
+
+async fn consent(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<ConsentState>> {
+    let claims = participant(&state, &headers).await?;
+    let Some((case_id, party_id)) = consenting_party(&claims) else {
+        return Ok(Json(ConsentState {
+            required: false,
+            consented_at: None,
+            version: CONSENT_VERSION,
+        }));
+    };
+    let given = state.store().consent(case_id, party_id).await?;
+    Ok(Json(ConsentState {
+        required: given.is_none(),
+        consented_at: given.map(|c| c.created_at),
+        version: CONSENT_VERSION,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentBody {
+    online_mediation: bool,
+    recording: bool,
+}
+
+async fn give_consent(
+    State(state): State<AppState>,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: std::result::Result<Json<ConsentBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<ConsentState>)> {
+    let claims = participant(&state, &headers).await?;
+    let Json(body) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let mut problems = Vec::new();
+    if !body.online_mediation {
+        problems.push(FieldError::new(
+            "online_mediation",
+            "online mediation needs your agreement",
+        ));
+    }
+    if !body.recording {
+        problems.push(FieldError::new(
+            "recording",
+            "the session is recorded; it needs your agreement",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let (case_id, party_id) = consenting_party(&claims)
+        .ok_or(Error::Forbidden("only a party of the case gives consent"))?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let address = address.0.map(|ip| ip.to_string());
+    let given = state
+        .store()
+        .give_consent(
+            case_id,
+            party_id,
+            claims.session.as_deref(),
+            address.as_deref(),
+            user_agent,
+        )
+        .await?;
+    if let Some(session_id) = &claims.session {
+        let entry = SessionEvent {
+            id: new_id("SV"),
+            seq: next_seq(),
+            session_id: session_id.clone(),
+            case_id: case_id.to_owned(),
+            at: given.created_at,
+            kind: "consent".into(),
+            actor_identity: Some(claims.sub.clone()),
+            actor_name: Some(claims.name.clone()),
+            actor_role: Some(claims.role.as_str().into()),
+            subject_identity: None,
+            subject_name: None,
+            space: None,
+            detail: Some(given.version.clone()),
+        };
+        state.store().append_session_event(&entry).await?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(ConsentState {
+            required: false,
+            consented_at: Some(given.created_at),
+            version: CONSENT_VERSION,
+        }),
+    ))
+}
+
+async fn share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<Evidence>)> {
+    let claims = participant(&state, &headers).await?;
+    let case_id = claims
+        .case
+        .clone()
+        .ok_or(Error::Forbidden("files are shared in case sessions only"))?;
+    if state.rooms().seat_of(&claims.room, &claims.sub).is_none() {
+        return Err(Error::Conflict(
+            "join the session before sharing a file".into(),
+        ));
+    }
+    let (file, _) = crate::casework::read_upload(&state, multipart, false).await?;
+    let blob = file.writer.finish().await?;
+    let (actor, party_id) = match claims.role {
+        Role::Party => (Actor::Party(claims.sub.clone()), Some(claims.sub.clone())),
+        _ => (Actor::Staff(claims.sub.clone()), None),
+    };
+    let record = Evidence {
+        id: new_id("EV"),
+        case_id,
+        party_id,
+        sha256: blob.sha256,
+        media_type: file.media_type.into(),
+        size: i64::try_from(blob.size).unwrap_or(i64::MAX),
+        file_name: file.file_name,
+        uploaded_by: actor.label(),
+        created_at: now_ms(),
+    };
+    let stored = state.store().add_evidence(&actor, record).await?;
+    let shown = SharedEvidence {
+        id: stored.id.clone(),
+        name: stored.file_name.clone(),
+        content_type: stored.media_type.clone(),
+        size: stored.size,
+        participant_id: String::new(),
+        shared_by: String::new(),
+        at: stored.created_at,
+    };
+    // The file is kept with the case either way; a sharer who left meanwhile shows it to
+    // nobody.
+    if let Err(e) = state
+        .rooms()
+        .share_evidence(&claims.room, &claims.sub, shown)
+    {
+        tracing::info!(error = %e, "evidence stored but not shown: the sharer left the room");
+    }
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let claims = participant(&state, &headers).await?;
+    let not_shown = Error::NotFound("no such file was shared with you");
+    let case_id = claims
+        .case
+        .as_deref()
+        .ok_or(Error::NotFound("no such file"))?;
+    if !state
+        .rooms()
+        .may_fetch_evidence(&claims.room, &claims.sub, &id)
+    {
+        return Err(not_shown);
+    }
+    let record = state
+        .store()
+        .evidence(case_id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or(not_shown)?;
+    crate::casework::serve_evidence(&state, &record).await
+}

@@ -1,0 +1,82 @@
+//! Writes what happens in a case session's room to its record (笔录), in order, without
+//! holding up the room: entries are numbered when they happen and written by one task.
+
+use tokio::sync::mpsc;
+
+use super::{Member, RoomState};
+use crate::protocol::Space;
+use crate::store::model::SessionEvent;
+use crate::store::{Store, new_id, next_seq, now_ms};
+
+/// Hands session-record entries to the writer task. The default records nothing (rooms
+/// that are not case sessions, unit tests).
+#[derive(Clone, Default)]
+pub struct Recorder {
+    entries: Option<mpsc::UnboundedSender<SessionEvent>>,
+}
+
+impl Recorder {
+    /// Starts the writer on the current tokio runtime.
+    pub fn start(store: Store) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<SessionEvent>();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if let Err(e) = store.append_session_event(&event).await {
+                    tracing::error!(error = %e, kind = %event.kind, session = %event.session_id,
+                        "cannot write to the session record");
+                }
+            }
+        });
+        Self { entries: Some(tx) }
+    }
+
+    /// Records an entry for a room of a case session.
+    pub(super) fn note(
+        &self,
+        room: &RoomState,
+        kind: &str,
+        actor: Option<&Member>,
+        subject: Option<&Member>,
+        space: Option<Space>,
+        detail: Option<String>,
+    ) {
+        let (Some(tx), Some(event)) = (
+            &self.entries,
+            entry(room, kind, actor, subject, space, detail),
+        ) else {
+            return;
+        };
+        let _ = tx.send(event);
+    }
+}
+
+/// A record entry for a room of a case session (`None` for other rooms, and for hidden
+/// participants' own comings and goings).
+pub(super) fn entry(
+    room: &RoomState,
+    kind: &str,
+    actor: Option<&Member>,
+    subject: Option<&Member>,
+    space: Option<Space>,
+    detail: Option<String>,
+) -> Option<SessionEvent> {
+    let session = room.session.as_ref()?;
+    if actor.is_some_and(|a| a.hidden) && subject.is_none() {
+        return None;
+    }
+    Some(SessionEvent {
+        id: new_id("SV"),
+        seq: next_seq(),
+        session_id: session.session_id.clone(),
+        case_id: session.case_id.clone(),
+        at: now_ms(),
+        kind: kind.to_owned(),
+        actor_identity: actor.map(|a| a.info.identity.clone()),
+        actor_name: actor.map(|a| a.info.name.clone()),
+        actor_role: actor.map(|a| a.info.role.as_str().to_owned()),
+        subject_identity: subject.map(|s| s.info.identity.clone()),
+        subject_name: subject.map(|s| s.info.name.clone()),
+        space: space.map(|s| s.as_str().to_owned()),
+        detail,
+    })
+}

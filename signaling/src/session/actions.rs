@@ -1,0 +1,187 @@
+//! The session-running frames (admit, move, mute, chat, …) and the room notices a session
+//! passes on or acts on.
+
+use accord_sfu::TrackSource;
+
+use super::{Ending, Refusal, Seated};
+use crate::AppState;
+use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
+use crate::rooms::{Notice, RoomError};
+use crate::store::model::Actor;
+
+impl From<RoomError> for Refusal {
+    fn from(e: RoomError) -> Self {
+        let code = match e {
+            RoomError::NotModerator => "forbidden",
+            RoomError::UnknownParticipant(_) => "unknown_participant",
+            RoomError::BadRequest(_) => "bad_request",
+            RoomError::Gone => "gone",
+        };
+        Refusal::new(code, e.to_string(), false)
+    }
+}
+
+/// Carries out a room frame for the seated participant. Returns whether the frame was one.
+pub(super) async fn act(
+    state: &AppState,
+    seated: &Seated,
+    message: &ClientMessage,
+) -> Result<bool, Refusal> {
+    let rooms = state.rooms();
+    let (room, me) = (seated.room.as_str(), seated.participant.id.as_str());
+    match message {
+        ClientMessage::Admit { participant_id, .. } => {
+            rooms.admit_waiting(room, me, participant_id.as_deref())?;
+        }
+        ClientMessage::Deny {
+            participant_id,
+            reason,
+            ..
+        } => rooms.deny(room, me, participant_id, reason)?,
+        ClientMessage::Lock { locked, .. } => rooms.set_locked(room, me, *locked)?,
+        ClientMessage::Move {
+            participant_id, to, ..
+        } => {
+            rooms.move_to(room, me, participant_id, *to)?;
+        }
+        ClientMessage::Gather { .. } => {
+            rooms.gather(room, me)?;
+        }
+        ClientMessage::AskUnmute {
+            participant_id,
+            source,
+            ..
+        } => {
+            if *source == TrackSource::Screen || *source == TrackSource::Unknown {
+                return Err(Refusal::new(
+                    "bad_request",
+                    "ask to turn on a microphone or a camera",
+                    false,
+                ));
+            }
+            rooms.ask_unmute(room, me, participant_id, *source)?;
+        }
+        ClientMessage::MuteParticipant {
+            participant_id,
+            source,
+            ..
+        } => rooms.mute(room, me, participant_id, *source)?,
+        ClientMessage::Remove {
+            participant_id,
+            reason,
+            ..
+        } => rooms.remove_by(room, me, participant_id, reason)?,
+        ClientMessage::EndSession { .. } => end_session(state, seated).await?,
+        ClientMessage::RaiseHand { raised, .. } => rooms.raise_hand(room, me, *raised)?,
+        ClientMessage::Chat { text, .. } => {
+            let (message, entry) = rooms.prepare_chat(room, me, text)?;
+            // Stored before anyone sees it: a message on screen is a message on record.
+            if let Some(entry) = entry {
+                if let Err(e) = state.store().append_session_event(&entry).await {
+                    tracing::error!(error = %e, "cannot store a chat message");
+                    return Err(Refusal::new(
+                        "internal",
+                        "the message could not be stored; send it again",
+                        false,
+                    ));
+                }
+            }
+            rooms.deliver_chat(room, message);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+async fn end_session(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
+    let rooms = state.rooms();
+    let (room, me) = (seated.room.as_str(), seated.participant.id.as_str());
+    if !rooms
+        .seat_of(room, &seated.participant.identity)
+        .is_some_and(|(_, _, moderator)| moderator)
+    {
+        return Err(RoomError::NotModerator.into());
+    }
+    if let Some(link) = &seated.session {
+        let actor = Actor::Staff(seated.participant.identity.clone());
+        if let Err(e) = state.store().end_session(&actor, &link.session_id).await {
+            tracing::error!(error = %e, "cannot end a session in the store");
+            return Err(Refusal::new(
+                "internal",
+                "the session could not be ended; try again",
+                false,
+            ));
+        }
+    }
+    rooms.end(room, me)?;
+    Ok(())
+}
+
+/// What a session does with a room notice.
+pub(super) enum Passed {
+    /// Send this to the client.
+    Send(Box<ServerMessage>),
+    /// Move the media to this space, then tell the client.
+    Move(crate::protocol::Space),
+    /// Hold this source in the media server, then tell the client.
+    Hold(TrackSource),
+    /// The session is over.
+    End(Ending),
+    /// Nothing to do.
+    Nothing,
+}
+
+pub(super) fn pass(notice: Notice) -> Passed {
+    Passed::Send(Box::new(match notice {
+        Notice::Paused {
+            participant_id,
+            paused,
+        } => ServerMessage::ParticipantPaused {
+            participant_id,
+            paused: paused.is_some(),
+            reason: paused,
+        },
+        Notice::Joined(participant) => ServerMessage::ParticipantJoined { participant },
+        Notice::Left {
+            participant_id,
+            reason,
+        } => ServerMessage::ParticipantLeft {
+            participant_id,
+            reason,
+        },
+        Notice::Updated(participant) => ServerMessage::ParticipantUpdated { participant },
+        Notice::WaitingRoom(waiting) => ServerMessage::WaitingRoom { waiting },
+        Notice::Locked(locked) => ServerMessage::Locked { locked },
+        Notice::UnmuteRequested { source, by } => ServerMessage::UnmuteRequested { source, by },
+        Notice::Chat(message) => ServerMessage::Chat { message },
+        Notice::Evidence(evidence) => ServerMessage::EvidenceShared { evidence },
+        Notice::Moved(space) => return Passed::Move(space),
+        Notice::Hold(source) => return Passed::Hold(source),
+        Notice::YouAreGone(reason, message) => return Passed::End(Ending::Gone(reason, message)),
+        Notice::ResumedElsewhere => return Passed::End(Ending::SocketLost),
+        Notice::Admitted => return Passed::Nothing,
+    }))
+}
+
+/// A refusal for an admission the room turned down.
+pub(super) fn admit_refusal(e: crate::rooms::AdmitError) -> Refusal {
+    use crate::rooms::AdmitError;
+    match e {
+        AdmitError::Full => Refusal::new("room_full", "this room has no free seat", true),
+        AdmitError::Locked => Refusal::new(
+            "room_locked",
+            "the mediator has locked the room; ask them to let you in",
+            true,
+        ),
+        AdmitError::Removed => Refusal::new(
+            "invalid_token",
+            "the mediator removed you from this session",
+            true,
+        ),
+    }
+}
+
+/// Why a session ended, for a leave that the client did not ask for.
+pub(super) fn gone_message(reason: LeaveReason, message: Option<String>) -> ServerMessage {
+    ServerMessage::Left { reason, message }
+}

@@ -1,0 +1,67 @@
+//! Where a joining person sits, from their token and the case: their side and kind, whom
+//! they follow into private rooms, whether they wait to be admitted, and whether they have
+//! consented to online mediation yet.
+
+use super::Refusal;
+use crate::AppState;
+use crate::auth::{JoinClaims, Role};
+use crate::error::Error;
+use crate::rooms::{Seating, SessionLink};
+use crate::store::model::PartyKind;
+
+/// The seating of a verified token, or why it may not sit down.
+pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Seating, Refusal> {
+    let session = match (&claims.case, &claims.session) {
+        (Some(case_id), Some(session_id)) => Some(SessionLink {
+            case_id: case_id.clone(),
+            session_id: session_id.clone(),
+        }),
+        _ => None,
+    };
+    let mut seating = Seating {
+        lobby: session.is_some() && claims.role != Role::Mediator && !claims.hidden,
+        session,
+        ..Seating::default()
+    };
+    let Some(link) = seating.session.clone() else {
+        return Ok(seating);
+    };
+    if claims.role != Role::Party {
+        return Ok(seating);
+    }
+    let party = match state.store().party(&claims.sub).await {
+        Ok(p) if p.case_id == link.case_id => p,
+        Ok(_) | Err(Error::NotFound(_)) => {
+            return Err(Refusal::new(
+                "invalid_token",
+                "this link names nobody in the case",
+                true,
+            ));
+        }
+        Err(e) => return Err(store_failed(e)),
+    };
+    let consented = state
+        .store()
+        .consent(&link.case_id, &party.id)
+        .await
+        .map_err(store_failed)?;
+    if consented.is_none() {
+        return Err(Refusal::new(
+            "consent_required",
+            "agree to online mediation and recording first (POST /api/v1/room/consent)",
+            true,
+        ));
+    }
+    seating.side = Some(party.side);
+    seating.kind = Some(party.kind);
+    seating.follows = match party.kind {
+        PartyKind::Representative | PartyKind::Interpreter => party.represents,
+        _ => None,
+    };
+    Ok(seating)
+}
+
+fn store_failed(e: Error) -> Refusal {
+    tracing::error!(error = %e, "the store failed while seating a participant");
+    Refusal::new("internal", "the server failed; try again", true)
+}

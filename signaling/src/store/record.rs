@@ -1,0 +1,218 @@
+//! The session record (笔录): what happened in a session's room, in order; the parties'
+//! consent to online mediation; and ending a session.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::cases::subject;
+use super::model::{Actor, Consent, SessionEvent, SessionStatus};
+use super::{Store, new_id, now_ms};
+use crate::error::{Error, Result};
+
+/// The text version a consent refers to; a new wording gets a new version.
+pub const CONSENT_VERSION: &str = "online-mediation-and-recording/2026-1";
+
+/// Orders entries across the store: microseconds at start, then one more per entry, so a
+/// restarted node continues after its predecessor and entries written late keep their place.
+static NEXT_SEQ: AtomicI64 = AtomicI64::new(0);
+
+/// The next position in the record.
+pub fn next_seq() -> i64 {
+    let seeded = NEXT_SEQ.load(Ordering::Relaxed);
+    if seeded == 0 {
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2))
+            .unwrap_or(1);
+        let _ = NEXT_SEQ.compare_exchange(0, start, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    NEXT_SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+const EVENT_COLUMNS: &str = "id, seq, session_id, case_id, at, kind, actor_identity, actor_name, \
+     actor_role, subject_identity, subject_name, space, detail";
+
+impl Store {
+    /// Appends an entry to a session's record.
+    pub async fn append_session_event(&self, event: &SessionEvent) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO session_events ({EVENT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&event.id)
+        .bind(event.seq)
+        .bind(&event.session_id)
+        .bind(&event.case_id)
+        .bind(event.at)
+        .bind(&event.kind)
+        .bind(&event.actor_identity)
+        .bind(&event.actor_name)
+        .bind(&event.actor_role)
+        .bind(&event.subject_identity)
+        .bind(&event.subject_name)
+        .bind(&event.space)
+        .bind(&event.detail)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A session's record, in order.
+    pub async fn session_events(&self, session_id: &str) -> Result<Vec<SessionEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM session_events WHERE session_id = $1 ORDER BY seq"
+        ))
+        .bind(session_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Whether a moderator removed this identity from the session.
+    pub async fn removed_from_session(&self, session_id: &str, identity: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM session_events \
+             WHERE session_id = $1 AND kind = 'removed' AND subject_identity = $2",
+        )
+        .bind(session_id)
+        .bind(identity)
+        .fetch_one(self.pool())
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n > 0)
+    }
+
+    /// Ends a live (or scheduled) session. Ending an ended session changes nothing.
+    pub async fn end_session(&self, actor: &Actor, id: &str) -> Result<()> {
+        let session = self.session(id).await?;
+        if matches!(
+            session.status,
+            SessionStatus::Ended | SessionStatus::Cancelled
+        ) {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(SessionStatus::Ended.as_str())
+            .bind(id)
+            .bind(session.status.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            self.audit(
+                &mut tx,
+                actor,
+                "session.ended",
+                &subject(&session.case_id),
+                json!({"session": session.id}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A party's consent to this case's online mediation, if given.
+    pub async fn consent(&self, case_id: &str, party_id: &str) -> Result<Option<Consent>> {
+        let row = sqlx::query(
+            "SELECT id, case_id, party_id, session_id, version, created_at FROM consents \
+             WHERE case_id = $1 AND party_id = $2",
+        )
+        .bind(case_id)
+        .bind(party_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(consent_from_row).transpose()
+    }
+
+    /// Records a party's consent (once; giving it again returns the first).
+    pub async fn give_consent(
+        &self,
+        case_id: &str,
+        party_id: &str,
+        session_id: Option<&str>,
+        client_address: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Consent> {
+        let party = self.party(party_id).await?;
+        if party.case_id != case_id {
+            return Err(Error::NotFound("no such party in this case"));
+        }
+        if let Some(existing) = self.consent(case_id, party_id).await? {
+            return Ok(existing);
+        }
+        let consent = Consent {
+            id: new_id("CO"),
+            case_id: case_id.to_owned(),
+            party_id: party_id.to_owned(),
+            session_id: session_id.map(str::to_owned),
+            version: CONSENT_VERSION.to_owned(),
+            created_at: now_ms(),
+        };
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO consents (id, case_id, party_id, session_id, version, client_address, \
+             user_agent, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (case_id, party_id) DO NOTHING",
+        )
+        .bind(&consent.id)
+        .bind(case_id)
+        .bind(party_id)
+        .bind(session_id)
+        .bind(CONSENT_VERSION)
+        .bind(client_address.map(|a| a.chars().take(64).collect::<String>()))
+        .bind(user_agent.map(|a| a.chars().take(300).collect::<String>()))
+        .bind(consent.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            self.audit(
+                &mut tx,
+                &Actor::Party(party_id.to_owned()),
+                "consent.given",
+                &subject(case_id),
+                json!({"party": party_id, "version": CONSENT_VERSION, "session": session_id}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        // A concurrent first consent won the race: that one stands.
+        self.consent(case_id, party_id)
+            .await?
+            .ok_or_else(|| Error::Internal("a consent vanished after being written".into()))
+    }
+}
+
+fn event_from_row(row: &AnyRow) -> Result<SessionEvent> {
+    Ok(SessionEvent {
+        id: row.try_get("id")?,
+        seq: row.try_get("seq")?,
+        session_id: row.try_get("session_id")?,
+        case_id: row.try_get("case_id")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        actor_identity: row.try_get("actor_identity")?,
+        actor_name: row.try_get("actor_name")?,
+        actor_role: row.try_get("actor_role")?,
+        subject_identity: row.try_get("subject_identity")?,
+        subject_name: row.try_get("subject_name")?,
+        space: row.try_get("space")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+fn consent_from_row(row: &AnyRow) -> Result<Consent> {
+    Ok(Consent {
+        id: row.try_get("id")?,
+        case_id: row.try_get("case_id")?,
+        party_id: row.try_get("party_id")?,
+        session_id: row.try_get("session_id")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
