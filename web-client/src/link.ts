@@ -6,6 +6,9 @@ export interface TokenClaims {
   name?: string;
   room: string;
   role?: string;
+  /** Present in tokens for a case session (invites, a started session). */
+  case?: string;
+  session?: string;
   exp?: number;
   nbf?: number;
 }

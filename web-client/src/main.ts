@@ -1,5 +1,6 @@
-// Entry point: read the link, check devices, enter the room, and show a clear message for
-// anything that goes wrong (never a blank page).
+// Entry point: read the link, ask a party's consent when their case needs it, check devices,
+// wait to be admitted, enter the room, and show a clear message for anything that goes wrong
+// (never a blank page).
 
 import './styles.css';
 import { detectDeviceClass, Engine, type EndReason, JoinError } from './engine';
@@ -7,10 +8,13 @@ import { type MessageKey, language, onLanguageChange, t } from './i18n';
 import { checkLink, joinUrl, type LinkProblem, readClaims, tokenFromLocation, webSocketUrl } from './link';
 import type { Facing } from './media/devices';
 import { Room } from './room/room';
+import { RoomApi } from './room/room-api';
 import { careForSession } from './room/session-care';
+import { renderConsent } from './screens/consent';
 import { renderDeviceCheck } from './screens/device-check';
 import { type MessageScreen, renderMessage } from './screens/message-screen';
 import { RoomView } from './screens/room-view';
+import { renderWaiting, type WaitingScreen } from './screens/waiting';
 import { mountApply } from './screens/apply';
 import { mountTrack } from './screens/track';
 import { mountStaff } from './staff/app';
@@ -28,15 +32,32 @@ const LINK_MESSAGES: Record<LinkProblem, MessageScreen> = {
   not_yet: { title: 'link.notYet.title', body: 'link.notYet.body' },
 };
 
-const END_MESSAGES: Record<EndReason, MessageKey> = {
-  left: 'room.left',
-  invalid_token: 'link.invalid.body',
-  room_full: 'room.full',
-  removed: 'room.removed',
-  gone: 'room.ended',
-  gave_up: 'room.ended',
-  unsupported: 'device.unsupported.body',
+/** What to say when the session ends, and whether opening the link again can help. */
+const END_MESSAGES: Record<EndReason, { body: MessageKey; rejoin: boolean }> = {
+  left: { body: 'room.left', rejoin: true },
+  invalid_token: { body: 'link.invalid.body', rejoin: false },
+  room_full: { body: 'room.full', rejoin: true },
+  // A removed person's token never joins this session again; an ended session is over.
+  removed: { body: 'room.removed', rejoin: false },
+  ended: { body: 'room.sessionEnded', rejoin: false },
+  denied: { body: 'room.denied', rejoin: true },
+  room_locked: { body: 'room.locked', rejoin: true },
+  // Opening the link again goes through the consent screen first.
+  consent_required: { body: 'room.consentRequired', rejoin: true },
+  gone: { body: 'room.ended', rejoin: true },
+  gave_up: { body: 'room.ended', rejoin: true },
+  unsupported: { body: 'device.unsupported.body', rejoin: false },
 };
+
+function endScreen(reason: EndReason, detail?: string): MessageScreen {
+  const end = END_MESSAGES[reason];
+  return {
+    title: 'app.title',
+    body: end.body,
+    detail,
+    action: end.rejoin ? { label: 'room.leftRejoin', run: () => location.reload() } : undefined,
+  };
+}
 
 /** Whatever screen is up re-renders itself when the language changes. */
 let rerender: () => void = () => {};
@@ -59,6 +80,7 @@ function start(): void {
     return;
   }
 
+  const api = new RoomApi(token);
   let checked: { stream: MediaStream | null; facing: Facing } | undefined;
   let dispose = () => {};
   const showCheck = () => {
@@ -71,44 +93,54 @@ function start(): void {
         joinLink: joinUrl(location.origin, token),
         onJoin: (stream, facing) => {
           checked = { stream, facing };
-          return enter(token, stream, facing);
+          return enter(token, api, stream, facing);
         },
       },
       checked,
     ).dispose;
   };
-  rerender = showCheck;
-  showCheck();
+  // A party of a case agrees to online mediation and recording once, before anything else;
+  // the server would refuse their join without it (`consent_required`).
+  const toCheck = () => {
+    rerender = showCheck;
+    showCheck();
+  };
+  if (claims.role === 'party' && claims.case) rerender = renderConsent(root, { api, onDone: toCheck }).rerender;
+  else toCheck();
 }
 
-async function enter(token: string, stream: MediaStream | null, facing: Facing): Promise<void> {
+async function enter(token: string, api: RoomApi, stream: MediaStream | null, facing: Facing): Promise<void> {
   hook.joinPressedAt = performance.now();
   const engine = new Engine(webSocketUrl(location), token);
   const room = new Room(engine);
   hook.attach(room);
+  let waiting: WaitingScreen | null = null;
+  room.on('waiting', () => {
+    if (waiting) return;
+    waiting = renderWaiting(root, { room, stream, facing, onLeave: () => void room.leave() });
+    rerender = () => waiting?.rerender();
+  });
   try {
     await room.join(stream, device);
   } catch (error) {
+    (waiting as WaitingScreen | null)?.dispose();
     for (const track of stream?.getTracks() ?? []) track.stop();
-    if (error instanceof JoinError) showMessage({ title: 'app.title', body: END_MESSAGES[error.reason] });
+    if (error instanceof JoinError) showMessage(endScreen(error.reason, error.detail));
     else showMessage({ title: 'error.network', action: { label: 'check.retry', run: () => location.reload() } });
     return;
   }
+  (waiting as WaitingScreen | null)?.dispose();
   const care = careForSession(engine, device === 'phone', stream);
   hook.wakeLock = () => care.wakeLock();
-  const view = new RoomView(root, { room, stream, facing, phone: device === 'phone', onLeft: () => undefined });
+  const view = new RoomView(root, { room, api, stream, facing, phone: device === 'phone', onLeft: () => undefined });
   hook.view = view;
   // Room text is drawn from the model on each update; a language change just redraws it.
   rerender = () => view.rerenderText();
-  room.on('ended', (reason) => {
+  room.on('ended', ({ reason, message }) => {
     care.stop();
     view.dispose();
     for (const track of stream?.getTracks() ?? []) track.stop();
-    showMessage({
-      title: 'app.title',
-      body: END_MESSAGES[reason],
-      action: { label: 'room.leftRejoin', run: () => location.reload() },
-    });
+    showMessage(endScreen(reason, message));
   });
 }
 

@@ -2,6 +2,7 @@
 // the room model and calls the engine's documented test hooks; the app never depends on it.
 
 import type { Room } from './room/room';
+import type { ClientMessage } from './signal/messages';
 import type { WakeLockState } from './room/session-care';
 import type { RoomView } from './screens/room-view';
 
@@ -36,7 +37,31 @@ export function installTestHook(): TestHook {
         firstRemoteFrameAt: firstFrame(),
         iceRestarts: room?.engine.iceRestarts ?? 0,
         iceState: room?.engine.pc?.iceConnectionState ?? null,
+        // Case session state (docs/protocol.md, "Running a session").
+        inWaitingRoom: room?.inWaitingRoom ?? false,
+        session: room?.session ?? null,
+        space: room?.space ?? null,
+        locked: room?.locked ?? false,
+        moderator: room?.moderator ?? false,
+        /** To moderators: who waits to be admitted, oldest first. */
+        waiting: room?.waitingList.map((p) => ({ id: p.id, name: p.name })) ?? [],
+        handRaised: room?.handRaised ?? false,
+        /** Everyone we see, by id: whether their hand is raised. */
+        hands: Object.fromEntries(room?.list().map((p) => [p.info.id, p.info.hand_raised === true]) ?? []),
+        names: Object.fromEntries(room?.list().map((p) => [p.info.id, p.info.name]) ?? []),
+        /** Mediators listed as being in another space than ours. */
+        elsewhere: room?.list().filter((p) => p.info.elsewhere).map((p) => p.info.id) ?? [],
+        mediatorElsewhere: room?.mediatorElsewhere() ?? false,
+        /** Who has a tile: the people in our space. */
+        present: room?.present().map((p) => p.info.id) ?? [],
+        chat: room?.log.chatMessages().map((m) => m.text) ?? [],
+        evidence: room?.log.evidence().map((e) => e.id) ?? [],
+        unread: room?.log.unread ?? 0,
       };
+    },
+    /** Sends any frame as it is, for tests that check what the server refuses. */
+    send(frame: ClientMessage): void {
+      room?.engine.send(frame);
     },
     /** Raw inbound/outbound RTP statistics keyed for the tests. */
     async stats() {

@@ -6,11 +6,15 @@
 // - Staying connected: when the socket drops we rejoin with the `resume_token`, which gives back
 //   the same seat and the same peer connection; if ICE failed meanwhile we restart it with a new
 //   offer. Only when the server no longer holds the seat do we build a new peer connection.
+// - The waiting room: a case session may answer `join` with `waiting` and send `joined` only
+//   when a mediator admits us, minutes later. Nothing times out meanwhile, and a socket lost
+//   while waiting is opened again so the person keeps their place.
 //
 // The engine knows nothing of tiles or screens; the room model listens to its events.
 
 import { Emitter } from '../emitter';
 import {
+  type ClientMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
   type ServerMessageOf,
@@ -25,10 +29,35 @@ import { enableOpusDtxAndFec } from './sdp';
 export type ConnectionPhase = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 /** Why the engine stopped for good. */
-export type EndReason = 'left' | 'invalid_token' | 'room_full' | 'removed' | 'gone' | 'gave_up' | 'unsupported';
+export type EndReason =
+  | 'left'
+  | 'invalid_token'
+  | 'room_full'
+  | 'removed'
+  | 'gone'
+  | 'gave_up'
+  | 'unsupported'
+  /** A mediator turned us away from the waiting room. */
+  | 'denied'
+  /** A mediator ended the session. */
+  | 'ended'
+  | 'room_locked'
+  /** A party who has not agreed to online mediation and recording yet. */
+  | 'consent_required';
+
+export interface Ended {
+  reason: EndReason;
+  /** The mediator's own words for a removal or a denial, shown as they wrote them. */
+  message?: string;
+}
 
 export class JoinError extends Error {
-  constructor(readonly reason: EndReason, message: string) {
+  constructor(
+    readonly reason: EndReason,
+    message: string,
+    /** As `Ended.message`. */
+    readonly detail?: string,
+  ) {
     super(message);
   }
 }
@@ -36,12 +65,14 @@ export class JoinError extends Error {
 export interface EngineEvents {
   /** Every joined, including each resume (`resumed` tells which). */
   joined: { message: ServerMessageOf<'joined'>; resumed: boolean };
+  /** We are in the waiting room: `connect()` resolves once a mediator admits us. */
+  waiting: ServerMessageOf<'waiting'>;
   /** Room-level frames the engine does not consume itself. */
   message: ServerMessage;
   /** The server's current mapping of its track ids to the tracks we receive them on. */
   remoteTracks: Map<string, MediaStreamTrack>;
   phase: ConnectionPhase;
-  ended: EndReason;
+  ended: Ended;
 }
 
 type Joined = ServerMessageOf<'joined'>;
@@ -67,6 +98,11 @@ export class Engine extends Emitter<EngineEvents> {
   private publication: Publication | null = null;
   /** Kept even while its track is detached (background, simulated outage). */
   private cameraSender: RTCRtpSender | null = null;
+  private screenTrack: MediaStreamTrack | null = null;
+  private screenSender: RTCRtpSender | null = null;
+  /** Set by the latest `waiting`: what a dropped socket rejoins with to keep the place. */
+  private waitingResume: string | undefined;
+  private waitingSince = 0;
   private readonly trackSettings = new Map<string, { width: number; height: number; enabled: boolean }>();
   private readonly mutes = new Map<TrackSource, boolean>();
   private away = false;
@@ -98,12 +134,34 @@ export class Engine extends Emitter<EngineEvents> {
     return this.iceRestartsOffered;
   }
 
-  /** Opens the socket and joins; rejects with a JoinError the screens can explain. */
+  /**
+   * Opens the socket and joins; rejects with a JoinError the screens can explain. Resolves
+   * only at `joined`, however long the waiting room takes (see the `waiting` event).
+   */
   async connect(): Promise<Joined> {
-    const joined = await this.openAndJoin(undefined);
+    const joined = await this.joinThroughWaitingRoom();
     this.createPeerConnection(joined);
     this.setPhase('connected');
     return joined;
+  }
+
+  /** Sends any client frame; the request id, or null while no socket is open. */
+  send(message: ClientMessage): string | null {
+    return this.signal?.send(message) ?? null;
+  }
+
+  /** Starts sending a shared screen (declared as source `screen`, one layer: text stays sharp). */
+  async publishScreen(track: MediaStreamTrack): Promise<void> {
+    this.screenTrack = track;
+    if (this.pc) this.addScreenTrack(this.pc);
+  }
+
+  /** Stops sending the shared screen; the renegotiation withdraws it from the others. */
+  stopScreen(): void {
+    const sender = this.screenSender;
+    this.screenTrack = null;
+    this.screenSender = null;
+    if (sender && this.pc && this.pc.signalingState !== 'closed') this.pc.removeTrack(sender);
   }
 
   /** Starts sending the microphone and camera of `stream`. */
@@ -158,6 +216,12 @@ export class Engine extends Emitter<EngineEvents> {
 
   async leave(): Promise<void> {
     this.leaving = true;
+    if (!this.signal) {
+      // Still opening the first socket: nothing to tell the server.
+      this.connecting?.close();
+      this.shutdown('left');
+      return;
+    }
     this.signal?.send({ type: 'leave' });
     await new Promise((resolve) => setTimeout(resolve, 100)); // let the frame go out
     this.shutdown('left');
@@ -190,6 +254,35 @@ export class Engine extends Emitter<EngineEvents> {
   // ------------------------------------------------------------------------------------------
   // Socket and join
 
+  /**
+   * The first join. A socket lost before `joined` is an ordinary failure, except in the
+   * waiting room: a phone there may wait for minutes on a moving network, and should not
+   * lose its place (or its screen) to one dropped connection.
+   */
+  private async joinThroughWaitingRoom(): Promise<Joined> {
+    let attempt = 0;
+    let dropSince = 0;
+    for (;;) {
+      try {
+        return await this.openAndJoin(this.waitingResume);
+      } catch (err) {
+        if (err instanceof JoinError) throw err;
+        if (this.leaving) throw new JoinError('left', 'left before joined');
+        if (this.waitingSince === 0) throw err;
+        if (this.waitingSince > dropSince) {
+          attempt = 0;
+          dropSince = Date.now();
+        }
+        const delay = this.policy.nextDelay(attempt++, Date.now() - dropSince);
+        if (delay === null) throw err;
+        console.warn('[accord] lost the socket in the waiting room; opening it again', err);
+        this.setPhase('reconnecting');
+        await sleepUntilOnline(delay);
+        if (this.leaving) throw new JoinError('left', 'left while waiting');
+      }
+    }
+  }
+
   private async openAndJoin(resume: string | undefined): Promise<Joined> {
     const signal = new SignalClient(this.wsUrl);
     this.connecting = signal;
@@ -206,6 +299,17 @@ export class Engine extends Emitter<EngineEvents> {
             settled = true;
             this.adopt(signal, message);
             resolve(message);
+          } else if (message.type === 'waiting') {
+            // Frames such as `leave` go out on this socket while we wait.
+            this.signal = signal;
+            this.waitingResume = message.resume_token ?? this.waitingResume;
+            this.waitingSince = Date.now();
+            if (this.phase === 'reconnecting') this.setPhase('connecting');
+            this.emit('waiting', message);
+          } else if (message.type === 'left') {
+            settled = true;
+            signal.close();
+            reject(new JoinError(leaveReason(message.reason), `left: ${message.reason}`, message.message));
           } else if (message.type === 'error' && message.fatal) {
             settled = true;
             signal.close();
@@ -219,7 +323,8 @@ export class Engine extends Emitter<EngineEvents> {
         offMessage();
         if (!settled) {
           settled = true;
-          reject(new Error(`socket closed before joined (${closed.code})`));
+          if (this.leaving) reject(new JoinError('left', 'left before joined'));
+          else reject(new Error(`socket closed before joined (${closed.code})`));
           return;
         }
         if (this.signal === signal && !closed.byUs && !this.leaving) void this.reconnect();
@@ -288,7 +393,7 @@ export class Engine extends Emitter<EngineEvents> {
       return true;
     } catch (err) {
       if (err instanceof JoinError) {
-        this.shutdown(err.reason);
+        this.shutdown(err.reason, err.detail);
         return true;
       }
       console.warn(`[accord] reconnect attempt ${attempt + 1} failed`, err);
@@ -306,14 +411,14 @@ export class Engine extends Emitter<EngineEvents> {
     }
   }
 
-  private shutdown(reason: EndReason): void {
+  private shutdown(reason: EndReason, message?: string): void {
     if (this.phase === 'closed') return;
     this.leaving = true;
     clearTimeout(this.iceDisconnectTimer);
     this.signal?.close();
     this.pc?.close();
     this.setPhase('closed');
-    this.emit('ended', reason);
+    this.emit('ended', { reason, message });
   }
 
   private setPhase(phase: ConnectionPhase): void {
@@ -339,6 +444,16 @@ export class Engine extends Emitter<EngineEvents> {
     pc.oniceconnectionstatechange = () => this.onIceState(pc);
     pc.ontrack = () => this.emitRemoteTracks();
     if (this.publication) void this.addLocalTracks(pc);
+    this.screenSender = null;
+    this.addScreenTrack(pc);
+  }
+
+  private addScreenTrack(pc: RTCPeerConnection): void {
+    const track = this.screenTrack;
+    if (!track || this.screenSender || track.readyState === 'ended') return;
+    // Text on a shared screen must stay legible: keep resolution, let the frame rate drop.
+    track.contentHint = 'detail';
+    this.screenSender = pc.addTransceiver(track, { direction: 'sendonly' }).sender;
   }
 
   private async addLocalTracks(pc: RTCPeerConnection): Promise<void> {
@@ -405,7 +520,10 @@ export class Engine extends Emitter<EngineEvents> {
       if (!track || !t.mid || t.currentDirection === 'stopped') continue;
       if (t.direction !== 'sendonly' && t.direction !== 'sendrecv') continue;
       if (track.kind === 'audio') tracks.push({ mid: t.mid, source: 'microphone' });
-      else {
+      else if (t.sender === this.screenSender) {
+        const { width, height } = track.getSettings();
+        tracks.push({ mid: t.mid, source: 'screen', width, height });
+      } else {
         const { width, height } = track.getSettings();
         tracks.push({ mid: t.mid, source: 'camera', width, height });
       }
@@ -450,10 +568,14 @@ export class Engine extends Emitter<EngineEvents> {
       case 'error':
         if (message.code === 'glare') setTimeout(() => this.retryAfterGlare(), 1_500);
         else if (message.fatal) this.shutdown(joinErrorReason(message.code));
-        else console.warn(`[accord] server refused: ${message.code} ${message.message}`);
+        else {
+          console.warn(`[accord] server refused: ${message.code} ${message.message}`);
+          // The room tells the person when something they asked for was refused.
+          this.emit('message', message);
+        }
         return;
       case 'left':
-        this.shutdown(message.reason === 'removed' ? 'removed' : 'left');
+        this.shutdown(leaveReason(message.reason), message.message);
         return;
       default:
         this.emit('message', message);
@@ -518,8 +640,23 @@ function joinErrorReason(code: string): EndReason {
       return 'room_full';
     case 'unsupported_protocol':
       return 'unsupported';
+    case 'room_locked':
+      return 'room_locked';
+    case 'consent_required':
+      return 'consent_required';
     default:
       return 'gone';
+  }
+}
+
+function leaveReason(reason: string): EndReason {
+  switch (reason) {
+    case 'removed':
+    case 'denied':
+    case 'ended':
+      return reason;
+    default:
+      return 'left';
   }
 }
 

@@ -1,2 +1,2 @@
-export { Engine, JoinError, type ConnectionPhase, type EndReason } from './engine';
+export { Engine, JoinError, type ConnectionPhase, type Ended, type EndReason } from './engine';
 export { detectDeviceClass, type DeviceClass } from './publishing';

@@ -3,13 +3,20 @@
 //
 // A publication (a `TrackInfo` from the server: exists, muted or not) is kept apart from the
 // media (`MediaStreamTrack`), which only exists once the server forwards it to us.
+//
+// In a case session it also holds the session's state: our space, the lock, whether we
+// moderate, who waits, raised hands, and the chat and evidence log. Every session frame we
+// may send has a method here.
 
-import type { ConnectionPhase, DeviceClass, EndReason } from '../engine';
+import type { ConnectionPhase, DeviceClass, Ended } from '../engine';
 import { Engine } from '../engine';
+import type { ServerMessageOf } from '../signal/messages';
 import { Emitter } from '../emitter';
 import type { Quality } from '../engine/quality';
-import type { ParticipantInfo, ServerMessage, TrackInfo, TrackSource } from '../signal/messages';
+import type { ErrorCode, ParticipantInfo, ServerMessage, SharedEvidence, Space, TrackInfo, TrackSource } from '../signal/messages';
 import { QualityMonitor } from './quality-monitor';
+import { type LogItem, SessionLog } from './session-log';
+import { chatText, isHere, mediatorElsewhere, separationMoves } from './session-logic';
 
 export interface RemoteParticipant {
   info: ParticipantInfo;
@@ -26,9 +33,26 @@ export interface RoomEvents {
   activeSpeaker: string | null;
   phase: ConnectionPhase;
   selfQuality: Quality;
-  ended: EndReason;
+  ended: Ended;
   /** Every participant_left seen, for the test hook ("the others never saw a leave"). */
   participantLeft: { id: string; reason: string };
+  /** We are in the waiting room, as this participant. */
+  waiting: ParticipantInfo;
+  /** Our space, the lock, moderation, the waiting list or someone's hand changed. */
+  session: undefined;
+  /** People who just arrived in the waiting room (to moderators). */
+  knock: ParticipantInfo[];
+  /** Someone we see raised their hand. */
+  handRaised: ParticipantInfo;
+  /** A new chat message or shared file. */
+  log: LogItem;
+  /** Our own microphone or camera was turned off or on (by us or by a mediator). */
+  localMute: { source: TrackSource; muted: boolean };
+  mutedByModerator: TrackSource;
+  /** A mediator asks us to turn something on; never done for us. */
+  unmuteRequested: { source: TrackSource; by: string };
+  /** The server refused a frame we sent (not fatal). */
+  refused: { code: ErrorCode; message: string };
 }
 
 export class Room extends Emitter<RoomEvents> {
@@ -37,37 +61,149 @@ export class Room extends Emitter<RoomEvents> {
   self: ParticipantInfo | null = null;
   roomName = '';
   activeSpeaker: string | null = null;
+  /** The case session, or null in a plain room (no session controls there). */
+  session: string | null = null;
+  space: Space = 'joint';
+  locked = false;
+  moderator = false;
+  /** Until a mediator admits us. */
+  inWaitingRoom = false;
+  handRaised = false;
+  /** To moderators: who waits to be admitted, oldest first. */
+  waitingList: ParticipantInfo[] = [];
+  readonly log = new SessionLog(() => this.self?.id ?? null);
+  private readonly localMutes = new Map<TrackSource, boolean>();
   private readonly quality: QualityMonitor;
 
   constructor(readonly engine: Engine) {
     super();
     this.quality = new QualityMonitor(engine, this);
-    engine.on('joined', ({ message, resumed }) => {
-      if (!resumed) this.reset(message.participants, message.tracks);
-      else this.merge(message.participants, message.tracks);
+    engine.on('joined', ({ message, resumed }) => this.adopt(message, resumed));
+    engine.on('waiting', (message) => {
       this.self = message.participant;
+      this.inWaitingRoom = true;
+      this.emit('waiting', message.participant);
     });
     engine.on('message', (m) => this.onMessage(m));
     engine.on('remoteTracks', (tracks) => this.onRemoteTracks(tracks));
     engine.on('phase', (phase) => this.emit('phase', phase));
-    engine.on('ended', (reason) => {
+    engine.on('ended', (ended) => {
       this.quality.stop();
-      this.emit('ended', reason);
+      this.emit('ended', ended);
     });
   }
 
-  /** Joins and publishes `stream` (which may be null when joining without devices). */
+  /**
+   * Joins and publishes `stream` (which may be null when joining without devices). In a case
+   * session this may first wait in the waiting room (the `waiting` event) for minutes.
+   */
   async join(stream: MediaStream | null, device: DeviceClass): Promise<void> {
     const joined = await this.engine.connect();
-    this.self = joined.participant;
-    this.roomName = joined.room;
-    this.reset(joined.participants, joined.tracks);
+    this.adopt(joined, false);
+    for (const track of stream?.getTracks() ?? []) this.localMutes.set(track.kind === 'audio' ? 'microphone' : 'camera', false);
     if (stream) await this.engine.publish(stream, device);
     this.quality.start();
   }
 
   list(): RemoteParticipant[] {
     return [...this.participants.values()];
+  }
+
+  /** Who is in our space with us: the people there is media of. */
+  present(): RemoteParticipant[] {
+    return this.list().filter((p) => isHere(p.info, this.space));
+  }
+
+  /** For a party: every mediator is away in the other side's private room. */
+  mediatorElsewhere(): boolean {
+    return mediatorElsewhere(this.list().map((p) => p.info));
+  }
+
+  /** Turns our own microphone or camera off or on; everyone sees the change. */
+  setMuted(source: 'microphone' | 'camera', muted: boolean): void {
+    this.localMutes.set(source, muted);
+    this.engine.setMuted(source, muted);
+    this.emit('localMute', { source, muted });
+  }
+
+  /** True also when we have no such device. */
+  isLocallyMuted(source: 'microphone' | 'camera'): boolean {
+    return this.localMutes.get(source) ?? true;
+  }
+
+  /** Evidence we shared, from the upload's answer: the frame that also announces it may lag. */
+  noteEvidence(evidence: SharedEvidence): void {
+    const item = this.log.addEvidence(evidence);
+    if (item) this.emit('log', item);
+  }
+
+  /** Shares a screen (a desktop's window or tab) as source `screen`. */
+  shareScreen(track: MediaStreamTrack): Promise<void> {
+    return this.engine.publishScreen(track);
+  }
+
+  stopScreen(): void {
+    this.engine.stopScreen();
+  }
+
+  // Session frames. Sending returns nothing: the effect arrives as frames from the server,
+  // and a refusal as the `refused` event.
+
+  /** Admits one waiting person, or everyone waiting. */
+  admit(participantId?: string): void {
+    this.engine.send(participantId ? { type: 'admit', participant_id: participantId } : { type: 'admit' });
+  }
+
+  deny(participantId: string, reason: string): void {
+    this.engine.send({ type: 'deny', participant_id: participantId, reason });
+  }
+
+  lock(locked: boolean): void {
+    this.engine.send({ type: 'lock', locked });
+  }
+
+  /** Moves someone, or ourselves (our own id), to a space. */
+  move(participantId: string, to: Space): void {
+    this.engine.send({ type: 'move', participant_id: participantId, to });
+  }
+
+  /** 分开调解: each side's parties to their private room; their helpers follow on the server. */
+  separateSides(): void {
+    for (const move of separationMoves(this.list().map((p) => p.info))) this.move(move.participant_id, move.to);
+  }
+
+  /** Everyone back to the joint room. */
+  gather(): void {
+    this.engine.send({ type: 'gather' });
+  }
+
+  askUnmute(participantId: string, source: TrackSource): void {
+    this.engine.send({ type: 'ask_unmute', participant_id: participantId, source });
+  }
+
+  muteParticipant(participantId: string, source: TrackSource): void {
+    this.engine.send({ type: 'mute_participant', participant_id: participantId, source });
+  }
+
+  remove(participantId: string, reason: string): void {
+    this.engine.send({ type: 'remove', participant_id: participantId, reason });
+  }
+
+  endSession(): void {
+    this.engine.send({ type: 'end_session' });
+  }
+
+  raiseHand(raised: boolean): void {
+    this.handRaised = raised;
+    this.engine.send({ type: 'raise_hand', raised });
+    this.emit('session', undefined);
+  }
+
+  /** False when the text is empty or too long to send (the server would refuse it). */
+  chat(text: string): boolean {
+    const checked = chatText(text);
+    if (checked === null) return false;
+    return this.engine.send({ type: 'chat', text: checked }) !== null;
   }
 
   /** The received media of a participant's source, if the server forwards it to us. */
@@ -100,6 +236,23 @@ export class Room extends Emitter<RoomEvents> {
     return this.engine.leave();
   }
 
+  private adopt(joined: ServerMessageOf<'joined'>, resumed: boolean): void {
+    this.self = joined.participant;
+    this.roomName = joined.room;
+    // A server from before the session controls leaves these out.
+    this.session = joined.session ?? null;
+    this.space = joined.space ?? 'joint';
+    this.locked = joined.locked ?? false;
+    this.moderator = joined.moderator ?? false;
+    this.inWaitingRoom = false;
+    this.handRaised = joined.participant.hand_raised === true;
+    if (!this.moderator) this.waitingList = [];
+    this.log.resetChat(joined.chat ?? [], resumed);
+    if (resumed) this.merge(joined.participants, joined.tracks);
+    else this.reset(joined.participants, joined.tracks);
+    this.emit('session', undefined);
+  }
+
   private reset(participants: ParticipantInfo[], tracks: TrackInfo[]): void {
     this.participants.clear();
     this.merge(participants, tracks);
@@ -123,6 +276,7 @@ export class Room extends Emitter<RoomEvents> {
   private onMessage(message: ServerMessage): void {
     switch (message.type) {
       case 'participant_joined':
+        if (message.participant.hand_raised) this.emit('handRaised', message.participant);
         this.participants.set(message.participant.id, {
           info: message.participant,
           publications: new Map(),
@@ -173,8 +327,79 @@ export class Room extends Emitter<RoomEvents> {
         this.setActiveSpeaker(message.speakers[0]?.participant_id ?? null);
         return;
       default:
+        this.onSessionMessage(message);
+    }
+  }
+
+  private onSessionMessage(message: ServerMessage): void {
+    switch (message.type) {
+      case 'participant_updated':
+        this.updateParticipant(message.participant);
+        return;
+      case 'waiting_room': {
+        const before = new Set(this.waitingList.map((p) => p.id));
+        this.waitingList = message.waiting;
+        const arrived = message.waiting.filter((p) => !before.has(p.id));
+        this.emit('session', undefined);
+        if (arrived.length) this.emit('knock', arrived);
+        return;
+      }
+      case 'moved': {
+        if (message.space === this.space) return;
+        this.space = message.space;
+        this.emit('log', this.log.addMove(message.space));
+        this.emit('session', undefined);
+        // Who counts as "here" changed with us.
+        this.emit('participants', this.list());
+        return;
+      }
+      case 'locked':
+        this.locked = message.locked;
+        this.emit('session', undefined);
+        return;
+      case 'unmute_requested':
+        this.emit('unmuteRequested', { source: message.source, by: message.by });
+        return;
+      case 'muted_by_moderator':
+        // The server already stopped forwarding it; turning it off here too keeps what the
+        // person sees (their button, their tile) true, and sends the usual `mute`.
+        if (message.source !== 'screen') this.setMuted(message.source, true);
+        this.emit('mutedByModerator', message.source);
+        return;
+      case 'chat': {
+        const item = this.log.addChat(message.message);
+        if (item) this.emit('log', item);
+        return;
+      }
+      case 'evidence_shared': {
+        const item = this.log.addEvidence(message.evidence);
+        if (item) this.emit('log', item);
+        return;
+      }
+      case 'error':
+        this.emit('refused', { code: message.code, message: message.message });
+        return;
+      default:
         return;
     }
+  }
+
+  /** `participant_updated`: the info is replaced whole; publications and media stay. */
+  private updateParticipant(info: ParticipantInfo): void {
+    if (info.id === this.self?.id) {
+      this.self = info;
+      this.handRaised = info.hand_raised === true;
+      this.emit('session', undefined);
+      return;
+    }
+    const existing = this.participants.get(info.id);
+    const wasRaised = existing?.info.hand_raised === true;
+    if (existing) existing.info = info;
+    else this.participants.set(info.id, { info, publications: new Map(), quality: 'unknown' });
+    if (info.hand_raised && !wasRaised) this.emit('handRaised', info);
+    // Their space or `elsewhere` may have changed, which decides whether they have a tile.
+    this.emit('participants', this.list());
+    this.emit('session', undefined);
   }
 
   private setActiveSpeaker(id: string | null): void {

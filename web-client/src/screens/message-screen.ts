@@ -7,6 +7,8 @@ import { header } from './header';
 export interface MessageScreen {
   title: MessageKey;
   body?: MessageKey;
+  /** Someone's own words, shown as written (a mediator's reason for a removal or denial). */
+  detail?: string;
   action?: { label: MessageKey; run: () => void };
 }
 
@@ -16,6 +18,7 @@ export function renderMessage(root: HTMLElement, screen: MessageScreen): void {
     h('main', { class: 'message-screen', 'data-testid': 'message-screen', role: 'alert' }, [
       h('h1', { text: t(screen.title) }),
       screen.body ? h('p', { text: t(screen.body) }) : null,
+      screen.detail ? h('p', { class: 'end-reason', 'data-testid': 'end-reason', text: t('room.endReason', { reason: screen.detail }) }) : null,
       screen.action
         ? h('button', { class: 'primary', type: 'button', text: t(screen.action.label), onclick: () => screen.action?.run() })
         : null,

@@ -1,20 +1,31 @@
 // The room: tiles laid out for 1:1 (other person large, us small and draggable), or a grid for
 // more people, or one pinned person large with the others in a strip; the controls a thumb
-// can hit; a banner while reconnecting.
+// can hit; a banner while reconnecting. In a case session also: where we are (joint room or a
+// side's private room), raising a hand, the chat and evidence panel, and for a mediator the
+// console. Only the people in our space get tiles.
 
 import type { Facing } from '../media/devices';
 import { openCamera } from '../media/devices';
 import type { Quality } from '../engine/quality';
 import { t } from '../i18n';
 import type { RemoteParticipant, Room } from '../room/room';
+import type { RoomApi } from '../room/room-api';
+import { ChatPanel } from './chat-panel';
 import { h } from './dom';
 import { bestGrid, layoutMode } from './layout';
+import { enablePipDragging } from './pip-drag';
+import { ModeratorPanel } from './moderator-panel';
+import { ScreenShare } from './screen-share';
+import { showSessionNotices } from './session-notices';
+import { SpaceBanner } from './space-banner';
 import { Tile } from './tile';
+import { Toasts } from './toast';
 
 const SELF = 'self';
 
 export interface RoomViewOptions {
   room: Room;
+  api: RoomApi;
   stream: MediaStream | null;
   facing: Facing;
   phone: boolean;
@@ -29,10 +40,18 @@ export class RoomView {
   private readonly banner = h('div', { class: 'banner', hidden: true, role: 'status', 'data-testid': 'banner' });
   private readonly audioBox = h('div', { hidden: true });
   private readonly controls = h('nav', { class: 'controls' });
+  private readonly spaceBanner: SpaceBanner;
+  private readonly chat: ChatPanel;
+  private readonly console: ModeratorPanel;
+  private readonly toasts = new Toasts();
+  private readonly stopNotices: () => void;
   private pinned: string | null = null;
   private audioMuted = false;
   private videoMuted = false;
   private facing: Facing;
+  private readonly screenShare: ScreenShare;
+  /** Who shares a screen now: a new share is pinned large once, not again after an unpin. */
+  private readonly sharing = new Set<string>();
   private readonly relayout = new ResizeObserver(() => this.layout());
 
   constructor(
@@ -47,10 +66,40 @@ export class RoomView {
     self.setVideo(options.stream?.getVideoTracks()[0] ?? null, this.facing === 'user');
     this.tiles.set(SELF, self);
     this.stage.append(self.el, this.strip);
-    this.enableDragging(self.el);
-    root.replaceChildren(h('main', { class: 'room', 'data-testid': 'room' }, [this.banner, this.stage, this.controls, this.audioBox]));
+    enablePipDragging(self.el, this.stage);
+    this.spaceBanner = new SpaceBanner(room);
+    this.screenShare = new ScreenShare(room, () => this.renderControls(), () => this.toasts.show(t('room.shareFailed'), { testId: 'toast-share-failed' }));
+    this.chat = new ChatPanel(room, options.api, options.phone, () => this.renderControls());
+    this.console = new ModeratorPanel(room, () => this.togglePanel('console', false));
+    root.replaceChildren(
+      h('main', { class: `room${options.phone ? ' phone' : ''}`, 'data-testid': 'room' }, [
+        this.banner,
+        this.spaceBanner.el,
+        h('div', { class: 'room-body' }, [this.stage, this.chat.el, this.console.el, this.toasts.el]),
+        this.controls,
+        this.audioBox,
+      ]),
+    );
     this.relayout.observe(this.stage);
+    // A desktop mediator keeps the console beside the video; on a phone it would hide it.
+    if (room.moderator && !options.phone) this.console.setOpen(true);
+    this.stopNotices = showSessionNotices(room, this.toasts, {
+      canTurnOn: (source) => !!(source === 'microphone' ? options.stream?.getAudioTracks() : options.stream?.getVideoTracks())?.length,
+      stopScreen: () => this.screenShare.stop(),
+    });
 
+    room.on('session', () => {
+      this.spaceBanner.update();
+      this.renderControls();
+      this.refreshSelf();
+      this.layout();
+    });
+    room.on('localMute', ({ source, muted }) => {
+      if (source === 'microphone') this.audioMuted = muted;
+      else if (source === 'camera') this.videoMuted = muted;
+      this.renderControls();
+      this.refreshSelf();
+    });
     room.on('participants', () => this.sync());
     room.on('participantUpdated', (p) => this.refresh(p));
     room.on('activeSpeaker', () => this.refreshAll());
@@ -63,6 +112,7 @@ export class RoomView {
       this.banner.textContent = phase === 'reconnecting' ? t('room.reconnecting') : t('room.connecting');
     });
     document.addEventListener('visibilitychange', this.onVisibility);
+    this.spaceBanner.update();
     this.renderControls();
     this.sync();
   }
@@ -70,12 +120,19 @@ export class RoomView {
   dispose(): void {
     document.removeEventListener('visibilitychange', this.onVisibility);
     this.relayout.disconnect();
+    this.stopNotices();
+    this.toasts.clear();
+    this.chat.dispose();
+    this.screenShare.stop();
     for (const tile of this.tiles.values()) tile.dispose();
     for (const el of this.audio.values()) el.srcObject = null;
   }
 
   /** Redraws every text after a language change. */
   rerenderText(): void {
+    this.spaceBanner.update();
+    this.chat.render();
+    this.console.render();
     this.renderControls();
     this.refreshAll();
     this.layout();
@@ -90,23 +147,23 @@ export class RoomView {
 
   private sync(): void {
     const room = this.options.room;
-    const present = new Set(room.list().map((p) => p.info.id));
+    const here = room.present();
+    const present = new Set(here.map((p) => p.info.id));
     for (const [id, tile] of this.tiles) {
       if (id === SELF || present.has(id)) continue;
       tile.dispose();
       this.tiles.delete(id);
       this.audio.get(id)?.remove();
       this.audio.delete(id);
+      this.sharing.delete(id);
       if (this.pinned === id) this.pinned = null;
     }
-    for (const participant of room.list()) {
-      if (!this.tiles.has(participant.info.id)) {
-        const tile = new Tile(participant.info.id, (width, height, visible) => {
-          const media = room.mediaOf(participant, 'camera');
-          if (media) room.engine.setTrackSettings(media.trackId, width, height, visible);
-        }, this.options.phone ? 1 : Infinity);
-        tile.el.addEventListener('click', () => this.togglePin(participant.info.id));
-        this.tiles.set(participant.info.id, tile);
+    for (const participant of here) {
+      const id = participant.info.id;
+      if (!this.tiles.has(id)) {
+        const tile = new Tile(id, (width, height, visible) => this.reportSize(id, width, height, visible), this.options.phone ? 1 : Infinity);
+        tile.el.addEventListener('click', () => this.togglePin(id));
+        this.tiles.set(id, tile);
         this.stage.insertBefore(tile.el, this.strip);
       }
       this.refresh(participant);
@@ -115,26 +172,48 @@ export class RoomView {
     this.layout();
   }
 
+  /**
+   * A shared screen takes the tile's place of the camera, at the tile's size; the camera is
+   * then not wanted at all, which saves the sharer's uplink and our downlink.
+   */
+  private reportSize(id: string, width: number, height: number, visible: boolean): void {
+    const room = this.options.room;
+    const participant = room.participants.get(id);
+    if (!participant) return;
+    const screen = room.mediaOf(participant, 'screen');
+    const camera = room.mediaOf(participant, 'camera');
+    if (screen) room.engine.setTrackSettings(screen.trackId, width, height, visible);
+    if (camera) room.engine.setTrackSettings(camera.trackId, width, height, visible && !screen);
+  }
+
   private refresh(participant: RemoteParticipant): void {
     const room = this.options.room;
-    const tile = this.tiles.get(participant.info.id);
+    const id = participant.info.id;
+    const tile = this.tiles.get(id);
     if (!tile) return;
-    tile.setVideo(room.mediaOf(participant, 'camera')?.track ?? null);
+    const screen = room.mediaOf(participant, 'screen')?.track ?? null;
+    tile.setVideo(screen ?? room.mediaOf(participant, 'camera')?.track ?? null);
+    tile.el.classList.toggle('screen', !!screen);
+    if (screen && !this.sharing.has(id)) {
+      this.sharing.add(id);
+      if (this.pinned === null) this.togglePin(id);
+    } else if (!screen) this.sharing.delete(id);
     tile.update({
       name: participant.info.name,
       role: participant.info.role,
       isSelf: false,
       audioMuted: room.isMuted(participant, 'microphone'),
-      videoMuted: room.isMuted(participant, 'camera'),
-      speaking: room.activeSpeaker === participant.info.id,
+      videoMuted: room.isMuted(participant, 'camera') && !screen,
+      speaking: room.activeSpeaker === id,
       quality: participant.quality,
       paused: participant.info.paused,
+      handRaised: participant.info.hand_raised === true,
     });
-    this.playAudio(participant.info.id, room.mediaOf(participant, 'microphone')?.track ?? null);
+    this.playAudio(id, room.mediaOf(participant, 'microphone')?.track ?? null);
   }
 
   private refreshAll(): void {
-    for (const participant of this.options.room.list()) this.refresh(participant);
+    for (const participant of this.options.room.present()) this.refresh(participant);
     this.refreshSelf();
   }
 
@@ -150,6 +229,7 @@ export class RoomView {
       videoMuted: this.videoMuted,
       speaking: !!room.self && room.activeSpeaker === room.self.id,
       quality: this.selfQuality,
+      handRaised: room.handRaised,
     });
   }
 
@@ -207,31 +287,62 @@ export class RoomView {
       }
     }
     this.stage.classList.toggle('waiting', mode === 'alone');
-    this.stage.dataset.waitingText = t('room.waiting');
+    const room = this.options.room;
+    this.stage.dataset.waitingText = !room.moderator && room.mediatorElsewhere() ? t('space.mediatorWithOtherSide') : t('room.waiting');
   }
 
   private renderControls(): void {
-    const button = (testId: string, label: string, active: boolean, run: () => void) =>
-      h('button', { type: 'button', class: `control${active ? ' off' : ''}`, 'data-testid': testId, 'aria-pressed': String(active), text: label, onclick: run });
+    const room = this.options.room;
+    const button = (testId: string, label: string, active: boolean, run: () => void, extra = '') =>
+      h('button', { type: 'button', class: `control${active ? ' off' : ''}${extra}`, 'data-testid': testId, 'aria-pressed': String(active), text: label, onclick: run });
     const stream = this.options.stream;
+    const session = room.session !== null;
+    const unread = room.log.unread;
+    const chatButton = session ? button('chat-open', t('room.chat'), false, () => this.togglePanel('chat', !this.chat.opened), ' toggle') : null;
+    chatButton?.setAttribute('aria-pressed', String(this.chat.opened));
+    if (chatButton && unread > 0 && !this.chat.opened) {
+      chatButton.append(h('span', { class: 'unread', 'data-testid': 'chat-unread', 'aria-label': t('chat.unread', { count: String(unread) }), text: unread > 99 ? '99+' : String(unread) }));
+    }
+    const consoleButton = room.moderator ? button('moderator-open', t('room.console'), false, () => this.togglePanel('console', !this.console.opened), ' toggle') : null;
+    consoleButton?.setAttribute('aria-pressed', String(this.console.opened));
+    if (consoleButton && room.waitingList.length > 0) {
+      consoleButton.append(h('span', { class: 'unread', 'data-testid': 'waiting-count', text: String(room.waitingList.length) }));
+    }
+    const canShare = !this.options.phone && ScreenShare.supported();
+    const sharing = this.screenShare.active;
     this.controls.replaceChildren(
-      button('toggle-mic', this.audioMuted ? t('room.unmute') : t('room.mute'), this.audioMuted, () => this.toggle('microphone')),
-      button('toggle-camera', this.videoMuted ? t('room.cameraOn') : t('room.cameraOff'), this.videoMuted, () => this.toggle('camera')),
-      this.options.phone && stream?.getVideoTracks().length
-        ? button('switch-camera', t('room.switchCamera'), false, () => void this.switchCamera())
-        : '',
-      h('button', { type: 'button', class: 'control leave', 'data-testid': 'leave', text: t('room.leave'), onclick: () => void this.leave() }),
+      ...[
+        button('toggle-mic', this.audioMuted ? t('room.unmute') : t('room.mute'), this.audioMuted, () => this.toggle('microphone')),
+        button('toggle-camera', this.videoMuted ? t('room.cameraOn') : t('room.cameraOff'), this.videoMuted, () => this.toggle('camera')),
+        this.options.phone && stream?.getVideoTracks().length ? button('switch-camera', t('room.switchCamera'), false, () => void this.switchCamera()) : null,
+        session ? button('raise-hand', room.handRaised ? t('room.lowerHand') : t('room.raiseHand'), false, () => room.raiseHand(!room.handRaised), room.handRaised ? ' raised' : '') : null,
+        chatButton,
+        canShare ? button('screen-share', sharing ? t('room.stopShare') : t('room.shareScreen'), false, () => void this.screenShare.toggle(), sharing ? ' sharing' : '') : null,
+        consoleButton,
+        h('button', { type: 'button', class: 'control leave', 'data-testid': 'leave', text: t('room.leave'), onclick: () => void this.leave() }),
+      ].filter((el): el is HTMLButtonElement => el !== null),
     );
+    this.controls.querySelector('[data-testid=raise-hand]')?.setAttribute('aria-pressed', String(room.handRaised));
+    this.controls.querySelector('[data-testid=screen-share]')?.setAttribute('aria-pressed', String(sharing));
     if (!stream?.getAudioTracks().length) this.controls.querySelector<HTMLButtonElement>('[data-testid=toggle-mic]')?.setAttribute('disabled', '');
     if (!stream?.getVideoTracks().length) this.controls.querySelector<HTMLButtonElement>('[data-testid=toggle-camera]')?.setAttribute('disabled', '');
   }
 
-  private toggle(source: 'microphone' | 'camera'): void {
-    if (source === 'microphone') this.audioMuted = !this.audioMuted;
-    else this.videoMuted = !this.videoMuted;
-    this.options.room.engine.setMuted(source, source === 'microphone' ? this.audioMuted : this.videoMuted);
+  /** One side panel at a time on a phone: each covers most of the screen there. */
+  private togglePanel(panel: 'chat' | 'console', open: boolean): void {
+    if (panel === 'chat') {
+      this.chat.setOpen(open);
+      if (open && this.options.phone) this.console.setOpen(false);
+    } else {
+      this.console.setOpen(open);
+      if (open && this.options.phone) this.chat.setOpen(false);
+    }
     this.renderControls();
-    this.refreshSelf();
+  }
+
+  private toggle(source: 'microphone' | 'camera'): void {
+    const muted = source === 'microphone' ? !this.audioMuted : !this.videoMuted;
+    this.options.room.setMuted(source, muted);
   }
 
   private async switchCamera(): Promise<void> {
@@ -254,28 +365,5 @@ export class RoomView {
     await this.options.room.leave();
     for (const track of this.options.stream?.getTracks() ?? []) track.stop();
     this.options.onLeft();
-  }
-
-  /** Our own small tile in 1:1 can be moved out of the way of the other person's face. */
-  private enableDragging(el: HTMLElement): void {
-    let start: { x: number; y: number; left: number; top: number } | null = null;
-    el.addEventListener('pointerdown', (ev) => {
-      if (!el.classList.contains('pip')) return;
-      start = { x: ev.clientX, y: ev.clientY, left: el.offsetLeft, top: el.offsetTop };
-      el.setPointerCapture(ev.pointerId);
-    });
-    el.addEventListener('pointermove', (ev) => {
-      if (!start) return;
-      const parent = this.stage.getBoundingClientRect();
-      const left = Math.min(Math.max(0, start.left + ev.clientX - start.x), parent.width - el.offsetWidth);
-      const top = Math.min(Math.max(0, start.top + ev.clientY - start.y), parent.height - el.offsetHeight);
-      el.style.left = `${left}px`;
-      el.style.top = `${top}px`;
-      el.style.right = 'auto';
-      el.style.bottom = 'auto';
-    });
-    const end = () => (start = null);
-    el.addEventListener('pointerup', end);
-    el.addEventListener('pointercancel', end);
   }
 }

@@ -17,6 +17,7 @@ export interface TileState {
   quality: Quality;
   /** What the server says about them being away or reconnecting. */
   paused?: PauseReason;
+  handRaised?: boolean;
 }
 
 export class Tile {
@@ -85,6 +86,7 @@ export class Tile {
     const role = state.role ? t(`role.${state.role}` as MessageKey) : '';
     this.label.textContent = state.isSelf ? `${state.name}（${t('room.you')}）` : role ? `${state.name} · ${role}` : state.name;
     const badges: HTMLElement[] = [];
+    if (state.handRaised) badges.push(h('span', { class: 'badge hand', 'data-testid': 'hand-badge', text: `✋ ${t('room.handRaised')}` }));
     if (state.audioMuted) badges.push(h('span', { class: 'badge muted', 'data-testid': 'muted-badge', text: t('room.muted') }));
     if (state.paused === 'reconnecting') {
       badges.push(h('span', { class: 'badge paused', 'data-testid': 'reconnecting-badge', text: t('room.participantReconnecting') }));

@@ -4,7 +4,25 @@ export const PROTOCOL_VERSION = 1;
 
 export type Role = 'mediator' | 'party' | 'observer' | 'guest';
 export type TrackSource = 'camera' | 'microphone' | 'screen';
-export type LeaveReason = 'left' | 'disconnected' | 'removed' | 'replaced' | 'server_shutdown';
+export type LeaveReason =
+  | 'left'
+  | 'disconnected'
+  | 'removed'
+  | 'replaced'
+  | 'server_shutdown'
+  /** A moderator turned them away from the waiting room. */
+  | 'denied'
+  /** A moderator ended the session. */
+  | 'ended'
+  /** Only in `participant_left`: they went to another space. */
+  | 'moved';
+
+/** Where in a session's room someone is: together, or one side's private room (背对背). */
+export type Space = 'joint' | 'applicant' | 'respondent';
+export const SPACES: readonly Space[] = ['joint', 'applicant', 'respondent'];
+
+export type Side = 'applicant' | 'respondent';
+export type PartyKind = 'person' | 'organisation' | 'representative' | 'interpreter' | 'expert';
 
 export interface ParticipantInfo {
   id: string;
@@ -13,6 +31,37 @@ export interface ParticipantInfo {
   role: Role;
   /** Present while their media is quiet: their app is away, or their connection dropped. */
   paused?: PauseReason;
+  /** For parties and the people acting for them. */
+  side?: Side;
+  kind?: PartyKind;
+  /** Absent when lowered. */
+  hand_raised?: boolean;
+  /** Sent to moderators only. */
+  space?: Space;
+  /** A mediator who is in another space than ours (with the other side). */
+  elsewhere?: boolean;
+}
+
+export interface ChatMessage {
+  id: string;
+  participant_id: string;
+  name: string;
+  text: string;
+  /** Unix milliseconds. */
+  at: number;
+  /** Where it was said; sent to moderators only. */
+  space?: Space;
+}
+
+export interface SharedEvidence {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  participant_id: string;
+  shared_by: string;
+  /** Unix milliseconds. */
+  at: number;
 }
 
 export type PauseReason = 'away' | 'reconnecting';
@@ -50,7 +99,19 @@ export type ClientMessage =
   | { type: 'mute'; source: TrackSource; muted: boolean }
   | { type: 'pause'; paused: boolean }
   | { type: 'leave' }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  // Session controls; the server refuses the moderator ones (`forbidden`) from anyone else.
+  | { type: 'admit'; participant_id?: string }
+  | { type: 'deny'; participant_id: string; reason: string }
+  | { type: 'lock'; locked: boolean }
+  | { type: 'move'; participant_id: string; to: Space }
+  | { type: 'gather' }
+  | { type: 'ask_unmute'; participant_id: string; source: TrackSource }
+  | { type: 'mute_participant'; participant_id: string; source: TrackSource }
+  | { type: 'remove'; participant_id: string; reason: string }
+  | { type: 'end_session' }
+  | { type: 'raise_hand'; raised: boolean }
+  | { type: 'chat'; text: string };
 
 export type ServerMessage =
   | {
@@ -63,7 +124,31 @@ export type ServerMessage =
       tracks: TrackInfo[];
       ice_servers: IceServerInfo[];
       resume_token: string;
+      space: Space;
+      locked: boolean;
+      /** Whether we may moderate (a mediator's seat). */
+      moderator: boolean;
+      /** Earlier chat of our space, oldest first. */
+      chat: ChatMessage[];
+      /** The case session this room belongs to; absent for a plain room. */
+      session?: string;
     }
+  | {
+      type: 'waiting';
+      request_id?: string;
+      protocol: number;
+      participant: ParticipantInfo;
+      /** Takes the same waiting place back after a dropped socket. */
+      resume_token?: string;
+    }
+  | { type: 'waiting_room'; waiting: ParticipantInfo[] }
+  | { type: 'participant_updated'; participant: ParticipantInfo }
+  | { type: 'moved'; space: Space }
+  | { type: 'locked'; locked: boolean }
+  | { type: 'unmute_requested'; source: TrackSource; by: string }
+  | { type: 'muted_by_moderator'; source: TrackSource }
+  | { type: 'chat'; message: ChatMessage }
+  | { type: 'evidence_shared'; evidence: SharedEvidence }
   | { type: 'offer'; sdp: string; tracks: Record<string, string> }
   | { type: 'answer'; request_id?: string; sdp: string }
   | { type: 'participant_joined'; participant: ParticipantInfo }
@@ -74,7 +159,7 @@ export type ServerMessage =
   | { type: 'track_muted'; track_id: string; muted: boolean }
   | { type: 'active_speakers'; speakers: { participant_id: string; level: number }[] }
   | { type: 'layer_demand'; track_id: string; active: boolean[] }
-  | { type: 'left'; reason: LeaveReason }
+  | { type: 'left'; reason: LeaveReason; message?: string }
   | { type: 'pong'; request_id?: string }
   | { type: 'error'; request_id?: string; code: ErrorCode; message: string; fatal: boolean };
 
@@ -94,7 +179,11 @@ export type ErrorCode =
   | 'no_offer_outstanding'
   | 'gone'
   | 'resume_failed'
-  | 'internal';
+  | 'internal'
+  | 'room_locked'
+  | 'unknown_participant'
+  | 'consent_required'
+  | 'bad_request';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 

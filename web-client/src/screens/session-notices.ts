@@ -1,0 +1,60 @@
+// What the room says to the person as it happens: a mediator muted them or asks them to turn
+// something on, someone raised a hand or knocks at the waiting room, or the server refused
+// what they asked for.
+
+import { hasMessage, type MessageKey, t } from '../i18n';
+import type { Room } from '../room/room';
+import type { Toasts } from './toast';
+
+export interface NoticeHooks {
+  /** Whether we have a device for the source at all (joined without devices: no). */
+  canTurnOn(source: 'microphone' | 'camera'): boolean;
+  /** A mediator stopped our screen share. */
+  stopScreen(): void;
+}
+
+/** Wires the room's events to toasts; returns a function that unwires them. */
+export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHooks): () => void {
+  const offs = [
+    room.on('mutedByModerator', (source) => {
+      if (source === 'screen') hooks.stopScreen();
+      const key: MessageKey =
+        source === 'microphone' ? 'room.mutedByModerator' : source === 'camera' ? 'room.cameraStoppedByModerator' : 'room.screenStoppedByModerator';
+      toasts.show(t(key), { testId: 'toast-muted', key: `muted-${source}` });
+    }),
+    room.on('unmuteRequested', ({ source, by }) => {
+      if (source === 'screen') return;
+      const microphone = source === 'microphone';
+      const text = t(microphone ? 'room.unmuteRequested' : 'room.cameraRequested', { name: by });
+      // Never turned on for them: only their own tap does it.
+      const actions = hooks.canTurnOn(source)
+        ? [{ label: t(microphone ? 'room.unmuteAccept' : 'room.cameraAccept'), testId: `unmute-accept-${source}`, run: () => room.setMuted(source, false) }]
+        : [];
+      toasts.show(actions.length ? text : `${text}。${t('room.noDevice')}`, { testId: 'unmute-prompt', sticky: true, actions, key: `unmute-${source}` });
+    }),
+    room.on('localMute', ({ source, muted }) => {
+      // Turned on some other way (the control bar): the prompt has done its work.
+      if (!muted) toasts.dismiss(`unmute-${source}`);
+    }),
+    room.on('handRaised', (info) => {
+      toasts.show(t('room.handRaisedBy', { name: info.name }), { testId: 'toast-hand', key: `hand-${info.id}` });
+    }),
+    room.on('knock', (arrived) => {
+      for (const info of arrived) {
+        toasts.show(t('room.knock', { name: info.name }), {
+          testId: 'toast-knock',
+          key: `knock-${info.id}`,
+          actions: [{ label: t('mod.admit'), testId: `toast-admit-${info.id}`, run: () => room.admit(info.id) }],
+        });
+      }
+    }),
+    room.on('refused', ({ code }) => {
+      const key = `refused.${code}`;
+      const reason = hasMessage(key) ? t(key as MessageKey) : `${t('refused.other')} (${code})`;
+      toasts.show(t('room.refused', { reason }), { testId: 'toast-refused' });
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
