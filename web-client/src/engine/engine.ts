@@ -199,7 +199,7 @@ export class Engine extends Emitter<EngineEvents> {
     for (const track of this.publication?.stream.getTracks() ?? []) {
       if (track.kind === kind) track.enabled = !muted;
     }
-    this.signal?.send({ type: 'mute', source, muted });
+    this.send({ type: 'mute', source, muted });
   }
 
   /** The size we render a remote video at; `enabled: false` asks for no video of it. */

@@ -183,7 +183,9 @@ export type ErrorCode =
   | 'room_locked'
   | 'unknown_participant'
   | 'consent_required'
-  | 'bad_request';
+  | 'bad_request'
+  /** A frame other than `leave` or `ping` from someone still in the waiting room. */
+  | 'not_admitted';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
