@@ -12,6 +12,7 @@ pub mod payload;
 pub mod protocol;
 pub mod scenario;
 pub mod server;
+pub mod session_world;
 pub mod staff_api;
 pub mod wait;
 

@@ -85,6 +85,66 @@ pub enum ClientFrame {
     Leave,
     /// Keep-alive.
     Ping,
+    /// Moderators: admit one waiting person, or everyone waiting.
+    Admit {
+        /// Who; everyone when absent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        participant_id: Option<String>,
+    },
+    /// Moderators: turn a waiting person away.
+    Deny {
+        /// Who.
+        participant_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Moderators: lock or unlock the room.
+    Lock {
+        /// Locked now.
+        locked: bool,
+    },
+    /// Moderators: move someone to `joint`, `applicant` or `respondent`.
+    Move {
+        /// Who.
+        participant_id: String,
+        /// Where.
+        to: String,
+    },
+    /// Moderators: everyone back to the joint room.
+    Gather,
+    /// Moderators: ask someone to unmute.
+    AskUnmute {
+        /// Who.
+        participant_id: String,
+        /// `microphone` or `camera`.
+        source: String,
+    },
+    /// Moderators: mute someone's source.
+    MuteParticipant {
+        /// Who.
+        participant_id: String,
+        /// `microphone`, `camera` or `screen`.
+        source: String,
+    },
+    /// Moderators: remove someone for good.
+    Remove {
+        /// Who.
+        participant_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Moderators: end the session.
+    EndSession,
+    /// Raise or lower a hand.
+    RaiseHand {
+        /// Raised now.
+        raised: bool,
+    },
+    /// A chat message.
+    Chat {
+        /// The text.
+        text: String,
+    },
 }
 
 impl ClientFrame {
@@ -115,6 +175,18 @@ pub struct Participant {
     /// `away` or `reconnecting` while their media is quiet.
     #[serde(default)]
     pub paused: Option<String>,
+    /// `applicant` or `respondent`, for parties.
+    #[serde(default)]
+    pub side: Option<String>,
+    /// Where they are (moderators see this).
+    #[serde(default)]
+    pub space: Option<String>,
+    /// A mediator in another space than ours.
+    #[serde(default)]
+    pub elsewhere: bool,
+    /// Their hand is raised.
+    #[serde(default)]
+    pub hand_raised: bool,
 }
 
 /// A published track as the server describes it.
@@ -176,6 +248,12 @@ pub struct Joined {
     /// Token to resume this seat after a dropped socket.
     #[serde(default)]
     pub resume_token: Option<String>,
+    /// Where we are: `joint`, `applicant` or `respondent`.
+    #[serde(default)]
+    pub space: Option<String>,
+    /// Whether we may moderate.
+    #[serde(default)]
+    pub moderator: bool,
 }
 
 /// An `error` frame.
@@ -266,6 +344,34 @@ pub enum ServerFrame {
         /// Why.
         #[serde(default)]
         reason: String,
+        /// A moderator's reason.
+        #[serde(default)]
+        message: Option<String>,
+    },
+    /// We are in the waiting room.
+    Waiting {
+        /// Ourselves.
+        participant: Participant,
+    },
+    /// To moderators: everyone waiting.
+    WaitingRoom {
+        /// Oldest first.
+        waiting: Vec<Participant>,
+    },
+    /// Someone we see changed.
+    ParticipantUpdated {
+        /// As we see them now.
+        participant: Participant,
+    },
+    /// We were moved.
+    Moved {
+        /// Where to.
+        space: String,
+    },
+    /// A chat message.
+    Chat {
+        /// `{id, participant_id, name, text, at, space?}`.
+        message: Value,
     },
     /// Which simulcast layers of one of our tracks anybody receives (not in
     /// `docs/protocol.md` yet; sent by the server).

@@ -5,9 +5,10 @@
 
 use super::signaling::{Socket, open_and_join};
 use super::state::Shared;
-use crate::protocol::{Joined, Participant, ServerFrame, parse_server_frame};
+use crate::protocol::{ClientFrame, Joined, Participant, ServerFrame, parse_server_frame};
 use anyhow::{Context, Result};
-use futures_util::StreamExt;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -22,6 +23,7 @@ pub struct Bystander {
     joined: Joined,
     shared: Arc<Shared>,
     reader: JoinHandle<()>,
+    writer: tokio::sync::Mutex<SplitSink<Socket, Message>>,
     /// Tells the reader the network is gone (see [`Bystander::lose_network`]).
     network_lost: Option<oneshot::Sender<()>>,
 }
@@ -34,12 +36,14 @@ impl Bystander {
         let (socket, joined, _) =
             open_and_join(ws_url, token, resume, who, &shared, JOIN_TIMEOUT).await?;
         let (network_lost, lost) = oneshot::channel();
-        let reader = tokio::spawn(read_frames(socket, Arc::clone(&shared), lost));
+        let (writer, stream) = socket.split();
+        let reader = tokio::spawn(read_frames(stream, Arc::clone(&shared), lost));
         Ok(Self {
             who: who.to_owned(),
             joined,
             shared,
             reader,
+            writer: tokio::sync::Mutex::new(writer),
             network_lost: Some(network_lost),
         })
     }
@@ -52,6 +56,22 @@ impl Bystander {
     /// Our seat.
     pub fn id(&self) -> &str {
         &self.joined.participant.id
+    }
+
+    /// Sends a frame.
+    pub async fn send(&self, frame: ClientFrame) -> Result<()> {
+        let text = frame.to_json(None)?;
+        self.writer
+            .lock()
+            .await
+            .send(Message::text(text))
+            .await
+            .with_context(|| format!("{}: sending a frame", self.who))
+    }
+
+    /// The text of every frame received, in order.
+    pub fn raw_frames(&self) -> Vec<String> {
+        self.shared.lock().raw_frames.clone()
     }
 
     /// Everyone else in the room now.
@@ -101,7 +121,11 @@ impl Drop for Bystander {
     }
 }
 
-async fn read_frames(mut socket: Socket, shared: Arc<Shared>, network_lost: oneshot::Receiver<()>) {
+async fn read_frames(
+    mut socket: SplitStream<Socket>,
+    shared: Arc<Shared>,
+    network_lost: oneshot::Receiver<()>,
+) {
     tokio::select! {
         // The socket is kept (and so stays open) while nothing reads it.
         Ok(()) = network_lost => std::future::pending::<()>().await,
@@ -109,11 +133,12 @@ async fn read_frames(mut socket: Socket, shared: Arc<Shared>, network_lost: ones
     }
 }
 
-async fn read_until_closed(socket: &mut Socket, shared: &Shared) {
+async fn read_until_closed(socket: &mut SplitStream<Socket>, shared: &Shared) {
     while let Some(Ok(message)) = socket.next().await {
         let Message::Text(text) = message else {
             continue;
         };
+        shared.record_raw(text.as_str());
         match parse_server_frame(text.as_str()).context("an unparsable server frame") {
             Ok(frame) => shared.apply_frame(&frame),
             Err(err) => shared.local_error(format!("{err:#}")),

@@ -168,6 +168,11 @@ impl TestClient {
         self.shared.lock().frames.clone()
     }
 
+    /// The text of every server frame received, in order.
+    pub fn raw_frames(&self) -> Vec<String> {
+        self.shared.lock().raw_frames.clone()
+    }
+
     /// `error` frames received.
     pub fn server_errors(&self) -> Vec<ErrorFrame> {
         self.shared.server_errors()

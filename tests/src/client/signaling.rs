@@ -57,6 +57,7 @@ pub(crate) async fn open_and_join(
                 .ok_or_else(|| anyhow!("{who}: socket closed before `joined`"))?
                 .with_context(|| format!("{who}: reading the join reply"))?;
             let Message::Text(text) = msg else { continue };
+            shared.record_raw(text.as_str());
             let frame = parse_server_frame(text.as_str())?;
             shared.apply_frame(&frame);
             match frame {
@@ -240,6 +241,7 @@ impl Signaling {
 
     async fn on_text(&mut self, text: &str) {
         tracing::debug!(target: "accord_tests::signaling", "{} recv {text}", self.who);
+        self.shared.record_raw(text);
         let frame = match parse_server_frame(text) {
             Ok(frame) => frame,
             Err(err) => {

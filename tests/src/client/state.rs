@@ -213,6 +213,9 @@ pub(crate) struct ClientState {
     pub mid_map: HashMap<String, String>,
     /// Every server frame in arrival order.
     pub frames: Vec<ServerFrame>,
+    /// The text of every server frame, in arrival order (for checking what a client was
+    /// told, word for word).
+    pub raw_frames: Vec<String>,
     /// Problems on our side (failed SDP application, undecodable frames, ...).
     pub local_errors: Vec<String>,
     /// Receive statistics per publication.
@@ -243,6 +246,11 @@ impl Shared {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps a frame's text as it arrived.
+    pub fn record_raw(&self, text: &str) {
+        self.lock().raw_frames.push(text.to_owned());
     }
 
     /// Records a client-side problem.
@@ -297,8 +305,17 @@ impl Shared {
             ServerFrame::ActiveSpeakers { speakers } => {
                 state.active_speakers = speakers.clone();
             }
+            ServerFrame::ParticipantUpdated { participant } => {
+                state
+                    .participants
+                    .insert(participant.id.clone(), participant.clone());
+            }
             ServerFrame::Answer { .. }
             | ServerFrame::Left { .. }
+            | ServerFrame::Waiting { .. }
+            | ServerFrame::WaitingRoom { .. }
+            | ServerFrame::Moved { .. }
+            | ServerFrame::Chat { .. }
             | ServerFrame::Pong { .. }
             | ServerFrame::LayerDemand { .. }
             | ServerFrame::Unknown
