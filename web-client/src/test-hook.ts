@@ -17,6 +17,7 @@ export interface TestHook {
 export function installTestHook(): TestHook {
   let room: Room | null = null;
   const leftSeen: { id: string; reason: string }[] = [];
+  const errors: { code: string; request_id: string | null }[] = [];
   const hook = {
     joinPressedAt: null as number | null,
     view: null as RoomView | null,
@@ -24,6 +25,9 @@ export function installTestHook(): TestHook {
     attach(r: Room) {
       room = r;
       r.on('participantLeft', (left) => leftSeen.push(left));
+      r.engine.on('message', (m) => {
+        if (m.type === 'error') errors.push({ code: m.code, request_id: m.request_id ?? null });
+      });
     },
     /** Snapshot for assertions. */
     state() {
@@ -57,6 +61,8 @@ export function installTestHook(): TestHook {
         chat: room?.log.chatMessages().map((m) => m.text) ?? [],
         evidence: room?.log.evidence().map((e) => e.id) ?? [],
         unread: room?.log.unread ?? 0,
+        /** Every non-fatal error frame the server sent, oldest first. */
+        errors,
       };
     },
     /** Sends any frame as it is, for tests that check what the server refuses. */

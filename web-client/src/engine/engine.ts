@@ -317,6 +317,13 @@ export class Engine extends Emitter<EngineEvents> {
           }
           return;
         }
+        if (message.type === 'left') {
+          // At once, not behind the inbox: the server closes the socket right after, and a
+          // slow renegotiation still queued there would let the close start a reconnect that
+          // meets a dead token ("link invalid") instead of the reason we were given.
+          this.shutdown(leaveReason(message.reason), message.message);
+          return;
+        }
         this.inbox = this.inbox.then(() => this.handle(message)).catch((err) => console.error('[accord]', err));
       });
       signal.on('closed', (closed) => {
@@ -573,9 +580,6 @@ export class Engine extends Emitter<EngineEvents> {
           // The room tells the person when something they asked for was refused.
           this.emit('message', message);
         }
-        return;
-      case 'left':
-        this.shutdown(leaveReason(message.reason), message.message);
         return;
       default:
         this.emit('message', message);

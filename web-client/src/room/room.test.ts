@@ -163,7 +163,7 @@ describe('room model in a case session', () => {
     ]);
   });
 
-  it('logs chat and shared evidence once each, and reports refusals', () => {
+  it('logs chat and shared evidence once each, and reports refusals of session frames only', () => {
     const { room, receive } = roomWith(joined());
     const refused: string[] = [];
     room.on('refused', ({ code }) => refused.push(code));
@@ -173,7 +173,9 @@ describe('room model in a case session', () => {
     receive({ type: 'chat', message });
     receive({ type: 'evidence_shared', evidence });
     room.noteEvidence(evidence);
-    receive({ type: 'error', code: 'forbidden', message: 'moderators only', fatal: false });
+    room.gather();
+    receive({ type: 'error', request_id: 'id', code: 'forbidden', message: 'moderators only', fatal: false });
+    receive({ type: 'error', request_id: 'track_settings-9', code: 'unknown_track', message: 'unknown track', fatal: false });
     expect(room.log.chatMessages().map((m) => m.text)).toEqual(['我有收据']);
     expect(room.log.evidence().map((e) => e.id)).toEqual(['EV_1']);
     expect(room.log.unread).toBe(2);

@@ -13,7 +13,7 @@ import { Engine } from '../engine';
 import type { ServerMessageOf } from '../signal/messages';
 import { Emitter } from '../emitter';
 import type { Quality } from '../engine/quality';
-import type { ErrorCode, ParticipantInfo, ServerMessage, SharedEvidence, Space, TrackInfo, TrackSource } from '../signal/messages';
+import type { ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SharedEvidence, Space, TrackInfo, TrackSource } from '../signal/messages';
 import { QualityMonitor } from './quality-monitor';
 import { type LogItem, SessionLog } from './session-log';
 import { chatText, isHere, mediatorElsewhere, separationMoves } from './session-logic';
@@ -73,6 +73,8 @@ export class Room extends Emitter<RoomEvents> {
   waitingList: ParticipantInfo[] = [];
   readonly log = new SessionLog(() => this.self?.id ?? null);
   private readonly localMutes = new Map<TrackSource, boolean>();
+  /** Request ids of the session frames we sent: only their refusals concern the person. */
+  private readonly requests = new Set<string>();
   private readonly quality: QualityMonitor;
 
   constructor(readonly engine: Engine) {
@@ -151,20 +153,20 @@ export class Room extends Emitter<RoomEvents> {
 
   /** Admits one waiting person, or everyone waiting. */
   admit(participantId?: string): void {
-    this.engine.send(participantId ? { type: 'admit', participant_id: participantId } : { type: 'admit' });
+    this.sendSession(participantId ? { type: 'admit', participant_id: participantId } : { type: 'admit' });
   }
 
   deny(participantId: string, reason: string): void {
-    this.engine.send({ type: 'deny', participant_id: participantId, reason });
+    this.sendSession({ type: 'deny', participant_id: participantId, reason });
   }
 
   lock(locked: boolean): void {
-    this.engine.send({ type: 'lock', locked });
+    this.sendSession({ type: 'lock', locked });
   }
 
   /** Moves someone, or ourselves (our own id), to a space. */
   move(participantId: string, to: Space): void {
-    this.engine.send({ type: 'move', participant_id: participantId, to });
+    this.sendSession({ type: 'move', participant_id: participantId, to });
   }
 
   /** 分开调解: each side's parties to their private room; their helpers follow on the server. */
@@ -174,28 +176,28 @@ export class Room extends Emitter<RoomEvents> {
 
   /** Everyone back to the joint room. */
   gather(): void {
-    this.engine.send({ type: 'gather' });
+    this.sendSession({ type: 'gather' });
   }
 
   askUnmute(participantId: string, source: TrackSource): void {
-    this.engine.send({ type: 'ask_unmute', participant_id: participantId, source });
+    this.sendSession({ type: 'ask_unmute', participant_id: participantId, source });
   }
 
   muteParticipant(participantId: string, source: TrackSource): void {
-    this.engine.send({ type: 'mute_participant', participant_id: participantId, source });
+    this.sendSession({ type: 'mute_participant', participant_id: participantId, source });
   }
 
   remove(participantId: string, reason: string): void {
-    this.engine.send({ type: 'remove', participant_id: participantId, reason });
+    this.sendSession({ type: 'remove', participant_id: participantId, reason });
   }
 
   endSession(): void {
-    this.engine.send({ type: 'end_session' });
+    this.sendSession({ type: 'end_session' });
   }
 
   raiseHand(raised: boolean): void {
     this.handRaised = raised;
-    this.engine.send({ type: 'raise_hand', raised });
+    this.sendSession({ type: 'raise_hand', raised });
     this.emit('session', undefined);
   }
 
@@ -203,7 +205,7 @@ export class Room extends Emitter<RoomEvents> {
   chat(text: string): boolean {
     const checked = chatText(text);
     if (checked === null) return false;
-    return this.engine.send({ type: 'chat', text: checked }) !== null;
+    return this.sendSession({ type: 'chat', text: checked });
   }
 
   /** The received media of a participant's source, if the server forwards it to us. */
@@ -234,6 +236,15 @@ export class Room extends Emitter<RoomEvents> {
   leave(): Promise<void> {
     this.quality.stop();
     return this.engine.leave();
+  }
+
+  private sendSession(frame: ClientMessage): boolean {
+    const id = this.engine.send(frame);
+    if (id === null) return false;
+    this.requests.add(id);
+    // Refusals come at once; the oldest ids are long answered.
+    if (this.requests.size > 100) this.requests.delete(this.requests.values().next().value as string);
+    return true;
   }
 
   private adopt(joined: ServerMessageOf<'joined'>, resumed: boolean): void {
@@ -377,7 +388,11 @@ export class Room extends Emitter<RoomEvents> {
         return;
       }
       case 'error':
-        this.emit('refused', { code: message.code, message: message.message });
+        // Refusals of media frames (a track gone by the time its size was sent) are the
+        // engine's business, not something to tell the person about.
+        if (message.request_id && this.requests.delete(message.request_id)) {
+          this.emit('refused', { code: message.code, message: message.message });
+        }
         return;
       default:
         return;

@@ -159,7 +159,7 @@ export class ModeratorPanel {
     const raised = isSelf ? this.room.handRaised : p.hand_raised === true;
     return h('div', { class: 'mod-who' }, [
       h('span', { class: 'mod-name', text: isSelf ? `${p.name}（${t('room.you')}）` : p.name }),
-      raised ? h('span', { class: 'badge hand', 'data-testid': `hand-${p.id}`, title: t('room.handRaised'), text: `✋ ${t('room.handRaised')}` }) : null,
+      raised ? h('span', { class: 'badge hand', 'data-testid': `hand-${p.id}`, title: t('room.handRaised'), text: t('room.handRaised') }) : null,
       h('span', { class: 'mod-facts', text: facts.join(' · ') }),
     ]);
   }

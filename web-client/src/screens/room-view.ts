@@ -208,6 +208,8 @@ export class RoomView {
       quality: participant.quality,
       paused: participant.info.paused,
       handRaised: participant.info.hand_raised === true,
+      side: participant.info.side,
+      kind: participant.info.kind,
     });
     this.playAudio(id, room.mediaOf(participant, 'microphone')?.track ?? null);
   }

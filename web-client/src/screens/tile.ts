@@ -4,7 +4,7 @@
 
 import type { Quality } from '../engine/quality';
 import { type MessageKey, t } from '../i18n';
-import type { PauseReason, Role } from '../signal/messages';
+import type { PartyKind, PauseReason, Role, Side } from '../signal/messages';
 import { h } from './dom';
 
 export interface TileState {
@@ -18,6 +18,9 @@ export interface TileState {
   /** What the server says about them being away or reconnecting. */
   paused?: PauseReason;
   handRaised?: boolean;
+  /** For parties: which side, and whether they act for someone (代理人, 翻译). */
+  side?: Side;
+  kind?: PartyKind;
 }
 
 export class Tile {
@@ -83,10 +86,10 @@ export class Tile {
     this.el.classList.toggle('video-off', state.videoMuted || !this.videoTrack);
     const avatar = this.el.querySelector('.tile-avatar');
     if (avatar) avatar.textContent = Array.from(state.name)[0] ?? '?';
-    const role = state.role ? t(`role.${state.role}` as MessageKey) : '';
+    const role = describe(state);
     this.label.textContent = state.isSelf ? `${state.name}（${t('room.you')}）` : role ? `${state.name} · ${role}` : state.name;
     const badges: HTMLElement[] = [];
-    if (state.handRaised) badges.push(h('span', { class: 'badge hand', 'data-testid': 'hand-badge', text: `✋ ${t('room.handRaised')}` }));
+    if (state.handRaised) badges.push(h('span', { class: 'badge hand', 'data-testid': 'hand-badge', text: t('room.handRaised') }));
     if (state.audioMuted) badges.push(h('span', { class: 'badge muted', 'data-testid': 'muted-badge', text: t('room.muted') }));
     if (state.paused === 'reconnecting') {
       badges.push(h('span', { class: 'badge paused', 'data-testid': 'reconnecting-badge', text: t('room.participantReconnecting') }));
@@ -144,4 +147,13 @@ export class Tile {
     this.video.srcObject = null;
     this.el.remove();
   }
+}
+
+/** "申请人", "申请人 · 代理人", "调解员": in a mediation the side says more than "当事人". */
+function describe(state: TileState): string {
+  if (!state.role) return '';
+  if (state.role !== 'party' || !state.side) return t(`role.${state.role}` as MessageKey);
+  const side = t(`side.${state.side}` as MessageKey);
+  const helper = state.kind && state.kind !== 'person' && state.kind !== 'organisation';
+  return helper ? `${side} · ${t(`kind.${state.kind}` as MessageKey)}` : side;
 }
