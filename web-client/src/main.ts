@@ -1,11 +1,11 @@
-// Entry point: read the link, ask a party's consent when their case needs it, check devices,
+// Entry point: read the link, check devices, ask a party's consent when their case needs it,
 // wait to be admitted, enter the room, and show a clear message for anything that goes wrong
 // (never a blank page).
 
 import './styles.css';
 import { detectDeviceClass, Engine, type EndReason, JoinError } from './engine';
 import { type MessageKey, language, onLanguageChange, t } from './i18n';
-import { checkLink, joinUrl, type LinkProblem, readClaims, tokenFromLocation, webSocketUrl } from './link';
+import { checkLink, joinUrl, type LinkProblem, readClaims, type TokenClaims, tokenFromLocation, webSocketUrl } from './link';
 import type { Facing } from './media/devices';
 import { Room } from './room/room';
 import { RoomApi } from './room/room-api';
@@ -93,7 +93,7 @@ function start(): void {
         joinLink: joinUrl(location.origin, token),
         onJoin: (stream, facing) => {
           checked = { stream, facing };
-          return enter(token, api, stream, facing);
+          return consentThenEnter(token, claims, api, stream, facing);
         },
       },
       checked,
@@ -101,12 +101,22 @@ function start(): void {
   };
   // A party of a case agrees to online mediation and recording once, before anything else;
   // the server would refuse their join without it (`consent_required`).
-  const toCheck = () => {
-    rerender = showCheck;
-    showCheck();
-  };
-  if (claims.role === 'party' && claims.case) rerender = renderConsent(root, { api, onDone: toCheck }).rerender;
-  else toCheck();
+  rerender = showCheck;
+  showCheck();
+}
+
+/**
+ * A party of a case agrees to online mediation and to the recording once, before their first
+ * session; the server refuses their join without it (`consent_required`). Asked after the
+ * device check, when they press "进入调解": the link first greets them and shows their camera,
+ * and nothing is recorded before the room.
+ */
+async function consentThenEnter(token: string, claims: TokenClaims, api: RoomApi, stream: MediaStream | null, facing: Facing): Promise<void> {
+  if (claims.role !== 'party' || !claims.case) return enter(token, api, stream, facing);
+  const known = await api.consent().catch(() => null);
+  if (known && !known.required) return enter(token, api, stream, facing);
+  // Asked (or the question failed and the screen retries it): the screen says what to do.
+  rerender = renderConsent(root, { api, known, onDone: () => void enter(token, api, stream, facing) }).rerender;
 }
 
 async function enter(token: string, api: RoomApi, stream: MediaStream | null, facing: Facing): Promise<void> {

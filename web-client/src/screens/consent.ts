@@ -1,15 +1,18 @@
 // A party's agreement to online mediation and to the session being recorded (在线调解规则
-// 第四条), asked once per case before their first session. Both points must be ticked; the
-// server records the agreement with the case, and refuses the join without it.
+// 第四条), asked once per case before their first session, between the device check and the
+// room. Both points must be ticked; the server records the agreement with the case, and
+// refuses the join without it.
 
 import { t } from '../i18n';
-import type { RoomApi } from '../room/room-api';
+import type { ConsentState, RoomApi } from '../room/room-api';
 import { apiErrorText } from './api-error';
 import { h } from './dom';
 import { header } from './header';
 
 export interface ConsentOptions {
   api: RoomApi;
+  /** The answer of `GET /api/v1/room/consent` if the caller has it already. */
+  known?: ConsentState | null;
   /** Consent is on record (now, or from before): go on to the device check. */
   onDone: () => void;
 }
@@ -31,10 +34,10 @@ export function renderConsent(root: HTMLElement, options: ConsentOptions): Conse
     render();
   };
 
-  const check = async () => {
+  const check = async (known?: ConsentState | null) => {
     set({ step: 'checking' });
     try {
-      const consent = await options.api.consent();
+      const consent = known ?? (await options.api.consent());
       if (!consent.required) options.onDone();
       else set({ step: 'form', online: false, recording: false, submitting: false, problem: null, detail: null });
     } catch (error) {
@@ -102,7 +105,7 @@ export function renderConsent(root: HTMLElement, options: ConsentOptions): Conse
     ];
   }
 
-  void check();
+  void check(options.known);
   return { rerender: render };
 }
 

@@ -99,7 +99,7 @@ export class ModeratorPanel {
             'ul',
             { class: 'mod-list' },
             waiting.map((p) =>
-              h('li', { class: 'mod-person', 'data-testid': `waiting-${p.id}`, 'data-participant-id': p.id }, [
+              h('li', { class: 'mod-person', 'data-testid': `waiting-${p.id}`, 'data-id': p.id }, [
                 this.who(p, false),
                 h('div', { class: 'mod-buttons' }, [
                   this.button(`admit-${p.id}`, t('mod.admit'), () => room.admit(p.id)),
@@ -144,7 +144,7 @@ export class ModeratorPanel {
           this.button(`stop-video-${p.id}`, t('mod.stopVideo'), () => room.muteParticipant(p.id, 'camera')),
           this.button(`remove-${p.id}`, t('mod.remove'), () => this.ask('remove', p.id), false, 'danger'),
         ]);
-    return h('li', { class: 'mod-person', 'data-testid': `participant-${p.id}`, 'data-participant-id': p.id }, [
+    return h('li', { class: 'mod-person', 'data-testid': `participant-${p.id}`, 'data-id': p.id }, [
       this.who(p, isSelf),
       actions,
       isSelf ? null : this.reasonForm('remove', p.id),
