@@ -23,44 +23,12 @@ import {
 } from '../signal/messages';
 import { SignalClient } from '../signal/signal-client';
 import { applyLayerDemand, type DeviceClass, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
-import { BackoffPolicy, type ReconnectPolicy } from './reconnect-policy';
+import { type Ended, type EndReason, JoinError, joinErrorReason, leaveReason } from './ending';
+import { BackoffPolicy, type ReconnectPolicy, sleep, sleepUntilOnline } from './reconnect-policy';
 import { enableOpusDtxAndFec } from './sdp';
 
 export type ConnectionPhase = 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-/** Why the engine stopped for good. */
-export type EndReason =
-  | 'left'
-  | 'invalid_token'
-  | 'room_full'
-  | 'removed'
-  | 'gone'
-  | 'gave_up'
-  | 'unsupported'
-  /** A mediator turned us away from the waiting room. */
-  | 'denied'
-  /** A mediator ended the session. */
-  | 'ended'
-  | 'room_locked'
-  /** A party who has not agreed to online mediation and recording yet. */
-  | 'consent_required';
-
-export interface Ended {
-  reason: EndReason;
-  /** The mediator's own words for a removal or a denial, shown as they wrote them. */
-  message?: string;
-}
-
-export class JoinError extends Error {
-  constructor(
-    readonly reason: EndReason,
-    message: string,
-    /** As `Ended.message`. */
-    readonly detail?: string,
-  ) {
-    super(message);
-  }
-}
+export { type Ended, type EndReason, JoinError } from './ending';
 
 export interface EngineEvents {
   /** Every joined, including each resume (`resumed` tells which). */
@@ -634,49 +602,4 @@ export class Engine extends Emitter<EngineEvents> {
     }
     this.emit('remoteTracks', tracks);
   }
-}
-
-function joinErrorReason(code: string): EndReason {
-  switch (code) {
-    case 'invalid_token':
-      return 'invalid_token';
-    case 'room_full':
-      return 'room_full';
-    case 'unsupported_protocol':
-      return 'unsupported';
-    case 'room_locked':
-      return 'room_locked';
-    case 'consent_required':
-      return 'consent_required';
-    default:
-      return 'gone';
-  }
-}
-
-function leaveReason(reason: string): EndReason {
-  switch (reason) {
-    case 'removed':
-    case 'denied':
-    case 'ended':
-      return reason;
-    default:
-      return 'left';
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits `ms`, or less if the browser says the network came back meanwhile. */
-function sleepUntilOnline(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      window.removeEventListener('online', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    window.addEventListener('online', done);
-  });
 }

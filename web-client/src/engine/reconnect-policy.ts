@@ -25,3 +25,20 @@ export class BackoffPolicy implements ReconnectPolicy {
     return Math.round(base * (0.8 + 0.4 * this.random()));
   }
 }
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits `ms`, or less if the browser says the network came back meanwhile. */
+export function sleepUntilOnline(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener('online', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    window.addEventListener('online', done);
+  });
+}

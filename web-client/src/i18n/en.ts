@@ -125,7 +125,8 @@ export const en: Record<MessageKey, string> = {
   'evidence.uploading': 'Uploading {name}: {percent}%',
   'evidence.uploaded': '{name} shared',
   'evidence.shared': '{name} shared evidence',
-  'evidence.open': 'Open',
+  'evidence.open': 'Open: {name}',
+  'evidence.failed': '{name}: {reason}',
   'evidence.loadFailed': 'The file could not be loaded',
 
   'apiError.network': 'Cannot reach the server. Check your network and try again.',

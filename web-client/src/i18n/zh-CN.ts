@@ -125,7 +125,8 @@ export const zhCN = {
   'evidence.uploading': '正在上传 {name}：{percent}%',
   'evidence.uploaded': '{name}已提交',
   'evidence.shared': '{name}提交了证据',
-  'evidence.open': '查看',
+  'evidence.open': '查看：{name}',
+  'evidence.failed': '{name}：{reason}',
   'evidence.loadFailed': '无法加载文件',
 
   'apiError.network': '无法连接服务器，请检查网络后重试。',

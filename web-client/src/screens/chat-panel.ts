@@ -140,7 +140,7 @@ export class ChatPanel {
         row.remove();
         if (this.disposed) return;
         const { text, detail } = apiErrorText(error);
-        this.showStatus(`${file.name}：${text}${detail ? ` (${detail})` : ''}`, true);
+        this.showStatus(t('evidence.failed', { name: file.name, reason: detail ? `${text} (${detail})` : text }), true);
       })
       .finally(() => this.uploads.delete(upload));
   }
@@ -189,7 +189,7 @@ export class ChatPanel {
   /** Fetched only once the panel is open: a party on 4G should not pay for files unseen. */
   private evidenceBody(e: SharedEvidence): HTMLElement {
     const url = this.urls.get(e.id);
-    if (this.failed.has(e.id)) return h('p', { class: 'problem-text', text: `${e.name}：${t('evidence.loadFailed')}` });
+    if (this.failed.has(e.id)) return h('p', { class: 'problem-text', text: t('evidence.failed', { name: e.name, reason: t('evidence.loadFailed') }) });
     if (!url) {
       if (this.isOpen) void this.load(e.id);
       return h('span', { class: 'evidence-name', text: e.name });
@@ -197,7 +197,7 @@ export class ChatPanel {
     const image = e.content_type.startsWith('image/');
     return h('a', { class: 'evidence-link', href: url, target: '_blank', rel: 'noopener', download: image ? undefined : e.name, 'data-testid': 'evidence-open' }, [
       image ? h('img', { src: url, alt: e.name, class: 'evidence-thumb' }) : null,
-      h('span', { class: 'evidence-name', text: image ? e.name : `${t('evidence.open')}：${e.name}` }),
+      h('span', { class: 'evidence-name', text: image ? e.name : t('evidence.open', { name: e.name }) }),
     ]);
   }
 

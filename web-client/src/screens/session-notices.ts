@@ -15,7 +15,16 @@ export interface NoticeHooks {
 
 /** Wires the room's events to toasts; returns a function that unwires them. */
 export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHooks): () => void {
+  const knocking = new Set<string>();
   const offs = [
+    room.on('session', () => {
+      // Admitted or turned away (perhaps by another mediator): the knock is answered.
+      for (const id of knocking) {
+        if (room.waitingList.some((p) => p.id === id)) continue;
+        knocking.delete(id);
+        toasts.dismiss(`knock-${id}`);
+      }
+    }),
     room.on('mutedByModerator', (source) => {
       if (source === 'screen') hooks.stopScreen();
       const key: MessageKey =
@@ -30,7 +39,7 @@ export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHook
       const actions = hooks.canTurnOn(source)
         ? [{ label: t(microphone ? 'room.unmuteAccept' : 'room.cameraAccept'), testId: `unmute-accept-${source}`, run: () => room.setMuted(source, false) }]
         : [];
-      toasts.show(actions.length ? text : `${text}。${t('room.noDevice')}`, { testId: 'unmute-prompt', sticky: true, actions, key: `unmute-${source}` });
+      toasts.show(actions.length ? text : `${text}\n${t('room.noDevice')}`, { testId: 'unmute-prompt', sticky: true, actions, key: `unmute-${source}` });
     }),
     room.on('localMute', ({ source, muted }) => {
       // Turned on some other way (the control bar): the prompt has done its work.
@@ -41,6 +50,7 @@ export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHook
     }),
     room.on('knock', (arrived) => {
       for (const info of arrived) {
+        knocking.add(info.id);
         toasts.show(t('room.knock', { name: info.name }), {
           testId: 'toast-knock',
           key: `knock-${info.id}`,

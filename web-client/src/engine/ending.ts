@@ -1,0 +1,67 @@
+// How a session ends, in words the screens can explain: the server's fatal error codes and
+// leave reasons mapped to one reason each, with a mediator's own words when they gave some.
+
+/** Why the engine stopped for good. */
+export type EndReason =
+  | 'left'
+  | 'invalid_token'
+  | 'room_full'
+  | 'removed'
+  | 'gone'
+  | 'gave_up'
+  | 'unsupported'
+  /** A mediator turned us away from the waiting room. */
+  | 'denied'
+  /** A mediator ended the session. */
+  | 'ended'
+  | 'room_locked'
+  /** A party who has not agreed to online mediation and recording yet. */
+  | 'consent_required';
+
+export interface Ended {
+  reason: EndReason;
+  /** The mediator's own words for a removal or a denial, shown as they wrote them. */
+  message?: string;
+}
+
+/** Joining failed for a reason the person can be told (not a network failure). */
+export class JoinError extends Error {
+  constructor(
+    readonly reason: EndReason,
+    message: string,
+    /** As `Ended.message`. */
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function joinErrorReason(code: string): EndReason {
+  switch (code) {
+    case 'invalid_token':
+      return 'invalid_token';
+    case 'room_full':
+      return 'room_full';
+    case 'unsupported_protocol':
+      return 'unsupported';
+    case 'room_locked':
+      return 'room_locked';
+    case 'consent_required':
+      return 'consent_required';
+    default:
+      return 'gone';
+  }
+}
+
+export function leaveReason(reason: string): EndReason {
+  switch (reason) {
+    case 'removed':
+    case 'denied':
+    case 'ended':
+      return reason;
+    case 'server_shutdown':
+      return 'gone';
+    default:
+      return 'left';
+  }
+}
