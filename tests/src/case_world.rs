@@ -145,3 +145,12 @@ pub fn id_of(value: &Value, pointer: &str) -> Result<String> {
         .map(str::to_owned)
         .with_context(|| format!("no {pointer} in {value}"))
 }
+
+/// The smallest PNG there is: signature, IHDR, IDAT, IEND of a 1×1 image.
+pub fn tiny_png() -> Vec<u8> {
+    const HEX: &str = "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082";
+    (0..HEX.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&HEX[i..i + 2], 16).ok())
+        .collect()
+}

@@ -92,6 +92,34 @@ impl StaffApi {
         })
     }
 
+    /// `POST path` with one multipart `file` as `bearer`.
+    pub async fn upload(
+        &self,
+        path: &str,
+        file_name: &str,
+        media_type: &str,
+        bytes: Vec<u8>,
+        bearer: &str,
+    ) -> Result<Answer> {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str(media_type)?;
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(bearer)
+            .multipart(form)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        Ok(Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        })
+    }
+
     /// `GET path` as `bearer`.
     pub async fn get(&self, path: &str, bearer: &str) -> Result<Answer> {
         self.call(Method::GET, path, None, Some(bearer), &[]).await
