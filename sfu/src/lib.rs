@@ -444,8 +444,7 @@ impl ParticipantHandle {
     /// Moves the participant to another space of its room (see [`Space`]).
     pub async fn move_to(&self, space: Space) -> Result<()> {
         let key = self.key;
-        self.call(|reply| Command::Move { key, space, reply })
-            .await
+        self.call(|reply| Command::Move { key, space, reply }).await
     }
 
     /// A moderator mutes one of the participant's sources (`held`), or lifts that: while held

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ARTIFACTS_DIR, startServer } from './lib/server.js';
-import { openClient, pressJoin, waitFor } from './lib/web-client.js';
+import { joinAndWait, openClient, openConsole, pressJoin, waitFor, waitInRoom } from './lib/web-client.js';
 
 const REGION = '新安街道';
 const PASSWORD = 'correct horse battery';
@@ -139,11 +139,15 @@ describe('the staff desk', () => {
     assert.match((await applicant.page.locator('.greeting').textContent()) ?? '', /张三/);
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'staff-invite-device-check-phone.png') });
 
-    // The mediator starts the session: the room opens, and the applicant joins it.
+    // The mediator starts the session: the room opens. The applicant consents to online
+    // mediation and recording, waits, and the mediator lets them in.
     await page.getByTestId('start-session').click();
     await page.getByTestId('device-check').waitFor();
     await pressJoin(desk);
-    await pressJoin(applicant);
+    await joinAndWait(applicant);
+    await openConsole(desk);
+    await page.getByTestId('admit-all').click();
+    await waitInRoom(applicant);
     await waitFor(
       'the mediator to see the applicant by name',
       () => page.locator('.tile-name', { hasText: '张三' }).count().then((n) => n > 0),

@@ -97,7 +97,19 @@ async fn an_invite_admits_its_person_until_revoked_and_the_audit_trail_tells_the
         "mediator",
     )
     .await?;
-    let applicant = Bystander::join(&world.server.ws_url(), &token, None, "applicant").await?;
+    // They consent to online mediation first, then wait until the mediator admits them.
+    api.post(
+        "/api/v1/room/consent",
+        json!({"online_mediation": true, "recording": true}),
+        &token,
+    )
+    .await?
+    .expect(StatusCode::CREATED)?;
+    let (url, party_token) = (world.server.ws_url(), token.clone());
+    let joining =
+        tokio::spawn(async move { Bystander::join(&url, &party_token, None, "applicant").await });
+    accord_tests::session_world::admit(&mediator, "张三").await?;
+    let applicant = joining.await??;
     ensure!(
         applicant.joined().participant.name == "张三",
         "{:?}",
@@ -177,6 +189,7 @@ async fn an_invite_admits_its_person_until_revoked_and_the_audit_trail_tells_the
         "case.assigned",
         "case.status_changed",
         "session.started",
+        "consent.given",
         "invite.sent",
         "invite.revoked",
     ];

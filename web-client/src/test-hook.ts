@@ -88,6 +88,7 @@ export function installTestHook(): TestHook {
         if (s.type === 'inbound-rtp') {
           inbound.push({
             kind: s.kind,
+            mid: s.mid ?? null,
             from: trackIdByMid.get(s.mid) ?? null,
             framesDecoded: s.framesDecoded ?? 0,
             frameWidth: s.frameWidth ?? 0,

@@ -178,10 +178,36 @@ export function inbound(stats, participantId, kind, field) {
     .reduce((n, s) => n + (s[field] ?? 0), 0);
 }
 
-/** Presses "join" on the device check as a person would, and waits until in the room. */
-export async function pressJoin(client) {
+/** Presses "join" on the device check as a person would (a party then consents and waits). */
+export async function clickJoin(client) {
   await client.page.getByTestId('join').waitFor({ state: 'visible' });
   await waitFor('the join button to be enabled', () => client.page.getByTestId('join').isEnabled(), 15_000);
   await client.page.getByTestId('join').click();
-  await waitFor(`${client.name} to be in the room`, async () => (await client.state())?.phase === 'connected', 20_000);
+}
+
+/** Waits until the client is in the room with its media connected. */
+export async function waitInRoom(client, timeout = 20_000) {
+  await waitFor(`${client.name} to be in the room`, async () => (await client.state())?.phase === 'connected', timeout);
+}
+
+/** Presses "join" on the device check and waits until in the room (no waiting room). */
+export async function pressJoin(client) {
+  await clickJoin(client);
+  await waitInRoom(client);
+}
+
+/** A party's way in: join, consent to online mediation and recording, then the waiting room. */
+export async function joinAndWait(client) {
+  await clickJoin(client);
+  await client.page.getByTestId('consent-screen').waitFor();
+  await client.page.getByTestId('consent-online').check();
+  await client.page.getByTestId('consent-recording').check();
+  await client.page.getByTestId('consent-submit').click();
+  await client.page.getByTestId('waiting-screen').waitFor();
+}
+
+/** Opens the mediator's console unless it is already showing (desktops show it beside the video). */
+export async function openConsole(client) {
+  if (!(await client.page.getByTestId('moderator-panel').isVisible())) await client.page.getByTestId('moderator-open').click();
+  await client.page.getByTestId('moderator-panel').waitFor();
 }
