@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use accord_sfu::SfuConfig;
 use accord_signaling::notify::NotifyConfig;
+use accord_signaling::turn::TurnConfig;
 use accord_signaling::{IceServer, SignalingConfig};
 use serde::Deserialize;
 
@@ -60,6 +61,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Invite notifications.
     pub notify: NotifySection,
+    /// TURN credentials handed out with each join.
+    pub turn: TurnSection,
     /// Rooms and sessions.
     pub signaling: SignalingSection,
     /// Where case records are kept.
@@ -120,6 +123,31 @@ pub struct NotifySection {
     pub gateway_token: String,
 }
 
+/// `[turn]`: a TURN server (coturn with `use-auth-secret`) for networks that block UDP to
+/// the media port; each join gets its own time-limited credential.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnSection {
+    /// `turn:` / `turns:` URLs; empty: no TURN.
+    pub urls: Vec<String>,
+    /// coturn's `static-auth-secret`; set it through the environment
+    /// (`ACCORD_TURN_SHARED_SECRET`), not in a file under version control.
+    pub shared_secret: String,
+    /// How long a credential stays valid.
+    pub ttl_seconds: u64,
+}
+
+impl Default for TurnSection {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            shared_secret: String::new(),
+            // A long session, with room to spare.
+            ttl_seconds: 6 * 3600,
+        }
+    }
+}
+
 /// `[signaling]`
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -171,6 +199,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             auth: AuthConfig::default(),
             notify: NotifySection::default(),
+            turn: TurnSection::default(),
             signaling: SignalingSection::default(),
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
@@ -295,6 +324,16 @@ impl Config {
                 }
                 "ACCORD_NOTIFY_GATEWAY_URL" => config.notify.gateway_url = value.clone(),
                 "ACCORD_NOTIFY_GATEWAY_TOKEN" => config.notify.gateway_token = value.clone(),
+                "ACCORD_TURN_URLS" => {
+                    config.turn.urls = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|u| !u.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
+                "ACCORD_TURN_SHARED_SECRET" => config.turn.shared_secret = value.clone(),
+                "ACCORD_TURN_TTL_SECONDS" => config.turn.ttl_seconds = parse_env(key, value)?,
                 "ACCORD_SIGNALING_MAX_PARTICIPANTS" => {
                     config.signaling.max_participants = parse_env(key, value)?;
                 }
@@ -418,6 +457,13 @@ impl Config {
             public_url: (!self.http.public_url.is_empty())
                 .then(|| self.http.public_url.trim_end_matches('/').to_owned()),
             trust_forwarded_for: self.http.trust_forwarded_for,
+            turn: (!self.turn.urls.is_empty() && !self.turn.shared_secret.is_empty()).then(|| {
+                TurnConfig {
+                    urls: self.turn.urls.clone(),
+                    shared_secret: self.turn.shared_secret.clone(),
+                    ttl: Duration::from_secs(self.turn.ttl_seconds),
+                }
+            }),
             notify: if self.notify.gateway_url.is_empty() {
                 NotifyConfig::Log
             } else {
@@ -485,6 +531,24 @@ mod tests {
         );
         assert_eq!(c.media.shards, 1);
         assert_eq!(unknown, ["ACCORD_TYPO"]);
+    }
+
+    #[test]
+    fn turn_is_handed_out_only_with_urls_and_a_secret_from_the_environment() {
+        let f = write("[turn]\nurls = [\"turn:127.0.0.1:3478\"]\n");
+        let (c, _) = Config::load(Some(&f.0), Vec::new()).expect("valid");
+        assert!(c.signaling().turn.is_none(), "no secret, no TURN");
+        let env = vec![
+            ("ACCORD_TURN_SHARED_SECRET".to_owned(), "s3cret".to_owned()),
+            (
+                "ACCORD_TURN_URLS".to_owned(),
+                "turn:127.0.0.1:3478?transport=udp, turn:127.0.0.1:3478?transport=tcp".to_owned(),
+            ),
+        ];
+        let (c, _) = Config::load(Some(&f.0), env).expect("valid");
+        let turn = c.signaling().turn.expect("TURN configured");
+        assert_eq!(turn.urls.len(), 2);
+        assert_eq!(turn.ttl, Duration::from_secs(6 * 3600));
     }
 
     #[test]

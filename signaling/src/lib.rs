@@ -28,6 +28,7 @@ pub mod rooms;
 pub mod session;
 pub mod staff;
 pub mod store;
+pub mod turn;
 pub mod web;
 pub mod whip;
 
@@ -60,6 +61,8 @@ pub struct SignalingConfig {
     pub notify: notify::NotifyConfig,
     /// Take the client's address from `X-Forwarded-For` (behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
+    /// A TURN server to hand out time-limited credentials for.
+    pub turn: Option<turn::TurnConfig>,
 }
 
 impl Default for SignalingConfig {
@@ -73,6 +76,7 @@ impl Default for SignalingConfig {
             public_url: None,
             notify: notify::NotifyConfig::Log,
             trust_forwarded_for: false,
+            turn: None,
         }
     }
 }

@@ -251,7 +251,12 @@ async fn start(
     if let Ok(v) = HeaderValue::from_str(&location) {
         h.insert(header::LOCATION, v);
     }
-    for server in &state.config().ice_servers {
+    let servers = crate::turn::ice_servers_for(
+        &state.config().ice_servers,
+        state.config().turn.as_ref(),
+        &claims.sub,
+    );
+    for server in &servers {
         for url in &server.urls {
             let mut link = format!("<{url}>; rel=\"ice-server\"");
             if let (Some(u), Some(c)) = (&server.username, &server.credential) {

@@ -264,7 +264,11 @@ async fn joined_frame(
         room: claims.room.clone(),
         participants: snapshot.others,
         tracks,
-        ice_servers: state.config().ice_servers.clone(),
+        ice_servers: crate::turn::ice_servers_for(
+            &state.config().ice_servers,
+            state.config().turn.as_ref(),
+            &participant.identity,
+        ),
         resume_token,
         space: snapshot.space,
         locked: snapshot.locked,
