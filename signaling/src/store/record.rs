@@ -94,26 +94,8 @@ impl Store {
         ) {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        let changed = sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status = $3")
-            .bind(SessionStatus::Ended.as_str())
-            .bind(id)
-            .bind(session.status.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if changed == 1 {
-            self.audit(
-                &mut tx,
-                actor,
-                "session.ended",
-                &subject(&session.case_id),
-                json!({"session": session.id}),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.change_session_status(actor, &session, SessionStatus::Ended, "session.ended")
+            .await
     }
 
     /// A party's consent to this case's online mediation, if given.

@@ -305,11 +305,25 @@ impl Store {
                 )));
             }
         }
+        self.change_session_status(actor, &session, SessionStatus::Live, "session.started")
+            .await?;
+        self.session(id).await
+    }
+
+    /// Moves a session from the status it was read with to `to`, with its audit entry; a
+    /// concurrent change that got there first leaves it as that change made it.
+    pub(super) async fn change_session_status(
+        &self,
+        actor: &Actor,
+        session: &Session,
+        to: SessionStatus,
+        action: &str,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status = $3")
-            .bind(SessionStatus::Live.as_str())
-            .bind(id)
-            .bind(SessionStatus::Scheduled.as_str())
+            .bind(to.as_str())
+            .bind(&session.id)
+            .bind(session.status.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -317,14 +331,14 @@ impl Store {
             self.audit(
                 &mut tx,
                 actor,
-                "session.started",
+                action,
                 &subject(&session.case_id),
                 json!({"session": session.id}),
             )
             .await?;
         }
         tx.commit().await?;
-        self.session(id).await
+        Ok(())
     }
 }
 
