@@ -90,6 +90,7 @@ async fn while_separated_not_one_packet_or_name_crosses_between_the_sides() -> R
             to: "respondent".into(),
         })
         .await?;
+    let moving = std::time::Instant::now();
     mediator
         .send(ClientFrame::Move {
             participant_id: a1_id.clone(),
@@ -102,6 +103,11 @@ async fn while_separated_not_one_packet_or_name_crosses_between_the_sides() -> R
         |f| matches!(f, ServerFrame::Moved { space } if space == "applicant"),
     )
     .await?;
+    // Reported, not asserted: speed is measured, not tested.
+    eprintln!(
+        "move: `moved` reached the party {} ms after the mediator's frame",
+        moving.elapsed().as_millis()
+    );
     b2.wait_for_frame(
         "the interpreter follows 李四",
         WAIT,
