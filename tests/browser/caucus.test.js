@@ -117,12 +117,14 @@ describe('back-to-back mediation', () => {
     // Everyone back together.
     await mediator.page.getByTestId('gather').click();
     await waitFor('both phones back in the joint room', async () => (await applicant.state())?.space === 'joint' && (await respondent.state())?.space === 'joint', 5_000);
-    await waitFor('each side receiving the other again', async () => {
-      const a = await applicant.stats();
-      const b = await respondent.stats();
-      const fresh = (stats, from, old) => (stats?.inbound ?? []).filter((s) => s.from?.startsWith(`${from}/`) && !old.includes(s.mid) && s.packetsReceived > 20).length;
-      return fresh(a, bId, bAtA) === 2 && fresh(b, aId, aAtB) === 2;
-    }, 20_000);
+    // Whatever receivers carry the other side now, their packets grow again.
+    const fromOther = async (client, otherId) => ((await client.stats())?.inbound ?? [])
+      .filter((s) => s.from?.startsWith(`${otherId}/`))
+      .reduce((n, s) => n + s.packetsReceived, 0);
+    const aBase = await fromOther(applicant, bId);
+    const bBase = await fromOther(respondent, aId);
+    await waitFor('each side receiving the other again', async () =>
+      (await fromOther(applicant, bId)) - aBase > 50 && (await fromOther(respondent, aId)) - bBase > 50, 30_000);
     const timeline = await world.get(`/api/v1/sessions/${world.sessionId}/timeline`);
     const kinds = timeline.items.map((e) => e.kind);
     for (const kind of ['consent', 'waiting', 'admitted', 'moved']) assert.ok(kinds.includes(kind), `${kind} in ${kinds}`);

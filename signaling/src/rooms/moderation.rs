@@ -242,7 +242,6 @@ impl Rooms {
             }
             let from = member.space;
             member.space = to;
-            member.tell(Notice::Moved(to));
             let identity = member.info.identity.clone();
             state.last_space.insert(identity, to);
             if let (Some(actor), Some(subject)) = (state.members.get(by), state.members.get(id)) {
@@ -257,7 +256,14 @@ impl Rooms {
             }
             moved.push(id.clone());
         }
+        // Everyone learns who is now in view before any mover's media moves, so a track the
+        // media server announces after the move never names someone the client has not met.
         view::sync(state, &[]);
+        for id in &moved {
+            if let Some(member) = state.members.get(id) {
+                member.tell(Notice::Moved(to));
+            }
+        }
         moved
     }
 

@@ -488,6 +488,32 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
+            // Room notices before media events: a participant must be announced before a
+            // track of theirs is (a move queues the first and then causes the second).
+            biased;
+            notice = seated.notices.recv() => {
+                let Some(notice) = notice else { return Ending::Gone(LeaveReason::Removed, None) };
+                let message = match actions::pass(notice) {
+                    Passed::Send(message) => *message,
+                    Passed::End(ending) => return ending,
+                    Passed::Nothing => continue,
+                    Passed::Move(space) => {
+                        if let Err(e) = seated.seat.handle.move_to(space.media()).await {
+                            tracing::warn!(error = %e, "cannot move a participant's media");
+                        }
+                        ServerMessage::Moved { space }
+                    }
+                    Passed::Hold(source) => {
+                        if let Err(e) = seated.seat.handle.hold(source, true).await {
+                            tracing::warn!(error = %e, "cannot hold a participant's media");
+                        }
+                        ServerMessage::MutedByModerator { source }
+                    }
+                };
+                if !send(socket, &message).await {
+                    return Ending::SocketLost;
+                }
+            }
             inbound = receive(socket) => {
                 last_heard = Instant::now();
                 match inbound {
@@ -531,29 +557,6 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                     if !send(socket, &message).await {
                         return Ending::SocketLost;
                     }
-                }
-            }
-            notice = seated.notices.recv() => {
-                let Some(notice) = notice else { return Ending::Gone(LeaveReason::Removed, None) };
-                let message = match actions::pass(notice) {
-                    Passed::Send(message) => *message,
-                    Passed::End(ending) => return ending,
-                    Passed::Nothing => continue,
-                    Passed::Move(space) => {
-                        if let Err(e) = seated.seat.handle.move_to(space.media()).await {
-                            tracing::warn!(error = %e, "cannot move a participant's media");
-                        }
-                        ServerMessage::Moved { space }
-                    }
-                    Passed::Hold(source) => {
-                        if let Err(e) = seated.seat.handle.hold(source, true).await {
-                            tracing::warn!(error = %e, "cannot hold a participant's media");
-                        }
-                        ServerMessage::MutedByModerator { source }
-                    }
-                };
-                if !send(socket, &message).await {
-                    return Ending::SocketLost;
                 }
             }
             _ = ping.tick() => {

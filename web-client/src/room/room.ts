@@ -58,6 +58,8 @@ export interface RoomEvents {
 export class Room extends Emitter<RoomEvents> {
   readonly participants = new Map<string, RemoteParticipant>();
   private readonly media = new Map<string, MediaStreamTrack>();
+  /** Tracks announced before their owner was (by participant id). */
+  private readonly earlyTracks = new Map<string, TrackInfo[]>();
   self: ParticipantInfo | null = null;
   roomName = '';
   activeSpeaker: string | null = null;
@@ -286,16 +288,20 @@ export class Room extends Emitter<RoomEvents> {
 
   private onMessage(message: ServerMessage): void {
     switch (message.type) {
-      case 'participant_joined':
+      case 'participant_joined': {
         if (message.participant.hand_raised) this.emit('handRaised', message.participant);
+        const early = this.earlyTracks.get(message.participant.id) ?? [];
+        this.earlyTracks.delete(message.participant.id);
         this.participants.set(message.participant.id, {
           info: message.participant,
-          publications: new Map(),
+          publications: new Map(early.map((track) => [track.source, track])),
           quality: 'unknown',
         });
         this.emit('participants', this.list());
         return;
+      }
       case 'participant_left':
+        this.earlyTracks.delete(message.participant_id);
         this.participants.delete(message.participant_id);
         if (this.activeSpeaker === message.participant_id) this.setActiveSpeaker(null);
         this.emit('participantLeft', { id: message.participant_id, reason: message.reason });
@@ -310,12 +316,20 @@ export class Room extends Emitter<RoomEvents> {
       }
       case 'track_published': {
         const participant = this.participants.get(message.track.participant_id);
-        if (!participant) return;
+        if (!participant) {
+          // Media and room news travel apart: keep a track announced before its owner.
+          const early = this.earlyTracks.get(message.track.participant_id) ?? [];
+          this.earlyTracks.set(message.track.participant_id, [...early.filter((t) => t.id !== message.track.id), message.track]);
+          return;
+        }
         participant.publications.set(message.track.source, message.track);
         this.emit('participantUpdated', participant);
         return;
       }
       case 'track_unpublished':
+        for (const [owner, early] of this.earlyTracks) {
+          this.earlyTracks.set(owner, early.filter((t) => t.id !== message.track_id));
+        }
         for (const participant of this.participants.values()) {
           for (const [source, publication] of participant.publications) {
             if (publication.id !== message.track_id) continue;
