@@ -15,7 +15,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
 use crate::protocol::SharedEvidence;
 use crate::store::model::{Actor, Evidence, SessionEvent};
-use crate::store::{CONSENT_VERSION, new_id, next_seq, now_ms};
+use crate::store::{CONSENT_VERSION, new_id, next_seq};
 
 /// The participant routes.
 pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
@@ -171,22 +171,11 @@ async fn share(
         ));
     }
     let (file, _) = crate::casework::read_upload(&state, multipart, false).await?;
-    let blob = file.writer.finish().await?;
     let (actor, party_id) = match claims.role {
         Role::Party => (Actor::Party(claims.sub.clone()), Some(claims.sub.clone())),
         _ => (Actor::Staff(claims.sub.clone()), None),
     };
-    let record = Evidence {
-        id: new_id("EV"),
-        case_id,
-        party_id,
-        sha256: blob.sha256,
-        media_type: file.media_type.into(),
-        size: i64::try_from(blob.size).unwrap_or(i64::MAX),
-        file_name: file.file_name,
-        uploaded_by: actor.label(),
-        created_at: now_ms(),
-    };
+    let record = crate::casework::evidence_record(file, case_id, party_id, &actor).await?;
     let stored = state.store().add_evidence(&actor, record).await?;
     let shown = SharedEvidence {
         id: stored.id.clone(),

@@ -511,27 +511,8 @@ impl Shard {
 
     fn mute(&mut self, key: PeerKey, source: TrackSource, muted: bool) -> Result<()> {
         let index = self.live(key)?;
-        let owned = self.participants[index].publications.clone();
-        let space = self.participants[index].space;
-        let mut changed = Vec::new();
-        for k in owned {
-            if let Some(p) = self.publications.get_mut(k).filter(|p| p.source == source) {
-                // Unmuting themselves is how someone a moderator muted speaks again.
-                if !muted {
-                    p.held = false;
-                }
-                if p.muted != muted {
-                    p.muted = muted;
-                    changed.push((p.id.clone(), p.room.clone()));
-                }
-            }
-        }
-        for (track, room) in changed {
-            self.tell_space(&room, space, Some(index), || SfuEvent::TrackMuted {
-                track: track.clone(),
-                muted,
-            });
-        }
+        // Unmuting themselves is how someone a moderator muted speaks again.
+        self.set_source_muted(index, source, Some(muted), (!muted).then_some(false));
         Ok(())
     }
 }

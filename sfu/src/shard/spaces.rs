@@ -58,21 +58,21 @@ impl Shard {
             }
         }
         self.participants[index].space = to;
+        let joined_by: Vec<usize> = self
+            .rooms
+            .get(&room)
+            .map(|r| r.participants.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&o| o != index && self.space_of(o) == Some(to))
+            .collect();
         for &k in &room_pubs {
             let Some(pubn) = self.publications.get(k) else {
                 continue;
             };
             let (owner, info) = (pubn.owner, pubn.info());
             if owner == index {
-                let others: Vec<usize> = self
-                    .rooms
-                    .get(&room)
-                    .map(|r| r.participants.clone())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|&o| o != index && self.space_of(o) == Some(to))
-                    .collect();
-                for other in others {
+                for &other in &joined_by {
                     if let Some(p) = self.participants.get(other) {
                         p.tell(SfuEvent::TrackPublished(info.clone()));
                     }
@@ -99,25 +99,42 @@ impl Shard {
     /// until its publisher unmutes it themselves (see `mute`), or the hold is lifted.
     pub(super) fn hold(&mut self, key: PeerKey, source: TrackSource, held: bool) -> Result<()> {
         let index = self.live(key)?;
-        let owned = self.participants[index].publications.clone();
-        let space = self.participants[index].space;
+        // A hold mutes; lifting it leaves the mute for the owner to undo.
+        self.set_source_muted(index, source, held.then_some(true), Some(held));
+        Ok(())
+    }
+
+    /// Sets the mute state and the moderator's hold (each if given) of a participant's tracks of
+    /// one source, telling its space of every change.
+    pub(super) fn set_source_muted(
+        &mut self,
+        index: usize,
+        source: TrackSource,
+        muted: Option<bool>,
+        held: Option<bool>,
+    ) {
+        let Some(p) = self.participants.get(index) else {
+            return;
+        };
+        let (owned, space) = (p.publications.clone(), p.space);
         let mut changed = Vec::new();
         for k in owned {
-            if let Some(p) = self.publications.get_mut(k).filter(|p| p.source == source) {
-                p.held = held;
-                if held && !p.muted {
-                    p.muted = true;
-                    changed.push((p.id.clone(), p.room.clone()));
+            if let Some(pubn) = self.publications.get_mut(k).filter(|p| p.source == source) {
+                if let Some(held) = held {
+                    pubn.held = held;
+                }
+                if let Some(muted) = muted.filter(|m| *m != pubn.muted) {
+                    pubn.muted = muted;
+                    changed.push((pubn.id.clone(), pubn.room.clone(), muted));
                 }
             }
         }
-        for (track, room) in changed {
+        for (track, room, muted) in changed {
             self.tell_space(&room, space, Some(index), || SfuEvent::TrackMuted {
                 track: track.clone(),
-                muted: true,
+                muted,
             });
         }
-        Ok(())
     }
 
     /// What every subscriber of a room has been sent, per publisher.

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use crate::evidence::{self, Received, drain, multipart_error};
 use crate::staff::StaffSession;
-use crate::store::model::{Evidence, Party, PartyKind};
+use crate::store::model::{Actor, Evidence, Party, PartyKind};
 use crate::store::{new_id, now_ms};
 
 pub(super) fn router(max_evidence_bytes: u64) -> Router<AppState> {
@@ -87,11 +87,11 @@ pub(crate) async fn read_upload(
 }
 
 /// Stores an upload's blob and describes it as evidence of `case_id`.
-async fn evidence_record(
+pub(crate) async fn evidence_record(
     file: Received,
     case_id: String,
     party_id: Option<String>,
-    session: &StaffSession,
+    uploaded_by: &Actor,
 ) -> Result<Evidence> {
     let blob = file.writer.finish().await?;
     Ok(Evidence {
@@ -102,7 +102,7 @@ async fn evidence_record(
         media_type: file.media_type.into(),
         size: i64::try_from(blob.size).unwrap_or(i64::MAX),
         file_name: file.file_name,
-        uploaded_by: session.actor().label(),
+        uploaded_by: uploaded_by.label(),
         created_at: now_ms(),
     })
 }
@@ -119,7 +119,7 @@ async fn upload(
     if let Some(party) = &party_id {
         party_of(&state, &case, party).await?;
     }
-    let record = evidence_record(file, case.id, party_id, &session).await?;
+    let record = evidence_record(file, case.id, party_id, &session.actor()).await?;
     let stored = state.store().add_evidence(&session.actor(), record).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
@@ -147,7 +147,7 @@ async fn attorney_letter(
         ));
     }
     let (file, _) = read_upload(&state, multipart, false).await?;
-    let record = evidence_record(file, case.id, Some(party.id.clone()), &session).await?;
+    let record = evidence_record(file, case.id, Some(party.id.clone()), &session.actor()).await?;
     let updated = state
         .store()
         .attach_attorney_letter(&session.actor(), &party.id, record)

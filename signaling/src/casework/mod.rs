@@ -13,7 +13,7 @@ mod record;
 
 use axum::Router;
 
-pub(crate) use files::{read_upload, serve_evidence};
+pub(crate) use files::{evidence_record, read_upload, serve_evidence};
 pub use invites::check_join;
 
 use crate::AppState;
