@@ -41,6 +41,14 @@ export function installTestHook(): TestHook {
         firstRemoteFrameAt: firstFrame(),
         iceRestarts: room?.engine.iceRestarts ?? 0,
         iceState: room?.engine.pc?.iceConnectionState ?? null,
+        /** `ice_restart` frames from the server (each answered by a restart unless one was under way). */
+        iceRestartRequests: room?.engine.iceRestartRequests ?? 0,
+        /** Whether the server holds video back from us, and why. */
+        audioOnly: room ? { ...room.network.audioOnly } : { active: false, reason: null },
+        saveData: room?.network.saveData ?? false,
+        /** The latest `connection_health`, by participant id (everyone's to a moderator). */
+        health: Object.fromEntries(room?.network.health ?? []),
+        myHealth: room?.network.mine ?? null,
         // Case session state (docs/protocol.md, "Running a session").
         inWaitingRoom: room?.inWaitingRoom ?? false,
         session: room?.session ?? null,
@@ -100,6 +108,8 @@ export function installTestHook(): TestHook {
           outbound.push({
             kind: s.kind,
             rid: s.rid ?? null,
+            /** Whether the layer is being sent at all (layer demand, save data). */
+            active: s.active ?? null,
             packetsSent: s.packetsSent ?? 0,
             framesEncoded: s.framesEncoded ?? 0,
             encoder: s.encoderImplementation ?? null,
@@ -108,6 +118,10 @@ export function installTestHook(): TestHook {
         }
       });
       return { inbound, outbound, localSdp: pc.localDescription?.sdp ?? '' };
+    },
+    /** The 省流量 switch, as the person's tap would turn it. */
+    setSaveData(enabled: boolean): void {
+      room?.network.setSaveData(enabled);
     },
     simulateNetworkDrop(ms: number) {
       return room?.engine.simulateNetworkDrop(ms);

@@ -22,7 +22,7 @@ import {
   type TrackSource,
 } from '../signal/messages';
 import { SignalClient } from '../signal/signal-client';
-import { applyLayerDemand, type DeviceClass, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
+import { cameraLayers, type DeviceClass, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
 import { type Ended, type EndReason, JoinError, joinErrorReason, leaveReason } from './ending';
 import { BackoffPolicy, type ReconnectPolicy, sleep, sleepUntilOnline } from './reconnect-policy';
 import { enableOpusDtxAndFec } from './sdp';
@@ -80,6 +80,14 @@ export class Engine extends Emitter<EngineEvents> {
   /** Test hook state: while set, reconnect attempts wait (a simulated network outage). */
   private offlineUntil = 0;
   private iceRestartsOffered = 0;
+  private iceRestartsRequested = 0;
+  /** Our ICE-restart offer is out unanswered: a rollback must not lose the restart. */
+  private restartOffered = false;
+  /** The person's 省流量 choice; null until they make one (the server's default is off). */
+  private saveData: boolean | null = null;
+  /** The server's latest `layer_demand` for our camera, null until it sends one. */
+  private layerDemand: boolean[] | null = null;
+  private layerUpdates: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly wsUrl: string,
@@ -102,6 +110,11 @@ export class Engine extends Emitter<EngineEvents> {
     return this.iceRestartsOffered;
   }
 
+  /** How many `ice_restart` frames the server sent us (one restart may answer several). */
+  get iceRestartRequests(): number {
+    return this.iceRestartsRequested;
+  }
+
   /**
    * Opens the socket and joins; rejects with a JoinError the screens can explain. Resolves
    * only at `joined`, however long the waiting room takes (see the `waiting` event).
@@ -109,6 +122,7 @@ export class Engine extends Emitter<EngineEvents> {
   async connect(): Promise<Joined> {
     const joined = await this.joinThroughWaitingRoom();
     this.createPeerConnection(joined);
+    this.sendSaveData();
     this.setPhase('connected');
     return joined;
   }
@@ -152,6 +166,17 @@ export class Engine extends Emitter<EngineEvents> {
     const camera = this.publication?.stream.getVideoTracks()[0] ?? null;
     if (!this.cameraSender || !camera) return;
     await this.cameraSender.replaceTrack(paused ? null : camera).catch(() => {});
+  }
+
+  /**
+   * 省流量: the server sends us no video, and our camera sends only its lowest layer; turned
+   * off, both come back. Kept for every later socket and connection of this session.
+   */
+  setSaveData(enabled: boolean): void {
+    this.saveData = enabled;
+    // In the waiting room the server refuses everything but leave and ping: `connect` sends it.
+    if (this.joined) this.sendSaveData();
+    void this.updateCameraLayers();
   }
 
   /** Tells the room we are away (app in the background, a phone call) or back. */
@@ -384,6 +409,12 @@ export class Engine extends Emitter<EngineEvents> {
     for (const [trackId, s] of this.trackSettings) {
       this.signal?.send({ type: 'track_settings', track_id: trackId, width: s.width, height: s.height, enabled: s.enabled });
     }
+    this.sendSaveData();
+  }
+
+  /** Only once chosen: a server from before save-data would refuse the frame as unknown. */
+  private sendSaveData(): void {
+    if (this.saveData !== null) this.signal?.send({ type: 'save_data', enabled: this.saveData });
   }
 
   private shutdown(reason: EndReason, message?: string): void {
@@ -412,6 +443,8 @@ export class Engine extends Emitter<EngineEvents> {
       rtcpMuxPolicy: 'require',
     });
     this.pc = pc;
+    this.restartOffered = false;
+    this.layerDemand = null;
     pc.onicecandidate = (ev) => {
       if (ev.candidate) this.signal?.send({ type: 'candidate', candidate: ev.candidate.toJSON() });
     };
@@ -444,7 +477,7 @@ export class Engine extends Emitter<EngineEvents> {
       const transceiver = pc.addTransceiver(track, {
         direction: 'sendonly',
         streams: [publication.stream],
-        sendEncodings: simulcastEncodings(publication.device),
+        sendEncodings: cameraLayers(simulcastEncodings(publication.device), null, this.saveData === true),
       });
       this.cameraSender = transceiver.sender;
       const capabilities = RTCRtpSender.getCapabilities?.('video');
@@ -513,11 +546,15 @@ export class Engine extends Emitter<EngineEvents> {
     try {
       const iceRestart = this.restartIceWanted;
       const offer = await pc.createOffer({ iceRestart });
-      this.restartIceWanted = false;
-      if (pc.signalingState !== 'stable') return; // a server offer got in first
+      // A server offer got in first; answering it offers again, the restart still wanted.
+      if (pc.signalingState !== 'stable') return;
       await pc.setLocalDescription({ type: 'offer', sdp: enableOpusDtxAndFec(offer.sdp ?? '') });
       this.signal.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? '', tracks: this.declaredTracks(pc) });
-      if (iceRestart) this.iceRestartsOffered++;
+      if (iceRestart) {
+        this.restartIceWanted = false;
+        this.restartOffered = true;
+        this.iceRestartsOffered++;
+      }
     } catch (err) {
       console.warn('[accord] offer failed', err);
     } finally {
@@ -534,11 +571,19 @@ export class Engine extends Emitter<EngineEvents> {
       case 'answer':
         if (pc?.signalingState === 'have-local-offer') {
           await pc.setRemoteDescription({ type: 'answer', sdp: enableOpusDtxAndFec(message.sdp) });
+          this.restartOffered = false;
           this.offerAgainIfNeeded(pc);
         }
         return;
       case 'layer_demand':
-        await this.onLayerDemand(message.active);
+        this.layerDemand = message.active;
+        await this.updateCameraLayers();
+        return;
+      case 'ice_restart':
+        // The server saw our media stop or come from a new address while the socket lived
+        // on. A restart offer still waiting for its answer answers further requests too.
+        this.iceRestartsRequested++;
+        if (!(this.restartOffered && pc?.signalingState === 'have-local-offer')) this.restartIce();
         return;
       case 'error':
         if (message.code === 'glare') setTimeout(() => this.retryAfterGlare(), 1_500);
@@ -557,6 +602,7 @@ export class Engine extends Emitter<EngineEvents> {
   private async onServerOffer(pc: RTCPeerConnection, message: ServerMessageOf<'offer'>): Promise<void> {
     this.remoteMap = message.tracks;
     // Polite peer: applying the server's offer rolls back an offer of ours that crossed it.
+    if (pc.signalingState === 'have-local-offer') this.requeueIceRestart();
     await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp });
     for (const t of pc.getTransceivers()) {
       if (t.mid != null && this.remoteMap[t.mid] && t.direction === 'sendonly') t.direction = 'sendrecv';
@@ -580,18 +626,32 @@ export class Engine extends Emitter<EngineEvents> {
     const pc = this.pc;
     if (!pc) return;
     this.inbox = this.inbox.then(async () => {
-      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      if (pc.signalingState === 'have-local-offer') {
+        this.requeueIceRestart();
+        await pc.setLocalDescription({ type: 'rollback' });
+      }
       this.offerAgainIfNeeded(pc);
     });
   }
 
-  private async onLayerDemand(active: boolean[]): Promise<void> {
-    const sender = this.cameraSender;
-    if (!sender) return;
-    const parameters = sender.getParameters();
-    if (!parameters.encodings || parameters.encodings.length < 2) return;
-    parameters.encodings = applyLayerDemand(parameters.encodings, active);
-    await sender.setParameters(parameters).catch((err) => console.warn('[accord] layer demand', err));
+  /** A restart offer of ours was rolled back unanswered: the next offer restarts instead. */
+  private requeueIceRestart(): void {
+    if (this.restartOffered) this.restartIceWanted = true;
+    this.restartOffered = false;
+  }
+
+  /** One at a time: a setParameters begun on parameters read before another's ends is refused. */
+  private updateCameraLayers(): Promise<void> {
+    const update = async () => {
+      const sender = this.cameraSender;
+      if (!sender) return;
+      const parameters = sender.getParameters();
+      if (!parameters.encodings || parameters.encodings.length < 2) return;
+      parameters.encodings = cameraLayers(parameters.encodings, this.layerDemand, this.saveData === true);
+      await sender.setParameters(parameters);
+    };
+    this.layerUpdates = this.layerUpdates.then(update).catch((err) => console.warn('[accord] camera layers', err));
+    return this.layerUpdates;
   }
 
   private emitRemoteTracks(): void {

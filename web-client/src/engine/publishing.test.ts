@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { applyLayerDemand, detectDeviceClass, isAcceptedH264, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
+import { applyLayerDemand, cameraLayers, detectDeviceClass, isAcceptedH264, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
 
 describe('simulcast', () => {
   it('sends three layers on desktop and the half and full layers on phones', () => {
@@ -10,6 +10,14 @@ describe('simulcast', () => {
     const phone = simulcastEncodings('phone');
     expect(applyLayerDemand(phone, [false, false, true]).map((e) => e.active)).toEqual([false, true]);
     expect(applyLayerDemand(phone, [false, false, false]).map((e) => e.active)).toEqual([true, false]);
+  });
+  it('sends only the lowest layer in save-data mode whatever is demanded, and every layer again after', () => {
+    const active = (encodings: RTCRtpEncodingParameters[]) => encodings.map((e) => e.active);
+    const desktop = simulcastEncodings('desktop');
+    expect(active(cameraLayers(desktop, [false, true, true], true))).toEqual([true, false, false]);
+    expect(active(cameraLayers(simulcastEncodings('phone'), null, true))).toEqual([true, false]);
+    expect(active(cameraLayers(desktop, null, false)), 'before any demand').toEqual([true, true, true]);
+    expect(active(cameraLayers(desktop, [false, true, true], false))).toEqual([false, true, true]);
   });
 });
 

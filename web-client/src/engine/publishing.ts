@@ -36,6 +36,24 @@ export function applyLayerDemand(
   return encodings.map((e, i) => ({ ...e, active: wanted[i] }));
 }
 
+/**
+ * The camera's `active` flags from everything that decides them: the server's latest
+ * `layer_demand` (every layer until it first says), and the person's save-data choice, which
+ * keeps only the lowest layer whatever is demanded (their uplink costs them money too).
+ */
+export function cameraLayers(
+  encodings: RTCRtpEncodingParameters[],
+  demand: boolean[] | null,
+  saveData: boolean,
+): RTCRtpEncodingParameters[] {
+  if (saveData) {
+    const lowest = Math.min(...encodings.map((e) => layerIndex(e.rid)));
+    return encodings.map((e) => ({ ...e, active: layerIndex(e.rid) === lowest }));
+  }
+  if (!demand) return encodings.map((e) => ({ ...e, active: true }));
+  return applyLayerDemand(encodings, demand);
+}
+
 export function detectDeviceClass(nav: { userAgent: string; maxTouchPoints?: number }, screenWidth: number): DeviceClass {
   const mobileUa = /Android|iPhone|iPad|iPod|Mobile|MicroMessenger/i.test(nav.userAgent);
   const touchSmall = (nav.maxTouchPoints ?? 0) > 0 && screenWidth <= 900;

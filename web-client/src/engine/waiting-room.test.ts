@@ -1,82 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ServerMessage } from '../signal/messages';
 import { Engine, JoinError } from './engine';
 import { BackoffPolicy } from './reconnect-policy';
+import { FakeSocket, joinedFrame, latestSocket as latest, ME, withFakeBrowser } from './test-fakes';
 
-/** Just enough of a browser WebSocket: opens on the next tick, answers pings as the server does. */
-class FakeSocket {
-  static readonly OPEN = 1;
-  static readonly CLOSED = 3;
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  readonly sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-    setTimeout(() => {
-      this.readyState = FakeSocket.OPEN;
-      this.onopen?.();
-    }, 0);
-  }
-
-  send(text: string): void {
-    const frame = JSON.parse(text) as Record<string, unknown>;
-    this.sent.push(frame);
-    if (frame.type === 'ping') this.receive({ type: 'pong' });
-  }
-
-  receive(frame: ServerMessage): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-
-  close(code = 1000): void {
-    if (this.readyState === FakeSocket.CLOSED) return;
-    this.readyState = FakeSocket.CLOSED;
-    this.onclose?.({ code, reason: '' });
-  }
-}
-
-class FakePeerConnection {
-  close(): void {}
-}
-
-const me = { id: 'PA_me', identity: 'party-1', name: '张三', role: 'party' as const };
-const waiting: ServerMessage = { type: 'waiting', protocol: 1, participant: me, resume_token: 'wait-1' };
-const joined: ServerMessage = {
-  type: 'joined',
-  protocol: 1,
-  participant: me,
-  room: 'case',
-  participants: [],
-  tracks: [],
-  ice_servers: [],
-  resume_token: 'seat-1',
-  space: 'joint',
-  locked: false,
-  moderator: false,
-  chat: [],
-  session: 'SE_1',
-};
-
-const latest = () => FakeSocket.all[FakeSocket.all.length - 1];
+const waiting: ServerMessage = { type: 'waiting', protocol: 1, participant: ME, resume_token: 'wait-1' };
+const joined = joinedFrame();
 
 describe('joining through the waiting room', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-    FakeSocket.all = [];
-    vi.stubGlobal('WebSocket', FakeSocket);
-    vi.stubGlobal('RTCPeerConnection', FakePeerConnection);
-    vi.stubGlobal('window', new EventTarget());
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-    vi.restoreAllMocks();
-  });
+  withFakeBrowser();
 
   it('waits for as long as the mediator takes, and is in once joined arrives', async () => {
     const engine = new Engine('ws://test/ws', 'token');

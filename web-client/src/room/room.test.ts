@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Engine } from '../engine';
+import { joinedFrame } from '../engine/test-fakes';
 import type { ClientMessage, ParticipantInfo, ServerMessage, ServerMessageOf } from '../signal/messages';
 import { Room } from './room';
 
@@ -8,22 +9,7 @@ function person(id: string, extra: Partial<ParticipantInfo> = {}): ParticipantIn
 }
 
 function joined(extra: Partial<ServerMessageOf<'joined'>> = {}): ServerMessageOf<'joined'> {
-  return {
-    type: 'joined',
-    protocol: 1,
-    participant: person('me'),
-    room: 'case-room',
-    participants: [],
-    tracks: [],
-    ice_servers: [],
-    resume_token: 'r',
-    space: 'joint',
-    locked: false,
-    moderator: false,
-    chat: [],
-    session: 'SE_1',
-    ...extra,
-  };
+  return joinedFrame({ participant: person('me'), ...extra });
 }
 
 /** A room whose engine never opens a socket: frames go in as engine events, out through `sent`. */

@@ -14,6 +14,7 @@ import type { ServerMessageOf } from '../signal/messages';
 import { Emitter } from '../emitter';
 import type { Quality } from '../engine/quality';
 import type { ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SharedEvidence, Space, TrackInfo, TrackSource } from '../signal/messages';
+import { NetworkStatus } from './network';
 import { QualityMonitor } from './quality-monitor';
 import { type LogItem, SessionLog } from './session-log';
 import { chatText, isHere, mediatorElsewhere, separationMoves } from './session-logic';
@@ -78,10 +79,13 @@ export class Room extends Emitter<RoomEvents> {
   /** Request ids of the session frames we sent: only their refusals concern the person. */
   private readonly requests = new Set<string>();
   private readonly quality: QualityMonitor;
+  /** Connection health from the server, audio-only, and the save-data choice. */
+  readonly network: NetworkStatus;
 
   constructor(readonly engine: Engine) {
     super();
     this.quality = new QualityMonitor(engine, this);
+    this.network = new NetworkStatus(engine);
     engine.on('joined', ({ message, resumed }) => this.adopt(message, resumed));
     engine.on('waiting', (message) => {
       this.self = message.participant;

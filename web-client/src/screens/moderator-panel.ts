@@ -10,6 +10,7 @@ import { type MessageKey, t } from '../i18n';
 import type { Room } from '../room/room';
 import { groupBySpace } from '../room/session-logic';
 import { type ParticipantInfo, type Space, SPACES } from '../signal/messages';
+import { healthBadge, updateHealthBadge } from './connection-health';
 import { h } from './dom';
 import { spaceName } from './space-banner';
 
@@ -22,6 +23,8 @@ export class ModeratorPanel {
   readonly el = h('aside', { class: 'side-panel moderator-panel', hidden: true, 'data-testid': 'moderator-panel' });
   private readonly body = h('div', { class: 'panel-body' });
   private asking: Asking | null = null;
+  /** This drawing's health badge of each admitted person, updated in place. */
+  private readonly healthBadges = new Map<string, HTMLElement>();
 
   constructor(
     private readonly room: Room,
@@ -29,6 +32,7 @@ export class ModeratorPanel {
   ) {
     room.on('session', () => this.render());
     room.on('participants', () => this.render());
+    room.network.on('health', () => this.updateHealth());
     this.render();
   }
 
@@ -42,6 +46,7 @@ export class ModeratorPanel {
 
   render(): void {
     if (this.asking && !this.stillThere(this.asking.id)) this.asking = null;
+    this.healthBadges.clear();
     this.el.replaceChildren(
       h('header', { class: 'panel-head' }, [
         h('h2', { text: t('mod.title') }),
@@ -140,12 +145,17 @@ export class ModeratorPanel {
       : h('div', { class: 'mod-buttons' }, [
           ...SPACES.map((to) => this.button(`move-${p.id}-${to}`, t(MOVE_LABEL[to]), () => room.move(p.id, to), to === space)),
           this.button(`ask-unmute-${p.id}`, t('mod.askUnmute'), () => room.askUnmute(p.id, 'microphone')),
+          this.button(`ask-camera-${p.id}`, t('mod.askCamera'), () => room.askUnmute(p.id, 'camera')),
           this.button(`mute-${p.id}`, t('mod.mute'), () => room.muteParticipant(p.id, 'microphone')),
           this.button(`stop-video-${p.id}`, t('mod.stopVideo'), () => room.muteParticipant(p.id, 'camera')),
           this.button(`remove-${p.id}`, t('mod.remove'), () => this.ask('remove', p.id), false, 'danger'),
         ]);
+    const health = healthBadge(p.id);
+    this.healthBadges.set(p.id, health);
+    updateHealthBadge(health, room.network.health.get(p.id));
     return h('li', { class: 'mod-person', 'data-testid': `participant-${p.id}`, 'data-id': p.id }, [
       this.who(p, isSelf),
+      health,
       actions,
       isSelf ? null : this.reasonForm('remove', p.id),
     ]);
@@ -162,6 +172,11 @@ export class ModeratorPanel {
       raised ? h('span', { class: 'badge hand', 'data-testid': `hand-${p.id}`, title: t('room.handRaised'), text: t('room.handRaised') }) : null,
       h('span', { class: 'mod-facts', text: facts.join(' · ') }),
     ]);
+  }
+
+  private updateHealth(): void {
+    const health = this.room.network.health;
+    for (const [id, badge] of this.healthBadges) updateHealthBadge(badge, health.get(id));
   }
 
   private ask(kind: Asking['kind'], id: string): void {

@@ -11,6 +11,7 @@ import { t } from '../i18n';
 import type { RemoteParticipant, Room } from '../room/room';
 import type { RoomApi } from '../room/room-api';
 import { ChatPanel } from './chat-panel';
+import { AudioOnlyBanner, MyHealth } from './connection-health';
 import { h } from './dom';
 import { bestGrid, layoutMode } from './layout';
 import { enablePipDragging } from './pip-drag';
@@ -41,6 +42,8 @@ export class RoomView {
   private readonly audioBox = h('div', { hidden: true });
   private readonly controls = h('nav', { class: 'controls' });
   private readonly spaceBanner: SpaceBanner;
+  private readonly myHealth: MyHealth;
+  private readonly audioOnlyBanner: AudioOnlyBanner;
   private readonly chat: ChatPanel;
   private readonly console: ModeratorPanel;
   private readonly toasts = new Toasts();
@@ -68,13 +71,16 @@ export class RoomView {
     this.stage.append(self.el, this.strip);
     enablePipDragging(self.el, this.stage);
     this.spaceBanner = new SpaceBanner(room);
+    this.myHealth = new MyHealth(room.network);
+    this.audioOnlyBanner = new AudioOnlyBanner(room.network);
     this.screenShare = new ScreenShare(room, () => this.renderControls(), () => this.toasts.show(t('room.shareFailed'), { testId: 'toast-share-failed' }));
     this.chat = new ChatPanel(room, options.api, options.phone, () => this.renderControls());
     this.console = new ModeratorPanel(room, () => this.togglePanel('console', false));
     root.replaceChildren(
       h('main', { class: `room${options.phone ? ' phone' : ''}`, 'data-testid': 'room' }, [
         this.banner,
-        this.spaceBanner.el,
+        h('div', { class: 'room-top' }, [this.spaceBanner.el, this.myHealth.el]),
+        this.audioOnlyBanner.el,
         h('div', { class: 'room-body' }, [this.stage, this.chat.el, this.console.el, this.toasts.el]),
         this.controls,
         this.audioBox,
@@ -105,7 +111,17 @@ export class RoomView {
     room.on('activeSpeaker', () => this.refreshAll());
     room.on('selfQuality', (quality) => {
       this.selfQuality = quality;
+      this.myHealth.setMeasured(quality);
       this.refreshSelf();
+    });
+    room.network.on('health', () => this.myHealth.update());
+    room.network.on('audioOnly', () => {
+      this.audioOnlyBanner.update();
+      this.refreshAll();
+    });
+    room.network.on('saveData', () => {
+      this.myHealth.update();
+      this.renderControls();
     });
     room.on('phase', (phase) => {
       this.banner.hidden = phase === 'connected';
@@ -113,6 +129,8 @@ export class RoomView {
     });
     document.addEventListener('visibilitychange', this.onVisibility);
     this.spaceBanner.update();
+    this.myHealth.update();
+    this.audioOnlyBanner.update();
     this.renderControls();
     this.sync();
   }
@@ -131,6 +149,8 @@ export class RoomView {
   /** Redraws every text after a language change. */
   rerenderText(): void {
     this.spaceBanner.update();
+    this.myHealth.update();
+    this.audioOnlyBanner.update();
     this.chat.render();
     this.console.render();
     this.renderControls();
@@ -210,6 +230,7 @@ export class RoomView {
       handRaised: participant.info.hand_raised === true,
       side: participant.info.side,
       kind: participant.info.kind,
+      audioOnly: room.network.audioOnly.active,
     });
     this.playAudio(id, room.mediaOf(participant, 'microphone')?.track ?? null);
   }
@@ -310,6 +331,10 @@ export class RoomView {
     if (consoleButton && room.waitingList.length > 0) {
       consoleButton.append(h('span', { class: 'unread', 'data-testid': 'waiting-count', text: String(room.waitingList.length) }));
     }
+    const saveData = room.network.saveData;
+    const saveDataButton = button('save-data-toggle', t('room.saveData'), false, () => room.network.setSaveData(!saveData), ' toggle');
+    saveDataButton.setAttribute('aria-pressed', String(saveData));
+    saveDataButton.title = t('room.saveDataHint');
     const canShare = !this.options.phone && ScreenShare.supported();
     const sharing = this.screenShare.active;
     this.controls.replaceChildren(
@@ -321,6 +346,7 @@ export class RoomView {
         chatButton,
         canShare ? button('screen-share', sharing ? t('room.stopShare') : t('room.shareScreen'), false, () => void this.screenShare.toggle(), sharing ? ' sharing' : '') : null,
         consoleButton,
+        saveDataButton,
         h('button', { type: 'button', class: 'control leave', 'data-testid': 'leave', text: t('room.leave'), onclick: () => void this.leave() }),
       ].filter((el): el is HTMLButtonElement => el !== null),
     );

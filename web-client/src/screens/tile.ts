@@ -21,6 +21,8 @@ export interface TileState {
   /** For parties: which side, and whether they act for someone (代理人, 翻译). */
   side?: Side;
   kind?: PartyKind;
+  /** The server sends us no video now: their initial stands in for a frozen picture. */
+  audioOnly?: boolean;
 }
 
 export class Tile {
@@ -82,8 +84,9 @@ export class Tile {
   update(state: TileState): void {
     this.el.dataset.audioMuted = String(state.audioMuted);
     this.el.dataset.videoMuted = String(state.videoMuted);
+    this.el.dataset.audioOnly = String(state.audioOnly === true);
     this.el.classList.toggle('speaking', state.speaking);
-    this.el.classList.toggle('video-off', state.videoMuted || !this.videoTrack);
+    this.el.classList.toggle('video-off', state.videoMuted || !this.videoTrack || state.audioOnly === true);
     const avatar = this.el.querySelector('.tile-avatar');
     if (avatar) avatar.textContent = Array.from(state.name)[0] ?? '?';
     const role = describe(state);
@@ -91,12 +94,14 @@ export class Tile {
     const badges: HTMLElement[] = [];
     if (state.handRaised) badges.push(h('span', { class: 'badge hand', 'data-testid': 'hand-badge', text: t('room.handRaised') }));
     if (state.audioMuted) badges.push(h('span', { class: 'badge muted', 'data-testid': 'muted-badge', text: t('room.muted') }));
+    // Without video sent to us (audio only) their track goes quiet too: that is not them pausing.
+    const stalled = this.paused && !state.audioOnly;
     if (state.paused === 'reconnecting') {
       badges.push(h('span', { class: 'badge paused', 'data-testid': 'reconnecting-badge', text: t('room.participantReconnecting') }));
-    } else if (state.paused === 'away' || this.paused) {
+    } else if (state.paused === 'away' || stalled) {
       badges.push(h('span', { class: 'badge paused', 'data-testid': 'paused-badge', text: t('room.paused') }));
     }
-    this.el.classList.toggle('paused', this.paused || !!state.paused);
+    this.el.classList.toggle('paused', stalled || !!state.paused);
     this.badges.replaceChildren(...badges);
     this.qualityEl.dataset.quality = state.quality;
     this.qualityEl.title = t(`quality.${state.quality}` as MessageKey);

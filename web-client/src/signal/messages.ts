@@ -90,6 +90,29 @@ export interface IceServerInfo {
   credential?: string;
 }
 
+/** How the server rates someone's link to it; `lost` when their media stopped reaching it. */
+export type HealthQuality = 'good' | 'fair' | 'poor' | 'lost';
+
+/** One participant's link to the server over the last few seconds (`connection_health`). */
+export interface ConnectionHealth {
+  participant_id: string;
+  quality: HealthQuality;
+  /** Their packets lost on the way to the server. */
+  uplink_loss_percent: number | null;
+  /** The server's packets lost on the way to them, from their receiver reports. */
+  downlink_loss_percent: number | null;
+  rtt_ms: number | null;
+  /** What they send to the server. */
+  send_kbps: number;
+  /** What the server sends them. */
+  receive_kbps: number;
+  /** They receive no video now (too little bandwidth, or their own save-data choice). */
+  audio_only: boolean;
+}
+
+/** Why the server sends us no video: our link is too weak, or we asked (`save_data`). */
+export type AudioOnlyReason = 'bandwidth' | 'save_data';
+
 export type ClientMessage =
   | { type: 'join'; protocol: number; token: string; resume?: string }
   | { type: 'offer'; sdp: string; tracks: TrackDeclaration[] }
@@ -111,7 +134,9 @@ export type ClientMessage =
   | { type: 'remove'; participant_id: string; reason: string }
   | { type: 'end_session' }
   | { type: 'raise_hand'; raised: boolean }
-  | { type: 'chat'; text: string };
+  | { type: 'chat'; text: string }
+  /** 省流量: no video to us until `enabled: false` (and enough bandwidth). */
+  | { type: 'save_data'; enabled: boolean };
 
 export type ServerMessage =
   | {
@@ -161,6 +186,12 @@ export type ServerMessage =
   | { type: 'layer_demand'; track_id: string; active: boolean[] }
   | { type: 'left'; reason: LeaveReason; message?: string }
   | { type: 'pong'; request_id?: string }
+  /** The server saw our media path go quiet or move: restart ICE, the socket being fine. */
+  | { type: 'ice_restart'; reason: 'media_silent' | 'path_changed' }
+  /** Every 2 s: everyone's link to a moderator, only our own to anybody else. */
+  | { type: 'connection_health'; participants: ConnectionHealth[] }
+  /** The server stopped (`active`) or resumed sending us video; audio always flows. */
+  | { type: 'audio_only'; active: boolean; reason: AudioOnlyReason | null }
   | { type: 'error'; request_id?: string; code: ErrorCode; message: string; fatal: boolean };
 
 export type ErrorCode =
