@@ -36,11 +36,14 @@ function secureOriginArgs(url) {
  * @param {string} name
  * @param {string} url the join link
  * @param {{phone?: boolean, locale?: string, executablePath?: string, userAgent?: string,
- *          media?: 'fake' | 'denied' | 'none', hideable?: boolean}} [opts] `executablePath` runs
+ *          media?: 'fake' | 'denied' | 'none', hideable?: boolean,
+ *          initScript?: Function | string | {path: string}}} [opts] `executablePath` runs
  *   a wrapper instead of Chromium itself (e.g. one that enters a network namespace); `media` is
  *   what getUserMedia meets: fake devices granted (default), a refused permission, or no
  *   devices; `hideable` opens a desktop whose page `setHidden` can really hide (see
- *   launchHideable; `phone`, `locale` and `userAgent` do not apply to it)
+ *   launchHideable; `phone`, `locale` and `userAgent` do not apply to it); `initScript` runs
+ *   in every page before the app's own scripts (Playwright's addInitScript), for a test that
+ *   changes what the browser offers the app
  */
 export async function openClient(name, url, opts = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), `accord-web-${name}-`));
@@ -76,6 +79,7 @@ export async function openClient(name, url, opts = {}) {
   const cdp = await context.newCDPSession(page);
   await cdp.send('Browser.setPermission', { permission: { name: 'screen-wake-lock' }, setting: 'granted' });
   await cdp.detach();
+  if (opts.initScript) await context.addInitScript(opts.initScript);
   page.on('console', (m) => lines.push(`${Date.now() - started}ms [${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => lines.push(`${Date.now() - started}ms [pageerror] ${e.stack || e.message}`));
   // "Leave the mediation?" confirmations are accepted, as a person would.
