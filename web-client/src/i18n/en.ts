@@ -70,7 +70,8 @@ export const en: Record<MessageKey, string> = {
   'audioOnly.bandwidth': 'Weak connection: video is paused, audio is not affected',
   'audioOnly.save_data': 'Save data mode: audio only',
   'audioOnly.other': 'Video is paused, audio is not affected',
-  'myHealth.poorTip': 'Weak connection: you can turn on "Save data"',
+  'myHealth.poorTip': 'Weak connection. With "Save data" on you receive audio only, and the call holds up better.',
+  'room.saveDataOn': 'Turn on Save data',
   'room.tapToPlay': 'Tap here to turn on sound',
 
   'room.denied': 'The mediator did not let you into this session.',

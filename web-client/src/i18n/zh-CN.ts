@@ -71,7 +71,8 @@ export const zhCN = {
   'audioOnly.bandwidth': '网络较差，已暂停接收视频，语音不受影响',
   'audioOnly.save_data': '省流量模式：仅语音',
   'audioOnly.other': '已暂停接收视频，语音不受影响',
-  'myHealth.poorTip': '网络较差，可以打开“省流量”',
+  'myHealth.poorTip': '网络较差。打开“省流量”后只接收语音，通话更稳定。',
+  'room.saveDataOn': '打开省流量',
 
   'room.denied': '调解员未允许您进入本次调解。',
   'room.sessionEnded': '调解员已结束本次调解，感谢您的参与。',

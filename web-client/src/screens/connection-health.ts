@@ -29,10 +29,7 @@ export function updateHealthBadge(el: HTMLElement, health: ConnectionHealth | un
   el.title = healthDetail(health);
 }
 
-/**
- * Our own link (`my-health`): a quiet dot while it is fine, words when it is not ("网络较差"),
- * with a nudge towards 省流量 when that could help and is not on yet.
- */
+/** Our own link (`my-health`): a quiet dot while it is fine, words when it is not ("网络较差"). */
 export class MyHealth {
   readonly el = h('div', { class: 'my-health', 'data-testid': 'my-health', role: 'status' });
   private measured: Quality = 'unknown';
@@ -48,7 +45,7 @@ export class MyHealth {
   update(): void {
     const quality = ownQuality(this.network.mine, this.measured);
     const prominent = isProminent(quality);
-    const words = quality === 'poor' && !this.network.saveData ? t('myHealth.poorTip') : qualityWords(quality);
+    const words = qualityWords(quality);
     this.el.dataset.quality = quality;
     this.el.classList.toggle('prominent', prominent);
     this.el.hidden = quality === 'unknown';

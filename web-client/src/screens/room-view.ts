@@ -42,6 +42,8 @@ export class RoomView {
   private readonly audioBox = h('div', { hidden: true });
   private readonly controls = h('nav', { class: 'controls' });
   private readonly spaceBanner: SpaceBanner;
+  /** Where we are and how our link is, in one bar coloured by the space. */
+  private readonly top = h('div', { class: 'room-top' });
   private readonly myHealth: MyHealth;
   private readonly audioOnlyBanner: AudioOnlyBanner;
   private readonly chat: ChatPanel;
@@ -72,6 +74,7 @@ export class RoomView {
     enablePipDragging(self.el, this.stage);
     this.spaceBanner = new SpaceBanner(room);
     this.myHealth = new MyHealth(room.network);
+    this.top.append(this.spaceBanner.el, this.myHealth.el);
     this.audioOnlyBanner = new AudioOnlyBanner(room.network);
     this.screenShare = new ScreenShare(room, () => this.renderControls(), () => this.toasts.show(t('room.shareFailed'), { testId: 'toast-share-failed' }));
     this.chat = new ChatPanel(room, options.api, options.phone, () => this.renderControls());
@@ -79,7 +82,7 @@ export class RoomView {
     root.replaceChildren(
       h('main', { class: `room${options.phone ? ' phone' : ''}`, 'data-testid': 'room' }, [
         this.banner,
-        h('div', { class: 'room-top' }, [this.spaceBanner.el, this.myHealth.el]),
+        this.top,
         this.audioOnlyBanner.el,
         h('div', { class: 'room-body' }, [this.stage, this.chat.el, this.console.el, this.toasts.el]),
         this.controls,
@@ -95,7 +98,7 @@ export class RoomView {
     });
 
     room.on('session', () => {
-      this.spaceBanner.update();
+      this.updateTop();
       this.renderControls();
       this.refreshSelf();
       this.layout();
@@ -119,16 +122,13 @@ export class RoomView {
       this.audioOnlyBanner.update();
       this.refreshAll();
     });
-    room.network.on('saveData', () => {
-      this.myHealth.update();
-      this.renderControls();
-    });
+    room.network.on('saveData', () => this.renderControls());
     room.on('phase', (phase) => {
       this.banner.hidden = phase === 'connected';
       this.banner.textContent = phase === 'reconnecting' ? t('room.reconnecting') : t('room.connecting');
     });
     document.addEventListener('visibilitychange', this.onVisibility);
-    this.spaceBanner.update();
+    this.updateTop();
     this.myHealth.update();
     this.audioOnlyBanner.update();
     this.renderControls();
@@ -148,7 +148,7 @@ export class RoomView {
 
   /** Redraws every text after a language change. */
   rerenderText(): void {
-    this.spaceBanner.update();
+    this.updateTop();
     this.myHealth.update();
     this.audioOnlyBanner.update();
     this.chat.render();
@@ -156,6 +156,12 @@ export class RoomView {
     this.renderControls();
     this.refreshAll();
     this.layout();
+  }
+
+  private updateTop(): void {
+    const room = this.options.room;
+    this.spaceBanner.update();
+    this.top.dataset.space = room.session === null ? '' : room.space;
   }
 
   /** Coming back to the page: phones may have paused audio output; sizes matter again. */

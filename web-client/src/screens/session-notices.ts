@@ -16,6 +16,7 @@ export interface NoticeHooks {
 /** Wires the room's events to toasts; returns a function that unwires them. */
 export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHooks): () => void {
   const knocking = new Set<string>();
+  let suggestedSaveData = false;
   const offs = [
     room.on('session', () => {
       // Admitted or turned away (perhaps by another mediator): the knock is answered.
@@ -57,6 +58,16 @@ export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHook
           actions: [{ label: t('mod.admit'), testId: `toast-admit-${info.id}`, run: () => room.admit(info.id) }],
         });
       }
+    }),
+    room.network.on('health', () => {
+      // Once a session: a weak link is the moment 省流量 helps, and the switch is easy to miss.
+      if (suggestedSaveData || room.network.saveData || room.network.mine?.quality !== 'poor') return;
+      suggestedSaveData = true;
+      toasts.show(t('myHealth.poorTip'), {
+        testId: 'toast-save-data',
+        key: 'save-data',
+        actions: [{ label: t('room.saveDataOn'), testId: 'toast-save-data-on', run: () => room.network.setSaveData(true) }],
+      });
     }),
     room.on('refused', ({ code }) => {
       const key = `refused.${code}`;
