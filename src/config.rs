@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use accord_sfu::SfuConfig;
+use accord_sfu::{SfuConfig, TcpListen};
 use accord_signaling::notify::NotifyConfig;
 use accord_signaling::turn::TurnConfig;
 use accord_signaling::{IceServer, SignalingConfig};
@@ -96,8 +96,13 @@ pub struct MediaConfig {
     pub announce: Vec<String>,
     /// Media worker threads; 0 is one per core.
     pub shards: usize,
-    /// Seconds without packets before a participant's media counts as lost.
+    /// Seconds without packets before a participant is asked to restart ICE.
     pub media_timeout_seconds: u64,
+    /// Seconds without packets before a participant's seat is given up.
+    pub lost_after_seconds: u64,
+    /// ICE over TCP for networks that block UDP: "" takes the UDP listen address and port
+    /// over TCP, "off" disables it, anything else is the address to listen on.
+    pub tcp_listen: String,
 }
 
 /// `[auth]`
@@ -224,6 +229,8 @@ impl Default for MediaConfig {
             announce: Vec::new(),
             shards: 0,
             media_timeout_seconds: 4,
+            lost_after_seconds: 20,
+            tcp_listen: String::new(),
         }
     }
 }
@@ -316,6 +323,10 @@ impl Config {
                 "ACCORD_MEDIA_TIMEOUT_SECONDS" => {
                     config.media.media_timeout_seconds = parse_env(key, value)?;
                 }
+                "ACCORD_MEDIA_LOST_AFTER_SECONDS" => {
+                    config.media.lost_after_seconds = parse_env(key, value)?;
+                }
+                "ACCORD_MEDIA_TCP_LISTEN" => config.media.tcp_listen = value.clone(),
                 "ACCORD_AUTH_TOKEN_SECRET" => config.auth.token_secret = value.clone(),
                 "ACCORD_AUTH_API_KEY" => config.auth.api_key = value.clone(),
                 "ACCORD_HTTP_PUBLIC_URL" => config.http.public_url = value.clone(),
@@ -369,6 +380,13 @@ impl Config {
         if !(1..=300).contains(&self.media.media_timeout_seconds) {
             return Err(invalid("media.media_timeout_seconds", "1–300"));
         }
+        if !(self.media.media_timeout_seconds..=600).contains(&self.media.lost_after_seconds) {
+            return Err(invalid(
+                "media.lost_after_seconds",
+                "from media.media_timeout_seconds to 600",
+            ));
+        }
+        self.tcp_listen()?;
         if !self.auth.token_secret.is_empty() && self.auth.token_secret.len() < 32 {
             return Err(invalid(
                 "auth.token_secret",
@@ -401,6 +419,20 @@ impl Config {
         }
         self.announce_ips()?;
         Ok(())
+    }
+
+    /// Where ICE-TCP listens (see [`MediaConfig::tcp_listen`]).
+    pub fn tcp_listen(&self) -> Result<TcpListen, ConfigError> {
+        match self.media.tcp_listen.trim() {
+            "" => Ok(TcpListen::SamePortAsUdp),
+            "off" => Ok(TcpListen::Off),
+            addr => addr.parse().map(TcpListen::At).map_err(|_| {
+                invalid(
+                    "media.tcp_listen",
+                    "\"\" (the UDP address over TCP), \"off\", or an address like 0.0.0.0:443",
+                )
+            }),
+        }
     }
 
     /// The announced addresses, host names resolved.
@@ -442,6 +474,8 @@ impl Config {
             announce: self.announce_ips()?,
             shards: self.media.shards,
             media_timeout: Duration::from_secs(self.media.media_timeout_seconds),
+            media_lost_after: Duration::from_secs(self.media.lost_after_seconds),
+            tcp: self.tcp_listen()?,
             ..SfuConfig::default()
         })
     }

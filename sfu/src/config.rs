@@ -14,9 +14,13 @@ pub struct SfuConfig {
     pub announce: Vec<IpAddr>,
     /// Worker threads that own rooms; 0 means one per CPU core.
     pub shards: usize,
-    /// A participant whose media path has been silent this long after it connected is
-    /// reported lost (ICE consent freshness, RFC 7675, allows 30 s; we want 5 s).
+    /// A participant whose media path has been silent this long after it connected is asked
+    /// to restart ICE (again every few seconds while the silence lasts).
     pub media_timeout: Duration,
+    /// Silent this long, its seat is given up (ICE consent freshness, RFC 7675, allows 30 s).
+    pub media_lost_after: Duration,
+    /// Where ICE-TCP connections are accepted (passive candidates on the announced addresses).
+    pub tcp: TcpListen,
     /// Kernel socket buffer sizes; bursts of keyframes to many subscribers need room.
     pub socket_buffer_bytes: usize,
 }
@@ -28,7 +32,21 @@ impl Default for SfuConfig {
             announce: Vec::new(),
             shards: 0,
             media_timeout: Duration::from_secs(4),
+            media_lost_after: Duration::from_secs(20),
+            tcp: TcpListen::SamePortAsUdp,
             socket_buffer_bytes: 4 << 20,
         }
     }
+}
+
+/// Whether and where the SFU takes ICE over TCP, for networks that block UDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpListen {
+    /// No TCP candidates.
+    Off,
+    /// The UDP listen address and port, over TCP (a free port if that one is taken and the
+    /// UDP port was chosen by the system).
+    SamePortAsUdp,
+    /// This address.
+    At(SocketAddr),
 }

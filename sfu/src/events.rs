@@ -101,8 +101,25 @@ pub enum SfuEvent {
         /// Time from join to connected.
         after: Duration,
     },
-    /// The media path died (no packets within the timeout, ICE failed, or DTLS closed).
+    /// The media path died for good (silent far longer than a network change takes, ICE
+    /// failed, or DTLS closed).
     MediaLost,
+    /// The media path stopped working but the participant may still be there: the client
+    /// should restart ICE (new credentials, new candidates). Repeated while it lasts.
+    RestartIce {
+        /// What we noticed.
+        reason: IceRestartReason,
+    },
+    /// How the participant's connection did over the last few seconds (every
+    /// [`HEALTH_INTERVAL`](crate::HEALTH_INTERVAL)).
+    Health(crate::health::LinkHealth),
+    /// We stopped (`active`) or resumed sending this participant video; audio always flows.
+    AudioOnly {
+        /// No video is sent now.
+        active: bool,
+        /// Why, while active.
+        reason: Option<AudioOnlyReason>,
+    },
     /// Which simulcast layers of one of this participant's tracks anybody receives, lowest
     /// first; a publisher may stop encoding the others.
     LayerDemand {
@@ -111,6 +128,27 @@ pub enum SfuEvent {
         /// Per layer, whether anybody receives it.
         active: Vec<bool>,
     },
+}
+
+/// Why a client is asked to restart ICE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IceRestartReason {
+    /// Nothing has arrived from it for a while.
+    MediaSilent,
+    /// Its packets now come from another address and the old one went quiet (a phone that
+    /// moved network, or a NAT that rebound): our replies still go to the old one.
+    PathChanged,
+}
+
+/// Why a subscriber gets no video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioOnlyReason {
+    /// Its bandwidth estimate is below what the lowest video layer needs.
+    Bandwidth,
+    /// It asked for no video (its "save data" switch).
+    SaveData,
 }
 
 /// Who joins, and what they may do with media.

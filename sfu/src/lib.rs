@@ -33,6 +33,7 @@ mod config;
 mod error;
 mod events;
 pub(crate) mod forward;
+mod health;
 mod ids;
 mod net;
 mod peer;
@@ -44,13 +45,15 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use config::SfuConfig;
+pub use config::{SfuConfig, TcpListen};
 pub use error::{Error, Result};
 pub use events::{
-    IceCandidate, JoinRequest, ReceivedFrom, SfuEvent, Speaker, SubscriberReport, TrackDeclaration,
-    TrackInfo,
+    AudioOnlyReason, IceCandidate, IceRestartReason, JoinRequest, ReceivedFrom, SfuEvent, Speaker,
+    SubscriberReport, TrackDeclaration, TrackInfo,
 };
+pub use health::{LinkHealth, LinkQuality};
 pub use ids::{Layer, MediaKind, ParticipantId, RoomId, Space, TrackId, TrackSource};
+pub use shard::HEALTH_INTERVAL;
 pub use stats::{SfuStats, SfuStatsSnapshot};
 
 use net::PeerKey;
@@ -78,6 +81,8 @@ struct Inner {
     placement: Mutex<std::collections::HashMap<RoomId, Placement>>,
     local_addr: SocketAddr,
     candidates: Vec<SocketAddr>,
+    tcp_addr: Option<SocketAddr>,
+    tcp_candidates: Vec<SocketAddr>,
     stats: Arc<SfuStats>,
     /// Tells the reader thread to finish.
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -121,6 +126,21 @@ impl Sfu {
             .as_socket()
             .ok_or_else(|| Error::Config("the media socket has no IP address".into()))?;
         let candidates = announced_candidates(&config, local_addr)?;
+        let tcp_listener = bind_tcp(&config, local_addr)?;
+        let tcp_addr = match &tcp_listener {
+            Some(l) => Some(l.local_addr().map_err(|source| Error::Bind {
+                addr: local_addr,
+                source,
+            })?),
+            None => None,
+        };
+        let tcp_candidates: Vec<SocketAddr> = match tcp_addr {
+            Some(tcp) => candidates
+                .iter()
+                .map(|c| SocketAddr::new(c.ip(), tcp.port()))
+                .collect(),
+            None => Vec::new(),
+        };
         let shard_count = if config.shards == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -131,6 +151,7 @@ impl Sfu {
             socket.try_clone().map_err(bind_error)?,
         ));
         let (router_tx, router_rx) = std::sync::mpsc::channel();
+        let routes = net::Routes::new(router_tx);
         let mut shard_commands = Vec::with_capacity(shard_count);
         let mut shard_datagrams = Vec::with_capacity(shard_count);
         for index in 0..shard_count {
@@ -141,9 +162,12 @@ impl Sfu {
                 socket: Arc::clone(&sender),
                 local_addr: candidates[0],
                 candidates: candidates.clone(),
-                router: router_tx.clone(),
+                tcp_local_addr: tcp_candidates.first().copied(),
+                tcp_candidates: tcp_candidates.clone(),
+                router: routes.clone(),
                 stats: Arc::clone(&stats),
                 media_timeout: config.media_timeout,
+                media_lost_after: config.media_lost_after.max(config.media_timeout),
             };
             std::thread::Builder::new()
                 .name(format!("accord-shard-{index}"))
@@ -161,6 +185,32 @@ impl Sfu {
             shard_datagrams.push(datagram_tx);
         }
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(listener) = tcp_listener {
+            let (shards, routes, stats, stop) = (
+                shard_datagrams.clone(),
+                routes.clone(),
+                Arc::clone(&stats),
+                Arc::clone(&stop),
+            );
+            std::thread::Builder::new()
+                .name("accord-ice-tcp".into())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    let serve = |listener| net::tcp::run(listener, shards, routes, stats, stop);
+                    match runtime {
+                        Ok(rt) => rt.block_on(async move {
+                            match tokio::net::TcpListener::from_std(listener) {
+                                Ok(listener) => serve(listener).await,
+                                Err(e) => tracing::error!(error = %e, "cannot serve ICE-TCP"),
+                            }
+                        }),
+                        Err(e) => tracing::error!(error = %e, "cannot start ICE-TCP"),
+                    }
+                })
+                .map_err(|e| Error::Config(format!("cannot start the ICE-TCP thread: {e}")))?;
+        }
         let reader: std::net::UdpSocket = socket.into();
         let router_stats = Arc::clone(&stats);
         let router_stop = Arc::clone(&stop);
@@ -176,13 +226,15 @@ impl Sfu {
                 )
             })
             .map_err(|e| Error::Config(format!("cannot start the media reader thread: {e}")))?;
-        tracing::info!(%local_addr, shards = shard_count, candidates = ?candidates, "media server listening");
+        tracing::info!(%local_addr, ?tcp_addr, shards = shard_count, candidates = ?candidates, "media server listening");
         Ok(Sfu {
             inner: Arc::new(Inner {
                 shards: shard_commands,
                 placement: Mutex::new(Default::default()),
                 local_addr,
                 candidates,
+                tcp_addr,
+                tcp_candidates,
                 stats,
                 stop,
             }),
@@ -197,6 +249,16 @@ impl Sfu {
     /// The addresses our ICE candidates announce.
     pub fn candidates(&self) -> &[SocketAddr] {
         &self.inner.candidates
+    }
+
+    /// The bound ICE-TCP address, if ICE-TCP is on.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.inner.tcp_addr
+    }
+
+    /// The addresses our passive ICE-TCP candidates announce.
+    pub fn tcp_candidates(&self) -> &[SocketAddr] {
+        &self.inner.tcp_candidates
     }
 
     /// Counters for metrics.
@@ -305,6 +367,29 @@ impl Sfu {
             }
         }
     }
+}
+
+/// Opens the ICE-TCP listener the config asks for (see [`TcpListen`]).
+fn bind_tcp(config: &SfuConfig, udp: SocketAddr) -> Result<Option<std::net::TcpListener>> {
+    let open = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    };
+    let bound = match config.tcp {
+        TcpListen::Off => return Ok(None),
+        TcpListen::At(addr) => open(addr).map_err(|source| Error::Bind { addr, source })?,
+        TcpListen::SamePortAsUdp => match open(udp) {
+            Ok(listener) => listener,
+            // A system-chosen UDP port (tests) says nothing about TCP: take any free one.
+            Err(_) if config.listen.port() == 0 => {
+                let any = SocketAddr::new(udp.ip(), 0);
+                open(any).map_err(|source| Error::Bind { addr: any, source })?
+            }
+            Err(source) => return Err(Error::Bind { addr: udp, source }),
+        },
+    };
+    Ok(Some(bound))
 }
 
 fn announced_candidates(config: &SfuConfig, local: SocketAddr) -> Result<Vec<SocketAddr>> {
@@ -439,6 +524,17 @@ impl ParticipantHandle {
         let key = self.key;
         self.call(|reply| Command::Pause { key, paused, reply })
             .await
+    }
+
+    /// The participant wants no video (`true`: its "save data" switch) or video again.
+    pub async fn set_save_data(&self, enabled: bool) -> Result<()> {
+        let key = self.key;
+        self.call(|reply| Command::SaveData {
+            key,
+            enabled,
+            reply,
+        })
+        .await
     }
 
     /// Moves the participant to another space of its room (see [`Space`]).

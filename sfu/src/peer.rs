@@ -27,13 +27,18 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use rtc::sansio::Protocol;
 
+use rtc::ice::tcp_type::TcpType;
+
 use crate::error::{Error, Result};
+use crate::health::LinkMeter;
 
 /// RFC 6464 client-to-mixer audio level; drives active-speaker detection.
 pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -46,6 +51,8 @@ pub(crate) struct PeerSetup<'a> {
     pub pwd: &'a str,
     /// Host candidates to announce (one per announced address, all on the one media port).
     pub candidates: &'a [SocketAddr],
+    /// Passive ICE-TCP candidates (RFC 6544), for clients whose network blocks UDP.
+    pub tcp_candidates: &'a [SocketAddr],
     /// Where the send-side bandwidth estimate toward this participant is published (bits
     /// per second; 0 until the first estimate).
     pub estimate: Arc<AtomicU64>,
@@ -53,6 +60,8 @@ pub(crate) struct PeerSetup<'a> {
     pub adopted: Arc<Mutex<Adopted>>,
     /// Counters shared by the whole SFU.
     pub stats: Arc<crate::stats::SfuStats>,
+    /// Where this connection's loss, round-trip time and bitrates are counted.
+    pub link: Arc<Mutex<LinkMeter>>,
 }
 
 /// Incoming RTP streams the SFU has adopted, and their packets since it last looked.
@@ -131,6 +140,7 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
             estimate: setup.estimate.clone(),
             adopted: setup.adopted.clone(),
             stats: setup.stats.clone(),
+            link: setup.link.clone(),
             ..ApplicationTap::default()
         },
     );
@@ -149,19 +159,27 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
         .with_interceptor_registry(registry)
         .build(now)?;
 
-    for addr in setup.candidates {
+    let udp = setup
+        .candidates
+        .iter()
+        .map(|a| ("udp", TcpType::Unspecified, a));
+    let tcp = setup
+        .tcp_candidates
+        .iter()
+        .map(|a| ("tcp", TcpType::Passive, a));
+    for (network, tcp_type, addr) in udp.chain(tcp) {
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {
-                network: "udp".to_owned(),
+                network: network.to_owned(),
                 address: addr.ip().to_string(),
                 port: addr.port(),
                 component: 1,
                 ..Default::default()
             },
-            ..Default::default()
+            tcp_type,
         }
         .new_candidate_host()
-        .map_err(|e| Error::Config(format!("announced address {addr}: {e}")))?;
+        .map_err(|e| Error::Config(format!("announced address {network} {addr}: {e}")))?;
         pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
     }
     Ok(pc)
@@ -241,8 +259,16 @@ struct ApplicationTap {
     estimate: Arc<AtomicU64>,
     adopted: Arc<Mutex<Adopted>>,
     stats: Arc<crate::stats::SfuStats>,
+    link: Arc<Mutex<LinkMeter>>,
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
+}
+
+impl ApplicationTap {
+    /// A poisoned lock only means a panic elsewhere; counters stay usable.
+    fn lock_link(&self) -> std::sync::MutexGuard<'_, LinkMeter> {
+        self.link.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
@@ -260,6 +286,38 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
         {
             self.estimate
                 .store(bits_per_second.max(1.0) as u64, Ordering::Relaxed);
+        }
+        match &msg.message.packet {
+            Packet::Rtp(rtp) => self.lock_link().on_rtp_in(
+                rtp.header.ssrc,
+                rtp.header.sequence_number,
+                rtp.payload.len(),
+            ),
+            Packet::Rtcp(packets) => {
+                let mut link = self.lock_link();
+                for packet in packets {
+                    let any = packet.as_any();
+                    let blocks = match (
+                        any.downcast_ref::<ReceiverReport>(),
+                        any.downcast_ref::<SenderReport>(),
+                    ) {
+                        (Some(rr), _) => &rr.reports,
+                        (None, Some(sr)) => &sr.reports,
+                        (None, None) => continue,
+                    };
+                    for b in blocks {
+                        link.on_report_block(
+                            b.ssrc,
+                            b.fraction_lost,
+                            b.last_sender_report,
+                            b.delay,
+                            msg.now,
+                        );
+                    }
+                }
+            }
+            // Non-exhaustive upstream; nothing else carries what we measure.
+            _ => {}
         }
         if let Packet::Rtp(rtp) = &msg.message.packet {
             let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
@@ -300,6 +358,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtp(rtp) = &msg.message.packet {
+            self.lock_link().on_bytes_out(rtp.payload.len());
+        }
         self.write.push_back(msg);
         Ok(())
     }

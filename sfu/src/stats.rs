@@ -18,6 +18,8 @@ pub struct SfuStats {
     unrouted_datagrams: AtomicU64,
     receive_dropped: AtomicU64,
     send_dropped: AtomicU64,
+    tcp_connections: AtomicI64,
+    tcp_frames: AtomicU64,
 }
 
 /// A consistent-enough copy of [`SfuStats`] for one scrape.
@@ -47,6 +49,10 @@ pub struct SfuStatsSnapshot {
     pub receive_dropped: u64,
     /// Datagrams dropped because the socket's send buffer was full.
     pub send_dropped: u64,
+    /// ICE-TCP connections open now.
+    pub tcp_connections: i64,
+    /// Packets received over ICE-TCP.
+    pub tcp_frames: u64,
 }
 
 impl SfuStats {
@@ -65,6 +71,8 @@ impl SfuStats {
             unrouted_datagrams: self.unrouted_datagrams.load(Relaxed),
             receive_dropped: self.receive_dropped.load(Relaxed),
             send_dropped: self.send_dropped.load(Relaxed),
+            tcp_connections: self.tcp_connections.load(Relaxed),
+            tcp_frames: self.tcp_frames.load(Relaxed),
         }
     }
 
@@ -99,5 +107,11 @@ impl SfuStats {
     }
     pub(crate) fn add_send_dropped(&self, n: u64) {
         self.send_dropped.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn tcp_connections_changed(&self, by: i64) {
+        self.tcp_connections.fetch_add(by, Relaxed);
+    }
+    pub(crate) fn add_tcp_frame(&self) {
+        self.tcp_frames.fetch_add(1, Relaxed);
     }
 }

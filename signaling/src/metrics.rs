@@ -48,6 +48,11 @@ impl Collector for SfuCollector {
             ),
             ("tracks", "Published tracks", s.tracks),
             (
+                "ice_tcp_connections",
+                "ICE-TCP connections open (clients whose network blocks UDP)",
+                s.tcp_connections,
+            ),
+            (
                 "signaling_sessions",
                 "Open signaling WebSockets",
                 self.sessions.load(Ordering::Relaxed),
@@ -87,6 +92,11 @@ impl Collector for SfuCollector {
                 "receive_dropped_datagrams",
                 "Datagrams dropped because a shard was busy",
                 s.receive_dropped,
+            ),
+            (
+                "ice_tcp_packets",
+                "Packets received over ICE-TCP",
+                s.tcp_frames,
             ),
             (
                 "send_dropped_datagrams",

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use accord_sfu::{IceCandidate, Speaker, TrackDeclaration, TrackId, TrackInfo, TrackSource};
+use accord_sfu::{
+    AudioOnlyReason, IceCandidate, IceRestartReason, LinkHealth, LinkQuality, Speaker,
+    TrackDeclaration, TrackId, TrackInfo, TrackSource,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
@@ -87,6 +90,14 @@ pub enum ClientMessage {
     Pause {
         /// Paused now.
         paused: bool,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Your "save data" switch: no video to you while `enabled` (answered by `audio_only`).
+    SaveData {
+        /// On now.
+        enabled: bool,
         /// Echoed in errors.
         #[serde(default)]
         request_id: Option<String>,
@@ -211,6 +222,7 @@ impl ClientMessage {
             | ClientMessage::TrackSettings { request_id, .. }
             | ClientMessage::Mute { request_id, .. }
             | ClientMessage::Pause { request_id, .. }
+            | ClientMessage::SaveData { request_id, .. }
             | ClientMessage::Leave { request_id, .. }
             | ClientMessage::Ping { request_id, .. }
             | ClientMessage::Admit { request_id, .. }
@@ -513,6 +525,25 @@ pub enum ServerMessage {
         /// Per layer, lowest first.
         active: Vec<bool>,
     },
+    /// Your media path broke (silence, or your packets now come from another address):
+    /// restart ICE now. Repeated every few seconds while it lasts.
+    IceRestart {
+        /// What the server noticed.
+        reason: IceRestartReason,
+    },
+    /// How connections are doing, every two seconds: a moderator gets everyone admitted, in
+    /// every room of the session; anyone else only themselves.
+    ConnectionHealth {
+        /// One entry per participant.
+        participants: Vec<ConnectionHealth>,
+    },
+    /// The server stopped (`active`) or resumed sending you video; audio keeps flowing.
+    AudioOnly {
+        /// No video now.
+        active: bool,
+        /// Why, while active.
+        reason: Option<AudioOnlyReason>,
+    },
     /// You have left; the socket closes.
     Left {
         /// Why.
@@ -539,6 +570,30 @@ pub enum ServerMessage {
         /// The server closes the socket after this frame.
         fatal: bool,
     },
+}
+
+/// One participant's connection over the last two seconds: the SFU's measurement
+/// ([`LinkHealth`]: loss both ways, round trip, bitrates, audio-only) and its verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnectionHealth {
+    /// Whose.
+    pub participant_id: String,
+    /// The verdict.
+    pub quality: LinkQuality,
+    /// The measurement.
+    #[serde(flatten)]
+    pub link: LinkHealth,
+}
+
+impl ConnectionHealth {
+    /// The entry for `participant_id` from the SFU's measurement.
+    pub fn of(participant_id: &str, link: &LinkHealth) -> Self {
+        Self {
+            participant_id: participant_id.to_owned(),
+            quality: link.quality(),
+            link: link.clone(),
+        }
+    }
 }
 
 /// Why someone is no longer in the room.

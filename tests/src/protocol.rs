@@ -81,6 +81,11 @@ pub enum ClientFrame {
         /// Paused now.
         paused: bool,
     },
+    /// Our "save data" switch: no video to us while enabled.
+    SaveData {
+        /// On now.
+        enabled: bool,
+    },
     /// Leave the room.
     Leave,
     /// Keep-alive.
@@ -382,6 +387,24 @@ pub enum ServerFrame {
         #[serde(default)]
         active: Vec<bool>,
     },
+    /// Our media path broke: restart ICE.
+    IceRestart {
+        /// `media_silent` or `path_changed`.
+        reason: String,
+    },
+    /// How connections are doing (ours, or everyone's for a moderator).
+    ConnectionHealth {
+        /// One entry per participant.
+        participants: Vec<ConnectionHealth>,
+    },
+    /// The server stopped or resumed sending us video.
+    AudioOnly {
+        /// No video now.
+        active: bool,
+        /// `bandwidth` or `save_data` while active.
+        #[serde(default)]
+        reason: Option<String>,
+    },
     /// Answer to `ping`.
     Pong {
         /// Echo of the ping's `request_id`.
@@ -393,6 +416,27 @@ pub enum ServerFrame {
     /// A frame type this client does not know; kept in the log, otherwise ignored.
     #[serde(other)]
     Unknown,
+}
+
+/// One participant's connection as the server measured it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ConnectionHealth {
+    /// Whose.
+    pub participant_id: String,
+    /// `good`, `fair`, `poor` or `lost`.
+    pub quality: String,
+    /// Their packets lost on the way to the server, percent.
+    pub uplink_loss_percent: Option<f64>,
+    /// The server's packets they report lost, percent.
+    pub downlink_loss_percent: Option<f64>,
+    /// Round trip, ms.
+    pub rtt_ms: Option<u32>,
+    /// What they send, kbit/s.
+    pub send_kbps: u32,
+    /// What they are sent, kbit/s.
+    pub receive_kbps: u32,
+    /// No video to them now.
+    pub audio_only: bool,
 }
 
 /// Decodes one server frame; the error names the frame so a test failure shows what arrived.

@@ -1,6 +1,7 @@
 //! A phone sent to the background or interrupted by a call says `pause`; the others see it as
 //! "away", and the seat survives however long its media stays quiet. Without the pause, the
-//! same outage ends the seat of someone who did not pause, after the media timeout. A dropped socket shows as
+//! same outage first gets the client asked to restart ICE (after the media timeout) and then
+//! ends its seat (after `media.lost_after_seconds`, shortened here). A dropped socket shows as
 //! "reconnecting" until the seat is resumed, and a newcomer sees both states in `joined`.
 //!
 //! The outage is real: the server announces 127.0.0.2 as its only ICE candidate and the
@@ -16,8 +17,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
-/// The server's default media timeout (sfu config) plus a tick and some slack.
-const LONGER_THAN_MEDIA_TIMEOUT: Duration = Duration::from_secs(7);
+/// How long silence may last before the seat is given up, as this test configures it.
+const LOST_AFTER: &str = "6";
+/// That plus a tick and some slack.
+const LONGER_THAN_MEDIA_TIMEOUT: Duration = Duration::from_secs(9);
 const NOTICE: Duration = Duration::from_secs(5);
 
 fn paused_frame(frame: &ServerFrame, who: &str, paused: bool, why: Option<&str>) -> bool {
@@ -43,6 +46,7 @@ async fn a_paused_phone_keeps_its_seat_through_a_long_silence() -> Result<()> {
     let server = TestServer::start_with_env(&[
         ("ACCORD_MEDIA_LISTEN", "127.0.0.1:0"),
         ("ACCORD_MEDIA_ANNOUNCE", "127.0.0.2"),
+        ("ACCORD_MEDIA_LOST_AFTER_SECONDS", LOST_AFTER),
     ])
     .await?;
     let media = server.media_addr();
@@ -65,8 +69,16 @@ async fn a_paused_phone_keeps_its_seat_through_a_long_silence() -> Result<()> {
         })
         .await?;
 
-    // One outage for both: the one that did not pause is given up after the media timeout.
+    // One outage for both: the one that did not pause is asked to restart ICE, and, as it
+    // does not, given up.
     network.set_both(LinkConditions::lossy(1.0));
+    other
+        .wait_for_frame(
+            "the silent participant asked to restart ICE",
+            NOTICE * 2,
+            |f| matches!(f, ServerFrame::IceRestart { reason } if reason == "media_silent"),
+        )
+        .await?;
     mediator
         .wait_for_frame(
             "the silent, unpaused participant to be reported gone",

@@ -4,12 +4,13 @@
 //! USERNAME (which we chose per participant), and teaches the router that address.
 
 pub(crate) mod stun;
+pub(crate) mod tcp;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -27,12 +28,14 @@ pub(crate) struct PeerKey {
     pub token: u64,
 }
 
-/// One received datagram on its way to a shard.
+/// One received datagram (or ICE-TCP frame) on its way to a shard.
 pub(crate) struct Datagram {
     pub key: PeerKey,
     pub data: BytesMut,
     pub from: SocketAddr,
     pub at: Instant,
+    /// The connection it came over, for ICE-TCP; `None` for the UDP port.
+    pub tcp: Option<tcp::TcpLink>,
 }
 
 /// Changes to the routing table, sent by shards.
@@ -91,9 +94,48 @@ impl MediaSender {
 }
 
 #[derive(Clone, Copy)]
-struct Destination {
-    shard: usize,
-    key: PeerKey,
+pub(crate) struct Destination {
+    pub shard: usize,
+    pub key: PeerKey,
+}
+
+/// Where shards announce which ufrag belongs to whom: to the UDP reader over a channel (it
+/// owns its table, so its packet path takes no lock), and to a table ICE-TCP connections
+/// consult once, when they open.
+#[derive(Clone)]
+pub(crate) struct Routes {
+    udp: std_mpsc::Sender<RouterUpdate>,
+    tcp: Arc<Mutex<HashMap<String, Destination>>>,
+}
+
+impl Routes {
+    pub fn new(udp: std_mpsc::Sender<RouterUpdate>) -> Self {
+        Self {
+            udp,
+            tcp: Arc::default(),
+        }
+    }
+
+    /// Binding requests naming `ufrag` belong to this participant.
+    pub fn route(&self, ufrag: String, shard: usize, key: PeerKey) {
+        self.tcp_table()
+            .insert(ufrag.clone(), Destination { shard, key });
+        let _ = self.udp.send(RouterUpdate::Route { ufrag, shard, key });
+    }
+
+    /// The participant left: forget its ufrags and addresses.
+    pub fn forget(&self, token: u64) {
+        self.tcp_table().retain(|_, d| d.key.token != token);
+        let _ = self.udp.send(RouterUpdate::Forget { token });
+    }
+
+    fn tcp_destination(&self, ufrag: &str) -> Option<Destination> {
+        self.tcp_table().get(ufrag).copied()
+    }
+
+    fn tcp_table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Destination>> {
+        self.tcp.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The reader: a thread of its own that owns the routing table, so the packet path shares
@@ -157,6 +199,7 @@ pub(crate) fn run_router(
             data: BytesMut::from(data),
             from,
             at: Instant::now(),
+            tcp: None,
         };
         match shards[d.shard].try_send(datagram) {
             Ok(()) => {}

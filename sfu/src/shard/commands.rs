@@ -16,7 +16,7 @@ use crate::events::{
     IceCandidate, JoinRequest, SfuEvent, SubscriberReport, TrackDeclaration, TrackInfo,
 };
 use crate::ids::{Layer, MediaKind, ParticipantId, RoomId, Space, TrackId, TrackSource};
-use crate::net::{PeerKey, RouterUpdate};
+use crate::net::PeerKey;
 use crate::peer::{self, PeerSetup};
 
 /// A request from signaling to the shard that owns the participant's room.
@@ -65,6 +65,11 @@ pub(crate) enum Command {
         paused: bool,
         reply: oneshot::Sender<Result<()>>,
     },
+    SaveData {
+        key: PeerKey,
+        enabled: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
     RoomTracks {
         key: PeerKey,
         reply: oneshot::Sender<Result<Vec<TrackInfo>>>,
@@ -101,6 +106,7 @@ impl Command {
             | Command::TrackSettings { key, .. }
             | Command::Mute { key, .. }
             | Command::Pause { key, .. }
+            | Command::SaveData { key, .. }
             | Command::RoomTracks { key, .. }
             | Command::Move { key, .. }
             | Command::Hold { key, .. }
@@ -165,6 +171,13 @@ impl Shard {
             Command::Pause { key, paused, reply } => {
                 let _ = reply.send(self.pause(key, paused));
             }
+            Command::SaveData {
+                key,
+                enabled,
+                reply,
+            } => {
+                let _ = reply.send(self.save_data(key, enabled));
+            }
             Command::RoomTracks { key, reply } => {
                 let _ = reply.send(self.room_tracks(key));
             }
@@ -208,14 +221,17 @@ impl Shard {
         let pwd = crate::random_token(32);
         let estimate = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let adopted = std::sync::Arc::new(std::sync::Mutex::new(peer::Adopted::default()));
+        let link = std::sync::Arc::default();
         let pc = peer::build(
             &PeerSetup {
                 ufrag: &ufrag,
                 pwd: &pwd,
                 candidates: &self.ctx.candidates,
+                tcp_candidates: &self.ctx.tcp_candidates,
                 estimate: estimate.clone(),
                 adopted: adopted.clone(),
                 stats: self.ctx.stats.clone(),
+                link: std::sync::Arc::clone(&link),
             },
             now,
         )?;
@@ -234,6 +250,9 @@ impl Shard {
             joined_at: now,
             connected_at: None,
             last_rx: now,
+            path: None,
+            elsewhere_at: None,
+            restart_asked: None,
             lost: false,
             paused: false,
             unpaused_at: None,
@@ -249,13 +268,12 @@ impl Shard {
             },
             estimate,
             adopted,
+            link,
+            video: Default::default(),
+            tcp: Vec::new(),
         });
         let peer_key = PeerKey { index: key, token };
-        let _ = self.ctx.router.send(RouterUpdate::Route {
-            ufrag,
-            shard: self.ctx.index,
-            key: peer_key,
-        });
+        self.ctx.router.route(ufrag, self.ctx.index, peer_key);
         let room = self.rooms.entry(request.room).or_default();
         if room.participants.is_empty() {
             self.ctx.stats.rooms_changed(1);
@@ -506,6 +524,16 @@ impl Shard {
             p.lost = false;
         }
         p.paused = paused;
+        Ok(())
+    }
+
+    fn save_data(&mut self, key: PeerKey, enabled: bool) -> Result<()> {
+        let index = self.live(key)?;
+        self.participants[index].video.save_data = enabled;
+        let now = Instant::now();
+        self.allocate(index, now);
+        // Video that comes back needs a keyframe to start from.
+        self.request_keyframes_for(index, now);
         Ok(())
     }
 

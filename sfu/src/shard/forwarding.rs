@@ -362,14 +362,23 @@ impl Shard {
 impl Shard {
     /// Fits one subscriber's video into its bandwidth estimate: every track starts at the
     /// layer its rendered size asks for; while the sum is over budget the costliest track
-    /// steps down a layer, and when nothing can step down, video is paused track by track
-    /// (audio keeps flowing: the audio-only fallback).
+    /// steps down a layer, and when nothing can step down, video is paused track by track.
+    /// Below the audio-only threshold (or when the subscriber asked to save data) no video
+    /// goes to it at all; audio always flows.
     pub(super) fn allocate(&mut self, subscriber: usize, now: Instant) {
+        let video_allowed = self.gate_video(subscriber, now);
         let Some(p) = self.participants.get(subscriber) else {
             return;
         };
-        let Some(budget) = p.send_budget() else {
-            return;
+        let budget = match (video_allowed, p.send_budget()) {
+            (true, Some(budget)) => budget,
+            // No video at all, or no estimate yet to fit it into.
+            (allowed, _) => {
+                let cap = if allowed { Cap::Unlimited } else { Cap::Paused };
+                let room = p.room.clone();
+                self.cap_video_of(subscriber, &room, cap);
+                return;
+            }
         };
         // Headroom for audio, RTCP and retransmissions.
         let budget = budget as f64 * 0.85;
@@ -439,6 +448,28 @@ impl Shard {
                 .subscriptions
                 .iter_mut()
                 .find(|s| s.subscriber == subscriber)
+            {
+                sub.cap = cap;
+            }
+        }
+    }
+
+    /// Sets one cap on every video track a subscriber receives.
+    fn cap_video_of(&mut self, subscriber: usize, room: &crate::ids::RoomId, cap: Cap) {
+        let Some(room) = self.rooms.get(room) else {
+            return;
+        };
+        for &k in &room.publications {
+            let Some(pubn) = self.publications.get_mut(k) else {
+                continue;
+            };
+            if pubn.kind != MediaKind::Video {
+                continue;
+            }
+            for sub in pubn
+                .subscriptions
+                .iter_mut()
+                .filter(|s| s.subscriber == subscriber)
             {
                 sub.cap = cap;
             }

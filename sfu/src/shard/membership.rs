@@ -6,11 +6,10 @@ use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 
-use super::participant::{CONNECT_TIMEOUT, UNPAUSE_ALLOWANCE};
+use super::participant::{CONNECT_TIMEOUT, PATH_QUIET, RESTART_REPEAT};
 use super::{Shard, speaker};
-use crate::events::{SfuEvent, Speaker};
+use crate::events::{IceRestartReason, SfuEvent, Speaker};
 use crate::ids::{MediaKind, Space, TrackId, TrackSource};
-use crate::net::RouterUpdate;
 use crate::peer;
 
 impl Shard {
@@ -59,11 +58,8 @@ impl Shard {
         if let Err(e) = p.pc.close() {
             tracing::debug!(error = %e, "closing peer connection");
         }
-        super::flush_writes(&mut p.pc, &self.ctx);
-        let _ = self
-            .ctx
-            .router
-            .send(RouterUpdate::Forget { token: p.token });
+        super::flush_writes(&mut p, &self.ctx);
+        self.ctx.router.forget(p.token);
         self.ctx.stats.participants_changed(-1);
         if let Some(room) = self.rooms.get_mut(&room_id) {
             room.participants.retain(|&k| k != index);
@@ -181,30 +177,13 @@ impl Shard {
         }
     }
 
-    /// Once a minute of silence or a failed connection, tell signaling the media path is
-    /// gone; retry offers that waited; keep layers and speakers current.
+    /// Watches every media path (asking for an ICE restart when one breaks, giving the seat
+    /// up when it stays broken); retries offers that waited; keeps layers, speakers and
+    /// health reports current.
     pub(super) fn tick(&mut self, now: Instant) {
         let keys: Vec<usize> = self.participants.iter().map(|(k, _)| k).collect();
         for &k in &keys {
-            let p = &mut self.participants[k];
-            let silent = now.saturating_duration_since(p.last_rx);
-            let back_a_while = p
-                .unpaused_at
-                .is_none_or(|t| now.saturating_duration_since(t) > UNPAUSE_ALLOWANCE);
-            let lost = match p.connected_at {
-                _ if p.paused => false,
-                Some(_) => silent > self.ctx.media_timeout && back_a_while,
-                // Someone who never negotiated (an observer alone in a room) is not
-                // expected to connect yet.
-                None => p
-                    .negotiation
-                    .first_completed
-                    .is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT),
-            };
-            if lost && !p.lost {
-                p.lost = true;
-                p.tell(SfuEvent::MediaLost);
-            }
+            self.watch_path(k, now);
             self.negotiate(k, now);
         }
         let publications: Vec<usize> = self.publications.iter().map(|(k, _)| k).collect();
@@ -222,6 +201,65 @@ impl Shard {
         if now.saturating_duration_since(self.last_speaker_check) >= super::SPEAKER_INTERVAL {
             self.last_speaker_check = now;
             self.update_speakers(now);
+        }
+        if now.saturating_duration_since(self.last_health_report) >= super::HEALTH_INTERVAL {
+            self.last_health_report = now;
+            for &k in &keys {
+                self.report_health(k, now);
+            }
+        }
+    }
+
+    /// A path that goes silent, or whose packets start coming from another address while
+    /// the old one falls quiet (the phone changed network; a NAT rebound), will not heal by
+    /// itself: our packets still go where nobody listens. The client is asked to restart
+    /// ICE, again every few seconds while it lasts, and the seat is given up only after
+    /// `media_lost_after`. Silence counts from the end of a pause.
+    fn watch_path(&mut self, k: usize, now: Instant) {
+        let (media_timeout, lost_after) = (self.ctx.media_timeout, self.ctx.media_lost_after);
+        let p = &mut self.participants[k];
+        if p.paused || p.lost {
+            return;
+        }
+        if p.connected_at.is_none() {
+            // Someone who never negotiated (an observer alone in a room) is not expected to
+            // connect yet.
+            let never_connected = p
+                .negotiation
+                .first_completed
+                .is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT);
+            if never_connected {
+                p.lost = true;
+                p.tell(SfuEvent::MediaLost);
+            }
+            return;
+        }
+        let heard = p.unpaused_at.map_or(p.last_rx, |t| t.max(p.last_rx));
+        let silent = now.saturating_duration_since(heard);
+        if silent > lost_after {
+            p.lost = true;
+            p.tell(SfuEvent::MediaLost);
+            return;
+        }
+        let moved = p.path.is_some_and(|(_, on_path)| {
+            now.saturating_duration_since(on_path) > PATH_QUIET
+                && p.elsewhere_at
+                    .is_some_and(|t| now.saturating_duration_since(t) < PATH_QUIET)
+        });
+        let reason = if silent > media_timeout {
+            IceRestartReason::MediaSilent
+        } else if moved {
+            IceRestartReason::PathChanged
+        } else {
+            return;
+        };
+        let asked_lately = p
+            .restart_asked
+            .is_some_and(|t| now.saturating_duration_since(t) < RESTART_REPEAT);
+        if !asked_lately {
+            p.restart_asked = Some(now);
+            tracing::debug!(participant = %p.id, ?reason, "asking for an ICE restart");
+            p.tell(SfuEvent::RestartIce { reason });
         }
     }
 

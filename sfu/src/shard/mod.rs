@@ -5,6 +5,7 @@
 
 mod commands;
 mod forwarding;
+mod health;
 mod membership;
 mod negotiation;
 mod participant;
@@ -17,16 +18,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rtc::peer_connection::RTCPeerConnection;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use slab::Slab;
 use tokio::sync::mpsc;
 
-use crate::net::{Datagram, MediaSender, RouterUpdate};
+use crate::net::{Datagram, MediaSender, Routes};
 use crate::stats::SfuStats;
 
 pub(crate) use commands::Command;
+pub use health::HEALTH_INTERVAL;
 use participant::Participant;
 use publication::Publication;
 
@@ -45,9 +46,16 @@ pub(crate) struct ShardContext {
     /// so the ICE agent finds its candidate whatever interface a datagram came in on.
     pub local_addr: SocketAddr,
     pub candidates: Vec<SocketAddr>,
-    pub router: std::sync::mpsc::Sender<RouterUpdate>,
+    /// Our first passive ICE-TCP candidate, named as local for frames that came over TCP;
+    /// `None` when ICE-TCP is off.
+    pub tcp_local_addr: Option<SocketAddr>,
+    pub tcp_candidates: Vec<SocketAddr>,
+    pub router: Routes,
     pub stats: Arc<SfuStats>,
+    /// Silence after which a client is asked to restart ICE.
     pub media_timeout: Duration,
+    /// Silence after which its seat is given up.
+    pub media_lost_after: Duration,
 }
 
 #[derive(Default)]
@@ -65,6 +73,7 @@ pub(crate) struct Shard {
     rooms: HashMap<crate::ids::RoomId, Room>,
     next_token: u64,
     last_speaker_check: Instant,
+    last_health_report: Instant,
     /// Reused between datagrams so the packet path does not allocate for bookkeeping.
     scratch_touched: Vec<usize>,
 }
@@ -78,6 +87,7 @@ impl Shard {
             publications: Slab::new(),
             rooms: HashMap::new(),
             last_speaker_check: Instant::now(),
+            last_health_report: Instant::now(),
             scratch_touched: Vec::new(),
         }
     }
@@ -150,10 +160,7 @@ impl Shard {
         }));
         if clean.is_err() && self.participants.contains(key) {
             let p = self.participants.remove(key);
-            let _ = self
-                .ctx
-                .router
-                .send(RouterUpdate::Forget { token: p.token });
+            self.ctx.router.forget(p.token);
             self.ctx.stats.participants_changed(-1);
             if let Some(room) = self.rooms.get_mut(&p.room) {
                 room.participants.retain(|&k| k != key);
@@ -177,13 +184,24 @@ impl Shard {
             return;
         }
         p.last_rx = datagram.at;
+        match &mut p.path {
+            Some((to, last)) if *to == datagram.from => *last = datagram.at,
+            _ => p.elsewhere_at = Some(datagram.at),
+        }
+        let (local_addr, transport_protocol) = match (&datagram.tcp, self.ctx.tcp_local_addr) {
+            (Some(link), Some(tcp_local)) => {
+                p.remember_tcp(datagram.from, link);
+                (tcp_local, TransportProtocol::TCP)
+            }
+            _ => (self.ctx.local_addr, TransportProtocol::UDP),
+        };
         let result = p.pc.handle_read(TaggedBytesMut {
             now: datagram.at,
             transport: TransportContext {
-                local_addr: self.ctx.local_addr,
+                local_addr,
                 peer_addr: datagram.from,
                 ecn: None,
-                transport_protocol: TransportProtocol::UDP,
+                transport_protocol,
             },
             message: datagram.data,
         });
@@ -219,7 +237,7 @@ impl Shard {
             let Some(p) = self.participants.get_mut(key) else {
                 return;
             };
-            let mut busy = flush_writes(&mut p.pc, &self.ctx);
+            let mut busy = flush_writes(p, &self.ctx);
             let mut events = Vec::new();
             while let Some(event) = p.pc.poll_event() {
                 events.push(event);
@@ -241,7 +259,7 @@ impl Shard {
     /// Writes out what a subscriber's connection queued after we handed it packets.
     fn flush(&mut self, key: usize) {
         if let Some(p) = self.participants.get_mut(key) {
-            flush_writes(&mut p.pc, &self.ctx);
+            flush_writes(p, &self.ctx);
             p.next_timeout = p.pc.poll_timeout();
         }
     }
@@ -262,12 +280,27 @@ impl Shard {
     }
 }
 
-/// Sends every datagram a peer connection has queued; returns whether there were any.
-fn flush_writes(pc: &mut RTCPeerConnection, ctx: &ShardContext) -> bool {
+/// Sends every packet a participant's connection has queued, over UDP or the ICE-TCP
+/// connection its pair uses; returns whether there were any.
+fn flush_writes(p: &mut Participant, ctx: &ShardContext) -> bool {
     let mut any = false;
-    while let Some(msg) = pc.poll_write() {
+    while let Some(msg) = p.pc.poll_write() {
         any = true;
-        match ctx.socket.send(&msg.message, msg.transport.peer_addr) {
+        let to = msg.transport.peer_addr;
+        // STUN answers go to every address that checks; media goes down the selected pair.
+        if p.path.is_none_or(|(path, _)| path != to) && !crate::net::stun::is_stun(&msg.message) {
+            // A new selected pair (or the first): packets from there count as on the path.
+            p.path = Some((to, Instant::now()));
+        }
+        let sent = if msg.transport.transport_protocol == TransportProtocol::TCP {
+            match p.tcp.iter().find(|(from, _)| *from == to) {
+                Some((_, link)) => Ok(link.send(&msg.message)),
+                None => Ok(false),
+            }
+        } else {
+            ctx.socket.send(&msg.message, to)
+        };
+        match sent {
             Ok(true) => {}
             Ok(false) => ctx.stats.add_send_dropped(1),
             Err(e) => tracing::debug!(error = %e, "media send failed"),

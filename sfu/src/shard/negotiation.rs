@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::Shard;
 use crate::events::SfuEvent;
 use crate::ids::MediaKind;
-use crate::net::{PeerKey, RouterUpdate};
+use crate::net::PeerKey;
 use crate::peer::{self};
 
 impl Shard {
@@ -17,14 +17,11 @@ impl Shard {
         if let Some(ufrag) = peer::sdp_ufrag(local_sdp) {
             if ufrag != p.ufrag {
                 p.ufrag = ufrag.to_owned();
-                let _ = self.ctx.router.send(RouterUpdate::Route {
-                    ufrag: p.ufrag.clone(),
-                    shard: self.ctx.index,
-                    key: PeerKey {
-                        index,
-                        token: p.token,
-                    },
-                });
+                let key = PeerKey {
+                    index,
+                    token: p.token,
+                };
+                self.ctx.router.route(p.ufrag.clone(), self.ctx.index, key);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! One participant's seat in a shard: its peer connection and the bookkeeping around
 //! negotiation, publishing and liveness.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +11,8 @@ use rtc::rtp_transceiver::RTCRtpSenderId;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::publication::MAX_LAYERS;
-use crate::events::{SfuEvent, TrackDeclaration};
+use crate::events::{AudioOnlyReason, SfuEvent, TrackDeclaration};
+use crate::health::LinkMeter;
 use crate::ids::{Layer, ParticipantId, RoomId, Space};
 
 /// How long a fresh participant may take to make its own first offer before the server
@@ -18,9 +20,11 @@ use crate::ids::{Layer, ParticipantId, RoomId, Space};
 pub(crate) const FIRST_OFFER_GRACE: Duration = Duration::from_millis(800);
 /// A participant that never gets media flowing is given up on after this.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// After a pause ends, how long media may still be missing before the seat is given up on:
-/// a phone back from the background or a call may need an ICE restart first.
-pub(crate) const UNPAUSE_ALLOWANCE: Duration = Duration::from_secs(15);
+/// How often a client whose path stays broken is asked again to restart ICE.
+pub(crate) const RESTART_REPEAT: Duration = Duration::from_secs(5);
+/// A path is taken to have moved when its old address has been quiet this long while
+/// packets arrive from a new one (audio alone sends 50 packets a second).
+pub(crate) const PATH_QUIET: Duration = Duration::from_millis(1500);
 
 /// Where one incoming SSRC goes.
 #[derive(Clone, Copy, Debug)]
@@ -72,11 +76,18 @@ pub(crate) struct Participant {
     pub joined_at: Instant,
     pub connected_at: Option<Instant>,
     pub last_rx: Instant,
+    /// Where the connection sends to (the selected ICE pair's remote address), and when a
+    /// packet last came from there.
+    pub path: Option<(SocketAddr, Instant)>,
+    /// When a packet last came from an address other than `path`.
+    pub elsewhere_at: Option<Instant>,
+    /// When it was last asked to restart ICE.
+    pub restart_asked: Option<Instant>,
     pub lost: bool,
     /// Silence is expected: the app is in the background, or its socket dropped and the seat
     /// waits for a resume. A paused participant is never declared lost.
     pub paused: bool,
-    /// When the last pause ended (see [`UNPAUSE_ALLOWANCE`]).
+    /// When the last pause ended: silence is counted from then.
     pub unpaused_at: Option<Instant>,
     pub next_timeout: Option<Instant>,
     pub declared: Vec<TrackDeclaration>,
@@ -90,6 +101,75 @@ pub(crate) struct Participant {
     pub estimate: Arc<AtomicU64>,
     /// Media streams taken from the connection's interceptor chain.
     pub adopted: Arc<std::sync::Mutex<crate::peer::Adopted>>,
+    /// Loss, round-trip time and bitrates, counted inside the interceptor chain.
+    pub link: Arc<std::sync::Mutex<LinkMeter>>,
+    /// Whether video reaches it, and why not; see [`VideoGate`].
+    pub video: VideoGate,
+    /// TCP connections its ICE-TCP candidate pairs run over, by the client's address.
+    pub tcp: Vec<(SocketAddr, crate::net::tcp::TcpLink)>,
+}
+
+/// Below this estimate a subscriber gets no video at all: the lowest layer of a phone's
+/// camera needs about 100 kbit/s, audio 40 and their overhead some more.
+pub(crate) const AUDIO_ONLY_BELOW_BPS: u64 = 180_000;
+/// Video comes back only above this, so a link near the threshold does not flap.
+pub(crate) const VIDEO_BACK_ABOVE_BPS: u64 = 300_000;
+/// How long the estimate must stay on one side of a threshold before video stops or resumes.
+pub(crate) const AUDIO_ONLY_AFTER: Duration = Duration::from_secs(2);
+pub(crate) const VIDEO_BACK_AFTER: Duration = Duration::from_secs(4);
+
+/// The decision to send a subscriber video or not.
+#[derive(Debug, Default)]
+pub(crate) struct VideoGate {
+    /// The participant asked for no video.
+    pub save_data: bool,
+    /// Its estimate is too low for any video.
+    pub starved: bool,
+    /// Since when the estimate has been on the other side of the threshold.
+    crossing_since: Option<Instant>,
+    /// What the participant was last told.
+    pub told: Option<AudioOnlyReason>,
+}
+
+impl VideoGate {
+    /// Follows the estimate with hysteresis; returns whether `starved` changed.
+    pub fn observe(&mut self, estimate: Option<u64>, now: Instant) -> bool {
+        let Some(bps) = estimate else {
+            return false;
+        };
+        let crossing = if self.starved {
+            bps > VIDEO_BACK_ABOVE_BPS
+        } else {
+            bps < AUDIO_ONLY_BELOW_BPS
+        };
+        if !crossing {
+            self.crossing_since = None;
+            return false;
+        }
+        let since = *self.crossing_since.get_or_insert(now);
+        let hold = if self.starved {
+            VIDEO_BACK_AFTER
+        } else {
+            AUDIO_ONLY_AFTER
+        };
+        if now.saturating_duration_since(since) < hold {
+            return false;
+        }
+        self.starved = !self.starved;
+        self.crossing_since = None;
+        true
+    }
+
+    /// Why no video goes to the participant, if none does.
+    pub fn reason(&self) -> Option<AudioOnlyReason> {
+        if self.save_data {
+            Some(AudioOnlyReason::SaveData)
+        } else if self.starved {
+            Some(AudioOnlyReason::Bandwidth)
+        } else {
+            None
+        }
+    }
 }
 
 impl Participant {
@@ -123,6 +203,15 @@ impl Participant {
         match self.estimate.load(Ordering::Relaxed) {
             0 => None,
             bps => Some(bps),
+        }
+    }
+
+    /// Keeps the ICE-TCP connection a frame came over, to send back the same way.
+    pub fn remember_tcp(&mut self, from: SocketAddr, link: &crate::net::tcp::TcpLink) {
+        match self.tcp.iter_mut().find(|(a, _)| *a == from) {
+            Some((_, known)) if known.same_as(link) => {}
+            Some((_, known)) => *known = link.clone(),
+            None => self.tcp.push((from, link.clone())),
         }
     }
 

@@ -24,7 +24,7 @@ pub use record::Recorder;
 
 use crate::auth::{JoinClaims, Role};
 use crate::protocol::{
-    ChatMessage, LeaveReason, ParticipantInfo, PauseReason, SharedEvidence, Space,
+    ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo, PauseReason, SharedEvidence, Space,
 };
 use crate::store::model::{PartyKind, Side};
 
@@ -132,6 +132,8 @@ pub(crate) struct Member {
     seen: HashMap<String, ParticipantInfo>,
     /// The waiting list they were last told (moderators).
     seen_waiting: Vec<String>,
+    /// Their connection as the SFU last measured it.
+    health: Option<accord_sfu::LinkHealth>,
 }
 
 impl Member {
@@ -346,6 +348,7 @@ impl Rooms {
             in_view: false,
             seen: HashMap::new(),
             seen_waiting: Vec::new(),
+            health: None,
         };
         if !waiting {
             room.admitted.insert(identity.to_owned());
@@ -513,6 +516,29 @@ impl Rooms {
         if member.info.paused != paused {
             member.info.paused = paused;
             view::sync(state, &[]);
+        }
+    }
+
+    /// Keeps the SFU's latest measurement of a member's connection.
+    pub fn set_health(&self, room: &str, participant_id: &str, health: accord_sfu::LinkHealth) {
+        if let Some(member) = self
+            .lock()
+            .get_mut(room)
+            .and_then(|state| state.members.get_mut(participant_id))
+        {
+            member.health = Some(health);
+        }
+    }
+
+    /// The connection health `participant_id` may see now (see [`view::health_of`]).
+    pub fn health_for(&self, room: &str, participant_id: &str) -> Vec<ConnectionHealth> {
+        let rooms = self.lock();
+        let Some(state) = rooms.get(room) else {
+            return Vec::new();
+        };
+        match state.members.get(participant_id) {
+            Some(viewer) => view::health_of(state, viewer),
+            None => Vec::new(),
         }
     }
 

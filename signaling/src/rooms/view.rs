@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::{Member, Notice, RoomState};
 use crate::auth::Role;
-use crate::protocol::{ChatMessage, LeaveReason, ParticipantInfo};
+use crate::protocol::{ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo};
 
 /// How `other` appears to `viewer`, if at all. Moderators see everyone admitted, with their
 /// space. Anyone else sees the people in their own space, and mediators elsewhere only as
@@ -34,6 +34,27 @@ fn view(room: &RoomState, viewer: &Member) -> HashMap<String, ParticipantInfo> {
         .values()
         .filter_map(|other| view_of(viewer, other).map(|info| (info.id.clone(), info)))
         .collect()
+}
+
+/// The connection health `viewer` may see: a moderator everyone admitted (what a court's
+/// video-hearing console shows the presiding judge), anyone else only their own.
+pub(super) fn health_of(room: &RoomState, viewer: &Member) -> Vec<ConnectionHealth> {
+    let visible = |other: &&Member| {
+        other.info.id == viewer.info.id
+            || (viewer.is_moderator() && view_of(viewer, other).is_some())
+    };
+    let mut entries: Vec<ConnectionHealth> = room
+        .members
+        .values()
+        .filter(visible)
+        .filter_map(|m| {
+            m.health
+                .as_ref()
+                .map(|h| ConnectionHealth::of(&m.info.id, h))
+        })
+        .collect();
+    entries.sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+    entries
 }
 
 /// The waiting list as moderators see it, oldest first.

@@ -7,7 +7,7 @@ mod seating;
 
 use std::time::{Duration, Instant};
 
-use accord_sfu::{JoinRequest, ParticipantId, RoomId, SfuEvent};
+use accord_sfu::{IceRestartReason, JoinRequest, ParticipantId, RoomId, SfuEvent};
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::mpsc;
 
@@ -422,6 +422,9 @@ async fn wait_for_admission(
 ) -> Result<(), Ending> {
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
+    let mut health = tokio::time::interval(accord_sfu::HEALTH_INTERVAL);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    health.tick().await;
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -485,6 +488,9 @@ enum Ending {
 async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) -> Ending {
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
+    let mut health = tokio::time::interval(accord_sfu::HEALTH_INTERVAL);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    health.tick().await;
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -543,20 +549,41 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                 if let SfuEvent::Connected { after } = &event {
                     state.metrics().observe_join(*after);
                 }
-                if event == SfuEvent::MediaLost {
+                let message = match event {
                     // A client still there is told it is out. One that does not answer either
                     // lost its whole network (a phone sends no close then): its seat waits for
                     // a resume like any dropped socket's.
-                    return if answers_ping(socket).await {
-                        Ending::Leave(LeaveReason::Disconnected)
-                    } else {
-                        Ending::SocketLost
-                    };
-                }
-                if let Some(message) = from_sfu(event) {
-                    if !send(socket, &message).await {
-                        return Ending::SocketLost;
+                    SfuEvent::MediaLost => {
+                        return if answers_ping(socket).await {
+                            Ending::Leave(LeaveReason::Disconnected)
+                        } else {
+                            Ending::SocketLost
+                        };
                     }
+                    // Silent media with a socket that does not answer either: the whole
+                    // network went; the resume after it restarts ICE anyway.
+                    SfuEvent::RestartIce { reason: IceRestartReason::MediaSilent }
+                        if !answers_ping(socket).await => return Ending::SocketLost,
+                    SfuEvent::RestartIce { reason } => ServerMessage::IceRestart { reason },
+                    SfuEvent::Health(health) => {
+                        state.rooms().set_health(&seated.room, &seated.participant.id, health);
+                        continue;
+                    }
+                    other => match from_sfu(other) {
+                        Some(message) => message,
+                        None => continue,
+                    },
+                };
+                if !send(socket, &message).await {
+                    return Ending::SocketLost;
+                }
+            }
+            _ = health.tick() => {
+                let participants = state.rooms().health_for(&seated.room, &seated.participant.id);
+                if !participants.is_empty()
+                    && !send(socket, &ServerMessage::ConnectionHealth { participants }).await
+                {
+                    return Ending::SocketLost;
                 }
             }
             _ = ping.tick() => {
@@ -639,6 +666,7 @@ async fn handle(
                 .rooms()
                 .set_paused(&seated.room, &seated.participant.id, reason);
         }
+        ClientMessage::SaveData { enabled, .. } => handle.set_save_data(enabled).await?,
         ClientMessage::Leave { .. } => return Ok(Some(Ending::Leave(LeaveReason::Left))),
         ClientMessage::Ping { request_id } => {
             send(socket, &ServerMessage::Pong { request_id }).await;
@@ -663,6 +691,7 @@ fn from_sfu(event: SfuEvent) -> Option<ServerMessage> {
             track_id: track,
             active,
         },
+        SfuEvent::AudioOnly { active, reason } => ServerMessage::AudioOnly { active, reason },
         _ => return None,
     })
 }

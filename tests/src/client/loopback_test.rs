@@ -27,8 +27,8 @@ async fn run_loopback(video: VideoPublish) -> Result<(Arc<Shared>, Arc<PayloadLe
     crate::init_logging();
     let tx_shared = Arc::new(Shared::default());
     let rx_shared = Arc::new(Shared::default());
-    let mut tx = peer::build(Arc::clone(&tx_shared)).await?;
-    let mut rx = peer::build(Arc::clone(&rx_shared)).await?;
+    let mut tx = peer::build(Arc::clone(&tx_shared), false).await?;
+    let mut rx = peer::build(Arc::clone(&rx_shared), false).await?;
     let local = LocalMedia::create(&tx.pc, "loopback", true, video).await?;
 
     let offer = tx.pc.create_offer(None).await?;

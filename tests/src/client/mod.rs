@@ -80,7 +80,7 @@ impl TestClient {
         let (socket, joined, _) =
             signaling::open_and_join(ws_url, token, None, &who, &shared, JOIN_TIMEOUT).await?;
 
-        let peer = peer::build(Arc::clone(&shared)).await?;
+        let peer = peer::build(Arc::clone(&shared), options.tcp_only).await?;
         let pc = Arc::clone(&peer.pc);
         let stream_id = format!("accord-test-{}", options.identity);
         let local = match publish::LocalMedia::create(&pc, &stream_id, options.audio, options.video)
@@ -123,7 +123,8 @@ impl TestClient {
             commands_rx,
             peer.candidates,
             answered_tx,
-        );
+        )
+        .dialing_tcp(options.tcp_only);
         tasks.push(tokio::spawn(signaling.run()));
         Ok(Self {
             options,

@@ -33,6 +33,9 @@ pub struct ClientOptions {
     pub can_publish: bool,
     /// Token grant.
     pub can_subscribe: bool,
+    /// Gather only TCP candidates (a network that blocks UDP), so the only path to the
+    /// server is its passive ICE-TCP candidate.
+    pub tcp_only: bool,
 }
 
 impl ClientOptions {
@@ -48,6 +51,7 @@ impl ClientOptions {
             audio_level: 30,
             can_publish: true,
             can_subscribe: true,
+            tcp_only: false,
         }
     }
 
@@ -60,6 +64,12 @@ impl ClientOptions {
     /// Publishes no microphone.
     pub fn without_audio(mut self) -> Self {
         self.audio = false;
+        self
+    }
+
+    /// Reaches the server over ICE-TCP only (see [`ClientOptions::tcp_only`]).
+    pub fn tcp_only(mut self) -> Self {
+        self.tcp_only = true;
         self
     }
 

@@ -68,8 +68,8 @@ pub(crate) struct Peer {
 
 /// Builds a peer connection as a browser-like client: default codecs and interceptors, the
 /// audio-level and mid extensions on audio too (browsers send both; an SFU ranks speakers by
-/// audio level), no mDNS, and sockets on loopback only.
-pub(crate) async fn build(shared: Arc<Shared>) -> Result<Peer> {
+/// audio level), no mDNS, and sockets on loopback only: UDP, or TCP alone when `tcp_only`.
+pub(crate) async fn build(shared: Arc<Shared>, tcp_only: bool) -> Result<Peer> {
     let mut media_engine = MediaEngine::default();
     media_engine
         .register_default_codecs()
@@ -107,7 +107,16 @@ pub(crate) async fn build(shared: Arc<Shared>) -> Result<Peer> {
         .with_interceptor_registry(registry)
         .with_setting_engine(settings)
         .with_handler(Arc::clone(&handler) as Arc<dyn PeerConnectionEventHandler>)
-        .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
+        .with_udp_addrs(if tcp_only {
+            Vec::new()
+        } else {
+            vec!["127.0.0.1:0".to_string()]
+        })
+        .with_tcp_addrs(if tcp_only {
+            vec!["127.0.0.1:0".to_string()]
+        } else {
+            Vec::new()
+        })
         .build()
         .await
         .context("building the peer connection")?;

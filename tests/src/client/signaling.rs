@@ -115,6 +115,10 @@ pub(crate) struct Signaling {
     pending_leave: Option<oneshot::Sender<Result<()>>>,
     /// When to retry an offer refused with `glare`.
     reoffer_at: Option<tokio::time::Instant>,
+    /// Connect to the server's passive ICE-TCP candidates (a client with no UDP), and which
+    /// ones we already did.
+    dial_tcp: bool,
+    dialed_tcp: Vec<String>,
 }
 
 impl Signaling {
@@ -150,7 +154,15 @@ impl Signaling {
             offers_sent: 0,
             pending_leave: None,
             reoffer_at: None,
+            dial_tcp: false,
+            dialed_tcp: Vec::new(),
         }
+    }
+
+    /// Connects to the server's passive ICE-TCP candidates (for a client gathering TCP only).
+    pub(crate) fn dialing_tcp(mut self, dial: bool) -> Self {
+        self.dial_tcp = dial;
+        self
     }
 
     /// Runs until the socket closes or [`Command::Close`].
@@ -280,12 +292,13 @@ impl Signaling {
             self.shared.lock().rollbacks += 1;
             self.need_offer = true;
         }
-        let offer = RTCSessionDescription::offer(sdp)
+        let offer = RTCSessionDescription::offer(sdp.clone())
             .map_err(|e| anyhow!("the server's offer is not valid SDP: {e}"))?;
         self.pc
             .set_remote_description(offer)
             .await
             .context("applying the server's offer")?;
+        self.dial_passive_tcp_candidates(&sdp).await?;
         let answer = self
             .pc
             .create_answer(None)
@@ -310,6 +323,34 @@ impl Signaling {
         Ok(())
     }
 
+    /// Hands the server's passive ICE-TCP candidates from a description to the engine as if
+    /// trickled: webrtc 0.21 only opens the TCP connection to a passive candidate that
+    /// arrives through `add_ice_candidate`, never to one inside the SDP (browsers do both).
+    async fn dial_passive_tcp_candidates(&mut self, sdp: &str) -> Result<()> {
+        if !self.dial_tcp {
+            return Ok(());
+        }
+        for line in sdp.lines().filter_map(|l| l.strip_prefix("a=")) {
+            let is_passive_tcp = line.starts_with("candidate:")
+                && line.split_whitespace().nth(2) == Some("tcp")
+                && line.contains("tcptype passive");
+            if !is_passive_tcp || self.dialed_tcp.iter().any(|d| d == line) {
+                continue;
+            }
+            self.dialed_tcp.push(line.to_owned());
+            self.pc
+                .add_ice_candidate(RTCIceCandidateInit {
+                    candidate: line.to_owned(),
+                    sdp_mid: Some("0".to_owned()),
+                    sdp_mline_index: Some(0),
+                    ..RTCIceCandidateInit::default()
+                })
+                .await
+                .context("dialling the server's ICE-TCP candidate")?;
+        }
+        Ok(())
+    }
+
     async fn on_answer(&mut self, sdp: String, request_id: Option<String>) -> Result<()> {
         let Some(outstanding) = self.outstanding_offer.take() else {
             return Err(anyhow!(
@@ -325,12 +366,13 @@ impl Signaling {
                  {outstanding}"
             ));
         }
-        let answer = RTCSessionDescription::answer(sdp)
+        let answer = RTCSessionDescription::answer(sdp.clone())
             .map_err(|e| anyhow!("the server's answer is not valid SDP: {e}"))?;
         self.pc
             .set_remote_description(answer)
             .await
             .context("applying the server's answer")?;
+        self.dial_passive_tcp_candidates(&sdp).await?;
         self.shared.lock().answers_applied += 1;
         self.answered.send_modify(|n| *n += 1);
         if self.need_offer {

@@ -318,6 +318,9 @@ impl Shared {
             | ServerFrame::Chat { .. }
             | ServerFrame::Pong { .. }
             | ServerFrame::LayerDemand { .. }
+            | ServerFrame::IceRestart { .. }
+            | ServerFrame::ConnectionHealth { .. }
+            | ServerFrame::AudioOnly { .. }
             | ServerFrame::Unknown
             | ServerFrame::Error(_) => {}
         }

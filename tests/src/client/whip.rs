@@ -233,7 +233,7 @@ impl WhipPublisher {
     /// [`WhipPublisher::accept`] applied the answer and the connection is up.
     pub async fn offer(audio: bool, video: VideoPublish, variant: u32) -> Result<Self> {
         crate::init_logging();
-        let peer = peer::build(Arc::new(Shared::default())).await?;
+        let peer = peer::build(Arc::new(Shared::default()), false).await?;
         let pc = Arc::clone(&peer.pc);
         let ledger = Arc::new(PayloadLedger::default());
         let (stop, stop_rx) = watch::channel(false);
@@ -333,7 +333,7 @@ impl WhepViewer {
     pub async fn offer() -> Result<Self> {
         crate::init_logging();
         let shared = Arc::new(Shared::default());
-        let peer = peer::build(Arc::clone(&shared)).await?;
+        let peer = peer::build(Arc::clone(&shared), false).await?;
         let pc = Arc::clone(&peer.pc);
         let prepared = async {
             for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {

@@ -34,8 +34,8 @@ impl Baseline {
     pub async fn start(plan: MediaPlan, recorder: Arc<Recorder>) -> Result<Self> {
         let rx_shared = Arc::new(Shared::default());
         rx_shared.lock().tap = Some(recorder as Arc<dyn RtpTap>);
-        let tx = peer::build(Arc::new(Shared::default())).await?;
-        let rx = peer::build(rx_shared).await?;
+        let tx = peer::build(Arc::new(Shared::default()), false).await?;
+        let rx = peer::build(rx_shared, false).await?;
         let local = LocalMedia::create(&tx.pc, "baseline", true, VideoPublish::Simulcast).await?;
 
         let offer = tx.pc.create_offer(None).await?;

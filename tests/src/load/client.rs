@@ -96,7 +96,7 @@ impl LoadClient {
             open_and_join(ws_url, token, None, &who, &shared, JOIN_TIMEOUT).await?;
         let media_at_join = !joined.tracks.is_empty();
 
-        let peer = peer::build(Arc::clone(&shared)).await?;
+        let peer = peer::build(Arc::clone(&shared), false).await?;
         let pc = Arc::clone(&peer.pc);
         let stream_id = format!("accord-load-{who}");
         let video = if options.publish {
