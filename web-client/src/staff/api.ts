@@ -70,6 +70,26 @@ export interface Evidence {
   created_at: number;
 }
 
+/** One entry of a session's record (笔录), as the server wrote it when it happened. */
+export interface SessionEvent {
+  id: string;
+  seq: number;
+  session_id: string;
+  case_id: string;
+  at: number;
+  kind: string;
+  /** A party id for parties, a staff id for staff. */
+  actor_identity: string | null;
+  actor_name: string | null;
+  /** The role in the room: mediator, party, observer, guest. */
+  actor_role: string | null;
+  subject_identity: string | null;
+  subject_name: string | null;
+  /** joint, applicant or respondent. */
+  space: string | null;
+  detail: string | null;
+}
+
 export interface CaseDetail {
   case: Case;
   parties: Party[];

@@ -1,5 +1,5 @@
 // The staff side of the app, under /staff: first-run setup, sign-in, the case list, a new
-// case, a case's page, and administration. One page at a time is drawn into the root; links
+// case, a case's page, a session's record, and administration. One page at a time is drawn into the root; links
 // between them use the history API so the back button works.
 
 import { type MessageKey, t } from '../i18n';
@@ -10,6 +10,7 @@ import { ApiError, Notice, type StaffClient, type StaffMember, browserClient } f
 import { problemsOf } from './problems';
 import { mountCaseDetail } from './detail';
 import { mountCaseList, mountNewCase } from './cases';
+import { mountSessionRecord } from './record-view';
 
 /** What every page gets: the client, who is signed in, and how to move elsewhere. */
 export interface PageContext {
@@ -81,9 +82,11 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
   drawShell();
   let redrawPage: () => void;
   const caseMatch = /^\/staff\/cases\/([A-Za-z0-9_]+)$/.exec(path);
+  const recordMatch = /^\/staff\/cases\/([A-Za-z0-9_]+)\/sessions\/([A-Za-z0-9_]+)\/record$/.exec(path);
   if (path === '/staff/cases') redrawPage = mountCaseList(main, context, new URLSearchParams(location.search));
   else if (path === '/staff/cases/new' && me.role !== 'court') redrawPage = mountNewCase(main, context);
   else if (caseMatch?.[1]) redrawPage = mountCaseDetail(main, context, caseMatch[1]);
+  else if (recordMatch?.[1] && recordMatch[2]) redrawPage = mountSessionRecord(main, context, recordMatch[1], recordMatch[2]);
   else if (path === '/staff/admin') redrawPage = mountAdmin(main, context);
   else return show(replace('/staff/cases'), client, go);
   return () => {

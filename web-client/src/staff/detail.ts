@@ -22,6 +22,7 @@ import { problemsOf } from './problems';
 import type { PageContext } from './app';
 import { type Names, auditList } from './audit';
 import { invitePanel as invitePanelOf } from './invites';
+import { recordPath } from './record-view';
 
 interface State {
   detail: CaseDetail | null;
@@ -363,8 +364,22 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
       });
     });
     const shown = state.shown && state.shown.session_id === session.id ? invitePanel(state.shown) : null;
-    return h('div', { class: 'session-card', 'data-testid': 'session-card', 'data-status': session.status }, [
-      h('p', {}, [h('strong', { text: formatChinaTime(session.scheduled_at) }), ` · ${label(`session.${session.status}`)}`]),
+    const record = recordPath(caseId, session.id);
+    return h('div', { class: 'session-card', 'data-testid': 'session-card', 'data-status': session.status, 'data-session-id': session.id }, [
+      h('p', { class: 'session-line' }, [
+        h('strong', { text: formatChinaTime(session.scheduled_at) }),
+        h('span', { 'data-testid': 'session-status', text: ` · ${label(`session.${session.status}`)} ` }),
+        h('a', {
+          href: record,
+          class: 'session-record-link',
+          'data-testid': `session-record-${session.id}`,
+          text: t('staff.detail.record'),
+          onclick: (event: Event) => {
+            event.preventDefault();
+            context.go(record);
+          },
+        }),
+      ]),
       worker && open
         ? h('div', { class: 'actions' }, [
             h('button', {
