@@ -544,6 +544,13 @@ impl ImpairHandle {
         }
     }
 
+    /// Puts every client back under the default conditions (cuts stay).
+    pub fn clear_flows(&self) {
+        for r in lock(&self.shared.rules).values_mut() {
+            r.links = [None, None];
+        }
+    }
+
     /// Drops every datagram of `client`'s flow both ways, or of every flow with `None`, until
     /// [`restore`](Self::restore). A TCP connection from `client` stalls meanwhile (its bytes
     /// wait, as in a TCP stream whose path is gone); with `None`, TCP goes on unless

@@ -403,6 +403,21 @@ async fn the_binary_takes_json_lines() -> Result<()> {
         impair.send(json!({"cmd": "clear", "client": me})).await?["ok"],
         json!(true)
     );
+    impair
+        .send(json!({"cmd": "set", "direction": "to_client", "delay_ms": 5, "client": me}))
+        .await?;
+    assert_eq!(
+        impair.send(json!({"cmd": "clear"})).await?["ok"],
+        json!(true)
+    );
+    let cleared = impair
+        .send(json!({"cmd": "counters", "client": me}))
+        .await?;
+    assert_eq!(
+        cleared["flows"][0]["conditions"],
+        json!({"to_server": null, "to_client": null}),
+        "{cleared}"
+    );
     assert_eq!(
         impair.send(json!({"cmd": "cut", "client": me})).await?["ok"],
         json!(true)

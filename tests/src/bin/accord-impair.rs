@@ -15,8 +15,8 @@
 //!   "rate_kbps":400,"max_queue_ms":500,"client":"…"}`: replaces the conditions (omitted
 //!   numbers mean none); with `client`, for that flow alone, which then has its own
 //!   bottleneck. TCP connections follow the defaults, or their peer address's own.
-//! - `{"cmd":"clear","client":"…"}`: the flow follows the defaults again (every flow without
-//!   `client`).
+//! - `{"cmd":"clear","client":"…"}`: the flow follows the defaults again (every client
+//!   without `client`).
 //! - `{"cmd":"cut","client":"…","tcp":false}`: drops every datagram of the flow (or of all
 //!   flows) both ways; with `"tcp":true` and no client, TCP connections stall too.
 //! - `{"cmd":"restore","client":"…","rebind":true}`: ends the cut; `rebind` first moves the
@@ -193,14 +193,11 @@ async fn execute(handle: &ImpairHandle, command: Command) -> Result<Value> {
             json!({ "ok": true, "client": client.map(|c| c.to_string()), "conditions": link_json(&link) })
         }
         Command::Clear { client } => {
-            let clients = match client {
-                Some(client) => vec![client],
-                None => handle.flows().iter().map(|f| f.client).collect(),
-            };
-            for client in &clients {
-                handle.clear_flow(*client);
+            match client {
+                Some(client) => handle.clear_flow(client),
+                None => handle.clear_flows(),
             }
-            json!({ "ok": true, "cleared": clients.len() })
+            json!({ "ok": true, "client": client.map(|c| c.to_string()) })
         }
         Command::Cut { client, tcp } => {
             if tcp && client.is_some() {
