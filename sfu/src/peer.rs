@@ -62,6 +62,106 @@ pub(crate) struct PeerSetup<'a> {
     pub stats: Arc<crate::stats::SfuStats>,
     /// Where this connection's loss, round-trip time and bitrates are counted.
     pub link: Arc<Mutex<LinkMeter>>,
+    /// The loss its subscribers suffer, to report to it as a publisher (see [`LossEcho`]).
+    pub loss_echo: Arc<Mutex<EchoedLoss>>,
+}
+
+/// What the receiver reports we send a publisher should say about its audio.
+#[derive(Debug, Default)]
+pub(crate) struct EchoedLoss {
+    /// Its audio SSRCs.
+    pub audio_ssrcs: Vec<u32>,
+    /// The worst loss (fraction of 256) among those who receive its audio.
+    pub fraction_lost: u8,
+}
+
+/// Tells a publisher about the loss its listeners suffer, in the receiver reports about its
+/// audio. Without it the publisher only ever hears of its own hop to us, which is usually
+/// clean, so its Opus encoder never adds in-band FEC, and a listener on a lossy phone link
+/// conceals every lost packet. With it, the encoder adds FEC in proportion, and the
+/// listener's decoder rebuilds most lost packets from the next one. Only audio blocks are
+/// raised: the congestion controller weighs loss over all streams, and audio is a small share
+/// of them, so its video is not held back.
+#[derive(Default)]
+struct LossEcho {
+    echo: Arc<Mutex<EchoedLoss>>,
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl LossEcho {
+    fn raise(&self, packets: &mut [Box<dyn rtc::rtcp::Packet>]) {
+        let echo = self.echo.lock().unwrap_or_else(|p| p.into_inner());
+        if echo.fraction_lost == 0 {
+            return;
+        }
+        for packet in packets.iter_mut() {
+            let Some(rr) = packet.as_any().downcast_ref::<ReceiverReport>() else {
+                continue;
+            };
+            let raises = |b: &rtc::rtcp::reception_report::ReceptionReport| {
+                echo.audio_ssrcs.contains(&b.ssrc) && b.fraction_lost < echo.fraction_lost
+            };
+            if !rr.reports.iter().any(raises) {
+                continue;
+            }
+            let mut raised = rr.clone();
+            for block in raised.reports.iter_mut().filter(|b| raises(b)) {
+                tracing::trace!(
+                    ssrc = block.ssrc,
+                    from = block.fraction_lost,
+                    to = echo.fraction_lost,
+                    "echoing listeners' loss to a publisher"
+                );
+                block.fraction_lost = echo.fraction_lost;
+            }
+            *packet = Box::new(raised);
+        }
+    }
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for LossEcho {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &mut msg.message.packet {
+            self.raise(packets);
+        }
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write.pop_front()
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn poll_timeout(&mut self) -> Option<Self::Time> {
+        None
+    }
+}
+
+impl Interceptor for LossEcho {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 /// Incoming RTP streams the SFU has adopted, and their packets since it last looked.
@@ -134,6 +234,14 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
             .build(),
         )
         .with(Slot::TwccSender, TwccSenderBuilder::new().build());
+    // Wire-ward of the receiver-report generator, so the reports it writes pass through.
+    let registry = registry.with(
+        Slot::from(9_500),
+        LossEcho {
+            echo: setup.loss_echo.clone(),
+            ..LossEcho::default()
+        },
+    );
     let registry = registry.with(
         Slot::from(14_000),
         ApplicationTap {

@@ -222,6 +222,7 @@ impl Shard {
         let estimate = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let adopted = std::sync::Arc::new(std::sync::Mutex::new(peer::Adopted::default()));
         let link = std::sync::Arc::default();
+        let loss_echo = std::sync::Arc::default();
         let pc = peer::build(
             &PeerSetup {
                 ufrag: &ufrag,
@@ -232,6 +233,7 @@ impl Shard {
                 adopted: adopted.clone(),
                 stats: self.ctx.stats.clone(),
                 link: std::sync::Arc::clone(&link),
+                loss_echo: std::sync::Arc::clone(&loss_echo),
             },
             now,
         )?;
@@ -269,6 +271,8 @@ impl Shard {
             estimate,
             adopted,
             link,
+            downlink_loss: 0.0,
+            loss_echo,
             video: Default::default(),
             tcp: Vec::new(),
         });

@@ -207,6 +207,7 @@ impl Shard {
             for &k in &keys {
                 self.report_health(k, now);
             }
+            self.echo_loss();
         }
     }
 

@@ -103,6 +103,10 @@ pub(crate) struct Participant {
     pub adopted: Arc<std::sync::Mutex<crate::peer::Adopted>>,
     /// Loss, round-trip time and bitrates, counted inside the interceptor chain.
     pub link: Arc<std::sync::Mutex<LinkMeter>>,
+    /// The loss it reported on what we send it, at the last health report (0.0–1.0).
+    pub downlink_loss: f32,
+    /// What the receiver reports about its own audio should say (see `peer::LossEcho`).
+    pub loss_echo: Arc<std::sync::Mutex<crate::peer::EchoedLoss>>,
     /// Whether video reaches it, and why not; see [`VideoGate`].
     pub video: VideoGate,
     /// TCP connections its ICE-TCP candidate pairs run over, by the client's address.
