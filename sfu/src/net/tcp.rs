@@ -41,6 +41,11 @@ impl TcpLink {
         self.queue.try_send(Bytes::copy_from_slice(packet)).is_ok()
     }
 
+    /// Whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+
     /// Whether two handles write to the same connection.
     pub fn same_as(&self, other: &TcpLink) -> bool {
         self.queue.same_channel(&other.queue)

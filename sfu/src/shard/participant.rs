@@ -215,7 +215,11 @@ impl Participant {
         match self.tcp.iter_mut().find(|(a, _)| *a == from) {
             Some((_, known)) if known.same_as(link) => {}
             Some((_, known)) => *known = link.clone(),
-            None => self.tcp.push((from, link.clone())),
+            None => {
+                // Connections of earlier paths (before an ICE restart) are gone by now.
+                self.tcp.retain(|(_, known)| !known.is_closed());
+                self.tcp.push((from, link.clone()));
+            }
         }
     }
 
