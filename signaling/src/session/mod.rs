@@ -422,9 +422,6 @@ async fn wait_for_admission(
 ) -> Result<(), Ending> {
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
-    let mut health = tokio::time::interval(accord_sfu::HEALTH_INTERVAL);
-    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    health.tick().await;
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
