@@ -15,7 +15,7 @@ use rtc::interceptor::{
 };
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    configure_rtcp_reports, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
@@ -42,6 +42,64 @@ use crate::health::LinkMeter;
 
 /// RFC 6464 client-to-mixer audio level; drives active-speaker detection.
 pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+const TRANSPORT_CC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+const REPAIRED_RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
+
+/// The header extensions we negotiate, numbered as Chromium (and Safari, the same engine)
+/// numbers them in its own offers: `(id, URI, kinds)`; the ids in between are Chromium's for
+/// extensions we do not use, kept free.
+///
+/// Why: when we offer first (a participant who had not offered yet), `rtc` numbers our
+/// extensions in the order they were registered. The browser adopts our numbers, and the
+/// m-lines it adds later for its own camera and microphone take its own numbers: with sdes:mid
+/// as our id 2, Chromium's abs-send-time (its id 2) collided in the BUNDLE group, and every
+/// later offer of that browser failed ("codec collision for header extension id=2"), so its
+/// media never went out. Once the browser has offered, `rtc` answers and offers with the
+/// browser's own numbers, whatever these are.
+pub(crate) const HEADER_EXTENSIONS: [(u16, &str, &[RtpCodecKind]); 5] = [
+    (1, AUDIO_LEVEL_URI, &[RtpCodecKind::Audio]),
+    (
+        3,
+        TRANSPORT_CC_URI,
+        &[RtpCodecKind::Audio, RtpCodecKind::Video],
+    ),
+    (4, MID_URI, &[RtpCodecKind::Video]),
+    (10, RID_URI, &[RtpCodecKind::Video]),
+    (11, REPAIRED_RID_URI, &[RtpCodecKind::Video]),
+];
+
+/// Registers [`HEADER_EXTENSIONS`] so that `rtc`, which numbers extensions 1, 2, … in the
+/// order they were registered, gives each its id: a placeholder registered for no media kind
+/// takes each id in between and never appears in a description.
+fn register_header_extensions(media: &mut MediaEngine) -> Result<()> {
+    let mut next = 1;
+    for (id, uri, kinds) in HEADER_EXTENSIONS {
+        while next < id {
+            media.register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: format!("urn:accord:unused-header-extension-id:{next}"),
+                },
+                RtpCodecKind::Unspecified,
+                None,
+            )?;
+            next += 1;
+        }
+        for &kind in kinds {
+            media.register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: uri.to_owned(),
+                },
+                kind,
+                None,
+            )?;
+        }
+        next = id + 1;
+    }
+    Ok(())
+}
 
 /// What a new peer connection needs to know about us.
 pub(crate) struct PeerSetup<'a> {
@@ -200,14 +258,7 @@ const NACK_WINDOW_PACKETS: u16 = 64;
 pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnection> {
     let mut media = MediaEngine::default();
     register_codecs(&mut media)?;
-    media.register_header_extension(
-        RTCRtpHeaderExtensionCapability {
-            uri: AUDIO_LEVEL_URI.to_owned(),
-        },
-        RtpCodecKind::Audio,
-        None,
-    )?;
-    configure_simulcast_extension_headers(&mut media)?;
+    register_header_extensions(&mut media)?;
     // The video codecs carry the `nack` feedback themselves (`register_codecs`).
     let registry = Registry::new()
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
@@ -498,4 +549,97 @@ pub(crate) fn sdp_ufrag(sdp: &str) -> Option<&str> {
     sdp.lines()
         .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
         .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+
+    /// `(kind, id, URI)` of every extmap line in an SDP, in order.
+    fn extmaps(sdp: &str) -> Vec<(String, u16, String)> {
+        let mut kind = String::new();
+        let mut out = Vec::new();
+        for line in sdp.lines() {
+            if let Some(m) = line.strip_prefix("m=") {
+                kind = m.split(' ').next().unwrap_or_default().to_owned();
+            } else if let Some(ext) = line.strip_prefix("a=extmap:") {
+                let mut parts = ext.split(' ');
+                let id = parts.next().unwrap_or_default();
+                let id = id
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .parse()
+                    .unwrap_or(0);
+                out.push((
+                    kind.clone(),
+                    id,
+                    parts.next().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Chromium 156's own offer (audio and a simulcast camera), as dumped from
+    /// /usr/bin/chromium: the id it gives each URI we use.
+    const CHROMIUM_IDS: [(u16, &str); 5] = [
+        (1, AUDIO_LEVEL_URI),
+        (3, TRANSPORT_CC_URI),
+        (4, MID_URI),
+        (10, RID_URI),
+        (11, REPAIRED_RID_URI),
+    ];
+
+    #[test]
+    fn our_first_offer_numbers_header_extensions_as_chromium_does() {
+        let setup = PeerSetup {
+            ufrag: "ufragufragufrag1",
+            pwd: "passwordpasswordpassword",
+            candidates: &[],
+            tcp_candidates: &[],
+            estimate: Arc::default(),
+            adopted: Arc::default(),
+            stats: Arc::default(),
+            link: Arc::default(),
+            loss_echo: Arc::default(),
+        };
+        let now = Instant::now();
+        let mut pc = build(&setup, now).expect("a peer connection");
+        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+            pc.add_transceiver_from_kind(
+                kind,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Recvonly,
+                    streams: Vec::new(),
+                    send_encodings: Vec::new(),
+                }),
+            )
+            .expect("a transceiver");
+        }
+        let offer = pc.create_offer(None).expect("an offer");
+        let offered = extmaps(&offer.sdp);
+        assert!(!offered.is_empty(), "no extensions offered:\n{}", offer.sdp);
+        for (kind, id, uri) in &offered {
+            let chromium = CHROMIUM_IDS.iter().find(|(_, u)| u == uri);
+            assert_eq!(
+                chromium.map(|(id, _)| *id),
+                Some(*id),
+                "{kind} {uri} offered as id {id}"
+            );
+        }
+        for uri in [AUDIO_LEVEL_URI, TRANSPORT_CC_URI] {
+            assert!(
+                offered.iter().any(|(k, _, u)| k == "audio" && u == uri),
+                "audio lacks {uri}"
+            );
+        }
+        for uri in [TRANSPORT_CC_URI, MID_URI, RID_URI, REPAIRED_RID_URI] {
+            assert!(
+                offered.iter().any(|(k, _, u)| k == "video" && u == uri),
+                "video lacks {uri}"
+            );
+        }
+    }
 }
