@@ -24,6 +24,9 @@ export function installTestHook(): TestHook {
     wakeLock: null as (() => WakeLockState) | null,
     attach(r: Room) {
       room = r;
+      // Set by a test's init script before the app runs: see Engine.holdFirstOfferForTest.
+      const options = (window as unknown as { ACCORD_TEST_OPTIONS?: { holdFirstOffer?: boolean } }).ACCORD_TEST_OPTIONS;
+      if (options?.holdFirstOffer) r.engine.holdFirstOfferForTest();
       r.on('participantLeft', (left) => leftSeen.push(left));
       r.engine.on('message', (m) => {
         if (m.type === 'error') errors.push({ code: m.code, request_id: m.request_id ?? null });
@@ -40,6 +43,10 @@ export function installTestHook(): TestHook {
         wakeLock: hook.wakeLock?.() ?? null,
         firstRemoteFrameAt: firstFrame(),
         iceRestarts: room?.engine.iceRestarts ?? 0,
+        /** Offer/answer counts and when the first offers went each way. */
+        negotiation: room ? { ...room.engine.negotiation } : null,
+        /** Whether our camera and microphone go out (`sending`), are being repaired, or failed. */
+        publishing: room?.engine.publishing ?? null,
         iceState: room?.engine.pc?.iceConnectionState ?? null,
         /** `ice_restart` frames from the server (each answered by a restart unless one was under way). */
         iceRestartRequests: room?.engine.iceRestartRequests ?? 0,
@@ -107,6 +114,7 @@ export function installTestHook(): TestHook {
           const codec = s.codecId ? report.get(s.codecId) : undefined;
           outbound.push({
             kind: s.kind,
+            mid: s.mid ?? null,
             rid: s.rid ?? null,
             /** Whether the layer is being sent at all (layer demand, save data). */
             active: s.active ?? null,

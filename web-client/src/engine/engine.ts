@@ -41,12 +41,49 @@ export interface EngineEvents {
   remoteTracks: Map<string, MediaStreamTrack>;
   phase: ConnectionPhase;
   ended: Ended;
+  /** Whether our camera and microphone reach the server (see `watchPublishing`). */
+  publishing: PublishState;
+}
+
+/**
+ * `sending` while every track we publish has its m-line and its packets go out; `repairing`
+ * while the engine rebuilds a connection that does not send them; `failed` once rebuilding
+ * has not helped (the person is told: the others do not see or hear them).
+ */
+export type PublishState = 'sending' | 'repairing' | 'failed';
+
+/** Offer/answer counts, for tests and for the console when something goes wrong. */
+export interface NegotiationCounts {
+  offersSent: number;
+  answersReceived: number;
+  offersReceived: number;
+  /** Our offers that a crossing server offer rolled back. */
+  rollbacks: number;
+  /** Offers the browser refused to apply (`setLocalDescription` failed). */
+  failedOffers: number;
+  /** Connections rebuilt because our media did not go out. */
+  rebuilds: number;
+  /** `performance.now()` of the first server offer and of our first offer sent. */
+  firstServerOfferAt: number | null;
+  firstOfferSentAt: number | null;
 }
 
 type Joined = ServerMessageOf<'joined'>;
 
 /** A live connection receives RTCP and audio (DTX still sends every 400 ms) well within this. */
 const SILENT_PATH_MS = 1_000;
+/** How often what we publish is checked to be going out. */
+const PUBLISH_CHECK_MS = 2_000;
+/**
+ * A track without its m-line, or whose packets stop, this long while the connection is up
+ * is not reaching anyone: offer again. Twice this long, rebuild the connection. Negotiation
+ * takes well under a second even on a loaded phone; ICE trouble is left to its own repair.
+ */
+const PUBLISH_STUCK_MS = 6_000;
+/** Rebuilds in a row before the person is told it failed (checking goes on meanwhile). */
+const MAX_REBUILDS = 2;
+/** Offers the browser refused in a row before the connection is rebuilt. */
+const MAX_FAILED_OFFERS = 2;
 
 interface Publication {
   stream: MediaStream;
@@ -88,6 +125,30 @@ export class Engine extends Emitter<EngineEvents> {
   /** The server's latest `layer_demand` for our camera, null until it sends one. */
   private layerDemand: boolean[] | null = null;
   private layerUpdates: Promise<void> = Promise.resolve();
+  readonly negotiation: NegotiationCounts = {
+    offersSent: 0,
+    answersReceived: 0,
+    offersReceived: 0,
+    rollbacks: 0,
+    failedOffers: 0,
+    rebuilds: 0,
+    firstServerOfferAt: null,
+    firstOfferSentAt: null,
+  };
+  /** Test hook: no offer of ours before the server's first (forces the crossing order). */
+  private holdOffersForTest = false;
+  private failedOffersInRow = 0;
+  private publishTimer: ReturnType<typeof setInterval> | undefined;
+  /** Since when a published track has not been going out (0: it is). */
+  private stuckSince = 0;
+  private packetsSentByMid = new Map<string, number>();
+  private rebuildsInRow = 0;
+  private rebuilding = false;
+  /** The server refused us publishing: nothing to repair. */
+  private publishRefused = false;
+  /** The request id of our latest offer: a `forbidden` for it means we may not publish. */
+  private offerRequest: string | null = null;
+  private publishState: PublishState = 'sending';
 
   constructor(
     private readonly wsUrl: string,
@@ -113,6 +174,19 @@ export class Engine extends Emitter<EngineEvents> {
   /** How many `ice_restart` frames the server sent us (one restart may answer several). */
   get iceRestartRequests(): number {
     return this.iceRestartsRequested;
+  }
+
+  get publishing(): PublishState {
+    return this.publishState;
+  }
+
+  /**
+   * Test hook: our first offer is applied but not sent until the server's first offer has
+   * crossed it and rolled it back, as on a busy phone admitted right after someone who
+   * publishes. Call before `connect`.
+   */
+  holdFirstOfferForTest(): void {
+    this.holdOffersForTest = true;
   }
 
   /**
@@ -338,10 +412,11 @@ export class Engine extends Emitter<EngineEvents> {
     this.joined = joined;
   }
 
-  private async reconnect(): Promise<void> {
+  private async reconnect(fresh = false): Promise<void> {
     if (this.phase === 'reconnecting' || this.phase === 'closed') return;
     this.setPhase('reconnecting');
-    const previous = this.joined;
+    // A fresh seat (no resume token) gives a new peer connection on both sides.
+    const previous = fresh ? null : this.joined;
     const started = Date.now();
     // An attempt begun while the network was away may hang on a dead path (a phone that came
     // back on another address never hears from it): when the browser says the network is
@@ -421,6 +496,7 @@ export class Engine extends Emitter<EngineEvents> {
     if (this.phase === 'closed') return;
     this.leaving = true;
     clearTimeout(this.iceDisconnectTimer);
+    clearInterval(this.publishTimer);
     this.signal?.close();
     this.pc?.close();
     this.setPhase('closed');
@@ -445,6 +521,11 @@ export class Engine extends Emitter<EngineEvents> {
     this.pc = pc;
     this.restartOffered = false;
     this.layerDemand = null;
+    this.failedOffersInRow = 0;
+    this.stuckSince = 0;
+    this.packetsSentByMid = new Map();
+    clearInterval(this.publishTimer);
+    this.publishTimer = setInterval(() => void this.watchPublishing(pc), PUBLISH_CHECK_MS);
     pc.onicecandidate = (ev) => {
       if (ev.candidate) this.signal?.send({ type: 'candidate', candidate: ev.candidate.toJSON() });
     };
@@ -543,13 +624,22 @@ export class Engine extends Emitter<EngineEvents> {
     const pc = this.pc;
     if (!pc || this.makingOffer || pc.signalingState !== 'stable' || !this.signal?.isOpen) return;
     this.makingOffer = true;
+    let applying = false;
     try {
       const iceRestart = this.restartIceWanted;
       const offer = await pc.createOffer({ iceRestart });
       // A server offer got in first; answering it offers again, the restart still wanted.
       if (pc.signalingState !== 'stable') return;
+      applying = true;
       await pc.setLocalDescription({ type: 'offer', sdp: enableOpusDtxAndFec(offer.sdp ?? '') });
-      this.signal.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? '', tracks: this.declaredTracks(pc) });
+      applying = false;
+      this.failedOffersInRow = 0;
+      // Test hook: applied but still "on the wire" when the server's offer crosses it, which
+      // rolls it back (a server with an offer out refuses a crossing one as `glare` anyway).
+      if (this.holdOffersForTest && this.negotiation.offersReceived === 0) return;
+      this.offerRequest = this.signal.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? '', tracks: this.declaredTracks(pc) });
+      this.negotiation.offersSent++;
+      this.negotiation.firstOfferSentAt ??= performance.now();
       if (iceRestart) {
         this.restartIceWanted = false;
         this.restartOffered = true;
@@ -557,9 +647,97 @@ export class Engine extends Emitter<EngineEvents> {
       }
     } catch (err) {
       console.warn('[accord] offer failed', err);
+      // A server offer that got in between makes ours fail harmlessly (answering it offers
+      // again). Refused in a stable state, the browser will refuse the same offer again (a
+      // header-extension id it cannot bundle): our media would never go out.
+      if (applying && pc === this.pc && pc.signalingState === 'stable') {
+        this.negotiation.failedOffers++;
+        if (++this.failedOffersInRow >= MAX_FAILED_OFFERS) void this.rebuild('offer refused by the browser');
+        else this.offerAgainIfNeeded(pc);
+      }
     } finally {
       this.makingOffer = false;
     }
+  }
+
+  /**
+   * Checks that what we publish goes out: every track has its m-line and sends, and the
+   * microphone's packet count grows. A connection where it does not (an offer the browser refused, a publish lost
+   * to a crossing offer) is offered again, then rebuilt on a fresh seat; the person is told
+   * while it is repaired, and if it does not help.
+   */
+  private async watchPublishing(pc: RTCPeerConnection): Promise<void> {
+    if (pc !== this.pc || this.phase !== 'connected' || this.publishRefused || pc.signalingState === 'closed') return;
+    const published = pc.getTransceivers().filter((t) => t.sender.track?.readyState === 'live' && t.currentDirection !== 'stopped');
+    let stuck = false;
+    let confirmed = published.length > 0 && pc.connectionState === 'connected';
+    if (pc.connectionState === 'connected') {
+      const sent = new Map<string, number>();
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.mid != null) sent.set(s.mid, (sent.get(s.mid) ?? 0) + (s.packetsSent ?? 0));
+      });
+      for (const t of published) {
+        if (!t.mid || !['sendonly', 'sendrecv'].includes(t.currentDirection ?? '')) {
+          stuck ||= pc.signalingState === 'stable';
+          confirmed = false;
+          continue;
+        }
+        // Audio only: it never stops (silence under DTX still sends every 400 ms, a muted
+        // microphone sends silence), while a browser may suspend video on a starved link.
+        if (t.sender.track?.kind !== 'audio') continue;
+        const now = sent.get(t.mid) ?? 0;
+        const before = this.packetsSentByMid.get(t.mid);
+        this.packetsSentByMid.set(t.mid, now);
+        if (before === undefined || now <= before) confirmed = false;
+        if (before !== undefined && now <= before) stuck = true;
+      }
+    }
+    if (pc !== this.pc) return;
+    if (!stuck) {
+      this.stuckSince = 0;
+      // Only media seen going out ends a series of rebuilds: a new connection has no m-lines
+      // yet, and must not count as repaired before it sends.
+      if (confirmed) {
+        this.rebuildsInRow = 0;
+        this.setPublishState('sending');
+      }
+      return;
+    }
+    const now = Date.now();
+    if (this.stuckSince === 0) this.stuckSince = now;
+    const stuckFor = now - this.stuckSince;
+    if (stuckFor >= 2 * PUBLISH_STUCK_MS) void this.rebuild('published tracks do not go out');
+    else if (stuckFor >= PUBLISH_STUCK_MS) this.offerAgainIfNeeded(pc);
+  }
+
+  /** Leaves the seat's connection behind and joins again as new (see `reconnect`). */
+  private async rebuild(why: string): Promise<void> {
+    if (this.rebuilding || this.phase !== 'connected' || this.leaving) return;
+    if (this.rebuildsInRow >= MAX_REBUILDS) {
+      this.setPublishState('failed');
+      return;
+    }
+    console.warn(`[accord] rebuilding the connection: ${why}`);
+    this.rebuilding = true;
+    this.rebuildsInRow++;
+    this.negotiation.rebuilds++;
+    this.setPublishState('repairing');
+    this.stuckSince = 0;
+    try {
+      // Closed first: the server tells the old socket it was `replaced`, which would end us.
+      const old = this.signal;
+      this.signal = null;
+      old?.close();
+      await this.reconnect(true);
+    } finally {
+      this.rebuilding = false;
+    }
+  }
+
+  private setPublishState(state: PublishState): void {
+    if (this.publishState === state) return;
+    this.publishState = state;
+    this.emit('publishing', state);
   }
 
   private async handle(message: ServerMessage): Promise<void> {
@@ -570,6 +748,7 @@ export class Engine extends Emitter<EngineEvents> {
         return;
       case 'answer':
         if (pc?.signalingState === 'have-local-offer') {
+          this.negotiation.answersReceived++;
           await pc.setRemoteDescription({ type: 'answer', sdp: enableOpusDtxAndFec(message.sdp) });
           this.restartOffered = false;
           this.offerAgainIfNeeded(pc);
@@ -589,6 +768,7 @@ export class Engine extends Emitter<EngineEvents> {
         if (message.code === 'glare') setTimeout(() => this.retryAfterGlare(), 1_500);
         else if (message.fatal) this.shutdown(joinErrorReason(message.code));
         else {
+          if (message.code === 'forbidden' && message.request_id === this.offerRequest) this.publishRefused = true;
           console.warn(`[accord] server refused: ${message.code} ${message.message}`);
           // The room tells the person when something they asked for was refused.
           this.emit('message', message);
@@ -601,8 +781,13 @@ export class Engine extends Emitter<EngineEvents> {
 
   private async onServerOffer(pc: RTCPeerConnection, message: ServerMessageOf<'offer'>): Promise<void> {
     this.remoteMap = message.tracks;
+    this.negotiation.offersReceived++;
+    this.negotiation.firstServerOfferAt ??= performance.now();
     // Polite peer: applying the server's offer rolls back an offer of ours that crossed it.
-    if (pc.signalingState === 'have-local-offer') this.requeueIceRestart();
+    if (pc.signalingState === 'have-local-offer') {
+      this.negotiation.rollbacks++;
+      this.requeueIceRestart();
+    }
     await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp });
     for (const t of pc.getTransceivers()) {
       if (t.mid != null && this.remoteMap[t.mid] && t.direction === 'sendonly') t.direction = 'sendrecv';

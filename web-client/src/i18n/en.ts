@@ -86,6 +86,8 @@ export const en: Record<MessageKey, string> = {
   'room.shareScreen': 'Share screen',
   'room.stopShare': 'Stop sharing',
   'room.shareFailed': 'Screen sharing could not start.',
+  'room.publishRepairing': 'The others cannot see or hear you yet; reconnecting…',
+  'room.publishFailed': 'The others still cannot see or hear you. Check your network, then leave and join again.',
   'room.console': 'Host',
   'room.mutedByModerator': 'The mediator has muted you',
   'room.cameraStoppedByModerator': 'The mediator has turned off your camera',

@@ -86,6 +86,8 @@ export const zhCN = {
   'room.shareScreen': '共享屏幕',
   'room.stopShare': '停止共享',
   'room.shareFailed': '无法共享屏幕。',
+  'room.publishRepairing': '其他人暂时看不到您的画面、听不到您的声音，正在重新连接…',
+  'room.publishFailed': '其他人仍看不到您的画面、听不到您的声音。请检查网络，然后离开并重新进入。',
   'room.console': '主持',
   'room.mutedByModerator': '调解员已将您静音',
   'room.cameraStoppedByModerator': '调解员已关闭您的摄像头',

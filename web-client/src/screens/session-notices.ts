@@ -69,6 +69,12 @@ export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHook
         actions: [{ label: t('room.saveDataOn'), testId: 'toast-save-data-on', run: () => room.network.setSaveData(true) }],
       });
     }),
+    room.engine.on('publishing', (state) => {
+      // Told only when it is true: while the engine repairs a connection that does not send,
+      // and (until it heals) once repairing has not helped.
+      if (state === 'sending') toasts.dismiss('publishing');
+      else toasts.show(t(state === 'repairing' ? 'room.publishRepairing' : 'room.publishFailed'), { testId: `toast-publish-${state}`, key: 'publishing', sticky: state === 'failed' });
+    }),
     room.on('refused', ({ code }) => {
       const key = `refused.${code}`;
       const reason = hasMessage(key) ? t(key as MessageKey) : `${t('refused.other')} (${code})`;
