@@ -9,6 +9,9 @@
 // every later offer of the party failed with "A BUNDLE group contains a codec collision for
 // header extension id=2": its camera and microphone never went out.
 //
+// The same phone then opens the chat drawer while the room shows it toasts: the drawer's
+// close button stays reachable (toasts never cover a drawer; issue 12, item 16).
+//
 // Needs web-client/dist and target/debug/accord (or $ACCORD_BIN).
 
 import assert from 'node:assert/strict';
@@ -90,5 +93,27 @@ describe('a party whose first offer crosses the server’s offer', () => {
     assert.equal(party.negotiation.failedOffers, 0, 'the browser refused an offer of the party');
     assert.equal(party.negotiation.rebuilds, 0, 'the party’s connection had to be rebuilt');
     assert.equal(party.publishing, 'sending');
+  });
+
+  test('toasts never cover the open chat drawer’s close button on a phone', { timeout: 30_000 }, async () => {
+    const { page } = people.party;
+    await page.getByTestId('chat-open').click();
+    await page.getByTestId('chat-close').waitFor({ state: 'visible' });
+    // Four notices at once, as a mediator's taps bring them: two stopped devices, two requests.
+    const party = await id('party');
+    for (const source of ['microphone', 'camera']) {
+      await people.mediator.page.evaluate(([id, s]) => window.ACCORD.send({ type: 'mute_participant', participant_id: id, source: s }), [party, source]);
+      await people.mediator.page.evaluate(([id, s]) => window.ACCORD.send({ type: 'ask_unmute', participant_id: id, source: s }), [party, source]);
+    }
+    await waitFor('four toasts on the phone', async () => (await page.locator('.toast').count()) >= 4, 10_000);
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'crossing-offer-drawer-toasts-phone.png') });
+    const onTop = await page.getByTestId('chat-close').evaluate((button) => {
+      const r = button.getBoundingClientRect();
+      const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      return hit === button || button.contains(hit) ? 'button' : `${hit?.tagName}.${hit?.className}`;
+    });
+    assert.equal(onTop, 'button', 'something covers the chat drawer’s close button');
+    await page.getByTestId('chat-close').click({ timeout: 2_000 });
+    await page.getByTestId('chat-panel').waitFor({ state: 'hidden' });
   });
 });

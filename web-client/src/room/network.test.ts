@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { Engine } from '../engine';
 import type { ConnectionHealth } from '../signal/messages';
 import { joinedFrame, ME } from '../engine/test-fakes';
-import { type ChoiceStore, loadSaveData, NetworkStatus } from './network';
+import { type ChoiceStore, LinkJudge, loadSaveData, NetworkStatus } from './network';
 
 class MemoryStore implements ChoiceStore {
   readonly items = new Map<string, string>();
@@ -102,5 +102,44 @@ describe('network status', () => {
     expect(network.saveData).toBe(false);
     network.setSaveData(true);
     expect(network.saveData).toBe(true);
+  });
+});
+
+describe('judging our own link', () => {
+  const good = { lossPercent: 0, rttMs: 40 };
+
+  it('does not call a CPU stall a poor network: one late report among good ones stays good', () => {
+    const judge = new LinkJudge();
+    // A page stalled by a busy CPU answers its reports late once: 900 ms "delay", no loss.
+    const levels = [good, good, { lossPercent: 0, rttMs: 900 }, good, good].map((r) => judge.take(r));
+    expect(levels).not.toContain('poor');
+    expect(levels[levels.length - 1]).toBe('good');
+  });
+
+  it('calls sustained loss or delay poor, and a silent link lost at once', () => {
+    const lossy = new LinkJudge();
+    expect([good, { lossPercent: 12, rttMs: 60 }, { lossPercent: 10, rttMs: 60 }].map((r) => lossy.take(r))).toEqual(['good', 'good', 'poor']);
+    const slow = new LinkJudge();
+    expect([{ lossPercent: 0, rttMs: 800 }, { lossPercent: 0, rttMs: 900 }].map((r) => slow.take(r))).toEqual(['fair', 'poor']);
+    expect(slow.take({ lossPercent: null, rttMs: null, silent: true })).toBe('lost');
+  });
+
+  it('gives the badge and the save-data tip one judgment, from the server’s health of us', () => {
+    const { engine, network } = statusWith();
+    const links: string[] = [];
+    network.on('link', (level) => links.push(level));
+    const say = (extra: Partial<ConnectionHealth>) => engine.emit('message', { type: 'connection_health', participants: [entry(ME.id, extra)] });
+    say({ quality: 'poor', rtt_ms: 950 }); // alone: a stall, not yet the network
+    expect(network.link).toBe('fair');
+    say({ quality: 'fair', rtt_ms: 350 });
+    expect(network.link).toBe('fair');
+    say({ quality: 'poor', uplink_loss_percent: 15 });
+    say({ quality: 'poor', uplink_loss_percent: 11 });
+    expect(network.link).toBe('poor');
+    // Our own statistics do not overrule the server's word.
+    network.measured({ lossPercent: 0, rttMs: 20 });
+    expect(network.link).toBe('poor');
+    say({ quality: 'good' });
+    expect(links).toEqual(['fair', 'poor', 'good']);
   });
 });

@@ -5,7 +5,73 @@
 
 import { Emitter } from '../emitter';
 import type { Engine } from '../engine';
-import type { AudioOnlyReason, ConnectionHealth, ServerMessage } from '../signal/messages';
+import type { AudioOnlyReason, ConnectionHealth, HealthQuality, ServerMessage } from '../signal/messages';
+
+/** Our own link as the person is told it: in the top bar's badge and in any toast about it. */
+export type LinkLevel = HealthQuality | 'unknown';
+
+/**
+ * One reading of our link, in network measures only: loss and round-trip time. Frame rate
+ * and bitrate are left out on purpose: they fall when the phone (or the page) is too busy to
+ * encode, which no network setting helps.
+ */
+export interface LinkReading {
+  /** The worse direction's loss, 0–100, if known. */
+  lossPercent: number | null;
+  rttMs: number | null;
+  /** The server hears nothing from us. */
+  silent?: boolean;
+  /** The server sends us no video for lack of bandwidth. */
+  audioOnly?: boolean;
+}
+
+const RANK: Record<LinkLevel, number> = { unknown: 0, good: 1, fair: 2, poor: 3, lost: 4 };
+
+/** The server's thresholds (sfu/src/health.rs), so that our own readings mean the same. */
+export function levelOf(reading: LinkReading): LinkLevel {
+  if (reading.silent) return 'lost';
+  const loss = reading.lossPercent ?? 0;
+  const rtt = reading.rttMs ?? 0;
+  if (loss >= 8 || rtt >= 700) return 'poor';
+  if (loss >= 2 || rtt >= 300 || reading.audioOnly) return 'fair';
+  return 'good';
+}
+
+export function readingOf(health: ConnectionHealth): LinkReading {
+  const losses = [health.uplink_loss_percent, health.downlink_loss_percent].filter((v): v is number => typeof v === 'number');
+  return {
+    lossPercent: losses.length ? Math.max(...losses) : null,
+    rttMs: health.rtt_ms ?? null,
+    silent: health.quality === 'lost',
+    audioOnly: health.audio_only,
+  };
+}
+
+/**
+ * The one judgment of our link. A worse level is said only once two readings in a row (about
+ * four seconds) reach it, a better one at once: a page or browser stalled by a busy CPU sends
+ * its reports late, and one reading then shows a delay the network never had. A lost link is
+ * said at once.
+ */
+export class LinkJudge {
+  private previous: LinkLevel | null = null;
+  level: LinkLevel = 'unknown';
+
+  take(reading: LinkReading): LinkLevel {
+    const now = levelOf(reading);
+    const before = this.previous;
+    this.previous = now;
+    if (now === 'lost') this.level = 'lost';
+    else if (before === null || before === 'lost') this.level = RANK[now] > RANK.fair ? 'fair' : now;
+    else this.level = RANK[now] < RANK[before] ? now : before;
+    return this.level;
+  }
+
+  reset(): void {
+    this.previous = null;
+    this.level = 'unknown';
+  }
+}
 
 export interface AudioOnly {
   active: boolean;
@@ -15,6 +81,8 @@ export interface AudioOnly {
 export interface NetworkEvents {
   /** A `connection_health` arrived, or what we knew was dropped with the socket. */
   health: undefined;
+  /** The judgment of our own link changed (see `LinkJudge`). */
+  link: LinkLevel;
   audioOnly: AudioOnly;
   saveData: boolean;
 }
@@ -53,6 +121,7 @@ export class NetworkStatus extends Emitter<NetworkEvents> {
   health = new Map<string, ConnectionHealth>();
   audioOnly: AudioOnly = { active: false, reason: null };
   saveData: boolean;
+  private readonly judge = new LinkJudge();
 
   constructor(
     private readonly engine: Engine,
@@ -69,6 +138,10 @@ export class NetworkStatus extends Emitter<NetworkEvents> {
       if (!resumed) this.setAudioOnly({ active: false, reason: null });
     });
     engine.on('phase', (phase) => {
+      if (phase === 'reconnecting') {
+        this.judge.reset();
+        this.emit('link', this.judge.level);
+      }
       if (phase === 'reconnecting' && this.health.size > 0) {
         this.health = new Map();
         this.emit('health', undefined);
@@ -82,6 +155,19 @@ export class NetworkStatus extends Emitter<NetworkEvents> {
     return (id && this.health.get(id)) || null;
   }
 
+  /** Our own link as the person is told it, by the badge and by any toast alike. */
+  get link(): LinkLevel {
+    return this.judge.level;
+  }
+
+  /**
+   * A reading from our own statistics (the quality monitor): judged only while the server
+   * says nothing about us, whose word covers both directions.
+   */
+  measured(reading: LinkReading): void {
+    if (!this.mine) this.judgeLink(reading);
+  }
+
   setSaveData(enabled: boolean): void {
     if (this.saveData === enabled) return;
     this.saveData = enabled;
@@ -93,10 +179,17 @@ export class NetworkStatus extends Emitter<NetworkEvents> {
   private take(message: ServerMessage): void {
     if (message.type === 'connection_health') {
       this.health = new Map((message.participants ?? []).map((h) => [h.participant_id, h]));
+      const mine = this.mine;
+      if (mine) this.judgeLink(readingOf(mine));
       this.emit('health', undefined);
     } else if (message.type === 'audio_only') {
       this.setAudioOnly({ active: message.active === true, reason: message.active ? (message.reason ?? null) : null });
     }
+  }
+
+  private judgeLink(reading: LinkReading): void {
+    const before = this.judge.level;
+    if (this.judge.take(reading) !== before) this.emit('link', this.judge.level);
   }
 
   private setAudioOnly(next: AudioOnly): void {

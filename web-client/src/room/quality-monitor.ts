@@ -67,5 +67,7 @@ export class QualityMonitor {
     }
     for (const [id, quality] of perParticipant) this.room.setQuality(id, quality);
     this.room.emit('selfQuality', qualityOf({ lossRatio: outboundLoss, rttSeconds: rtt, bitrate: Infinity }, false));
+    const rttSeconds: number | null = rtt;
+    this.room.network.measured({ lossPercent: outboundLoss * 100, rttMs: rttSeconds === null ? null : rttSeconds * 1000 });
   }
 }

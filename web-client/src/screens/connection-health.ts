@@ -3,12 +3,11 @@
 // two seconds, so each element is updated in place: redrawing the console that often would
 // take a click or a half-typed reason away from the mediator.
 
-import type { Quality } from '../engine/quality';
 import { t } from '../i18n';
 import type { NetworkStatus } from '../room/network';
 import type { ConnectionHealth } from '../signal/messages';
 import { h } from './dom';
-import { healthDetail, healthSummary, isProminent, ownQuality, qualityWords } from './health-text';
+import { healthDetail, healthSummary, isProminent, qualityWords } from './health-text';
 
 /** A console badge for one person (`health-<id>`); hidden until the server rates them. */
 export function healthBadge(participantId: string): HTMLElement {
@@ -29,21 +28,18 @@ export function updateHealthBadge(el: HTMLElement, health: ConnectionHealth | un
   el.title = healthDetail(health);
 }
 
-/** Our own link (`my-health`): a quiet dot while it is fine, words when it is not ("网络较差"). */
+/**
+ * Our own link (`my-health`): a quiet dot while it is fine, words when it is not ("网络较差").
+ * It shows the network status's one judgment (`NetworkStatus.link`), which any toast about
+ * the link also follows: the two never disagree.
+ */
 export class MyHealth {
   readonly el = h('div', { class: 'my-health', 'data-testid': 'my-health', role: 'status' });
-  private measured: Quality = 'unknown';
 
   constructor(private readonly network: NetworkStatus) {}
 
-  /** Our own statistics' verdict, used until (and whenever) the server has none. */
-  setMeasured(quality: Quality): void {
-    this.measured = quality;
-    this.update();
-  }
-
   update(): void {
-    const quality = ownQuality(this.network.mine, this.measured);
+    const quality = this.network.link;
     const prominent = isProminent(quality);
     const words = qualityWords(quality);
     this.el.dataset.quality = quality;

@@ -114,10 +114,9 @@ export class RoomView {
     room.on('activeSpeaker', () => this.refreshAll());
     room.on('selfQuality', (quality) => {
       this.selfQuality = quality;
-      this.myHealth.setMeasured(quality);
       this.refreshSelf();
     });
-    room.network.on('health', () => this.myHealth.update());
+    room.network.on('link', () => this.myHealth.update());
     room.network.on('audioOnly', () => {
       this.audioOnlyBanner.update();
       this.refreshAll();

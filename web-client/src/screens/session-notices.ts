@@ -59,9 +59,14 @@ export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHook
         });
       }
     }),
-    room.network.on('health', () => {
+    room.network.on('link', (level) => {
+      // The badge's own judgment: the tip goes as soon as the badge no longer says 网络较差.
+      if (level !== 'poor') {
+        toasts.dismiss('save-data');
+        return;
+      }
       // Once a session: a weak link is the moment 省流量 helps, and the switch is easy to miss.
-      if (suggestedSaveData || room.network.saveData || room.network.mine?.quality !== 'poor') return;
+      if (suggestedSaveData || room.network.saveData) return;
       suggestedSaveData = true;
       toasts.show(t('myHealth.poorTip'), {
         testId: 'toast-save-data',
