@@ -266,9 +266,13 @@ pub struct ParticipantInfo {
     /// Where they are; shown to moderators only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub space: Option<Space>,
-    /// A mediator in another space than the viewer's ("with the other side").
+    /// A mediator in another space than the viewer's.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub elsewhere: bool,
+    /// A mediator elsewhere who is in the private room of the viewer's other side (not, say,
+    /// alone in the joint room): what a party is told while waiting in caucus.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub with_other_side: bool,
 }
 
 /// A part of the room: the joint room, or one side's private room (背对背).

@@ -2,8 +2,9 @@
 // phone viewports. Each party consents and waits; the mediator admits them from the console;
 // they see and hear each other in the joint room; the mediator separates the sides with one
 // tap. While separated, each phone's getStats and the SFU's per-subscriber counts show zero
-// packets from the other side, and each phone says where it is and that the mediator is
-// with the other side. After "everyone back", both sides receive each other again.
+// packets from the other side, and each phone says where it is and, once (in the banner),
+// where the mediator is: coming, while still alone in the joint room; with the other side
+// once there. After "everyone back", both sides receive each other again.
 //
 // Needs web-client/dist, target/debug/accord and ffmpeg.
 
@@ -87,9 +88,22 @@ describe('back-to-back mediation', () => {
     // One tap separates the sides.
     await mediator.page.getByTestId('separate-sides').click();
     await waitFor('both phones in their private rooms', async () => (await applicant.state())?.space === 'applicant' && (await respondent.state())?.space === 'respondent', 5_000);
+    // The mediator is still alone in the joint room: neither side is told "with the other side".
+    const awayText = async (client) => {
+      const banner = client.page.getByTestId('mediator-elsewhere');
+      return (await banner.count()) ? banner.innerText() : '';
+    };
+    const stageText = (client) => client.page.evaluate(() => document.querySelector('.stage')?.dataset.waitingText ?? '');
+    await waitFor('each phone told the mediator will come', async () => /稍后/.test(await awayText(applicant)) && /稍后/.test(await awayText(respondent)), 5_000);
+    for (const client of [applicant, respondent]) {
+      assert.doesNotMatch(await awayText(client), /另一方/, `${client.name} told the mediator is with the other side while alone in the joint room`);
+      assert.doesNotMatch(await stageText(client), /调解员/, `${client.name}: said once, in the banner`);
+    }
     await mediator.page.getByTestId('go-respondent').click();
     await waitFor('the applicant told the mediator is with the other side', async () => (await applicant.state())?.mediatorElsewhere === true, 5_000);
-    await applicant.page.getByTestId('mediator-elsewhere').waitFor();
+    await waitFor('the banner says so', async () => /另一方单独沟通/.test(await awayText(applicant)), 5_000);
+    assert.doesNotMatch(await stageText(applicant), /调解员/, 'said once, in the banner, not again on the stage');
+    assert.equal(await awayText(respondent), '', 'the respondent has the mediator with them');
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'caucus-separated-phone.png') });
     await mediator.page.screenshot({ path: join(ARTIFACTS_DIR, 'caucus-separated-console.png') });
     await new Promise((r) => setTimeout(r, 500));

@@ -386,6 +386,7 @@ impl Rooms {
             space,
             locked: state.locked,
             moderator,
+            with_other_side: false,
             chat,
             session: state.session.as_ref().map(|s| s.session_id.clone()),
         })

@@ -246,6 +246,53 @@ fn in_caucus_a_party_sees_only_its_own_space_and_the_mediator_as_elsewhere() {
 }
 
 #[test]
+fn a_party_in_caucus_is_told_the_mediator_is_with_the_other_side_only_when_so() {
+    let rooms = Rooms::default();
+    let host = enter(&rooms, "med", Role::Mediator, Seating::default(), None)
+        .participant
+        .id;
+    let [a, b] = [("a1", Side::Applicant), ("b1", Side::Respondent)].map(|(who, side)| {
+        enter(&rooms, who, Role::Party, party(side, None), Some(&host))
+            .participant
+            .id
+    });
+    rooms
+        .move_to("r", &host, &a, Space::Applicant)
+        .expect("move A");
+    rooms
+        .move_to("r", &host, &b, Space::Respondent)
+        .expect("move B");
+    let mediator_as_seen_by = |who: &str| {
+        rooms
+            .snapshot("r", who)
+            .expect("in")
+            .others
+            .into_iter()
+            .find(|p| p.id == host)
+            .expect("the mediator is listed")
+    };
+    // Separated, the mediator still alone in the joint room: with neither side.
+    for side in [&a, &b] {
+        let seen = mediator_as_seen_by(side);
+        assert!(seen.elsewhere && !seen.with_other_side, "{seen:?}");
+    }
+    rooms
+        .move_to("r", &host, &host, Space::Respondent)
+        .expect("the mediator goes to side B");
+    let at_a = mediator_as_seen_by(&a);
+    assert!(at_a.elsewhere && at_a.with_other_side, "{at_a:?}");
+    assert!(
+        at_a.space.is_none(),
+        "A is not told which room by name: {at_a:?}"
+    );
+    let at_b = mediator_as_seen_by(&b);
+    assert!(
+        !at_b.elsewhere && !at_b.with_other_side,
+        "B has the mediator here: {at_b:?}"
+    );
+}
+
+#[test]
 fn chat_reaches_only_its_space_and_moderators() {
     let rooms = Rooms::default();
     let mut med = enter(&rooms, "med", Role::Mediator, Seating::default(), None);

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use super::{Member, Notice, RoomState};
 use crate::auth::Role;
-use crate::protocol::{ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo};
+use crate::protocol::{ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo, Space};
+use crate::store::model::Side;
 
 /// How `other` appears to `viewer`, if at all. Moderators see everyone admitted, with their
 /// space. Anyone else sees the people in their own space, and mediators elsewhere only as
-/// being elsewhere: never who else is in another space, nor how many.
+/// being elsewhere (and whether that is the viewer's other side's room, so a party waiting
+/// in caucus is told the truth): never who else is in another space, nor how many.
 fn view_of(viewer: &Member, other: &Member) -> Option<ParticipantInfo> {
     if other.hidden || other.waiting || viewer.waiting || viewer.info.id == other.info.id {
         return None;
@@ -24,6 +26,13 @@ fn view_of(viewer: &Member, other: &Member) -> Option<ParticipantInfo> {
     }
     if other.info.role == Role::Mediator {
         info.elsewhere = true;
+        info.with_other_side = viewer.info.side.is_some_and(|side| {
+            other.space
+                == match side {
+                    Side::Applicant => Space::Respondent,
+                    Side::Respondent => Space::Applicant,
+                }
+        });
         return Some(info);
     }
     None

@@ -135,6 +135,7 @@ export const en: Record<MessageKey, string> = {
   'evidence.uploaded': '{name} shared',
   'evidence.shared': '{name} shared evidence',
   'evidence.open': 'Open: {name}',
+  'space.mediatorComing': 'The mediator will join you shortly',
   'evidence.failed': '{name}: {reason}',
   'evidence.loadFailed': 'The file could not be loaded',
 

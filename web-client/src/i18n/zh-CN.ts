@@ -135,6 +135,7 @@ export const zhCN = {
   'evidence.uploaded': '{name}已提交',
   'evidence.shared': '{name}提交了证据',
   'evidence.open': '查看：{name}',
+  'space.mediatorComing': '调解员稍后会来到这里，请稍候',
   'evidence.failed': '{name}：{reason}',
   'evidence.loadFailed': '无法加载文件',
 

@@ -316,7 +316,8 @@ export class RoomView {
     }
     this.stage.classList.toggle('waiting', mode === 'alone');
     const room = this.options.room;
-    this.stage.dataset.waitingText = !room.moderator && room.mediatorElsewhere() ? t('space.mediatorWithOtherSide') : t('room.waiting');
+    // While the mediator is away, the space banner says so; saying it here too was twice.
+    this.stage.dataset.waitingText = !room.moderator && room.mediatorElsewhere() ? '' : t('room.waiting');
   }
 
   private renderControls(): void {

@@ -38,8 +38,10 @@ export interface ParticipantInfo {
   hand_raised?: boolean;
   /** Sent to moderators only. */
   space?: Space;
-  /** A mediator who is in another space than ours (with the other side). */
+  /** A mediator who is in another space than ours. */
   elsewhere?: boolean;
+  /** A mediator elsewhere who is in our other side's private room (not alone in the joint room). */
+  with_other_side?: boolean;
 }
 
 export interface ChatMessage {
