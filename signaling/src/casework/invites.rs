@@ -51,9 +51,13 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// Refuses a join token whose invite was revoked or has expired, whose session is over, or
-/// whose bearer a moderator removed from the session. Tokens minted without a session
-/// (tools, tests, `accord token create`) pass.
+/// whose bearer a moderator removed from the session, and a mediator's seat (a session
+/// without an invite, signed only by [`start`]) whose staff account was disabled. Tokens
+/// minted without a session (tools, tests, `accord token create`) pass.
 pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
+    if claims.inv.is_none() {
+        check_staff_seat(state, &claims.sub).await?;
+    }
     if let Some(invite_id) = &claims.inv {
         let refused = Error::Unauthorized(
             "this invitation is no longer valid; ask the mediator for a new link",
@@ -96,6 +100,19 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Refuses a mediator's seat once their staff account is disabled (or gone): the 10-hour
+/// token from [`start`] must not outlive the account. Checked at every join and before every
+/// moderator action.
+pub async fn check_staff_seat(state: &AppState, staff_id: &str) -> Result<()> {
+    match state.store().staff(staff_id).await {
+        Ok(staff) if staff.disabled_at.is_none() => Ok(()),
+        Ok(_) | Err(Error::NotFound(_)) => Err(Error::Unauthorized(
+            "this staff account has been disabled; its join tokens no longer admit",
+        )),
+        Err(other) => Err(other),
+    }
 }
 
 /// An invite as staff see it: who, until when, the link, and the text to send.

@@ -14,7 +14,7 @@ mod record;
 use axum::Router;
 
 pub(crate) use files::{evidence_record, read_upload, serve_evidence};
-pub use invites::check_join;
+pub use invites::{check_join, check_staff_seat};
 
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};

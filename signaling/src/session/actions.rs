@@ -29,6 +29,9 @@ pub(super) async fn act(
 ) -> Result<bool, Refusal> {
     let rooms = state.rooms();
     let (room, me) = (seated.room.as_str(), seated.participant.id.as_str());
+    if is_moderation(message) {
+        check_staff_seat(state, seated).await?;
+    }
     match message {
         ClientMessage::Admit { participant_id, .. } => {
             rooms.admit_waiting(room, me, participant_id.as_deref())?;
@@ -91,6 +94,46 @@ pub(super) async fn act(
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+fn is_moderation(message: &ClientMessage) -> bool {
+    matches!(
+        message,
+        ClientMessage::Admit { .. }
+            | ClientMessage::Deny { .. }
+            | ClientMessage::Lock { .. }
+            | ClientMessage::Move { .. }
+            | ClientMessage::Gather { .. }
+            | ClientMessage::AskUnmute { .. }
+            | ClientMessage::MuteParticipant { .. }
+            | ClientMessage::Remove { .. }
+            | ClientMessage::EndSession { .. }
+    )
+}
+
+/// A mediator's seat in a case session whose staff account was disabled while they sat
+/// here loses it at their next moderator action, not only at their next join.
+async fn check_staff_seat(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
+    if seated.session.is_none() || seated.participant.role != crate::auth::Role::Mediator {
+        return Ok(());
+    }
+    match crate::casework::check_staff_seat(state, &seated.participant.identity).await {
+        Ok(()) => Ok(()),
+        Err(crate::error::Error::Unauthorized(message)) => {
+            state
+                .rooms()
+                .remove(&seated.room, &seated.participant.id, LeaveReason::Removed);
+            Err(Refusal::new("account_disabled", message, true))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the store failed while checking a mediator's account");
+            Err(Refusal::new(
+                "internal",
+                "the server failed; try again",
+                false,
+            ))
+        }
+    }
 }
 
 async fn end_session(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
