@@ -81,6 +81,19 @@ async fn create_token(
         return Err(Error::Unauthorized("the API key is not valid"));
     }
     let Json(request) = body?;
+    // A case session's seats come from its invites and from opening it, so that each one
+    // passes the waiting room and consent and appears in the session's record.
+    if state
+        .store()
+        .session_by_room(&request.room)
+        .await?
+        .is_some()
+    {
+        return Err(Error::field(
+            "room",
+            "belongs to a mediation session; invite people to the session instead",
+        ));
+    }
     let token = state.keys().mint(request)?;
     Ok(Json(TokenResponse { token }))
 }

@@ -51,10 +51,19 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// Refuses a join token whose invite was revoked or has expired, whose session is over, or
-/// whose bearer a moderator removed from the session, and a mediator's seat (a session
-/// without an invite, signed only by [`start`]) whose staff account was disabled. Tokens
-/// minted without a session (tools, tests, `accord token create`) pass.
+/// whose bearer a moderator removed from the session; a mediator's seat (a session without
+/// an invite, signed only by [`start`]) whose staff account was disabled; and a token
+/// minted without a session (the API key, `accord token create`) for a case session's room,
+/// whose seats come only from invites and from opening the session, so each is in its record.
 pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
+    if claims.session.is_none() && claims.inv.is_none() {
+        if state.store().session_by_room(&claims.room).await?.is_some() {
+            return Err(Error::Unauthorized(
+                "this room belongs to a mediation session; join it through your invitation",
+            ));
+        }
+        return Ok(());
+    }
     if claims.inv.is_none() {
         check_staff_seat(state, &claims.sub).await?;
     }

@@ -138,6 +138,19 @@ impl Store {
         .ok_or(Error::NotFound("no such session"))?;
         session_from_row(&row)
     }
+
+    /// The session whose media room is `room`, if the room belongs to one.
+    pub async fn session_by_room(&self, room: &str) -> Result<Option<Session>> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE room = $1"
+        ))
+        .bind(room)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
 }
 
 fn session_from_row(row: &AnyRow) -> Result<Session> {
