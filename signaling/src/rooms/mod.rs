@@ -330,6 +330,7 @@ impl Rooms {
             hand_raised: false,
             space: None,
             elsewhere: false,
+            with_other_side: false,
         };
         let (tx, notices) = mpsc::unbounded_channel();
         let resume_token = accord_sfu::random_token(32);
@@ -386,7 +387,6 @@ impl Rooms {
             space,
             locked: state.locked,
             moderator,
-            with_other_side: false,
             chat,
             session: state.session.as_ref().map(|s| s.session_id.clone()),
         })

@@ -116,6 +116,7 @@ export const en: Record<MessageKey, string> = {
   'space.respondent': "Respondent's private room",
   'space.youAreIn': 'You are in: {space}',
   'space.mediatorWithOtherSide': 'The mediator is speaking privately with the other side',
+  'space.mediatorComing': 'The mediator will join you shortly',
   'space.mediatorAway': 'The mediator is in another room for now',
   'space.locked': 'Locked',
   'space.movedTo': 'Now in: {space}',
@@ -135,7 +136,6 @@ export const en: Record<MessageKey, string> = {
   'evidence.uploaded': '{name} shared',
   'evidence.shared': '{name} shared evidence',
   'evidence.open': 'Open: {name}',
-  'space.mediatorComing': 'The mediator will join you shortly',
   'evidence.failed': '{name}: {reason}',
   'evidence.loadFailed': 'The file could not be loaded',
 

@@ -116,6 +116,7 @@ export const zhCN = {
   'space.respondent': '被申请人方单独调解室',
   'space.youAreIn': '您在：{space}',
   'space.mediatorWithOtherSide': '调解员正在与另一方单独沟通',
+  'space.mediatorComing': '调解员稍后会来到这里，请稍候',
   'space.mediatorAway': '调解员暂时在其他调解室',
   'space.locked': '已锁定',
   'space.movedTo': '已进入{space}',
@@ -135,7 +136,6 @@ export const zhCN = {
   'evidence.uploaded': '{name}已提交',
   'evidence.shared': '{name}提交了证据',
   'evidence.open': '查看：{name}',
-  'space.mediatorComing': '调解员稍后会来到这里，请稍候',
   'evidence.failed': '{name}：{reason}',
   'evidence.loadFailed': '无法加载文件',
 
