@@ -24,6 +24,7 @@ pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
         .saturating_add(64 * 1024);
     Router::new()
         .route("/api/v1/room/consent", get(consent).post(give_consent))
+        .route("/api/v1/room/info", get(info))
         .route(
             "/api/v1/room/evidence",
             post(share).layer(DefaultBodyLimit::max(upload_limit)),
@@ -42,6 +43,38 @@ async fn participant(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims
     let claims = state.keys().verify(token.trim())?;
     crate::casework::check_join(state, &claims).await?;
     Ok(claims)
+}
+
+/// What the device check greets someone with, instead of an internal room id: their own
+/// case's title, the organisation and its mediator. Nothing about the other parties.
+#[derive(Serialize, Default)]
+struct RoomInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case_title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organisation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mediator: Option<String>,
+}
+
+async fn info(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<RoomInfo>> {
+    let claims = participant(&state, &headers).await?;
+    // A room that is no case's session has nothing to say beyond the person's own name.
+    let Some(case_id) = claims.case.as_deref() else {
+        return Ok(Json(RoomInfo::default()));
+    };
+    let store = state.store();
+    let case = store.case(case_id).await?;
+    let organisation = store.organisation(&case.organisation_id).await?;
+    let mediator = match case.mediator_id.as_deref() {
+        Some(id) => Some(store.staff(id).await?.display_name),
+        None => None,
+    };
+    Ok(Json(RoomInfo {
+        case_title: Some(case.title),
+        organisation: Some(organisation.name),
+        mediator,
+    }))
 }
 
 /// A party of a case: the only ones whose consent is asked.

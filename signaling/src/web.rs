@@ -19,6 +19,9 @@ const API_PREFIXES: &[&str] = &[
     "/api/", "/ws", "/whip", "/whep", "/metrics", "/healthz", "/readyz",
 ];
 
+/// `web-client/public/favicon.svg`, which every page of the app links as its icon.
+const FAVICON: &str = "favicon.svg";
+
 /// Vite names everything under `assets/` by content hash, so a file there never changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `index.html` names the current hashed assets: always revalidate it.
@@ -33,7 +36,12 @@ pub fn serve(method: &Method, uri: &Uri) -> Option<Response> {
     if API_PREFIXES.iter().any(|p| path.starts_with(p)) {
         return None;
     }
-    let file = path.trim_start_matches('/');
+    let file = match path.trim_start_matches('/') {
+        // Browsers ask for `/favicon.ico` on every page they have no icon link for (the API's
+        // own pages); the app's icon is an SVG.
+        "favicon.ico" => FAVICON,
+        other => other,
+    };
     if !file.is_empty() {
         if let Some(response) = asset(file) {
             return Some(response);
@@ -107,5 +115,23 @@ mod tests {
         assert_ne!(join.status(), StatusCode::NOT_FOUND);
         let missing = get("/assets/gone-1234.js").expect("the app answers its own assets");
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn the_favicon_is_an_image_at_both_addresses() {
+        if WebClient::get("index.html").is_none() {
+            return; // the web client was never built: nothing to serve
+        }
+        for path in ["/favicon.ico", "/favicon.svg"] {
+            let icon = get(path).expect("the app answers its icon");
+            assert_eq!(icon.status(), StatusCode::OK, "{path}");
+            let kind = icon.headers().get(header::CONTENT_TYPE).cloned();
+            assert!(
+                kind.as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("image/")),
+                "{path}: {kind:?}"
+            );
+        }
     }
 }

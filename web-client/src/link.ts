@@ -60,3 +60,22 @@ export function joinUrl(origin: string, token: string): string {
 export function webSocketUrl(loc: { protocol: string; host: string }): string {
   return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws`;
 }
+
+/**
+ * Where the home page's "join" field leads: the join screen for whatever was pasted (the whole
+ * link from an SMS or WeChat, with or without its surrounding text, or the join code alone),
+ * or null when it holds no join code. Only the token is kept, so a pasted link to another host
+ * never takes the person elsewhere.
+ */
+export function joinPathFor(input: string): string | null {
+  const text = input.trim();
+  const inLink = /[#?&]token=([^\s&#]+)/.exec(text)?.[1];
+  let token = inLink ?? text;
+  try {
+    token = decodeURIComponent(token);
+  } catch {
+    return null;
+  }
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) || !readClaims(token)) return null;
+  return `/join#token=${encodeURIComponent(token)}`;
+}

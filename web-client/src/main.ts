@@ -16,6 +16,7 @@ import { type MessageScreen, renderMessage } from './screens/message-screen';
 import { RoomView } from './screens/room-view';
 import { renderWaiting, type WaitingScreen } from './screens/waiting';
 import { mountApply } from './screens/apply';
+import { mountHome } from './screens/home';
 import { mountTrack } from './screens/track';
 import { mountStaff } from './staff/app';
 import { installTestHook } from './test-hook';
@@ -26,7 +27,8 @@ document.documentElement.lang = language();
 document.title = t('app.title');
 
 const LINK_MESSAGES: Record<LinkProblem, MessageScreen> = {
-  missing: { title: 'link.missing.title', body: 'link.missing.body' },
+  // Someone who typed the bare address of the join screen is offered the home page's ways in.
+  missing: { title: 'link.missing.title', body: 'link.missing.body', action: { label: 'link.toHome', run: () => location.assign('/') } },
   invalid: { title: 'link.invalid.title', body: 'link.invalid.body' },
   expired: { title: 'link.expired.title', body: 'link.expired.body' },
   not_yet: { title: 'link.notYet.title', body: 'link.notYet.body' },
@@ -81,6 +83,8 @@ function start(): void {
   }
 
   const api = new RoomApi(token);
+  // Asked once: the device check redraws on a language change.
+  const info = api.info().catch(() => null);
   let checked: { stream: MediaStream | null; facing: Facing } | undefined;
   let dispose = () => {};
   const showCheck = () => {
@@ -91,6 +95,7 @@ function start(): void {
         claims,
         device,
         joinLink: joinUrl(location.origin, token),
+        info,
         onJoin: (stream, facing) => {
           checked = { stream, facing };
           return consentThenEnter(token, claims, api, stream, facing);
@@ -155,9 +160,10 @@ async function enter(token: string, api: RoomApi, stream: MediaStream | null, fa
 }
 
 const hook = installTestHook();
-// The public intake pages need no link, the staff pages sign in; everything else is joining
-// a room.
-if (location.pathname === '/apply') rerender = mountApply(root);
+// The public intake pages need no link, the staff pages sign in, the bare address is the
+// home page (unless a join link points at it); everything else is joining a room.
+if (location.pathname === '/' && !tokenFromLocation(location)) rerender = mountHome(root);
+else if (location.pathname === '/apply') rerender = mountApply(root);
 else if (location.pathname === '/track') rerender = mountTrack(root, location.search);
 else if (location.pathname === '/staff' || location.pathname.startsWith('/staff/')) rerender = mountStaff(root);
 else start();

@@ -10,6 +10,13 @@ export interface ConsentState {
   version?: string | number;
 }
 
+/** `GET /api/v1/room/info`; empty for a room that is no case's session. */
+export interface RoomInfo {
+  case_title?: string;
+  organisation?: string;
+  mediator?: string;
+}
+
 /** A refused or failed call: the server's code, or `network` when there was no answer. */
 export class RoomApiError extends Error {
   constructor(
@@ -34,6 +41,11 @@ export class RoomApi {
 
   consent(): Promise<ConsentState> {
     return this.json<ConsentState>('GET', '/api/v1/room/consent');
+  }
+
+  /** What the device check greets the holder with: their case's title, organisation, mediator. */
+  info(): Promise<RoomInfo> {
+    return this.json<RoomInfo>('GET', '/api/v1/room/info');
   }
 
   /** Records the party's agreement to both points of 在线调解规则 第四条. */

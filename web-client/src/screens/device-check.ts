@@ -6,6 +6,7 @@ import QRCode from 'qrcode';
 import type { DeviceClass } from '../engine';
 import { type MessageKey, t } from '../i18n';
 import type { TokenClaims } from '../link';
+import type { RoomInfo } from '../room/room-api';
 import {
   browserFamily,
   cameraCount,
@@ -22,6 +23,8 @@ export interface DeviceCheckOptions {
   claims: TokenClaims;
   device: DeviceClass;
   joinLink: string;
+  /** What the session is (case title, organisation, mediator), once the server said. */
+  info?: Promise<RoomInfo | null>;
   /** Called with the stream to publish (null: join without devices). */
   onJoin: (stream: MediaStream | null, facing: Facing) => Promise<void>;
 }
@@ -29,6 +32,20 @@ export interface DeviceCheckOptions {
 export interface DeviceCheck {
   /** Stops the meter; the stream itself is handed to the room. */
   dispose(): void;
+}
+
+/**
+ * The line under the greeting that says which mediation this is: the case's title, the
+ * organisation and the mediator, as far as known. Never the internal room id, which means
+ * nothing to a party.
+ */
+export function sessionLine(info: RoomInfo | null | undefined): string {
+  if (!info) return '';
+  const parts: string[] = [];
+  if (info.case_title) parts.push(t('check.case', { title: info.case_title }));
+  if (info.organisation) parts.push(info.organisation);
+  if (info.mediator) parts.push(t('check.mediator', { name: info.mediator }));
+  return parts.join(' · ');
 }
 
 export function renderDeviceCheck(root: HTMLElement, options: DeviceCheckOptions, previous?: { stream: MediaStream | null; facing: Facing }): DeviceCheck {
@@ -59,6 +76,11 @@ export function renderDeviceCheck(root: HTMLElement, options: DeviceCheckOptions
     onclick: () => void join(),
   });
   const preview = h('div', { class: 'preview' }, [video]);
+  const about = h('p', { class: 'greeting session-line', 'data-testid': 'session-line', hidden: true });
+  void options.info?.then((info) => {
+    about.textContent = sessionLine(info);
+    about.hidden = !about.textContent;
+  });
 
   const qr = options.device === 'desktop' ? qrPanel(options.joinLink) : null;
   root.replaceChildren(
@@ -66,7 +88,8 @@ export function renderDeviceCheck(root: HTMLElement, options: DeviceCheckOptions
     h('main', { class: 'device-check', 'data-testid': 'device-check' }, [
       h('section', { class: 'check-main' }, [
         h('h1', { text: t('check.title') }),
-        h('p', { class: 'greeting', text: `${t('check.greeting', { name: options.claims.name ?? options.claims.sub })} · ${t('check.room', { room: options.claims.room })}` }),
+        h('p', { class: 'greeting', text: t('check.greeting', { name: options.claims.name ?? options.claims.sub }) }),
+        about,
         preview,
         h('div', { class: 'meter-row' }, [
           h('span', { class: 'meter-label', text: t('check.micLevel') }),
