@@ -18,6 +18,12 @@ pub enum Error {
     /// Nothing by that name.
     #[error("{0}")]
     NotFound(&'static str),
+    /// An idempotency key already used for a request with a different body: nothing was
+    /// stored, and the record the key made is not shown.
+    #[error(
+        "this Idempotency-Key was used for a different request; nothing was stored: send it again with a new key"
+    )]
+    IdempotencyKeyReused,
     /// The body is well-formed JSON but some fields are wrong.
     #[error("the request has invalid fields")]
     Invalid(Vec<FieldError>),
@@ -85,11 +91,14 @@ impl Error {
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::Invalid(_) => "invalid",
             Error::Conflict(_) => "conflict",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::BadRequest(_) => "bad_request",
+            Error::PreconditionFailed(_) => "precondition_failed",
+            Error::Unprocessable { code, .. } => code,
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Upstream(_) => "upstream_failed",
             Error::Internal(_) => "internal",
@@ -102,11 +111,14 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::IdempotencyKeyReused => StatusCode::CONFLICT,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

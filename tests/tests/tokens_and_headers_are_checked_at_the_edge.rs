@@ -1,12 +1,13 @@
 //! What the edge of the service checks, through the real binary: a mediator's join token
 //! dies with their staff account; tokens minted with the API key never enter a case
-//! session's room.
+//! session's room; an idempotency key is bound to its request and its caller.
 
 use std::time::Duration;
 
 use accord_signaling::auth::{TokenKeys, TokenRequest as SignedRequest};
 use accord_tests::Bystander;
 use accord_tests::TokenRequest;
+use accord_tests::case_world::{CaseWorld, id_of};
 use accord_tests::protocol::{ClientFrame, ServerFrame};
 use accord_tests::session_world::{APPLICANT, SessionWorld, join_admitted};
 use anyhow::{Context, Result, ensure};
@@ -204,4 +205,109 @@ async fn api_key_call(world: &SessionWorld, room: &str) -> Result<accord_tests::
             &[],
         )
         .await
+}
+
+fn case_form(title: &str) -> serde_json::Value {
+    json!({
+        "category": "neighbours", "risk": "yellow", "title": title,
+        "facts": "楼上卫生间漏水，浸泡楼下天花板。", "claims": "赔偿维修费用3000元。",
+        "parties": [
+            {"side": "applicant", "kind": "person", "name": "张三", "phone": "13800138000"},
+            {"side": "respondent", "kind": "person", "name": "李四", "phone": "13900139000"}
+        ]
+    })
+}
+
+async fn create_case(world: &CaseWorld, title: &str, bearer: &str) -> Result<accord_tests::Answer> {
+    world
+        .api
+        .call(
+            Method::POST,
+            "/api/v1/cases",
+            Some(&case_form(title)),
+            Some(bearer),
+            &[("Idempotency-Key", "case-key-1")],
+        )
+        .await
+}
+
+async fn apply(world: &CaseWorld, name: &str, phone: &str) -> Result<(StatusCode, String)> {
+    let application = json!({
+        "applicant": {"name": name, "phone": phone},
+        "respondent": {"name": "某物业服务有限公司", "phone": "075523456789", "kind": "organisation"},
+        "region": "新安街道", "category": "property",
+        "facts": "楼上漏水三个月，物业一直未处理。", "claims": "维修漏水并赔偿损失两千元。"
+    });
+    let form = reqwest::multipart::Form::new().text("application", application.to_string());
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/intake", world.server.http_url()))
+        .header("Idempotency-Key", "intake-key-1")
+        .multipart(form)
+        .send()
+        .await?;
+    Ok((response.status(), response.text().await?))
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_bound_to_its_request_and_its_caller() -> Result<()> {
+    let world = CaseWorld::new().await?;
+
+    // Staff: a retry gets the first case; the same key with another case is refused, loudly.
+    let first = create_case(&world, "楼上漏水纠纷", &world.mediator_a)
+        .await?
+        .expect(StatusCode::CREATED)?;
+    let case_id = id_of(&first.body, "/case/id")?;
+    let retry = create_case(&world, "楼上漏水纠纷", &world.mediator_a).await?;
+    ensure!(id_of(&retry.body, "/case/id")? == case_id, "{}", retry.body);
+    let other = create_case(&world, "噪音扰民纠纷", &world.mediator_a).await?;
+    ensure!(
+        other.status == StatusCode::CONFLICT
+            && other.body["code"] == "idempotency_key_reused"
+            && other.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("new key")),
+        "{} {}",
+        other.status,
+        other.body
+    );
+    ensure!(
+        !other.body.to_string().contains(&case_id),
+        "the refusal shows the first case: {}",
+        other.body
+    );
+    // Another caller's same key and body is theirs alone.
+    let theirs = create_case(&world, "楼上漏水纠纷", &world.mediator_b)
+        .await?
+        .expect(StatusCode::CREATED)?;
+    ensure!(id_of(&theirs.body, "/case/id")? != case_id);
+
+    // Public intake: one scope for everyone, so the key is bound to the application.
+    let (status, body) = apply(&world, "王五", "13800138000").await?;
+    ensure!(status == StatusCode::CREATED, "{status} {body}");
+    let mine: serde_json::Value = serde_json::from_str(&body)?;
+    let tracking = mine["tracking_code"]
+        .as_str()
+        .context("tracking code")?
+        .to_owned();
+    let number = mine["case_number"]
+        .as_str()
+        .context("case number")?
+        .to_owned();
+    let (status, body) = apply(&world, "王五", "13800138000").await?;
+    ensure!(
+        status == StatusCode::OK && body.contains(&tracking),
+        "a retry gets its own application back: {status} {body}"
+    );
+    // Someone else who sends the same key (guessed, or a form edited after a lost answer)
+    // learns nothing of the first application and is told theirs was not stored.
+    let (status, body) = apply(&world, "赵六", "13900139000").await?;
+    ensure!(
+        status == StatusCode::CONFLICT && body.contains("idempotency_key_reused"),
+        "{status} {body}"
+    );
+    ensure!(
+        !body.contains(&tracking) && !body.contains(&number),
+        "another applicant's case leaked: {body}"
+    );
+    Ok(())
 }

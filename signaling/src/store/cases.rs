@@ -12,6 +12,24 @@ use super::model::{
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 
+/// An idempotency key as one create uses it: its scope (whose creates of what), the key, and
+/// the SHA-256 of what the create asked for, which the key is bound to.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct KeyUse<'a> {
+    pub(super) scope: &'a str,
+    pub(super) key: &'a str,
+    pub(super) request_sha256: &'a str,
+}
+
+/// The SHA-256 (hex) of a create's request as the store received it (its fields, and files by
+/// their hashes), so that a retry matches however the client encoded it.
+pub(super) fn request_sha256(request: &impl serde::Serialize) -> Result<String> {
+    use sha2::Digest;
+    let bytes = serde_json::to_vec(request)
+        .map_err(|e| Error::Internal(format!("hashing a request: {e}")))?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
 const CASE_COLUMNS: &str = "id, number, organisation_id, mediator_id, category, channel, region, \
      risk, status, title, facts, claims, tracking_code, court, created_at, updated_at";
 
@@ -51,8 +69,14 @@ impl Store {
         idempotency_key: Option<&str>,
     ) -> Result<(Case, bool)> {
         let scope = format!("{}:case.create", actor.label());
-        if let Some(key) = idempotency_key {
-            if let Some(existing) = self.idempotent(&scope, key).await? {
+        let hash = request_sha256(&(&new, &parties))?;
+        let key_use = idempotency_key.map(|key| KeyUse {
+            scope: &scope,
+            key,
+            request_sha256: &hash,
+        });
+        if let Some(key_use) = key_use {
+            if let Some(existing) = self.idempotent(key_use).await? {
                 return Ok((self.case(&existing).await?, false));
             }
         }
@@ -65,13 +89,7 @@ impl Store {
         let attempt = async {
             let mut tx = self.begin().await?;
             let case = self
-                .insert_case_in(
-                    &mut tx,
-                    actor,
-                    &org,
-                    new,
-                    idempotency_key.map(|k| (&*scope, k)),
-                )
+                .insert_case_in(&mut tx, actor, &org, new, key_use)
                 .await?;
             for party in parties {
                 self.insert_party_in(&mut tx, actor, &case.id, party.side, party)
@@ -83,8 +101,8 @@ impl Store {
         match attempt.await {
             Ok(case) => Ok((case, true)),
             // Two attempts raced; the other one stored the key first.
-            Err(Error::Conflict(_)) if idempotency_key.is_some() => {
-                let existing = self.race_winner(&scope, idempotency_key).await?;
+            Err(Error::Conflict(_)) if key_use.is_some() => {
+                let existing = self.race_winner(key_use).await?;
                 Ok((self.case(&existing).await?, false))
             }
             Err(other) => Err(other),
@@ -93,43 +111,52 @@ impl Store {
 
     /// After an insert with an idempotency key hit a conflict: the record a concurrent
     /// attempt with the same key stored, or the conflict itself if it was something else.
-    pub(super) async fn race_winner(&self, scope: &str, key: Option<&str>) -> Result<String> {
-        match self.idempotent(scope, key.unwrap_or_default()).await? {
-            Some(existing) => Ok(existing),
-            None => Err(Error::Conflict(
-                "the record could not be stored; try again".into(),
-            )),
-        }
+    pub(super) async fn race_winner(&self, key_use: Option<KeyUse<'_>>) -> Result<String> {
+        let found = match key_use {
+            Some(key_use) => self.idempotent(key_use).await?,
+            None => None,
+        };
+        found.ok_or_else(|| Error::Conflict("the record could not be stored; try again".into()))
     }
 
     /// Remembers inside `tx` that `key` made `resource_id`.
     pub(super) async fn remember_key(
         &self,
         tx: &mut Tx,
-        (scope, key): (&str, &str),
+        key_use: KeyUse<'_>,
         resource_id: &str,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, resource_id, created_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO idempotency_keys (scope, key, resource_id, created_at, request_sha256) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(scope)
-        .bind(key)
+        .bind(key_use.scope)
+        .bind(key_use.key)
         .bind(resource_id)
         .bind(now_ms())
+        .bind(key_use.request_sha256)
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
-    pub(super) async fn idempotent(&self, scope: &str, key: &str) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT resource_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
-                .bind(scope)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    /// The record `key_use`'s key made in its scope, if it made one; refused when the key
+    /// was first used for a different request.
+    pub(super) async fn idempotent(&self, key_use: KeyUse<'_>) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT resource_id, request_sha256 FROM idempotency_keys \
+             WHERE scope = $1 AND key = $2",
+        )
+        .bind(key_use.scope)
+        .bind(key_use.key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let bound: Option<String> = row.try_get(1)?;
+        if bound.is_some_and(|hash| hash != key_use.request_sha256) {
+            return Err(Error::IdempotencyKeyReused);
+        }
+        Ok(Some(row.try_get(0)?))
     }
 
     /// Inserts a case of `org` inside `tx`, with its idempotency record and audit entry.
@@ -139,7 +166,7 @@ impl Store {
         actor: &Actor,
         org: &Organisation,
         new: NewCase,
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<KeyUse<'_>>,
     ) -> Result<Case> {
         let now = now_ms();
         let year = cst_year(now);

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::Store;
-use super::cases::subject;
+use super::cases::{KeyUse, request_sha256, subject};
 use super::model::{Actor, Case, CaseStatus, Evidence, NewCase, NewParty, Side};
 use super::{new_id, now_ms};
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ pub const TRACKING_CODE_LEN: usize = 10;
 const SCOPE: &str = "applicant:intake";
 
 /// An application from the public intake page.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct NewIntake {
     /// The case; its status is set to `intake` and its tracking code is generated.
     pub case: NewCase,
@@ -34,7 +34,7 @@ pub struct NewIntake {
 }
 
 /// An evidence file of an application, stored in the blob store.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct IntakeFile {
     /// Content hash, hex.
     pub sha256: String,
@@ -65,19 +65,28 @@ pub struct StatusStep {
 }
 
 impl Store {
-    /// Stores an application. A retry with the same `idempotency_key` returns the case the
-    /// first attempt stored and adds nothing.
+    /// Stores an application. A retry with the same `idempotency_key` and the same
+    /// application returns the case the first attempt stored and adds nothing. Keys of all
+    /// applicants share one scope, so a key is bound to its application: the same key with
+    /// another one (a guessed key, or an edited form sent again) is refused with
+    /// [`Error::IdempotencyKeyReused`], never answered with someone's case.
     pub async fn submit_intake(&self, new: NewIntake, idempotency_key: &str) -> Result<Submitted> {
-        if let Some(existing) = self.idempotent(SCOPE, idempotency_key).await? {
+        let hash = request_sha256(&new)?;
+        let key_use = KeyUse {
+            scope: SCOPE,
+            key: idempotency_key,
+            request_sha256: &hash,
+        };
+        if let Some(existing) = self.idempotent(key_use).await? {
             return self.retried(&existing).await;
         }
-        match self.insert_intake(new, idempotency_key).await {
+        match self.insert_intake(new, key_use).await {
             Ok(case) => Ok(Submitted {
                 case,
                 created: true,
             }),
             // Either a concurrent retry stored the key first, or the tracking code collided.
-            Err(Error::Conflict(_)) => match self.idempotent(SCOPE, idempotency_key).await? {
+            Err(Error::Conflict(_)) => match self.idempotent(key_use).await? {
                 Some(existing) => self.retried(&existing).await,
                 None => Err(Error::Conflict(
                     "the application could not be stored; send it again".into(),
@@ -94,7 +103,7 @@ impl Store {
         })
     }
 
-    async fn insert_intake(&self, new: NewIntake, idempotency_key: &str) -> Result<Case> {
+    async fn insert_intake(&self, new: NewIntake, key_use: KeyUse<'_>) -> Result<Case> {
         let org = self.organisation(&new.case.organisation_id).await?;
         let case = NewCase {
             status: CaseStatus::Intake,
@@ -104,7 +113,7 @@ impl Store {
         let actor = Actor::Applicant;
         let mut tx = self.begin().await?;
         let case = self
-            .insert_case_in(&mut tx, &actor, &org, case, Some((SCOPE, idempotency_key)))
+            .insert_case_in(&mut tx, &actor, &org, case, Some(key_use))
             .await?;
         let applicant = self
             .insert_party_in(&mut tx, &actor, &case.id, Side::Applicant, new.applicant)

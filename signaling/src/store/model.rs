@@ -312,7 +312,7 @@ pub struct Case {
 }
 
 /// A new case, entered by staff or through online intake.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct NewCase {
     /// The organisation that takes it.
     pub organisation_id: String,
@@ -360,7 +360,7 @@ pub struct Party {
 }
 
 /// A new party.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct NewParty {
     /// See [`Party::side`].
     pub side: Side,

@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::cases::subject;
+use super::cases::{KeyUse, request_sha256, subject};
 use super::model::{Actor, CaseStatus, Invite, Session, SessionStatus};
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
@@ -37,23 +37,24 @@ impl Store {
         idempotency_key: Option<&str>,
     ) -> Result<(Session, bool)> {
         let scope = format!("{}:session.create", actor.label());
-        if let Some(key) = idempotency_key {
-            if let Some(existing) = self.idempotent(&scope, key).await? {
+        let hash = request_sha256(&(case_id, scheduled_at))?;
+        let key_use = idempotency_key.map(|key| KeyUse {
+            scope: &scope,
+            key,
+            request_sha256: &hash,
+        });
+        if let Some(key_use) = key_use {
+            if let Some(existing) = self.idempotent(key_use).await? {
                 return Ok((self.session(&existing).await?, false));
             }
         }
         match self
-            .insert_session(
-                actor,
-                case_id,
-                scheduled_at,
-                idempotency_key.map(|k| (&*scope, k)),
-            )
+            .insert_session(actor, case_id, scheduled_at, key_use)
             .await
         {
             Ok(session) => Ok((session, true)),
-            Err(Error::Conflict(_)) if idempotency_key.is_some() => {
-                let existing = self.race_winner(&scope, idempotency_key).await?;
+            Err(Error::Conflict(_)) if key_use.is_some() => {
+                let existing = self.race_winner(key_use).await?;
                 Ok((self.session(&existing).await?, false))
             }
             Err(other) => Err(other),
@@ -65,7 +66,7 @@ impl Store {
         actor: &Actor,
         case_id: &str,
         scheduled_at: i64,
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<KeyUse<'_>>,
     ) -> Result<Session> {
         let id = new_id("SE");
         let session = Session {
