@@ -1,7 +1,8 @@
 // The session record (笔录) on the staff desk, in real Chromium against the real server: a
 // mediator on a desktop and two parties on phones hold a short session (consent, waiting room,
 // admission, separating the sides, the mediator joining one side, a chat message, a shared
-// photo, a mute, everyone back, the end). Afterwards the mediator signs in to the staff desk
+// photo, a mute, everyone back, the end, after which the mediator's screen leads back to the
+// case and this record). Afterwards the mediator signs in to the staff desk
 // from a bookmarked case, opens the session's record from the case page, and the record
 // lists every entry in order, in Chinese sentences that name the right people and rooms; the
 // shared photo opens, the page prints without the desk's navigation, English works, and an
@@ -80,6 +81,12 @@ describe('the session record on the staff desk', () => {
     await mediator.page.getByTestId('go-applicant').click();
     await waitFor('the mediator with the applicant', async () => (await mediator.state())?.space === 'applicant', 5_000);
 
+    // The room, like every page, switches to English and back.
+    await applicant.page.getByTestId('language-switch').tap();
+    await waitFor('the room in English', async () => /Messages/.test(await applicant.page.getByTestId('chat-open').innerText()), 5_000);
+    await applicant.page.getByTestId('language-switch').tap();
+    await waitFor('the room in Chinese', async () => !/Messages/.test(await applicant.page.getByTestId('chat-open').innerText()), 5_000);
+
     // The applicant writes and shares a photo; the mediator mutes them.
     await applicant.page.getByTestId('chat-open').click();
     await applicant.page.getByTestId('chat-input').fill(CHAT);
@@ -96,6 +103,16 @@ describe('the session record on the staff desk', () => {
       (await applicant.state())?.space === 'joint' && (await respondent.state())?.space === 'joint' && (await mediator.state())?.space === 'joint', 5_000);
     await mediator.page.getByTestId('end-session').click();
     await respondent.page.getByTestId('message-screen').waitFor({ timeout: 10_000 });
+    // The mediator is not thanked for taking part: their screen leads back to the case and
+    // to this session's record.
+    await mediator.page.getByTestId('message-screen').waitFor({ timeout: 10_000 });
+    const ended = await mediator.page.getByTestId('message-screen').innerText();
+    assert.doesNotMatch(ended, /感谢您的参与/, ended);
+    assert.equal(await mediator.page.getByTestId('end-to-case').getAttribute('href'), `/staff/cases/${world.caseId}`);
+    assert.equal(
+      await mediator.page.getByTestId('end-to-record').getAttribute('href'),
+      `/staff/cases/${world.caseId}/sessions/${world.sessionId}/record`,
+    );
 
     // The mediator opens the case from a bookmark, signs in, and is taken back to it.
     const desk = await openClient('desk', `${server.httpUrl}/staff/cases/${world.caseId}`);

@@ -3,8 +3,8 @@
 // (never a blank page).
 
 import './styles.css';
-import { detectDeviceClass, Engine, type EndReason, JoinError } from './engine';
-import { type MessageKey, language, onLanguageChange, t } from './i18n';
+import { detectDeviceClass, Engine, JoinError } from './engine';
+import { language, onLanguageChange, t } from './i18n';
 import { checkLink, joinUrl, type LinkProblem, readClaims, type TokenClaims, tokenFromLocation, webSocketUrl } from './link';
 import type { Facing } from './media/devices';
 import { Room } from './room/room';
@@ -12,6 +12,7 @@ import { RoomApi } from './room/room-api';
 import { careForSession } from './room/session-care';
 import { renderConsent } from './screens/consent';
 import { renderDeviceCheck } from './screens/device-check';
+import { endScreen } from './screens/end-screen';
 import { type MessageScreen, renderMessage } from './screens/message-screen';
 import { RoomView } from './screens/room-view';
 import { renderWaiting, type WaitingScreen } from './screens/waiting';
@@ -34,39 +35,14 @@ const LINK_MESSAGES: Record<LinkProblem, MessageScreen> = {
   not_yet: { title: 'link.notYet.title', body: 'link.notYet.body' },
 };
 
-/** What to say when the session ends, and whether opening the link again can help. */
-const END_MESSAGES: Record<EndReason, { body: MessageKey; rejoin: boolean }> = {
-  left: { body: 'room.left', rejoin: true },
-  invalid_token: { body: 'link.invalid.body', rejoin: false },
-  room_full: { body: 'room.full', rejoin: true },
-  // A removed person's token never joins this session again; an ended session is over.
-  removed: { body: 'room.removed', rejoin: false },
-  ended: { body: 'room.sessionEnded', rejoin: false },
-  denied: { body: 'room.denied', rejoin: true },
-  room_locked: { body: 'room.locked', rejoin: true },
-  // Opening the link again goes through the consent screen first.
-  consent_required: { body: 'room.consentRequired', rejoin: true },
-  gone: { body: 'room.ended', rejoin: true },
-  gave_up: { body: 'room.ended', rejoin: true },
-  unsupported: { body: 'device.unsupported.body', rejoin: false },
-};
-
-function endScreen(reason: EndReason, detail?: string): MessageScreen {
-  const end = END_MESSAGES[reason];
-  return {
-    title: 'app.title',
-    body: end.body,
-    detail,
-    action: end.rejoin ? { label: 'room.leftRejoin', run: () => location.reload() } : undefined,
-  };
-}
-
 /** Whatever screen is up re-renders itself when the language changes. */
 let rerender: () => void = () => {};
 onLanguageChange(() => {
   document.title = t('app.title');
   rerender();
 });
+
+const reload = () => location.reload();
 
 function showMessage(screen: MessageScreen): void {
   rerender = () => renderMessage(root, screen);
@@ -117,14 +93,14 @@ function start(): void {
  * and nothing is recorded before the room.
  */
 async function consentThenEnter(token: string, claims: TokenClaims, api: RoomApi, stream: MediaStream | null, facing: Facing): Promise<void> {
-  if (claims.role !== 'party' || !claims.case) return enter(token, api, stream, facing);
+  if (claims.role !== 'party' || !claims.case) return enter(token, claims, api, stream, facing);
   const known = await api.consent().catch(() => null);
-  if (known && !known.required) return enter(token, api, stream, facing);
+  if (known && !known.required) return enter(token, claims, api, stream, facing);
   // Asked (or the question failed and the screen retries it): the screen says what to do.
-  rerender = renderConsent(root, { api, known, onDone: () => void enter(token, api, stream, facing) }).rerender;
+  rerender = renderConsent(root, { api, known, onDone: () => void enter(token, claims, api, stream, facing) }).rerender;
 }
 
-async function enter(token: string, api: RoomApi, stream: MediaStream | null, facing: Facing): Promise<void> {
+async function enter(token: string, claims: TokenClaims, api: RoomApi, stream: MediaStream | null, facing: Facing): Promise<void> {
   hook.joinPressedAt = performance.now();
   const engine = new Engine(webSocketUrl(location), token);
   const room = new Room(engine);
@@ -140,7 +116,7 @@ async function enter(token: string, api: RoomApi, stream: MediaStream | null, fa
   } catch (error) {
     (waiting as WaitingScreen | null)?.dispose();
     for (const track of stream?.getTracks() ?? []) track.stop();
-    if (error instanceof JoinError) showMessage(endScreen(error.reason, error.detail));
+    if (error instanceof JoinError) showMessage(endScreen(error.reason, error.detail, claims, reload));
     else showMessage({ title: 'error.network', action: { label: 'check.retry', run: () => location.reload() } });
     return;
   }
@@ -155,7 +131,7 @@ async function enter(token: string, api: RoomApi, stream: MediaStream | null, fa
     care.stop();
     view.dispose();
     for (const track of stream?.getTracks() ?? []) track.stop();
-    showMessage(endScreen(reason, message));
+    showMessage(endScreen(reason, message, claims, reload));
   });
 }
 

@@ -91,6 +91,9 @@ export const en: Record<MessageKey, string> = {
   'room.tapToPlay': 'Tap here to turn on sound',
 
   'room.denied': 'The mediator did not let you into this session.',
+  'room.end.mediatorEnded': 'This session has ended.',
+  'room.end.toCase': 'Back to the case',
+  'room.end.toRecord': 'This session\'s record',
   'room.sessionEnded': 'The mediator has ended this session. Thank you for taking part.',
   'room.locked': 'The room is locked; nobody new can enter for now. Please contact your mediator.',
   'room.consentRequired': 'Before entering you need to agree to the online mediation rules. Tap "Join again" to do so.',

@@ -91,6 +91,9 @@ export const zhCN = {
   'room.saveDataOn': '打开省流量',
 
   'room.denied': '调解员未允许您进入本次调解。',
+  'room.end.mediatorEnded': '本次调解已结束。',
+  'room.end.toCase': '返回案件',
+  'room.end.toRecord': '查看本次调解记录',
   'room.sessionEnded': '调解员已结束本次调解，感谢您的参与。',
   'room.locked': '调解室已锁定，暂时不能进入。请联系调解员。',
   'room.consentRequired': '进入调解前，需要先同意在线调解规则。请点“重新进入”完成确认。',

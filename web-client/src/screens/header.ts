@@ -4,15 +4,23 @@ import { language, setLanguage, t } from '../i18n';
 import { h } from './dom';
 
 export function header(): HTMLElement {
-  return h('header', { class: 'app-header' }, [
-    h('span', { class: 'app-name', text: t('app.title') }),
-    h('button', {
-      class: 'lang-switch',
-      type: 'button',
-      'aria-label': t('lang.label'),
-      'data-testid': 'language-switch',
-      text: t('lang.switch'),
-      onclick: () => setLanguage(language() === 'zh-CN' ? 'en' : 'zh-CN'),
-    }),
-  ]);
+  return h('header', { class: 'app-header' }, [h('span', { class: 'app-name', text: t('app.title') }), languageSwitch()]);
+}
+
+/** The switch between Chinese and English, on every screen (in the room, in its top bar). */
+export function languageSwitch(): HTMLButtonElement {
+  const button = h('button', {
+    class: 'lang-switch',
+    type: 'button',
+    'data-testid': 'language-switch',
+    onclick: () => setLanguage(language() === 'zh-CN' ? 'en' : 'zh-CN'),
+  });
+  relabelLanguageSwitch(button);
+  return button;
+}
+
+/** After a language change, for a switch that stays on screen. */
+export function relabelLanguageSwitch(button: HTMLButtonElement): void {
+  button.setAttribute('aria-label', t('lang.label'));
+  button.textContent = t('lang.switch');
 }

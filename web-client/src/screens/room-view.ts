@@ -19,6 +19,7 @@ import { ModeratorPanel } from './moderator-panel';
 import { ScreenShare } from './screen-share';
 import { showSessionNotices } from './session-notices';
 import { SpaceBanner } from './space-banner';
+import { languageSwitch, relabelLanguageSwitch } from './header';
 import { Tile } from './tile';
 import { Toasts } from './toast';
 
@@ -44,6 +45,8 @@ export class RoomView {
   private readonly spaceBanner: SpaceBanner;
   /** Where we are and how our link is, in one bar coloured by the space. */
   private readonly top = h('div', { class: 'room-top' });
+  /** Like every other screen's: a party may be more at ease in the other language. */
+  private readonly languageSwitch = languageSwitch();
   private readonly myHealth: MyHealth;
   private readonly audioOnlyBanner: AudioOnlyBanner;
   private readonly chat: ChatPanel;
@@ -74,7 +77,7 @@ export class RoomView {
     enablePipDragging(self.el, this.stage);
     this.spaceBanner = new SpaceBanner(room);
     this.myHealth = new MyHealth(room.network);
-    this.top.append(this.spaceBanner.el, this.myHealth.el);
+    this.top.append(this.spaceBanner.el, this.myHealth.el, this.languageSwitch);
     this.audioOnlyBanner = new AudioOnlyBanner(room.network);
     this.screenShare = new ScreenShare(room, () => this.renderControls(), () => this.toasts.show(t('room.shareFailed'), { testId: 'toast-share-failed' }));
     this.chat = new ChatPanel(room, options.api, options.phone, () => this.renderControls());
@@ -147,6 +150,7 @@ export class RoomView {
 
   /** Redraws every text after a language change. */
   rerenderText(): void {
+    relabelLanguageSwitch(this.languageSwitch);
     this.updateTop();
     this.myHealth.update();
     this.audioOnlyBanner.update();
