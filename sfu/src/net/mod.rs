@@ -150,8 +150,9 @@ pub(crate) fn run_router(
     let mut by_ufrag: HashMap<String, Destination> = HashMap::new();
     let mut by_addr: HashMap<SocketAddr, Destination> = HashMap::new();
     let mut buf = vec![0u8; 2048];
-    while !stop.load(Ordering::Relaxed) {
-        // Routing changes first: a binding request may arrive right after its join.
+    // Applies every routing change sent so far.
+    let apply = |by_ufrag: &mut HashMap<String, Destination>,
+                 by_addr: &mut HashMap<SocketAddr, Destination>| {
         while let Ok(update) = updates.try_recv() {
             match update {
                 RouterUpdate::Route { ufrag, shard, key } => {
@@ -163,6 +164,9 @@ pub(crate) fn run_router(
                 }
             }
         }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        apply(&mut by_ufrag, &mut by_addr);
         let (len, from) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
             Err(e)
@@ -181,13 +185,21 @@ pub(crate) fn run_router(
         };
         let data = &buf[..len];
         let destination = match stun::local_ufrag(data) {
-            Some(ufrag) => match by_ufrag.get(ufrag) {
-                Some(&d) => {
-                    by_addr.insert(from, d);
-                    Some(d)
+            Some(ufrag) => {
+                // A join's route may have been sent while this thread slept in `recv_from`:
+                // the client's first binding request follows its answer at once. A miss
+                // takes whatever changes are pending before giving up on the request.
+                if !by_ufrag.contains_key(ufrag) {
+                    apply(&mut by_ufrag, &mut by_addr);
                 }
-                None => None,
-            },
+                match by_ufrag.get(ufrag) {
+                    Some(&d) => {
+                        by_addr.insert(from, d);
+                        Some(d)
+                    }
+                    None => None,
+                }
+            }
             None => by_addr.get(&from).copied(),
         };
         let Some(d) = destination else {
