@@ -2,8 +2,10 @@
 //!
 //! Deployments connect their own gateway (a government SMS platform, a WeChat official
 //! account): Accord POSTs one JSON object per message to a configured URL and the gateway
-//! does the rest. Without one, messages go to the log, and staff copy the text shown with
-//! each invite into whatever channel they use.
+//! does the rest. Without one, the log records that a message was due (template, invite,
+//! masked phone) and staff copy the text shown with each invite into whatever channel they
+//! use. The text itself never reaches the log: it carries the join link, whose token lets
+//! anyone who reads it act as that person, and the case's title and number.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,6 +43,9 @@ pub struct Notification {
     pub params: BTreeMap<&'static str, String>,
     /// The whole message as text, for gateways that send free text.
     pub text: String,
+    /// The invite the message is about, for the log channel's record.
+    #[serde(skip)]
+    pub invite_id: Option<String>,
 }
 
 /// Sends notifications.
@@ -62,7 +67,8 @@ pub fn notifier(config: &NotifyConfig) -> Result<Box<dyn Notifier>> {
     })
 }
 
-/// Writes each message to the log, with the phone number masked.
+/// Records each message in the log by what it is (template, invite, masked phone), never by
+/// what it says: see the module docs.
 pub struct LogNotifier;
 
 #[async_trait]
@@ -74,9 +80,9 @@ impl Notifier for LogNotifier {
     async fn send(&self, notification: &Notification) -> Result<()> {
         tracing::info!(
             template = notification.template,
+            invite = notification.invite_id.as_deref().unwrap_or("-"),
             to = %mask_phone(&notification.to),
-            text = %notification.text,
-            "notification (log channel: no gateway configured)"
+            "notification due (log channel: no gateway configured; staff send the invite's text)"
         );
         Ok(())
     }
@@ -116,7 +122,8 @@ impl Notifier for HttpNotifier {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(|e| {
-            tracing::warn!(error = %e, "notification gateway unreachable");
+            // Without the URL: a gateway's address may carry its credentials.
+            tracing::warn!(error = %e.without_url(), "notification gateway unreachable");
             Error::Upstream("the notification gateway could not be reached".into())
         })?;
         let status = response.status();

