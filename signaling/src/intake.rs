@@ -436,8 +436,10 @@ fn all_digits(text: &str) -> bool {
 pub(crate) fn is_id_number(id: &str) -> bool {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
+    // Bytes, never `str` slices: an 18-byte value with a multi-byte character in it has no
+    // character boundary at 17.
     let bytes = id.as_bytes();
-    if bytes.len() != 18 || !all_digits(&id[..17]) {
+    if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
         return false;
     }
     let sum: u32 = bytes[..17]
@@ -508,6 +510,14 @@ mod tests {
         );
         assert_eq!(fields_of(validate(None)), ["application"]);
         assert_eq!(fields_of(validate(Some("[1]"))), ["application"]);
+    }
+
+    #[test]
+    fn multi_byte_id_numbers_are_refused_not_sliced() {
+        assert!(!is_id_number("1234567890123456é"));
+        assert!(!is_id_number("12345678901234567é"));
+        assert!(!is_id_number("身份证号码是十八个字"));
+        assert!(is_id_number("11010519491231002X"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use accord_tests::Bystander;
-use accord_tests::case_world::{ID_NUMBER, PHONE, id_of};
+use accord_tests::case_world::{CaseWorld, ID_NUMBER, PHONE, id_of};
 use accord_tests::protocol::{ClientFrame, ServerFrame};
 use accord_tests::session_world::{
     APPLICANT, APPLICANT_LAWYER, LATECOMER, RESPONDENT, RESPONDENT_INTERPRETER, SessionWorld,
@@ -15,9 +15,11 @@ use accord_tests::session_world::{
 };
 use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
+/// An ID number of 18 bytes whose 17th byte is inside a character.
+const MULTI_BYTE_ID: &str = "1234567890123456é";
 const CHAT: &str = "我方愿意赔偿两千元，请转告对方";
 
 /// Every place in `log` where one of `secrets` appears, by what it is.
@@ -129,4 +131,70 @@ async fn a_whole_session_leaves_no_token_name_phone_or_id_number_in_the_log() ->
     let found = leaks(&log, &secrets);
     ensure!(found.is_empty(), "the log holds {found:?}:\n{log}");
     world.world.server.stop().await
+}
+
+#[tokio::test]
+async fn a_multi_byte_id_number_is_refused_with_422_and_never_logged() -> Result<()> {
+    let world = CaseWorld::new().await?;
+    let form = reqwest::multipart::Form::new().text(
+        "application",
+        json!({
+            "applicant": {"name": "张三", "phone": PHONE, "id_number": MULTI_BYTE_ID},
+            "respondent": {"name": "李四", "phone": "13900139000"},
+            "region": "新安街道", "category": "neighbours",
+            "facts": "楼上漏水三个月。", "claims": "维修漏水。"
+        })
+        .to_string(),
+    );
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/intake", world.server.http_url()))
+        .header("Idempotency-Key", "multi-byte-id-0001")
+        .multipart(form)
+        .send()
+        .await
+        .context("the intake answer")?;
+    ensure!(
+        answer.status() == StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
+    let body: Value = answer.json().await?;
+    ensure!(
+        body["code"].is_string() && body.to_string().contains("applicant.id_number"),
+        "{body}"
+    );
+
+    let staff_form = world
+        .api
+        .post(
+            "/api/v1/cases",
+            json!({
+                "category": "neighbours", "risk": "yellow", "title": "漏水",
+                "facts": "楼上漏水。", "claims": "维修。",
+                "parties": [
+                    {"side": "applicant", "kind": "person", "name": "张三", "id_number": MULTI_BYTE_ID},
+                    {"side": "respondent", "kind": "person", "name": "李四"}
+                ]
+            }),
+            &world.mediator_a,
+        )
+        .await?
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)?;
+    ensure!(
+        staff_form.field_names() == ["parties[0].id_number"],
+        "{:?}",
+        staff_form.body
+    );
+
+    // Still serving.
+    world
+        .api
+        .get("/api/v1/auth/me", &world.mediator_a)
+        .await?
+        .expect(StatusCode::OK)?;
+    let log = std::fs::read_to_string(world.server.log_path())?;
+    ensure!(
+        !log.contains("1234567890123456"),
+        "the value is in the log:\n{log}"
+    );
+    world.server.stop().await
 }
