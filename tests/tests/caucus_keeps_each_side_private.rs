@@ -2,7 +2,8 @@
 //! helpers come in through the waiting room, the mediator separates the sides, and while
 //! separated not one packet of one side's media reaches the other (counted by the receiving
 //! client and by the SFU), and nothing any client of side A is told names or counts anyone
-//! in side B's room. After everyone is gathered again, media flows both ways.
+//! in side B's room, not even when someone there starts or stops speaking. After everyone
+//! is gathered again, media flows both ways.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -124,6 +125,9 @@ async fn while_separated_not_one_packet_or_name_crosses_between_the_sides() -> R
     let a2_frames_from = a2.raw_frames().len();
     // In-flight packets settle, then nothing more may cross.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both parties speak all along (their packets carry a loud audio level), so side A's
+    // own speaker list is settled now: A speaks, and nothing B does may change what A hears.
+    let a_speakers_from = a1.raw_frames().len();
     let a_got_b = packets_on(&a1, &b_tracks_at_a);
     let b_got_a = packets_on(&b1, &a_tracks_at_b);
     let sfu_before = world.media().await?;
@@ -146,6 +150,21 @@ async fn while_separated_not_one_packet_or_name_crosses_between_the_sides() -> R
         matches!(f, ServerFrame::Chat { .. })
     })
     .await?;
+    // 李四 falls silent and speaks again, twice (each time longer than the SFU's speaker
+    // check): B's speaker list changes four times.
+    for muted in [true, false, true, false] {
+        b1.send(ClientFrame::Mute {
+            source: "microphone".into(),
+            muted,
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let b_speaker_frames = b1
+        .raw_frames()
+        .iter()
+        .filter(|f| f.contains(r#""type":"active_speakers""#))
+        .count();
     drop(b2);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let a_got_b_after = packets_on(&a1, &b_tracks_at_a);
@@ -183,6 +202,19 @@ async fn while_separated_not_one_packet_or_name_crosses_between_the_sides() -> R
         "respondent",
     ];
     let a1_heard = a1.raw_frames()[a_frames_from..].to_vec();
+    let a_speaker_frames: Vec<String> = a1.raw_frames()[a_speakers_from..]
+        .iter()
+        .filter(|f| f.contains(r#""type":"active_speakers""#))
+        .cloned()
+        .collect();
+    ensure!(
+        b_speaker_frames >= 2,
+        "side B heard its own speaker changes ({b_speaker_frames} frames)"
+    );
+    ensure!(
+        a_speaker_frames.is_empty(),
+        "side A was told of speaker changes while only side B's changed: {a_speaker_frames:?}"
+    );
     let a2_heard = a2.raw_frames()[a2_frames_from..].to_vec();
     for frame in a1_heard.iter().chain(&a2_heard) {
         for word in forbidden {

@@ -9,7 +9,7 @@ use rtc::sansio::Protocol;
 use super::participant::{CONNECT_TIMEOUT, PATH_QUIET, RESTART_REPEAT};
 use super::{Shard, speaker};
 use crate::events::{IceRestartReason, SfuEvent, Speaker};
-use crate::ids::{MediaKind, Space, TrackId, TrackSource};
+use crate::ids::{MediaKind, ParticipantId, Space, TrackId, TrackSource};
 use crate::peer;
 
 impl Shard {
@@ -293,30 +293,33 @@ impl Shard {
                 .collect();
             speakers.sort_by_key(|(space, s)| (*space, std::cmp::Reverse(s.level)));
             speakers.dedup_by(|a, b| a.1.participant_id == b.1.participant_id);
-            let same_set = speakers.len() == room.speakers.len()
-                && speakers
-                    .iter()
-                    .zip(&room.speakers)
-                    .all(|(a, b)| a.0 == b.0 && a.1.participant_id == b.1.participant_id);
-            if !same_set {
-                room.speakers = speakers.clone();
-                changes.push((room_id.clone(), speakers));
-            }
-        }
-        for (room, speakers) in changes {
-            let mut spaces: Vec<Space> = self
-                .rooms
-                .get(&room)
-                .map(|r| {
-                    r.participants
-                        .iter()
-                        .filter_map(|&k| self.space_of(k))
-                        .collect()
-                })
-                .unwrap_or_default();
+            // Compared space by space: a side's private room must not hear (even as an empty
+            // list) that the other side's speakers changed.
+            let mut spaces: Vec<Space> = speakers
+                .iter()
+                .chain(&room.speakers)
+                .map(|(space, _)| *space)
+                .collect();
             spaces.sort_unstable();
             spaces.dedup();
-            // Each space hears of its own speakers only (an empty list when they fell quiet).
+            let in_space = |list: &[(Space, Speaker)], space: Space| -> Vec<ParticipantId> {
+                list.iter()
+                    .filter(|(s, _)| *s == space)
+                    .map(|(_, speaker)| speaker.participant_id.clone())
+                    .collect()
+            };
+            let changed: Vec<Space> = spaces
+                .into_iter()
+                .filter(|&space| in_space(&speakers, space) != in_space(&room.speakers, space))
+                .collect();
+            if !changed.is_empty() {
+                room.speakers = speakers.clone();
+                changes.push((room_id.clone(), speakers, changed));
+            }
+        }
+        for (room, speakers, spaces) in changes {
+            // Each changed space hears of its own speakers only (an empty list when they fell
+            // quiet).
             for space in spaces {
                 let here: Vec<Speaker> = speakers
                     .iter()
