@@ -626,3 +626,65 @@ both_databases!(
     burst_order,
     cases_made_in_one_burst_list_newest_first_across_pages
 );
+
+async fn phones_stored_in_clear_by_an_older_version_are_sealed_on_open(s: &Scratch) {
+    let keys = StoreKeys::random();
+    let store = Store::open(&s.url, keys.clone()).await.expect("store");
+    let org = organisation(&store, "宝安", "新安街道").await;
+    let case = store
+        .create_case(&admin(), new_case(&org, "漏水"), None)
+        .await
+        .expect("case");
+    let party = store
+        .add_party(&admin(), &case.id, person("张三", Side::Applicant, None))
+        .await
+        .expect("party");
+    let stored = sqlx::query("SELECT phone, phone_sealed, phone_masked FROM parties WHERE id = $1")
+        .bind(&party.id)
+        .fetch_one(store.pool())
+        .await
+        .expect("row");
+    assert_eq!(stored.try_get::<Option<String>, _>(0).expect("phone"), None);
+    let sealed: Vec<u8> = stored.try_get(1).expect("sealed");
+    assert!(!sealed.windows(11).any(|w| w == b"13800138000"));
+    assert_eq!(
+        stored.try_get::<String, _>(2).expect("masked"),
+        "138****8000"
+    );
+    assert_eq!(party.phone.as_deref(), Some("13800138000"));
+
+    // As a version before sealing left it.
+    sqlx::query(
+        "UPDATE parties SET phone = '13900139000', phone_sealed = NULL, phone_masked = NULL \
+         WHERE id = $1",
+    )
+    .bind(&party.id)
+    .execute(store.pool())
+    .await
+    .expect("downgrade");
+    store.close().await;
+    let reopened = Store::open(&s.url, keys).await.expect("reopened");
+    let row = sqlx::query("SELECT phone, phone_masked FROM parties WHERE id = $1")
+        .bind(&party.id)
+        .fetch_one(reopened.pool())
+        .await
+        .expect("row");
+    assert_eq!(row.try_get::<Option<String>, _>(0).expect("phone"), None);
+    assert_eq!(row.try_get::<String, _>(1).expect("masked"), "139****9000");
+    assert_eq!(
+        reopened
+            .party(&party.id)
+            .await
+            .expect("party")
+            .phone
+            .as_deref(),
+        Some("13900139000")
+    );
+    assert!(reopened.verify_audit().await.expect("verify").intact());
+    reopened.close().await;
+}
+
+both_databases!(
+    sealed_phones,
+    phones_stored_in_clear_by_an_older_version_are_sealed_on_open
+);

@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use accord_tests::Bystander;
-use accord_tests::case_world::{CaseWorld, ID_NUMBER, PHONE, id_of};
+use accord_tests::case_world::{CaseWorld, ID_NUMBER, PASSWORD, PHONE, id_of};
 use accord_tests::protocol::{ClientFrame, ServerFrame};
 use accord_tests::session_world::{
     APPLICANT, APPLICANT_LAWYER, LATECOMER, RESPONDENT, RESPONDENT_INTERPRETER, SessionWorld,
     join_admitted,
 };
+use accord_tests::{Bystander, TestServer};
 use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -131,6 +131,118 @@ async fn a_whole_session_leaves_no_token_name_phone_or_id_number_in_the_log() ->
     let found = leaks(&log, &secrets);
     ensure!(found.is_empty(), "the log holds {found:?}:\n{log}");
     world.world.server.stop().await
+}
+
+/// The bytes of the SQLite database and its WAL.
+fn database_bytes(server: &TestServer) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    for file in ["accord.db", "accord.db-wal"] {
+        let path = server.data_dir().join(file);
+        if path.exists() {
+            bytes.extend(std::fs::read(&path)?);
+        }
+    }
+    Ok(bytes)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The phone of the party named `name` in a case detail.
+fn phone_of(detail: &Value, name: &str) -> Result<String> {
+    let party = detail["parties"]
+        .as_array()
+        .context("parties")?
+        .iter()
+        .find(|p| p["name"] == name)
+        .with_context(|| format!("no {name} in {detail}"))?;
+    Ok(party["phone"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The applicant's phone as `token`'s bearer sees it.
+async fn seen(world: &CaseWorld, case: &str, token: &str) -> Result<String> {
+    let answer = world
+        .api
+        .get(&format!("/api/v1/cases/{case}"), token)
+        .await?
+        .expect(StatusCode::OK)?;
+    phone_of(&answer.body, "张三")
+}
+
+#[tokio::test]
+async fn phones_are_sealed_at_rest_and_shown_in_full_to_the_cases_mediator_only() -> Result<()> {
+    let world = CaseWorld::new().await?;
+    let api = &world.api;
+    let detail = world.case("楼上漏水纠纷").await?;
+    let case = id_of(&detail, "/case/id")?;
+    if detail["case"]["mediator_id"] != json!(world.mediator_a_id) {
+        api.post(
+            &format!("/api/v1/cases/{case}/assign"),
+            json!({"mediator_id": world.mediator_a_id}),
+            &world.admin,
+        )
+        .await?
+        .expect(StatusCode::OK)?;
+    }
+    // Sent to the court for confirmation, so that its court users see it.
+    for status in [
+        "in_mediation",
+        "agreement_reached",
+        "signed",
+        "confirmation_requested",
+    ] {
+        api.post(
+            &format!("/api/v1/cases/{case}/status"),
+            json!({"status": status}),
+            &world.mediator_a,
+        )
+        .await?
+        .expect(StatusCode::OK)?;
+    }
+    // A second mediator of the same organisation, not on this case.
+    let org = id_of(&detail, "/case/organisation_id")?;
+    api.post(
+        "/api/v1/staff",
+        json!({"username": "zhou", "display_name": "周调解员", "password": PASSWORD,
+               "role": "mediator", "organisation_id": org}),
+        &world.admin,
+    )
+    .await?
+    .expect(StatusCode::CREATED)?;
+    let colleague = api.login("zhou", PASSWORD).await?;
+
+    ensure!(seen(&world, &case, &world.mediator_a).await? == PHONE);
+    for (who, token) in [
+        ("an administrator", world.admin.clone()),
+        ("a mediator not on the case", colleague),
+        ("a court user", world.court.clone()),
+    ] {
+        let phone = seen(&world, &case, &token).await?;
+        ensure!(phone == "138****8000", "{who} saw the phone as {phone:?}");
+    }
+
+    let bytes = database_bytes(&world.server)?;
+    ensure!(bytes.len() > 4096, "no database found");
+    for phone in [PHONE, "13900139000"] {
+        ensure!(
+            !contains(&bytes, phone),
+            "the database holds {phone} in clear"
+        );
+    }
+    #[cfg(unix)]
+    for file in ["accord.db", "accord.db-wal", "accord.db-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = world.server.data_dir().join(file);
+        let mode = std::fs::metadata(&path)
+            .with_context(|| format!("{}", path.display()))?
+            .permissions()
+            .mode();
+        ensure!(mode & 0o777 == 0o600, "{file} has mode {:o}", mode & 0o777);
+    }
+    world.server.stop().await
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{Body, Problems, body, require_case_worker, sees_everything, visible_case};
+use super::{Body, Problems, body, require_case_worker, sees_everything, shown, visible_case};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::intake::{idempotency_key, is_id_number, is_landline, is_mobile, normalise_phone};
@@ -241,8 +241,12 @@ async fn detail_of(state: &AppState, session: &StaffSession, case: Case) -> Resu
         Some(id) => Some(store.staff(id).await?.into()),
         None => None,
     };
+    let parties = store.parties(&case.id).await?;
     Ok(CaseDetail {
-        parties: store.parties(&case.id).await?,
+        parties: parties
+            .into_iter()
+            .map(|p| shown(session, &case, p))
+            .collect(),
         sessions: store.sessions(&case.id).await?,
         evidence: store.evidence(&case.id).await?,
         next_statuses: allowed_steps(session, case.status),
@@ -474,7 +478,7 @@ async fn add_party(
         Err(Error::NotFound(_)) => Err(Error::field("represents", "not a party of this case")),
         other => other,
     }?;
-    Ok((StatusCode::CREATED, Json(added)))
+    Ok((StatusCode::CREATED, Json(shown(&session, &case, added))))
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::io::AsyncReadExt;
 
-use super::{party_of, require_case_worker, visible_case};
+use super::{party_of, require_case_worker, shown, visible_case};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::evidence::{self, Received, drain, multipart_error};
@@ -147,12 +147,18 @@ async fn attorney_letter(
         ));
     }
     let (file, _) = read_upload(&state, multipart, false).await?;
-    let record = evidence_record(file, case.id, Some(party.id.clone()), &session.actor()).await?;
+    let record = evidence_record(
+        file,
+        case.id.clone(),
+        Some(party.id.clone()),
+        &session.actor(),
+    )
+    .await?;
     let updated = state
         .store()
         .attach_attorney_letter(&session.actor(), &party.id, record)
         .await?;
-    Ok((StatusCode::CREATED, Json(updated)))
+    Ok((StatusCode::CREATED, Json(shown(&session, &case, updated))))
 }
 
 async fn download(

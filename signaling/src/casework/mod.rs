@@ -57,6 +57,18 @@ async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Res
     }
 }
 
+/// A party as the bearer may see them: the phone in full only for the case's own mediator
+/// (who calls them), masked (`138****5678`) for everyone else, administrators and court users
+/// included.
+fn shown(session: &StaffSession, case: &Case, mut party: Party) -> Party {
+    let own_mediator = session.0.role == StaffRole::Mediator
+        && case.mediator_id.as_deref() == Some(session.0.sub.as_str());
+    if !own_mediator {
+        party.phone = party.phone.as_deref().map(crate::store::mask_phone);
+    }
+    party
+}
+
 /// The party `id` if it belongs to `case`; a 422 on `party_id` otherwise (it was sent in a
 /// body, so it is a wrong field, not a missing page).
 async fn party_of(state: &AppState, case: &Case, id: &str) -> Result<Party> {

@@ -87,6 +87,9 @@ impl Store {
     pub async fn open(url: &str, keys: StoreKeys) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
+        if backend == Backend::Sqlite {
+            restrict_sqlite_files(url)?;
+        }
         let (url, connections) = match backend {
             // One connection: SQLite allows one writer, and a second connection's deferred
             // transaction would fail to upgrade to a write rather than wait.
@@ -110,11 +113,16 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self {
+        let store = Self {
             pool,
             backend,
             keys,
-        })
+        };
+        let sealed = store.seal_clear_phones().await?;
+        if sealed > 0 {
+            tracing::info!(parties = sealed, "sealed the phones stored in clear");
+        }
+        Ok(store)
     }
 
     /// Which database this is.
@@ -152,6 +160,53 @@ fn sqlite_url(url: &str) -> String {
     } else {
         format!("{url}?mode=rwc")
     }
+}
+
+/// The database holds personal data: its file, and the WAL and shared-memory files SQLite
+/// makes beside it, are for the server's user only. SQLite gives the WAL and `-shm` files
+/// the mode of the database file, so creating that one 0600 (before SQLite creates it with
+/// the umask's 0644) covers all three; files an older version made are narrowed here.
+fn restrict_sqlite_files(url: &str) -> Result<()> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    let io = |e: std::io::Error| Error::Internal(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = path.clone().into_os_string();
+            name.push(suffix);
+            let file = std::path::PathBuf::from(name);
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file an `sqlite:` URL names, or `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 /// Unix milliseconds now.

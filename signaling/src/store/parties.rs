@@ -1,18 +1,20 @@
 //! The people of a case: parties, and the representatives, interpreters and experts who act
-//! for them. ID numbers are sealed on the way in and only ever come out masked.
+//! for them. ID numbers are sealed on the way in and only ever come out masked. Phones are
+//! sealed too, and opened when read: invites are sent to them, and the case's mediator calls
+//! them; the API masks them for everyone else.
 
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::cases::subject;
-use super::keys::mask_id_number;
+use super::keys::{mask_id_number, mask_phone};
 use super::model::{Actor, Evidence, NewParty, Party, PartyKind, Side};
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 
-const PARTY_COLUMNS: &str = "id, case_id, side, kind, name, phone, id_number_masked, represents, \
-     attorney_letter, created_at";
+const PARTY_COLUMNS: &str = "id, case_id, side, kind, name, phone_sealed, id_number_masked, \
+     represents, attorney_letter, created_at";
 
 impl Store {
     /// Adds a party (or a representative, interpreter or expert of one) to a case. The ID
@@ -62,6 +64,11 @@ impl Store {
             .as_deref()
             .map(|n| self.keys.seal(n))
             .transpose()?;
+        let phone_sealed = new
+            .phone
+            .as_deref()
+            .map(|p| self.keys.seal(p))
+            .transpose()?;
         let party = Party {
             id: new_id("PT"),
             case_id: case_id.to_owned(),
@@ -75,16 +82,17 @@ impl Store {
             created_at: now_ms(),
         };
         sqlx::query(
-            "INSERT INTO parties (id, case_id, side, kind, name, phone, id_number_sealed, \
-             id_number_masked, represents, attorney_letter, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO parties (id, case_id, side, kind, name, phone_sealed, phone_masked, \
+             id_number_sealed, id_number_masked, represents, attorney_letter, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&party.id)
         .bind(&party.case_id)
         .bind(party.side.as_str())
         .bind(party.kind.as_str())
         .bind(&party.name)
-        .bind(&party.phone)
+        .bind(phone_sealed)
+        .bind(party.phone.as_deref().map(mask_phone))
         .bind(sealed)
         .bind(&party.id_number_masked)
         .bind(&party.represents)
@@ -113,7 +121,7 @@ impl Store {
         .await?;
         let mut parties = rows
             .iter()
-            .map(party_from_row)
+            .map(|row| self.party_from_row(row))
             .collect::<Result<Vec<_>>>()?;
         parties.sort_by_key(|p| p.side != Side::Applicant);
         Ok(parties)
@@ -128,7 +136,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(Error::NotFound("no such party"))?;
-        party_from_row(&row)
+        self.party_from_row(&row)
     }
 
     /// Records a representative's power of attorney: the file as evidence of the case, and
@@ -185,19 +193,68 @@ impl Store {
         tx.commit().await?;
         Ok(Some(clear))
     }
-}
 
-fn party_from_row(row: &AnyRow) -> Result<Party> {
-    Ok(Party {
-        id: row.try_get(0)?,
-        case_id: row.try_get(1)?,
-        side: Side::parse(&row.try_get::<String, _>(2)?)?,
-        kind: PartyKind::parse(&row.try_get::<String, _>(3)?)?,
-        name: row.try_get(4)?,
-        phone: row.try_get(5)?,
-        id_number_masked: row.try_get(6)?,
-        represents: row.try_get(7)?,
-        attorney_letter: row.try_get(8)?,
-        created_at: row.try_get(9)?,
-    })
+    /// Seals the phones an older version stored in clear (the migration that added the
+    /// sealed column cannot: the key is not in the database), and empties the clear column.
+    /// Returns how many were sealed.
+    pub(super) async fn seal_clear_phones(&self) -> Result<usize> {
+        let rows = sqlx::query("SELECT id, phone FROM parties WHERE phone IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        if self.backend == super::Backend::Sqlite {
+            // Overwrite the freed clear values instead of leaving them in free pages.
+            sqlx::query("PRAGMA secure_delete = ON")
+                .execute(&mut *tx)
+                .await?;
+        }
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let phone: String = row.try_get(1)?;
+            sqlx::query(
+                "UPDATE parties SET phone_sealed = $1, phone_masked = $2, phone = NULL \
+                 WHERE id = $3",
+            )
+            .bind(self.keys.seal(&phone)?)
+            .bind(mask_phone(&phone))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.audit(
+            &mut tx,
+            &Actor::System,
+            "store.phones_sealed",
+            "store",
+            json!({"parties": rows.len()}),
+        )
+        .await?;
+        tx.commit().await?;
+        if self.backend == super::Backend::Sqlite {
+            // Out of the WAL too: its frames still hold the pages as they were.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(rows.len())
+    }
+
+    fn party_from_row(&self, row: &AnyRow) -> Result<Party> {
+        let phone: Option<Vec<u8>> = row.try_get(5)?;
+        Ok(Party {
+            id: row.try_get(0)?,
+            case_id: row.try_get(1)?,
+            side: Side::parse(&row.try_get::<String, _>(2)?)?,
+            kind: PartyKind::parse(&row.try_get::<String, _>(3)?)?,
+            name: row.try_get(4)?,
+            phone: phone.map(|sealed| self.keys.open(&sealed)).transpose()?,
+            id_number_masked: row.try_get(6)?,
+            represents: row.try_get(7)?,
+            attorney_letter: row.try_get(8)?,
+            created_at: row.try_get(9)?,
+        })
+    }
 }
