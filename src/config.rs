@@ -166,6 +166,14 @@ pub struct SignalingSection {
     /// Largest evidence file (photo or PDF) a party may upload, in MiB.
     pub max_evidence_mib: u64,
 }
+    /// Chat messages one participant may send per second (bursts of twice this).
+    pub chat_per_second: u32,
+    /// Chat messages one participant may send per minute.
+    pub chat_per_minute: u32,
+    /// Evidence files one session takes.
+    pub evidence_per_session: u32,
+    /// Evidence one session takes, in MiB.
+    pub evidence_session_mib: u64,
 
 /// `[database]`
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
@@ -243,6 +251,10 @@ impl Default for SignalingSection {
             ice_servers: Vec::new(),
             max_evidence_mib: 10,
         }
+            chat_per_second: 5,
+            chat_per_minute: 60,
+            evidence_per_session: 50,
+            evidence_session_mib: 200,
     }
 }
 
@@ -355,6 +367,18 @@ impl Config {
                     config.signaling.max_evidence_mib = parse_env(key, value)?;
                 }
                 "ACCORD_DATABASE_URL" => config.database.url = value.clone(),
+                "ACCORD_SIGNALING_CHAT_PER_SECOND" => {
+                    config.signaling.chat_per_second = parse_env(key, value)?;
+                }
+                "ACCORD_SIGNALING_CHAT_PER_MINUTE" => {
+                    config.signaling.chat_per_minute = parse_env(key, value)?;
+                }
+                "ACCORD_SIGNALING_EVIDENCE_PER_SESSION" => {
+                    config.signaling.evidence_per_session = parse_env(key, value)?;
+                }
+                "ACCORD_SIGNALING_EVIDENCE_SESSION_MIB" => {
+                    config.signaling.evidence_session_mib = parse_env(key, value)?;
+                }
                 "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
                 "ACCORD_LOG_FORMAT" => {
                     config.log.format = match value.trim() {
@@ -378,6 +402,18 @@ impl Config {
             return Err(invalid("signaling.max_evidence_mib", "1–100"));
         }
         if !(1..=300).contains(&self.media.media_timeout_seconds) {
+        if !(1..=10_000).contains(&self.signaling.chat_per_second) {
+            return Err(invalid("signaling.chat_per_second", "1–10000"));
+        }
+        if !(1..=100_000).contains(&self.signaling.chat_per_minute) {
+            return Err(invalid("signaling.chat_per_minute", "1–100000"));
+        }
+        if !(1..=10_000).contains(&self.signaling.evidence_per_session) {
+            return Err(invalid("signaling.evidence_per_session", "1–10000"));
+        }
+        if !(1..=100_000).contains(&self.signaling.evidence_session_mib) {
+            return Err(invalid("signaling.evidence_session_mib", "1–100000"));
+        }
             return Err(invalid("media.media_timeout_seconds", "1–300"));
         }
         if !(self.media.media_timeout_seconds..=600).contains(&self.media.lost_after_seconds) {
@@ -489,6 +525,13 @@ impl Config {
             resume_grace: Duration::from_secs(self.signaling.resume_grace_seconds),
             max_evidence_bytes: self.signaling.max_evidence_mib * 1024 * 1024,
             public_url: (!self.http.public_url.is_empty())
+            room_limits: accord_signaling::limits::RoomLimits {
+                chat_per_second: self.signaling.chat_per_second,
+                chat_per_minute: self.signaling.chat_per_minute,
+                evidence_per_session: self.signaling.evidence_per_session,
+                evidence_bytes_per_session: self.signaling.evidence_session_mib * 1024 * 1024,
+                ..Default::default()
+            },
                 .then(|| self.http.public_url.trim_end_matches('/').to_owned()),
             trust_forwarded_for: self.http.trust_forwarded_for,
             turn: (!self.turn.urls.is_empty() && !self.turn.shared_secret.is_empty()).then(|| {

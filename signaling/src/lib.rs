@@ -63,6 +63,9 @@ pub struct SignalingConfig {
     pub trust_forwarded_for: bool,
     /// A TURN server to hand out time-limited credentials for.
     pub turn: Option<turn::TurnConfig>,
+    /// What one participant may do in a room per second or minute, and the evidence one
+    /// session takes.
+    pub room_limits: limits::RoomLimits,
 }
 
 impl Default for SignalingConfig {
@@ -77,6 +80,7 @@ impl Default for SignalingConfig {
             notify: notify::NotifyConfig::Log,
             trust_forwarded_for: false,
             turn: None,
+            room_limits: limits::RoomLimits::default(),
         }
     }
 }
@@ -112,6 +116,7 @@ impl AppState {
         blobs: Arc<dyn blobs::BlobStore>,
     ) -> Result<Self> {
         let notifier = notify::notifier(&config.notify)?;
+        let limits = limits::Limits::new(&config.room_limits);
         Ok(Self {
             inner: Arc::new(Inner {
                 metrics: metrics::Metrics::new(sfu.clone()),
@@ -123,7 +128,7 @@ impl AppState {
                 store,
                 blobs,
                 notifier,
-                limits: limits::Limits::default(),
+                limits,
                 ready: AtomicBool::new(false),
             }),
         })

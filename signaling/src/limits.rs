@@ -1,5 +1,6 @@
 //! Rate limits on the endpoints anyone can reach: sign-in (password guessing) and online
-//! intake (flooding a centre with applications).
+//! intake (flooding a centre with applications); and on what one participant does in a room
+//! (chat, hands, pauses, evidence), with caps on the evidence of one session.
 //!
 //! Fixed windows per key, in memory: each node limits on its own, which bounds guessing to
 //! the limit times the number of nodes; that is acceptable for a handful of nodes. Memory is
@@ -42,6 +43,20 @@ impl Limiter {
             limit,
             window,
             windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a hit for `key` at `now`, or says how long until its window opens again.
+    pub fn take(&self, key: &str, now: Instant) -> std::result::Result<(), Duration> {
+        match self.hit(key, now) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+                let left = windows.get(key).map_or(self.window, |w| {
+                    self.window.saturating_sub(now.duration_since(w.started))
+                });
+                Err(left.max(Duration::from_millis(1)))
+            }
         }
     }
 
@@ -106,6 +121,41 @@ impl Limiter {
     }
 }
 
+/// What one participant may do in a room, and how much evidence one session takes. The
+/// defaults leave a person typing fast, or a client pausing as its tab hides and shows, well
+/// inside; a script flooding the room is refused.
+#[derive(Clone, Debug)]
+pub struct RoomLimits {
+    /// Chat messages per second, on average over two seconds (bursts of twice this).
+    pub chat_per_second: u32,
+    /// Chat messages per minute.
+    pub chat_per_minute: u32,
+    /// Raised or lowered hands per minute.
+    pub hands_per_minute: u32,
+    /// Pauses and resumes per minute.
+    pub pauses_per_minute: u32,
+    /// Evidence uploads per minute.
+    pub evidence_per_minute: u32,
+    /// Evidence files shared in one session.
+    pub evidence_per_session: u32,
+    /// Bytes of evidence shared in one session.
+    pub evidence_bytes_per_session: u64,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            chat_per_second: 5,
+            chat_per_minute: 60,
+            hands_per_minute: 20,
+            pauses_per_minute: 30,
+            evidence_per_minute: 10,
+            evidence_per_session: 50,
+            evidence_bytes_per_session: 200 * 1024 * 1024,
+        }
+    }
+}
+
 /// The limits of one node.
 #[derive(Debug)]
 pub struct Limits {
@@ -115,15 +165,100 @@ pub struct Limits {
     pub login_failures: Limiter,
     /// Online applications, per client address.
     pub intake_per_address: Limiter,
+    /// Chat bursts, per participant.
+    pub chat_burst: Limiter,
+    /// Chat per minute, per participant.
+    pub chat_minute: Limiter,
+    /// Hands, per participant.
+    pub hands: Limiter,
+    /// Pauses and resumes, per participant.
+    pub pauses: Limiter,
+    /// Evidence uploads, per participant.
+    pub evidence_uploads: Limiter,
+    /// Evidence shared per session.
+    pub evidence: EvidenceTally,
 }
 
 impl Default for Limits {
     fn default() -> Self {
+        Self::new(&RoomLimits::default())
+    }
+}
+
+impl Limits {
+    /// A node's limits, with `room` for what participants do.
+    pub fn new(room: &RoomLimits) -> Self {
+        let minute = Duration::from_secs(60);
         Self {
-            login_per_address: Limiter::new(30, Duration::from_secs(60)),
+            login_per_address: Limiter::new(30, minute),
             login_failures: Limiter::new(10, Duration::from_secs(15 * 60)),
             intake_per_address: Limiter::new(10, Duration::from_secs(10 * 60)),
+            chat_burst: Limiter::new(
+                room.chat_per_second.saturating_mul(2).max(1),
+                Duration::from_secs(2),
+            ),
+            chat_minute: Limiter::new(room.chat_per_minute.max(1), minute),
+            hands: Limiter::new(room.hands_per_minute.max(1), minute),
+            pauses: Limiter::new(room.pauses_per_minute.max(1), minute),
+            evidence_uploads: Limiter::new(room.evidence_per_minute.max(1), minute),
+            evidence: EvidenceTally::new(
+                room.evidence_per_session,
+                room.evidence_bytes_per_session,
+            ),
         }
+    }
+}
+
+/// Files and bytes of evidence shared in each session, against the caps. Kept in memory per
+/// node (a restart starts the count again); bounded like the limiters' tables.
+#[derive(Debug)]
+pub struct EvidenceTally {
+    max_files: u32,
+    max_bytes: u64,
+    sessions: Mutex<HashMap<String, (u32, u64)>>,
+}
+
+impl EvidenceTally {
+    fn new(max_files: u32, max_bytes: u64) -> Self {
+        Self {
+            max_files,
+            max_bytes,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn refusal(&self) -> Error {
+        Error::PayloadTooLarge(format!(
+            "this session has its share of evidence ({} files, {} MiB); bring more to the mediator another way",
+            self.max_files,
+            self.max_bytes / (1024 * 1024)
+        ))
+    }
+
+    /// Refuses (413) if `session` has no room for another file.
+    pub fn check(&self, session: &str) -> Result<()> {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        match sessions.get(session) {
+            Some(&(files, bytes)) if files >= self.max_files || bytes >= self.max_bytes => {
+                Err(self.refusal())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a file of `size` bytes to `session`, refusing (413) one that does not fit.
+    pub fn add(&self, session: &str, size: u64) -> Result<()> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.len() >= MAX_KEYS && !sessions.contains_key(session) {
+            sessions.clear();
+        }
+        let tally = sessions.entry(session.to_owned()).or_insert((0, 0));
+        if tally.0 >= self.max_files || tally.1.saturating_add(size) > self.max_bytes {
+            return Err(self.refusal());
+        }
+        tally.0 += 1;
+        tally.1 += size;
+        Ok(())
     }
 }
 

@@ -573,6 +573,9 @@ pub enum ServerMessage {
         message: String,
         /// The server closes the socket after this frame.
         fatal: bool,
+        /// For `rate_limited`: when the frame would be taken again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 

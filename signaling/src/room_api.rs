@@ -203,12 +203,26 @@ async fn share(
             "join the session before sharing a file".into(),
         ));
     }
+    let limits = state.limits();
+    let key = format!("{}/{}", claims.room, claims.sub);
+    limits
+        .evidence_uploads
+        .hit(&key, std::time::Instant::now())?;
+    // A session's share, counted per session (its room otherwise).
+    let session = claims
+        .session
+        .clone()
+        .unwrap_or_else(|| claims.room.clone());
+    limits.evidence.check(&session)?;
     let (file, _) = crate::casework::read_upload(&state, multipart, false).await?;
     let (actor, party_id) = match claims.role {
         Role::Party => (Actor::Party(claims.sub.clone()), Some(claims.sub.clone())),
         _ => (Actor::Staff(claims.sub.clone()), None),
     };
     let record = crate::casework::evidence_record(file, case_id, party_id, &actor).await?;
+    limits
+        .evidence
+        .add(&session, u64::try_from(record.size).unwrap_or(u64::MAX))?;
     let stored = state.store().add_evidence(&actor, record).await?;
     let shown = SharedEvidence {
         id: stored.id.clone(),

@@ -35,7 +35,12 @@ pub struct CaseWorld {
 impl CaseWorld {
     /// Starts a server and creates everyone through the API.
     pub async fn new() -> Result<Self> {
-        let server = TestServer::start().await?;
+        Self::new_with_env(&[]).await
+    }
+
+    /// Like [`CaseWorld::new`], the server started with extra environment variables.
+    pub async fn new_with_env(env: &[(&str, &str)]) -> Result<Self> {
+        let server = TestServer::start_with_env(env).await?;
         let api = StaffApi::new(server.http_url());
         let admin = api.setup("admin", PASSWORD).await?;
         let org = |name: &str, short: &str, region: &str, court: Option<&str>| json!({"name": name, "short_name": short, "region": region, "channel": "peoples", "court": court});

@@ -43,7 +43,12 @@ pub struct SessionWorld {
 impl SessionWorld {
     /// Builds it all; everyone but the latecomer has consented.
     pub async fn new() -> Result<Self> {
-        let world = CaseWorld::new().await?;
+        Self::new_with_env(&[]).await
+    }
+
+    /// Like [`SessionWorld::new`], the server started with extra environment variables.
+    pub async fn new_with_env(env: &[(&str, &str)]) -> Result<Self> {
+        let world = CaseWorld::new_with_env(env).await?;
         let api = &world.api;
         let body = json!({
             "category": "neighbours", "risk": "yellow", "title": "楼上漏水纠纷",

@@ -1,12 +1,183 @@
-//! What one hostile or broken client can do to a room and to the server is bounded: the
-//! first connectivity check of a new participant is routed rather than dropped.
+//! What one hostile or broken client can do to a room and to the server is bounded: a
+//! chat flood is refused (and not stored) past the rate limit, evidence uploads are limited
+//! per minute and per session, and the first connectivity check of a new participant is
+//! routed rather than dropped.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use accord_tests::{ClientOptions, TestClient, TestServer, VideoPublish};
-use anyhow::{Result, ensure};
+use accord_tests::case_world::tiny_png;
+use accord_tests::protocol::{ClientFrame, ServerFrame};
+use accord_tests::session_world::{APPLICANT, RESPONDENT, SessionWorld, join_admitted};
+use accord_tests::{Bystander, ClientOptions, TestClient, TestServer, VideoPublish};
+use anyhow::{Context, Result, ensure};
+use reqwest::StatusCode;
 
 const WAIT: Duration = Duration::from_secs(15);
+
+/// The chat frames (ours or others') a client has received.
+fn chats(client: &Bystander) -> usize {
+    client
+        .frames()
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Chat { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn a_chat_flood_is_refused_past_the_limit_and_the_excess_is_not_stored() -> Result<()> {
+    let world = SessionWorld::new().await?;
+    let mediator =
+        Bystander::join(&world.ws_url(), &world.mediator_token, None, "mediator").await?;
+    let party = join_admitted(&world, &mediator, APPLICANT).await?;
+
+    // 200 messages in about two seconds, as a script would send them.
+    let started = Instant::now();
+    for i in 0..200 {
+        party
+            .send(ClientFrame::Chat {
+                text: format!("刷屏 {i}"),
+            })
+            .await?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "flood: 200 chats sent in {} ms",
+        started.elapsed().as_millis()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let limited: Vec<_> = party
+        .raw_frames()
+        .into_iter()
+        .filter(|f| f.contains(r#""code":"rate_limited""#))
+        .collect();
+    ensure!(
+        limited.len() >= 150,
+        "most of the flood is refused with rate_limited: {} refusals",
+        limited.len()
+    );
+    let first: serde_json::Value = serde_json::from_str(&limited[0])?;
+    ensure!(
+        first["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0) && first["fatal"] == false,
+        "a refusal says when to try again and keeps the socket: {first}"
+    );
+    let stored = world
+        .timeline()
+        .await?
+        .into_iter()
+        .filter(|e| e["kind"] == "chat")
+        .count();
+    let delivered = chats(&mediator);
+    eprintln!(
+        "flood: {stored} of 200 stored, {delivered} delivered, {} refused",
+        limited.len()
+    );
+    ensure!(
+        stored + limited.len() == 200,
+        "every message is either stored or refused ({stored} + {})",
+        limited.len()
+    );
+    ensure!(
+        stored <= 30,
+        "far fewer than 200 stored: {stored} (the limit is 10 in a burst, 5/s)"
+    );
+    ensure!(
+        delivered == stored,
+        "the mediator saw exactly what was stored: {delivered} vs {stored}"
+    );
+    ensure!(
+        party
+            .frames()
+            .iter()
+            .all(|f| !matches!(f, ServerFrame::Left { .. })),
+        "the flooder keeps its seat"
+    );
+    world.world.server.stop().await
+}
+
+#[tokio::test]
+async fn evidence_uploads_are_limited_per_minute_and_per_session() -> Result<()> {
+    // A 1 MiB share per session, so the cap is reached with a few files.
+    let world =
+        SessionWorld::new_with_env(&[("ACCORD_SIGNALING_EVIDENCE_SESSION_MIB", "1")]).await?;
+    let mediator =
+        Bystander::join(&world.ws_url(), &world.mediator_token, None, "mediator").await?;
+    let _applicant = join_admitted(&world, &mediator, APPLICANT).await?;
+    let respondent = join_admitted(&world, &mediator, RESPONDENT).await?;
+    let api = &world.world.api;
+    let upload = |name: &'static str, bytes: Vec<u8>| {
+        let token = world.token(name).map(str::to_owned);
+        async move {
+            api.upload(
+                "/api/v1/room/evidence",
+                "photo.png",
+                "image/png",
+                bytes,
+                &token?,
+            )
+            .await
+        }
+    };
+
+    // 40 small files as fast as they go: the first ten in a minute are taken.
+    let mut statuses = Vec::new();
+    let mut refusal = None;
+    for _ in 0..40 {
+        let answer = upload(APPLICANT, tiny_png()).await?;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS && refusal.is_none() {
+            refusal = Some(answer.body.clone());
+        }
+        statuses.push(answer.status.as_u16());
+    }
+    let created = statuses.iter().filter(|&&s| s == 201).count();
+    let limited = statuses.iter().filter(|&&s| s == 429).count();
+    eprintln!("uploads: {created} created, {limited} refused with 429 of 40");
+    ensure!(
+        created == 10 && limited == 30,
+        "ten uploads a minute per participant: {statuses:?}"
+    );
+    ensure!(
+        statuses[..10].iter().all(|&s| s == 201),
+        "the first ten are taken"
+    );
+    let refusal = refusal.context("a 429 body")?;
+    ensure!(
+        refusal["code"] == "too_many_requests" && refusal["message"].is_string(),
+        "{refusal}"
+    );
+
+    // The other side shares big files until the session's 1 MiB is used up.
+    let mut big = tiny_png();
+    big.resize(400 * 1024, 0);
+    let first = upload(RESPONDENT, big.clone()).await?;
+    let second = upload(RESPONDENT, big.clone()).await?;
+    let third = upload(RESPONDENT, big.clone()).await?;
+    eprintln!(
+        "session cap: {} / {} / {} ({})",
+        first.status, second.status, third.status, third.body
+    );
+    ensure!(first.status == StatusCode::CREATED && second.status == StatusCode::CREATED);
+    ensure!(
+        third.status == StatusCode::PAYLOAD_TOO_LARGE
+            && third.body["code"] == "payload_too_large"
+            && third.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("session")),
+        "past the session's share: {} {}",
+        third.status,
+        third.body
+    );
+    let shared = respondent
+        .raw_frames()
+        .iter()
+        .filter(|f| f.contains(r#""type":"evidence_shared""#))
+        .count();
+    ensure!(
+        shared == 12,
+        "the room was shown the 12 files taken, and no refused one: {shared}"
+    );
+    world.world.server.stop().await
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_connectivity_check_of_each_join_is_routed() -> Result<()> {

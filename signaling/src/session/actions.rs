@@ -160,6 +160,28 @@ async fn end_session(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Refuses a chat, hand or pause its sender sends more often than the room's limits allow,
+/// before it is carried out (a refused chat message is not stored).
+pub(super) fn check_rate(
+    state: &AppState,
+    seated: &Seated,
+    message: &ClientMessage,
+) -> Result<(), Refusal> {
+    let limits = state.limits();
+    let limiters = match message {
+        ClientMessage::Chat { .. } => vec![&limits.chat_burst, &limits.chat_minute],
+        ClientMessage::RaiseHand { .. } => vec![&limits.hands],
+        ClientMessage::Pause { .. } => vec![&limits.pauses],
+        _ => return Ok(()),
+    };
+    let key = format!("{}/{}", seated.room, seated.participant.identity);
+    let now = std::time::Instant::now();
+    for limiter in limiters {
+        limiter.take(&key, now).map_err(Refusal::rate_limited)?;
+    }
+    Ok(())
+}
+
 /// What a session does with a room notice.
 pub(super) enum Passed {
     /// Send this to the client.

@@ -39,6 +39,7 @@ struct Refusal {
 impl Refusal {
     fn new(code: &'static str, message: impl Into<String>, fatal: bool) -> Self {
         Self {
+    retry_after: Option<Duration>,
             code,
             message: message.into(),
             fatal,
@@ -47,6 +48,19 @@ impl Refusal {
 }
 
 impl From<accord_sfu::Error> for Refusal {
+            retry_after: None,
+        }
+    }
+
+    /// A frame sent more often than its limit; it was not carried out.
+    fn rate_limited(retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                "rate_limited",
+                "too many of these too fast; this one was not carried out",
+                false,
+            )
     fn from(e: accord_sfu::Error) -> Self {
         use accord_sfu::Error as E;
         match e {
@@ -109,6 +123,9 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
                 Refusal::new("bad_json", "frames are JSON text", false),
             );
         }
+            retry_after_ms: r
+                .retry_after
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         Message::Close(_) => return Inbound::Closed,
         Message::Ping(_) | Message::Pong(_) => return Inbound::Activity,
     };
@@ -654,6 +671,7 @@ async fn handle(
                 (width.min(8192), height.min(8192))
             };
             handle.track_settings(track_id, w, h).await?;
+    actions::check_rate(state, seated, &message)?;
         }
         ClientMessage::Mute { source, muted, .. } => handle.set_muted(source, muted).await?,
         ClientMessage::Pause { paused, .. } => {
