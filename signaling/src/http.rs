@@ -1,7 +1,7 @@
 //! HTTP routes: health, metrics, join-token minting, and the WebSocket upgrade.
 
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -27,7 +27,44 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::room_api::router(state.config().max_evidence_bytes))
         .merge(crate::openapi::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// What the browser app needs and nothing more: its own scripts, styles and fonts; images and
+/// media of its own origin or made in the page (evidence previews, QR codes); the API and the
+/// WebSocket of its own origin; and no page may frame it (the mediator's console must not be
+/// clickjacked). A response that brings its own policy (the API docs page) keeps it.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
+     font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// The browser security headers of every answer, pages and API alike; API answers carry
+/// personal data, so no cache keeps them.
+async fn security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn healthz() -> &'static str {

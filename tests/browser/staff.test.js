@@ -96,6 +96,15 @@ describe('the staff desk', () => {
     await signIn(page, 'li.mediator', PASSWORD);
     assert.equal(new URL(page.url()).pathname, '/staff/cases');
     await page.getByTestId('no-cases').waitFor();
+    // The refresh token lives in an HttpOnly cookie: no script of the page can read it...
+    const kept = await page.evaluate(() => ({ keys: Object.keys(localStorage), cookie: document.cookie }));
+    assert.ok(!kept.keys.some((k) => /refresh/i.test(k)), JSON.stringify(kept));
+    assert.equal(kept.cookie, '');
+    // ...and it still brings a tab back without signing in (the desk's silent refresh).
+    await page.evaluate(() => sessionStorage.clear());
+    await page.reload();
+    await page.getByTestId('no-cases').waitFor();
+    assert.equal(await page.getByTestId('login-form').count(), 0);
     await page.getByTestId('new-case').click();
     await page.getByTestId('case-category').selectOption('neighbours');
     await page.getByTestId('case-risk').selectOption('yellow');
@@ -198,5 +207,8 @@ describe('the staff desk', () => {
     await page.goto(`${server.httpUrl}/staff/cases?q=${encodeURIComponent('李四')}`);
     await page.locator(`[data-testid=case-row][data-number="${number}"]`).waitFor();
     assert.equal(await page.getByTestId('case-row').count(), 1);
+    // The security policy let every screen work: the browser refused nothing.
+    const refused = [...desk.console, ...phones.flatMap((p) => p.console)].filter((l) => /Content Security Policy/i.test(l));
+    assert.deepEqual(refused, []);
   });
 });

@@ -1,6 +1,7 @@
 //! What the edge of the service checks, through the real binary: a mediator's join token
 //! dies with their staff account; tokens minted with the API key never enter a case
-//! session's room; an idempotency key is bound to its request and its caller.
+//! session's room; an idempotency key is bound to its request and its caller; pages and API
+//! answers carry browser security headers, and the desk's refresh token stays in a cookie.
 
 use std::time::Duration;
 
@@ -309,5 +310,139 @@ async fn an_idempotency_key_is_bound_to_its_request_and_its_caller() -> Result<(
         !body.contains(&tracking) && !body.contains(&number),
         "another applicant's case leaked: {body}"
     );
+    Ok(())
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// The `name=value` of a `Set-Cookie` answer, for sending it back.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn pages_and_api_answers_carry_browser_security_headers() -> Result<()> {
+    let server = accord_tests::TestServer::start().await?;
+    let http = reqwest::Client::new();
+    for path in ["/", "/join", "/staff", "/api/v1/setup", "/api/v1/nope"] {
+        let response = http
+            .get(format!("{}{path}", server.http_url()))
+            .send()
+            .await?;
+        let csp = header(&response, "content-security-policy");
+        ensure!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("script-src 'self'")
+                && csp.contains("connect-src 'self'"),
+            "{path}: CSP {csp:?}"
+        );
+        ensure!(header(&response, "x-frame-options") == "DENY", "{path}");
+        ensure!(
+            header(&response, "referrer-policy") == "no-referrer",
+            "{path}"
+        );
+        ensure!(
+            header(&response, "x-content-type-options") == "nosniff",
+            "{path}"
+        );
+        if path.starts_with("/api/") {
+            ensure!(header(&response, "cache-control") == "no-store", "{path}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_browser_keeps_its_refresh_token_in_an_http_only_cookie() -> Result<()> {
+    let world = CaseWorld::new().await?;
+    let url = |path: &str| format!("{}{path}", world.server.http_url());
+    let http = reqwest::Client::new();
+    let login = http
+        .post(url("/api/v1/auth/login"))
+        .json(&json!({"username": "li", "password": accord_tests::case_world::PASSWORD, "refresh_cookie": true}))
+        .send()
+        .await?;
+    ensure!(login.status() == StatusCode::OK);
+    let set_cookie = header(&login, "set-cookie").to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/api/v1/auth"] {
+        ensure!(set_cookie.contains(part), "{part} missing: {set_cookie}");
+    }
+    let body: serde_json::Value = login.json().await?;
+    ensure!(body.get("refresh_token").is_none(), "{body}");
+    ensure!(body["access_token"].is_string());
+
+    // The desk's silent refresh: the cookie alone, a new cookie back.
+    let refreshed = http
+        .post(url("/api/v1/auth/refresh"))
+        .header("cookie", cookie_pair(&set_cookie))
+        .json(&json!({}))
+        .send()
+        .await?;
+    ensure!(
+        refreshed.status() == StatusCode::OK,
+        "{}",
+        refreshed.status()
+    );
+    let next_cookie = header(&refreshed, "set-cookie").to_owned();
+    ensure!(cookie_pair(&next_cookie) != cookie_pair(&set_cookie));
+    let body: serde_json::Value = refreshed.json().await?;
+    ensure!(body.get("refresh_token").is_none() && body["access_token"].is_string());
+    // Spent: the first cookie does not refresh again.
+    let again = http
+        .post(url("/api/v1/auth/refresh"))
+        .header("cookie", cookie_pair(&set_cookie))
+        .json(&json!({}))
+        .send()
+        .await?;
+    ensure!(again.status() == StatusCode::UNAUTHORIZED);
+
+    // API clients keep the documented body token.
+    let login = http
+        .post(url("/api/v1/auth/login"))
+        .json(&json!({"username": "wang", "password": accord_tests::case_world::PASSWORD}))
+        .send()
+        .await?;
+    ensure!(header(&login, "set-cookie").is_empty());
+    let body: serde_json::Value = login.json().await?;
+    let token = body["refresh_token"]
+        .as_str()
+        .context("a body refresh token")?;
+    let refreshed = http
+        .post(url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": token}))
+        .send()
+        .await?;
+    ensure!(refreshed.status() == StatusCode::OK);
+    let body: serde_json::Value = refreshed.json().await?;
+    ensure!(body["refresh_token"].is_string());
+
+    // Signing out revokes the cookie's token and clears the cookie.
+    let login = http
+        .post(url("/api/v1/auth/login"))
+        .json(&json!({"username": "li", "password": accord_tests::case_world::PASSWORD, "refresh_cookie": true}))
+        .send()
+        .await?;
+    let cookie = cookie_pair(header(&login, "set-cookie"));
+    let out = http
+        .post(url("/api/v1/auth/logout"))
+        .header("cookie", &cookie)
+        .json(&json!({}))
+        .send()
+        .await?;
+    ensure!(out.status() == StatusCode::NO_CONTENT);
+    ensure!(header(&out, "set-cookie").contains("Max-Age=0"));
+    let after = http
+        .post(url("/api/v1/auth/refresh"))
+        .header("cookie", &cookie)
+        .json(&json!({}))
+        .send()
+        .await?;
+    ensure!(after.status() == StatusCode::UNAUTHORIZED);
     Ok(())
 }

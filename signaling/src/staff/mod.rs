@@ -6,13 +6,19 @@
 //! a spent refresh token means it was copied: every refresh token of that account is
 //! revoked, so the thief and the owner both sign in again. Failures of login never say
 //! whether the username exists. Passwords and tokens never reach logs or the audit trail.
+//!
+//! The browser app asks for its refresh token in a cookie instead of the body
+//! (`refresh_cookie: true`): HttpOnly, so no script of the page can read it (it is never in
+//! `localStorage`), SameSite=Strict and scoped to `/api/v1/auth`, so only our own pages send it
+//! and only to these routes. API clients keep the token in the body as before.
 
 pub mod password;
 pub mod tokens;
 
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -56,6 +62,9 @@ struct SetupRequest {
     username: String,
     display_name: String,
     password: String,
+    /// The refresh token goes into the cookie, not the body.
+    #[serde(default)]
+    refresh_cookie: bool,
 }
 
 /// `POST /api/v1/auth/login`.
@@ -63,13 +72,23 @@ struct SetupRequest {
 struct LoginRequest {
     username: String,
     password: String,
+    /// The refresh token goes into the cookie, not the body.
+    #[serde(default)]
+    refresh_cookie: bool,
 }
 
-/// `POST /api/v1/auth/refresh` and `POST /api/v1/auth/logout`.
+/// `POST /api/v1/auth/refresh` and `POST /api/v1/auth/logout`: the token in the body, or
+/// none there and the cookie's.
 #[derive(Debug, Deserialize)]
 struct RefreshRequest {
-    refresh_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
+
+/// The cookie that carries a browser's refresh token.
+const REFRESH_COOKIE: &str = "accord_refresh";
+/// The only routes that need it.
+const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 
 /// `POST /api/v1/auth/password`.
 #[derive(Debug, Deserialize)]
@@ -112,8 +131,61 @@ struct SignedIn {
     access_token: String,
     /// Seconds the access token lives.
     expires_in: u64,
-    refresh_token: String,
+    /// Absent when it went into the cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     staff: StaffView,
+}
+
+/// The `Set-Cookie` value that keeps `token` in the browser, or forgets it (`None`). `Secure`
+/// whenever the browser reached us over HTTPS, so a plain-HTTP development server still works.
+fn refresh_cookie(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> HeaderValue {
+    let https = state
+        .config()
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"))
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    let secure = if https { "; Secure" } else { "" };
+    let (value, max_age) = match token {
+        Some(token) => (token, REFRESH_TTL_MS / 1000),
+        None => ("", 0),
+    };
+    let cookie = format!(
+        "{REFRESH_COOKIE}={value}; Path={REFRESH_COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    );
+    // The token is URL-safe base64, so the value is always a valid header.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The refresh token of the request's cookie, if it has one.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == REFRESH_COOKIE && !value.is_empty())
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Answers a sign-in with the refresh token in the body, or only in the cookie.
+fn deliver(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    mut signed: SignedIn,
+    in_cookie: bool,
+) -> Response {
+    if !in_cookie {
+        return (status, Json(signed)).into_response();
+    }
+    let cookie = refresh_cookie(state, headers, signed.refresh_token.take().as_deref());
+    (status, [(header::SET_COOKIE, cookie)], Json(signed)).into_response()
 }
 
 async fn setup_status(State(state): State<AppState>) -> Result<Json<SetupStatus>> {
@@ -123,8 +195,9 @@ async fn setup_status(State(state): State<AppState>) -> Result<Json<SetupStatus>
 
 async fn setup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: std::result::Result<Json<SetupRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<SignedIn>)> {
+) -> Result<Response> {
     let Json(request) = body?;
     // Answer "already done" before judging the fields: they no longer matter.
     if state.store().staff_count().await? > 0 {
@@ -150,7 +223,14 @@ async fn setup(
         .complete_setup(username, display_name, hash)
         .await?;
     tracing::info!(staff = %staff.id, "first-run setup created the first administrator");
-    Ok((StatusCode::CREATED, Json(sign_in(&state, staff).await?)))
+    let signed = sign_in(&state, staff).await?;
+    Ok(deliver(
+        &state,
+        &headers,
+        StatusCode::CREATED,
+        signed,
+        request.refresh_cookie,
+    ))
 }
 
 pub(crate) fn check_username(username: &str, errors: &mut Vec<FieldError>) {
@@ -168,8 +248,9 @@ pub(crate) fn check_username(username: &str, errors: &mut Vec<FieldError>) {
 async fn login(
     State(state): State<AppState>,
     client: ClientAddress,
+    headers: HeaderMap,
     body: std::result::Result<Json<LoginRequest>, JsonRejection>,
-) -> Result<Json<SignedIn>> {
+) -> Result<Response> {
     let now = std::time::Instant::now();
     let limits = state.limits();
     limits.login_per_address.hit(&client.key(), now)?;
@@ -184,7 +265,14 @@ async fn login(
     let matches = verify_blocking(request.password, hash).await?;
     match staff {
         Some(staff) if matches && staff.disabled_at.is_none() => {
-            Ok(Json(sign_in(&state, staff).await?))
+            let signed = sign_in(&state, staff).await?;
+            Ok(deliver(
+                &state,
+                &headers,
+                StatusCode::OK,
+                signed,
+                request.refresh_cookie,
+            ))
         }
         _ => {
             limits.login_failures.hit(&failures, now)?;
@@ -209,25 +297,28 @@ fn signed_in(access_token: String, refresh_token: String, staff: Staff) -> Signe
     SignedIn {
         access_token,
         expires_in: ACCESS_TTL_SECONDS,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         staff: staff.into(),
     }
 }
 
 async fn refresh(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: std::result::Result<Json<RefreshRequest>, JsonRejection>,
-) -> Result<Json<SignedIn>> {
+) -> Result<Response> {
     let Json(request) = body?;
+    // A token in the body is answered in the body (API clients); the cookie's in the cookie.
+    let in_cookie = request.refresh_token.is_none();
+    let presented = request
+        .refresh_token
+        .or_else(|| cookie_token(&headers))
+        .ok_or(BAD_REFRESH)?;
     let (refresh_token, new_hash) = new_refresh_token();
     let expires_at = crate::store::now_ms() + REFRESH_TTL_MS;
     let outcome = state
         .store()
-        .rotate_refresh_token(
-            &refresh_token_hash(&request.refresh_token),
-            &new_hash,
-            expires_at,
-        )
+        .rotate_refresh_token(&refresh_token_hash(&presented), &new_hash, expires_at)
         .await?;
     let staff_id = match outcome {
         Refreshed::Rotated { staff_id } => staff_id,
@@ -243,20 +334,30 @@ async fn refresh(
         return Err(BAD_REFRESH);
     }
     let access_token = issue_access(state.store(), &staff).await?;
-    Ok(Json(signed_in(access_token, refresh_token, staff)))
+    let signed = signed_in(access_token, refresh_token, staff);
+    Ok(deliver(&state, &headers, StatusCode::OK, signed, in_cookie))
 }
 
-/// Always 204: logging out twice, or with a token already gone, leaves the same state.
+/// Always 204: logging out twice, or with a token already gone, leaves the same state. The
+/// cookie is forgotten too.
 async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: std::result::Result<Json<RefreshRequest>, JsonRejection>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let Json(request) = body?;
-    state
-        .store()
-        .revoke_refresh_token(&refresh_token_hash(&request.refresh_token))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    for token in request
+        .refresh_token
+        .into_iter()
+        .chain(cookie_token(&headers))
+    {
+        state
+            .store()
+            .revoke_refresh_token(&refresh_token_hash(&token))
+            .await?;
+    }
+    let forget = refresh_cookie(&state, &headers, None);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, forget)]).into_response())
 }
 
 /// Changes the password and signs the account out everywhere else: whoever knew the old

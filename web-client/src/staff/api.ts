@@ -149,18 +149,21 @@ export class Notice extends Error {}
 
 interface SignedIn {
   access_token: string;
-  refresh_token: string;
   staff: StaffMember;
 }
 
-/** Where the tokens live; injectable for tests. */
+/**
+ * Where the tokens live; injectable for tests. The refresh token itself is in an HttpOnly
+ * cookie the server sets, out of reach of any script; `refresh` only remembers that the
+ * browser holds one, so a signed-out page does not ask for a refresh it cannot get.
+ */
 export interface TokenStore {
   access: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
   refresh: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 }
 
 const ACCESS = 'accord.staff.access';
-const REFRESH = 'accord.staff.refresh';
+const REFRESH = 'accord.staff.signed-in';
 const ME = 'accord.staff.me';
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
@@ -195,7 +198,9 @@ export class StaffClient {
   private remember(signedIn: SignedIn): StaffMember {
     this.tokens.access.setItem(ACCESS, signedIn.access_token);
     this.tokens.access.setItem(ME, JSON.stringify(signedIn.staff));
-    this.tokens.refresh.setItem(REFRESH, signedIn.refresh_token);
+    this.tokens.refresh.setItem(REFRESH, '1');
+    // Earlier versions kept the refresh token itself here.
+    this.tokens.refresh.removeItem('accord.staff.refresh');
     return signedIn.staff;
   }
 
@@ -211,18 +216,20 @@ export class StaffClient {
   }
 
   async setup(username: string, displayName: string, password: string): Promise<StaffMember> {
-    const body = { username, display_name: displayName, password };
+    const body = { username, display_name: displayName, password, refresh_cookie: true };
     return this.remember(await this.send<SignedIn>('POST', '/api/v1/setup', body, false));
   }
 
   async login(username: string, password: string): Promise<StaffMember> {
-    return this.remember(await this.send<SignedIn>('POST', '/api/v1/auth/login', { username, password }, false));
+    const body = { username, password, refresh_cookie: true };
+    return this.remember(await this.send<SignedIn>('POST', '/api/v1/auth/login', body, false));
   }
 
   async logout(): Promise<void> {
-    const refresh = this.tokens.refresh.getItem(REFRESH);
+    const signedIn = this.tokens.refresh.getItem(REFRESH);
     this.forget();
-    if (refresh) await this.send('POST', '/api/v1/auth/logout', { refresh_token: refresh }, false).catch(() => undefined);
+    // The server revokes the cookie's token and clears the cookie.
+    if (signedIn) await this.send('POST', '/api/v1/auth/logout', {}, false).catch(() => undefined);
   }
 
   /** A call as the signed-in staff member; one refresh and retry if the access token expired. */
@@ -272,10 +279,10 @@ export class StaffClient {
   /** Trades the refresh token for new tokens; concurrent callers share one attempt. */
   private refresh(): Promise<boolean> {
     this.refreshing ??= (async () => {
-      const token = this.tokens.refresh.getItem(REFRESH);
-      if (!token) return false;
+      if (!this.tokens.refresh.getItem(REFRESH)) return false;
       try {
-        this.remember(await this.send<SignedIn>('POST', '/api/v1/auth/refresh', { refresh_token: token }, false));
+        // The browser sends the refresh cookie; the answer sets the next one.
+        this.remember(await this.send<SignedIn>('POST', '/api/v1/auth/refresh', {}, false));
         return true;
       } catch {
         this.forget();

@@ -70,7 +70,9 @@ describe('the staff API client', () => {
     expect(second.me()).toBeNull();
     expect((await second.resume())?.id).toBe('ST_1');
     expect(tab.getItem('accord.staff.access')).toBe('a2');
-    expect(refresh.getItem('accord.staff.refresh')).toBe('r2');
+    // The refresh token itself is in the server's HttpOnly cookie, never in storage.
+    expect(refresh.getItem('accord.staff.signed-in')).toBe('1');
+    expect(JSON.stringify([refresh.getItem('accord.staff.refresh'), tab.getItem('accord.staff.access')])).not.toContain('r2');
     const signedOut = new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, async () => {
       throw new Error('no call expected');
     });
