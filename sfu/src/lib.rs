@@ -93,12 +93,17 @@ struct Placement {
     members: usize,
 }
 
+/// Events queued for one participant's signaling session. A session relays them as they
+/// come; one that lets this many pile up (its client stopped reading) has its participant
+/// removed, which ends its event stream.
+pub const EVENT_QUEUE: usize = 1024;
+
 /// A participant admitted to the SFU.
 pub struct Joined {
     /// Commands for this participant.
     pub handle: ParticipantHandle,
     /// What to relay to them (offers, tracks, speakers, connection state).
-    pub events: mpsc::UnboundedReceiver<SfuEvent>,
+    pub events: mpsc::Receiver<SfuEvent>,
     /// Tracks already published in the room when they joined.
     pub tracks: Vec<TrackInfo>,
 }
@@ -150,12 +155,17 @@ impl Sfu {
         let sender = Arc::new(net::MediaSender::new(
             socket.try_clone().map_err(bind_error)?,
         ));
+        // Unbounded but bounded in use: one update per join, ICE restart and leave, and the
+        // reader drains them at least every `READ_TIMEOUT` and on every unknown ufrag.
         let (router_tx, router_rx) = std::sync::mpsc::channel();
         let routes = net::Routes::new(router_tx);
         let mut shard_commands = Vec::with_capacity(shard_count);
         let mut shard_datagrams = Vec::with_capacity(shard_count);
         for index in 0..shard_count {
             let (datagram_tx, datagram_rx) = mpsc::channel(8192);
+            // Unbounded but bounded in use: every command but `Leave` and `Shutdown` waits for
+            // its reply before its caller can send another, and `Leave` is sent once per
+            // handle, so at most one command per live handle (or caller) is ever queued.
             let (command_tx, command_rx) = mpsc::unbounded_channel();
             let ctx = ShardContext {
                 index,
@@ -269,7 +279,7 @@ impl Sfu {
     /// Puts a participant into a room (creating it on the least-loaded shard if new).
     pub async fn join(&self, request: JoinRequest) -> Result<Joined> {
         let shard = self.place(&request.room);
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (reply, answer) = oneshot::channel();
         let room = request.room.clone();
         let sent = self.inner.shards[shard].send(Command::Join {

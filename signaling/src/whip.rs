@@ -277,8 +277,8 @@ async fn start(
 async fn watch_session(
     state: AppState,
     id: String,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<SfuEvent>,
-    mut notices: tokio::sync::mpsc::UnboundedReceiver<Notice>,
+    mut events: tokio::sync::mpsc::Receiver<SfuEvent>,
+    mut notices: crate::rooms::Notices,
 ) {
     loop {
         tokio::select! {

@@ -1,16 +1,19 @@
 //! What one hostile or broken client can do to a room and to the server is bounded: a
 //! chat flood is refused (and not stored) past the rate limit, evidence uploads are limited
-//! per minute and per session, and the first connectivity check of a new participant is
-//! routed rather than dropped.
+//! per minute and per session, a client that stops reading its socket is dropped and its
+//! seat given up while the server's memory stays flat, and the first connectivity check of a
+//! new participant is routed rather than dropped.
 
 use std::time::{Duration, Instant};
 
 use accord_tests::case_world::tiny_png;
-use accord_tests::protocol::{ClientFrame, ServerFrame};
+use accord_tests::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame};
 use accord_tests::session_world::{APPLICANT, RESPONDENT, SessionWorld, join_admitted};
-use accord_tests::{Bystander, ClientOptions, TestClient, TestServer, VideoPublish};
-use anyhow::{Context, Result, ensure};
+use accord_tests::{Bystander, ClientOptions, TestClient, TestServer, TokenRequest, VideoPublish};
+use anyhow::{Context, Result, bail, ensure};
+use futures_util::SinkExt;
 use reqwest::StatusCode;
+use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -177,6 +180,117 @@ async fn evidence_uploads_are_limited_per_minute_and_per_session() -> Result<()>
         "the room was shown the 12 files taken, and no refused one: {shared}"
     );
     world.world.server.stop().await
+}
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmRSS in /proc/<pid>/status")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_is_dropped_and_memory_stays_flat() -> Result<()> {
+    // Chat limits out of the way: this is about a flood the server must carry.
+    let server = TestServer::start_with_env(&[
+        ("ACCORD_SIGNALING_CHAT_PER_SECOND", "10000"),
+        ("ACCORD_SIGNALING_CHAT_PER_MINUTE", "100000"),
+    ])
+    .await?;
+    let pid = server.pid().context("server pid")?;
+    let room = "stalled";
+    let token = |identity: &str| {
+        let request = TokenRequest::new(room, identity, "party");
+        let server = &server;
+        async move { server.mint(&request).await }
+    };
+    let watcher =
+        Bystander::join(&server.ws_url(), &token("watcher").await?, None, "watcher").await?;
+
+    // A raw socket with a tiny receive buffer, which joins and then never reads again.
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(4096)?;
+    let tcp = socket.connect(server.http_addr()).await?;
+    let (mut stalled, _) = tokio_tungstenite::client_async(server.ws_url(), tcp).await?;
+    let join = serde_json::json!({
+        "type": "join", "protocol": PROTOCOL_VERSION, "token": token("stalled").await?,
+    });
+    stalled.send(Message::text(join.to_string())).await?;
+    let joined = watcher
+        .wait_for_frame("the stalled client joins", WAIT, |f| {
+            matches!(f, ServerFrame::ParticipantJoined { participant } if participant.name == "stalled")
+        })
+        .await?;
+    let ServerFrame::ParticipantJoined { participant } = joined else {
+        bail!("not a join");
+    };
+    let stalled_id = participant.id;
+
+    let mut flooders = Vec::new();
+    for i in 0..3 {
+        let who = format!("flooder{i}");
+        flooders.push(Bystander::join(&server.ws_url(), &token(&who).await?, None, &who).await?);
+    }
+    let before = rss_kib(pid)?;
+    let text: String = "漏".repeat(2000);
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut dropped_after = None;
+    while started.elapsed() < Duration::from_secs(45) {
+        for f in &flooders {
+            f.send(ClientFrame::Chat { text: text.clone() }).await?;
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let left = watcher.frames().iter().any(|f| {
+            matches!(f, ServerFrame::ParticipantLeft { participant_id, .. } if *participant_id == stalled_id)
+        });
+        if left && dropped_after.is_none() {
+            dropped_after = Some(started.elapsed());
+        }
+        // Keep flooding a while after the drop: memory must stay flat either way.
+        if dropped_after.is_some_and(|d| started.elapsed() > d + Duration::from_secs(5)) {
+            break;
+        }
+    }
+    let after = rss_kib(pid)?;
+    eprintln!(
+        "stalled reader: {sent} chats of {} bytes sent in {} ms; server RSS {} MiB before, {} MiB after; dropped after {:?}",
+        text.len(),
+        started.elapsed().as_millis(),
+        before / 1024,
+        after / 1024,
+        dropped_after
+    );
+    let dropped_after = dropped_after
+        .context("the stalled client was never dropped: the others never saw it leave")?;
+    ensure!(
+        dropped_after < Duration::from_secs(40),
+        "dropped within 40 s (after {dropped_after:?})"
+    );
+    ensure!(
+        after.saturating_sub(before) < 64 * 1024,
+        "server memory grew by {} MiB under the flood",
+        after.saturating_sub(before) / 1024
+    );
+    let everyone_else = watcher.participants();
+    ensure!(
+        everyone_else.iter().all(|p| p.id != stalled_id) && everyone_else.len() == 3,
+        "its seat is given up, the flooders keep theirs: {everyone_else:?}"
+    );
+    for f in &flooders {
+        ensure!(
+            f.frames()
+                .iter()
+                .all(|f| !matches!(f, ServerFrame::Left { .. })),
+            "a client that reads keeps its seat"
+        );
+    }
+    drop(stalled);
+    server.stop().await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use tokio::sync::{mpsc::Sender, oneshot};
 
 use super::Shard;
 use super::negotiation::outgoing_track;
@@ -23,7 +23,7 @@ use crate::peer::{self, PeerSetup};
 pub(crate) enum Command {
     Join {
         request: JoinRequest,
-        events: UnboundedSender<SfuEvent>,
+        events: Sender<SfuEvent>,
         reply: oneshot::Sender<Result<(PeerKey, Vec<TrackInfo>)>>,
     },
     Offer {
@@ -214,7 +214,7 @@ impl Shard {
     fn join(
         &mut self,
         request: JoinRequest,
-        events: UnboundedSender<SfuEvent>,
+        events: Sender<SfuEvent>,
     ) -> Result<(PeerKey, Vec<TrackInfo>)> {
         let now = Instant::now();
         let ufrag = crate::random_token(16);

@@ -181,6 +181,17 @@ impl Shard {
     /// up when it stays broken); retries offers that waited; keeps layers, speakers and
     /// health reports current.
     pub(super) fn tick(&mut self, now: Instant) {
+        let lagging: Vec<usize> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| p.is_lagging())
+            .map(|(k, _)| k)
+            .collect();
+        for k in lagging {
+            tracing::warn!(participant = %self.participants[k].id,
+                "a session stopped taking its events; removing its participant");
+            self.remove_participant(k);
+        }
         let keys: Vec<usize> = self.participants.iter().map(|(k, _)| k).collect();
         for &k in &keys {
             self.watch_path(k, now);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtp_transceiver::RTCRtpSenderId;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 
 use super::publication::MAX_LAYERS;
 use crate::events::{AudioOnlyReason, SfuEvent, TrackDeclaration};
@@ -69,7 +69,7 @@ pub(crate) struct Participant {
     /// Packets forwarded to it from subscriptions since ended, per publisher.
     pub received_before: Vec<crate::events::ReceivedFrom>,
     pub pc: RTCPeerConnection,
-    pub events: UnboundedSender<SfuEvent>,
+    pub events: Sender<SfuEvent>,
     pub can_publish: bool,
     pub can_subscribe: bool,
     pub ufrag: String,
@@ -180,7 +180,14 @@ impl Participant {
     /// Sends an event to the participant's signaling session. A closed channel means the
     /// session is already gone and its leave is on the way, so the event is moot.
     pub fn tell(&self, event: SfuEvent) {
-        let _ = self.events.send(event);
+        // A full queue means its session stopped taking events; the next tick removes the
+        // participant (see `is_lagging`), so what is dropped here is never missed.
+        let _ = self.events.try_send(event);
+    }
+
+    /// Its session has let [`EVENT_QUEUE`](crate::EVENT_QUEUE) events pile up.
+    pub fn is_lagging(&self) -> bool {
+        self.events.capacity() == 0
     }
 
     /// Adds the count of an ended subscription to what it was sent from `publisher`.

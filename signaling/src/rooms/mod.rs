@@ -13,6 +13,7 @@ mod record;
 mod view;
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ pub struct Seat {
     /// Commands for the participant's media.
     pub handle: ParticipantHandle,
     /// Offers and track events for the participant; buffered while detached.
-    pub events: mpsc::UnboundedReceiver<SfuEvent>,
+    pub events: mpsc::Receiver<SfuEvent>,
 }
 
 /// A change in a room that a session passes on (or acts on).
@@ -41,6 +42,9 @@ pub struct Seat {
 pub enum Notice {
     /// Someone came into view.
     Joined(ParticipantInfo),
+    /// More notices came than the session took (its client stopped reading): some were lost,
+    /// so its view is no longer true and it must end.
+    Overflowed,
     /// Someone went out of view.
     Left {
         /// Their seat.
@@ -87,6 +91,58 @@ pub enum Notice {
     ResumedElsewhere,
 }
 
+/// Notices one session may have waiting: plenty for a burst (a room of 20 changing at once,
+/// a chat flood within the rate limit) while its socket is busy, little enough that a client
+/// which stops reading costs a bounded amount of memory before it is dropped.
+pub const NOTICE_QUEUE: usize = 256;
+
+/// The sending end of a session's notices, kept by the room.
+struct NoticeSender {
+    tx: mpsc::Sender<Notice>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl NoticeSender {
+    fn send(&self, notice: Notice) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(notice) {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A session's notices, at most [`NOTICE_QUEUE`] waiting.
+pub struct Notices {
+    rx: mpsc::Receiver<Notice>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Notices {
+    fn channel() -> (NoticeSender, Self) {
+        let (tx, rx) = mpsc::channel(NOTICE_QUEUE);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let sender = NoticeSender {
+            tx,
+            overflowed: Arc::clone(&overflowed),
+        };
+        (sender, Self { rx, overflowed })
+    }
+
+    /// The next notice; [`Notice::Overflowed`] once one had to be dropped, `None` when the
+    /// room let go of this session.
+    pub async fn recv(&mut self) -> Option<Notice> {
+        let notice = self.rx.recv().await;
+        if self.overflowed.load(Ordering::Relaxed) {
+            return Some(Notice::Overflowed);
+        }
+        notice
+    }
+
+    /// A notice already waiting, if any (tests).
+    pub fn try_recv(&mut self) -> Result<Notice, mpsc::error::TryRecvError> {
+        self.rx.try_recv()
+    }
+}
+
 /// The case session a room holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionLink {
@@ -121,7 +177,7 @@ pub(crate) struct Member {
     arrived: u64,
     space: Space,
     resume_token: String,
-    notices: Option<mpsc::UnboundedSender<Notice>>,
+    notices: Option<NoticeSender>,
     detached: Option<Seat>,
     /// Bumped on every attach, so a stale grace timer cannot evict a resumed seat.
     generation: u64,
@@ -143,7 +199,7 @@ impl Member {
 
     fn tell(&self, notice: Notice) {
         if let Some(tx) = &self.notices {
-            let _ = tx.send(notice);
+            tx.send(notice);
         }
     }
 }
@@ -188,7 +244,7 @@ pub struct Admission {
     /// Present this to resume.
     pub resume_token: String,
     /// Notices for this session.
-    pub notices: mpsc::UnboundedReceiver<Notice>,
+    pub notices: Notices,
     /// Seat generation (see [`Rooms::detach`]).
     pub generation: u64,
 }
@@ -216,7 +272,7 @@ pub struct Resumed {
     /// The media side, with events buffered while the socket was gone.
     pub seat: Seat,
     /// Notices for the new session.
-    pub notices: mpsc::UnboundedReceiver<Notice>,
+    pub notices: Notices,
     /// Seat generation.
     pub generation: u64,
 }
@@ -332,7 +388,7 @@ impl Rooms {
             elsewhere: false,
             with_other_side: false,
         };
-        let (tx, notices) = mpsc::unbounded_channel();
+        let (tx, notices) = Notices::channel();
         let resume_token = accord_sfu::random_token(32);
         room.arrivals += 1;
         let member = Member {
@@ -444,7 +500,7 @@ impl Rooms {
             member.tell(Notice::ResumedElsewhere);
             return ResumeAttempt::HeldElsewhere;
         };
-        let (tx, notices) = mpsc::unbounded_channel();
+        let (tx, notices) = Notices::channel();
         member.notices = Some(tx);
         member.generation += 1;
         member.in_view = false;

@@ -8,17 +8,23 @@ use crate::protocol::Space;
 use crate::store::model::SessionEvent;
 use crate::store::{Store, new_id, next_seq, now_ms};
 
+/// Entries waiting for the writer. Every entry comes from a join, a leave, a moderator's
+/// action or a rate-limited party action, so this absorbs bursts of a busy node many times
+/// over; past it, entries wait in tasks of their own rather than being lost (a record must
+/// not miss what happened), which shows as a warning.
+const RECORD_QUEUE: usize = 4096;
+
 /// Hands session-record entries to the writer task. The default records nothing (rooms
 /// that are not case sessions, unit tests).
 #[derive(Clone, Default)]
 pub struct Recorder {
-    entries: Option<mpsc::UnboundedSender<SessionEvent>>,
+    entries: Option<mpsc::Sender<SessionEvent>>,
 }
 
 impl Recorder {
     /// Starts the writer on the current tokio runtime.
     pub fn start(store: Store) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<SessionEvent>();
+        let (tx, mut rx) = mpsc::channel::<SessionEvent>(RECORD_QUEUE);
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
                 if let Err(e) = store.append_session_event(&event).await {
@@ -46,7 +52,14 @@ impl Recorder {
         ) else {
             return;
         };
-        let _ = tx.send(event);
+        // Entries are numbered already, so one that waits is still written in its place.
+        if let Err(mpsc::error::TrySendError::Full(event)) = tx.try_send(event) {
+            tracing::warn!("the session record writer is behind; an entry waits");
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(event).await;
+            });
+        }
     }
 }
 

@@ -224,6 +224,7 @@ pub(super) fn pass(notice: Notice) -> Passed {
         Notice::Hold(source) => return Passed::Hold(source),
         Notice::YouAreGone(reason, message) => return Passed::End(Ending::Gone(reason, message)),
         Notice::ResumedElsewhere => return Passed::End(Ending::SocketLost),
+        Notice::Overflowed => return Passed::End(Ending::SlowConsumer),
         Notice::Admitted => return Passed::Nothing,
     }))
 }

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use accord_sfu::{IceRestartReason, JoinRequest, ParticipantId, RoomId, SfuEvent};
 use axum::extract::ws::{Message, WebSocket};
-use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::auth::JoinClaims;
@@ -17,7 +16,7 @@ use crate::protocol::{
     ClientMessage, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo, PauseReason,
     ServerMessage,
 };
-use crate::rooms::{Notice, Seat, SessionLink};
+use crate::rooms::{Notice, Notices, Seat, SessionLink};
 use actions::Passed;
 
 /// The first frame must arrive within this.
@@ -28,6 +27,12 @@ const PING_INTERVAL: Duration = Duration::from_secs(15);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 /// How long a client whose media died has to answer a ping before its socket counts as dead too.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A frame the client's connection has not taken in this long means the client stopped
+/// reading (its TCP window stays shut): it is dropped rather than left holding its seat while
+/// everything meant for it piles up.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The last words to a client being dropped (an error frame, the close) get this long.
+const PARTING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A protocol error frame, and whether the socket closes after it.
 struct Refusal {
@@ -43,11 +48,6 @@ impl Refusal {
             code,
             message: message.into(),
             fatal,
-        }
-    }
-}
-
-impl From<accord_sfu::Error> for Refusal {
             retry_after: None,
         }
     }
@@ -61,6 +61,11 @@ impl From<accord_sfu::Error> for Refusal {
                 "too many of these too fast; this one was not carried out",
                 false,
             )
+        }
+    }
+}
+
+impl From<accord_sfu::Error> for Refusal {
     fn from(e: accord_sfu::Error) -> Self {
         use accord_sfu::Error as E;
         match e {
@@ -86,9 +91,18 @@ enum Inbound {
     Activity,
 }
 
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
+/// Writes one frame within [`WRITE_TIMEOUT`]; how the session ends if it cannot.
+async fn write(socket: &mut WebSocket, message: Message) -> Result<(), Ending> {
+    match tokio::time::timeout(WRITE_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Ending::SocketLost),
+        Err(_) => Err(Ending::SlowConsumer),
+    }
+}
+
+async fn deliver(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), Ending> {
     match serde_json::to_string(message) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Ok(text) => write(socket, Message::Text(text.into())).await,
         Err(e) => {
             tracing::error!(error = %e, "cannot encode a server message");
             true
@@ -123,9 +137,6 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
                 Refusal::new("bad_json", "frames are JSON text", false),
             );
         }
-            retry_after_ms: r
-                .retry_after
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         Message::Close(_) => return Inbound::Closed,
         Message::Ping(_) | Message::Pong(_) => return Inbound::Activity,
     };
@@ -148,7 +159,6 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
     let request_id = value
         .get("request_id")
         .and_then(|v| v.as_str())
-        .filter(|s| s.len() <= 64)
         .map(str::to_owned);
     match serde_json::from_value::<ClientMessage>(value) {
         Ok(m) => Inbound::Message(m),
@@ -160,6 +170,14 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
 pub async fn run(mut socket: WebSocket, state: AppState) {
     state.metrics().sessions_changed(1);
     let first = tokio::time::timeout(JOIN_TIMEOUT, receive(&mut socket)).await;
+    if request_id
+        .as_deref()
+        .is_some_and(|id| id.chars().count() > MAX_REQUEST_ID_CHARS)
+    {
+        // Not echoed: a client must not make the server repeat what it likes at any length.
+        let message = format!("request_id is limited to {MAX_REQUEST_ID_CHARS} characters");
+        return Inbound::Refused(None, Refusal::new("bad_json", message, false));
+    }
     let (token, resume, request_id) = match first {
         Ok(Inbound::Message(ClientMessage::Join {
             protocol,
@@ -247,11 +265,25 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             }
         }
     }
+        Ending::SlowConsumer => {
+            tracing::info!("dropping a client that stopped reading its socket");
+            let message = ServerMessage::Error {
+                request_id: None,
+                code: "slow_consumer",
+                message: "this connection stopped taking messages; join again".to_owned(),
+                fatal: true,
+                retry_after_ms: None,
+            };
+            let _ = tokio::time::timeout(PARTING_TIMEOUT, send(&mut socket, &message)).await;
+            if state.rooms().holds(room, id, seated.generation) {
+                state.rooms().remove(room, id, LeaveReason::Disconnected);
+            }
+        }
     finish(&state, socket).await;
 }
 
 async fn finish(state: &AppState, mut socket: WebSocket) {
-    let _ = socket.send(Message::Close(None)).await;
+    let _ = tokio::time::timeout(PARTING_TIMEOUT, socket.send(Message::Close(None))).await;
     state.metrics().sessions_changed(-1);
 }
 
@@ -260,7 +292,7 @@ struct Seated {
     participant: ParticipantInfo,
     session: Option<SessionLink>,
     seat: Seat,
-    notices: mpsc::UnboundedReceiver<Notice>,
+    notices: Notices,
     generation: u64,
 }
 
@@ -358,7 +390,7 @@ async fn take_seat(
                         let _ = send(socket, &actions::gone_message(reason, None)).await;
                         rooms.remove(&claims.room, &id, reason);
                     }
-                    Ending::SocketLost => {
+                    Ending::SocketLost | Ending::SlowConsumer => {
                         rooms.remove(&claims.room, &id, LeaveReason::Disconnected)
                     }
                 }
@@ -433,10 +465,7 @@ async fn take_seat(
 }
 
 /// Keeps a waiting client's socket alive until a moderator admits or denies it.
-async fn wait_for_admission(
-    socket: &mut WebSocket,
-    notices: &mut mpsc::UnboundedReceiver<Notice>,
-) -> Result<(), Ending> {
+async fn wait_for_admission(socket: &mut WebSocket, notices: &mut Notices) -> Result<(), Ending> {
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
     let mut last_heard = Instant::now();
@@ -479,9 +508,7 @@ async fn wait_for_admission(
                 None => return Err(Ending::Gone(LeaveReason::Removed, None)),
             },
             _ = ping.tick() => {
-                if last_heard.elapsed() > IDLE_TIMEOUT
-                    || socket.send(Message::Ping(Vec::new().into())).await.is_err()
-                {
+                if last_heard.elapsed() > IDLE_TIMEOUT {
                     return Err(Ending::SocketLost);
                 }
             }
@@ -494,6 +521,7 @@ enum Ending {
     Leave(LeaveReason),
     /// The seat was already taken from us (replaced, removed, denied, ended), with a
     /// moderator's reason.
+                write(socket, Message::Ping(Vec::new().into())).await?;
     Gone(LeaveReason, Option<String>),
     /// The socket dropped: hold the seat for a resume.
     SocketLost,
@@ -507,6 +535,9 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
     health.tick().await;
     let mut last_heard = Instant::now();
     loop {
+    /// The client stopped reading (a write timed out, or its notices overflowed): tell it
+    /// if it can still hear, and give its seat up.
+    SlowConsumer,
         tokio::select! {
             // Room notices before media events: a participant must be announced before a
             // track of theirs is (a move queues the first and then causes the second).
@@ -530,8 +561,8 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                         ServerMessage::MutedByModerator { source }
                     }
                 };
-                if !send(socket, &message).await {
-                    return Ending::SocketLost;
+                if let Err(ending) = deliver(socket, &message).await {
+                    return ending;
                 }
             }
             inbound = receive(socket) => {
