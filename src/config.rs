@@ -78,7 +78,8 @@ pub struct HttpConfig {
     /// Address of the HTTP and WebSocket listener.
     pub listen: SocketAddr,
     /// The address people reach Accord at, used in invite links and QR codes
-    /// (`https://mediation.example.cn`). Empty: the host of the staff member's request.
+    /// (`https://mediation.example.cn`). Empty: the listen address (`localhost` for all
+    /// interfaces), never a request's `Host` header, which whoever sends it chooses.
     pub public_url: String,
     /// Behind a reverse proxy: take the client's address (for rate limits) from the last
     /// `X-Forwarded-For` entry. Only with a proxy that sets it; otherwise clients choose it.

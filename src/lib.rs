@@ -80,6 +80,17 @@ pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(text.as_bytes())
 }
 
+/// Where invite links point when `http.public_url` is empty: the address the server listens
+/// on (`localhost` for all interfaces), never the `Host` of a request, which its sender
+/// chooses.
+pub fn derived_public_url(listening: SocketAddr) -> String {
+    if listening.ip().is_unspecified() {
+        format!("http://localhost:{}", listening.port())
+    } else {
+        format!("http://{listening}")
+    }
+}
+
 /// Where a running service listens.
 #[derive(Clone, Copy, Debug)]
 pub struct Listening {
@@ -100,21 +111,33 @@ pub async fn serve(
         .map_err(io(format!("creating {}", config.data_dir.display())))?;
     let secret = token_secret(&config)?;
     let store = open_store(&config).await?;
-    let sfu = Sfu::start(config.sfu()?)?;
-    let blobs = accord_signaling::blobs::LocalBlobs::open(config.data_dir.join("blobs"))?;
-    let state = AppState::new(
-        sfu.clone(),
-        secret.as_bytes(),
-        config.signaling(),
-        store,
-        std::sync::Arc::new(blobs),
-    )?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(io(format!("listening on {}", config.http.listen)))?;
     let http = listener
         .local_addr()
         .map_err(io("reading the HTTP address"))?;
+    let mut signaling = config.signaling();
+    if signaling.public_url.is_none() {
+        let derived = derived_public_url(http);
+        if !http.ip().is_loopback() {
+            tracing::warn!(
+                links = %derived,
+                "http.public_url is not set: invite links point at this machine's listen \
+                 address; set it to the address people reach Accord at"
+            );
+        }
+        signaling.public_url = Some(derived);
+    }
+    let sfu = Sfu::start(config.sfu()?)?;
+    let blobs = accord_signaling::blobs::LocalBlobs::open(config.data_dir.join("blobs"))?;
+    let state = AppState::new(
+        sfu.clone(),
+        secret.as_bytes(),
+        signaling,
+        store,
+        std::sync::Arc::new(blobs),
+    )?;
     let app = accord_signaling::http::router(state.clone());
     state.set_ready(true);
     on_ready(Listening {

@@ -121,8 +121,9 @@ pub fn multipart_error(e: MultipartError) -> Error {
     }
 }
 
-/// The last path component of a client's file name, at most 200 characters; the name is
-/// only shown to staff, never used as a path.
+/// The last path component of a client's file name, at most 200 characters, without
+/// control or invisible formatting characters; the name is only shown to staff, never used
+/// as a path.
 fn clean_file_name(name: Option<&str>) -> String {
     let base = name
         .unwrap_or_default()
@@ -130,12 +131,33 @@ fn clean_file_name(name: Option<&str>) -> String {
         .next()
         .unwrap_or_default()
         .trim();
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !is_invisible_format(*c))
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim();
     if cleaned.is_empty() {
         "evidence".into()
     } else {
-        cleaned
+        cleaned.to_owned()
     }
+}
+
+/// Bidirectional overrides, embeddings and isolates, marks and zero-width characters: a
+/// right-to-left override shows `invoice\u{202E}gpj.exe` to staff as `invoiceexe.jpg`.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 #[cfg(test)]
@@ -169,5 +191,18 @@ mod tests {
         assert_eq!(clean_file_name(Some("../../etc/passwd")), "passwd");
         assert_eq!(clean_file_name(Some("C:\\photos\\漏水.jpg")), "漏水.jpg");
         assert_eq!(clean_file_name(None), "evidence");
+    }
+
+    #[test]
+    fn file_names_lose_bidi_and_invisible_characters() {
+        assert_eq!(
+            clean_file_name(Some("invoice\u{202E}gpj.exe")),
+            "invoicegpj.exe"
+        );
+        assert_eq!(
+            clean_file_name(Some("\u{2067}合同\u{200B}.pdf\u{2069}")),
+            "合同.pdf"
+        );
+        assert_eq!(clean_file_name(Some("\u{202E}\u{FEFF}")), "evidence");
     }
 }

@@ -123,7 +123,7 @@ async fn valid_intake_creates_a_case_retries_add_nothing_and_tracking_follows_it
     let parties = store.parties(&case.id).await?;
     ensure!(parties.len() == 2, "{parties:?}");
     ensure!(parties[0].side == Side::Applicant && parties[0].name == "张三");
-    ensure!(parties[0].id_number_masked.as_deref() == Some("110105********002X"));
+    ensure!(parties[0].id_number_masked.as_deref() == Some("110***********002X"));
     ensure!(parties[1].side == Side::Respondent && parties[1].kind == PartyKind::Organisation);
 
     let evidence = store.evidence(&case.id).await?;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use accord_tests::case_world::{CaseWorld, ID_NUMBER, PASSWORD, PHONE, id_of};
+use accord_tests::case_world::{CaseWorld, ID_NUMBER, PASSWORD, PHONE, id_of, tiny_png};
 use accord_tests::protocol::{ClientFrame, ServerFrame};
 use accord_tests::session_world::{
     APPLICANT, APPLICANT_LAWYER, LATECOMER, RESPONDENT, RESPONDENT_INTERPRETER, SessionWorld,
@@ -14,8 +14,10 @@ use accord_tests::session_world::{
 };
 use accord_tests::{Bystander, TestServer};
 use anyhow::{Context, Result, ensure};
-use reqwest::StatusCode;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 /// An ID number of 18 bytes whose 17th byte is inside a character.
@@ -307,6 +309,169 @@ async fn a_multi_byte_id_number_is_refused_with_422_and_never_logged() -> Result
     ensure!(
         !log.contains("1234567890123456"),
         "the value is in the log:\n{log}"
+    );
+    world.server.stop().await
+}
+
+#[tokio::test]
+async fn invite_links_ignore_the_host_header() -> Result<()> {
+    let world = CaseWorld::new().await?;
+    let detail = world.case("楼上漏水纠纷").await?;
+    let case = id_of(&detail, "/case/id")?;
+    let party = id_of(&detail, "/parties/0/id")?;
+    let session = world.session(&case).await?;
+    let invite = world
+        .api
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{session}/invites"),
+            Some(&json!({"party_id": party})),
+            Some(&world.mediator_a),
+            &[("host", "attacker.example"), ("x-forwarded-proto", "https")],
+        )
+        .await?
+        .expect(StatusCode::CREATED)?;
+    let link = invite.text("link")?;
+    let expected = format!("{}/join#token=", world.server.http_url());
+    ensure!(link.starts_with(&expected), "{link}");
+    let message = invite.text("message")?;
+    ensure!(!message.contains("attacker.example"), "{message}");
+    world.server.stop().await
+}
+
+#[tokio::test]
+async fn password_changes_stop_after_a_few_wrong_current_passwords() -> Result<()> {
+    let world = CaseWorld::new().await?;
+    let change = |current: &str| {
+        let body = json!({"current_password": current, "new_password": "a brand new password"});
+        let api = &world.api;
+        let token = world.mediator_a.clone();
+        async move {
+            api.call(
+                Method::POST,
+                "/api/v1/auth/password",
+                Some(&body),
+                Some(&token),
+                &[],
+            )
+            .await
+        }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let answer = change(&format!("guess number {i}")).await?;
+        statuses.push(answer.status.as_u16());
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            ensure!(answer.body["code"].is_string(), "{}", answer.body);
+            break;
+        }
+        ensure!(
+            answer.status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{statuses:?}"
+        );
+    }
+    ensure!(
+        statuses.last() == Some(&429) && statuses.len() <= 11,
+        "{statuses:?}"
+    );
+    // Locked for now, even with the right password.
+    let right = change(PASSWORD).await?;
+    ensure!(right.status == StatusCode::TOO_MANY_REQUESTS, "{right:?}");
+    world.server.stop().await
+}
+
+/// The next frame of `socket` that is not about the room (a `pong` or an `error`).
+async fn next_answer<S>(socket: &mut S) -> Result<Value>
+where
+    S: StreamExt<Item = tokio_tungstenite::tungstenite::Result<Message>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .context("no answer")?
+            .context("socket closed")??;
+        if let Message::Text(text) = frame {
+            let value: Value = serde_json::from_str(&text)?;
+            if value["type"] == "pong" || value["type"] == "error" {
+                return Ok(value);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn request_ids_beyond_64_characters_are_refused_not_echoed() -> Result<()> {
+    let server = TestServer::start().await?;
+    let token = server
+        .mint_token("room-ids", "alice", "Alice", "party", false, true)
+        .await?;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+    let join = json!({"type": "join", "protocol": 1, "token": token});
+    socket.send(Message::Text(join.to_string().into())).await?;
+    let ping =
+        |id: &str| Message::Text(json!({"type": "ping", "request_id": id}).to_string().into());
+
+    let fits = "请".repeat(64);
+    socket.send(ping(&fits)).await?;
+    let answer = next_answer(&mut socket).await?;
+    ensure!(
+        answer["type"] == "pong" && answer["request_id"] == json!(fits),
+        "{answer}"
+    );
+    let long = "x".repeat(65);
+    socket.send(ping(&long)).await?;
+    let answer = next_answer(&mut socket).await?;
+    ensure!(
+        answer["type"] == "error"
+            && answer["code"] == "bad_json"
+            && answer["fatal"] == false
+            && answer.get("request_id").is_none(),
+        "{answer}"
+    );
+    // The socket stays open.
+    socket.send(ping("after")).await?;
+    let answer = next_answer(&mut socket).await?;
+    ensure!(answer["type"] == "pong", "{answer}");
+    server.stop().await
+}
+
+#[tokio::test]
+async fn evidence_names_lose_bidi_controls_and_id_numbers_are_masked_tightly() -> Result<()> {
+    let world = CaseWorld::new().await?;
+    let detail = world.case("楼上漏水纠纷").await?;
+    let case = id_of(&detail, "/case/id")?;
+    let masked = id_of(&detail, "/parties/0/id_number_masked")?;
+    let shown: Vec<char> = masked.chars().filter(|c| *c != '*').collect();
+    ensure!(
+        masked.chars().count() == ID_NUMBER.chars().count()
+            && ID_NUMBER.starts_with(masked.split('*').next().unwrap_or_default())
+            && ID_NUMBER.ends_with(masked.rsplit('*').next().unwrap_or_default())
+            && shown.len() < 10,
+        "{masked}"
+    );
+
+    let stored = world
+        .api
+        .upload(
+            &format!("/api/v1/cases/{case}/evidence"),
+            "invoice\u{202E}gnp.exe",
+            "image/png",
+            tiny_png(),
+            &world.mediator_a,
+        )
+        .await?
+        .expect(StatusCode::CREATED)?;
+    let name = stored.text("file_name")?;
+    ensure!(name == "invoicegnp.exe", "{name:?}");
+    let detail = world
+        .api
+        .get(&format!("/api/v1/cases/{case}"), &world.mediator_a)
+        .await?
+        .expect(StatusCode::OK)?;
+    ensure!(
+        !detail.body["evidence"].to_string().contains('\u{202E}'),
+        "{}",
+        detail.body["evidence"]
     );
     world.server.stop().await
 }

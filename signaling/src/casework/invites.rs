@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -179,7 +179,6 @@ pub(super) async fn visible_session(
 async fn visible_invite(
     state: &AppState,
     staff: &StaffSession,
-    headers: &HeaderMap,
     id: &str,
 ) -> Result<(Invite, Party, Context)> {
     let invite = state.store().invite(id).await?;
@@ -189,44 +188,33 @@ async fn visible_invite(
             Error::NotFound(_) => Error::NotFound("no such invite"),
             other => other,
         })?;
-    let context = context(state, headers, session, case).await?;
+    let context = context(state, session, case).await?;
     let party = state.store().party(&invite.party_id).await?;
     Ok((invite, party, context))
 }
 
 async fn context(
     state: &AppState,
-    headers: &HeaderMap,
     session: Session,
     case: Case,
 ) -> Result<Context> {
     Ok(Context {
         organisation: state.store().organisation(&case.organisation_id).await?,
-        base_url: base_url(state, headers),
+        base_url: base_url(state),
         case,
         session,
     })
 }
 
-/// Where links point: the configured public address, else the address the staff member's
-/// browser used to reach us.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config().public_url {
-        return url.clone();
-    }
-    let header_text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let host = header_text("host").unwrap_or("localhost:8080");
-    let scheme = match header_text("x-forwarded-proto") {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}")
+/// Where links point: the configured public address (the binary derives one from its
+/// listen address when none is set). Never the request's `Host` header: whoever sends the
+/// request chooses that, and the link goes out by SMS under the organisation's name.
+fn base_url(state: &AppState) -> String {
+    state
+        .config()
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://localhost:8080".to_owned())
 }
 
 fn invite_token(
@@ -341,14 +329,13 @@ fn view(state: &AppState, invite: Invite, party: &Party, context: &Context) -> R
 async fn list_invites(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Items<InviteView>>> {
     require_case_worker(&staff)?;
     let (session, case) = visible_session(&state, &staff, &id).await?;
     let parties = state.store().parties(&case.id).await?;
     let invites = state.store().invites_of_session(&session.id).await?;
-    let context = context(&state, &headers, session, case).await?;
+    let context = context(&state, session, case).await?;
     let mut items = Vec::with_capacity(invites.len());
     for invite in invites {
         let Some(party) = parties.iter().find(|p| p.id == invite.party_id) else {
@@ -371,7 +358,6 @@ struct InviteForm {
 async fn create_invite(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: Body<InviteForm>,
 ) -> Result<(StatusCode, Json<InviteView>)> {
@@ -396,7 +382,7 @@ async fn create_invite(
         .store()
         .create_invite(&staff.actor(), &session.id, &party.id, ttl_hours * 3600)
         .await?;
-    let context = context(&state, &headers, session, case).await?;
+    let context = context(&state, session, case).await?;
     Ok((
         StatusCode::CREATED,
         Json(view(&state, invite, &party, &context)?),
@@ -406,22 +392,20 @@ async fn create_invite(
 async fn show_invite(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<InviteView>> {
     require_case_worker(&staff)?;
-    let (invite, party, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    let (invite, party, context) = visible_invite(&state, &staff, &id).await?;
     Ok(Json(view(&state, invite, &party, &context)?))
 }
 
 async fn invite_link(
     state: &AppState,
     staff: &StaffSession,
-    headers: &HeaderMap,
     id: &str,
 ) -> Result<String> {
     require_case_worker(staff)?;
-    let (invite, party, context) = visible_invite(state, staff, headers, id).await?;
+    let (invite, party, context) = visible_invite(state, staff, id).await?;
     let token = invite_token(state, &invite, &party, &context.session)?;
     Ok(join_link(&context.base_url, &token))
 }
@@ -446,10 +430,9 @@ fn private_image(content_type: &'static str, body: impl IntoResponse) -> Respons
 async fn qr_svg(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let link = invite_link(&state, &staff, &headers, &id).await?;
+    let link = invite_link(&state, &staff, &id).await?;
     let svg = qr_code(&link)?
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(240, 240)
@@ -461,10 +444,9 @@ async fn qr_svg(
 async fn qr_png(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let link = invite_link(&state, &staff, &headers, &id).await?;
+    let link = invite_link(&state, &staff, &id).await?;
     let png = qr_png_bytes(&qr_code(&link)?)?;
     Ok(private_image("image/png", png))
 }
@@ -504,11 +486,10 @@ fn qr_png_bytes(code: &QrCode) -> Result<Vec<u8>> {
 async fn revoke(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<InviteView>> {
     require_case_worker(&staff)?;
-    let (invite, party, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    let (invite, party, context) = visible_invite(&state, &staff, &id).await?;
     let revoked = state
         .store()
         .revoke_invite(&staff.actor(), &invite.id)
@@ -531,7 +512,6 @@ struct Sent {
 async fn send(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: Option<Json<SendForm>>,
 ) -> Result<(StatusCode, Json<Sent>)> {
@@ -543,7 +523,7 @@ async fn send(
             return Err(Error::field("lang", "zh-CN or en"));
         }
     };
-    let (invite, party, context) = visible_invite(&state, &staff, &headers, &id).await?;
+    let (invite, party, context) = visible_invite(&state, &staff, &id).await?;
     if !invite.is_active(now_ms() / 1000) {
         return Err(Error::Conflict(
             "the invite is revoked or expired; make a new one".into(),
@@ -607,7 +587,6 @@ struct Started {
 async fn start(
     State(state): State<AppState>,
     staff: StaffSession,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Started>> {
     require_case_worker(&staff)?;
@@ -643,7 +622,7 @@ async fn start(
         nbf: now.saturating_sub(5),
         exp: now + MEDIATOR_TTL_SECONDS.unsigned_abs(),
     })?;
-    let link = join_link(&base_url(&state, &headers), &token);
+    let link = join_link(&base_url(&state), &token);
     Ok(Json(Started {
         token,
         link,

@@ -368,11 +368,17 @@ async fn change_password(
     body: std::result::Result<Json<PasswordRequest>, JsonRejection>,
 ) -> Result<StatusCode> {
     let Json(request) = body?;
+    // A stolen access token must not become a way to guess the password it does not carry:
+    // wrong current passwords count like failed logins, per account.
+    let now = std::time::Instant::now();
+    let failures = format!("password-change|{}", session.0.sub);
+    state.limits().login_failures.check(&failures, now)?;
     let staff = state.store().staff(&session.0.sub).await?;
     let mut errors = check_new_password("new_password", &request.new_password, &staff.username);
     let current_ok =
         verify_blocking(request.current_password, Some(staff.password_hash.clone())).await?;
     if !current_ok {
+        state.limits().login_failures.hit(&failures, now)?;
         errors.insert(
             0,
             FieldError {

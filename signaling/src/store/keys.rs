@@ -140,18 +140,22 @@ pub fn mask_phone(phone: &str) -> String {
         .collect()
 }
 
-/// An ID number as it may be shown: the first 6 and last 4 characters, the rest as `*`
-/// (`440306********1234`); short values are hidden entirely.
+/// An ID number as it may be shown: the first 3 and last 4 characters, the rest as `*`
+/// (`440***********1234`); short values are hidden entirely. Fewer than the first 6 (the
+/// county of birth) and last 4: enough to tell two parties apart and to check a card held up
+/// to the camera, too little to rebuild the number with a birth date.
 pub fn mask_id_number(id: &str) -> String {
+    const SHOW_FIRST: usize = 3;
+    const SHOW_LAST: usize = 4;
     let chars: Vec<char> = id.chars().collect();
     if chars.len() < 12 {
         return "*".repeat(chars.len());
     }
-    let hidden = chars.len() - 10;
-    chars[..6]
+    let hidden = chars.len() - SHOW_FIRST - SHOW_LAST;
+    chars[..SHOW_FIRST]
         .iter()
         .chain(std::iter::repeat_n(&'*', hidden))
-        .chain(&chars[chars.len() - 4..])
+        .chain(&chars[chars.len() - SHOW_LAST..])
         .collect()
 }
 
@@ -177,7 +181,7 @@ mod tests {
 
     #[test]
     fn id_numbers_are_masked_in_the_middle() {
-        assert_eq!(mask_id_number("440306199001011234"), "440306********1234");
+        assert_eq!(mask_id_number("440306199001011234"), "440***********1234");
         assert_eq!(mask_id_number("12345"), "*****");
     }
 

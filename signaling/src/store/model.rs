@@ -349,7 +349,7 @@ pub struct Party {
     pub name: String,
     /// Phone on record (invites and identity checks go there).
     pub phone: Option<String>,
-    /// The ID number with all but its first 6 and last 4 characters hidden.
+    /// The ID number with all but its first 3 and last 4 characters hidden.
     pub id_number_masked: Option<String>,
     /// For representatives, interpreters and experts: the party they act for.
     pub represents: Option<String>,
