@@ -39,12 +39,12 @@ struct Refusal {
     code: &'static str,
     message: String,
     fatal: bool,
+    retry_after: Option<Duration>,
 }
 
 impl Refusal {
     fn new(code: &'static str, message: impl Into<String>, fatal: bool) -> Self {
         Self {
-    retry_after: Option<Duration>,
             code,
             message: message.into(),
             fatal,
@@ -105,9 +105,13 @@ async fn deliver(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), 
         Ok(text) => write(socket, Message::Text(text.into())).await,
         Err(e) => {
             tracing::error!(error = %e, "cannot encode a server message");
-            true
+            Ok(())
         }
     }
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
+    deliver(socket, message).await.is_ok()
 }
 
 async fn refuse(socket: &mut WebSocket, request_id: Option<String>, r: Refusal) -> bool {
@@ -119,14 +123,14 @@ async fn refuse(socket: &mut WebSocket, request_id: Option<String>, r: Refusal) 
             code: r.code,
             message: r.message,
             fatal,
+            retry_after_ms: r
+                .retry_after
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         },
     )
     .await;
     delivered && !fatal
 }
-
-/// The longest `request_id` a frame may carry (docs/protocol.md).
-const MAX_REQUEST_ID_CHARS: usize = 64;
 
 async fn receive(socket: &mut WebSocket) -> Inbound {
     let Some(Ok(message)) = socket.recv().await else {
@@ -162,15 +166,8 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
     let request_id = value
         .get("request_id")
         .and_then(|v| v.as_str())
+        .filter(|s| s.len() <= 64)
         .map(str::to_owned);
-    if request_id
-        .as_deref()
-        .is_some_and(|id| id.chars().count() > MAX_REQUEST_ID_CHARS)
-    {
-        // Not echoed: a client must not make the server repeat what it likes at any length.
-        let message = format!("request_id is limited to {MAX_REQUEST_ID_CHARS} characters");
-        return Inbound::Refused(None, Refusal::new("bad_json", message, false));
-    }
     match serde_json::from_value::<ClientMessage>(value) {
         Ok(m) => Inbound::Message(m),
         Err(e) => Inbound::Refused(request_id, Refusal::new("bad_json", e.to_string(), false)),
@@ -181,14 +178,6 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
 pub async fn run(mut socket: WebSocket, state: AppState) {
     state.metrics().sessions_changed(1);
     let first = tokio::time::timeout(JOIN_TIMEOUT, receive(&mut socket)).await;
-    if request_id
-        .as_deref()
-        .is_some_and(|id| id.chars().count() > MAX_REQUEST_ID_CHARS)
-    {
-        // Not echoed: a client must not make the server repeat what it likes at any length.
-        let message = format!("request_id is limited to {MAX_REQUEST_ID_CHARS} characters");
-        return Inbound::Refused(None, Refusal::new("bad_json", message, false));
-    }
     let (token, resume, request_id) = match first {
         Ok(Inbound::Message(ClientMessage::Join {
             protocol,
@@ -266,16 +255,6 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
         Ending::Gone(reason, message) => {
             let _ = send(&mut socket, &actions::gone_message(reason, message)).await;
         }
-        Ending::SocketLost => {
-            if state.rooms().holds(room, id, seated.generation) {
-                // Its media stops too; the seat must not be dropped for that before the grace.
-                let _ = seated.seat.handle.set_paused(true).await;
-                state
-                    .rooms()
-                    .detach(room, id, seated.seat, state.config().resume_grace);
-            }
-        }
-    }
         Ending::SlowConsumer => {
             tracing::info!("dropping a client that stopped reading its socket");
             let message = ServerMessage::Error {
@@ -290,6 +269,16 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
                 state.rooms().remove(room, id, LeaveReason::Disconnected);
             }
         }
+        Ending::SocketLost => {
+            if state.rooms().holds(room, id, seated.generation) {
+                // Its media stops too; the seat must not be dropped for that before the grace.
+                let _ = seated.seat.handle.set_paused(true).await;
+                state
+                    .rooms()
+                    .detach(room, id, seated.seat, state.config().resume_grace);
+            }
+        }
+    }
     finish(&state, socket).await;
 }
 
@@ -522,6 +511,7 @@ async fn wait_for_admission(socket: &mut WebSocket, notices: &mut Notices) -> Re
                 if last_heard.elapsed() > IDLE_TIMEOUT {
                     return Err(Ending::SocketLost);
                 }
+                write(socket, Message::Ping(Vec::new().into())).await?;
             }
         }
     }
@@ -532,10 +522,12 @@ enum Ending {
     Leave(LeaveReason),
     /// The seat was already taken from us (replaced, removed, denied, ended), with a
     /// moderator's reason.
-                write(socket, Message::Ping(Vec::new().into())).await?;
     Gone(LeaveReason, Option<String>),
     /// The socket dropped: hold the seat for a resume.
     SocketLost,
+    /// The client stopped reading (a write timed out, or its notices overflowed): tell it
+    /// if it can still hear, and give its seat up.
+    SlowConsumer,
 }
 
 async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) -> Ending {
@@ -546,9 +538,6 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
     health.tick().await;
     let mut last_heard = Instant::now();
     loop {
-    /// The client stopped reading (a write timed out, or its notices overflowed): tell it
-    /// if it can still hear, and give its seat up.
-    SlowConsumer,
         tokio::select! {
             // Room notices before media events: a participant must be announced before a
             // track of theirs is (a move queues the first and then causes the second).
@@ -630,24 +619,25 @@ async fn relay(state: &AppState, socket: &mut WebSocket, seated: &mut Seated) ->
                         None => continue,
                     },
                 };
-                if !send(socket, &message).await {
-                    return Ending::SocketLost;
+                if let Err(ending) = deliver(socket, &message).await {
+                    return ending;
                 }
             }
             _ = health.tick() => {
                 let participants = state.rooms().health_for(&seated.room, &seated.participant.id);
-                if !participants.is_empty()
-                    && !send(socket, &ServerMessage::ConnectionHealth { participants }).await
-                {
-                    return Ending::SocketLost;
+                if !participants.is_empty() {
+                    let message = ServerMessage::ConnectionHealth { participants };
+                    if let Err(ending) = deliver(socket, &message).await {
+                        return ending;
+                    }
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > IDLE_TIMEOUT {
                     return Ending::SocketLost;
                 }
-                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    return Ending::SocketLost;
+                if let Err(ending) = write(socket, Message::Ping(Vec::new().into())).await {
+                    return ending;
                 }
             }
         }
@@ -671,6 +661,7 @@ async fn handle(
     seated: &mut Seated,
     message: ClientMessage,
 ) -> Result<Option<Ending>, Refusal> {
+    actions::check_rate(state, seated, &message)?;
     if actions::act(state, seated, &message).await? {
         return Ok(None);
     }
@@ -713,7 +704,6 @@ async fn handle(
                 (width.min(8192), height.min(8192))
             };
             handle.track_settings(track_id, w, h).await?;
-    actions::check_rate(state, seated, &message)?;
         }
         ClientMessage::Mute { source, muted, .. } => handle.set_muted(source, muted).await?,
         ClientMessage::Pause { paused, .. } => {
