@@ -132,6 +132,9 @@ async fn refuse(socket: &mut WebSocket, request_id: Option<String>, r: Refusal) 
     delivered && !fatal
 }
 
+/// The longest `request_id` a frame may carry (docs/protocol.md).
+const MAX_REQUEST_ID_CHARS: usize = 64;
+
 async fn receive(socket: &mut WebSocket) -> Inbound {
     let Some(Ok(message)) = socket.recv().await else {
         return Inbound::Closed;
@@ -166,8 +169,15 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
     let request_id = value
         .get("request_id")
         .and_then(|v| v.as_str())
-        .filter(|s| s.len() <= 64)
         .map(str::to_owned);
+    if request_id
+        .as_deref()
+        .is_some_and(|id| id.chars().count() > MAX_REQUEST_ID_CHARS)
+    {
+        // Not echoed: a client must not make the server repeat what it likes at any length.
+        let message = format!("request_id is limited to {MAX_REQUEST_ID_CHARS} characters");
+        return Inbound::Refused(None, Refusal::new("bad_json", message, false));
+    }
     match serde_json::from_value::<ClientMessage>(value) {
         Ok(m) => Inbound::Message(m),
         Err(e) => Inbound::Refused(request_id, Refusal::new("bad_json", e.to_string(), false)),
