@@ -125,6 +125,15 @@ describe('the staff desk', () => {
     // The ID number shows masked, never whole.
     assert.equal((await page.getByTestId('id-masked').textContent())?.trim(), '· 110***********002X');
     assert.ok(!(await page.content()).includes('11010519491231002X'));
+    // The mediator who entered the case has it, and the page's first offer is a session, not closing it.
+    assert.equal((await page.getByTestId('case-mediator').textContent())?.trim(), '李调解员');
+    assert.equal(await page.getByTestId('case-detail').getAttribute('data-status'), 'assigned');
+    const classOf = (id) => page.getByTestId(id).getAttribute('class');
+    assert.match(await classOf('schedule-next'), /\bprimary\b/);
+    assert.match(await classOf('schedule-submit'), /\bprimary\b/);
+    assert.doesNotMatch(await classOf('status-closed'), /\bprimary\b/);
+    await page.getByTestId('schedule-next').click();
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'schedule-at');
 
     // A session tomorrow at 10:00, and an invite for the applicant.
     await page.getByTestId('schedule-at').fill(tomorrowAtTen());
@@ -145,7 +154,7 @@ describe('the staff desk', () => {
     const applicant = await openClient('applicant', link, { phone: true });
     phones.push(applicant);
     await applicant.page.getByTestId('device-check').waitFor();
-    assert.match((await applicant.page.locator('.greeting').textContent()) ?? '', /张三/);
+    assert.match((await applicant.page.locator('.greeting').first().textContent()) ?? '', /张三/);
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'staff-invite-device-check-phone.png') });
 
     // The mediator starts the session: the room opens. The applicant consents to online

@@ -169,6 +169,30 @@ async fn retried_creates_with_one_idempotency_key_make_one_record() -> Result<()
     ensure!(parties == Some(2), "{}", answers[0].body);
 
     let case = ids[0].as_str().context("case id")?.to_owned();
+    // The mediator who entered it has it (not "未分派"), and the audit trail says so.
+    let detail = world
+        .api
+        .get(&format!("/api/v1/cases/{case}"), &world.mediator_a)
+        .await?;
+    ensure!(
+        detail.body["case"]["mediator_id"] == world.mediator_a_id.as_str()
+            && detail.body["case"]["status"] == "assigned"
+            && detail.body["mediator"]["id"] == world.mediator_a_id.as_str(),
+        "{}",
+        detail.body
+    );
+    let audit = world
+        .api
+        .get(&format!("/api/v1/cases/{case}/audit"), &world.mediator_a)
+        .await?;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|i| i["action"].as_str()).collect())
+        .unwrap_or_default();
+    ensure!(
+        actions.iter().filter(|a| **a == "case.assigned").count() == 1,
+        "{actions:?}"
+    );
     let at = json!({"scheduled_at": accord_signaling::store::now_ms() + 86_400_000});
     let path = format!("/api/v1/cases/{case}/sessions");
     for expected in [StatusCode::CREATED, StatusCode::OK] {

@@ -359,10 +359,18 @@ async fn create(
         status: CaseStatus::Accepted,
         tracking_code: None,
     };
-    let (case, created) = state
+    let (mut case, created) = state
         .store()
         .register_case(&session.actor(), new, parties, key.as_deref())
         .await?;
+    // A mediator who enters a case takes it on: it is theirs, with the assignment in the audit
+    // trail like any other, rather than a case that says "未分派" to its own mediator.
+    if created && session.0.role == StaffRole::Mediator {
+        case = state
+            .store()
+            .assign_case(&session.actor(), &case.id, &session.0.sub)
+            .await?;
+    }
     let status = if created {
         StatusCode::CREATED
     } else {

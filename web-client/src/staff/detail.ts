@@ -40,6 +40,25 @@ interface State {
 
 const label = (key: string) => t(key as MessageKey);
 
+/** Steps that end or turn a case away rather than take it forward. */
+const CLOSING = new Set(['declined', 'failed', 'rejected', 'closed']);
+
+/**
+ * Which of a case's actions is the one to take next. A case without a session yet (new,
+ * assigned) gets a session scheduled: closing it is never what the page invites first. A step
+ * that ends the case stays secondary while the case can go forward, and is primary only when it
+ * is the one way on (after a failed mediation, a follow-up).
+ */
+export function nextStepEmphasis(detail: Pick<CaseDetail, 'case' | 'sessions' | 'next_statuses'>, canSchedule: boolean) {
+  const scheduleFirst =
+    canSchedule && detail.sessions.length === 0 && ['accepted', 'assigned', 'in_mediation'].includes(detail.case.status);
+  const steps = detail.next_statuses.filter((status) => status !== 'assigned');
+  const forward = steps.some((status) => !CLOSING.has(status));
+  const step = (status: string): 'primary' | 'secondary' =>
+    scheduleFirst || (CLOSING.has(status) && forward) ? 'secondary' : 'primary';
+  return { scheduleFirst, step };
+}
+
 export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId: string): () => void {
   const state: State = {
     detail: null,
@@ -141,11 +160,12 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
 
   const summary = (detail: CaseDetail) => {
     const c = detail.case;
+    const emphasis = nextStepEmphasis(detail, worker);
     // Assigning has its own button: it names the mediator.
     const steps = detail.next_statuses.filter((status) => status !== 'assigned').map((status) =>
       h('button', {
         type: 'button',
-        class: status === 'declined' || status === 'failed' || status === 'rejected' ? 'secondary' : 'primary',
+        class: emphasis.step(status),
         'data-testid': `status-${status}`,
         text: label(`step.${status}`),
         onclick: () => {
@@ -210,11 +230,27 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         h('dt', { text: t('staff.case.claims') }),
         h('dd', { class: 'long-text', text: c.claims }),
       ]),
-      steps.length || assignMe || assignOther
-        ? h('div', { class: 'actions', 'data-testid': 'status-actions' }, [assignMe, assignOther, ...steps])
+      steps.length || assignMe || assignOther || emphasis.scheduleFirst
+        ? h('div', { class: 'actions', 'data-testid': 'status-actions' }, [scheduleNext(emphasis.scheduleFirst), assignMe, assignOther, ...steps])
         : null,
     ]);
   };
+
+  /** The first thing to do with a new case: its session, whose form is further down. */
+  const scheduleNext = (shown: boolean) =>
+    shown
+      ? h('button', {
+          type: 'button',
+          class: 'primary',
+          'data-testid': 'schedule-next',
+          text: t('staff.detail.schedule'),
+          onclick: () => {
+            const at = main.querySelector<HTMLInputElement>('[data-testid=schedule-at]');
+            at?.scrollIntoView({ block: 'center' });
+            at?.focus();
+          },
+        })
+      : null;
 
   const partiesSection = (detail: CaseDetail) => {
     const names = new Map(detail.parties.map((p) => [p.id, p.name]));
@@ -323,7 +359,12 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
               t('staff.detail.scheduleAt'),
               h('input', { type: 'datetime-local', name: 'scheduled_at', 'data-testid': 'schedule-at', required: true }),
             ]),
-            h('button', { type: 'submit', class: 'secondary', 'data-testid': 'schedule-submit', text: t('staff.detail.schedule') }),
+            h('button', {
+              type: 'submit',
+              class: nextStepEmphasis(detail, worker).scheduleFirst ? 'primary' : 'secondary',
+              'data-testid': 'schedule-submit',
+              text: t('staff.detail.schedule'),
+            }),
             state.problems.scheduled_at ? h('p', { class: 'field-error', text: state.problems.scheduled_at }) : null,
           ],
         )

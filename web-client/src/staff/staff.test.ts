@@ -5,6 +5,7 @@ import { ApiError, KeyedCreate, StaffClient, chinaDateTime, chinaDayStart, forma
 import { auditAction, auditActor, auditDetail } from './audit';
 import { afterSignIn, loginReturningTo } from './app';
 import { CATEGORIES, STATUSES, listQuery, shownFields } from './cases';
+import { nextStepEmphasis } from './detail';
 import { problemText, problemsOf } from './problems';
 
 function memoryStorage() {
@@ -239,5 +240,29 @@ describe('staff strings', () => {
     expect(auditAction('something.new')).toBe('something.new');
     expect(auditActor('staff:ST_1', new Map([['staff:ST_1', '李调解员']]))).toBe('李调解员');
     expect(auditActor('staff:ST_2', new Map())).toBe('staff:ST_2');
+  });
+});
+
+describe('a case page’s next step', () => {
+  const detail = (status: string, next: string[], sessions = 0) => ({
+    case: { status } as never,
+    sessions: Array.from({ length: sessions }, () => ({}) as never),
+    next_statuses: next,
+  });
+  it('offers a new case a session first, and closing it only as a secondary action', () => {
+    const fresh = nextStepEmphasis(detail('assigned', ['in_mediation', 'closed']), true);
+    expect(fresh.scheduleFirst).toBe(true);
+    expect(fresh.step('closed')).toBe('secondary');
+    expect(nextStepEmphasis(detail('accepted', ['assigned', 'closed']), true).step('closed')).toBe('secondary');
+  });
+  it('keeps closing secondary while the case can go forward, primary when it is the only way on', () => {
+    const mediating = nextStepEmphasis(detail('assigned', ['in_mediation', 'closed'], 1), true);
+    expect(mediating.scheduleFirst).toBe(false);
+    expect(mediating.step('in_mediation')).toBe('primary');
+    expect(mediating.step('closed')).toBe('secondary');
+    expect(nextStepEmphasis(detail('failed', ['closed'], 1), true).step('closed')).toBe('primary');
+  });
+  it('does not ask a court user to schedule', () => {
+    expect(nextStepEmphasis(detail('assigned', ['in_mediation', 'closed']), false).scheduleFirst).toBe(false);
   });
 });
