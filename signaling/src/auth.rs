@@ -224,6 +224,19 @@ impl TokenKeys {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header. The scheme is matched without
+/// regard to case (RFC 9110 §11.1), so `bearer` and `BEARER` work as clients send them.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim_start();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Compares secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -244,6 +257,24 @@ mod tests {
             hidden: None,
             ttl_seconds: Some(60),
         }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        let with = |value: &str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                axum::http::HeaderValue::from_str(value).expect("header"),
+            );
+            bearer_token(&headers).map(str::to_owned)
+        };
+        for value in ["Bearer xyz", "bearer xyz", "BEARER  xyz "] {
+            assert_eq!(with(value).as_deref(), Some("xyz"), "{value}");
+        }
+        assert_eq!(with("Basic xyz"), None);
+        assert_eq!(with("Bearer "), None);
+        assert_eq!(with("Bearerxyz"), None);
     }
 
     #[test]

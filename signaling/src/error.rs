@@ -149,6 +149,13 @@ impl IntoResponse for Error {
             fields,
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Error::Unauthorized(_) = self {
+            // RFC 9110 §11.6.1: a 401 names the scheme that would succeed (RFC 6750).
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"accord\""),
+            );
+        }
         if let Error::TooManyRequests {
             retry_after_seconds,
         } = self

@@ -109,10 +109,7 @@ async fn create_token(
             "token minting over HTTP is disabled: set auth.api_key",
         ));
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let presented = crate::auth::bearer_token(&headers)
         .ok_or(Error::Unauthorized("send the API key as a bearer token"))?;
     if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
         return Err(Error::Unauthorized("the API key is not valid"));

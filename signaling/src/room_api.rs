@@ -35,12 +35,9 @@ pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
 /// The bearer join token's claims, if it still admits (invite live, session not over, not
 /// removed).
 async fn participant(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let token = crate::auth::bearer_token(headers)
         .ok_or(Error::Unauthorized("send the join token as a bearer token"))?;
-    let claims = state.keys().verify(token.trim())?;
+    let claims = state.keys().verify(token)?;
     crate::casework::check_join(state, &claims).await?;
     Ok(claims)
 }

@@ -90,12 +90,9 @@ async fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClai
 /// The claims of a bearer join token, signature and times checked: for acting on a
 /// resource the same identity opened.
 fn bearer_token_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let token = crate::auth::bearer_token(headers)
         .ok_or(Error::Unauthorized("send a join token as a bearer token"))?;
-    state.keys().verify(token.trim())
+    state.keys().verify(token)
 }
 
 fn sdp_body(headers: &HeaderMap, body: Bytes) -> Result<String> {

@@ -7,7 +7,6 @@
 //! so neither is ever taken for the other.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -155,13 +154,9 @@ impl FromRequestParts<AppState> for StaffSession {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+        let token = crate::auth::bearer_token(&parts.headers)
             .ok_or(Error::Unauthorized("a staff access token is required"))?;
-        let claims = verify_access(state.store(), token.trim()).await?;
+        let claims = verify_access(state.store(), token).await?;
         // A disabled account stops at once, not when its last access token runs out.
         match state.store().staff(&claims.sub).await {
             Ok(staff) if staff.disabled_at.is_none() => Ok(StaffSession(claims)),
