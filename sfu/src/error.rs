@@ -33,6 +33,10 @@ pub enum Error {
     /// A viewer asked to watch, but nobody (or not the named participant) publishes.
     #[error("nobody in the room publishes anything to watch")]
     NothingToWatch,
+    /// A viewer's offer cannot carry what is published: none of the codecs it accepts for
+    /// a kind of media is the one the publisher sends.
+    #[error("{0}")]
+    CodecMismatch(String),
     /// The named track does not exist in this room.
     #[error("unknown track")]
     UnknownTrack,

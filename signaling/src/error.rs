@@ -40,6 +40,18 @@ pub enum Error {
     /// The body is not the JSON we expect.
     #[error("{0}")]
     BadRequest(String),
+    /// A conditional request (`If-Match`) names a version the resource no longer has.
+    #[error("{0}")]
+    PreconditionFailed(&'static str),
+    /// Well-formed, but not something we can serve, with a code of its own for clients to
+    /// switch on (`codec_mismatch`, `no_media`).
+    #[error("{message}")]
+    Unprocessable {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+    },
     /// Too many requests from this client or for this account; try again after a while.
     #[error("too many attempts; try again in {retry_after_seconds} seconds")]
     TooManyRequests {
@@ -182,6 +194,10 @@ impl From<accord_sfu::Error> for Error {
             E::BadSdp(m) => Error::BadRequest(format!("the SDP was refused: {m}")),
             E::BadCandidate(m) => Error::BadRequest(format!("the candidate was refused: {m}")),
             E::NothingToWatch => Error::NotFound("nobody in the room publishes anything to watch"),
+            E::CodecMismatch(message) => Error::Unprocessable {
+                code: "codec_mismatch",
+                message,
+            },
             E::Forbidden(m) => Error::Forbidden(m),
             E::ParticipantGone => Error::NotFound("the session has ended"),
             other => Error::Internal(other.to_string()),

@@ -8,7 +8,7 @@ use rtc::peer_connection::transport::RTCIceCandidateInit;
 use tokio::sync::{mpsc::Sender, oneshot};
 
 use super::Shard;
-use super::negotiation::outgoing_track;
+use super::negotiation::{OfferedSection, offered_sections, outgoing_track};
 use super::participant::{FIRST_OFFER_GRACE, Negotiation, Participant};
 use super::publication::MAX_LAYERS;
 use crate::error::{Error, Result};
@@ -434,11 +434,51 @@ impl Shard {
         if chosen.is_empty() {
             return Err(Error::NothingToWatch);
         }
+        let sections = offered_sections(&sdp);
+        // Only what the viewer can receive and decode is bound; a kind it does not ask for
+        // is left out, and one it asks for in codecs the publisher does not send is refused
+        // (we forward, we do not transcode).
+        let mut bound = Vec::with_capacity(chosen.len());
+        for &k in &chosen {
+            let pubn = &self.publications[k];
+            let receiving: Vec<&OfferedSection> = sections
+                .iter()
+                .filter(|s| s.kind == Some(pubn.kind) && s.receives)
+                .collect();
+            if receiving.is_empty() {
+                continue;
+            }
+            let codec = pubn
+                .codec_params
+                .mime_type
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            let accepted = codec.is_empty()
+                || receiving
+                    .iter()
+                    .any(|s| s.codecs.iter().any(|c| c.eq_ignore_ascii_case(codec)));
+            if !accepted {
+                let offered: Vec<&str> = receiving
+                    .iter()
+                    .flat_map(|s| s.codecs.iter().map(String::as_str))
+                    .collect();
+                let kind = match pubn.kind {
+                    MediaKind::Audio => "audio",
+                    MediaKind::Video => "video",
+                };
+                return Err(Error::CodecMismatch(format!(
+                    "the {kind} is sent as {codec}, and the offer receives {kind} only as {}",
+                    offered.join(", ")
+                )));
+            }
+            bound.push(k);
+        }
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| Error::BadSdp(e.to_string()))?;
         let p = &mut self.participants[index];
         p.pc.set_remote_description(now, offer)
             .map_err(|e| Error::BadSdp(e.to_string()))?;
-        for &k in &chosen {
+        for &k in &bound {
             let pubn = &mut self.publications[k];
             let out_ssrc = rand::random::<u32>();
             let track = outgoing_track(pubn, out_ssrc);

@@ -132,3 +132,55 @@ pub(super) fn outgoing_track(
         }],
     )
 }
+
+/// One media section of a client's offer, as far as answering it needs.
+pub(super) struct OfferedSection {
+    /// Its `a=mid`.
+    pub mid: Option<String>,
+    /// Audio or video; `None` for anything else (data channels) and rejected sections.
+    pub kind: Option<MediaKind>,
+    /// Whether the client receives on it (`sendrecv`, the default, or `recvonly`).
+    pub receives: bool,
+    /// The encoding names of its `a=rtpmap` lines (`VP8`, `opus`, `rtx`, …).
+    pub codecs: Vec<String>,
+}
+
+/// The media sections of an SDP, in order.
+pub(super) fn offered_sections(sdp: &str) -> Vec<OfferedSection> {
+    sdp.split("\nm=")
+        .skip(1)
+        .map(|section| {
+            let mut words = section.split_whitespace();
+            let media = words.next().unwrap_or_default();
+            let port = words.next().unwrap_or_default();
+            let kind = match media {
+                _ if port == "0" => None,
+                "audio" => Some(MediaKind::Audio),
+                "video" => Some(MediaKind::Video),
+                _ => None,
+            };
+            let mut offered = OfferedSection {
+                mid: None,
+                kind,
+                receives: true,
+                codecs: Vec::new(),
+            };
+            for line in section.lines().map(str::trim) {
+                if let Some(mid) = line.strip_prefix("a=mid:") {
+                    offered.mid = Some(mid.to_owned());
+                } else if matches!(line, "a=sendonly" | "a=inactive") {
+                    offered.receives = false;
+                } else if let Some(map) = line.strip_prefix("a=rtpmap:") {
+                    if let Some(name) = map
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|e| e.split('/').next())
+                    {
+                        offered.codecs.push(name.to_owned());
+                    }
+                }
+            }
+            offered
+        })
+        .collect()
+}
