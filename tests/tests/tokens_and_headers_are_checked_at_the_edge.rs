@@ -38,7 +38,8 @@ async fn whip_status(world: &SessionWorld, token: &str) -> Result<StatusCode> {
     Ok(response.status())
 }
 
-async fn session_status(world: &SessionWorld) -> Result<String> {
+/// The `field` of the case's session, as the administrator reads the case.
+async fn session_field(world: &SessionWorld, field: &str) -> Result<String> {
     let detail = world
         .world
         .api
@@ -48,10 +49,10 @@ async fn session_status(world: &SessionWorld) -> Result<String> {
         )
         .await?
         .expect(StatusCode::OK)?;
-    detail.body["sessions"][0]["status"]
+    detail.body["sessions"][0][field]
         .as_str()
         .map(str::to_owned)
-        .context("a session status")
+        .with_context(|| format!("no session {field} in {}", detail.body))
 }
 
 #[tokio::test]
@@ -93,7 +94,7 @@ async fn a_disabled_mediators_join_token_no_longer_joins_moderates_or_ends() -> 
             .any(|f| matches!(f, ServerFrame::Left { reason, .. } if reason == "ended")),
         "the session was not ended for the parties"
     );
-    ensure!(session_status(&world).await? == "live");
+    ensure!(session_field(&world, "status").await? == "live");
 
     // The 10-hour token admits nowhere any more: WebSocket, WHIP, the room's HTTP API.
     join_refused(&world, &world.mediator_token, "disabled").await?;
@@ -113,19 +114,7 @@ async fn a_disabled_mediators_join_token_no_longer_joins_moderates_or_ends() -> 
 #[tokio::test]
 async fn api_minted_tokens_never_enter_a_case_sessions_room() -> Result<()> {
     let world = SessionWorld::new().await?;
-    let detail = world
-        .world
-        .api
-        .get(
-            &format!("/api/v1/cases/{}", world.case_id),
-            &world.world.mediator_a,
-        )
-        .await?
-        .expect(StatusCode::OK)?;
-    let room = detail.body["sessions"][0]["room"]
-        .as_str()
-        .context("the session's room")?
-        .to_owned();
+    let room = session_field(&world, "room").await?;
     let mediator =
         Bystander::join(&world.ws_url(), &world.mediator_token, None, "mediator").await?;
     mediator.send(ClientFrame::Lock { locked: true }).await?;

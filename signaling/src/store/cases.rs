@@ -21,6 +21,21 @@ pub(super) struct KeyUse<'a> {
     pub(super) request_sha256: &'a str,
 }
 
+impl<'a> KeyUse<'a> {
+    /// The use of `key`, if the client sent one.
+    pub(super) fn of(
+        scope: &'a str,
+        key: Option<&'a str>,
+        request_sha256: &'a str,
+    ) -> Option<Self> {
+        key.map(|key| Self {
+            scope,
+            key,
+            request_sha256,
+        })
+    }
+}
+
 /// The SHA-256 (hex) of a create's request as the store received it (its fields, and files by
 /// their hashes), so that a retry matches however the client encoded it.
 pub(super) fn request_sha256(request: &impl serde::Serialize) -> Result<String> {
@@ -70,15 +85,9 @@ impl Store {
     ) -> Result<(Case, bool)> {
         let scope = format!("{}:case.create", actor.label());
         let hash = request_sha256(&(&new, &parties))?;
-        let key_use = idempotency_key.map(|key| KeyUse {
-            scope: &scope,
-            key,
-            request_sha256: &hash,
-        });
-        if let Some(key_use) = key_use {
-            if let Some(existing) = self.idempotent(key_use).await? {
-                return Ok((self.case(&existing).await?, false));
-            }
+        let key_use = KeyUse::of(&scope, idempotency_key, &hash);
+        if let Some(existing) = self.earlier(key_use).await? {
+            return Ok((self.case(&existing).await?, false));
         }
         if parties.iter().any(|p| p.represents.is_some()) {
             return Err(Error::Conflict(
@@ -112,11 +121,17 @@ impl Store {
     /// After an insert with an idempotency key hit a conflict: the record a concurrent
     /// attempt with the same key stored, or the conflict itself if it was something else.
     pub(super) async fn race_winner(&self, key_use: Option<KeyUse<'_>>) -> Result<String> {
-        let found = match key_use {
-            Some(key_use) => self.idempotent(key_use).await?,
-            None => None,
-        };
-        found.ok_or_else(|| Error::Conflict("the record could not be stored; try again".into()))
+        self.earlier(key_use)
+            .await?
+            .ok_or_else(|| Error::Conflict("the record could not be stored; try again".into()))
+    }
+
+    /// The record an earlier create with the same key made, if a key was sent and made one.
+    pub(super) async fn earlier(&self, key_use: Option<KeyUse<'_>>) -> Result<Option<String>> {
+        match key_use {
+            Some(key_use) => self.idempotent(key_use).await,
+            None => Ok(None),
+        }
     }
 
     /// Remembers inside `tx` that `key` made `resource_id`.

@@ -38,15 +38,9 @@ impl Store {
     ) -> Result<(Session, bool)> {
         let scope = format!("{}:session.create", actor.label());
         let hash = request_sha256(&(case_id, scheduled_at))?;
-        let key_use = idempotency_key.map(|key| KeyUse {
-            scope: &scope,
-            key,
-            request_sha256: &hash,
-        });
-        if let Some(key_use) = key_use {
-            if let Some(existing) = self.idempotent(key_use).await? {
-                return Ok((self.session(&existing).await?, false));
-            }
+        let key_use = KeyUse::of(&scope, idempotency_key, &hash);
+        if let Some(existing) = self.earlier(key_use).await? {
+            return Ok((self.session(&existing).await?, false));
         }
         match self
             .insert_session(actor, case_id, scheduled_at, key_use)
