@@ -34,11 +34,13 @@ describe('a party whose first offer crosses the server’s offer', () => {
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
     server = await startServer({ name: 'crossing-offer' });
     const world = await createCaseSession(server);
-    people.mediator = await openClient('mediator', world.mediatorLink);
+    // The links name the configured public address; this server listens on a port of its own.
+    const here = (link) => `${server.httpUrl}${new URL(link).pathname}${new URL(link).hash}`;
+    people.mediator = await openClient('mediator', here(world.mediatorLink));
     await pressJoin(people.mediator);
     // Publishing before the party comes: the server then has something to offer the party.
     await waitFor('the mediator to publish', async () => outboundPackets(await people.mediator.stats(), 'video') > 0, 20_000);
-    people.party = await openClient('party', world.links['张三'], {
+    people.party = await openClient('party', here(world.links['张三']), {
       phone: true,
       initScript: () => {
         window.ACCORD_TEST_OPTIONS = { holdFirstOffer: true };
