@@ -45,8 +45,7 @@ pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Erro
 /// Opens the case store named by the config (creating the SQLite file and the store's keys
 /// in the data directory on first run) and applies its migrations.
 pub async fn open_store(config: &Config) -> Result<accord_signaling::store::Store, Error> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    create_data_dir(config)?;
     let keys = accord_signaling::store::StoreKeys::load_or_create(&config.data_dir)?;
     Ok(accord_signaling::store::Store::open(&config.database_url(), keys).await?)
 }
@@ -64,11 +63,20 @@ pub fn token_secret(config: &Config) -> Result<String, Error> {
             return Ok(existing);
         }
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    create_data_dir(config)?;
     let secret = accord_sfu::random_token(48);
     write_private(&path, &secret).map_err(io(format!("writing {}", path.display())))?;
     Ok(secret)
+}
+
+/// The data directory holds the database, keys and evidence: created for its owner alone.
+fn create_data_dir(config: &Config) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .map_err(io(format!("creating {}", config.data_dir.display())))
 }
 
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -107,8 +115,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(Listening),
 ) -> Result<(), Error> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    create_data_dir(&config)?;
     let secret = token_secret(&config)?;
     let store = open_store(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)

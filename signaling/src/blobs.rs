@@ -55,10 +55,13 @@ pub struct LocalBlobs {
 }
 
 impl LocalBlobs {
-    /// Blobs under `root` (created, with its temporary area, if missing).
+    /// Blobs under `root` (created, with its temporary area, if missing). Blobs are
+    /// evidence and recordings of people's disputes: their folders are the owner's alone
+    /// (0700) and each file is created 0600.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(root.join("tmp"))
+        private_dirs()
+            .create(root.join("tmp"))
             .map_err(|e| Error::Internal(format!("creating {}: {e}", root.display())))?;
         Ok(Self { root })
     }
@@ -87,7 +90,10 @@ impl BlobStore for LocalBlobs {
             .root
             .join("tmp")
             .join(format!("{}.part", accord_sfu::random_token(24)));
-        let file = tokio::fs::File::create(&temp)
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true).mode(0o600);
+        let file = options
+            .open(&temp)
             .await
             .map_err(|e| io_error("creating", &temp, e))?;
         Ok(Box::new(LocalWriter {
@@ -158,9 +164,14 @@ impl BlobWriter for LocalWriter {
             // Already stored: the temporary copy is removed on drop.
         } else {
             if let Some(dir) = target.parent() {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(|e| io_error("creating", dir, e))?;
+                let dir = dir.to_owned();
+                tokio::task::spawn_blocking({
+                    let dir = dir.clone();
+                    move || private_dirs().create(dir)
+                })
+                .await
+                .map_err(|e| Error::Internal(format!("blob store: creating a folder: {e}")))?
+                .map_err(|e| io_error("creating", &dir, e))?;
             }
             tokio::fs::rename(&temp, &target)
                 .await
@@ -181,6 +192,14 @@ impl Drop for LocalWriter {
             let _ = std::fs::remove_file(temp);
         }
     }
+}
+
+/// Folders only their owner may list or enter, created with any missing parents.
+fn private_dirs() -> std::fs::DirBuilder {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true).mode(0o700);
+    builder
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -224,6 +243,33 @@ mod tests {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         assert_eq!(content, b"hello world");
+        let _ = std::fs::remove_dir_all(root);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn blobs_and_their_folders_are_the_owners_alone() -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let root = temp_root();
+        let blobs = LocalBlobs::open(&root)?;
+        let blob = put(&blobs, &[b"a photo of the damaged wall"]).await?;
+        let mode = |path: &Path| -> Result<u32> {
+            Ok(std::fs::metadata(path)
+                .map_err(|e| Error::Internal(e.to_string()))?
+                .permissions()
+                .mode()
+                & 0o777)
+        };
+        assert_eq!(mode(&blobs.path_of(&blob.sha256)?)?, 0o600);
+        let shard = root.join(&blob.sha256[0..2]);
+        for folder in [
+            &root,
+            &root.join("tmp"),
+            &shard,
+            &shard.join(&blob.sha256[2..4]),
+        ] {
+            assert_eq!(mode(folder)?, 0o700, "{}", folder.display());
+        }
         let _ = std::fs::remove_dir_all(root);
         Ok(())
     }
