@@ -43,6 +43,10 @@ struct Resource {
     identity: String,
     participant_id: String,
     handle: Arc<ParticipantHandle>,
+    /// The resource's entity tag, quoted (RFC 9725 §4.3: `If-Match` on PATCH).
+    etag: String,
+    /// The client's ICE username fragment: a PATCH with another one asks for a restart.
+    client_ufrag: Option<String>,
 }
 
 /// Open WHIP and WHEP sessions by resource id.
@@ -93,6 +97,49 @@ fn bearer_token_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClai
     let token = crate::auth::bearer_token(headers)
         .ok_or(Error::Unauthorized("send a join token as a bearer token"))?;
     state.keys().verify(token)
+}
+
+/// Refuses an offer with nothing to publish or watch (only a data channel, or every media
+/// section rejected) before it takes a seat.
+fn require_media(offer: &str) -> Result<()> {
+    let has_media = offer.split("\nm=").skip(1).any(|section| {
+        let mut words = section.split_whitespace();
+        matches!(words.next(), Some("audio" | "video")) && words.next() != Some("0")
+    });
+    if has_media {
+        Ok(())
+    } else {
+        Err(Error::Unprocessable {
+            code: "no_media",
+            message: "the offer has no audio or video section".into(),
+        })
+    }
+}
+
+/// A fresh entity tag for a session resource, quoted as the `ETag` header carries it.
+fn new_etag() -> String {
+    format!("\"{}\"", accord_sfu::random_token(16))
+}
+
+/// `If-Match` (RFC 9110 §13.1.1): absent, `*` or the current tag lets the request through.
+fn check_if_match(headers: &HeaderMap, etag: &str) -> Result<()> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::BadRequest("If-Match is not ASCII".into()))?;
+    if value
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag)
+    {
+        Ok(())
+    } else {
+        Err(Error::PreconditionFailed(
+            "that ETag is not this session's; use the one from the 201 response",
+        ))
+    }
 }
 
 fn sdp_body(headers: &HeaderMap, body: Bytes) -> Result<String> {
@@ -153,6 +200,8 @@ async fn start(
         _ => {}
     }
     let offer = sdp_body(&headers, body)?;
+    require_media(&offer)?;
+    let client_ufrag = parse_sdpfrag(&offer).ufrag;
     // A WHIP client cannot wait: case sessions take their parties through the waiting room
     // of the app, and only their mediators (or tools without a session) publish this way.
     if claims.session.is_some() && claims.role != crate::auth::Role::Mediator && !claims.hidden {
@@ -222,6 +271,7 @@ async fn start(
         }
     };
     let id = accord_sfu::random_token(24);
+    let etag = new_etag();
     state.resources().lock().insert(
         id.clone(),
         Resource {
@@ -230,6 +280,8 @@ async fn start(
             identity: claims.sub.clone(),
             participant_id,
             handle: Arc::new(joined.handle),
+            etag: etag.clone(),
+            client_ufrag,
         },
     );
     tokio::spawn(watch_session(
@@ -247,6 +299,9 @@ async fn start(
     );
     if let Ok(v) = HeaderValue::from_str(&location) {
         h.insert(header::LOCATION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
     }
     let servers = crate::turn::ice_servers_for(
         &state.config().ice_servers,
@@ -336,12 +391,30 @@ async fn trickle(
     let text = std::str::from_utf8(&body)
         .map_err(|_| Error::BadRequest("the fragment is not UTF-8".into()))?;
     let fragment = parse_sdpfrag(text);
-    let handle = state
-        .resources()
-        .lock()
-        .get(&id)
-        .map(|r| Arc::clone(&r.handle))
-        .ok_or(Error::NotFound("no such session"))?;
+    let handle = {
+        let resources = state.resources().lock();
+        let r = resources
+            .get(&id)
+            .ok_or(Error::NotFound("no such session"))?;
+        check_if_match(&headers, &r.etag)?;
+        // New credentials ask for an ICE restart (RFC 9725 §4.3.1). Our engine keeps one
+        // ICE username per connection (it routes media by it), so it cannot answer with new
+        // credentials as RFC 8839 requires; the session goes on, and a client that must
+        // restart opens a new one.
+        if fragment
+            .ufrag
+            .as_ref()
+            .is_some_and(|u| r.client_ufrag.as_ref() != Some(u))
+        {
+            return Err(Error::Unprocessable {
+                code: "ice_restart_unsupported",
+                message: "this server cannot restart ICE on a session; the session goes on \
+                          unchanged, or DELETE it and POST a new offer"
+                    .into(),
+            });
+        }
+        Arc::clone(&r.handle)
+    };
     for candidate in fragment.candidates {
         handle.add_candidate(candidate).await?;
     }
@@ -395,6 +468,8 @@ async fn hang_up_whep(
 
 /// What a trickle PATCH carries (RFC 8840 fragment).
 struct SdpFragment {
+    /// The client's ICE username fragment.
+    ufrag: Option<String>,
     candidates: Vec<IceCandidate>,
 }
 
@@ -416,7 +491,7 @@ fn parse_sdpfrag(text: &str) -> SdpFragment {
             });
         }
     }
-    SdpFragment { candidates }
+    SdpFragment { ufrag, candidates }
 }
 
 #[cfg(test)]

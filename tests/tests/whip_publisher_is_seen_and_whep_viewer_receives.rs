@@ -3,7 +3,10 @@
 //! leave when it hangs up. A WHEP viewer watching a WebSocket participant receives that
 //! participant's audio and video. The HTTP contract (201 + `Location` + SDP answer, 204 for
 //! trickle, 200 then 404 for hang-up, 401 for a bad token, 404 when there is nothing to
-//! watch) holds, because WHIP tools rely on it.
+//! watch) holds, because WHIP tools rely on it. So do the finer points of RFC 9725, the
+//! WHEP draft and RFC 3264 that standard clients check: refusals with a reason (no media,
+//! a codec nobody sends, an ICE restart), `ETag` and `If-Match`, `WWW-Authenticate` on 401
+//! with the scheme matched in any case, and answer directions.
 
 use accord_tests::client::{WhepViewer, WhipHttp, WhipPublisher, WhipResponse};
 use accord_tests::media::VideoSize;
@@ -50,6 +53,17 @@ fn expect_created(response: &WhipResponse, kind: &str) -> Result<String> {
     Ok(location)
 }
 
+/// Checks a refusal: its status and its machine-readable code.
+fn expect_refused(response: &WhipResponse, status: u16, code: &str, what: &str) -> Result<()> {
+    ensure!(
+        response.status == status && response.json()["code"] == code,
+        "{what} answered {} instead of {status} {code}: {}",
+        response.status,
+        response.body
+    );
+    Ok(())
+}
+
 /// A token for someone who only watches (observers never publish).
 fn watcher(room: &str, identity: &str) -> TokenRequest {
     let mut request = TokenRequest::new(room, identity, "observer");
@@ -65,45 +79,23 @@ fn sdp_attribute(sdp: &str, prefix: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn whip_publisher_is_seen_and_whep_viewer_receives() -> Result<()> {
-    let server = TestServer::start().await?;
-    let http = WhipHttp::new(&server.http_url())?;
     let room = "whip-room";
-    let member = TestClient::join(
-        &server,
+    // --- WHIP in ---------------------------------------------------------------------
+    let PublishingRoom {
+        server,
+        http,
+        member,
+        publisher,
+        publisher_id: whip_id,
+        token: whip_token,
+        resource: whip_resource,
+        ..
+    } = PublishingRoom::start_with(
         room,
         ClientOptions::new("ws-member", "mediator")
             .with_video(VideoPublish::Single(VideoSize::Quarter)),
     )
     .await?;
-
-    // --- WHIP in ---------------------------------------------------------------------
-    let whip_token = server
-        .mint(&TokenRequest::new(room, "whip-publisher", "guest"))
-        .await?;
-    // Variants are per participant so payloads identify their sender; this one is not a
-    // TestClient, so take one far from theirs.
-    let publisher = WhipPublisher::offer(true, VideoPublish::Single(VideoSize::Quarter), 7).await?;
-    let response = http
-        .post_offer("/whip", &whip_token, publisher.offer_sdp())
-        .await?;
-    let whip_resource = expect_created(&response, "whip")?;
-    publisher.accept(&response).await?;
-    publisher.wait_connected(CONNECT_TIMEOUT).await?;
-
-    let joined = member
-        .wait_for_frame(
-            "participant_joined for the WHIP publisher",
-            ANNOUNCE_TIMEOUT,
-            |f| {
-                matches!(f, ServerFrame::ParticipantJoined { participant }
-                    if participant.identity == "whip-publisher")
-            },
-        )
-        .await?;
-    let ServerFrame::ParticipantJoined { participant } = joined else {
-        anyhow::bail!("wait_for_frame returned another frame");
-    };
-    let whip_id = participant.id;
     let exp = MediaExpectation::default();
     for (kind, min) in [("audio", exp.audio_packets), ("video", exp.video_packets)] {
         let rx = member
@@ -263,4 +255,496 @@ async fn whip_publisher_is_seen_and_whep_viewer_receives() -> Result<()> {
     viewer.close().await?;
     member.close().await?;
     server.stop().await
+}
+
+// --- Standards: RFC 9725 (WHIP), the WHEP draft, RFC 3264 -----------------------------
+
+/// A room with a WHIP publisher (Opus + VP8) whose media a WebSocket member already
+/// receives, so its publications exist when a test posts a WHEP offer or restarts ICE.
+struct PublishingRoom {
+    room: String,
+    server: TestServer,
+    http: WhipHttp,
+    member: TestClient,
+    publisher: WhipPublisher,
+    publisher_id: String,
+    token: String,
+    /// The publisher's 201 answer.
+    created: WhipResponse,
+    resource: String,
+}
+
+impl PublishingRoom {
+    async fn start(room: &str) -> Result<Self> {
+        Self::start_with(room, ClientOptions::new("ws-member", "mediator")).await
+    }
+
+    /// The same with the member joining as `member` says.
+    async fn start_with(room: &str, member: ClientOptions) -> Result<Self> {
+        let server = TestServer::start().await?;
+        let http = WhipHttp::new(&server.http_url())?;
+        let member = TestClient::join(&server, room, member).await?;
+        let token = server
+            .mint(&TokenRequest::new(room, "whip-publisher", "guest"))
+            .await?;
+        // Variants are per participant so payloads identify their sender; this one is not
+        // a TestClient, so take one far from theirs.
+        let publisher =
+            WhipPublisher::offer(true, VideoPublish::Single(VideoSize::Quarter), 7).await?;
+        let created = http
+            .post_offer("/whip", &token, publisher.offer_sdp())
+            .await?;
+        let resource = expect_created(&created, "whip")?;
+        publisher.accept(&created).await?;
+        publisher.wait_connected(CONNECT_TIMEOUT).await?;
+        let publisher_id = wait_joined(&member, "whip-publisher").await?;
+        let exp = MediaExpectation::default();
+        for (kind, min) in [("audio", exp.audio_packets), ("video", exp.video_packets)] {
+            member
+                .wait_for_media_from(&publisher_id, kind, min, exp.timeout)
+                .await
+                .with_context(|| format!("the WS member receiving the WHIP {kind}"))?;
+        }
+        Ok(Self {
+            room: room.to_owned(),
+            server,
+            http,
+            member,
+            publisher,
+            publisher_id,
+            token,
+            created,
+            resource,
+        })
+    }
+
+    /// Posts `sdp` to `path` with a new token for `identity`: a guest's for `/whip`, an
+    /// observer's for `/whep`.
+    async fn post_as(&self, path: &str, identity: &str, sdp: &str) -> Result<WhipResponse> {
+        let room = &self.room;
+        let request = if path.starts_with("/whip") {
+            TokenRequest::new(room, identity, "guest")
+        } else {
+            watcher(room, identity)
+        };
+        let token = self.server.mint(&request).await?;
+        self.http.post_offer(path, &token, sdp).await
+    }
+
+    async fn stop(self) -> Result<()> {
+        self.publisher.close().await?;
+        self.member.close().await?;
+        self.server.stop().await
+    }
+}
+
+/// Waits until `member` is told `identity` joined; its participant id.
+async fn wait_joined(member: &TestClient, identity: &str) -> Result<String> {
+    let joined = member
+        .wait_for_frame(
+            &format!("participant_joined for {identity}"),
+            ANNOUNCE_TIMEOUT,
+            |f| {
+                matches!(f, ServerFrame::ParticipantJoined { participant }
+                if participant.identity == identity)
+            },
+        )
+        .await?;
+    match joined {
+        ServerFrame::ParticipantJoined { participant } => Ok(participant.id),
+        _ => anyhow::bail!("wait_for_frame returned another frame"),
+    }
+}
+
+/// The media sections of an SDP as (media, direction), the direction `sendrecv` when the
+/// section names none.
+fn section_directions(sdp: &str) -> Vec<(String, String)> {
+    sdp.split("\nm=")
+        .skip(1)
+        .map(|section| {
+            let media = section.split_whitespace().next().unwrap_or("").to_owned();
+            let direction = section
+                .lines()
+                .map(str::trim)
+                .find(|l| {
+                    matches!(
+                        *l,
+                        "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+                    )
+                })
+                .map_or("sendrecv", |l| &l[2..])
+                .to_owned();
+            (media, direction)
+        })
+        .collect()
+}
+
+/// `sdp` with every direction attribute of its media sections replaced by `direction`.
+fn with_direction(sdp: &str, direction: &str) -> String {
+    sdp.lines()
+        .map(|l| match l.trim() {
+            "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive" => {
+                format!("a={direction}\r\n")
+            }
+            other => format!("{other}\r\n"),
+        })
+        .collect()
+}
+
+/// `sdp` with its video section cut down to the payload types of one codec.
+fn video_only_as(sdp: &str, codec: &str) -> Result<String> {
+    let (head, rest) = sdp.split_once("\nm=video ").context("no video section")?;
+    let (video, tail) = match rest.split_once("\nm=") {
+        Some((v, t)) => (v, Some(t)),
+        None => (rest, None),
+    };
+    let keep: Vec<String> = video
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("a=rtpmap:"))
+        .filter_map(|m| {
+            let (pt, name) = m.split_once(' ')?;
+            name.to_ascii_uppercase()
+                .starts_with(&format!("{}/", codec.to_ascii_uppercase()))
+                .then(|| pt.to_owned())
+        })
+        .collect();
+    ensure!(!keep.is_empty(), "the offer has no {codec} to keep");
+    let mut lines = video.lines().map(str::trim);
+    let m_line = lines.next().context("empty video section")?;
+    let words: Vec<&str> = m_line.split_whitespace().collect();
+    ensure!(words.len() > 2, "short m= line {m_line:?}");
+    let mut out = format!(
+        "{head}\nm=video {} {} {}\r\n",
+        words[0],
+        words[1],
+        keep.join(" ")
+    );
+    for line in lines {
+        let pt = ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"]
+            .iter()
+            .find_map(|p| line.strip_prefix(p))
+            .and_then(|v| v.split([' ', ':']).next());
+        if pt.is_none_or(|pt| keep.iter().any(|k| k == pt)) {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    if let Some(tail) = tail {
+        out.push_str("m=");
+        out.push_str(tail);
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whep_offer_in_a_codec_nobody_sends_is_refused_with_a_reason() -> Result<()> {
+    let room = PublishingRoom::start("whep-codec-room").await?;
+    let token = room
+        .server
+        .mint(&watcher("whep-codec-room", "h264-viewer"))
+        .await?;
+    let viewer = WhepViewer::offer().await?;
+    let h264_only = video_only_as(viewer.offer_sdp(), "H264")?;
+    let refused = room.http.post_offer("/whep", &token, &h264_only).await?;
+    expect_refused(
+        &refused,
+        422,
+        "codec_mismatch",
+        "an H.264-only WHEP offer to a VP8 publisher",
+    )?;
+    let message = refused.json()["message"].as_str().unwrap_or("").to_owned();
+    ensure!(
+        message.contains("VP8") && message.contains("H264"),
+        "the refusal should name the codec sent and the one offered: {message:?}"
+    );
+    // The refused viewer holds no seat: the same token watches once it offers VP8.
+    let created = room
+        .http
+        .post_offer("/whep", &token, viewer.offer_sdp())
+        .await?;
+    expect_created(&created, "whep")?;
+    viewer.close().await?;
+    room.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn patch_asking_for_an_ice_restart_is_refused_and_the_session_goes_on() -> Result<()> {
+    let room = PublishingRoom::start("whip-restart-room").await?;
+    // New credentials, as a WHIP client restarting ICE sends them (RFC 9725 §4.3.1).
+    let mid = sdp_attribute(room.publisher.offer_sdp(), "a=mid:").context("no mid")?;
+    let restart = format!(
+        "a=ice-ufrag:R3st\r\na=ice-pwd:aNewPasswordOf24CharsXYZ\r\n\
+         m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{mid}\r\n\
+         a=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\n"
+    );
+    let bearer = format!("Bearer {}", room.token);
+    let refused = room
+        .http
+        .request(
+            reqwest::Method::PATCH,
+            &room.resource,
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/trickle-ice-sdpfrag"),
+                ("If-Match", "*"),
+            ],
+            &restart,
+        )
+        .await?;
+    expect_refused(
+        &refused,
+        422,
+        "ice_restart_unsupported",
+        "a PATCH asking for an ICE restart",
+    )?;
+    // RFC 9725: a refused restart does not end the session; its media goes on.
+    let exp = MediaExpectation::default();
+    let received = room
+        .member
+        .wait_for_media_from(&room.publisher_id, "video", exp.video_packets, exp.timeout)
+        .await?;
+    room.member
+        .wait_for_media_from(
+            &room.publisher_id,
+            "video",
+            received.packets + exp.video_packets,
+            exp.timeout,
+        )
+        .await
+        .context("video after the refused restart")?;
+    let deleted = room.http.delete(&room.resource, &room.token).await?;
+    ensure!(
+        deleted.status == 200,
+        "DELETE after the refused restart answered {}: {}",
+        deleted.status,
+        deleted.body
+    );
+    room.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_resources_have_etags_and_patch_honours_if_match() -> Result<()> {
+    let room = PublishingRoom::start("whip-etag-room").await?;
+    let etag = room
+        .created
+        .header("etag")
+        .context("the 201 carries no ETag")?
+        .to_owned();
+    ensure!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2,
+        "the ETag {etag:?} is not a quoted entity tag"
+    );
+    let ufrag = sdp_attribute(room.publisher.offer_sdp(), "a=ice-ufrag:").context("ufrag")?;
+    let pwd = sdp_attribute(room.publisher.offer_sdp(), "a=ice-pwd:").context("pwd")?;
+    let trickle = format!("a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=end-of-candidates\r\n");
+    let bearer = format!("Bearer {}", room.token);
+    for (if_match, expected) in [
+        (etag.as_str(), 204),
+        ("*", 204),
+        ("\"not-the-current-tag\"", 412),
+    ] {
+        let answered = room
+            .http
+            .request(
+                reqwest::Method::PATCH,
+                &room.resource,
+                &[
+                    ("Authorization", &bearer),
+                    ("Content-Type", "application/trickle-ice-sdpfrag"),
+                    ("If-Match", if_match),
+                ],
+                &trickle,
+            )
+            .await?;
+        ensure!(
+            answered.status == expected,
+            "PATCH with If-Match {if_match} answered {} instead of {expected}: {}",
+            answered.status,
+            answered.body
+        );
+        if expected == 412 {
+            expect_refused(&answered, 412, "precondition_failed", "a stale If-Match")?;
+        }
+    }
+    room.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offer_without_audio_or_video_takes_no_seat() -> Result<()> {
+    let room = PublishingRoom::start("whip-no-media-room").await?;
+    let offer = accord_tests::client::whip::data_channel_only_offer().await?;
+    for path in ["/whip", "/whep"] {
+        let refused = room.post_as(path, "data-only", &offer).await?;
+        expect_refused(
+            &refused,
+            422,
+            "no_media",
+            &format!("POST {path} with a data-channel-only offer"),
+        )?;
+    }
+    // Frames arrive in order: by the time a later publisher is announced, a seat taken by
+    // the refused offers would have been announced before it.
+    let later = WhipPublisher::offer(true, VideoPublish::Single(VideoSize::Quarter), 8).await?;
+    let created = room
+        .post_as("/whip", "later-publisher", later.offer_sdp())
+        .await?;
+    expect_created(&created, "whip")?;
+    later.accept(&created).await?;
+    wait_joined(&room.member, "later-publisher").await?;
+    let seated = room
+        .member
+        .wait_for_frame(
+            "a participant_joined for the refused offer",
+            Duration::ZERO,
+            |f| {
+                matches!(f, ServerFrame::ParticipantJoined { participant }
+                if participant.identity == "data-only")
+            },
+        )
+        .await;
+    ensure!(
+        seated.is_err(),
+        "the refused data-channel-only offer was given a seat"
+    );
+    later.close().await?;
+    room.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_send_and_receive_only_where_the_offer_allows() -> Result<()> {
+    let room = PublishingRoom::start("whep-direction-room").await?;
+    // WHIP: whatever the publisher offers, we only receive.
+    let whip_sections = section_directions(&room.created.body);
+    ensure!(
+        !whip_sections.is_empty() && whip_sections.iter().all(|(_, d)| d == "recvonly"),
+        "the answer to a WHIP offer should be recvonly everywhere: {whip_sections:?}"
+    );
+    let sendonly_publisher =
+        WhipPublisher::offer(true, VideoPublish::Single(VideoSize::Quarter), 8).await?;
+    // It also says it only multiplexes RTCP (RFC 8858), as WHIP clients may.
+    let offer = with_direction(sendonly_publisher.offer_sdp(), "sendonly")
+        .replace("a=rtcp-mux\r\n", "a=rtcp-mux\r\na=rtcp-mux-only\r\n");
+    ensure!(offer.contains("a=rtcp-mux-only"), "no a=rtcp-mux to add to");
+    let answered = room.post_as("/whip", "sendonly-publisher", &offer).await?;
+    expect_created(&answered, "whip")?;
+    let sections = section_directions(&answered.body);
+    ensure!(
+        sections.iter().all(|(_, d)| d == "recvonly"),
+        "the answer to a sendonly WHIP offer should be recvonly: {sections:?}"
+    );
+    // An answerer says a=rtcp-mux and never a=rtcp-mux-only (RFC 8858 §5.2).
+    ensure!(
+        answered.body.matches("a=rtcp-mux\r\n").count() == sections.len()
+            && !answered.body.contains("a=rtcp-mux-only"),
+        "every answered section should say a=rtcp-mux, none a=rtcp-mux-only:\n{}",
+        answered.body
+    );
+    sendonly_publisher.close().await?;
+
+    // WHEP, a receive-only offer: we only send.
+    let viewer = WhepViewer::offer().await?;
+    let answered = room
+        .post_as(
+            &format!("/whep?participant={}", room.publisher_id),
+            "viewer",
+            viewer.offer_sdp(),
+        )
+        .await?;
+    expect_created(&answered, "whep")?;
+    let sections = section_directions(&answered.body);
+    ensure!(
+        sections.len() == 2 && sections.iter().all(|(_, d)| d == "sendonly"),
+        "the answer to a recvonly WHEP offer should be sendonly: {sections:?}"
+    );
+    viewer.accept(&answered).await?;
+    viewer.wait_connected(CONNECT_TIMEOUT).await?;
+    let exp = MediaExpectation::default();
+    viewer
+        .wait_for_media(PayloadKind::Vp8, exp.video_packets, exp.timeout)
+        .await?;
+    viewer.close().await?;
+
+    // WHEP, an offer that only sends: nothing may be sent to it, and we take nothing.
+    let backwards = WhepViewer::offer().await?;
+    let answered = room
+        .post_as(
+            "/whep",
+            "backwards-viewer",
+            &with_direction(backwards.offer_sdp(), "sendonly"),
+        )
+        .await?;
+    ensure!(
+        answered.status == 201,
+        "a sendonly WHEP offer answered {}: {}",
+        answered.status,
+        answered.body
+    );
+    let sections = section_directions(&answered.body);
+    ensure!(
+        !sections.is_empty()
+            && sections
+                .iter()
+                .all(|(_, d)| d == "inactive" || d == "recvonly"),
+        "the answer to a sendonly WHEP offer should be recvonly or inactive: {sections:?}"
+    );
+    backwards.close().await?;
+    room.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_names_the_bearer_scheme_and_the_scheme_is_case_insensitive() -> Result<()> {
+    let room = PublishingRoom::start("whip-auth-room").await?;
+    let offer = WhepViewer::offer().await?;
+    for (path, authorization) in [
+        ("/whep", "Bearer not-a-join-token"),
+        ("/whep", ""),
+        ("/api/v1/tokens", "Bearer not-the-api-key"),
+    ] {
+        let mut headers = vec![("Content-Type", "application/sdp")];
+        if !authorization.is_empty() {
+            headers.push(("Authorization", authorization));
+        }
+        let refused = room
+            .http
+            .request(reqwest::Method::POST, path, &headers, offer.offer_sdp())
+            .await?;
+        ensure!(
+            refused.status == 401
+                && refused
+                    .header("www-authenticate")
+                    .is_some_and(|v| v.starts_with("Bearer")),
+            "POST {path} with Authorization {authorization:?} answered {} with \
+             WWW-Authenticate {:?}",
+            refused.status,
+            refused.header("www-authenticate")
+        );
+    }
+    offer.close().await?;
+    for (i, scheme) in ["bearer", "BEARER", "bEaReR"].into_iter().enumerate() {
+        let viewer = WhepViewer::offer().await?;
+        let token = room
+            .server
+            .mint(&watcher("whip-auth-room", &format!("viewer-{i}")))
+            .await?;
+        let answered = room
+            .http
+            .request(
+                reqwest::Method::POST,
+                "/whep",
+                &[
+                    ("Content-Type", "application/sdp"),
+                    ("Authorization", &format!("{scheme} {token}")),
+                ],
+                viewer.offer_sdp(),
+            )
+            .await?;
+        ensure!(
+            answered.status == 201,
+            "POST /whep with the scheme spelt {scheme:?} answered {}: {}",
+            answered.status,
+            answered.body
+        );
+        viewer.close().await?;
+    }
+    room.stop().await
 }

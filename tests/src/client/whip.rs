@@ -38,12 +38,19 @@ pub struct WhipResponse {
     pub content_type: Option<String>,
     /// The body (an SDP answer on success, `{code, message}` JSON on failure).
     pub body: String,
+    /// Every header, for the ones a test names (`ETag`, `WWW-Authenticate`).
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl WhipResponse {
     /// The body as JSON (error bodies are `{code, message}`), `Null` if it is not JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -104,6 +111,25 @@ impl WhipHttp {
         Self::send(request, "PATCH", resource).await
     }
 
+    /// Any request with exactly the headers given (no bearer token added): for checking
+    /// how the server treats `Authorization` and `If-Match` as clients spell them.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<WhipResponse> {
+        let mut request = self
+            .client
+            .request(method.clone(), self.url(path))
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::send(request, method.as_str(), path).await
+    }
+
     /// `DELETE` a session resource (hang up).
     pub async fn delete(&self, resource: &str, token: &str) -> Result<WhipResponse> {
         let request = self.client.delete(self.url(resource)).bearer_auth(token);
@@ -129,6 +155,7 @@ impl WhipHttp {
         let status = response.status().as_u16();
         let location = header(reqwest::header::LOCATION);
         let content_type = header(reqwest::header::CONTENT_TYPE);
+        let headers = response.headers().clone();
         let body = response
             .text()
             .await
@@ -138,6 +165,7 @@ impl WhipHttp {
             location,
             content_type,
             body,
+            headers,
         })
     }
 }
@@ -450,6 +478,23 @@ impl Drop for WhepViewer {
     fn drop(&mut self) {
         close_in_background(&self.pc);
     }
+}
+
+/// A gathered offer with a data channel and no audio or video, as a tool that gets WHIP
+/// wrong might send. The connection is closed once the offer is made.
+pub async fn data_channel_only_offer() -> Result<String> {
+    crate::init_logging();
+    let peer = peer::build(Arc::new(Shared::default()), false).await?;
+    let made = async {
+        peer.pc
+            .create_data_channel("chat", None)
+            .await
+            .context("adding a data channel")?;
+        gathered_offer(&peer.pc, peer.gathering.clone()).await
+    }
+    .await;
+    let _ = peer.pc.close().await;
+    made
 }
 
 fn close_in_background(pc: &Arc<dyn PeerConnection>) {
