@@ -212,14 +212,14 @@ async fn share(
         .unwrap_or_else(|| claims.room.clone());
     limits.evidence.check(&session)?;
     let (file, _) = crate::casework::read_upload(&state, multipart, false).await?;
+    // Counted before the blob is kept: a file past the share is dropped unfinished, and
+    // leaves nothing behind in the blob store.
+    limits.evidence.add(&session, file.writer.written())?;
     let (actor, party_id) = match claims.role {
         Role::Party => (Actor::Party(claims.sub.clone()), Some(claims.sub.clone())),
         _ => (Actor::Staff(claims.sub.clone()), None),
     };
     let record = crate::casework::evidence_record(file, case_id, party_id, &actor).await?;
-    limits
-        .evidence
-        .add(&session, u64::try_from(record.size).unwrap_or(u64::MAX))?;
     let stored = state.store().add_evidence(&actor, record).await?;
     let shown = SharedEvidence {
         id: stored.id.clone(),

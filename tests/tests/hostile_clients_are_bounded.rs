@@ -152,9 +152,16 @@ async fn evidence_uploads_are_limited_per_minute_and_per_session() -> Result<()>
     // The other side shares big files until the session's 1 MiB is used up.
     let mut big = tiny_png();
     big.resize(400 * 1024, 0);
-    let first = upload(RESPONDENT, big.clone()).await?;
-    let second = upload(RESPONDENT, big.clone()).await?;
-    let third = upload(RESPONDENT, big.clone()).await?;
+    // Each file different, so each would be a blob of its own.
+    let mut big_file = |n: u8| {
+        big[1000] = n;
+        big.clone()
+    };
+    let blobs = world.world.server.data_dir().join("blobs");
+    let first = upload(RESPONDENT, big_file(1)).await?;
+    let second = upload(RESPONDENT, big_file(2)).await?;
+    let kept = files_under(&blobs)?;
+    let third = upload(RESPONDENT, big_file(3)).await?;
     eprintln!(
         "session cap: {} / {} / {} ({})",
         first.status, second.status, third.status, third.body
@@ -170,6 +177,10 @@ async fn evidence_uploads_are_limited_per_minute_and_per_session() -> Result<()>
         third.status,
         third.body
     );
+    ensure!(
+        files_under(&blobs)? == kept,
+        "a refused file leaves nothing in the blob store"
+    );
     let shared = respondent
         .raw_frames()
         .iter()
@@ -180,6 +191,20 @@ async fn evidence_uploads_are_limited_per_minute_and_per_session() -> Result<()>
         "the room was shown the 12 files taken, and no refused one: {shared}"
     );
     world.world.server.stop().await
+}
+
+/// Files in a folder and its subfolders.
+fn files_under(dir: &std::path::Path) -> Result<usize> {
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        count += if entry.file_type()?.is_dir() {
+            files_under(&entry.path())?
+        } else {
+            1
+        };
+    }
+    Ok(count)
 }
 
 /// The server's resident memory, in KiB.
