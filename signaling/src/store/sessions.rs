@@ -134,6 +134,17 @@ impl Store {
         session_from_row(&row)
     }
 
+    /// The sessions whose rooms are open now.
+    pub async fn live_sessions(&self) -> Result<Vec<Session>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE status = $1"
+        ))
+        .bind(SessionStatus::Live.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
     /// The session whose media room is `room`, if the room belongs to one.
     pub async fn session_by_room(&self, room: &str) -> Result<Option<Session>> {
         sqlx::query(&format!(
