@@ -667,9 +667,11 @@ export class Engine extends Emitter<EngineEvents> {
    * while it is repaired, and if it does not help.
    */
   private async watchPublishing(pc: RTCPeerConnection): Promise<void> {
-    if (pc !== this.pc || this.phase !== 'connected' || this.publishRefused || pc.signalingState === 'closed') return;
+    // Away (in the background, a phone call), the device may deliver nothing to send.
+    if (pc !== this.pc || this.phase !== 'connected' || this.away || this.publishRefused || pc.signalingState === 'closed') return;
     const published = pc.getTransceivers().filter((t) => t.sender.track?.readyState === 'live' && t.currentDirection !== 'stopped');
     let stuck = false;
+    let unnegotiated = false;
     let confirmed = published.length > 0 && pc.connectionState === 'connected';
     if (pc.connectionState === 'connected') {
       const sent = new Map<string, number>();
@@ -679,12 +681,14 @@ export class Engine extends Emitter<EngineEvents> {
       for (const t of published) {
         if (!t.mid || !['sendonly', 'sendrecv'].includes(t.currentDirection ?? '')) {
           stuck ||= pc.signalingState === 'stable';
+          unnegotiated = true;
           confirmed = false;
           continue;
         }
         // Audio only: it never stops (silence under DTX still sends every 400 ms, a muted
         // microphone sends silence), while a browser may suspend video on a starved link.
-        if (t.sender.track?.kind !== 'audio') continue;
+        // A source the system muted (another app took the microphone) delivers nothing either.
+        if (t.sender.track?.kind !== 'audio' || t.sender.track.muted) continue;
         const now = sent.get(t.mid) ?? 0;
         const before = this.packetsSentByMid.get(t.mid);
         this.packetsSentByMid.set(t.mid, now);
@@ -707,7 +711,8 @@ export class Engine extends Emitter<EngineEvents> {
     if (this.stuckSince === 0) this.stuckSince = now;
     const stuckFor = now - this.stuckSince;
     if (stuckFor >= 2 * PUBLISH_STUCK_MS) void this.rebuild('published tracks do not go out');
-    else if (stuckFor >= PUBLISH_STUCK_MS) this.offerAgainIfNeeded(pc);
+    // A track without its m-line needs an offer; packets that do not leave, a new path.
+    else if (stuckFor >= PUBLISH_STUCK_MS) unnegotiated ? this.offerAgainIfNeeded(pc) : this.restartIce();
   }
 
   /** Leaves the seat's connection behind and joins again as new (see `reconnect`). */
