@@ -184,9 +184,10 @@ async fn an_invite_admits_its_person_until_revoked_and_the_audit_trail_tells_the
         "case.created",
         "party.added",
         "party.added",
+        // A mediator's new case is theirs from the start.
+        "case.assigned",
         "session.scheduled",
         "invite.created",
-        "case.assigned",
         "case.status_changed",
         "session.started",
         "consent.given",
