@@ -273,6 +273,7 @@ export const en: Record<MessageKey, string> = {
   'intake.error.invalid': 'Please check this',
   'intake.error.fileType': 'Only photos (JPG, PNG, WebP, HEIC) or PDF files',
   'intake.error.fileSize': 'Each file must be 10 MB or less',
+  'intake.error.keyReused': 'Your application changed after the last attempt and was not saved this time. Press Submit again to send it as a new application.',
 
   'track.title': 'Follow your case',
   'track.code': 'Tracking code',

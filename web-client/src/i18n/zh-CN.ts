@@ -273,6 +273,7 @@ export const zhCN = {
   'intake.error.invalid': '请检查这一项',
   'intake.error.fileType': '只能上传照片（JPG、PNG、WebP、HEIC）或 PDF',
   'intake.error.fileSize': '每个文件不能超过 10 MB',
+  'intake.error.keyReused': '申请内容在上次提交后改动过，这次没有保存。请再点一次提交，作为新的申请递交。',
 
   'track.title': '查询办理进度',
   'track.code': '查询码',

@@ -31,14 +31,15 @@ describe('intake API', () => {
       .mockResolvedValueOnce(answer(413))
       .mockResolvedValueOnce(answer(415))
       .mockResolvedValueOnce(answer(422, { code: 'invalid', fields }))
+      .mockResolvedValueOnce(answer(409, { code: 'idempotency_key_reused', message: 'used for a different request' }))
       .mockResolvedValueOnce(answer(500));
     vi.stubGlobal('fetch', fetch);
     const kinds = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       const result = await submitIntake({}, [], 'k');
       kinds.push(result.ok ? 'ok' : result.failure);
     }
-    expect(kinds).toEqual([{ kind: 'fileSize' }, { kind: 'fileType' }, { kind: 'fields', fields }, { kind: 'server' }]);
+    expect(kinds).toEqual([{ kind: 'fileSize' }, { kind: 'fileType' }, { kind: 'fields', fields }, { kind: 'keyReused' }, { kind: 'server' }]);
   });
 
   it('returns null for an unknown tracking code', async () => {

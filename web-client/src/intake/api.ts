@@ -19,7 +19,10 @@ export type SubmitFailure =
   | { kind: 'fileType' }
   | { kind: 'fileSize' }
   | { kind: 'server' }
-  | { kind: 'network' };
+  | { kind: 'network' }
+  // The key went with different content before (an answer lost, then the form changed):
+  // nothing of this one was stored, and it goes again under a new key.
+  | { kind: 'keyReused' };
 
 export async function fetchRegions(): Promise<string[]> {
   const response = await fetch('/api/v1/regions');
@@ -49,6 +52,10 @@ export async function submitIntake(
   if (response.ok) return { ok: true, value: (await response.json()) as Submitted };
   if (response.status === 413) return { ok: false, failure: { kind: 'fileSize' } };
   if (response.status === 415) return { ok: false, failure: { kind: 'fileType' } };
+  if (response.status === 409) {
+    const error = (await response.json().catch(() => ({}))) as { code?: string };
+    if (error.code === 'idempotency_key_reused') return { ok: false, failure: { kind: 'keyReused' } };
+  }
   if (response.status === 422) {
     const error = (await response.json()) as { fields?: { field: string; message: string }[] };
     return { ok: false, failure: { kind: 'fields', fields: error.fields ?? [] } };

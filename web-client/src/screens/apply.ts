@@ -297,8 +297,10 @@ async function submit(state: State, render: () => void): Promise<void> {
         fileSize: 'intake.error.fileSize',
         server: 'error.server',
         network: 'intake.retryHint',
+        keyReused: 'intake.error.keyReused',
       };
       state.notice = notices[failure.kind];
+      if (failure.kind === 'keyReused') state.key = newIdempotencyKey();
     }
   }
   render();

@@ -356,7 +356,11 @@ export class KeyedCreate {
       this.key = this.newKey();
       return created;
     } catch (error) {
-      if (error instanceof ApiError && error.status === 422) this.key = this.newKey();
+      // A refused form is corrected and sent anew; so is one whose key the server saw with
+      // other content (an answer lost, then the form changed): nothing of it was stored.
+      if (error instanceof ApiError && (error.status === 422 || error.code === 'idempotency_key_reused')) {
+        this.key = this.newKey();
+      }
       throw error;
     }
   }

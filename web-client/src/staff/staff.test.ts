@@ -140,6 +140,23 @@ describe('the staff API client', () => {
     expect(keys).toEqual(['k1', 'k1', 'k1', 'k2', 'k3']);
   });
 
+  it('starts a new key when the server saw the key with other content, so the changed form is not lost', async () => {
+    const answers = [
+      json(409, { code: 'idempotency_key_reused', message: 'used for a different request' }),
+      json(201, { id: 'CA_2' }),
+    ];
+    const keys: (string | null)[] = [];
+    const fetcher = async (_path: string, init?: RequestInit) => {
+      keys.push(new Headers(init?.headers).get('idempotency-key'));
+      return answers.shift() ?? json(500, {});
+    };
+    let n = 0;
+    const create = new KeyedCreate(new StaffClient({ access: memoryStorage(), refresh: memoryStorage() }, fetcher), () => `k${++n}`);
+    expect(await create.post('/api/v1/cases', { title: 'changed' }).catch((e: unknown) => e)).toMatchObject({ status: 409 });
+    expect(await create.post('/api/v1/cases', { title: 'changed' })).toEqual({ id: 'CA_2' });
+    expect(keys).toEqual(['k1', 'k2']);
+  });
+
   it('sends the idempotency key it is given with a create', async () => {
     const keys: (string | null)[] = [];
     const fetcher = async (_path: string, init?: RequestInit) => {
