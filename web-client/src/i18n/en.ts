@@ -123,6 +123,7 @@ export const en: Record<MessageKey, string> = {
   'refused.forbidden': 'you are not allowed to do this',
   'refused.unknown_participant': 'that person is no longer in the room',
   'refused.bad_request': 'the content is not valid',
+  'refused.rate_limited': 'you are sending too fast; wait a few seconds and try again',
   'refused.other': 'the server refused it',
 
   'waiting.title': 'Please wait: the mediator will let you in',

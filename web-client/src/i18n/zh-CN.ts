@@ -123,6 +123,7 @@ export const zhCN = {
   'refused.forbidden': '您没有这个权限',
   'refused.unknown_participant': '这个人已不在调解室',
   'refused.bad_request': '内容无效',
+  'refused.rate_limited': '发送太快了，请稍等几秒再发',
   'refused.other': '服务器拒绝了请求',
 
   'waiting.title': '请稍候，调解员将允许您进入',
@@ -162,7 +163,7 @@ export const zhCN = {
   'apiError.unauthorized': '链接已失效，请重新打开调解员发给您的链接。',
   'apiError.forbidden': '您没有这个权限。',
   'apiError.not_found': '没有找到。',
-  'apiError.payload_too_large': '文件太大，每个文件不能超过 10 MB。',
+  'apiError.payload_too_large': '文件太大（每个不能超过 10 MB），或本次调解共享的文件已达上限。',
   'apiError.unsupported_media_type': '只能上传照片（JPG、PNG、WebP、HEIC）或 PDF。',
   'apiError.too_many_requests': '操作太频繁，请稍后再试。',
   'apiError.other': '操作未成功，请稍后再试。',

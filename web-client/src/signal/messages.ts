@@ -218,7 +218,11 @@ export type ErrorCode =
   | 'consent_required'
   | 'bad_request'
   /** A frame other than `leave` or `ping` from someone still in the waiting room. */
-  | 'not_admitted';
+  | 'not_admitted'
+  /** Too many chats, hands or pauses in a short time; `message` says when to try again. */
+  | 'rate_limited'
+  /** We did not read what the server sent for too long; it gave up our seat (fatal). */
+  | 'slow_consumer';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
