@@ -499,6 +499,29 @@ impl Shard {
                 bytes: 0,
             });
         }
+        // A viewer only receives (RFC 3264): we send on the sections it receives on and take
+        // nothing from it, so a section it sends on is inactive. The engine leaves a section
+        // the offer creates recvonly, and add_track turns it sendrecv.
+        let receives_by_mid: Vec<(&str, bool)> = sections
+            .iter()
+            .filter_map(|s| Some((s.mid.as_deref()?, s.receives)))
+            .collect();
+        let ids: Vec<_> = p.pc.get_transceivers().collect();
+        for id in ids {
+            let Some(mut t) = p.pc.rtp_transceiver(id) else {
+                continue;
+            };
+            let receives = t.mid().as_deref().is_some_and(|mid| {
+                receives_by_mid
+                    .iter()
+                    .any(|&(m, receives)| m == mid && receives)
+            });
+            t.set_direction(if receives && t.sender().is_some() {
+                rtc::rtp_transceiver::RTCRtpTransceiverDirection::Sendonly
+            } else {
+                rtc::rtp_transceiver::RTCRtpTransceiverDirection::Inactive
+            });
+        }
         let answer = p.pc.create_answer(None)?;
         p.pc.set_local_description(now, answer)?;
         let local =
