@@ -166,7 +166,6 @@ pub struct SignalingSection {
     pub ice_servers: Vec<IceServer>,
     /// Largest evidence file (photo or PDF) a party may upload, in MiB.
     pub max_evidence_mib: u64,
-}
     /// Chat messages one participant may send per second (bursts of twice this).
     pub chat_per_second: u32,
     /// Chat messages one participant may send per minute.
@@ -175,6 +174,7 @@ pub struct SignalingSection {
     pub evidence_per_session: u32,
     /// Evidence one session takes, in MiB.
     pub evidence_session_mib: u64,
+}
 
 /// `[database]`
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
@@ -251,11 +251,11 @@ impl Default for SignalingSection {
             resume_grace_seconds: 15,
             ice_servers: Vec::new(),
             max_evidence_mib: 10,
-        }
             chat_per_second: 5,
             chat_per_minute: 60,
             evidence_per_session: 50,
             evidence_session_mib: 200,
+        }
     }
 }
 
@@ -367,7 +367,6 @@ impl Config {
                 "ACCORD_SIGNALING_MAX_EVIDENCE_MIB" => {
                     config.signaling.max_evidence_mib = parse_env(key, value)?;
                 }
-                "ACCORD_DATABASE_URL" => config.database.url = value.clone(),
                 "ACCORD_SIGNALING_CHAT_PER_SECOND" => {
                     config.signaling.chat_per_second = parse_env(key, value)?;
                 }
@@ -380,6 +379,7 @@ impl Config {
                 "ACCORD_SIGNALING_EVIDENCE_SESSION_MIB" => {
                     config.signaling.evidence_session_mib = parse_env(key, value)?;
                 }
+                "ACCORD_DATABASE_URL" => config.database.url = value.clone(),
                 "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
                 "ACCORD_LOG_FORMAT" => {
                     config.log.format = match value.trim() {
@@ -402,7 +402,6 @@ impl Config {
         if !(1..=100).contains(&self.signaling.max_evidence_mib) {
             return Err(invalid("signaling.max_evidence_mib", "1–100"));
         }
-        if !(1..=300).contains(&self.media.media_timeout_seconds) {
         if !(1..=10_000).contains(&self.signaling.chat_per_second) {
             return Err(invalid("signaling.chat_per_second", "1–10000"));
         }
@@ -415,6 +414,7 @@ impl Config {
         if !(1..=100_000).contains(&self.signaling.evidence_session_mib) {
             return Err(invalid("signaling.evidence_session_mib", "1–100000"));
         }
+        if !(1..=300).contains(&self.media.media_timeout_seconds) {
             return Err(invalid("media.media_timeout_seconds", "1–300"));
         }
         if !(self.media.media_timeout_seconds..=600).contains(&self.media.lost_after_seconds) {
@@ -525,7 +525,6 @@ impl Config {
             max_participants: self.signaling.max_participants,
             resume_grace: Duration::from_secs(self.signaling.resume_grace_seconds),
             max_evidence_bytes: self.signaling.max_evidence_mib * 1024 * 1024,
-            public_url: (!self.http.public_url.is_empty())
             room_limits: accord_signaling::limits::RoomLimits {
                 chat_per_second: self.signaling.chat_per_second,
                 chat_per_minute: self.signaling.chat_per_minute,
@@ -533,6 +532,7 @@ impl Config {
                 evidence_bytes_per_session: self.signaling.evidence_session_mib * 1024 * 1024,
                 ..Default::default()
             },
+            public_url: (!self.http.public_url.is_empty())
                 .then(|| self.http.public_url.trim_end_matches('/').to_owned()),
             trust_forwarded_for: self.http.trust_forwarded_for,
             turn: (!self.turn.urls.is_empty() && !self.turn.shared_secret.is_empty()).then(|| {

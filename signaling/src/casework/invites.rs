@@ -193,11 +193,7 @@ async fn visible_invite(
     Ok((invite, party, context))
 }
 
-async fn context(
-    state: &AppState,
-    session: Session,
-    case: Case,
-) -> Result<Context> {
+async fn context(state: &AppState, session: Session, case: Case) -> Result<Context> {
     Ok(Context {
         organisation: state.store().organisation(&case.organisation_id).await?,
         base_url: base_url(state),
@@ -399,11 +395,7 @@ async fn show_invite(
     Ok(Json(view(&state, invite, &party, &context)?))
 }
 
-async fn invite_link(
-    state: &AppState,
-    staff: &StaffSession,
-    id: &str,
-) -> Result<String> {
+async fn invite_link(state: &AppState, staff: &StaffSession, id: &str) -> Result<String> {
     require_case_worker(staff)?;
     let (invite, party, context) = visible_invite(state, staff, id).await?;
     let token = invite_token(state, &invite, &party, &context.session)?;
