@@ -671,4 +671,35 @@ mod tests {
             vec![("1".to_owned(), [false, true, true])]
         );
     }
+
+    #[test]
+    fn an_offers_sections_say_what_the_viewer_receives_and_in_which_codecs() {
+        let sdp = "v=0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\na=mid:0\r\n\
+            a=rtpmap:111 opus/48000/2\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 102 103\r\na=mid:1\r\n\
+            a=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\n\
+            m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=recvonly\r\n\
+            m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
+        let sections = offered_sections(sdp);
+        let seen: Vec<_> = sections
+            .iter()
+            .map(|s| (s.mid.as_deref(), s.kind, s.receives, s.codecs.join(" ")))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (Some("0"), Some(MediaKind::Audio), false, "opus".to_owned()),
+                (
+                    Some("1"),
+                    Some(MediaKind::Video),
+                    true,
+                    "H264 rtx".to_owned()
+                ),
+                // A rejected section (port 0) is no media at all.
+                (Some("2"), None, true, String::new()),
+                (Some("3"), None, true, String::new()),
+            ]
+        );
+    }
 }
