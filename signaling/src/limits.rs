@@ -210,7 +210,8 @@ impl Limits {
 }
 
 /// Files and bytes of evidence shared in each session, against the caps. Kept in memory per
-/// node (a restart starts the count again); bounded like the limiters' tables.
+/// node, bounded like the limiters' tables; a session not counted yet (after a restart, or
+/// once the table was emptied) starts from what its record holds ([`EvidenceTally::seed`]).
 #[derive(Debug)]
 pub struct EvidenceTally {
     max_files: u32,
@@ -233,6 +234,22 @@ impl EvidenceTally {
             self.max_files,
             self.max_bytes / (1024 * 1024)
         ))
+    }
+
+    /// Whether `session` is being counted here.
+    pub fn knows(&self, session: &str) -> bool {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.contains_key(session)
+    }
+
+    /// Starts counting `session` from `files` and `bytes` shared before (its record); a
+    /// session already counted keeps its count.
+    pub fn seed(&self, session: &str, files: u32, bytes: u64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.len() >= MAX_KEYS && !sessions.contains_key(session) {
+            sessions.clear();
+        }
+        sessions.entry(session.to_owned()).or_insert((files, bytes));
     }
 
     /// Refuses (413) if `session` has no room for another file.

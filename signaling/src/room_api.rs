@@ -210,6 +210,10 @@ async fn share(
         .session
         .clone()
         .unwrap_or_else(|| claims.room.clone());
+    if !limits.evidence.knows(&session) {
+        let (files, bytes) = state.store().evidence_shared_in_session(&session).await?;
+        limits.evidence.seed(&session, files, bytes);
+    }
     limits.evidence.check(&session)?;
     let (file, _) = crate::casework::read_upload(&state, multipart, false).await?;
     // Counted before the blob is kept: a file past the share is dropped unfinished, and

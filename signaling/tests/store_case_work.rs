@@ -6,7 +6,9 @@
 mod common;
 
 use accord_signaling::error::Error;
-use accord_signaling::store::model::{Actor, CaseFilter, CaseStatus, PartyKind, Side};
+use accord_signaling::store::model::{
+    Actor, CaseFilter, CaseStatus, Evidence, PartyKind, SessionEvent, Side,
+};
 use common::{Scratch, new_case, organisation, person};
 
 async fn a_case_and_its_parties_are_registered_together_once_per_key(s: &Scratch) {
@@ -209,4 +211,81 @@ async fn a_confirmation_request_goes_to_the_organisations_court(s: &Scratch) {
 both_databases!(
     confirmation_court,
     a_confirmation_request_goes_to_the_organisations_court
+);
+
+async fn a_sessions_evidence_share_is_counted_from_its_record(s: &Scratch) {
+    let store = &s.store;
+    let org = organisation(store, "宝安", "新安街道").await;
+    let actor = Actor::Staff("ST_mediator".into());
+    let case = store
+        .create_case(&actor, new_case(&org, "漏水"), None)
+        .await
+        .expect("case");
+    let (session, _) = store
+        .schedule_session_once(&actor, &case.id, 1_900_000_000_000, None)
+        .await
+        .expect("session");
+    let (other_session, _) = store
+        .schedule_session_once(&actor, &case.id, 1_900_000_100_000, None)
+        .await
+        .expect("another session");
+    let evidence = |id: &str, size: i64| Evidence {
+        id: id.into(),
+        case_id: case.id.clone(),
+        party_id: None,
+        sha256: "0".repeat(64),
+        media_type: "image/png".into(),
+        size,
+        file_name: "照片.png".into(),
+        uploaded_by: "ST_mediator".into(),
+        created_at: 1_900_000_000_000,
+    };
+    let shared = |seq: i64, session: &str, kind: &str, detail: &str| SessionEvent {
+        id: format!("SV_{seq}"),
+        seq,
+        session_id: session.into(),
+        case_id: case.id.clone(),
+        at: 1_900_000_000_000,
+        kind: kind.into(),
+        actor_identity: None,
+        actor_name: None,
+        actor_role: None,
+        subject_identity: None,
+        subject_name: None,
+        space: Some("joint".into()),
+        detail: Some(detail.into()),
+    };
+    for (id, size) in [("EV_one", 1000), ("EV_two", 2500), ("EV_three", 7)] {
+        store
+            .add_evidence(&actor, evidence(id, size))
+            .await
+            .expect("evidence");
+    }
+    for event in [
+        shared(1, &session.id, "evidence_shared", "EV_one 照片.png"),
+        shared(2, &session.id, "evidence_shared", "EV_two 合同 第2页.pdf"),
+        // Shared in another session, and a chat that names a file: neither counts here.
+        shared(3, &other_session.id, "evidence_shared", "EV_three 照片.png"),
+        shared(4, &session.id, "chat", "EV_three 看这张"),
+    ] {
+        store.append_session_event(&event).await.expect("record");
+    }
+    assert_eq!(
+        store
+            .evidence_shared_in_session(&session.id)
+            .await
+            .expect("share"),
+        (2, 3500)
+    );
+    assert_eq!(
+        store
+            .evidence_shared_in_session("SE_nothing_shared")
+            .await
+            .expect("share"),
+        (0, 0)
+    );
+}
+both_databases!(
+    evidence_share,
+    a_sessions_evidence_share_is_counted_from_its_record
 );

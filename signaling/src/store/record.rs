@@ -71,6 +71,27 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// Files shared in a session's room, and their bytes, from its record: what a node counts
+    /// a session's evidence share from after a restart.
+    pub async fn evidence_shared_in_session(&self, session_id: &str) -> Result<(u32, u64)> {
+        // An `evidence_shared` entry's detail starts with the evidence id and a space.
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS files, CAST(COALESCE(SUM(e.size), 0) AS BIGINT) AS bytes \
+             FROM session_events s JOIN evidence e \
+               ON e.case_id = s.case_id AND s.detail LIKE e.id || ' %' \
+             WHERE s.session_id = $1 AND s.kind = 'evidence_shared'",
+        )
+        .bind(session_id)
+        .fetch_one(self.pool())
+        .await?;
+        let files: i64 = row.try_get("files")?;
+        let bytes: i64 = row.try_get("bytes")?;
+        Ok((
+            u32::try_from(files).unwrap_or(u32::MAX),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
+    }
+
     /// Whether a moderator removed this identity from the session.
     pub async fn removed_from_session(&self, session_id: &str, identity: &str) -> Result<bool> {
         let row = sqlx::query(
