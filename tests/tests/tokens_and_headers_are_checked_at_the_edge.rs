@@ -8,7 +8,7 @@ use std::time::Duration;
 use accord_signaling::auth::{TokenKeys, TokenRequest as SignedRequest};
 use accord_tests::Bystander;
 use accord_tests::TokenRequest;
-use accord_tests::case_world::{CaseWorld, id_of};
+use accord_tests::case_world::{CaseWorld, PASSWORD, id_of};
 use accord_tests::protocol::{ClientFrame, ServerFrame};
 use accord_tests::session_world::{APPLICANT, SessionWorld, join_admitted};
 use anyhow::{Context, Result, ensure};
@@ -108,6 +108,40 @@ async fn a_disabled_mediators_join_token_no_longer_joins_moderates_or_ends() -> 
         "the session was not ended for the parties"
     );
     ensure!(session_field(&world, "status").await? == "live");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_the_mediators_earlier_join_tokens() -> Result<()> {
+    let world = SessionWorld::new().await?;
+    let api = &world.world.api;
+    // Revocation counts whole seconds: the change must fall in a later second than the token.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let new_password = "a new and longer passphrase";
+    api.post(
+        "/api/v1/auth/password",
+        json!({"current_password": PASSWORD, "new_password": new_password}),
+        &world.world.mediator_a,
+    )
+    .await?
+    .expect(StatusCode::NO_CONTENT)?;
+
+    // A copy of the 10-hour token taken before the change admits nowhere.
+    join_refused(&world, &world.mediator_token, "password").await?;
+    ensure!(whip_status(&world, &world.mediator_token).await? == StatusCode::UNAUTHORIZED);
+
+    // Signed in with the new password, starting the session again gives a token that admits.
+    let access = api.login("li", new_password).await?;
+    let started = api
+        .post(
+            &format!("/api/v1/sessions/{}/start", world.session_id),
+            json!({}),
+            &access,
+        )
+        .await?
+        .expect(StatusCode::OK)?;
+    let token = started.text("token")?;
+    Bystander::join(&world.ws_url(), &token, None, "mediator").await?;
     Ok(())
 }
 

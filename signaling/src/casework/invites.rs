@@ -65,7 +65,7 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
         return Ok(());
     }
     if claims.inv.is_none() {
-        check_staff_seat(state, &claims.sub).await?;
+        check_staff_seat(state, &claims.sub, claims.iat).await?;
     }
     if let Some(invite_id) = &claims.inv {
         let refused = Error::Unauthorized(
@@ -111,18 +111,31 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a mediator's seat once their staff account is disabled (or gone): the 10-hour
-/// token from [`start`] must not outlive the account. Checked at every join and before every
-/// moderator action.
-pub async fn check_staff_seat(state: &AppState, staff_id: &str) -> Result<()> {
-    match state.store().staff(staff_id).await {
-        Ok(staff) if staff.disabled_at.is_none() => Ok(()),
-        Ok(_) | Err(Error::NotFound(_)) => Err(Error::Unauthorized(
-            "this staff account has been disabled; its join tokens no longer admit",
-        )),
-        Err(other) => Err(other),
+/// Refuses a mediator's seat once their staff account is disabled (or gone), or once the
+/// token it came with (issued at `issued_at`, Unix seconds) was revoked by a password change
+/// or a detected token theft: the 10-hour token from [`start`] must not outlive either.
+/// Checked at every join and before every moderator action.
+pub async fn check_staff_seat(state: &AppState, staff_id: &str, issued_at: u64) -> Result<()> {
+    let staff = match state.store().staff(staff_id).await {
+        Ok(staff) => staff,
+        Err(Error::NotFound(_)) => return Err(Error::Unauthorized(ACCOUNT_DISABLED)),
+        Err(other) => return Err(other),
+    };
+    if staff.disabled_at.is_some() {
+        return Err(Error::Unauthorized(ACCOUNT_DISABLED));
     }
+    // Whole seconds: a token issued in the second of a revocation, after it, still admits.
+    let valid_from = u64::try_from(staff.tokens_valid_from / 1000).unwrap_or(0);
+    if issued_at < valid_from {
+        return Err(Error::Unauthorized(
+            "this link was revoked when the account's password changed; start the session again from the case",
+        ));
+    }
+    Ok(())
 }
+
+const ACCOUNT_DISABLED: &str =
+    "this staff account has been disabled; its join tokens no longer admit";
 
 /// An invite as staff see it: who, until when, the link, and the text to send.
 #[derive(Debug, Serialize)]

@@ -111,13 +111,15 @@ fn is_moderation(message: &ClientMessage) -> bool {
     )
 }
 
-/// A mediator's seat in a case session whose staff account was disabled while they sat
-/// here loses it at their next moderator action, not only at their next join.
+/// A mediator's seat in a case session whose staff account was disabled (or whose token was
+/// revoked) while they sat here loses it at their next moderator action, not only at their
+/// next join.
 async fn check_staff_seat(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
     if seated.session.is_none() || seated.participant.role != crate::auth::Role::Mediator {
         return Ok(());
     }
-    match crate::casework::check_staff_seat(state, &seated.participant.identity).await {
+    let identity = &seated.participant.identity;
+    match crate::casework::check_staff_seat(state, identity, seated.token_issued_at).await {
         Ok(()) => Ok(()),
         Err(crate::error::Error::Unauthorized(message)) => {
             state

@@ -304,6 +304,8 @@ struct Seated {
     seat: Seat,
     notices: Notices,
     generation: u64,
+    /// When the join token was issued (Unix seconds): a staff member's token can be revoked.
+    token_issued_at: u64,
 }
 
 /// The `joined` frame for a seat, from the room as the participant is to see it now.
@@ -367,6 +369,7 @@ async fn take_seat(
                 seat: r.seat,
                 notices: r.notices,
                 generation: r.generation,
+                token_issued_at: claims.iat,
             });
         }
         resume_refused = true;
@@ -471,6 +474,7 @@ async fn take_seat(
         },
         notices: admission.notices,
         generation: admission.generation,
+        token_issued_at: claims.iat,
     })
 }
 

@@ -255,6 +255,10 @@ pub struct Staff {
     pub disabled_at: Option<i64>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Join tokens issued before this (Unix milliseconds) no longer admit: moved forward when
+    /// the account is disabled, its password changes or a stolen refresh token is detected.
+    #[serde(skip)]
+    pub tokens_valid_from: i64,
 }
 
 /// A new staff account.

@@ -9,7 +9,7 @@ use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 
 const ORGANISATION_COLUMNS: &str = "id, name, short_name, region, channel, court, created_at";
-const STAFF_COLUMNS: &str = "id, organisation_id, username, display_name, role, court, password_hash, disabled_at, created_at";
+const STAFF_COLUMNS: &str = "id, organisation_id, username, display_name, role, court, password_hash, disabled_at, created_at, tokens_valid_from";
 
 impl Store {
     /// Registers a mediation organisation.
@@ -110,6 +110,7 @@ impl Store {
             password_hash: new.password_hash,
             disabled_at: None,
             created_at: now_ms(),
+            tokens_valid_from: 0,
         };
         let taken = sqlx::query("SELECT 1 FROM staff WHERE username = $1")
             .bind(&staff.username)
@@ -122,7 +123,8 @@ impl Store {
             )));
         }
         sqlx::query(&format!(
-            "INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO staff ({STAFF_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&staff.id)
         .bind(&staff.organisation_id)
@@ -133,6 +135,7 @@ impl Store {
         .bind(&staff.password_hash)
         .bind(staff.disabled_at)
         .bind(staff.created_at)
+        .bind(staff.tokens_valid_from)
         .execute(&mut **tx)
         .await?;
         self.audit(
@@ -203,13 +206,15 @@ impl Store {
     pub async fn disable_staff(&self, actor: &Actor, id: &str) -> Result<Staff> {
         let mut tx = self.begin().await?;
         let now = now_ms();
-        let changed =
-            sqlx::query("UPDATE staff SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE staff SET disabled_at = $1, tokens_valid_from = $1 \
+                 WHERE id = $2 AND disabled_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if changed == 1 {
             sqlx::query(
                 "UPDATE refresh_tokens SET revoked_at = $1 WHERE staff_id = $2 AND revoked_at IS NULL",
@@ -278,5 +283,6 @@ fn staff_from_row(row: &AnyRow) -> Result<Staff> {
         password_hash: row.try_get(6)?,
         disabled_at: row.try_get(7)?,
         created_at: row.try_get(8)?,
+        tokens_valid_from: row.try_get(9)?,
     })
 }

@@ -219,7 +219,8 @@ impl Store {
         Ok(Some(staff_id))
     }
 
-    /// Revokes every refresh token of a staff member (after a password change).
+    /// Revokes every refresh token of a staff member, and the join tokens issued to them so far
+    /// (after a password change).
     pub async fn revoke_refresh_tokens_of(&self, staff_id: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         revoke_all(&mut tx, staff_id, now_ms()).await?;
@@ -297,6 +298,8 @@ async fn insert_refresh_token(
     Ok(())
 }
 
+/// Ends every sign-in of a staff member: their refresh tokens, and the join tokens they were
+/// given until now.
 async fn revoke_all(tx: &mut super::Tx, staff_id: &str, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE staff_id = $2 AND revoked_at IS NULL",
@@ -305,5 +308,10 @@ async fn revoke_all(tx: &mut super::Tx, staff_id: &str, now: i64) -> Result<()> 
     .bind(staff_id)
     .execute(&mut **tx)
     .await?;
+    sqlx::query("UPDATE staff SET tokens_valid_from = $1 WHERE id = $2")
+        .bind(now)
+        .bind(staff_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
