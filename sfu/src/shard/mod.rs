@@ -12,6 +12,7 @@ mod participant;
 mod publication;
 mod spaces;
 mod speaker;
+mod viewer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
