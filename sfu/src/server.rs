@@ -1,0 +1,190 @@
+//! The running media server as signaling sees it: which shard each room lives on, admitting
+//! participants, room reports and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::events::{JoinRequest, SfuEvent, SubscriberReport, TrackInfo};
+use crate::handle::ParticipantHandle;
+use crate::ids::RoomId;
+use crate::shard::Command;
+use crate::stats::{SfuStats, SfuStatsSnapshot};
+
+/// The running media server. Cheap to clone.
+#[derive(Clone)]
+pub struct Sfu {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) shards: Vec<mpsc::UnboundedSender<Command>>,
+    pub(crate) placement: Mutex<std::collections::HashMap<RoomId, Placement>>,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) candidates: Vec<SocketAddr>,
+    pub(crate) tcp_addr: Option<SocketAddr>,
+    pub(crate) tcp_candidates: Vec<SocketAddr>,
+    pub(crate) stats: Arc<SfuStats>,
+    /// Tells the reader thread to finish.
+    pub(crate) stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+pub(crate) struct Placement {
+    shard: usize,
+    members: usize,
+}
+
+/// Events queued for one participant's signaling session. A session relays them as they
+/// come; one that lets this many pile up (its client stopped reading) has its participant
+/// removed, which ends its event stream.
+pub const EVENT_QUEUE: usize = 1024;
+
+/// A participant admitted to the SFU.
+pub struct Joined {
+    /// Commands for this participant.
+    pub handle: ParticipantHandle,
+    /// What to relay to them (offers, tracks, speakers, connection state).
+    pub events: mpsc::Receiver<SfuEvent>,
+    /// Tracks already published in the room when they joined.
+    pub tracks: Vec<TrackInfo>,
+}
+
+impl std::fmt::Debug for Sfu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sfu")
+            .field("local_addr", &self.inner.local_addr)
+            .field("shards", &self.inner.shards.len())
+            .finish()
+    }
+}
+
+impl Sfu {
+    /// The bound media address (useful when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The addresses our ICE candidates announce.
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.inner.candidates
+    }
+
+    /// The bound ICE-TCP address, if ICE-TCP is on.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.inner.tcp_addr
+    }
+
+    /// The addresses our passive ICE-TCP candidates announce.
+    pub fn tcp_candidates(&self) -> &[SocketAddr] {
+        &self.inner.tcp_candidates
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> SfuStatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// Puts a participant into a room (creating it on the least-loaded shard if new).
+    pub async fn join(&self, request: JoinRequest) -> Result<Joined> {
+        let shard = self.place(&request.room);
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let (reply, answer) = oneshot::channel();
+        let room = request.room.clone();
+        let sent = self.inner.shards[shard].send(Command::Join {
+            request,
+            events: events_tx,
+            reply,
+        });
+        let outcome = match sent {
+            Ok(()) => answer.await.unwrap_or(Err(Error::ShuttingDown)),
+            Err(_) => Err(Error::ShuttingDown),
+        };
+        match outcome {
+            Ok((key, tracks)) => Ok(Joined {
+                handle: ParticipantHandle {
+                    sfu: self.clone(),
+                    shard,
+                    key,
+                    room,
+                    left: false,
+                },
+                events,
+                tracks,
+            }),
+            Err(e) => {
+                self.release(&room);
+                Err(e)
+            }
+        }
+    }
+
+    /// What every subscriber in a room has been sent, per publisher (empty for a room not
+    /// here).
+    pub async fn room_report(&self, room: &RoomId) -> Vec<SubscriberReport> {
+        let shard = {
+            let placement = self
+                .inner
+                .placement
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match placement.get(room) {
+                Some(p) => p.shard,
+                None => return Vec::new(),
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Report {
+            room: room.clone(),
+            reply,
+        };
+        if self.inner.shards[shard].send(command).is_err() {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
+    }
+
+    /// Stops every shard; participants are closed.
+    pub fn shutdown(&self) {
+        self.inner
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        for shard in &self.inner.shards {
+            let _ = shard.send(Command::Shutdown);
+        }
+    }
+
+    fn place(&self, room: &RoomId) -> usize {
+        let mut placement = self
+            .inner
+            .placement
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = placement.get_mut(room) {
+            p.members += 1;
+            return p.shard;
+        }
+        let mut load = vec![0usize; self.inner.shards.len()];
+        for p in placement.values() {
+            load[p.shard] += p.members;
+        }
+        let shard = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
+        placement.insert(room.clone(), Placement { shard, members: 1 });
+        shard
+    }
+
+    pub(crate) fn release(&self, room: &RoomId) {
+        let mut placement = self
+            .inner
+            .placement
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = placement.get_mut(room) {
+            p.members = p.members.saturating_sub(1);
+            if p.members == 0 {
+                placement.remove(room);
+            }
+        }
+    }
+}
