@@ -8,7 +8,7 @@ use crate::events::{IceCandidate, TrackDeclaration, TrackInfo};
 use crate::ids::{ParticipantId, RoomId, Space, TrackId, TrackSource};
 use crate::net::PeerKey;
 use crate::server::Sfu;
-use crate::shard::Command;
+use crate::shard::{Command, Pending, Request, requests};
 
 /// Commands for one participant. Dropping it removes the participant from the SFU.
 pub struct ParticipantHandle {
@@ -20,10 +20,15 @@ pub struct ParticipantHandle {
 }
 
 impl ParticipantHandle {
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+    /// Sends `request` to the shard that owns the room and waits for its reply.
+    async fn call<R: Request>(&self, request: R) -> Result<R::Reply> {
         let (reply, answer) = oneshot::channel();
+        let call = Box::new(Pending { request, reply });
         self.sfu.inner.shards[self.shard]
-            .send(make(reply))
+            .send(Command::Participant {
+                key: self.key,
+                call,
+            })
             .map_err(|_| Error::ShuttingDown)?;
         answer.await.unwrap_or(Err(Error::ShuttingDown))
     }
@@ -31,14 +36,7 @@ impl ParticipantHandle {
     /// Applies the client's offer and returns our answer. `tracks` says what its
     /// transceivers carry.
     pub async fn offer(&self, sdp: String, tracks: Vec<TrackDeclaration>) -> Result<String> {
-        let key = self.key;
-        self.call(|reply| Command::Offer {
-            key,
-            sdp,
-            tracks,
-            reply,
-        })
-        .await
+        self.call(requests::Offer { sdp, tracks }).await
     }
 
     /// For a receive-only client that cannot renegotiate (WHEP): applies its offer, binds
@@ -46,100 +44,59 @@ impl ParticipantHandle {
     /// answer. Such a participant should join with `can_subscribe: false`, so nothing else
     /// is ever offered to it.
     pub async fn viewer_offer(&self, sdp: String, watch: Option<ParticipantId>) -> Result<String> {
-        let key = self.key;
-        self.call(|reply| Command::ViewerOffer {
-            key,
-            sdp,
-            watch,
-            reply,
-        })
-        .await
+        self.call(requests::ViewerOffer { sdp, watch }).await
     }
 
     /// Applies the client's answer to our last offer.
     pub async fn answer(&self, sdp: String) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::Answer { key, sdp, reply }).await
+        self.call(requests::Answer { sdp }).await
     }
 
     /// Adds a trickled client candidate.
     pub async fn add_candidate(&self, candidate: IceCandidate) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::Candidate {
-            key,
-            candidate,
-            reply,
-        })
-        .await
+        self.call(requests::Candidate { candidate }).await
     }
 
     /// The client renders `track` at this size (0×0: not at all).
     pub async fn track_settings(&self, track: TrackId, width: u32, height: u32) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::TrackSettings {
-            key,
+        self.call(requests::TrackSettings {
             track,
             size: (width, height),
-            reply,
         })
         .await
     }
 
     /// The client muted or unmuted its own source.
     pub async fn set_muted(&self, source: TrackSource, muted: bool) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::Mute {
-            key,
-            source,
-            muted,
-            reply,
-        })
-        .await
+        self.call(requests::Mute { source, muted }).await
     }
 
     /// Silence from this participant is expected (`true`: its app is in the background or its
     /// socket is gone) or no longer (`false`). While paused it is never reported
     /// [`SfuEvent::MediaLost`](crate::SfuEvent::MediaLost); after a pause its media gets a while to come back.
     pub async fn set_paused(&self, paused: bool) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::Pause { key, paused, reply })
-            .await
+        self.call(requests::Pause { paused }).await
     }
 
     /// The participant wants no video (`true`: its "save data" switch) or video again.
     pub async fn set_save_data(&self, enabled: bool) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::SaveData {
-            key,
-            enabled,
-            reply,
-        })
-        .await
+        self.call(requests::SaveData { enabled }).await
     }
 
     /// Moves the participant to another space of its room (see [`Space`]).
     pub async fn move_to(&self, space: Space) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::Move { key, space, reply }).await
+        self.call(requests::Move { space }).await
     }
 
     /// A moderator mutes one of the participant's sources (`held`), or lifts that: while held
     /// nothing of it is forwarded, until the participant unmutes it themselves.
     pub async fn hold(&self, source: TrackSource, held: bool) -> Result<()> {
-        let key = self.key;
-        self.call(|reply| Command::Hold {
-            key,
-            source,
-            held,
-            reply,
-        })
-        .await
+        self.call(requests::Hold { source, held }).await
     }
 
     /// Tracks others publish in the room now (for a client that resumes its seat).
     pub async fn room_tracks(&self) -> Result<Vec<TrackInfo>> {
-        let key = self.key;
-        self.call(|reply| Command::RoomTracks { key, reply }).await
+        self.call(requests::RoomTracks {}).await
     }
 
     /// Leaves the room now.

@@ -34,7 +34,8 @@
 //!   spawning the shard, reader and ICE-TCP threads ([`Sfu::start`]).
 //! - `server`: [`Sfu`] as signaling uses it: which shard a room lives on, joining, reports.
 //! - `handle`: [`ParticipantHandle`], one typed request per thing signaling may ask.
-//! - `shard`: a shard's event loop; under it, `commands` (requests and their dispatch, join),
+//! - `shard`: a shard's event loop; under it, `commands` (the command channel, its dispatch,
+//!   join and the small setters), `requests` (one type per request, naming its reply),
 //!   `negotiation` (offers and answers both ways, reading SDP), `viewer` (WHEP viewers),
 //!   `membership`, `spaces`, `forwarding`, `publication`, `participant`, `health`, `speaker`.
 //! - `net`: the UDP reader and router, ICE-TCP framing, the shared sending socket.

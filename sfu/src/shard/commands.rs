@@ -9,10 +9,8 @@ use tokio::sync::{mpsc::Sender, oneshot};
 use super::Shard;
 use super::participant::{FIRST_OFFER_GRACE, Negotiation, Participant};
 use crate::error::{Error, Result};
-use crate::events::{
-    IceCandidate, JoinRequest, SfuEvent, SubscriberReport, TrackDeclaration, TrackInfo,
-};
-use crate::ids::{ParticipantId, RoomId, Space, TrackId, TrackSource};
+use crate::events::{IceCandidate, JoinRequest, SfuEvent, SubscriberReport, TrackInfo};
+use crate::ids::{RoomId, TrackId, TrackSource};
 use crate::net::PeerKey;
 use crate::peer::{self, PeerSetup};
 
@@ -23,64 +21,10 @@ pub(crate) enum Command {
         events: Sender<SfuEvent>,
         reply: oneshot::Sender<Result<(PeerKey, Vec<TrackInfo>)>>,
     },
-    Offer {
+    /// A [`Request`] about one participant, with the channel its reply goes back on.
+    Participant {
         key: PeerKey,
-        sdp: String,
-        tracks: Vec<TrackDeclaration>,
-        reply: oneshot::Sender<Result<String>>,
-    },
-    Answer {
-        key: PeerKey,
-        sdp: String,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    ViewerOffer {
-        key: PeerKey,
-        sdp: String,
-        watch: Option<ParticipantId>,
-        reply: oneshot::Sender<Result<String>>,
-    },
-    Candidate {
-        key: PeerKey,
-        candidate: IceCandidate,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    TrackSettings {
-        key: PeerKey,
-        track: TrackId,
-        size: (u32, u32),
-        reply: oneshot::Sender<Result<()>>,
-    },
-    Mute {
-        key: PeerKey,
-        source: TrackSource,
-        muted: bool,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    Pause {
-        key: PeerKey,
-        paused: bool,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    SaveData {
-        key: PeerKey,
-        enabled: bool,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    RoomTracks {
-        key: PeerKey,
-        reply: oneshot::Sender<Result<Vec<TrackInfo>>>,
-    },
-    Move {
-        key: PeerKey,
-        space: Space,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    Hold {
-        key: PeerKey,
-        source: TrackSource,
-        held: bool,
-        reply: oneshot::Sender<Result<()>>,
+        call: Box<dyn Call>,
     },
     Report {
         room: RoomId,
@@ -96,20 +40,43 @@ impl Command {
     /// The participant a command concerns, for eviction if handling it panics.
     pub(super) fn participant_index(&self) -> Option<usize> {
         match self {
-            Command::Offer { key, .. }
-            | Command::Answer { key, .. }
-            | Command::ViewerOffer { key, .. }
-            | Command::Candidate { key, .. }
-            | Command::TrackSettings { key, .. }
-            | Command::Mute { key, .. }
-            | Command::Pause { key, .. }
-            | Command::SaveData { key, .. }
-            | Command::RoomTracks { key, .. }
-            | Command::Move { key, .. }
-            | Command::Hold { key, .. }
-            | Command::Leave { key } => Some(key.index),
+            Command::Participant { key, .. } | Command::Leave { key } => Some(key.index),
             Command::Join { .. } | Command::Report { .. } | Command::Shutdown => None,
         }
+    }
+}
+
+/// Something signaling asks of one participant's seat. The type names its reply, so a
+/// [`ParticipantHandle`](crate::ParticipantHandle) method and the shard's handling of it
+/// cannot disagree about what comes back, and a new request is one type, not an enum
+/// variant, a dispatch arm and a handle method that repeat each other.
+pub(crate) trait Request: Send + 'static {
+    /// What the caller gets back.
+    type Reply: Send + 'static;
+    /// Carries the request out for the participant in slot `index`, known to be live.
+    fn apply(self, shard: &mut Shard, index: usize) -> Result<Self::Reply>;
+}
+
+/// A request and its reply channel, with the reply type erased so that every request
+/// travels in [`Command::Participant`].
+pub(crate) trait Call: Send {
+    fn answer(self: Box<Self>, shard: &mut Shard, key: PeerKey);
+}
+
+/// A [`Request`] on its way to the shard.
+pub(crate) struct Pending<R: Request> {
+    pub request: R,
+    pub reply: oneshot::Sender<Result<R::Reply>>,
+}
+
+impl<R: Request> Call for Pending<R> {
+    fn answer(self: Box<Self>, shard: &mut Shard, key: PeerKey) {
+        let Pending { request, reply } = *self;
+        let outcome = shard
+            .live(key)
+            .and_then(|index| request.apply(shard, index));
+        // The caller may have given up waiting; the request took effect all the same.
+        let _ = reply.send(outcome);
     }
 }
 
@@ -123,72 +90,7 @@ impl Shard {
             } => {
                 let _ = reply.send(self.join(request, events));
             }
-            Command::Offer {
-                key,
-                sdp,
-                tracks,
-                reply,
-            } => {
-                let _ = reply.send(self.client_offer(key, sdp, tracks));
-            }
-            Command::Answer { key, sdp, reply } => {
-                let _ = reply.send(self.client_answer(key, sdp));
-            }
-            Command::ViewerOffer {
-                key,
-                sdp,
-                watch,
-                reply,
-            } => {
-                let _ = reply.send(self.viewer_offer(key, sdp, watch));
-            }
-            Command::Candidate {
-                key,
-                candidate,
-                reply,
-            } => {
-                let _ = reply.send(self.add_candidate(key, candidate));
-            }
-            Command::TrackSettings {
-                key,
-                track,
-                size,
-                reply,
-            } => {
-                let _ = reply.send(self.track_settings(key, &track, size));
-            }
-            Command::Mute {
-                key,
-                source,
-                muted,
-                reply,
-            } => {
-                let _ = reply.send(self.mute(key, source, muted));
-            }
-            Command::Pause { key, paused, reply } => {
-                let _ = reply.send(self.pause(key, paused));
-            }
-            Command::SaveData {
-                key,
-                enabled,
-                reply,
-            } => {
-                let _ = reply.send(self.save_data(key, enabled));
-            }
-            Command::RoomTracks { key, reply } => {
-                let _ = reply.send(self.room_tracks(key));
-            }
-            Command::Move { key, space, reply } => {
-                let _ = reply.send(self.move_to(key, space));
-            }
-            Command::Hold {
-                key,
-                source,
-                held,
-                reply,
-            } => {
-                let _ = reply.send(self.hold(key, source, held));
-            }
+            Command::Participant { key, call } => call.answer(self, key),
             Command::Report { room, reply } => {
                 let _ = reply.send(self.report(&room));
             }
@@ -297,8 +199,7 @@ impl Shard {
         Ok((peer_key, tracks))
     }
 
-    fn room_tracks(&self, key: PeerKey) -> Result<Vec<TrackInfo>> {
-        let index = self.live(key)?;
+    pub(super) fn room_tracks(&self, index: usize) -> Result<Vec<TrackInfo>> {
         let room = &self.participants[index].room;
         let space = self.participants[index].space;
         Ok(self
@@ -315,8 +216,7 @@ impl Shard {
             .unwrap_or_default())
     }
 
-    fn add_candidate(&mut self, key: PeerKey, candidate: IceCandidate) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn add_candidate(&mut self, index: usize, candidate: IceCandidate) -> Result<()> {
         let init = RTCIceCandidateInit {
             candidate: candidate.candidate,
             sdp_mid: candidate.sdp_mid,
@@ -342,8 +242,12 @@ impl Shard {
             .map_err(|e| Error::BadCandidate(e.to_string()))
     }
 
-    fn track_settings(&mut self, key: PeerKey, track: &TrackId, size: (u32, u32)) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn track_settings(
+        &mut self,
+        index: usize,
+        track: &TrackId,
+        size: (u32, u32),
+    ) -> Result<()> {
         let now = Instant::now();
         let room = &self.participants[index].room;
         let publication = self.rooms.get(room).and_then(|r| {
@@ -364,8 +268,7 @@ impl Shard {
         Ok(())
     }
 
-    fn pause(&mut self, key: PeerKey, paused: bool) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn pause(&mut self, index: usize, paused: bool) -> Result<()> {
         let p = &mut self.participants[index];
         if p.paused && !paused {
             p.unpaused_at = Some(Instant::now());
@@ -376,8 +279,7 @@ impl Shard {
         Ok(())
     }
 
-    fn save_data(&mut self, key: PeerKey, enabled: bool) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn save_data(&mut self, index: usize, enabled: bool) -> Result<()> {
         self.participants[index].video.save_data = enabled;
         let now = Instant::now();
         self.allocate(index, now);
@@ -386,8 +288,7 @@ impl Shard {
         Ok(())
     }
 
-    fn mute(&mut self, key: PeerKey, source: TrackSource, muted: bool) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn mute(&mut self, index: usize, source: TrackSource, muted: bool) -> Result<()> {
         // Unmuting themselves is how someone a moderator muted speaks again.
         self.set_source_muted(index, source, Some(muted), (!muted).then_some(false));
         Ok(())

@@ -10,6 +10,7 @@ mod membership;
 mod negotiation;
 mod participant;
 mod publication;
+pub(crate) mod requests;
 mod spaces;
 mod speaker;
 mod viewer;
@@ -27,7 +28,7 @@ use tokio::sync::mpsc;
 use crate::net::{Datagram, MediaSender, Routes};
 use crate::stats::SfuStats;
 
-pub(crate) use commands::Command;
+pub(crate) use commands::{Command, Pending, Request};
 pub use health::HEALTH_INTERVAL;
 use participant::Participant;
 use publication::Publication;

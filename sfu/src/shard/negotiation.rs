@@ -18,11 +18,10 @@ use crate::peer::{self};
 impl Shard {
     pub(super) fn client_offer(
         &mut self,
-        key: PeerKey,
+        index: usize,
         sdp: String,
         tracks: Vec<TrackDeclaration>,
     ) -> Result<String> {
-        let index = self.live(key)?;
         let now = Instant::now();
         let p = &mut self.participants[index];
         if p.negotiation.offer_outstanding {
@@ -70,8 +69,7 @@ impl Shard {
         Ok(local.sdp)
     }
 
-    pub(super) fn client_answer(&mut self, key: PeerKey, sdp: String) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn client_answer(&mut self, index: usize, sdp: String) -> Result<()> {
         let now = Instant::now();
         let p = &mut self.participants[index];
         if !p.negotiation.offer_outstanding {

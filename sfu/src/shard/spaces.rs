@@ -8,15 +8,13 @@ use super::Shard;
 use crate::error::Result;
 use crate::events::{ReceivedFrom, SfuEvent, SubscriberReport};
 use crate::ids::{RoomId, Space, TrackSource};
-use crate::net::PeerKey;
 
 impl Shard {
     /// Moves a participant to another space of its room. Its subscriptions to the old space's
     /// tracks and the old space's subscriptions to its tracks end (their senders go at each
     /// affected peer's next offer), then it and the new space subscribe to each other. Every
     /// affected peer renegotiates once.
-    pub(super) fn move_to(&mut self, key: PeerKey, to: Space) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn move_to(&mut self, index: usize, to: Space) -> Result<()> {
         let from = self.participants[index].space;
         if from == to {
             return Ok(());
@@ -97,8 +95,7 @@ impl Shard {
 
     /// A moderator mutes (`true`) one of a participant's sources: nothing of it is forwarded
     /// until its publisher unmutes it themselves (see `mute`), or the hold is lifted.
-    pub(super) fn hold(&mut self, key: PeerKey, source: TrackSource, held: bool) -> Result<()> {
-        let index = self.live(key)?;
+    pub(super) fn hold(&mut self, index: usize, source: TrackSource, held: bool) -> Result<()> {
         // A hold mutes; lifting it leaves the mute for the owner to undo.
         self.set_source_muted(index, source, held.then_some(true), Some(held));
         Ok(())

@@ -9,7 +9,6 @@ use super::Shard;
 use super::negotiation::{OfferedSection, offered_sections, outgoing_track};
 use crate::error::{Error, Result};
 use crate::ids::{MediaKind, ParticipantId};
-use crate::net::PeerKey;
 
 /// What a viewer that gives no size gets: the best layer there is.
 const VIEWER_SIZE: (u32, u32) = (3840, 2160);
@@ -19,11 +18,10 @@ impl Shard {
     /// ever get are bound to the media sections of its one offer, in our one answer.
     pub(super) fn viewer_offer(
         &mut self,
-        key: PeerKey,
+        index: usize,
         sdp: String,
         watch: Option<ParticipantId>,
     ) -> Result<String> {
-        let index = self.live(key)?;
         let now = Instant::now();
         let room = self.participants[index].room.clone();
         let candidates: Vec<usize> = self
