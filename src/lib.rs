@@ -37,6 +37,14 @@ pub enum Error {
     },
 }
 
+/// The case store's errors reach startup the way they reach a request: through signaling's
+/// one mapping, so both describe a failure alike.
+impl From<accord_cases::Error> for Error {
+    fn from(e: accord_cases::Error) -> Self {
+        Error::Store(e.into())
+    }
+}
+
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
     move |source| Error::Io { what, source }

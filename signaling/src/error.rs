@@ -66,27 +66,9 @@ pub enum Error {
     Internal(String),
 }
 
-/// One invalid field and why.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct FieldError {
-    /// The field's name in the request.
-    pub field: std::borrow::Cow<'static, str>,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A field error, for a fixed field name or one built at run time (`parties[1].name`).
-    pub fn new(
-        field: impl Into<std::borrow::Cow<'static, str>>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// One invalid field and why: the domain's type, so a refusal from the case store and one
+/// from a handler carry the same fields.
+pub use accord_cases::FieldError;
 
 impl Error {
     /// A 422 naming one field.
@@ -207,19 +189,32 @@ impl From<accord_sfu::Error> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::RowNotFound => Error::NotFound("no such record"),
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::Conflict("a record with these values exists already".into())
-            }
-            _ => Error::Internal(format!("database: {e}")),
-        }
+        accord_cases::Error::from(e).into()
     }
 }
 
-impl From<sqlx::migrate::MigrateError> for Error {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        Error::Internal(format!("database migration: {e}"))
+/// The one place the domain's refusals become HTTP ones.
+impl From<accord_cases::Error> for Error {
+    fn from(e: accord_cases::Error) -> Self {
+        use accord_cases::Error as E;
+        match e {
+            E::Unauthorized(m) => Error::Unauthorized(m),
+            E::Forbidden(m) => Error::Forbidden(m),
+            E::NotFound(m) => Error::NotFound(m),
+            E::IdempotencyKeyReused => Error::IdempotencyKeyReused,
+            E::Invalid(fields) => Error::Invalid(fields),
+            E::Conflict(m) => Error::Conflict(m),
+            E::PayloadTooLarge(m) => Error::PayloadTooLarge(m),
+            E::BadRequest(m) => Error::BadRequest(m),
+            E::TooManyRequests {
+                retry_after_seconds,
+            } => Error::TooManyRequests {
+                retry_after_seconds,
+            },
+            E::Database(m) => Error::Internal(format!("database: {m}")),
+            E::Internal(m) => Error::Internal(m),
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 

@@ -5,14 +5,26 @@
 //! SFU ([`accord_sfu`]) through one handle per participant and relays the SFU's events.
 //!
 //! ## Layout
+//! The edge in front of the case domain ([`accord_cases`]: the model, the store, the audit
+//! chain, blobs and validation) and the SFU. Handlers parse, check who calls, call the
+//! store and answer; the rules live in the domain crate.
 //! - [`http`]: routes. [`session`]: one WebSocket from join to leave. [`protocol`]: the
 //!   frames. [`rooms`]: who is in which room (names, roles, seats held for resume).
-//! - [`auth`]: join tokens (HS256 JWT with grants). [`error`]: the one error type, mapped to
-//!   `{code, message, fields?}` responses. [`metrics`]: Prometheus exposition. [`web`]: the
+//! - [`room_api`]: what a participant does over HTTP with their join token (consent,
+//!   sharing a file). [`whip`]: WHIP and WHEP publishing and watching.
+//! - [`staff`]: staff sign-in and the [`staff::StaffSession`] extractor. [`casework`]: the
+//!   staff API around cases, parties, sessions, evidence and invites. [`intake`]: the
+//!   public online application (一站式自主申报). [`evidence`]: streaming uploads into the
+//!   blob store. [`notify`]: invite messages by SMS or WeChat.
+//! - [`auth`]: join tokens (HS256 JWT with grants). [`turn`]: TURN credentials.
+//!   [`limits`]: rate limits. [`error`]: the one error type, mapped to
+//!   `{code, message, fields?}` responses, and the one mapping of the domain's errors.
+//!   [`metrics`]: Prometheus exposition. [`openapi`]: the API description. [`web`]: the
 //!   browser app, embedded.
+//! - [`store`] and [`blobs`]: re-exports of [`accord_cases`]'s modules under their old
+//!   paths, while imports move over.
 
 pub mod auth;
-pub mod blobs;
 pub mod casework;
 pub mod error;
 pub mod evidence;
@@ -27,7 +39,6 @@ pub mod room_api;
 pub mod rooms;
 pub mod session;
 pub mod staff;
-pub mod store;
 pub mod turn;
 pub mod web;
 pub mod whip;
@@ -38,6 +49,10 @@ use std::time::Duration;
 
 use accord_sfu::Sfu;
 
+/// The case store and the blob store, which moved to `accord-cases`. Re-exported under
+/// their old paths so modules still written against `crate::store` and `crate::blobs`
+/// compile; these go when those imports name `accord_cases` directly.
+pub use accord_cases::{blobs, store};
 pub use error::{Error, Result};
 pub use protocol::IceServer;
 

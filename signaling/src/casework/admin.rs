@@ -221,7 +221,7 @@ async fn create_staff(
         require_manager_of(&session, target)?;
     }
     if let Some(org) = target {
-        match state.store().organisation(org).await {
+        match state.store().organisation(org).await.map_err(Error::from) {
             Ok(_) => {}
             Err(Error::NotFound(_)) => {
                 return Err(Error::field("organisation_id", "no such organisation"));

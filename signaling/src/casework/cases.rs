@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::{Body, Problems, body, require_case_worker, sees_everything, shown, visible_case};
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::intake::{idempotency_key, is_id_number, is_landline, is_mobile, normalise_phone};
+use crate::intake::idempotency_key;
 use crate::staff::StaffSession;
 use crate::store::model::{
     AuditEntry, Case, CaseFilter, CaseStatus, Category, Evidence, NewCase, NewParty, Organisation,
     Party, PartyKind, Risk, Session, Side, Staff, StaffRole,
 };
 use crate::store::now_ms;
+use accord_cases::validate::{is_id_number, is_landline, is_mobile, normalise_phone};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -293,7 +294,12 @@ async fn create(
             ));
         }
     };
-    let organisation = match state.store().organisation(&organisation_id).await {
+    let organisation = match state
+        .store()
+        .organisation(&organisation_id)
+        .await
+        .map_err(Error::from)
+    {
         Ok(org) => org,
         Err(Error::NotFound(_)) => {
             return Err(Error::field("organisation_id", "no such organisation"));
@@ -445,7 +451,7 @@ async fn assign(
             && staff.disabled_at.is_none()
             && staff.organisation_id.as_deref() == Some(case.organisation_id.as_str())
     };
-    match state.store().staff(&mediator_id).await {
+    match state.store().staff(&mediator_id).await.map_err(Error::from) {
         Ok(staff) if usable(&staff) => {}
         Ok(_) | Err(Error::NotFound(_)) => {
             return Err(Error::field(
@@ -482,6 +488,7 @@ async fn add_party(
         .store()
         .add_party(&session.actor(), &case.id, party)
         .await
+        .map_err(Error::from)
     {
         Err(Error::NotFound(_)) => Err(Error::field("represents", "not a party of this case")),
         other => other,

@@ -134,7 +134,7 @@ async fn attorney_letter(
 ) -> Result<(StatusCode, Json<Party>)> {
     require_case_worker(&session)?;
     let case = visible_case(&state, &session, &id).await?;
-    let party = match state.store().party(&party_id).await {
+    let party = match state.store().party(&party_id).await.map_err(Error::from) {
         Ok(p) if p.case_id == case.id => p,
         Ok(_) | Err(Error::NotFound(_)) => {
             return Err(Error::NotFound("no such party in this case"));

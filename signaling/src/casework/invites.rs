@@ -71,7 +71,7 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
         let refused = Error::Unauthorized(
             "this invitation is no longer valid; ask the mediator for a new link",
         );
-        let invite = match state.store().invite(invite_id).await {
+        let invite = match state.store().invite(invite_id).await.map_err(Error::from) {
             Ok(invite) => invite,
             Err(Error::NotFound(_)) => return Err(refused),
             Err(other) => return Err(other),
@@ -85,7 +85,7 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
     let Some(session_id) = &claims.session else {
         return Ok(());
     };
-    let session = match state.store().session(session_id).await {
+    let session = match state.store().session(session_id).await.map_err(Error::from) {
         Ok(session) => session,
         Err(Error::NotFound(_)) => {
             return Err(Error::Unauthorized("this mediation session does not exist"));
@@ -116,7 +116,7 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
 /// or a detected token theft: the 10-hour token from [`start`] must not outlive either.
 /// Checked at every join and before every moderator action.
 pub async fn check_staff_seat(state: &AppState, staff_id: &str, issued_at: u64) -> Result<()> {
-    let staff = match state.store().staff(staff_id).await {
+    let staff = match state.store().staff(staff_id).await.map_err(Error::from) {
         Ok(staff) => staff,
         Err(Error::NotFound(_)) => return Err(Error::Unauthorized(ACCOUNT_DISABLED)),
         Err(other) => return Err(other),
@@ -174,7 +174,7 @@ pub(super) async fn visible_session(
     staff: &StaffSession,
     id: &str,
 ) -> Result<(Session, Case)> {
-    let session = match state.store().session(id).await {
+    let session = match state.store().session(id).await.map_err(Error::from) {
         Ok(session) => session,
         Err(Error::NotFound(_)) => return Err(Error::NotFound("no such session")),
         Err(other) => return Err(other),

@@ -11,13 +11,14 @@ mod files;
 mod invites;
 mod record;
 
+use accord_cases::validate::Problems;
 use axum::Router;
 
 pub(crate) use files::{evidence_record, read_upload, serve_evidence};
 pub use invites::{check_join, check_staff_seat};
 
 use crate::AppState;
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Result};
 use crate::staff::StaffSession;
 use crate::store::model::{Case, Party, StaffRole};
 
@@ -50,7 +51,7 @@ fn may_see(session: &StaffSession, case: &Case) -> bool {
 
 /// The case `id` if the bearer may see it; 404 if it does not exist or is not theirs.
 async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Result<Case> {
-    match state.store().case(id).await {
+    match state.store().case(id).await.map_err(Error::from) {
         Ok(case) if may_see(session, &case) => Ok(case),
         Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such case")),
         Err(other) => Err(other),
@@ -72,7 +73,7 @@ fn shown(session: &StaffSession, case: &Case, mut party: Party) -> Party {
 /// The party `id` if it belongs to `case`; a 422 on `party_id` otherwise (it was sent in a
 /// body, so it is a wrong field, not a missing page).
 async fn party_of(state: &AppState, case: &Case, id: &str) -> Result<Party> {
-    match state.store().party(id).await {
+    match state.store().party(id).await.map_err(Error::from) {
         Ok(party) if party.case_id == case.id => Ok(party),
         Ok(_) | Err(Error::NotFound(_)) => {
             Err(Error::field("party_id", "not a party of this case"))
@@ -92,70 +93,4 @@ type Body<T> = std::result::Result<axum::Json<T>, axum::extract::rejection::Json
 
 fn body<T>(body: Body<T>) -> Result<T> {
     Ok(body?.0)
-}
-
-/// Collects field problems so a form learns everything wrong with it at once.
-#[derive(Default)]
-struct Problems(Vec<FieldError>);
-
-impl Problems {
-    fn add(&mut self, field: impl Into<std::borrow::Cow<'static, str>>, message: &str) {
-        self.0.push(FieldError::new(field, message));
-    }
-
-    /// A required text of at most `max_chars`, trimmed.
-    fn text(&mut self, field: &str, value: Option<&str>, max_chars: usize) -> String {
-        let text = value.map(str::trim).unwrap_or_default();
-        if text.is_empty() {
-            self.add(field.to_owned(), "required");
-        } else if text.chars().count() > max_chars {
-            self.add(field.to_owned(), &format!("at most {max_chars} characters"));
-        }
-        text.to_owned()
-    }
-
-    /// An optional text of at most `max_chars`; empty counts as absent.
-    fn optional_text(
-        &mut self,
-        field: &str,
-        value: Option<&str>,
-        max_chars: usize,
-    ) -> Option<String> {
-        let text = value.map(str::trim).filter(|t| !t.is_empty())?;
-        if text.chars().count() > max_chars {
-            self.add(field.to_owned(), &format!("at most {max_chars} characters"));
-        }
-        Some(text.to_owned())
-    }
-
-    /// A required value of a text enumeration.
-    fn choice<T>(
-        &mut self,
-        field: &str,
-        value: Option<&str>,
-        parse: impl Fn(&str) -> Result<T>,
-        allowed: &str,
-    ) -> Option<T> {
-        match value.map(str::trim) {
-            None | Some("") => {
-                self.add(field.to_owned(), "required");
-                None
-            }
-            Some(text) => match parse(text) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    self.add(field.to_owned(), &format!("one of: {allowed}"));
-                    None
-                }
-            },
-        }
-    }
-
-    fn finish(self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(self.0))
-        }
-    }
 }

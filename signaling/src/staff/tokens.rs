@@ -158,7 +158,7 @@ impl FromRequestParts<AppState> for StaffSession {
             .ok_or(Error::Unauthorized("a staff access token is required"))?;
         let claims = verify_access(state.store(), token).await?;
         // A disabled account stops at once, not when its last access token runs out.
-        match state.store().staff(&claims.sub).await {
+        match state.store().staff(&claims.sub).await.map_err(Error::from) {
             Ok(staff) if staff.disabled_at.is_none() => Ok(StaffSession(claims)),
             Ok(_) | Err(Error::NotFound(_)) => {
                 Err(Error::Unauthorized("this account has been disabled"))

@@ -2,11 +2,11 @@
 //! runs a test body on both, and small builders of test records. Each suite uses part of it.
 #![allow(dead_code)]
 
-use accord_signaling::store::model::{
-    Actor, CaseStatus, Category, Channel, NewCase, NewOrganisation, NewParty, Organisation,
-    PartyKind, Risk, Side,
+use accord_cases::store::model::{
+    Actor, CaseStatus, Category, Channel, NewCase, NewOrganisation, NewParty, NewStaff,
+    Organisation, PartyKind, Risk, Side, Staff, StaffRole,
 };
-use accord_signaling::store::{Store, StoreKeys};
+use accord_cases::store::{Store, StoreKeys};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -148,4 +148,17 @@ pub fn person(name: &str, side: Side, id_number: Option<&str>) -> NewParty {
         represents: None,
         attorney_letter: None,
     }
+}
+
+/// A mediator with no organisation, for the sign-in tests.
+pub async fn staff_member(store: &Store, username: &str) -> Staff {
+    let new = NewStaff {
+        organisation_id: None,
+        username: username.into(),
+        display_name: username.into(),
+        role: StaffRole::Mediator,
+        court: None,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    };
+    store.create_staff(&admin(), new).await.expect("staff")
 }

@@ -219,5 +219,5 @@ pub fn now_ms() -> i64 {
 
 /// A new record id: a type prefix and 16 random characters.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", accord_sfu::random_token(16))
+    format!("{prefix}_{}", crate::random_token(16))
 }

@@ -5,11 +5,11 @@
 #[macro_use]
 mod common;
 
-use accord_signaling::error::Error;
-use accord_signaling::store::model::{
+use accord_cases::Error;
+use accord_cases::store::model::{
     Actor, CaseFilter, CaseStatus, NewParty, NewStaff, PartyKind, Side, StaffRole,
 };
-use accord_signaling::store::{Store, StoreKeys};
+use accord_cases::store::{Store, StoreKeys};
 use common::{Scratch, admin, new_case, organisation, person};
 use sqlx::Row;
 
@@ -524,7 +524,7 @@ async fn any_change_to_the_audit_trail_is_detected(s: &Scratch) {
 both_databases!(audit_chain, any_change_to_the_audit_trail_is_detected);
 
 async fn an_intake_is_stored_whole_once_and_its_history_follows_it(s: &Scratch) {
-    use accord_signaling::store::{IntakeFile, NewIntake};
+    use accord_cases::store::{IntakeFile, NewIntake};
     let store = &s.store;
     let org = organisation(store, "宝安", "新安街道").await;
     let intake = NewIntake {

@@ -89,7 +89,7 @@ impl BlobStore for LocalBlobs {
         let temp = self
             .root
             .join("tmp")
-            .join(format!("{}.part", accord_sfu::random_token(24)));
+            .join(format!("{}.part", crate::random_token(24)));
         let mut options = tokio::fs::OpenOptions::new();
         options.write(true).create_new(true).mode(0o600);
         let file = options
@@ -212,7 +212,7 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     fn temp_root() -> PathBuf {
-        std::env::temp_dir().join(format!("accord-blobs-{}", accord_sfu::random_token(12)))
+        std::env::temp_dir().join(format!("accord-blobs-{}", crate::random_token(12)))
     }
 
     async fn put(blobs: &LocalBlobs, parts: &[&[u8]]) -> Result<Blob> {

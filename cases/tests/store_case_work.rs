@@ -5,8 +5,8 @@
 #[macro_use]
 mod common;
 
-use accord_signaling::error::Error;
-use accord_signaling::store::model::{
+use accord_cases::Error;
+use accord_cases::store::model::{
     Actor, CaseFilter, CaseStatus, Evidence, PartyKind, SessionEvent, Side,
 };
 use common::{Scratch, new_case, organisation, person};
@@ -115,7 +115,7 @@ async fn an_invite_is_bound_to_its_case_and_stops_when_revoked(s: &Scratch) {
         .create_invite(&actor, &session.id, &party.id, 3600)
         .await
         .expect("invite");
-    let now = accord_signaling::store::now_ms() / 1000;
+    let now = accord_cases::store::now_ms() / 1000;
     assert!(invite.is_active(now));
     assert!(!invite.is_active(now + 3600));
     assert_eq!(invite.case_id, case.id);
@@ -142,10 +142,7 @@ async fn an_invite_is_bound_to_its_case_and_stops_when_revoked(s: &Scratch) {
         .start_session(&actor, &session.id)
         .await
         .expect("start");
-    assert_eq!(
-        live.status,
-        accord_signaling::store::model::SessionStatus::Live
-    );
+    assert_eq!(live.status, accord_cases::store::model::SessionStatus::Live);
     let actions: Vec<String> = store
         .audit_of(&format!("case:{}", case.id))
         .await

@@ -1,0 +1,65 @@
+//! # accord-cases: the case domain
+//!
+//! Everything Accord knows about a dispute, with no web framework and no media in it: the
+//! model ([`store::model`]), the store on SQLite or PostgreSQL ([`store::Store`]), the
+//! audit chain, consents and the session record (笔录), and the blob store that keeps
+//! evidence files ([`blobs`]). `accord-signaling` is the edge in front of it: it parses
+//! requests, checks who is calling, calls the store and maps [`Error`] to HTTP once. The
+//! recorder and the agreement code that come next write through this crate too, without
+//! depending on the HTTP layer.
+//!
+//! ## The life cycle of a case
+//! A case is registered by staff or applied for online (自主申报, status `intake`), then
+//! accepted (受理) or declined, assigned to an organisation and a mediator (分派), mediated in
+//! one or more sessions (调解), and ends in an agreement (达成协议) that is signed, optionally
+//! confirmed by a court (司法确认), followed up and closed, or in a failed mediation.
+//! [`store::model::CaseStatus::next`] is the whole transition table; the store refuses
+//! any other move with [`Error::Conflict`].
+//!
+//! ## Invariants the store keeps
+//! - Every change is made in one transaction together with its audit entry: there is no
+//!   change without an entry and no entry without its change.
+//! - Case numbers are sequential per organisation and year (`2026-宝安-000001`).
+//! - Phones and ID numbers are sealed (AES-256-GCM) under the PII key of
+//!   [`store::StoreKeys`], which is kept outside the database.
+//! - A request replayed with the same idempotency key returns what the first one made; the
+//!   same key with a different body is [`Error::IdempotencyKeyReused`] and stores nothing.
+//! - Times are Unix milliseconds and ids are a type prefix and 16 random characters, so
+//!   both databases return the same values.
+//!
+//! ## The audit chain
+//! Entries are append-only. Each entry's hash covers its fields and the previous entry's
+//! hash, starting from [`store::GENESIS`], so changing or removing an entry breaks every
+//! hash after it; the newest (seq, hash) is kept with a MAC under the audit key, so cutting
+//! entries off the end shows too. [`store::Store::verify_audit`] walks the chain and
+//! reports every inconsistency ([`store::AuditReport`]).
+//!
+//! ## Who may see what
+//! Staff see the cases of their own organisation; court users see the cases sent to their
+//! court; parties reach only their own session, through an invite. A party's phone is shown
+//! in full only to the case's own mediator, masked ([`store::mask_phone`]) to everyone
+//! else. The checks on a staff member's token live at the edge (`accord-signaling`), which
+//! answers a case someone may not see as not found, so its existence does not leak.
+//!
+//! ## Errors
+//! One `#[non_exhaustive]` enum, [`Error`], in the domain's terms (not found, conflict,
+//! invalid fields, forbidden, …). It carries no HTTP status: `accord-signaling` maps it in
+//! one `From` impl. Database failures other than a missing row or a duplicate are
+//! [`Error::Database`], whose detail is logged and never sent.
+
+pub mod blobs;
+pub mod error;
+pub mod store;
+pub mod validate;
+
+pub use error::{Error, FieldError, Result};
+
+/// A random string of `len` letters and digits, for record ids and temporary file names.
+pub fn random_token(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
