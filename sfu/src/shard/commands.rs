@@ -7,7 +7,7 @@ use rtc::peer_connection::transport::RTCIceCandidateInit;
 use tokio::sync::{mpsc::Sender, oneshot};
 
 use super::Shard;
-use super::participant::{FIRST_OFFER_GRACE, Negotiation, Participant};
+use super::participant::{FIRST_OFFER_GRACE, Liveness, Negotiation, Participant, Publishing, Taps};
 use crate::error::{Error, Result};
 use crate::events::{IceCandidate, JoinRequest, SfuEvent, SubscriberReport, TrackInfo};
 use crate::ids::{RoomId, TrackId, TrackSource};
@@ -118,21 +118,18 @@ impl Shard {
         let now = Instant::now();
         let ufrag = crate::random_token(16);
         let pwd = crate::random_token(32);
-        let estimate = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let adopted = std::sync::Arc::new(std::sync::Mutex::new(peer::Adopted::default()));
-        let link = std::sync::Arc::default();
-        let loss_echo = std::sync::Arc::default();
+        let taps = Taps::default();
         let pc = peer::build(
             &PeerSetup {
                 ufrag: &ufrag,
                 pwd: &pwd,
                 candidates: &self.ctx.candidates,
                 tcp_candidates: &self.ctx.tcp_candidates,
-                estimate: estimate.clone(),
-                adopted: adopted.clone(),
+                estimate: taps.estimate.clone(),
+                adopted: taps.adopted.clone(),
                 stats: self.ctx.stats.clone(),
-                link: std::sync::Arc::clone(&link),
-                loss_echo: std::sync::Arc::clone(&loss_echo),
+                link: taps.link.clone(),
+                loss_echo: taps.loss_echo.clone(),
             },
             now,
         )?;
@@ -148,30 +145,16 @@ impl Shard {
             can_publish: request.can_publish,
             can_subscribe: request.can_subscribe,
             ufrag: ufrag.clone(),
-            joined_at: now,
-            connected_at: None,
-            last_rx: now,
-            path: None,
-            elsewhere_at: None,
-            restart_asked: None,
-            lost: false,
-            paused: false,
-            unpaused_at: None,
+            liveness: Liveness::new(now),
             next_timeout: None,
-            declared: Vec::new(),
-            offered_layers: Vec::new(),
-            inbound: Vec::new(),
-            publications: Vec::new(),
+            publishing: Publishing::default(),
             negotiation: Negotiation {
                 // Someone who may not publish never offers first: offer to them at once.
                 not_before: request.can_publish.then_some(now + FIRST_OFFER_GRACE),
                 ..Negotiation::default()
             },
-            estimate,
-            adopted,
-            link,
+            taps,
             downlink_loss: 0.0,
-            loss_echo,
             video: Default::default(),
             tcp: Vec::new(),
         });
@@ -270,12 +253,12 @@ impl Shard {
 
     pub(super) fn pause(&mut self, index: usize, paused: bool) -> Result<()> {
         let p = &mut self.participants[index];
-        if p.paused && !paused {
-            p.unpaused_at = Some(Instant::now());
+        if p.liveness.paused && !paused {
+            p.liveness.unpaused_at = Some(Instant::now());
             // A seat given up on for silent media and then resumed may be given up on again.
-            p.lost = false;
+            p.liveness.lost = false;
         }
-        p.paused = paused;
+        p.liveness.paused = paused;
         Ok(())
     }
 

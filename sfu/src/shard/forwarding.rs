@@ -132,7 +132,7 @@ impl Shard {
             if self
                 .participants
                 .get(sub.subscriber)
-                .is_none_or(|p| p.connected_at.is_none())
+                .is_none_or(|p| p.liveness.connected_at.is_none())
             {
                 continue;
             }

@@ -24,10 +24,15 @@ impl Shard {
         let Some(p) = self.participants.get_mut(k) else {
             return;
         };
-        if p.connected_at.is_none() || p.paused {
+        if p.liveness.connected_at.is_none() || p.liveness.paused {
             return;
         }
-        let sample = p.link.lock().unwrap_or_else(|e| e.into_inner()).sample(now);
+        let sample = p
+            .taps
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sample(now);
         p.downlink_loss = sample.downlink_loss.unwrap_or(0.0);
         let health = LinkHealth {
             uplink_loss_percent: sample.uplink_loss.map(percent),
@@ -41,7 +46,7 @@ impl Shard {
                 .send_budget()
                 .map(|bps| u32::try_from(bps / 1000).unwrap_or(u32::MAX)),
             audio_only: p.video.reason().is_some(),
-            silent: now.saturating_duration_since(p.last_rx) > media_timeout,
+            silent: now.saturating_duration_since(p.liveness.last_rx) > media_timeout,
         };
         p.tell(SfuEvent::Health(health));
     }
@@ -67,6 +72,7 @@ impl Shard {
             // Someone whose listeners left (or who has none) hears of no loss any more.
             let loss = worst.get(&owner).copied().unwrap_or(0.0);
             let audio_ssrcs: Vec<u32> = p
+                .publishing
                 .inbound
                 .iter()
                 .filter(|i| {
@@ -77,7 +83,7 @@ impl Shard {
                 .map(|i| i.ssrc)
                 .collect();
             tracing::trace!(participant = %p.id, loss, ?audio_ssrcs, "loss to echo");
-            let mut echo = p.loss_echo.lock().unwrap_or_else(|e| e.into_inner());
+            let mut echo = p.taps.loss_echo.lock().unwrap_or_else(|e| e.into_inner());
             echo.audio_ssrcs = audio_ssrcs;
             echo.fraction_lost = (loss * 256.0).clamp(0.0, 255.0) as u8;
         }

@@ -41,7 +41,7 @@ impl Shard {
         if !self.participants.contains(index) {
             return;
         }
-        let owned = std::mem::take(&mut self.participants[index].publications);
+        let owned = std::mem::take(&mut self.participants[index].publishing.publications);
         for publication in owned {
             self.unpublish(publication);
         }
@@ -89,18 +89,18 @@ impl Shard {
                     return;
                 };
                 match state {
-                    RTCPeerConnectionState::Connected if p.connected_at.is_none() => {
-                        p.connected_at = Some(now);
+                    RTCPeerConnectionState::Connected if p.liveness.connected_at.is_none() => {
+                        p.liveness.connected_at = Some(now);
                         p.tell(SfuEvent::Connected {
-                            after: now.saturating_duration_since(p.joined_at),
+                            after: now.saturating_duration_since(p.liveness.joined_at),
                         });
                         self.request_keyframes_for(index, now);
                     }
                     // A paused participant's path may fail; it restarts ICE when it returns.
                     RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
-                        if !p.lost && !p.paused =>
+                        if !p.liveness.lost && !p.liveness.paused =>
                     {
-                        p.lost = true;
+                        p.liveness.lost = true;
                         p.tell(SfuEvent::MediaLost);
                     }
                     _ => {}
@@ -159,7 +159,10 @@ impl Shard {
             room.publications.retain(|&k| k != publication);
         }
         if let Some(owner) = self.participants.get_mut(pubn.owner) {
-            owner.inbound.retain(|i| i.publication != publication);
+            owner
+                .publishing
+                .inbound
+                .retain(|i| i.publication != publication);
         }
         if let Some(space) = self.space_of(pubn.owner) {
             self.tell_space(&pubn.room, space, Some(pubn.owner), || {
@@ -230,10 +233,10 @@ impl Shard {
     fn watch_path(&mut self, k: usize, now: Instant) {
         let (media_timeout, lost_after) = (self.ctx.media_timeout, self.ctx.media_lost_after);
         let p = &mut self.participants[k];
-        if p.paused || p.lost {
+        if p.liveness.paused || p.liveness.lost {
             return;
         }
-        if p.connected_at.is_none() {
+        if p.liveness.connected_at.is_none() {
             // Someone who never negotiated (an observer alone in a room) is not expected to
             // connect yet.
             let never_connected = p
@@ -241,21 +244,25 @@ impl Shard {
                 .first_completed
                 .is_some_and(|t| now.saturating_duration_since(t) > CONNECT_TIMEOUT);
             if never_connected {
-                p.lost = true;
+                p.liveness.lost = true;
                 p.tell(SfuEvent::MediaLost);
             }
             return;
         }
-        let heard = p.unpaused_at.map_or(p.last_rx, |t| t.max(p.last_rx));
+        let heard = p
+            .liveness
+            .unpaused_at
+            .map_or(p.liveness.last_rx, |t| t.max(p.liveness.last_rx));
         let silent = now.saturating_duration_since(heard);
         if silent > lost_after {
-            p.lost = true;
+            p.liveness.lost = true;
             p.tell(SfuEvent::MediaLost);
             return;
         }
-        let moved = p.path.is_some_and(|(_, on_path)| {
+        let moved = p.liveness.path.is_some_and(|(_, on_path)| {
             now.saturating_duration_since(on_path) > PATH_QUIET
-                && p.elsewhere_at
+                && p.liveness
+                    .elsewhere_at
                     .is_some_and(|t| now.saturating_duration_since(t) < PATH_QUIET)
         });
         let reason = if silent > media_timeout {
@@ -266,10 +273,11 @@ impl Shard {
             return;
         };
         let asked_lately = p
+            .liveness
             .restart_asked
             .is_some_and(|t| now.saturating_duration_since(t) < RESTART_REPEAT);
         if !asked_lately {
-            p.restart_asked = Some(now);
+            p.liveness.restart_asked = Some(now);
             tracing::debug!(participant = %p.id, ?reason, "asking for an ICE restart");
             p.tell(SfuEvent::RestartIce { reason });
         }
@@ -386,7 +394,7 @@ impl Shard {
             .find(|h| h.uri == peer::AUDIO_LEVEL_URI)
             .map(|h| h.id as u8);
         // A second layer of a track already published joins it.
-        let existing = p.publications.iter().copied().find(|&k| {
+        let existing = p.publishing.publications.iter().copied().find(|&k| {
             self.publications
                 .get(k)
                 .is_some_and(|pubn| pubn.receiver_id == init.receiver_id)
@@ -400,7 +408,7 @@ impl Shard {
             None => {
                 let declared = mid
                     .as_deref()
-                    .and_then(|m| p.declared.iter().find(|d| d.mid == m));
+                    .and_then(|m| p.publishing.declared.iter().find(|d| d.mid == m));
                 let source = declared.map_or(
                     match kind {
                         MediaKind::Audio => TrackSource::Microphone,
@@ -411,7 +419,7 @@ impl Shard {
                 let declared_size = declared.and_then(|d| Some((d.width?, d.height?)));
                 let offered = mid
                     .as_deref()
-                    .and_then(|m| p.offered_layers.iter().find(|(o, _)| o == m))
+                    .and_then(|m| p.publishing.offered_layers.iter().find(|(o, _)| o == m))
                     .map_or([false; super::publication::MAX_LAYERS], |&(_, layers)| {
                         layers
                     });
@@ -438,7 +446,7 @@ impl Shard {
                     offered,
                     rates_at: None,
                 });
-                p.publications.push(k);
+                p.publishing.publications.push(k);
                 self.ctx.stats.tracks_changed(1);
                 let room = p.room.clone();
                 if let Some(r) = self.rooms.get_mut(&room) {
@@ -478,8 +486,8 @@ impl Shard {
             layer_state.ssrc = Some(init.ssrc);
         }
         if let Some(p) = self.participants.get_mut(index) {
-            p.inbound.retain(|i| i.ssrc != init.ssrc);
-            p.inbound.push(super::participant::Inbound {
+            p.publishing.inbound.retain(|i| i.ssrc != init.ssrc);
+            p.publishing.inbound.push(super::participant::Inbound {
                 ssrc: init.ssrc,
                 publication,
                 layer,

@@ -185,10 +185,10 @@ impl Shard {
         if p.token != datagram.key.token {
             return;
         }
-        p.last_rx = datagram.at;
-        match &mut p.path {
+        p.liveness.last_rx = datagram.at;
+        match &mut p.liveness.path {
             Some((to, last)) if *to == datagram.from => *last = datagram.at,
-            _ => p.elsewhere_at = Some(datagram.at),
+            _ => p.liveness.elsewhere_at = Some(datagram.at),
         }
         let (local_addr, transport_protocol) = match (&datagram.tcp, self.ctx.tcp_local_addr) {
             (Some(link), Some(tcp_local)) => {
@@ -290,9 +290,11 @@ fn flush_writes(p: &mut Participant, ctx: &ShardContext) -> bool {
         any = true;
         let to = msg.transport.peer_addr;
         // STUN answers go to every address that checks; media goes down the selected pair.
-        if p.path.is_none_or(|(path, _)| path != to) && !crate::net::stun::is_stun(&msg.message) {
+        if p.liveness.path.is_none_or(|(path, _)| path != to)
+            && !crate::net::stun::is_stun(&msg.message)
+        {
             // A new selected pair (or the first): packets from there count as on the path.
-            p.path = Some((to, Instant::now()));
+            p.liveness.path = Some((to, Instant::now()));
         }
         let sent = if msg.transport.transport_protocol == TransportProtocol::TCP {
             match p.tcp.iter().find(|(from, _)| *from == to) {

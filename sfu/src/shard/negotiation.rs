@@ -34,20 +34,21 @@ impl Shard {
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| Error::BadSdp(e.to_string()))?;
         p.pc.set_remote_description(now, offer)
             .map_err(|e| Error::BadSdp(e.to_string()))?;
-        p.offered_layers = offered_layers;
+        p.publishing.offered_layers = offered_layers;
         let answer = p.pc.create_answer(None)?;
         p.pc.set_local_description(now, answer)?;
         let local =
             p.pc.local_description()
                 .ok_or_else(|| Error::Engine("no local description after answering".into()))?;
         for declaration in tracks {
-            p.declared.retain(|d| d.mid != declaration.mid);
-            p.declared.push(declaration);
+            p.publishing.declared.retain(|d| d.mid != declaration.mid);
+            p.publishing.declared.push(declaration);
         }
         p.negotiation.complete(now);
         // A track the client no longer sends (its transceiver stopped, or turned recvonly)
         // is unpublished; the engine raises no event for it.
         let stopped: Vec<usize> = p
+            .publishing
             .publications
             .iter()
             .copied()
@@ -59,7 +60,7 @@ impl Shard {
                 })
             })
             .collect();
-        p.publications.retain(|k| !stopped.contains(k));
+        p.publishing.publications.retain(|k| !stopped.contains(k));
         for k in stopped {
             self.unpublish(k);
         }

@@ -73,6 +73,26 @@ pub(crate) struct Participant {
     pub can_publish: bool,
     pub can_subscribe: bool,
     pub ufrag: String,
+    pub next_timeout: Option<Instant>,
+    /// Whether media flows, from where, and what was done about silence.
+    pub liveness: Liveness,
+    /// What it sends us.
+    pub publishing: Publishing,
+    pub negotiation: Negotiation,
+    /// What its connection's interceptor chain shares with the shard.
+    pub taps: Taps,
+    /// The loss it reported on what we send it, at the last health report (0.0–1.0).
+    pub downlink_loss: f32,
+    /// Whether video reaches it, and why not; see [`VideoGate`].
+    pub video: VideoGate,
+    /// TCP connections its ICE-TCP candidate pairs run over, by the client's address.
+    pub tcp: Vec<(SocketAddr, crate::net::tcp::TcpLink)>,
+}
+
+/// Whether a participant's media flows and from where, and what was done about silence: the
+/// state behind ICE-restart requests, giving up a seat, and pauses.
+#[derive(Debug)]
+pub(crate) struct Liveness {
     pub joined_at: Instant,
     pub connected_at: Option<Instant>,
     pub last_rx: Instant,
@@ -89,13 +109,39 @@ pub(crate) struct Participant {
     pub paused: bool,
     /// When the last pause ended: silence is counted from then.
     pub unpaused_at: Option<Instant>,
-    pub next_timeout: Option<Instant>,
+}
+
+impl Liveness {
+    /// A seat that joined at `now` and has heard nothing yet.
+    pub fn new(now: Instant) -> Self {
+        Self {
+            joined_at: now,
+            connected_at: None,
+            last_rx: now,
+            path: None,
+            elsewhere_at: None,
+            restart_asked: None,
+            lost: false,
+            paused: false,
+            unpaused_at: None,
+        }
+    }
+}
+
+/// What a participant publishes: its declarations, what its offers send, and where each
+/// incoming SSRC goes.
+#[derive(Debug, Default)]
+pub(crate) struct Publishing {
     pub declared: Vec<TrackDeclaration>,
     /// The simulcast layers each section of the client's latest offer sends, by `mid`.
     pub offered_layers: Vec<(String, [bool; MAX_LAYERS])>,
     pub inbound: Vec<Inbound>,
     pub publications: Vec<usize>,
-    pub negotiation: Negotiation,
+}
+
+/// What a participant's connection's interceptor chain shares with the shard (see `peer`).
+#[derive(Default)]
+pub(crate) struct Taps {
     /// Send-side bandwidth estimate toward this participant, written by its connection's
     /// congestion controller.
     pub estimate: Arc<AtomicU64>,
@@ -103,14 +149,8 @@ pub(crate) struct Participant {
     pub adopted: Arc<std::sync::Mutex<crate::peer::Adopted>>,
     /// Loss, round-trip time and bitrates, counted inside the interceptor chain.
     pub link: Arc<std::sync::Mutex<LinkMeter>>,
-    /// The loss it reported on what we send it, at the last health report (0.0–1.0).
-    pub downlink_loss: f32,
     /// What the receiver reports about its own audio should say (see `peer::LossEcho`).
     pub loss_echo: Arc<std::sync::Mutex<crate::peer::EchoedLoss>>,
-    /// Whether video reaches it, and why not; see [`VideoGate`].
-    pub video: VideoGate,
-    /// TCP connections its ICE-TCP candidate pairs run over, by the client's address.
-    pub tcp: Vec<(SocketAddr, crate::net::tcp::TcpLink)>,
 }
 
 /// Below this estimate a subscriber gets no video at all: the lowest layer of a phone's
@@ -211,7 +251,7 @@ impl Participant {
 
     /// What we may send this participant, in bits per second; `None` before any estimate.
     pub fn send_budget(&self) -> Option<u64> {
-        match self.estimate.load(Ordering::Relaxed) {
+        match self.taps.estimate.load(Ordering::Relaxed) {
             0 => None,
             bps => Some(bps),
         }
@@ -232,7 +272,7 @@ impl Participant {
 
     /// Receives this SSRC's packets from the interceptor chain from now on.
     pub fn adopt(&self, ssrc: u32) {
-        let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
+        let mut adopted = self.taps.adopted.lock().unwrap_or_else(|p| p.into_inner());
         if !adopted.ssrcs.contains(&ssrc) {
             adopted.ssrcs.push(ssrc);
         }
@@ -240,13 +280,17 @@ impl Participant {
 
     /// Packets of adopted streams that arrived since the last call.
     pub fn take_adopted(&self) -> std::collections::VecDeque<(Instant, rtc::rtp::Packet)> {
-        let mut adopted = self.adopted.lock().unwrap_or_else(|p| p.into_inner());
+        let mut adopted = self.taps.adopted.lock().unwrap_or_else(|p| p.into_inner());
         std::mem::take(&mut adopted.packets)
     }
 
     /// The publication and layer an incoming SSRC belongs to.
     pub fn route_of(&self, ssrc: u32) -> Option<Inbound> {
-        self.inbound.iter().copied().find(|i| i.ssrc == ssrc)
+        self.publishing
+            .inbound
+            .iter()
+            .copied()
+            .find(|i| i.ssrc == ssrc)
     }
 
     /// Whether the server may make an offer now.

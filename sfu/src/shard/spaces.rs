@@ -113,7 +113,7 @@ impl Shard {
         let Some(p) = self.participants.get(index) else {
             return;
         };
-        let (owned, space) = (p.publications.clone(), p.space);
+        let (owned, space) = (p.publishing.publications.clone(), p.space);
         let mut changed = Vec::new();
         for k in owned {
             if let Some(pubn) = self.publications.get_mut(k).filter(|p| p.source == source) {
