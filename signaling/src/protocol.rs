@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Role;
 use crate::store::model::{PartyKind, Side};
 
+mod codes;
+
+pub use codes::ErrorCode;
+
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest client frame accepted.
@@ -568,7 +572,7 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
         /// Machine-readable code (see `docs/protocol.md`).
-        code: &'static str,
+        code: ErrorCode,
         /// For humans.
         message: String,
         /// The server closes the socket after this frame.

@@ -5,17 +5,17 @@ use accord_sfu::TrackSource;
 
 use super::{Ending, Refusal, Seated};
 use crate::AppState;
-use crate::protocol::{ClientMessage, LeaveReason, ServerMessage};
+use crate::protocol::{ClientMessage, ErrorCode, LeaveReason, ServerMessage};
 use crate::rooms::{Notice, RoomError};
 use crate::store::model::Actor;
 
 impl From<RoomError> for Refusal {
     fn from(e: RoomError) -> Self {
         let code = match e {
-            RoomError::NotModerator => "forbidden",
-            RoomError::UnknownParticipant(_) => "unknown_participant",
-            RoomError::BadRequest(_) => "bad_request",
-            RoomError::Gone => "gone",
+            RoomError::NotModerator => ErrorCode::Forbidden,
+            RoomError::UnknownParticipant(_) => ErrorCode::UnknownParticipant,
+            RoomError::BadRequest(_) => ErrorCode::BadRequest,
+            RoomError::Gone => ErrorCode::Gone,
         };
         Refusal::new(code, e.to_string(), false)
     }
@@ -57,7 +57,7 @@ pub(super) async fn act(
         } => {
             if *source == TrackSource::Screen || *source == TrackSource::Unknown {
                 return Err(Refusal::new(
-                    "bad_request",
+                    ErrorCode::BadRequest,
                     "ask to turn on a microphone or a camera",
                     false,
                 ));
@@ -83,7 +83,7 @@ pub(super) async fn act(
                 if let Err(e) = state.store().append_session_event(&entry).await {
                     tracing::error!(error = %e, "cannot store a chat message");
                     return Err(Refusal::new(
-                        "internal",
+                        ErrorCode::Internal,
                         "the message could not be stored; send it again",
                         false,
                     ));
@@ -125,12 +125,12 @@ async fn check_staff_seat(state: &AppState, seated: &Seated) -> Result<(), Refus
             state
                 .rooms()
                 .remove(&seated.room, &seated.participant.id, LeaveReason::Removed);
-            Err(Refusal::new("account_disabled", message, true))
+            Err(Refusal::new(ErrorCode::AccountDisabled, message, true))
         }
         Err(e) => {
             tracing::error!(error = %e, "the store failed while checking a mediator's account");
             Err(Refusal::new(
-                "internal",
+                ErrorCode::Internal,
                 "the server failed; try again",
                 false,
             ))
@@ -152,7 +152,7 @@ async fn end_session(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
         if let Err(e) = state.store().end_session(&actor, &link.session_id).await {
             tracing::error!(error = %e, "cannot end a session in the store");
             return Err(Refusal::new(
-                "internal",
+                ErrorCode::Internal,
                 "the session could not be ended; try again",
                 false,
             ));
@@ -235,14 +235,14 @@ pub(super) fn pass(notice: Notice) -> Passed {
 pub(super) fn admit_refusal(e: crate::rooms::AdmitError) -> Refusal {
     use crate::rooms::AdmitError;
     match e {
-        AdmitError::Full => Refusal::new("room_full", "this room has no free seat", true),
+        AdmitError::Full => Refusal::new(ErrorCode::RoomFull, "this room has no free seat", true),
         AdmitError::Locked => Refusal::new(
-            "room_locked",
+            ErrorCode::RoomLocked,
             "the mediator has locked the room; ask them to let you in",
             true,
         ),
         AdmitError::Removed => Refusal::new(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the mediator removed you from this session",
             true,
         ),

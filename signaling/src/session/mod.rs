@@ -13,8 +13,8 @@ use axum::extract::ws::{Message, WebSocket};
 use crate::AppState;
 use crate::auth::JoinClaims;
 use crate::protocol::{
-    ClientMessage, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo, PauseReason,
-    ServerMessage,
+    ClientMessage, ErrorCode, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo,
+    PauseReason, ServerMessage,
 };
 use crate::rooms::{Notice, Notices, Seat, SessionLink};
 use actions::Passed;
@@ -36,14 +36,14 @@ const PARTING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A protocol error frame, and whether the socket closes after it.
 struct Refusal {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     fatal: bool,
     retry_after: Option<Duration>,
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>, fatal: bool) -> Self {
+    fn new(code: ErrorCode, message: impl Into<String>, fatal: bool) -> Self {
         Self {
             code,
             message: message.into(),
@@ -57,7 +57,7 @@ impl Refusal {
         Self {
             retry_after: Some(retry_after),
             ..Self::new(
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "too many of these too fast; this one was not carried out",
                 false,
             )
@@ -69,16 +69,24 @@ impl From<accord_sfu::Error> for Refusal {
     fn from(e: accord_sfu::Error) -> Self {
         use accord_sfu::Error as E;
         match e {
-            E::BadSdp(m) => Refusal::new("bad_sdp", m, false),
-            E::BadCandidate(m) => Refusal::new("bad_candidate", m, false),
-            E::Glare => Refusal::new("glare", e.to_string(), false),
-            E::NoOfferOutstanding => Refusal::new("no_offer_outstanding", e.to_string(), false),
-            E::Forbidden(m) => Refusal::new("forbidden", m, false),
-            E::UnknownTrack => Refusal::new("unknown_track", e.to_string(), false),
-            E::ParticipantGone | E::ShuttingDown => Refusal::new("gone", e.to_string(), true),
+            E::BadSdp(m) => Refusal::new(ErrorCode::BadSdp, m, false),
+            E::BadCandidate(m) => Refusal::new(ErrorCode::BadCandidate, m, false),
+            E::Glare => Refusal::new(ErrorCode::Glare, e.to_string(), false),
+            E::NoOfferOutstanding => {
+                Refusal::new(ErrorCode::NoOfferOutstanding, e.to_string(), false)
+            }
+            E::Forbidden(m) => Refusal::new(ErrorCode::Forbidden, m, false),
+            E::UnknownTrack => Refusal::new(ErrorCode::UnknownTrack, e.to_string(), false),
+            E::ParticipantGone | E::ShuttingDown => {
+                Refusal::new(ErrorCode::Gone, e.to_string(), true)
+            }
             other => {
                 tracing::error!(error = %other, "media server failed a request");
-                Refusal::new("internal", "the media server failed; try again", false)
+                Refusal::new(
+                    ErrorCode::Internal,
+                    "the media server failed; try again",
+                    false,
+                )
             }
         }
     }
@@ -144,7 +152,7 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
         Message::Binary(_) => {
             return Inbound::Refused(
                 None,
-                Refusal::new("bad_json", "frames are JSON text", false),
+                Refusal::new(ErrorCode::BadJson, "frames are JSON text", false),
             );
         }
         Message::Close(_) => return Inbound::Closed,
@@ -154,7 +162,7 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
         return Inbound::Refused(
             None,
             Refusal::new(
-                "frame_too_large",
+                ErrorCode::FrameTooLarge,
                 format!("frames are limited to {MAX_FRAME_BYTES} bytes"),
                 true,
             ),
@@ -163,7 +171,7 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
     let value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            return Inbound::Refused(None, Refusal::new("bad_json", e.to_string(), false));
+            return Inbound::Refused(None, Refusal::new(ErrorCode::BadJson, e.to_string(), false));
         }
     };
     let request_id = value
@@ -176,11 +184,14 @@ async fn receive(socket: &mut WebSocket) -> Inbound {
     {
         // Not echoed: a client must not make the server repeat what it likes at any length.
         let message = format!("request_id is limited to {MAX_REQUEST_ID_CHARS} characters");
-        return Inbound::Refused(None, Refusal::new("bad_json", message, false));
+        return Inbound::Refused(None, Refusal::new(ErrorCode::BadJson, message, false));
     }
     match serde_json::from_value::<ClientMessage>(value) {
         Ok(m) => Inbound::Message(m),
-        Err(e) => Inbound::Refused(request_id, Refusal::new("bad_json", e.to_string(), false)),
+        Err(e) => Inbound::Refused(
+            request_id,
+            Refusal::new(ErrorCode::BadJson, e.to_string(), false),
+        ),
     }
 }
 
@@ -197,7 +208,7 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
         })) => {
             if protocol != PROTOCOL_VERSION {
                 let r = Refusal::new(
-                    "unsupported_protocol",
+                    ErrorCode::UnsupportedProtocol,
                     format!("this server speaks protocol {PROTOCOL_VERSION}"),
                     true,
                 );
@@ -217,7 +228,7 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
                 Inbound::Message(m) => m.request_id().map(str::to_owned),
                 _ => None,
             };
-            let r = Refusal::new("not_joined", "the first frame must be join", true);
+            let r = Refusal::new(ErrorCode::NotJoined, "the first frame must be join", true);
             refuse(&mut socket, id, r).await;
             return finish(&state, socket).await;
         }
@@ -234,7 +245,7 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             refuse(
                 &mut socket,
                 request_id,
-                Refusal::new("invalid_token", e.to_string(), true),
+                Refusal::new(ErrorCode::InvalidToken, e.to_string(), true),
             )
             .await;
             return finish(&state, socket).await;
@@ -269,7 +280,7 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             tracing::info!("dropping a client that stopped reading its socket");
             let message = ServerMessage::Error {
                 request_id: None,
-                code: "slow_consumer",
+                code: ErrorCode::SlowConsumer,
                 message: "this connection stopped taking messages; join again".to_owned(),
                 fatal: true,
                 retry_after_ms: None,
@@ -440,7 +451,7 @@ async fn take_seat(
     }
     if resume_refused {
         let r = Refusal::new(
-            "resume_failed",
+            ErrorCode::ResumeFailed,
             "the seat could not be resumed; joined as new",
             false,
         );
@@ -503,7 +514,7 @@ async fn wait_for_admission(socket: &mut WebSocket, notices: &mut Notices) -> Re
                     }
                     Inbound::Message(m) => {
                         let r = Refusal::new(
-                            "not_admitted",
+                            ErrorCode::NotAdmitted,
                             "you are in the waiting room until the mediator lets you in",
                             false,
                         );
@@ -683,7 +694,7 @@ async fn handle(
     match message {
         ClientMessage::Join { .. } => {
             return Err(Refusal::new(
-                "already_joined",
+                ErrorCode::AlreadyJoined,
                 "this socket has joined",
                 false,
             ));

@@ -5,6 +5,7 @@
 use super::Refusal;
 use crate::AppState;
 use crate::auth::{JoinClaims, Role};
+use crate::protocol::ErrorCode;
 use crate::rooms::{Seating, SessionLink};
 use crate::store::model::PartyKind;
 use accord_cases::Error;
@@ -33,7 +34,7 @@ pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Sea
         Ok(p) if p.case_id == link.case_id => p,
         Ok(_) | Err(Error::NotFound(_)) => {
             return Err(Refusal::new(
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "this link names nobody in the case",
                 true,
             ));
@@ -47,7 +48,7 @@ pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Sea
         .map_err(store_failed)?;
     if consented.is_none() {
         return Err(Refusal::new(
-            "consent_required",
+            ErrorCode::ConsentRequired,
             "agree to online mediation and recording first (POST /api/v1/room/consent)",
             true,
         ));
@@ -63,5 +64,5 @@ pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Sea
 
 fn store_failed(e: Error) -> Refusal {
     tracing::error!(error = %e, "the store failed while seating a participant");
-    Refusal::new("internal", "the server failed; try again", true)
+    Refusal::new(ErrorCode::Internal, "the server failed; try again", true)
 }

@@ -194,7 +194,15 @@ export type ServerMessage =
   | { type: 'connection_health'; participants: ConnectionHealth[] }
   /** The server stopped (`active`) or resumed sending us video; audio always flows. */
   | { type: 'audio_only'; active: boolean; reason: AudioOnlyReason | null }
-  | { type: 'error'; request_id?: string; code: ErrorCode; message: string; fatal: boolean };
+  | {
+      type: 'error';
+      request_id?: string;
+      code: ErrorCode;
+      message: string;
+      fatal: boolean;
+      /** With `rate_limited`: when the frame would be taken again. */
+      retry_after_ms?: number;
+    };
 
 export type ErrorCode =
   | 'bad_json'
@@ -222,7 +230,9 @@ export type ErrorCode =
   /** Too many chats, hands or pauses in a short time; `message` says when to try again. */
   | 'rate_limited'
   /** We did not read what the server sent for too long; it gave up our seat (fatal). */
-  | 'slow_consumer';
+  | 'slow_consumer'
+  /** The mediator's staff account was disabled or its tokens revoked; the seat is gone (fatal). */
+  | 'account_disabled';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
