@@ -3,7 +3,8 @@
 //! Everything Accord knows about a dispute, with no web framework and no media in it: the
 //! model ([`store::model`]), the store on SQLite or PostgreSQL ([`store::Store`]), the
 //! audit chain, consents and the session record (笔录), and the blob store that keeps
-//! evidence files ([`blobs`]). `accord-signaling` is the edge in front of it: it parses
+//! evidence files ([`blobs`]), the rules of who may see and do what ([`access`]) and
+//! validation ([`validate`]). `accord-signaling` is the edge in front of it: it parses
 //! requests, checks who is calling, calls the store and maps [`Error`] to HTTP once. The
 //! recorder and the agreement code that come next write through this crate too, without
 //! depending on the HTTP layer.
@@ -35,11 +36,21 @@
 //! reports every inconsistency ([`store::AuditReport`]).
 //!
 //! ## Who may see what
-//! Staff see the cases of their own organisation; court users see the cases sent to their
-//! court; parties reach only their own session, through an invite. A party's phone is shown
-//! in full only to the case's own mediator, masked ([`store::mask_phone`]) to everyone
-//! else. The checks on a staff member's token live at the edge (`accord-signaling`), which
-//! answers a case someone may not see as not found, so its existence does not leak.
+//! [`access`] holds the rules; the edge only proves who is calling and builds an
+//! [`access::Viewer`] or an [`access::Seat`] from their token.
+//! - Staff see the cases of their own organisation, a system-wide administrator all of
+//!   them, court users the cases sent to their court ([`access::Viewer::may_see`]). A case
+//!   someone may not see is answered as not found, so its existence does not leak
+//!   ([`store::Store::visible_case`]).
+//! - A party's phone is shown in full only to the case's own mediator, masked
+//!   ([`store::mask_phone`]) to everyone else ([`access::Viewer::sees_phones_of`]).
+//! - A join token admits while its invite is active, its session is not over and its
+//!   bearer was not removed; a mediator's own seat while their account is enabled and the
+//!   token was issued after their last password change ([`store::Store::admits`]).
+//!
+//! ## Validation
+//! [`validate::Problems`] collects every wrong field of a form at once, so a person fixes
+//! them in one go; the phone and resident ID checks are there too.
 //!
 //! ## Errors
 //! One `#[non_exhaustive]` enum, [`Error`], in the domain's terms (not found, conflict,
@@ -47,6 +58,7 @@
 //! one `From` impl. Database failures other than a missing row or a duplicate are
 //! [`Error::Database`], whose detail is logged and never sent.
 
+pub mod access;
 pub mod blobs;
 pub mod error;
 pub mod store;

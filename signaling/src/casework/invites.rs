@@ -25,10 +25,10 @@ use crate::error::{Error, Result};
 use crate::notify::Notification;
 use crate::staff::StaffSession;
 use crate::store::model::{
-    Case, CaseStatus, Invite, Organisation, Party, PartyKind, Session, SessionStatus, Side,
-    StaffRole,
+    Case, CaseStatus, Invite, Organisation, Party, PartyKind, Session, Side, StaffRole,
 };
 use crate::store::{ChinaTime, china_time, mask_phone, now_ms};
+use accord_cases::access::Seat;
 
 /// Invites live three days unless staff say otherwise, and a week at most.
 const DEFAULT_TTL_HOURS: i64 = 72;
@@ -50,60 +50,21 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/invites/{id}/send", post(send))
 }
 
-/// Refuses a join token whose invite was revoked or has expired, whose session is over, or
-/// whose bearer a moderator removed from the session; a mediator's seat (a session without
-/// an invite, signed only by [`start`]) whose staff account was disabled; and a token
-/// minted without a session (the API key, `accord token create`) for a case session's room,
-/// whose seats come only from invites and from opening the session, so each is in its record.
+/// Refuses a join token the domain's admission rules refuse
+/// ([`accord_cases::store::Store::admits`]: a revoked or expired invite, a session that is
+/// over or that the bearer was removed from, a mediator's seat whose account was disabled,
+/// a token minted without a session for a case session's room), and a bearer a moderator
+/// removed from the live room.
 pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
-    if claims.session.is_none() && claims.inv.is_none() {
-        if state.store().session_by_room(&claims.room).await?.is_some() {
-            return Err(Error::Unauthorized(
-                "this room belongs to a mediation session; join it through your invitation",
-            ));
-        }
-        return Ok(());
-    }
-    if claims.inv.is_none() {
-        check_staff_seat(state, &claims.sub, claims.iat).await?;
-    }
-    if let Some(invite_id) = &claims.inv {
-        let refused = Error::Unauthorized(
-            "this invitation is no longer valid; ask the mediator for a new link",
-        );
-        let invite = match state.store().invite(invite_id).await.map_err(Error::from) {
-            Ok(invite) => invite,
-            Err(Error::NotFound(_)) => return Err(refused),
-            Err(other) => return Err(other),
-        };
-        if !invite.is_active(now_ms() / 1000)
-            || claims.session.as_deref() != Some(&invite.session_id)
-        {
-            return Err(refused);
-        }
-    }
-    let Some(session_id) = &claims.session else {
-        return Ok(());
+    let seat = Seat {
+        sub: &claims.sub,
+        room: &claims.room,
+        session: claims.session.as_deref(),
+        invite: claims.inv.as_deref(),
+        issued_at: claims.iat,
     };
-    let session = match state.store().session(session_id).await.map_err(Error::from) {
-        Ok(session) => session,
-        Err(Error::NotFound(_)) => {
-            return Err(Error::Unauthorized("this mediation session does not exist"));
-        }
-        Err(other) => return Err(other),
-    };
-    if matches!(
-        session.status,
-        SessionStatus::Ended | SessionStatus::Cancelled
-    ) {
-        return Err(Error::Unauthorized("this mediation session is over"));
-    }
-    if state
-        .store()
-        .removed_from_session(session_id, &claims.sub)
-        .await?
-        || state.rooms().is_removed(&claims.room, &claims.sub)
-    {
+    state.store().admits(&seat).await?;
+    if claims.session.is_some() && state.rooms().is_removed(&claims.room, &claims.sub) {
         return Err(Error::Unauthorized(
             "the mediator removed you from this session",
         ));
@@ -111,31 +72,13 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a mediator's seat once their staff account is disabled (or gone), or once the
-/// token it came with (issued at `issued_at`, Unix seconds) was revoked by a password change
-/// or a detected token theft: the 10-hour token from [`start`] must not outlive either.
-/// Checked at every join and before every moderator action.
+/// Refuses a mediator's seat once their staff account is disabled or its tokens were
+/// revoked ([`accord_cases::store::Store::check_staff_seat`]): the 10-hour token from
+/// [`start`] must not outlive either. Checked at every join and before every moderator
+/// action.
 pub async fn check_staff_seat(state: &AppState, staff_id: &str, issued_at: u64) -> Result<()> {
-    let staff = match state.store().staff(staff_id).await.map_err(Error::from) {
-        Ok(staff) => staff,
-        Err(Error::NotFound(_)) => return Err(Error::Unauthorized(ACCOUNT_DISABLED)),
-        Err(other) => return Err(other),
-    };
-    if staff.disabled_at.is_some() {
-        return Err(Error::Unauthorized(ACCOUNT_DISABLED));
-    }
-    // Whole seconds: a token issued in the second of a revocation, after it, still admits.
-    let valid_from = u64::try_from(staff.tokens_valid_from / 1000).unwrap_or(0);
-    if issued_at < valid_from {
-        return Err(Error::Unauthorized(
-            "this link was revoked when the account's password changed; start the session again from the case",
-        ));
-    }
-    Ok(())
+    Ok(state.store().check_staff_seat(staff_id, issued_at).await?)
 }
-
-const ACCOUNT_DISABLED: &str =
-    "this staff account has been disabled; its join tokens no longer admit";
 
 /// An invite as staff see it: who, until when, the link, and the text to send.
 #[derive(Debug, Serialize)]

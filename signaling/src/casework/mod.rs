@@ -11,6 +11,7 @@ mod files;
 mod invites;
 mod record;
 
+use accord_cases::access::Viewer;
 use accord_cases::validate::Problems;
 use axum::Router;
 
@@ -32,39 +33,32 @@ pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
         .merge(record::router())
 }
 
-/// Whether the bearer sees every organisation's records (an administrator of none).
-fn sees_everything(session: &StaffSession) -> bool {
-    session.0.role == StaffRole::Administrator && session.0.organisation_id.is_none()
-}
-
-/// Whether the bearer may see `case`.
-fn may_see(session: &StaffSession, case: &Case) -> bool {
-    let claims = &session.0;
-    match claims.role {
-        StaffRole::Court => claims.court.is_some() && case.court == claims.court,
-        StaffRole::Administrator | StaffRole::Mediator => {
-            sees_everything(session)
-                || claims.organisation_id.as_deref() == Some(case.organisation_id.as_str())
+impl StaffSession {
+    /// The bearer as the domain's rules of who may see what know them.
+    pub fn viewer(&self) -> Viewer<'_> {
+        Viewer {
+            id: &self.0.sub,
+            role: self.0.role,
+            organisation_id: self.0.organisation_id.as_deref(),
+            court: self.0.court.as_deref(),
         }
     }
 }
 
-/// The case `id` if the bearer may see it; 404 if it does not exist or is not theirs.
-async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Result<Case> {
-    match state.store().case(id).await.map_err(Error::from) {
-        Ok(case) if may_see(session, &case) => Ok(case),
-        Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such case")),
-        Err(other) => Err(other),
-    }
+/// Whether the bearer sees every organisation's records (an administrator of none).
+fn sees_everything(session: &StaffSession) -> bool {
+    session.viewer().sees_everything()
 }
 
-/// A party as the bearer may see them: the phone in full only for the case's own mediator
-/// (who calls them), masked (`138****5678`) for everyone else, administrators and court users
-/// included.
+/// The case `id` if the bearer may see it; 404 if it does not exist or is not theirs.
+async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Result<Case> {
+    Ok(state.store().visible_case(&session.viewer(), id).await?)
+}
+
+/// A party as the bearer may see them: the phone masked (`138****5678`) unless
+/// [`Viewer::sees_phones_of`] the case.
 fn shown(session: &StaffSession, case: &Case, mut party: Party) -> Party {
-    let own_mediator = session.0.role == StaffRole::Mediator
-        && case.mediator_id.as_deref() == Some(session.0.sub.as_str());
-    if !own_mediator {
+    if !session.viewer().sees_phones_of(case) {
         party.phone = party.phone.as_deref().map(crate::store::mask_phone);
     }
     party

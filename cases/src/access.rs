@@ -1,0 +1,154 @@
+//! Who may see what: the rules, on what the store holds, whatever the request came through.
+//! The edge checks the caller's credentials and builds a [`Viewer`]; the decisions are made
+//! here, so the staff API, the recorder and the agreement code apply the same ones.
+
+use crate::error::{Error, Result};
+use crate::store::model::{Case, SessionStatus, StaffRole};
+use crate::store::{Store, now_ms};
+
+/// A staff member as the rules know them: who they are, their role and where they work.
+#[derive(Clone, Copy, Debug)]
+pub struct Viewer<'a> {
+    /// Their staff id.
+    pub id: &'a str,
+    /// Their role.
+    pub role: StaffRole,
+    /// The organisation they work for; `None` for a system-wide administrator.
+    pub organisation_id: Option<&'a str>,
+    /// The court a court user works at.
+    pub court: Option<&'a str>,
+}
+
+impl Viewer<'_> {
+    /// Whether they see every organisation's records (an administrator of none).
+    pub fn sees_everything(&self) -> bool {
+        self.role == StaffRole::Administrator && self.organisation_id.is_none()
+    }
+
+    /// Whether they may see `case`: court users the cases of their court, everyone else the
+    /// cases of their organisation (or all, for a system-wide administrator).
+    pub fn may_see(&self, case: &Case) -> bool {
+        match self.role {
+            StaffRole::Court => self.court.is_some() && case.court.as_deref() == self.court,
+            StaffRole::Administrator | StaffRole::Mediator => {
+                self.sees_everything()
+                    || self.organisation_id == Some(case.organisation_id.as_str())
+            }
+        }
+    }
+
+    /// Whether they see the parties' phones in full: only the case's own mediator, who calls
+    /// them; everyone else, administrators and court users included, sees them masked.
+    pub fn sees_phones_of(&self, case: &Case) -> bool {
+        self.role == StaffRole::Mediator && case.mediator_id.as_deref() == Some(self.id)
+    }
+}
+
+impl Store {
+    /// The case `id` if `viewer` may see it; [`Error::NotFound`] both when it does not exist
+    /// and when it is not theirs, so nobody learns that another organisation's case exists.
+    pub async fn visible_case(&self, viewer: &Viewer<'_>, id: &str) -> Result<Case> {
+        match self.case(id).await {
+            Ok(case) if viewer.may_see(&case) => Ok(case),
+            Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such case")),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// A join token's claims as the admission rules need them.
+#[derive(Clone, Copy, Debug)]
+pub struct Seat<'a> {
+    /// Who: a party's id, or a staff id for a mediator's own seat.
+    pub sub: &'a str,
+    /// The room the token is for.
+    pub room: &'a str,
+    /// The mediation session, for a case session's seat.
+    pub session: Option<&'a str>,
+    /// The invite it came from; `None` for a mediator's own seat or an API-key token.
+    pub invite: Option<&'a str>,
+    /// When the token was issued, Unix seconds.
+    pub issued_at: u64,
+}
+
+const ACCOUNT_DISABLED: &str =
+    "this staff account has been disabled; its join tokens no longer admit";
+
+impl Store {
+    /// Refuses a seat whose invite was revoked or has expired, whose session is over, or
+    /// whose bearer a moderator removed from the session; a mediator's seat (a session
+    /// without an invite) whose staff account was disabled; and a seat without a session
+    /// (the API key, `accord token create`) in a case session's room, whose seats come only
+    /// from invites and from opening the session, so each is in its record. Who was removed
+    /// from a live room but not yet recorded is the edge's to check.
+    pub async fn admits(&self, seat: &Seat<'_>) -> Result<()> {
+        if seat.session.is_none() && seat.invite.is_none() {
+            if self.session_by_room(seat.room).await?.is_some() {
+                return Err(Error::Unauthorized(
+                    "this room belongs to a mediation session; join it through your invitation",
+                ));
+            }
+            return Ok(());
+        }
+        match seat.invite {
+            None => self.check_staff_seat(seat.sub, seat.issued_at).await?,
+            Some(invite_id) => {
+                let refused = Error::Unauthorized(
+                    "this invitation is no longer valid; ask the mediator for a new link",
+                );
+                let invite = match self.invite(invite_id).await {
+                    Ok(invite) => invite,
+                    Err(Error::NotFound(_)) => return Err(refused),
+                    Err(other) => return Err(other),
+                };
+                if !invite.is_active(now_ms() / 1000) || seat.session != Some(&invite.session_id) {
+                    return Err(refused);
+                }
+            }
+        }
+        let Some(session_id) = seat.session else {
+            return Ok(());
+        };
+        let session = match self.session(session_id).await {
+            Ok(session) => session,
+            Err(Error::NotFound(_)) => {
+                return Err(Error::Unauthorized("this mediation session does not exist"));
+            }
+            Err(other) => return Err(other),
+        };
+        if matches!(
+            session.status,
+            SessionStatus::Ended | SessionStatus::Cancelled
+        ) {
+            return Err(Error::Unauthorized("this mediation session is over"));
+        }
+        if self.removed_from_session(session_id, seat.sub).await? {
+            return Err(Error::Unauthorized(
+                "the mediator removed you from this session",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a mediator's seat once their staff account is disabled (or gone), or once
+    /// the token it came with (issued at `issued_at`, Unix seconds) was revoked by a
+    /// password change or a detected token theft.
+    pub async fn check_staff_seat(&self, staff_id: &str, issued_at: u64) -> Result<()> {
+        let staff = match self.staff(staff_id).await {
+            Ok(staff) => staff,
+            Err(Error::NotFound(_)) => return Err(Error::Unauthorized(ACCOUNT_DISABLED)),
+            Err(other) => return Err(other),
+        };
+        if staff.disabled_at.is_some() {
+            return Err(Error::Unauthorized(ACCOUNT_DISABLED));
+        }
+        // Whole seconds: a token issued in the second of a revocation, after it, still admits.
+        let valid_from = u64::try_from(staff.tokens_valid_from / 1000).unwrap_or(0);
+        if issued_at < valid_from {
+            return Err(Error::Unauthorized(
+                "this link was revoked when the account's password changed; start the session again from the case",
+            ));
+        }
+        Ok(())
+    }
+}
