@@ -475,3 +475,49 @@ async fn evidence_names_lose_bidi_controls_and_id_numbers_are_masked_tightly() -
     );
     world.server.stop().await
 }
+
+/// A client's address locates the person, so the log keeps only its network (a /24 here)
+/// and the port that ties one connection's lines together. A raw ICE-TCP connection from
+/// this machine is a real client socket whose full address (`127.0.0.1:<its port>`) is
+/// unique to this test, so its absence from the log means something.
+#[tokio::test]
+async fn a_client_address_is_logged_by_its_network_only() -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server =
+        TestServer::start_with_env(&[("RUST_LOG", "info,accord_sfu::net::tcp=debug")]).await?;
+    let mut client = tokio::net::TcpStream::connect(server.media_addr()).await?;
+    let from = client.local_addr()?;
+    // One RFC 4571 frame that is no STUN binding request: the server hangs up and logs why.
+    client.write_all(&[0, 4, 1, 2, 3, 4]).await?;
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, client.read_to_end(&mut rest))
+        .await
+        .context("the server kept a connection that did not name itself")??;
+
+    let masked = format!("127.0.0.x:{}", from.port());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let log = loop {
+        let log = std::fs::read_to_string(server.log_path())?;
+        if log.contains("ICE-TCP connection closed") || tokio::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    ensure!(
+        log.contains("ICE-TCP connection closed"),
+        "the server did not log the connection's end; log:\n{}",
+        server.log_tail(20)
+    );
+    ensure!(
+        !log.contains(&from.to_string()),
+        "the client's full address {from} is in the log:\n{}",
+        server.log_tail(20)
+    );
+    ensure!(
+        log.contains(&masked),
+        "the connection's lines do not name it as {masked}:\n{}",
+        server.log_tail(20)
+    );
+    Ok(())
+}

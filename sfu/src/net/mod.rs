@@ -3,6 +3,7 @@
 //! participant; a STUN binding request from an unknown address is routed by the ufrag in its
 //! USERNAME (which we chose per participant), and teaches the router that address.
 
+pub(crate) mod masked;
 pub(crate) mod stun;
 pub(crate) mod tcp;
 

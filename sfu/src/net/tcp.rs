@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use super::masked::Masked;
 use super::{Datagram, Routes, stun};
 use crate::stats::SfuStats;
 
@@ -73,7 +74,7 @@ pub(crate) async fn run(
             Ok(Ok(accepted)) => accepted,
         };
         if open.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-            tracing::warn!(%from, "ICE-TCP connection refused: too many open");
+            tracing::warn!(from = %Masked(from), "ICE-TCP connection refused: too many open");
             continue;
         }
         let _ = stream.set_nodelay(true);
@@ -149,7 +150,7 @@ async fn serve(
             Err(_) if destination.is_none() => break Closed::Unnamed,
             Err(_) => break Closed::Idle,
             Ok(Err(e)) => {
-                tracing::debug!(%from, error = %e, "ICE-TCP read");
+                tracing::debug!(from = %Masked(from), error = %e, "ICE-TCP read");
                 break Closed::ReadFailed;
             }
             Ok(Ok(None)) => break Closed::Eof,
@@ -181,7 +182,7 @@ async fn serve(
             Err(mpsc::error::TrySendError::Closed(_)) => break Closed::ShardGone,
         }
     };
-    tracing::debug!(%from, ?closed, "ICE-TCP connection closed");
+    tracing::debug!(from = %Masked(from), ?closed, "ICE-TCP connection closed");
     drop(link);
     write.abort();
 }
