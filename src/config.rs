@@ -447,7 +447,7 @@ impl Config {
             ));
         }
         if !self.database.url.is_empty()
-            && accord_signaling::store::Backend::of_url(&self.database.url).is_err()
+            && accord_cases::store::Backend::of_url(&self.database.url).is_err()
         {
             return Err(invalid(
                 "database.url",

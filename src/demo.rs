@@ -10,12 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
-use accord_signaling::staff::password::hash_password_blocking;
-use accord_signaling::store::model::{
+use accord_cases::store::model::{
     Actor, CaseStatus, Category, Channel, NewCase, NewOrganisation, NewParty, NewStaff, PartyKind,
     Risk, Side, StaffRole,
 };
-use accord_signaling::store::{NewIntake, Store, now_ms};
+use accord_cases::store::{NewIntake, Store, now_ms};
+use accord_signaling::staff::password::hash_password_blocking;
 
 use crate::Error;
 use crate::config::Config;
@@ -261,7 +261,7 @@ mod tests {
         // 2026-11-23 20:00 UTC is already 04:00 on the 24th in Beijing.
         let now = 1_795_464_000_000;
         let at = tomorrow_at_ten_beijing(now);
-        let t = accord_signaling::store::china_time(at);
+        let t = accord_cases::store::china_time(at);
         assert_eq!((t.month, t.day, t.hour, t.minute), (11, 25, 10, 0));
     }
 }

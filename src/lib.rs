@@ -52,10 +52,10 @@ pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Erro
 
 /// Opens the case store named by the config (creating the SQLite file and the store's keys
 /// in the data directory on first run) and applies its migrations.
-pub async fn open_store(config: &Config) -> Result<accord_signaling::store::Store, Error> {
+pub async fn open_store(config: &Config) -> Result<accord_cases::store::Store, Error> {
     create_data_dir(config)?;
-    let keys = accord_signaling::store::StoreKeys::load_or_create(&config.data_dir)?;
-    Ok(accord_signaling::store::Store::open(&config.database_url(), keys).await?)
+    let keys = accord_cases::store::StoreKeys::load_or_create(&config.data_dir)?;
+    Ok(accord_cases::store::Store::open(&config.database_url(), keys).await?)
 }
 
 /// The join-token secret: from config, else the one kept in the data directory, else a new
@@ -145,7 +145,7 @@ pub async fn serve(
         signaling.public_url = Some(derived);
     }
     let sfu = Sfu::start(config.sfu()?)?;
-    let blobs = accord_signaling::blobs::LocalBlobs::open(config.data_dir.join("blobs"))?;
+    let blobs = accord_cases::blobs::LocalBlobs::open(config.data_dir.join("blobs"))?;
     let state = AppState::new(
         sfu.clone(),
         secret.as_bytes(),

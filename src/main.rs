@@ -130,7 +130,7 @@ fn main() -> ExitCode {
 /// Runs `work` with the configured store open; errors are printed, exit code 2.
 fn with_store<F, Fut>(config: &Config, work: F) -> ExitCode
 where
-    F: FnOnce(accord_signaling::store::Store) -> Fut,
+    F: FnOnce(accord_cases::store::Store) -> Fut,
     Fut: std::future::Future<Output = Result<ExitCode, accord::Error>>,
 {
     let runtime = match tokio::runtime::Builder::new_current_thread()

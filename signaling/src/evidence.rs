@@ -6,8 +6,8 @@
 
 use axum::extract::multipart::{Field, MultipartError};
 
-use crate::blobs::{BlobStore, BlobWriter};
 use crate::error::{Error, Result};
+use accord_cases::blobs::{BlobStore, BlobWriter};
 
 /// Largest evidence file unless configured: a phone photo or a scanned PDF fits easily.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;

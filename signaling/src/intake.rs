@@ -20,8 +20,8 @@ use crate::AppState;
 use crate::error::{Error, FieldError, Result};
 use crate::evidence::{self, MAX_FILES, Received, drain, multipart_error};
 use crate::limits::ClientAddress;
-use crate::store::model::{CaseStatus, Category, NewCase, NewParty, PartyKind, Risk, Side};
-use crate::store::{IntakeFile, NewIntake, StatusStep, looks_like_tracking_code};
+use accord_cases::store::model::{CaseStatus, Category, NewCase, NewParty, PartyKind, Risk, Side};
+use accord_cases::store::{IntakeFile, NewIntake, StatusStep, looks_like_tracking_code};
 use accord_cases::validate::{is_id_number, is_landline, is_mobile, normalise_phone};
 
 /// The application's JSON is small; anything larger is not a form a person filled in.

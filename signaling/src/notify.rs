@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::mask_phone;
+use accord_cases::store::mask_phone;
 
 /// How notifications leave the server.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

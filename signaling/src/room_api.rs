@@ -14,8 +14,8 @@ use crate::auth::{JoinClaims, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
 use crate::protocol::SharedEvidence;
-use crate::store::model::{Actor, Evidence, SessionEvent};
-use crate::store::{CONSENT_VERSION, new_id, next_seq};
+use accord_cases::store::model::{Actor, Evidence, SessionEvent};
+use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
 
 /// The participant routes.
 pub fn router(max_evidence_bytes: u64) -> Router<AppState> {

@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use crate::staff::password::{check_new_password, hash_password_blocking};
 use crate::staff::{StaffSession, StaffView};
-use crate::store::model::{Channel, NewOrganisation, NewStaff, Organisation, StaffRole};
+use accord_cases::store::model::{Channel, NewOrganisation, NewStaff, Organisation, StaffRole};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

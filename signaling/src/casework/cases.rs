@@ -12,11 +12,11 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use crate::intake::idempotency_key;
 use crate::staff::StaffSession;
-use crate::store::model::{
+use accord_cases::store::model::{
     AuditEntry, Case, CaseFilter, CaseStatus, Category, Evidence, NewCase, NewParty, Organisation,
     Party, PartyKind, Risk, Session, Side, Staff, StaffRole,
 };
-use crate::store::now_ms;
+use accord_cases::store::now_ms;
 use accord_cases::validate::{is_id_number, is_landline, is_mobile, normalise_phone};
 
 pub(super) fn router() -> Router<AppState> {

@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use crate::evidence::{self, Received, drain, multipart_error};
 use crate::staff::StaffSession;
-use crate::store::model::{Actor, Evidence, Party, PartyKind};
-use crate::store::{new_id, now_ms};
+use accord_cases::store::model::{Actor, Evidence, Party, PartyKind};
+use accord_cases::store::{new_id, now_ms};
 
 pub(super) fn router(max_evidence_bytes: u64) -> Router<AppState> {
     // Room for the multipart framing around the largest file.

@@ -24,11 +24,11 @@ use crate::auth::{JoinClaims, Role};
 use crate::error::{Error, Result};
 use crate::notify::Notification;
 use crate::staff::StaffSession;
-use crate::store::model::{
+use accord_cases::access::Seat;
+use accord_cases::store::model::{
     Case, CaseStatus, Invite, Organisation, Party, PartyKind, Session, Side, StaffRole,
 };
-use crate::store::{ChinaTime, china_time, mask_phone, now_ms};
-use accord_cases::access::Seat;
+use accord_cases::store::{ChinaTime, china_time, mask_phone, now_ms};
 
 /// Invites live three days unless staff say otherwise, and a week at most.
 const DEFAULT_TTL_HOURS: i64 = 72;

@@ -21,7 +21,7 @@ pub use invites::{check_join, check_staff_seat};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::staff::StaffSession;
-use crate::store::model::{Case, Party, StaffRole};
+use accord_cases::store::model::{Case, Party, StaffRole};
 
 /// Every case-work route.
 pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
@@ -59,7 +59,7 @@ async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Res
 /// [`Viewer::sees_phones_of`] the case.
 fn shown(session: &StaffSession, case: &Case, mut party: Party) -> Party {
     if !session.viewer().sees_phones_of(case) {
-        party.phone = party.phone.as_deref().map(crate::store::mask_phone);
+        party.phone = party.phone.as_deref().map(accord_cases::store::mask_phone);
     }
     party
 }

@@ -10,7 +10,7 @@ use super::invites::visible_session;
 use crate::AppState;
 use crate::error::Result;
 use crate::staff::StaffSession;
-use crate::store::model::SessionEvent;
+use accord_cases::store::model::SessionEvent;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

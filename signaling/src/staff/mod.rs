@@ -28,8 +28,8 @@ pub use tokens::{StaffClaims, StaffSession, issue_access, issue_access_at, verif
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
-use crate::store::Refreshed;
-use crate::store::model::{Staff, StaffRole};
+use accord_cases::store::Refreshed;
+use accord_cases::store::model::{Staff, StaffRole};
 use password::{check_new_password, hash_password_blocking, verify_blocking};
 use tokens::{ACCESS_TTL_SECONDS, REFRESH_TTL_MS, new_refresh_token, refresh_token_hash};
 
@@ -285,7 +285,7 @@ async fn login(
 async fn sign_in(state: &AppState, staff: Staff) -> Result<SignedIn> {
     let access_token = issue_access(state.store(), &staff).await?;
     let (refresh_token, hash) = new_refresh_token();
-    let expires_at = crate::store::now_ms() + REFRESH_TTL_MS;
+    let expires_at = accord_cases::store::now_ms() + REFRESH_TTL_MS;
     state
         .store()
         .record_login(&staff.id, &hash, expires_at)
@@ -315,7 +315,7 @@ async fn refresh(
         .or_else(|| cookie_token(&headers))
         .ok_or(BAD_REFRESH)?;
     let (refresh_token, new_hash) = new_refresh_token();
-    let expires_at = crate::store::now_ms() + REFRESH_TTL_MS;
+    let expires_at = accord_cases::store::now_ms() + REFRESH_TTL_MS;
     let outcome = state
         .store()
         .rotate_refresh_token(&refresh_token_hash(&presented), &new_hash, expires_at)

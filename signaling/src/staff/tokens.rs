@@ -16,8 +16,8 @@ use sha2::Digest;
 
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::store::Store;
-use crate::store::model::{Actor, Staff, StaffRole};
+use accord_cases::store::Store;
+use accord_cases::store::model::{Actor, Staff, StaffRole};
 
 /// The audience of every staff access token.
 pub const STAFF_AUDIENCE: &str = "accord-staff";
@@ -117,7 +117,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 fn now_seconds() -> u64 {
-    u64::try_from(crate::store::now_ms() / 1000).unwrap_or_default()
+    u64::try_from(accord_cases::store::now_ms() / 1000).unwrap_or_default()
 }
 
 /// The signed-in staff member of a request, from `Authorization: Bearer <access token>`.
