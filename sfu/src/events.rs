@@ -131,7 +131,7 @@ pub enum SfuEvent {
 }
 
 /// Why a client is asked to restart ICE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IceRestartReason {
     /// Nothing has arrived from it for a while.
@@ -142,7 +142,7 @@ pub enum IceRestartReason {
 }
 
 /// Why a subscriber gets no video.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AudioOnlyReason {
     /// Its bandwidth estimate is below what the lowest video layer needs.

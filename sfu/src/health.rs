@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One participant's link over the last measuring interval.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LinkHealth {
     /// Of the packets they sent us, the share (0–100) the network lost before repair.
     pub uplink_loss_percent: Option<f32>,
@@ -30,7 +30,7 @@ pub struct LinkHealth {
 }
 
 /// A verdict a person can read at a glance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkQuality {
     /// Video and audio are fine.

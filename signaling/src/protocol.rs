@@ -12,6 +12,8 @@ use crate::auth::Role;
 use crate::store::model::{PartyKind, Side};
 
 mod codes;
+#[cfg(test)]
+mod tests;
 
 pub use codes::ErrorCode;
 
@@ -245,6 +247,8 @@ impl ClientMessage {
 }
 
 /// A participant as others see them.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ParticipantInfo {
     /// The seat.
@@ -265,17 +269,17 @@ pub struct ParticipantInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<PartyKind>,
     /// Their hand is raised.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hand_raised: bool,
     /// Where they are; shown to moderators only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub space: Option<Space>,
     /// A mediator in another space than the viewer's.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub elsewhere: bool,
     /// A mediator elsewhere who is in the private room of the viewer's other side (not, say,
     /// alone in the joint room): what a party is told while waiting in caucus.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_other_side: bool,
 }
 
@@ -321,6 +325,8 @@ impl Space {
 }
 
 /// A chat message as delivered.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChatMessage {
     /// Its record entry's id.
@@ -339,6 +345,8 @@ pub struct ChatMessage {
 }
 
 /// A file shared in the room.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SharedEvidence {
     /// The evidence id (fetch with `GET /api/v1/room/evidence/{id}`).
@@ -358,6 +366,8 @@ pub struct SharedEvidence {
 }
 
 /// Why someone's media is quiet although they are still in the room.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PauseReason {
@@ -381,6 +391,8 @@ pub struct IceServer {
 }
 
 /// A frame to the client.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
@@ -585,6 +597,8 @@ pub enum ServerMessage {
 
 /// One participant's connection over the last two seconds: the SFU's measurement
 /// ([`LinkHealth`]: loss both ways, round trip, bitrates, audio-only) and its verdict.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConnectionHealth {
     /// Whose.
@@ -608,6 +622,8 @@ impl ConnectionHealth {
 }
 
 /// Why someone is no longer in the room.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {

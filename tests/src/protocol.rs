@@ -26,8 +26,8 @@ pub struct TrackDescription {
     pub height: Option<u32>,
 }
 
-/// A frame the client sends.
-#[derive(Debug, Clone, Serialize)]
+/// A frame the client sends (parsed back only by the example-frame tests).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Enter the room named by the token.
@@ -45,6 +45,7 @@ pub enum ClientFrame {
         /// SDP.
         sdp: String,
         /// What the client publishes.
+        #[serde(default)]
         tracks: Vec<TrackDescription>,
     },
     /// Answer to a server offer.
@@ -261,6 +262,58 @@ pub struct Joined {
     pub moderator: bool,
 }
 
+/// Declares the error codes once: the enum, its wire names and the list of all of them.
+macro_rules! error_codes {
+    ($($variant:ident = $text:literal,)+) => {
+        /// The `code` of an `error` frame, as the server's `ErrorCode` names them
+        /// (`docs/protocol/examples/error_codes.json` keeps the two lists equal).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+        #[allow(missing_docs)]
+        pub enum ErrorCode {
+            $(#[serde(rename = $text)] $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the server's order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The code as written on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    BadJson = "bad_json",
+    FrameTooLarge = "frame_too_large",
+    NotJoined = "not_joined",
+    AlreadyJoined = "already_joined",
+    UnsupportedProtocol = "unsupported_protocol",
+    InvalidToken = "invalid_token",
+    Forbidden = "forbidden",
+    RoomFull = "room_full",
+    BadSdp = "bad_sdp",
+    BadCandidate = "bad_candidate",
+    UnknownTrack = "unknown_track",
+    Glare = "glare",
+    NoOfferOutstanding = "no_offer_outstanding",
+    Gone = "gone",
+    ResumeFailed = "resume_failed",
+    Internal = "internal",
+    RoomLocked = "room_locked",
+    UnknownParticipant = "unknown_participant",
+    ConsentRequired = "consent_required",
+    BadRequest = "bad_request",
+    NotAdmitted = "not_admitted",
+    RateLimited = "rate_limited",
+    SlowConsumer = "slow_consumer",
+    AccountDisabled = "account_disabled",
+}
+
 /// An `error` frame.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ErrorFrame {
@@ -275,6 +328,13 @@ pub struct ErrorFrame {
     /// Whether the server closes the socket after this.
     #[serde(default)]
     pub fatal: bool,
+}
+
+impl ErrorFrame {
+    /// The code as a known [`ErrorCode`]; `None` for one this client does not know.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        serde_json::from_value(Value::String(self.code.clone())).ok()
+    }
 }
 
 /// A frame the server sends.
@@ -378,8 +438,30 @@ pub enum ServerFrame {
         /// `{id, participant_id, name, text, at, space?}`.
         message: Value,
     },
-    /// Which simulcast layers of one of our tracks anybody receives (not in
-    /// `docs/protocol.md` yet; sent by the server).
+    /// The room was locked or unlocked.
+    Locked {
+        /// Locked now.
+        locked: bool,
+    },
+    /// A mediator asks us to turn a source on.
+    UnmuteRequested {
+        /// `microphone` or `camera`.
+        source: String,
+        /// The mediator's name.
+        #[serde(default)]
+        by: String,
+    },
+    /// A mediator muted our microphone or stopped our camera.
+    MutedByModerator {
+        /// Which.
+        source: String,
+    },
+    /// A file was shared in our space.
+    EvidenceShared {
+        /// `{id, name, content_type, size, participant_id, shared_by, at}`.
+        evidence: Value,
+    },
+    /// Which simulcast layers of one of our tracks anybody receives.
     LayerDemand {
         /// Our track.
         track_id: String,
@@ -468,6 +550,165 @@ mod tests {
             r#"{"type":"error","code":"glare","message":"m","fatal":false,"request_id":"o1"}"#,
         )?;
         assert!(matches!(err, ServerFrame::Error(ErrorFrame { ref code, .. }) if code == "glare"));
+        Ok(())
+    }
+
+    /// Lists every variant with its wire tag; the match is exhaustive, so a variant added
+    /// here does not compile until it is named, and then it needs an example file.
+    macro_rules! tags {
+        ($list:ident, $tag:ident, $enum:ident { $($variant:ident = $text:literal,)+ } $(, $other:pat)?) => {
+            const $list: &[&str] = &[$($text,)+];
+
+            fn $tag(frame: &$enum) -> Option<&'static str> {
+                match frame {
+                    $($enum::$variant { .. } => Some($text),)+
+                    $($other => None,)?
+                }
+            }
+        };
+    }
+
+    tags!(CLIENT_TYPES, client_tag, ClientFrame {
+        Join = "join",
+        Offer = "offer",
+        Answer = "answer",
+        Candidate = "candidate",
+        TrackSettings = "track_settings",
+        Mute = "mute",
+        Pause = "pause",
+        SaveData = "save_data",
+        Leave = "leave",
+        Ping = "ping",
+        Admit = "admit",
+        Deny = "deny",
+        Lock = "lock",
+        Move = "move",
+        Gather = "gather",
+        AskUnmute = "ask_unmute",
+        MuteParticipant = "mute_participant",
+        Remove = "remove",
+        EndSession = "end_session",
+        RaiseHand = "raise_hand",
+        Chat = "chat",
+    });
+
+    tags!(SERVER_TYPES, server_tag, ServerFrame {
+        Joined = "joined",
+        Offer = "offer",
+        Answer = "answer",
+        ParticipantJoined = "participant_joined",
+        ParticipantLeft = "participant_left",
+        ParticipantPaused = "participant_paused",
+        TrackPublished = "track_published",
+        TrackUnpublished = "track_unpublished",
+        TrackMuted = "track_muted",
+        ActiveSpeakers = "active_speakers",
+        Left = "left",
+        Waiting = "waiting",
+        WaitingRoom = "waiting_room",
+        ParticipantUpdated = "participant_updated",
+        Moved = "moved",
+        Chat = "chat",
+        Locked = "locked",
+        UnmuteRequested = "unmute_requested",
+        MutedByModerator = "muted_by_moderator",
+        EvidenceShared = "evidence_shared",
+        LayerDemand = "layer_demand",
+        IceRestart = "ice_restart",
+        ConnectionHealth = "connection_health",
+        AudioOnly = "audio_only",
+        Pong = "pong",
+        Error = "error",
+    }, ServerFrame::Unknown);
+
+    fn examples_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol/examples")
+    }
+
+    /// Every example of one direction as (file, `type`, text); the file name starts with the type.
+    fn examples(direction: &str) -> anyhow::Result<Vec<(String, String, String)>> {
+        let dir = examples_dir().join(direction);
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let text = std::fs::read_to_string(&path)?;
+            let file = path.display().to_string();
+            let value: Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{file} is not JSON: {e}"))?;
+            let tag = value["type"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("{file} has no string `type`"))?
+                .to_owned();
+            let stem = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            anyhow::ensure!(
+                stem.split('.').next() == Some(tag.as_str()),
+                "{file}: the file name should start with its type"
+            );
+            found.push((file, tag, text));
+        }
+        anyhow::ensure!(!found.is_empty(), "no examples in {}", dir.display());
+        Ok(found)
+    }
+
+    fn without_example(listed: &[&str], direction: &str) -> anyhow::Result<Vec<String>> {
+        let have: std::collections::BTreeSet<String> = examples(direction)?
+            .into_iter()
+            .map(|(_, tag, _)| tag)
+            .collect();
+        Ok(listed
+            .iter()
+            .filter(|t| !have.contains(**t))
+            .map(|t| t.to_string())
+            .collect())
+    }
+
+    #[test]
+    fn every_server_example_decodes_as_a_known_frame() -> anyhow::Result<()> {
+        for (file, tag, text) in examples("server")? {
+            let frame = parse_server_frame(&text)?;
+            anyhow::ensure!(
+                server_tag(&frame) == Some(tag.as_str()),
+                "{file} decodes as {frame:?}, not as `{tag}`"
+            );
+            if let ServerFrame::Error(e) = &frame {
+                anyhow::ensure!(e.error_code().is_some(), "{file}: unknown code {}", e.code);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_client_example_is_a_frame_this_client_can_send() -> anyhow::Result<()> {
+        for (file, tag, text) in examples("client")? {
+            let frame: ClientFrame = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{file} is not a client frame: {e}"))?;
+            anyhow::ensure!(client_tag(&frame) == Some(tag.as_str()), "{file}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_frame_type_has_an_example() -> anyhow::Result<()> {
+        assert_eq!(
+            without_example(CLIENT_TYPES, "client")?,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            without_example(SERVER_TYPES, "server")?,
+            Vec::<String>::new()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn error_codes_match_the_shared_list() -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(examples_dir().join("error_codes.json"))?;
+        let listed: Vec<String> = serde_json::from_str(&text)?;
+        let ours: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(ours, listed);
         Ok(())
     }
 

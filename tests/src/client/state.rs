@@ -316,6 +316,10 @@ impl Shared {
             | ServerFrame::WaitingRoom { .. }
             | ServerFrame::Moved { .. }
             | ServerFrame::Chat { .. }
+            | ServerFrame::Locked { .. }
+            | ServerFrame::UnmuteRequested { .. }
+            | ServerFrame::MutedByModerator { .. }
+            | ServerFrame::EvidenceShared { .. }
             | ServerFrame::Pong { .. }
             | ServerFrame::LayerDemand { .. }
             | ServerFrame::IceRestart { .. }
