@@ -251,23 +251,25 @@ impl Store {
 
     /// One case.
     pub async fn case(&self, id: &str) -> Result<Case> {
-        let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(Error::NotFound("no such case"))?;
+        let row = self
+            .one(
+                &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"),
+                id,
+                "no such case",
+            )
+            .await?;
         case_from_row(&row)
     }
 
     /// The case an applicant follows with their tracking code.
     pub async fn case_by_tracking_code(&self, code: &str) -> Result<Case> {
-        let row = sqlx::query(&format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE tracking_code = $1"
-        ))
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("no case has this tracking code"))?;
+        let row = self
+            .one(
+                &format!("SELECT {CASE_COLUMNS} FROM cases WHERE tracking_code = $1"),
+                code,
+                "no case has this tracking code",
+            )
+            .await?;
         case_from_row(&row)
     }
 

@@ -25,6 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::any::AnyRow;
 
 pub use audit::{AuditReport, GENESIS};
 pub use cases::{ChinaTime, china_time};
@@ -139,6 +140,16 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The row `sql` selects with `$1` bound to `key`, or [`Error::NotFound`] saying
+    /// `missing`: every fetch of one record by its id or code.
+    async fn one(&self, sql: &str, key: &str, missing: &'static str) -> Result<AnyRow> {
+        sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound(missing))
     }
 
     async fn begin(&self) -> Result<Tx> {

@@ -129,13 +129,13 @@ impl Store {
 
     /// One party.
     pub async fn party(&self, id: &str) -> Result<Party> {
-        let row = sqlx::query(&format!(
-            "SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("no such party"))?;
+        let row = self
+            .one(
+                &format!("SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"),
+                id,
+                "no such party",
+            )
+            .await?;
         self.party_from_row(&row)
     }
 
@@ -170,11 +170,13 @@ impl Store {
 
     /// A party's ID number in clear, for the confirmation package; every reading is audited.
     pub async fn reveal_id_number(&self, actor: &Actor, party_id: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT case_id, id_number_sealed FROM parties WHERE id = $1")
-            .bind(party_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(Error::NotFound("no such party"))?;
+        let row = self
+            .one(
+                "SELECT case_id, id_number_sealed FROM parties WHERE id = $1",
+                party_id,
+                "no such party",
+            )
+            .await?;
         let case_id: String = row.try_get(0)?;
         let sealed: Option<Vec<u8>> = row.try_get(1)?;
         let Some(sealed) = sealed else {

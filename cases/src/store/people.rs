@@ -54,13 +54,13 @@ impl Store {
 
     /// One organisation.
     pub async fn organisation(&self, id: &str) -> Result<Organisation> {
-        let row = sqlx::query(&format!(
-            "SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("no such organisation"))?;
+        let row = self
+            .one(
+                &format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1"),
+                id,
+                "no such organisation",
+            )
+            .await?;
         organisation_from_row(&row)
     }
 
@@ -159,11 +159,13 @@ impl Store {
 
     /// A staff account by id.
     pub async fn staff(&self, id: &str) -> Result<Staff> {
-        let row = sqlx::query(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(Error::NotFound("no such staff account"))?;
+        let row = self
+            .one(
+                &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"),
+                id,
+                "no such staff account",
+            )
+            .await?;
         staff_from_row(&row)
     }
 

@@ -124,13 +124,13 @@ impl Store {
 
     /// One session.
     pub async fn session(&self, id: &str) -> Result<Session> {
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("no such session"))?;
+        let row = self
+            .one(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"),
+                id,
+                "no such session",
+            )
+            .await?;
         session_from_row(&row)
     }
 
@@ -240,13 +240,13 @@ impl Store {
 
     /// One invite.
     pub async fn invite(&self, id: &str) -> Result<Invite> {
-        let row = sqlx::query(&format!(
-            "SELECT {INVITE_COLUMNS} FROM invites WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("no such invite"))?;
+        let row = self
+            .one(
+                &format!("SELECT {INVITE_COLUMNS} FROM invites WHERE id = $1"),
+                id,
+                "no such invite",
+            )
+            .await?;
         invite_from_row(&row)
     }
 
