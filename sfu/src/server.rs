@@ -1,8 +1,9 @@
 //! The running media server as signaling sees it: which shard each room lives on, admitting
 //! participants, room reports and shutdown.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,7 +22,7 @@ pub struct Sfu {
 
 pub(crate) struct Inner {
     pub(crate) shards: Vec<mpsc::UnboundedSender<Command>>,
-    pub(crate) placement: Mutex<std::collections::HashMap<RoomId, Placement>>,
+    pub(crate) placement: Mutex<HashMap<RoomId, Placement>>,
     pub(crate) local_addr: SocketAddr,
     pub(crate) candidates: Vec<SocketAddr>,
     pub(crate) tcp_addr: Option<SocketAddr>,
@@ -124,11 +125,7 @@ impl Sfu {
     /// here).
     pub async fn room_report(&self, room: &RoomId) -> Vec<SubscriberReport> {
         let shard = {
-            let placement = self
-                .inner
-                .placement
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let placement = self.placement();
             match placement.get(room) {
                 Some(p) => p.shard,
                 None => return Vec::new(),
@@ -156,11 +153,7 @@ impl Sfu {
     }
 
     fn place(&self, room: &RoomId) -> usize {
-        let mut placement = self
-            .inner
-            .placement
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut placement = self.placement();
         if let Some(p) = placement.get_mut(room) {
             p.members += 1;
             return p.shard;
@@ -174,12 +167,17 @@ impl Sfu {
         shard
     }
 
-    pub(crate) fn release(&self, room: &RoomId) {
-        let mut placement = self
-            .inner
+    /// Which shard each room is on. A poisoned lock only means a panic elsewhere; the map
+    /// itself is always consistent.
+    fn placement(&self) -> MutexGuard<'_, HashMap<RoomId, Placement>> {
+        self.inner
             .placement
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn release(&self, room: &RoomId) {
+        let mut placement = self.placement();
         if let Some(p) = placement.get_mut(room) {
             p.members = p.members.saturating_sub(1);
             if p.members == 0 {
