@@ -263,8 +263,10 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             // Browsers' DTLS ClientHellos carry extensions the engine does not know; it warns
-            // about each one on every connection, which is noise, not news.
-            level: "info,rtc_dtls::handshake=error".into(),
+            // about each one on every connection, which is noise, not news. The engine's ICE
+            // transport writes a client's own host candidate (its address) at info.
+            level: "info,rtc_dtls::handshake=error,rtc::peer_connection::transport::ice=warn"
+                .into(),
             format: LogFormat::Pretty,
         }
     }
