@@ -33,11 +33,8 @@ pub(crate) struct EchoedLoss {
 /// listener's decoder rebuilds most lost packets from the next one. Only audio blocks are
 /// raised: the congestion controller weighs loss over all streams, and audio is a small share
 /// of them, so its video is not held back.
-#[derive(Default)]
 pub(super) struct LossEcho {
     pub(super) echo: Arc<Mutex<EchoedLoss>>,
-    pub(super) read: VecDeque<TaggedPacket>,
-    pub(super) write: VecDeque<TaggedPacket>,
 }
 
 impl LossEcho {
@@ -71,48 +68,16 @@ impl LossEcho {
     }
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for LossEcho {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.read.push_back(msg);
-        Ok(())
+impl Hook for LossEcho {
+    fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket> {
+        Some(msg)
     }
 
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+    fn write(&mut self, msg: &mut TaggedPacket) {
         if let Packet::Rtcp(packets) = &mut msg.message.packet {
             self.raise(packets);
         }
-        self.write.push_back(msg);
-        Ok(())
     }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.write.pop_front()
-    }
-
-    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
-        Ok(())
-    }
-
-    fn poll_timeout(&mut self) -> Option<Self::Time> {
-        None
-    }
-}
-
-impl Interceptor for LossEcho {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 /// Incoming RTP streams the SFU has adopted, and their packets since it last looked.
@@ -134,14 +99,11 @@ pub(crate) struct Adopted {
 /// FIR) from subscribers, relayed to the publisher of the layer that subscriber receives, and
 /// the congestion controller's estimate. Everything else stays with the interceptors
 /// (reports, NACKs), which consume it.
-#[derive(Default)]
 pub(super) struct ApplicationTap {
     pub(super) estimate: Arc<AtomicU64>,
     pub(super) adopted: Arc<Mutex<Adopted>>,
     pub(super) stats: Arc<crate::stats::SfuStats>,
     pub(super) link: Arc<Mutex<LinkMeter>>,
-    pub(super) read: VecDeque<TaggedPacket>,
-    pub(super) write: VecDeque<TaggedPacket>,
 }
 
 impl ApplicationTap {
@@ -151,14 +113,8 @@ impl ApplicationTap {
     }
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+impl Hook for ApplicationTap {
+    fn read(&mut self, mut msg: TaggedPacket) -> Option<TaggedPacket> {
         if let Some(&Attribute::TargetBitrateChanged { bits_per_second }) =
             msg.message.get(&Attribute::TargetBitrateChanged {
                 bits_per_second: 0.0,
@@ -205,7 +161,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
                 if let Packet::Rtp(rtp) = msg.message.packet {
                     adopted.packets.push_back((msg.now, rtp));
                 }
-                return Ok(());
+                return None;
             }
         }
         if let Packet::Rtcp(packets) = &msg.message.packet {
@@ -229,7 +185,53 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
                 msg.message.add(Attribute::DeliverToApplication);
             }
         }
-        self.read.push_back(msg);
+        Some(msg)
+    }
+
+    fn write(&mut self, msg: &mut TaggedPacket) {
+        if let Packet::Rtp(rtp) = &msg.message.packet {
+            self.lock_link().on_bytes_out(rtp.payload.len());
+        }
+    }
+}
+
+/// What one of our interceptors does to the packets passing it; [`Hooked`] queues them and
+/// keeps the rest of the interceptor contract, the same for every hook.
+pub(super) trait Hook: Send + Sync {
+    /// A packet from the wire; `None` if the hook keeps it.
+    fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket>;
+    /// A packet toward the wire.
+    fn write(&mut self, msg: &mut TaggedPacket);
+}
+
+/// A [`Hook`] in a connection's chain: each packet goes on in order once the hook has seen it.
+pub(super) struct Hooked<H> {
+    hook: H,
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl<H> Hooked<H> {
+    pub(super) fn new(hook: H) -> Self {
+        Self {
+            hook,
+            read: VecDeque::new(),
+            write: VecDeque::new(),
+        }
+    }
+}
+
+impl<H: Hook> Protocol<TaggedPacket, TaggedPacket, ()> for Hooked<H> {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Some(msg) = self.hook.read(msg) {
+            self.read.push_back(msg);
+        }
         Ok(())
     }
 
@@ -237,10 +239,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
         self.read.pop_front()
     }
 
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtp(rtp) = &msg.message.packet {
-            self.lock_link().on_bytes_out(rtp.payload.len());
-        }
+    fn handle_write(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.hook.write(&mut msg);
         self.write.push_back(msg);
         Ok(())
     }
@@ -258,7 +258,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ApplicationTap {
     }
 }
 
-impl Interceptor for ApplicationTap {
+impl<H: Hook> Interceptor for Hooked<H> {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}

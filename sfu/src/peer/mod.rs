@@ -36,7 +36,7 @@ use crate::health::LinkMeter;
 mod interceptors;
 
 pub(crate) use interceptors::{Adopted, EchoedLoss};
-use interceptors::{ApplicationTap, LossEcho};
+use interceptors::{ApplicationTap, Hooked, LossEcho};
 
 /// RFC 6464 client-to-mixer audio level; drives active-speaker detection.
 pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -173,20 +173,18 @@ pub(crate) fn build(setup: &PeerSetup<'_>, now: Instant) -> Result<RTCPeerConnec
     // Wire-ward of the receiver-report generator, so the reports it writes pass through.
     let registry = registry.with(
         Slot::from(9_500),
-        LossEcho {
+        Hooked::new(LossEcho {
             echo: setup.loss_echo.clone(),
-            ..LossEcho::default()
-        },
+        }),
     );
     let registry = registry.with(
         Slot::from(14_000),
-        ApplicationTap {
+        Hooked::new(ApplicationTap {
             estimate: setup.estimate.clone(),
             adopted: setup.adopted.clone(),
             stats: setup.stats.clone(),
             link: setup.link.clone(),
-            ..ApplicationTap::default()
-        },
+        }),
     );
 
     let settings = SettingEngineBuilder::new()
