@@ -137,7 +137,7 @@ impl AppState {
                 metrics: metrics::Metrics::new(sfu.clone()),
                 sfu,
                 keys: auth::TokenKeys::new(token_secret),
-                rooms: rooms::Rooms::new(rooms::Recorder::start(store.clone())),
+                rooms: rooms::Rooms::new(rooms::Minutes::start(store.clone())),
                 resources: whip::Resources::default(),
                 config,
                 store,

@@ -17,7 +17,7 @@ mod keys;
 pub mod model;
 mod parties;
 mod people;
-mod record;
+mod session_record;
 mod sessions;
 mod staff_auth;
 
@@ -31,7 +31,7 @@ pub use audit::{AuditReport, GENESIS};
 pub use cases::{ChinaTime, china_time};
 pub use intake::{IntakeFile, NewIntake, StatusStep, Submitted, looks_like_tracking_code};
 pub use keys::{StoreKeys, mask_id_number, mask_phone};
-pub use record::{CONSENT_VERSION, next_seq};
+pub use session_record::{CONSENT_VERSION, next_seq};
 pub use staff_auth::{Refreshed, SigningKey};
 
 use crate::error::{Error, Result};

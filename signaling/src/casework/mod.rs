@@ -9,7 +9,7 @@ mod admin;
 mod cases;
 mod files;
 mod invites;
-mod record;
+mod session_record;
 
 use accord_cases::access::Viewer;
 use accord_cases::validate::Problems;
@@ -30,7 +30,7 @@ pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
         .merge(cases::router())
         .merge(files::router(max_evidence_bytes))
         .merge(invites::router())
-        .merge(record::router())
+        .merge(session_record::router())
 }
 
 impl StaffSession {

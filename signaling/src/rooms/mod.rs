@@ -8,8 +8,8 @@
 //! space), never anyone else, so nothing about another side's private room leaks. After every
 //! change the room works out each member's new view and sends them the difference.
 
+mod minutes;
 mod moderation;
-mod record;
 mod view;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -20,8 +20,8 @@ use std::time::Duration;
 use accord_sfu::{ParticipantHandle, SfuEvent, TrackSource};
 use tokio::sync::{Notify, mpsc};
 
+pub use minutes::Minutes;
 pub use moderation::RoomError;
-pub use record::Recorder;
 
 use crate::auth::{JoinClaims, Role};
 use crate::protocol::{
@@ -294,14 +294,14 @@ pub struct Rooms {
     inner: Arc<Mutex<HashMap<String, RoomState>>>,
     /// Woken whenever a seat is detached, for resumes waiting on a handover.
     seat_detached: Arc<Notify>,
-    recorder: Recorder,
+    minutes: Minutes,
 }
 
 impl Rooms {
-    /// Rooms whose case sessions are written to the session record by `recorder`.
-    pub fn new(recorder: Recorder) -> Self {
+    /// Rooms whose case sessions are written to the session record by `minutes`.
+    pub fn new(minutes: Minutes) -> Self {
         Self {
-            recorder,
+            minutes,
             ..Self::default()
         }
     }
@@ -411,7 +411,7 @@ impl Rooms {
             room.admitted.insert(identity.to_owned());
         }
         let kind = if waiting { "waiting" } else { "joined" };
-        self.recorder
+        self.minutes
             .note(room, kind, Some(&member), None, Some(space), None);
         room.members.insert(participant.id.clone(), member);
         view::sync(room, &gone);
@@ -613,7 +613,7 @@ impl Rooms {
                 } else {
                     reason.as_str().to_owned()
                 };
-                self.recorder
+                self.minutes
                     .note(state, "left", Some(m), None, Some(m.space), Some(detail));
                 view::sync(state, &[(participant_id.to_owned(), reason)]);
             }

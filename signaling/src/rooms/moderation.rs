@@ -124,7 +124,7 @@ impl Rooms {
                 state.admitted.insert(identity);
                 if let (Some(actor), Some(subject)) = (state.members.get(by), state.members.get(id))
                 {
-                    self.recorder.note(
+                    self.minutes.note(
                         state,
                         "admitted",
                         Some(actor),
@@ -147,7 +147,7 @@ impl Rooms {
             let subject = state.members.get(target).filter(|m| m.waiting).ok_or(
                 RoomError::UnknownParticipant("nobody by that id is waiting"),
             )?;
-            self.recorder.note(
+            self.minutes.note(
                 state,
                 "denied",
                 Some(actor),
@@ -174,7 +174,7 @@ impl Rooms {
                 return Ok(());
             }
             let kind = if locked { "locked" } else { "unlocked" };
-            self.recorder
+            self.minutes
                 .note(state, kind, Some(actor), None, None, None);
             state.locked = locked;
             for m in state.members.values().filter(|m| m.in_view) {
@@ -245,7 +245,7 @@ impl Rooms {
             let identity = member.info.identity.clone();
             state.last_space.insert(identity, to);
             if let (Some(actor), Some(subject)) = (state.members.get(by), state.members.get(id)) {
-                self.recorder.note(
+                self.minutes.note(
                     state,
                     "moved",
                     Some(actor),
@@ -283,7 +283,7 @@ impl Rooms {
                 by: actor.info.name.clone(),
             });
             let detail = source_name(source).to_owned();
-            self.recorder.note(
+            self.minutes.note(
                 state,
                 "unmute_asked",
                 Some(actor),
@@ -311,7 +311,7 @@ impl Rooms {
                 TrackSource::Microphone => "muted",
                 _ => "video_stopped",
             };
-            self.recorder.note(
+            self.minutes.note(
                 state,
                 kind,
                 Some(actor),
@@ -342,7 +342,7 @@ impl Rooms {
                     "a mediator cannot be removed",
                 ));
             }
-            self.recorder.note(
+            self.minutes.note(
                 state,
                 "removed",
                 Some(actor),
@@ -368,7 +368,7 @@ impl Rooms {
             let mut rooms = self.lock();
             let state = rooms.get_mut(room).ok_or(RoomError::Gone)?;
             let actor = moderator(state, by)?;
-            self.recorder
+            self.minutes
                 .note(state, "ended", Some(actor), None, None, None);
             for m in state.members.values() {
                 m.tell(Notice::YouAreGone(LeaveReason::Ended, None));
@@ -391,7 +391,7 @@ impl Rooms {
             } else {
                 "hand_lowered"
             };
-            self.recorder
+            self.minutes
                 .note(state, kind, Some(member), None, Some(member.space), None);
             if let Some(member) = state.members.get_mut(id) {
                 member.info.hand_raised = raised;
@@ -420,7 +420,7 @@ impl Rooms {
         }
         self.with_room(room, |state| {
             let member = admitted(state, id).map_err(|_| RoomError::Gone)?;
-            let entry = super::record::entry(
+            let entry = super::minutes::entry(
                 state,
                 "chat",
                 Some(member),
@@ -475,7 +475,7 @@ impl Rooms {
             let space = sharer.space;
             evidence.participant_id = sharer.info.id.clone();
             evidence.shared_by = sharer.info.name.clone();
-            self.recorder.note(
+            self.minutes.note(
                 state,
                 "evidence_shared",
                 Some(sharer),

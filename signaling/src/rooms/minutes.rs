@@ -14,14 +14,15 @@ use crate::store::{Store, new_id, next_seq, now_ms};
 /// not miss what happened), which shows as a warning.
 const RECORD_QUEUE: usize = 4096;
 
-/// Hands session-record entries to the writer task. The default records nothing (rooms
-/// that are not case sessions, unit tests).
+/// The session's minutes (笔录) being taken: hands session-record entries to the writer
+/// task. Named apart from the media recorder, which keeps the session's audio and video. The
+/// default records nothing (rooms that are not case sessions, unit tests).
 #[derive(Clone, Default)]
-pub struct Recorder {
+pub struct Minutes {
     entries: Option<mpsc::Sender<SessionEvent>>,
 }
 
-impl Recorder {
+impl Minutes {
     /// Starts the writer on the current tokio runtime.
     pub fn start(store: Store) -> Self {
         let (tx, mut rx) = mpsc::channel::<SessionEvent>(RECORD_QUEUE);
