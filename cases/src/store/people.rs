@@ -208,23 +208,15 @@ impl Store {
     pub async fn disable_staff(&self, actor: &Actor, id: &str) -> Result<Staff> {
         let mut tx = self.begin().await?;
         let now = now_ms();
-        let changed = sqlx::query(
-            "UPDATE staff SET disabled_at = $1, tokens_valid_from = $1 \
-                 WHERE id = $2 AND disabled_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let changed =
+            sqlx::query("UPDATE staff SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if changed == 1 {
-            sqlx::query(
-                "UPDATE refresh_tokens SET revoked_at = $1 WHERE staff_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            super::staff_auth::revoke_all(&mut tx, id, now).await?;
             self.audit(
                 &mut tx,
                 actor,

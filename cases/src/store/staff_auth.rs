@@ -300,7 +300,7 @@ async fn insert_refresh_token(
 
 /// Ends every sign-in of a staff member: their refresh tokens, and the join tokens they were
 /// given until now.
-async fn revoke_all(tx: &mut super::Tx, staff_id: &str, now: i64) -> Result<()> {
+pub(super) async fn revoke_all(tx: &mut super::Tx, staff_id: &str, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE staff_id = $2 AND revoked_at IS NULL",
     )
