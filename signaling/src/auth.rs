@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, Result};
 
+pub use accord_protocol::Role;
+
 /// The audience every join token carries, so other tokens signed with the same secret
 /// (staff sessions, later) can never be used to join.
 const JOIN_AUDIENCE: &str = "accord-join";
@@ -14,32 +16,6 @@ const JOIN_AUDIENCE: &str = "accord-join";
 pub const MAX_TOKEN_TTL_SECONDS: u64 = 7 * 24 * 3600;
 /// Lifetime when the caller does not say.
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 6 * 3600;
-
-/// What someone does in a room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Hosts the session.
-    Mediator,
-    /// An applicant, respondent or their representative.
-    Party,
-    /// Watches; never publishes.
-    Observer,
-    /// Anyone else (tools, WHIP publishers, tests).
-    Guest,
-}
-
-impl Role {
-    /// As serialised.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Mediator => "mediator",
-            Role::Party => "party",
-            Role::Observer => "observer",
-            Role::Guest => "guest",
-        }
-    }
-}
 
 /// The claims of a join token.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
