@@ -5,10 +5,11 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use accord_protocol::IceServer;
 use accord_sfu::{SfuConfig, TcpListen};
+use accord_signaling::SignalingConfig;
 use accord_signaling::notify::NotifyConfig;
 use accord_signaling::turn::TurnConfig;
-use accord_signaling::{IceServer, SignalingConfig};
 use serde::Deserialize;
 
 /// Why the configuration could not be loaded.

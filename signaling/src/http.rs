@@ -1,5 +1,6 @@
 //! HTTP routes: health, metrics, join-token minting, and the WebSocket upgrade.
 
+use accord_protocol::MAX_FRAME_BYTES;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +11,6 @@ use serde::Serialize;
 use crate::AppState;
 use crate::auth::{TokenRequest, constant_time_eq};
 use crate::error::{Error, Result};
-use crate::protocol::MAX_FRAME_BYTES;
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {

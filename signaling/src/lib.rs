@@ -8,8 +8,9 @@
 //! The edge in front of the case domain ([`accord_cases`]: the model, the store, the audit
 //! chain, blobs and validation) and the SFU. Handlers parse, check who calls, call the
 //! store and answer; the rules live in the domain crate.
-//! - [`http`]: routes. [`session`]: one WebSocket from join to leave. [`protocol`]: the
-//!   frames. [`rooms`]: who is in which room (names, roles, seats held for resume).
+//! - [`http`]: routes. [`session`]: one WebSocket from join to leave; its frames are
+//!   [`accord_protocol`]'s. [`rooms`]: who is in which room (names, roles, seats held for
+//!   resume).
 //! - [`room_api`]: what a participant does over HTTP with their join token (consent,
 //!   sharing a file). [`whip`]: WHIP and WHEP publishing and watching.
 //! - [`staff`]: staff sign-in and the [`staff::StaffSession`] extractor. [`casework`]: the
@@ -34,7 +35,6 @@ pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
-pub mod protocol;
 pub mod room_api;
 pub mod rooms;
 pub mod session;
@@ -47,6 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use accord_protocol::IceServer;
 use accord_sfu::Sfu;
 
 /// The case store and the blob store, which moved to `accord-cases`. Re-exported under
@@ -54,7 +55,6 @@ use accord_sfu::Sfu;
 /// compile; these go when those imports name `accord_cases` directly.
 pub use accord_cases::{blobs, store};
 pub use error::{Error, Result};
-pub use protocol::IceServer;
 
 /// Signaling settings (from Accord's config file and environment).
 #[derive(Clone, Debug)]

@@ -2,6 +2,7 @@
 //! online mediation before their first session, and share a photo or file with the people
 //! in their space (it becomes evidence of the case).
 
+use accord_protocol::SharedEvidence;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -13,7 +14,6 @@ use crate::AppState;
 use crate::auth::{JoinClaims, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
-use crate::protocol::SharedEvidence;
 use accord_cases::store::model::{Actor, Evidence, SessionEvent};
 use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
 

@@ -5,10 +5,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use accord_protocol::IceServer;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-
-use crate::protocol::IceServer;
 
 /// A TURN server to hand out credentials for.
 #[derive(Clone, PartialEq, Eq)]

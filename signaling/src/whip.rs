@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use accord_protocol::LeaveReason;
 use accord_sfu::{IceCandidate, JoinRequest, ParticipantHandle, ParticipantId, RoomId, SfuEvent};
 use axum::Router;
 use axum::body::Bytes;
@@ -18,7 +19,6 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::auth::JoinClaims;
 use crate::error::{Error, Result};
-use crate::protocol::LeaveReason;
 use crate::rooms::{AdmitError, Notice, Seating, SessionLink};
 
 /// Publish or watch.

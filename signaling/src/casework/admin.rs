@@ -271,7 +271,7 @@ async fn disable_staff(
         if let Some((seat, _, _)) = state.rooms().seat_of(&live.room, &id) {
             state
                 .rooms()
-                .remove(&live.room, &seat, crate::protocol::LeaveReason::Removed);
+                .remove(&live.room, &seat, accord_protocol::LeaveReason::Removed);
         }
     }
     Ok(StatusCode::NO_CONTENT)

@@ -1,10 +1,10 @@
 //! Writes what happens in a case session's room to its record (笔录), in order, without
 //! holding up the room: entries are numbered when they happen and written by one task.
 
+use accord_protocol::Space;
 use tokio::sync::mpsc;
 
 use super::{Member, RoomState};
-use crate::protocol::Space;
 use crate::store::model::SessionEvent;
 use crate::store::{Store, new_id, next_seq, now_ms};
 

@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use accord_protocol::{
+    ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo, PauseReason, SharedEvidence, Space,
+};
 use accord_sfu::{ParticipantHandle, SfuEvent, TrackSource};
 use tokio::sync::{Notify, mpsc};
 
@@ -24,9 +27,6 @@ pub use minutes::Minutes;
 pub use moderation::RoomError;
 
 use crate::auth::{JoinClaims, Role};
-use crate::protocol::{
-    ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo, PauseReason, SharedEvidence, Space,
-};
 use crate::store::model::{PartyKind, Side};
 
 /// The SFU side of a seat: kept across a dropped socket so a resume finds it intact.

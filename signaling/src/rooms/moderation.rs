@@ -4,11 +4,11 @@
 
 use std::collections::HashSet;
 
+use accord_protocol::{ChatMessage, LeaveReason, SharedEvidence, Space};
 use accord_sfu::TrackSource;
 
 use super::{Member, Notice, RoomState, Rooms, view};
 use crate::auth::Role;
-use crate::protocol::{ChatMessage, LeaveReason, SharedEvidence, Space};
 use crate::store::model::SessionEvent;
 
 /// Longest chat message, in characters.

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use accord_protocol::{ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo, Space};
+
 use super::{Member, Notice, RoomState};
 use crate::auth::Role;
-use crate::protocol::{ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo, Space};
 use crate::store::model::Side;
 
 /// How `other` appears to `viewer`, if at all. Moderators see everyone admitted, with their

@@ -1,11 +1,11 @@
 //! The session-running frames (admit, move, mute, chat, …) and the room notices a session
 //! passes on or acts on.
 
+use accord_protocol::{ClientMessage, ErrorCode, LeaveReason, ServerMessage};
 use accord_sfu::TrackSource;
 
 use super::{Ending, Refusal, Seated};
 use crate::AppState;
-use crate::protocol::{ClientMessage, ErrorCode, LeaveReason, ServerMessage};
 use crate::rooms::{Notice, RoomError};
 use crate::store::model::Actor;
 
@@ -189,7 +189,7 @@ pub(super) enum Passed {
     /// Send this to the client.
     Send(Box<ServerMessage>),
     /// Move the media to this space, then tell the client.
-    Move(crate::protocol::Space),
+    Move(accord_protocol::Space),
     /// Hold this source in the media server, then tell the client.
     Hold(TrackSource),
     /// The session is over.

@@ -7,15 +7,15 @@ mod seating;
 
 use std::time::{Duration, Instant};
 
+use accord_protocol::{
+    ClientMessage, ErrorCode, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo,
+    PauseReason, ServerMessage,
+};
 use accord_sfu::{IceRestartReason, JoinRequest, ParticipantId, RoomId, SfuEvent};
 use axum::extract::ws::{Message, WebSocket};
 
 use crate::AppState;
 use crate::auth::JoinClaims;
-use crate::protocol::{
-    ClientMessage, ErrorCode, LeaveReason, MAX_FRAME_BYTES, PROTOCOL_VERSION, ParticipantInfo,
-    PauseReason, ServerMessage,
-};
 use crate::rooms::{Notice, Notices, Seat, SessionLink};
 use actions::Passed;
 

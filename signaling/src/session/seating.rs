@@ -2,10 +2,11 @@
 //! they follow into private rooms, whether they wait to be admitted, and whether they have
 //! consented to online mediation yet.
 
+use accord_protocol::ErrorCode;
+
 use super::Refusal;
 use crate::AppState;
 use crate::auth::{JoinClaims, Role};
-use crate::protocol::ErrorCode;
 use crate::rooms::{Seating, SessionLink};
 use crate::store::model::PartyKind;
 use accord_cases::Error;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{ClientMessage, ErrorCode, ServerMessage};
+use crate::{ClientMessage, ErrorCode, ServerMessage};
 
 /// Lists every variant with its wire tag. The match is exhaustive, so a new variant does not
 /// compile until it is named here, and then `every_*_type_has_an_example` wants its file.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $variant:ident = $text:literal,)+) => {
         /// Why a frame was refused: the `code` of an `error` frame, snake_case on the wire.
-        /// `tests/src/protocol.rs` and `web-client/src/signal/messages.ts` list the same codes,
+        /// `tests/src/protocol/` and `web-client/src/signal/messages.ts` list the same codes,
         /// and `docs/protocol/examples/error_codes.json` holds them for their tests.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
         pub enum ErrorCode {
@@ -31,13 +31,13 @@ macro_rules! error_codes {
 error_codes! {
     /// Not JSON, or not an object with a known `type` and valid fields.
     BadJson = "bad_json",
-    /// Over [`super::MAX_FRAME_BYTES`] (fatal).
+    /// Over [`crate::MAX_FRAME_BYTES`] (fatal).
     FrameTooLarge = "frame_too_large",
     /// The first frame was not `join` (fatal).
     NotJoined = "not_joined",
     /// A second `join` on the same socket.
     AlreadyJoined = "already_joined",
-    /// `protocol` is not [`super::PROTOCOL_VERSION`] (fatal).
+    /// `protocol` is not [`crate::PROTOCOL_VERSION`] (fatal).
     UnsupportedProtocol = "unsupported_protocol",
     /// The token is malformed, forged, expired, or refused for this session (fatal).
     InvalidToken = "invalid_token",

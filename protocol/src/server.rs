@@ -1,0 +1,218 @@
+//! What the server sends: [`ServerMessage`], one variant per frame `type`.
+
+use std::collections::BTreeMap;
+
+use accord_sfu::{AudioOnlyReason, IceRestartReason, Speaker, TrackId, TrackInfo, TrackSource};
+#[cfg(test)]
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::{
+    ChatMessage, ConnectionHealth, ErrorCode, IceServer, LeaveReason, ParticipantInfo,
+    PauseReason, SharedEvidence, Space,
+};
+
+/// A frame to the client.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Admitted.
+    Joined {
+        /// Echo of the join's request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// You.
+        participant: ParticipantInfo,
+        /// The room id.
+        room: String,
+        /// Everyone else who is visible.
+        participants: Vec<ParticipantInfo>,
+        /// Tracks already published.
+        tracks: Vec<TrackInfo>,
+        /// For `new RTCPeerConnection({iceServers})`.
+        ice_servers: Vec<IceServer>,
+        /// Present this in `join.resume` after a dropped socket to keep your seat.
+        resume_token: String,
+        /// Where you are.
+        space: Space,
+        /// The room admits nobody new.
+        locked: bool,
+        /// You may moderate.
+        moderator: bool,
+        /// Earlier chat of your space, oldest first.
+        chat: Vec<ChatMessage>,
+        /// The case session, if this room is one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    /// You are in the waiting room; `joined` follows when a moderator admits you.
+    Waiting {
+        /// Echo of the join's request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// You.
+        participant: ParticipantInfo,
+    },
+    /// To moderators: everyone waiting, oldest first.
+    WaitingRoom {
+        /// Who.
+        waiting: Vec<ParticipantInfo>,
+    },
+    /// Someone you see changed.
+    ParticipantUpdated {
+        /// As you see them now.
+        participant: ParticipantInfo,
+    },
+    /// You are now in this space.
+    Moved {
+        /// Where.
+        space: Space,
+    },
+    /// The room was locked or unlocked.
+    Locked {
+        /// Locked now.
+        locked: bool,
+    },
+    /// A mediator asks you to turn a source on.
+    UnmuteRequested {
+        /// Microphone or camera.
+        source: TrackSource,
+        /// The mediator's name.
+        by: String,
+    },
+    /// A mediator muted your microphone or stopped your camera.
+    MutedByModerator {
+        /// Which.
+        source: TrackSource,
+    },
+    /// A chat message.
+    Chat {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// A file was shared in your space.
+    EvidenceShared {
+        /// The file.
+        evidence: SharedEvidence,
+    },
+    /// A server offer.
+    Offer {
+        /// SDP text.
+        sdp: String,
+        /// `mid` → track it carries.
+        tracks: BTreeMap<String, TrackId>,
+    },
+    /// The answer to the client's offer.
+    Answer {
+        /// Echo of the offer's request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// SDP text.
+        sdp: String,
+    },
+    /// Someone entered.
+    ParticipantJoined {
+        /// Who.
+        participant: ParticipantInfo,
+    },
+    /// Someone left.
+    ParticipantLeft {
+        /// Who.
+        participant_id: String,
+        /// `left`, `disconnected`, `removed` or `replaced`.
+        reason: LeaveReason,
+    },
+    /// Someone's media went quiet while they stay in the room, or came back.
+    ParticipantPaused {
+        /// Who.
+        participant_id: String,
+        /// Paused now.
+        paused: bool,
+        /// Why, while paused.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<PauseReason>,
+    },
+    /// A track is available.
+    TrackPublished {
+        /// The track.
+        track: TrackInfo,
+    },
+    /// A track went away.
+    TrackUnpublished {
+        /// The track.
+        track_id: TrackId,
+    },
+    /// A track was muted or unmuted.
+    TrackMuted {
+        /// The track.
+        track_id: TrackId,
+        /// Muted now.
+        muted: bool,
+    },
+    /// The loudest speakers, loudest first.
+    ActiveSpeakers {
+        /// Speakers.
+        speakers: Vec<Speaker>,
+    },
+    /// Which simulcast layers of your track anybody receives; you may stop the rest.
+    LayerDemand {
+        /// Your track.
+        track_id: TrackId,
+        /// Per layer, lowest first.
+        active: Vec<bool>,
+    },
+    /// Your media path broke (silence, or your packets now come from another address):
+    /// restart ICE now. Repeated every few seconds while it lasts.
+    IceRestart {
+        /// What the server noticed.
+        reason: IceRestartReason,
+    },
+    /// How connections are doing, every two seconds: a moderator gets everyone admitted, in
+    /// every room of the session; anyone else only themselves.
+    ConnectionHealth {
+        /// One entry per participant.
+        participants: Vec<ConnectionHealth>,
+    },
+    /// The server stopped (`active`) or resumed sending you video; audio keeps flowing.
+    AudioOnly {
+        /// No video now.
+        active: bool,
+        /// Why, while active.
+        reason: Option<AudioOnlyReason>,
+    },
+    /// You have left; the socket closes.
+    Left {
+        /// Why.
+        reason: LeaveReason,
+        /// A moderator's reason for a removal or denial.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Keep-alive reply.
+    Pong {
+        /// Echo.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+    /// Something was refused.
+    Error {
+        /// Echo of the offending frame's request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// Machine-readable code (see `docs/protocol.md`).
+        code: ErrorCode,
+        /// For humans.
+        message: String,
+        /// The server closes the socket after this frame.
+        fatal: bool,
+        /// For `rate_limited`: when the frame would be taken again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+}
