@@ -1,8 +1,10 @@
 // The engine: one signal client plus one RTCPeerConnection, kept alive across network trouble.
 //
 // - Negotiation is "perfect negotiation" with this side polite (docs/protocol.md): a server
-//   offer that crosses ours wins; setRemoteDescription rolls ours back and we offer again.
-// - Publishing: microphone (Opus, DTX + in-band FEC) and camera (simulcast, hardware codec).
+//   offer that crosses ours wins; setRemoteDescription rolls ours back and we offer again
+//   (`negotiator.ts`, with ICE restarts).
+// - Publishing: microphone (Opus, DTX + in-band FEC) and camera (simulcast, hardware codec)
+//   (`local-tracks.ts`); a connection that does not send them is repaired (`publish-repair.ts`).
 // - Staying connected: when the socket drops we rejoin with the `resume_token`, which gives back
 //   the same seat and the same peer connection; if ICE failed meanwhile we restart it with a new
 //   offer. Only when the server no longer holds the seat do we build a new peer connection.
@@ -10,85 +12,25 @@
 //   when a mediator admits us, minutes later. Nothing times out meanwhile, and a socket lost
 //   while waiting is opened again so the person keeps their place.
 //
-// The engine knows nothing of tiles or screens; the room model listens to its events.
+// This file holds the socket, the join and the reconnect, and the API the room model uses. The
+// engine knows nothing of tiles or screens; the room model listens to its events
+// (`engine-events.ts`).
 
 import { Emitter } from '../emitter';
-import {
-  type ClientMessage,
-  PROTOCOL_VERSION,
-  type ServerMessage,
-  type ServerMessageOf,
-  type TrackDeclaration,
-  type TrackSource,
-} from '../signal/messages';
+import { type ClientMessage, PROTOCOL_VERSION, type ServerMessage, type ServerMessageOf, type TrackSource } from '../signal/messages';
 import { SignalClient } from '../signal/signal-client';
-import { cameraLayers, type DeviceClass, orderCodecs, prefersH264, simulcastEncodings } from './publishing';
-import { type Ended, type EndReason, JoinError, joinErrorReason, leaveReason } from './ending';
+import { type EndReason, JoinError, joinErrorReason, leaveReason } from './ending';
+import type { ConnectionPhase, EngineEvents, NegotiationCounts, PublishState } from './engine-events';
+import { LocalTracks } from './local-tracks';
+import { Negotiator } from './negotiator';
+import { PublishRepair } from './publish-repair';
+import type { DeviceClass } from './publishing';
 import { BackoffPolicy, type ReconnectPolicy, sleep, sleepUntilOnline } from './reconnect-policy';
-import { enableOpusDtxAndFec } from './sdp';
 
-export type ConnectionPhase = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 export { type Ended, type EndReason, JoinError } from './ending';
-
-export interface EngineEvents {
-  /** Every joined, including each resume (`resumed` tells which). */
-  joined: { message: ServerMessageOf<'joined'>; resumed: boolean };
-  /** We are in the waiting room: `connect()` resolves once a mediator admits us. */
-  waiting: ServerMessageOf<'waiting'>;
-  /** Room-level frames the engine does not consume itself. */
-  message: ServerMessage;
-  /** The server's current mapping of its track ids to the tracks we receive them on. */
-  remoteTracks: Map<string, MediaStreamTrack>;
-  phase: ConnectionPhase;
-  ended: Ended;
-  /** Whether our camera and microphone reach the server (see `watchPublishing`). */
-  publishing: PublishState;
-}
-
-/**
- * `sending` while every track we publish has its m-line and its packets go out; `repairing`
- * while the engine rebuilds a connection that does not send them; `failed` once rebuilding
- * has not helped (the person is told: the others do not see or hear them).
- */
-export type PublishState = 'sending' | 'repairing' | 'failed';
-
-/** Offer/answer counts, for tests and for the console when something goes wrong. */
-export interface NegotiationCounts {
-  offersSent: number;
-  answersReceived: number;
-  offersReceived: number;
-  /** Our offers that a crossing server offer rolled back. */
-  rollbacks: number;
-  /** Offers the browser refused to apply (`setLocalDescription` failed). */
-  failedOffers: number;
-  /** Connections rebuilt because our media did not go out. */
-  rebuilds: number;
-  /** `performance.now()` of the first server offer and of our first offer sent. */
-  firstServerOfferAt: number | null;
-  firstOfferSentAt: number | null;
-}
+export type { ConnectionPhase, EngineEvents, NegotiationCounts, PublishState } from './engine-events';
 
 type Joined = ServerMessageOf<'joined'>;
-
-/** A live connection receives RTCP and audio (DTX still sends every 400 ms) well within this. */
-const SILENT_PATH_MS = 1_000;
-/** How often what we publish is checked to be going out. */
-const PUBLISH_CHECK_MS = 2_000;
-/**
- * A track without its m-line, or whose packets stop, this long while the connection is up
- * is not reaching anyone: offer again. Twice this long, rebuild the connection. Negotiation
- * takes well under a second even on a loaded phone; ICE trouble is left to its own repair.
- */
-const PUBLISH_STUCK_MS = 6_000;
-/** Rebuilds in a row before the person is told it failed (checking goes on meanwhile). */
-const MAX_REBUILDS = 2;
-/** Offers the browser refused in a row before the connection is rebuilt. */
-const MAX_FAILED_OFFERS = 2;
-
-interface Publication {
-  stream: MediaStream;
-  device: DeviceClass;
-}
 
 export class Engine extends Emitter<EngineEvents> {
   pc: RTCPeerConnection | null = null;
@@ -96,15 +38,8 @@ export class Engine extends Emitter<EngineEvents> {
   private joined: Joined | null = null;
   private phase: ConnectionPhase = 'connecting';
   private leaving = false;
-  private makingOffer = false;
-  private restartIceWanted = false;
   private inbox: Promise<void> = Promise.resolve();
   private remoteMap: Record<string, string> = {};
-  private publication: Publication | null = null;
-  /** Kept even while its track is detached (background, simulated outage). */
-  private cameraSender: RTCRtpSender | null = null;
-  private screenTrack: MediaStreamTrack | null = null;
-  private screenSender: RTCRtpSender | null = null;
   /** Set by the latest `waiting`: what a dropped socket rejoins with to keep the place. */
   private waitingResume: string | undefined;
   private waitingSince = 0;
@@ -113,18 +48,12 @@ export class Engine extends Emitter<EngineEvents> {
   private away = false;
   /** The socket of a reconnect attempt that has not opened yet. */
   private connecting: SignalClient | null = null;
-  private iceDisconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Test hook state: while set, reconnect attempts wait (a simulated network outage). */
   private offlineUntil = 0;
-  private iceRestartsOffered = 0;
-  private iceRestartsRequested = 0;
-  /** Our ICE-restart offer is out unanswered: a rollback must not lose the restart. */
-  private restartOffered = false;
   /** The person's 省流量 choice; null until they make one (the server's default is off). */
   private saveData: boolean | null = null;
-  /** The server's latest `layer_demand` for our camera, null until it sends one. */
-  private layerDemand: boolean[] | null = null;
-  private layerUpdates: Promise<void> = Promise.resolve();
+  /** The server refused us publishing: nothing to repair. */
+  private publishRefused = false;
   readonly negotiation: NegotiationCounts = {
     offersSent: 0,
     answersReceived: 0,
@@ -135,20 +64,39 @@ export class Engine extends Emitter<EngineEvents> {
     firstServerOfferAt: null,
     firstOfferSentAt: null,
   };
-  /** Test hook: no offer of ours before the server's first (forces the crossing order). */
-  private holdOffersForTest = false;
-  private failedOffersInRow = 0;
-  private publishTimer: ReturnType<typeof setInterval> | undefined;
-  /** Since when a published track has not been going out (0: it is). */
-  private stuckSince = 0;
-  private packetsSentByMid = new Map<string, number>();
-  private rebuildsInRow = 0;
-  private rebuilding = false;
-  /** The server refused us publishing: nothing to repair. */
-  private publishRefused = false;
-  /** The request id of our latest offer: a `forbidden` for it means we may not publish. */
-  private offerRequest: string | null = null;
-  private publishState: PublishState = 'sending';
+  private readonly local = new LocalTracks(() => this.saveData === true);
+  private readonly negotiator = new Negotiator(
+    {
+      pc: () => this.pc,
+      signal: () => this.signal,
+      screenSender: () => this.local.screenSender,
+      enqueue: (work) => {
+        this.inbox = this.inbox.then(work);
+      },
+      rebuild: (why) => void this.repair.rebuild(why),
+    },
+    this.negotiation,
+  );
+  private readonly repair = new PublishRepair(
+    {
+      pc: () => this.pc,
+      phase: () => this.phase,
+      leaving: () => this.leaving,
+      away: () => this.away,
+      publishRefused: () => this.publishRefused,
+      offerAgainIfNeeded: (pc) => this.negotiator.offerAgainIfNeeded(pc),
+      restartIce: () => this.negotiator.restartIce(),
+      joinAsNew: () => {
+        // Closed first: the server tells the old socket it was `replaced`, which would end us.
+        const old = this.signal;
+        this.signal = null;
+        old?.close();
+        return this.reconnect(true);
+      },
+      stateChanged: (state) => this.emit('publishing', state),
+    },
+    this.negotiation,
+  );
 
   constructor(
     private readonly wsUrl: string,
@@ -168,16 +116,16 @@ export class Engine extends Emitter<EngineEvents> {
 
   /** How many ICE restarts we have offered: tells a test which recovery path ran. */
   get iceRestarts(): number {
-    return this.iceRestartsOffered;
+    return this.negotiator.restartsOffered;
   }
 
   /** How many `ice_restart` frames the server sent us (one restart may answer several). */
   get iceRestartRequests(): number {
-    return this.iceRestartsRequested;
+    return this.negotiator.restartsRequested;
   }
 
   get publishing(): PublishState {
-    return this.publishState;
+    return this.repair.state;
   }
 
   /**
@@ -186,7 +134,7 @@ export class Engine extends Emitter<EngineEvents> {
    * publishes. Call before `connect`.
    */
   holdFirstOfferForTest(): void {
-    this.holdOffersForTest = true;
+    this.negotiator.holdFirstOfferForTest();
   }
 
   /**
@@ -208,27 +156,22 @@ export class Engine extends Emitter<EngineEvents> {
 
   /** Starts sending a shared screen (declared as source `screen`, one layer: text stays sharp). */
   async publishScreen(track: MediaStreamTrack): Promise<void> {
-    this.screenTrack = track;
-    if (this.pc) this.addScreenTrack(this.pc);
+    this.local.publishScreen(track, this.pc);
   }
 
   /** Stops sending the shared screen; the renegotiation withdraws it from the others. */
   stopScreen(): void {
-    const sender = this.screenSender;
-    this.screenTrack = null;
-    this.screenSender = null;
-    if (sender && this.pc && this.pc.signalingState !== 'closed') this.pc.removeTrack(sender);
+    this.local.stopScreen(this.pc);
   }
 
   /** Starts sending the microphone and camera of `stream`. */
   async publish(stream: MediaStream, device: DeviceClass): Promise<void> {
-    this.publication = { stream, device };
-    if (this.pc) await this.addLocalTracks(this.pc);
+    await this.local.publish(stream, device, this.pc);
   }
 
   /** Swaps the camera (front/back) without renegotiating. */
   async replaceVideoTrack(track: MediaStreamTrack): Promise<void> {
-    await this.cameraSender?.replaceTrack(track);
+    await this.local.replaceVideoTrack(track);
   }
 
   /**
@@ -237,9 +180,7 @@ export class Engine extends Emitter<EngineEvents> {
    * track go quiet and show "paused".
    */
   async pauseVideo(paused: boolean): Promise<void> {
-    const camera = this.publication?.stream.getVideoTracks()[0] ?? null;
-    if (!this.cameraSender || !camera) return;
-    await this.cameraSender.replaceTrack(paused ? null : camera).catch(() => {});
+    await this.local.pauseVideo(paused);
   }
 
   /**
@@ -250,7 +191,7 @@ export class Engine extends Emitter<EngineEvents> {
     this.saveData = enabled;
     // In the waiting room the server refuses everything but leave and ping: `connect` sends it.
     if (this.joined) this.sendSaveData();
-    void this.updateCameraLayers();
+    void this.local.updateCameraLayers();
   }
 
   /** Tells the room we are away (app in the background, a phone call) or back. */
@@ -262,12 +203,10 @@ export class Engine extends Emitter<EngineEvents> {
 
   setMuted(source: TrackSource, muted: boolean): void {
     this.mutes.set(source, muted);
-    const kind = source === 'microphone' ? 'audio' : 'video';
-    for (const track of this.publication?.stream.getTracks() ?? []) {
-      if (track.kind === kind) track.enabled = !muted;
-    }
+    this.local.setMuted(source, muted);
     this.send({ type: 'mute', source, muted });
   }
+
 
   /** The size we render a remote video at; `enabled: false` asks for no video of it. */
   setTrackSettings(trackId: string, width: number, height: number, enabled: boolean): void {
@@ -453,8 +392,8 @@ export class Engine extends Emitter<EngineEvents> {
         this.emit('joined', { message: joined, resumed: true });
         this.resendState();
         const ice = this.pc?.iceConnectionState;
-        if (ice === 'failed' || ice === 'disconnected') this.restartIce();
-        else void this.restartIceIfSilent();
+        if (ice === 'failed' || ice === 'disconnected') this.negotiator.restartIce();
+        else void this.negotiator.restartIceIfSilent();
       } else {
         // The server no longer held the seat: a new participant needs a new connection.
         this.pc?.close();
@@ -495,8 +434,8 @@ export class Engine extends Emitter<EngineEvents> {
   private shutdown(reason: EndReason, message?: string): void {
     if (this.phase === 'closed') return;
     this.leaving = true;
-    clearTimeout(this.iceDisconnectTimer);
-    clearInterval(this.publishTimer);
+    this.negotiator.stop();
+    this.repair.stop();
     this.signal?.close();
     this.pc?.close();
     this.setPhase('closed');
@@ -519,261 +458,43 @@ export class Engine extends Emitter<EngineEvents> {
       rtcpMuxPolicy: 'require',
     });
     this.pc = pc;
-    this.restartOffered = false;
-    this.layerDemand = null;
-    this.failedOffersInRow = 0;
-    this.stuckSince = 0;
-    this.packetsSentByMid = new Map();
-    clearInterval(this.publishTimer);
-    this.publishTimer = setInterval(() => void this.watchPublishing(pc), PUBLISH_CHECK_MS);
+    this.negotiator.reset();
+    this.repair.watch(pc);
     pc.onicecandidate = (ev) => {
       if (ev.candidate) this.signal?.send({ type: 'candidate', candidate: ev.candidate.toJSON() });
     };
-    pc.onnegotiationneeded = () => void this.offer();
-    pc.oniceconnectionstatechange = () => this.onIceState(pc);
+    pc.onnegotiationneeded = () => void this.negotiator.offer();
+    pc.oniceconnectionstatechange = () => this.negotiator.onIceState(pc);
     pc.ontrack = () => this.emitRemoteTracks();
-    if (this.publication) void this.addLocalTracks(pc);
-    this.screenSender = null;
-    this.addScreenTrack(pc);
-  }
-
-  private addScreenTrack(pc: RTCPeerConnection): void {
-    const track = this.screenTrack;
-    if (!track || this.screenSender || track.readyState === 'ended') return;
-    // Text on a shared screen must stay legible: keep resolution, let the frame rate drop.
-    track.contentHint = 'detail';
-    this.screenSender = pc.addTransceiver(track, { direction: 'sendonly' }).sender;
-  }
-
-  private async addLocalTracks(pc: RTCPeerConnection): Promise<void> {
-    const publication = this.publication;
-    if (!publication) return;
-    const h264First = await prefersH264();
-    for (const track of publication.stream.getTracks()) {
-      if (pc.getSenders().some((s) => s.track === track)) continue;
-      if (track.kind === 'audio') {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [publication.stream] });
-        continue;
-      }
-      const transceiver = pc.addTransceiver(track, {
-        direction: 'sendonly',
-        streams: [publication.stream],
-        sendEncodings: cameraLayers(simulcastEncodings(publication.device), null, this.saveData === true),
-      });
-      this.cameraSender = transceiver.sender;
-      const capabilities = RTCRtpSender.getCapabilities?.('video');
-      if (capabilities && transceiver.setCodecPreferences) {
-        const ordered = orderCodecs(capabilities.codecs, h264First);
-        if (ordered.length > 0) transceiver.setCodecPreferences(ordered);
-      }
-    }
-  }
-
-  private onIceState(pc: RTCPeerConnection): void {
-    clearTimeout(this.iceDisconnectTimer);
-    if (pc.iceConnectionState === 'failed') this.restartIce();
-    // "disconnected" often heals by itself within a second or two on a moving phone.
-    if (pc.iceConnectionState === 'disconnected') this.iceDisconnectTimer = setTimeout(() => this.restartIce(), 2_000);
-  }
-
-  /**
-   * After a resume ICE may still say "connected" about a path that died with the network
-   * (the phone came back on another address): Chromium takes seconds to notice. Nothing
-   * received for a second on a connection that carries audio settles it sooner.
-   */
-  private async restartIceIfSilent(): Promise<void> {
-    const pc = this.pc;
-    if (!pc) return;
-    const received = async () => {
-      let bytes = 0;
-      (await pc.getStats()).forEach((s) => {
-        if (s.type === 'transport') bytes += s.bytesReceived ?? 0;
-      });
-      return bytes;
-    };
-    const before = await received();
-    await sleep(SILENT_PATH_MS);
-    if (this.pc === pc && pc.iceConnectionState !== 'closed' && (await received()) === before) this.restartIce();
-  }
-
-  private restartIce(): void {
-    if (!this.pc || !this.signal?.isOpen) return; // the reconnect after the socket returns does it
-    this.restartIceWanted = true;
-    void this.offer();
-  }
-
-  private declaredTracks(pc: RTCPeerConnection): TrackDeclaration[] {
-    const tracks: TrackDeclaration[] = [];
-    for (const t of pc.getTransceivers()) {
-      const track = t.sender.track;
-      if (!track || !t.mid || t.currentDirection === 'stopped') continue;
-      if (t.direction !== 'sendonly' && t.direction !== 'sendrecv') continue;
-      if (track.kind === 'audio') tracks.push({ mid: t.mid, source: 'microphone' });
-      else if (t.sender === this.screenSender) {
-        const { width, height } = track.getSettings();
-        tracks.push({ mid: t.mid, source: 'screen', width, height });
-      } else {
-        const { width, height } = track.getSettings();
-        tracks.push({ mid: t.mid, source: 'camera', width, height });
-      }
-    }
-    return tracks;
-  }
-
-  private async offer(): Promise<void> {
-    const pc = this.pc;
-    if (!pc || this.makingOffer || pc.signalingState !== 'stable' || !this.signal?.isOpen) return;
-    this.makingOffer = true;
-    let applying = false;
-    try {
-      const iceRestart = this.restartIceWanted;
-      const offer = await pc.createOffer({ iceRestart });
-      // A server offer got in first; answering it offers again, the restart still wanted.
-      if (pc.signalingState !== 'stable') return;
-      applying = true;
-      await pc.setLocalDescription({ type: 'offer', sdp: enableOpusDtxAndFec(offer.sdp ?? '') });
-      applying = false;
-      this.failedOffersInRow = 0;
-      // Test hook: applied but still "on the wire" when the server's offer crosses it, which
-      // rolls it back (a server with an offer out refuses a crossing one as `glare` anyway).
-      if (this.holdOffersForTest && this.negotiation.offersReceived === 0) return;
-      this.offerRequest = this.signal.send({ type: 'offer', sdp: pc.localDescription?.sdp ?? '', tracks: this.declaredTracks(pc) });
-      this.negotiation.offersSent++;
-      this.negotiation.firstOfferSentAt ??= performance.now();
-      if (iceRestart) {
-        this.restartIceWanted = false;
-        this.restartOffered = true;
-        this.iceRestartsOffered++;
-      }
-    } catch (err) {
-      console.warn('[accord] offer failed', err);
-      // A server offer that got in between makes ours fail harmlessly (answering it offers
-      // again). Refused in a stable state, the browser will refuse the same offer again (a
-      // header-extension id it cannot bundle): our media would never go out.
-      if (applying && pc === this.pc && pc.signalingState === 'stable') {
-        this.negotiation.failedOffers++;
-        if (++this.failedOffersInRow >= MAX_FAILED_OFFERS) void this.rebuild('offer refused by the browser');
-        else this.offerAgainIfNeeded(pc);
-      }
-    } finally {
-      this.makingOffer = false;
-    }
-  }
-
-  /**
-   * Checks that what we publish goes out: every track has its m-line and sends, and the
-   * microphone's packet count grows. A connection where it does not (an offer the browser refused, a publish lost
-   * to a crossing offer) is offered again, then rebuilt on a fresh seat; the person is told
-   * while it is repaired, and if it does not help.
-   */
-  private async watchPublishing(pc: RTCPeerConnection): Promise<void> {
-    // Away (in the background, a phone call), the device may deliver nothing to send.
-    if (pc !== this.pc || this.phase !== 'connected' || this.away || this.publishRefused || pc.signalingState === 'closed') return;
-    const published = pc.getTransceivers().filter((t) => t.sender.track?.readyState === 'live' && t.currentDirection !== 'stopped');
-    let stuck = false;
-    let unnegotiated = false;
-    let confirmed = published.length > 0 && pc.connectionState === 'connected';
-    if (pc.connectionState === 'connected') {
-      const sent = new Map<string, number>();
-      (await pc.getStats()).forEach((s) => {
-        if (s.type === 'outbound-rtp' && s.mid != null) sent.set(s.mid, (sent.get(s.mid) ?? 0) + (s.packetsSent ?? 0));
-      });
-      for (const t of published) {
-        if (!t.mid || !['sendonly', 'sendrecv'].includes(t.currentDirection ?? '')) {
-          stuck ||= pc.signalingState === 'stable';
-          unnegotiated = true;
-          confirmed = false;
-          continue;
-        }
-        // Audio only: it never stops (silence under DTX still sends every 400 ms, a muted
-        // microphone sends silence), while a browser may suspend video on a starved link.
-        // A source the system muted (another app took the microphone) delivers nothing either.
-        if (t.sender.track?.kind !== 'audio' || t.sender.track.muted) continue;
-        const now = sent.get(t.mid) ?? 0;
-        const before = this.packetsSentByMid.get(t.mid);
-        this.packetsSentByMid.set(t.mid, now);
-        if (before === undefined || now <= before) confirmed = false;
-        if (before !== undefined && now <= before) stuck = true;
-      }
-    }
-    if (pc !== this.pc) return;
-    if (!stuck) {
-      this.stuckSince = 0;
-      // Only media seen going out ends a series of rebuilds: a new connection has no m-lines
-      // yet, and must not count as repaired before it sends.
-      if (confirmed) {
-        this.rebuildsInRow = 0;
-        this.setPublishState('sending');
-      }
-      return;
-    }
-    const now = Date.now();
-    if (this.stuckSince === 0) this.stuckSince = now;
-    const stuckFor = now - this.stuckSince;
-    if (stuckFor >= 2 * PUBLISH_STUCK_MS) void this.rebuild('published tracks do not go out');
-    // A track without its m-line needs an offer; packets that do not leave, a new path.
-    else if (stuckFor >= PUBLISH_STUCK_MS) unnegotiated ? this.offerAgainIfNeeded(pc) : this.restartIce();
-  }
-
-  /** Leaves the seat's connection behind and joins again as new (see `reconnect`). */
-  private async rebuild(why: string): Promise<void> {
-    if (this.rebuilding || this.phase !== 'connected' || this.leaving) return;
-    if (this.rebuildsInRow >= MAX_REBUILDS) {
-      this.setPublishState('failed');
-      return;
-    }
-    console.warn(`[accord] rebuilding the connection: ${why}`);
-    this.rebuilding = true;
-    this.rebuildsInRow++;
-    this.negotiation.rebuilds++;
-    this.setPublishState('repairing');
-    this.stuckSince = 0;
-    try {
-      // Closed first: the server tells the old socket it was `replaced`, which would end us.
-      const old = this.signal;
-      this.signal = null;
-      old?.close();
-      await this.reconnect(true);
-    } finally {
-      this.rebuilding = false;
-    }
-  }
-
-  private setPublishState(state: PublishState): void {
-    if (this.publishState === state) return;
-    this.publishState = state;
-    this.emit('publishing', state);
+    this.local.attach(pc);
   }
 
   private async handle(message: ServerMessage): Promise<void> {
     const pc = this.pc;
     switch (message.type) {
       case 'offer':
-        if (pc) await this.onServerOffer(pc, message);
-        return;
-      case 'answer':
-        if (pc?.signalingState === 'have-local-offer') {
-          this.negotiation.answersReceived++;
-          await pc.setRemoteDescription({ type: 'answer', sdp: enableOpusDtxAndFec(message.sdp) });
-          this.restartOffered = false;
-          this.offerAgainIfNeeded(pc);
+        if (pc) {
+          this.remoteMap = message.tracks;
+          await this.negotiator.answerServerOffer(pc, message);
+          this.emitRemoteTracks();
+          this.negotiator.offerAgainIfNeeded(pc);
         }
         return;
+      case 'answer':
+        if (pc) await this.negotiator.onAnswer(pc, message);
+        return;
       case 'layer_demand':
-        this.layerDemand = message.active;
-        await this.updateCameraLayers();
+        await this.local.setLayerDemand(message.active);
         return;
       case 'ice_restart':
-        // The server saw our media stop or come from a new address while the socket lived
-        // on. A restart offer still waiting for its answer answers further requests too.
-        this.iceRestartsRequested++;
-        if (!(this.restartOffered && pc?.signalingState === 'have-local-offer')) this.restartIce();
+        // The server saw our media stop or come from a new address while the socket lived on.
+        this.negotiator.onRestartRequest(pc);
         return;
       case 'error':
-        if (message.code === 'glare') setTimeout(() => this.retryAfterGlare(), 1_500);
+        if (message.code === 'glare') setTimeout(() => this.negotiator.retryAfterGlare(), 1_500);
         else if (message.fatal) this.shutdown(joinErrorReason(message.code));
         else {
-          if (message.code === 'forbidden' && message.request_id === this.offerRequest) this.publishRefused = true;
+          if (message.code === 'forbidden' && this.negotiator.isLatestOffer(message.request_id)) this.publishRefused = true;
           console.warn(`[accord] server refused: ${message.code} ${message.message}`);
           // The room tells the person when something they asked for was refused.
           this.emit('message', message);
@@ -782,66 +503,6 @@ export class Engine extends Emitter<EngineEvents> {
       default:
         this.emit('message', message);
     }
-  }
-
-  private async onServerOffer(pc: RTCPeerConnection, message: ServerMessageOf<'offer'>): Promise<void> {
-    this.remoteMap = message.tracks;
-    this.negotiation.offersReceived++;
-    this.negotiation.firstServerOfferAt ??= performance.now();
-    // Polite peer: applying the server's offer rolls back an offer of ours that crossed it.
-    if (pc.signalingState === 'have-local-offer') {
-      this.negotiation.rollbacks++;
-      this.requeueIceRestart();
-    }
-    await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp });
-    for (const t of pc.getTransceivers()) {
-      if (t.mid != null && this.remoteMap[t.mid] && t.direction === 'sendonly') t.direction = 'sendrecv';
-    }
-    const answer = await pc.createAnswer();
-    await pc.setLocalDescription({ type: 'answer', sdp: enableOpusDtxAndFec(answer.sdp ?? '') });
-    this.signal?.send({ type: 'answer', sdp: pc.localDescription?.sdp ?? '' });
-    this.emitRemoteTracks();
-    this.offerAgainIfNeeded(pc);
-  }
-
-  /** A rollback or a missed negotiationneeded leaves our own tracks unsent: offer them. */
-  private offerAgainIfNeeded(pc: RTCPeerConnection): void {
-    const unsent = pc
-      .getTransceivers()
-      .some((t) => t.sender.track && (!t.mid || !['sendonly', 'sendrecv'].includes(t.currentDirection ?? '')));
-    if (unsent || this.restartIceWanted) setTimeout(() => void this.offer(), 50);
-  }
-
-  private retryAfterGlare(): void {
-    const pc = this.pc;
-    if (!pc) return;
-    this.inbox = this.inbox.then(async () => {
-      if (pc.signalingState === 'have-local-offer') {
-        this.requeueIceRestart();
-        await pc.setLocalDescription({ type: 'rollback' });
-      }
-      this.offerAgainIfNeeded(pc);
-    });
-  }
-
-  /** A restart offer of ours was rolled back unanswered: the next offer restarts instead. */
-  private requeueIceRestart(): void {
-    if (this.restartOffered) this.restartIceWanted = true;
-    this.restartOffered = false;
-  }
-
-  /** One at a time: a setParameters begun on parameters read before another's ends is refused. */
-  private updateCameraLayers(): Promise<void> {
-    const update = async () => {
-      const sender = this.cameraSender;
-      if (!sender) return;
-      const parameters = sender.getParameters();
-      if (!parameters.encodings || parameters.encodings.length < 2) return;
-      parameters.encodings = cameraLayers(parameters.encodings, this.layerDemand, this.saveData === true);
-      await sender.setParameters(parameters);
-    };
-    this.layerUpdates = this.layerUpdates.then(update).catch((err) => console.warn('[accord] camera layers', err));
-    return this.layerUpdates;
   }
 
   private emitRemoteTracks(): void {
