@@ -1,0 +1,100 @@
+//! Loading and validating: defaults, the file, the environment, and the errors that name
+//! their key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+fn write(text: &str) -> tempfile_path::TempPath {
+    tempfile_path::TempPath::with(text)
+}
+
+/// A file that removes itself; enough for these tests without another dependency.
+mod tempfile_path {
+    pub struct TempPath(pub std::path::PathBuf);
+    impl TempPath {
+        pub fn with(text: &str) -> Self {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path =
+                std::env::temp_dir().join(format!("accord-config-{}-{n}.toml", std::process::id()));
+            std::fs::write(&path, text).expect("temp dir is writable");
+            Self(path)
+        }
+    }
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn defaults_run_locally_with_nothing_configured() {
+    let (c, unknown) = Config::load(None, Vec::new()).expect("defaults are valid");
+    assert_eq!(c.http.listen.port(), 8080);
+    assert_eq!(c.media.listen.port(), 40000);
+    assert_eq!(c.data_dir, PathBuf::from("data"));
+    assert!(unknown.is_empty());
+    assert!(c.signaling().api_key.is_none());
+}
+
+#[test]
+fn the_file_then_the_environment_override_defaults() {
+    let f = write("[http]\nlisten = \"127.0.0.1:9000\"\n[media]\nshards = 3\n");
+    let env = vec![
+        ("ACCORD_MEDIA_SHARDS".to_owned(), "1".to_owned()),
+        ("ACCORD_TYPO".to_owned(), "x".to_owned()),
+        ("PATH".to_owned(), "/bin".to_owned()),
+    ];
+    let (c, unknown) = Config::load(Some(&f.0), env).expect("valid");
+    assert_eq!(
+        c.http.listen,
+        "127.0.0.1:9000".parse::<SocketAddr>().expect("addr")
+    );
+    assert_eq!(c.media.shards, 1);
+    assert_eq!(unknown, ["ACCORD_TYPO"]);
+}
+
+#[test]
+fn turn_is_handed_out_only_with_urls_and_a_secret_from_the_environment() {
+    let f = write("[turn]\nurls = [\"turn:127.0.0.1:3478\"]\n");
+    let (c, _) = Config::load(Some(&f.0), Vec::new()).expect("valid");
+    assert!(c.signaling().turn.is_none(), "no secret, no TURN");
+    let env = vec![
+        ("ACCORD_TURN_SHARED_SECRET".to_owned(), "s3cret".to_owned()),
+        (
+            "ACCORD_TURN_URLS".to_owned(),
+            "turn:127.0.0.1:3478?transport=udp, turn:127.0.0.1:3478?transport=tcp".to_owned(),
+        ),
+    ];
+    let (c, _) = Config::load(Some(&f.0), env).expect("valid");
+    let turn = c.signaling().turn.expect("TURN configured");
+    assert_eq!(turn.urls.len(), 2);
+    assert_eq!(turn.ttl, Duration::from_secs(6 * 3600));
+}
+
+#[test]
+fn unknown_keys_in_the_file_are_rejected() {
+    let f = write("[media]\nport = 5\n");
+    let err = Config::load(Some(&f.0), Vec::new()).expect_err("unknown key");
+    assert!(err.to_string().contains("port"), "{err}");
+}
+
+#[test]
+fn the_sample_config_in_deploy_is_valid_and_matches_the_defaults() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/accord.toml");
+    let (c, _) = Config::load(Some(Path::new(sample)), Vec::new()).expect("sample loads");
+    assert_eq!(c, Config::default());
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let env = vec![("ACCORD_HTTP_LISTEN".to_owned(), "nowhere".to_owned())];
+    let err = Config::load(None, env).expect_err("bad address");
+    assert!(err.to_string().starts_with("ACCORD_HTTP_LISTEN"), "{err}");
+    let env = vec![("ACCORD_AUTH_TOKEN_SECRET".to_owned(), "short".to_owned())];
+    assert!(Config::load(None, env).is_err());
+}
