@@ -15,6 +15,7 @@ pub mod server;
 pub mod session_world;
 pub mod staff_api;
 pub mod wait;
+pub mod whip_world;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
