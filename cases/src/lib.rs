@@ -50,7 +50,11 @@
 //!
 //! ## Validation
 //! [`validate::Problems`] collects every wrong field of a form at once, so a person fixes
-//! them in one go; the phone and resident ID checks are there too.
+//! them in one go; the phone and resident ID checks are there too. [`forms`] holds the forms
+//! people send (a case and its parties, an online application, an organisation, a staff
+//! account, the case list's filters) and what makes each valid: plain serde structs that
+//! become domain values or name every wrong field, so the edge only extracts, calls and
+//! answers.
 //!
 //! ## Errors
 //! One `#[non_exhaustive]` enum, [`Error`], in the domain's terms (not found, conflict,
@@ -61,6 +65,7 @@
 pub mod access;
 pub mod blobs;
 pub mod error;
+pub mod forms;
 pub mod store;
 pub mod validate;
 

@@ -1,10 +1,18 @@
-//! Join tokens: HS256 JWTs that admit one identity to one room with a set of grants.
+//! Join tokens: HS256 JWTs that admit one identity to one room with a set of grants, and
+//! the extractors that take them (and the API key) from the bearer header, so a handler's
+//! signature says who may call it: [`Participant`] (a join token that still admits),
+//! [`JoinBearer`] (a join token, checked only for signature and times) and [`ApiKey`].
+//! Staff are extracted in [`crate::staff`].
 
+use std::ops::Deref;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::AppState;
 use crate::error::{Error, FieldError, Result};
 
 pub use accord_protocol::Role;
@@ -216,6 +224,73 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 /// Compares secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A bearer join token whose signature, audience and times check out, nothing more: for
+/// acting on what the same identity already opened (a WHIP or WHEP resource). 401 without
+/// one.
+#[derive(Clone, Debug)]
+pub struct JoinBearer(pub JoinClaims);
+
+/// A participant: a bearer join token that still admits, whose invite is live, whose
+/// session is not over, whose bearer was not removed and whose staff account (for a
+/// mediator's own seat) is enabled ([`crate::casework::check_join`]). For everything a
+/// participant opens or does over HTTP.
+#[derive(Clone, Debug)]
+pub struct Participant(pub JoinClaims);
+
+/// The caller presented the configured API key, the one credential that mints join tokens
+/// over HTTP. 404 while no key is configured (the endpoint is off), 401 without the key or
+/// with another.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiKey;
+
+impl FromRequestParts<AppState> for JoinBearer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer_token(&parts.headers)
+            .ok_or(Error::Unauthorized("send the join token as a bearer token"))?;
+        state.keys().verify(token).map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for Participant {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let JoinBearer(claims) = JoinBearer::from_request_parts(parts, state).await?;
+        crate::casework::check_join(state, &claims).await?;
+        Ok(Self(claims))
+    }
+}
+
+impl FromRequestParts<AppState> for ApiKey {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Some(expected) = state.config().api_key.as_deref() else {
+            return Err(Error::NotFound(
+                "token minting over HTTP is disabled: set auth.api_key",
+            ));
+        };
+        let presented = bearer_token(&parts.headers)
+            .ok_or(Error::Unauthorized("send the API key as a bearer token"))?;
+        if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+            Ok(Self)
+        } else {
+            Err(Error::Unauthorized("the API key is not valid"))
+        }
+    }
+}
+
+/// The claims are what handlers read of a participant (`participant.room`, `.sub`).
+impl Deref for Participant {
+    type Target = JoinClaims;
+
+    fn deref(&self) -> &JoinClaims {
+        &self.0
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! The kind is read from the file's first bytes, never from the name or the Content-Type a
 //! client sends: a renamed program is refused whatever it claims to be.
 
+use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 
 use crate::error::{Error, Result};
@@ -13,6 +14,8 @@ use accord_cases::blobs::{BlobStore, BlobWriter};
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// Most files in one application.
 pub const MAX_FILES: usize = 9;
+/// Room for the multipart framing around one file.
+pub const FRAMING_BYTES: usize = 64 * 1024;
 
 /// Bytes needed to tell every accepted kind apart.
 const SNIFF_LEN: usize = 12;
@@ -107,6 +110,38 @@ const UNSUPPORTED: &str = "evidence files must be photos (JPEG, PNG, WebP, HEIC)
 pub async fn drain(field: &mut Field<'_>) -> Result<()> {
     while field.chunk().await.map_err(multipart_error)?.is_some() {}
     Ok(())
+}
+
+/// The next field of an upload for the caller to read, or `None` at the end. Once the
+/// upload was `refused`, the rest of the body is read and dropped here instead, so the
+/// client, still sending, gets the refusal as an answer rather than a connection closed
+/// under its upload.
+pub async fn next_field(multipart: &mut Multipart, refused: bool) -> Result<Option<Field<'_>>> {
+    if refused {
+        while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+            drain(&mut field).await?;
+        }
+        return Ok(None);
+    }
+    multipart.next_field().await.map_err(multipart_error)
+}
+
+/// Drops a field the endpoint does not take, and says which ones it does.
+pub async fn unexpected(field: &mut Field<'_>, name: &str, expected: &str) -> Result<Error> {
+    drain(field).await?;
+    Ok(Error::BadRequest(format!(
+        "unexpected field `{name}`: send {expected}"
+    )))
+}
+
+/// The largest body an upload endpoint takes: `files` files of `max_file_bytes` each, and
+/// `form_bytes` for the multipart framing and any form fields around them. Each file is
+/// checked again as it streams ([`receive`]).
+pub fn body_limit(max_file_bytes: u64, files: usize, form_bytes: usize) -> usize {
+    usize::try_from(max_file_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(files)
+        .saturating_add(form_bytes)
 }
 
 /// A broken or over-long multipart body.

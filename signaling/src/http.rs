@@ -2,18 +2,20 @@
 
 use accord_protocol::MAX_FRAME_BYTES;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::auth::{TokenRequest, constant_time_eq};
+use crate::auth::{ApiKey, TokenRequest};
 use crate::error::{Error, Result};
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
+    let max_file_bytes = state.config().max_evidence_bytes;
+    let one_file = crate::evidence::body_limit(max_file_bytes, 1, crate::evidence::FRAMING_BYTES);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -21,10 +23,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens", post(create_token))
         .route("/ws", any(websocket))
         .merge(crate::whip::router().layer(whip_cors()))
-        .merge(crate::intake::router(state.config().max_evidence_bytes))
+        .merge(crate::intake::router(max_file_bytes))
         .merge(crate::staff::router())
-        .merge(crate::casework::router(state.config().max_evidence_bytes))
-        .merge(crate::room_api::router(state.config().max_evidence_bytes))
+        .merge(crate::casework::router(one_file))
+        .merge(crate::room_api::router(one_file))
         .merge(crate::openapi::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(security_headers))
@@ -101,19 +103,9 @@ struct TokenResponse {
 
 async fn create_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     body: std::result::Result<Json<TokenRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<TokenResponse>> {
-    let Some(expected) = state.config().api_key.as_deref() else {
-        return Err(Error::NotFound(
-            "token minting over HTTP is disabled: set auth.api_key",
-        ));
-    };
-    let presented = crate::auth::bearer_token(&headers)
-        .ok_or(Error::Unauthorized("send the API key as a bearer token"))?;
-    if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-        return Err(Error::Unauthorized("the API key is not valid"));
-    }
     let Json(request) = body?;
     // A case session's seats come from its invites and from opening it, so that each one
     // passes the waiting room and consent and appears in the session's record.

@@ -11,17 +11,14 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::auth::{JoinClaims, Role};
+use crate::auth::{JoinClaims, Participant, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
 use accord_cases::store::model::{Actor, Evidence, SessionEvent};
 use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
 
-/// The participant routes.
-pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
-    let upload_limit = usize::try_from(max_evidence_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(64 * 1024);
+/// The participant routes; a shared file's body may be at most `upload_limit` bytes.
+pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/api/v1/room/consent", get(consent).post(give_consent))
         .route("/api/v1/room/info", get(info))
@@ -30,16 +27,6 @@ pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
             post(share).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/api/v1/room/evidence/{id}", get(fetch))
-}
-
-/// The bearer join token's claims, if it still admits (invite live, session not over, not
-/// removed).
-async fn participant(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
-    let token = crate::auth::bearer_token(headers)
-        .ok_or(Error::Unauthorized("send the join token as a bearer token"))?;
-    let claims = state.keys().verify(token)?;
-    crate::casework::check_join(state, &claims).await?;
-    Ok(claims)
 }
 
 /// What the device check greets someone with, instead of an internal room id: their own
@@ -54,8 +41,10 @@ struct RoomInfo {
     mediator: Option<String>,
 }
 
-async fn info(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<RoomInfo>> {
-    let claims = participant(&state, &headers).await?;
+async fn info(
+    State(state): State<AppState>,
+    Participant(claims): Participant,
+) -> Result<Json<RoomInfo>> {
     // A room that is no case's session has nothing to say beyond the person's own name.
     let Some(case_id) = claims.case.as_deref() else {
         return Ok(Json(RoomInfo::default()));
@@ -93,8 +82,10 @@ struct ConsentState {
     version: &'static str,
 }
 
-async fn consent(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<ConsentState>> {
-    let claims = participant(&state, &headers).await?;
+async fn consent(
+    State(state): State<AppState>,
+    Participant(claims): Participant,
+) -> Result<Json<ConsentState>> {
     let Some((case_id, party_id)) = consenting_party(&claims) else {
         return Ok(Json(ConsentState {
             required: false,
@@ -120,10 +111,10 @@ struct ConsentBody {
 async fn give_consent(
     State(state): State<AppState>,
     address: ClientAddress,
+    Participant(claims): Participant,
     headers: HeaderMap,
     body: std::result::Result<Json<ConsentBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<ConsentState>)> {
-    let claims = participant(&state, &headers).await?;
     let Json(body) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
     let mut problems = Vec::new();
     if !body.online_mediation {
@@ -187,10 +178,9 @@ async fn give_consent(
 
 async fn share(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Participant(claims): Participant,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Evidence>)> {
-    let claims = participant(&state, &headers).await?;
     let case_id = claims
         .case
         .clone()
@@ -247,10 +237,9 @@ async fn share(
 
 async fn fetch(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Participant(claims): Participant,
 ) -> Result<Response> {
-    let claims = participant(&state, &headers).await?;
     let not_shown = Error::NotFound("no such file was shared with you");
     let case_id = claims
         .case

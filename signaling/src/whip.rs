@@ -17,7 +17,7 @@ use axum::routing::{patch, post};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::JoinClaims;
+use crate::auth::{JoinBearer, JoinClaims, Participant};
 use crate::error::{Error, Result};
 use crate::rooms::{AdmitError, Notice, Seating, SessionLink};
 
@@ -81,22 +81,6 @@ pub fn router() -> Router<AppState> {
         .route("/whep", post(watch))
         .route("/whip/{id}", patch(trickle_whip).delete(hang_up_whip))
         .route("/whep/{id}", patch(trickle_whep).delete(hang_up_whep))
-}
-
-/// The claims of a bearer join token whose invite (if any) still admits: for opening a
-/// new resource.
-async fn bearer_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
-    let claims = bearer_token_claims(state, headers)?;
-    crate::casework::check_join(state, &claims).await?;
-    Ok(claims)
-}
-
-/// The claims of a bearer join token, signature and times checked: for acting on a
-/// resource the same identity opened.
-fn bearer_token_claims(state: &AppState, headers: &HeaderMap) -> Result<JoinClaims> {
-    let token = crate::auth::bearer_token(headers)
-        .ok_or(Error::Unauthorized("send a join token as a bearer token"))?;
-    state.keys().verify(token)
 }
 
 /// Refuses an offer with nothing to publish or watch (only a data channel, or every media
@@ -167,29 +151,39 @@ struct WatchQuery {
 
 async fn publish(
     State(state): State<AppState>,
+    Participant(claims): Participant,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    start(state, headers, body, Direction::Publish, None).await
+    start(state, claims, headers, body, Direction::Publish, None).await
 }
 
 async fn watch(
     State(state): State<AppState>,
     Query(query): Query<WatchQuery>,
+    Participant(claims): Participant,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    start(state, headers, body, Direction::Watch, query.participant).await
+    start(
+        state,
+        claims,
+        headers,
+        body,
+        Direction::Watch,
+        query.participant,
+    )
+    .await
 }
 
 async fn start(
     state: AppState,
+    claims: JoinClaims,
     headers: HeaderMap,
     body: Bytes,
     direction: Direction,
     watch: Option<String>,
 ) -> Result<Response> {
-    let claims = bearer_claims(&state, &headers).await?;
     match direction {
         Direction::Publish if !claims.can_publish => {
             return Err(Error::Forbidden("this token may not publish"));
@@ -353,13 +347,13 @@ async fn watch_session(
         .end(&state, &id, LeaveReason::Disconnected);
 }
 
+/// Refuses with 404 a resource that is not `bearer`'s own of that direction.
 fn owned_resource(
     state: &AppState,
-    headers: &HeaderMap,
+    JoinBearer(claims): &JoinBearer,
     id: &str,
     direction: Direction,
 ) -> Result<()> {
-    let claims = bearer_token_claims(state, headers)?;
     let resources = state.resources().lock();
     match resources.get(id) {
         Some(r)
@@ -373,12 +367,13 @@ fn owned_resource(
 
 async fn trickle(
     state: AppState,
+    bearer: JoinBearer,
     headers: HeaderMap,
     id: String,
     body: Bytes,
     direction: Direction,
 ) -> Result<Response> {
-    owned_resource(&state, &headers, &id, direction)?;
+    owned_resource(&state, &bearer, &id, direction)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -424,28 +419,30 @@ async fn trickle(
 async fn trickle_whip(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    bearer: JoinBearer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    trickle(state, headers, id, body, Direction::Publish).await
+    trickle(state, bearer, headers, id, body, Direction::Publish).await
 }
 
 async fn trickle_whep(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    bearer: JoinBearer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    trickle(state, headers, id, body, Direction::Watch).await
+    trickle(state, bearer, headers, id, body, Direction::Watch).await
 }
 
 async fn hang_up(
     state: AppState,
-    headers: HeaderMap,
+    bearer: JoinBearer,
     id: String,
     direction: Direction,
 ) -> Result<Response> {
-    owned_resource(&state, &headers, &id, direction)?;
+    owned_resource(&state, &bearer, &id, direction)?;
     state.resources().end(&state, &id, LeaveReason::Left);
     Ok(StatusCode::OK.into_response())
 }
@@ -453,17 +450,17 @@ async fn hang_up(
 async fn hang_up_whip(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    bearer: JoinBearer,
 ) -> Result<Response> {
-    hang_up(state, headers, id, Direction::Publish).await
+    hang_up(state, bearer, id, Direction::Publish).await
 }
 
 async fn hang_up_whep(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    bearer: JoinBearer,
 ) -> Result<Response> {
-    hang_up(state, headers, id, Direction::Watch).await
+    hang_up(state, bearer, id, Direction::Watch).await
 }
 
 /// What a trickle PATCH carries (RFC 8840 fragment).

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::{Body, Problems, body, sees_everything};
 use crate::AppState;
 use crate::error::{Error, Result};
+use crate::staff::{Administrator, CaseWorker, StaffSession, StaffView, SystemAdministrator};
 use crate::staff::password::{check_new_password, hash_password_blocking};
-use crate::staff::{StaffSession, StaffView};
 use accord_cases::store::model::{Channel, NewOrganisation, NewStaff, Organisation, StaffRole};
 
 pub(super) fn router() -> Router<AppState> {
@@ -38,7 +38,7 @@ async fn organisations(
 ) -> Result<Json<Items<Organisation>>> {
     let items = if sees_everything(&session) {
         state.store().organisations().await?
-    } else if let Some(own) = &session.0.organisation_id {
+    } else if let Some(own) = &session.organisation_id {
         vec![state.store().organisation(own).await?]
     } else {
         Vec::new()
@@ -55,22 +55,11 @@ struct OrganisationForm {
     court: Option<String>,
 }
 
-fn require_system_administrator(session: &StaffSession) -> Result<()> {
-    if sees_everything(session) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "only a system administrator manages organisations",
-        ))
-    }
-}
-
 async fn create_organisation(
     State(state): State<AppState>,
-    session: StaffSession,
+    session: SystemAdministrator,
     form: Body<OrganisationForm>,
 ) -> Result<(StatusCode, Json<Organisation>)> {
-    require_system_administrator(&session)?;
     let form = body(form)?;
     let mut problems = Problems::default();
     let name = problems.text("name", form.name.as_deref(), 80);
@@ -109,29 +98,17 @@ struct StaffQuery {
     organisation_id: Option<String>,
 }
 
-/// Refuses anyone but administrators, and an organisation's administrator outside it.
-fn require_manager_of(session: &StaffSession, organisation_id: Option<&str>) -> Result<()> {
-    session.require_role(&[StaffRole::Administrator])?;
-    if sees_everything(session) || organisation_id == session.0.organisation_id.as_deref() {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("this belongs to another organisation"))
-    }
-}
-
 async fn staff_list(
     State(state): State<AppState>,
-    session: StaffSession,
+    // Mediators see their colleagues (to assign a case); administrators manage them.
+    session: CaseWorker,
     query: std::result::Result<Query<StaffQuery>, QueryRejection>,
 ) -> Result<Json<Items<StaffView>>> {
     let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
-    // Mediators see their colleagues (to assign a case); administrators manage them.
-    session.require_role(&[StaffRole::Administrator, StaffRole::Mediator])?;
     let organisation = if sees_everything(&session) {
         query.organisation_id.filter(|o| !o.is_empty())
     } else {
         let own = session
-            .0
             .organisation_id
             .clone()
             .ok_or(Error::Forbidden("your account belongs to no organisation"))?;
@@ -162,10 +139,9 @@ struct StaffForm {
 
 async fn create_staff(
     State(state): State<AppState>,
-    session: StaffSession,
+    session: Administrator,
     form: Body<StaffForm>,
 ) -> Result<(StatusCode, Json<StaffView>)> {
-    session.require_role(&[StaffRole::Administrator])?;
     let form = body(form)?;
     let mut problems = Problems::default();
     let username = form
@@ -216,9 +192,9 @@ async fn create_staff(
     // everything.
     let target = organisation_id.as_deref();
     if role == StaffRole::Court || (role == StaffRole::Administrator && target.is_none()) {
-        require_system_administrator(&session)?;
+        session.require_system_wide()?;
     } else {
-        require_manager_of(&session, target)?;
+        session.require_manager_of(target)?;
     }
     if let Some(org) = target {
         match state.store().organisation(org).await.map_err(Error::from) {
@@ -253,13 +229,12 @@ async fn create_staff(
 
 async fn disable_staff(
     State(state): State<AppState>,
-    session: StaffSession,
+    session: Administrator,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    session.require_role(&[StaffRole::Administrator])?;
     let staff = state.store().staff(&id).await?;
-    require_manager_of(&session, staff.organisation_id.as_deref())?;
-    if staff.id == session.0.sub {
+    session.require_manager_of(staff.organisation_id.as_deref())?;
+    if staff.id == session.sub {
         return Err(Error::Conflict(
             "you cannot disable your own account".into(),
         ));

@@ -8,19 +8,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::io::AsyncReadExt;
 
-use super::{party_of, require_case_worker, shown, visible_case};
+use super::{party_of, shown, visible_case};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::evidence::{self, Received, drain, multipart_error};
-use crate::staff::StaffSession;
+use crate::staff::{CaseWorker, StaffSession};
 use accord_cases::store::model::{Actor, Evidence, Party, PartyKind};
 use accord_cases::store::{new_id, now_ms};
 
-pub(super) fn router(max_evidence_bytes: u64) -> Router<AppState> {
-    // Room for the multipart framing around the largest file.
-    let upload_limit = usize::try_from(max_evidence_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(64 * 1024);
+/// The evidence routes; an upload's body may be at most `upload_limit` bytes.
+pub(super) fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/cases/{id}/evidence",
@@ -44,12 +41,8 @@ pub(crate) async fn read_upload(
     let mut file: Option<Received> = None;
     let mut party_id: Option<String> = None;
     let mut refusal: Option<Error> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = evidence::next_field(&mut multipart, refusal.is_some()).await? {
         let name = field.name().unwrap_or_default().to_owned();
-        if refusal.is_some() {
-            drain(&mut field).await?;
-            continue;
-        }
         match name.as_str() {
             "file" if file.is_some() => {
                 drain(&mut field).await?;
@@ -67,15 +60,12 @@ pub(crate) async fn read_upload(
                 party_id = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
             }
             _ => {
-                drain(&mut field).await?;
-                refusal = Some(Error::BadRequest(format!(
-                    "unexpected field `{name}`: send `file`{}",
-                    if with_party {
-                        " and optionally `party_id`"
-                    } else {
-                        ""
-                    }
-                )));
+                let expected = if with_party {
+                    "`file` and optionally `party_id`"
+                } else {
+                    "`file`"
+                };
+                refusal = Some(evidence::unexpected(&mut field, &name, expected).await?);
             }
         }
     }
@@ -109,11 +99,10 @@ pub(crate) async fn evidence_record(
 
 async fn upload(
     State(state): State<AppState>,
-    session: StaffSession,
+    session: CaseWorker,
     Path(id): Path<String>,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Evidence>)> {
-    require_case_worker(&session)?;
     let case = visible_case(&state, &session, &id).await?;
     let (file, party_id) = read_upload(&state, multipart, true).await?;
     if let Some(party) = &party_id {
@@ -128,11 +117,10 @@ async fn upload(
 /// named on the representative's record.
 async fn attorney_letter(
     State(state): State<AppState>,
-    session: StaffSession,
+    session: CaseWorker,
     Path((id, party_id)): Path<(String, String)>,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Party>)> {
-    require_case_worker(&session)?;
     let case = visible_case(&state, &session, &id).await?;
     let party = match state.store().party(&party_id).await.map_err(Error::from) {
         Ok(p) if p.case_id == case.id => p,

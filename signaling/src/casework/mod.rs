@@ -1,9 +1,11 @@
 //! The staff API around case records: organisations and staff accounts (administrators),
 //! cases with their parties, sessions and evidence, and invites to sessions.
 //!
-//! Every handler takes a [`StaffSession`] (401 without a valid access token), checks the
-//! role (403), and reaches records only through [`visible_case`], which answers 404 for a
-//! case of another organisation or court, so nobody learns that it exists.
+//! Every handler's signature says who may call it: a [`StaffSession`] (anyone signed in;
+//! 401 without a valid access token) or one of the role-checked extractors of
+//! [`crate::staff::roles`] (403 for another role), such as [`crate::staff::CaseWorker`]. It
+//! reaches records only through [`visible_case`], which answers 404 for a case of another
+//! organisation or court, so nobody learns that it exists.
 
 mod admin;
 mod cases;
@@ -23,12 +25,12 @@ use crate::error::{Error, Result};
 use crate::staff::StaffSession;
 use accord_cases::store::model::{Case, Party, StaffRole};
 
-/// Every case-work route.
-pub fn router(max_evidence_bytes: u64) -> Router<AppState> {
+/// Every case-work route; an evidence upload's body may be at most `upload_limit` bytes.
+pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .merge(admin::router())
         .merge(cases::router())
-        .merge(files::router(max_evidence_bytes))
+        .merge(files::router(upload_limit))
         .merge(invites::router())
         .merge(session_record::router())
 }
@@ -76,7 +78,8 @@ async fn party_of(state: &AppState, case: &Case, id: &str) -> Result<Party> {
     }
 }
 
-/// Refuses court users, who only read what was sent to them.
+/// Refuses court users, who only read what was sent to them. Kept for the handlers that do
+/// not take a [`crate::staff::CaseWorker`] yet.
 fn require_case_worker(session: &StaffSession) -> Result<()> {
     session.require_role(&[StaffRole::Mediator, StaffRole::Administrator])
 }

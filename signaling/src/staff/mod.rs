@@ -1,5 +1,6 @@
 //! Staff accounts' sign-in: first-run setup, login, refresh, logout, password change, and
-//! the [`StaffSession`] extractor every staff endpoint takes.
+//! the extractors every staff endpoint takes: [`StaffSession`] for anyone signed in, and the
+//! role-checked [`CaseWorker`], [`Administrator`] and [`SystemAdministrator`] ([`roles`]).
 //!
 //! An access token (15 minutes, see [`tokens`]) rides in `Authorization: Bearer`; a refresh
 //! token (30 days, opaque, stored hashed) gets a new pair once and is then spent. Presenting
@@ -13,6 +14,7 @@
 //! and only to these routes. API clients keep the token in the body as before.
 
 pub mod password;
+pub mod roles;
 pub mod tokens;
 
 use axum::extract::State;
@@ -23,6 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+pub use roles::{Administrator, CaseWorker, SystemAdministrator};
 pub use tokens::{StaffClaims, StaffSession, issue_access, issue_access_at, verify_access};
 
 use crate::AppState;
@@ -371,9 +374,9 @@ async fn change_password(
     // A stolen access token must not become a way to guess the password it does not carry:
     // wrong current passwords count like failed logins, per account.
     let now = std::time::Instant::now();
-    let failures = format!("password-change|{}", session.0.sub);
+    let failures = format!("password-change|{}", session.sub);
     state.limits().login_failures.check(&failures, now)?;
-    let staff = state.store().staff(&session.0.sub).await?;
+    let staff = state.store().staff(&session.sub).await?;
     let mut errors = check_new_password("new_password", &request.new_password, &staff.username);
     let current_ok =
         verify_blocking(request.current_password, Some(staff.password_hash.clone())).await?;
@@ -400,7 +403,7 @@ async fn change_password(
 }
 
 async fn me(State(state): State<AppState>, session: StaffSession) -> Result<Json<StaffView>> {
-    let staff = state.store().staff(&session.0.sub).await?;
+    let staff = state.store().staff(&session.sub).await?;
     if staff.disabled_at.is_some() {
         return Err(Error::Unauthorized("this account is disabled"));
     }

@@ -150,6 +150,15 @@ impl StaffSession {
     }
 }
 
+/// The claims are what handlers read of a session (`session.sub`, `session.role`).
+impl std::ops::Deref for StaffSession {
+    type Target = StaffClaims;
+
+    fn deref(&self) -> &StaffClaims {
+        &self.0
+    }
+}
+
 impl FromRequestParts<AppState> for StaffSession {
     type Rejection = Error;
 
