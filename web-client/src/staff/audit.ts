@@ -4,6 +4,7 @@
 import { type MessageKey, hasMessage, t } from '../i18n';
 import { h } from '../screens/dom';
 import { type AuditEntry, formatChinaTime } from './api';
+import { AUDIT_ACTION_WORDS, auditActionOf } from './vocabulary';
 
 /**
  * Names the page knows, keyed like the server's references: `staff:ST_…`, `party:PT_…`,
@@ -13,8 +14,9 @@ export type Names = Map<string, string>;
 
 /** An audit action in words, or its code when there are no words for it yet. */
 export function auditAction(action: string): string {
-  const key = `audit.${action}`;
-  return hasMessage(key) ? t(key) : action;
+  const known = auditActionOf(action);
+  const key = known ? AUDIT_ACTION_WORDS[known] : null;
+  return key ? t(key) : action;
 }
 
 /** Who did something, by name where the page knows it. */

@@ -4,6 +4,7 @@
 
 import { type Language, type MessageKey, hasMessage, language, t } from '../i18n';
 import { type Party, type SessionEvent, formatChinaTime } from './api';
+import { SESSION_EVENT_SENTENCES, sessionEventKindOf } from './vocabulary';
 
 /** A piece of a sentence: words, or a shared file the reader can open. */
 export type Part = string | { evidenceId: string; name: string };
@@ -41,7 +42,8 @@ export function whoOf(event: SessionEvent, people: People, lang: Language = lang
 
 /** Where it happened: a room's name, the waiting room, or nothing for the session as a whole. */
 export function placeOf(event: SessionEvent, lang: Language = language()): string {
-  if (event.kind === 'waiting' || event.kind === 'denied' || (event.kind === 'left' && leftReason(event).waiting)) {
+  const kind = sessionEventKindOf(event.kind);
+  if (kind === 'waiting' || kind === 'denied' || (kind === 'left' && leftReason(event).waiting)) {
     return t('record.waitingRoom', {}, lang);
   }
   return event.space ? label('space', event.space, lang) : '';
@@ -80,7 +82,8 @@ function sentenceOf(event: SessionEvent, lang: Language): { key: string; values:
     subject: named(event.subject_name, null, lang),
     space: spaceIn(event, lang),
   };
-  switch (event.kind) {
+  const kind = sessionEventKindOf(event.kind);
+  switch (kind) {
     case 'moved':
       // A mediator moving themself goes to a room; anyone else is moved there.
       return { key: event.subject_identity === event.actor_identity ? 'record.event.movedSelf' : 'record.event.moved', values };
@@ -94,7 +97,7 @@ function sentenceOf(event: SessionEvent, lang: Language): { key: string; values:
     case 'denied':
     case 'removed':
       values.reason = reason(event.detail);
-      return { key: `record.event.${event.kind}`, values };
+      return { key: SESSION_EVENT_SENTENCES[kind], values };
     case 'unmute_asked': {
       const source = ['microphone', 'camera', 'screen'].includes(event.detail ?? '') ? event.detail : 'other';
       return { key: `record.event.unmute_asked.${source}`, values };
@@ -103,14 +106,15 @@ function sentenceOf(event: SessionEvent, lang: Language): { key: string; values:
       return { key: `record.event.video_stopped.${event.detail === 'screen' ? 'screen' : 'camera'}`, values };
     case 'chat':
       values.text = event.detail ?? '';
-      return { key: 'record.event.chat', values };
+      return { key: SESSION_EVENT_SENTENCES[kind], values };
     case 'evidence_shared':
       values.name = sharedFile(event.detail) ?? (event.detail ?? '');
-      return { key: 'record.event.evidence_shared', values };
+      return { key: SESSION_EVENT_SENTENCES[kind], values };
     default: {
-      const key = `record.event.${event.kind}`;
+      // A kind newer than this page may have words already; if not, it is said with its code
+      // rather than hidden from the record.
+      const key = (kind && SESSION_EVENT_SENTENCES[kind]) ?? `record.event.${event.kind}`;
       if (hasMessage(key)) return { key, values };
-      // A kind newer than this page: said with its code rather than hidden from the record.
       values.kind = event.kind;
       values.detail = event.detail ?? '';
       return { key: 'record.event.other', values };
@@ -161,8 +165,9 @@ export function mediatorsOf(events: readonly SessionEvent[]): string[] {
 export function attendeesOf(events: readonly SessionEvent[], people: People, lang: Language = language()): string[] {
   const seen = new Map<string, string>();
   for (const e of events) {
+    const kind = sessionEventKindOf(e.kind);
     const [identity, name, role] =
-      e.kind === 'joined' ? [e.actor_identity, e.actor_name, e.actor_role] : e.kind === 'admitted' ? [e.subject_identity, e.subject_name, null] : [];
+      kind === 'joined' ? [e.actor_identity, e.actor_name, e.actor_role] : kind === 'admitted' ? [e.subject_identity, e.subject_name, null] : [];
     if (!identity || !name || seen.has(identity)) continue;
     const what = roleOf(identity, role ?? null, people, lang);
     seen.set(identity, what ? t('record.who', { name, role: what }, lang) : name);

@@ -1,0 +1,121 @@
+//! The names of what happens: audit actions and the kinds of session-record entries. Each is
+//! stored and sent as the same text it always was (the audit chain hashes that text), and
+//! the staff desk's copy (`web-client/src/staff/vocabulary.ts`) is checked against the
+//! examples in `docs/api/examples/` by both sides' tests, so neither can grow a name the
+//! other lacks.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::text_enum;
+use crate::error::{Error, Result};
+
+text_enum!(
+    /// What an audit entry records. Its text is part of the entry's hash, so a variant's
+    /// text never changes once written.
+    AuditAction {
+        /// A case was registered by staff or applied for online.
+        CaseCreated = "case.created",
+        /// A case moved from one status to another.
+        CaseStatusChanged = "case.status_changed",
+        /// A case was given to a mediator.
+        CaseAssigned = "case.assigned",
+        /// A person was added to a case.
+        PartyAdded = "party.added",
+        /// A representative's power of attorney was uploaded.
+        PartyAttorneyLetter = "party.attorney_letter",
+        /// Someone read a party's ID number in full.
+        PartyIdNumberRead = "party.id_number_read",
+        /// A session was scheduled.
+        SessionScheduled = "session.scheduled",
+        /// A session's mediator opened its room.
+        SessionStarted = "session.started",
+        /// A session ended.
+        SessionEnded = "session.ended",
+        /// An invite (a join link) was made for a person.
+        InviteCreated = "invite.created",
+        /// An invite was revoked; its link stops admitting.
+        InviteRevoked = "invite.revoked",
+        /// An invite was sent through a channel (SMS, WeChat, the log).
+        InviteSent = "invite.sent",
+        /// A party consented to online mediation and its recording.
+        ConsentGiven = "consent.given",
+        /// A file was added to a case's evidence.
+        EvidenceAdded = "evidence.added",
+        /// An organisation was created.
+        OrganisationCreated = "organisation.created",
+        /// A staff account was created.
+        StaffCreated = "staff.created",
+        /// A staff account was disabled.
+        StaffDisabled = "staff.disabled",
+        /// A staff member changed their password.
+        StaffPasswordChanged = "staff.password_changed",
+        /// A staff member signed in.
+        StaffLogin = "staff.login",
+        /// A staff member signed out.
+        StaffLogout = "staff.logout",
+        /// A spent refresh token came back: every sign-in of that account was revoked.
+        StaffRefreshTokenReused = "staff.refresh_token_reused",
+        /// The first administrator's account was made (first-run setup).
+        SetupCompleted = "setup.completed",
+        /// Phones stored in clear by an older version were sealed at startup.
+        StorePhonesSealed = "store.phones_sealed",
+    }
+);
+
+text_enum!(
+    /// What a session-record (笔录) entry says happened in a case session's room.
+    SessionEventKind {
+        /// A party consented to online mediation and its recording (detail: the text's
+        /// version).
+        Consent = "consent",
+        /// Someone entered the session.
+        Joined = "joined",
+        /// A party arrived in the waiting room.
+        Waiting = "waiting",
+        /// A moderator let someone in from the waiting room.
+        Admitted = "admitted",
+        /// A moderator turned someone away (detail: the reason).
+        Denied = "denied",
+        /// Someone left (detail: the reason).
+        Left = "left",
+        /// Someone was moved, or moved, to another room (detail: `joint → applicant`).
+        Moved = "moved",
+        /// A hand went up.
+        HandRaised = "hand_raised",
+        /// A hand went down.
+        HandLowered = "hand_lowered",
+        /// A chat message (detail: the text).
+        Chat = "chat",
+        /// A file was shared as evidence (detail: the evidence id, a space, the file name).
+        EvidenceShared = "evidence_shared",
+        /// A moderator asked someone to turn a device on (detail: which).
+        UnmuteAsked = "unmute_asked",
+        /// A moderator muted someone's microphone.
+        Muted = "muted",
+        /// A moderator stopped someone's camera or screen (detail: which).
+        VideoStopped = "video_stopped",
+        /// A moderator removed someone for good (detail: the reason).
+        Removed = "removed",
+        /// The room was locked: nobody new comes in.
+        Locked = "locked",
+        /// The room was unlocked.
+        Unlocked = "unlocked",
+        /// A moderator ended the session for everyone.
+        Ended = "ended",
+    }
+);
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for SessionEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests;

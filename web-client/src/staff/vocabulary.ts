@@ -1,0 +1,83 @@
+// The names the server writes for what happened, with the words the desk shows for each: audit
+// actions (a case's audit trail) and the kinds of session-record (笔录) entries. The server's
+// copy is `AuditAction` and `SessionEventKind` in cases/src/store/vocabulary.rs; both copies
+// are checked against the examples in docs/api/examples/ (vocabulary.test.ts here), so a name
+// one has and the other lacks fails a test.
+
+import type { MessageKey } from '../i18n';
+
+/**
+ * Every audit action, with its words. Actions about staff accounts, organisations and the store
+ * are never in a case's trail, the only trail the desk shows, so they have none (null).
+ */
+export const AUDIT_ACTION_WORDS = {
+  'case.created': 'audit.case.created',
+  'case.status_changed': 'audit.case.status_changed',
+  'case.assigned': 'audit.case.assigned',
+  'party.added': 'audit.party.added',
+  'party.attorney_letter': 'audit.party.attorney_letter',
+  'party.id_number_read': 'audit.party.id_number_read',
+  'session.scheduled': 'audit.session.scheduled',
+  'session.started': 'audit.session.started',
+  'session.ended': 'audit.session.ended',
+  'invite.created': 'audit.invite.created',
+  'invite.revoked': 'audit.invite.revoked',
+  'invite.sent': 'audit.invite.sent',
+  'consent.given': 'audit.consent.given',
+  'evidence.added': 'audit.evidence.added',
+  'organisation.created': null,
+  'staff.created': null,
+  'staff.disabled': null,
+  'staff.password_changed': null,
+  'staff.login': null,
+  'staff.logout': null,
+  'staff.refresh_token_reused': null,
+  'setup.completed': null,
+  'store.phones_sealed': null,
+} as const satisfies Record<string, MessageKey | null>;
+
+/** What an audit entry records (`AuditEntry.action`). */
+export type AuditAction = keyof typeof AUDIT_ACTION_WORDS;
+
+/**
+ * Every kind of session-record entry, with the sentence that tells it. Kinds whose sentence
+ * depends on the entry (who moved whom, why someone left, which device) have null here:
+ * record.ts picks among their sentences.
+ */
+export const SESSION_EVENT_SENTENCES = {
+  consent: 'record.event.consent',
+  joined: 'record.event.joined',
+  waiting: 'record.event.waiting',
+  admitted: 'record.event.admitted',
+  denied: 'record.event.denied',
+  left: null,
+  moved: null,
+  hand_raised: 'record.event.hand_raised',
+  hand_lowered: 'record.event.hand_lowered',
+  chat: 'record.event.chat',
+  evidence_shared: 'record.event.evidence_shared',
+  unmute_asked: null,
+  muted: 'record.event.muted',
+  video_stopped: null,
+  removed: 'record.event.removed',
+  locked: 'record.event.locked',
+  unlocked: 'record.event.unlocked',
+  ended: 'record.event.ended',
+} as const satisfies Record<string, MessageKey | null>;
+
+/** What a session-record entry says happened (`SessionEvent.kind`). */
+export type SessionEventKind = keyof typeof SESSION_EVENT_SENTENCES;
+
+function isKeyOf<T extends object>(table: T, name: string): name is Extract<keyof T, string> {
+  return Object.prototype.hasOwnProperty.call(table, name);
+}
+
+/** The action if this page knows it; null for one newer than the page. */
+export function auditActionOf(action: string): AuditAction | null {
+  return isKeyOf(AUDIT_ACTION_WORDS, action) ? action : null;
+}
+
+/** The kind if this page knows it; null for one newer than the page. */
+export function sessionEventKindOf(kind: string): SessionEventKind | null {
+  return isKeyOf(SESSION_EVENT_SENTENCES, kind) ? kind : null;
+}
