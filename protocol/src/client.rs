@@ -11,7 +11,7 @@ use crate::Space;
 pub enum ClientMessage {
     /// Enter a room.
     Join {
-        /// Must be [`PROTOCOL_VERSION`].
+        /// Must be [`crate::PROTOCOL_VERSION`].
         protocol: u32,
         /// The join token.
         token: String,

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use crate::{
-    ChatMessage, ConnectionHealth, ErrorCode, IceServer, LeaveReason, ParticipantInfo,
-    PauseReason, SharedEvidence, Space,
+    ChatMessage, ConnectionHealth, ErrorCode, IceServer, LeaveReason, ParticipantInfo, PauseReason,
+    SharedEvidence, Space,
 };
 
 /// A frame to the client.
@@ -23,7 +23,7 @@ pub enum ServerMessage {
         /// Echo of the join's request id.
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
-        /// [`PROTOCOL_VERSION`].
+        /// [`crate::PROTOCOL_VERSION`].
         protocol: u32,
         /// You.
         participant: ParticipantInfo,
@@ -54,7 +54,7 @@ pub enum ServerMessage {
         /// Echo of the join's request id.
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
-        /// [`PROTOCOL_VERSION`].
+        /// [`crate::PROTOCOL_VERSION`].
         protocol: u32,
         /// You.
         participant: ParticipantInfo,
