@@ -3,6 +3,7 @@
 //! here, so the staff API, the recorder and the agreement code apply the same ones.
 
 use crate::error::{Error, Result};
+use crate::ids::{CaseId, InviteId, OrganisationId, SessionId, StaffId};
 use crate::store::model::{Case, SessionStatus, StaffRole};
 use crate::store::{Store, now_ms};
 
@@ -10,11 +11,11 @@ use crate::store::{Store, now_ms};
 #[derive(Clone, Copy, Debug)]
 pub struct Viewer<'a> {
     /// Their staff id.
-    pub id: &'a str,
+    pub id: &'a StaffId,
     /// Their role.
     pub role: StaffRole,
     /// The organisation they work for; `None` for a system-wide administrator.
-    pub organisation_id: Option<&'a str>,
+    pub organisation_id: Option<&'a OrganisationId>,
     /// The court a court user works at.
     pub court: Option<&'a str>,
 }
@@ -31,8 +32,7 @@ impl Viewer<'_> {
         match self.role {
             StaffRole::Court => self.court.is_some() && case.court.as_deref() == self.court,
             StaffRole::Administrator | StaffRole::Mediator => {
-                self.sees_everything()
-                    || self.organisation_id == Some(case.organisation_id.as_str())
+                self.sees_everything() || self.organisation_id == Some(&case.organisation_id)
             }
         }
     }
@@ -40,14 +40,14 @@ impl Viewer<'_> {
     /// Whether they see the parties' phones in full: only the case's own mediator, who calls
     /// them; everyone else, administrators and court users included, sees them masked.
     pub fn sees_phones_of(&self, case: &Case) -> bool {
-        self.role == StaffRole::Mediator && case.mediator_id.as_deref() == Some(self.id)
+        self.role == StaffRole::Mediator && case.mediator_id.as_ref() == Some(self.id)
     }
 }
 
 impl Store {
     /// The case `id` if `viewer` may see it; [`Error::NotFound`] both when it does not exist
     /// and when it is not theirs, so nobody learns that another organisation's case exists.
-    pub async fn visible_case(&self, viewer: &Viewer<'_>, id: &str) -> Result<Case> {
+    pub async fn visible_case(&self, viewer: &Viewer<'_>, id: &CaseId) -> Result<Case> {
         match self.case(id).await {
             Ok(case) if viewer.may_see(&case) => Ok(case),
             Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such case")),
@@ -91,25 +91,30 @@ impl Store {
             return Ok(());
         }
         match seat.invite {
-            None => self.check_staff_seat(seat.sub, seat.issued_at).await?,
+            None => {
+                self.check_staff_seat(&StaffId::from(seat.sub), seat.issued_at)
+                    .await?
+            }
             Some(invite_id) => {
                 let refused = Error::Unauthorized(
                     "this invitation is no longer valid; ask the mediator for a new link",
                 );
-                let invite = match self.invite(invite_id).await {
+                let invite = match self.invite(&InviteId::from(invite_id)).await {
                     Ok(invite) => invite,
                     Err(Error::NotFound(_)) => return Err(refused),
                     Err(other) => return Err(other),
                 };
-                if !invite.is_active(now_ms() / 1000) || seat.session != Some(&invite.session_id) {
+                if !invite.is_active(now_ms() / 1000)
+                    || seat.session != Some(invite.session_id.as_str())
+                {
                     return Err(refused);
                 }
             }
         }
-        let Some(session_id) = seat.session else {
+        let Some(session_id) = seat.session.map(SessionId::from) else {
             return Ok(());
         };
-        let session = match self.session(session_id).await {
+        let session = match self.session(&session_id).await {
             Ok(session) => session,
             Err(Error::NotFound(_)) => {
                 return Err(Error::Unauthorized("this mediation session does not exist"));
@@ -122,7 +127,7 @@ impl Store {
         ) {
             return Err(Error::Unauthorized("this mediation session is over"));
         }
-        if self.removed_from_session(session_id, seat.sub).await? {
+        if self.removed_from_session(&session_id, seat.sub).await? {
             return Err(Error::Unauthorized(
                 "the mediator removed you from this session",
             ));
@@ -133,7 +138,7 @@ impl Store {
     /// Refuses a mediator's seat once their staff account is disabled (or gone), or once
     /// the token it came with (issued at `issued_at`, Unix seconds) was revoked by a
     /// password change or a detected token theft.
-    pub async fn check_staff_seat(&self, staff_id: &str, issued_at: u64) -> Result<()> {
+    pub async fn check_staff_seat(&self, staff_id: &StaffId, issued_at: u64) -> Result<()> {
         let staff = match self.staff(staff_id).await {
             Ok(staff) => staff,
             Err(Error::NotFound(_)) => return Err(Error::Unauthorized(ACCOUNT_DISABLED)),

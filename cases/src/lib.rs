@@ -28,6 +28,22 @@
 //! - Times are Unix milliseconds and ids are a type prefix and 16 random characters, so
 //!   both databases return the same values.
 //!
+//! ## Ids
+//! Every record is named by its own id type ([`ids`]), so the compiler refuses a party id
+//! where a case id is meant: [`CaseId`] (`CA_…`, a dispute), [`SessionId`] (`SE_…`, one
+//! video session of a case), [`PartyId`] (`PT_…`, a party or someone acting for one; also
+//! their identity in a room), [`StaffId`] (`ST_…`, a staff account; a mediator's identity in
+//! a room), [`OrganisationId`] (`OR_…`), [`InviteId`] (`IN_…`, a join token's `inv`),
+//! [`EvidenceId`] (`EV_…`), [`SessionEventId`] (`SV_…`, an entry of the session record) and
+//! [`ConsentId`] (`CO_…`). They are opaque strings: no code parses them; the prefix is
+//! for people reading logs and rows. The store makes them
+//! ([`store::new_id`]: the prefix and 16 random characters); the edge turns the text of a
+//! URL or token into one by naming the type (`CaseId::from(..)`). They are stored as text
+//! and serialised as plain JSON strings, as before they had types, and read as `&str`
+//! wherever text is wanted. A tracking code is not an id but a short code an applicant
+//! types ([`store::looks_like_tracking_code`]); the media room's name and a join token's
+//! `sub` are the edge's, and stay text.
+//!
 //! ## The audit chain
 //! Entries are append-only. Each entry's hash covers its fields and the previous entry's
 //! hash, starting from [`store::GENESIS`], so changing or removing an entry breaks every
@@ -66,10 +82,15 @@ pub mod access;
 pub mod blobs;
 pub mod error;
 pub mod forms;
+pub mod ids;
 pub mod store;
 pub mod validate;
 
 pub use error::{Error, FieldError, Result};
+pub use ids::{
+    CaseId, ConsentId, EvidenceId, InviteId, OrganisationId, PartyId, SessionEventId, SessionId,
+    StaffId,
+};
 
 /// A random string of `len` letters and digits, for record ids and temporary file names.
 pub fn random_token(len: usize) -> String {

@@ -179,7 +179,10 @@ async fn only_legal_status_transitions_are_allowed(s: &Scratch) {
         .await
         .expect("assign");
     assert_eq!(assigned.status, CaseStatus::Assigned);
-    assert_eq!(assigned.mediator_id.as_deref(), Some(mediator.id.as_str()));
+    assert_eq!(
+        assigned.mediator_id.as_ref().map(|id| id.as_str()),
+        Some(mediator.id.as_str())
+    );
     let session = store
         .schedule_session(&admin(), &case.id, 1_800_000_000_000)
         .await
@@ -206,7 +209,7 @@ async fn only_legal_status_transitions_are_allowed(s: &Scratch) {
     ));
     assert!(matches!(
         store
-            .transition_case(&admin(), "CA_nope", CaseStatus::Closed)
+            .transition_case(&admin(), &"CA_nope".into(), CaseStatus::Closed)
             .await,
         Err(Error::NotFound(_))
     ));
@@ -258,7 +261,7 @@ async fn a_retried_create_with_one_key_makes_one_case(s: &Scratch) {
         }
     }))
     .await;
-    let ids: std::collections::BTreeSet<String> =
+    let ids: std::collections::BTreeSet<accord_cases::CaseId> =
         racing.into_iter().map(|r| r.expect("create").id).collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
     // Another actor's key is another key.

@@ -5,10 +5,10 @@
 #[macro_use]
 mod common;
 
-use accord_cases::Error;
 use accord_cases::store::model::{
     Actor, CaseFilter, CaseStatus, Evidence, PartyKind, SessionEvent, Side,
 };
+use accord_cases::{Error, SessionId};
 use common::{Scratch, new_case, organisation, person};
 
 async fn a_case_and_its_parties_are_registered_together_once_per_key(s: &Scratch) {
@@ -237,10 +237,10 @@ async fn a_sessions_evidence_share_is_counted_from_its_record(s: &Scratch) {
         uploaded_by: "ST_mediator".into(),
         created_at: 1_900_000_000_000,
     };
-    let shared = |seq: i64, session: &str, kind: &str, detail: &str| SessionEvent {
-        id: format!("SV_{seq}"),
+    let shared = |seq: i64, session: &SessionId, kind: &str, detail: &str| SessionEvent {
+        id: format!("SV_{seq}").into(),
         seq,
-        session_id: session.into(),
+        session_id: session.clone(),
         case_id: case.id.clone(),
         at: 1_900_000_000_000,
         kind: kind.into(),
@@ -276,7 +276,7 @@ async fn a_sessions_evidence_share_is_counted_from_its_record(s: &Scratch) {
     );
     assert_eq!(
         store
-            .evidence_shared_in_session("SE_nothing_shared")
+            .evidence_shared_in_session(&"SE_nothing_shared".into())
             .await
             .expect("share"),
         (0, 0)

@@ -50,7 +50,9 @@ async fn usernames_are_unique_and_staff_are_found_by_them(s: &Scratch) {
         "$argon2id$new"
     );
     assert!(matches!(
-        store.set_password_hash(&admin(), "ST_nobody", "x").await,
+        store
+            .set_password_hash(&admin(), &"ST_nobody".into(), "x")
+            .await,
         Err(Error::NotFound(_))
     ));
 }

@@ -16,6 +16,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
 use accord_cases::store::model::{Actor, Evidence, SessionEvent};
 use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
+use accord_cases::{CaseId, PartyId, SessionId, StaffId};
 
 /// The participant routes; a shared file's body may be at most `upload_limit` bytes.
 pub fn router(upload_limit: usize) -> Router<AppState> {
@@ -50,9 +51,9 @@ async fn info(
         return Ok(Json(RoomInfo::default()));
     };
     let store = state.store();
-    let case = store.case(case_id).await?;
+    let case = store.case(&CaseId::from(case_id)).await?;
     let organisation = store.organisation(&case.organisation_id).await?;
-    let mediator = match case.mediator_id.as_deref() {
+    let mediator = match case.mediator_id.as_ref() {
         Some(id) => Some(store.staff(id).await?.display_name),
         None => None,
     };
@@ -64,9 +65,9 @@ async fn info(
 }
 
 /// A party of a case: the only ones whose consent is asked.
-fn consenting_party(claims: &JoinClaims) -> Option<(&str, &str)> {
+fn consenting_party(claims: &JoinClaims) -> Option<(CaseId, PartyId)> {
     match (&claims.case, claims.role) {
-        (Some(case), Role::Party) => Some((case.as_str(), claims.sub.as_str())),
+        (Some(case), Role::Party) => Some((case.into(), (&claims.sub).into())),
         _ => None,
     }
 }
@@ -93,7 +94,7 @@ async fn consent(
             version: CONSENT_VERSION,
         }));
     };
-    let given = state.store().consent(case_id, party_id).await?;
+    let given = state.store().consent(&case_id, &party_id).await?;
     Ok(Json(ConsentState {
         required: given.is_none(),
         consented_at: given.map(|c| c.created_at),
@@ -141,9 +142,9 @@ async fn give_consent(
     let given = state
         .store()
         .give_consent(
-            case_id,
-            party_id,
-            claims.session.as_deref(),
+            &case_id,
+            &party_id,
+            claims.session.clone().map(SessionId::from).as_ref(),
             address.as_deref(),
             user_agent,
         )
@@ -152,8 +153,8 @@ async fn give_consent(
         let entry = SessionEvent {
             id: new_id("SV"),
             seq: next_seq(),
-            session_id: session_id.clone(),
-            case_id: case_id.to_owned(),
+            session_id: session_id.into(),
+            case_id: case_id.clone(),
             at: given.created_at,
             kind: "consent".into(),
             actor_identity: Some(claims.sub.clone()),
@@ -201,7 +202,10 @@ async fn share(
         .clone()
         .unwrap_or_else(|| claims.room.clone());
     if !limits.evidence.knows(&session) {
-        let (files, bytes) = state.store().evidence_shared_in_session(&session).await?;
+        let (files, bytes) = state
+            .store()
+            .evidence_shared_in_session(&SessionId::from(&session))
+            .await?;
         limits.evidence.seed(&session, files, bytes);
     }
     limits.evidence.check(&session)?;
@@ -210,13 +214,17 @@ async fn share(
     // leaves nothing behind in the blob store.
     limits.evidence.add(&session, file.writer.written())?;
     let (actor, party_id) = match claims.role {
-        Role::Party => (Actor::Party(claims.sub.clone()), Some(claims.sub.clone())),
-        _ => (Actor::Staff(claims.sub.clone()), None),
+        Role::Party => (
+            Actor::Party(PartyId::from(&claims.sub)),
+            Some(PartyId::from(&claims.sub)),
+        ),
+        _ => (Actor::Staff(StaffId::from(&claims.sub)), None),
     };
-    let record = crate::casework::evidence_record(file, case_id, party_id, &actor).await?;
+    let record =
+        crate::casework::evidence_record(file, CaseId::from(case_id), party_id, &actor).await?;
     let stored = state.store().add_evidence(&actor, record).await?;
     let shown = SharedEvidence {
-        id: stored.id.clone(),
+        id: stored.id.to_string(),
         name: stored.file_name.clone(),
         content_type: stored.media_type.clone(),
         size: stored.size,
@@ -253,7 +261,7 @@ async fn fetch(
     }
     let record = state
         .store()
-        .evidence(case_id)
+        .evidence(&CaseId::from(case_id))
         .await?
         .into_iter()
         .find(|e| e.id == id)

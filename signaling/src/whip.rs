@@ -206,8 +206,8 @@ async fn start(
     let seating = Seating {
         session: match (&claims.case, &claims.session) {
             (Some(case_id), Some(session_id)) => Some(SessionLink {
-                case_id: case_id.clone(),
-                session_id: session_id.clone(),
+                case_id: case_id.into(),
+                session_id: session_id.into(),
             }),
             _ => None,
         },

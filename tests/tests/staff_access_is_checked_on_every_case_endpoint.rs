@@ -33,7 +33,7 @@ async fn every_staff_endpoint_refuses_missing_expired_forged_and_join_tokens() -
         StoreKeys::load_or_create(&data_dir)?,
     )
     .await?;
-    let staff = store.staff(&world.mediator_a_id).await?;
+    let staff = store.staff(&world.mediator_a_id.as_str().into()).await?;
     let an_hour_ago = accord_signaling::store::now_ms() as u64 / 1000 - 3600;
     let expired = accord_signaling::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
     store.close().await;

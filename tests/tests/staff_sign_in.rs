@@ -158,7 +158,7 @@ async fn administrator_sets_up_once_signs_in_refreshes_and_changes_password() ->
         .or_else(|_| std::env::var("DATABASE_URL"))
         .unwrap_or_else(|_| format!("sqlite://{}", data_dir.join("accord.db").display()));
     let store = Store::open(&url, StoreKeys::load_or_create(&data_dir)?).await?;
-    let staff = store.staff(text(&me, "id")?).await?;
+    let staff = store.staff(&text(&me, "id")?.into()).await?;
     let an_hour_ago = accord_signaling::store::now_ms() as u64 / 1000 - 3600;
     let expired = accord_signaling::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
     store.close().await;

@@ -183,7 +183,7 @@ impl PartyForm {
             name,
             phone,
             id_number,
-            represents,
+            represents: represents.map(Into::into),
             attorney_letter: None,
         })
     }

@@ -11,6 +11,7 @@ use super::model::{
 };
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
+use crate::ids::{CaseId, StaffId};
 
 /// An idempotency key as one create uses it: its scope (whose creates of what), the key, and
 /// the SHA-256 of what the create asked for, which the key is bound to.
@@ -87,7 +88,7 @@ impl Store {
         let hash = request_sha256(&(&new, &parties))?;
         let key_use = KeyUse::of(&scope, idempotency_key, &hash);
         if let Some(existing) = self.earlier(key_use).await? {
-            return Ok((self.case(&existing).await?, false));
+            return Ok((self.case(&CaseId::from(existing)).await?, false));
         }
         if parties.iter().any(|p| p.represents.is_some()) {
             return Err(Error::Conflict(
@@ -112,7 +113,7 @@ impl Store {
             // Two attempts raced; the other one stored the key first.
             Err(Error::Conflict(_)) if key_use.is_some() => {
                 let existing = self.race_winner(key_use).await?;
-                Ok((self.case(&existing).await?, false))
+                Ok((self.case(&CaseId::from(existing)).await?, false))
             }
             Err(other) => Err(other),
         }
@@ -236,7 +237,7 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         if let Some(idempotency) = idempotency {
-            self.remember_key(tx, idempotency, &case.id).await?;
+            self.remember_key(tx, idempotency, case.id.as_str()).await?;
         }
         self.audit(
             tx,
@@ -250,11 +251,11 @@ impl Store {
     }
 
     /// One case.
-    pub async fn case(&self, id: &str) -> Result<Case> {
+    pub async fn case(&self, id: &CaseId) -> Result<Case> {
         let row = self
             .one(
                 &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"),
-                id,
+                id.as_str(),
                 "no such case",
             )
             .await?;
@@ -284,7 +285,7 @@ impl Store {
         if let Some(org) = &filter.organisation_id {
             clauses.push(format!(
                 "organisation_id = {}",
-                param(Param::Text(org.clone()))
+                param(Param::Text(org.to_string()))
             ));
         }
         if let Some(court) = &filter.court {
@@ -361,7 +362,12 @@ impl Store {
     }
 
     /// Moves a case to `to`, if its life cycle allows that step from where it is.
-    pub async fn transition_case(&self, actor: &Actor, id: &str, to: CaseStatus) -> Result<Case> {
+    pub async fn transition_case(
+        &self,
+        actor: &Actor,
+        id: &CaseId,
+        to: CaseStatus,
+    ) -> Result<Case> {
         let mut tx = self.begin().await?;
         let from = self.locked_status(&mut tx, id).await?;
         if !from.may_become(to) {
@@ -414,7 +420,12 @@ impl Store {
     }
 
     /// Gives an accepted case to a mediator (分派), which moves it to `assigned`.
-    pub async fn assign_case(&self, actor: &Actor, id: &str, mediator_id: &str) -> Result<Case> {
+    pub async fn assign_case(
+        &self,
+        actor: &Actor,
+        id: &CaseId,
+        mediator_id: &StaffId,
+    ) -> Result<Case> {
         let mut tx = self.begin().await?;
         let from = self.locked_status(&mut tx, id).await?;
         if !matches!(from, CaseStatus::Accepted | CaseStatus::Assigned) {
@@ -444,7 +455,7 @@ impl Store {
         self.case(id).await
     }
 
-    pub(super) async fn locked_status(&self, tx: &mut Tx, id: &str) -> Result<CaseStatus> {
+    pub(super) async fn locked_status(&self, tx: &mut Tx, id: &CaseId) -> Result<CaseStatus> {
         let row = sqlx::query(&format!(
             "SELECT status FROM cases WHERE id = $1{}",
             self.backend.lock_row()
@@ -458,7 +469,7 @@ impl Store {
 }
 
 /// The audit subject of a case.
-pub(super) fn subject(case_id: &str) -> String {
+pub(super) fn subject(case_id: &CaseId) -> String {
     format!("case:{case_id}")
 }
 

@@ -8,6 +8,7 @@ use super::cases::subject;
 use super::model::{Actor, Evidence};
 use super::{Store, Tx};
 use crate::error::Result;
+use crate::ids::CaseId;
 
 const EVIDENCE_COLUMNS: &str =
     "id, case_id, party_id, sha256, media_type, size, file_name, uploaded_by, created_at";
@@ -55,7 +56,7 @@ impl Store {
     }
 
     /// A case's evidence, oldest first.
-    pub async fn evidence(&self, case_id: &str) -> Result<Vec<Evidence>> {
+    pub async fn evidence(&self, case_id: &CaseId) -> Result<Vec<Evidence>> {
         let rows = sqlx::query(&format!(
             "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE case_id = $1 ORDER BY created_at, id"
         ))

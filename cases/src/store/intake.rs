@@ -11,6 +11,7 @@ use super::cases::{KeyUse, request_sha256, subject};
 use super::model::{Actor, Case, CaseStatus, Evidence, NewCase, NewParty, Side};
 use super::{new_id, now_ms};
 use crate::error::{Error, Result};
+use crate::ids::CaseId;
 
 /// Tracking codes are read aloud and typed on phones: no 0/O, 1/I/L.
 const TRACKING_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -78,7 +79,7 @@ impl Store {
             request_sha256: &hash,
         };
         if let Some(existing) = self.idempotent(key_use).await? {
-            return self.retried(&existing).await;
+            return self.retried(&CaseId::from(existing)).await;
         }
         match self.insert_intake(new, key_use).await {
             Ok(case) => Ok(Submitted {
@@ -87,7 +88,7 @@ impl Store {
             }),
             // Either a concurrent retry stored the key first, or the tracking code collided.
             Err(Error::Conflict(_)) => match self.idempotent(key_use).await? {
-                Some(existing) => self.retried(&existing).await,
+                Some(existing) => self.retried(&CaseId::from(existing)).await,
                 None => Err(Error::Conflict(
                     "the application could not be stored; send it again".into(),
                 )),
@@ -96,7 +97,7 @@ impl Store {
         }
     }
 
-    async fn retried(&self, case_id: &str) -> Result<Submitted> {
+    async fn retried(&self, case_id: &CaseId) -> Result<Submitted> {
         Ok(Submitted {
             case: self.case(case_id).await?,
             created: false,
@@ -150,7 +151,7 @@ impl Store {
 
     /// The statuses a case went through, oldest first, read from its audit trail: what an
     /// applicant may see, without who did it or any detail.
-    pub async fn status_history(&self, case_id: &str) -> Result<Vec<StatusStep>> {
+    pub async fn status_history(&self, case_id: &CaseId) -> Result<Vec<StatusStep>> {
         let mut steps = Vec::new();
         for entry in self.audit_of(&subject(case_id)).await? {
             let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);

@@ -228,7 +228,8 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-/// A new record id: a type prefix and 16 random characters.
-pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", crate::random_token(16))
+/// A new record id: a type prefix and 16 random characters, as whichever id type the
+/// record's field has ([`crate::ids`]).
+pub fn new_id<Id: From<String>>(prefix: &str) -> Id {
+    Id::from(format!("{prefix}_{}", crate::random_token(16)))
 }

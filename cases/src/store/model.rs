@@ -4,6 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::ids::{
+    CaseId, ConsentId, EvidenceId, InviteId, OrganisationId, PartyId, SessionEventId, SessionId,
+    StaffId,
+};
 
 /// Names an enum's variants once for the database, the API and parsing back.
 macro_rules! text_enum {
@@ -202,7 +206,7 @@ text_enum!(
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Organisation {
     /// `OR_…`.
-    pub id: String,
+    pub id: OrganisationId,
     /// Full name, e.g. 宝安区新安街道人民调解委员会.
     pub name: String,
     /// Used in case numbers, e.g. 宝安.
@@ -237,9 +241,9 @@ pub struct NewOrganisation {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Staff {
     /// `ST_…`.
-    pub id: String,
+    pub id: StaffId,
     /// Their organisation (none for a court user or the first administrator).
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
     /// Login name.
     pub username: String,
     /// Shown on screens and in the audit trail.
@@ -265,7 +269,7 @@ pub struct Staff {
 #[derive(Clone, Debug)]
 pub struct NewStaff {
     /// See [`Staff::organisation_id`].
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
     /// See [`Staff::username`].
     pub username: String,
     /// See [`Staff::display_name`].
@@ -282,13 +286,13 @@ pub struct NewStaff {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Case {
     /// `CA_…`.
-    pub id: String,
+    pub id: CaseId,
     /// `2026-宝安-000123`: year, the organisation's short name, a yearly sequence.
     pub number: String,
     /// The organisation that has it.
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     /// Its mediator, once assigned.
-    pub mediator_id: Option<String>,
+    pub mediator_id: Option<StaffId>,
     /// What the dispute is about.
     pub category: Category,
     /// Its channel.
@@ -319,7 +323,7 @@ pub struct Case {
 #[derive(Clone, Debug, Serialize)]
 pub struct NewCase {
     /// The organisation that takes it.
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     /// What the dispute is about.
     pub category: Category,
     /// Street or community.
@@ -342,9 +346,9 @@ pub struct NewCase {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Party {
     /// `PT_…`.
-    pub id: String,
+    pub id: PartyId,
     /// Their case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// Their side (a representative takes the side of the party they act for).
     pub side: Side,
     /// Who they are.
@@ -356,7 +360,7 @@ pub struct Party {
     /// The ID number with all but its first 3 and last 4 characters hidden.
     pub id_number_masked: Option<String>,
     /// For representatives, interpreters and experts: the party they act for.
-    pub represents: Option<String>,
+    pub represents: Option<PartyId>,
     /// SHA-256 of the power-of-attorney file in the blob store.
     pub attorney_letter: Option<String>,
     /// Unix milliseconds.
@@ -377,7 +381,7 @@ pub struct NewParty {
     /// In clear; the store seals it.
     pub id_number: Option<String>,
     /// See [`Party::represents`].
-    pub represents: Option<String>,
+    pub represents: Option<PartyId>,
     /// See [`Party::attorney_letter`].
     pub attorney_letter: Option<String>,
 }
@@ -386,9 +390,9 @@ pub struct NewParty {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Session {
     /// `SE_…`.
-    pub id: String,
+    pub id: SessionId,
     /// Its case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The media room it is held in.
     pub room: String,
     /// Unix milliseconds.
@@ -403,11 +407,11 @@ pub struct Session {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Evidence {
     /// `EV_…`.
-    pub id: String,
+    pub id: EvidenceId,
     /// Its case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The party who brought it, if one did.
-    pub party_id: Option<String>,
+    pub party_id: Option<PartyId>,
     /// Content hash, hex.
     pub sha256: String,
     /// `image/jpeg`, `image/png`, `application/pdf`, …
@@ -426,9 +430,9 @@ pub struct Evidence {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
     /// A staff account.
-    Staff(String),
+    Staff(StaffId),
     /// A party (by party id), e.g. uploading evidence.
-    Party(String),
+    Party(PartyId),
     /// A resident applying online (not yet a party).
     Applicant,
     /// The server itself (first-run setup, demo data, timers).
@@ -481,7 +485,7 @@ pub struct Page<T> {
 #[derive(Clone, Debug, Default)]
 pub struct CaseFilter {
     /// Only this organisation's.
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
     /// Only those sent to this court.
     pub court: Option<String>,
     /// Only in this status.
@@ -505,13 +509,13 @@ pub struct CaseFilter {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Invite {
     /// `IN_…`, the token's `inv` claim.
-    pub id: String,
+    pub id: InviteId,
     /// The session it admits to.
-    pub session_id: String,
+    pub session_id: SessionId,
     /// That session's case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The person invited.
-    pub party_id: String,
+    pub party_id: PartyId,
     /// Seconds since the epoch: the token's `iat`.
     pub issued_at: i64,
     /// Seconds since the epoch: the token's `exp`.
@@ -535,13 +539,13 @@ impl Invite {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SessionEvent {
     /// `SV_…`.
-    pub id: String,
+    pub id: SessionEventId,
     /// Position in the record.
     pub seq: i64,
     /// The session.
-    pub session_id: String,
+    pub session_id: SessionId,
     /// Its case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// Unix milliseconds.
     pub at: i64,
     /// `joined`, `left`, `waiting`, `admitted`, `denied`, `moved`, `muted`, `video_stopped`,
@@ -568,13 +572,13 @@ pub struct SessionEvent {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Consent {
     /// `CO_…`.
-    pub id: String,
+    pub id: ConsentId,
     /// The case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The party.
-    pub party_id: String,
+    pub party_id: PartyId,
     /// The session it was given before, if any.
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     /// The text agreed to.
     pub version: String,
     /// Unix milliseconds.

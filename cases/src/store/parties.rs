@@ -12,6 +12,7 @@ use super::keys::{mask_id_number, mask_phone};
 use super::model::{Actor, Evidence, NewParty, Party, PartyKind, Side};
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
+use crate::ids::{CaseId, PartyId};
 
 const PARTY_COLUMNS: &str = "id, case_id, side, kind, name, phone_sealed, id_number_masked, \
      represents, attorney_letter, created_at";
@@ -19,7 +20,7 @@ const PARTY_COLUMNS: &str = "id, case_id, side, kind, name, phone_sealed, id_num
 impl Store {
     /// Adds a party (or a representative, interpreter or expert of one) to a case. The ID
     /// number is sealed with the PII key; only its masked form is ever returned.
-    pub async fn add_party(&self, actor: &Actor, case_id: &str, new: NewParty) -> Result<Party> {
+    pub async fn add_party(&self, actor: &Actor, case_id: &CaseId, new: NewParty) -> Result<Party> {
         let mut side = new.side;
         if let Some(principal) = &new.represents {
             let row = sqlx::query("SELECT side FROM parties WHERE id = $1 AND case_id = $2")
@@ -51,7 +52,7 @@ impl Store {
         &self,
         tx: &mut Tx,
         actor: &Actor,
-        case_id: &str,
+        case_id: &CaseId,
         side: Side,
         new: NewParty,
     ) -> Result<Party> {
@@ -71,7 +72,7 @@ impl Store {
             .transpose()?;
         let party = Party {
             id: new_id("PT"),
-            case_id: case_id.to_owned(),
+            case_id: case_id.clone(),
             side,
             kind: new.kind,
             name: new.name,
@@ -112,7 +113,7 @@ impl Store {
     }
 
     /// A case's parties, applicants first, in the order they were added.
-    pub async fn parties(&self, case_id: &str) -> Result<Vec<Party>> {
+    pub async fn parties(&self, case_id: &CaseId) -> Result<Vec<Party>> {
         let rows = sqlx::query(&format!(
             "SELECT {PARTY_COLUMNS} FROM parties WHERE case_id = $1 ORDER BY created_at, id"
         ))
@@ -128,11 +129,11 @@ impl Store {
     }
 
     /// One party.
-    pub async fn party(&self, id: &str) -> Result<Party> {
+    pub async fn party(&self, id: &PartyId) -> Result<Party> {
         let row = self
             .one(
                 &format!("SELECT {PARTY_COLUMNS} FROM parties WHERE id = $1"),
-                id,
+                id.as_str(),
                 "no such party",
             )
             .await?;
@@ -144,7 +145,7 @@ impl Store {
     pub async fn attach_attorney_letter(
         &self,
         actor: &Actor,
-        party_id: &str,
+        party_id: &PartyId,
         letter: Evidence,
     ) -> Result<Party> {
         let mut tx = self.begin().await?;
@@ -169,15 +170,19 @@ impl Store {
     }
 
     /// A party's ID number in clear, for the confirmation package; every reading is audited.
-    pub async fn reveal_id_number(&self, actor: &Actor, party_id: &str) -> Result<Option<String>> {
+    pub async fn reveal_id_number(
+        &self,
+        actor: &Actor,
+        party_id: &PartyId,
+    ) -> Result<Option<String>> {
         let row = self
             .one(
                 "SELECT case_id, id_number_sealed FROM parties WHERE id = $1",
-                party_id,
+                party_id.as_str(),
                 "no such party",
             )
             .await?;
-        let case_id: String = row.try_get(0)?;
+        let case_id: CaseId = row.try_get(0)?;
         let sealed: Option<Vec<u8>> = row.try_get(1)?;
         let Some(sealed) = sealed else {
             return Ok(None);

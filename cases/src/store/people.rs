@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use super::model::{Actor, Channel, NewOrganisation, NewStaff, Organisation, Staff, StaffRole};
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
+use crate::ids::{OrganisationId, StaffId};
 
 const ORGANISATION_COLUMNS: &str = "id, name, short_name, region, channel, court, created_at";
 const STAFF_COLUMNS: &str = "id, organisation_id, username, display_name, role, court, password_hash, disabled_at, created_at, tokens_valid_from";
@@ -53,11 +54,11 @@ impl Store {
     }
 
     /// One organisation.
-    pub async fn organisation(&self, id: &str) -> Result<Organisation> {
+    pub async fn organisation(&self, id: &OrganisationId) -> Result<Organisation> {
         let row = self
             .one(
                 &format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1"),
-                id,
+                id.as_str(),
                 "no such organisation",
             )
             .await?;
@@ -158,11 +159,11 @@ impl Store {
     }
 
     /// A staff account by id.
-    pub async fn staff(&self, id: &str) -> Result<Staff> {
+    pub async fn staff(&self, id: &StaffId) -> Result<Staff> {
         let row = self
             .one(
                 &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"),
-                id,
+                id.as_str(),
                 "no such staff account",
             )
             .await?;
@@ -181,7 +182,7 @@ impl Store {
     }
 
     /// Staff accounts, of one organisation or all, by display name.
-    pub async fn staff_list(&self, organisation_id: Option<&str>) -> Result<Vec<Staff>> {
+    pub async fn staff_list(&self, organisation_id: Option<&OrganisationId>) -> Result<Vec<Staff>> {
         let rows = match organisation_id {
             Some(org) => {
                 sqlx::query(&format!(
@@ -205,7 +206,7 @@ impl Store {
 
     /// Switches an account off: it can no longer sign in, and its refresh tokens stop
     /// working. Disabling twice keeps the first time.
-    pub async fn disable_staff(&self, actor: &Actor, id: &str) -> Result<Staff> {
+    pub async fn disable_staff(&self, actor: &Actor, id: &StaffId) -> Result<Staff> {
         let mut tx = self.begin().await?;
         let now = now_ms();
         let changed =
@@ -231,7 +232,7 @@ impl Store {
     }
 
     /// Replaces a password hash.
-    pub async fn set_password_hash(&self, actor: &Actor, id: &str, hash: &str) -> Result<()> {
+    pub async fn set_password_hash(&self, actor: &Actor, id: &StaffId, hash: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
             .bind(hash)

@@ -11,6 +11,7 @@ use super::cases::subject;
 use super::model::{Actor, Consent, SessionEvent, SessionStatus};
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
+use crate::ids::{CaseId, PartyId, SessionId};
 
 /// The text version a consent refers to; a new wording gets a new version.
 pub const CONSENT_VERSION: &str = "online-mediation-and-recording/2026-1";
@@ -61,7 +62,7 @@ impl Store {
     }
 
     /// A session's record, in order.
-    pub async fn session_events(&self, session_id: &str) -> Result<Vec<SessionEvent>> {
+    pub async fn session_events(&self, session_id: &SessionId) -> Result<Vec<SessionEvent>> {
         let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM session_events WHERE session_id = $1 ORDER BY seq"
         ))
@@ -73,7 +74,7 @@ impl Store {
 
     /// Files shared in a session's room, and their bytes, from its record: what a node counts
     /// a session's evidence share from after a restart.
-    pub async fn evidence_shared_in_session(&self, session_id: &str) -> Result<(u32, u64)> {
+    pub async fn evidence_shared_in_session(&self, session_id: &SessionId) -> Result<(u32, u64)> {
         // An `evidence_shared` entry's detail starts with the evidence id and a space.
         let row = sqlx::query(
             "SELECT COUNT(*) AS files, CAST(COALESCE(SUM(e.size), 0) AS BIGINT) AS bytes \
@@ -93,7 +94,11 @@ impl Store {
     }
 
     /// Whether a moderator removed this identity from the session.
-    pub async fn removed_from_session(&self, session_id: &str, identity: &str) -> Result<bool> {
+    pub async fn removed_from_session(
+        &self,
+        session_id: &SessionId,
+        identity: &str,
+    ) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM session_events \
              WHERE session_id = $1 AND kind = 'removed' AND subject_identity = $2",
@@ -107,7 +112,7 @@ impl Store {
     }
 
     /// Ends a live (or scheduled) session. Ending an ended session changes nothing.
-    pub async fn end_session(&self, actor: &Actor, id: &str) -> Result<()> {
+    pub async fn end_session(&self, actor: &Actor, id: &SessionId) -> Result<()> {
         let session = self.session(id).await?;
         if matches!(
             session.status,
@@ -120,7 +125,7 @@ impl Store {
     }
 
     /// A party's consent to this case's online mediation, if given.
-    pub async fn consent(&self, case_id: &str, party_id: &str) -> Result<Option<Consent>> {
+    pub async fn consent(&self, case_id: &CaseId, party_id: &PartyId) -> Result<Option<Consent>> {
         let row = sqlx::query(
             "SELECT id, case_id, party_id, session_id, version, created_at FROM consents \
              WHERE case_id = $1 AND party_id = $2",
@@ -135,14 +140,14 @@ impl Store {
     /// Records a party's consent (once; giving it again returns the first).
     pub async fn give_consent(
         &self,
-        case_id: &str,
-        party_id: &str,
-        session_id: Option<&str>,
+        case_id: &CaseId,
+        party_id: &PartyId,
+        session_id: Option<&SessionId>,
         client_address: Option<&str>,
         user_agent: Option<&str>,
     ) -> Result<Consent> {
         let party = self.party(party_id).await?;
-        if party.case_id != case_id {
+        if party.case_id != *case_id {
             return Err(Error::NotFound("no such party in this case"));
         }
         if let Some(existing) = self.consent(case_id, party_id).await? {
@@ -150,9 +155,9 @@ impl Store {
         }
         let consent = Consent {
             id: new_id("CO"),
-            case_id: case_id.to_owned(),
-            party_id: party_id.to_owned(),
-            session_id: session_id.map(str::to_owned),
+            case_id: case_id.clone(),
+            party_id: party_id.clone(),
+            session_id: session_id.cloned(),
             version: CONSENT_VERSION.to_owned(),
             created_at: now_ms(),
         };
@@ -176,7 +181,7 @@ impl Store {
         if inserted == 1 {
             self.audit(
                 &mut tx,
-                &Actor::Party(party_id.to_owned()),
+                &Actor::Party(party_id.clone()),
                 "consent.given",
                 &subject(case_id),
                 json!({"party": party_id, "version": CONSENT_VERSION, "session": session_id}),

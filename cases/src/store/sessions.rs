@@ -9,6 +9,7 @@ use super::cases::{KeyUse, request_sha256, subject};
 use super::model::{Actor, CaseStatus, Invite, Session, SessionStatus};
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
+use crate::ids::{CaseId, InviteId, PartyId, SessionId};
 
 const SESSION_COLUMNS: &str = "id, case_id, room, scheduled_at, status, created_at";
 
@@ -17,7 +18,7 @@ impl Store {
     pub async fn schedule_session(
         &self,
         actor: &Actor,
-        case_id: &str,
+        case_id: &CaseId,
         scheduled_at: i64,
     ) -> Result<Session> {
         Ok(self
@@ -32,7 +33,7 @@ impl Store {
     pub async fn schedule_session_once(
         &self,
         actor: &Actor,
-        case_id: &str,
+        case_id: &CaseId,
         scheduled_at: i64,
         idempotency_key: Option<&str>,
     ) -> Result<(Session, bool)> {
@@ -40,7 +41,7 @@ impl Store {
         let hash = request_sha256(&(case_id, scheduled_at))?;
         let key_use = KeyUse::of(&scope, idempotency_key, &hash);
         if let Some(existing) = self.earlier(key_use).await? {
-            return Ok((self.session(&existing).await?, false));
+            return Ok((self.session(&SessionId::from(existing)).await?, false));
         }
         match self
             .insert_session(actor, case_id, scheduled_at, key_use)
@@ -49,7 +50,7 @@ impl Store {
             Ok(session) => Ok((session, true)),
             Err(Error::Conflict(_)) if key_use.is_some() => {
                 let existing = self.race_winner(key_use).await?;
-                Ok((self.session(&existing).await?, false))
+                Ok((self.session(&SessionId::from(existing)).await?, false))
             }
             Err(other) => Err(other),
         }
@@ -58,15 +59,15 @@ impl Store {
     async fn insert_session(
         &self,
         actor: &Actor,
-        case_id: &str,
+        case_id: &CaseId,
         scheduled_at: i64,
         idempotency: Option<KeyUse<'_>>,
     ) -> Result<Session> {
-        let id = new_id("SE");
+        let id: SessionId = new_id("SE");
         let session = Session {
-            room: format!("room-{}", id.to_lowercase()),
+            room: format!("room-{}", id.as_str().to_lowercase()),
             id,
-            case_id: case_id.to_owned(),
+            case_id: case_id.clone(),
             scheduled_at,
             status: SessionStatus::Scheduled,
             created_at: now_ms(),
@@ -97,7 +98,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(idempotency) = idempotency {
-            self.remember_key(&mut tx, idempotency, &session.id).await?;
+            self.remember_key(&mut tx, idempotency, session.id.as_str())
+                .await?;
         }
         self.audit(
             &mut tx,
@@ -112,7 +114,7 @@ impl Store {
     }
 
     /// A case's sessions, earliest first.
-    pub async fn sessions(&self, case_id: &str) -> Result<Vec<Session>> {
+    pub async fn sessions(&self, case_id: &CaseId) -> Result<Vec<Session>> {
         let rows = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE case_id = $1 ORDER BY scheduled_at, id"
         ))
@@ -123,11 +125,11 @@ impl Store {
     }
 
     /// One session.
-    pub async fn session(&self, id: &str) -> Result<Session> {
+    pub async fn session(&self, id: &SessionId) -> Result<Session> {
         let row = self
             .one(
                 &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"),
-                id,
+                id.as_str(),
                 "no such session",
             )
             .await?;
@@ -179,8 +181,8 @@ impl Store {
     pub async fn create_invite(
         &self,
         actor: &Actor,
-        session_id: &str,
-        party_id: &str,
+        session_id: &SessionId,
+        party_id: &PartyId,
         ttl_seconds: i64,
     ) -> Result<Invite> {
         let session = self.session(session_id).await?;
@@ -239,11 +241,11 @@ impl Store {
     }
 
     /// One invite.
-    pub async fn invite(&self, id: &str) -> Result<Invite> {
+    pub async fn invite(&self, id: &InviteId) -> Result<Invite> {
         let row = self
             .one(
                 &format!("SELECT {INVITE_COLUMNS} FROM invites WHERE id = $1"),
-                id,
+                id.as_str(),
                 "no such invite",
             )
             .await?;
@@ -251,7 +253,7 @@ impl Store {
     }
 
     /// A session's invites, oldest first.
-    pub async fn invites_of_session(&self, session_id: &str) -> Result<Vec<Invite>> {
+    pub async fn invites_of_session(&self, session_id: &SessionId) -> Result<Vec<Invite>> {
         let rows = sqlx::query(&format!(
             "SELECT {INVITE_COLUMNS} FROM invites WHERE session_id = $1 ORDER BY created_at, id"
         ))
@@ -262,7 +264,7 @@ impl Store {
     }
 
     /// Stops an invite's link from admitting. Revoking twice keeps the first time.
-    pub async fn revoke_invite(&self, actor: &Actor, id: &str) -> Result<Invite> {
+    pub async fn revoke_invite(&self, actor: &Actor, id: &InviteId) -> Result<Invite> {
         let invite = self.invite(id).await?;
         if invite.revoked_at.is_some() {
             return Ok(invite);
@@ -312,7 +314,7 @@ impl Store {
 
     /// Marks a scheduled session live when its mediator opens the room. Opening a live
     /// session again (a second device, a reload) changes nothing.
-    pub async fn start_session(&self, actor: &Actor, id: &str) -> Result<Session> {
+    pub async fn start_session(&self, actor: &Actor, id: &SessionId) -> Result<Session> {
         let session = self.session(id).await?;
         match session.status {
             SessionStatus::Live => return Ok(session),

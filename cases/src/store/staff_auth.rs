@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::model::{Actor, NewStaff, Staff, StaffRole};
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
+use crate::ids::StaffId;
 
 /// A key that signs staff access tokens.
 #[derive(Clone)]
@@ -39,13 +40,13 @@ pub enum Refreshed {
     /// It was live: it is now revoked and the new one (hash stored) replaces it.
     Rotated {
         /// Whose token it was.
-        staff_id: String,
+        staff_id: StaffId,
     },
     /// It had already been revoked: someone replays a stolen token, so every refresh token
     /// of that staff member is now revoked.
     Reused {
         /// Whose token it was.
-        staff_id: String,
+        staff_id: StaffId,
     },
     /// Unknown or expired.
     Refused,
@@ -126,7 +127,7 @@ impl Store {
     /// Records a sign-in: stores the refresh token's hash and audits the login.
     pub async fn record_login(
         &self,
-        staff_id: &str,
+        staff_id: &StaffId,
         token_hash: &str,
         expires_at: i64,
     ) -> Result<()> {
@@ -134,7 +135,7 @@ impl Store {
         insert_refresh_token(&mut tx, staff_id, token_hash, expires_at).await?;
         self.audit(
             &mut tx,
-            &Actor::Staff(staff_id.to_owned()),
+            &Actor::Staff(staff_id.clone()),
             "staff.login",
             &format!("staff:{staff_id}"),
             json!({}),
@@ -164,7 +165,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(Refreshed::Refused);
         };
-        let (id, staff_id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let (id, staff_id): (String, StaffId) = (row.try_get(0)?, row.try_get(1)?);
         let (expires, revoked): (i64, Option<i64>) = (row.try_get(2)?, row.try_get(3)?);
         if revoked.is_some() {
             revoke_all(&mut tx, &staff_id, now).await?;
@@ -193,7 +194,7 @@ impl Store {
     }
 
     /// Revokes one refresh token (logout); returns whose it was, if it was live.
-    pub async fn revoke_refresh_token(&self, token_hash: &str) -> Result<Option<String>> {
+    pub async fn revoke_refresh_token(&self, token_hash: &str) -> Result<Option<StaffId>> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 \
@@ -206,7 +207,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        let staff_id: String = row.try_get(0)?;
+        let staff_id: StaffId = row.try_get(0)?;
         self.audit(
             &mut tx,
             &Actor::Staff(staff_id.clone()),
@@ -221,7 +222,7 @@ impl Store {
 
     /// Revokes every refresh token of a staff member, and the join tokens issued to them so far
     /// (after a password change).
-    pub async fn revoke_refresh_tokens_of(&self, staff_id: &str) -> Result<()> {
+    pub async fn revoke_refresh_tokens_of(&self, staff_id: &StaffId) -> Result<()> {
         let mut tx = self.begin().await?;
         revoke_all(&mut tx, staff_id, now_ms()).await?;
         tx.commit().await?;
@@ -280,7 +281,7 @@ impl Store {
 
 async fn insert_refresh_token(
     tx: &mut super::Tx,
-    staff_id: &str,
+    staff_id: &StaffId,
     token_hash: &str,
     expires_at: i64,
 ) -> Result<()> {
@@ -288,7 +289,7 @@ async fn insert_refresh_token(
         "INSERT INTO refresh_tokens (id, staff_id, token_hash, expires_at, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(new_id("RT"))
+    .bind(new_id::<String>("RT"))
     .bind(staff_id)
     .bind(token_hash)
     .bind(expires_at)
@@ -300,7 +301,7 @@ async fn insert_refresh_token(
 
 /// Ends every sign-in of a staff member: their refresh tokens, and the join tokens they were
 /// given until now.
-pub(super) async fn revoke_all(tx: &mut super::Tx, staff_id: &str, now: i64) -> Result<()> {
+pub(super) async fn revoke_all(tx: &mut super::Tx, staff_id: &StaffId, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE staff_id = $2 AND revoked_at IS NULL",
     )

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::{Body, Problems, body, sees_everything};
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::staff::{Administrator, CaseWorker, StaffSession, StaffView, SystemAdministrator};
 use crate::staff::password::{check_new_password, hash_password_blocking};
+use crate::staff::{Administrator, CaseWorker, StaffSession, StaffView, SystemAdministrator};
 use accord_cases::store::model::{Channel, NewOrganisation, NewStaff, Organisation, StaffRole};
+use accord_cases::{OrganisationId, StaffId};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -106,20 +107,27 @@ async fn staff_list(
 ) -> Result<Json<Items<StaffView>>> {
     let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
     let organisation = if sees_everything(&session) {
-        query.organisation_id.filter(|o| !o.is_empty())
+        query
+            .organisation_id
+            .filter(|o| !o.is_empty())
+            .map(OrganisationId::from)
     } else {
         let own = session
             .organisation_id
             .clone()
             .ok_or(Error::Forbidden("your account belongs to no organisation"))?;
-        if query.organisation_id.as_deref().is_some_and(|o| o != own) {
+        if query
+            .organisation_id
+            .as_deref()
+            .is_some_and(|o| o != own.as_str())
+        {
             return Err(Error::Forbidden("this belongs to another organisation"));
         }
         Some(own)
     };
     let items = state
         .store()
-        .staff_list(organisation.as_deref())
+        .staff_list(organisation.as_ref())
         .await?
         .into_iter()
         .map(StaffView::from)
@@ -197,7 +205,12 @@ async fn create_staff(
         session.require_manager_of(target)?;
     }
     if let Some(org) = target {
-        match state.store().organisation(org).await.map_err(Error::from) {
+        match state
+            .store()
+            .organisation(&OrganisationId::from(org))
+            .await
+            .map_err(Error::from)
+        {
             Ok(_) => {}
             Err(Error::NotFound(_)) => {
                 return Err(Error::field("organisation_id", "no such organisation"));
@@ -211,7 +224,7 @@ async fn create_staff(
         .create_staff(
             &session.actor(),
             NewStaff {
-                organisation_id,
+                organisation_id: organisation_id.map(OrganisationId::from),
                 username,
                 display_name,
                 role,
@@ -230,7 +243,7 @@ async fn create_staff(
 async fn disable_staff(
     State(state): State<AppState>,
     session: Administrator,
-    Path(id): Path<String>,
+    Path(id): Path<StaffId>,
 ) -> Result<StatusCode> {
     let staff = state.store().staff(&id).await?;
     session.require_manager_of(staff.organisation_id.as_deref())?;

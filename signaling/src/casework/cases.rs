@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use crate::intake::idempotency_key;
 use crate::staff::{CaseWorker, StaffSession};
+use accord_cases::StaffId;
 use accord_cases::forms::case_list::CaseQuery;
 use accord_cases::forms::cases::{
     AssignForm, CaseForm, PartyForm, ScheduleForm, StatusForm, allowed_steps,
@@ -102,7 +103,7 @@ async fn create(
     let form = body(form)?;
     let organisation_id = match (&session.organisation_id, form.organisation_id.clone()) {
         (Some(own), _) => own.clone(),
-        (None, Some(chosen)) if sees_everything(&session) => chosen,
+        (None, Some(chosen)) if sees_everything(&session) => chosen.into(),
         (None, _) => {
             return Err(Error::field(
                 "organisation_id",
@@ -175,7 +176,7 @@ async fn assign(
     form: Body<AssignForm>,
 ) -> Result<Json<Case>> {
     let case = visible_case(&state, &session, &id).await?;
-    let mediator_id = body(form)?.validate()?;
+    let mediator_id = StaffId::from(body(form)?.validate()?);
     let usable = |staff: &Staff| {
         staff.role == StaffRole::Mediator
             && staff.disabled_at.is_none()

@@ -15,6 +15,7 @@ use crate::evidence::{self, Received, drain, multipart_error};
 use crate::staff::{CaseWorker, StaffSession};
 use accord_cases::store::model::{Actor, Evidence, Party, PartyKind};
 use accord_cases::store::{new_id, now_ms};
+use accord_cases::{CaseId, PartyId};
 
 /// The evidence routes; an upload's body may be at most `upload_limit` bytes.
 pub(super) fn router(upload_limit: usize) -> Router<AppState> {
@@ -79,8 +80,8 @@ pub(crate) async fn read_upload(
 /// Stores an upload's blob and describes it as evidence of `case_id`.
 pub(crate) async fn evidence_record(
     file: Received,
-    case_id: String,
-    party_id: Option<String>,
+    case_id: CaseId,
+    party_id: Option<PartyId>,
     uploaded_by: &Actor,
 ) -> Result<Evidence> {
     let blob = file.writer.finish().await?;
@@ -108,6 +109,7 @@ async fn upload(
     if let Some(party) = &party_id {
         party_of(&state, &case, party).await?;
     }
+    let party_id = party_id.map(PartyId::from);
     let record = evidence_record(file, case.id, party_id, &session.actor()).await?;
     let stored = state.store().add_evidence(&session.actor(), record).await?;
     Ok((StatusCode::CREATED, Json(stored)))
@@ -118,7 +120,7 @@ async fn upload(
 async fn attorney_letter(
     State(state): State<AppState>,
     session: CaseWorker,
-    Path((id, party_id)): Path<(String, String)>,
+    Path((id, party_id)): Path<(String, PartyId)>,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Party>)> {
     let case = visible_case(&state, &session, &id).await?;

@@ -77,7 +77,10 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
 /// [`start`] must not outlive either. Checked at every join and before every moderator
 /// action.
 pub async fn check_staff_seat(state: &AppState, staff_id: &str, issued_at: u64) -> Result<()> {
-    Ok(state.store().check_staff_seat(staff_id, issued_at).await?)
+    Ok(state
+        .store()
+        .check_staff_seat(&staff_id.into(), issued_at)
+        .await?)
 }
 
 /// An invite as staff see it: who, until when, the link, and the text to send.
@@ -117,7 +120,7 @@ pub(super) async fn visible_session(
     staff: &StaffSession,
     id: &str,
 ) -> Result<(Session, Case)> {
-    let session = match state.store().session(id).await.map_err(Error::from) {
+    let session = match state.store().session(&id.into()).await.map_err(Error::from) {
         Ok(session) => session,
         Err(Error::NotFound(_)) => return Err(Error::NotFound("no such session")),
         Err(other) => return Err(other),
@@ -137,7 +140,7 @@ async fn visible_invite(
     staff: &StaffSession,
     id: &str,
 ) -> Result<(Invite, Party, Context)> {
-    let invite = state.store().invite(id).await?;
+    let invite = state.store().invite(&id.into()).await?;
     let (session, case) = visible_session(state, staff, &invite.session_id)
         .await
         .map_err(|e| match e {
@@ -177,16 +180,16 @@ fn invite_token(
 ) -> Result<String> {
     let issued = u64::try_from(invite.issued_at).unwrap_or_default();
     state.keys().sign(&JoinClaims {
-        sub: party.id.clone(),
+        sub: party.id.to_string(),
         name: party.name.clone(),
         room: session.room.clone(),
         role: Role::Party,
         can_publish: true,
         can_subscribe: true,
         hidden: false,
-        case: Some(invite.case_id.clone()),
-        session: Some(invite.session_id.clone()),
-        inv: Some(invite.id.clone()),
+        case: Some(invite.case_id.to_string()),
+        session: Some(invite.session_id.to_string()),
+        inv: Some(invite.id.to_string()),
         aud: String::new(),
         iat: issued,
         // Phone clocks run a little behind.
@@ -268,10 +271,10 @@ fn view(state: &AppState, invite: Invite, party: &Party, context: &Context) -> R
         side: party.side,
         kind: party.kind,
         link,
-        id: invite.id,
-        session_id: invite.session_id,
-        case_id: invite.case_id,
-        party_id: invite.party_id,
+        id: invite.id.into(),
+        session_id: invite.session_id.into(),
+        case_id: invite.case_id.into(),
+        party_id: invite.party_id.into(),
         expires_at: invite.expires_at,
         revoked_at: invite.revoked_at,
         created_at: invite.created_at,
@@ -504,7 +507,7 @@ async fn send(
         to: phone.clone(),
         params,
         text: text.clone(),
-        invite_id: Some(invite.id.clone()),
+        invite_id: Some(invite.id.to_string()),
     };
     let notifier = state.notifier();
     notifier.send(&notification).await?;
@@ -555,15 +558,15 @@ async fn start(
     let session = store.start_session(&actor, &session.id).await?;
     let now = u64::try_from(now_ms() / 1000).unwrap_or_default();
     let token = state.keys().sign(&JoinClaims {
-        sub: me.id.clone(),
+        sub: me.id.to_string(),
         name: me.display_name.clone(),
         room: session.room.clone(),
         role: Role::Mediator,
         can_publish: true,
         can_subscribe: true,
         hidden: false,
-        case: Some(case.id.clone()),
-        session: Some(session.id.clone()),
+        case: Some(case.id.to_string()),
+        session: Some(session.id.to_string()),
         inv: None,
         aud: String::new(),
         iat: now,

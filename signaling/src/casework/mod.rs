@@ -15,6 +15,7 @@ mod session_record;
 
 use accord_cases::access::Viewer;
 use accord_cases::validate::Problems;
+use accord_cases::{CaseId, PartyId};
 use axum::Router;
 
 pub(crate) use files::{evidence_record, read_upload, serve_evidence};
@@ -41,7 +42,7 @@ impl StaffSession {
         Viewer {
             id: &self.0.sub,
             role: self.0.role,
-            organisation_id: self.0.organisation_id.as_deref(),
+            organisation_id: self.0.organisation_id.as_ref(),
             court: self.0.court.as_deref(),
         }
     }
@@ -54,7 +55,8 @@ fn sees_everything(session: &StaffSession) -> bool {
 
 /// The case `id` if the bearer may see it; 404 if it does not exist or is not theirs.
 async fn visible_case(state: &AppState, session: &StaffSession, id: &str) -> Result<Case> {
-    Ok(state.store().visible_case(&session.viewer(), id).await?)
+    let id = CaseId::from(id);
+    Ok(state.store().visible_case(&session.viewer(), &id).await?)
 }
 
 /// A party as the bearer may see them: the phone masked (`138****5678`) unless
@@ -69,7 +71,12 @@ fn shown(session: &StaffSession, case: &Case, mut party: Party) -> Party {
 /// The party `id` if it belongs to `case`; a 422 on `party_id` otherwise (it was sent in a
 /// body, so it is a wrong field, not a missing page).
 async fn party_of(state: &AppState, case: &Case, id: &str) -> Result<Party> {
-    match state.store().party(id).await.map_err(Error::from) {
+    match state
+        .store()
+        .party(&PartyId::from(id))
+        .await
+        .map_err(Error::from)
+    {
         Ok(party) if party.case_id == case.id => Ok(party),
         Ok(_) | Err(Error::NotFound(_)) => {
             Err(Error::field("party_id", "not a party of this case"))

@@ -185,7 +185,7 @@ impl Rooms {
             locked: state.locked,
             moderator,
             chat,
-            session: state.session.as_ref().map(|s| s.session_id.clone()),
+            session: state.session.as_ref().map(|s| s.session_id.to_string()),
         })
     }
 }

@@ -52,9 +52,9 @@ pub struct Seat {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionLink {
     /// The case.
-    pub case_id: String,
+    pub case_id: accord_cases::CaseId,
     /// The session.
-    pub session_id: String,
+    pub session_id: accord_cases::SessionId,
 }
 
 /// How a person is seated: what the case says about them, and whether they wait.

@@ -431,7 +431,7 @@ impl Rooms {
             let message = ChatMessage {
                 id: entry
                     .as_ref()
-                    .map_or_else(|| crate::store::new_id("SV"), |e| e.id.clone()),
+                    .map_or_else(|| crate::store::new_id("SV"), |e| e.id.to_string()),
                 participant_id: member.info.id.clone(),
                 name: member.info.name.clone(),
                 text: text.to_owned(),

@@ -148,7 +148,7 @@ async fn end_session(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
         return Err(RoomError::NotModerator.into());
     }
     if let Some(link) = &seated.session {
-        let actor = Actor::Staff(seated.participant.identity.clone());
+        let actor = Actor::Staff(seated.participant.identity.as_str().into());
         if let Err(e) = state.store().end_session(&actor, &link.session_id).await {
             tracing::error!(error = %e, "cannot end a session in the store");
             return Err(Refusal::new(

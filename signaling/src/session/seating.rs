@@ -15,8 +15,8 @@ use accord_cases::Error;
 pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Seating, Refusal> {
     let session = match (&claims.case, &claims.session) {
         (Some(case_id), Some(session_id)) => Some(SessionLink {
-            case_id: case_id.clone(),
-            session_id: session_id.clone(),
+            case_id: case_id.into(),
+            session_id: session_id.into(),
         }),
         _ => None,
     };
@@ -31,7 +31,7 @@ pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Sea
     if claims.role != Role::Party {
         return Ok(seating);
     }
-    let party = match state.store().party(&claims.sub).await {
+    let party = match state.store().party(&claims.sub.as_str().into()).await {
         Ok(p) if p.case_id == link.case_id => p,
         Ok(_) | Err(Error::NotFound(_)) => {
             return Err(Refusal::new(
@@ -57,7 +57,7 @@ pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Sea
     seating.side = Some(party.side);
     seating.kind = Some(party.kind);
     seating.follows = match party.kind {
-        PartyKind::Representative | PartyKind::Interpreter => party.represents,
+        PartyKind::Representative | PartyKind::Interpreter => party.represents.map(String::from),
         _ => None,
     };
     Ok(seating)

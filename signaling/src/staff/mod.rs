@@ -33,6 +33,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
 use accord_cases::store::Refreshed;
 use accord_cases::store::model::{Staff, StaffRole};
+use accord_cases::{OrganisationId, StaffId};
 use password::{check_new_password, hash_password_blocking, verify_blocking};
 use tokens::{ACCESS_TTL_SECONDS, REFRESH_TTL_MS, new_refresh_token, refresh_token_hash};
 
@@ -103,11 +104,11 @@ struct PasswordRequest {
 /// A staff member as the API shows them (never the password hash).
 #[derive(Debug, Serialize)]
 pub(crate) struct StaffView {
-    id: String,
+    id: StaffId,
     username: String,
     display_name: String,
     role: StaffRole,
-    organisation_id: Option<String>,
+    organisation_id: Option<OrganisationId>,
     court: Option<String>,
     /// Set once the account was switched off.
     #[serde(skip_serializing_if = "Option::is_none")]

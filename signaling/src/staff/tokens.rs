@@ -18,6 +18,7 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use accord_cases::store::Store;
 use accord_cases::store::model::{Actor, Staff, StaffRole};
+use accord_cases::{OrganisationId, StaffId};
 
 /// The audience of every staff access token.
 pub const STAFF_AUDIENCE: &str = "accord-staff";
@@ -30,11 +31,11 @@ pub const REFRESH_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffClaims {
     /// The staff id.
-    pub sub: String,
+    pub sub: StaffId,
     /// Their role when the token was issued.
     pub role: StaffRole,
     /// Their organisation.
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
     /// For court users: their court.
     pub court: Option<String>,
     /// Always [`STAFF_AUDIENCE`].
