@@ -6,7 +6,7 @@
 mod common;
 
 use accord_cases::store::model::{
-    Actor, CaseFilter, CaseStatus, Evidence, PartyKind, SessionEvent, Side,
+    Actor, CaseFilter, CaseStatus, Evidence, PartyKind, SessionEvent, SessionEventKind, Side,
 };
 use accord_cases::{Error, SessionId};
 use common::{Scratch, new_case, organisation, person};
@@ -243,7 +243,7 @@ async fn a_sessions_evidence_share_is_counted_from_its_record(s: &Scratch) {
         session_id: session.clone(),
         case_id: case.id.clone(),
         at: 1_900_000_000_000,
-        kind: kind.into(),
+        kind: SessionEventKind::parse(kind).expect("a kind the session record writes"),
         actor_identity: None,
         actor_name: None,
         actor_role: None,

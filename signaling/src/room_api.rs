@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::auth::{JoinClaims, Participant, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
-use accord_cases::store::model::{Actor, Evidence, SessionEvent};
+use accord_cases::store::model::{Actor, Evidence, SessionEvent, SessionEventKind};
 use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
 use accord_cases::{CaseId, PartyId, SessionId, StaffId};
 
@@ -156,7 +156,7 @@ async fn give_consent(
             session_id: session_id.into(),
             case_id: case_id.clone(),
             at: given.created_at,
-            kind: "consent".into(),
+            kind: SessionEventKind::Consent,
             actor_identity: Some(claims.sub.clone()),
             actor_name: Some(claims.name.clone()),
             actor_role: Some(claims.role.as_str().into()),

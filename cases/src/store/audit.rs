@@ -6,7 +6,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::model::{Actor, AuditEntry};
+use super::model::{Actor, AuditAction, AuditEntry};
 use super::{Store, Tx, now_ms};
 use crate::error::Result;
 
@@ -55,7 +55,7 @@ impl Store {
         &self,
         tx: &mut Tx,
         actor: &Actor,
-        action: &str,
+        action: AuditAction,
         subject: &str,
         detail: serde_json::Value,
     ) -> Result<()> {
@@ -69,7 +69,15 @@ impl Store {
         let seq = prev_seq + 1;
         let at = now_ms();
         let (actor, detail) = (actor.label(), detail.to_string());
-        let hash = entry_hash(seq, at, &actor, action, subject, &detail, &prev_hash);
+        let hash = entry_hash(
+            seq,
+            at,
+            &actor,
+            action.as_str(),
+            subject,
+            &detail,
+            &prev_hash,
+        );
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -77,7 +85,7 @@ impl Store {
         .bind(seq)
         .bind(at)
         .bind(&actor)
-        .bind(action)
+        .bind(action.as_str())
         .bind(subject)
         .bind(&detail)
         .bind(&prev_hash)

@@ -9,6 +9,7 @@ use super::model::{
     Actor, Case, CaseFilter, CaseStatus, Category, Channel, NewCase, NewParty, Organisation, Page,
     Risk,
 };
+use super::vocabulary::AuditAction;
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, StaffId};
@@ -242,7 +243,7 @@ impl Store {
         self.audit(
             tx,
             actor,
-            "case.created",
+            AuditAction::CaseCreated,
             &subject(&case.id),
             json!({"number": case.number, "status": case.status, "category": case.category}),
         )
@@ -410,7 +411,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "case.status_changed",
+            AuditAction::CaseStatusChanged,
             &subject(id),
             json!({"from": from, "to": to, "court": court}),
         )
@@ -446,7 +447,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "case.assigned",
+            AuditAction::CaseAssigned,
             &subject(id),
             json!({"mediator": mediator_id, "from": from}),
         )

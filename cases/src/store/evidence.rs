@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::cases::subject;
 use super::model::{Actor, Evidence};
+use super::vocabulary::AuditAction;
 use super::{Store, Tx};
 use crate::error::Result;
 use crate::ids::CaseId;
@@ -47,7 +48,7 @@ impl Store {
         self.audit(
             tx,
             actor,
-            "evidence.added",
+            AuditAction::EvidenceAdded,
             &subject(&evidence.case_id),
             json!({"evidence": evidence.id, "sha256": evidence.sha256, "size": evidence.size, "media_type": evidence.media_type}),
         )

@@ -9,6 +9,7 @@ use sqlx::Row;
 use super::Store;
 use super::cases::{KeyUse, request_sha256, subject};
 use super::model::{Actor, Case, CaseStatus, Evidence, NewCase, NewParty, Side};
+use super::vocabulary::AuditAction;
 use super::{new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::CaseId;
@@ -155,10 +156,10 @@ impl Store {
         let mut steps = Vec::new();
         for entry in self.audit_of(&subject(case_id)).await? {
             let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
-            let status = match entry.action.as_str() {
-                "case.created" => detail.get("status").and_then(Value::as_str),
-                "case.status_changed" => detail.get("to").and_then(Value::as_str),
-                "case.assigned" => Some(CaseStatus::Assigned.as_str()),
+            let status = match AuditAction::parse(&entry.action).ok() {
+                Some(AuditAction::CaseCreated) => detail.get("status").and_then(Value::as_str),
+                Some(AuditAction::CaseStatusChanged) => detail.get("to").and_then(Value::as_str),
+                Some(AuditAction::CaseAssigned) => Some(CaseStatus::Assigned.as_str()),
                 _ => None,
             };
             let Some(status) = status else { continue };

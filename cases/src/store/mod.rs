@@ -20,6 +20,7 @@ mod people;
 mod session_record;
 mod sessions;
 mod staff_auth;
+mod vocabulary;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

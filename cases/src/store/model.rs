@@ -43,6 +43,10 @@ macro_rules! text_enum {
     };
 }
 
+pub(super) use text_enum;
+
+pub use super::vocabulary::{AuditAction, SessionEventKind};
+
 text_enum!(
     /// The three mediation channels of 三调联动.
     Channel {
@@ -548,10 +552,8 @@ pub struct SessionEvent {
     pub case_id: CaseId,
     /// Unix milliseconds.
     pub at: i64,
-    /// `joined`, `left`, `waiting`, `admitted`, `denied`, `moved`, `muted`, `video_stopped`,
-    /// `unmute_asked`, `removed`, `locked`, `unlocked`, `hand_raised`, `hand_lowered`, `chat`,
-    /// `evidence_shared`, `screen_share_started`, `screen_share_stopped`, `ended`.
-    pub kind: String,
+    /// What happened.
+    pub kind: SessionEventKind,
     /// Who did it (a party id, staff id or tool identity).
     pub actor_identity: Option<String>,
     /// Their name then.

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use super::cases::subject;
 use super::keys::{mask_id_number, mask_phone};
 use super::model::{Actor, Evidence, NewParty, Party, PartyKind, Side};
+use super::vocabulary::AuditAction;
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, PartyId};
@@ -104,7 +105,7 @@ impl Store {
         self.audit(
             tx,
             actor,
-            "party.added",
+            AuditAction::PartyAdded,
             &subject(case_id),
             json!({"party": party.id, "side": party.side, "kind": party.kind, "helper": helper}),
         )
@@ -160,7 +161,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "party.attorney_letter",
+            AuditAction::PartyAttorneyLetter,
             &subject(&letter.case_id),
             json!({"party": party_id, "evidence": letter.id, "sha256": letter.sha256}),
         )
@@ -192,7 +193,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "party.id_number_read",
+            AuditAction::PartyIdNumberRead,
             &subject(&case_id),
             json!({"party": party_id}),
         )
@@ -234,7 +235,7 @@ impl Store {
         self.audit(
             &mut tx,
             &Actor::System,
-            "store.phones_sealed",
+            AuditAction::StorePhonesSealed,
             "store",
             json!({"parties": rows.len()}),
         )

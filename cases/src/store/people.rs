@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::model::{Actor, Channel, NewOrganisation, NewStaff, Organisation, Staff, StaffRole};
+use super::vocabulary::AuditAction;
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::{OrganisationId, StaffId};
@@ -44,7 +45,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "organisation.created",
+            AuditAction::OrganisationCreated,
             &format!("organisation:{}", org.id),
             json!({"name": org.name, "region": org.region, "channel": org.channel}),
         )
@@ -142,7 +143,7 @@ impl Store {
         self.audit(
             tx,
             actor,
-            "staff.created",
+            AuditAction::StaffCreated,
             &format!("staff:{}", staff.id),
             json!({"username": staff.username, "role": staff.role, "organisation": staff.organisation_id}),
         )
@@ -221,7 +222,7 @@ impl Store {
             self.audit(
                 &mut tx,
                 actor,
-                "staff.disabled",
+                AuditAction::StaffDisabled,
                 &format!("staff:{id}"),
                 json!({}),
             )
@@ -245,7 +246,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "staff.password_changed",
+            AuditAction::StaffPasswordChanged,
             &format!("staff:{id}"),
             json!({}),
         )

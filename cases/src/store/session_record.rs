@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 
 use super::cases::subject;
 use super::model::{Actor, Consent, SessionEvent, SessionStatus};
+use super::vocabulary::{AuditAction, SessionEventKind};
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, PartyId, SessionId};
@@ -48,7 +49,7 @@ impl Store {
         .bind(&event.session_id)
         .bind(&event.case_id)
         .bind(event.at)
-        .bind(&event.kind)
+        .bind(event.kind.as_str())
         .bind(&event.actor_identity)
         .bind(&event.actor_name)
         .bind(&event.actor_role)
@@ -80,9 +81,10 @@ impl Store {
             "SELECT COUNT(*) AS files, CAST(COALESCE(SUM(e.size), 0) AS BIGINT) AS bytes \
              FROM session_events s JOIN evidence e \
                ON e.case_id = s.case_id AND s.detail LIKE e.id || ' %' \
-             WHERE s.session_id = $1 AND s.kind = 'evidence_shared'",
+             WHERE s.session_id = $1 AND s.kind = $2",
         )
         .bind(session_id)
+        .bind(SessionEventKind::EvidenceShared.as_str())
         .fetch_one(self.pool())
         .await?;
         let files: i64 = row.try_get("files")?;
@@ -101,9 +103,10 @@ impl Store {
     ) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM session_events \
-             WHERE session_id = $1 AND kind = 'removed' AND subject_identity = $2",
+             WHERE session_id = $1 AND kind = $2 AND subject_identity = $3",
         )
         .bind(session_id)
+        .bind(SessionEventKind::Removed.as_str())
         .bind(identity)
         .fetch_one(self.pool())
         .await?;
@@ -120,8 +123,13 @@ impl Store {
         ) {
             return Ok(());
         }
-        self.change_session_status(actor, &session, SessionStatus::Ended, "session.ended")
-            .await
+        self.change_session_status(
+            actor,
+            &session,
+            SessionStatus::Ended,
+            AuditAction::SessionEnded,
+        )
+        .await
     }
 
     /// A party's consent to this case's online mediation, if given.
@@ -182,7 +190,7 @@ impl Store {
             self.audit(
                 &mut tx,
                 &Actor::Party(party_id.clone()),
-                "consent.given",
+                AuditAction::ConsentGiven,
                 &subject(case_id),
                 json!({"party": party_id, "version": CONSENT_VERSION, "session": session_id}),
             )
@@ -203,7 +211,7 @@ fn event_from_row(row: &AnyRow) -> Result<SessionEvent> {
         session_id: row.try_get("session_id")?,
         case_id: row.try_get("case_id")?,
         at: row.try_get("at")?,
-        kind: row.try_get("kind")?,
+        kind: SessionEventKind::parse(&row.try_get::<String, _>("kind")?)?,
         actor_identity: row.try_get("actor_identity")?,
         actor_name: row.try_get("actor_name")?,
         actor_role: row.try_get("actor_role")?,

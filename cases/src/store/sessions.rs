@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::cases::{KeyUse, request_sha256, subject};
 use super::model::{Actor, CaseStatus, Invite, Session, SessionStatus};
+use super::vocabulary::AuditAction;
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, InviteId, PartyId, SessionId};
@@ -104,7 +105,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "session.scheduled",
+            AuditAction::SessionScheduled,
             &subject(case_id),
             json!({"session": session.id, "scheduled_at": session.scheduled_at}),
         )
@@ -230,7 +231,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "invite.created",
+            AuditAction::InviteCreated,
             &subject(&invite.case_id),
             json!({"invite": invite.id, "session": invite.session_id,
                    "party": invite.party_id, "expires_at": invite.expires_at}),
@@ -281,7 +282,7 @@ impl Store {
             self.audit(
                 &mut tx,
                 actor,
-                "invite.revoked",
+                AuditAction::InviteRevoked,
                 &subject(&invite.case_id),
                 json!({"invite": invite.id, "party": invite.party_id}),
             )
@@ -303,7 +304,7 @@ impl Store {
         self.audit(
             &mut tx,
             actor,
-            "invite.sent",
+            AuditAction::InviteSent,
             &subject(&invite.case_id),
             json!({"invite": invite.id, "party": invite.party_id, "channel": channel}),
         )
@@ -326,8 +327,13 @@ impl Store {
                 )));
             }
         }
-        self.change_session_status(actor, &session, SessionStatus::Live, "session.started")
-            .await?;
+        self.change_session_status(
+            actor,
+            &session,
+            SessionStatus::Live,
+            AuditAction::SessionStarted,
+        )
+        .await?;
         self.session(id).await
     }
 
@@ -338,7 +344,7 @@ impl Store {
         actor: &Actor,
         session: &Session,
         to: SessionStatus,
-        action: &str,
+        action: AuditAction,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status = $3")

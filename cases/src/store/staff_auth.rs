@@ -6,6 +6,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::model::{Actor, NewStaff, Staff, StaffRole};
+use super::vocabulary::AuditAction;
 use super::{Store, new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::StaffId;
@@ -136,7 +137,7 @@ impl Store {
         self.audit(
             &mut tx,
             &Actor::Staff(staff_id.clone()),
-            "staff.login",
+            AuditAction::StaffLogin,
             &format!("staff:{staff_id}"),
             json!({}),
         )
@@ -172,7 +173,7 @@ impl Store {
             self.audit(
                 &mut tx,
                 &Actor::System,
-                "staff.refresh_token_reused",
+                AuditAction::StaffRefreshTokenReused,
                 &format!("staff:{staff_id}"),
                 json!({"revoked": "all refresh tokens"}),
             )
@@ -211,7 +212,7 @@ impl Store {
         self.audit(
             &mut tx,
             &Actor::Staff(staff_id.clone()),
-            "staff.logout",
+            AuditAction::StaffLogout,
             &format!("staff:{staff_id}"),
             json!({}),
         )
@@ -269,7 +270,7 @@ impl Store {
         self.audit(
             &mut tx,
             &Actor::Staff(staff.id.clone()),
-            "setup.completed",
+            AuditAction::SetupCompleted,
             &format!("staff:{}", staff.id),
             json!({"username": staff.username}),
         )

@@ -8,6 +8,7 @@ use accord_protocol::{ChatMessage, LeaveReason, ParticipantInfo, Space};
 
 use super::{Member, Notice, Notices, RoomState, Rooms, Seating, view};
 use crate::auth::{JoinClaims, Role};
+use accord_cases::store::model::SessionEventKind;
 
 /// Why a participant could not be admitted.
 #[derive(Debug, PartialEq, Eq)]
@@ -151,7 +152,11 @@ impl Rooms {
         if !waiting {
             room.admitted.insert(identity.to_owned());
         }
-        let kind = if waiting { "waiting" } else { "joined" };
+        let kind = if waiting {
+            SessionEventKind::Waiting
+        } else {
+            SessionEventKind::Joined
+        };
         self.minutes
             .note(room, kind, Some(&member), None, Some(space), None);
         room.members.insert(participant.id.clone(), member);

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use super::{Member, RoomState};
 use crate::store::model::SessionEvent;
 use crate::store::{Store, new_id, next_seq, now_ms};
+use accord_cases::store::model::SessionEventKind;
 
 /// Entries waiting for the writer. Every entry comes from a join, a leave, a moderator's
 /// action or a rate-limited party action, so this absorbs bursts of a busy node many times
@@ -41,7 +42,7 @@ impl Minutes {
     pub(super) fn note(
         &self,
         room: &RoomState,
-        kind: &str,
+        kind: SessionEventKind,
         actor: Option<&Member>,
         subject: Option<&Member>,
         space: Option<Space>,
@@ -68,7 +69,7 @@ impl Minutes {
 /// participants' own comings and goings).
 pub(super) fn entry(
     room: &RoomState,
-    kind: &str,
+    kind: SessionEventKind,
     actor: Option<&Member>,
     subject: Option<&Member>,
     space: Option<Space>,
@@ -84,7 +85,7 @@ pub(super) fn entry(
         session_id: session.session_id.clone(),
         case_id: session.case_id.clone(),
         at: now_ms(),
-        kind: kind.to_owned(),
+        kind,
         actor_identity: actor.map(|a| a.info.identity.clone()),
         actor_name: actor.map(|a| a.info.name.clone()),
         actor_role: actor.map(|a| a.info.role.as_str().to_owned()),

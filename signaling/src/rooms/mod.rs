@@ -39,6 +39,7 @@ pub use resume::Resumed;
 
 use crate::auth::Role;
 use crate::store::model::{PartyKind, Side};
+use accord_cases::store::model::SessionEventKind;
 
 /// The SFU side of a seat: kept across a dropped socket so a resume finds it intact.
 pub struct Seat {
@@ -222,8 +223,14 @@ impl Rooms {
                 } else {
                     reason.as_str().to_owned()
                 };
-                self.minutes
-                    .note(state, "left", Some(m), None, Some(m.space), Some(detail));
+                self.minutes.note(
+                    state,
+                    SessionEventKind::Left,
+                    Some(m),
+                    None,
+                    Some(m.space),
+                    Some(detail),
+                );
                 view::sync(state, &[(participant_id.to_owned(), reason)]);
             }
             if state.members.is_empty() {

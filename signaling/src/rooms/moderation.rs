@@ -10,6 +10,7 @@ use accord_sfu::TrackSource;
 use super::{Member, Notice, RoomState, Rooms, view};
 use crate::auth::Role;
 use crate::store::model::SessionEvent;
+use accord_cases::store::model::SessionEventKind;
 
 /// Longest chat message, in characters.
 pub const MAX_CHAT_CHARS: usize = 2000;
@@ -126,7 +127,7 @@ impl Rooms {
                 {
                     self.minutes.note(
                         state,
-                        "admitted",
+                        SessionEventKind::Admitted,
                         Some(actor),
                         Some(subject),
                         Some(space),
@@ -149,7 +150,7 @@ impl Rooms {
             )?;
             self.minutes.note(
                 state,
-                "denied",
+                SessionEventKind::Denied,
                 Some(actor),
                 Some(subject),
                 None,
@@ -173,7 +174,11 @@ impl Rooms {
             if state.locked == locked {
                 return Ok(());
             }
-            let kind = if locked { "locked" } else { "unlocked" };
+            let kind = if locked {
+                SessionEventKind::Locked
+            } else {
+                SessionEventKind::Unlocked
+            };
             self.minutes
                 .note(state, kind, Some(actor), None, None, None);
             state.locked = locked;
@@ -247,7 +252,7 @@ impl Rooms {
             if let (Some(actor), Some(subject)) = (state.members.get(by), state.members.get(id)) {
                 self.minutes.note(
                     state,
-                    "moved",
+                    SessionEventKind::Moved,
                     Some(actor),
                     Some(subject),
                     Some(to),
@@ -285,7 +290,7 @@ impl Rooms {
             let detail = source_name(source).to_owned();
             self.minutes.note(
                 state,
-                "unmute_asked",
+                SessionEventKind::UnmuteAsked,
                 Some(actor),
                 Some(subject),
                 Some(subject.space),
@@ -308,8 +313,8 @@ impl Rooms {
             let subject = admitted(state, target)?;
             subject.tell(Notice::Hold(source));
             let kind = match source {
-                TrackSource::Microphone => "muted",
-                _ => "video_stopped",
+                TrackSource::Microphone => SessionEventKind::Muted,
+                _ => SessionEventKind::VideoStopped,
             };
             self.minutes.note(
                 state,
@@ -344,7 +349,7 @@ impl Rooms {
             }
             self.minutes.note(
                 state,
-                "removed",
+                SessionEventKind::Removed,
                 Some(actor),
                 Some(subject),
                 Some(subject.space),
@@ -368,8 +373,14 @@ impl Rooms {
             let mut rooms = self.lock();
             let state = rooms.get_mut(room).ok_or(RoomError::Gone)?;
             let actor = moderator(state, by)?;
-            self.minutes
-                .note(state, "ended", Some(actor), None, None, None);
+            self.minutes.note(
+                state,
+                SessionEventKind::Ended,
+                Some(actor),
+                None,
+                None,
+                None,
+            );
             for m in state.members.values() {
                 m.tell(Notice::YouAreGone(LeaveReason::Ended, None));
             }
@@ -387,9 +398,9 @@ impl Rooms {
                 return Ok(());
             }
             let kind = if raised {
-                "hand_raised"
+                SessionEventKind::HandRaised
             } else {
-                "hand_lowered"
+                SessionEventKind::HandLowered
             };
             self.minutes
                 .note(state, kind, Some(member), None, Some(member.space), None);
@@ -422,7 +433,7 @@ impl Rooms {
             let member = admitted(state, id).map_err(|_| RoomError::Gone)?;
             let entry = super::minutes::entry(
                 state,
-                "chat",
+                SessionEventKind::Chat,
                 Some(member),
                 None,
                 Some(member.space),
@@ -477,7 +488,7 @@ impl Rooms {
             evidence.shared_by = sharer.info.name.clone();
             self.minutes.note(
                 state,
-                "evidence_shared",
+                SessionEventKind::EvidenceShared,
                 Some(sharer),
                 None,
                 Some(space),
