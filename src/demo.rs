@@ -10,12 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
+use accord_cases::staff_password::hash_password_blocking;
 use accord_cases::store::model::{
     Actor, CaseStatus, Category, Channel, NewCase, NewOrganisation, NewParty, NewStaff, PartyKind,
     Risk, Side, StaffRole,
 };
 use accord_cases::store::{NewIntake, Store, now_ms};
-use accord_signaling::staff::password::hash_password_blocking;
 
 use crate::Error;
 use crate::config::Config;

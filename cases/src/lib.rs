@@ -72,6 +72,17 @@
 //! become domain values or name every wrong field, so the edge only extracts, calls and
 //! answers.
 //!
+//! ## Names of what happened, invites, passwords and files
+//! [`store::model::AuditAction`] names every audit entry and
+//! [`store::model::SessionEventKind`] every session-record entry; both are stored and sent
+//! as the same text as before they were enums (the audit chain hashes that text), and
+//! `docs/api/examples/` holds an example of each that the staff desk's tests read too.
+//! [`invites`] says what an invite says (its SMS or WeChat text, the notification carrying
+//! it, whether it still admits); [`notify`] is what a message is and the log channel (the
+//! HTTP gateway's transport is the edge's, so this crate carries no HTTP client).
+//! [`staff_password`] hashes and checks staff passwords; [`evidence_files`] tells an
+//! evidence file's kind by its first bytes and cleans its name.
+//!
 //! ## Errors
 //! One `#[non_exhaustive]` enum, [`Error`], in the domain's terms (not found, conflict,
 //! invalid fields, forbidden, …). It carries no HTTP status: `accord-signaling` maps it in
@@ -81,8 +92,12 @@
 pub mod access;
 pub mod blobs;
 pub mod error;
+pub mod evidence_files;
 pub mod forms;
 pub mod ids;
+pub mod invites;
+pub mod notify;
+pub mod staff_password;
 pub mod store;
 pub mod validate;
 

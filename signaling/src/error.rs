@@ -193,6 +193,14 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// A notification gateway that failed or refused: the words name its answer, never its
+/// address.
+impl From<accord_cases::notify::DeliveryError> for Error {
+    fn from(e: accord_cases::notify::DeliveryError) -> Self {
+        Error::Upstream(e.to_string())
+    }
+}
+
 /// The one place the domain's refusals become HTTP ones.
 impl From<accord_cases::Error> for Error {
     fn from(e: accord_cases::Error) -> Self {

@@ -16,7 +16,7 @@
 //! - [`staff`]: staff sign-in and the [`staff::StaffSession`] extractor. [`casework`]: the
 //!   staff API around cases, parties, sessions, evidence and invites. [`intake`]: the
 //!   public online application (一站式自主申报). [`evidence`]: streaming uploads into the
-//!   blob store. [`notify`]: invite messages by SMS or WeChat.
+//!   blob store. [`notify`]: the gateway that sends invite messages by SMS or WeChat.
 //! - [`auth`]: join tokens (HS256 JWT with grants). [`turn`]: TURN credentials.
 //!   [`limits`]: rate limits. [`error`]: the one error type, mapped to
 //!   `{code, message, fields?}` responses, and the one mapping of the domain's errors.
@@ -73,7 +73,7 @@ pub struct SignalingConfig {
     /// takes the scheme and host of the staff member's request.
     pub public_url: Option<String>,
     /// Where invite notifications go.
-    pub notify: notify::NotifyConfig,
+    pub notify: accord_cases::notify::NotifyConfig,
     /// Take the client's address from `X-Forwarded-For` (behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
     /// A TURN server to hand out time-limited credentials for.
@@ -92,7 +92,7 @@ impl Default for SignalingConfig {
             resume_grace: Duration::from_secs(15),
             max_evidence_bytes: evidence::DEFAULT_MAX_FILE_BYTES,
             public_url: None,
-            notify: notify::NotifyConfig::Log,
+            notify: accord_cases::notify::NotifyConfig::Log,
             trust_forwarded_for: false,
             turn: None,
             room_limits: limits::RoomLimits::default(),
@@ -115,7 +115,7 @@ struct Inner {
     config: SignalingConfig,
     store: store::Store,
     blobs: Arc<dyn blobs::BlobStore>,
-    notifier: Box<dyn notify::Notifier>,
+    notifier: Box<dyn accord_cases::notify::Notifier>,
     limits: limits::Limits,
     ready: AtomicBool,
 }
@@ -166,7 +166,7 @@ impl AppState {
         &*self.inner.blobs
     }
     /// Where invite notifications go.
-    pub fn notifier(&self) -> &dyn notify::Notifier {
+    pub fn notifier(&self) -> &dyn accord_cases::notify::Notifier {
         &*self.inner.notifier
     }
     /// Rate limits of the public endpoints.

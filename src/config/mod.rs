@@ -16,9 +16,9 @@ mod validate;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use accord_cases::notify::NotifyConfig;
 use accord_sfu::SfuConfig;
 use accord_signaling::SignalingConfig;
-use accord_signaling::notify::NotifyConfig;
 use accord_signaling::turn::TurnConfig;
 
 pub use sections::{

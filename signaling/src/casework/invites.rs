@@ -1,40 +1,38 @@
 //! `/api/v1/sessions/{id}/…` and `/api/v1/invites/…`: inviting people to a session, and
-//! the mediator opening its room.
+//! the mediator opening its room. The handlers here; by job beside them: whether a token
+//! still admits ([`admission`]), join tokens and links ([`links`]), the link as a QR code
+//! ([`qr`]). What an invite says and how long it lives are the domain's
+//! ([`accord_cases::invites`]), and so is the log channel that records a message was due
+//! ([`accord_cases::notify`]).
 //!
-//! An invite's link carries a join token signed with the server's secret whose claims name
-//! the case, the session, the person (`sub` = party id) and the invite (`inv`). Signing is
-//! deterministic, so the link is rebuilt from the invite's row whenever staff want to copy
-//! it again, and nothing secret is stored. The token alone does not admit: [`check_join`]
-//! looks the invite up at every join, so revoking it (or the session ending) shuts the
-//! link at once.
+//! An invite's link carries a join token whose claims name the case, the session, the
+//! person and the invite. The token alone does not admit: [`check_join`] looks the invite
+//! up at every join, so revoking it (or the session ending) shuts the link at once.
 
-use std::collections::BTreeMap;
+mod admission;
+mod links;
+mod qr;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use qrcode::{EcLevel, QrCode};
 use serde::{Deserialize, Serialize};
 
-use super::{Body, Problems, body, party_of, require_case_worker, visible_case};
+pub use admission::{check_join, check_staff_seat};
+use links::{base_url, invite_token, join_link, mediator_token};
+
+use super::{Body, Problems, body, party_of, visible_case};
 use crate::AppState;
-use crate::auth::{JoinClaims, Role};
 use crate::error::{Error, Result};
-use crate::notify::Notification;
-use crate::staff::StaffSession;
-use accord_cases::access::Seat;
+use crate::staff::{CaseWorker, StaffSession};
+use accord_cases::invites::{DEFAULT_TTL_HOURS, Invitation, Language, MAX_TTL_HOURS, status_of};
 use accord_cases::store::model::{
     Case, CaseStatus, Invite, Organisation, Party, PartyKind, Session, Side, StaffRole,
 };
-use accord_cases::store::{ChinaTime, china_time, mask_phone, now_ms};
-
-/// Invites live three days unless staff say otherwise, and a week at most.
-const DEFAULT_TTL_HOURS: i64 = 72;
-const MAX_TTL_HOURS: i64 = 168;
-/// A mediator's own seat lasts a working day.
-const MEDIATOR_TTL_SECONDS: i64 = 10 * 3600;
+use accord_cases::store::{mask_phone, now_ms};
+use accord_cases::{CaseId, InviteId, PartyId, SessionId};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -50,46 +48,13 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/invites/{id}/send", post(send))
 }
 
-/// Refuses a join token the domain's admission rules refuse
-/// ([`accord_cases::store::Store::admits`]: a revoked or expired invite, a session that is
-/// over or that the bearer was removed from, a mediator's seat whose account was disabled,
-/// a token minted without a session for a case session's room), and a bearer a moderator
-/// removed from the live room.
-pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
-    let seat = Seat {
-        sub: &claims.sub,
-        room: &claims.room,
-        session: claims.session.as_deref(),
-        invite: claims.inv.as_deref(),
-        issued_at: claims.iat,
-    };
-    state.store().admits(&seat).await?;
-    if claims.session.is_some() && state.rooms().is_removed(&claims.room, &claims.sub) {
-        return Err(Error::Unauthorized(
-            "the mediator removed you from this session",
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses a mediator's seat once their staff account is disabled or its tokens were
-/// revoked ([`accord_cases::store::Store::check_staff_seat`]): the 10-hour token from
-/// [`start`] must not outlive either. Checked at every join and before every moderator
-/// action.
-pub async fn check_staff_seat(state: &AppState, staff_id: &str, issued_at: u64) -> Result<()> {
-    Ok(state
-        .store()
-        .check_staff_seat(&staff_id.into(), issued_at)
-        .await?)
-}
-
 /// An invite as staff see it: who, until when, the link, and the text to send.
 #[derive(Debug, Serialize)]
 struct InviteView {
-    id: String,
-    session_id: String,
-    case_id: String,
-    party_id: String,
+    id: InviteId,
+    session_id: SessionId,
+    case_id: CaseId,
+    party_id: PartyId,
     name: String,
     side: Side,
     kind: PartyKind,
@@ -120,7 +85,12 @@ pub(super) async fn visible_session(
     staff: &StaffSession,
     id: &str,
 ) -> Result<(Session, Case)> {
-    let session = match state.store().session(&id.into()).await.map_err(Error::from) {
+    let session = match state
+        .store()
+        .session(&SessionId::from(id))
+        .await
+        .map_err(Error::from)
+    {
         Ok(session) => session,
         Err(Error::NotFound(_)) => return Err(Error::NotFound("no such session")),
         Err(other) => return Err(other),
@@ -140,7 +110,7 @@ async fn visible_invite(
     staff: &StaffSession,
     id: &str,
 ) -> Result<(Invite, Party, Context)> {
-    let invite = state.store().invite(&id.into()).await?;
+    let invite = state.store().invite(&InviteId::from(id)).await?;
     let (session, case) = visible_session(state, staff, &invite.session_id)
         .await
         .map_err(|e| match e {
@@ -161,103 +131,15 @@ async fn context(state: &AppState, session: Session, case: Case) -> Result<Conte
     })
 }
 
-/// Where links point: the configured public address (the binary derives one from its
-/// listen address when none is set). Never the request's `Host` header: whoever sends the
-/// request chooses that, and the link goes out by SMS under the organisation's name.
-fn base_url(state: &AppState) -> String {
-    state
-        .config()
-        .public_url
-        .clone()
-        .unwrap_or_else(|| "http://localhost:8080".to_owned())
-}
-
-fn invite_token(
-    state: &AppState,
-    invite: &Invite,
-    party: &Party,
-    session: &Session,
-) -> Result<String> {
-    let issued = u64::try_from(invite.issued_at).unwrap_or_default();
-    state.keys().sign(&JoinClaims {
-        sub: party.id.to_string(),
-        name: party.name.clone(),
-        room: session.room.clone(),
-        role: Role::Party,
-        can_publish: true,
-        can_subscribe: true,
-        hidden: false,
-        case: Some(invite.case_id.to_string()),
-        session: Some(invite.session_id.to_string()),
-        inv: Some(invite.id.to_string()),
-        aud: String::new(),
-        iat: issued,
-        // Phone clocks run a little behind.
-        nbf: issued.saturating_sub(300),
-        exp: u64::try_from(invite.expires_at).unwrap_or_default(),
-    })
-}
-
-fn join_link(base_url: &str, token: &str) -> String {
-    // The token rides in the fragment: it never reaches server logs, proxies or Referer.
-    format!("{base_url}/join#token={token}")
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Language {
-    Chinese,
-    English,
-}
-
-fn message(
-    language: Language,
-    party: &Party,
-    context: &Context,
-    link: &str,
-    expires_at: i64,
-) -> String {
-    let (name, org) = (&party.name, &context.organisation.name);
-    let (title, number) = (&context.case.title, &context.case.number);
-    let at = china_time(context.session.scheduled_at);
-    let until = china_time(expires_at * 1000);
-    match language {
-        Language::Chinese => {
-            let when =
-                |t: ChinaTime| format!("{}月{}日{:02}:{:02}", t.month, t.day, t.hour, t.minute);
-            format!(
-                "{name}您好：{org}定于{}就“{title}”（案号{number}）进行在线视频调解。\
-                 请届时用手机浏览器打开以下链接，按提示检查摄像头和麦克风后进入：{link} \
-                 此链接仅限您本人使用，{}前有效。",
-                when(at),
-                when(until)
-            )
+impl Context {
+    /// What the invite of `party` says, in the words of [`accord_cases::invites`].
+    fn invitation<'a>(&'a self, party: &'a Party) -> Invitation<'a> {
+        Invitation {
+            party,
+            case: &self.case,
+            organisation: &self.organisation,
+            session: &self.session,
         }
-        Language::English => {
-            let when = |t: ChinaTime| {
-                format!(
-                    "{}-{:02}-{:02} {:02}:{:02}",
-                    t.year, t.month, t.day, t.hour, t.minute
-                )
-            };
-            format!(
-                "Dear {name}, {org} will hold an online video mediation of \"{title}\" (case \
-                 {number}) on {} (Beijing time). At that time, open this link in your phone's \
-                 browser, check your camera and microphone, and join: {link} The link is for \
-                 you only and works until {}.",
-                when(at),
-                when(until)
-            )
-        }
-    }
-}
-
-fn status_of(invite: &Invite) -> &'static str {
-    if invite.revoked_at.is_some() {
-        "revoked"
-    } else if invite.is_active(now_ms() / 1000) {
-        "active"
-    } else {
-        "expired"
     }
 }
 
@@ -265,16 +147,18 @@ fn view(state: &AppState, invite: Invite, party: &Party, context: &Context) -> R
     let token = invite_token(state, &invite, party, &context.session)?;
     let link = join_link(&context.base_url, &token);
     Ok(InviteView {
-        message: message(Language::Chinese, party, context, &link, invite.expires_at),
-        status: status_of(&invite),
+        message: context
+            .invitation(party)
+            .text(Language::Chinese, &link, invite.expires_at),
+        status: status_of(&invite, now_ms() / 1000),
         name: party.name.clone(),
         side: party.side,
         kind: party.kind,
         link,
-        id: invite.id.into(),
-        session_id: invite.session_id.into(),
-        case_id: invite.case_id.into(),
-        party_id: invite.party_id.into(),
+        id: invite.id,
+        session_id: invite.session_id,
+        case_id: invite.case_id,
+        party_id: invite.party_id,
         expires_at: invite.expires_at,
         revoked_at: invite.revoked_at,
         created_at: invite.created_at,
@@ -283,10 +167,9 @@ fn view(state: &AppState, invite: Invite, party: &Party, context: &Context) -> R
 
 async fn list_invites(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
 ) -> Result<Json<Items<InviteView>>> {
-    require_case_worker(&staff)?;
     let (session, case) = visible_session(&state, &staff, &id).await?;
     let parties = state.store().parties(&case.id).await?;
     let invites = state.store().invites_of_session(&session.id).await?;
@@ -312,11 +195,10 @@ struct InviteForm {
 
 async fn create_invite(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
     form: Body<InviteForm>,
 ) -> Result<(StatusCode, Json<InviteView>)> {
-    require_case_worker(&staff)?;
     let (session, case) = visible_session(&state, &staff, &id).await?;
     let form = body(form)?;
     let mut problems = Problems::default();
@@ -346,100 +228,40 @@ async fn create_invite(
 
 async fn show_invite(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
 ) -> Result<Json<InviteView>> {
-    require_case_worker(&staff)?;
     let (invite, party, context) = visible_invite(&state, &staff, &id).await?;
     Ok(Json(view(&state, invite, &party, &context)?))
 }
 
-async fn invite_link(state: &AppState, staff: &StaffSession, id: &str) -> Result<String> {
-    require_case_worker(staff)?;
+async fn invite_link(state: &AppState, staff: &CaseWorker, id: &str) -> Result<String> {
     let (invite, party, context) = visible_invite(state, staff, id).await?;
     let token = invite_token(state, &invite, &party, &context.session)?;
     Ok(join_link(&context.base_url, &token))
 }
 
-fn qr_code(link: &str) -> Result<QrCode> {
-    QrCode::with_error_correction_level(link.as_bytes(), EcLevel::M)
-        .map_err(|e| Error::Internal(format!("encoding a QR code: {e}")))
-}
-
-fn private_image(content_type: &'static str, body: impl IntoResponse) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // The image is the link: it must not sit in shared caches.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    response
-}
-
 async fn qr_svg(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let link = invite_link(&state, &staff, &id).await?;
-    let svg = qr_code(&link)?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build();
-    Ok(private_image("image/svg+xml", svg))
+    qr::svg(&invite_link(&state, &staff, &id).await?)
 }
 
 async fn qr_png(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let link = invite_link(&state, &staff, &id).await?;
-    let png = qr_png_bytes(&qr_code(&link)?)?;
-    Ok(private_image("image/png", png))
-}
-
-/// Pixels per module and the quiet zone around the code, in modules (ISO/IEC 18004 asks
-/// for four).
-const PNG_SCALE: usize = 6;
-const QUIET_ZONE: usize = 4;
-
-fn qr_png_bytes(code: &QrCode) -> Result<Vec<u8>> {
-    let modules = code.width();
-    let colors = code.to_colors();
-    let side = (modules + 2 * QUIET_ZONE) * PNG_SCALE;
-    let mut pixels = vec![255u8; side * side];
-    for (index, color) in colors.iter().enumerate() {
-        if *color != qrcode::Color::Dark {
-            continue;
-        }
-        let (row, column) = (index / modules + QUIET_ZONE, index % modules + QUIET_ZONE);
-        for y in row * PNG_SCALE..(row + 1) * PNG_SCALE {
-            let line = y * side;
-            pixels[line + column * PNG_SCALE..line + (column + 1) * PNG_SCALE].fill(0);
-        }
-    }
-    let side_u32 = u32::try_from(side).map_err(|_| Error::Internal("QR code too large".into()))?;
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, side_u32, side_u32);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
-    let encoding = |e: png::EncodingError| Error::Internal(format!("encoding a PNG: {e}"));
-    let mut writer = encoder.write_header().map_err(encoding)?;
-    writer.write_image_data(&pixels).map_err(encoding)?;
-    writer.finish().map_err(encoding)?;
-    Ok(out)
+    qr::png(&invite_link(&state, &staff, &id).await?)
 }
 
 async fn revoke(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
 ) -> Result<Json<InviteView>> {
-    require_case_worker(&staff)?;
     let (invite, party, context) = visible_invite(&state, &staff, &id).await?;
     let revoked = state
         .store()
@@ -462,18 +284,12 @@ struct Sent {
 
 async fn send(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
     form: Option<Json<SendForm>>,
 ) -> Result<(StatusCode, Json<Sent>)> {
-    require_case_worker(&staff)?;
-    let language = match form.and_then(|f| f.0.lang).as_deref() {
-        None | Some("zh-CN" | "zh") => Language::Chinese,
-        Some("en") => Language::English,
-        Some(_) => {
-            return Err(Error::field("lang", "zh-CN or en"));
-        }
-    };
+    let language = Language::from_tag(form.and_then(|f| f.0.lang).as_deref())
+        .ok_or_else(|| Error::field("lang", "zh-CN or en"))?;
     let (invite, party, context) = visible_invite(&state, &staff, &id).await?;
     if !invite.is_active(now_ms() / 1000) {
         return Err(Error::Conflict(
@@ -487,28 +303,9 @@ async fn send(
     };
     let token = invite_token(&state, &invite, &party, &context.session)?;
     let link = join_link(&context.base_url, &token);
-    let text = message(language, &party, &context, &link, invite.expires_at);
-    let at = china_time(context.session.scheduled_at);
-    let params = BTreeMap::from([
-        ("name", party.name.clone()),
-        ("organisation", context.organisation.name.clone()),
-        ("case_number", context.case.number.clone()),
-        (
-            "time",
-            format!(
-                "{}-{:02}-{:02} {:02}:{:02}",
-                at.year, at.month, at.day, at.hour, at.minute
-            ),
-        ),
-        ("link", link),
-    ]);
-    let notification = Notification {
-        template: "session_invite",
-        to: phone.clone(),
-        params,
-        text: text.clone(),
-        invite_id: Some(invite.id.to_string()),
-    };
+    let invitation = context.invitation(&party);
+    let text = invitation.text(language, &link, invite.expires_at);
+    let notification = invitation.notification(&invite, phone.clone(), link, text.clone());
     let notifier = state.notifier();
     notifier.send(&notification).await?;
     state
@@ -537,14 +334,13 @@ struct Started {
 /// mediator gets a join token for the room.
 async fn start(
     State(state): State<AppState>,
-    staff: StaffSession,
+    staff: CaseWorker,
     Path(id): Path<String>,
 ) -> Result<Json<Started>> {
-    require_case_worker(&staff)?;
     let (session, case) = visible_session(&state, &staff, &id).await?;
     let store = state.store();
     let actor = staff.actor();
-    let me = store.staff(&staff.0.sub).await?;
+    let me = store.staff(&staff.sub).await?;
     let case = if case.status == CaseStatus::Accepted && me.role == StaffRole::Mediator {
         store.assign_case(&actor, &case.id, &me.id).await?
     } else {
@@ -556,23 +352,7 @@ async fn start(
             .await?;
     }
     let session = store.start_session(&actor, &session.id).await?;
-    let now = u64::try_from(now_ms() / 1000).unwrap_or_default();
-    let token = state.keys().sign(&JoinClaims {
-        sub: me.id.to_string(),
-        name: me.display_name.clone(),
-        room: session.room.clone(),
-        role: Role::Mediator,
-        can_publish: true,
-        can_subscribe: true,
-        hidden: false,
-        case: Some(case.id.to_string()),
-        session: Some(session.id.to_string()),
-        inv: None,
-        aud: String::new(),
-        iat: now,
-        nbf: now.saturating_sub(5),
-        exp: now + MEDIATOR_TTL_SECONDS.unsigned_abs(),
-    })?;
+    let token = mediator_token(&state, &me, &case, &session)?;
     let link = join_link(&base_url(&state), &token);
     Ok(Json(Started {
         token,

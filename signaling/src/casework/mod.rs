@@ -24,7 +24,7 @@ pub use invites::{check_join, check_staff_seat};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::staff::StaffSession;
-use accord_cases::store::model::{Case, Party, StaffRole};
+use accord_cases::store::model::{Case, Party};
 
 /// Every case-work route; an evidence upload's body may be at most `upload_limit` bytes.
 pub fn router(upload_limit: usize) -> Router<AppState> {
@@ -83,12 +83,6 @@ async fn party_of(state: &AppState, case: &Case, id: &str) -> Result<Party> {
         }
         Err(other) => Err(other),
     }
-}
-
-/// Refuses court users, who only read what was sent to them. Kept for the handlers that do
-/// not take a [`crate::staff::CaseWorker`] yet.
-fn require_case_worker(session: &StaffSession) -> Result<()> {
-    session.require_role(&[StaffRole::Mediator, StaffRole::Administrator])
 }
 
 /// A JSON body, with a malformed one answered 400 and a well-formed one handed on for
