@@ -13,3 +13,4 @@
 pub mod case_list;
 pub mod cases;
 pub mod intake;
+pub mod staff;

@@ -10,12 +10,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{Body, Problems, body, sees_everything};
+use super::{Body, body, sees_everything};
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::staff::password::{check_new_password, hash_password_blocking};
 use crate::staff::{Administrator, CaseWorker, StaffSession, StaffView, SystemAdministrator};
-use accord_cases::store::model::{Channel, NewOrganisation, NewStaff, Organisation, StaffRole};
+use accord_cases::forms::staff::{OrganisationForm, StaffForm};
+use accord_cases::staff_password::hash_password_blocking;
+use accord_cases::store::model::{Organisation, StaffRole};
 use accord_cases::{OrganisationId, StaffId};
 
 pub(super) fn router() -> Router<AppState> {
@@ -47,46 +48,12 @@ async fn organisations(
     Ok(Json(Items { items }))
 }
 
-#[derive(Debug, Deserialize)]
-struct OrganisationForm {
-    name: Option<String>,
-    short_name: Option<String>,
-    region: Option<String>,
-    channel: Option<String>,
-    court: Option<String>,
-}
-
 async fn create_organisation(
     State(state): State<AppState>,
     session: SystemAdministrator,
     form: Body<OrganisationForm>,
 ) -> Result<(StatusCode, Json<Organisation>)> {
-    let form = body(form)?;
-    let mut problems = Problems::default();
-    let name = problems.text("name", form.name.as_deref(), 80);
-    let short_name = problems.text("short_name", form.short_name.as_deref(), 8);
-    if short_name.contains('-') {
-        problems.add("short_name", "no hyphens: it is part of case numbers");
-    }
-    let region = problems.text("region", form.region.as_deref(), 60);
-    let channel = problems.choice(
-        "channel",
-        form.channel.as_deref(),
-        Channel::parse,
-        "peoples, administrative, court_annexed",
-    );
-    let court = problems.optional_text("court", form.court.as_deref(), 80);
-    problems.finish()?;
-    let Some(channel) = channel else {
-        return Err(Error::Internal("validated channel missing".into()));
-    };
-    let new = NewOrganisation {
-        name,
-        short_name,
-        region,
-        channel,
-        court,
-    };
+    let new = body(form)?.validate()?;
     let org = state
         .store()
         .create_organisation(&session.actor(), new)
@@ -135,70 +102,16 @@ async fn staff_list(
     Ok(Json(Items { items }))
 }
 
-#[derive(Debug, Deserialize)]
-struct StaffForm {
-    username: Option<String>,
-    display_name: Option<String>,
-    password: Option<String>,
-    role: Option<String>,
-    organisation_id: Option<String>,
-    court: Option<String>,
-}
-
 async fn create_staff(
     State(state): State<AppState>,
     session: Administrator,
     form: Body<StaffForm>,
 ) -> Result<(StatusCode, Json<StaffView>)> {
-    let form = body(form)?;
-    let mut problems = Problems::default();
-    let username = form
-        .username
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    let mut errors = Vec::new();
-    crate::staff::check_username(&username, &mut errors);
-    problems.0.extend(errors);
-    let display_name = problems.text("display_name", form.display_name.as_deref(), 64);
-    let password = form.password.unwrap_or_default();
-    problems
-        .0
-        .extend(check_new_password("password", &password, &username));
-    let role = problems.choice(
-        "role",
-        form.role.as_deref(),
-        StaffRole::parse,
-        "administrator, mediator, court",
-    );
-    let organisation_id = form.organisation_id.filter(|o| !o.trim().is_empty());
-    let court = problems.optional_text("court", form.court.as_deref(), 80);
-    match role {
-        Some(StaffRole::Mediator) if organisation_id.is_none() => {
-            problems.add(
-                "organisation_id",
-                "required: a mediator belongs to an organisation",
-            );
-        }
-        Some(StaffRole::Court) if court.is_none() => {
-            problems.add("court", "required: the court whose requests they see");
-        }
-        Some(StaffRole::Court) if organisation_id.is_some() => {
-            problems.add(
-                "organisation_id",
-                "court users belong to a court, not an organisation",
-            );
-        }
-        _ => {}
-    }
-    problems.finish()?;
-    let Some(role) = role else {
-        return Err(Error::Internal("validated role missing".into()));
-    };
+    let mut account = body(form)?.validate()?;
+    let role = account.role;
     // An organisation's administrator adds people to it, and court users only if they run
     // everything.
-    let target = organisation_id.as_deref();
+    let target = account.organisation_id.as_deref();
     if role == StaffRole::Court || (role == StaffRole::Administrator && target.is_none()) {
         session.require_system_wide()?;
     } else {
@@ -218,24 +131,10 @@ async fn create_staff(
             Err(other) => return Err(other),
         }
     }
-    let password_hash = hash_password_blocking(password).await?;
+    let password_hash = hash_password_blocking(std::mem::take(&mut account.password)).await?;
     let staff = state
         .store()
-        .create_staff(
-            &session.actor(),
-            NewStaff {
-                organisation_id: organisation_id.map(OrganisationId::from),
-                username,
-                display_name,
-                role,
-                court: if role == StaffRole::Court {
-                    court
-                } else {
-                    None
-                },
-                password_hash,
-            },
-        )
+        .create_staff(&session.actor(), account.into_new_staff(password_hash))
         .await?;
     Ok((StatusCode::CREATED, Json(staff.into())))
 }

@@ -13,7 +13,6 @@
 //! `localStorage`), SameSite=Strict and scoped to `/api/v1/auth`, so only our own pages send it
 //! and only to these routes. API clients keep the token in the body as before.
 
-pub mod password;
 pub mod roles;
 pub mod tokens;
 
@@ -31,10 +30,11 @@ pub use tokens::{StaffClaims, StaffSession, issue_access, issue_access_at, verif
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};
 use crate::limits::ClientAddress;
+use accord_cases::forms::staff::first_administrator;
+use accord_cases::staff_password::{check_new_password, hash_password_blocking, verify_blocking};
 use accord_cases::store::Refreshed;
 use accord_cases::store::model::{Staff, StaffRole};
 use accord_cases::{OrganisationId, StaffId};
-use password::{check_new_password, hash_password_blocking, verify_blocking};
 use tokens::{ACCESS_TTL_SECONDS, REFRESH_TTL_MS, new_refresh_token, refresh_token_hash};
 
 /// The one answer to every failed login, whatever failed.
@@ -207,20 +207,8 @@ async fn setup(
     if state.store().staff_count().await? > 0 {
         return Err(Error::Conflict("setup has already been completed".into()));
     }
-    let username = request.username.trim().to_owned();
-    let display_name = request.display_name.trim().to_owned();
-    let mut errors = Vec::new();
-    check_username(&username, &mut errors);
-    if display_name.is_empty() || display_name.chars().count() > 64 {
-        errors.push(FieldError {
-            field: "display_name".into(),
-            message: "1–64 characters".into(),
-        });
-    }
-    errors.extend(check_new_password("password", &request.password, &username));
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors));
-    }
+    let (username, display_name) =
+        first_administrator(&request.username, &request.display_name, &request.password)?;
     let hash = hash_password_blocking(request.password).await?;
     let staff = state
         .store()
@@ -235,18 +223,6 @@ async fn setup(
         signed,
         request.refresh_cookie,
     ))
-}
-
-pub(crate) fn check_username(username: &str, errors: &mut Vec<FieldError>) {
-    let ok_chars = username
-        .chars()
-        .all(|c| c.is_alphanumeric() || "-_.@".contains(c));
-    if username.is_empty() || username.chars().count() > 64 || !ok_chars {
-        errors.push(FieldError {
-            field: "username".into(),
-            message: "1–64 letters, digits or - _ . @".into(),
-        });
-    }
 }
 
 async fn login(
