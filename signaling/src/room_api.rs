@@ -8,12 +8,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::AppState;
 use crate::auth::{JoinClaims, Participant, Role};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Result};
 use crate::limits::ClientAddress;
+use accord_cases::forms::consent::ConsentForm;
 use accord_cases::store::model::{Actor, Evidence, SessionEvent, SessionEventKind};
 use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
 use accord_cases::{CaseId, PartyId, SessionId, StaffId};
@@ -102,37 +103,15 @@ async fn consent(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConsentBody {
-    online_mediation: bool,
-    recording: bool,
-}
-
 async fn give_consent(
     State(state): State<AppState>,
     address: ClientAddress,
     Participant(claims): Participant,
     headers: HeaderMap,
-    body: std::result::Result<Json<ConsentBody>, axum::extract::rejection::JsonRejection>,
+    body: std::result::Result<Json<ConsentForm>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<ConsentState>)> {
     let Json(body) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let mut problems = Vec::new();
-    if !body.online_mediation {
-        problems.push(FieldError::new(
-            "online_mediation",
-            "online mediation needs your agreement",
-        ));
-    }
-    if !body.recording {
-        problems.push(FieldError::new(
-            "recording",
-            "the session is recorded; it needs your agreement",
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
-    }
+    body.validate()?;
     let (case_id, party_id) = consenting_party(&claims)
         .ok_or(Error::Forbidden("only a party of the case gives consent"))?;
     let user_agent = headers

@@ -1,7 +1,7 @@
 //! The forms people send, and what makes them valid: a case with its parties, a party added
-//! later, a step in a case's life cycle, a session's time, the case list's filters, an
-//! online application (自主申报), an organisation, a staff account and the first
-//! administrator of a fresh server.
+//! later, a step in a case's life cycle, a session's time, the case list's filters, a
+//! party's consent, an online application (自主申报), an organisation, a staff account and
+//! the first administrator of a fresh server.
 //!
 //! Each form is a plain serde struct with every member optional, so that a missing field is
 //! a named problem rather than one parse error; validating it returns the domain's values
@@ -12,5 +12,6 @@
 
 pub mod case_list;
 pub mod cases;
+pub mod consent;
 pub mod intake;
 pub mod staff;
