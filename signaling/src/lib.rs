@@ -22,8 +22,6 @@
 //!   `{code, message, fields?}` responses, and the one mapping of the domain's errors.
 //!   [`metrics`]: Prometheus exposition. [`openapi`]: the API description. [`web`]: the
 //!   browser app, embedded.
-//! - [`store`] and [`blobs`]: re-exports of [`accord_cases`]'s modules under their old
-//!   paths, while imports move over.
 
 pub mod auth;
 pub mod casework;
@@ -47,13 +45,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use accord_cases::{blobs, store};
 use accord_protocol::IceServer;
 use accord_sfu::Sfu;
 
-/// The case store and the blob store, which moved to `accord-cases`. Re-exported under
-/// their old paths so modules still written against `crate::store` and `crate::blobs`
-/// compile; these go when those imports name `accord_cases` directly.
-pub use accord_cases::{blobs, store};
 pub use error::{Error, Result};
 
 /// Signaling settings (from Accord's config file and environment).

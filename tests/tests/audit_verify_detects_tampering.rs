@@ -1,10 +1,10 @@
 //! `accord audit verify` on a real data directory: intact after ordinary changes, and exit 1
 //! naming the entry once a stored audit row is altered or deleted in the database.
 
-use accord_signaling::store::model::{
+use accord_cases::store::model::{
     Actor, CaseStatus, Category, Channel, NewCase, NewOrganisation, Risk,
 };
-use accord_signaling::store::{Store, StoreKeys};
+use accord_cases::store::{Store, StoreKeys};
 use accord_tests::server::accord_binary;
 use anyhow::{Context, Result, ensure};
 use std::path::Path;

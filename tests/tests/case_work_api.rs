@@ -193,7 +193,7 @@ async fn retried_creates_with_one_idempotency_key_make_one_record() -> Result<()
         actions.iter().filter(|a| **a == "case.assigned").count() == 1,
         "{actions:?}"
     );
-    let at = json!({"scheduled_at": accord_signaling::store::now_ms() + 86_400_000});
+    let at = json!({"scheduled_at": accord_cases::store::now_ms() + 86_400_000});
     let path = format!("/api/v1/cases/{case}/sessions");
     for expected in [StatusCode::CREATED, StatusCode::OK] {
         let answer = world

@@ -109,7 +109,7 @@ async fn an_invite_is_posted_to_the_gateway_with_its_token_and_a_failing_gateway
         .as_str()
         .context("party id")?
         .to_owned();
-    let at = accord_signaling::store::now_ms() + 3_600_000;
+    let at = accord_cases::store::now_ms() + 3_600_000;
     let session = api
         .post(
             &format!("/api/v1/cases/{case_id}/sessions"),

@@ -4,10 +4,8 @@
 //! clearly; the tracking code shows progress; the ID number stays out of logs and the
 //! database in clear.
 
-use accord_signaling::store::model::{
-    Actor, CaseStatus, Channel, NewOrganisation, PartyKind, Side,
-};
-use accord_signaling::store::{Store, StoreKeys};
+use accord_cases::store::model::{Actor, CaseStatus, Channel, NewOrganisation, PartyKind, Side};
+use accord_cases::store::{Store, StoreKeys};
 use accord_tests::server::TestServer;
 use anyhow::{Context, Result, ensure};
 use reqwest::multipart::{Form, Part};

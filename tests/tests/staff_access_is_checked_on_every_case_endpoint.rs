@@ -2,7 +2,7 @@
 //! missing, expired, forged or join token (401); another organisation's case is 404; roles
 //! that may not act get 403; courts see a case once confirmation is requested from them.
 
-use accord_signaling::store::{Store, StoreKeys};
+use accord_cases::store::{Store, StoreKeys};
 use accord_tests::TokenRequest;
 use accord_tests::case_world::{CaseWorld as World, PASSWORD, id_of};
 use anyhow::{Context, Result, ensure};
@@ -34,7 +34,7 @@ async fn every_staff_endpoint_refuses_missing_expired_forged_and_join_tokens() -
     )
     .await?;
     let staff = store.staff(&world.mediator_a_id.as_str().into()).await?;
-    let an_hour_ago = accord_signaling::store::now_ms() as u64 / 1000 - 3600;
+    let an_hour_ago = accord_cases::store::now_ms() as u64 / 1000 - 3600;
     let expired = accord_signaling::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
     store.close().await;
     let forged = format!("{}x", &world.mediator_a[..world.mediator_a.len() - 1]);

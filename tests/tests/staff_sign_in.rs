@@ -2,7 +2,7 @@
 //! `/api/v1/auth/me` (refused when expired, forged or a join token), refresh rotation with
 //! reuse detection, logout, and a password change that retires the old password.
 
-use accord_signaling::store::{Store, StoreKeys};
+use accord_cases::store::{Store, StoreKeys};
 use accord_tests::{TestServer, TokenRequest};
 use anyhow::{Context, Result, ensure};
 use reqwest::{Client, StatusCode};
@@ -159,7 +159,7 @@ async fn administrator_sets_up_once_signs_in_refreshes_and_changes_password() ->
         .unwrap_or_else(|_| format!("sqlite://{}", data_dir.join("accord.db").display()));
     let store = Store::open(&url, StoreKeys::load_or_create(&data_dir)?).await?;
     let staff = store.staff(&text(&me, "id")?.into()).await?;
-    let an_hour_ago = accord_signaling::store::now_ms() as u64 / 1000 - 3600;
+    let an_hour_ago = accord_cases::store::now_ms() as u64 / 1000 - 3600;
     let expired = accord_signaling::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
     store.close().await;
     let (code, body) = api.me(&expired).await?;

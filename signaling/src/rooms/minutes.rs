@@ -5,9 +5,9 @@ use accord_protocol::Space;
 use tokio::sync::mpsc;
 
 use super::{Member, RoomState};
-use crate::store::model::SessionEvent;
-use crate::store::{Store, new_id, next_seq, now_ms};
+use accord_cases::store::model::SessionEvent;
 use accord_cases::store::model::SessionEventKind;
+use accord_cases::store::{Store, new_id, next_seq, now_ms};
 
 /// Entries waiting for the writer. Every entry comes from a join, a leave, a moderator's
 /// action or a rate-limited party action, so this absorbs bursts of a busy node many times

@@ -38,8 +38,8 @@ pub use notices::{NOTICE_QUEUE, Notice, Notices};
 pub use resume::Resumed;
 
 use crate::auth::Role;
-use crate::store::model::{PartyKind, Side};
 use accord_cases::store::model::SessionEventKind;
+use accord_cases::store::model::{PartyKind, Side};
 
 /// The SFU side of a seat: kept across a dropped socket so a resume finds it intact.
 pub struct Seat {

@@ -9,7 +9,7 @@ use accord_sfu::TrackSource;
 
 use super::{Member, Notice, RoomState, Rooms, view};
 use crate::auth::Role;
-use crate::store::model::SessionEvent;
+use accord_cases::store::model::SessionEvent;
 use accord_cases::store::model::SessionEventKind;
 
 /// Longest chat message, in characters.
@@ -442,11 +442,13 @@ impl Rooms {
             let message = ChatMessage {
                 id: entry
                     .as_ref()
-                    .map_or_else(|| crate::store::new_id("SV"), |e| e.id.to_string()),
+                    .map_or_else(|| accord_cases::store::new_id("SV"), |e| e.id.to_string()),
                 participant_id: member.info.id.clone(),
                 name: member.info.name.clone(),
                 text: text.to_owned(),
-                at: entry.as_ref().map_or_else(crate::store::now_ms, |e| e.at),
+                at: entry
+                    .as_ref()
+                    .map_or_else(accord_cases::store::now_ms, |e| e.at),
                 space: Some(member.space),
             };
             Ok((message, entry))

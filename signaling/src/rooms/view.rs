@@ -7,7 +7,7 @@ use accord_protocol::{ChatMessage, ConnectionHealth, LeaveReason, ParticipantInf
 
 use super::{Member, Notice, RoomState};
 use crate::auth::Role;
-use crate::store::model::Side;
+use accord_cases::store::model::Side;
 
 /// How `other` appears to `viewer`, if at all. Moderators see everyone admitted, with their
 /// space. Anyone else sees the people in their own space, and mediators elsewhere only as

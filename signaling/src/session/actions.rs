@@ -7,7 +7,7 @@ use accord_sfu::TrackSource;
 use super::{Ending, Refusal, Seated};
 use crate::AppState;
 use crate::rooms::{Notice, RoomError};
-use crate::store::model::Actor;
+use accord_cases::store::model::Actor;
 
 impl From<RoomError> for Refusal {
     fn from(e: RoomError) -> Self {

@@ -8,8 +8,8 @@ use super::Refusal;
 use crate::AppState;
 use crate::auth::{JoinClaims, Role};
 use crate::rooms::{Seating, SessionLink};
-use crate::store::model::PartyKind;
 use accord_cases::Error;
+use accord_cases::store::model::PartyKind;
 
 /// The seating of a verified token, or why it may not sit down.
 pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Seating, Refusal> {
