@@ -83,6 +83,12 @@
 //! [`staff_password`] hashes and checks staff passwords; [`evidence_files`] tells an
 //! evidence file's kind by its first bytes and cleans its name.
 //!
+//! ## The session record and a session's share of evidence
+//! [`minutes::Minutes`] writes a case session's record (笔录) in order through one task, so
+//! the room that records never waits for the database; the edge decides what an entry says.
+//! [`evidence_tally::EvidenceTally`] counts the evidence each session has taken against its
+//! caps, starting a session it has not counted yet from what its record holds.
+//!
 //! ## Errors
 //! One `#[non_exhaustive]` enum, [`Error`], in the domain's terms (not found, conflict,
 //! invalid fields, forbidden, …). It carries no HTTP status: `accord-signaling` maps it in
@@ -93,9 +99,11 @@ pub mod access;
 pub mod blobs;
 pub mod error;
 pub mod evidence_files;
+pub mod evidence_tally;
 pub mod forms;
 pub mod ids;
 pub mod invites;
+pub mod minutes;
 pub mod notify;
 pub mod staff_password;
 pub mod store;

@@ -2,6 +2,8 @@
 //! shared, why someone is quiet or gone, how their connection is doing.
 
 use accord_cases::store::model::{PartyKind, Side};
+/// The ICE servers in `joined` are the SFU's, which hands out the TURN credentials.
+pub use accord_sfu::IceServer;
 use accord_sfu::{LinkHealth, LinkQuality};
 use serde::{Deserialize, Serialize};
 
@@ -136,19 +138,6 @@ pub enum PauseReason {
     Away,
     /// Their connection dropped; their seat waits for them to resume.
     Reconnecting,
-}
-
-/// An ICE server for the client's `RTCPeerConnection`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct IceServer {
-    /// `stun:` / `turn:` URLs.
-    pub urls: Vec<String>,
-    /// TURN username.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// TURN credential.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential: Option<String>,
 }
 
 /// One participant's connection over the last two seconds: the SFU's measurement

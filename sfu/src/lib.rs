@@ -38,7 +38,9 @@
 //!   join and the small setters), `requests` (one type per request, naming its reply),
 //!   `negotiation` (offers and answers both ways, reading SDP), `viewer` (WHEP viewers),
 //!   `membership`, `spaces`, `forwarding`, `publication`, `participant`, `health`, `speaker`.
-//! - `net`: the UDP reader and router, ICE-TCP framing, the shared sending socket.
+//! - `net`: the UDP reader and router, ICE-TCP framing, the shared sending socket, and the
+//!   TURN credentials handed out with a join ([`TurnConfig`], [`ice_servers_for`]).
+//! - [`sdp`]: reading what WHIP and WHEP clients send (offers, trickle fragments).
 //! - `peer`: building one peer connection: codecs, header extensions, interceptors.
 //! - `forward`: per-subscriber rewriting of one track (layers, sequence numbers, VP8 ids).
 //! - `events`, `ids`, `config`, `error`, `stats`, `health`: the types the API is made of.
@@ -52,6 +54,7 @@ mod health;
 mod ids;
 mod net;
 mod peer;
+pub mod sdp;
 mod server;
 mod shard;
 mod startup;
@@ -66,6 +69,7 @@ pub use events::{
 pub use handle::ParticipantHandle;
 pub use health::{LinkHealth, LinkQuality};
 pub use ids::{Layer, MediaKind, ParticipantId, RoomId, Space, TrackId, TrackSource};
+pub use net::turn::{IceServer, TurnConfig, ice_servers_for};
 pub use server::{EVENT_QUEUE, Joined, Sfu};
 pub use shard::HEALTH_INTERVAL;
 pub use stats::{SfuStats, SfuStatsSnapshot};

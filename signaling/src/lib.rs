@@ -17,7 +17,7 @@
 //!   staff API around cases, parties, sessions, evidence and invites. [`intake`]: the
 //!   public online application (一站式自主申报). [`evidence`]: streaming uploads into the
 //!   blob store. [`notify`]: the gateway that sends invite messages by SMS or WeChat.
-//! - [`auth`]: join tokens (HS256 JWT with grants). [`turn`]: TURN credentials.
+//! - [`auth`]: join tokens (HS256 JWT with grants); TURN credentials are the SFU's.
 //!   [`limits`]: rate limits. [`error`]: the one error type, mapped to
 //!   `{code, message, fields?}` responses, and the one mapping of the domain's errors.
 //!   [`metrics`]: Prometheus exposition. [`openapi`]: the API description. [`web`]: the
@@ -37,7 +37,6 @@ pub mod room_api;
 pub mod rooms;
 pub mod session;
 pub mod staff;
-pub mod turn;
 pub mod web;
 pub mod whip;
 
@@ -72,7 +71,7 @@ pub struct SignalingConfig {
     /// Take the client's address from `X-Forwarded-For` (behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
     /// A TURN server to hand out time-limited credentials for.
-    pub turn: Option<turn::TurnConfig>,
+    pub turn: Option<accord_sfu::TurnConfig>,
     /// What one participant may do in a room per second or minute, and the evidence one
     /// session takes.
     pub room_limits: limits::RoomLimits,
@@ -132,7 +131,7 @@ impl AppState {
                 metrics: metrics::Metrics::new(sfu.clone()),
                 sfu,
                 keys: auth::TokenKeys::new(token_secret),
-                rooms: rooms::Rooms::new(rooms::Minutes::start(store.clone())),
+                rooms: rooms::Rooms::new(accord_cases::minutes::Minutes::start(store.clone())),
                 resources: whip::Resources::default(),
                 config,
                 store,

@@ -1,6 +1,7 @@
 //! Rate limits on the endpoints anyone can reach: sign-in (password guessing) and online
 //! intake (flooding a centre with applications); and on what one participant does in a room
-//! (chat, hands, pauses, evidence), with caps on the evidence of one session.
+//! (chat, hands, pauses, evidence), with caps on the evidence of one session (counted by
+//! the case domain's [`EvidenceTally`]).
 //!
 //! Fixed windows per key, in memory: each node limits on its own, which bounds guessing to
 //! the limit times the number of nodes; that is acceptable for a handful of nodes. Memory is
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+
+use accord_cases::evidence_tally::EvidenceTally;
 
 use crate::AppState;
 use crate::error::{Error, Result};
@@ -206,76 +209,6 @@ impl Limits {
                 room.evidence_bytes_per_session,
             ),
         }
-    }
-}
-
-/// Files and bytes of evidence shared in each session, against the caps. Kept in memory per
-/// node, bounded like the limiters' tables; a session not counted yet (after a restart, or
-/// once the table was emptied) starts from what its record holds ([`EvidenceTally::seed`]).
-#[derive(Debug)]
-pub struct EvidenceTally {
-    max_files: u32,
-    max_bytes: u64,
-    sessions: Mutex<HashMap<String, (u32, u64)>>,
-}
-
-impl EvidenceTally {
-    fn new(max_files: u32, max_bytes: u64) -> Self {
-        Self {
-            max_files,
-            max_bytes,
-            sessions: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn refusal(&self) -> Error {
-        Error::PayloadTooLarge(format!(
-            "this session has its share of evidence ({} files, {} MiB); bring more to the mediator another way",
-            self.max_files,
-            self.max_bytes / (1024 * 1024)
-        ))
-    }
-
-    /// Whether `session` is being counted here.
-    pub fn knows(&self, session: &str) -> bool {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.contains_key(session)
-    }
-
-    /// Starts counting `session` from `files` and `bytes` shared before (its record); a
-    /// session already counted keeps its count.
-    pub fn seed(&self, session: &str, files: u32, bytes: u64) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if sessions.len() >= MAX_KEYS && !sessions.contains_key(session) {
-            sessions.clear();
-        }
-        sessions.entry(session.to_owned()).or_insert((files, bytes));
-    }
-
-    /// Refuses (413) if `session` has no room for another file.
-    pub fn check(&self, session: &str) -> Result<()> {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        match sessions.get(session) {
-            Some(&(files, bytes)) if files >= self.max_files || bytes >= self.max_bytes => {
-                Err(self.refusal())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts a file of `size` bytes to `session`, refusing (413) one that does not fit.
-    pub fn add(&self, session: &str, size: u64) -> Result<()> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if sessions.len() >= MAX_KEYS && !sessions.contains_key(session) {
-            sessions.clear();
-        }
-        let tally = sessions.entry(session.to_owned()).or_insert((0, 0));
-        if tally.0 >= self.max_files || tally.1.saturating_add(size) > self.max_bytes {
-            return Err(self.refusal());
-        }
-        tally.0 += 1;
-        tally.1 += size;
-        Ok(())
     }
 }
 

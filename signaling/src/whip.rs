@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use accord_protocol::LeaveReason;
-use accord_sfu::{IceCandidate, JoinRequest, ParticipantHandle, ParticipantId, RoomId, SfuEvent};
+use accord_sfu::sdp::parse_sdpfrag;
+use accord_sfu::{JoinRequest, ParticipantHandle, ParticipantId, RoomId, SfuEvent};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -86,11 +87,7 @@ pub fn router() -> Router<AppState> {
 /// Refuses an offer with nothing to publish or watch (only a data channel, or every media
 /// section rejected) before it takes a seat.
 fn require_media(offer: &str) -> Result<()> {
-    let has_media = offer.split("\nm=").skip(1).any(|section| {
-        let mut words = section.split_whitespace();
-        matches!(words.next(), Some("audio" | "video")) && words.next() != Some("0")
-    });
-    if has_media {
+    if accord_sfu::sdp::offers_media(offer) {
         Ok(())
     } else {
         Err(Error::Unprocessable {
@@ -297,7 +294,7 @@ async fn start(
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    let servers = crate::turn::ice_servers_for(
+    let servers = accord_sfu::ice_servers_for(
         &state.config().ice_servers,
         state.config().turn.as_ref(),
         &claims.sub,
@@ -461,34 +458,6 @@ async fn hang_up_whep(
     bearer: JoinBearer,
 ) -> Result<Response> {
     hang_up(state, bearer, id, Direction::Watch).await
-}
-
-/// What a trickle PATCH carries (RFC 8840 fragment).
-struct SdpFragment {
-    /// The client's ICE username fragment.
-    ufrag: Option<String>,
-    candidates: Vec<IceCandidate>,
-}
-
-fn parse_sdpfrag(text: &str) -> SdpFragment {
-    let mut mid = None;
-    let mut ufrag = None;
-    let mut candidates = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("a=mid:") {
-            mid = Some(v.to_owned());
-        } else if let Some(v) = line.strip_prefix("a=ice-ufrag:") {
-            ufrag = Some(v.to_owned());
-        } else if let Some(v) = line.strip_prefix("a=candidate:") {
-            candidates.push(IceCandidate {
-                candidate: format!("candidate:{v}"),
-                sdp_mid: mid.clone(),
-                sdp_mline_index: None,
-                username_fragment: ufrag.clone(),
-            });
-        }
-    }
-    SdpFragment { ufrag, candidates }
 }
 
 #[cfg(test)]

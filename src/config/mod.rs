@@ -17,9 +17,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use accord_cases::notify::NotifyConfig;
-use accord_sfu::SfuConfig;
+use accord_sfu::{SfuConfig, TurnConfig};
 use accord_signaling::SignalingConfig;
-use accord_signaling::turn::TurnConfig;
 
 pub use sections::{
     AuthConfig, Config, DatabaseConfig, HttpConfig, LogConfig, LogFormat, MediaConfig,

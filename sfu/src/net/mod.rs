@@ -6,6 +6,7 @@
 pub(crate) mod masked;
 pub(crate) mod stun;
 pub(crate) mod tcp;
+pub(crate) mod turn;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};

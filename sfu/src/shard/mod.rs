@@ -7,7 +7,7 @@ mod commands;
 mod forwarding;
 mod health;
 mod membership;
-mod negotiation;
+pub(crate) mod negotiation;
 mod participant;
 mod publication;
 pub(crate) mod requests;

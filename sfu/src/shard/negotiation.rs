@@ -211,7 +211,7 @@ pub(super) fn outgoing_track(
 }
 
 /// One media section of a client's offer, as far as answering it needs.
-pub(super) struct OfferedSection {
+pub(crate) struct OfferedSection {
     /// Its `a=mid`.
     pub mid: Option<String>,
     /// Audio or video; `None` for anything else (data channels) and rejected sections.
@@ -223,7 +223,7 @@ pub(super) struct OfferedSection {
 }
 
 /// The media sections of an SDP, in order.
-pub(super) fn offered_sections(sdp: &str) -> Vec<OfferedSection> {
+pub(crate) fn offered_sections(sdp: &str) -> Vec<OfferedSection> {
     sdp.split("\nm=")
         .skip(1)
         .map(|section| {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use accord_protocol::{ChatMessage, LeaveReason, ParticipantInfo, Space};
 
+use super::minutes::RoomMinutes;
 use super::{Member, Notice, Notices, RoomState, Rooms, Seating, view};
 use crate::auth::{JoinClaims, Role};
 use accord_cases::store::model::SessionEventKind;

@@ -30,8 +30,9 @@ use accord_protocol::{
 use accord_sfu::{ParticipantHandle, SfuEvent};
 use tokio::sync::{Notify, mpsc};
 
+use accord_cases::minutes::Minutes;
 pub use admission::{Admission, AdmitError, Snapshot};
-pub use minutes::Minutes;
+use minutes::RoomMinutes;
 pub use moderation::RoomError;
 use notices::NoticeSender;
 pub use notices::{NOTICE_QUEUE, Notice, Notices};

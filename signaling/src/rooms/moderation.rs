@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use accord_protocol::{ChatMessage, LeaveReason, SharedEvidence, Space};
 use accord_sfu::TrackSource;
 
+use super::minutes::RoomMinutes;
 use super::{Member, Notice, RoomState, Rooms, view};
 use crate::auth::Role;
 use accord_cases::store::model::SessionEvent;

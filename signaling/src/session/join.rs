@@ -118,7 +118,7 @@ pub(super) async fn joined_frame(
         room: claims.room.clone(),
         participants: snapshot.others,
         tracks,
-        ice_servers: crate::turn::ice_servers_for(
+        ice_servers: accord_sfu::ice_servers_for(
             &state.config().ice_servers,
             state.config().turn.as_ref(),
             &participant.identity,

@@ -5,9 +5,22 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use accord_protocol::IceServer;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+
+/// An ICE server for the client's `RTCPeerConnection`, as the join hands it out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:` / `turn:` URLs.
+    pub urls: Vec<String>,
+    /// TURN username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
 
 /// A TURN server to hand out credentials for.
 #[derive(Clone, PartialEq, Eq)]
