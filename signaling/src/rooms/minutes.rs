@@ -12,19 +12,10 @@ use accord_cases::store::{new_id, next_seq, now_ms};
 
 /// Taking the minutes of a room: what the rooms call to record what happened in one.
 pub(super) trait RoomMinutes {
-    /// Records an entry for a room of a case session.
-    fn note(
-        &self,
-        room: &RoomState,
-        kind: SessionEventKind,
-        actor: Option<&Member>,
-        subject: Option<&Member>,
-        space: Option<Space>,
-        detail: Option<String>,
-    );
-}
+    /// Hands a finished entry to the record's writer.
+    fn record(&self, event: SessionEvent);
 
-impl RoomMinutes for Minutes {
+    /// Records an entry for a room of a case session.
     fn note(
         &self,
         room: &RoomState,
@@ -39,6 +30,13 @@ impl RoomMinutes for Minutes {
         }
     }
 }
+
+impl RoomMinutes for Minutes {
+    fn record(&self, event: SessionEvent) {
+        Minutes::record(self, event);
+    }
+}
+
 /// A record entry for a room of a case session (`None` for other rooms, and for hidden
 /// participants' own comings and goings).
 pub(super) fn entry(
