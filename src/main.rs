@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use accord::config::{Config, LogFormat};
-use accord_signaling::auth::{Role, TokenKeys, TokenRequest};
+use accord_cases::tokens::{Role, TokenKeys, TokenRequest};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -266,7 +266,7 @@ fn token(config: Config, command: TokenCommand) -> ExitCode {
             println!("{token}");
             ExitCode::SUCCESS
         }
-        Err(accord_signaling::Error::Invalid(fields)) => {
+        Err(accord_cases::Error::Invalid(fields)) => {
             for f in fields {
                 eprintln!("accord: --{}: {}", f.field.replace('_', "-"), f.message);
             }

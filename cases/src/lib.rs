@@ -89,6 +89,14 @@
 //! [`evidence_tally::EvidenceTally`] counts the evidence each session has taken against its
 //! caps, starting a session it has not counted yet from what its record holds.
 //!
+//! ## Tokens
+//! [`tokens`] says what a credential grants and how it is signed: join tokens
+//! ([`tokens::TokenKeys`] mints, signs and verifies [`tokens::JoinClaims`]; the participant
+//! [`tokens::Role`] they carry is the one `accord-protocol` sends in frames) and staff access
+//! and refresh tokens ([`tokens::staff`], signed with the store's rotating signing keys).
+//! The edge only finds a token in a request and hands it here; whether a verified join
+//! token still admits is [`store::Store::admits`].
+//!
 //! ## Errors
 //! One `#[non_exhaustive]` enum, [`Error`], in the domain's terms (not found, conflict,
 //! invalid fields, forbidden, …). It carries no HTTP status: `accord-signaling` maps it in
@@ -107,6 +115,7 @@ pub mod minutes;
 pub mod notify;
 pub mod staff_password;
 pub mod store;
+pub mod tokens;
 pub mod validate;
 
 pub use error::{Error, FieldError, Result};

@@ -37,18 +37,17 @@
 mod client;
 mod codes;
 mod parts;
-mod role;
 mod server;
 #[cfg(test)]
 mod tests;
 
+pub use accord_cases::tokens::Role;
 pub use client::ClientMessage;
 pub use codes::ErrorCode;
 pub use parts::{
     ChatMessage, ConnectionHealth, IceServer, LeaveReason, ParticipantInfo, PauseReason,
     SharedEvidence, Space,
 };
-pub use role::Role;
 pub use server::ServerMessage;
 
 /// The protocol version this server speaks.

@@ -9,8 +9,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::auth::{ApiKey, TokenRequest};
+use crate::auth::ApiKey;
 use crate::error::{Error, Result};
+use accord_cases::tokens::TokenRequest;
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {

@@ -17,7 +17,7 @@
 //!   staff API around cases, parties, sessions, evidence and invites. [`intake`]: the
 //!   public online application (一站式自主申报). [`evidence`]: streaming uploads into the
 //!   blob store. [`notify`]: the gateway that sends invite messages by SMS or WeChat.
-//! - [`auth`]: join tokens (HS256 JWT with grants); TURN credentials are the SFU's.
+//! - [`auth`]: extractors of join tokens and the API key (tokens are [`accord_cases::tokens`]).
 //!   [`limits`]: rate limits. [`error`]: the one error type, mapped to
 //!   `{code, message, fields?}` responses, and the one mapping of the domain's errors.
 //!   [`metrics`]: Prometheus exposition. [`openapi`]: the API description. [`web`]: the
@@ -102,7 +102,7 @@ pub struct AppState {
 
 struct Inner {
     sfu: Sfu,
-    keys: auth::TokenKeys,
+    keys: accord_cases::tokens::TokenKeys,
     rooms: rooms::Rooms,
     resources: whip::Resources,
     metrics: metrics::Metrics,
@@ -130,7 +130,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 metrics: metrics::Metrics::new(sfu.clone()),
                 sfu,
-                keys: auth::TokenKeys::new(token_secret),
+                keys: accord_cases::tokens::TokenKeys::new(token_secret),
                 rooms: rooms::Rooms::new(accord_cases::minutes::Minutes::start(store.clone())),
                 resources: whip::Resources::default(),
                 config,
@@ -148,7 +148,7 @@ impl AppState {
         &self.inner.sfu
     }
     /// Join-token keys.
-    pub fn keys(&self) -> &auth::TokenKeys {
+    pub fn keys(&self) -> &accord_cases::tokens::TokenKeys {
         &self.inner.keys
     }
     /// Case records.

@@ -11,12 +11,13 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::auth::{JoinClaims, Participant, Role};
+use crate::auth::Participant;
 use crate::error::{Error, Result};
 use crate::limits::ClientAddress;
 use accord_cases::forms::consent::ConsentForm;
 use accord_cases::store::model::{Actor, Evidence, SessionEvent, SessionEventKind};
 use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
+use accord_cases::tokens::{JoinClaims, Role};
 use accord_cases::{CaseId, PartyId, SessionId, StaffId};
 
 /// The participant routes; a shared file's body may be at most `upload_limit` bytes.

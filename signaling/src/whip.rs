@@ -18,9 +18,10 @@ use axum::routing::{patch, post};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::{JoinBearer, JoinClaims, Participant};
+use crate::auth::{JoinBearer, Participant};
 use crate::error::{Error, Result};
 use crate::rooms::{AdmitError, Notice, Seating, SessionLink};
+use accord_cases::tokens::JoinClaims;
 
 /// Publish or watch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +196,10 @@ async fn start(
     let client_ufrag = parse_sdpfrag(&offer).ufrag;
     // A WHIP client cannot wait: case sessions take their parties through the waiting room
     // of the app, and only their mediators (or tools without a session) publish this way.
-    if claims.session.is_some() && claims.role != crate::auth::Role::Mediator && !claims.hidden {
+    if claims.session.is_some()
+        && claims.role != accord_cases::tokens::Role::Mediator
+        && !claims.hidden
+    {
         return Err(Error::Forbidden(
             "parties join a case session through the waiting room of the app",
         ));

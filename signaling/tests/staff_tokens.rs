@@ -6,13 +6,13 @@
 #[macro_use]
 mod common;
 
+use accord_cases::Error;
 use accord_cases::store::model::StaffRole;
-use accord_signaling::Error;
 use common::{Scratch, staff_member};
 use sqlx::Row;
 
 async fn access_tokens_verify_across_key_rotation_until_their_key_retires(s: &Scratch) {
-    use accord_signaling::staff::{issue_access, issue_access_at, verify_access};
+    use accord_cases::tokens::staff::{issue_access, issue_access_at, verify_access};
     let store = &s.store;
     let staff = staff_member(store, "mediator").await;
     let old = issue_access(store, &staff)
@@ -77,8 +77,8 @@ both_databases!(
 );
 
 async fn join_and_staff_tokens_are_never_taken_for_each_other(s: &Scratch) {
-    use accord_signaling::auth::{TokenKeys, TokenRequest};
-    use accord_signaling::staff::{issue_access, verify_access};
+    use accord_cases::tokens::staff::{issue_access, verify_access};
+    use accord_cases::tokens::{TokenKeys, TokenRequest};
     let store = &s.store;
     let staff = staff_member(store, "mediator").await;
     let secret = [9u8; 32];

@@ -35,7 +35,7 @@ async fn every_staff_endpoint_refuses_missing_expired_forged_and_join_tokens() -
     .await?;
     let staff = store.staff(&world.mediator_a_id.as_str().into()).await?;
     let an_hour_ago = accord_cases::store::now_ms() as u64 / 1000 - 3600;
-    let expired = accord_signaling::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
+    let expired = accord_cases::tokens::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
     store.close().await;
     let forged = format!("{}x", &world.mediator_a[..world.mediator_a.len() - 1]);
     let join = world

@@ -160,7 +160,7 @@ async fn administrator_sets_up_once_signs_in_refreshes_and_changes_password() ->
     let store = Store::open(&url, StoreKeys::load_or_create(&data_dir)?).await?;
     let staff = store.staff(&text(&me, "id")?.into()).await?;
     let an_hour_ago = accord_cases::store::now_ms() as u64 / 1000 - 3600;
-    let expired = accord_signaling::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
+    let expired = accord_cases::tokens::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
     store.close().await;
     let (code, body) = api.me(&expired).await?;
     ensure!(code == StatusCode::UNAUTHORIZED, "expired: {code} {body}");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use accord_signaling::auth::{TokenKeys, TokenRequest as SignedRequest};
+use accord_cases::tokens::{TokenKeys, TokenRequest as SignedRequest};
 use accord_tests::Bystander;
 use accord_tests::TokenRequest;
 use accord_tests::case_world::{CaseWorld, PASSWORD, id_of};

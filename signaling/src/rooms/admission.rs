@@ -8,8 +8,8 @@ use accord_protocol::{ChatMessage, LeaveReason, ParticipantInfo, Space};
 
 use super::minutes::RoomMinutes;
 use super::{Member, Notice, Notices, RoomState, Rooms, Seating, view};
-use crate::auth::{JoinClaims, Role};
 use accord_cases::store::model::SessionEventKind;
+use accord_cases::tokens::{JoinClaims, Role};
 
 /// Why a participant could not be admitted.
 #[derive(Debug, PartialEq, Eq)]

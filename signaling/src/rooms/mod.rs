@@ -38,9 +38,9 @@ use notices::NoticeSender;
 pub use notices::{NOTICE_QUEUE, Notice, Notices};
 pub use resume::Resumed;
 
-use crate::auth::Role;
 use accord_cases::store::model::SessionEventKind;
 use accord_cases::store::model::{PartyKind, Side};
+use accord_cases::tokens::Role;
 
 /// The SFU side of a seat: kept across a dropped socket so a resume finds it intact.
 pub struct Seat {

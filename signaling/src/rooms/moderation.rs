@@ -9,9 +9,9 @@ use accord_sfu::TrackSource;
 
 use super::minutes::RoomMinutes;
 use super::{Member, Notice, RoomState, Rooms, view};
-use crate::auth::Role;
 use accord_cases::store::model::SessionEvent;
 use accord_cases::store::model::SessionEventKind;
+use accord_cases::tokens::Role;
 
 /// Longest chat message, in characters.
 pub const MAX_CHAT_CHARS: usize = 2000;

@@ -57,7 +57,10 @@ impl Rooms {
         let Some((_, member)) = state.members.iter_mut().find(|(_, m)| {
             m.info.identity == identity
                 && !m.waiting
-                && crate::auth::constant_time_eq(m.resume_token.as_bytes(), resume_token.as_bytes())
+                && accord_cases::tokens::constant_time_eq(
+                    m.resume_token.as_bytes(),
+                    resume_token.as_bytes(),
+                )
         }) else {
             return ResumeAttempt::NoSuchSeat;
         };

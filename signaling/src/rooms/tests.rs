@@ -1,5 +1,5 @@
 use super::*;
-use crate::auth::{JoinClaims, Role};
+use accord_cases::tokens::{JoinClaims, Role};
 
 fn claims(identity: &str, role: Role, hidden: bool) -> JoinClaims {
     JoinClaims {

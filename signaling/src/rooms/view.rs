@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use accord_protocol::{ChatMessage, ConnectionHealth, LeaveReason, ParticipantInfo, Space};
 
 use super::{Member, Notice, RoomState};
-use crate::auth::Role;
 use accord_cases::store::model::Side;
+use accord_cases::tokens::Role;
 
 /// How `other` appears to `viewer`, if at all. Moderators see everyone admitted, with their
 /// space. Anyone else sees the people in their own space, and mediators elsewhere only as

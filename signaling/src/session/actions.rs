@@ -115,7 +115,7 @@ fn is_moderation(message: &ClientMessage) -> bool {
 /// revoked) while they sat here loses it at their next moderator action, not only at their
 /// next join.
 async fn check_staff_seat(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
-    if seated.session.is_none() || seated.participant.role != crate::auth::Role::Mediator {
+    if seated.session.is_none() || seated.participant.role != accord_cases::tokens::Role::Mediator {
         return Ok(());
     }
     let identity = &seated.participant.identity;

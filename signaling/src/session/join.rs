@@ -15,8 +15,8 @@ use super::resume::{self, Resumption};
 use super::wire::{Inbound, receive, refuse, send};
 use super::{Refusal, Seated, actions, seating, waiting};
 use crate::AppState;
-use crate::auth::JoinClaims;
 use crate::rooms::{Seat, Seating};
+use accord_cases::tokens::JoinClaims;
 
 /// The first frame must arrive within this.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,7 +72,7 @@ pub(super) async fn handshake(state: &AppState, socket: &mut WebSocket) -> Optio
         Ok(claims) => crate::casework::check_join(state, &claims)
             .await
             .map(|()| claims),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     let claims = match verified {
         Ok(c) => c,
@@ -182,7 +182,7 @@ pub(super) async fn take_seat(
             room: RoomId::new(&claims.room),
             participant: ParticipantId::new(&id),
             // Observers watch; whatever their token says, they never publish.
-            can_publish: claims.can_publish && claims.role != crate::auth::Role::Observer,
+            can_publish: claims.can_publish && claims.role != accord_cases::tokens::Role::Observer,
             can_subscribe: claims.can_subscribe,
             space: space.media(),
         })

@@ -7,8 +7,8 @@ use super::Seated;
 use super::join::joined_frame;
 use super::wire::send;
 use crate::AppState;
-use crate::auth::JoinClaims;
 use crate::rooms::SessionLink;
+use accord_cases::tokens::JoinClaims;
 
 /// What a resume came to.
 pub(super) enum Resumption {

@@ -6,10 +6,10 @@ use accord_protocol::ErrorCode;
 
 use super::Refusal;
 use crate::AppState;
-use crate::auth::{JoinClaims, Role};
 use crate::rooms::{Seating, SessionLink};
 use accord_cases::Error;
 use accord_cases::store::model::PartyKind;
+use accord_cases::tokens::{JoinClaims, Role};
 
 /// The seating of a verified token, or why it may not sit down.
 pub(super) async fn seating(state: &AppState, claims: &JoinClaims) -> Result<Seating, Refusal> {

@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 pub use roles::{Administrator, CaseWorker, SystemAdministrator};
-pub use tokens::{StaffClaims, StaffSession, issue_access, issue_access_at, verify_access};
+pub use tokens::StaffSession;
 
 use crate::AppState;
 use crate::error::{Error, FieldError, Result};
@@ -34,8 +34,10 @@ use accord_cases::forms::staff::first_administrator;
 use accord_cases::staff_password::{check_new_password, hash_password_blocking, verify_blocking};
 use accord_cases::store::Refreshed;
 use accord_cases::store::model::{Staff, StaffRole};
+use accord_cases::tokens::staff::{
+    ACCESS_TTL_SECONDS, REFRESH_TTL_MS, issue_access, new_refresh_token, refresh_token_hash,
+};
 use accord_cases::{OrganisationId, StaffId};
-use tokens::{ACCESS_TTL_SECONDS, REFRESH_TTL_MS, new_refresh_token, refresh_token_hash};
 
 /// The one answer to every failed login, whatever failed.
 const BAD_LOGIN: Error = Error::Unauthorized("wrong username or password");

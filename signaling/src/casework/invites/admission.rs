@@ -4,10 +4,10 @@
 //! know: who a moderator removed.
 
 use crate::AppState;
-use crate::auth::JoinClaims;
 use crate::error::{Error, Result};
 use accord_cases::StaffId;
 use accord_cases::access::Seat;
+use accord_cases::tokens::JoinClaims;
 
 /// Refuses a join token the domain's admission rules refuse
 /// ([`accord_cases::store::Store::admits`]: a revoked or expired invite, a session that is

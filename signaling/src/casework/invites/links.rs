@@ -3,10 +3,10 @@
 //! from its row whenever staff want to copy it again, and nothing secret is stored.
 
 use crate::AppState;
-use crate::auth::{JoinClaims, Role};
-use crate::error::Result;
+use accord_cases::Result;
 use accord_cases::store::model::{Case, Invite, Party, Session, Staff};
 use accord_cases::store::now_ms;
+use accord_cases::tokens::{JoinClaims, Role};
 
 /// A mediator's own seat lasts a working day.
 const MEDIATOR_TTL_SECONDS: u64 = 10 * 3600;
