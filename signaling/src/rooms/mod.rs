@@ -256,6 +256,3 @@ impl Rooms {
         self.lock().len()
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,6 +1,16 @@
-//! The edge's tests through its public API: rate limits and the client's address, the
-//! embedded web client and the API description. One binary, so the crate links once.
+//! The edge's tests through its public API: rooms and what each side is shown, rate limits
+//! and the client's address, the embedded web client, the API description, WHIP's trickle
+//! fragments, and staff tokens against the store. One binary, so the crate links once.
+
+// The store suites' scratch databases and their `both_databases!` macro, shared with
+// `accord-cases`; declared first so the macro is in scope in the modules below.
+#[path = "../../../cases/tests/common/mod.rs"]
+#[macro_use]
+mod common;
 
 mod limits;
 mod openapi;
+mod rooms;
+mod staff_tokens;
 mod web;
+mod whip;

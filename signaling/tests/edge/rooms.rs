@@ -1,5 +1,10 @@
-use super::*;
-use accord_cases::tokens::{JoinClaims, Role};
+//! Who is in which room: admission and the waiting room, a locked room, removal, and what
+//! each side is shown while the mediator keeps the sides in their private rooms.
+
+use accord_cases::store::model::{PartyKind, Side};
+use accord_cases::tokens::JoinClaims;
+use accord_protocol::{LeaveReason, Role, Space};
+use accord_signaling::rooms::{Admission, AdmitError, Notice, RoomError, Rooms, Seating};
 
 fn claims(identity: &str, role: Role, hidden: bool) -> JoinClaims {
     JoinClaims {

@@ -2,13 +2,9 @@
 //! signing keys that rotate, and join and staff tokens never taken for each other. The
 //! scratch databases are the store suites' own (`cases/tests/common`).
 
-#[path = "../../cases/tests/common/mod.rs"]
-#[macro_use]
-mod common;
-
+use crate::common::{Scratch, staff_member};
 use accord_cases::Error;
 use accord_cases::store::model::StaffRole;
-use common::{Scratch, staff_member};
 use sqlx::Row;
 
 async fn access_tokens_verify_across_key_rotation_until_their_key_retires(s: &Scratch) {
