@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, InviteId, OrganisationId, SessionId, StaffId};
-use crate::store::model::{Case, SessionStatus, StaffRole};
+use crate::store::model::{Case, Invite, Session, SessionStatus, StaffRole};
 use crate::store::{Store, now_ms};
 
 /// A staff member as the rules know them: who they are, their role and where they work.
@@ -53,6 +53,45 @@ impl Store {
             Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such case")),
             Err(other) => Err(other),
         }
+    }
+
+    /// The session `id` and its case, if `viewer` may see the case; "no such session"
+    /// otherwise, whether it is missing or not theirs.
+    pub async fn visible_session(
+        &self,
+        viewer: &Viewer<'_>,
+        id: &SessionId,
+    ) -> Result<(Session, Case)> {
+        let session = self.session(id).await.map_err(hidden("no such session"))?;
+        let case = self
+            .visible_case(viewer, &session.case_id)
+            .await
+            .map_err(hidden("no such session"))?;
+        Ok((session, case))
+    }
+
+    /// The invite `id` with its session and case, if `viewer` may see the case; "no such
+    /// invite" otherwise.
+    pub async fn visible_invite(
+        &self,
+        viewer: &Viewer<'_>,
+        id: &InviteId,
+    ) -> Result<(Invite, Session, Case)> {
+        let invite = self.invite(id).await?;
+        let (session, case) = self
+            .visible_session(viewer, &invite.session_id)
+            .await
+            .map_err(hidden("no such invite"))?;
+        Ok((invite, session, case))
+    }
+}
+
+/// Answers any not-found on the way to a record as that record being not found, so the
+/// answer does not tell which step (the record, its session, its case) was missing or hidden.
+fn hidden(what: &'static str) -> impl Fn(Error) -> Error {
+    move |error| match error {
+        Error::NotFound(_) => Error::NotFound(what),
+        other => other,
     }
 }
 

@@ -92,26 +92,3 @@ impl Deref for Participant {
         &self.0
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bearer_scheme_is_matched_in_any_case() {
-        let with = |value: &str| {
-            let mut headers = axum::http::HeaderMap::new();
-            headers.insert(
-                axum::http::header::AUTHORIZATION,
-                axum::http::HeaderValue::from_str(value).expect("header"),
-            );
-            bearer_token(&headers).map(str::to_owned)
-        };
-        for value in ["Bearer xyz", "bearer xyz", "BEARER  xyz "] {
-            assert_eq!(with(value).as_deref(), Some("xyz"), "{value}");
-        }
-        assert_eq!(with("Basic xyz"), None);
-        assert_eq!(with("Bearer "), None);
-        assert_eq!(with("Bearerxyz"), None);
-    }
-}

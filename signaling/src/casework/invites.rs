@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use admission::{check_join, check_staff_seat};
 use links::{base_url, invite_token, join_link, mediator_token};
 
-use super::{Body, Problems, body, party_of, visible_case};
+use super::{Body, Problems, body, party_of};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::staff::{CaseWorker, StaffSession};
@@ -85,23 +85,11 @@ pub(super) async fn visible_session(
     staff: &StaffSession,
     id: &str,
 ) -> Result<(Session, Case)> {
-    let session = match state
+    let viewer = staff.viewer();
+    Ok(state
         .store()
-        .session(&SessionId::from(id))
-        .await
-        .map_err(Error::from)
-    {
-        Ok(session) => session,
-        Err(Error::NotFound(_)) => return Err(Error::NotFound("no such session")),
-        Err(other) => return Err(other),
-    };
-    let case = visible_case(state, staff, &session.case_id)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => Error::NotFound("no such session"),
-            other => other,
-        })?;
-    Ok((session, case))
+        .visible_session(&viewer, &SessionId::from(id))
+        .await?)
 }
 
 /// The invite `id`, the person it invites and its context, if the bearer may see its case.
@@ -110,13 +98,11 @@ async fn visible_invite(
     staff: &StaffSession,
     id: &str,
 ) -> Result<(Invite, Party, Context)> {
-    let invite = state.store().invite(&InviteId::from(id)).await?;
-    let (session, case) = visible_session(state, staff, &invite.session_id)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => Error::NotFound("no such invite"),
-            other => other,
-        })?;
+    let viewer = staff.viewer();
+    let (invite, session, case) = state
+        .store()
+        .visible_invite(&viewer, &InviteId::from(id))
+        .await?;
     let context = context(state, session, case).await?;
     let party = state.store().party(&invite.party_id).await?;
     Ok((invite, party, context))

@@ -1,4 +1,4 @@
-//! The edge's tests through its public API: rooms and what each side is shown, rate limits
+//! The edge's tests through its public API: the bearer header, rooms and what each side is shown, rate limits
 //! and the client's address, the embedded web client, the API description, WHIP's trickle
 //! fragments, and staff tokens against the store. One binary, so the crate links once.
 
@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 
+mod auth;
 mod limits;
 mod openapi;
 mod rooms;
