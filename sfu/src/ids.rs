@@ -10,7 +10,7 @@ macro_rules! string_id {
         pub struct $name(String);
 
         impl $name {
-            /// Wraps an identifier chosen elsewhere (by signaling, or by [`Self::random`]).
+            /// Wraps an identifier chosen elsewhere (by signaling, or by `random`).
             pub fn new(value: impl Into<String>) -> Self {
                 Self(value.into())
             }

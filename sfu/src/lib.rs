@@ -17,7 +17,7 @@
 //!   [`Error::Glare`]).
 //!
 //! ## Forwarding
-//! Every subscriber has a [`forward`] state per track: which simulcast layer it gets (chosen
+//! Every subscriber has a `forward` state per track: which simulcast layer it gets (chosen
 //! from the size it renders and what arrives), switched only at a keyframe, with sequence
 //! numbers, timestamps and VP8 picture ids rewritten so the stream is continuous.
 //! Keyframe requests (PLI/FIR) from subscribers are relayed to the publisher, at most one per

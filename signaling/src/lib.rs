@@ -1,27 +1,23 @@
-//! # accord-signaling: the control plane
+//! # accord-signaling: the edge
 //!
-//! Everything a client talks to except media packets: the HTTP API, the WebSocket
-//! signaling protocol (`docs/protocol.md`), join tokens, health and metrics. It drives the
-//! SFU ([`accord_sfu`]) through one handle per participant and relays the SFU's events.
+//! Everything a client talks to except media packets. A handler extracts who is calling,
+//! calls the domain ([`accord_cases`]: ids, model, store, access rules, forms, tokens) or
+//! the SFU ([`accord_sfu`], one handle per participant) and answers; the rules live in the
+//! domain crate and the frames in [`accord_protocol`]. Every error is mapped once, in [`error`].
 //!
-//! ## Layout
-//! The edge in front of the case domain ([`accord_cases`]: the model, the store, the audit
-//! chain, blobs and validation) and the SFU. Handlers parse, check who calls, call the
-//! store and answer; the rules live in the domain crate.
-//! - [`http`]: routes. [`session`]: one WebSocket from join to leave; its frames are
-//!   [`accord_protocol`]'s. [`rooms`]: who is in which room (names, roles, seats held for
-//!   resume).
-//! - [`room_api`]: what a participant does over HTTP with their join token (consent,
-//!   sharing a file). [`whip`]: WHIP and WHEP publishing and watching.
-//! - [`staff`]: staff sign-in and the [`staff::StaffSession`] extractor. [`casework`]: the
-//!   staff API around cases, parties, sessions, evidence and invites. [`intake`]: the
-//!   public online application (一站式自主申报). [`evidence`]: streaming uploads into the
-//!   blob store. [`notify`]: the gateway that sends invite messages by SMS or WeChat.
-//! - [`auth`]: extractors of join tokens and the API key (tokens are [`accord_cases::tokens`]).
-//!   [`limits`]: rate limits. [`error`]: the one error type, mapped to
-//!   `{code, message, fields?}` responses, and the one mapping of the domain's errors.
-//!   [`metrics`]: Prometheus exposition. [`openapi`]: the API description. [`web`]: the
-//!   browser app, embedded.
+//! ## Modules, by who calls
+//! - Participants: [`session`] (one WebSocket from join to leave: wire, join, waiting room,
+//!   resume, relay), [`rooms`] (who is in which room, admission, moderation, what each side
+//!   is shown), [`room_api`] (consent and sharing a file over HTTP), [`whip`] (WHIP/WHEP).
+//! - Staff: [`staff`] (sign-in and the role extractors), [`casework`] (cases, parties,
+//!   sessions, evidence, invites, the session record).
+//! - The public: [`intake`] (the online application, 一站式自主申报), [`web`] (the embedded
+//!   browser app), [`openapi`] (the API description).
+//! - Shared: [`auth`] (extractors of join tokens and the API key), [`evidence`] (streaming
+//!   uploads into the blob store), [`limits`] (rate limits), [`notify`] (the SMS/WeChat
+//!   gateway), [`metrics`] (Prometheus), [`http`] (the router that joins them all).
+//!
+//! `docs/layout.md` says which crate new code belongs in.
 
 pub mod auth;
 pub mod casework;

@@ -72,7 +72,7 @@ impl Config {
         Ok(())
     }
 
-    /// Where ICE-TCP listens (see [`MediaConfig::tcp_listen`]).
+    /// Where ICE-TCP listens (see `MediaConfig::tcp_listen`).
     pub fn tcp_listen(&self) -> Result<TcpListen, ConfigError> {
         match self.media.tcp_listen.trim() {
             "" => Ok(TcpListen::SamePortAsUdp),

@@ -12,7 +12,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Polls `check` until it returns `Ok(Some(value))` or `timeout` passes.
 ///
 /// `check` returns `Ok(None)` to keep waiting and `Err` to fail at once. On timeout the error
-/// reads "timed out after T waiting for <what>; last state: <describe()>", so the failure
+/// reads "timed out after T waiting for `<what>`; last state: `<describe()>`", so the failure
 /// explains itself without a debugger.
 pub async fn wait_until<T, F, D>(
     timeout: Duration,

@@ -4,7 +4,7 @@
 //! Every handler's signature says who may call it: a [`StaffSession`] (anyone signed in;
 //! 401 without a valid access token) or one of the role-checked extractors of
 //! [`crate::staff::roles`] (403 for another role), such as [`crate::staff::CaseWorker`]. It
-//! reaches records only through [`visible_case`], which answers 404 for a case of another
+//! reaches records only through `visible_case`, which answers 404 for a case of another
 //! organisation or court, so nobody learns that it exists.
 
 mod admin;

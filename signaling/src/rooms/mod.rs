@@ -3,7 +3,7 @@
 //! while when a socket drops so their owner can resume; and the notices that keep every
 //! session's view current.
 //!
-//! What each person is told about the others is decided in one place, [`view`]: a party sees
+//! What each person is told about the others is decided in one place, `view`: a party sees
 //! the people in their own space and each mediator (marked `elsewhere` while in another
 //! space), never anyone else, so nothing about another side's private room leaks. After every
 //! change the room works out each member's new view and sends them the difference.
@@ -198,7 +198,7 @@ impl Rooms {
         }
     }
 
-    /// The connection health `participant_id` may see now (see [`view::health_of`]).
+    /// The connection health `participant_id` may see now (see `view::health_of`).
     pub fn health_for(&self, room: &str, participant_id: &str) -> Vec<ConnectionHealth> {
         let rooms = self.lock();
         let Some(state) = rooms.get(room) else {

@@ -34,7 +34,7 @@ enum ResumeAttempt {
 impl Rooms {
     /// Takes back a seat by its resume token. The seat is usually detached already; if an
     /// older session still holds it (its socket died without the server noticing), that session
-    /// is asked to let go and the seat is taken once it has, within [`HANDOVER_TIMEOUT`].
+    /// is asked to let go and the seat is taken once it has, within `HANDOVER_TIMEOUT`.
     pub async fn resume(&self, room: &str, identity: &str, resume_token: &str) -> Option<Resumed> {
         let deadline = tokio::time::Instant::now() + HANDOVER_TIMEOUT;
         loop {

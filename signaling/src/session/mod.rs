@@ -15,7 +15,7 @@
 //! 3. `relay`: client frames go to the SFU or, for the frames that run a session (admit,
 //!    move, mute, chat, …), to the room through `actions`; the room's notices and the SFU's
 //!    events go to the client.
-//! 4. The [`Ending`] decides what becomes of the seat: removed, already taken from us, or
+//! 4. The `Ending` decides what becomes of the seat: removed, already taken from us, or
 //!    held open for a resume when only the socket dropped.
 //!
 //! `wire` reads and writes frames. Every write has a deadline, so a client that stops

@@ -14,7 +14,7 @@ pub enum VideoPublish {
     Simulcast,
 }
 
-/// How a [`TestClient`] joins and what it publishes.
+/// How a [`TestClient`](crate::client::TestClient) joins and what it publishes.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Token identity (also the display name).

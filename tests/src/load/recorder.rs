@@ -73,7 +73,7 @@ impl StreamStats {
     }
 }
 
-/// One receiver's recorder, installed as its client's [`RtpTap`].
+/// One receiver's recorder, installed as its client's `RtpTap`.
 #[derive(Debug)]
 pub struct Recorder {
     gate: Arc<Gate>,
