@@ -8,6 +8,8 @@
 //! - [`staff`]: staff access tokens, HS256 JWTs of 15 minutes with the audience
 //!   `accord-staff` and a `kid` naming the stored signing key, and opaque refresh tokens
 //!   stored only as their SHA-256.
+//! - [`sign_in`]: what staff credentials are worth: setup, login, refresh-token rotation
+//!   with reuse detection, logout and the password change.
 //!
 //! The two kinds never pass for each other: different audiences, different secrets, and
 //! only staff tokens carry a `kid`. Every refusal is [`crate::Error::Unauthorized`] with a
@@ -15,6 +17,7 @@
 
 pub mod join;
 mod role;
+pub mod sign_in;
 pub mod staff;
 
 pub use join::{JoinClaims, TokenKeys, TokenRequest};

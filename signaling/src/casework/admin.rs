@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use super::{Body, body, sees_everything};
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::staff::{Administrator, CaseWorker, StaffSession, StaffView, SystemAdministrator};
+use crate::staff::{Administrator, CaseWorker, StaffSession, SystemAdministrator};
 use accord_cases::forms::staff::{OrganisationForm, StaffForm};
 use accord_cases::staff_password::hash_password_blocking;
 use accord_cases::store::model::{Organisation, StaffRole};
+use accord_cases::tokens::sign_in::StaffView;
 use accord_cases::{OrganisationId, StaffId};
 
 pub(super) fn router() -> Router<AppState> {

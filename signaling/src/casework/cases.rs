@@ -65,7 +65,7 @@ struct CaseDetail {
     sessions: Vec<Session>,
     evidence: Vec<Evidence>,
     next_statuses: Vec<CaseStatus>,
-    mediator: Option<crate::staff::StaffView>,
+    mediator: Option<accord_cases::tokens::sign_in::StaffView>,
     organisation: Organisation,
 }
 

@@ -1,12 +1,11 @@
-//! Staff accounts' sign-in: first-run setup, login, refresh, logout, password change, and
-//! the extractors every staff endpoint takes: [`StaffSession`] for anyone signed in, and the
+//! Staff accounts' sign-in routes (setup, login, refresh, logout, password change) and the
+//! extractors every staff endpoint takes: [`StaffSession`] for anyone signed in, and the
 //! role-checked [`CaseWorker`], [`Administrator`] and [`SystemAdministrator`] ([`roles`]).
 //!
-//! An access token (15 minutes, see [`tokens`]) rides in `Authorization: Bearer`; a refresh
-//! token (30 days, opaque, stored hashed) gets a new pair once and is then spent. Presenting
-//! a spent refresh token means it was copied: every refresh token of that account is
-//! revoked, so the thief and the owner both sign in again. Failures of login never say
-//! whether the username exists. Passwords and tokens never reach logs or the audit trail.
+//! What a credential is worth (token pairs, refresh-token rotation with reuse detection, the
+//! password rules) is decided in [`accord_cases::tokens::sign_in`]; this module finds the
+//! body, cookie and headers, counts failures for the rate limits and writes the answer.
+//! An access token rides in `Authorization: Bearer` (see [`tokens`]).
 //!
 //! The browser app asks for its refresh token in a cookie instead of the body
 //! (`refresh_cookie: true`): HttpOnly, so no script of the page can read it (it is never in
@@ -28,21 +27,10 @@ pub use roles::{Administrator, CaseWorker, SystemAdministrator};
 pub use tokens::StaffSession;
 
 use crate::AppState;
-use crate::error::{Error, FieldError, Result};
+use crate::error::Result;
 use crate::limits::ClientAddress;
-use accord_cases::forms::staff::first_administrator;
-use accord_cases::staff_password::{check_new_password, hash_password_blocking, verify_blocking};
-use accord_cases::store::Refreshed;
-use accord_cases::store::model::{Staff, StaffRole};
-use accord_cases::tokens::staff::{
-    ACCESS_TTL_SECONDS, REFRESH_TTL_MS, issue_access, new_refresh_token, refresh_token_hash,
-};
-use accord_cases::{OrganisationId, StaffId};
-
-/// The one answer to every failed login, whatever failed.
-const BAD_LOGIN: Error = Error::Unauthorized("wrong username or password");
-/// The one answer to every refused refresh token.
-const BAD_REFRESH: Error = Error::Unauthorized("the refresh token is not valid; sign in again");
+use accord_cases::tokens::sign_in::{self, PasswordAttempt, SignedIn, StaffView};
+use accord_cases::tokens::staff::REFRESH_TTL_MS;
 
 /// The setup, auth and session routes.
 pub fn router() -> Router<AppState> {
@@ -101,46 +89,6 @@ const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 struct PasswordRequest {
     current_password: String,
     new_password: String,
-}
-
-/// A staff member as the API shows them (never the password hash).
-#[derive(Debug, Serialize)]
-pub(crate) struct StaffView {
-    id: StaffId,
-    username: String,
-    display_name: String,
-    role: StaffRole,
-    organisation_id: Option<OrganisationId>,
-    court: Option<String>,
-    /// Set once the account was switched off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    disabled_at: Option<i64>,
-}
-
-impl From<Staff> for StaffView {
-    fn from(staff: Staff) -> Self {
-        Self {
-            id: staff.id,
-            username: staff.username,
-            display_name: staff.display_name,
-            role: staff.role,
-            organisation_id: staff.organisation_id,
-            court: staff.court,
-            disabled_at: staff.disabled_at,
-        }
-    }
-}
-
-/// The answer to setup, login and refresh.
-#[derive(Debug, Serialize)]
-struct SignedIn {
-    access_token: String,
-    /// Seconds the access token lives.
-    expires_in: u64,
-    /// Absent when it went into the cookie.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
-    staff: StaffView,
 }
 
 /// The `Set-Cookie` value that keeps `token` in the browser, or forgets it (`None`). `Secure`
@@ -205,19 +153,13 @@ async fn setup(
     body: std::result::Result<Json<SetupRequest>, JsonRejection>,
 ) -> Result<Response> {
     let Json(request) = body?;
-    // Answer "already done" before judging the fields: they no longer matter.
-    if state.store().staff_count().await? > 0 {
-        return Err(Error::Conflict("setup has already been completed".into()));
-    }
-    let (username, display_name) =
-        first_administrator(&request.username, &request.display_name, &request.password)?;
-    let hash = hash_password_blocking(request.password).await?;
-    let staff = state
-        .store()
-        .complete_setup(username, display_name, hash)
-        .await?;
-    tracing::info!(staff = %staff.id, "first-run setup created the first administrator");
-    let signed = sign_in(&state, staff).await?;
+    let signed = sign_in::set_up_first_administrator(
+        state.store(),
+        &request.username,
+        &request.display_name,
+        request.password,
+    )
+    .await?;
     Ok(deliver(
         &state,
         &headers,
@@ -237,50 +179,23 @@ async fn login(
     let limits = state.limits();
     limits.login_per_address.hit(&client.key(), now)?;
     let Json(request) = body?;
-    let username = request.username.trim().to_owned();
+    let username = request.username.trim();
     // Failures count per account and address: guessing one account's password stops after a
     // few tries, while nobody else can lock that account out from elsewhere.
     let failures = format!("{}|{}", client.key(), username.to_lowercase());
     limits.login_failures.check(&failures, now)?;
-    let staff = state.store().staff_by_username(&username).await?;
-    let hash = staff.as_ref().map(|s| s.password_hash.clone());
-    let matches = verify_blocking(request.password, hash).await?;
-    match staff {
-        Some(staff) if matches && staff.disabled_at.is_none() => {
-            let signed = sign_in(&state, staff).await?;
-            Ok(deliver(
-                &state,
-                &headers,
-                StatusCode::OK,
-                signed,
-                request.refresh_cookie,
-            ))
-        }
-        _ => {
+    match sign_in::log_in(state.store(), username, request.password).await? {
+        PasswordAttempt::Accepted(signed) => Ok(deliver(
+            &state,
+            &headers,
+            StatusCode::OK,
+            signed,
+            request.refresh_cookie,
+        )),
+        PasswordAttempt::Wrong(refusal) => {
             limits.login_failures.hit(&failures, now)?;
-            Err(BAD_LOGIN)
+            Err(refusal.into())
         }
-    }
-}
-
-/// Issues an access token and a stored refresh token, and audits the login.
-async fn sign_in(state: &AppState, staff: Staff) -> Result<SignedIn> {
-    let access_token = issue_access(state.store(), &staff).await?;
-    let (refresh_token, hash) = new_refresh_token();
-    let expires_at = accord_cases::store::now_ms() + REFRESH_TTL_MS;
-    state
-        .store()
-        .record_login(&staff.id, &hash, expires_at)
-        .await?;
-    Ok(signed_in(access_token, refresh_token, staff))
-}
-
-fn signed_in(access_token: String, refresh_token: String, staff: Staff) -> SignedIn {
-    SignedIn {
-        access_token,
-        expires_in: ACCESS_TTL_SECONDS,
-        refresh_token: Some(refresh_token),
-        staff: staff.into(),
     }
 }
 
@@ -292,31 +207,8 @@ async fn refresh(
     let Json(request) = body?;
     // A token in the body is answered in the body (API clients); the cookie's in the cookie.
     let in_cookie = request.refresh_token.is_none();
-    let presented = request
-        .refresh_token
-        .or_else(|| cookie_token(&headers))
-        .ok_or(BAD_REFRESH)?;
-    let (refresh_token, new_hash) = new_refresh_token();
-    let expires_at = accord_cases::store::now_ms() + REFRESH_TTL_MS;
-    let outcome = state
-        .store()
-        .rotate_refresh_token(&refresh_token_hash(&presented), &new_hash, expires_at)
-        .await?;
-    let staff_id = match outcome {
-        Refreshed::Rotated { staff_id } => staff_id,
-        Refreshed::Reused { staff_id } => {
-            tracing::warn!(staff = %staff_id, "a spent refresh token was presented again; all sessions of that account are revoked");
-            return Err(BAD_REFRESH);
-        }
-        Refreshed::Refused => return Err(BAD_REFRESH),
-    };
-    let staff = state.store().staff(&staff_id).await?;
-    if staff.disabled_at.is_some() {
-        state.store().revoke_refresh_tokens_of(&staff.id).await?;
-        return Err(BAD_REFRESH);
-    }
-    let access_token = issue_access(state.store(), &staff).await?;
-    let signed = signed_in(access_token, refresh_token, staff);
+    let presented = request.refresh_token.or_else(|| cookie_token(&headers));
+    let signed = sign_in::refresh(state.store(), presented.as_deref()).await?;
     Ok(deliver(&state, &headers, StatusCode::OK, signed, in_cookie))
 }
 
@@ -328,22 +220,16 @@ async fn logout(
     body: std::result::Result<Json<RefreshRequest>, JsonRejection>,
 ) -> Result<Response> {
     let Json(request) = body?;
-    for token in request
+    let tokens = request
         .refresh_token
         .into_iter()
-        .chain(cookie_token(&headers))
-    {
-        state
-            .store()
-            .revoke_refresh_token(&refresh_token_hash(&token))
-            .await?;
-    }
+        .chain(cookie_token(&headers));
+    sign_in::log_out(state.store(), tokens).await?;
     let forget = refresh_cookie(&state, &headers, None);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, forget)]).into_response())
 }
 
-/// Changes the password and signs the account out everywhere else: whoever knew the old
-/// password loses their refresh tokens.
+/// Changes the password and signs the account out everywhere else.
 async fn change_password(
     State(state): State<AppState>,
     session: StaffSession,
@@ -355,36 +241,24 @@ async fn change_password(
     let now = std::time::Instant::now();
     let failures = format!("password-change|{}", session.sub);
     state.limits().login_failures.check(&failures, now)?;
-    let staff = state.store().staff(&session.sub).await?;
-    let mut errors = check_new_password("new_password", &request.new_password, &staff.username);
-    let current_ok =
-        verify_blocking(request.current_password, Some(staff.password_hash.clone())).await?;
-    if !current_ok {
-        state.limits().login_failures.hit(&failures, now)?;
-        errors.insert(
-            0,
-            FieldError {
-                field: "current_password".into(),
-                message: "is not your current password".into(),
-            },
-        );
+    let attempt = sign_in::change_password(
+        state.store(),
+        &session.sub,
+        request.current_password,
+        request.new_password,
+    )
+    .await?;
+    match attempt {
+        PasswordAttempt::Accepted(()) => Ok(StatusCode::NO_CONTENT),
+        PasswordAttempt::Wrong(refusal) => {
+            state.limits().login_failures.hit(&failures, now)?;
+            Err(refusal.into())
+        }
     }
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors));
-    }
-    let hash = hash_password_blocking(request.new_password).await?;
-    state
-        .store()
-        .set_password_hash(&session.actor(), &staff.id, &hash)
-        .await?;
-    state.store().revoke_refresh_tokens_of(&staff.id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn me(State(state): State<AppState>, session: StaffSession) -> Result<Json<StaffView>> {
-    let staff = state.store().staff(&session.sub).await?;
-    if staff.disabled_at.is_some() {
-        return Err(Error::Unauthorized("this account is disabled"));
-    }
-    Ok(Json(staff.into()))
+    Ok(Json(
+        sign_in::current_staff(state.store(), &session.sub).await?,
+    ))
 }
