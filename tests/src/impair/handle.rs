@@ -11,8 +11,9 @@ use super::link::{Direction, LinkConditions, LinkCounters, LinkState};
 use super::udp::Flow;
 use super::{Control, FlowInfo, Shared, TcpCounters, lock};
 
-/// Changes conditions, cuts flows and reads counters of a running [`ImpairProxy`](crate::impair::ImpairProxy). Cheap to
-/// clone; it does not keep the proxy running.
+/// Changes conditions, cuts flows and reads counters of a running
+/// [`ImpairProxy`](crate::impair::ImpairProxy). Cheap to clone; it does not keep the proxy
+/// running.
 #[derive(Debug, Clone)]
 pub struct ImpairHandle {
     pub(super) shared: Arc<Shared>,
