@@ -12,10 +12,19 @@ use accord_cases::store::{new_id, next_seq, now_ms};
 
 /// Taking the minutes of a room: what the rooms call to record what happened in one.
 pub(super) trait RoomMinutes {
-    /// Hands a finished entry to the record's writer.
-    fn record(&self, event: SessionEvent);
-
     /// Records an entry for a room of a case session.
+    fn note(
+        &self,
+        room: &RoomState,
+        kind: SessionEventKind,
+        actor: Option<&Member>,
+        subject: Option<&Member>,
+        space: Option<Space>,
+        detail: Option<String>,
+    );
+}
+
+impl RoomMinutes for Minutes {
     fn note(
         &self,
         room: &RoomState,
@@ -28,12 +37,6 @@ pub(super) trait RoomMinutes {
         if let Some(event) = entry(room, kind, actor, subject, space, detail) {
             self.record(event);
         }
-    }
-}
-
-impl RoomMinutes for Minutes {
-    fn record(&self, event: SessionEvent) {
-        Minutes::record(self, event);
     }
 }
 

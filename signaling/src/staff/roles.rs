@@ -40,11 +40,7 @@ const NOT_SYSTEM_ADMINISTRATOR: Error =
 impl Administrator {
     /// Refuses with 403 unless they run the whole service, not one organisation.
     pub fn require_system_wide(&self) -> Result<()> {
-        if self.viewer().sees_everything() {
-            Ok(())
-        } else {
-            Err(NOT_SYSTEM_ADMINISTRATOR)
-        }
+        system_wide(self)
     }
 
     /// Refuses with 403 an organisation's administrator outside `organisation_id`.
@@ -54,6 +50,15 @@ impl Administrator {
         } else {
             Err(Error::Forbidden("this belongs to another organisation"))
         }
+    }
+}
+
+/// Refuses with 403 anyone but an administrator of no organisation.
+fn system_wide(session: &StaffSession) -> Result<()> {
+    if session.viewer().sees_everything() {
+        Ok(())
+    } else {
+        Err(NOT_SYSTEM_ADMINISTRATOR)
     }
 }
 
@@ -96,15 +101,7 @@ impl FromRequestParts<AppState> for SystemAdministrator {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        signed_in_as(parts, state, |session| {
-            if session.viewer().sees_everything() {
-                Ok(())
-            } else {
-                Err(NOT_SYSTEM_ADMINISTRATOR)
-            }
-        })
-        .await
-        .map(Self)
+        signed_in_as(parts, state, system_wide).await.map(Self)
     }
 }
 
