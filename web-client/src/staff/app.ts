@@ -1,6 +1,6 @@
 // The staff side of the app, under /staff: first-run setup, sign-in, the case list, a new
-// case, a case's page, a session's record, and administration. One page at a time is drawn into the root; links
-// between them use the history API so the back button works.
+// case, a case's page, a session's record, a recording's review, and administration. One page
+// at a time is drawn into the root; links between them use the history API so the back button works.
 
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
@@ -11,6 +11,7 @@ import { problemsOf } from './problems';
 import { mountCaseDetail } from './detail';
 import { mountCaseList, mountNewCase } from './cases';
 import { mountSessionRecord } from './record-view';
+import { mountRecordingReview } from '../review/page';
 
 /** What every page gets: the client, who is signed in, and how to move elsewhere. */
 export interface PageContext {
@@ -83,10 +84,12 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
   let redrawPage: () => void;
   const caseMatch = /^\/staff\/cases\/([A-Za-z0-9_]+)$/.exec(path);
   const recordMatch = /^\/staff\/cases\/([A-Za-z0-9_]+)\/sessions\/([A-Za-z0-9_]+)\/record$/.exec(path);
+  const recordingMatch = /^\/staff\/recordings\/([A-Za-z0-9_-]+)$/.exec(path);
   if (path === '/staff/cases') redrawPage = mountCaseList(main, context, new URLSearchParams(location.search));
   else if (path === '/staff/cases/new' && me.role !== 'court') redrawPage = mountNewCase(main, context);
   else if (caseMatch?.[1]) redrawPage = mountCaseDetail(main, context, caseMatch[1]);
   else if (recordMatch?.[1] && recordMatch[2]) redrawPage = mountSessionRecord(main, context, recordMatch[1], recordMatch[2]);
+  else if (recordingMatch?.[1]) redrawPage = mountRecordingReview(main, context, recordingMatch[1]);
   else if (path === '/staff/admin') redrawPage = mountAdmin(main, context);
   else return show(replace('/staff/cases'), client, go);
   return () => {

@@ -23,6 +23,8 @@ import type { PageContext } from './app';
 import { type Names, auditList } from './audit';
 import { invitePanel as invitePanelOf } from './invites';
 import { recordPath } from './record-view';
+import { type RecordingSummary, listRecordings } from '../review/api';
+import { recordingsSection } from '../review/list';
 
 interface State {
   detail: CaseDetail | null;
@@ -36,6 +38,8 @@ interface State {
   sent: string | null;
   /** Active mediators of the case's organisation, to assign the case to. */
   mediators: StaffMember[];
+  /** The case's recordings; null when they could not be listed (the rest of the page still shows). */
+  recordings: RecordingSummary[] | null;
 }
 
 const label = (key: string) => t(key as MessageKey);
@@ -70,6 +74,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     problems: {},
     sent: null,
     mediators: [],
+    recordings: null,
   };
   const { client } = context;
   const scheduling = new KeyedCreate(client);
@@ -82,6 +87,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
       state.detail = detail;
       const audit = await client.call<{ items: AuditEntry[] }>('GET', `${base}/audit`);
       state.audit = audit.items;
+      state.recordings = await listRecordings(client, caseId).catch(() => null);
       if (worker && assignable(detail) && state.mediators.length === 0) {
         // Only a choice to offer: a failure here leaves "assign to me".
         const query = `organisation_id=${encodeURIComponent(detail.case.organisation_id)}`;
@@ -152,6 +158,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         summary(detail),
         partiesSection(detail),
         sessionsSection(detail),
+        recordingsSection(state.recordings, context.go),
         evidenceSection(detail),
         auditSection(),
       ]),

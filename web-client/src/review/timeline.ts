@@ -1,0 +1,129 @@
+// The session's timeline beside the player: record entries, pauses and unrecorded private-room
+// time on the recording's clock, each a moment playback can jump to, and the same pauses and
+// gaps as marks on the seek bar. Functions of the server's answer only, so they test without a DOM.
+
+import { type Language, language, t } from '../i18n';
+import type { SessionEvent } from '../staff/api';
+import { eventSentence } from '../staff/record';
+import { clampToRecording } from './sync';
+import type { PrivateGap, RecordingDetail, Span, TimelineEntry } from './api';
+
+/** Seconds as `m:ss`, or `h:mm:ss` from an hour on; negative times keep their sign. */
+export function formatClock(seconds: number): string {
+  const sign = seconds < 0 ? '−' : '';
+  const whole = Math.floor(Math.abs(seconds));
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = String(whole % 60).padStart(2, '0');
+  return h > 0 ? `${sign}${h}:${String(m).padStart(2, '0')}:${s}` : `${sign}${m}:${s}`;
+}
+
+/** Where playback goes for a moment of the recording's clock: kept within the recording. */
+export function seekTargetOf(atMs: number, durationMs: number): number {
+  return clampToRecording(atMs / 1000, durationMs / 1000);
+}
+
+/** What kind of row: a session-record entry, a recording pause, or an unrecorded private room. */
+export type RowKind = 'entry' | 'pause' | 'gap';
+
+/** One line of the timeline list. */
+export interface TimelineRow {
+  kind: RowKind;
+  /** The session-record kind for entries (`joined`, `chat`, …), else the row kind. */
+  code: string;
+  atMs: number;
+  /** Where a click on it seeks to, in seconds. */
+  seekS: number;
+  /** The time shown: the moment on the recording's clock. */
+  clock: string;
+  who: string;
+  what: string;
+  /** Entries from before the recording started or after it ended. */
+  outside: 'before' | 'after' | null;
+}
+
+/** An entry as the staff desk's record reads it: the vocabulary's sentence for its kind. */
+function entrySentence(entry: TimelineEntry, lang: Language): string {
+  const event: SessionEvent = {
+    id: '',
+    seq: 0,
+    session_id: '',
+    case_id: '',
+    at: 0,
+    kind: entry.kind,
+    actor_identity: null,
+    actor_name: entry.participant_name,
+    actor_role: null,
+    subject_identity: null,
+    subject_name: null,
+    space: null,
+    detail: entry.text || null,
+  };
+  return eventSentence(event, lang);
+}
+
+function spanWords(span: Span): { from: string; to: string } {
+  return { from: formatClock(span.from_ms / 1000), to: formatClock(span.to_ms / 1000) };
+}
+
+/** Every row in the order things happened; at the same moment, pauses and gaps come first. */
+export function timelineRows(
+  detail: Pick<RecordingDetail, 'timeline' | 'pauses' | 'gaps' | 'duration_ms'>,
+  lang: Language = language(),
+): TimelineRow[] {
+  const durationMs = detail.duration_ms ?? 0;
+  const row = (kind: RowKind, code: string, atMs: number, who: string, what: string): TimelineRow => ({
+    kind,
+    code,
+    atMs,
+    seekS: seekTargetOf(atMs, durationMs),
+    clock: formatClock(atMs / 1000),
+    who,
+    what,
+    outside: atMs < 0 ? 'before' : atMs > durationMs ? 'after' : null,
+  });
+  const pauses = detail.pauses.map((p) => row('pause', 'pause', p.from_ms, '', t('review.timeline.pause', spanWords(p), lang)));
+  const gaps = detail.gaps.map((g: PrivateGap) =>
+    row('gap', 'gap', g.from_ms, g.participant_name, t('review.timeline.gap', spanWords(g), lang)),
+  );
+  const entries = detail.timeline.map((e) => row('entry', e.kind, e.at_ms, e.participant_name ?? '', entrySentence(e, lang)));
+  const order: Record<RowKind, number> = { pause: 0, gap: 1, entry: 2 };
+  // A stable sort: entries at the same moment keep the server's order.
+  return [...pauses, ...gaps, ...entries].sort((a, b) => a.atMs - b.atMs || order[a.kind] - order[b.kind]);
+}
+
+/** The row playback is in: the last one at or before `masterS` (null before the first). */
+export function currentRowIndex(rows: readonly TimelineRow[], masterS: number): number | null {
+  let found: number | null = null;
+  rows.forEach((row, index) => {
+    if (row.atMs / 1000 <= masterS) found = index;
+  });
+  return found;
+}
+
+/** A stretch drawn on the seek bar, in percent of the recording's length. */
+export interface BarMark {
+  kind: 'pause' | 'gap';
+  leftPct: number;
+  widthPct: number;
+  title: string;
+}
+
+/** Pauses and unrecorded private-room time as marks on the seek bar; nothing for a zero-length recording. */
+export function barMarks(
+  detail: Pick<RecordingDetail, 'pauses' | 'gaps' | 'duration_ms'>,
+  lang: Language = language(),
+): BarMark[] {
+  const durationMs = detail.duration_ms ?? 0;
+  if (durationMs <= 0) return [];
+  const pct = (ms: number) => (Math.min(Math.max(ms, 0), durationMs) / durationMs) * 100;
+  const mark = (kind: BarMark['kind'], span: Span, title: string): BarMark => {
+    const leftPct = pct(span.from_ms);
+    // Even a pause of a few milliseconds stays visible and clickable.
+    return { kind, leftPct, widthPct: Math.max(0.5, pct(span.to_ms) - leftPct), title };
+  };
+  return [
+    ...detail.pauses.map((p) => mark('pause', p, t('review.timeline.pause', spanWords(p), lang))),
+    ...detail.gaps.map((g) => mark('gap', g, `${g.participant_name}: ${t('review.timeline.gap', spanWords(g), lang)}`)),
+  ];
+}
