@@ -28,8 +28,10 @@ export interface RecordedTrack {
   name: string;
   kind: 'audio' | 'video';
   participant_id: string;
-  participant_name: string;
-  role: string;
+  /** Null when the session record never named the participant. */
+  participant_name: string | null;
+  /** The participant's role in the room (`mediator`, `party`, …), when known. */
+  role: string | null;
   space: 'joint' | 'private';
   start_ms: number;
   end_ms: number;
@@ -55,15 +57,21 @@ export interface Span {
 /** Someone in a private room while private rooms were not recorded. */
 export interface PrivateGap extends Span {
   participant_id: string;
-  participant_name: string;
+  participant_name: string | null;
 }
 
 /** A session-record entry placed on the recording's clock (may fall before 0 or after the end). */
 export interface TimelineEntry {
   at_ms: number;
   kind: string;
-  text: string;
+  /** The entry's detail as the session record holds it (a chat's text, a move's rooms). */
+  text: string | null;
+  /** Who acted. */
   participant_name: string | null;
+  /** Whom it was done to (admitted, moved, muted), when anyone. */
+  subject_name?: string | null;
+  /** The room it happened in (`joint`, `applicant`, `respondent`), when the server says. */
+  space?: string | null;
 }
 
 /** A file that did not match the signed manifest, and how. */

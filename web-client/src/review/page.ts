@@ -9,7 +9,7 @@ import { h } from '../screens/dom';
 import { ApiError, formatChinaTime } from '../staff/api';
 import type { PageContext } from '../staff/app';
 import { type RecordingDetail, getRecording, ticketRefreshDelay, verifyRecording } from './api';
-import { PlayerView, type ReviewSnapshot, durationOf } from './player-view';
+import { PlayerView, type ReviewSnapshot, durationOf, trackOwner } from './player-view';
 import { currentRowIndex, formatClock, timelineRows } from './timeline';
 import { statusWords, verificationWords } from './verification';
 
@@ -251,7 +251,7 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
         detail.mixed_audio
           ? link(detail.mixed_audio.url, `${t('review.downloads.mixed')} (${detail.mixed_audio.name})`, 'download-file', detail.mixed_audio.size)
           : null,
-        ...detail.tracks.map((track) => link(track.url, `${track.participant_name} · ${track.name}`, 'download-file', track.size)),
+        ...detail.tracks.map((track) => link(track.url, `${trackOwner(track)} · ${track.name}`, 'download-file', track.size)),
       ]),
       h('p', { class: 'muted', text: t('review.downloads.note') }),
     ]);

@@ -4,7 +4,7 @@
 // redraws (a language change), so playback never restarts; only their URLs are swapped when
 // the server hands out fresh tickets.
 
-import { t } from '../i18n';
+import { hasMessage, t } from '../i18n';
 import { h } from '../screens/dom';
 import type { RecordedTrack, RecordingDetail } from './api';
 import { AudioClock, KeptClock, type MasterClock, SPEEDS, SyncPlayer, type Tile, type TileState } from './sync';
@@ -18,6 +18,14 @@ export function durationOf(detail: Pick<RecordingDetail, 'duration_ms' | 'tracks
   if (detail.duration_ms !== null) return detail.duration_ms / 1000;
   const ends = [...detail.tracks.map((track) => track.end_ms), detail.mixed_audio?.end_ms ?? 0];
   return Math.max(0, ...ends) / 1000;
+}
+
+/** Whose track it is, as a caption says it: the name, and the role in the room in words. */
+export function trackOwner(track: Pick<RecordedTrack, 'participant_name' | 'participant_id' | 'role'>): string {
+  const name = track.participant_name ?? track.participant_id;
+  if (!track.role) return name;
+  const key = `role.${track.role}`;
+  return `${name} · ${hasMessage(key) ? t(key) : track.role}`;
 }
 
 /** What the browser test reads (`window.ACCORD.review`). */
@@ -41,6 +49,8 @@ export class PlayerView {
   /** While new URLs load, the master's position is not trusted (it reads 0). */
   private swapping = false;
   private root: HTMLElement | null = null;
+  /** Whether the current root has been in the page: one that left it means the page was left. */
+  private rootShown = false;
   /** The drawn tiles by track name, to show who is not in the room yet or has left. */
   private figures = new Map<string, HTMLElement>();
 
@@ -110,6 +120,8 @@ export class PlayerView {
     this.swapping = true;
     const restore = () => {
       this.swapping = false;
+      // Loading a new source resets an element's speed to 1×.
+      this.player.setSpeed(this.player.speed());
       this.player.seek(at);
       if (wasPlaying) this.player.play();
       this.update();
@@ -141,6 +153,7 @@ export class PlayerView {
       }),
     );
     const duration = this.player.duration();
+    this.rootShown = false;
     this.root = h('div', { class: 'review-player', 'data-testid': 'review-player' }, [
       tiles.length
         ? h('div', { class: `review-grid review-grid-${Math.min(tiles.length, 4)}` }, tiles)
@@ -204,12 +217,11 @@ export class PlayerView {
 
   private tile(track: RecordedTrack): HTMLElement {
     const video = this.videos.get(track.name) as HTMLVideoElement;
-    const role = track.role ? ` · ${track.role}` : '';
     const figure = h('figure', { class: 'review-tile', 'data-testid': 'review-tile', 'data-name': track.name }, [
       video,
       h('p', { class: 'review-tile-note', 'data-testid': 'review-tile-note', hidden: true }),
       h('figcaption', {}, [
-        `${track.participant_name}${role}`,
+        trackOwner(track),
         track.space === 'private' ? h('span', { class: 'review-badge', text: t('review.tile.private') }) : null,
       ]),
     ]);
@@ -224,7 +236,8 @@ export class PlayerView {
 
   /** One tick: keeps the tiles in step, then shows where playback is. */
   private update(): void {
-    if (this.root && !this.root.isConnected) {
+    if (this.root?.isConnected) this.rootShown = true;
+    else if (this.rootShown) {
       // The page was left: nothing is to keep playing behind another page.
       this.dispose();
       return;

@@ -9,7 +9,7 @@ const detail: TimelinePart = {
   duration_ms: 60_000,
   timeline: [
     { at_ms: -3_000, kind: 'joined', text: '', participant_name: '李调解员' },
-    { at_ms: 5_000, kind: 'joined', text: '', participant_name: '张三' },
+    { at_ms: 5_000, kind: 'admitted', text: null, participant_name: '李调解员', subject_name: '张三', space: 'joint' },
     { at_ms: 20_000, kind: 'chat', text: '我同意分期付款', participant_name: '张三' },
     { at_ms: 40_000, kind: 'something_new', text: 'detail', participant_name: null },
     { at_ms: 61_000, kind: 'ended', text: '', participant_name: '李调解员' },
@@ -39,7 +39,7 @@ describe('the timeline list', () => {
   it('lists entries, pauses and gaps in order, a pause before an entry at the same moment', () => {
     expect(rows.map((row) => `${row.kind}:${row.code}@${row.atMs}`)).toEqual([
       'entry:joined@-3000',
-      'entry:joined@5000',
+      'entry:admitted@5000',
       'pause:pause@20000',
       'entry:chat@20000',
       'gap:gap@30000',
@@ -58,6 +58,8 @@ describe('the timeline list', () => {
     const gap = rows.find((row) => row.kind === 'gap');
     expect(gap?.who).toBe('李四');
     expect(gap?.what).toBe('In a private room (not recorded) 0:30–0:45');
+    const admitted = rows.find((row) => row.code === 'admitted');
+    expect(admitted?.what).toBe('李调解员 let 张三 into the joint room');
     // A kind newer than the page is still shown, with its code and text.
     expect(rows.find((row) => row.code === 'something_new')?.what).toContain('something_new');
   });

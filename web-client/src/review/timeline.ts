@@ -55,8 +55,8 @@ function entrySentence(entry: TimelineEntry, lang: Language): string {
     actor_name: entry.participant_name,
     actor_role: null,
     subject_identity: null,
-    subject_name: null,
-    space: null,
+    subject_name: entry.subject_name ?? null,
+    space: entry.space ?? null,
     detail: entry.text || null,
   };
   return eventSentence(event, lang);
@@ -84,7 +84,7 @@ export function timelineRows(
   });
   const pauses = detail.pauses.map((p) => row('pause', 'pause', p.from_ms, '', t('review.timeline.pause', spanWords(p), lang)));
   const gaps = detail.gaps.map((g: PrivateGap) =>
-    row('gap', 'gap', g.from_ms, g.participant_name, t('review.timeline.gap', spanWords(g), lang)),
+    row('gap', 'gap', g.from_ms, g.participant_name ?? '', t('review.timeline.gap', spanWords(g), lang)),
   );
   const entries = detail.timeline.map((e) => row('entry', e.kind, e.at_ms, e.participant_name ?? '', entrySentence(e, lang)));
   const order: Record<RowKind, number> = { pause: 0, gap: 1, entry: 2 };
@@ -124,6 +124,6 @@ export function barMarks(
   };
   return [
     ...detail.pauses.map((p) => mark('pause', p, t('review.timeline.pause', spanWords(p), lang))),
-    ...detail.gaps.map((g) => mark('gap', g, `${g.participant_name}: ${t('review.timeline.gap', spanWords(g), lang)}`)),
+    ...detail.gaps.map((g) => mark('gap', g, `${g.participant_name ?? ''}: ${t('review.timeline.gap', spanWords(g), lang)}`)),
   ];
 }
