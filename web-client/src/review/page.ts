@@ -8,7 +8,7 @@ import { t } from '../i18n';
 import { h } from '../screens/dom';
 import { ApiError, formatChinaTime } from '../staff/api';
 import type { PageContext } from '../staff/app';
-import { type RecordingDetail, getRecording, ticketRefreshDelay, verifyRecording } from './api';
+import { type RecordingDetail, getRecording, holdRecording, ticketRefreshDelay, verifyRecording } from './api';
 import { PlayerView, type ReviewSnapshot, durationOf, trackOwner } from './player-view';
 import { currentRowIndex, formatClock, timelineRows } from './timeline';
 import { statusWords, verificationWords } from './verification';
@@ -101,6 +101,17 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
         draw();
         context.fail(error);
       });
+  };
+
+  /** Keeps the recording past its retention date, or lets it go; the server says who may. */
+  const setHold = (hold: boolean, reason: string) => {
+    holdRecording(client, recordingId, hold, reason)
+      .then((summary) => {
+        if (state.phase === 'ready') state = { ...state, detail: { ...state.detail, ...summary } };
+        context.clearNotice();
+        draw();
+      })
+      .catch(context.fail);
   };
 
   /** Marks the timeline row playback is in, without redrawing the list. */
@@ -234,8 +245,33 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
         'review-private-rooms',
       ),
       ...fact(t('review.fact.retention'), retention, 'review-retention'),
+      h('dt', { text: t('review.hold.title') }),
+      h('dd', {}, [holdForm(detail)]),
     ]);
   };
+
+  const holdForm = (detail: RecordingDetail) =>
+    h(
+      'form',
+      {
+        class: 'inline-form',
+        'data-testid': 'review-hold',
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          const reason = (event.target as HTMLFormElement).querySelector('input')?.value.trim() ?? '';
+          setHold(!detail.hold, reason);
+        },
+      },
+      [
+        h('input', { name: 'reason', required: true, placeholder: t('review.hold.reason'), 'aria-label': t('review.hold.reason') }),
+        h('button', {
+          type: 'submit',
+          class: 'secondary',
+          'data-testid': 'review-hold-submit',
+          text: t(detail.hold ? 'review.hold.release' : 'review.hold.keep'),
+        }),
+      ],
+    );
 
   const downloads = (detail: RecordingDetail) => {
     const link = (url: string, label: string, testId: string, size?: number) =>

@@ -14,6 +14,7 @@ import {
 class FakeMedia implements MediaLike {
   currentTime = 0;
   paused = true;
+  readyState = 4;
   playbackRate = 1;
   plays = 0;
   play(): void {
@@ -94,6 +95,23 @@ describe('the mixed audio as master', () => {
     expect(audio.currentTime).toBeCloseTo(19.5);
     clock.setRate(1.5);
     expect(audio.playbackRate).toBe(1.5);
+  });
+});
+
+describe('waiting for the mixed audio', () => {
+  it('holds the tiles while the master buffers, and lets them go on when it plays again', () => {
+    const audio = new FakeMedia();
+    const video = new FakeMedia();
+    const player = new SyncPlayer(new AudioClock(audio, 0), [{ name: 'v', startMs: 0, endMs: 20_000, media: video }], 20);
+    player.play();
+    expect(video.paused).toBe(false);
+    audio.readyState = 2;
+    player.tick();
+    expect(player.playing()).toBe(true);
+    expect(video.paused).toBe(true);
+    audio.readyState = 4;
+    player.tick();
+    expect(video.paused).toBe(false);
   });
 });
 

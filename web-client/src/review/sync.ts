@@ -45,6 +45,8 @@ export function clampToRecording(seconds: number, durationS: number): number {
 export interface MediaLike {
   currentTime: number;
   readonly paused: boolean;
+  /** HTMLMediaElement's readiness: 3 and up means it has data to play on. */
+  readonly readyState?: number;
   playbackRate: number;
   play(): Promise<void> | void;
   pause(): void;
@@ -54,7 +56,10 @@ export interface MediaLike {
 export interface MasterClock {
   /** Seconds on the recording's clock. */
   time(): number;
+  /** Whether playback was asked for (the play button's state). */
   playing(): boolean;
+  /** Whether time is moving now: playing and not waiting for data. */
+  advancing(): boolean;
   play(): void;
   pause(): void;
   seek(seconds: number): void;
@@ -85,6 +90,10 @@ export class KeptClock implements MasterClock {
   }
 
   playing(): boolean {
+    return this.running;
+  }
+
+  advancing(): boolean {
     return this.running;
   }
 
@@ -125,6 +134,11 @@ export class AudioClock implements MasterClock {
 
   playing(): boolean {
     return !this.audio.paused;
+  }
+
+  advancing(): boolean {
+    // HAVE_FUTURE_DATA: below it the audio waits for the network while claiming to play.
+    return !this.audio.paused && (this.audio.readyState ?? 4) >= 3;
   }
 
   play(): void {
@@ -222,7 +236,8 @@ export class SyncPlayer {
   tick(): void {
     if (this.master.playing() && this.master.time() >= this.durationS) this.master.pause();
     const masterS = this.time();
-    const running = this.master.playing();
+    // Tiles wait with the master while it buffers, rather than run ahead and be pulled back.
+    const running = this.master.advancing();
     this.states = this.tiles.map((tile) => {
       const { media } = tile;
       const place = placeOnTrack(masterS, tile.startMs, tile.endMs);
