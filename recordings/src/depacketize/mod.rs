@@ -1,1 +1,206 @@
-//! (being written)
+//! From RTP packets (in sequence order, see [`crate::reorder`]) to whole media frames.
+//!
+//! Opus is one frame per packet. Video frames span packets of one RTP timestamp; a frame is
+//! complete at the marker bit, or when the timestamp changes with no packet missing in
+//! between. A frame with a missing packet is dropped, and so is every frame after it until
+//! a keyframe: a decoder given a frame whose reference is gone shows garbage, and a court
+//! must never see a picture that was not sent. The recorded file then holds a short freeze
+//! where the loss was, which is what the viewers saw too.
+
+mod h264;
+mod opus;
+mod vp8;
+
+use bytes::Bytes;
+
+use crate::mkv::TrackCodec;
+use crate::rtp::RtpPacket;
+use crate::{Error, Result};
+
+pub use h264::{avc_decoder_configuration, sps_dimensions};
+pub use opus::opus_frame_duration_us;
+pub use vp8::vp8_keyframe_dimensions;
+
+/// One whole frame, ready to be written as a Matroska block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Session-clock time of the frame's first packet, µs.
+    pub session_us: u64,
+    /// The frame: an Opus packet, a VP8 frame, or an H.264 access unit in AVCC form
+    /// (4-byte big-endian length before each NAL unit).
+    pub data: Bytes,
+    /// Decodable on its own (always true for audio).
+    pub keyframe: bool,
+    /// How long the frame plays, when the codec says so (Opus).
+    pub duration_us: Option<u64>,
+}
+
+/// A packet as the depacketizer takes it: in sequence order, placed on the session clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SequencedPacket<'a> {
+    /// Extended sequence number: consecutive packets differ by one, a gap means loss.
+    pub extended_sequence: u64,
+    /// Session-clock time of the media in this packet, µs.
+    pub session_us: u64,
+    /// The packet.
+    pub packet: &'a RtpPacket,
+}
+
+/// Turns one track's packets into frames, for the codecs the recorder writes.
+#[derive(Debug)]
+pub enum Depacketizer {
+    /// Opus audio.
+    Opus(opus::OpusDepacketizer),
+    /// VP8 video (RFC 7741).
+    Vp8(VideoAssembler<vp8::Vp8Payload>),
+    /// H.264 video (RFC 6184, packetization mode 1).
+    H264(VideoAssembler<h264::H264Payload>),
+}
+
+impl Depacketizer {
+    /// The depacketizer for a codec MIME type ("audio/opus", "video/VP8", "video/H264").
+    pub fn for_mime_type(mime_type: &str, channels: u16) -> Result<Self> {
+        match mime_type.to_ascii_lowercase().as_str() {
+            "audio/opus" => Ok(Self::Opus(opus::OpusDepacketizer::new(channels))),
+            "video/vp8" => Ok(Self::Vp8(VideoAssembler::default())),
+            "video/h264" => Ok(Self::H264(VideoAssembler::default())),
+            _ => Err(Error::UnsupportedCodec(mime_type.to_owned())),
+        }
+    }
+
+    /// Takes the next packet in sequence order and appends the frames it completes to `out`.
+    pub fn push(&mut self, packet: SequencedPacket<'_>, out: &mut Vec<Frame>) {
+        match self {
+            Self::Opus(opus) => opus.push(packet, out),
+            Self::Vp8(video) => video.push(packet, out),
+            Self::H264(video) => video.push(packet, out),
+        }
+    }
+
+    /// The end of the stream: a last frame still being collected is emitted if it is whole.
+    pub fn finish(&mut self, out: &mut Vec<Frame>) {
+        match self {
+            Self::Opus(_) => {}
+            Self::Vp8(video) => video.finish(out),
+            Self::H264(video) => video.finish(out),
+        }
+    }
+
+    /// What a file needs to describe the track, once `frame` (the first one to be written)
+    /// says it: None while it cannot be known yet (video before a keyframe with its sizes, or
+    /// H.264 before SPS and PPS).
+    pub fn track_codec(&self, frame: &Frame) -> Option<TrackCodec> {
+        match self {
+            Self::Opus(opus) => Some(TrackCodec::Opus {
+                channels: opus.channels(),
+            }),
+            Self::Vp8(_) => {
+                let (width, height) = vp8_keyframe_dimensions(&frame.data)?;
+                Some(TrackCodec::Vp8 { width, height })
+            }
+            Self::H264(video) => video.payload.track_codec(frame),
+        }
+    }
+}
+
+/// One video codec's way of building a frame from packet payloads.
+pub trait FramePayload: Default + std::fmt::Debug {
+    /// Adds one packet's payload; `first_of_frame` is true for the first packet of a new
+    /// timestamp. False when the packet cannot belong to a whole frame (a frame that does not
+    /// begin at its start, a fragment without its beginning, a payload that does not parse).
+    fn add(&mut self, payload: &[u8], first_of_frame: bool) -> bool;
+    /// The frame collected so far and whether it is a keyframe; None if it is not whole.
+    fn take(&mut self) -> Option<(Bytes, bool)>;
+    /// Forgets a partly collected frame.
+    fn clear(&mut self);
+}
+
+/// Collects the packets of one video frame and drops broken frames until a keyframe.
+#[derive(Debug)]
+pub struct VideoAssembler<P> {
+    payload: P,
+    /// RTP timestamp and session time of the frame being collected.
+    current: Option<(u32, u64)>,
+    broken: bool,
+    next_sequence: Option<u64>,
+    need_keyframe: bool,
+}
+
+impl<P: FramePayload> Default for VideoAssembler<P> {
+    fn default() -> Self {
+        Self {
+            payload: P::default(),
+            current: None,
+            broken: false,
+            next_sequence: None,
+            need_keyframe: true,
+        }
+    }
+}
+
+impl<P: FramePayload> VideoAssembler<P> {
+    fn push(&mut self, input: SequencedPacket<'_>, out: &mut Vec<Frame>) {
+        let packet = input.packet;
+        let lost = self
+            .next_sequence
+            .is_some_and(|next| input.extended_sequence != next);
+        self.next_sequence = Some(input.extended_sequence + 1);
+        if let Some((timestamp, _)) = self.current {
+            if timestamp != packet.timestamp {
+                // A gap right before a new timestamp may have taken the old frame's end.
+                self.broken |= lost;
+                self.end_frame(out);
+            } else if lost {
+                self.broken = true;
+            }
+        } else if lost {
+            // Whole frames may be gone: what follows refers to them.
+            self.need_keyframe = true;
+        }
+        let first_of_frame = self.current.is_none();
+        if first_of_frame {
+            self.current = Some((packet.timestamp, input.session_us));
+        }
+        if !self.broken && !self.payload.add(&packet.payload, first_of_frame) {
+            self.broken = true;
+        }
+        if packet.marker {
+            self.end_frame(out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Frame>) {
+        if self.current.is_some() {
+            self.end_frame(out);
+        }
+    }
+
+    fn end_frame(&mut self, out: &mut Vec<Frame>) {
+        let Some((_, session_us)) = self.current.take() else {
+            return;
+        };
+        let whole = if self.broken {
+            None
+        } else {
+            self.payload.take()
+        };
+        self.payload.clear();
+        self.broken = false;
+        match whole {
+            Some((data, keyframe)) => {
+                if keyframe {
+                    self.need_keyframe = false;
+                }
+                if !self.need_keyframe {
+                    out.push(Frame {
+                        session_us,
+                        data,
+                        keyframe,
+                        duration_us: None,
+                    });
+                }
+            }
+            None => self.need_keyframe = true,
+        }
+    }
+}
