@@ -34,7 +34,8 @@ export interface ReviewSnapshot {
   duration: number;
   playing: boolean;
   speed: number;
-  tiles: TileState[];
+  /** Each tile, with the frames its video decoded so far (0 for audio). */
+  tiles: (TileState & { framesDecoded: number })[];
 }
 
 /** A player for one recording; `element()` is redrawn in place, the media inside it are not. */
@@ -97,7 +98,10 @@ export class PlayerView {
       duration: this.player.duration(),
       playing: this.player.playing(),
       speed: this.player.speed(),
-      tiles: this.player.tileStates().map((tile) => ({ ...tile })),
+      tiles: this.player.tileStates().map((tile) => ({
+        ...tile,
+        framesDecoded: this.videos.get(tile.name)?.getVideoPlaybackQuality?.().totalVideoFrames ?? 0,
+      })),
     };
   }
 
