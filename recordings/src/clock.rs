@@ -72,6 +72,8 @@ pub struct TrackClock {
     /// Before the first sender report: session time minus RTP time (µs) of the least-delayed
     /// packet.
     rtp_to_session_us: Option<i64>,
+    /// The latest extended RTP time placed; a packet behind it arrived out of order.
+    newest_rtp: Option<i64>,
     last_placed_us: u64,
 }
 
@@ -87,6 +89,7 @@ impl TrackClock {
             mapping: None,
             shift_us: 0,
             rtp_to_session_us: None,
+            newest_rtp: None,
             last_placed_us: 0,
         }
     }
@@ -122,13 +125,26 @@ impl TrackClock {
     /// stay gaps.
     pub fn place(&mut self, arrival_us: u64, rtp_time: u32) -> u64 {
         let extended_rtp = self.extend(rtp_time);
+        if let Some(newest) = self.newest_rtp {
+            let behind_us = saturate(
+                (i128::from(newest) - i128::from(extended_rtp)) * MICROS_PER_SECOND
+                    / self.clock_rate,
+            );
+            if behind_us > 0 && behind_us <= REANCHOR_THRESHOLD_US {
+                // Overtaken in the network: its media came just before the newest placed, so it
+                // goes that far behind it and teaches the clock nothing (its delay is not the
+                // path's). Further back is a sender whose RTP clock jumped, placed as usual.
+                return self.last_placed_us.saturating_sub(behind_us.unsigned_abs());
+            }
+        }
+        self.newest_rtp = Some(extended_rtp);
         let arrival = i64::try_from(arrival_us).unwrap_or(i64::MAX);
         let placed = match self.mapping {
             Some(mapping) => self.place_by_sender_time(arrival, extended_rtp, mapping),
             None => self.place_by_arrival(arrival, extended_rtp),
         };
         let placed = u64::try_from(placed).unwrap_or(0);
-        // Media of one track never runs backwards, even when a better offset is found.
+        // Media of one track never runs backwards in RTP order, even when a better offset is found.
         self.last_placed_us = self.last_placed_us.max(placed);
         self.last_placed_us
     }
@@ -393,6 +409,23 @@ mod tests {
         // Video, never muted, keeps the shared offset.
         let video_at = video.place(7_020_000, rtp(video_base, VIDEO_RATE, 7_000_000));
         assert_eq!(video_at - audio_start, 7_000_000);
+    }
+
+    #[test]
+    fn a_reordered_packet_goes_before_its_successor() {
+        let mut clock = TrackClock::new(AUDIO_RATE, ClockGroup::default());
+        let base = 9;
+        for n in 0..10u64 {
+            clock.place(30_000 + n * 20_000, rtp(base, AUDIO_RATE, n * 20_000));
+        }
+        let eleventh = clock.place(30_000 + 11 * 20_000, rtp(base, AUDIO_RATE, 11 * 20_000));
+        let tenth = clock.place(
+            30_000 + 11 * 20_000 + 5_000,
+            rtp(base, AUDIO_RATE, 10 * 20_000),
+        );
+        let twelfth = clock.place(30_000 + 12 * 20_000, rtp(base, AUDIO_RATE, 12 * 20_000));
+        assert_eq!(eleventh - tenth, 20_000);
+        assert_eq!(twelfth - eleventh, 20_000);
     }
 
     #[test]
