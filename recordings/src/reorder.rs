@@ -7,6 +7,7 @@
 //! It is bounded twice: by the time the oldest held packet has waited and by how many are held.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// How long a gap is waited for, in µs of arrival time: a NACK round trip on a poor mobile
 /// network, with margin.
@@ -56,13 +57,9 @@ impl<T> ReorderBuffer<T> {
         out: &mut Vec<(u64, T)>,
     ) {
         let extended = self.extend(sequence_number);
-        let Some(next) = self.next else {
-            self.next = Some(extended);
-            self.held.insert(extended, (arrival_us, item));
-            self.release(arrival_us, out);
-            return;
-        };
-        if extended < next {
+        if let Some(next) = self.next
+            && extended < next
+        {
             self.dropped += 1;
             self.stale_in_a_row += 1;
             if self.stale_in_a_row > self.max_held {
@@ -77,11 +74,14 @@ impl<T> ReorderBuffer<T> {
             return;
         }
         self.stale_in_a_row = 0;
-        if self.held.contains_key(&extended) {
-            self.dropped += 1;
-            return;
+        // Before anything was released, the first packet to arrive need not be the first one
+        // sent: everything waits, sorted, until the wait or the bound says go (see release).
+        match self.held.entry(extended) {
+            Entry::Occupied(_) => self.dropped += 1,
+            Entry::Vacant(slot) => {
+                slot.insert((arrival_us, item));
+            }
         }
-        self.held.insert(extended, (arrival_us, item));
         self.release(arrival_us, out);
     }
 
@@ -104,7 +104,7 @@ impl<T> ReorderBuffer<T> {
     }
 
     fn extend(&mut self, sequence_number: u16) -> u64 {
-        if self.next.is_none() {
+        if self.next.is_none() && self.held.is_empty() {
             // Start well above zero so that packets a little older than the first still extend.
             self.highest = (1 << 16) + u64::from(sequence_number);
             return self.highest;
@@ -117,7 +117,9 @@ impl<T> ReorderBuffer<T> {
 
     fn release(&mut self, now_us: u64, out: &mut Vec<(u64, T)>) {
         while let Some((&extended, &(arrived_us, _))) = self.held.first_key_value() {
-            let next = self.next.unwrap_or(extended);
+            // Before the first release, the lowest held packet is the next one only once the
+            // wait for anything older is over.
+            let next = self.next.unwrap_or(extended.wrapping_sub(1));
             let waited = now_us.saturating_sub(arrived_us);
             let give_up_gap = waited >= self.max_wait_us || self.held.len() > self.max_held;
             if extended != next && !give_up_gap {
@@ -153,32 +155,32 @@ mod tests {
     #[test]
     fn swapped_packets_come_out_in_order_across_the_wrap() {
         let mut buffer = ReorderBuffer::default();
-        let out = run(
-            &mut buffer,
-            &[
-                (65534, 0),
-                (0, 10),
-                (65535, 20),
-                (1, 30),
-                (1, 40),
-                (65535, 50),
-            ],
-        );
-        let base = (1 << 16) + 65534;
-        assert_eq!(out, vec![base, base + 1, base + 2, base + 3]);
-        assert_eq!(buffer.dropped(), 2, "a duplicate and a late packet");
+        let arrivals = [
+            (0, 0),
+            (65534, 10),
+            (65535, 20),
+            (1, 30),
+            (1, 40),
+            (65535, 50),
+        ];
+        let out = run(&mut buffer, &arrivals);
+        assert!(out.is_empty(), "the start waits for anything sent earlier");
+        let out = run(&mut buffer, &[(2, 200_000), (65534, 200_001)]);
+        let base = (1 << 16) - 2; // the first to arrive, 0, extends to 1 << 16
+        assert_eq!(out, vec![base, base + 1, base + 2, base + 3, base + 4]);
+        assert_eq!(buffer.dropped(), 3, "two duplicates and a late packet");
     }
 
     #[test]
     fn a_gap_is_given_up_after_the_wait_or_when_too_many_are_held() {
         let mut buffer = ReorderBuffer::new(150_000, 4);
         let out = run(&mut buffer, &[(10, 0), (12, 1_000), (13, 2_000)]);
-        assert_eq!(out.len(), 1, "11 may still come");
+        assert!(out.is_empty(), "the start waits, and 11 may still come");
         let out = run(&mut buffer, &[(14, 151_000)]);
         assert_eq!(
             out.len(),
-            3,
-            "12 waited 150 ms: 12, 13, 14 go, 11 is given up"
+            4,
+            "10 and, after 150 ms, 12 to 14: 11 is given up"
         );
         let out = run(&mut buffer, &[(11, 152_000)]);
         assert!(out.is_empty(), "11 came too late");
@@ -193,9 +195,12 @@ mod tests {
     #[test]
     fn a_sender_that_starts_over_is_followed() {
         let mut buffer = ReorderBuffer::new(150_000, 2);
-        let first = run(&mut buffer, &[(1000, 0), (1001, 0)]);
+        let first = run(&mut buffer, &[(1000, 0), (1001, 200_000)]);
         assert_eq!(first.len(), 2);
-        let later = run(&mut buffer, &[(5, 0), (6, 0), (7, 0), (8, 0)]);
+        let later = run(
+            &mut buffer,
+            &[(5, 300_000), (6, 300_000), (7, 300_000), (8, 300_000)],
+        );
         assert_eq!(
             later.len(),
             2,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::clock::TrackClock;
 use crate::depacketize::{Depacketizer, Frame, SequencedPacket};
-use crate::log::{read_log, LogHeader, LogRecord, LogWriter};
+use crate::log::{LogHeader, LogRecord, LogWriter, read_log};
 use crate::mkv::MkvWriter;
 use crate::reorder::ReorderBuffer;
 use crate::rtp::RtpPacket;
@@ -238,10 +238,10 @@ impl MediaPipeline {
             Some((last_us, _)) => frame.session_us.max(last_us),
             None => frame.session_us,
         };
-        if let Some((last_us, None)) = self.last_frame {
-            if session_us > last_us {
-                self.last_video_interval_us = session_us - last_us;
-            }
+        if let Some((last_us, None)) = self.last_frame
+            && session_us > last_us
+        {
+            self.last_video_interval_us = session_us - last_us;
         }
         if let Some(writer) = self.writer.as_mut() {
             writer.write_frame((session_us - first_us) / 1000, frame.keyframe, &frame.data)?;

@@ -94,10 +94,8 @@ impl FramePayload for H264Payload {
                     return false; // a middle or end without its start
                 };
                 nal.extend_from_slice(&payload[2..]);
-                if end {
-                    if let Some(nal) = self.fragment.take() {
-                        self.add_nal(&nal);
-                    }
+                if end && let Some(nal) = self.fragment.take() {
+                    self.add_nal(&nal);
                 }
                 true
             }
@@ -305,7 +303,9 @@ mod tests {
         assert!(keyframe);
         assert_eq!(
             &unit[..],
-            &[0, 0, 0, 2, 0x67, 0xaa, 0, 0, 0, 1, 0x68, 0, 0, 0, 4, 0x65, 1, 2, 3]
+            &[
+                0, 0, 0, 2, 0x67, 0xaa, 0, 0, 0, 1, 0x68, 0, 0, 0, 4, 0x65, 1, 2, 3
+            ]
         );
         assert!(
             !payload.add(&[0x7c, 0x05, 9], false),

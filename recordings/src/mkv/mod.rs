@@ -85,7 +85,8 @@ pub struct MkvWriter {
     pending: Vec<u8>,
     cluster: Option<Cluster>,
     cues: Vec<(u64, u64)>,
-    last_ms: u64,
+    /// Time of the last block written; None before the first.
+    last_ms: Option<u64>,
 }
 
 struct Cluster {
@@ -154,15 +155,19 @@ impl MkvWriter {
             pending: Vec::new(),
             cluster: None,
             cues: Vec::new(),
-            last_ms: 0,
+            last_ms: None,
         })
     }
 
-    /// Adds a frame at `time_ms` (from the file's start; a time earlier than the previous
-    /// frame's is moved up to it, since blocks must not go back in time).
+    /// Adds a frame at `time_ms` (from the file's start; a time not after the previous
+    /// frame's is moved to 1 ms after it, since blocks must not go back in time).
     pub fn write_frame(&mut self, time_ms: u64, keyframe: bool, data: &[u8]) -> Result<()> {
-        let time_ms = time_ms.max(self.last_ms);
-        self.last_ms = time_ms;
+        // Two blocks at one time, or one going back, make players drop or reorder frames.
+        let time_ms = match self.last_ms {
+            Some(last_ms) => time_ms.max(last_ms + 1),
+            None => time_ms,
+        };
+        self.last_ms = Some(time_ms);
         let starts_cluster = match &self.cluster {
             None => true,
             Some(cluster) => {
