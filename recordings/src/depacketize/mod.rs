@@ -21,6 +21,10 @@ pub use h264::{avc_decoder_configuration, sps_dimensions};
 pub use opus::opus_frame_duration_us;
 pub use vp8::vp8_keyframe_dimensions;
 
+/// Largest video frame kept: a 4K keyframe is well under this; a sender that never ends a
+/// frame must not make the recorder hold its packets forever.
+const MAX_FRAME_BYTES: usize = 8 << 20;
+
 /// One whole frame, ready to be written as a Matroska block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -122,6 +126,8 @@ pub struct VideoAssembler<P> {
     /// RTP timestamp and session time of the frame being collected.
     current: Option<(u32, u64)>,
     broken: bool,
+    /// Payload bytes of the frame being collected, to bound it.
+    collected: usize,
     next_sequence: Option<u64>,
     need_keyframe: bool,
 }
@@ -132,6 +138,7 @@ impl<P: FramePayload> Default for VideoAssembler<P> {
             payload: P::default(),
             current: None,
             broken: false,
+            collected: 0,
             next_sequence: None,
             need_keyframe: true,
         }
@@ -161,6 +168,12 @@ impl<P: FramePayload> VideoAssembler<P> {
         if first_of_frame {
             self.current = Some((packet.timestamp, input.session_us));
         }
+        self.collected += packet.payload.len();
+        if self.collected > MAX_FRAME_BYTES {
+            // Not a frame any phone or browser sends: stop holding it rather than grow.
+            self.broken = true;
+            self.payload.clear();
+        }
         if !self.broken && !self.payload.add(&packet.payload, first_of_frame) {
             self.broken = true;
         }
@@ -186,6 +199,7 @@ impl<P: FramePayload> VideoAssembler<P> {
         };
         self.payload.clear();
         self.broken = false;
+        self.collected = 0;
         match whole {
             Some((data, keyframe)) => {
                 if keyframe {
@@ -202,5 +216,104 @@ impl<P: FramePayload> VideoAssembler<P> {
             }
             None => self.need_keyframe = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A VP8 packet: descriptor (S on a frame's first packet) and one byte of frame header
+    /// (P bit clear for a keyframe).
+    fn vp8(seq: u64, frame: u32, first: bool, keyframe: bool, marker: bool) -> (u64, RtpPacket) {
+        let descriptor = if first { 0x10 } else { 0x00 };
+        let header = if keyframe { 0x00 } else { 0x01 };
+        let packet = RtpPacket {
+            sequence_number: seq as u16,
+            timestamp: frame * 3000,
+            ssrc: 1,
+            payload_type: 96,
+            marker,
+            payload: Bytes::from(vec![descriptor, header, 0xaa]),
+        };
+        (seq, packet)
+    }
+
+    fn frames(packets: &[(u64, RtpPacket)]) -> Vec<(u64, bool)> {
+        let mut depacketizer = Depacketizer::for_mime_type("video/VP8", 0).expect("vp8");
+        let mut out = Vec::new();
+        for (seq, packet) in packets {
+            let input = SequencedPacket {
+                extended_sequence: *seq,
+                session_us: u64::from(packet.timestamp) * 100 / 9,
+                packet,
+            };
+            depacketizer.push(input, &mut out);
+        }
+        depacketizer.finish(&mut out);
+        out.iter()
+            .map(|f| (f.session_us / 1000, f.keyframe))
+            .collect()
+    }
+
+    #[test]
+    fn after_a_loss_nothing_is_written_until_a_keyframe() {
+        let packets = [
+            vp8(1, 0, true, true, false),
+            vp8(2, 0, false, true, true),
+            vp8(3, 1, true, false, true),
+            // 4 (frame 2) is lost
+            vp8(5, 3, true, false, true),
+            vp8(6, 4, true, true, true),
+            vp8(7, 5, true, false, false),
+        ];
+        // Frame 5 has no marker but ends the stream whole.
+        assert_eq!(
+            frames(&packets),
+            vec![(0, true), (33, false), (133, true), (166, false)]
+        );
+        let lost_piece = [
+            vp8(1, 0, true, true, false),
+            // 2, the keyframe's end, is lost; frame 1 arrives whole
+            vp8(3, 1, true, false, true),
+        ];
+        assert!(frames(&lost_piece).is_empty());
+        let no_start = [vp8(1, 0, false, true, true)];
+        assert!(
+            frames(&no_start).is_empty(),
+            "a frame must begin at its start"
+        );
+    }
+
+    #[test]
+    fn a_frame_that_never_ends_is_not_held_without_bound() {
+        let mut depacketizer = Depacketizer::for_mime_type("video/VP8", 0).expect("vp8");
+        let big = RtpPacket {
+            sequence_number: 0,
+            timestamp: 0,
+            ssrc: 1,
+            payload_type: 96,
+            marker: false,
+            payload: Bytes::from(vec![0x10; 60_000]),
+        };
+        let mut out = Vec::new();
+        for seq in 0..200u64 {
+            let packet = RtpPacket {
+                sequence_number: seq as u16,
+                ..big.clone()
+            };
+            let input = SequencedPacket {
+                extended_sequence: seq,
+                session_us: 0,
+                packet: &packet,
+            };
+            depacketizer.push(input, &mut out);
+        }
+        let Depacketizer::Vp8(assembler) = &mut depacketizer else {
+            panic!("a VP8 depacketizer");
+        };
+        assert_eq!(assembler.payload.take(), None, "12 MB were not kept");
+        depacketizer.finish(&mut out);
+        assert!(out.is_empty(), "nor written");
     }
 }

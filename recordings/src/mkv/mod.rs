@@ -20,6 +20,8 @@ use crate::{Error, Result};
 
 /// Longest a cluster spans, ms: the most a crash can cost beyond the last flush.
 const MAX_CLUSTER_MS: u64 = 1_000;
+/// A cluster closes at this size even before a second has passed, to bound what is held.
+const MAX_CLUSTER_BYTES: usize = 8 << 20;
 /// Closed clusters kept before they go to the OS without waiting for [`MkvWriter::flush`].
 const MAX_PENDING_BYTES: usize = 4 << 20;
 /// Bytes reserved for the SeekHead: three Seek entries fit in well under this.
@@ -171,7 +173,9 @@ impl MkvWriter {
         let starts_cluster = match &self.cluster {
             None => true,
             Some(cluster) => {
-                time_ms - cluster.start_ms >= MAX_CLUSTER_MS || (self.video && keyframe)
+                time_ms - cluster.start_ms >= MAX_CLUSTER_MS
+                    || (self.video && keyframe)
+                    || cluster.blocks.len() >= MAX_CLUSTER_BYTES
             }
         };
         if starts_cluster {
