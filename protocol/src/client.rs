@@ -3,7 +3,7 @@
 use accord_sfu::{IceCandidate, TrackDeclaration, TrackId, TrackSource};
 use serde::Deserialize;
 
-use crate::Space;
+use crate::{RecordAction, Space};
 
 /// A frame from the client.
 #[derive(Debug, Deserialize)]
@@ -182,6 +182,14 @@ pub enum ClientMessage {
         #[serde(default)]
         request_id: Option<String>,
     },
+    /// Moderators: start, pause, resume or stop recording the session.
+    Record {
+        /// What to do.
+        action: RecordAction,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
     /// Raise or lower your hand.
     RaiseHand {
         /// Raised now.
@@ -223,6 +231,7 @@ impl ClientMessage {
             | ClientMessage::MuteParticipant { request_id, .. }
             | ClientMessage::Remove { request_id, .. }
             | ClientMessage::EndSession { request_id, .. }
+            | ClientMessage::Record { request_id, .. }
             | ClientMessage::RaiseHand { request_id, .. }
             | ClientMessage::Chat { request_id, .. } => request_id.as_deref(),
         }

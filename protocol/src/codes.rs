@@ -77,4 +77,9 @@ error_codes! {
     SlowConsumer = "slow_consumer",
     /// The mediator's staff account was disabled or its tokens revoked (fatal).
     AccountDisabled = "account_disabled",
+    /// Recording cannot start now (no disk space, storage down); the message says which.
+    RecordingUnavailable = "recording_unavailable",
+    /// A `record` action that does not fit the recording's state (start while on, pause
+    /// while paused, …).
+    RecordingState = "recording_state",
 }

@@ -8,7 +8,9 @@
 //! (snake_case). Each direction is one enum: [`ClientMessage`] (what a client may send,
 //! unknown fields refused) and [`ServerMessage`] (what the server sends). Both carry the
 //! same values: [`ParticipantInfo`], [`Space`], [`ChatMessage`], [`SharedEvidence`],
-//! [`ConnectionHealth`], and why someone paused ([`PauseReason`]) or left ([`LeaveReason`]). A refused frame is answered by
+//! [`ConnectionHealth`], and why someone paused ([`PauseReason`]) or left ([`LeaveReason`]).
+//! Recording has its own vocabulary: a moderator's [`RecordAction`], and the
+//! [`RecordingStatus`] everyone is told (in `recording` and `joined`). A refused frame is answered by
 //! `ServerMessage::Error` with an [`ErrorCode`]; the codes are one enum so the server cannot
 //! send one the clients do not know. [`Role`] is what someone does in a room; join tokens
 //! carry it too.
@@ -37,6 +39,7 @@
 mod client;
 mod codes;
 mod parts;
+mod recording;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -48,6 +51,7 @@ pub use parts::{
     ChatMessage, ConnectionHealth, IceServer, LeaveReason, ParticipantInfo, PauseReason,
     SharedEvidence, Space,
 };
+pub use recording::{RecordAction, RecordingEndReason, RecordingState, RecordingStatus};
 pub use server::ServerMessage;
 
 /// The protocol version this server speaks.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::{
     ChatMessage, ConnectionHealth, ErrorCode, IceServer, LeaveReason, ParticipantInfo, PauseReason,
-    SharedEvidence, Space,
+    RecordingStatus, SharedEvidence, Space,
 };
 
 /// A frame to the client.
@@ -48,6 +48,9 @@ pub enum ServerMessage {
         /// The case session, if this room is one.
         #[serde(skip_serializing_if = "Option::is_none")]
         session: Option<String>,
+        /// The session's recording as you are to see it; absent while nothing is recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording: Option<RecordingStatus>,
     },
     /// You are in the waiting room; `joined` follows when a moderator admits you.
     Waiting {
@@ -78,6 +81,13 @@ pub enum ServerMessage {
     Locked {
         /// Locked now.
         locked: bool,
+    },
+    /// The recording changed, or you moved to a space where it differs: sent to everyone in
+    /// the session, the waiting room included.
+    Recording {
+        /// As you are to see it.
+        #[serde(flatten)]
+        status: RecordingStatus,
     },
     /// A mediator asks you to turn a source on.
     UnmuteRequested {

@@ -43,6 +43,7 @@ tags!(CLIENT_TYPES, client_tag, ClientMessage {
     MuteParticipant = "mute_participant",
     Remove = "remove",
     EndSession = "end_session",
+    Record = "record",
     RaiseHand = "raise_hand",
     Chat = "chat",
 });
@@ -54,6 +55,7 @@ tags!(SERVER_TYPES, server_tag, ServerMessage {
     ParticipantUpdated = "participant_updated",
     Moved = "moved",
     Locked = "locked",
+    Recording = "recording",
     UnmuteRequested = "unmute_requested",
     MutedByModerator = "muted_by_moderator",
     Chat = "chat",
@@ -179,4 +181,46 @@ fn error_codes_match_the_shared_list() {
             Some(Value::String(code.as_str().to_owned()))
         );
     }
+}
+
+#[test]
+fn a_record_frame_names_a_known_action_and_nothing_else() {
+    let start: ClientMessage = serde_json::from_str(r#"{"type":"record","action":"pause"}"#)
+        .expect("a pause is a record frame");
+    assert!(matches!(
+        start,
+        ClientMessage::Record {
+            action: crate::RecordAction::Pause,
+            request_id: None
+        }
+    ));
+    for refused in [
+        r#"{"type":"record","action":"rewind"}"#,
+        r#"{"type":"record"}"#,
+        r#"{"type":"record","action":"stop","reason":"x"}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<ClientMessage>(refused).is_err(),
+            "{refused} should be refused"
+        );
+    }
+}
+
+#[test]
+fn a_recording_frame_is_flat_and_leaves_out_what_is_absent() {
+    let status = crate::RecordingStatus {
+        state: crate::RecordingState::On,
+        since: 1,
+        starts_at: None,
+        private_rooms_recorded: false,
+        recorded_here: false,
+        reason: None,
+    };
+    let frame = serde_json::to_value(ServerMessage::Recording { status })
+        .expect("a recording frame serializes");
+    assert_eq!(
+        frame,
+        serde_json::json!({"type": "recording", "state": "on", "since": 1,
+            "private_rooms_recorded": false, "recorded_here": false})
+    );
 }

@@ -133,6 +133,11 @@ pub enum ClientFrame {
     },
     /// Moderators: end the session.
     EndSession,
+    /// Moderators: recording `start`, `pause`, `resume` or `stop`.
+    Record {
+        /// What to do.
+        action: String,
+    },
     /// Raise or lower a hand.
     RaiseHand {
         /// Raised now.

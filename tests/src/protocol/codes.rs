@@ -53,6 +53,8 @@ error_codes! {
     RateLimited = "rate_limited",
     SlowConsumer = "slow_consumer",
     AccountDisabled = "account_disabled",
+    RecordingUnavailable = "recording_unavailable",
+    RecordingState = "recording_state",
 }
 
 /// An `error` frame.

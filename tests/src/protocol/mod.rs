@@ -16,7 +16,7 @@ mod tests;
 
 pub use client::{ClientFrame, TrackDescription};
 pub use codes::{ErrorCode, ErrorFrame};
-pub use parts::{ConnectionHealth, Joined, Participant, Speaker, TrackInfo};
+pub use parts::{ConnectionHealth, Joined, Participant, Recording, Speaker, TrackInfo};
 pub use server::{ServerFrame, parse_server_frame};
 
 /// Protocol version this client speaks.

@@ -100,6 +100,32 @@ pub struct Joined {
     /// Whether we may moderate.
     #[serde(default)]
     pub moderator: bool,
+    /// The session's recording as we are to see it; absent while nothing is recorded.
+    /// Boxed: `joined` is already the largest frame by far.
+    #[serde(default)]
+    pub recording: Option<Box<Recording>>,
+}
+
+/// The recording as the server tells it (the `recording` frame, `joined.recording`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Recording {
+    /// `starting`, `on`, `paused` or `off`.
+    pub state: String,
+    /// Unix ms when this state began.
+    #[serde(default)]
+    pub since: i64,
+    /// With `starting`: unix ms when recording begins.
+    #[serde(default)]
+    pub starts_at: Option<i64>,
+    /// The organisation records private rooms too.
+    #[serde(default)]
+    pub private_rooms_recorded: bool,
+    /// `false` while we sit in a private room that is not recorded.
+    #[serde(default)]
+    pub recorded_here: bool,
+    /// With `off`: `stopped`, `ended`, `failed` or `no_disk_space`.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// One participant's connection as the server measured it.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ConnectionHealth, ErrorFrame, Joined, Participant, Speaker, TrackInfo};
+use super::{ConnectionHealth, ErrorFrame, Joined, Participant, Recording, Speaker, TrackInfo};
 
 /// A frame the server sends.
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +113,8 @@ pub enum ServerFrame {
         /// Locked now.
         locked: bool,
     },
+    /// The recording changed, or we moved where it differs.
+    Recording(Recording),
     /// A mediator asks us to turn a source on.
     UnmuteRequested {
         /// `microphone` or `camera`.

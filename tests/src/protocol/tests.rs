@@ -62,6 +62,7 @@ tags!(CLIENT_TYPES, client_tag, ClientFrame {
     MuteParticipant = "mute_participant",
     Remove = "remove",
     EndSession = "end_session",
+    Record = "record",
     RaiseHand = "raise_hand",
     Chat = "chat",
 });
@@ -84,6 +85,7 @@ tags!(SERVER_TYPES, server_tag, ServerFrame {
     Moved = "moved",
     Chat = "chat",
     Locked = "locked",
+    Recording = "recording",
     UnmuteRequested = "unmute_requested",
     MutedByModerator = "muted_by_moderator",
     EvidenceShared = "evidence_shared",
@@ -190,5 +192,42 @@ fn error_codes_match_the_shared_list() -> anyhow::Result<()> {
 fn client_frames_carry_request_ids() -> anyhow::Result<()> {
     let text = ClientFrame::Leave.to_json(Some("r1"))?;
     assert_eq!(text, r#"{"request_id":"r1","type":"leave"}"#);
+    Ok(())
+}
+
+#[test]
+fn recording_reaches_late_joiners_and_everyone_else() -> anyhow::Result<()> {
+    let dir = examples_dir().join("server");
+    let joined = parse_server_frame(&std::fs::read_to_string(dir.join("joined.recording.json"))?)?;
+    let ServerFrame::Joined(joined) = joined else {
+        anyhow::bail!("not joined");
+    };
+    let recording = joined
+        .recording
+        .ok_or_else(|| anyhow::anyhow!("a late joiner is told about the recording"))?;
+    assert_eq!(
+        (recording.state.as_str(), recording.recorded_here),
+        ("paused", true)
+    );
+    let plain = parse_server_frame(&std::fs::read_to_string(dir.join("joined.json"))?)?;
+    assert!(matches!(
+        plain,
+        ServerFrame::Joined(Joined {
+            recording: None,
+            ..
+        })
+    ));
+    let frame = parse_server_frame(
+        r#"{"type":"recording","state":"starting","since":1,"starts_at":10001,"private_rooms_recorded":false,"recorded_here":true}"#,
+    )?;
+    let ServerFrame::Recording(status) = frame else {
+        anyhow::bail!("not a recording frame");
+    };
+    assert_eq!(status.starts_at, Some(10_001));
+    let record = ClientFrame::Record {
+        action: "stop".into(),
+    }
+    .to_json(None)?;
+    assert_eq!(record, r#"{"action":"stop","type":"record"}"#);
     Ok(())
 }

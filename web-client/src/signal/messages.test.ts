@@ -29,6 +29,7 @@ const SERVER_TYPES: Record<ServerMessage['type'], true> = {
   participant_updated: true,
   moved: true,
   locked: true,
+  recording: true,
   unmute_requested: true,
   muted_by_moderator: true,
   chat: true,
@@ -69,6 +70,7 @@ const CLIENT_TYPES: Record<ClientMessage['type'], true> = {
   mute_participant: true,
   remove: true,
   end_session: true,
+  record: true,
   raise_hand: true,
   chat: true,
   save_data: true,
@@ -98,6 +100,8 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   rate_limited: true,
   slow_consumer: true,
   account_disabled: true,
+  recording_unavailable: true,
+  recording_state: true,
 };
 
 function known(list: Record<string, true>, key: string): boolean {

@@ -112,6 +112,26 @@ export interface ConnectionHealth {
   audio_only: boolean;
 }
 
+/** A moderator's recording control (`record`). */
+export type RecordAction = 'start' | 'pause' | 'resume' | 'stop';
+export type RecordingState = 'starting' | 'on' | 'paused' | 'off';
+/** Why a recording went off. */
+export type RecordingEndReason = 'stopped' | 'ended' | 'failed' | 'no_disk_space';
+
+/** The session's recording as we are to see it: the `recording` frame and `joined.recording`. */
+export interface RecordingStatus {
+  state: RecordingState;
+  /** Unix milliseconds when this state began. */
+  since: number;
+  /** With `starting` only: unix milliseconds when recording begins. */
+  starts_at?: number;
+  /** The organisation records private rooms (背对背) too. */
+  private_rooms_recorded: boolean;
+  /** False while we sit in a private room that is not recorded. */
+  recorded_here: boolean;
+  reason?: RecordingEndReason;
+}
+
 /** Why the server sends us no video: our link is too weak, or we asked (`save_data`). */
 export type AudioOnlyReason = 'bandwidth' | 'save_data';
 
@@ -135,6 +155,7 @@ export type ClientMessage =
   | { type: 'mute_participant'; participant_id: string; source: TrackSource }
   | { type: 'remove'; participant_id: string; reason: string }
   | { type: 'end_session' }
+  | { type: 'record'; action: RecordAction }
   | { type: 'raise_hand'; raised: boolean }
   | { type: 'chat'; text: string }
   /** 省流量: no video to us until `enabled: false` (and enough bandwidth). */
@@ -159,6 +180,8 @@ export type ServerMessage =
       chat: ChatMessage[];
       /** The case session this room belongs to; absent for a plain room. */
       session?: string;
+      /** Absent while nothing is recorded. */
+      recording?: RecordingStatus;
     }
   | {
       type: 'waiting';
@@ -172,6 +195,8 @@ export type ServerMessage =
   | { type: 'participant_updated'; participant: ParticipantInfo }
   | { type: 'moved'; space: Space }
   | { type: 'locked'; locked: boolean }
+  /** To everyone in the session, the waiting room too, on every change and when we move. */
+  | ({ type: 'recording' } & RecordingStatus)
   | { type: 'unmute_requested'; source: TrackSource; by: string }
   | { type: 'muted_by_moderator'; source: TrackSource }
   | { type: 'chat'; message: ChatMessage }
@@ -232,7 +257,11 @@ export type ErrorCode =
   /** We did not read what the server sent for too long; it gave up our seat (fatal). */
   | 'slow_consumer'
   /** The mediator's staff account was disabled or its tokens revoked; the seat is gone (fatal). */
-  | 'account_disabled';
+  | 'account_disabled'
+  /** Recording cannot start now (no disk space, storage down); `message` says which. */
+  | 'recording_unavailable'
+  /** A `record` action that does not fit the recording's state (pause while paused, …). */
+  | 'recording_state';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
