@@ -10,7 +10,8 @@
 //!
 //! That offset is the least (arrival − sender time) seen over the participant's packets: the
 //! least-delayed packet is the best estimate of the path's fixed delay, a packet held up by
-//! jitter never moves it, and audio and video share it (lip sync).
+//! jitter does not move it, and audio and video share it (lip sync). It may rise only as fast
+//! as two clocks drift apart, so a sender whose clock runs slow stays placed on arrival.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -22,6 +23,10 @@ const REANCHOR_THRESHOLD_US: i64 = 250_000;
 
 const MICROS_PER_SECOND: i128 = 1_000_000;
 
+/// How fast a sender's clock may drift from ours, in parts per million: crystals without NTP
+/// are within 100.
+const MAX_DRIFT_PPM: i64 = 200;
+
 /// Shared by the tracks of one participant, so their audio and video stay in sync (same sender
 /// NTP clock).
 #[derive(Clone, Default, Debug)]
@@ -32,6 +37,8 @@ struct GroupState {
     /// Session time minus sender NTP time, both in µs; unknown until a track of the
     /// participant has placed a packet under a sender report.
     ntp_to_session_us: Option<i64>,
+    /// Arrival of the packet that last updated the offset.
+    updated_at_us: i64,
 }
 
 impl ClockGroup {
@@ -47,6 +54,17 @@ impl ClockGroup {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .ntp_to_session_us = Some(offset);
+    }
+
+    /// Takes one packet's delay (arrival − sender time) into the least-delay offset.
+    fn follow(&self, delay: i64, arrival: i64) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let elapsed = arrival.saturating_sub(state.updated_at_us);
+        state.ntp_to_session_us = Some(match state.ntp_to_session_us {
+            Some(floor) => follow_floor(floor, delay, elapsed),
+            None => delay,
+        });
+        state.updated_at_us = arrival;
     }
 }
 
@@ -72,6 +90,8 @@ pub struct TrackClock {
     /// Before the first sender report: session time minus RTP time (µs) of the least-delayed
     /// packet.
     rtp_to_session_us: Option<i64>,
+    /// Arrival of the last packet placed before any sender report.
+    last_arrival_us: i64,
     /// The latest extended RTP time placed; a packet behind it arrived out of order.
     newest_rtp: Option<i64>,
     last_placed_us: u64,
@@ -89,6 +109,7 @@ impl TrackClock {
             mapping: None,
             shift_us: 0,
             rtp_to_session_us: None,
+            last_arrival_us: 0,
             newest_rtp: None,
             last_placed_us: 0,
         }
@@ -166,14 +187,10 @@ impl TrackClock {
             // The track's RTP clock disagrees with arrival by more than jitter could: re-anchor
             // this track alone; the participant's other tracks keep the shared offset.
             self.shift_us = delay.saturating_sub(group_offset);
+        } else if self.shift_us == 0 {
+            self.group.follow(delay, arrival);
         } else if delay < track_offset {
-            if self.shift_us == 0 {
-                self.group.set_offset(delay);
-            } else {
-                self.shift_us = delay.saturating_sub(group_offset);
-            }
-        } else if self.group.offset().is_none() {
-            self.group.set_offset(group_offset);
+            self.shift_us = delay.saturating_sub(group_offset);
         }
         sender_us
             .saturating_add(self.group.offset().unwrap_or(group_offset))
@@ -184,15 +201,14 @@ impl TrackClock {
         let media_us = self.rtp_to_micros(extended_rtp);
         let delay = arrival.saturating_sub(media_us);
         let offset = match self.rtp_to_session_us {
-            Some(offset)
-                if delay >= offset && delay <= offset.saturating_add(REANCHOR_THRESHOLD_US) =>
-            {
-                offset
+            Some(offset) if delay <= offset.saturating_add(REANCHOR_THRESHOLD_US) => {
+                follow_floor(offset, delay, arrival.saturating_sub(self.last_arrival_us))
             }
-            // The first packet, a less-delayed one, or a jump in the RTP clock: anchor here.
+            // The first packet, or a jump in the RTP clock: anchor here.
             _ => delay,
         };
         self.rtp_to_session_us = Some(offset);
+        self.last_arrival_us = arrival;
         media_us.saturating_add(offset)
     }
 
@@ -215,6 +231,18 @@ impl TrackClock {
     fn rtp_to_micros(&self, extended_rtp: i64) -> i64 {
         saturate(i128::from(extended_rtp) * MICROS_PER_SECOND / self.clock_rate)
     }
+}
+
+/// The least delay seen, `floor`, after a packet delayed `delay`, `elapsed_us` after the last
+/// update: a lower delay is the new floor; a higher one may raise it only as fast as a sender's
+/// clock can drift from ours, so an hour-long session from a slow clock stays placed on
+/// arrival, while a burst of jitter moves it by a fraction of a millisecond.
+fn follow_floor(floor: i64, delay: i64, elapsed_us: i64) -> i64 {
+    if delay <= floor {
+        return delay;
+    }
+    let allowance = elapsed_us.max(0) / (1_000_000 / MAX_DRIFT_PPM);
+    delay.min(floor.saturating_add(allowance))
 }
 
 /// µs of a 32.32 fixed-point NTP time.
@@ -409,6 +437,28 @@ mod tests {
         // Video, never muted, keeps the shared offset.
         let video_at = video.place(7_020_000, rtp(video_base, VIDEO_RATE, 7_000_000));
         assert_eq!(video_at - audio_start, 7_000_000);
+    }
+
+    #[test]
+    fn an_hour_from_a_slow_sender_clock_stays_on_arrival() {
+        // The sender's clock runs 50 ppm slow: 180 ms behind after an hour.
+        let slow = |us: u64| us - us / 20_000;
+        let mut clock = TrackClock::new(AUDIO_RATE, ClockGroup::default());
+        let mut jitter = Jitter(3);
+        let base = 42;
+        for n in 0..180_000u64 {
+            let true_us = n * 20_000;
+            if n % 250 == 0 {
+                let sender = slow(true_us);
+                clock.sender_report(true_us + 30_000, ntp(sender), rtp(base, AUDIO_RATE, sender));
+            }
+            let arrival = true_us + 30_000 + jitter.next(20_000);
+            let placed = clock.place(arrival, rtp(base, AUDIO_RATE, slow(true_us)));
+            if n >= 50 {
+                let error = placed as i64 - (true_us + 30_000) as i64;
+                assert!(error.abs() <= 10_000, "{error} µs off after {} s", n / 50);
+            }
+        }
     }
 
     #[test]
