@@ -168,3 +168,38 @@ describe('room model in a case session', () => {
     expect(refused).toEqual(['forbidden']);
   });
 });
+
+describe('room model: the recording', () => {
+  const on = { state: 'on', since: 1, private_rooms_recorded: false, recorded_here: true } as const;
+
+  it('gives a late joiner the badge’s state and the notice the others heard', () => {
+    const { room } = roomWith(joined({ recording: { ...on } }));
+    expect(room.recording?.state).toBe('on');
+    expect(room.lastRecordingNotice?.key).toBe('recording.notice.ongoing');
+    const { room: plain } = roomWith(joined());
+    expect([plain.recording, plain.lastRecordingNotice]).toEqual([null, null]);
+  });
+
+  it('follows the recording frames and tells each change once', () => {
+    const { room, receive, sent } = roomWith(joined({ moderator: true }));
+    const notices: (string | null)[] = [];
+    room.on('recording', ({ notice }) => notices.push(notice?.kind ?? null));
+    room.record('start');
+    expect(sent).toEqual([{ type: 'record', action: 'start' }]);
+    receive({ type: 'recording', state: 'starting', since: 1, starts_at: 10_001, private_rooms_recorded: false, recorded_here: true });
+    receive({ type: 'recording', ...on });
+    receive({ type: 'recording', ...on, state: 'paused' });
+    receive({ type: 'recording', ...on, state: 'on' });
+    receive({ type: 'recording', ...on, state: 'off', reason: 'stopped' });
+    expect(notices).toEqual(['starting', null, 'paused', 'resumed', 'stopped']);
+    expect(room.recording).toBeNull();
+    expect(room.lastRecordingNotice?.key).toBe('recording.notice.stopped');
+  });
+
+  it('drops the badge when a resume finds the recording over', () => {
+    const { room, engine } = roomWith(joined({ recording: { ...on } }));
+    engine.emit('joined', { message: joined(), resumed: true });
+    expect(room.recording).toBeNull();
+    expect(room.lastRecordingNotice?.kind).toBe('stopped');
+  });
+});

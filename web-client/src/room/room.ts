@@ -13,8 +13,20 @@ import { Engine } from '../engine';
 import type { ServerMessageOf } from '../signal/messages';
 import { Emitter } from '../emitter';
 import type { Quality } from '../engine/quality';
-import type { ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SharedEvidence, Space, TrackInfo, TrackSource } from '../signal/messages';
+import type {
+  ClientMessage,
+  ErrorCode,
+  ParticipantInfo,
+  RecordAction,
+  RecordingStatus,
+  ServerMessage,
+  SharedEvidence,
+  Space,
+  TrackInfo,
+  TrackSource,
+} from '../signal/messages';
 import { NetworkStatus } from './network';
+import { type RecordingNotice, recordingNotice, recordingStatusOf } from './recording';
 import { QualityMonitor } from './quality-monitor';
 import { type LogItem, SessionLog } from './session-log';
 import { chatText, isHere, mediatorElsewhere, separationMoves } from './session-logic';
@@ -54,6 +66,8 @@ export interface RoomEvents {
   unmuteRequested: { source: TrackSource; by: string };
   /** The server refused a frame we sent (not fatal). */
   refused: { code: ErrorCode; message: string };
+  /** The recording's status changed (or arrived with `joined`); `notice` is what to tell. */
+  recording: { status: RecordingStatus | null; notice: RecordingNotice | null };
 }
 
 export class Room extends Emitter<RoomEvents> {
@@ -74,6 +88,12 @@ export class Room extends Emitter<RoomEvents> {
   handRaised = false;
   /** To moderators: who waits to be admitted, oldest first. */
   waitingList: ParticipantInfo[] = [];
+  /** The session's recording as we are to see it; null while nothing is recorded. */
+  recording: RecordingStatus | null = null;
+  /** `Date.now()` when the latest status arrived: the countdown runs from it. */
+  recordingReceivedAt = 0;
+  /** The latest thing said about the recording, for whoever opens the notice again. */
+  lastRecordingNotice: RecordingNotice | null = null;
   readonly log = new SessionLog(() => this.self?.id ?? null);
   private readonly localMutes = new Map<TrackSource, boolean>();
   /** Request ids of the session frames we sent: only their refusals concern the person. */
@@ -201,6 +221,11 @@ export class Room extends Emitter<RoomEvents> {
     this.sendSession({ type: 'end_session' });
   }
 
+  /** Starts, pauses, resumes or stops recording (moderators). */
+  record(action: RecordAction): void {
+    this.sendSession({ type: 'record', action });
+  }
+
   raiseHand(raised: boolean): void {
     this.handRaised = raised;
     this.sendSession({ type: 'raise_hand', raised });
@@ -265,6 +290,9 @@ export class Room extends Emitter<RoomEvents> {
     this.handRaised = joined.participant.hand_raised === true;
     if (!this.moderator) this.waitingList = [];
     this.log.resetChat(joined.chat ?? [], resumed);
+    // Absent means nothing is recorded. A first join has heard nothing yet: whatever runs is
+    // news to it; a resume compares with what it knew before the drop.
+    this.setRecording(recordingStatusOf(joined.recording), resumed ? this.recording : null);
     if (resumed) this.merge(joined.participants, joined.tracks);
     else this.reset(joined.participants, joined.tracks);
     this.emit('session', undefined);
@@ -386,6 +414,12 @@ export class Room extends Emitter<RoomEvents> {
         this.locked = message.locked;
         this.emit('session', undefined);
         return;
+      case 'recording': {
+        const status = recordingStatusOf(message);
+        // A garbled status changes nothing rather than hiding a badge that should stay.
+        if (status) this.setRecording(status, this.recording);
+        return;
+      }
       case 'unmute_requested':
         this.emit('unmuteRequested', { source: message.source, by: message.by });
         return;
@@ -415,6 +449,16 @@ export class Room extends Emitter<RoomEvents> {
       default:
         return;
     }
+  }
+
+  /** Adopts a status (null: nothing is recorded), telling what changed since `before`. */
+  private setRecording(status: RecordingStatus | null, before: RecordingStatus | null): void {
+    const notice = status ? recordingNotice(before, status) : before ? recordingNotice(before, { ...before, state: 'off' }) : null;
+    this.recording = status && status.state !== 'off' ? status : null;
+    this.recordingReceivedAt = Date.now();
+    if (notice) this.lastRecordingNotice = notice;
+    else if (!this.recording) this.lastRecordingNotice = null;
+    this.emit('recording', { status: this.recording, notice });
   }
 
   /** `participant_updated`: the info is replaced whole; publications and media stay. */

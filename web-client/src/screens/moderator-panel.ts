@@ -1,4 +1,4 @@
-// The mediator's console: who waits to be admitted, the lock, everyone by space with what can
+// The mediator's console: who waits to be admitted, the lock, recording, everyone by space with what can
 // be done to each person, splitting the sides into their private rooms (背对背) and bringing
 // them back, going to a side's room oneself, and ending the session. Everything here sends a
 // frame through the room model; what changes comes back from the server and redraws it.
@@ -8,8 +8,9 @@
 
 import { type MessageKey, t } from '../i18n';
 import type { Room } from '../room/room';
+import { recordingControls } from '../room/recording';
 import { groupBySpace } from '../room/session-logic';
-import { type ParticipantInfo, type Space, SPACES } from '../signal/messages';
+import { type ParticipantInfo, type RecordAction, type Space, SPACES } from '../signal/messages';
 import { healthBadge, updateHealthBadge } from './connection-health';
 import { h } from './dom';
 import { spaceName } from './space-banner';
@@ -18,6 +19,7 @@ type Asking = { kind: 'deny' | 'remove'; id: string; input: HTMLInputElement };
 
 const GO_LABEL: Record<Space, MessageKey> = { joint: 'mod.goJoint', applicant: 'mod.goApplicant', respondent: 'mod.goRespondent' };
 const MOVE_LABEL: Record<Space, MessageKey> = { joint: 'mod.toJoint', applicant: 'mod.toApplicant', respondent: 'mod.toRespondent' };
+const RECORD_LABEL: Record<RecordAction, MessageKey> = { start: 'recording.start', pause: 'recording.pause', resume: 'recording.resume', stop: 'recording.stop' };
 
 export class ModeratorPanel {
   readonly el = h('aside', { class: 'side-panel moderator-panel', hidden: true, 'data-testid': 'moderator-panel' });
@@ -32,6 +34,7 @@ export class ModeratorPanel {
   ) {
     room.on('session', () => this.render());
     room.on('participants', () => this.render());
+    room.on('recording', () => this.render());
     room.network.on('health', () => this.updateHealth());
     this.render();
   }
@@ -54,7 +57,7 @@ export class ModeratorPanel {
       ]),
       this.body,
     );
-    this.body.replaceChildren(this.roomActions(), this.waitingSection(), this.participantsSection());
+    this.body.replaceChildren(this.roomActions(), this.recordingSection(), this.waitingSection(), this.participantsSection());
   }
 
   private roomActions(): HTMLElement {
@@ -87,6 +90,33 @@ export class ModeratorPanel {
           },
         }),
       ]),
+    ]);
+  }
+
+  /** The recording's state and the buttons that fit it; stopping is asked twice. */
+  private recordingSection(): HTMLElement {
+    const room = this.room;
+    const status = room.recording;
+    const state = status?.state ?? 'off';
+    const buttons = recordingControls(state).map((action) =>
+      this.button(
+        `record-${action}`,
+        t(RECORD_LABEL[action]),
+        () => {
+          if (action !== 'stop' || window.confirm(t('recording.stopConfirm'))) room.record(action);
+        },
+        false,
+        action === 'stop' ? 'danger' : action === 'start' ? 'record' : '',
+      ),
+    );
+    const facts = [t(`recording.state.${state}` as MessageKey)];
+    if (status) facts.push(t(status.private_rooms_recorded ? 'recording.privateRecorded' : 'recording.privateNotRecorded'));
+    return h('section', { class: 'mod-section mod-recording', 'data-testid': 'recording-controls', 'data-state': state }, [
+      h('div', { class: 'mod-title-row' }, [
+        h('h3', { text: t('recording.title') }),
+        h('span', { class: 'mod-facts', 'data-testid': 'recording-state', text: facts.join(' · ') }),
+      ]),
+      h('div', { class: 'mod-buttons' }, buttons),
     ]);
   }
 

@@ -16,6 +16,7 @@ import { h } from './dom';
 import { bestGrid, layoutMode } from './layout';
 import { enablePipDragging } from './pip-drag';
 import { ModeratorPanel } from './moderator-panel';
+import { RecordingBadge, RecordingNoticeBanner, reopenRecordingNotice, showRecording } from './recording-notice';
 import { ScreenShare } from './screen-share';
 import { showSessionNotices } from './session-notices';
 import { SpaceBanner } from './space-banner';
@@ -53,6 +54,9 @@ export class RoomView {
   private readonly console: ModeratorPanel;
   private readonly toasts = new Toasts();
   private readonly stopNotices: () => void;
+  private readonly recordingNotice: RecordingNoticeBanner;
+  private readonly recordingBadge: RecordingBadge;
+  private readonly stopRecordingNotices: () => void;
   private pinned: string | null = null;
   private audioMuted = false;
   private videoMuted = false;
@@ -77,7 +81,10 @@ export class RoomView {
     enablePipDragging(self.el, this.stage);
     this.spaceBanner = new SpaceBanner(room);
     this.myHealth = new MyHealth(room.network);
-    this.top.append(this.spaceBanner.el, this.myHealth.el, this.languageSwitch);
+    this.recordingNotice = new RecordingNoticeBanner(room);
+    this.recordingBadge = new RecordingBadge(room, () => reopenRecordingNotice(room, this.recordingNotice));
+    // First in the top bar, which no tile, drawer or chat covers on any layout.
+    this.top.append(this.recordingBadge.el, this.spaceBanner.el, this.myHealth.el, this.languageSwitch);
     this.audioOnlyBanner = new AudioOnlyBanner(room.network);
     this.screenShare = new ScreenShare(room, () => this.renderControls(), () => this.toasts.show(t('room.shareFailed'), { testId: 'toast-share-failed' }));
     this.chat = new ChatPanel(room, options.api, options.phone, () => this.renderControls());
@@ -90,6 +97,7 @@ export class RoomView {
         h('div', { class: 'room-body' }, [this.stage, this.chat.el, this.console.el, this.toasts.el]),
         this.controls,
         this.audioBox,
+        this.recordingNotice.el,
       ]),
     );
     this.relayout.observe(this.stage);
@@ -99,6 +107,13 @@ export class RoomView {
       canTurnOn: (source) => !!(source === 'microphone' ? options.stream?.getAudioTracks() : options.stream?.getVideoTracks())?.length,
       stopScreen: () => this.screenShare.stop(),
     });
+    const recordingToast = (text: string, sticky: boolean) => this.toasts.show(text, { testId: 'toast-recording', key: 'recording', sticky });
+    this.stopRecordingNotices = showRecording(room, this.recordingBadge, this.recordingNotice, (notice) => recordingToast(t(notice.key), false));
+    // Someone admitted while it runs (or after a pause was announced) reads what the others
+    // were told; a countdown still running is shown and heard in full.
+    const last = room.lastRecordingNotice;
+    if (last?.kind === 'starting' && room.recording?.state === 'starting') this.recordingNotice.show(last, true);
+    else if (last && room.recording) recordingToast(t(last.key), true);
 
     room.on('session', () => {
       this.updateTop();
@@ -141,6 +156,7 @@ export class RoomView {
     document.removeEventListener('visibilitychange', this.onVisibility);
     this.relayout.disconnect();
     this.stopNotices();
+    this.stopRecordingNotices();
     this.toasts.clear();
     this.chat.dispose();
     this.screenShare.stop();
@@ -151,6 +167,8 @@ export class RoomView {
   /** Redraws every text after a language change. */
   rerenderText(): void {
     relabelLanguageSwitch(this.languageSwitch);
+    this.recordingBadge.update();
+    this.recordingNotice.render();
     this.updateTop();
     this.myHealth.update();
     this.audioOnlyBanner.update();

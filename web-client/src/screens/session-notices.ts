@@ -80,9 +80,11 @@ export function showSessionNotices(room: Room, toasts: Toasts, hooks: NoticeHook
       if (state === 'sending') toasts.dismiss('publishing');
       else toasts.show(t(state === 'repairing' ? 'room.publishRepairing' : 'room.publishFailed'), { testId: `toast-publish-${state}`, key: 'publishing', sticky: state === 'failed' });
     }),
-    room.on('refused', ({ code }) => {
+    room.on('refused', ({ code, message }) => {
       const key = `refused.${code}`;
-      const reason = hasMessage(key) ? t(key as MessageKey) : `${t('refused.other')} (${code})`;
+      let reason = hasMessage(key) ? t(key as MessageKey) : `${t('refused.other')} (${code})`;
+      // Only the server knows why recording is impossible (disk full, storage down).
+      if (code === 'recording_unavailable' && message) reason = `${reason}: ${message}`;
       toasts.show(t('room.refused', { reason }), { testId: 'toast-refused' });
     }),
   ];
