@@ -194,12 +194,14 @@ impl MkvWriter {
             return Ok(());
         };
         let relative = (time_ms - cluster.start_ms).min(i16::MAX as u64) as i16;
-        let mut block = Vec::with_capacity(4 + data.len());
-        block.push(0x81); // track number 1 as a one-byte vint
-        block.extend_from_slice(&relative.to_be_bytes());
-        block.push(if keyframe { 0x80 } else { 0x00 });
-        block.extend_from_slice(data);
-        put_bytes(&mut cluster.blocks, id::SIMPLE_BLOCK, &block);
+        // Written straight into the cluster: one copy of the frame per block.
+        let blocks = &mut cluster.blocks;
+        ebml::put_id(blocks, id::SIMPLE_BLOCK);
+        put_size(blocks, 4 + data.len() as u64);
+        blocks.push(0x81); // track number 1 as a one-byte vint
+        blocks.extend_from_slice(&relative.to_be_bytes());
+        blocks.push(if keyframe { 0x80 } else { 0x00 });
+        blocks.extend_from_slice(data);
         Ok(())
     }
 
