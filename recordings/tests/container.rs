@@ -502,6 +502,24 @@ fn reordered_packets_make_the_same_file() {
     decode(&media(dir.path(), &reordered), false);
 }
 
+/// Records `sent` without the first packet that matches `lost`, and returns what plays: the
+/// decoded length and frame count (decoding must report no error) and the file's duration.
+fn record_with_loss(
+    dir: &Path,
+    stem: &str,
+    header: LogHeader,
+    sent: &[Sent],
+    lost: impl Fn(&Sent) -> bool,
+) -> (f64, usize, f64) {
+    let mut sent = sent.to_vec();
+    let at = sent.iter().position(lost).expect("a packet to lose");
+    sent.remove(at);
+    let summary = record(dir, stem, header, &sent);
+    let path = media(dir, &summary);
+    let (decoded, count) = decode(&path, false);
+    (decoded, count, probe(&path).duration)
+}
+
 #[test]
 fn a_lost_video_packet_never_yields_a_broken_frame() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -509,29 +527,33 @@ fn a_lost_video_packet_never_yields_a_broken_frame() {
 
     // An inter frame at 1.3 s is lost whole: what refers to it is dropped up to the keyframe
     // at 2 s, and the file freezes there instead of showing a damaged picture.
-    let mut lost_inter = sent.clone();
-    let at = lost_inter
-        .iter()
-        .position(|s| s.arrival_us == 39 * FRAME_US)
-        .expect("frame 39");
-    lost_inter.remove(at);
-    let summary = record(dir.path(), "t01-video", vp8_header(), &lost_inter);
-    let path = media(dir.path(), &summary);
-    let (decoded, count) = decode(&path, false);
+    let (decoded, count, duration) =
+        record_with_loss(dir.path(), "t01-video", vp8_header(), &sent, |s| {
+            s.arrival_us == 39 * FRAME_US
+        });
     assert_eq!(count, 90 - (60 - 39), "frames 39 to 59 are dropped");
     assert_close("decoded", decoded, 3.0, 0.1);
-    assert_close("duration", probe(&path).duration, 3.0, 0.1);
+    assert_close("duration", duration, 3.0, 0.1);
 
     // A piece of the keyframe at 2 s is lost: nothing after it can be shown.
-    let mut lost_key_piece = sent.clone();
-    let at = lost_key_piece
-        .iter()
-        .position(|s| s.arrival_us > 60 * FRAME_US && s.arrival_us < 61 * FRAME_US)
-        .expect("a second packet of frame 60");
-    lost_key_piece.remove(at);
-    let summary = record(dir.path(), "t02-video", vp8_header(), &lost_key_piece);
-    let path = media(dir.path(), &summary);
-    let (decoded, count) = decode(&path, false);
+    let (decoded, count, _) = record_with_loss(dir.path(), "t02-video", vp8_header(), &sent, |s| {
+        s.arrival_us > 60 * FRAME_US && s.arrival_us < 61 * FRAME_US
+    });
     assert_eq!(count, 60);
     assert_close("decoded", decoded, 2.0, 0.1);
+}
+
+#[test]
+fn a_lost_h264_packet_never_yields_a_broken_frame() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sent = h264_packets(&h264_access_units(dir.path()));
+    let h264 = || header("video", "video/H264", 90_000, 0);
+    // The last packet of the access unit at 1.3 s goes missing.
+    let (decoded, count, duration) =
+        record_with_loss(dir.path(), "t01-video", h264(), &sent, |s| {
+            s.packet.marker && s.arrival_us >= 39 * FRAME_US && s.arrival_us < 40 * FRAME_US
+        });
+    assert_eq!(count, 90 - (60 - 39), "frames 39 to 59 are dropped");
+    assert_close("decoded", decoded, 3.0, 0.1);
+    assert_close("duration", duration, 3.0, 0.1);
 }
