@@ -137,9 +137,28 @@ impl LogWriter {
         Ok(writer)
     }
 
-    /// Appends one record (buffered until [`LogWriter::flush`] or the buffer fills).
+    /// Appends one record (buffered until [`LogWriter::flush`] or the buffer fills). A packet
+    /// larger than any UDP datagram is refused: [`read_log`] would stop at it.
     pub fn append(&mut self, record: &LogRecord) -> Result<()> {
+        if let LogRecord::Rtp { packet, .. } = record
+            && packet.len() > MAX_BODY
+        {
+            return Err(Error::Malformed(format!(
+                "RTP packet of {} bytes",
+                packet.len()
+            )));
+        }
         self.write(&record.encode())
+    }
+
+    /// Flushes and waits until the disk has the records: for a clean stop, before the
+    /// recording's manifest vouches for the file.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|e| Error::io(&self.what, e))
     }
 
     /// Hands buffered records to the OS: once this returns, a SIGKILL of the process keeps them.
@@ -308,6 +327,15 @@ mod tests {
         assert!(
             LogWriter::create(&path, &header()).is_err(),
             "never overwrites"
+        );
+        let mut writer = LogWriter::create(&dir.path().join("other"), &header()).expect("create");
+        let jumbo = LogRecord::Rtp {
+            arrival_us: 0,
+            packet: Bytes::from(vec![0x80; MAX_BODY + 1]),
+        };
+        assert!(
+            writer.append(&jumbo).is_err(),
+            "what the reader would refuse"
         );
         #[cfg(unix)]
         {

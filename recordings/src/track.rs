@@ -105,9 +105,9 @@ impl TrackFile {
         &self.media.path
     }
 
-    /// Writes out what is still held, finalises the playable file and flushes the log.
+    /// Writes out what is still held, finalises the playable file and syncs the log to disk.
     pub fn finish(mut self) -> Result<TrackSummary> {
-        self.log.flush()?;
+        self.log.sync()?;
         self.media.finish(file_name(&self.log_path))
     }
 }

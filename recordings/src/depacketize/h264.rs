@@ -86,6 +86,9 @@ impl FramePayload for H264Payload {
                 };
                 let (start, end) = (header & 0x80 != 0, header & 0x40 != 0);
                 if start {
+                    if self.fragment.is_some() {
+                        return false; // the previous unit's end never came
+                    }
                     let mut nal = BytesMut::with_capacity(payload.len() * 8);
                     nal.put_u8((indicator & 0xe0) | (header & 0x1f));
                     self.fragment = Some(nal);
