@@ -203,3 +203,17 @@ describe('room model: the recording', () => {
     expect(room.lastRecordingNotice?.kind).toBe('stopped');
   });
 });
+
+describe('room model: the recording heard in the waiting room', () => {
+  it('does not tell again at admission what the waiting room already announced', () => {
+    const engine = new Engine('ws://test/ws', 'token');
+    const room = new Room(engine);
+    const notices: (string | null)[] = [];
+    room.on('recording', ({ notice }) => notices.push(notice?.kind ?? null));
+    const status = { state: 'on', since: 1, private_rooms_recorded: true, recorded_here: true } as const;
+    engine.emit('message', { type: 'recording', ...status });
+    engine.emit('joined', { message: joined({ recording: { ...status } }), resumed: false });
+    expect(notices).toEqual(['ongoing', null]);
+    expect(room.recording?.private_rooms_recorded).toBe(true);
+  });
+});

@@ -290,9 +290,9 @@ export class Room extends Emitter<RoomEvents> {
     this.handRaised = joined.participant.hand_raised === true;
     if (!this.moderator) this.waitingList = [];
     this.log.resetChat(joined.chat ?? [], resumed);
-    // Absent means nothing is recorded. A first join has heard nothing yet: whatever runs is
-    // news to it; a resume compares with what it knew before the drop.
-    this.setRecording(recordingStatusOf(joined.recording), resumed ? this.recording : null);
+    // Absent means nothing is recorded. Compared with what we knew: nothing on a first join
+    // (whatever runs is news), the waiting room's frames, or the state before a dropped socket.
+    this.setRecording(recordingStatusOf(joined.recording), this.recording);
     if (resumed) this.merge(joined.participants, joined.tracks);
     else this.reset(joined.participants, joined.tracks);
     this.emit('session', undefined);
