@@ -40,6 +40,9 @@ pub enum Error {
     /// The named track does not exist in this room.
     #[error("unknown track")]
     UnknownTrack,
+    /// The room already has a recorder tap; a room is recorded once.
+    #[error("the room is already being recorded")]
+    AlreadyTapped,
     /// The participant is no longer in the SFU (left, removed, or the SFU is shutting down).
     #[error("the participant is gone")]
     ParticipantGone,

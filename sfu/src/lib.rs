@@ -24,6 +24,14 @@
 //! layer per second. NACKs are answered by the engine's responder from its send history, and
 //! generated toward publishers by its generator.
 //!
+//! ## Recording
+//! A room's recorder gets a tap ([`Sfu::tap_room`]), not a seat: each published track's
+//! packets after loss repair toward the publisher, with arrival times and the publisher's
+//! sender reports, one simulcast layer per video track (nearest the recorder's preferred
+//! size, switched at keyframes, numbered continuously). With private rooms unrecorded, the
+//! shard withholds every packet published outside the joint room, as it isolates caucus
+//! rooms from each other. With no tap, the packet path pays one `Option` check.
+//!
 //! ## Using it
 //! [`Sfu::start`] inside a tokio runtime; [`Sfu::join`] for each participant returns a
 //! [`ParticipantHandle`] (offers, answers, candidates, settings, leave) and a stream of
@@ -43,6 +51,10 @@
 //! - [`sdp`]: reading what WHIP and WHEP clients send (offers, trickle fragments).
 //! - `peer`: building one peer connection: codecs, header extensions, interceptors.
 //! - `forward`: per-subscriber rewriting of one track (layers, sequence numbers, VP8 ids).
+//! - `tap`: the recorder tap ([`Sfu::tap_room`], [`RecorderTap`], [`TapEvent`]); the shard's
+//!   side is `shard::tap` (per-track forwarder, caucus policy, sender reports), fed from the
+//!   packet path in `shard::forwarding` and from sender reports the interceptor chain keeps
+//!   (`peer::interceptors`).
 //! - `events`, `ids`, `config`, `error`, `stats`, `health`: the types the API is made of.
 
 mod config;
@@ -59,6 +71,7 @@ mod server;
 mod shard;
 mod startup;
 mod stats;
+mod tap;
 
 pub use config::{SfuConfig, TcpListen};
 pub use error::{Error, Result};
@@ -73,6 +86,7 @@ pub use net::turn::{IceServer, TurnConfig, ice_servers_for};
 pub use server::{EVENT_QUEUE, Joined, Sfu};
 pub use shard::HEALTH_INTERVAL;
 pub use stats::{SfuStats, SfuStatsSnapshot};
+pub use tap::{RecorderTap, TapCodec, TapConfig, TapCounters, TapEvent, TapPacket, TapStopReason};
 
 /// Random ASCII letters and digits, from the thread-local CSPRNG (ICE credentials, ids,
 /// secrets).

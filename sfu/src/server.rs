@@ -34,7 +34,10 @@ pub(crate) struct Inner {
 
 pub(crate) struct Placement {
     shard: usize,
+    /// Participants and recorder taps that keep the room on its shard.
     members: usize,
+    /// The recorder tap running on the room, if any.
+    tap: Option<u64>,
 }
 
 /// Events queued for one participant's signaling session. A session relays them as they
@@ -153,7 +156,11 @@ impl Sfu {
     }
 
     fn place(&self, room: &RoomId) -> usize {
-        let mut placement = self.placement();
+        self.place_in(&mut self.placement(), room)
+    }
+
+    /// Counts one more member of a room, placing it on the least-loaded shard if new.
+    fn place_in(&self, placement: &mut HashMap<RoomId, Placement>, room: &RoomId) -> usize {
         if let Some(p) = placement.get_mut(room) {
             p.members += 1;
             return p.shard;
@@ -163,7 +170,14 @@ impl Sfu {
             load[p.shard] += p.members;
         }
         let shard = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
-        placement.insert(room.clone(), Placement { shard, members: 1 });
+        placement.insert(
+            room.clone(),
+            Placement {
+                shard,
+                members: 1,
+                tap: None,
+            },
+        );
         shard
     }
 
@@ -177,8 +191,41 @@ impl Sfu {
     }
 
     pub(crate) fn release(&self, room: &RoomId) {
+        self.release_where(room, |_| true);
+    }
+
+    /// Places a recorder tap on a room (as a member, so the room stays on its shard while
+    /// nobody is in it); refused if the room already has one.
+    pub(crate) fn place_tap(&self, room: &RoomId, id: u64) -> Result<usize> {
+        let mut placement = self.placement();
+        if placement.get(room).is_some_and(|p| p.tap.is_some()) {
+            return Err(Error::AlreadyTapped);
+        }
+        let shard = self.place_in(&mut placement, room);
+        if let Some(p) = placement.get_mut(room) {
+            p.tap = Some(id);
+        }
+        Ok(shard)
+    }
+
+    /// Takes the recorder tap `id` off a room's placement.
+    pub(crate) fn release_tap(&self, room: &RoomId, id: u64) {
+        self.release_where(room, |p| {
+            let ours = p.tap == Some(id);
+            if ours {
+                p.tap = None;
+            }
+            ours
+        });
+    }
+
+    /// One member fewer for a room, if `leaving` agrees; the room is forgotten once empty.
+    fn release_where(&self, room: &RoomId, leaving: impl FnOnce(&mut Placement) -> bool) {
         let mut placement = self.placement();
         if let Some(p) = placement.get_mut(room) {
+            if !leaving(p) {
+                return;
+            }
             p.members = p.members.saturating_sub(1);
             if p.members == 0 {
                 placement.remove(room);

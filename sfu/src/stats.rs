@@ -20,6 +20,10 @@ pub struct SfuStats {
     send_dropped: AtomicU64,
     tcp_connections: AtomicI64,
     tcp_frames: AtomicU64,
+    recorded_packets: AtomicU64,
+    recorder_dropped: AtomicU64,
+    recorder_private_packets: AtomicU64,
+    recorder_withheld_private: AtomicU64,
 }
 
 /// A consistent-enough copy of [`SfuStats`] for one scrape.
@@ -53,6 +57,15 @@ pub struct SfuStatsSnapshot {
     pub tcp_connections: i64,
     /// Packets received over ICE-TCP.
     pub tcp_frames: u64,
+    /// RTP packets handed to recorder taps.
+    pub recorded_packets: u64,
+    /// Recorder events dropped because a recorder's queue was full.
+    pub recorder_dropped: u64,
+    /// Recorded packets that were published in a private room (caucus recording on).
+    pub recorder_private_packets: u64,
+    /// Packets published in a private room that a recorder did not get (caucus recording
+    /// off).
+    pub recorder_withheld_private: u64,
 }
 
 impl SfuStats {
@@ -73,6 +86,10 @@ impl SfuStats {
             send_dropped: self.send_dropped.load(Relaxed),
             tcp_connections: self.tcp_connections.load(Relaxed),
             tcp_frames: self.tcp_frames.load(Relaxed),
+            recorded_packets: self.recorded_packets.load(Relaxed),
+            recorder_dropped: self.recorder_dropped.load(Relaxed),
+            recorder_private_packets: self.recorder_private_packets.load(Relaxed),
+            recorder_withheld_private: self.recorder_withheld_private.load(Relaxed),
         }
     }
 
@@ -113,5 +130,17 @@ impl SfuStats {
     }
     pub(crate) fn add_tcp_frame(&self) {
         self.tcp_frames.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn add_recorded(&self, n: u64) {
+        self.recorded_packets.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn add_recorder_dropped(&self) {
+        self.recorder_dropped.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn add_recorder_private(&self, n: u64) {
+        self.recorder_private_packets.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn add_recorder_withheld_private(&self) {
+        self.recorder_withheld_private.fetch_add(1, Relaxed);
     }
 }

@@ -7,6 +7,8 @@ pub(crate) mod vp8;
 
 use std::time::Instant;
 
+use bytes::{Bytes, BytesMut};
+
 use crate::ids::Layer;
 
 /// The codec a forwarded track carries, as far as forwarding cares.
@@ -88,6 +90,21 @@ pub(crate) struct Rewrite {
     pub switched: bool,
 }
 
+impl Rewrite {
+    /// The payload to send: the incoming one, or a copy with the VP8 picture id and
+    /// TL0PICIDX rewritten when the stream switched layers.
+    pub fn payload(&self, payload: &Bytes, info: &PacketInfo) -> Bytes {
+        match (self.vp8, info.vp8) {
+            (Some((picture_id, tl0)), Some(descriptor)) => {
+                let mut edited = BytesMut::from(&payload[..]);
+                vp8::rewrite(&mut edited, &descriptor, picture_id, tl0);
+                edited.freeze()
+            }
+            _ => Bytes::clone(payload),
+        }
+    }
+}
+
 /// Rewriting state of one subscriber's view of one track.
 #[derive(Debug)]
 pub(crate) struct Forwarder {
@@ -145,6 +162,12 @@ impl Forwarder {
     /// The layer being forwarded now.
     pub fn current(&self) -> Option<Layer> {
         self.current
+    }
+
+    /// What is added to the current layer's RTP timestamps (for translating its sender
+    /// reports onto the outgoing timeline).
+    pub fn timestamp_offset(&self) -> u32 {
+        self.ts_offset
     }
 
     /// Asks for another layer (or `None` to pause). Returns whether a keyframe of the new

@@ -93,6 +93,36 @@ impl Hook for LossEcho {
 pub(crate) struct Adopted {
     pub ssrcs: Vec<u32>,
     pub packets: VecDeque<(Instant, rtc::rtp::Packet)>,
+    /// The publisher's sender reports since the shard last looked, for a recorder's lip
+    /// sync. Kept always rather than only while recording: a publisher sends about one per
+    /// stream per second, and the report interceptor consumes them after this point.
+    pub sender_reports: VecDeque<SeenSenderReport>,
+}
+
+/// At most this many sender reports wait for the shard; it looks after every datagram, so
+/// more only pile up if it stalls, and then the oldest are the least useful.
+const SENDER_REPORTS_KEPT: usize = 32;
+
+/// What a recorder needs of one RTCP sender report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SeenSenderReport {
+    /// When it reached us.
+    pub arrival: Instant,
+    /// The media SSRC it describes.
+    pub ssrc: u32,
+    /// The sender's NTP wall clock.
+    pub ntp_time: u64,
+    /// The RTP time of that instant.
+    pub rtp_time: u32,
+}
+
+impl Adopted {
+    fn keep_sender_report(&mut self, report: SeenSenderReport) {
+        if self.sender_reports.len() >= SENDER_REPORTS_KEPT {
+            self.sender_reports.pop_front();
+        }
+        self.sender_reports.push_back(report);
+    }
 }
 
 /// What the SFU needs from inside a connection's interceptor chain: keyframe requests (PLI,
@@ -133,6 +163,17 @@ impl Hook for ApplicationTap {
                 let mut link = self.lock_link();
                 for packet in packets {
                     let any = packet.as_any();
+                    if let Some(sr) = any.downcast_ref::<SenderReport>() {
+                        self.adopted
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .keep_sender_report(SeenSenderReport {
+                                arrival: msg.now,
+                                ssrc: sr.ssrc,
+                                ntp_time: sr.ntp_time,
+                                rtp_time: sr.rtp_time,
+                            });
+                    }
                     let blocks = match (
                         any.downcast_ref::<ReceiverReport>(),
                         any.downcast_ref::<SenderReport>(),

@@ -35,7 +35,7 @@ use crate::health::LinkMeter;
 
 mod interceptors;
 
-pub(crate) use interceptors::{Adopted, EchoedLoss};
+pub(crate) use interceptors::{Adopted, EchoedLoss, SeenSenderReport};
 use interceptors::{ApplicationTap, Hooked, LossEcho};
 
 /// RFC 6464 client-to-mixer audio level; drives active-speaker detection.

@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Leave {
         key: PeerKey,
     },
+    /// Something a room's recorder tap asks.
+    Tap(super::TapCommand),
     Shutdown,
 }
 
@@ -41,7 +43,9 @@ impl Command {
     pub(super) fn participant_index(&self) -> Option<usize> {
         match self {
             Command::Participant { key, .. } | Command::Leave { key } => Some(key.index),
-            Command::Join { .. } | Command::Report { .. } | Command::Shutdown => None,
+            Command::Join { .. } | Command::Report { .. } | Command::Tap(_) | Command::Shutdown => {
+                None
+            }
         }
     }
 }
@@ -99,6 +103,7 @@ impl Shard {
                     self.remove_participant(key.index);
                 }
             }
+            Command::Tap(command) => self.handle_tap(command),
             Command::Shutdown => {}
         }
     }

@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -53,6 +52,7 @@ impl Shard {
             any = true;
             self.forward_rtp(publisher, packet, at, &mut touched);
         }
+        self.tap_sender_reports(publisher);
         touched.sort_unstable();
         touched.dedup();
         for &k in &touched {
@@ -113,6 +113,9 @@ impl Shard {
                 pubn.last_level_at = Some(now);
             }
         }
+        if let Some(tap) = pubn.tap.as_deref_mut() {
+            tap.on_rtp(&pubn.id, route.layer, &packet, &info, now, &self.ctx.stats);
+        }
         // Extension ids are negotiated per connection; what subscribers need (transport-wide
         // sequence numbers) their own chain adds.
         packet.header.extension = false;
@@ -153,14 +156,7 @@ impl Shard {
             header.payload_type = sub.out_payload_type;
             header.sequence_number = rewrite.sequence_number;
             header.timestamp = rewrite.timestamp;
-            let payload = match (rewrite.vp8, info.vp8) {
-                (Some((picture_id, tl0)), Some(descriptor)) => {
-                    let mut edited = BytesMut::from(&packet.payload[..]);
-                    vp8::rewrite(&mut edited, &descriptor, picture_id, tl0);
-                    edited.freeze()
-                }
-                _ => Bytes::clone(&packet.payload),
-            };
+            let payload = rewrite.payload(&packet.payload, &info);
             let Some(subscriber) = self.participants.get_mut(sub.subscriber) else {
                 continue;
             };
@@ -306,6 +302,7 @@ impl Shard {
     /// Re-chooses every subscriber's layer of a publication, requests keyframes for pending
     /// switches, and tells the publisher which layers anybody still needs.
     pub(super) fn update_layers(&mut self, publication: usize, now: Instant) {
+        self.retarget_tap(publication, now, false);
         let Some(pubn) = self.publications.get_mut(publication) else {
             return;
         };

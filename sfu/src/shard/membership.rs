@@ -43,6 +43,7 @@ impl Shard {
         }
         let owned = std::mem::take(&mut self.participants[index].publishing.publications);
         for publication in owned {
+            self.tap_track_ends(publication, crate::tap::TapStopReason::Left);
             self.unpublish(publication);
         }
         // Its subscriptions to others' tracks go with it.
@@ -64,8 +65,11 @@ impl Shard {
         if let Some(room) = self.rooms.get_mut(&room_id) {
             room.participants.retain(|&k| k != index);
             if room.participants.is_empty() {
-                self.rooms.remove(&room_id);
                 self.ctx.stats.rooms_changed(-1);
+                // A recorded room stays, so those who join next meet its tap.
+                if room.tap.is_none() {
+                    self.rooms.remove(&room_id);
+                }
             }
         }
         let keys: Vec<usize> = self
@@ -143,6 +147,7 @@ impl Shard {
     }
 
     pub(super) fn unpublish(&mut self, publication: usize) {
+        self.tap_track_ends(publication, crate::tap::TapStopReason::Unpublished);
         let Some(pubn) = self.publications.try_remove(publication) else {
             return;
         };
@@ -212,6 +217,7 @@ impl Shard {
         for k in publications {
             self.update_layers(k, now);
         }
+        self.reap_taps();
         if now.saturating_duration_since(self.last_speaker_check) >= super::SPEAKER_INTERVAL {
             self.last_speaker_check = now;
             self.update_speakers(now);
@@ -399,6 +405,7 @@ impl Shard {
                 .get(k)
                 .is_some_and(|pubn| pubn.receiver_id == init.receiver_id)
         });
+        let is_new = existing.is_none();
         let publication = match existing {
             Some(k) => {
                 let pubn = &mut self.publications[k];
@@ -445,6 +452,7 @@ impl Shard {
                     demanded: [true; super::publication::MAX_LAYERS],
                     offered,
                     rates_at: None,
+                    tap: None,
                 });
                 p.publishing.publications.push(k);
                 self.ctx.stats.tracks_changed(1);
@@ -493,6 +501,10 @@ impl Shard {
                 layer,
             });
             p.adopt(init.ssrc);
+        }
+        // Once its first layer's SSRC is known, so the recorder's keyframe request can go.
+        if is_new {
+            self.tap_publication(publication, now);
         }
     }
 }

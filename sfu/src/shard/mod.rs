@@ -13,6 +13,7 @@ mod publication;
 pub(crate) mod requests;
 mod spaces;
 mod speaker;
+mod tap;
 mod viewer;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ pub(crate) use commands::{Command, Pending, Request};
 pub use health::HEALTH_INTERVAL;
 use participant::Participant;
 use publication::Publication;
+pub(crate) use tap::{TapCommand, TrackTap};
 
 /// How often rooms are looked over: layer choice, keyframe retries, active speakers, liveness.
 const TICK: Duration = Duration::from_millis(200);
@@ -66,6 +68,8 @@ struct Room {
     publications: Vec<usize>,
     /// The last speakers announced, with the space each speaks in.
     speakers: Vec<(crate::ids::Space, crate::events::Speaker)>,
+    /// The recorder tap on the room; it keeps the room here while nobody is in it.
+    tap: Option<tap::RoomTap>,
 }
 
 pub(crate) struct Shard {

@@ -284,6 +284,12 @@ impl Participant {
         std::mem::take(&mut adopted.packets)
     }
 
+    /// Sender reports its connection read since the last call.
+    pub fn take_sender_reports(&self) -> std::collections::VecDeque<crate::peer::SeenSenderReport> {
+        let mut adopted = self.taps.adopted.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut adopted.sender_reports)
+    }
+
     /// The publication and layer an incoming SSRC belongs to.
     pub fn route_of(&self, ssrc: u32) -> Option<Inbound> {
         self.publishing

@@ -98,6 +98,8 @@ pub(crate) struct Publication {
     pub offered: [bool; MAX_LAYERS],
     /// When layer bitrates were last measured.
     pub rates_at: Option<Instant>,
+    /// What the room's recorder gets of it, while the room is recorded.
+    pub tap: Option<Box<super::TrackTap>>,
 }
 
 impl Publication {
@@ -242,11 +244,18 @@ impl Publication {
             .map(|l| Layer(l as u8))
     }
 
-    /// Which layers subscribers would choose if every layer were arriving.
+    /// Which layers subscribers (and the recorder) would choose if every layer were
+    /// arriving.
     pub fn layer_demand(&self, now: Instant) -> [bool; MAX_LAYERS] {
         let mut demand = [false; MAX_LAYERS];
-        for s in &self.subscriptions {
-            if let Some(Layer(l)) = self.choose_layer(s.wanted_size, now, false) {
+        let recorded = self
+            .tap
+            .as_deref()
+            .filter(|t| !t.withheld)
+            .map(|t| Some(t.preferred_size));
+        let sizes = self.subscriptions.iter().map(|s| s.wanted_size);
+        for wanted in sizes.chain(recorded) {
+            if let Some(Layer(l)) = self.choose_layer(wanted, now, false) {
                 if let Some(d) = demand.get_mut(usize::from(l)) {
                     *d = true;
                 }
@@ -301,6 +310,7 @@ mod tests {
             demanded: [true; MAX_LAYERS],
             offered: [true; MAX_LAYERS],
             rates_at: None,
+            tap: None,
         }
     }
 
@@ -312,6 +322,49 @@ mod tests {
         // Meanwhile the subscriber gets the best layer that does arrive.
         let target = publication.target_for(&publication.subscriptions[0], now);
         assert_eq!(target, Some(Layer(1)));
+    }
+
+    fn recorded(publication: &mut Publication, preferred: (u32, u32), withheld: bool) {
+        let (events, _) = tokio::sync::mpsc::channel(1);
+        publication.tap = Some(Box::new(super::super::TrackTap::new(
+            events,
+            Default::default(),
+            Codec::Vp8,
+            preferred,
+            withheld,
+            withheld,
+        )));
+    }
+
+    #[test]
+    fn the_recorder_takes_the_layer_nearest_640_by_360() {
+        let now = Instant::now();
+        let mut publication = camera(&[0, 1, 2], (160, 90), now);
+        recorded(&mut publication, (640, 360), false);
+        let tap = publication.tap.as_deref().expect("tapped");
+        assert_eq!(tap.target(&publication, now), Some(Layer(1)));
+        // Its layer is demanded of the publisher like a subscriber's.
+        assert_eq!(publication.layer_demand(now), [true, true, false]);
+    }
+
+    #[test]
+    fn the_recorder_takes_the_best_arriving_layer_and_asks_for_the_one_it_prefers() {
+        let now = Instant::now();
+        let mut publication = camera(&[0], (160, 90), now);
+        recorded(&mut publication, (1280, 720), false);
+        let tap = publication.tap.as_deref().expect("tapped");
+        assert_eq!(tap.target(&publication, now), Some(Layer(0)));
+        assert_eq!(publication.layer_demand(now), [true, false, true]);
+    }
+
+    #[test]
+    fn a_withheld_track_is_neither_recorded_nor_demanded_for_the_recorder() {
+        let now = Instant::now();
+        let mut publication = camera(&[0, 1, 2], (160, 90), now);
+        recorded(&mut publication, (1280, 720), true);
+        let tap = publication.tap.as_deref().expect("tapped");
+        assert_eq!(tap.target(&publication, now), None);
+        assert_eq!(publication.layer_demand(now), [true, false, false]);
     }
 
     #[test]

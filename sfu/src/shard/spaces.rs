@@ -87,6 +87,7 @@ impl Shard {
         for k in affected {
             self.negotiate(k, now);
         }
+        self.tap_moved(index, to, now);
         for k in room_pubs {
             self.update_layers(k, now);
         }
