@@ -35,11 +35,18 @@ export class RecordingBadge {
  */
 export class RecordingNoticeBanner {
   readonly el = h('div', { class: 'recording-notice', hidden: true, role: 'alertdialog', 'aria-live': 'assertive', 'data-testid': 'recording-notice' });
+  private readonly title = h('h2');
+  private readonly text = h('p', { class: 'recording-notice-text', 'data-testid': 'recording-notice-text' });
+  private readonly countdown = h('p', { class: 'recording-countdown', 'data-testid': 'recording-countdown' });
+  private readonly ok = h('button', { type: 'button', class: 'primary', 'data-testid': 'recording-notice-ok', onclick: () => this.hide() });
   private shown: RecordingNotice | null = null;
   private countdownTo: number | null = null;
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly room: Room) {}
+  constructor(private readonly room: Room) {
+    // Built once and only relabelled: redrawing each tick would take a keyboard's focus away.
+    this.el.append(h('div', { class: 'recording-notice-box' }, [this.title, this.text, this.countdown, this.ok]));
+  }
 
   /** Shows `notice`; `sound` plays the chime and speaks it when the notice asks to be heard. */
   show(notice: RecordingNotice, sound: boolean): void {
@@ -48,30 +55,26 @@ export class RecordingNoticeBanner {
     this.el.dataset.kind = notice.kind;
     this.render();
     this.el.hidden = false;
+    // A keyboard or screen-reader user lands on the one thing to do with it.
+    this.ok.focus();
     clearInterval(this.timer);
     if (this.countdownTo !== null) this.timer = setInterval(() => this.render(), 500);
     if (sound && notice.announce) announce(t(notice.key));
   }
 
-  /** Redraws the text (a language change) while it is up. */
+  /** Redraws the text (each countdown tick, a language change) while it is up. */
   render(): void {
     const notice = this.shown;
     if (!notice) return;
+    this.title.textContent = t('recording.noticeTitle');
+    this.text.textContent = t(notice.key);
+    this.ok.textContent = t('room.dismiss');
     const end = this.countdownTo;
-    let countdown: HTMLElement | null = null;
-    if (end !== null) {
-      const left = secondsLeft(end, Date.now());
-      countdown = h('p', { class: 'recording-countdown', 'data-testid': 'recording-countdown', text: left > 0 ? t('recording.countdown', { seconds: String(left) }) : t('recording.countdownNow') });
-      if (left === 0) clearInterval(this.timer);
-    }
-    this.el.replaceChildren(
-      h('div', { class: 'recording-notice-box' }, [
-        h('h2', { text: t('recording.noticeTitle') }),
-        h('p', { class: 'recording-notice-text', 'data-testid': 'recording-notice-text', text: t(notice.key) }),
-        countdown,
-        h('button', { type: 'button', class: 'primary', 'data-testid': 'recording-notice-ok', text: t('room.dismiss'), onclick: () => this.hide() }),
-      ]),
-    );
+    this.countdown.hidden = end === null;
+    if (end === null) return;
+    const left = secondsLeft(end, Date.now());
+    this.countdown.textContent = left > 0 ? t('recording.countdown', { seconds: String(left) }) : t('recording.countdownNow');
+    if (left === 0) clearInterval(this.timer);
   }
 
   hide(): void {
@@ -102,6 +105,8 @@ function chime(): number {
   if (!Context) return 0;
   try {
     const context = new Context();
+    // Created outside a tap, a context may start suspended; the join tap usually allows it.
+    void context.resume().catch(() => {});
     const start = context.currentTime + 0.05;
     for (const [i, frequency] of [880, 660].entries()) {
       const tone = context.createOscillator();
