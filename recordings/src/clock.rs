@@ -49,11 +49,12 @@ impl ClockGroup {
             .ntp_to_session_us
     }
 
-    fn set_offset(&self, offset: i64) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .ntp_to_session_us = Some(offset);
+    /// Sets the offset outright at session time `at_us`, when a participant's first report
+    /// continues the placement its packets had before.
+    fn set_offset(&self, offset: i64, at_us: i64) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.ntp_to_session_us = Some(offset);
+        state.updated_at_us = at_us;
     }
 
     /// Takes one packet's delay (arrival − sender time) into the least-delay offset.
@@ -117,9 +118,9 @@ impl TrackClock {
 
     /// Takes the sender's pairing of its NTP wall clock (`ntp_time`, 32.32 fixed point) with
     /// its RTP clock (`rtp_time`) from an RTCP sender report.
-    pub fn sender_report(&mut self, _arrival_us: u64, ntp_time: u64, rtp_time: u32) {
+    pub fn sender_report(&mut self, arrival_us: u64, ntp_time: u64, rtp_time: u32) {
         // The report's arrival is not a sample of the media path's delay (RTCP is sent when the
-        // report is made, media after it was encoded), so only packets set the offset.
+        // report is made, media after it was encoded), so only packets train the offset.
         let extended_rtp = self.extend(rtp_time);
         let ntp_us = ntp_to_micros(ntp_time);
         if self.mapping.is_none()
@@ -131,7 +132,9 @@ impl TrackClock {
             let session_us = self
                 .rtp_to_micros(extended_rtp)
                 .saturating_add(rtp_to_session);
-            self.group.set_offset(session_us.saturating_sub(ntp_us));
+            let arrival = i64::try_from(arrival_us).unwrap_or(i64::MAX);
+            self.group
+                .set_offset(session_us.saturating_sub(ntp_us), arrival);
         }
         self.mapping = Some(SenderMapping {
             extended_rtp,
@@ -459,6 +462,20 @@ mod tests {
                 assert!(error.abs() <= 10_000, "{error} µs off after {} s", n / 50);
             }
         }
+    }
+
+    #[test]
+    fn the_first_report_continues_where_arrival_placed_the_track() {
+        let mut clock = TrackClock::new(AUDIO_RATE, ClockGroup::default());
+        let base = 77_777;
+        let mut last = 0;
+        for n in 0..100u64 {
+            last = clock.place(500_000 + n * 20_000, rtp(base, AUDIO_RATE, n * 20_000));
+        }
+        // The report's NTP time is in another era entirely; only the pairing matters.
+        clock.sender_report(2_510_000, ntp(9_000_000), rtp(base, AUDIO_RATE, 2_000_000));
+        let next = clock.place(500_000 + 100 * 20_000, rtp(base, AUDIO_RATE, 100 * 20_000));
+        assert_eq!(next - last, 20_000);
     }
 
     #[test]
