@@ -1,5 +1,7 @@
 //! `accord`: see the crate docs of the library for what each command does.
 
+mod verify_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,6 +43,33 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Check a recording (its folder or exported ZIP) offline; exits 1 naming each file or
+    /// segment that does not match, 2 if the input is unusable.
+    Verify {
+        /// The recording folder or ZIP.
+        path: PathBuf,
+        /// A trusted Ed25519 public key (base64); repeatable.
+        #[arg(long)]
+        key: Vec<String>,
+        /// A saved copy of /.well-known/accord/signing-keys.json; repeatable.
+        #[arg(long)]
+        keys: Vec<PathBuf>,
+    },
+    /// The platform's keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new key sign recording manifests; older keys stay published for verifying.
+    RotateSigning {
+        /// The data directory (defaults to the configured one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -92,6 +121,10 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Verifying is for anyone holding a recording: no configuration of ours is involved.
+    if let Command::Verify { path, key, keys } = &cli.command {
+        return verify_cmd::verify(path, key, keys);
+    }
     let (config, unknown) = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -108,6 +141,10 @@ fn main() -> ExitCode {
             serve(config, demo)
         }
         Command::Token { command } => token(config, command),
+        Command::Keys {
+            command: KeysCommand::RotateSigning { data_dir },
+        } => verify_cmd::rotate_signing(data_dir.as_deref().unwrap_or(&config.data_dir)),
+        Command::Verify { path, key, keys } => verify_cmd::verify(&path, &key, &keys),
         Command::Migrate => with_store(&config, |_| async { Ok(ExitCode::SUCCESS) }),
         Command::Audit {
             command: AuditCommand::Verify,
