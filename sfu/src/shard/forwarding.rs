@@ -43,7 +43,7 @@ impl Shard {
                 _ => {}
             }
         }
-        let adopted = self
+        let (adopted, reports) = self
             .participants
             .get(publisher)
             .map(|p| p.take_adopted())
@@ -52,7 +52,9 @@ impl Shard {
             any = true;
             self.forward_rtp(publisher, packet, at, &mut touched);
         }
-        self.tap_sender_reports(publisher);
+        if !reports.is_empty() {
+            self.tap_sender_reports(publisher, &reports);
+        }
         touched.sort_unstable();
         touched.dedup();
         for &k in &touched {

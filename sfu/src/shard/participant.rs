@@ -26,6 +26,11 @@ pub(crate) const RESTART_REPEAT: Duration = Duration::from_secs(5);
 /// packets arrive from a new one (audio alone sends 50 packets a second).
 pub(crate) const PATH_QUIET: Duration = Duration::from_millis(1500);
 
+/// Media packets taken from the interceptor chain, with their arrival times.
+pub(crate) type AdoptedPackets = std::collections::VecDeque<(Instant, rtc::rtp::Packet)>;
+/// Sender reports taken from the interceptor chain.
+pub(crate) type SenderReports = std::collections::VecDeque<crate::peer::SeenSenderReport>;
+
 /// Where one incoming SSRC goes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Inbound {
@@ -278,16 +283,14 @@ impl Participant {
         }
     }
 
-    /// Packets of adopted streams that arrived since the last call.
-    pub fn take_adopted(&self) -> std::collections::VecDeque<(Instant, rtc::rtp::Packet)> {
+    /// Packets of adopted streams and sender reports that arrived since the last call (one
+    /// lock for both: this runs after every datagram).
+    pub fn take_adopted(&self) -> (AdoptedPackets, SenderReports) {
         let mut adopted = self.taps.adopted.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut adopted.packets)
-    }
-
-    /// Sender reports its connection read since the last call.
-    pub fn take_sender_reports(&self) -> std::collections::VecDeque<crate::peer::SeenSenderReport> {
-        let mut adopted = self.taps.adopted.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut adopted.sender_reports)
+        (
+            std::mem::take(&mut adopted.packets),
+            std::mem::take(&mut adopted.sender_reports),
+        )
     }
 
     /// The publication and layer an incoming SSRC belongs to.

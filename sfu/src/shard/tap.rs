@@ -180,7 +180,8 @@ impl TrackTap {
 
     /// The layer to record: what a subscriber rendering the preferred size would get.
     pub fn target(&self, pubn: &Publication, now: Instant) -> Option<Layer> {
-        if self.withheld {
+        // While paused the recorder waits, so that it resumes at a keyframe.
+        if self.withheld || self.shared.paused.load(Relaxed) {
             return None;
         }
         pubn.choose_layer(Some(self.preferred_size), now, true)
@@ -394,12 +395,15 @@ impl Shard {
     }
 
     /// Hands sender reports a publisher's connection read to the taps of its publications.
-    pub(super) fn tap_sender_reports(&mut self, publisher: usize) {
+    pub(super) fn tap_sender_reports(
+        &self,
+        publisher: usize,
+        reports: &super::participant::SenderReports,
+    ) {
         let Some(p) = self.participants.get(publisher) else {
             return;
         };
-        let reports = p.take_sender_reports();
-        for report in &reports {
+        for report in reports {
             let Some(route) = p.route_of(report.ssrc) else {
                 continue;
             };
