@@ -157,7 +157,8 @@ fn a_late_joiner_and_a_silence_land_where_they_happened() {
 
     let both = seconds(&pcm, 6.0, 9.9);
     assert!(
-        tone_power(both, SAMPLE_RATE, 440.0) > 0.005 && tone_power(both, SAMPLE_RATE, 880.0) > 0.005,
+        tone_power(both, SAMPLE_RATE, 440.0) > 0.005
+            && tone_power(both, SAMPLE_RATE, 880.0) > 0.005,
         "both tones after 5 s"
     );
     let peak = pcm.iter().fold(0.0f32, |peak, s| peak.max(s.abs()));
