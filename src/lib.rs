@@ -107,6 +107,19 @@ pub fn derived_public_url(listening: SocketAddr) -> String {
     }
 }
 
+/// Deletes recordings the retention policy no longer keeps, once an hour.
+async fn apply_retention(state: AppState) {
+    let mut every = tokio::time::interval(accord_signaling::recording::finish::RETENTION_INTERVAL);
+    loop {
+        every.tick().await;
+        match accord_signaling::recording::finish::retention(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recordings = n, "deleted recordings past their retention"),
+            Err(e) => tracing::error!(error = %e, "cannot apply the recording retention policy"),
+        }
+    }
+}
+
 /// Where a running service listens.
 #[derive(Clone, Copy, Debug)]
 pub struct Listening {
@@ -152,7 +165,19 @@ pub async fn serve(
         signaling,
         store,
         std::sync::Arc::new(blobs),
+        config.recording(),
     )?;
+    // What a crash cut short is finalised before anything new is recorded: as `interrupted`,
+    // never silently lost.
+    match accord_signaling::recording::finish::recover(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            recordings = n,
+            "finalised recordings a crash had interrupted"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot recover interrupted recordings"),
+    }
+    tokio::spawn(apply_retention(state.clone()));
     let app = accord_signaling::http::router(state.clone());
     state.set_ready(true);
     on_ready(Listening {

@@ -61,6 +61,9 @@ pub enum Error {
     /// A service we depend on (a notification gateway) failed or refused.
     #[error("{0}")]
     Upstream(String),
+    /// We cannot do this now for a reason of our own that will pass (a nearly full disk).
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed on our side.
     #[error("internal error")]
     Internal(String),
@@ -95,6 +98,7 @@ impl Error {
             Error::Unprocessable { code, .. } => code,
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Upstream(_) => "upstream_failed",
+            Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
     }
@@ -115,6 +119,7 @@ impl Error {
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,6 +187,20 @@ impl From<accord_sfu::Error> for Error {
             },
             E::Forbidden(m) => Error::Forbidden(m),
             E::ParticipantGone => Error::NotFound("the session has ended"),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The recorder's failures: a full disk is a service problem (503-like, said plainly), a
+/// recording whose files do not match is a conflict the caller should see, the rest internal.
+impl From<accord_recordings::Error> for Error {
+    fn from(e: accord_recordings::Error) -> Self {
+        use accord_recordings::Error as E;
+        match e {
+            E::DiskFull { .. } => Error::Unavailable(e.to_string()),
+            E::Integrity(m) => Error::Conflict(m),
+            E::Storage(m) => Error::Internal(format!("storage: {m}")),
             other => Error::Internal(other.to_string()),
         }
     }

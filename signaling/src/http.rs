@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::intake::router(max_file_bytes))
         .merge(crate::staff::router())
         .merge(crate::casework::router(one_file))
+        .merge(crate::recording::review::router())
         .merge(crate::room_api::router(one_file))
         .merge(crate::openapi::router())
         .fallback(not_found)

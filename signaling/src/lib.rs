@@ -10,7 +10,8 @@
 //!   resume, relay), [`rooms`] (who is in which room, admission, moderation, what each side
 //!   is shown), [`room_api`] (consent and sharing a file over HTTP), [`whip`] (WHIP/WHEP).
 //! - Staff: [`staff`] (sign-in and the role extractors), [`casework`] (cases, parties,
-//!   sessions, evidence, invites, the session record).
+//!   sessions, evidence, invites, the session record), [`recording`] (recording sessions,
+//!   and the review of recordings by court users and mediators).
 //! - The public: [`intake`] (the online application, 一站式自主申报), [`web`] (the embedded
 //!   browser app), [`openapi`] (the API description).
 //! - Shared: [`auth`] (extractors of join tokens and the API key), [`evidence`] (streaming
@@ -29,6 +30,7 @@ pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod recording;
 pub mod room_api;
 pub mod rooms;
 pub mod session;
@@ -107,24 +109,28 @@ struct Inner {
     blobs: Arc<dyn blobs::BlobStore>,
     notifier: Box<dyn accord_cases::notify::Notifier>,
     limits: limits::Limits,
+    recorders: recording::Recorders,
     ready: AtomicBool,
 }
 
 impl AppState {
     /// State around a running SFU, an open store and a blob store, signing tokens with
-    /// `token_secret`. Fails only if the notification channel cannot be set up.
+    /// `token_secret` and recording as `recording` says. Fails if the notification channel or
+    /// the recorder's signing keys cannot be set up.
     pub fn new(
         sfu: Sfu,
         token_secret: &[u8],
         config: SignalingConfig,
         store: store::Store,
         blobs: Arc<dyn blobs::BlobStore>,
+        recording: recording::RecordingSettings,
     ) -> Result<Self> {
+        let recorders = recording::Recorders::open(recording, token_secret)?;
         let notifier = notify::notifier(&config.notify)?;
         let limits = limits::Limits::new(&config.room_limits);
         Ok(Self {
             inner: Arc::new(Inner {
-                metrics: metrics::Metrics::new(sfu.clone()),
+                metrics: metrics::Metrics::new(sfu.clone(), recorders.metrics_arc()),
                 sfu,
                 keys: accord_cases::tokens::TokenKeys::new(token_secret),
                 rooms: rooms::Rooms::new(accord_cases::minutes::Minutes::start(store.clone())),
@@ -134,6 +140,7 @@ impl AppState {
                 blobs,
                 notifier,
                 limits,
+                recorders,
                 ready: AtomicBool::new(false),
             }),
         })
@@ -174,6 +181,10 @@ impl AppState {
     /// Metrics.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+    /// Recordings running on this node, and the signing keys.
+    pub fn recorders(&self) -> &recording::Recorders {
+        &self.inner.recorders
     }
     /// Settings.
     pub fn config(&self) -> &SignalingConfig {

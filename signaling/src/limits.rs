@@ -176,6 +176,9 @@ pub struct Limits {
     pub hands: Limiter,
     /// Pauses and resumes, per participant.
     pub pauses: Limiter,
+    /// Recording starts, pauses, resumes and stops, per moderator: each one writes the
+    /// session record and tells everyone.
+    pub recording: Limiter,
     /// Evidence uploads, per participant.
     pub evidence_uploads: Limiter,
     /// Evidence shared per session.
@@ -203,6 +206,7 @@ impl Limits {
             chat_minute: Limiter::new(room.chat_per_minute.max(1), minute),
             hands: Limiter::new(room.hands_per_minute.max(1), minute),
             pauses: Limiter::new(room.pauses_per_minute.max(1), minute),
+            recording: Limiter::new(20, minute),
             evidence_uploads: Limiter::new(room.evidence_per_minute.max(1), minute),
             evidence: EvidenceTally::new(
                 room.evidence_per_session,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use accord_recordings::recorder::RecorderMetrics;
 use accord_sfu::Sfu;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -30,11 +31,13 @@ impl std::fmt::Debug for Metrics {
 struct SfuCollector {
     sfu: Sfu,
     sessions: Arc<AtomicI64>,
+    recorder: Arc<RecorderMetrics>,
 }
 
 impl Collector for SfuCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let s = self.sfu.stats();
+        let r = self.recorder.snapshot();
         let gauges = [
             (
                 "rooms",
@@ -56,6 +59,12 @@ impl Collector for SfuCollector {
                 "signaling_sessions",
                 "Open signaling WebSockets",
                 self.sessions.load(Ordering::Relaxed),
+            ),
+            ("recordings_active", "Recordings running", r.active),
+            (
+                "recording_uploads_pending",
+                "Finished recording files not yet in the blob store",
+                r.pending_upload,
             ),
         ];
         for (name, help, value) in gauges {
@@ -103,6 +112,37 @@ impl Collector for SfuCollector {
                 "Datagrams dropped because the send buffer was full",
                 s.send_dropped,
             ),
+            (
+                "recording_bytes_written",
+                "Bytes written to recording folders",
+                r.bytes_written,
+            ),
+            (
+                "recording_write_errors",
+                "Recordings stopped by a write error or a full disk",
+                r.write_errors,
+            ),
+            ("recordings_finished", "Recordings finalised", r.finished),
+            (
+                "recorded_packets",
+                "RTP packets handed to recorders",
+                s.recorded_packets,
+            ),
+            (
+                "recorder_dropped_packets",
+                "RTP packets dropped because a recorder fell behind",
+                s.recorder_dropped,
+            ),
+            (
+                "recorder_private_room_packets",
+                "RTP packets from private rooms handed to recorders (0 unless they are recorded)",
+                s.recorder_private_packets,
+            ),
+            (
+                "recorder_withheld_private_packets",
+                "RTP packets from private rooms withheld from recorders by the caucus policy",
+                s.recorder_withheld_private,
+            ),
         ];
         for (name, help, value) in counters {
             let metric = ConstCounter::new(value);
@@ -113,13 +153,15 @@ impl Collector for SfuCollector {
 }
 
 impl Metrics {
-    /// Registers the SFU's counters and signaling's own metrics under `accord_`.
-    pub fn new(sfu: Sfu) -> Self {
+    /// Registers the SFU's and the recorder's counters and signaling's own metrics under
+    /// `accord_`.
+    pub fn new(sfu: Sfu, recorder: Arc<RecorderMetrics>) -> Self {
         let mut registry = Registry::with_prefix("accord");
         let sessions = Arc::new(AtomicI64::new(0));
         registry.register_collector(Box::new(SfuCollector {
             sfu,
             sessions: Arc::clone(&sessions),
+            recorder,
         }));
         let join_seconds = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
         registry.register(

@@ -58,6 +58,9 @@ export function installTestHook(): TestHook {
         myHealth: room?.network.mine ?? null,
         // Case session state (docs/protocol.md, "Running a session").
         inWaitingRoom: room?.inWaitingRoom ?? false,
+        /** The session's recording as this person is told it, and the last notice shown. */
+        recording: room?.recording ?? null,
+        recordingNotice: room?.lastRecordingNotice?.kind ?? null,
         session: room?.session ?? null,
         space: room?.space ?? null,
         locked: room?.locked ?? false,

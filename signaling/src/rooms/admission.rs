@@ -50,6 +50,8 @@ pub struct Snapshot {
     pub chat: Vec<ChatMessage>,
     /// The case session.
     pub session: Option<String>,
+    /// The recording as they are to see it, if one is announced, running or paused.
+    pub recording: Option<accord_protocol::RecordingStatus>,
 }
 
 impl Rooms {
@@ -192,6 +194,7 @@ impl Rooms {
             moderator,
             chat,
             session: state.session.as_ref().map(|s| s.session_id.to_string()),
+            recording: state.recording.as_ref().map(|r| r.status_for(member)),
         })
     }
 }

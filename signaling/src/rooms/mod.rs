@@ -11,13 +11,15 @@
 //! The room's state lives here: [`Rooms`], each room's members and their seats. What changes it
 //! lives by job: `admission` seats people (into the waiting room or straight in), `resume` holds
 //! a dropped seat open and gives it back, `moderation` carries out what moderators and members
-//! do, `view` decides what each member sees, `notices` carries the changes to each session, and
-//! `minutes` writes the session record.
+//! do, `view` decides what each member sees, `notices` carries the changes to each session,
+//! `recording` keeps everyone told whether they are recorded, and `minutes` writes the
+//! session record.
 
 mod admission;
 mod minutes;
 mod moderation;
 mod notices;
+mod recording;
 mod resume;
 mod view;
 
@@ -36,6 +38,7 @@ use minutes::RoomMinutes;
 pub use moderation::RoomError;
 use notices::NoticeSender;
 pub use notices::{NOTICE_QUEUE, Notice, Notices};
+pub use recording::{RecordingChange, RoomRecording};
 pub use resume::Resumed;
 
 use accord_cases::store::model::SessionEventKind;
@@ -129,6 +132,8 @@ pub(crate) struct RoomState {
     shared: HashMap<String, HashSet<String>>,
     session: Option<SessionLink>,
     arrivals: u64,
+    /// The recording, while one is announced, running or paused.
+    recording: Option<RoomRecording>,
 }
 
 /// Every room's membership.

@@ -270,6 +270,7 @@ impl Rooms {
                 member.tell(Notice::Moved(to));
             }
         }
+        super::recording::after_move(&self.minutes, state, by, &moved);
         moved
     }
 

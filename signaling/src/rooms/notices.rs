@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use accord_protocol::{
-    ChatMessage, LeaveReason, ParticipantInfo, PauseReason, SharedEvidence, Space,
+    ChatMessage, LeaveReason, ParticipantInfo, PauseReason, RecordingStatus, SharedEvidence, Space,
 };
 use accord_sfu::TrackSource;
 use tokio::sync::mpsc;
@@ -56,6 +56,8 @@ pub enum Notice {
     Chat(ChatMessage),
     /// A file shared in your space.
     Evidence(SharedEvidence),
+    /// The recording changed, or you moved where it differs.
+    Recording(RecordingStatus),
     /// You have been replaced by a newer join with your identity, removed, denied, or the
     /// session ended; the text is a moderator's reason.
     YouAreGone(LeaveReason, Option<String>),

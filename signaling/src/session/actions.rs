@@ -21,6 +21,19 @@ impl From<RoomError> for Refusal {
     }
 }
 
+impl From<crate::recording::control::ControlError> for Refusal {
+    fn from(e: crate::recording::control::ControlError) -> Self {
+        use crate::recording::control::ControlError as E;
+        let code = match &e {
+            E::NotModerator => ErrorCode::Forbidden,
+            E::State(_) => ErrorCode::RecordingState,
+            E::Unavailable(_) => ErrorCode::RecordingUnavailable,
+            E::Gone => ErrorCode::Gone,
+        };
+        Refusal::new(code, e.to_string(), false)
+    }
+}
+
 /// Carries out a room frame for the seated participant. Returns whether the frame was one.
 pub(super) async fn act(
     state: &AppState,
@@ -75,6 +88,14 @@ pub(super) async fn act(
             ..
         } => rooms.remove_by(room, me, participant_id, reason)?,
         ClientMessage::EndSession { .. } => end_session(state, seated).await?,
+        ClientMessage::Record { action, .. } => {
+            let by = crate::recording::control::Moderator {
+                seat: me,
+                identity: &seated.participant.identity,
+            };
+            crate::recording::control::act(state, room, by, seated.session.as_ref(), *action)
+                .await?;
+        }
         ClientMessage::RaiseHand { raised, .. } => rooms.raise_hand(room, me, *raised)?,
         ClientMessage::Chat { text, .. } => {
             let (message, entry) = rooms.prepare_chat(room, me, text)?;
@@ -108,6 +129,7 @@ fn is_moderation(message: &ClientMessage) -> bool {
             | ClientMessage::MuteParticipant { .. }
             | ClientMessage::Remove { .. }
             | ClientMessage::EndSession { .. }
+            | ClientMessage::Record { .. }
     )
 }
 
@@ -158,6 +180,17 @@ async fn end_session(state: &AppState, seated: &Seated) -> Result<(), Refusal> {
             ));
         }
     }
+    // The recording ends with the session: finalised, and its end in the record before the
+    // session's.
+    crate::recording::control::stop(
+        state,
+        room,
+        Some(crate::recording::control::Moderator {
+            seat: me,
+            identity: &seated.participant.identity,
+        }),
+        accord_protocol::RecordingEndReason::Ended,
+    );
     rooms.end(room, me)?;
     Ok(())
 }
@@ -174,6 +207,7 @@ pub(super) fn check_rate(
         ClientMessage::Chat { .. } => vec![&limits.chat_burst, &limits.chat_minute],
         ClientMessage::RaiseHand { .. } => vec![&limits.hands],
         ClientMessage::Pause { .. } => vec![&limits.pauses],
+        ClientMessage::Record { .. } => vec![&limits.recording],
         _ => return Ok(()),
     };
     let key = format!("{}/{}", seated.room, seated.participant.identity);
@@ -222,6 +256,7 @@ pub(super) fn pass(notice: Notice) -> Passed {
         Notice::UnmuteRequested { source, by } => ServerMessage::UnmuteRequested { source, by },
         Notice::Chat(message) => ServerMessage::Chat { message },
         Notice::Evidence(evidence) => ServerMessage::EvidenceShared { evidence },
+        Notice::Recording(status) => ServerMessage::Recording { status },
         Notice::Moved(space) => return Passed::Move(space),
         Notice::Hold(source) => return Passed::Hold(source),
         Notice::YouAreGone(reason, message) => return Passed::End(Ending::Gone(reason, message)),

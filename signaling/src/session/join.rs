@@ -129,6 +129,7 @@ pub(super) async fn joined_frame(
         moderator: snapshot.moderator,
         chat: snapshot.chat,
         session: snapshot.session,
+        recording: snapshot.recording,
     })
 }
 

@@ -30,6 +30,12 @@ pub(super) async fn until_admitted(
         rooms.remove(room, id, LeaveReason::Disconnected);
         return false;
     }
+    if let Some(status) = rooms.recording_for(room, id) {
+        if !send(socket, &ServerMessage::Recording { status }).await {
+            rooms.remove(room, id, LeaveReason::Disconnected);
+            return false;
+        }
+    }
     let Err(ending) = keep_alive(socket, &mut admission.notices).await else {
         return true;
     };
@@ -87,6 +93,12 @@ async fn keep_alive(socket: &mut WebSocket, notices: &mut Notices) -> Result<(),
                 Some(Notice::Admitted) => return Ok(()),
                 Some(Notice::YouAreGone(reason, message)) => {
                     return Err(Ending::Gone(reason, message));
+                }
+                // People waiting hear of recording too: they must know before they speak.
+                Some(Notice::Recording(status)) => {
+                    if !send(socket, &ServerMessage::Recording { status }).await {
+                        return Err(Ending::SocketLost);
+                    }
                 }
                 Some(_) => {}
                 None => return Err(Ending::Gone(LeaveReason::Removed, None)),

@@ -317,6 +317,7 @@ impl Shared {
             | ServerFrame::Moved { .. }
             | ServerFrame::Chat { .. }
             | ServerFrame::Locked { .. }
+            | ServerFrame::Recording(_)
             | ServerFrame::UnmuteRequested { .. }
             | ServerFrame::MutedByModerator { .. }
             | ServerFrame::EvidenceShared { .. }

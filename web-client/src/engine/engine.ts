@@ -312,6 +312,9 @@ export class Engine extends Emitter<EngineEvents> {
             this.waitingSince = Date.now();
             if (this.phase === 'reconnecting') this.setPhase('connecting');
             this.emit('waiting', message);
+          } else if (message.type === 'recording') {
+            // Told in the waiting room too: people hear they will be recorded before they are seen.
+            this.emit('message', message);
           } else if (message.type === 'left') {
             settled = true;
             signal.close();

@@ -1,0 +1,295 @@
+//! A recording's end: the recorder's folder goes into the blob store file by file, its record
+//! into the case (status, manifest hash into the audit chain, files), its integrity is checked
+//! once, and the working folder is removed. After a crash, [`recover`] does the same for each
+//! recording the last run left unfinished, as `interrupted`. [`retention`] deletes what the
+//! organisation's policy no longer keeps.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accord_cases::ids::RecordingId;
+use accord_cases::store::FinishedRecording;
+use accord_cases::store::model::{Actor, SessionEvent, SessionEventKind};
+use accord_cases::store::model::{
+    IntegrityProblem, IntegrityState, RecordingFile, RecordingFileKind, RecordingStatus,
+};
+use accord_cases::store::{new_id, next_seq, now_ms};
+use accord_recordings::manifest::ManifestStatus as FolderStatus;
+use accord_recordings::recorder::Recording;
+use accord_recordings::recorder::finalise::{self, Finished};
+use accord_recordings::verify::{VerifyReport, verify_recording};
+
+use crate::AppState;
+
+/// Stops the recorder and stores what it wrote, without holding up the caller.
+pub fn finalise_in_background(
+    state: &AppState,
+    id: RecordingId,
+    recording: Arc<Recording>,
+    actor: Actor,
+) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = state
+            .store()
+            .set_recording_status(&actor, &id, RecordingStatus::Finalising)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot mark a recording as finalising");
+        }
+        match recording.stop().await {
+            Ok(finished) => {
+                if let Err(e) = store_finished(&state, &id, &finished, &actor).await {
+                    tracing::error!(error = %e, recording = %id,
+                        "a finished recording could not be stored; the next start retries");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, recording = %id, "a recording could not be finalised");
+                let _ = state
+                    .store()
+                    .mark_recording_failed(
+                        &Actor::System,
+                        &id,
+                        "the recording could not be finalised",
+                    )
+                    .await;
+            }
+        }
+    });
+}
+
+/// Puts a finalised folder into the blob store and the case record, checks it, and removes
+/// the working folder.
+pub async fn store_finished(
+    state: &AppState,
+    id: &RecordingId,
+    finished: &Finished,
+    actor: &Actor,
+) -> crate::Result<()> {
+    let recorders = state.recorders();
+    let names = finalise::stored_files(&finished.dir)?;
+    let mut files = Vec::with_capacity(names.len());
+    recorders
+        .metrics()
+        .uploads_pending(i64::try_from(names.len()).unwrap_or(0));
+    for name in &names {
+        let stored = state.blobs().put_file(&finished.dir.join(name)).await;
+        recorders.metrics().uploads_pending(-1);
+        let blob = stored?;
+        files.push(file_row(finished, name, blob.sha256, blob.size));
+    }
+    let record = state.store().recording(id).await?;
+    let policy = super::policy_of_case(state, &record.case_id).await?;
+    let ended_at = i64::try_from(finished.manifest.ended_at_ms).unwrap_or(i64::MAX);
+    let status = match finished.status {
+        FolderStatus::Complete => RecordingStatus::Complete,
+        FolderStatus::Interrupted => RecordingStatus::Interrupted,
+    };
+    state
+        .store()
+        .finish_recording(
+            actor,
+            id,
+            &FinishedRecording {
+                status,
+                manifest_sha256: finished.manifest_sha256.clone(),
+                files,
+                ended_at,
+                delete_after: policy.delete_after(ended_at),
+            },
+        )
+        .await?;
+    let dir = finished.dir.clone();
+    let trusted = recorders.keys().public_keys();
+    let report = tokio::task::spawn_blocking(move || verify_recording(&dir, Some(&trusted)))
+        .await
+        .map_err(|e| crate::Error::Internal(format!("verifying a recording: {e}")))??;
+    record_integrity(state, id, &report).await?;
+    if let Err(e) = tokio::fs::remove_dir_all(&finished.dir).await {
+        tracing::warn!(error = %e, recording = %id, "cannot remove a stored recording's working folder");
+    }
+    Ok(())
+}
+
+/// Stores the result of an integrity check.
+pub async fn record_integrity(
+    state: &AppState,
+    id: &RecordingId,
+    report: &VerifyReport,
+) -> crate::Result<()> {
+    let problems: Vec<IntegrityProblem> = report
+        .problems
+        .iter()
+        .map(|p| IntegrityProblem {
+            file: p.file.clone(),
+            problem: p.problem.clone(),
+        })
+        .collect();
+    let integrity = if report.ok {
+        IntegrityState::Verified
+    } else {
+        IntegrityState::Failed
+    };
+    state
+        .store()
+        .set_recording_integrity(&Actor::System, id, integrity, &problems)
+        .await?;
+    Ok(())
+}
+
+fn file_row(finished: &Finished, name: &str, sha256: String, size: u64) -> RecordingFile {
+    let manifest = &finished.manifest;
+    let track = manifest
+        .tracks
+        .iter()
+        .find(|t| t.file.as_deref() == Some(name) || t.log == name);
+    let kind = if name.ends_with(".rtplog") {
+        RecordingFileKind::Log
+    } else if manifest
+        .mixed_audio
+        .as_ref()
+        .is_some_and(|m| m.file == name)
+    {
+        RecordingFileKind::Mixed
+    } else if name == "chain.jsonl" {
+        RecordingFileKind::Chain
+    } else if name == "manifest.json" {
+        RecordingFileKind::Manifest
+    } else if name == "manifest.sig" {
+        RecordingFileKind::Signature
+    } else {
+        RecordingFileKind::Media
+    };
+    let mixed = manifest.mixed_audio.as_ref().filter(|m| m.file == name);
+    RecordingFile {
+        name: name.to_owned(),
+        kind,
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        sha256,
+        track_id: track.map(|t| t.track_id.clone()),
+        participant_id: track.map(|t| t.participant_id.clone()),
+        media_kind: track
+            .map(|t| t.kind.clone())
+            .or(mixed.map(|_| "audio".to_owned())),
+        space: track.map(|t| t.space.clone()),
+        start_ms: track
+            .map(|t| t.start_ms)
+            .or(mixed.map(|m| m.start_ms))
+            .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+        end_ms: track
+            .map(|t| t.end_ms)
+            .or(mixed.map(|m| m.end_ms))
+            .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+    }
+}
+
+/// Finalises every recording the last run of this node left unfinished: what its logs hold
+/// becomes an `interrupted` recording, with its prefix checked against the chain heads the
+/// database kept. A recording whose folder is gone is marked failed, never left `recording`.
+pub async fn recover(state: &AppState) -> crate::Result<usize> {
+    let unfinished = state.store().unfinished_recordings().await?;
+    let recorders = state.recorders();
+    let mut recovered = 0;
+    for record in unfinished {
+        let dir = recorders.settings().recorder.folder_of(&record.id);
+        if !dir
+            .join(accord_recordings::recorder::events::EVENTS_FILE)
+            .exists()
+        {
+            tracing::error!(recording = %record.id, "an unfinished recording left no folder");
+            state
+                .store()
+                .mark_recording_failed(
+                    &Actor::System,
+                    &record.id,
+                    "the recording's files are missing",
+                )
+                .await?;
+            continue;
+        }
+        let keys = recorders.keys_arc();
+        let folder = dir.clone();
+        let finished = tokio::task::spawn_blocking(move || finalise::recover(&folder, &keys))
+            .await
+            .map_err(|e| crate::Error::Internal(format!("recovering a recording: {e}")))?;
+        match finished {
+            Ok(finished) => {
+                store_finished(state, &record.id, &finished, &Actor::System).await?;
+                note_interruption(state, &record, &finished).await;
+                recovered += 1;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, recording = %record.id, "an interrupted recording could not be recovered");
+                state
+                    .store()
+                    .mark_recording_failed(
+                        &Actor::System,
+                        &record.id,
+                        "the recording could not be recovered",
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(recovered)
+}
+
+/// The session record says when a recording was cut, for whoever reads it later.
+async fn note_interruption(
+    state: &AppState,
+    record: &accord_cases::store::model::Recording,
+    finished: &Finished,
+) {
+    let event = SessionEvent {
+        id: new_id("SV"),
+        seq: next_seq(),
+        session_id: record.session_id.clone(),
+        case_id: record.case_id.clone(),
+        at: i64::try_from(finished.manifest.ended_at_ms).unwrap_or_else(|_| now_ms()),
+        kind: SessionEventKind::RecordingInterrupted,
+        actor_identity: None,
+        actor_name: None,
+        actor_role: None,
+        subject_identity: None,
+        subject_name: None,
+        space: None,
+        detail: Some(format!(
+            "the server stopped; {} s recorded",
+            finished.manifest.duration_ms / 1000
+        )),
+    };
+    if let Err(e) = state.store().append_session_event(&event).await {
+        tracing::error!(error = %e, "cannot note a recording's interruption in the session record");
+    }
+}
+
+/// How often the retention policy is applied.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Deletes the files of every recording the retention policy no longer keeps (not held, no
+/// confirmation request on its case), each deletion audited. Returns how many.
+pub async fn retention(state: &AppState) -> crate::Result<usize> {
+    let due = state.store().recordings_due_for_deletion(now_ms()).await?;
+    let mut deleted = 0;
+    for record in due {
+        for file in state.store().recording_files(&record.id).await? {
+            if let Err(e) = state.blobs().delete(&file.sha256).await {
+                tracing::warn!(error = %e, recording = %record.id, "cannot delete a recording's file");
+            }
+        }
+        state
+            .store()
+            .mark_recording_deleted(&Actor::System, &record.id)
+            .await?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
+/// Whether a path is a recording folder this node was writing.
+pub fn is_recording_folder(dir: &Path) -> bool {
+    dir.join(accord_recordings::recorder::events::EVENTS_FILE)
+        .exists()
+}
