@@ -3,8 +3,8 @@
 //! here, so the staff API, the recorder and the agreement code apply the same ones.
 
 use crate::error::{Error, Result};
-use crate::ids::{CaseId, InviteId, OrganisationId, SessionId, StaffId};
-use crate::store::model::{Case, Invite, Session, SessionStatus, StaffRole};
+use crate::ids::{CaseId, InviteId, OrganisationId, RecordingId, SessionId, StaffId};
+use crate::store::model::{Case, Invite, Recording, Session, SessionStatus, StaffRole};
 use crate::store::{Store, now_ms};
 
 /// A staff member as the rules know them: who they are, their role and where they work.
@@ -83,6 +83,29 @@ impl Store {
             .await
             .map_err(hidden("no such invite"))?;
         Ok((invite, session, case))
+    }
+}
+
+impl Store {
+    /// The recording `id` and its case, if `viewer` may review it: the staff who may work
+    /// the case (its organisation's mediators and administrators, or a system-wide
+    /// administrator) and the court users of the court the case was sent to. Everyone else,
+    /// a court user of another court included, gets "no such recording", as when it does not
+    /// exist: a stranger must not learn that a session was recorded.
+    pub async fn visible_recording(
+        &self,
+        viewer: &Viewer<'_>,
+        id: &RecordingId,
+    ) -> Result<(Recording, Case)> {
+        let recording = self
+            .recording(id)
+            .await
+            .map_err(hidden("no such recording"))?;
+        let case = self
+            .visible_case(viewer, &recording.case_id)
+            .await
+            .map_err(hidden("no such recording"))?;
+        Ok((recording, case))
     }
 }
 
@@ -194,5 +217,73 @@ impl Store {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::model::{CaseStatus, Category, Channel, Risk};
+
+    fn case_sent_to(court: Option<&str>) -> Case {
+        Case {
+            id: CaseId::from("CA_1"),
+            number: "2026-宝安-000001".into(),
+            organisation_id: OrganisationId::from("OR_home"),
+            mediator_id: Some(StaffId::from("ST_mediator")),
+            category: Category::Neighbours,
+            channel: Channel::Peoples,
+            region: "新安街道".into(),
+            risk: Risk::Blue,
+            status: CaseStatus::ConfirmationRequested,
+            title: "楼上漏水纠纷".into(),
+            facts: String::new(),
+            claims: String::new(),
+            tracking_code: None,
+            court: court.map(str::to_owned),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn viewer<'a>(
+        id: &'a StaffId,
+        role: StaffRole,
+        organisation_id: Option<&'a OrganisationId>,
+        court: Option<&'a str>,
+    ) -> Viewer<'a> {
+        Viewer {
+            id,
+            role,
+            organisation_id,
+            court,
+        }
+    }
+
+    #[test]
+    fn court_users_see_only_what_was_sent_to_their_court() {
+        let case = case_sent_to(Some("宝安区人民法院"));
+        let judge = StaffId::from("ST_judge");
+        assert!(viewer(&judge, StaffRole::Court, None, Some("宝安区人民法院")).may_see(&case));
+        assert!(!viewer(&judge, StaffRole::Court, None, Some("南山区人民法院")).may_see(&case));
+        assert!(!viewer(&judge, StaffRole::Court, None, None).may_see(&case));
+        let unsent = case_sent_to(None);
+        assert!(!viewer(&judge, StaffRole::Court, None, Some("宝安区人民法院")).may_see(&unsent));
+    }
+
+    #[test]
+    fn staff_see_their_organisation_s_cases_and_system_administrators_all() {
+        let case = case_sent_to(None);
+        let (me, home, other) = (
+            StaffId::from("ST_x"),
+            OrganisationId::from("OR_home"),
+            OrganisationId::from("OR_other"),
+        );
+        assert!(viewer(&me, StaffRole::Mediator, Some(&home), None).may_see(&case));
+        assert!(viewer(&me, StaffRole::Administrator, Some(&home), None).may_see(&case));
+        assert!(!viewer(&me, StaffRole::Mediator, Some(&other), None).may_see(&case));
+        assert!(!viewer(&me, StaffRole::Administrator, Some(&other), None).may_see(&case));
+        assert!(viewer(&me, StaffRole::Administrator, None, None).may_see(&case));
+        assert!(!viewer(&me, StaffRole::Mediator, None, None).may_see(&case));
     }
 }

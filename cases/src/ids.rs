@@ -146,6 +146,10 @@ string_id!(
     /// A party's consent to online mediation (`CO_…`).
     ConsentId
 );
+string_id!(
+    /// A recording of a session (`RC_…`): also the name of its folder of files.
+    RecordingId
+);
 
 #[cfg(test)]
 mod tests {

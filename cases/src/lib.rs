@@ -34,15 +34,15 @@
 //! video session of a case), [`PartyId`] (`PT_…`, a party or someone acting for one; also
 //! their identity in a room), [`StaffId`] (`ST_…`, a staff account; a mediator's identity in
 //! a room), [`OrganisationId`] (`OR_…`), [`InviteId`] (`IN_…`, a join token's `inv`),
-//! [`EvidenceId`] (`EV_…`), [`SessionEventId`] (`SV_…`, an entry of the session record) and
-//! [`ConsentId`] (`CO_…`). They are opaque strings: no code parses them; the prefix is
-//! for people reading logs and rows. The store makes them
-//! ([`store::new_id`]: the prefix and 16 random characters); the edge turns the text of a
-//! URL or token into one by naming the type (`CaseId::from(..)`). They are stored as text
-//! and serialised as plain JSON strings, as before they had types, and read as `&str`
-//! wherever text is wanted. A tracking code is not an id but a short code an applicant
-//! types ([`store::looks_like_tracking_code`]); the media room's name and a join token's
-//! `sub` are the edge's, and stay text.
+//! [`EvidenceId`] (`EV_…`), [`SessionEventId`] (`SV_…`, an entry of the session record),
+//! [`ConsentId`] (`CO_…`) and [`RecordingId`] (`RC_…`, a recording and its folder). They
+//! are opaque strings: no code parses them; the prefix is for people reading logs and rows.
+//! The store makes them ([`store::new_id`]: the prefix and 16 random characters); the edge
+//! turns the text of a URL or token into one by naming the type (`CaseId::from(..)`). They
+//! are stored as text and serialised as plain JSON strings, as before they had types, and
+//! read as `&str` wherever text is wanted. A tracking code is not an id but a short code an
+//! applicant types ([`store::looks_like_tracking_code`]); the media room's name and a join
+//! token's `sub` are the edge's, and stay text.
 //!
 //! ## The audit chain
 //! Entries are append-only. Each entry's hash covers its fields and the previous entry's
@@ -120,8 +120,8 @@ pub mod validate;
 
 pub use error::{Error, FieldError, Result};
 pub use ids::{
-    CaseId, ConsentId, EvidenceId, InviteId, OrganisationId, PartyId, SessionEventId, SessionId,
-    StaffId,
+    CaseId, ConsentId, EvidenceId, InviteId, OrganisationId, PartyId, RecordingId, SessionEventId,
+    SessionId, StaffId,
 };
 
 /// A random string of `len` letters and digits, for record ids and temporary file names.

@@ -1,7 +1,8 @@
 //! The forms people send, and what makes them valid: a case with its parties, a party added
 //! later, a step in a case's life cycle, a session's time, the case list's filters, a
-//! party's consent, an online application (自主申报), an organisation, a staff account and
-//! the first administrator of a fresh server.
+//! party's consent, an online application (自主申报), an organisation, a staff account,
+//! the first administrator of a fresh server, an organisation's recording policy and a hold
+//! on a recording.
 //!
 //! Each form is a plain serde struct with every member optional, so that a missing field is
 //! a named problem rather than one parse error; validating it returns the domain's values
@@ -14,4 +15,5 @@ pub mod case_list;
 pub mod cases;
 pub mod consent;
 pub mod intake;
+pub mod recordings;
 pub mod staff;

@@ -17,6 +17,9 @@ mod keys;
 pub mod model;
 mod parties;
 mod people;
+mod recording_model;
+mod recording_review;
+mod recordings;
 mod session_record;
 mod sessions;
 mod staff_auth;
@@ -32,6 +35,8 @@ pub use audit::{AuditReport, GENESIS};
 pub use cases::{ChinaTime, china_time};
 pub use intake::{IntakeFile, NewIntake, StatusStep, Submitted, looks_like_tracking_code};
 pub use keys::{StoreKeys, mask_id_number, mask_phone};
+pub use recording_model::DEFAULT_RETENTION_DAYS;
+pub use recordings::FinishedRecording;
 pub use session_record::{CONSENT_VERSION, next_seq};
 pub use staff_auth::{Refreshed, SigningKey};
 

@@ -45,6 +45,10 @@ macro_rules! text_enum {
 
 pub(super) use text_enum;
 
+pub use super::recording_model::{
+    IntegrityProblem, IntegrityState, NewRecording, Recording, RecordingFile, RecordingFileKind,
+    RecordingPause, RecordingPolicy, RecordingStatus,
+};
 pub use super::vocabulary::{AuditAction, SessionEventKind};
 
 text_enum!(
@@ -223,6 +227,12 @@ pub struct Organisation {
     pub court: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Whether its private (背对背) rooms are recorded; when not, the recorder gets nothing
+    /// from them.
+    pub record_private_rooms: bool,
+    /// Days a recording is kept after it ends, unless held or sent to a court; `None`
+    /// keeps recordings until deleted by hand.
+    pub recording_retention_days: Option<u32>,
 }
 
 /// A new organisation.

@@ -5,12 +5,18 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::model::{Actor, Channel, NewOrganisation, NewStaff, Organisation, Staff, StaffRole};
+use super::recording_model::DEFAULT_RETENTION_DAYS;
 use super::vocabulary::AuditAction;
 use super::{Store, Tx, new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::ids::{OrganisationId, StaffId};
 
-const ORGANISATION_COLUMNS: &str = "id, name, short_name, region, channel, court, created_at";
+const ORGANISATION_COLUMNS: &str = "id, name, short_name, region, channel, court, created_at, \
+     record_private_rooms, recording_retention_days";
+/// [`ORGANISATION_COLUMNS`] as read: the boolean as an integer, because sqlx's `Any` driver
+/// cannot decode SQLite's BOOLEAN and the cast reads the same on both databases.
+const ORGANISATION_READ: &str = "id, name, short_name, region, channel, court, created_at, \
+     CAST(CASE WHEN record_private_rooms THEN 1 ELSE 0 END AS BIGINT), recording_retention_days";
 const STAFF_COLUMNS: &str = "id, organisation_id, username, display_name, role, court, password_hash, disabled_at, created_at, tokens_valid_from";
 
 impl Store {
@@ -28,10 +34,15 @@ impl Store {
             channel: new.channel,
             court: new.court,
             created_at: now_ms(),
+            // Caucus rooms are where a side speaks freely to the mediator: recording them is
+            // a choice an administrator makes, never a default.
+            record_private_rooms: false,
+            recording_retention_days: Some(DEFAULT_RETENTION_DAYS),
         };
         let mut tx = self.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO organisations ({ORGANISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO organisations ({ORGANISATION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(&org.id)
         .bind(&org.name)
@@ -40,6 +51,8 @@ impl Store {
         .bind(org.channel.as_str())
         .bind(&org.court)
         .bind(org.created_at)
+        .bind(org.record_private_rooms)
+        .bind(org.recording_retention_days.map(i64::from))
         .execute(&mut *tx)
         .await?;
         self.audit(
@@ -58,7 +71,7 @@ impl Store {
     pub async fn organisation(&self, id: &OrganisationId) -> Result<Organisation> {
         let row = self
             .one(
-                &format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1"),
+                &format!("SELECT {ORGANISATION_READ} FROM organisations WHERE id = $1"),
                 id.as_str(),
                 "no such organisation",
             )
@@ -69,7 +82,7 @@ impl Store {
     /// Every organisation, by name.
     pub async fn organisations(&self) -> Result<Vec<Organisation>> {
         let rows = sqlx::query(&format!(
-            "SELECT {ORGANISATION_COLUMNS} FROM organisations ORDER BY name, id"
+            "SELECT {ORGANISATION_READ} FROM organisations ORDER BY name, id"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -265,6 +278,15 @@ fn organisation_from_row(row: &AnyRow) -> Result<Organisation> {
         channel: Channel::parse(&row.try_get::<String, _>(4)?)?,
         court: row.try_get(5)?,
         created_at: row.try_get(6)?,
+        record_private_rooms: row.try_get::<i64, _>(7)? != 0,
+        recording_retention_days: row
+            .try_get::<Option<i64>, _>(8)?
+            .map(|days| {
+                u32::try_from(days).map_err(|_| {
+                    Error::Internal(format!("retention of {days} days in the database"))
+                })
+            })
+            .transpose()?,
     })
 }
 

@@ -59,6 +59,41 @@ text_enum!(
         SetupCompleted = "setup.completed",
         /// Phones stored in clear by an older version were sealed at startup.
         StorePhonesSealed = "store.phones_sealed",
+        /// A session's recording began (detail: the recording, whether private rooms are
+        /// recorded).
+        RecordingStarted = "recording.started",
+        /// A recording was paused.
+        RecordingPaused = "recording.paused",
+        /// A paused recording went on.
+        RecordingResumed = "recording.resumed",
+        /// A recording was stopped; its files are being finalised.
+        RecordingStopped = "recording.stopped",
+        /// A recording's files were finalised and its manifest signed (detail: the
+        /// manifest's SHA-256, which enters the chain here).
+        RecordingFinalised = "recording.finalised",
+        /// A recording cut short by a crash was recovered from its logs and marked
+        /// interrupted (detail: the manifest's SHA-256).
+        RecordingInterrupted = "recording.interrupted",
+        /// A recording could not be made or recovered (detail: why).
+        RecordingFailed = "recording.failed",
+        /// Someone opened a recording's review page.
+        RecordingViewed = "recording.viewed",
+        /// Someone downloaded a recording's file or its whole archive (detail: which).
+        RecordingDownloaded = "recording.downloaded",
+        /// A hold keeps a recording past its retention date (detail: the reason).
+        RecordingHeld = "recording.held",
+        /// A hold was lifted; the retention policy applies again.
+        RecordingReleased = "recording.released",
+        /// A recording's files were deleted under the retention policy.
+        RecordingDeleted = "recording.deleted",
+        /// A recording's files were checked against its signed manifest (detail: the
+        /// result and what failed).
+        RecordingIntegrityChecked = "recording.integrity_checked",
+        /// An organisation changed whether private rooms are recorded or how long
+        /// recordings are kept.
+        OrganisationRecordingPolicyChanged = "organisation.recording_policy_changed",
+        /// The platform's manifest-signing key was replaced (detail: the new key's id).
+        SigningKeyRotated = "signing_key.rotated",
     }
 );
 
@@ -102,6 +137,21 @@ text_enum!(
         Unlocked = "unlocked",
         /// A moderator ended the session for everyone.
         Ended = "ended",
+        /// Everyone was told the session is about to be recorded (detail: when it starts).
+        RecordingNotice = "recording_notice",
+        /// Recording began (detail: the recording id).
+        RecordingStarted = "recording_started",
+        /// Recording was paused.
+        RecordingPaused = "recording_paused",
+        /// Recording went on after a pause.
+        RecordingResumed = "recording_resumed",
+        /// Recording was stopped.
+        RecordingStopped = "recording_stopped",
+        /// Someone moved into a private room that is not recorded: from here their media is
+        /// a gap in the recording (the space is the room entered).
+        RecordingPrivateRoomSkipped = "recording_private_room_skipped",
+        /// The recording was cut short (the server stopped) and recovered up to that point.
+        RecordingInterrupted = "recording_interrupted",
     }
 );
 

@@ -7,8 +7,9 @@
 import type { MessageKey } from '../i18n';
 
 /**
- * Every audit action, with its words. Actions about staff accounts, organisations and the store
- * are never in a case's trail, the only trail the desk shows, so they have none (null).
+ * Every audit action, with its words. Actions about staff accounts, organisations, the store and
+ * the signing key are never in a case's trail, the only trail the desk shows, so they have none
+ * (null).
  */
 export const AUDIT_ACTION_WORDS = {
   'case.created': 'audit.case.created',
@@ -34,6 +35,21 @@ export const AUDIT_ACTION_WORDS = {
   'staff.refresh_token_reused': null,
   'setup.completed': null,
   'store.phones_sealed': null,
+  'recording.started': 'audit.recording.started',
+  'recording.paused': 'audit.recording.paused',
+  'recording.resumed': 'audit.recording.resumed',
+  'recording.stopped': 'audit.recording.stopped',
+  'recording.finalised': 'audit.recording.finalised',
+  'recording.interrupted': 'audit.recording.interrupted',
+  'recording.failed': 'audit.recording.failed',
+  'recording.viewed': 'audit.recording.viewed',
+  'recording.downloaded': 'audit.recording.downloaded',
+  'recording.held': 'audit.recording.held',
+  'recording.released': 'audit.recording.released',
+  'recording.deleted': 'audit.recording.deleted',
+  'recording.integrity_checked': 'audit.recording.integrity_checked',
+  'organisation.recording_policy_changed': null,
+  'signing_key.rotated': null,
 } as const satisfies Record<string, MessageKey | null>;
 
 /** What an audit entry records (`AuditEntry.action`). */
@@ -63,6 +79,13 @@ export const SESSION_EVENT_SENTENCES = {
   locked: 'record.event.locked',
   unlocked: 'record.event.unlocked',
   ended: 'record.event.ended',
+  recording_notice: 'record.event.recording_notice',
+  recording_started: 'record.event.recording_started',
+  recording_paused: 'record.event.recording_paused',
+  recording_resumed: 'record.event.recording_resumed',
+  recording_stopped: 'record.event.recording_stopped',
+  recording_private_room_skipped: 'record.event.recording_private_room_skipped',
+  recording_interrupted: 'record.event.recording_interrupted',
 } as const satisfies Record<string, MessageKey | null>;
 
 /** What a session-record entry says happened (`SessionEvent.kind`). */
