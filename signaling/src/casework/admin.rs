@@ -1,12 +1,13 @@
 //! `/api/v1/organisations` and `/api/v1/staff`: what administrators manage.
 //!
 //! A system administrator (no organisation) creates organisations and accounts anywhere;
-//! an organisation's administrator manages the accounts of that organisation only.
+//! an organisation's administrator manages the accounts of that organisation only, and its
+//! recording policy.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,7 @@ use super::{Body, body, sees_everything};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::staff::{Administrator, CaseWorker, StaffSession, SystemAdministrator};
+use accord_cases::forms::recordings::RecordingPolicyForm;
 use accord_cases::forms::staff::{OrganisationForm, StaffForm};
 use accord_cases::staff_password::hash_password_blocking;
 use accord_cases::store::model::{Organisation, StaffRole};
@@ -25,6 +27,10 @@ pub(super) fn router() -> Router<AppState> {
         .route(
             "/api/v1/organisations",
             get(organisations).post(create_organisation),
+        )
+        .route(
+            "/api/v1/organisations/{id}/recording-policy",
+            patch(set_recording_policy),
         )
         .route("/api/v1/staff", get(staff_list).post(create_staff))
         .route("/api/v1/staff/{id}/disable", post(disable_staff))
@@ -60,6 +66,24 @@ async fn create_organisation(
         .create_organisation(&session.actor(), new)
         .await?;
     Ok((StatusCode::CREATED, Json(org)))
+}
+
+/// Whether the organisation's private rooms are recorded and how long its recordings are
+/// kept: its own administrators or a system administrator decide.
+async fn set_recording_policy(
+    State(state): State<AppState>,
+    session: Administrator,
+    Path(id): Path<OrganisationId>,
+    form: Body<RecordingPolicyForm>,
+) -> Result<Json<Organisation>> {
+    session.require_manager_of(Some(id.as_str()))?;
+    let current = state.store().organisation(&id).await?;
+    let policy = body(form)?.validate(current.recording_policy())?;
+    let org = state
+        .store()
+        .set_recording_policy(&session.actor(), &id, policy)
+        .await?;
+    Ok(Json(org))
 }
 
 #[derive(Debug, Default, Deserialize)]
