@@ -127,6 +127,25 @@ impl ChainWriter {
     /// grew, appended and written through to the OS. Call it after flushing the logs, so that
     /// segments end on whole records. `None` when nothing grew.
     pub fn checkpoint<P: AsRef<Path>>(&mut self, files: &[P]) -> Result<Option<Checkpoint>> {
+        let before = (self.seq, self.head, self.covered.clone());
+        let appended = self.append_segments(files);
+        match appended {
+            Ok(false) => Ok(None),
+            Ok(true) => Ok(Some(Checkpoint {
+                seq: self.seq,
+                head: hex::encode(self.head),
+            })),
+            Err(e) => {
+                // Nothing of a failed checkpoint counts: the next one chains the same bytes
+                // again, linked to the last entry that reached the file.
+                (self.seq, self.head, self.covered) = before;
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds the entries for what grew and writes them; whether there were any.
+    fn append_segments<P: AsRef<Path>>(&mut self, files: &[P]) -> Result<bool> {
         let mut lines = Vec::new();
         for path in files {
             let path = path.as_ref();
@@ -167,16 +186,22 @@ impl ChainWriter {
             lines.extend_from_slice(&line);
         }
         if lines.is_empty() {
-            return Ok(None);
+            return Ok(false);
         }
+        let path = &self.path;
+        let written = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+            .len();
         // One write per checkpoint: a crash cuts at most its last line, which `open` drops.
-        self.file
-            .write_all(&lines)
-            .map_err(|e| Error::io(format!("appending to {}", self.path.display()), e))?;
-        Ok(Some(Checkpoint {
-            seq: self.seq,
-            head: hex::encode(self.head),
-        }))
+        if let Err(e) = self.file.write_all(&lines) {
+            // A short write would leave half a line for the next entries to follow.
+            let _ = self.file.set_len(written);
+            let _ = self.file.seek(SeekFrom::Start(written));
+            return Err(Error::io(format!("appending to {}", path.display()), e));
+        }
+        Ok(true)
     }
 
     fn next_entry(

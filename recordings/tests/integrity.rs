@@ -551,3 +551,23 @@ fn input_that_is_no_recording_is_an_error_not_a_report() {
     assert!(!empty.ok);
     assert!(empty.problems.iter().any(|p| p.file == MANIFEST_FILE));
 }
+
+#[test]
+fn a_failed_checkpoint_leaves_the_chain_as_it_was() {
+    let mut fixture = Fixture::new();
+    fixture.record_second();
+    fixture.checkpoint();
+    fixture.record_second();
+    let missing = fixture.dir.join("t09-audio.rtplog");
+    let logs = [fixture.dir.join(AUDIO_LOG), missing];
+    assert!(fixture.chain.checkpoint(&logs).is_err());
+    assert_eq!(fixture.chain.segments(), 2);
+    assert_eq!(
+        fixture.checkpoint(),
+        4,
+        "the next checkpoint chains what grew"
+    );
+    let check = verify_chain(&fixture.dir);
+    assert!(check.ok(), "{:?}", check.problem);
+    assert_eq!(check.segments, 4);
+}
