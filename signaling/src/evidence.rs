@@ -1,5 +1,5 @@
 //! Evidence files as they arrive from phones: streaming one upload into the blob store while
-//! checking its size and its kind. Which kinds are taken, and how a file's kind and name are
+//! checking its size and its kind; and any blob streamed back out as a response body. Which kinds are taken, and how a file's kind and name are
 //! read, are the domain's rules ([`accord_cases::evidence_files`]).
 
 use axum::extract::Multipart;
@@ -8,6 +8,24 @@ use axum::extract::multipart::{Field, MultipartError};
 use crate::error::{Error, Result};
 use accord_cases::blobs::{BlobStore, BlobWriter};
 use accord_cases::evidence_files::{SNIFF_LEN, clean_file_name, sniff};
+
+/// A blob's content as a response body, read 64 KiB at a time.
+pub fn blob_body(reader: accord_cases::blobs::BlobReader) -> axum::body::Body {
+    use tokio::io::AsyncReadExt;
+    let chunks = futures_util::stream::unfold(Some(reader), |reader| async move {
+        let mut reader = reader?;
+        let mut buffer = vec![0u8; 64 * 1024];
+        match reader.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok::<_, std::io::Error>(buffer), Some(reader)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    axum::body::Body::from_stream(chunks)
+}
 
 /// Largest evidence file unless configured: a phone photo or a scanned PDF fits easily.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;

@@ -6,7 +6,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tokio::io::AsyncReadExt;
 
 use super::{party_of, shown, visible_case};
 use crate::AppState;
@@ -174,19 +173,7 @@ pub(crate) async fn serve_evidence(state: &AppState, record: &Evidence) -> Resul
         .open(&record.sha256)
         .await?
         .ok_or_else(|| Error::Internal(format!("blob {} is missing", record.sha256)))?;
-    let chunks = futures_util::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
-        let mut buffer = vec![0u8; 64 * 1024];
-        match reader.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(buffer), Some(reader)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
-    let mut response = axum::body::Body::from_stream(chunks).into_response();
+    let mut response = crate::evidence::blob_body(reader).into_response();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&record.media_type) {
         headers.insert(header::CONTENT_TYPE, value);

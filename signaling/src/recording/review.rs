@@ -387,7 +387,7 @@ async fn file(
             .open_range(&entry.sha256, start, Some(end))
             .await?
             .ok_or_else(|| Error::Internal(format!("the file {name} of a recording is missing")))?;
-        stream_body(reader).into_response()
+        crate::evidence::blob_body(reader).into_response()
     };
     if partial {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -411,22 +411,6 @@ async fn file(
         HeaderValue::from_static("private, no-store"),
     );
     Ok(response)
-}
-
-fn stream_body(reader: accord_cases::blobs::BlobReader) -> axum::body::Body {
-    let chunks = futures_util::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
-        let mut buffer = vec![0u8; 64 * 1024];
-        match reader.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(buffer), Some(reader)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
-    axum::body::Body::from_stream(chunks)
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -536,7 +520,7 @@ async fn archive(
     // The open file stays readable after its name is gone; the folder goes with `folder`.
     let _ = tokio::fs::remove_file(&zip_path).await;
     drop(folder);
-    let mut response = stream_body(Box::pin(file)).into_response();
+    let mut response = crate::evidence::blob_body(Box::pin(file)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
