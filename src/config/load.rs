@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Config, ConfigError, LogFormat, invalid};
+use super::{BlobBackend, Config, ConfigError, LogFormat, invalid};
 
 fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
 where
@@ -114,6 +114,25 @@ impl Config {
                     config.signaling.evidence_session_mib = parse_env(key, value)?;
                 }
                 "ACCORD_DATABASE_URL" => config.database.url = value.clone(),
+                "ACCORD_BLOBS_BACKEND" => {
+                    config.blobs.backend = match value.trim() {
+                        "local" => BlobBackend::Local,
+                        "s3" => BlobBackend::S3,
+                        _ => return Err(invalid(key, "local or s3")),
+                    };
+                }
+                "ACCORD_BLOBS_DIR" => config.blobs.dir = PathBuf::from(value),
+                "ACCORD_BLOBS_S3_BUCKET" => config.blobs.s3.bucket = value.clone(),
+                "ACCORD_BLOBS_S3_ENDPOINT" => config.blobs.s3.endpoint = value.clone(),
+                "ACCORD_BLOBS_S3_REGION" => config.blobs.s3.region = value.clone(),
+                "ACCORD_BLOBS_S3_PREFIX" => config.blobs.s3.prefix = value.clone(),
+                "ACCORD_BLOBS_S3_ALLOW_HTTP" => {
+                    config.blobs.s3.allow_http = parse_env(key, value)?;
+                }
+                "ACCORD_S3_ACCESS_KEY_ID" => config.blobs.s3.access_key_id = value.clone(),
+                "ACCORD_S3_SECRET_ACCESS_KEY" => {
+                    config.blobs.s3.secret_access_key = value.clone();
+                }
                 "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
                 "ACCORD_LOG_FORMAT" => {
                     config.log.format = match value.trim() {

@@ -2,27 +2,30 @@
 //! `ACCORD_*` environment variables, then validation. Every default works for a local run.
 //!
 //! [`Config`] is one struct of per-subsystem sections (`[http]`, `[media]`, `[auth]`,
-//! `[notify]`, `[turn]`, `[signaling]`, `[database]`, `[log]`), each with its defaults beside
-//! it (`sections`). [`Config::load`] layers the file and the environment over the defaults
+//! `[notify]`, `[turn]`, `[signaling]`, `[database]`, `[blobs]`, `[log]`), each with its
+//! defaults beside it (`sections`). [`Config::load`] layers the file and the environment over the defaults
 //! (`load`), then checks every value that has a range or a shape (`validate`), so the service
 //! refuses to start on a bad value rather than misbehaving later. Errors name the key
 //! (`section.name`, or the environment variable) that is wrong. The crates are handed their
-//! own settings, derived here: [`Config::sfu`], [`Config::signaling`], [`Config::database_url`].
+//! own settings, derived here: [`Config::sfu`], [`Config::signaling`], [`Config::database_url`],
+//! [`Config::blob_store`].
 
 mod load;
+mod recording;
 mod sections;
 mod validate;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use accord_cases::blobs::{BlobStoreConfig, S3Config};
 use accord_cases::notify::NotifyConfig;
 use accord_sfu::{SfuConfig, TurnConfig};
 use accord_signaling::SignalingConfig;
 
 pub use sections::{
-    AuthConfig, Config, DatabaseConfig, HttpConfig, LogConfig, LogFormat, MediaConfig,
-    NotifySection, SignalingSection, TurnSection,
+    AuthConfig, BlobBackend, BlobsSection, Config, DatabaseConfig, HttpConfig, LogConfig,
+    LogFormat, MediaConfig, NotifySection, SignalingSection, TurnSection,
 };
 
 /// Why the configuration could not be loaded.
@@ -68,6 +71,28 @@ impl Config {
             format!("sqlite://{}", self.data_dir.join("accord.db").display())
         } else {
             self.database.url.clone()
+        }
+    }
+
+    /// Where blobs are kept: hand it to `accord_cases::blobs::open_store`.
+    pub fn blob_store(&self) -> BlobStoreConfig {
+        match self.blobs.backend {
+            BlobBackend::Local if self.blobs.dir.as_os_str().is_empty() => BlobStoreConfig::Local {
+                dir: self.data_dir.join("blobs"),
+            },
+            BlobBackend::Local => BlobStoreConfig::Local {
+                dir: self.blobs.dir.clone(),
+            },
+            BlobBackend::S3 => {
+                let s3 = &self.blobs.s3;
+                BlobStoreConfig::S3(S3Config {
+                    bucket: s3.bucket.trim().to_owned(),
+                    endpoint: s3.endpoint.trim().to_owned(),
+                    region: s3.region.trim().to_owned(),
+                    prefix: s3.prefix.trim_matches('/').to_owned(),
+                    ..s3.clone()
+                })
+            }
         }
     }
 

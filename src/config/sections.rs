@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use accord_cases::blobs::S3Config;
 use accord_protocol::IceServer;
 use serde::Deserialize;
 
@@ -26,6 +27,8 @@ pub struct Config {
     pub signaling: SignalingSection,
     /// Where case records are kept.
     pub database: DatabaseConfig,
+    /// Where evidence files and recordings are kept.
+    pub blobs: BlobsSection,
     /// Logging.
     pub log: LogConfig,
 }
@@ -144,6 +147,30 @@ pub struct DatabaseConfig {
     pub url: String,
 }
 
+/// `[blobs]`: where evidence files and recordings are kept.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobsSection {
+    /// `local` (a folder) or `s3` (an S3-compatible bucket, `[blobs.s3]`).
+    pub backend: BlobBackend,
+    /// The folder for `local`; empty: `<data_dir>/blobs`.
+    pub dir: PathBuf,
+    /// The bucket for `s3` (`[blobs.s3]`: bucket, endpoint, region, prefix, allow_http; the
+    /// keys from `ACCORD_S3_ACCESS_KEY_ID` and `ACCORD_S3_SECRET_ACCESS_KEY`).
+    pub s3: S3Config,
+}
+
+/// Which blob store `[blobs]` uses.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobBackend {
+    /// A folder on this machine.
+    #[default]
+    Local,
+    /// An S3-compatible bucket.
+    S3,
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -175,6 +202,7 @@ impl Default for Config {
             turn: TurnSection::default(),
             signaling: SignalingSection::default(),
             database: DatabaseConfig::default(),
+            blobs: BlobsSection::default(),
             log: LogConfig::default(),
         }
     }

@@ -98,3 +98,66 @@ fn bad_values_name_their_key() {
     let env = vec![("ACCORD_AUTH_TOKEN_SECRET".to_owned(), "short".to_owned())];
     assert!(Config::load(None, env).is_err());
 }
+
+#[test]
+fn blobs_default_to_the_data_dir_and_s3_comes_from_file_and_environment() {
+    use accord_cases::blobs::BlobStoreConfig;
+    let env = vec![("ACCORD_DATA_DIR".to_owned(), "/srv/accord".to_owned())];
+    let (c, _) = Config::load(None, env).expect("defaults are valid");
+    assert_eq!(
+        c.blob_store(),
+        BlobStoreConfig::Local {
+            dir: PathBuf::from("/srv/accord/blobs")
+        }
+    );
+    let f = write(
+        "[blobs]\nbackend = \"s3\"\n[blobs.s3]\nbucket = \"evidence\"\n\
+         endpoint = \"http://127.0.0.1:9000\"\nallow_http = true\nprefix = \"/accord/prod/\"\n",
+    );
+    let env = vec![
+        (
+            "ACCORD_S3_ACCESS_KEY_ID".to_owned(),
+            "AKIDEXAMPLE".to_owned(),
+        ),
+        (
+            "ACCORD_S3_SECRET_ACCESS_KEY".to_owned(),
+            "do-not-log-me".to_owned(),
+        ),
+    ];
+    let (c, unknown) = Config::load(Some(&f.0), env).expect("valid");
+    assert!(unknown.is_empty(), "{unknown:?}");
+    let BlobStoreConfig::S3(s3) = c.blob_store() else {
+        panic!("backend s3 opens a bucket");
+    };
+    assert_eq!(
+        (s3.bucket.as_str(), s3.prefix.as_str()),
+        ("evidence", "accord/prod")
+    );
+    assert_eq!(s3.secret_access_key, "do-not-log-me");
+    assert!(!format!("{c:?}{s3:?}").contains("do-not-log-me"));
+}
+
+#[test]
+fn an_s3_backend_needs_a_bucket_and_plain_http_only_when_allowed() {
+    let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let err = Config::load(None, env(&[("ACCORD_BLOBS_BACKEND", "s3")])).expect_err("no bucket");
+    assert!(err.to_string().starts_with("blobs.s3.bucket"), "{err}");
+    let http = [
+        ("ACCORD_BLOBS_BACKEND", "s3"),
+        ("ACCORD_BLOBS_S3_BUCKET", "b"),
+        ("ACCORD_BLOBS_S3_ENDPOINT", "http://10.0.0.5:9000"),
+    ];
+    let err = Config::load(None, env(&http)).expect_err("http not allowed");
+    assert!(err.to_string().starts_with("blobs.s3.endpoint"), "{err}");
+    let mut allowed = http.to_vec();
+    allowed.push(("ACCORD_BLOBS_S3_ALLOW_HTTP", "true"));
+    assert!(Config::load(None, env(&allowed)).is_ok());
+    allowed.push(("ACCORD_BLOBS_S3_PREFIX", "a/../b"));
+    let err = Config::load(None, env(&allowed)).expect_err("bad prefix");
+    assert!(err.to_string().starts_with("blobs.s3.prefix"), "{err}");
+}

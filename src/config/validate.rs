@@ -5,7 +5,7 @@ use std::net::{IpAddr, ToSocketAddrs};
 
 use accord_sfu::TcpListen;
 
-use super::{Config, ConfigError, invalid};
+use super::{BlobBackend, Config, ConfigError, invalid};
 
 impl Config {
     /// Checks every value that has a range or a shape; the first bad one is named.
@@ -69,6 +69,59 @@ impl Config {
             ));
         }
         self.announce_ips()?;
+        self.validate_blobs()?;
+        Ok(())
+    }
+
+    /// `[blobs]`: an S3 backend needs a bucket, a web endpoint (plain HTTP only when
+    /// allowed) and a prefix of plain path segments.
+    fn validate_blobs(&self) -> Result<(), ConfigError> {
+        let s3 = &self.blobs.s3;
+        if self.blobs.backend != BlobBackend::S3 {
+            return Ok(());
+        }
+        if s3.bucket.trim().is_empty() {
+            return Err(invalid(
+                "blobs.s3.bucket",
+                "the bucket's name (backend is s3)",
+            ));
+        }
+        let endpoint = s3.endpoint.trim();
+        if !endpoint.is_empty() && !endpoint.starts_with("https://") {
+            if !endpoint.starts_with("http://") {
+                return Err(invalid(
+                    "blobs.s3.endpoint",
+                    "http://… or https://… (or empty for AWS)",
+                ));
+            }
+            if !s3.allow_http {
+                return Err(invalid(
+                    "blobs.s3.endpoint",
+                    "http:// sends data unencrypted; set blobs.s3.allow_http = true to allow it",
+                ));
+            }
+        }
+        let plain_segment = |segment: &str| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        let prefix = s3.prefix.trim_matches('/');
+        if !prefix.is_empty() && !prefix.split('/').all(plain_segment) {
+            return Err(invalid(
+                "blobs.s3.prefix",
+                "path segments of letters, digits, '-', '_' and '.' (accord/prod)",
+            ));
+        }
+        if s3.access_key_id.is_empty() != s3.secret_access_key.is_empty() {
+            return Err(invalid(
+                "blobs.s3.secret_access_key",
+                "both ACCORD_S3_ACCESS_KEY_ID and ACCORD_S3_SECRET_ACCESS_KEY, or neither",
+            ));
+        }
         Ok(())
     }
 
