@@ -425,6 +425,8 @@ async fn nothing_from_an_unrecorded_private_room_reaches_the_recorder() {
     let room = RoomId::new("caucus");
     let alice = Publisher::join(&sfu, &room, "alice").await;
     let bob = Publisher::join(&sfu, &room, "bob").await;
+    // Nobody subscribes, so any keyframe request from now on is the recorder's.
+    let keyframe_requests = sfu.stats().keyframe_requests;
     let mut tap = sfu.tap_room(&room, TapConfig::default()).expect("a tap");
     let mut seen = Seen::default();
     collect_until(
@@ -434,6 +436,10 @@ async fn nothing_from_an_unrecorded_private_room_reaches_the_recorder() {
         |s| s.packets_of("alice") > 20 && s.packets_of("bob") > 20,
     )
     .await;
+    assert!(
+        sfu.stats().keyframe_requests >= keyframe_requests + 2,
+        "a starting tap asks each camera for a keyframe"
+    );
 
     bob.handle.move_to(Space(1)).await.expect("moved");
     let mut private = Seen::default();
