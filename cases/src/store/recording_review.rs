@@ -4,6 +4,7 @@
 //! trail must also show.
 
 use serde_json::json;
+use sqlx::Row;
 
 use super::cases::subject;
 use super::model::{Actor, CaseStatus, Organisation};
@@ -214,12 +215,28 @@ impl Store {
         id: &OrganisationId,
         policy: RecordingPolicy,
     ) -> Result<Organisation> {
-        let before = self.organisation(id).await?;
-        let was = before.recording_policy();
-        if was == policy {
-            return Ok(before);
-        }
         let mut tx = self.begin().await?;
+        // Read under the row's lock, so the audit entry's "from" is what this change replaced
+        // even when two administrators change the policy at once.
+        let row = sqlx::query(&format!(
+            "SELECT CAST(CASE WHEN record_private_rooms THEN 1 ELSE 0 END AS BIGINT), \
+             recording_retention_days FROM organisations WHERE id = $1{}",
+            self.backend.lock_row()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound("no such organisation"))?;
+        let was = RecordingPolicy {
+            record_private_rooms: row.try_get::<i64, _>(0)? != 0,
+            recording_retention_days: row
+                .try_get::<Option<i64>, _>(1)?
+                .and_then(|days| u32::try_from(days).ok()),
+        };
+        if was == policy {
+            drop(tx);
+            return self.organisation(id).await;
+        }
         sqlx::query(
             "UPDATE organisations SET record_private_rooms = $1, recording_retention_days = $2 \
              WHERE id = $3",
