@@ -37,6 +37,10 @@ pub(crate) enum TapCommand {
     Stop(RoomId, u64),
 }
 
+/// Places in a tap's queue only track events (started, stopped, moved) may take: an eighth of
+/// it, at most this many.
+const TRACK_EVENT_ROOM: usize = 64;
+
 /// A room's tap, as the shard keeps it.
 pub(super) struct RoomTap {
     id: u64,
@@ -82,6 +86,19 @@ impl TrackTap {
             withheld,
             private,
         }
+    }
+
+    /// Queues a packet or sender report for the recorder; a queue that has only the room kept
+    /// for track events left drops it and counts the drop, so a recorder that falls behind
+    /// loses media, never the news that a track started or stopped.
+    fn deliver_media(&self, event: TapEvent, stats: &SfuStats) -> bool {
+        let kept = (self.events.max_capacity() / 8).min(TRACK_EVENT_ROOM);
+        if self.events.capacity() <= kept {
+            self.shared.dropped.fetch_add(1, Relaxed);
+            stats.add_recorder_dropped();
+            return false;
+        }
+        self.deliver(event, stats)
     }
 
     /// Queues an event for the recorder; a full queue drops it and counts the drop.
@@ -141,7 +158,7 @@ impl TrackTap {
                 payload,
             },
         };
-        if self.deliver(event, stats) {
+        if self.deliver_media(event, stats) {
             self.shared.delivered.fetch_add(1, Relaxed);
             stats.add_recorded(1);
             if self.private {
@@ -167,7 +184,7 @@ impl TrackTap {
             return;
         }
         let offset = self.forwarder.timestamp_offset();
-        self.deliver(
+        self.deliver_media(
             TapEvent::SenderReport {
                 track: track.clone(),
                 arrival: report.arrival,
@@ -510,6 +527,29 @@ mod tests {
         assert_eq!(tap.shared.withheld_private.load(Relaxed), 5);
         assert_eq!(stats.snapshot().recorder_withheld_private, 5);
         assert_eq!(stats.snapshot().recorded_packets, 0);
+    }
+
+    #[test]
+    fn a_recorder_behind_loses_packets_but_hears_of_tracks() {
+        let stats = SfuStats::default();
+        let (mut tap, mut received) = tap(16, false, false);
+        feed(&mut tap, &stats, 0..40);
+        let delivered = tap.shared.delivered.load(Relaxed);
+        assert!(
+            delivered < 16,
+            "media leaves room in the queue: {delivered}"
+        );
+        let stopped = TapEvent::TrackStopped {
+            track: TrackId::new("TR_test"),
+            reason: TapStopReason::Left,
+            at: Instant::now(),
+        };
+        assert!(tap.deliver(stopped, &stats), "the track event still fits");
+        let mut last = None;
+        while let Ok(event) = received.try_recv() {
+            last = Some(event);
+        }
+        assert!(matches!(last, Some(TapEvent::TrackStopped { .. })));
     }
 
     #[test]
