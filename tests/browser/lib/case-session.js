@@ -2,9 +2,10 @@
 // organisation and a mediator, a case with both sides (the applicant with a lawyer who
 // follows them), a session opened by its mediator, and an invite link for every party.
 
-const PASSWORD = 'correct horse battery';
+export const PASSWORD = 'correct horse battery';
 
-async function call(server, method, path, body, token) {
+/** One API call; throws with the server's answer unless it is a 2xx. */
+export async function call(server, method, path, body, token) {
   const response = await fetch(`${server.httpUrl}${path}`, {
     method,
     headers: {
@@ -56,5 +57,10 @@ export async function createCaseSession(server) {
     links,
     /** Staff API calls as the mediator. */
     get: (path) => call(server, 'GET', path, undefined, mediator),
+    /** Any API call as the mediator. */
+    asMediator: (method, path, body) => call(server, method, path, body, mediator),
+    /** Any API call as the system administrator (makes staff, organisations). */
+    asAdmin: (method, path, body) => call(server, method, path, body, admin),
+    organisationId: org.id,
   };
 }

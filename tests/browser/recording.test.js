@@ -1,0 +1,238 @@
+// Recording a mediation and reviewing it as the court, in real Chromium against the real
+// server. Live: the mediator (desktop, staff console) and a party (phone) are in a case
+// session; the mediator starts recording and both pages show the spoken notice, then the REC
+// badge; a second party admitted later sees the badge from the moment they arrive; pause and
+// resume show on every page; the mediator stops. Review: the case goes to the court for
+// confirmation, a judge of that court signs in on the staff desk and opens the recording:
+// every tile plays and decodes frames, a timeline entry seeks to its moment, and the integrity
+// banner says verified. A judge of another court meets "not found" in the page and from the
+// API, and the view is in the case's audit trail.
+//
+// Every wait is for a state, with room to spare: the machine may be busy (run it with CPU
+// hogs too). Needs web-client/dist, target/debug/accord and ffmpeg.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { PASSWORD, call, createCaseSession } from './lib/case-session.js';
+import { ARTIFACTS_DIR, startServer } from './lib/server.js';
+import { clickJoin, joinAndWait, openClient, openConsole, waitFor, waitInRoom } from './lib/web-client.js';
+
+/** The court the organisation sends its cases to, and one it does not. */
+const OWN_COURT = '深圳市宝安区人民法院';
+const OTHER_COURT = '深圳市南山区人民法院';
+/** How long a state may take to show on a loaded machine (never a measured time). */
+const SLOW = 60_000;
+/** Seconds of media recorded while everyone is in the room, so every tile has frames to play. */
+const RECORDED_SECONDS = 6;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The badge's state on a page ('rec', 'paused', 'not-recorded'), or 'off' while it is hidden. */
+async function badgeState(client) {
+  const badge = client.page.getByTestId('recording-badge');
+  if (!(await badge.count()) || !(await badge.isVisible())) return 'off';
+  return (await badge.getAttribute('data-state')) ?? 'off';
+}
+
+async function waitBadge(clients, state) {
+  for (const client of clients) {
+    await waitFor(`${client.name}'s badge to be ${state}`, async () => (await badgeState(client)) === state, SLOW, 200);
+  }
+}
+
+/** Waits for the notice of `kind` on each page and presses its "知道了", as a person would. */
+async function readNotice(clients, kind) {
+  for (const client of clients) {
+    const notice = client.page.getByTestId('recording-notice');
+    await waitFor(`${client.name}'s ${kind} notice`, async () => (await notice.isVisible()) && (await notice.getAttribute('data-kind')) === kind, SLOW, 200);
+    assert.ok((await client.page.getByTestId('recording-notice-text').innerText()).trim().length > 0, `${client.name}'s ${kind} notice has no text`);
+    await client.page.getByTestId('recording-notice-ok').click();
+    await notice.waitFor({ state: 'hidden', timeout: SLOW });
+  }
+}
+
+/** The case's statuses from a new case to the court's confirmation, in order. */
+const TO_CONFIRMATION = ['accepted', 'assigned', 'in_mediation', 'agreement_reached', 'signed', 'confirmation_requested'];
+
+describe('recording a session and the court reviewing it', () => {
+  let server;
+  let world;
+  let recordingId;
+  const clients = [];
+
+  before(async () => {
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    server = await startServer({ name: 'recording' });
+    world = await createCaseSession(server);
+  });
+
+  /** A staff desk opened at `url` (a bookmark), where `username` signs in as a person would. */
+  async function signedInAt(url, username) {
+    const desk = await openClient(username, url);
+    clients.push(desk);
+    await desk.page.getByTestId('login-form').waitFor({ timeout: SLOW });
+    await desk.page.getByTestId('login-username').fill(username);
+    await desk.page.getByTestId('login-password').fill(PASSWORD);
+    await desk.page.getByTestId('login-submit').click();
+    return desk;
+  }
+
+  after(async () => {
+    for (const client of clients) {
+      client.saveConsole(join(ARTIFACTS_DIR, `recording-${client.name}-console.log`));
+      await client.close();
+    }
+    await server?.stop();
+  });
+
+  test('everyone in the room is told, and sees the badge follow the recording', async () => {
+    const mediator = await openClient('mediator', world.mediatorLink);
+    const applicant = await openClient('applicant', world.links['张三'], { phone: true });
+    clients.push(mediator, applicant);
+    await clickJoin(mediator);
+    await waitInRoom(mediator, SLOW);
+    await joinAndWait(applicant);
+    await openConsole(mediator);
+    await waitFor('the applicant waiting', async () => (await mediator.state())?.waiting?.length === 1, SLOW);
+    await mediator.page.getByTestId('admit-all').click();
+    await waitInRoom(applicant, SLOW);
+
+    await mediator.page.getByTestId('record-start').click();
+    // The notice first, on both pages, with words in it, before anything is recorded.
+    for (const client of [mediator, applicant]) {
+      const notice = client.page.getByTestId('recording-notice');
+      await notice.waitFor({ state: 'visible', timeout: SLOW });
+      const text = (await client.page.getByTestId('recording-notice-text').innerText()).trim();
+      assert.ok(text.length > 0, `${client.name}'s notice has no text`);
+      assert.equal(await notice.getAttribute('data-kind'), 'starting');
+    }
+    await mediator.page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-notice-mediator.png') });
+    await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-notice-applicant.png') });
+    await waitBadge([mediator, applicant], 'rec');
+    await waitFor('the console to say it records', async () =>
+      (await mediator.page.getByTestId('recording-controls').getAttribute('data-state')) === 'on', SLOW);
+
+    // Someone who arrives while it runs sees the badge from the moment they are in.
+    const respondent = await openClient('respondent', world.links['李四'], { phone: true });
+    clients.push(respondent);
+    await joinAndWait(respondent);
+    await waitFor('the respondent waiting', async () => (await mediator.state())?.waiting?.length === 1, SLOW);
+    await mediator.page.getByTestId('admit-all').click();
+    await waitInRoom(respondent, SLOW);
+    await waitBadge([respondent], 'rec');
+    await respondent.page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-badge-late-joiner.png') });
+    const everyone = [mediator, applicant, respondent];
+    // Media from all three for a while, so the review has something to play of each.
+    await waitFor('the respondent receiving media', async () => ((await respondent.stats())?.inbound ?? []).some((s) => s.packetsReceived > 50), SLOW);
+    await sleep(RECORDED_SECONDS * 1000);
+
+    await mediator.page.getByTestId('record-pause').click();
+    await waitBadge(everyone, 'paused');
+    await readNotice(everyone, 'paused');
+    await mediator.page.getByTestId('record-resume').click();
+    await waitBadge(everyone, 'rec');
+    await readNotice(everyone, 'resumed');
+    await sleep(RECORDED_SECONDS * 1000);
+
+    // Stopping asks for confirmation; the page's dialog handler says yes.
+    await mediator.page.getByTestId('record-stop').click();
+    await waitBadge(everyone, 'off');
+    await waitFor('the console to offer a new start', async () => (await mediator.page.getByTestId('record-start').count()) === 1, SLOW);
+
+    // The recording is finalised and stored; the session may go on.
+    const done = await waitFor('the recording to be complete', async () => {
+      const { recordings } = await world.get(`/api/v1/cases/${world.caseId}/recordings`);
+      const finished = recordings.find((r) => !['recording', 'paused', 'finalising'].includes(r.status));
+      return finished ?? null;
+    }, 120_000, 500);
+    assert.equal(done.status, 'complete', JSON.stringify(done));
+    recordingId = done.id;
+
+    await mediator.page.getByTestId('end-session').click();
+    await mediator.page.getByTestId('message-screen').waitFor({ timeout: SLOW });
+  });
+
+  test('the court of the case reviews it; another court cannot', async () => {
+    assert.ok(recordingId, 'the first test made a recording');
+    // The organisation sends its cases to its court; the case goes there for confirmation.
+    const organisations = await world.asAdmin('GET', '/api/v1/organisations');
+    const organisation = (organisations.items ?? organisations).find((o) => o.id === world.organisationId);
+    assert.equal(organisation?.court, OWN_COURT, JSON.stringify(organisations));
+    const current = (await world.get(`/api/v1/cases/${world.caseId}`)).case.status;
+    for (const status of TO_CONFIRMATION.slice(TO_CONFIRMATION.indexOf(current) + 1)) {
+      await world.asMediator('POST', `/api/v1/cases/${world.caseId}/status`, { status });
+    }
+    assert.equal((await world.get(`/api/v1/cases/${world.caseId}`)).case.status, 'confirmation_requested');
+
+    const judge = async (username, court) => {
+      const staff = await world.asAdmin('POST', '/api/v1/staff', { username, display_name: `${username}法官`, password: PASSWORD, role: 'court', court });
+      const { access_token: token } = await call(server, 'POST', '/api/v1/auth/login', { username, password: PASSWORD });
+      return { id: staff.id, token };
+    };
+    const { id: judgeId, token: ownJudge } = await judge('judge', OWN_COURT);
+    const { token: otherJudge } = await judge('stranger', OTHER_COURT);
+
+    // The check against the signed manifest runs after upload; the page shows its result.
+    const detail = await waitFor('the integrity check to pass', async () => {
+      const d = await call(server, 'GET', `/api/v1/recordings/${recordingId}`, undefined, ownJudge);
+      assert.notEqual(d.verification.state, 'failed', JSON.stringify(d.verification));
+      return d.verification.state === 'verified' ? d : null;
+    }, SLOW, 1_000);
+    writeFileSync(join(ARTIFACTS_DIR, 'recording-detail.json'), JSON.stringify(detail, null, 1));
+    const videos = detail.tracks.filter((t) => t.kind === 'video');
+    assert.equal(videos.length, 3, `a video track per person: ${JSON.stringify(detail.tracks.map((t) => t.name))}`);
+
+    // The judge opens the recording's address, signs in, and lands on it.
+    const reviewUrl = `${server.httpUrl}/staff/recordings/${recordingId}`;
+    const { page } = await signedInAt(reviewUrl, 'judge');
+    await page.getByTestId('recording-review').waitFor({ timeout: SLOW });
+    assert.equal(await page.getByTestId('review-integrity').getAttribute('data-state'), 'verified');
+    assert.equal(await page.getByTestId('review-tile').count(), videos.length);
+
+    // Played through, every tile's clock moves and its video decodes frames.
+    const review = () => page.evaluate(() => window.ACCORD?.review ?? null);
+    await page.getByTestId('review-play').click();
+    const firstSeen = new Map();
+    await waitFor('every tile playing with frames decoded', async () => {
+      const snapshot = await review();
+      if (!snapshot?.playing && snapshot?.masterTime < snapshot?.duration - 1) await page.getByTestId('review-play').click();
+      return snapshot?.tiles.every((tile) => {
+        if (tile.presence !== 'inside') return false;
+        if (!firstSeen.has(tile.name)) firstSeen.set(tile.name, tile.currentTime);
+        return tile.currentTime > firstSeen.get(tile.name) + 0.5 && tile.framesDecoded > 0;
+      });
+    }, 120_000, 250);
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-review.png'), fullPage: true });
+
+    // A timeline entry inside the recording takes playback to its moment.
+    await page.getByTestId('review-play').click();
+    await waitFor('playback paused', async () => (await review())?.playing === false, SLOW);
+    const entries = await page.getByTestId('timeline-entry').evaluateAll((rows) =>
+      rows.map((row, index) => ({ index, kind: row.dataset.kind, atMs: Number(row.dataset.atMs) })),
+    );
+    const duration = (await review()).duration;
+    const inside = entries.filter((e) => e.atMs > 1_000 && e.atMs < duration * 1000 - 1_000);
+    assert.ok(inside.length > 0, `an entry inside the recording: ${JSON.stringify(entries)} (duration ${duration} s)`);
+    const target = inside[Math.floor(inside.length / 2)];
+    const masterBefore = (await review()).masterTime;
+    await page.getByTestId('timeline-entry').nth(target.index).click();
+    await waitFor(`playback at ${target.atMs} ms (was ${masterBefore} s)`, async () =>
+      Math.abs((await review()).masterTime - target.atMs / 1000) < 1, SLOW);
+
+    // Another court's judge: not found, in the page and from the API.
+    const answer = await fetch(`${server.httpUrl}/api/v1/recordings/${recordingId}`, { headers: { authorization: `Bearer ${otherJudge}` } });
+    assert.equal(answer.status, 404);
+    const strangerDesk = await signedInAt(reviewUrl, 'stranger');
+    const error = strangerDesk.page.getByTestId('review-error');
+    await error.waitFor({ timeout: SLOW });
+    assert.equal(await error.getAttribute('data-status'), '404');
+
+    // The judge's view is in the case's audit trail.
+    const audit = await world.get(`/api/v1/cases/${world.caseId}/audit`);
+    const views = audit.items.filter((item) => item.action === 'recording.viewed' && item.detail.includes(recordingId));
+    assert.ok(views.some((item) => item.actor === `staff:${judgeId}`), `a view by the judge (${judgeId}) in ${JSON.stringify(views)}`);
+  });
+});
