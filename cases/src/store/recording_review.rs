@@ -128,6 +128,23 @@ impl Store {
         .await
     }
 
+    /// Whether a blob is still someone's: evidence, or a file of a recording not deleted.
+    /// Blobs are kept by content, so two records can share one; retention deletes a blob only
+    /// when this says no.
+    pub async fn blob_in_use(&self, sha256: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM evidence WHERE sha256 = $1) + \
+             (SELECT COUNT(*) FROM recording_files f JOIN recordings r ON r.id = f.recording_id \
+              WHERE f.sha256 = $1 AND r.status <> $2)",
+        )
+        .bind(sha256)
+        .bind(RecordingStatus::Deleted.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let count: i64 = sqlx::Row::try_get(&row, 0)?;
+        Ok(count > 0)
+    }
+
     /// Stores the result of checking a recording's files against its signed manifest.
     pub async fn set_recording_integrity(
         &self,

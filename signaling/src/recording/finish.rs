@@ -274,15 +274,29 @@ pub async fn retention(state: &AppState) -> crate::Result<usize> {
     let due = state.store().recordings_due_for_deletion(now_ms()).await?;
     let mut deleted = 0;
     for record in due {
-        for file in state.store().recording_files(&record.id).await? {
+        // The record first: it refuses a recording held meanwhile, and a blob is deleted only
+        // once no record still names it.
+        let files = state.store().recording_files(&record.id).await?;
+        match state
+            .store()
+            .mark_recording_deleted(&Actor::System, &record.id)
+            .await
+        {
+            Ok(_) => {}
+            Err(accord_cases::Error::Conflict(why)) => {
+                tracing::info!(recording = %record.id, why = %why, "a recording due for deletion is kept");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        for file in files {
+            if state.store().blob_in_use(&file.sha256).await? {
+                continue;
+            }
             if let Err(e) = state.blobs().delete(&file.sha256).await {
                 tracing::warn!(error = %e, recording = %record.id, "cannot delete a recording's file");
             }
         }
-        state
-            .store()
-            .mark_recording_deleted(&Actor::System, &record.id)
-            .await?;
         deleted += 1;
     }
     Ok(deleted)
