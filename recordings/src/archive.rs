@@ -74,16 +74,6 @@ fn zip_error(what: &str, e: ZipError) -> Error {
     }
 }
 
-/// A file of a recording as its source holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceFile {
-    /// Its name in the recording folder; for a ZIP entry outside the recording's top folder
-    /// (or in a subfolder), its whole path in the ZIP.
-    pub name: String,
-    /// Bytes, as the source declares them.
-    pub size: u64,
-}
-
 /// A recording to read: its folder, or its exported ZIP.
 #[derive(Debug)]
 pub enum RecordingSource {
@@ -114,9 +104,12 @@ impl RecordingSource {
         Ok(Self::Zip { archive, prefix })
     }
 
-    /// Every file the source holds, by name.
-    pub fn files(&mut self) -> Result<Vec<SourceFile>> {
-        let mut files = Vec::new();
+    /// The names of every file the source holds, sorted: names in the recording folder, and
+    /// for a ZIP entry outside its top folder (or in a subfolder) its whole path in the ZIP.
+    /// A ZIP's are read from its central directory alone, so one damaged entry does not hide
+    /// the others.
+    pub fn file_names(&mut self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
         match self {
             Self::Folder(dir) => {
                 let entries = std::fs::read_dir(&*dir)
@@ -124,36 +117,26 @@ impl RecordingSource {
                 for entry in entries {
                     let entry =
                         entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
-                    let meta = entry
-                        .metadata()
+                    let file_type = entry
+                        .file_type()
                         .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
-                    if meta.is_file() {
-                        files.push(SourceFile {
-                            name: entry.file_name().to_string_lossy().into_owned(),
-                            size: meta.len(),
-                        });
+                    if file_type.is_file() {
+                        names.push(entry.file_name().to_string_lossy().into_owned());
                     }
                 }
             }
             Self::Zip { archive, prefix } => {
-                for i in 0..archive.len() {
-                    let entry = archive
-                        .by_index_raw(i)
-                        .map_err(|e| zip_error("reading the ZIP's directory", e))?;
-                    if entry.is_dir() {
-                        continue;
-                    }
-                    let full = entry.name();
-                    let name = full.strip_prefix(prefix.as_str()).unwrap_or(full);
-                    files.push(SourceFile {
-                        name: name.to_owned(),
-                        size: entry.size(),
-                    });
+                for full in archive.file_names().filter(|n| !n.ends_with('/')) {
+                    names.push(
+                        full.strip_prefix(prefix.as_str())
+                            .unwrap_or(full)
+                            .to_owned(),
+                    );
                 }
             }
         }
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(files)
+        names.sort();
+        Ok(names)
     }
 
     /// A reader over the file `name` of the recording, or `None` when there is no such file.

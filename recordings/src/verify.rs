@@ -273,9 +273,17 @@ fn check_files(
         if !is_plain_name(&entry.name) {
             continue;
         }
-        let Some(reader) = source.open_file(&entry.name)? else {
-            report.fail(&entry.name, "missing");
-            continue;
+        let reader = match source.open_file(&entry.name) {
+            Ok(Some(reader)) => reader,
+            Ok(None) => {
+                report.fail(&entry.name, "missing");
+                continue;
+            }
+            // A damaged ZIP entry is that file's problem, not the end of the check.
+            Err(e) => {
+                report.fail(&entry.name, format!("cannot be read: {e}"));
+                continue;
+            }
         };
         match hash_reader(reader) {
             Ok((size, _)) if size != entry.size => {
@@ -291,10 +299,10 @@ fn check_files(
             Err(e) => report.fail(&entry.name, format!("cannot be read: {e}")),
         }
     }
-    for file in source.files()? {
-        let companion = file.name == MANIFEST_FILE || file.name == SIGNATURE_FILE;
-        if !companion && !manifest.lists(&file.name) {
-            report.fail(&file.name, "not listed in the manifest");
+    for name in source.file_names()? {
+        let companion = name == MANIFEST_FILE || name == SIGNATURE_FILE;
+        if !companion && !manifest.lists(&name) {
+            report.fail(&name, "not listed in the manifest");
         }
     }
     Ok(())

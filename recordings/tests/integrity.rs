@@ -378,6 +378,20 @@ fn flipping_a_byte_inside_the_zip_fails_naming_the_file() {
     flip_byte(&zip, start + 1000);
     let report = verify(&zip, &fixture.trusted());
     assert_fails_naming(&report, VIDEO_FILE);
+
+    // A damaged entry header is that file's failure too, not an unreadable archive.
+    let zip = export(&fixture, &fixture.dir, "rec-1-header.zip");
+    let header = {
+        let mut archive =
+            zip::ZipArchive::new(std::fs::File::open(&zip).expect("open")).expect("a ZIP");
+        let entry = archive
+            .by_name(&format!("rec-1/{AUDIO_FILE}"))
+            .expect("audio entry");
+        entry.header_start()
+    };
+    flip_byte(&zip, header);
+    let report = verify(&zip, &fixture.trusted());
+    assert_fails_naming(&report, AUDIO_FILE);
 }
 
 #[test]
