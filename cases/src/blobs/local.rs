@@ -6,8 +6,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{
-    Blob, BlobReader, BlobStore, BlobWriter, FILE_CHUNK, clamp_range, io_error, is_blob_name,
-    sharded,
+    Blob, BlobReader, BlobStore, BlobWriter, ContentHash, FILE_CHUNK, clamp_range, io_error,
+    is_blob_name, sharded,
 };
 use crate::error::{Error, Result};
 
@@ -98,8 +98,7 @@ impl BlobStore for LocalBlobs {
             blobs: self.clone(),
             temp: TempFile(temp),
             file: Some(file),
-            hasher: Sha256::new(),
-            size: 0,
+            hash: ContentHash::default(),
         }))
     }
 
@@ -220,8 +219,7 @@ struct LocalWriter {
     temp: TempFile,
     /// `None` once finished.
     file: Option<tokio::fs::File>,
-    hasher: Sha256,
-    size: u64,
+    hash: ContentHash,
 }
 
 #[async_trait::async_trait]
@@ -230,16 +228,16 @@ impl BlobWriter for LocalWriter {
         let Some(file) = self.file.as_mut() else {
             return Err(Error::Internal("writing to a finished blob".into()));
         };
+        self.hash.begin_write()?;
         file.write_all(chunk)
             .await
             .map_err(|e| io_error("writing", &self.temp.0, e))?;
-        self.hasher.update(chunk);
-        self.size += chunk.len() as u64;
+        self.hash.wrote(chunk);
         Ok(())
     }
 
     fn written(&self) -> u64 {
-        self.size
+        self.hash.size
     }
 
     async fn finish(mut self: Box<Self>) -> Result<Blob> {
@@ -256,12 +254,9 @@ impl BlobWriter for LocalWriter {
             .await
             .map_err(|e| io_error("syncing", temp, e))?;
         drop(file);
-        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        self.blobs.place(temp, &sha256).await?;
-        Ok(Blob {
-            sha256,
-            size: self.size,
-        })
+        let blob = self.hash.finish()?;
+        self.blobs.place(temp, &blob.sha256).await?;
+        Ok(blob)
     }
 }
 

@@ -134,6 +134,45 @@ fn clamp_range(start: u64, end_inclusive: Option<u64>, total: u64) -> Result<Opt
     )))
 }
 
+/// The running hash of a blob being written. A write that failed or was cancelled half-way
+/// leaves stored bytes the hash did not see (or the reverse), so the blob could no longer be
+/// named by its content: its writer refuses to go on.
+#[derive(Default)]
+struct ContentHash {
+    hasher: sha2::Sha256,
+    size: u64,
+    interrupted: bool,
+}
+
+impl ContentHash {
+    /// Call before storing a chunk; [`ContentHash::wrote`] once it is stored.
+    fn begin_write(&mut self) -> Result<()> {
+        if self.interrupted {
+            return Err(Error::Internal(
+                "blob store: a write to this blob failed; start it again".into(),
+            ));
+        }
+        self.interrupted = true;
+        Ok(())
+    }
+
+    fn wrote(&mut self, chunk: &[u8]) {
+        use sha2::Digest;
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+        self.interrupted = false;
+    }
+
+    fn finish(&mut self) -> Result<Blob> {
+        use sha2::Digest;
+        self.begin_write()?;
+        Ok(Blob {
+            sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
+            size: self.size,
+        })
+    }
+}
+
 /// The size of the chunks `put_file` reads; large enough that hashing, not system calls,
 /// dominates, small enough to keep memory flat.
 const FILE_CHUNK: usize = 1024 * 1024;
@@ -183,6 +222,19 @@ mod tests {
         assert_eq!(clamp_range(10, None, 10)?, None);
         assert_eq!(clamp_range(0, None, 0)?, None);
         assert!(clamp_range(5, Some(4), 10).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_blob_whose_write_was_cut_off_cannot_be_finished() -> Result<()> {
+        let mut hash = ContentHash::default();
+        hash.begin_write()?;
+        hash.wrote(b"hello world");
+        assert_eq!(hash.size, 11);
+        // A write that began and never reported success (an error, a cancelled future).
+        hash.begin_write()?;
+        assert!(hash.begin_write().is_err());
+        assert!(hash.finish().is_err());
         Ok(())
     }
 

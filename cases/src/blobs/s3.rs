@@ -22,7 +22,9 @@ use object_store::{GetOptions, GetRange, GetResult, ObjectStore, WriteMultipart}
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use super::{Blob, BlobReader, BlobStore, BlobWriter, FILE_CHUNK, hash_file, is_blob_name};
+use super::{
+    Blob, BlobReader, BlobStore, BlobWriter, ContentHash, FILE_CHUNK, hash_file, is_blob_name,
+};
 use crate::error::{Error, Result};
 
 /// The size of each part of a multipart upload. S3 wants at least 5 MiB for every part
@@ -181,8 +183,7 @@ impl BlobStore for S3Blobs {
             blobs: self.clone(),
             pending: Vec::new(),
             upload: None,
-            hasher: Sha256::new(),
-            size: 0,
+            hash: ContentHash::default(),
         }))
     }
 
@@ -325,39 +326,34 @@ struct S3Writer {
     pending: Vec<u8>,
     /// Once the blob outgrows one part: its multipart upload to a temporary key.
     upload: Option<(Key, Multipart)>,
-    hasher: Sha256,
-    size: u64,
+    hash: ContentHash,
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for S3Writer {
     async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.hasher.update(chunk);
-        self.size += chunk.len() as u64;
+        self.hash.begin_write()?;
         if let Some((_, upload)) = self.upload.as_mut() {
-            return upload.write(chunk).await;
-        }
-        if self.pending.len() + chunk.len() <= PART_SIZE {
+            upload.write(chunk).await?;
+        } else if self.pending.len() + chunk.len() <= PART_SIZE {
             self.pending.extend_from_slice(chunk);
-            return Ok(());
+        } else {
+            let temp = self.blobs.temp_key();
+            let mut upload = Multipart::start(&self.blobs.store, &temp).await?;
+            upload.write(&std::mem::take(&mut self.pending)).await?;
+            upload.write(chunk).await?;
+            self.upload = Some((temp, upload));
         }
-        let temp = self.blobs.temp_key();
-        let mut upload = Multipart::start(&self.blobs.store, &temp).await?;
-        upload.write(&std::mem::take(&mut self.pending)).await?;
-        upload.write(chunk).await?;
-        self.upload = Some((temp, upload));
+        self.hash.wrote(chunk);
         Ok(())
     }
 
     fn written(&self) -> u64 {
-        self.size
+        self.hash.size
     }
 
     async fn finish(mut self: Box<Self>) -> Result<Blob> {
-        let blob = Blob {
-            sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
-            size: self.size,
-        };
+        let blob = self.hash.finish()?;
         let blobs = &self.blobs;
         let key = blobs.key_of(&blob.sha256)?;
         let Some((temp, upload)) = self.upload.take() else {
@@ -467,6 +463,9 @@ impl tokio::io::AsyncRead for StreamReader {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         use std::task::Poll;
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         while self.current.is_empty() {
             match self.stream.poll_next_unpin(cx) {
                 Poll::Ready(Some(Ok(chunk))) => self.current = chunk,
