@@ -427,11 +427,13 @@ impl Writer {
             } => {
                 let at_us = micros_since(self.origin, at);
                 let participant = participant.to_string();
-                if let Some(_entry) = self.tracks.get(track.as_str()) {
+                if let Some(entry) = self.tracks.get(track.as_str()) {
                     // Back from an unrecorded private room: the same file goes on after a gap.
+                    // Named as the `PrivateRoom` event named them (the case identity, not the
+                    // SFU's id), or the gap would never close.
                     return self.folder.append(&FolderEvent::Returned {
                         track: track.to_string(),
-                        participant,
+                        participant: entry.participant.clone(),
                         at_us,
                     });
                 }
