@@ -363,35 +363,26 @@ fn a_flipped_log_byte_names_the_segment_that_covers_it() {
     );
 }
 
+/// Where the entry for `name` starts in the ZIP at `zip`: its local header and its data.
+fn entry_offsets(zip: &Path, name: &str) -> (u64, u64) {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).expect("open")).expect("a ZIP");
+    let entry = archive.by_name(&format!("rec-1/{name}")).expect("an entry");
+    (entry.header_start(), entry.data_start())
+}
+
 #[test]
 fn flipping_a_byte_inside_the_zip_fails_naming_the_file() {
     let (fixture, _) = finished();
     let zip = export(&fixture, &fixture.dir, "rec-1.zip");
-    let start = {
-        let mut archive =
-            zip::ZipArchive::new(std::fs::File::open(&zip).expect("open")).expect("a ZIP");
-        let entry = archive
-            .by_name(&format!("rec-1/{VIDEO_FILE}"))
-            .expect("video entry");
-        entry.data_start()
-    };
-    flip_byte(&zip, start + 1000);
-    let report = verify(&zip, &fixture.trusted());
-    assert_fails_naming(&report, VIDEO_FILE);
+    let (_, data) = entry_offsets(&zip, VIDEO_FILE);
+    flip_byte(&zip, data + 1000);
+    assert_fails_naming(&verify(&zip, &fixture.trusted()), VIDEO_FILE);
 
     // A damaged entry header is that file's failure too, not an unreadable archive.
     let zip = export(&fixture, &fixture.dir, "rec-1-header.zip");
-    let header = {
-        let mut archive =
-            zip::ZipArchive::new(std::fs::File::open(&zip).expect("open")).expect("a ZIP");
-        let entry = archive
-            .by_name(&format!("rec-1/{AUDIO_FILE}"))
-            .expect("audio entry");
-        entry.header_start()
-    };
+    let (header, _) = entry_offsets(&zip, AUDIO_FILE);
     flip_byte(&zip, header);
-    let report = verify(&zip, &fixture.trusted());
-    assert_fails_naming(&report, AUDIO_FILE);
+    assert_fails_naming(&verify(&zip, &fixture.trusted()), AUDIO_FILE);
 }
 
 #[test]
