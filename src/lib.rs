@@ -158,13 +158,13 @@ pub async fn serve(
         signaling.public_url = Some(derived);
     }
     let sfu = Sfu::start(config.sfu()?)?;
-    let blobs = accord_cases::blobs::LocalBlobs::open(config.data_dir.join("blobs"))?;
+    let blobs = accord_cases::blobs::open_store(&config.blob_store()).await?;
     let state = AppState::new(
         sfu.clone(),
         secret.as_bytes(),
         signaling,
         store,
-        std::sync::Arc::new(blobs),
+        blobs,
         config.recording(),
     )?;
     // What a crash cut short is finalised before anything new is recorded: as `interrupted`,
