@@ -19,7 +19,6 @@ use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, GetResult, ObjectStore, WriteMultipart};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use super::{
@@ -256,8 +255,7 @@ impl BlobStore for S3Blobs {
         } else {
             Sink::Multipart(Multipart::start(&self.store, &key).await?)
         };
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let mut hash = ContentHash::default();
         let mut buffer = vec![0; FILE_CHUNK];
         loop {
             let read = file
@@ -268,8 +266,7 @@ impl BlobStore for S3Blobs {
                 break;
             }
             let chunk = &buffer[..read];
-            hasher.update(chunk);
-            size += read as u64;
+            hash.wrote(chunk);
             match &mut sink {
                 Sink::OnePut(bytes) if bytes.len() + read <= PART_SIZE => {
                     bytes.extend_from_slice(chunk);
@@ -279,11 +276,7 @@ impl BlobStore for S3Blobs {
                 Sink::Multipart(upload) => upload.write(chunk).await?,
             }
         }
-        let stored = Blob {
-            sha256: hex::encode(hasher.finalize()),
-            size,
-        };
-        if stored != expected {
+        if hash.finish()? != expected {
             // Dropping the upload aborts it: nothing is stored under a name that lies.
             return Err(Error::Conflict(format!(
                 "{} changed while it was being stored",
