@@ -133,6 +133,13 @@ impl Config {
                 "ACCORD_S3_SECRET_ACCESS_KEY" => {
                     config.blobs.s3.secret_access_key = value.clone();
                 }
+                "ACCORD_RECORDING_DIR" => config.recording.dir = PathBuf::from(value),
+                "ACCORD_RECORDING_NOTICE_MS" => {
+                    config.recording.notice_ms = parse_env(key, value)?;
+                }
+                "ACCORD_RECORDING_MIN_FREE_MIB" => {
+                    config.recording.min_free_mib = parse_env(key, value)?;
+                }
                 "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
                 "ACCORD_LOG_FORMAT" => {
                     config.log.format = match value.trim() {

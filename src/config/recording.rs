@@ -1,35 +1,31 @@
-//! Where recordings are written and signed, from the data directory. Recordings are people's
-//! disputes: they sit under the data directory, which is its owner's alone.
+//! Where recordings are written and signed. Recordings are people's disputes: by default they
+//! sit under the data directory, which is its owner's alone.
 
 use std::time::Duration;
 
 use accord_recordings::recorder::RecorderConfig;
-use accord_signaling::recording::{NOTICE, RecordingSettings};
+use accord_signaling::recording::RecordingSettings;
 
 use super::Config;
 
 impl Config {
-    /// The recorder's settings: folders under `<data_dir>/recordings`, keys under
-    /// `<data_dir>/keys/signing`. `ACCORD_RECORDING_NOTICE_MS` shortens the notice (tests).
+    /// The recorder's settings from `[recording]`; keys under `<data_dir>/keys/signing`.
     pub fn recording(&self) -> RecordingSettings {
-        let notice = std::env::var("ACCORD_RECORDING_NOTICE_MS")
-            .ok()
-            .and_then(|ms| ms.parse::<u64>().ok())
-            .map_or(NOTICE, Duration::from_millis);
-        let min_free_bytes = std::env::var("ACCORD_RECORDING_MIN_FREE_MB")
-            .ok()
-            .and_then(|mb| mb.parse::<u64>().ok())
-            .map_or(RecorderConfig::default().min_free_bytes, |mb| {
-                mb * 1024 * 1024
-            });
+        let section = &self.recording;
+        let work_dir = if section.dir.as_os_str().is_empty() {
+            self.data_dir.join("recordings")
+        } else {
+            section.dir.clone()
+        };
         RecordingSettings {
             recorder: RecorderConfig {
-                work_dir: self.data_dir.join("recordings"),
-                min_free_bytes,
+                work_dir,
+                preferred_size: (section.video_width, section.video_height),
+                min_free_bytes: section.min_free_mib.saturating_mul(1024 * 1024),
                 ..RecorderConfig::default()
             },
             keys_dir: accord_recordings::signing::signing_dir(&self.data_dir),
-            notice,
+            notice: Duration::from_millis(section.notice_ms),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Where evidence files and recordings are kept.
     pub blobs: BlobsSection,
+    /// Recording sessions.
+    pub recording: RecordingSection,
     /// Logging.
     pub log: LogConfig,
 }
@@ -171,6 +173,35 @@ pub enum BlobBackend {
     S3,
 }
 
+/// `[recording]`: how sessions are recorded.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingSection {
+    /// Where recordings are written while they run; empty: `<data_dir>/recordings`. Finished
+    /// recordings go to the blob store.
+    pub dir: PathBuf,
+    /// How long everyone sees and hears the notice before recording begins.
+    pub notice_ms: u64,
+    /// Free space (MiB) below which a recording does not start; a running one stops at half.
+    pub min_free_mib: u64,
+    /// The video size recorded: the simulcast layer nearest it.
+    pub video_width: u32,
+    /// See `video_width`.
+    pub video_height: u32,
+}
+
+impl Default for RecordingSection {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::new(),
+            notice_ms: 5000,
+            min_free_mib: 512,
+            video_width: 640,
+            video_height: 360,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -203,6 +234,7 @@ impl Default for Config {
             signaling: SignalingSection::default(),
             database: DatabaseConfig::default(),
             blobs: BlobsSection::default(),
+            recording: RecordingSection::default(),
             log: LogConfig::default(),
         }
     }

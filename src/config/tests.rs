@@ -161,3 +161,28 @@ fn an_s3_backend_needs_a_bucket_and_plain_http_only_when_allowed() {
     let err = Config::load(None, env(&allowed)).expect_err("bad prefix");
     assert!(err.to_string().starts_with("blobs.s3.prefix"), "{err}");
 }
+
+#[test]
+fn recordings_are_written_under_the_data_dir_unless_told_and_the_notice_is_settable() {
+    let env = vec![("ACCORD_DATA_DIR".to_owned(), "/srv/accord".to_owned())];
+    let (c, _) = Config::load(None, env).expect("defaults are valid");
+    let settings = c.recording();
+    assert_eq!(
+        settings.recorder.work_dir,
+        PathBuf::from("/srv/accord/recordings")
+    );
+    assert_eq!(settings.keys_dir, PathBuf::from("/srv/accord/keys/signing"));
+    assert_eq!(settings.notice, std::time::Duration::from_secs(5));
+    assert_eq!(settings.recorder.preferred_size, (640, 360));
+    let f = write("[recording]\ndir = \"/mnt/rec\"\nvideo_width = 1280\nvideo_height = 720\n");
+    let env = vec![("ACCORD_RECORDING_NOTICE_MS".to_owned(), "250".to_owned())];
+    let (c, unknown) = Config::load(Some(&f.0), env).expect("valid");
+    assert!(unknown.is_empty(), "{unknown:?}");
+    let settings = c.recording();
+    assert_eq!(settings.recorder.work_dir, PathBuf::from("/mnt/rec"));
+    assert_eq!(settings.notice, std::time::Duration::from_millis(250));
+    assert_eq!(settings.recorder.preferred_size, (1280, 720));
+    let f = write("[recording]\nnotice_ms = 600000\n");
+    let err = Config::load(Some(&f.0), Vec::new()).expect_err("a ten-minute notice");
+    assert!(err.to_string().contains("recording.notice_ms"), "{err}");
+}

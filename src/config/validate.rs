@@ -37,6 +37,19 @@ impl Config {
                 "from media.media_timeout_seconds to 600",
             ));
         }
+        // A notice people cannot read and hear out is no notice; a minute is plenty. Tests
+        // shorten it.
+        if self.recording.notice_ms > 60_000 {
+            return Err(invalid("recording.notice_ms", "0–60000"));
+        }
+        if !(160..=7680).contains(&self.recording.video_width)
+            || !(90..=4320).contains(&self.recording.video_height)
+        {
+            return Err(invalid(
+                "recording.video_width",
+                "160–7680 by 90–4320 (recording.video_height)",
+            ));
+        }
         self.tcp_listen()?;
         if !self.auth.token_secret.is_empty() && self.auth.token_secret.len() < 32 {
             return Err(invalid(
