@@ -152,6 +152,20 @@ impl<P: FramePayload> VideoAssembler<P> {
             .next_sequence
             .is_some_and(|next| input.extended_sequence != next);
         self.next_sequence = Some(input.extended_sequence + 1);
+        if packet.payload.is_empty() {
+            // RTP padding, which browsers send to probe bandwidth (often right after a layer
+            // starts): no media, only a sequence number. Taken as the first packet of a frame
+            // it would break that frame and stop the track until the next keyframe, which
+            // may be minutes away. A loss just before it still counts.
+            if lost {
+                if self.current.is_some() {
+                    self.broken = true;
+                } else {
+                    self.need_keyframe = true;
+                }
+            }
+            return;
+        }
         if let Some((timestamp, _)) = self.current {
             if timestamp != packet.timestamp {
                 // A gap right before a new timestamp may have taken the old frame's end.
@@ -283,6 +297,41 @@ mod tests {
             frames(&no_start).is_empty(),
             "a frame must begin at its start"
         );
+    }
+
+    /// An RTP packet with nothing in it: padding, stripped of its padding bytes.
+    fn padding(seq: u64, frame: u32) -> (u64, RtpPacket) {
+        let (seq, mut packet) = vp8(seq, frame, false, false, false);
+        packet.payload = Bytes::new();
+        (seq, packet)
+    }
+
+    #[test]
+    fn padding_between_frames_loses_nothing() {
+        let packets = [
+            vp8(1, 0, true, true, true),
+            // Chrome probes bandwidth with padding stamped like the frame before it.
+            padding(2, 0),
+            padding(3, 0),
+            vp8(4, 1, true, false, true),
+            padding(5, 1),
+            vp8(6, 2, true, false, false),
+            padding(7, 2),
+            vp8(8, 2, false, false, true),
+            vp8(9, 3, true, false, true),
+        ];
+        assert_eq!(
+            frames(&packets),
+            vec![(0, true), (33, false), (66, false), (100, false)]
+        );
+        let lost_before_padding = [
+            vp8(1, 0, true, true, true),
+            // 2 (frame 1) is lost
+            padding(3, 0),
+            vp8(4, 2, true, false, true),
+            vp8(5, 3, true, true, true),
+        ];
+        assert_eq!(frames(&lost_before_padding), vec![(0, true), (100, true)]);
     }
 
     #[test]
