@@ -27,6 +27,8 @@ const OTHER_COURT = '深圳市南山区人民法院';
 const SLOW = 60_000;
 /** Seconds of media recorded while everyone is in the room, so every tile has frames to play. */
 const RECORDED_SECONDS = 6;
+/** Seconds the sides spend apart in their (unrecorded) private rooms. */
+const PRIVATE_SECONDS = 3;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -137,6 +139,18 @@ describe('recording a session and the court reviewing it', () => {
     await readNotice(everyone, 'resumed');
     await sleep(RECORDED_SECONDS * 1000);
 
+    // The organisation does not record private rooms: each side, alone in theirs, is told so.
+    const parties = [applicant, respondent];
+    await mediator.page.getByTestId('separate-sides').click();
+    await waitBadge(parties, 'not-recorded');
+    await waitBadge([mediator], 'rec');
+    await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-private-room.png') });
+    await sleep(PRIVATE_SECONDS * 1000);
+    await mediator.page.getByTestId('gather').click();
+    await waitBadge(parties, 'rec');
+    await readNotice(parties, 'ongoing');
+    await sleep(RECORDED_SECONDS * 1000);
+
     // Stopping asks for confirmation; the page's dialog handler says yes.
     await mediator.page.getByTestId('record-stop').click();
     await waitBadge(everyone, 'off');
@@ -181,9 +195,30 @@ describe('recording a session and the court reviewing it', () => {
       assert.notEqual(d.verification.state, 'failed', JSON.stringify(d.verification));
       return d.verification.state === 'verified' ? d : null;
     }, SLOW, 1_000);
+    // Kept for whoever reads a failure: what the page was given, and the whole recording.
     writeFileSync(join(ARTIFACTS_DIR, 'recording-detail.json'), JSON.stringify(detail, null, 1));
+    const archive = await fetch(`${server.httpUrl}${detail.downloads.archive_url}`);
+    assert.equal(archive.status, 200);
+    writeFileSync(join(ARTIFACTS_DIR, 'recording-archive.zip'), Buffer.from(await archive.arrayBuffer()));
     const videos = detail.tracks.filter((t) => t.kind === 'video');
-    assert.equal(videos.length, 3, `a video track per person: ${JSON.stringify(detail.tracks.map((t) => t.name))}`);
+    const filmed = new Set(videos.map((t) => t.participant_name));
+    assert.deepEqual(filmed, new Set(['李调解员', '张三', '李四']), `video of everyone: ${JSON.stringify(detail.tracks)}`);
+    // Everyone stayed to the end: every track runs on to the stop, across the private rooms.
+    for (const track of detail.tracks) {
+      assert.ok(track.end_ms > detail.duration_ms - 2_000, `${track.name} (${track.participant_name}) ends at ${track.end_ms} of ${detail.duration_ms} ms`);
+    }
+    // Each party's time apart is a gap from their move to the private room to their return.
+    const back = detail.timeline.find((e) => e.kind === 'moved' && e.space === 'joint' && e.at_ms > 0);
+    assert.ok(back, `the return to the joint room in the timeline: ${JSON.stringify(detail.timeline)}`);
+    const gapsOf = (name) => detail.gaps.filter((g) => g.participant_name === name);
+    for (const name of ['张三', '李四']) {
+      const gaps = gapsOf(name);
+      assert.equal(gaps.length, 1, `one private-room gap for ${name}: ${JSON.stringify(detail.gaps)}`);
+      assert.ok(gaps[0].to_ms - gaps[0].from_ms >= PRIVATE_SECONDS * 1000, `${name}'s gap is as long as their time apart: ${JSON.stringify(gaps)}`);
+      assert.ok(Math.abs(gaps[0].to_ms - back.at_ms) < 1_000, `${name}'s gap ends with the return at ${back.at_ms} ms: ${JSON.stringify(gaps)}`);
+    }
+    assert.deepEqual(gapsOf('李调解员'), [], 'the mediator stayed in the recorded joint room');
+    assert.equal(detail.pauses.length, 1, JSON.stringify(detail.pauses));
 
     // The judge opens the recording's address, signs in, and lands on it.
     const reviewUrl = `${server.httpUrl}/staff/recordings/${recordingId}`;
@@ -191,20 +226,30 @@ describe('recording a session and the court reviewing it', () => {
     await page.getByTestId('recording-review').waitFor({ timeout: SLOW });
     assert.equal(await page.getByTestId('review-integrity').getAttribute('data-state'), 'verified');
     assert.equal(await page.getByTestId('review-tile').count(), videos.length);
+    // The pause and the unrecorded private rooms are marked on the seek bar and in the timeline.
+    assert.equal(await page.getByTestId('seek-mark-pause').count(), 1);
+    assert.equal(await page.getByTestId('seek-mark-gap').count(), 2);
+    assert.equal(await page.locator('[data-testid=timeline-entry][data-kind=gap]').count(), 2);
 
     // Played through, every tile's clock moves and its video decodes frames.
     const review = () => page.evaluate(() => window.ACCORD?.review ?? null);
     await page.getByTestId('review-play').click();
+    // A tile is seen playing once, while in its span, and then again half a second of media
+    // and some frames later: a tile that is only moved along by the master would not decode.
     const firstSeen = new Map();
+    const masterStart = (await review()).masterTime;
     await waitFor('every tile playing with frames decoded', async () => {
       const snapshot = await review();
-      if (!snapshot?.playing && snapshot?.masterTime < snapshot?.duration - 1) await page.getByTestId('review-play').click();
-      return snapshot?.tiles.every((tile) => {
-        if (tile.presence !== 'inside') return false;
-        if (!firstSeen.has(tile.name)) firstSeen.set(tile.name, tile.currentTime);
-        return tile.currentTime > firstSeen.get(tile.name) + 0.5 && tile.framesDecoded > 0;
+      if (!snapshot?.playing) await page.getByTestId('review-play').click();
+      const moved = snapshot.tiles.filter((tile) => {
+        if (tile.presence !== 'inside' || !tile.playing) return false;
+        const first = firstSeen.get(tile.name);
+        if (!first) firstSeen.set(tile.name, tile);
+        return first && tile.currentTime > first.currentTime + 0.5 && tile.framesDecoded > first.framesDecoded + 5;
       });
+      return new Set(moved.map((tile) => tile.name)).size === snapshot.tiles.length;
     }, 120_000, 250);
+    assert.ok((await review()).masterTime > masterStart, 'the mixed audio, the master clock, plays');
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-review.png'), fullPage: true });
 
     // A timeline entry inside the recording takes playback to its moment.
