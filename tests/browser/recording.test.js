@@ -121,6 +121,9 @@ describe('recording a session and the court reviewing it', () => {
     const respondent = await openClient('respondent', world.links['李四'], { phone: true });
     clients.push(respondent);
     await joinAndWait(respondent);
+    // Already in the waiting room they are told, and see the badge.
+    await waitBadge([respondent], 'rec');
+    await respondent.page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-waiting-room.png') });
     await waitFor('the respondent waiting', async () => (await mediator.state())?.waiting?.length === 1, SLOW);
     await mediator.page.getByTestId('admit-all').click();
     await waitInRoom(respondent, SLOW);
