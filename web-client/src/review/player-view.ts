@@ -148,14 +148,13 @@ export class PlayerView {
   element(): HTMLElement {
     this.figures = new Map();
     const tiles = this.detail.tracks.filter((track) => this.videos.has(track.name)).map((track) => this.tile(track));
-    const marks = barMarks(this.detail).map((mark) =>
-      h('span', {
-        class: `review-mark review-mark-${mark.kind}`,
-        'data-testid': `seek-mark-${mark.kind}`,
-        style: `left:${mark.leftPct}%;width:${mark.widthPct}%`,
-        title: mark.title,
-      }),
-    );
+    const marks = barMarks(this.detail).map((mark) => {
+      const span = h('span', { class: `review-mark review-mark-${mark.kind}`, 'data-testid': `seek-mark-${mark.kind}`, title: mark.title });
+      // Through the CSSOM: the page's CSP (style-src 'self') blocks a style attribute.
+      span.style.left = `${mark.leftPct}%`;
+      span.style.width = `${mark.widthPct}%`;
+      return span;
+    });
     const duration = this.player.duration();
     this.rootShown = false;
     this.root = h('div', { class: 'review-player', 'data-testid': 'review-player' }, [
