@@ -232,6 +232,15 @@ describe('recording a session and the court reviewing it', () => {
     // The pause and the unrecorded private rooms are marked on the seek bar and in the timeline.
     assert.equal(await page.getByTestId('seek-mark-pause').count(), 1);
     assert.equal(await page.getByTestId('seek-mark-gap').count(), 2);
+    // Drawn where they happened along the bar, wide enough to see.
+    const marks = await page.locator('.review-mark').evaluateAll((spans) =>
+      spans.map((span) => ({ kind: span.dataset.testid, at: span.offsetLeft / span.parentElement.offsetWidth, width: span.offsetWidth })),
+    );
+    const expected = [...detail.pauses.map((p) => ['seek-mark-pause', p.from_ms]), ...detail.gaps.map((g) => ['seek-mark-gap', g.from_ms])];
+    for (const [kind, fromMs] of expected) {
+      const at = fromMs / detail.duration_ms;
+      assert.ok(marks.some((m) => m.kind === kind && m.width > 0 && Math.abs(m.at - at) < 0.03), `a ${kind} mark at ${at.toFixed(3)} of the bar: ${JSON.stringify(marks)}`);
+    }
     assert.equal(await page.locator('[data-testid=timeline-entry][data-kind=gap]').count(), 2);
 
     // Played through, every tile's clock moves and its video decodes frames.
