@@ -278,6 +278,10 @@ describe('recording a session and the court reviewing it', () => {
     await page.getByTestId('timeline-entry').nth(target.index).click();
     await waitFor(`playback at ${target.atMs} ms (was ${masterBefore} s)`, async () =>
       Math.abs((await review()).masterTime - target.atMs / 1000) < 1, SLOW);
+    // The timeline marks where playback now is: the entry clicked, or one at the same moment.
+    const now = page.locator('[data-testid=timeline-entry].review-row-now');
+    await waitFor('the clicked moment marked in the timeline', async () =>
+      (await now.count()) === 1 && Number(await now.getAttribute('data-at-ms')) === target.atMs, SLOW);
 
     // Another court's judge: not found, in the page and from the API.
     const answer = await fetch(`${server.httpUrl}/api/v1/recordings/${recordingId}`, { headers: { authorization: `Bearer ${otherJudge}` } });
