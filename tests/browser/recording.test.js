@@ -1,12 +1,14 @@
 // Recording a mediation and reviewing it as the court, in real Chromium against the real
 // server. Live: the mediator (desktop, staff console) and a party (phone) are in a case
 // session; the mediator starts recording and both pages show the spoken notice, then the REC
-// badge; a second party admitted later sees the badge from the moment they arrive; pause and
-// resume show on every page; the mediator stops. Review: the case goes to the court for
-// confirmation, a judge of that court signs in on the staff desk and opens the recording:
-// every tile plays and decodes frames, a timeline entry seeks to its moment, and the integrity
-// banner says verified. A judge of another court meets "not found" in the page and from the
-// API, and the view is in the case's audit trail.
+// badge; a second party sees the badge already in the waiting room; pause and resume show on
+// every page; with the sides apart (private rooms are not recorded) each party's badge says
+// so; the mediator stops. Review: the case goes to the court for confirmation, a judge of
+// that court signs in on the staff desk and opens the recording: every track runs to the
+// stop, each party's private-room gap ends with their return, the pause and the gaps are
+// marked on the seek bar, every tile plays and decodes frames, a timeline entry seeks to its
+// moment, and the integrity banner says verified. A judge of another court meets "not found"
+// in the page and from the API, and the view is in the case's audit trail.
 //
 // Every wait is for a state, with room to spare: the machine may be busy (run it with CPU
 // hogs too). Needs web-client/dist, target/debug/accord and ffmpeg.
