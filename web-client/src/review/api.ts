@@ -68,6 +68,8 @@ export interface TimelineEntry {
   text: string | null;
   /** Who acted. */
   participant_name: string | null;
+  /** Their role in the room (`mediator`, `party`, …), when known. */
+  role?: string | null;
   /** Whom it was done to (admitted, moved, muted), when anyone. */
   subject_name?: string | null;
   /** The room it happened in (`joint`, `applicant`, `respondent`), when the server says. */

@@ -8,7 +8,7 @@ import { hasMessage, t } from '../i18n';
 import { h } from '../screens/dom';
 import type { RecordedTrack, RecordingDetail } from './api';
 import { AudioClock, KeptClock, type MasterClock, SPEEDS, SyncPlayer, type Tile, type TileState } from './sync';
-import { barMarks, formatClock } from './timeline';
+import { barMarks, formatClock, unrecordedAt } from './timeline';
 
 /** How often the tiles are checked against the master clock. */
 const TICK_MS = 200;
@@ -260,14 +260,17 @@ export class PlayerView {
     for (const button of root.querySelectorAll<HTMLElement>('.review-speed')) {
       button.setAttribute('aria-pressed', String(Number(button.dataset.speed) === this.player.speed()));
     }
+    const owners = new Map(this.detail.tracks.map((track) => [track.name, track.participant_id]));
     for (const state of this.player.tileStates()) {
       const figure = this.figures.get(state.name);
       if (!figure) continue;
-      figure.dataset.presence = state.presence;
+      const unrecorded = state.presence === 'inside' ? unrecordedAt(this.detail, owners.get(state.name) ?? '', now) : null;
+      figure.dataset.presence = unrecorded ? 'unrecorded' : state.presence;
       const note = figure.querySelector<HTMLElement>('.review-tile-note');
       if (note) {
-        note.hidden = state.presence === 'inside';
-        note.textContent = state.presence === 'before' ? t('review.tile.before') : state.presence === 'after' ? t('review.tile.after') : '';
+        note.hidden = state.presence === 'inside' && !unrecorded;
+        note.textContent =
+          unrecorded ?? (state.presence === 'before' ? t('review.tile.before') : state.presence === 'after' ? t('review.tile.after') : '');
       }
     }
     for (const listener of this.listeners) listener();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordingDetail } from './api';
 import { KeptClock, SyncPlayer } from './sync';
-import { barMarks, currentRowIndex, formatClock, seekTargetOf, timelineRows } from './timeline';
+import { barMarks, currentRowIndex, formatClock, seekTargetOf, timelineRows, unrecordedAt } from './timeline';
 
 type TimelinePart = Pick<RecordingDetail, 'timeline' | 'pauses' | 'gaps' | 'duration_ms'>;
 
@@ -73,6 +73,24 @@ describe('the timeline list', () => {
     expect(rows[1]?.outside).toBeNull();
   });
 
+  it('tells a mediator moving someone from a mediator going to a room', () => {
+    const moves: TimelinePart = {
+      duration_ms: 60_000,
+      pauses: [],
+      gaps: [],
+      timeline: [
+        { at_ms: 1_000, kind: 'moved', text: 'joint → applicant', participant_name: '李调解员', role: 'mediator', subject_name: '张三', space: 'applicant' },
+        { at_ms: 2_000, kind: 'moved', text: 'joint → applicant', participant_name: '李调解员', role: 'mediator', subject_name: '李调解员', space: 'applicant' },
+        { at_ms: 3_000, kind: 'moved', text: 'applicant → joint', participant_name: '李调解员', role: 'mediator', subject_name: null, space: 'joint' },
+      ],
+    };
+    expect(timelineRows(moves, 'zh-CN').map((row) => row.what)).toEqual([
+      '调解员 李调解员 将 张三 移至 申请人方单独调解室',
+      '调解员 李调解员 进入 申请人方单独调解室',
+      '调解员 李调解员 进入 共同调解室',
+    ]);
+  });
+
   it('in Chinese too', () => {
     const zh = timelineRows(detail, 'zh-CN');
     expect(zh.find((row) => row.kind === 'pause')?.what).toBe('录像暂停 0:20–0:25');
@@ -112,5 +130,19 @@ describe('marks on the seek bar', () => {
 
   it('draws nothing for a recording with no length yet', () => {
     expect(barMarks({ ...detail, duration_ms: null }, 'en')).toEqual([]);
+  });
+});
+
+describe('a tile at an unrecorded moment', () => {
+  it('says the recording was paused, for everyone', () => {
+    expect(unrecordedAt(detail, 'PT_a', 22, 'zh-CN')).toBe('录像暂停 0:20–0:25');
+    expect(unrecordedAt(detail, 'PT_b', 20, 'en')).toBe('Recording paused 0:20–0:25');
+  });
+
+  it('says only the person in the private room was not recorded, until they are back', () => {
+    expect(unrecordedAt(detail, 'PT_b', 30, 'zh-CN')).toBe('在背对背调解室（未录制）0:30–0:45');
+    expect(unrecordedAt(detail, 'PT_a', 30, 'zh-CN')).toBeNull();
+    expect(unrecordedAt(detail, 'PT_b', 45, 'zh-CN')).toBeNull();
+    expect(unrecordedAt(detail, 'PT_b', 25, 'zh-CN')).toBeNull();
   });
 });

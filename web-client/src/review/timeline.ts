@@ -51,10 +51,12 @@ function entrySentence(entry: TimelineEntry, lang: Language): string {
     case_id: '',
     at: 0,
     kind: entry.kind,
-    actor_identity: null,
+    // The server names people rather than giving their identities; the desk's sentences
+    // only compare them (a move is the mover's own when nobody else is named), so names do.
+    actor_identity: entry.participant_name,
     actor_name: entry.participant_name,
-    actor_role: null,
-    subject_identity: null,
+    actor_role: entry.role ?? null,
+    subject_identity: entry.subject_name ?? entry.participant_name,
     subject_name: entry.subject_name ?? null,
     space: entry.space ?? null,
     detail: entry.text || null,
@@ -126,4 +128,25 @@ export function barMarks(
     ...detail.pauses.map((p) => mark('pause', p, t('review.timeline.pause', spanWords(p), lang))),
     ...detail.gaps.map((g) => mark('gap', g, `${g.participant_name ?? ''}: ${t('review.timeline.gap', spanWords(g), lang)}`)),
   ];
+}
+
+/**
+ * Why a participant's tile holds no picture of this moment (`masterS` on the recording's
+ * clock): the recording was paused, or they were in a private room that was not recorded.
+ * Null when they were recorded then. Their file just skips such time, so without this the
+ * tile would show the last frame before it, frozen, as if they were still there.
+ */
+export function unrecordedAt(
+  detail: Pick<RecordingDetail, 'pauses' | 'gaps'>,
+  participantId: string,
+  masterS: number,
+  lang: Language = language(),
+): string | null {
+  // Whole milliseconds: a seek to a gap's start (its timeline row) must land inside it.
+  const ms = Math.round(masterS * 1000);
+  const within = (span: Span) => span.from_ms <= ms && ms < span.to_ms;
+  const pause = detail.pauses.find(within);
+  if (pause) return t('review.timeline.pause', spanWords(pause), lang);
+  const gap = detail.gaps.find((g) => g.participant_id === participantId && within(g));
+  return gap ? t('review.timeline.gap', spanWords(gap), lang) : null;
 }
