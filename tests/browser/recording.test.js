@@ -285,6 +285,19 @@ describe('recording a session and the court reviewing it', () => {
     await waitFor('the clicked moment marked in the timeline', async () =>
       (await now.count()) === 1 && Number(await now.getAttribute('data-at-ms')) === target.atMs, SLOW);
 
+    // In a party's unrecorded private room their tile says so instead of a frozen picture;
+    // the mediator, recorded in the joint room all along, is still shown.
+    const tileOf = (name) => page.locator(`[data-testid=review-tile][data-name="${videos.find((t) => t.participant_name === name).name}"]`);
+    const applicantGap = gapsOf('张三')[0];
+    await page.locator(`[data-testid=timeline-entry][data-kind=gap][data-at-ms="${applicantGap.from_ms}"]`).click();
+    await waitFor("the applicant's tile saying they were not recorded", async () =>
+      (await tileOf('张三').getAttribute('data-presence')) === 'unrecorded' && /未录制/.test(await tileOf('张三').getByTestId('review-tile-note').innerText()), SLOW);
+    assert.equal(await tileOf('李调解员').getAttribute('data-presence'), 'inside');
+    // The timeline says who was moved where, as the session record does.
+    const moves = await page.locator('[data-testid=timeline-entry][data-kind=moved] .review-row-what').allInnerTexts();
+    assert.ok(moves.includes('调解员 李调解员 将 张三 移至 申请人方单独调解室'), JSON.stringify(moves));
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'recording-review-gap.png') });
+
     // Another court's judge: not found, in the page and from the API.
     const answer = await fetch(`${server.httpUrl}/api/v1/recordings/${recordingId}`, { headers: { authorization: `Bearer ${otherJudge}` } });
     assert.equal(answer.status, 404);
