@@ -1,7 +1,7 @@
 //! [`TestServer`]: the real `accord` binary as a child process, on ephemeral ports, with a
 //! fresh data directory and random secrets.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -328,6 +328,25 @@ impl TestServer {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
         Ok(())
+    }
+
+    /// Kills the server with SIGKILL (`kill -9`: no shutdown code runs, as in a power cut or
+    /// an out-of-memory kill) and waits until it is gone. Its directory, data included, is
+    /// kept: the point is to start the next server on the same data
+    /// (`ACCORD_DATA_DIR` in [`TestServer::start_with_args`]). Returns the data directory.
+    pub async fn kill_hard(mut self) -> Result<PathBuf> {
+        let pid = self.pid().context("the server has already exited")?;
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .context("running kill -9")?;
+        ensure!(status.success(), "kill -9 {pid} failed ({status})");
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .context("the killed server did not exit within 10 s")?
+            .context("waiting for the killed server")?;
+        self.stopped = true;
+        Ok(self.data_dir.clone())
     }
 
     /// The value of one un-labelled sample from `/metrics` (e.g. `accord_participants` or,
