@@ -30,6 +30,10 @@ pub fn finalise_in_background(
     actor: Actor,
 ) {
     let state = state.clone();
+    // The recorder stops at once: everyone has just been told recording is off, and marking
+    // the record first (a database write, a second on a busy disk) let the recorder go on
+    // writing what people said after that.
+    let stopping = tokio::spawn(async move { recording.stop().await });
     tokio::spawn(async move {
         if let Err(e) = state
             .store()
@@ -38,7 +42,12 @@ pub fn finalise_in_background(
         {
             tracing::warn!(error = %e, "cannot mark a recording as finalising");
         }
-        match recording.stop().await {
+        let stopped = stopping.await.unwrap_or_else(|_| {
+            Err(accord_recordings::Error::State(
+                "the recorder's stop was cancelled".into(),
+            ))
+        });
+        match stopped {
             Ok(finished) => {
                 if let Err(e) = store_finished(&state, &id, &finished, &actor).await {
                     tracing::error!(error = %e, recording = %id,
