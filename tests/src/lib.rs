@@ -10,6 +10,7 @@ pub mod load;
 pub mod media;
 pub mod payload;
 pub mod protocol;
+pub mod recording;
 pub mod recording_checks;
 pub mod scenario;
 pub mod server;
