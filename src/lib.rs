@@ -158,7 +158,7 @@ pub async fn serve(
         signaling.public_url = Some(derived);
     }
     let sfu = Sfu::start(config.sfu()?)?;
-    let blobs = accord_cases::blobs::open_store(&config.blob_store()).await?;
+    let blobs = accord_signaling::storage::open_store(&config.blob_store()).await?;
     let state = AppState::new(
         sfu.clone(),
         secret.as_bytes(),

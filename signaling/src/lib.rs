@@ -16,7 +16,8 @@
 //!   browser app), [`openapi`] (the API description).
 //! - Shared: [`auth`] (extractors of join tokens and the API key), [`evidence`] (streaming
 //!   uploads into the blob store), [`limits`] (rate limits), [`notify`] (the SMS/WeChat
-//!   gateway), [`metrics`] (Prometheus), [`http`] (the router that joins them all).
+//!   gateway), [`storage`] (opening the blob store; its S3 client), [`metrics`]
+//!   (Prometheus), [`http`] (the router that joins them all).
 //!
 //! `docs/layout.md` says which crate new code belongs in.
 
@@ -35,6 +36,7 @@ pub mod room_api;
 pub mod rooms;
 pub mod session;
 pub mod staff;
+pub mod storage;
 pub mod web;
 pub mod whip;
 

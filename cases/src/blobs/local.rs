@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{
-    Blob, BlobReader, BlobStore, BlobWriter, ContentHash, FILE_CHUNK, clamp_range, io_error,
-    is_blob_name, sharded,
-};
+use super::backend::{ContentHash, FILE_CHUNK, clamp_range, io_error, sharded};
+use super::{Blob, BlobReader, BlobStore, BlobWriter};
 use crate::error::{Error, Result};
 
 /// Blobs in a local directory, sharded by the first two byte pairs of the hash
@@ -32,10 +30,10 @@ impl LocalBlobs {
 
     /// Where the blob with this hash is (or would be) kept.
     pub fn path_of(&self, sha256: &str) -> Result<PathBuf> {
-        if !is_blob_name(sha256) {
+        let Some(parts) = sharded(sha256) else {
             return Err(Error::NotFound("no blob has this name"));
-        }
-        Ok(sharded(sha256)
+        };
+        Ok(parts
             .iter()
             .fold(self.root.clone(), |path, part| path.join(part)))
     }
@@ -237,7 +235,7 @@ impl BlobWriter for LocalWriter {
     }
 
     fn written(&self) -> u64 {
-        self.hash.size
+        self.hash.size()
     }
 
     async fn finish(mut self: Box<Self>) -> Result<Blob> {

@@ -1,6 +1,7 @@
 //! A real S3-compatible server for tests: moto's server (PyPI `moto[server]`) on a free
 //! loopback port, with a bucket created through the S3 API, killed when dropped. The file
-//! stands alone (std and tokio only), so other crates' tests can copy it.
+//! stands alone (std and tokio only), so any crate's tests can include it with `#[path]`, as
+//! signaling's S3 run of the blob suite does.
 //!
 //! Where moto is: `ACCORD_MOTO` (the path of `moto_server`, as `.ci/run` sets it), else
 //! `moto_server` on `PATH`, else `.venv-s3/bin/moto_server` in the checkout

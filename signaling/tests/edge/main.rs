@@ -1,6 +1,7 @@
 //! The edge's tests through its public API: the bearer header, rooms and what each side is shown, rate limits
 //! and the client's address, the embedded web client, the API description, WHIP's trickle
-//! fragments, and staff tokens against the store. One binary, so the crate links once.
+//! fragments, staff tokens against the store, and the S3 blob store against a real server.
+//! One binary, so the crate links once.
 
 // The store suites' scratch databases and their `both_databases!` macro, shared with
 // `accord-cases`; declared first so the macro is in scope in the modules below.
@@ -9,6 +10,7 @@
 mod common;
 
 mod auth;
+mod blobs_s3;
 mod limits;
 mod openapi;
 mod rooms;

@@ -21,10 +21,12 @@ use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, GetResult, ObjectStore, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
-use super::{
-    Blob, BlobReader, BlobStore, BlobWriter, ContentHash, FILE_CHUNK, hash_file, is_blob_name,
+use accord_cases::blobs::backend::{
+    ContentHash, FILE_CHUNK, clamp_range, hash_file, io_error, sharded,
 };
-use crate::error::{Error, Result};
+use accord_cases::blobs::{Blob, BlobReader, BlobStore, BlobWriter, S3Config};
+// The `BlobStore` interface speaks the domain's error, so the backend does too.
+use accord_cases::{Error, Result};
 
 /// The size of each part of a multipart upload. S3 wants at least 5 MiB for every part
 /// but the last; 8 MiB keeps a 2-hour recording well under S3's 10,000-part limit.
@@ -33,43 +35,6 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts one upload sends at a time; with the part being filled, this bounds a writer's
 /// memory to (1 + this) × `PART_SIZE`.
 const PARTS_IN_FLIGHT: usize = 2;
-
-/// Where the bucket is and how to reach it; also the `[blobs.s3]` section of the service's
-/// configuration file, hence `Deserialize`.
-#[derive(Clone, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct S3Config {
-    /// The bucket, which must exist.
-    pub bucket: String,
-    /// The service's URL (`http://127.0.0.1:9000`, `https://oss-cn-hangzhou.aliyuncs.com`);
-    /// empty: AWS for the region.
-    pub endpoint: String,
-    /// The region; empty: `us-east-1`, which most S3-compatible services accept.
-    pub region: String,
-    /// Key prefix under which everything is kept (`accord/prod`); empty: the bucket's root.
-    pub prefix: String,
-    /// Allows an `http://` endpoint (a server on loopback or a private network).
-    pub allow_http: bool,
-    /// Access key id, best set through the environment (`ACCORD_S3_ACCESS_KEY_ID`); empty:
-    /// the default AWS credential chain (instance role, web identity).
-    pub access_key_id: String,
-    /// Secret access key: set it through the environment (`ACCORD_S3_SECRET_ACCESS_KEY`),
-    /// not in a file under version control. Never logged: [`std::fmt::Debug`] leaves it out.
-    pub secret_access_key: String,
-}
-
-impl std::fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Config")
-            .field("bucket", &self.bucket)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("prefix", &self.prefix)
-            .field("allow_http", &self.allow_http)
-            .field("credentials", &(!self.access_key_id.is_empty()))
-            .finish()
-    }
-}
 
 /// Blobs in an S3 bucket. See the module docs.
 #[derive(Clone)]
@@ -138,10 +103,10 @@ impl S3Blobs {
 
     /// The object key of the blob with this hash (`<prefix>/blobs/ab/cd/abcd…`).
     pub fn key_of(&self, sha256: &str) -> Result<Key> {
-        if !is_blob_name(sha256) {
+        let Some(parts) = sharded(sha256) else {
             return Err(Error::NotFound("no blob has this name"));
-        }
-        Ok(super::sharded(sha256)
+        };
+        Ok(parts
             .into_iter()
             .fold(self.root.child("blobs"), |key, part| key.child(part)))
     }
@@ -154,7 +119,7 @@ impl S3Blobs {
     fn temp_key(&self) -> Key {
         self.root
             .child("tmp")
-            .child(format!("{}.part", crate::random_token(24)))
+            .child(format!("{}.part", accord_cases::random_token(24)))
     }
 
     /// The object's size, or `None` when there is no such object.
@@ -207,7 +172,7 @@ impl BlobStore for S3Blobs {
             return Ok(None);
         };
         // The size is not known before the request; this only refuses a reversed range.
-        super::clamp_range(start, end_inclusive, u64::MAX)?;
+        clamp_range(start, end_inclusive, u64::MAX)?;
         let range = match end_inclusive {
             Some(end) => Some(GetRange::Bounded(start..end.saturating_add(1))),
             None if start > 0 => Some(GetRange::Offset(start)),
@@ -248,7 +213,7 @@ impl BlobStore for S3Blobs {
         }
         let mut file = tokio::fs::File::open(path)
             .await
-            .map_err(|e| super::io_error("opening", path, e))?;
+            .map_err(|e| io_error("opening", path, e))?;
         let mut sink = if expected.size <= PART_SIZE as u64 {
             // One part or less: one PUT, no multipart bookkeeping.
             Sink::OnePut(Vec::new())
@@ -261,7 +226,7 @@ impl BlobStore for S3Blobs {
             let read = file
                 .read(&mut buffer)
                 .await
-                .map_err(|e| super::io_error("reading", path, e))?;
+                .map_err(|e| io_error("reading", path, e))?;
             if read == 0 {
                 break;
             }
@@ -342,7 +307,7 @@ impl BlobWriter for S3Writer {
     }
 
     fn written(&self) -> u64 {
-        self.hash.size
+        self.hash.size()
     }
 
     async fn finish(mut self: Box<Self>) -> Result<Blob> {
