@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# moto's S3-compatible server, for the blob-store tests (cases/tests/blobs.rs start it on
+# moto's S3-compatible server, for the blob-store tests (signaling/tests/edge/blobs_s3.rs and the recording tests start it on
 # loopback themselves; this installs it and can run one by hand).
 #
 #   scripts/s3-test-server.sh install      make .venv-s3/ (git-ignored) with moto[server] and

@@ -74,7 +74,7 @@ impl Config {
         }
     }
 
-    /// Where blobs are kept: hand it to `accord_cases::blobs::open_store`.
+    /// Where blobs are kept: hand it to `accord_signaling::storage::open_store`.
     pub fn blob_store(&self) -> BlobStoreConfig {
         match self.blobs.backend {
             BlobBackend::Local if self.blobs.dir.as_os_str().is_empty() => BlobStoreConfig::Local {

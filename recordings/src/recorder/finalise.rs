@@ -279,14 +279,8 @@ fn pauses(events: &[FolderEvent], end_ms: u64) -> Vec<Pause> {
 fn private_rooms(meta: &RecordingMeta, events: &[FolderEvent], end_ms: u64) -> PrivateRooms {
     let mut gaps = Vec::new();
     let mut open: HashMap<String, u64> = HashMap::new();
-    let mut owners: HashMap<String, String> = HashMap::new();
     for event in events {
         match event {
-            FolderEvent::Track {
-                track, participant, ..
-            } => {
-                owners.insert(track.clone(), participant.clone());
-            }
             FolderEvent::PrivateRoom {
                 participant, at_us, ..
             } => {
@@ -297,11 +291,7 @@ fn private_rooms(meta: &RecordingMeta, events: &[FolderEvent], end_ms: u64) -> P
             } => {
                 if let Some(from_ms) = open.remove(participant) {
                     gaps.push(PrivateGap {
-                        participant_id: owners
-                            .values()
-                            .find(|p| *p == participant)
-                            .cloned()
-                            .unwrap_or_else(|| participant.clone()),
+                        participant_id: participant.clone(),
                         from_ms,
                         to_ms: at_us / 1000,
                     });
