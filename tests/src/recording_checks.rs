@@ -29,13 +29,31 @@ impl RecordedPair {
     /// Joins the mediator, then `party_name` through the waiting room, and waits until each
     /// receives the other's audio and video.
     pub async fn join(world: &SessionWorld, party_name: &str) -> Result<Self> {
-        let mediator = TestClient::connect(
+        let party_token = world.token(party_name)?;
+        Self::join_with(
             &world.ws_url(),
             &world.mediator_token,
+            party_token,
+            party_name,
+        )
+        .await
+    }
+
+    /// Like [`RecordedPair::join`], with the server's WebSocket URL and the join tokens
+    /// given (a test that restarted the server has no [`SessionWorld`] for it).
+    pub async fn join_with(
+        ws_url: &str,
+        mediator_token: &str,
+        party_token: &str,
+        party_name: &str,
+    ) -> Result<Self> {
+        let mediator = TestClient::connect(
+            ws_url,
+            mediator_token,
             ClientOptions::new("mediator", "mediator"),
         )
         .await?;
-        let (url, token) = (world.ws_url(), world.token(party_name)?.to_owned());
+        let (url, token) = (ws_url.to_owned(), party_token.to_owned());
         let options = ClientOptions::new("party", "party");
         let joining = tokio::spawn(async move { TestClient::connect(&url, &token, options).await });
         let waiting = mediator

@@ -4,7 +4,7 @@
 //! - Crash: the server is killed with SIGKILL 8 s into a recording and started again on the
 //!   same data. The recording comes back `interrupted`, its files play to within 3 s of the
 //!   kill, its prefix verifies, the audit chain still verifies, and the session record says
-//!   the recording was cut.
+//!   the recording was cut. The session then goes on and records again on the new server.
 //! - Tamper: the archive a court downloads verifies offline with `accord verify`; a flipped
 //!   byte in a media file, a truncated RTP log and an edited manifest each fail naming the
 //!   file; a blob altered in the server's store fails the server's own check, named there.
@@ -86,13 +86,23 @@ async fn a_recording_killed_mid_session_comes_back_interrupted_and_verified() ->
 
     let killed_at = unix_ms_now();
     let (case_id, session_id) = (world.case_id.clone(), world.session_id.clone());
+    // The same secret after the restart, so the invites sent before it still let people in.
+    let secret = world.world.server.token_secret().to_owned();
+    let party_token = world.token(APPLICANT)?.to_owned();
     let data_dir = world.world.server.kill_hard().await?;
     pair.close().await;
     let recorded_s = (killed_at - started_at) as f64 / 1000.0;
     eprintln!("crash: killed {recorded_s:.2} s after the recording went on");
 
     let data = data_dir.to_string_lossy().into_owned();
-    let server = TestServer::start_with_args(&[("ACCORD_DATA_DIR", &data)], &[]).await?;
+    let server = TestServer::start_with_args(
+        &[
+            ("ACCORD_DATA_DIR", &data),
+            ("ACCORD_AUTH_TOKEN_SECRET", &secret),
+        ],
+        &[],
+    )
+    .await?;
     let api = StaffApi::new(server.http_url());
     let mediator = api.login("li", PASSWORD).await?;
     let detail = finished_detail(&api, &mediator, &id).await?;
@@ -144,6 +154,42 @@ async fn a_recording_killed_mid_session_comes_back_interrupted_and_verified() ->
         kinds.contains(&"recording_interrupted"),
         "the session record says the recording was cut: {kinds:?}"
     );
+
+    // The session goes on after the restart, and records again.
+    let reopened = api
+        .post(
+            &format!("/api/v1/sessions/{session_id}/start"),
+            serde_json::json!({}),
+            &mediator,
+        )
+        .await?
+        .expect(StatusCode::OK)?;
+    let pair = RecordedPair::join_with(
+        &server.ws_url(),
+        &reopened.text("token")?,
+        &party_token,
+        APPLICANT,
+    )
+    .await?;
+    pair.start_recording().await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pair.stop_recording().await?;
+    let list = api
+        .get(&format!("/api/v1/cases/{case_id}/recordings"), &mediator)
+        .await?
+        .expect(StatusCode::OK)?
+        .body;
+    let second = list["recordings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["id"].as_str())
+        .find(|other| *other != id)
+        .with_context(|| format!("a second recording after the restart: {list}"))?
+        .to_owned();
+    let again = finished_detail(&api, &mediator, &second).await?;
+    pair.close().await;
+    ensure_finished(&again, "complete")?;
 
     server.stop().await?;
     let audit = std::process::Command::new(accord_binary()?)
