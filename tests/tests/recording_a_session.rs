@@ -10,7 +10,7 @@
 //!    recorded there: the SFU hands the recorder nothing from that room, and the recording
 //!    and the session record say there is a gap.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use accord_recordings::mix::analysis::{onset_of, tone_power};
@@ -125,6 +125,32 @@ async fn manifest(world: &SessionWorld, detail: &Value, dir: &Path) -> Result<Va
         .context("a manifest_url")?;
     let path = download(&world.world.api, &world.world.mediator_a, url, dir).await?;
     Ok(serde_json::from_slice(&std::fs::read(path)?)?)
+}
+
+/// The mixed audio of a finished recording, downloaded into `dir`, and where it starts on the
+/// session clock (seconds).
+async fn mixed_audio(world: &SessionWorld, detail: &Value, dir: &Path) -> Result<(PathBuf, f64)> {
+    let mixed = &detail["mixed_audio"];
+    let url = mixed["url"].as_str().context("a mixed audio url")?;
+    let file = download(&world.world.api, &world.world.mediator_a, url, dir).await?;
+    let start_ms = mixed["start_ms"].as_f64().context("mixed start_ms")?;
+    Ok((file, start_ms / 1000.0))
+}
+
+/// Fails unless the tone of `hz` is gone from `pcm` between `from` and `to` seconds (a margin
+/// off each end) and there in the seconds before and after.
+fn absent_between(pcm: &[f32], hz: f64, from: f64, to: f64, when: &str) -> Result<()> {
+    let power = |a: f64, b: f64| tone_power(window(pcm, a, b), ANALYSIS_RATE, hz);
+    let before = power(from - 2.0, from - 0.3);
+    let during = power(from + 0.3, to - 0.3);
+    let after = power(to + 0.3, to + 2.0);
+    eprintln!("{hz} Hz tone: before {before:.2e}, {when} {during:.2e}, after {after:.2e}");
+    ensure!(
+        during < before / 100.0 && during < after / 100.0,
+        "the {hz} Hz tone is heard {when} ({during:.2e}), not only before ({before:.2e}) \
+         and after ({after:.2e})"
+    );
+    Ok(())
 }
 
 /// The detail's tracks of the participant shown as `name`, by kind.
@@ -297,13 +323,7 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
     }
 
     let mixed = &detail["mixed_audio"];
-    let mixed_file = download(
-        api,
-        bearer,
-        mixed["url"].as_str().context("mixed url")?,
-        &dir,
-    )
-    .await?;
+    let (mixed_file, mixed_start_s) = mixed_audio(&world, &detail, &dir).await?;
     let mixed_probe = probe(&mixed_file)?;
     eprintln!(
         "mixed audio: {:?}, {:.3} s, session {session_s:.3} s (start_ms {}, end_ms {})",
@@ -317,7 +337,6 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
     );
 
     // Where the late joiner's tone begins in the mix, against when it really began.
-    let mixed_start_s = mixed["start_ms"].as_f64().context("mixed start_ms")? / 1000.0;
     let pcm = decode_mono(&mixed_file)?;
     let reference_pcm =
         decode_mono(&media_dir()?.join(format!("sine-{}hz.ogg", tone_hz(LATECOMER_VARIANT))))?;
@@ -345,27 +364,13 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
     // The applicant's silence is silence in the mix, and the tone is back afterwards where
     // it belongs (a gap that closed up would move it earlier).
     let at = |ms: i64| (ms - started_ms) as f64 / 1000.0 - mixed_start_s;
-    let silent = tone_power(
-        window(&pcm, at(muted_ms) + 0.5, at(unmuted_ms) - 0.5),
-        ANALYSIS_RATE,
+    absent_between(
+        &pcm,
         APPLICANT_HZ,
-    );
-    let before = tone_power(
-        window(&pcm, at(muted_ms) - 3.0, at(muted_ms) - 0.5),
-        ANALYSIS_RATE,
-        APPLICANT_HZ,
-    );
-    let after = tone_power(
-        window(&pcm, at(unmuted_ms) + 0.5, at(unmuted_ms) + 3.0),
-        ANALYSIS_RATE,
-        APPLICANT_HZ,
-    );
-    eprintln!("applicant's tone power: before {before:.2e}, muted {silent:.2e}, after {after:.2e}");
-    ensure!(
-        silent < before / 100.0 && silent < after / 100.0,
-        "the applicant's tone is gone while muted ({silent:.2e}) and there before \
-         ({before:.2e}) and after ({after:.2e})"
-    );
+        at(muted_ms),
+        at(unmuted_ms),
+        "while muted",
+    )?;
 
     applicant.close().await?;
     latecomer.close().await?;
@@ -479,6 +484,13 @@ async fn a_private_room_is_not_recorded_and_the_gap_is_shown() -> Result<()> {
         gaps.iter().all(|g| g["participant_name"] == APPLICANT),
         "only the applicant was away: {gaps:?}"
     );
+    // What the applicant said in the private room is not in the mix; before and after, it is.
+    let dir = fresh_temp_dir("accord-recording-caucus")?;
+    let (mixed_file, mixed_start_s) = mixed_audio(&world, &detail, &dir).await?;
+    let pcm = decode_mono(&mixed_file)?;
+    let at = |ms: i64| ms as f64 / 1000.0 - mixed_start_s;
+    absent_between(&pcm, APPLICANT_HZ, at(from), at(to), "in the private room")?;
+    let _ = std::fs::remove_dir_all(&dir);
     wait_for_record_entry("recording_private_room_skipped", || world.timeline()).await?;
 
     applicant.close().await?;
