@@ -21,6 +21,7 @@ use accord_tests::recording::{
     first_keyframe_sent, keyframe_hashes, probe, recording_of_case, unix_ms, unix_ms_of,
     wait_for_record_entry, wait_recording_state, window,
 };
+use accord_tests::recording_checks::playable_seconds;
 use accord_tests::session_world::{APPLICANT, LATECOMER, RESPONDENT, SessionWorld, admit};
 use accord_tests::{Bystander, ClientOptions, TestClient, fresh_temp_dir};
 use anyhow::{Context, Result, ensure};
@@ -296,6 +297,8 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
         let track = track_of(&detail, name, kind)?;
         let url = track["url"].as_str().context("a track url")?;
         let file = download(api, bearer, url, &dir).await?;
+        // Decodes from start to end without an error.
+        playable_seconds(&file)?;
         let Probe {
             duration,
             codecs,
@@ -324,6 +327,7 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
 
     let mixed = &detail["mixed_audio"];
     let (mixed_file, mixed_start_s) = mixed_audio(&world, &detail, &dir).await?;
+    playable_seconds(&mixed_file)?;
     let mixed_probe = probe(&mixed_file)?;
     eprintln!(
         "mixed audio: {:?}, {:.3} s, session {session_s:.3} s (start_ms {}, end_ms {})",
