@@ -82,6 +82,12 @@ pub enum FolderEvent {
         /// When.
         at_us: u64,
     },
+    /// Written every flush while paused: nothing else is written then, so without it a
+    /// crash during a pause would end the recording where the pause began.
+    StillPaused {
+        /// When.
+        at_us: u64,
+    },
     /// The mediator resumed it.
     Resumed {
         /// When.
@@ -98,6 +104,24 @@ pub enum FolderEvent {
         /// Packets the SFU dropped because the recorder fell behind.
         dropped_packets: u64,
     },
+}
+
+impl FolderEvent {
+    /// When it happened on the session clock; `None` for the start (its zero).
+    pub fn at_us(&self) -> Option<u64> {
+        match self {
+            Self::Started { .. } => None,
+            Self::Track { at_us, .. }
+            | Self::Space { at_us, .. }
+            | Self::PrivateRoom { at_us, .. }
+            | Self::Returned { at_us, .. }
+            | Self::Stopped { at_us, .. }
+            | Self::Paused { at_us }
+            | Self::StillPaused { at_us }
+            | Self::Resumed { at_us }
+            | Self::Ended { at_us, .. } => Some(*at_us),
+        }
+    }
 }
 
 /// The append side of `events.jsonl`.

@@ -171,14 +171,13 @@ fn build(
         .filter_map(|s| s.end_us)
         .max()
         .unwrap_or(0);
+    // After a crash the last sign of life is the end: the last packet, or the last event
+    // (a pause writes one every flush while no packet is written).
     let end_us = events
         .iter()
-        .rev()
-        .find_map(|e| match e {
-            FolderEvent::Ended { at_us, .. } => Some(*at_us),
-            _ => None,
-        })
-        .unwrap_or(media_end)
+        .filter_map(FolderEvent::at_us)
+        .max()
+        .unwrap_or(0)
         .max(media_end);
     let end_ms = end_us / 1000;
 

@@ -564,6 +564,10 @@ impl Writer {
         for entry in self.tracks.values_mut() {
             entry.file.flush()?;
         }
+        if self.paused_since.is_some() {
+            let at_us = self.now_us();
+            self.folder.append(&FolderEvent::StillPaused { at_us })?;
+        }
         Ok(())
     }
 
