@@ -89,40 +89,35 @@ impl RecordedPair {
     /// Sends `record start` and waits through the notice until the mediator is told the
     /// recording is `on`; returns when it went on (unix ms, the server's `since`).
     pub async fn start_recording(&self) -> Result<i64> {
-        self.mediator
-            .send(ClientFrame::Record {
-                action: "start".into(),
-            })
-            .await?;
-        let on = self
-            .mediator
-            .wait_for_frame(
-                "the recording to be on",
-                FRAME_WAIT,
-                |f| matches!(f, ServerFrame::Recording(r) if r.state == "on"),
-            )
-            .await?;
-        match on {
-            ServerFrame::Recording(r) => Ok(r.since),
-            other => Err(anyhow!("not a recording frame: {other:?}")),
-        }
+        self.record("start", "on").await
     }
 
     /// Sends `record stop` and waits until the mediator is told it is `off`.
     pub async fn stop_recording(&self) -> Result<()> {
+        self.record("stop", "off").await.map(|_| ())
+    }
+
+    /// Sends `record <action>` and waits until the mediator is told the recording is in
+    /// `state` (a state not seen before: frames already received count); returns when it
+    /// got there (unix ms, the server's `since`).
+    pub async fn record(&self, action: &str, state: &str) -> Result<i64> {
         self.mediator
             .send(ClientFrame::Record {
-                action: "stop".into(),
+                action: action.into(),
             })
             .await?;
-        self.mediator
+        let reached = self
+            .mediator
             .wait_for_frame(
-                "the recording to be off",
+                &format!("the recording to be {state}"),
                 FRAME_WAIT,
-                |f| matches!(f, ServerFrame::Recording(r) if r.state == "off"),
+                |f| matches!(f, ServerFrame::Recording(r) if r.state == state),
             )
             .await?;
-        Ok(())
+        match reached {
+            ServerFrame::Recording(r) => Ok(r.since),
+            other => Err(anyhow!("not a recording frame: {other:?}")),
+        }
     }
 
     /// Closes both clients; errors are ignored, since after a crash there is no server to

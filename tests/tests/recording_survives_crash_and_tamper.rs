@@ -75,13 +75,40 @@ fn ensure_finished(detail: &Value, status: &str) -> Result<()> {
     Ok(())
 }
 
+/// The mediator and applicant of `world` joined and recorded: the pair, when the recording
+/// went on (unix ms) and its id.
+async fn start_recorded(world: &SessionWorld) -> Result<(RecordedPair, i64, String)> {
+    let pair = RecordedPair::join(world, APPLICANT).await?;
+    let started_at = pair.start_recording().await?;
+    let api = &world.world.api;
+    let id = recording_of_case(api, &world.world.mediator_a, &world.case_id).await?;
+    Ok((pair, started_at, id))
+}
+
+/// Starts a server on the killed one's data with its token secret, signs the mediator in,
+/// and waits until recording `id` is finished and checked; returns the server, its API, the
+/// mediator's token and the recording's detail.
+async fn restart(
+    data_dir: &Path,
+    secret: &str,
+    id: &str,
+) -> Result<(TestServer, StaffApi, String, Value)> {
+    let data = data_dir.to_string_lossy().into_owned();
+    let env = [
+        ("ACCORD_DATA_DIR", data.as_str()),
+        ("ACCORD_AUTH_TOKEN_SECRET", secret),
+    ];
+    let server = TestServer::start_with_args(&env, &[]).await?;
+    let api = StaffApi::new(server.http_url());
+    let mediator = api.login("li", PASSWORD).await?;
+    let detail = finished_detail(&api, &mediator, id).await?;
+    Ok((server, api, mediator, detail))
+}
+
 #[tokio::test]
 async fn a_recording_killed_mid_session_comes_back_interrupted_and_verified() -> Result<()> {
     let world = SessionWorld::new().await?;
-    let pair = RecordedPair::join(&world, APPLICANT).await?;
-    let started_at = pair.start_recording().await?;
-    let mediator = world.world.mediator_a.clone();
-    let id = recording_of_case(&world.world.api, &mediator, &world.case_id).await?;
+    let (pair, started_at, id) = start_recorded(&world).await?;
     tokio::time::sleep(BEFORE_KILL).await;
 
     let killed_at = unix_ms_now();
@@ -94,18 +121,7 @@ async fn a_recording_killed_mid_session_comes_back_interrupted_and_verified() ->
     let recorded_s = (killed_at - started_at) as f64 / 1000.0;
     eprintln!("crash: killed {recorded_s:.2} s after the recording went on");
 
-    let data = data_dir.to_string_lossy().into_owned();
-    let server = TestServer::start_with_args(
-        &[
-            ("ACCORD_DATA_DIR", &data),
-            ("ACCORD_AUTH_TOKEN_SECRET", &secret),
-        ],
-        &[],
-    )
-    .await?;
-    let api = StaffApi::new(server.http_url());
-    let mediator = api.login("li", PASSWORD).await?;
-    let detail = finished_detail(&api, &mediator, &id).await?;
+    let (server, api, mediator, detail) = restart(&data_dir, &secret, &id).await?;
     // What was recorded before the crash verifies: the logs' prefix against the chain.
     ensure_finished(&detail, "interrupted")?;
     ensure!(
@@ -212,13 +228,53 @@ async fn a_recording_killed_mid_session_comes_back_interrupted_and_verified() ->
     Ok(())
 }
 
+#[tokio::test]
+async fn a_recording_killed_while_paused_keeps_the_pause_to_the_end() -> Result<()> {
+    let world = SessionWorld::new().await?;
+    let (pair, started_at, id) = start_recorded(&world).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let paused_at = pair.record("pause", "paused").await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let secret = world.world.server.token_secret().to_owned();
+    let data_dir = world.world.server.kill_hard().await?;
+    pair.close().await;
+
+    let (server, _, _, detail) = restart(&data_dir, &secret, &id).await?;
+    ensure_finished(&detail, "interrupted")?;
+    let pauses = detail["pauses"].as_array().context("pauses")?;
+    eprintln!(
+        "paused crash: paused {} ms in; pauses {pauses:?}, duration {} ms",
+        paused_at - started_at,
+        detail["duration_ms"]
+    );
+    ensure!(pauses.len() == 1, "one pause, open at the kill: {pauses:?}");
+    let (from, to) = (
+        pauses[0]["from_ms"].as_i64().context("from_ms")?,
+        pauses[0]["to_ms"].as_i64().context("to_ms")?,
+    );
+    ensure!(
+        (from - (paused_at - started_at)).abs() <= 500,
+        "the pause begins when it was asked for ({} ms in): {from}",
+        paused_at - started_at
+    );
+    ensure!(
+        Some(to) == detail["duration_ms"].as_i64() && to - from >= 2_000,
+        "the pause lasts until the recording ended at the kill: {from}..{to}, \
+         duration {}",
+        detail["duration_ms"]
+    );
+    server.stop().await?;
+    if let Some(first_server_dir) = data_dir.parent() {
+        let _ = std::fs::remove_dir_all(first_server_dir);
+    }
+    Ok(())
+}
+
 /// Records a few seconds of `world` with its mediator and applicant, stops, and returns the
 /// finished detail and the recording's id.
 async fn record_briefly(world: &SessionWorld) -> Result<(String, Value)> {
-    let pair = RecordedPair::join(world, APPLICANT).await?;
-    pair.start_recording().await?;
+    let (pair, _, id) = start_recorded(world).await?;
     let (api, mediator) = (&world.world.api, &world.world.mediator_a);
-    let id = recording_of_case(api, mediator, &world.case_id).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     pair.stop_recording().await?;
     let detail = finished_detail(api, mediator, &id).await?;
