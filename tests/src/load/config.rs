@@ -57,6 +57,10 @@ pub struct Args {
     /// Skip the direct client→client baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Record the first room: it becomes a case session whose mediator records it (needs a
+    /// server the tool starts itself, fresh for the staff API's first-run setup; rooms only).
+    #[arg(long, conflicts_with_all = ["url", "publishers"])]
+    pub record: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -211,5 +215,11 @@ mod tests {
         assert!(parse("--rooms 2").is_err());
         assert!(parse("--rooms 2 --participants 2 --subscribers 3").is_err());
         assert!(parse("--url http://127.0.0.1:1 --rooms 1 --participants 2").is_err());
+        assert!(parse("--rooms 10 --participants 4 --record").is_ok());
+        assert!(
+            parse("--url http://127.0.0.1:1 --api-key k --record --rooms 1 --participants 2")
+                .is_err(),
+            "a running server has had its first-run setup"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod histogram;
 pub mod pacer;
 pub mod procfs;
+pub mod recorded_room;
 pub mod recorder;
 pub mod report;
 pub mod run;

@@ -1,6 +1,7 @@
 //! The result of a load run: every figure as JSON (`--json`) or as a table for people.
 
 use super::histogram::Snapshot;
+use super::recorded_room::RecordingFigures;
 use super::recorder::LatencySnapshot;
 use super::target::ServerCounters;
 use serde::Serialize;
@@ -190,6 +191,8 @@ pub struct Report {
     pub unstamped_packets: u64,
     /// Errors clients saw (first few).
     pub client_errors: Vec<String>,
+    /// With `--record`: the recorder's cost and what it wrote.
+    pub recording: Option<RecordingFigures>,
     /// The targets.
     pub checks: Vec<Check>,
 }
@@ -347,6 +350,39 @@ impl Report {
         );
         if self.unstamped_packets > 0 {
             row("unstamped payloads", self.unstamped_packets.to_string());
+        }
+        if let Some(r) = &self.recording {
+            let per_second = r.recorded_packets / self.window_seconds.max(1e-9);
+            row(
+                "recording",
+                format!(
+                    "{} ({}, {:.1} s): {:.0} packets/s recorded",
+                    r.recording_id,
+                    r.status,
+                    r.duration_ms as f64 / 1000.0,
+                    per_second
+                ),
+            );
+            if let Some(us) = r.recorder_us_per_packet() {
+                row(
+                    "recorder thread CPU per recorded packet",
+                    format!("{us:.2} µs ({:.2} s)", r.recorder_thread_seconds),
+                );
+            }
+            for (kind, role) in [
+                ("audio", "playable"),
+                ("audio", "log"),
+                ("video", "playable"),
+                ("video", "log"),
+                ("mixed", "playable"),
+            ] {
+                if let Some(rate) = r.median_bytes_per_minute(kind, role) {
+                    row(
+                        &format!("recorded {kind} {role}, per track (median)"),
+                        format!("{:.0} KiB/min", rate / 1024.0),
+                    );
+                }
+            }
         }
         for check in &self.checks {
             let verdict = match check.met {

@@ -5,6 +5,7 @@ use super::client::{LoadClient, LoadClientOptions};
 use super::config::{Args, Scenario};
 use super::pacer::{MediaPlan, SentCounter};
 use super::procfs;
+use super::recorded_room::RecordedRoom;
 use super::recorder::{Gate, Latency, Recorder, StreamStats};
 use super::report::{Cpu, Durations, Loss, PathLatency, Report};
 use super::target::Target;
@@ -40,7 +41,9 @@ pub async fn run(args: &Args) -> Result<Report> {
         None => Target::start(&server_bin(args)?, scenario.room_size().max(20)).await?,
     };
     let joins = scenario.participants() as u64 * args.join_interval_ms / 1000;
-    let limit = Duration::from_secs(joins + args.warmup + args.duration + 90);
+    // Recording adds its notice before the joins and finalising after the window.
+    let recording = if args.record { 150 } else { 0 };
+    let limit = Duration::from_secs(joins + args.warmup + args.duration + 90 + recording);
     let outcome = tokio::time::timeout(limit, measure(args, scenario, plan, &mut target)).await;
     let server_bin = target.is_own().then(|| server_bin(args).ok()).flatten();
     let stopped = target.stop().await;
@@ -77,8 +80,17 @@ struct Planned {
     options: LoadClientOptions,
 }
 
-fn plan_participants(scenario: Scenario, plan: MediaPlan) -> Vec<Planned> {
+/// `recorded_room`, when given, is the name of the first room (the recorded one).
+fn plan_participants(
+    scenario: Scenario,
+    plan: MediaPlan,
+    recorded_room: Option<&str>,
+) -> Vec<Planned> {
     let run_id = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let room_name = |suffix: String, first: bool| match recorded_room {
+        Some(name) if first => name.to_owned(),
+        _ => format!("load-{run_id}-{suffix}"),
+    };
     let make = |room: String, identity: String, publish: bool, phase: usize| Planned {
         room,
         options: LoadClientOptions {
@@ -99,7 +111,7 @@ fn plan_participants(scenario: Scenario, plan: MediaPlan) -> Vec<Planned> {
             .flat_map(|p| (0..rooms).map(move |r| (r, p)))
             .map(|(r, p)| {
                 make(
-                    format!("load-{run_id}-room{r}"),
+                    room_name(format!("room{r}"), r == 0),
                     format!("r{r}-p{p}"),
                     true,
                     p,
@@ -107,7 +119,7 @@ fn plan_participants(scenario: Scenario, plan: MediaPlan) -> Vec<Planned> {
             })
             .collect(),
         Scenario::FanOut { subscribers } => {
-            let room = format!("load-{run_id}-fanout");
+            let room = room_name("fanout".into(), true);
             std::iter::once(make(room.clone(), "publisher".into(), true, 0))
                 .chain((0..subscribers).map(|s| make(room.clone(), format!("sub{s}"), false, s)))
                 .collect()
@@ -148,10 +160,22 @@ async fn measure(
     let rss = |p: Option<u32>| p.and_then(|p| procfs::rss_kib(p).ok());
     let rss_before = rss(pid);
 
+    // The recording runs before anyone joins, so every track of its room is recorded.
+    let mut recorded = match args.record {
+        true => Some(
+            RecordedRoom::open(target.http_url(), &target.ws_url(), scenario.room_size()).await?,
+        ),
+        false => None,
+    };
+
     // Tokens first, so minting is not part of join time.
-    let planned = plan_participants(scenario, plan);
+    let planned = plan_participants(scenario, plan, recorded.as_ref().map(RecordedRoom::room));
     let mut tokens = Vec::with_capacity(planned.len());
     for p in &planned {
+        if let Some(room) = recorded.as_mut().filter(|r| r.room() == p.room) {
+            tokens.push(room.next_invite().context("an invite for each seat")?);
+            continue;
+        }
         let mut request = TokenRequest::new(&p.room, &p.options.identity, "party");
         if !p.options.publish {
             request.role = "observer".into();
@@ -194,6 +218,9 @@ async fn measure(
         }
     }
     target.check_alive()?;
+    if let Some(room) = recorded.as_mut() {
+        room.stop_admitting();
+    }
     settle(scenario, &clients).await;
 
     let baseline_latency = Arc::new(Latency::default());
@@ -259,6 +286,7 @@ async fn measure(
         keyframe_requests: counters_after.keyframe_requests - counters_before.keyframe_requests,
         layer_switches: counters_after.layer_switches - counters_before.layer_switches,
         participants: counters_after.participants,
+        recorded_packets: counters_after.recorded_packets - counters_before.recorded_packets,
     };
     fill_streams(&mut report, &clients);
     fill_joins(&mut report, &clients);
@@ -286,6 +314,17 @@ async fn measure(
         }
     }
     report.server_threads = thread_deltas(&threads_before, &threads_after);
+    if let Some(room) = recorded {
+        // Stopped while the participants still send, so every track ends at the stop.
+        let mut figures = room.stop().await?;
+        figures.recorded_packets = report.server_counters.recorded_packets;
+        figures.recorder_thread_seconds = report
+            .server_threads
+            .get("recorder")
+            .copied()
+            .unwrap_or(0.0);
+        report.recording = Some(figures);
+    }
     if let (Some(before), Some(joined), Some(end)) = (rss_before, rss_joined, rss_end) {
         report.server_rss_kib = Some([before, joined, end]);
         report.server_rss_per_participant_kib =

@@ -21,6 +21,8 @@ pub struct ServerCounters {
     pub layer_switches: f64,
     /// Participants with a peer connection.
     pub participants: f64,
+    /// RTP packets handed to recorders.
+    pub recorded_packets: f64,
 }
 
 /// Where the load goes.
@@ -68,6 +70,11 @@ impl Target {
             own: None,
             http: http_client()?,
         })
+    }
+
+    /// `http://…`.
+    pub fn http_url(&self) -> &str {
+        &self.http_url
     }
 
     /// `ws://…/ws`.
@@ -152,6 +159,7 @@ impl Target {
             keyframe_requests: get("keyframe_requests"),
             layer_switches: get("layer_switches"),
             participants: metric(&text, "accord_participants").unwrap_or(0.0),
+            recorded_packets: get("recorded_packets"),
         })
     }
 
