@@ -112,6 +112,16 @@ impl TrackFile {
     }
 }
 
+/// Removes a file an earlier, cut-short run left where a rebuilt one goes (media files are
+/// created exclusively, so a leftover would stop the rebuild).
+pub(crate) fn remove_leftover(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("replacing {}", path.display()), e)),
+    }
+}
+
 /// After a crash: rebuilds the playable file from the log (replacing a cut one) and finalises
 /// it. Records after a cut are gone; a record that is not a valid RTP packet is skipped.
 pub fn rebuild_from_log(
@@ -122,11 +132,7 @@ pub fn rebuild_from_log(
 ) -> Result<TrackSummary> {
     let log = read_log(log_path)?;
     let mut media = MediaPipeline::new(dir, stem, &log.header, clock)?;
-    match std::fs::remove_file(&media.path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(format!("replacing {}", media.path.display()), e)),
-    }
+    remove_leftover(&media.path)?;
     for record in log.records {
         match record {
             LogRecord::SenderReport {

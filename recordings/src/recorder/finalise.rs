@@ -362,6 +362,8 @@ fn write_mixed_audio(
     }
     let frames = mix(&inputs, end_us, &MixOptions::default())?;
     let path = dir.join(MIXED_AUDIO_FILE);
+    // A crash while a clean stop was finalising can leave a mixed file behind.
+    crate::track::remove_leftover(&path)?;
     let mut writer = MkvWriter::create(&path, &TrackCodec::Opus { channels: 1 })?;
     for frame in &frames {
         writer.write_frame(frame.at_us / 1000, true, &frame.opus)?;
