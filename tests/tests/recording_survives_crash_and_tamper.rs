@@ -270,6 +270,50 @@ async fn a_recording_killed_while_paused_keeps_the_pause_to_the_end() -> Result<
     Ok(())
 }
 
+#[tokio::test]
+async fn a_finalisation_cut_short_is_redone_on_restart() -> Result<()> {
+    let world = SessionWorld::new().await?;
+    let (pair, _, id) = start_recorded(&world).await?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let secret = world.world.server.token_secret().to_owned();
+    let data_dir = world.world.server.kill_hard().await?;
+    pair.close().await;
+    // What a kill in the middle of finalising leaves (the window after `stop` is tens of
+    // milliseconds, so it is made here rather than hit by timing): half a mixed audio file
+    // and an unsigned manifest.
+    let folder = data_dir.join("recordings").join(&id);
+    ensure!(
+        folder.is_dir(),
+        "the recording's folder {}",
+        folder.display()
+    );
+    std::fs::write(
+        folder.join("mixed-audio.webm"),
+        [0x1a, 0x45, 0xdf, 0xa3, 0, 0],
+    )?;
+    std::fs::write(folder.join("manifest.json"), b"{\"format\":")?;
+
+    let (server, api, mediator, detail) = restart(&data_dir, &secret, &id).await?;
+    ensure_finished(&detail, "interrupted")?;
+    let files = accord_tests::fresh_temp_dir("accord-refinalised")?;
+    let mixed_url = detail["mixed_audio"]["url"]
+        .as_str()
+        .context("mixed audio")?;
+    let mixed = download(&api, &mediator, mixed_url, &files).await?;
+    let seconds = playable_seconds(&mixed)?;
+    eprintln!("refinalised: the mixed audio plays {seconds:.2} s of about 4 s");
+    ensure!(
+        seconds >= 4.0 - MAY_LOSE_S,
+        "the rebuilt mixed audio plays the recording, not the leftover: {seconds:.2} s"
+    );
+    server.stop().await?;
+    let _ = std::fs::remove_dir_all(&files);
+    if let Some(first_server_dir) = data_dir.parent() {
+        let _ = std::fs::remove_dir_all(first_server_dir);
+    }
+    Ok(())
+}
+
 /// Records a few seconds of `world` with its mediator and applicant, stops, and returns the
 /// finished detail and the recording's id.
 async fn record_briefly(world: &SessionWorld) -> Result<(String, Value)> {
