@@ -242,7 +242,40 @@ pub async fn recover(state: &AppState) -> crate::Result<usize> {
             }
         }
     }
+    sweep_stored_folders(state).await;
     Ok(recovered)
+}
+
+/// Removes working folders whose recording the case record already holds as stored (a crash
+/// between storing a recording and removing its folder leaves one); a folder the record does
+/// not know, still counts as running, or marks failed is left alone.
+async fn sweep_stored_folders(state: &AppState) {
+    let work_dir = state.recorders().settings().recorder.work_dir.clone();
+    let Ok(mut entries) = tokio::fs::read_dir(&work_dir).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let dir = entry.path();
+        if !is_recording_folder(&dir) {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stored = match state
+            .store()
+            .recording(&RecordingId::from(name.as_str()))
+            .await
+        {
+            // A failed recording's folder may be all that is left of it: kept for a person to
+            // look at.
+            Ok(record) => record.status.has_files() || record.status == RecordingStatus::Deleted,
+            Err(_) => false,
+        };
+        if stored {
+            if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+                tracing::warn!(error = %e, recording = %name, "cannot remove a stored recording's working folder");
+            }
+        }
+    }
 }
 
 /// The session record says when a recording was cut, for whoever reads it later.
