@@ -22,6 +22,9 @@ use crate::rtp::RtpPacket;
 use crate::signing::PlatformKeys;
 use crate::track::{TrackFile, TrackFileSpec};
 
+/// Tap events written per wake-up before the stop, flush and checkpoint timers are looked at.
+const EVENTS_PER_WAKE: usize = 256;
+
 pub(super) struct TrackEntry {
     file: TrackFile,
     stem: String,
@@ -78,8 +81,18 @@ impl Writer {
                         // The SFU went away (shutdown): finalise what we have.
                         None => return None,
                         Some(event) => {
-                            if let Err(e) = self.on_event(event) {
-                                return Some(self.failed(e).await);
+                            // What else is queued is written in the same wake-up: the thread
+                            // wakes per batch, not per packet.
+                            let mut next = Some(event);
+                            let mut taken = 0;
+                            while let Some(event) = next.take() {
+                                if let Err(e) = self.on_event(event) {
+                                    return Some(self.failed(e).await);
+                                }
+                                taken += 1;
+                                if taken < EVENTS_PER_WAKE {
+                                    next = tap.events.try_recv().ok();
+                                }
                             }
                         }
                     },
