@@ -201,17 +201,17 @@ fn build(
         });
     }
 
-    let audio_logs: Vec<(String, PathBuf)> = tracks
+    let logs: Vec<(String, String, PathBuf)> = tracks
         .iter()
-        .filter(|t| t.kind == "audio")
         .map(|t| {
             (
                 t.participant.clone(),
+                t.kind.clone(),
                 dir.join(format!("{}.rtplog", t.stem)),
             )
         })
         .collect();
-    let mixed_audio = write_mixed_audio(dir, &audio_logs, end_us)?;
+    let mixed_audio = write_mixed_audio(dir, &logs, end_us)?;
 
     let chain = ChainWriter::open(dir)?;
     let mut manifest = Manifest {
@@ -316,49 +316,28 @@ fn private_rooms(meta: &RecordingMeta, events: &[FolderEvent], end_ms: u64) -> P
 }
 
 /// Mixes every audio log onto the session clock and writes the result; `None` when nobody
-/// published audio.
+/// published audio. Each participant's logs, audio and video, are replayed through one clock
+/// group in arrival order, as the recorder placed them live, so the mixed audio sits where the
+/// track files do (the review page plays them together).
 fn write_mixed_audio(
     dir: &Path,
-    audio_logs: &[(String, PathBuf)],
+    logs: &[(String, String, PathBuf)],
     end_us: u64,
 ) -> Result<Option<MixedAudio>> {
-    if audio_logs.is_empty() || end_us == 0 {
+    if !logs.iter().any(|(_, kind, _)| kind == "audio") || end_us == 0 {
         return Ok(None);
     }
-    let mut groups: HashMap<String, ClockGroup> = HashMap::new();
-    let mut inputs = Vec::with_capacity(audio_logs.len());
-    for (participant, path) in audio_logs {
-        let log = read_log(path)?;
-        let group = groups.entry(participant.clone()).or_default().clone();
-        let mut clock = TrackClock::new(log.header.clock_rate, group);
-        let mut packets = Vec::new();
-        let mut highest: Option<u64> = None;
-        for record in log.records {
-            match record {
-                LogRecord::SenderReport {
-                    arrival_us,
-                    ntp_time,
-                    rtp_time,
-                } => clock.sender_report(arrival_us, ntp_time, rtp_time),
-                LogRecord::Rtp { arrival_us, packet } => {
-                    let Ok(packet) = RtpPacket::parse(&packet) else {
-                        continue;
-                    };
-                    let at_us = clock.place(arrival_us, packet.timestamp);
-                    let sequence = extend(&mut highest, packet.sequence_number);
-                    packets.push(PlacedPacket {
-                        at_us,
-                        sequence,
-                        payload: packet.payload,
-                    });
-                }
-            }
-        }
-        // Arrival order is not sequence order under reordering; the mixer wants sequence order,
-        // each packet once.
-        packets.sort_by_key(|p| p.sequence);
-        packets.dedup_by_key(|p| p.sequence);
-        inputs.push(AudioInput { packets });
+    let mut participants: Vec<&str> = logs.iter().map(|(p, _, _)| p.as_str()).collect();
+    participants.sort_unstable();
+    participants.dedup();
+    let mut inputs = Vec::new();
+    for participant in participants {
+        let theirs: Vec<(&str, &Path)> = logs
+            .iter()
+            .filter(|(p, _, _)| p == participant)
+            .map(|(_, kind, path)| (kind.as_str(), path.as_path()))
+            .collect();
+        inputs.extend(place_audio_of(&theirs)?);
     }
     let frames = mix(&inputs, end_us, &MixOptions::default())?;
     let path = dir.join(MIXED_AUDIO_FILE);
@@ -374,6 +353,90 @@ fn write_mixed_audio(
         start_ms: 0,
         end_ms: end_us / 1000,
     }))
+}
+
+/// One record of a participant's logs, for replaying them together.
+enum Replayed {
+    Report { ntp_time: u64, rtp_time: u32 },
+    Packet { timestamp: u32, sequence: u16, payload: Option<bytes::Bytes> },
+}
+
+/// Places one participant's audio packets: all their logs through one clock group, merged by
+/// arrival (each log is in arrival order already). Video keeps only what the clock needs.
+fn place_audio_of(logs: &[(&str, &Path)]) -> Result<Vec<AudioInput>> {
+    let group = ClockGroup::default();
+    let mut clocks = Vec::with_capacity(logs.len());
+    let mut merged: Vec<(u64, usize, Replayed)> = Vec::new();
+    for (index, (kind, path)) in logs.iter().enumerate() {
+        let log = read_log(path)?;
+        clocks.push((*kind == "audio", TrackClock::new(log.header.clock_rate, group.clone())));
+        for record in log.records {
+            let (arrival_us, replayed) = match record {
+                LogRecord::SenderReport {
+                    arrival_us,
+                    ntp_time,
+                    rtp_time,
+                } => (arrival_us, Replayed::Report { ntp_time, rtp_time }),
+                LogRecord::Rtp { arrival_us, packet } => {
+                    let Ok(packet) = RtpPacket::parse(&packet) else {
+                        continue;
+                    };
+                    let payload = (*kind == "audio").then_some(packet.payload);
+                    (
+                        arrival_us,
+                        Replayed::Packet {
+                            timestamp: packet.timestamp,
+                            sequence: packet.sequence_number,
+                            payload,
+                        },
+                    )
+                }
+            };
+            merged.push((arrival_us, index, replayed));
+        }
+    }
+    merged.sort_by_key(|(arrival_us, _, _)| *arrival_us);
+    let mut placed: Vec<Vec<PlacedPacket>> = vec![Vec::new(); logs.len()];
+    let mut highest: Vec<Option<u64>> = vec![None; logs.len()];
+    for (arrival_us, index, replayed) in merged {
+        let Some((_, clock)) = clocks.get_mut(index) else {
+            continue;
+        };
+        match replayed {
+            Replayed::Report { ntp_time, rtp_time } => {
+                clock.sender_report(arrival_us, ntp_time, rtp_time);
+            }
+            Replayed::Packet {
+                timestamp,
+                sequence,
+                payload,
+            } => {
+                let at_us = clock.place(arrival_us, timestamp);
+                if let (Some(payload), Some(list), Some(top)) =
+                    (payload, placed.get_mut(index), highest.get_mut(index))
+                {
+                    let sequence = extend(top, sequence);
+                    list.push(PlacedPacket {
+                        at_us,
+                        sequence,
+                        payload,
+                    });
+                }
+            }
+        }
+    }
+    Ok(clocks
+        .iter()
+        .zip(placed)
+        .filter(|((audio, _), _)| *audio)
+        .map(|(_, mut packets)| {
+            // Arrival order is not sequence order under reordering; the mixer wants sequence
+            // order, each packet once.
+            packets.sort_by_key(|p| p.sequence);
+            packets.dedup_by_key(|p| p.sequence);
+            AudioInput { packets }
+        })
+        .collect())
 }
 
 /// A 16-bit sequence number extended across wraps, relative to the highest seen so far.
