@@ -344,7 +344,11 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
     let pcm = decode_mono(&mixed_file)?;
     let reference_pcm =
         decode_mono(&media_dir()?.join(format!("sine-{}hz.ogg", tone_hz(LATECOMER_VARIANT))))?;
-    let reference = window(&reference_pcm, 0.0, 0.2);
+    // 20 ms of the steady tone (past the encoder's first frame): the rise of the correlation
+    // is then at most 20 ms long, and a mixer's limiter moving the plateau cannot move the
+    // half-way point by more than that. 20 ms of 990 Hz is 20 periods, selective enough
+    // against the other speakers' 220 and 440 Hz.
+    let reference = window(&reference_pcm, 0.1, 0.12);
     let search_from = 2.0;
     let found = onset_of(reference, window(&pcm, search_from, 10.0), ANALYSIS_RATE)
         .context("the late joiner's tone is in the mix")?;
