@@ -357,8 +357,15 @@ fn write_mixed_audio(
 
 /// One record of a participant's logs, for replaying them together.
 enum Replayed {
-    Report { ntp_time: u64, rtp_time: u32 },
-    Packet { timestamp: u32, sequence: u16, payload: Option<bytes::Bytes> },
+    Report {
+        ntp_time: u64,
+        rtp_time: u32,
+    },
+    Packet {
+        timestamp: u32,
+        sequence: u16,
+        payload: Option<bytes::Bytes>,
+    },
 }
 
 /// Places one participant's audio packets: all their logs through one clock group, merged by
@@ -369,7 +376,10 @@ fn place_audio_of(logs: &[(&str, &Path)]) -> Result<Vec<AudioInput>> {
     let mut merged: Vec<(u64, usize, Replayed)> = Vec::new();
     for (index, (kind, path)) in logs.iter().enumerate() {
         let log = read_log(path)?;
-        clocks.push((*kind == "audio", TrackClock::new(log.header.clock_rate, group.clone())));
+        clocks.push((
+            *kind == "audio",
+            TrackClock::new(log.header.clock_rate, group.clone()),
+        ));
         for record in log.records {
             let (arrival_us, replayed) = match record {
                 LogRecord::SenderReport {
