@@ -2,6 +2,8 @@
 //! runs a test body on both, and small builders of test records. Each suite uses part of it.
 #![allow(dead_code)]
 
+pub mod recordings;
+
 use accord_cases::store::model::{
     Actor, CaseStatus, Category, Channel, NewCase, NewOrganisation, NewParty, NewStaff,
     Organisation, PartyKind, Risk, Side, Staff, StaffRole,
