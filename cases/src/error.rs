@@ -43,6 +43,9 @@ pub enum Error {
     },
     /// The database failed (not a missing row or a duplicate: those are [`Error::NotFound`]
     /// and [`Error::Conflict`]).
+    /// An agreement rule refused the request.
+    #[error("{}", .0.message())]
+    Rule(crate::agreements::Rule),
     #[error("database: {0}")]
     Database(String),
     /// Something failed on our side.

@@ -151,6 +151,26 @@ string_id!(
     RecordingId
 );
 
+string_id!(
+    /// A case's agreement (`AG_…`, 调解协议书), across all its versions.
+    AgreementId
+);
+
+string_id!(
+    /// One signature or refusal to sign an agreement version (`SG_…`).
+    SignatureId
+);
+
+string_id!(
+    /// A comment on a clause of an agreement (`CM_…`).
+    CommentId
+);
+
+string_id!(
+    /// A private draft of an agreement (`PD_…`), drafted by the mediator in a caucus.
+    DraftId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

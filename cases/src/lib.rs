@@ -104,6 +104,7 @@
 //! [`Error::Database`], whose detail is logged and never sent.
 
 pub mod access;
+pub mod agreements;
 pub mod blobs;
 pub mod error;
 pub mod evidence_files;
@@ -120,8 +121,8 @@ pub mod validate;
 
 pub use error::{Error, FieldError, Result};
 pub use ids::{
-    CaseId, ConsentId, EvidenceId, InviteId, OrganisationId, PartyId, RecordingId, SessionEventId,
-    SessionId, StaffId,
+    AgreementId, CaseId, CommentId, ConsentId, DraftId, EvidenceId, InviteId, OrganisationId,
+    PartyId, RecordingId, SessionEventId, SessionId, SignatureId, StaffId,
 };
 
 /// A random string of `len` letters and digits, for record ids and temporary file names.

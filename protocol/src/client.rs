@@ -206,6 +206,57 @@ pub enum ClientMessage {
         #[serde(default)]
         request_id: Option<String>,
     },
+    /// Start following an agreement draft: the server answers `draft_state` with what this
+    /// client lacks, then sends every `draft_changed`.
+    DraftOpen {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main`, or a private draft `PD_…` the caller may see.
+        doc: String,
+        /// The client's Yjs state vector (base64), empty for a fresh document.
+        #[serde(default)]
+        state_vector: String,
+        /// Echoed in the reply.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Editors: a Yjs update (v1 encoding, base64). Acknowledged with `draft_ack` only once
+    /// stored.
+    DraftUpdate {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Base64 of the update, at most 64 KiB decoded.
+        update: String,
+        /// Echoed in the reply.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// Editors: "I am typing in this clause", shown to the others for a few seconds.
+    DraftTyping {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// The clause's stable id.
+        clause_id: String,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    /// A comment on a clause of the agreement.
+    DraftComment {
+        /// `AG_…`.
+        agreement_id: String,
+        /// The clause's stable id.
+        clause_id: String,
+        /// 1–1000 characters.
+        text: String,
+        /// Echoed in errors.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
 }
 
 impl ClientMessage {
@@ -233,7 +284,11 @@ impl ClientMessage {
             | ClientMessage::EndSession { request_id, .. }
             | ClientMessage::Record { request_id, .. }
             | ClientMessage::RaiseHand { request_id, .. }
-            | ClientMessage::Chat { request_id, .. } => request_id.as_deref(),
+            | ClientMessage::Chat { request_id, .. }
+            | ClientMessage::DraftOpen { request_id, .. }
+            | ClientMessage::DraftUpdate { request_id, .. }
+            | ClientMessage::DraftTyping { request_id, .. }
+            | ClientMessage::DraftComment { request_id, .. } => request_id.as_deref(),
         }
     }
 }

@@ -82,4 +82,9 @@ error_codes! {
     /// A `record` action that does not fit the recording's state (start while on, pause
     /// while paused, …).
     RecordingState = "recording_state",
+    /// A draft frame the agreement refuses: not an editor, no such draft, an update that
+    /// does not decode, or an agreement in force. The message says which.
+    DraftRejected = "draft_rejected",
+    /// The update could not be stored; it was not applied. Send it again.
+    DraftNotStored = "draft_not_stored",
 }

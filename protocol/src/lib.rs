@@ -48,7 +48,7 @@ pub use accord_cases::tokens::Role;
 pub use client::ClientMessage;
 pub use codes::ErrorCode;
 pub use parts::{
-    ChatMessage, ConnectionHealth, IceServer, LeaveReason, ParticipantInfo, PauseReason,
+    ChatMessage, DraftCommentInfo, ConnectionHealth, IceServer, LeaveReason, ParticipantInfo, PauseReason,
     SharedEvidence, Space,
 };
 pub use recording::{RecordAction, RecordingEndReason, RecordingState, RecordingStatus};

@@ -107,6 +107,27 @@ pub struct ChatMessage {
     pub space: Option<Space>,
 }
 
+/// A comment on a clause of the agreement.
+// Parsed back only by the example-frame tests.
+#[cfg_attr(test, derive(Deserialize))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DraftCommentInfo {
+    /// `CM_…`.
+    pub id: String,
+    /// `AG_…`.
+    pub agreement_id: String,
+    /// The clause.
+    pub clause_id: String,
+    /// The commenter's display name.
+    pub author_name: String,
+    /// `mediator` or `party` (and so on: the commenter's role).
+    pub author_role: String,
+    /// The text.
+    pub text: String,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
 /// A file shared in the room.
 // Parsed back only by the example-frame tests.
 #[cfg_attr(test, derive(Deserialize))]

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use crate::{
-    ChatMessage, ConnectionHealth, ErrorCode, IceServer, LeaveReason, ParticipantInfo, PauseReason,
+    ChatMessage, ConnectionHealth, DraftCommentInfo, ErrorCode, IceServer, LeaveReason, ParticipantInfo, PauseReason,
     RecordingStatus, SharedEvidence, Space,
 };
 
@@ -105,6 +105,80 @@ pub enum ServerMessage {
     Chat {
         /// The message.
         message: ChatMessage,
+    },
+    /// The reply to `draft_open`: what the client lacked, and the server's state vector so
+    /// the client can send what the server lacks (edits made offline).
+    DraftState {
+        /// Echo of `draft_open`'s.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Base64 Yjs update (v1).
+        update: String,
+        /// Base64 Yjs state vector of the server's document.
+        state_vector: String,
+        /// The number of the last stored update.
+        seq: i64,
+    },
+    /// A `draft_update` was stored (and will survive a crash).
+    DraftAck {
+        /// Echo of `draft_update`'s.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// The stored update's number.
+        seq: i64,
+    },
+    /// Someone changed a draft you follow.
+    DraftChanged {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Base64 Yjs update (v1).
+        update: String,
+        /// Its number.
+        seq: i64,
+        /// The editor's seat.
+        by: String,
+        /// The editor's display name.
+        by_name: String,
+        /// The clauses whose text it changed.
+        clauses: Vec<String>,
+    },
+    /// Someone is typing in a clause of a draft you follow.
+    DraftTyping {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// The clause.
+        clause_id: String,
+        /// Their seat.
+        participant_id: String,
+        /// Their display name.
+        name: String,
+    },
+    /// A comment on a clause.
+    DraftComment {
+        /// The comment.
+        comment: DraftCommentInfo,
+    },
+    /// The agreement changed state (created, finalised, reopened, signed, declined, sealed,
+    /// a private draft shown or hidden): fetch it again over HTTP.
+    AgreementChanged {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `drafting`, `final` or `in_force`.
+        status: String,
+        /// The current version number.
+        version: i64,
     },
     /// A file was shared in your space.
     EvidenceShared {

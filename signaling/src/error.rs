@@ -52,6 +52,9 @@ pub enum Error {
         /// What is wrong, for people.
         message: String,
     },
+    /// An agreement rule refused the request; its code says which.
+    #[error("{}", .0.message())]
+    Rule(accord_cases::agreements::Rule),
     /// Too many requests from this client or for this account; try again after a while.
     #[error("too many attempts; try again in {retry_after_seconds} seconds")]
     TooManyRequests {
@@ -96,6 +99,7 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::PreconditionFailed(_) => "precondition_failed",
             Error::Unprocessable { code, .. } => code,
+            Error::Rule(rule) => rule.code(),
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Upstream(_) => "upstream_failed",
             Error::Unavailable(_) => "unavailable",
@@ -117,6 +121,11 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Rule(rule) => match rule.kind() {
+                accord_cases::agreements::RuleKind::Conflict => StatusCode::CONFLICT,
+                accord_cases::agreements::RuleKind::Forbidden => StatusCode::FORBIDDEN,
+                accord_cases::agreements::RuleKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            },
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -238,6 +247,7 @@ impl From<accord_cases::Error> for Error {
             } => Error::TooManyRequests {
                 retry_after_seconds,
             },
+            E::Rule(rule) => Error::Rule(rule),
             E::Database(m) => Error::Internal(format!("database: {m}")),
             E::Internal(m) => Error::Internal(m),
             other => Error::Internal(other.to_string()),

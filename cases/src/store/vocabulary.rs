@@ -94,6 +94,32 @@ text_enum!(
         OrganisationRecordingPolicyChanged = "organisation.recording_policy_changed",
         /// The platform's manifest-signing key was replaced (detail: the new key's id).
         SigningKeyRotated = "signing_key.rotated",
+        /// An organisation's agreement template was saved or reset (detail: category and
+        /// locale).
+        AgreementTemplateSaved = "agreement_template.saved",
+        /// An agreement was started from a template (detail: the template).
+        AgreementCreated = "agreement.created",
+        /// A version's text was frozen (detail: version and its SHA-256).
+        AgreementFinalised = "agreement.finalised",
+        /// An edit after finalising started a new version; signatures on the old one are void
+        /// (detail: the new version).
+        AgreementReopened = "agreement.reopened",
+        /// A private draft was shown to one side, or hidden again (detail: draft and side).
+        AgreementPrivateDraftShown = "agreement.private_draft_shown",
+        /// The mediator attested a signer's identity on camera.
+        AgreementAttested = "agreement.attested",
+        /// A signer's identity was checked (detail: how).
+        AgreementIdentityChecked = "agreement.identity_checked",
+        /// A party's free-will answer was recorded (detail: version and answer).
+        AgreementFreeWill = "agreement.free_will",
+        /// A signer signed a version (detail: version and signer).
+        AgreementSigned = "agreement.signed",
+        /// A signer declined to sign (detail: version and signer).
+        AgreementDeclined = "agreement.declined",
+        /// The organisation's seal was applied: the agreement is in force (detail: version).
+        AgreementSealed = "agreement.sealed",
+        /// An organisation's seal key was replaced (detail: the new key's id).
+        SealKeyRotated = "seal_key.rotated",
     }
 );
 
@@ -152,6 +178,18 @@ text_enum!(
         RecordingPrivateRoomSkipped = "recording_private_room_skipped",
         /// The recording was cut short (the server stopped) and recovered up to that point.
         RecordingInterrupted = "recording_interrupted",
+        /// A party commented on a clause of the agreement (detail: the clause).
+        AgreementComment = "agreement_comment",
+        /// The mediator froze a version of the agreement (detail: version and SHA-256).
+        AgreementFinalised = "agreement_finalised",
+        /// A party answered the free-will question alone with the mediator (detail: answer).
+        AgreementFreeWill = "agreement_free_will",
+        /// Someone signed the agreement (detail: version).
+        AgreementSigned = "agreement_signed",
+        /// Someone declined to sign (detail: version; the reason stays with the agreement).
+        AgreementDeclined = "agreement_declined",
+        /// The seal was applied and the agreement took effect (detail: version).
+        AgreementInForce = "agreement_in_force",
     }
 );
 

@@ -60,7 +60,20 @@ export async function openParticipant(name, url) {
     },
     async close() {
       await context.close().catch(() => {});
-      rmSync(userDataDir, { recursive: true, force: true });
+      removeProfile(userDataDir);
     },
   };
+}
+
+/**
+ * A leftover temporary profile is no failure of the client under test, so a profile that
+ * will not go away is reported and left behind rather than failing the test.
+ */
+export function removeProfile(dir) {
+  try {
+    // Chromium's helper processes may still be writing into the profile for a moment.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  } catch (err) {
+    process.stderr.write(`# could not remove the Chromium profile ${dir}: ${err.code ?? err.message}\n`);
+  }
 }

@@ -3,12 +3,12 @@
 // simulcast layers), with fake camera and microphone and a fresh profile per participant.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './browser.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, removeProfile } from './browser.js';
 
 const PHONE = {
   viewport: { width: 390, height: 844 },
@@ -103,8 +103,7 @@ export async function openClient(name, url, opts = {}) {
     async close() {
       await context.close().catch(() => {});
       await hideable?.stop();
-      // Chromium's helper processes may still be writing into the profile for a moment.
-      rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      removeProfile(userDataDir);
     },
   };
 }
@@ -120,8 +119,17 @@ async function launchHideable(userDataDir, args) {
   const child = spawn(
     CHROMIUM_PATH,
     ['--headless', '--remote-debugging-port=0', `--user-data-dir=${userDataDir}`, `--window-size=${width},${height}`, ...args, 'about:blank'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group, so stop() can end the helpers (zygote, renderers, crashpad)
+    // that outlive the browser process and keep writing into the profile.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group is already gone.
+    }
+  };
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const address = new Promise((resolve, reject) => {
     let printed = '';
@@ -143,7 +151,7 @@ async function launchHideable(userDataDir, args) {
   try {
     browser = await chromium.connectOverCDP(await address, { noDefaults: true, isLocal: true });
   } catch (err) {
-    child.kill();
+    killGroup();
     throw err;
   }
   return {
@@ -152,6 +160,7 @@ async function launchHideable(userDataDir, args) {
       await browser.close().catch(() => {});
       child.kill();
       await exited;
+      killGroup();
     },
   };
 }

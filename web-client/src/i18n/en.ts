@@ -1,7 +1,7 @@
-import type { MessageKey } from './zh-CN';
+import type { BaseMessageKey } from './zh-CN';
 
 // English, the second language. Keys must match zh-CN.ts exactly.
-export const en: Record<MessageKey, string> = {
+export const en: Record<BaseMessageKey, string> = {
   'app.title': 'Accord online mediation',
   'lang.switch': '中文',
   'lang.label': 'Language',

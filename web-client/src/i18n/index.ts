@@ -1,13 +1,24 @@
 // The app's one source of strings. Components call `t('key')`; nothing they show is written in
 // them. The language is the visitor's choice if they made one, else the browser's.
 
-import { en } from './en';
-import { zhCN, type MessageKey } from './zh-CN';
+import { agreementEn } from './agreement.en';
+import { agreementZh } from './agreement.zh-CN';
+import { en as baseEn } from './en';
+import { signingEn } from './signing.en';
+import { signingZh } from './signing.zh-CN';
+import { zhCN as baseZh } from './zh-CN';
 
-export type { MessageKey };
+// The catalogues are split by screen so no file grows past what a person can read; each
+// English part is typed by its Chinese part, so a key missing in either fails the build.
+const zhCN = { ...baseZh, ...agreementZh, ...signingZh };
+export type MessageKey = keyof typeof zhCN;
+const en: Record<MessageKey, string> = { ...baseEn, ...agreementEn, ...signingEn };
 export type Language = 'zh-CN' | 'en';
 
 const CATALOGUES: Record<Language, Record<MessageKey, string>> = { 'zh-CN': zhCN, en };
+
+/** Every string, by language (tests compare the two). */
+export const catalogues = CATALOGUES;
 const STORAGE_KEY = 'accord.language';
 
 /** Chinese unless the browser prefers English over every Chinese variant. */

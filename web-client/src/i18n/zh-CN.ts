@@ -661,4 +661,4 @@ export const zhCN = {
   'review.hold.release': '解除保全',
 } as const;
 
-export type MessageKey = keyof typeof zhCN;
+export type BaseMessageKey = keyof typeof zhCN;

@@ -1,0 +1,126 @@
+//! The rules an agreement keeps, each with the machine-readable code clients act on. The
+//! domain names the rule; `accord-signaling` maps its [`RuleKind`] to an HTTP status once.
+
+/// How the edge should answer a broken rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    /// The request does not fit the agreement's state now (409).
+    Conflict,
+    /// The caller may not do this (403).
+    Forbidden,
+    /// What was sent is wrong (422).
+    Invalid,
+}
+
+/// A rule of drafting, finalising, signing or sealing that a request broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rule {
+    /// The case has an agreement already.
+    AgreementExists,
+    /// The agreement is in force; its text no longer changes.
+    InForce,
+    /// Signing needs a finalised version.
+    NotFinal,
+    /// The signed payload names a version or text hash that is not the current final one.
+    VersionOutdated,
+    /// The case concerns marriage, adoption or inheritance status: no e-signing (电子签名法 第三条).
+    NotESignable,
+    /// The signature was made with a key other than the one registered for this signer.
+    KeyNotRegistered,
+    /// A representative signs only with a power of attorney on file.
+    AttorneyLetterMissing,
+    /// A party signs only after their free-will answer was recorded for this version.
+    FreeWillMissing,
+    /// The signer's identity was not checked for this version (one-time code or attestation).
+    IdentityUnchecked,
+    /// The free-will question is asked with the party alone with the mediator.
+    NotAlone,
+    /// The one-time code is wrong or expired.
+    WrongCode,
+    /// The mediator has not attested this signer on camera.
+    AttestationMissing,
+    /// The signature does not verify over the payload with the registered key.
+    BadSignature,
+    /// The signing challenge is unknown, used or expired.
+    ChallengeExpired,
+    /// This signer has signed or declined this version already.
+    AlreadyDecided,
+    /// Sealing needs every required party's and the mediator's signature.
+    SignaturesMissing,
+    /// The caller is not a signer of this agreement.
+    NotASigner,
+    /// The case's parties have no phone on record for a one-time code.
+    NoPhoneOnRecord,
+}
+
+impl Rule {
+    /// The machine-readable code, as sent in `{code, message}`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::AgreementExists => "agreement_exists",
+            Rule::InForce => "agreement_in_force",
+            Rule::NotFinal => "agreement_not_final",
+            Rule::VersionOutdated => "version_outdated",
+            Rule::NotESignable => "not_e_signable",
+            Rule::KeyNotRegistered => "key_not_registered",
+            Rule::AttorneyLetterMissing => "attorney_letter_missing",
+            Rule::FreeWillMissing => "free_will_missing",
+            Rule::IdentityUnchecked => "identity_unchecked",
+            Rule::NotAlone => "not_alone",
+            Rule::WrongCode => "wrong_code",
+            Rule::AttestationMissing => "attestation_missing",
+            Rule::BadSignature => "bad_signature",
+            Rule::ChallengeExpired => "challenge_expired",
+            Rule::AlreadyDecided => "already_decided",
+            Rule::SignaturesMissing => "signatures_missing",
+            Rule::NotASigner => "not_a_signer",
+            Rule::NoPhoneOnRecord => "no_phone_on_record",
+        }
+    }
+
+    /// For people.
+    pub fn message(self) -> &'static str {
+        match self {
+            Rule::AgreementExists => "this case has an agreement already",
+            Rule::InForce => "the agreement is in force and can no longer be changed",
+            Rule::NotFinal => "the agreement has no final version to sign yet",
+            Rule::VersionOutdated => {
+                "the agreement has changed since this text was shown; read the new version"
+            }
+            Rule::NotESignable => {
+                "agreements on marriage, adoption or inheritance status cannot be signed electronically"
+            }
+            Rule::KeyNotRegistered => {
+                "this device's signing key is not the one registered for this signer"
+            }
+            Rule::AttorneyLetterMissing => {
+                "a representative signs only with a power of attorney on file"
+            }
+            Rule::FreeWillMissing => {
+                "the mediator has not yet asked this party, alone, whether they sign freely"
+            }
+            Rule::IdentityUnchecked => "confirm your identity before signing",
+            Rule::NotAlone => "ask this question with the party alone with the mediator",
+            Rule::WrongCode => "the code is wrong or has expired",
+            Rule::AttestationMissing => "the mediator has not confirmed this person on camera",
+            Rule::BadSignature => "the signature does not verify",
+            Rule::ChallengeExpired => "the signing request expired; sign again",
+            Rule::AlreadyDecided => "this signer has already signed or declined this version",
+            Rule::SignaturesMissing => "not everyone who must sign has signed",
+            Rule::NotASigner => "you are not a signer of this agreement",
+            Rule::NoPhoneOnRecord => "there is no phone on record to send a code to",
+        }
+    }
+
+    /// How the edge answers it.
+    pub fn kind(self) -> RuleKind {
+        match self {
+            Rule::KeyNotRegistered
+            | Rule::AttorneyLetterMissing
+            | Rule::NotASigner => RuleKind::Forbidden,
+            Rule::WrongCode | Rule::BadSignature => RuleKind::Invalid,
+            _ => RuleKind::Conflict,
+        }
+    }
+}
