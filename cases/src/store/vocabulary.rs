@@ -99,6 +99,9 @@ text_enum!(
         AgreementTemplateSaved = "agreement_template.saved",
         /// An agreement was started from a template (detail: the template).
         AgreementCreated = "agreement.created",
+        /// Whether the case concerns marriage, adoption or inheritance status was changed
+        /// (detail: the value).
+        AgreementPersonalStatusSet = "agreement.personal_status_set",
         /// A version's text was frozen (detail: version and its SHA-256).
         AgreementFinalised = "agreement.finalised",
         /// An edit after finalising started a new version; signatures on the old one are void
