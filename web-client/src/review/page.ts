@@ -8,6 +8,7 @@ import { t } from '../i18n';
 import { h } from '../screens/dom';
 import { ApiError, formatChinaTime } from '../staff/api';
 import type { PageContext } from '../staff/app';
+import { type MomentsState, loadMoments, momentsSection } from './agreement-moments';
 import { type RecordingDetail, getRecording, holdRecording, ticketRefreshDelay, verifyRecording } from './api';
 import { PlayerView, type ReviewSnapshot, durationOf, trackOwner } from './player-view';
 import { currentRowIndex, formatClock, timelineRows } from './timeline';
@@ -37,6 +38,9 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
   let refreshTimer: ReturnType<typeof setTimeout> | null = null;
   /** The timeline as last drawn, so following playback does not rebuild it every tick. */
   let shownRows: ReturnType<typeof timelineRows> = [];
+  /** The case agreement's clause moments, fetched once the recording (and so its case) is known. */
+  let moments: MomentsState = { phase: 'loading' };
+  let momentsFor: string | null = null;
   exposeForTests(() => player?.snapshot() ?? null);
 
   const stillShown = () => main.isConnected && main.querySelector('[data-testid=recording-review]') !== null;
@@ -76,6 +80,10 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
       state = { phase: 'ready', detail, verifying: false };
       context.clearNotice();
       scheduleRefresh(detail);
+      if (momentsFor !== detail.case_id) {
+        momentsFor = detail.case_id;
+        void fetchMoments(detail.case_id);
+      }
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
         context.fail(error);
@@ -84,6 +92,18 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
       state = { phase: 'failed', status: error instanceof ApiError ? error.status : 0 };
     }
     draw();
+  };
+
+  const fetchMoments = async (caseId: string) => {
+    moments = { phase: 'loading' };
+    try {
+      const found = await loadMoments(client, caseId);
+      moments = found ? { phase: 'ready', moments: found } : { phase: 'none' };
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) context.fail(error);
+      moments = { phase: 'failed' };
+    }
+    if (state.phase === 'ready') draw();
   };
 
   const verifyAgain = () => {
@@ -162,6 +182,7 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
         h('h1', { text: `${t('review.title')} · ${formatChinaTime(detail.started_at)}` }),
         integrityBanner(detail, state.verifying),
         h('div', { class: 'review-layout' }, [player ? player.element() : null, timelineList(detail)]),
+        momentsSection(moments, detail.started_at, detail.duration_ms, (seconds) => player?.seek(seconds)),
         facts(detail),
         downloads(detail),
       ]),
