@@ -19,6 +19,7 @@ import { renderWaiting, type WaitingScreen } from './screens/waiting';
 import { mountApply } from './screens/apply';
 import { mountHome } from './screens/home';
 import { mountTrack } from './screens/track';
+import { mountVerify } from './verify/page';
 import { mountStaff } from './staff/app';
 import { installTestHook } from './test-hook';
 
@@ -142,4 +143,5 @@ if (location.pathname === '/' && !tokenFromLocation(location)) rerender = mountH
 else if (location.pathname === '/apply') rerender = mountApply(root);
 else if (location.pathname === '/track') rerender = mountTrack(root, location.search);
 else if (location.pathname === '/staff' || location.pathname.startsWith('/staff/')) rerender = mountStaff(root);
+else if (location.pathname.startsWith('/v/')) rerender = mountVerify(root, location.pathname);
 else start();
