@@ -26,6 +26,7 @@ export const signingEn: Record<keyof typeof signingZh, string> = {
   'signing.identity.confirm': 'Confirm',
   'signing.identity.attestedOpen': 'The mediator checked my identity on camera',
   'signing.identity.attestedWhy': 'If the mediator has checked your identity on camera, you can continue without a code.',
+  'signing.identity.attestedDone': 'The mediator checked your identity on camera at {time}; you can continue.',
   'signing.identity.attestedButton': 'Continue with the mediator’s check',
   'signing.identity.staff': 'You sign as the mediator; your signing key will be made on this device.',
   'signing.identity.staffButton': 'Confirm and continue',

@@ -25,6 +25,7 @@ export const signingZh = {
   'signing.identity.confirm': '验证身份',
   'signing.identity.attestedOpen': '调解员已在视频中核验我的身份',
   'signing.identity.attestedWhy': '如调解员已通过视频当面核验了您的身份，可直接继续，无需验证码。',
+  'signing.identity.attestedDone': '调解员已于 {time} 在视频中核验了您的身份，可直接继续。',
   'signing.identity.attestedButton': '用当面核验继续',
   'signing.identity.staff': '您以调解员身份签署，将在本设备上生成您的签名密钥。',
   'signing.identity.staffButton': '确认身份并继续',

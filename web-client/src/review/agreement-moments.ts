@@ -41,7 +41,8 @@ export function momentRows(moments: readonly ClauseMoment[], startedAt: number, 
     const inside = offsetMs >= 0 && offsetMs <= length;
     return {
       clauseId: m.clause_id,
-      label: m.label || t('signing.review.facts'),
+      // An unnumbered facts clause has an empty label.
+      label: m.label === '' ? t('signing.review.facts') : (m.label ?? m.clause_id),
       byName: m.by_name,
       when: formatChinaTime(m.last_edit_at),
       offsetMs,

@@ -36,6 +36,8 @@ export class SigningConsole {
   /** The party being asked about their free will (signer id), and what was answered. */
   private asking: string | null = null;
   private answered = false;
+  /** The note being typed: the panel is redrawn whenever someone moves. */
+  private note = '';
   private message: { text: string; tone: 'error' | 'info' } | null = null;
   private busy = false;
   private readonly unsubscribe: (() => void)[] = [];
@@ -154,6 +156,7 @@ export class SigningConsole {
 
   /** Moves the party alone into their side's private room, and the mediator with them. */
   private startFreeWill(signer: Signer): void {
+    if (this.asking !== signer.signer_id) this.note = '';
     this.asking = signer.signer_id;
     this.answered = false;
     this.message = null;
@@ -207,10 +210,15 @@ export class SigningConsole {
 
   private question(signer: Signer): HTMLElement {
     const note = h('textarea', { class: 'signing-reason', 'data-testid': 'signing-free-will-note', rows: 2, maxlength: 500, placeholder: t('signing.console.note') });
+    note.value = this.note;
+    note.addEventListener('input', () => {
+      this.note = note.value;
+    });
     const answer = (value: 'yes' | 'no') =>
       void this.act(async () => {
-        await this.host.api.freeWill(this.agreement.id, signer.signer_id, value, note.value);
+        await this.host.api.freeWill(this.agreement.id, signer.signer_id, value, this.note);
         this.answered = true;
+        this.note = '';
       }, t('signing.console.recorded'));
     return h('div', { class: 'signing-question' }, [
       h('p', { class: 'signing-script', 'data-testid': 'signing-script', text: t('signing.console.script') }),

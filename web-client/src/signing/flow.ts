@@ -94,7 +94,17 @@ export class SignerFlow {
     const step = this.step();
     snapshot.step = step;
     const signer = this.signer();
-    const key = [step, this.agreement.version, this.agreement.status, signer?.status ?? '', this.busy, this.message?.text ?? ''].join('|');
+    const p = this.progress();
+    const key = [
+      step,
+      this.agreement.version,
+      this.agreement.status,
+      signer?.status ?? '',
+      String(signer?.attested_at),
+      p?.otpSentTo ?? '',
+      this.busy,
+      this.message?.text ?? '',
+    ].join('|');
     if (!force && key === this.shownKey) return;
     this.shownKey = key;
     this.stopCountdown();
@@ -335,19 +345,33 @@ export class SignerFlow {
       h('div', { class: 'signing-otp-row' }, [send, sentLine]),
       p?.otpSentTo ? h('label', { class: 'signing-otp-label' }, [t('signing.identity.codeLabel'), code]) : null,
       p?.otpSentTo ? confirm : null,
-      h('details', { class: 'signing-attested' }, [
-        h('summary', { 'data-testid': 'signing-attestation-open', text: t('signing.identity.attestedOpen') }),
-        h('p', { class: 'muted', text: t('signing.identity.attestedWhy') }),
-        h('button', {
-          type: 'button',
-          class: 'secondary',
-          'data-testid': 'signing-identity-attestation',
-          disabled: this.busy,
-          text: t('signing.identity.attestedButton'),
-          onclick: () => void this.register({ method: 'attestation' }),
-        }),
-      ]),
+      this.attestation(),
     ].filter(isNode);
+  }
+
+  /**
+   * The way in without a code when the mediator checked the person on camera: offered first
+   * when the server says it happened, tucked away when the server does not say.
+   */
+  private attestation(): HTMLElement | null {
+    const attestedAt = this.signer()?.attested_at;
+    if (attestedAt === null) return null;
+    const button = h('button', {
+      type: 'button',
+      class: attestedAt === undefined ? 'secondary' : 'primary signing-big',
+      'data-testid': 'signing-identity-attestation',
+      disabled: this.busy,
+      text: t('signing.identity.attestedButton'),
+      onclick: () => void this.register({ method: 'attestation' }),
+    });
+    if (attestedAt !== undefined) {
+      return h('div', { class: 'signing-attested' }, [h('p', { text: t('signing.identity.attestedDone', { time: formatChinaTime(attestedAt) }) }), button]);
+    }
+    return h('details', { class: 'signing-attested' }, [
+      h('summary', { 'data-testid': 'signing-attestation-open', text: t('signing.identity.attestedOpen') }),
+      h('p', { class: 'muted', text: t('signing.identity.attestedWhy') }),
+      button,
+    ]);
   }
 
   private async sendOtp(): Promise<void> {

@@ -34,6 +34,11 @@ export interface Signer {
   declined_reason: string | null;
   identity: SignerIdentity | null;
   free_will: FreeWill | null;
+  /**
+   * When the mediator attested this signer on camera for this version (asked of V2 in
+   * requests.md); absent from a server that does not say, and then both ways are offered.
+   */
+  attested_at?: number | null;
 }
 
 export interface FinalVersion {
