@@ -1,7 +1,9 @@
 // `window.ACCORD`: what the browser tests read (and the faults they inject). It only reads
 // the room model and calls the engine's documented test hooks; the app never depends on it.
 
+import { agreementTestState } from './agreement/test-state';
 import type { Room } from './room/room';
+import { signingTestHook } from './signing';
 import type { ClientMessage } from './signal/messages';
 import type { WakeLockState } from './room/session-care';
 import type { RoomView } from './screens/room-view';
@@ -146,6 +148,9 @@ export function installTestHook(): TestHook {
     const times = [...(hook.view?.tiles.entries() ?? [])].filter(([id]) => id !== 'self').map(([, tile]) => tile.firstFrameAt).filter((v): v is number => v !== null);
     return times.length ? Math.min(...times) : null;
   }
+  // Getters, so a test reads the state at the moment it asks.
+  Object.defineProperty(hook, 'agreement', { enumerable: true, configurable: true, get: agreementTestState });
+  Object.defineProperty(hook, 'signing', { enumerable: true, configurable: true, get: signingTestHook });
   (window as unknown as { ACCORD: typeof hook }).ACCORD = hook;
   return hook;
 }

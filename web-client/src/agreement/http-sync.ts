@@ -45,6 +45,8 @@ export class HttpDraftSync extends Emitter<HttpSyncEvents> {
     readonly docName: string,
     private readonly http: DraftHttp,
     private readonly visible: () => boolean = () => document.visibilityState === 'visible',
+    /** False once the page showing the draft is gone: polling stops for good. */
+    private readonly alive: () => boolean = () => true,
   ) {
     super();
     this.doc.on('update', (_update: Uint8Array, origin: unknown) => {
@@ -75,6 +77,10 @@ export class HttpDraftSync extends Emitter<HttpSyncEvents> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
+      if (!this.alive()) {
+        this.stop();
+        return;
+      }
       // A hidden page stops polling but still saves what was typed.
       if (this.visible() || this.edits > 0) void this.exchange();
       else this.plan(POLL_MS);

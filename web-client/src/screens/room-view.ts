@@ -10,6 +10,8 @@ import type { Quality } from '../engine/quality';
 import { t } from '../i18n';
 import type { RemoteParticipant, Room } from '../room/room';
 import type { RoomApi } from '../room/room-api';
+import { AgreementPanel } from '../agreement/room-panel';
+import { tokenFromLocation } from '../link';
 import { ChatPanel } from './chat-panel';
 import { AudioOnlyBanner, MyHealth } from './connection-health';
 import { h } from './dom';
@@ -52,6 +54,9 @@ export class RoomView {
   private readonly audioOnlyBanner: AudioOnlyBanner;
   private readonly chat: ChatPanel;
   private readonly console: ModeratorPanel;
+  /** The agreement being drafted (a case session only: it needs the join token's case). */
+  private readonly agreement: AgreementPanel | null;
+  private readonly agreementButton = h('button', { type: 'button', class: 'control toggle agreement-open', 'data-testid': 'agreement-open', hidden: true });
   private readonly toasts = new Toasts();
   private readonly stopNotices: () => void;
   private readonly recordingNotice: RecordingNoticeBanner;
@@ -89,12 +94,17 @@ export class RoomView {
     this.screenShare = new ScreenShare(room, () => this.renderControls(), () => this.toasts.show(t('room.shareFailed'), { testId: 'toast-share-failed' }));
     this.chat = new ChatPanel(room, options.api, options.phone, () => this.renderControls());
     this.console = new ModeratorPanel(room, () => this.togglePanel('console', false));
+    // The token is still in the address (the join link's fragment); the agreement's HTTP calls need it.
+    const token = tokenFromLocation(location);
+    this.agreement = token ? new AgreementPanel(room, token, options.phone, () => this.renderAgreementButton()) : null;
+    this.agreementButton.addEventListener('click', () => this.togglePanel('agreement', !this.agreement?.opened));
+    this.top.append(this.agreementButton);
     root.replaceChildren(
       h('main', { class: `room${options.phone ? ' phone' : ''}`, 'data-testid': 'room' }, [
         this.banner,
         this.top,
         this.audioOnlyBanner.el,
-        h('div', { class: 'room-body' }, [this.stage, this.chat.el, this.console.el, this.toasts.el]),
+        h('div', { class: 'room-body' }, [this.stage, this.chat.el, this.console.el, this.agreement?.el ?? null, this.toasts.el]),
         this.controls,
         this.audioBox,
         this.recordingNotice.el,
@@ -116,6 +126,7 @@ export class RoomView {
     else if (last && room.recording) recordingToast(t(last.key), true);
 
     room.on('session', () => {
+      this.renderAgreementButton();
       this.updateTop();
       this.renderControls();
       this.refreshSelf();
@@ -159,6 +170,7 @@ export class RoomView {
     this.stopRecordingNotices();
     this.toasts.clear();
     this.chat.dispose();
+    this.agreement?.dispose();
     this.screenShare.stop();
     for (const tile of this.tiles.values()) tile.dispose();
     for (const el of this.audio.values()) el.srcObject = null;
@@ -174,6 +186,8 @@ export class RoomView {
     this.audioOnlyBanner.update();
     this.chat.render();
     this.console.render();
+    this.agreement?.render();
+    this.renderAgreementButton();
     this.renderControls();
     this.refreshAll();
     this.layout();
@@ -385,15 +399,29 @@ export class RoomView {
   }
 
   /** One side panel at a time on a phone: each covers most of the screen there. */
-  private togglePanel(panel: 'chat' | 'console', open: boolean): void {
-    if (panel === 'chat') {
-      this.chat.setOpen(open);
-      if (open && this.options.phone) this.console.setOpen(false);
-    } else {
-      this.console.setOpen(open);
-      if (open && this.options.phone) this.chat.setOpen(false);
+  private togglePanel(panel: 'chat' | 'console' | 'agreement', open: boolean): void {
+    if (panel === 'chat') this.chat.setOpen(open);
+    else if (panel === 'console') this.console.setOpen(open);
+    else this.agreement?.setOpen(open);
+    if (open && this.options.phone) {
+      if (panel !== 'chat') this.chat.setOpen(false);
+      if (panel !== 'console') this.console.setOpen(false);
+      if (panel !== 'agreement' && this.agreement?.opened) this.agreement.setOpen(false);
     }
     this.renderControls();
+    this.renderAgreementButton();
+  }
+
+  /** In the top bar, which nothing covers: shown once there is an agreement (or to a mediator). */
+  private renderAgreementButton(): void {
+    const panel = this.agreement;
+    const button = this.agreementButton;
+    button.hidden = !panel?.available;
+    if (!panel) return;
+    const fresh = panel.unseen && !panel.opened;
+    button.textContent = fresh ? t('agreement.openNew') : t('agreement.open');
+    button.classList.toggle('fresh', fresh);
+    button.setAttribute('aria-pressed', String(panel.opened));
   }
 
   private toggle(source: 'microphone' | 'camera'): void {

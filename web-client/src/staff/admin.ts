@@ -1,5 +1,7 @@
-// Administration: organisations (system administrators) and staff accounts.
+// Administration: organisations (system administrators), staff accounts, and an
+// organisation's agreement templates.
 
+import { templatesAdmin } from '../agreement/templates-admin';
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import { ApiError, type Organisation, type StaffMember } from './api';
@@ -14,6 +16,8 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
   // Field errors belong to the form that was sent (both forms have a `court`).
   let problems: Record<string, string> = {};
   let problemForm = '';
+  // Made once, kept across redraws: a template half-edited survives a staff change above it.
+  const templates = me.role === 'administrator' && me.organisation_id !== null ? templatesAdmin(context) : null;
 
   const reload = () =>
     Promise.all([
@@ -181,6 +185,7 @@ export function mountAdmin(main: HTMLElement, context: PageContext): () => void 
             ],
           ),
         ]),
+        templates,
       ]),
     );
   };

@@ -3,6 +3,7 @@
 // what staff see is what is stored.
 
 import QRCode from 'qrcode';
+import { agreementSection } from '../agreement/case-section';
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import {
@@ -80,6 +81,8 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
   const scheduling = new KeyedCreate(client);
   const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
   const worker = context.me.role !== 'court';
+  // Made once: its editor and what is typed there outlive the page's redraws.
+  const agreement = agreementSection(context, caseId);
 
   const reload = async () => {
     try {
@@ -158,6 +161,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         summary(detail),
         partiesSection(detail),
         sessionsSection(detail),
+        agreementPart(detail),
         recordingsSection(state.recordings, context.go),
         evidenceSection(detail),
         auditSection(),
@@ -542,6 +546,11 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
     for (const session of detail.sessions) names.set(`session:${session.id}`, formatChinaTime(session.scheduled_at));
     names.set(`organisation:${detail.organisation.id}`, detail.organisation.name);
     return names;
+  };
+
+  const agreementPart = (detail: CaseDetail) => {
+    agreement.update(detail);
+    return agreement.el;
   };
 
   const auditSection = () =>
