@@ -28,6 +28,15 @@ describe('clause labels', () => {
     expect(chineseNumeral(105)).toBe('一百零五');
     expect(chineseNumeral(110)).toBe('一百一十');
     expect(chineseNumeral(999)).toBe('九百九十九');
+    // The server's own cases (cases/src/agreements/document.rs, `chinese_labels`).
+    const server: [number, string][] = [
+      [1, '第一条'], [10, '第十条'], [11, '第十一条'], [19, '第十九条'], [20, '第二十条'], [21, '第二十一条'],
+      [99, '第九十九条'], [100, '第一百条'], [101, '第一百零一条'], [110, '第一百一十条'], [111, '第一百一十一条'], [200, '第二百条'],
+    ];
+    for (const [n, want] of server) expect(clauseLabel(n, 'zh-CN')).toBe(want);
+    expect(chineseNumeral(1001)).toBe('一千零一');
+    expect(chineseNumeral(1010)).toBe('一千零一十');
+    expect(chineseNumeral(2300)).toBe('二千三百');
   });
 
   it('writes Article n in English', () => {

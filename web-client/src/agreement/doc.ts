@@ -21,21 +21,28 @@ export interface ClauseView {
 const DIGITS = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
 
 /**
- * The Chinese numeral as written in 第…条: 十一 (not 一十一) below twenty, 一百零五 with 零 for
- * a skipped place. Agreements never reach a thousand clauses; past that the Arabic number
- * is written rather than a wrong numeral.
+ * The Chinese numeral as written in 第…条, as the server's `label()` writes it: 十一 (not
+ * 一十一) when the number starts with the tens, 零 once for skipped places (一百零五,
+ * 一千零一十). Agreements hold at most 200 clauses; from ten thousand on, digits are written.
  */
 export function chineseNumeral(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n >= 1000) return String(n);
-  if (n < 10) return DIGITS[n] ?? String(n);
-  const hundreds = Math.floor(n / 100);
-  const tens = Math.floor((n % 100) / 10);
-  const ones = n % 10;
+  if (!Number.isInteger(n) || n < 0 || n >= 10_000) return String(n);
+  if (n === 0) return '零';
+  const units = ['千', '百', '十', ''];
+  const places = [Math.floor(n / 1000), Math.floor(n / 100) % 10, Math.floor(n / 10) % 10, n % 10];
   let out = '';
-  if (hundreds > 0) out += `${DIGITS[hundreds]}百`;
-  if (tens > 0) out += hundreds === 0 && tens === 1 ? '十' : `${DIGITS[tens]}十`;
-  else if (hundreds > 0 && ones > 0) out += '零';
-  if (ones > 0) out += DIGITS[ones];
+  let zero = false;
+  places.forEach((d, i) => {
+    if (d === 0) {
+      zero = out !== '';
+      return;
+    }
+    if (zero) out += '零';
+    zero = false;
+    const unit = units[i] ?? '';
+    if (!(unit === '十' && d === 1 && out === '')) out += DIGITS[d] ?? '';
+    out += unit;
+  });
   return out;
 }
 
