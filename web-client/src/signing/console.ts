@@ -3,7 +3,7 @@
 // scripted question, the answer recorded with the recording's moment), identity attested on
 // camera, the mediator's own signature (the same flow as a party's), and the seal.
 
-import { t } from '../i18n';
+import { hasMessage, t } from '../i18n';
 import type { Room } from '../room/room';
 import { h } from '../screens/dom';
 import type { ParticipantInfo, Space } from '../signal/messages';
@@ -21,6 +21,12 @@ export function othersInSpace(participants: readonly ParticipantInfo[], space: S
 /** The party's seat in the room: the join token's identity is their party id. */
 export function seatOf(participants: readonly ParticipantInfo[], signerId: string): ParticipantInfo | null {
   return participants.find((p) => p.identity === signerId) ?? null;
+}
+
+/** Why someone may not sign, in words when we know the code. */
+function cannotWords(code: string): string {
+  const key = `signing.cannot.${code}`;
+  return hasMessage(key) ? t(key) : t('signing.console.cannotReason', { code });
 }
 
 function statusWords(signer: Signer): string {
@@ -146,11 +152,12 @@ export class SigningConsole {
       h('td', { text: signerRole(signer, agreement) }),
       h('td', {}, [
         statusWords(signer),
-        signer.cannot_sign_reason ? h('div', { class: 'muted', text: t('signing.console.cannotReason', { code: signer.cannot_sign_reason }) }) : null,
+        signer.cannot_sign_reason ? h('div', { class: 'muted', text: cannotWords(signer.cannot_sign_reason) }) : null,
         signer.declined_reason ? h('div', { class: 'muted', text: signer.declined_reason }) : null,
       ]),
       h('td', { text: checks.join(' · ') }),
-      h('td', { class: 'signing-actions' }, actions),
+      // A flex box inside the cell: a flex cell would leave the table's layout.
+      h('td', {}, [h('div', { class: 'signing-actions' }, actions)]),
     ]);
   }
 
@@ -187,15 +194,21 @@ export class SigningConsole {
       if (others.length) {
         parts.push(
           h('p', { role: 'alert', 'data-testid': 'signing-not-alone', text: t('signing.console.othersThere', { side: sideName, names: others.map((o) => o.name).join('、') }) }),
-          h('div', { class: 'signing-actions' }, [
-            ...others.map((o) =>
+          h(
+            'div',
+            { class: 'signing-actions' },
+            others.map((o) =>
               h('button', { type: 'button', class: 'small secondary', text: t('signing.console.moveOut', { name: o.name }), onclick: () => room.move(o.id, 'joint') }),
             ),
-            h('button', { type: 'button', class: 'small', 'data-testid': 'signing-move-again', text: t('signing.console.moveAgain'), onclick: () => this.startFreeWill(signer) }),
-          ]),
+          ),
         );
       } else if (seat.space !== side || room.space !== side) {
-        parts.push(h('p', { class: 'muted', 'data-testid': 'signing-moving', text: t('signing.console.moving', { side: sideName }) }));
+        parts.push(
+          h('p', { class: 'muted', 'data-testid': 'signing-moving', text: t('signing.console.notThereYet', { side: sideName }) }),
+          h('button', { type: 'button', class: 'small', 'data-testid': 'signing-move-in', text: t('signing.console.moveIn', { side: sideName }), onclick: () => this.startFreeWill(signer) }),
+        );
+      } else {
+        parts.push(h('p', { class: 'muted', 'data-testid': 'signing-alone', text: t('signing.console.alone', { side: sideName }) }));
       }
       parts.push(this.question(signer));
     }
@@ -254,10 +267,8 @@ export class SigningConsole {
   private sealSection(ready: boolean): HTMLElement {
     const agreement = this.agreement;
     if (agreement.status === 'in_force') {
-      return h('div', { class: 'signing-sealed', 'data-testid': 'signing-sealed' }, [
-        h('p', { class: 'signing-done', text: t('signing.inForce', { date: agreement.effective_at ? formatChinaTime(agreement.effective_at) : '' }) }),
-        this.own.element,
-      ]);
+      // The flow shows the effective date and the PDF download to staff as to parties.
+      return h('div', { class: 'signing-sealed', 'data-testid': 'signing-sealed' }, [this.own.element]);
     }
     return h('div', { class: 'signing-seal' }, [
       h('button', {

@@ -117,7 +117,7 @@ export class SignerFlow {
       this.pad = null;
     }
     this.element.dataset.step = step;
-    this.element.replaceChildren(...this.header(signer), ...this.body(step, signer), ...this.notice());
+    this.element.replaceChildren(...this.header(signer), ...this.body(step, signer).filter(isNode), ...this.notice());
   }
 
   dispose(): void {
@@ -169,7 +169,7 @@ export class SignerFlow {
     ];
   }
 
-  private body(step: Step, signer: Signer | null): Node[] {
+  private body(step: Step, signer: Signer | null): (Node | null)[] {
     const agreement = this.agreement;
     switch (step) {
       case 'drafting':
@@ -266,7 +266,13 @@ export class SignerFlow {
     ].filter(isNode);
   }
 
-  private declineBox(): HTMLElement {
+  /** Parties may refuse; the mediator simply does not sign (the seal waits for them anyway). */
+  private declineBox(): HTMLElement | null {
+    if (this.host.viewer.kind === 'staff') return null;
+    return this.partyDecline();
+  }
+
+  private partyDecline(): HTMLElement {
     const reason = h('textarea', { class: 'signing-reason', 'data-testid': 'signing-decline-reason', rows: 3, maxlength: 500, placeholder: t('signing.decline.placeholder') });
     const send = h('button', {
       type: 'button',
