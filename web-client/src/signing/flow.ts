@@ -44,8 +44,8 @@ export function signerRole(signer: Signer, agreement: Agreement): string {
   const side = signer.side ? t(signer.side === 'applicant' ? 'signing.side.applicant' : 'signing.side.respondent') : '';
   if (signer.role === 'mediator') return t('signing.role.mediator');
   if (signer.role === 'representative') {
-    const party = agreement.signers.find((s) => s.signer_id === signer.represents);
-    return party ? t('signing.role.representativeOf', { side, name: party.name }) : t('signing.role.representative', { side });
+    const name = signer.represents_name ?? agreement.signers.find((s) => s.signer_id === signer.represents)?.name;
+    return name ? t('signing.role.representativeOf', { side, name }) : t('signing.role.representative', { side });
   }
   return side || t('signing.role.party');
 }

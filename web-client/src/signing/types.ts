@@ -26,6 +26,8 @@ export interface Signer {
   side: 'applicant' | 'respondent' | null;
   /** For a representative: the party (`PT_…`) they sign for. */
   represents: string | null;
+  /** That party's name (asked of V2 in requests.md: the party is no signer row of its own). */
+  represents_name?: string | null;
   required: boolean;
   may_sign: boolean;
   cannot_sign_reason: string | null;
