@@ -17,6 +17,8 @@ export interface Progress {
 }
 
 const progress = new Map<string, Progress>();
+/** A tab signs a handful of versions at most; older entries are dropped first. */
+const MAX_ENTRIES = 32;
 
 export function progressOf(agreementId: string, version: number, signerId: string): Progress {
   const name = keyName(agreementId, version, signerId);
@@ -24,6 +26,7 @@ export function progressOf(agreementId: string, version: number, signerId: strin
   if (!found) {
     found = { seenEnd: false, readDone: false, otpSentTo: null, otpSentAt: 0, keyRejected: false };
     progress.set(name, found);
+    if (progress.size > MAX_ENTRIES) progress.delete(progress.keys().next().value as string);
   }
   return found;
 }
