@@ -19,6 +19,7 @@ mod admission;
 mod minutes;
 mod moderation;
 mod notices;
+pub mod privacy;
 mod recording;
 mod resume;
 mod view;
