@@ -46,6 +46,10 @@ tags!(CLIENT_TYPES, client_tag, ClientMessage {
     Record = "record",
     RaiseHand = "raise_hand",
     Chat = "chat",
+    DraftOpen = "draft_open",
+    DraftUpdate = "draft_update",
+    DraftTyping = "draft_typing",
+    DraftComment = "draft_comment",
 });
 
 tags!(SERVER_TYPES, server_tag, ServerMessage {
@@ -60,6 +64,12 @@ tags!(SERVER_TYPES, server_tag, ServerMessage {
     MutedByModerator = "muted_by_moderator",
     Chat = "chat",
     EvidenceShared = "evidence_shared",
+    DraftState = "draft_state",
+    DraftAck = "draft_ack",
+    DraftChanged = "draft_changed",
+    DraftTyping = "draft_typing",
+    DraftComment = "draft_comment",
+    AgreementChanged = "agreement_changed",
     Offer = "offer",
     Answer = "answer",
     ParticipantJoined = "participant_joined",

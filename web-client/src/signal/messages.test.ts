@@ -34,6 +34,12 @@ const SERVER_TYPES: Record<ServerMessage['type'], true> = {
   muted_by_moderator: true,
   chat: true,
   evidence_shared: true,
+  draft_state: true,
+  draft_ack: true,
+  draft_changed: true,
+  draft_typing: true,
+  draft_comment: true,
+  agreement_changed: true,
   offer: true,
   answer: true,
   participant_joined: true,
@@ -74,6 +80,10 @@ const CLIENT_TYPES: Record<ClientMessage['type'], true> = {
   raise_hand: true,
   chat: true,
   save_data: true,
+  draft_open: true,
+  draft_update: true,
+  draft_typing: true,
+  draft_comment: true,
 };
 const ERROR_CODES: Record<ErrorCode, true> = {
   bad_json: true,
@@ -102,6 +112,8 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   account_disabled: true,
   recording_unavailable: true,
   recording_state: true,
+  draft_rejected: true,
+  draft_not_stored: true,
 };
 
 function known(list: Record<string, true>, key: string): boolean {

@@ -132,6 +132,25 @@ export interface RecordingStatus {
   reason?: RecordingEndReason;
 }
 
+/** A comment on a clause of the agreement. */
+export interface DraftCommentInfo {
+  /** `CM_…`. */
+  id: string;
+  /** `AG_…`. */
+  agreement_id: string;
+  clause_id: string;
+  author_name: string;
+  /** The commenter's role: `mediator`, `party`, … */
+  author_role: string;
+  text: string;
+  /** Unix milliseconds. */
+  at: number;
+}
+
+/** `main` (the shared agreement) or a private draft `PD_…`. */
+export type DraftDoc = string;
+export type AgreementStatus = 'drafting' | 'final' | 'in_force';
+
 /** Why the server sends us no video: our link is too weak, or we asked (`save_data`). */
 export type AudioOnlyReason = 'bandwidth' | 'save_data';
 
@@ -159,7 +178,16 @@ export type ClientMessage =
   | { type: 'raise_hand'; raised: boolean }
   | { type: 'chat'; text: string }
   /** 省流量: no video to us until `enabled: false` (and enough bandwidth). */
-  | { type: 'save_data'; enabled: boolean };
+  | { type: 'save_data'; enabled: boolean }
+  // Agreement drafting. Updates and state vectors are Yjs v1 encodings in base64 (padded).
+  /** Follow a draft; answered by `draft_state` with what our `state_vector` lacks ('' = nothing). */
+  | { type: 'draft_open'; agreement_id: string; doc: DraftDoc; state_vector: string; request_id?: string }
+  /** Editors only; at most 64 KiB decoded; answered by `draft_ack` once stored. */
+  | { type: 'draft_update'; agreement_id: string; doc: DraftDoc; update: string; request_id?: string }
+  /** Editors only; relayed to the draft's followers, never stored. */
+  | { type: 'draft_typing'; agreement_id: string; doc: DraftDoc; clause_id: string; request_id?: string }
+  /** 1–1000 characters. */
+  | { type: 'draft_comment'; agreement_id: string; clause_id: string; text: string; request_id?: string };
 
 export type ServerMessage =
   | {
@@ -201,6 +229,36 @@ export type ServerMessage =
   | { type: 'muted_by_moderator'; source: TrackSource }
   | { type: 'chat'; message: ChatMessage }
   | { type: 'evidence_shared'; evidence: SharedEvidence }
+  /** The reply to `draft_open`: what we lacked, and the server's state vector (send what it lacks). */
+  | {
+      type: 'draft_state';
+      request_id?: string;
+      agreement_id: string;
+      doc: DraftDoc;
+      update: string;
+      state_vector: string;
+      /** The last stored update's number. */
+      seq: number;
+    }
+  /** Our `draft_update` is stored (survives a crash). */
+  | { type: 'draft_ack'; request_id?: string; agreement_id: string; doc: DraftDoc; seq: number }
+  /** Someone else changed a draft we follow. */
+  | {
+      type: 'draft_changed';
+      agreement_id: string;
+      doc: DraftDoc;
+      update: string;
+      seq: number;
+      /** The editor's seat. */
+      by: string;
+      by_name: string;
+      /** The clauses whose text it changed. */
+      clauses: string[];
+    }
+  | { type: 'draft_typing'; agreement_id: string; doc: DraftDoc; clause_id: string; participant_id: string; name: string }
+  | { type: 'draft_comment'; comment: DraftCommentInfo }
+  /** The agreement changed state: fetch it again over HTTP. */
+  | { type: 'agreement_changed'; agreement_id: string; status: AgreementStatus; version: number }
   | { type: 'offer'; sdp: string; tracks: Record<string, string> }
   | { type: 'answer'; request_id?: string; sdp: string }
   | { type: 'participant_joined'; participant: ParticipantInfo }
@@ -261,7 +319,11 @@ export type ErrorCode =
   /** Recording cannot start now (no disk space, storage down); `message` says which. */
   | 'recording_unavailable'
   /** A `record` action that does not fit the recording's state (pause while paused, …). */
-  | 'recording_state';
+  | 'recording_state'
+  /** A draft frame the agreement refuses (not an editor, no such draft, a bad update, in force). */
+  | 'draft_rejected'
+  /** The update could not be stored; nothing changed on the server: send it again. */
+  | 'draft_not_stored';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
