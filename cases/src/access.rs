@@ -2,9 +2,10 @@
 //! The edge checks the caller's credentials and builds a [`Viewer`]; the decisions are made
 //! here, so the staff API, the recorder and the agreement code apply the same ones.
 
+use crate::agreements::model::{Agreement, DraftDoc};
 use crate::error::{Error, Result};
-use crate::ids::{CaseId, InviteId, OrganisationId, RecordingId, SessionId, StaffId};
-use crate::store::model::{Case, Invite, Recording, Session, SessionStatus, StaffRole};
+use crate::ids::{AgreementId, CaseId, InviteId, OrganisationId, RecordingId, SessionId, StaffId};
+use crate::store::model::{Case, Invite, Recording, Session, SessionStatus, Side, StaffRole};
 use crate::store::{Store, now_ms};
 
 /// A staff member as the rules know them: who they are, their role and where they work.
@@ -42,6 +43,27 @@ impl Viewer<'_> {
     pub fn sees_phones_of(&self, case: &Case) -> bool {
         self.role == StaffRole::Mediator && case.mediator_id.as_ref() == Some(self.id)
     }
+
+    /// Whether they may edit, finalise and keep private drafts of the case's agreement: the
+    /// mediators of the case's organisation (its mediator and co-mediators). Administrators
+    /// manage templates but do not write a case's agreement; court users only read it.
+    pub fn may_edit_agreement(&self, case: &Case) -> bool {
+        self.role == StaffRole::Mediator && self.organisation_id == Some(&case.organisation_id)
+    }
+
+    /// Whether they may replace or reset `organisation`'s agreement templates: its
+    /// administrators, or a system-wide administrator.
+    pub fn may_manage_templates(&self, organisation: &OrganisationId) -> bool {
+        self.role == StaffRole::Administrator
+            && (self.organisation_id.is_none() || self.organisation_id == Some(organisation))
+    }
+}
+
+/// Whether someone following an agreement sees one of its documents: the shared draft
+/// everyone admitted to the session; a private draft the moderators and, once shown to a
+/// side, that side's seats. A side's caucus draft must not reach the other side.
+pub fn sees_draft(doc: &DraftDoc, moderator: bool, side: Option<Side>) -> bool {
+    doc.is_main() || moderator || (side.is_some() && doc.shown_to == side)
 }
 
 impl Store {
@@ -106,6 +128,26 @@ impl Store {
             .await
             .map_err(hidden("no such recording"))?;
         Ok((recording, case))
+    }
+}
+
+impl Store {
+    /// The agreement `id` and its case, if `viewer` may see the case; "no such agreement"
+    /// otherwise, whether it is missing or not theirs.
+    pub async fn visible_agreement(
+        &self,
+        viewer: &Viewer<'_>,
+        id: &AgreementId,
+    ) -> Result<(Agreement, Case)> {
+        let agreement = self
+            .agreement(id)
+            .await
+            .map_err(hidden("no such agreement"))?;
+        let case = self
+            .visible_case(viewer, &agreement.case_id)
+            .await
+            .map_err(hidden("no such agreement"))?;
+        Ok((agreement, case))
     }
 }
 

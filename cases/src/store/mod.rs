@@ -9,6 +9,11 @@
 //!
 //! Every change is made in one transaction together with its audit entry.
 
+mod agreement_comments;
+mod agreement_drafts;
+mod agreement_history;
+mod agreement_templates;
+mod agreements;
 mod audit;
 mod cases;
 mod evidence;
