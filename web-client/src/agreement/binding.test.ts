@@ -40,19 +40,22 @@ class FakeArea {
   value = '';
   selectionStart = 0;
   selectionEnd = 0;
-  private readonly listeners: (() => void)[] = [];
-  addEventListener(_type: string, listener: () => void) {
-    this.listeners.push(listener);
+  private readonly listeners = new Map<string, (() => void)[]>();
+  addEventListener(type: string, listener: () => void) {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
   }
   removeEventListener() {}
   setSelectionRange(start: number, end: number) {
     this.selectionStart = start;
     this.selectionEnd = end;
   }
+  fire(type: string) {
+    for (const l of this.listeners.get(type) ?? []) l();
+  }
   type(value: string, caret: number) {
     this.value = value;
     this.selectionStart = this.selectionEnd = caret;
-    for (const l of this.listeners) l();
+    this.fire('input');
   }
 }
 
@@ -84,6 +87,32 @@ describe('TextareaBinding', () => {
     expect(remote.getText('t').toString()).toBe('被申请人支付租金5000元');
     expect(area.selectionStart).toBe(12);
     expect(area.selectionEnd).toBe(12);
+    binding.destroy();
+  });
+
+  it('sends no pinyin while a word is composed, and places the word through edits made meanwhile', () => {
+    const local = new Y.Doc();
+    const remote = new Y.Doc();
+    local.getText('t').insert(0, '甲方乙方');
+    Y.applyUpdate(remote, Y.encodeStateAsUpdate(local));
+    const area = new FakeArea();
+    g.document = { activeElement: area };
+    const origin = Symbol('me');
+    const binding = new TextareaBinding(area as unknown as HTMLTextAreaElement, local.getText('t'), origin);
+    // Composing 和 between 甲方 and 乙方: the textarea shows pinyin on the way.
+    area.fire('compositionstart');
+    area.type('甲方h乙方', 3);
+    area.type('甲方he乙方', 4);
+    expect(local.getText('t').toString()).toBe('甲方乙方');
+    // Someone else adds a prefix meanwhile; the textarea is left alone.
+    remote.getText('t').insert(0, '经协商，');
+    Y.applyUpdate(local, Y.encodeStateAsUpdate(remote));
+    expect(area.value).toBe('甲方he乙方');
+    area.type('甲方和乙方', 3);
+    area.fire('compositionend');
+    expect(local.getText('t').toString()).toBe('经协商，甲方和乙方');
+    expect(area.value).toBe('经协商，甲方和乙方');
+    expect(area.selectionStart).toBe(7);
     binding.destroy();
   });
 });

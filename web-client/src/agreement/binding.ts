@@ -66,10 +66,30 @@ export function mapPosition(position: number, delta: { retain?: number; insert?:
   return Math.max(0, out);
 }
 
+type Delta = { retain?: number; insert?: unknown; delete?: number }[];
+
+/**
+ * Chinese is typed through an input method: while a word is being composed the textarea
+ * holds pinyin, which must neither reach the others nor be overwritten by their edits (that
+ * would break the composition). Remote edits arriving meanwhile are kept and the finished
+ * word is placed through them once the composition ends.
+ */
 export class TextareaBinding {
   private value: string;
+  private composing = false;
+  /** Remote deltas that arrived during a composition, oldest first. */
+  private deferred: Delta[] = [];
   private readonly observer: (event: Y.YTextEvent, transaction: Y.Transaction) => void;
-  private readonly onInput = () => this.pushLocal();
+  private readonly onInput = () => {
+    if (!this.composing) this.pushLocal();
+  };
+  private readonly onCompositionStart = () => {
+    this.composing = true;
+  };
+  private readonly onCompositionEnd = () => {
+    this.composing = false;
+    this.pushLocal();
+  };
 
   constructor(
     readonly el: HTMLTextAreaElement | HTMLInputElement,
@@ -82,30 +102,54 @@ export class TextareaBinding {
     el.value = this.value;
     this.observer = (event, transaction) => {
       if (transaction.origin === this.origin && transaction.local) return;
-      this.pullRemote(event.delta as { retain?: number; insert?: unknown; delete?: number }[]);
+      const delta = event.delta as Delta;
+      if (this.composing) this.deferred.push(delta);
+      else this.pullRemote(delta);
     };
     ytext.observe(this.observer);
     el.addEventListener('input', this.onInput);
+    el.addEventListener('compositionstart', this.onCompositionStart);
+    el.addEventListener('compositionend', this.onCompositionEnd);
   }
 
   destroy(): void {
     this.ytext.unobserve(this.observer);
     this.el.removeEventListener('input', this.onInput);
+    this.el.removeEventListener('compositionstart', this.onCompositionStart);
+    this.el.removeEventListener('compositionend', this.onCompositionEnd);
   }
 
   private pushLocal(): void {
     const next = this.el.value;
-    if (next === this.value) return;
-    const caret = this.el.selectionEnd ?? undefined;
-    const change = diffText(this.value, next, caret ?? undefined);
-    this.value = next;
-    const doc = this.ytext.doc;
-    if (doc) doc.transact(() => applyTextChange(this.ytext, change), this.origin);
-    else applyTextChange(this.ytext, change);
-    this.onLocalEdit();
+    const deferred = this.deferred;
+    this.deferred = [];
+    if (next !== this.value) {
+      const caret = this.el.selectionEnd ?? undefined;
+      const change = diffText(this.value, next, caret ?? undefined);
+      // Edits that arrived while composing moved the text under the change.
+      let index = change.index;
+      for (const delta of deferred) index = mapPosition(index, delta);
+      const current = this.ytext.length;
+      const placed = { index: Math.min(index, current), remove: Math.max(0, Math.min(change.remove, current - Math.min(index, current))), insert: change.insert };
+      const doc = this.ytext.doc;
+      if (doc) doc.transact(() => applyTextChange(this.ytext, placed), this.origin);
+      else applyTextChange(this.ytext, placed);
+      this.onLocalEdit();
+      if (!deferred.length) {
+        this.value = next;
+        return;
+      }
+      // Show the merged text, the caret just after the word typed.
+      this.value = this.ytext.toString();
+      this.el.value = this.value;
+      const at = placed.index + placed.insert.length;
+      this.el.setSelectionRange(at, at);
+      return;
+    }
+    for (const delta of deferred) this.pullRemote(delta);
   }
 
-  private pullRemote(delta: { retain?: number; insert?: unknown; delete?: number }[]): void {
+  private pullRemote(delta: Delta): void {
     const el = this.el;
     const focused = typeof document !== 'undefined' && document.activeElement === el;
     const start = el.selectionStart ?? 0;

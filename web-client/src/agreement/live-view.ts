@@ -7,7 +7,7 @@
 import type * as Y from 'yjs';
 import { t } from '../i18n';
 import { h } from '../screens/dom';
-import type { Agreement } from './api';
+import type { Agreement, SideName } from './api';
 import { clausesOf, titleOf } from './doc';
 import type { AgreementModel } from './model';
 import type { DraftSource } from './source';
@@ -23,6 +23,8 @@ export interface LiveViewOptions {
   /** Sends a comment; resolves once the server relayed it, rejects with its error code. */
   comment: (clauseId: string, text: string) => Promise<void>;
   signingSlot: HTMLElement;
+  /** Our side: only a private draft shown to it is ours to see. */
+  side: () => SideName | null;
 }
 
 export class LiveView {
@@ -66,7 +68,8 @@ export class LiveView {
       final ? h('p', { class: 'ag-final-meta', 'data-testid': 'agreement-final-meta', text: finalLine(agreement) ?? '' }) : null,
       ),
     );
-    const shown = agreement.private_drafts.filter((d) => d.shown_to !== null);
+    const side = this.options.side();
+    const shown = side ? agreement.private_drafts.filter((d) => d.shown_to === side) : [];
     if (!shown.some((d) => d.doc === this.current)) this.current = 'main';
     // Private drafts no longer shown to us are closed: the server stops sending them anyway.
     for (const [name, entry] of this.sources) {

@@ -209,7 +209,7 @@ export class AgreementPanel {
       }
     } else if (!this.live || force) {
       this.live?.dispose();
-      this.live = new LiveView({ model: this.model, open: (doc) => this.open(doc), comment: (clauseId, text) => this.comment(clauseId, text), signingSlot: this.signingSlot });
+      this.live = new LiveView({ model: this.model, open: (doc) => this.open(doc), comment: (clauseId, text) => this.comment(clauseId, text), signingSlot: this.signingSlot, side: () => this.room.self?.side ?? null });
       this.content.replaceChildren(this.live.el);
     }
     this.mountSigning(agreement);
