@@ -115,9 +115,10 @@ export function agreementSection(context: PageContext, caseId: string): Agreemen
       ...present(
         h('h2', { text: t('agreement.case.title') }),
         problem ? h('p', { class: 'problem-text', role: 'alert', text: problem }) : null,
-        h('p', {}, [h('strong', { class: `ag-status ${agreement.status}`, 'data-testid': 'agreement-status', text: statusText(agreement) })]),
+        // The open editor shows the status and the final text's line itself.
+        workspace ? null : h('p', {}, [h('strong', { class: `ag-status ${agreement.status}`, 'data-testid': 'agreement-status', text: statusText(agreement) })]),
         agreement.effective_at ? h('p', { 'data-testid': 'agreement-effective', text: t('agreement.case.effective', { date: formatDate(agreement.effective_at) }) }) : null,
-        agreement.final ? h('p', { class: 'ag-final-meta', 'data-testid': 'agreement-final-meta', text: finalLine(agreement) ?? '' }) : null,
+        agreement.final && !workspace ? h('p', { class: 'ag-final-meta', 'data-testid': 'agreement-final-meta', text: finalLine(agreement) ?? '' }) : null,
         agreement.pdf_url ? h('button', { type: 'button', class: 'secondary', 'data-testid': 'agreement-pdf', text: t('agreement.case.pdf'), onclick: () => void openPdf(agreement) }) : null,
         editor()
           ? h('button', {
