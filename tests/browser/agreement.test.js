@@ -1,0 +1,369 @@
+// The agreement (issue 15) in real Chromium against the real server, one server for the file.
+//
+// 1. The whole way: a mediator on a desktop and two parties on phones in a case session; the
+//    mediator drafts from the category's template and every edit shows on both phones (timed:
+//    the mediator's last keystroke to the text on each phone, one machine clock); a party
+//    comments on a clause and the mediator sees it; the mediator finalises; for each party
+//    the mediator asks about their free will alone in their private room, the party reads to
+//    the end, gets the code (read from the server log: the log notification channel writes
+//    it), draws a signature with a finger and signs; the mediator signs and seals; the phones
+//    and the case page show it in force with its date; each party downloads the PDF, which
+//    carries every clause and both names.
+// 2. Convergence: two mediators type into one clause at once, one of them loses its
+//    connection while it goes on typing; afterwards both editors, a party's phone and the
+//    server's final text agree, and no keystroke of either is lost or reordered.
+// 3. A family case concerning personal status: the phones explain why it cannot be signed
+//    electronically and offer no way to sign.
+//
+// Every wait is for a state, with room to spare (no timed assertion). Needs web-client/dist,
+// target/debug/accord, pdftotext (poppler-utils) and ffmpeg.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  agreementState, caseSession, chinaTime, createCentre, drawWithFinger, drawWithMouse, focusClauseEnd,
+  lastInputAt, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, pdfBody, percentiles, signingState,
+  squeeze, watchArrivals, watchInputs,
+} from './lib/agreement.js';
+import { ARTIFACTS_DIR, startServer } from './lib/server.js';
+import { clickJoin, joinAndWait, openClient, openConsole, waitFor, waitInRoom } from './lib/web-client.js';
+
+/** How long a state may take to show on a loaded machine (never a measured time). */
+const SLOW = 60_000;
+/** Edits timed from the mediator's keyboard to both phones. */
+const EDITS = 24;
+
+const tokenOf = (link) => decodeURIComponent(new URL(link).hash.replace(/^#token=/, ''));
+
+describe('the agreement in the browser', () => {
+  let server;
+  let centre;
+  const clients = [];
+
+  before(async () => {
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    server = await startServer({ name: 'agreement' });
+    centre = await createCentre(server, [['wang', '王调解员']]);
+  });
+
+  after(async () => {
+    await closeAll();
+    await server?.stop();
+  });
+
+  async function closeAll() {
+    for (const client of clients.splice(0)) {
+      client.saveConsole(join(ARTIFACTS_DIR, `agreement-${client.name}-console.log`));
+      // The last screen of each browser: what a failure looked like.
+      await client.page.screenshot({ path: join(ARTIFACTS_DIR, `agreement-${client.name}-last.png`), fullPage: true }).catch(() => {});
+      await client.close();
+    }
+  }
+
+  /** The agreement as the case's mediator reads it over the API. */
+  const agreementOf = (caseId) => centre.as('li', 'GET', `/api/v1/cases/${caseId}/agreement`);
+
+  /** The mediator (signed-in desk, then the room) and the parties named, admitted. */
+  async function enterRoom(world, parties, tag) {
+    const mediator = await openStaff(server, `${tag}-mediator`, 'li', world.mediatorLink);
+    clients.push(mediator);
+    await clickJoin(mediator);
+    await waitInRoom(mediator, SLOW);
+    const phones = {};
+    for (const [name, key] of parties) {
+      phones[key] = await openClient(`${tag}-${key}`, world.links[name], { phone: true });
+      clients.push(phones[key]);
+      await joinAndWait(phones[key]);
+    }
+    await openConsole(mediator);
+    await waitFor('the parties waiting', async () => (await mediator.state())?.waiting?.length === parties.length, SLOW, 200);
+    await mediator.page.getByTestId('admit-all').click();
+    for (const phone of Object.values(phones)) await waitInRoom(phone, SLOW);
+    return { mediator, phones };
+  }
+
+  /** The mediator drafts from the category's template in the room's agreement panel. */
+  async function createInRoom(mediator, { personalStatus } = {}) {
+    await openAgreementPanel(mediator);
+    const form = mediator.page.getByTestId('agreement-create');
+    await form.waitFor({ timeout: SLOW });
+    await waitFor('the templates listed', async () => (await form.getByTestId('agreement-template').inputValue()).startsWith('builtin:'), SLOW, 200);
+    if (personalStatus !== undefined) await form.getByTestId(`agreement-personal-${personalStatus ? 'yes' : 'no'}`).check();
+    await form.getByTestId('agreement-create-submit').click();
+    await mediator.page.getByTestId('agreement-workspace').waitFor({ timeout: SLOW });
+    return waitFor('the shared draft open in the editor', () => mainClauses(mediator), SLOW, 200);
+  }
+
+  async function finalise(mediator, caseId) {
+    await waitFor('every edit stored', async () => (await agreementState(mediator))?.docs?.main?.pending === 0, SLOW, 100);
+    await mediator.page.getByTestId('agreement-finalise').click();
+    await waitFor('the agreement final', async () => (await agreementState(mediator))?.status === 'final', SLOW, 200);
+    return agreementOf(caseId);
+  }
+
+  test('draft live, comment, finalise, free will, code, drawn signatures, seal, PDF', async () => {
+    const world = await caseSession(centre);
+    const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'flow');
+    const { applicant, respondent } = phones;
+    const partyPhones = [[applicant, '张三', '138****8000'], [respondent, '李四', '139****9000']];
+
+    const clauses = await createInRoom(mediator);
+    const numbered = clauses.map((c, i) => ({ ...c, index: i })).filter((c) => c.kind !== 'facts');
+    assert.ok(numbered.length >= 3, `the template has numbered clauses: ${JSON.stringify(clauses)}`);
+    assert.equal(numbered[0].label, '第一条');
+    for (const phone of [applicant, respondent]) {
+      await openAgreementPanel(phone);
+      await waitFor(`${phone.name} showing the draft`, async () => (await mainClauses(phone))?.length === clauses.length, SLOW, 200);
+    }
+    await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-phone-draft.png') });
+
+    // Each edit: the mediator types a short addition at the end of a clause; each phone notes
+    // when the whole addition shows in its live view.
+    await watchInputs(mediator);
+    const watchers = [await watchArrivals(applicant), await watchArrivals(respondent)];
+    const workspace = mediator.page.getByTestId('agreement-workspace');
+    const delays = [];
+    for (let i = 1; i <= EDITS; i += 1) {
+      const clause = numbered[i % 3];
+      const addition = `（补充${String(i).padStart(2, '0')}）`;
+      for (const w of watchers) await w.expect(addition);
+      await focusClauseEnd(workspace, clause.index);
+      await mediator.page.keyboard.type(addition);
+      const typedAt = await lastInputAt(mediator);
+      for (const [w, phone] of [[watchers[0], applicant], [watchers[1], respondent]]) {
+        const at = await waitFor(`edit ${i} on ${phone.name}`, () => w.arrivedAt(addition), SLOW, 20);
+        delays.push(at - typedAt);
+      }
+    }
+    const figures = percentiles(delays);
+    process.stdout.write(`# agreement edit → phone (ms): ${JSON.stringify(figures)}\n`);
+    writeFileSync(join(ARTIFACTS_DIR, 'agreement-edit-delays.json'), JSON.stringify({ ...figures, delays }, null, 2));
+    assert.equal(delays.length, EDITS * 2, 'every edit reached both phones');
+
+    // The phones' documents are the mediator's, clause by clause.
+    const drafted = await waitFor('the mediator saved everything', async () => {
+      const s = await agreementState(mediator);
+      return s?.docs?.main?.pending === 0 ? s.docs.main.clauses : null;
+    }, SLOW, 100);
+    for (const phone of [applicant, respondent]) {
+      await waitFor(`${phone.name} holding the mediator's text`, async () =>
+        JSON.stringify((await mainClauses(phone))?.map((c) => c.text)) === JSON.stringify(drafted.map((c) => c.text)), SLOW, 100);
+    }
+
+    // A party comments on the first article; the mediator sees it at that clause.
+    const comment = '维修期限能否延长到月底？';
+    const target = applicant.page.locator(`[data-testid=agreement-live-clause][data-clause-id="${numbered[0].id}"]`);
+    await target.getByTestId('agreement-comment-open').click();
+    await applicant.page.getByTestId('agreement-comment-input').fill(comment);
+    await applicant.page.getByTestId('agreement-comment-send').click();
+    await applicant.page.getByTestId('agreement-comment-sheet').waitFor({ state: 'hidden', timeout: SLOW });
+    await waitFor('the comment in the mediator\'s state', async () =>
+      (await agreementState(mediator))?.comments?.some((c) => c.text === comment && c.clause_id === numbered[0].id && c.author_name === '张三'), SLOW, 100);
+    const atClause = workspace.locator(`[data-testid=agreement-clause][data-clause-id="${numbered[0].id}"]`).getByTestId('agreement-comment');
+    await waitFor('the comment shown at its clause', async () => (await atClause.allInnerTexts()).some((t) => t.includes(comment)), SLOW, 100);
+    await mediator.page.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-mediator-comment.png') });
+
+    // Finalised: the server's text carries every clause as the editors had it.
+    const final = await finalise(mediator, world.caseId);
+    assert.equal(final.status, 'final');
+    const lines = final.final.text.split('\n');
+    for (const c of drafted) {
+      const line = c.label ? `${c.label} ${c.text}` : c.text;
+      assert.ok(lines.includes(line.normalize('NFC').trimEnd()), `final text lacks «${line}»:\n${final.final.text}`);
+    }
+    for (const phone of [applicant, respondent]) {
+      await phone.page.getByTestId('agreement-final-text').waitFor({ timeout: SLOW });
+      await waitFor(`${phone.name} at the reading step`, async () => (await signingState(phone))?.step === 'read', SLOW, 200);
+    }
+
+    // Each party: free will alone with the mediator, read to the end, the code, a drawn signature.
+    for (const [phone, name, masked] of partyPhones) {
+      const partyId = world.partyIds[name];
+      const ask = workspace.locator(`[data-testid=signing-ask-free-will][data-signer="${partyId}"]`);
+      await ask.waitFor({ timeout: SLOW });
+      await ask.click();
+      await mediator.page.getByTestId('signing-alone').waitFor({ timeout: SLOW });
+      assert.notEqual((await phone.state()).space, 'joint', `${name} was moved into their private room`);
+      await mediator.page.getByTestId('signing-free-will-yes').click();
+      await mediator.page.getByTestId('signing-free-will-recorded').waitFor({ timeout: SLOW });
+      const recorded = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === partyId);
+      assert.equal(recorded?.free_will?.answer, 'yes', `${name}'s answer stored: ${JSON.stringify(recorded)}`);
+      await mediator.page.getByTestId('signing-back-joint').click();
+      await waitFor(`${name} back in the joint room`, async () => (await phone.state())?.space === 'joint', SLOW, 200);
+
+      await phone.page.getByTestId('signing-end').scrollIntoViewIfNeeded();
+      const next = phone.page.getByTestId('signing-read-next');
+      await waitFor(`${name}'s reading gate open`, () => next.isEnabled(), SLOW, 100);
+      await next.click();
+      await waitFor(`${name} at the identity step`, async () => (await signingState(phone))?.step === 'identity', SLOW, 200);
+      const seen = loggedCodes(server).length;
+      await phone.page.getByTestId('signing-otp-send').click();
+      await waitFor(`${name} told where the code went`, async () => (await phone.page.getByTestId('signing-otp-sent').innerText()).includes(masked), SLOW, 100);
+      const code = await nextCode(server, seen, masked);
+      await phone.page.getByTestId('signing-otp').pressSequentially(code);
+      await phone.page.getByTestId('signing-otp-confirm').click();
+      await waitFor(`${name} at the drawing step`, async () => (await signingState(phone))?.step === 'draw', SLOW, 200);
+      const pad = phone.page.getByTestId('signing-pad');
+      await pad.scrollIntoViewIfNeeded();
+      await drawWithFinger(phone, pad);
+      const sign = phone.page.getByTestId('signing-sign');
+      await waitFor(`${name}'s sign button enabled by the ink`, () => sign.isEnabled(), SLOW, 100);
+      await phone.page.screenshot({ path: join(ARTIFACTS_DIR, `agreement-${phone.name}-drawn.png`) });
+      await sign.click();
+      await phone.page.getByTestId('signing-done').waitFor({ timeout: SLOW });
+      const signer = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === partyId);
+      assert.equal(signer?.status, 'signed', `${name} signed: ${JSON.stringify(signer)}`);
+      assert.equal(signer?.identity?.method, 'otp');
+    }
+
+    // The mediator signs (staff identity, drawn with the mouse) and seals.
+    const own = workspace.getByTestId('signing-own');
+    await own.getByTestId('signing-end').scrollIntoViewIfNeeded();
+    const ownNext = own.getByTestId('signing-read-next');
+    await waitFor('the mediator\'s reading gate open', () => ownNext.isEnabled(), SLOW, 100);
+    await ownNext.click();
+    await own.getByTestId('signing-identity-staff').click();
+    const ownPad = own.getByTestId('signing-pad');
+    await ownPad.waitFor({ timeout: SLOW });
+    await drawWithMouse(mediator, ownPad);
+    const ownSign = own.getByTestId('signing-sign');
+    await waitFor('the mediator\'s sign button enabled', () => ownSign.isEnabled(), SLOW, 100);
+    await ownSign.click();
+    const seal = workspace.getByTestId('signing-seal');
+    await waitFor('the seal offered', () => seal.isEnabled(), SLOW, 200);
+    await seal.click();
+    await waitFor('the agreement in force', async () => (await agreementState(mediator))?.status === 'in_force', SLOW, 200);
+    const inForce = await agreementOf(world.caseId);
+    assert.equal(inForce.status, 'in_force');
+    assert.ok(inForce.effective_at > 0 && inForce.seal, `sealed: ${JSON.stringify(inForce.seal)}`);
+    const when = chinaTime(inForce.effective_at);
+
+    for (const phone of [applicant, respondent]) {
+      const shown = phone.page.getByTestId('signing-in-force');
+      await shown.waitFor({ timeout: SLOW });
+      const text = await shown.innerText();
+      assert.ok(text.includes('已生效') && text.includes(when), `${phone.name} shows «${text}», expected 已生效 and ${when}`);
+    }
+    await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-phone-in-force.png') });
+
+    // The case page, in another tab of the mediator's browser.
+    const desk = await mediator.page.context().newPage();
+    await desk.goto(`${server.httpUrl}/staff/cases/${world.caseId}`, { waitUntil: 'load' });
+    const section = desk.getByTestId('agreement-section');
+    await section.getByTestId('agreement-status').waitFor({ timeout: SLOW });
+    await waitFor('the case page says in force', async () => (await section.getByTestId('agreement-status').innerText()).includes('已生效'), SLOW, 200);
+    const effective = await section.getByTestId('agreement-effective').innerText();
+    const date = await desk.evaluate((at) => new Date(at).toLocaleDateString('zh-CN', { year: 'numeric', month: 'long', day: 'numeric' }), inForce.effective_at);
+    assert.ok(effective.includes(date), `case page: «${effective}», expected ${date}`);
+    await desk.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-case-page.png'), fullPage: true });
+    await desk.close();
+
+    // Each party downloads the PDF; one is read back as text.
+    const pdfs = [];
+    for (const [phone, name] of partyPhones) {
+      const button = phone.page.getByTestId('signing-pdf');
+      await waitFor(`${name}'s download offered`, () => button.isEnabled(), SLOW, 200);
+      const download = phone.page.waitForEvent('download', { timeout: SLOW });
+      await button.click();
+      const path = join(ARTIFACTS_DIR, `agreement-${phone.name}.pdf`);
+      await (await download).saveAs(path);
+      const bytes = readFileSync(path);
+      assert.equal(bytes.subarray(0, 4).toString('latin1'), '%PDF', `${name}'s download is no PDF`);
+      pdfs.push(path);
+    }
+    assert.deepEqual(readFileSync(pdfs[0]), readFileSync(pdfs[1]), 'both parties downloaded the same PDF');
+    const text = pdfBody(pdfs[0]);
+    writeFileSync(join(ARTIFACTS_DIR, 'agreement-pdf.txt'), text);
+    for (const c of drafted) assert.ok(text.includes(squeeze(c.text)), `the PDF lacks the clause «${c.text}»`);
+    for (const name of ['张三', '李四']) assert.ok(text.includes(name), `the PDF lacks ${name}`);
+    await closeAll();
+  });
+
+  test('two editors typing at once, one losing its connection, converge everywhere', async () => {
+    const world = await caseSession(centre, { title: '噪音纠纷', facts: '楼上夜间装修噪音。', claims: '夜间停止施工。' });
+    const { mediator: first, phones } = await enterRoom(world, [['张三', 'applicant']], 'converge');
+    const { applicant } = phones;
+    const coLink = (await centre.as('wang', 'POST', `/api/v1/sessions/${world.sessionId}/start`, {})).link;
+    const second = await openStaff(server, 'converge-wang', 'wang', coLink);
+    clients.push(second);
+    await clickJoin(second);
+    await waitInRoom(second, SLOW);
+
+    const clauses = await createInRoom(first);
+    await openAgreementPanel(second);
+    await waitFor('the second editor holding the draft', async () => (await mainClauses(second))?.length === clauses.length, SLOW, 200);
+    await openAgreementPanel(applicant);
+    await waitFor('the phone holding the draft', async () => (await mainClauses(applicant))?.length === clauses.length, SLOW, 200);
+    const index = clauses.findIndex((c) => c.kind !== 'facts');
+    const scopes = [first, second].map((c) => c.page.getByTestId('agreement-workspace'));
+
+    // Letters tell whose keystroke is whose: lower case from the first editor, upper from the second.
+    const lower = 'abcdefghijklmnopqrstuvwxyz';
+    const typedA = lower.repeat(2);
+    const typedB = lower.toUpperCase().repeat(2);
+    await focusClauseEnd(scopes[0], index);
+    await focusClauseEnd(scopes[1], index);
+    await Promise.all([first.page.keyboard.type(typedA.slice(0, 30), { delay: 20 }), second.page.keyboard.type(typedB.slice(0, 30), { delay: 20 })]);
+
+    // The second editor's connection goes while both go on typing.
+    await second.page.evaluate(() => window.ACCORD.simulateNetworkDrop(6_000));
+    await waitFor('the second editor offline', async () => (await second.state())?.phase !== 'connected', SLOW, 50);
+    await Promise.all([first.page.keyboard.type(typedA.slice(30), { delay: 20 }), second.page.keyboard.type(typedB.slice(30), { delay: 20 })]);
+    const during = await agreementState(second);
+    assert.ok(during.docs.main.pending > 0 || !during.docs.main.synced, `the offline editor keeps its edits pending: ${JSON.stringify(during.docs.main)}`);
+    await waitFor('the second editor back', async () => (await second.state())?.phase === 'connected', SLOW, 200);
+
+    const texts = async () => Promise.all([first, second, applicant].map(async (c) => (await mainClauses(c))?.[index]?.text ?? null));
+    const converged = await waitFor('both editors and the phone holding one text', async () => {
+      const [a, b, p] = await texts();
+      const states = await Promise.all([first, second].map(agreementState));
+      return a !== null && a === b && b === p && states.every((s) => s.docs.main.pending === 0) ? a : null;
+    }, SLOW, 200);
+    assert.equal(converged.replace(/[^a-z]/g, ''), typedA, `the first editor's keystrokes, all and in order: ${converged}`);
+    assert.equal(converged.replace(/[^A-Z]/g, ''), typedB, `the second editor's keystrokes, all and in order: ${converged}`);
+    const everyClause = await mainClauses(first);
+    for (const c of [second, applicant]) {
+      assert.deepEqual((await mainClauses(c)).map((x) => x.text), everyClause.map((x) => x.text), `${c.name} holds another document`);
+    }
+
+    // The server's final text is what the browsers hold.
+    const final = await finalise(first, world.caseId);
+    const lines = final.final.text.split('\n');
+    for (const c of everyClause) {
+      const line = (c.label ? `${c.label} ${c.text}` : c.text).normalize('NFC').trimEnd();
+      assert.ok(lines.includes(line), `the server's final text lacks «${line}»:\n${final.final.text}`);
+    }
+    await closeAll();
+  });
+
+  test('a personal-status family case: the phones explain, and offer no signing', async () => {
+    const world = await caseSession(centre, { category: 'family', title: '离婚后财产分割纠纷', facts: '双方离婚后就共有房屋分割发生争议。', claims: '分割共有房屋。' });
+    const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'family');
+    await createInRoom(mediator, { personalStatus: true });
+    await mediator.page.getByTestId('agreement-not-e-signable').waitFor({ timeout: SLOW });
+    const created = await agreementOf(world.caseId);
+    assert.equal(created.e_signable, false);
+    for (const phone of Object.values(phones)) await openAgreementPanel(phone);
+    await finalise(mediator, world.caseId);
+    for (const phone of Object.values(phones)) {
+      const note = phone.page.getByTestId('signing-not-e-signable');
+      await note.waitFor({ timeout: SLOW });
+      assert.match(await note.innerText(), /电子签名法|纸质|书面/, `${phone.name}'s explanation`);
+      assert.equal((await signingState(phone))?.step, 'not_e_signable');
+      for (const id of ['signing-sign', 'signing-otp-send', 'signing-read-next', 'signing-pad']) {
+        assert.equal(await phone.page.getByTestId(id).count(), 0, `${phone.name} is offered ${id}`);
+      }
+    }
+    await phones.applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-phone-not-e-signable.png') });
+    // The server refuses the code as well, whatever the page offers.
+    const refused = await fetch(`${server.httpUrl}/api/v1/agreements/${created.id}/identity/otp`, {
+      method: 'POST', headers: { authorization: `Bearer ${tokenOf(world.links['张三'])}` },
+    });
+    const body = await refused.json();
+    assert.ok(refused.status >= 400 && refused.status < 500 && typeof body.code === 'string', `OTP for a personal-status case: ${refused.status} ${JSON.stringify(body)}`);
+    await closeAll();
+  });
+});
