@@ -3,7 +3,7 @@
 // history. The section is made once per page and kept across the page's redraws, so an open
 // editor and what is typed in it survive a change elsewhere on the page.
 
-import { t } from '../i18n';
+import { onLanguageChange, t } from '../i18n';
 import { h } from '../screens/dom';
 import type { PageContext } from '../staff/app';
 import type { CaseDetail } from '../staff/api';
@@ -151,6 +151,14 @@ export function agreementSection(context: PageContext, caseId: string): Agreemen
 
   model.on('agreement', () => {
     problem = null;
+    draw();
+  });
+  const off = onLanguageChange(() => {
+    if (!el.isConnected) {
+      off();
+      return;
+    }
+    workspace?.render();
     draw();
   });
   let loaded = false;

@@ -99,9 +99,13 @@ export class AgreementPanel {
     this.onChange();
   }
 
+  /** Redraws every text after a language change; open drafts and their pending edits stay. */
   render(): void {
     this.el.querySelector('h2')?.replaceChildren(t('agreement.title'));
-    this.onAgreement(this.model.agreement, true);
+    this.el.querySelector('.panel-close')?.replaceChildren(t('chat.close'));
+    if (this.workspace) this.workspace.render();
+    else if (this.live) this.live.render();
+    else this.onAgreement(this.model.agreement);
   }
 
   dispose(): void {
@@ -190,7 +194,7 @@ export class AgreementPanel {
     });
   }
 
-  private onAgreement(agreement: Agreement | null, force = false): void {
+  private onAgreement(agreement: Agreement | null): void {
     this.onChange();
     if (!agreement) {
       this.workspace?.dispose();
@@ -202,13 +206,11 @@ export class AgreementPanel {
       return;
     }
     if (this.room.moderator) {
-      if (!this.workspace || force) {
-        this.workspace?.dispose();
+      if (!this.workspace) {
         this.workspace = new AgreementWorkspace({ model: this.model, open: (doc) => this.open(doc), privateDrafts: true, signingSlot: this.signingSlot });
         this.content.replaceChildren(this.workspace.el);
       }
-    } else if (!this.live || force) {
-      this.live?.dispose();
+    } else if (!this.live) {
       this.live = new LiveView({ model: this.model, open: (doc) => this.open(doc), comment: (clauseId, text) => this.comment(clauseId, text), signingSlot: this.signingSlot, side: () => this.room.self?.side ?? null });
       this.content.replaceChildren(this.live.el);
     }

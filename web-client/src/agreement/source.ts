@@ -54,6 +54,10 @@ export function httpSource(sync: HttpDraftSync, errorCode: (error: unknown) => s
     onDoc: () => () => {},
     onProblem: (listener) => sync.on('problem', (p) => listener(errorCode(p.error))),
     typing: null,
-    close: () => sync.stop(),
+    // Closing the editor right after typing still saves what was typed.
+    close: () => {
+      if (sync.pending > 0) void sync.exchange().finally(() => sync.stop());
+      else sync.stop();
+    },
   };
 }

@@ -3,7 +3,7 @@
 // kinds) and resettable to the built-in text. Field errors from the server stand next to the
 // field they concern (`name`, `title`, `clauses[2].text`, …).
 
-import { type MessageKey, t } from '../i18n';
+import { type MessageKey, onLanguageChange, t } from '../i18n';
 import { CATEGORIES } from '../intake/form';
 import { h } from '../screens/dom';
 import { ApiError } from '../staff/api';
@@ -187,6 +187,11 @@ export function templatesAdmin(context: PageContext): HTMLElement {
     el.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   };
 
+  // The admin page is made once per visit; the listener goes with the section.
+  const off = onLanguageChange(() => {
+    if (el.isConnected) draw();
+    else off();
+  });
   draw();
   void load();
   return el;
