@@ -25,7 +25,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   agreementState, caseSession, chinaTime, createCentre, drawWithFinger, drawWithMouse, focusClauseEnd,
-  lastInputAt, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, pdfBody, percentiles, signingState,
+  lastInputAt, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, pdfBody, pdfImages, percentiles, signingState,
   squeeze, watchArrivals, watchInputs,
 } from './lib/agreement.js';
 import { ARTIFACTS_DIR, startServer } from './lib/server.js';
@@ -104,11 +104,56 @@ describe('the agreement in the browser', () => {
     return agreementOf(caseId);
   }
 
+  /**
+   * A party signs as the issue has it: the mediator asks about their free will alone in their
+   * side's private room, then the party reads to the end, gets the code (from the server log),
+   * draws with a finger and signs.
+   */
+  async function signAsParty(world, mediator, phone, name, masked, variant) {
+    const workspace = mediator.page.getByTestId('agreement-workspace');
+    const partyId = world.partyIds[name];
+    const ask = workspace.locator(`[data-testid=signing-ask-free-will][data-signer="${partyId}"]`);
+    await ask.waitFor({ timeout: SLOW });
+    await ask.click();
+    await mediator.page.getByTestId('signing-alone').waitFor({ timeout: SLOW });
+    assert.notEqual((await phone.state()).space, 'joint', `${name} was moved into their private room`);
+    await mediator.page.getByTestId('signing-free-will-yes').click();
+    await mediator.page.getByTestId('signing-free-will-recorded').waitFor({ timeout: SLOW });
+    const recorded = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === partyId);
+    assert.equal(recorded?.free_will?.answer, 'yes', `${name}'s answer stored: ${JSON.stringify(recorded)}`);
+    await mediator.page.getByTestId('signing-back-joint').click();
+    await waitFor(`${name} back in the joint room`, async () => (await phone.state())?.space === 'joint', SLOW, 200);
+
+    await phone.page.getByTestId('signing-end').scrollIntoViewIfNeeded();
+    const next = phone.page.getByTestId('signing-read-next');
+    await waitFor(`${name}'s reading gate open`, () => next.isEnabled(), SLOW, 100);
+    await next.click();
+    await waitFor(`${name} at the identity step`, async () => (await signingState(phone))?.step === 'identity', SLOW, 200);
+    const seen = loggedCodes(server).length;
+    await phone.page.getByTestId('signing-otp-send').click();
+    await waitFor(`${name} told where the code went`, async () => (await phone.page.getByTestId('signing-otp-sent').innerText()).includes(masked), SLOW, 100);
+    const code = await nextCode(server, seen, masked);
+    await phone.page.getByTestId('signing-otp').pressSequentially(code);
+    await phone.page.getByTestId('signing-otp-confirm').click();
+    await waitFor(`${name} at the drawing step`, async () => (await signingState(phone))?.step === 'draw', SLOW, 200);
+    const pad = phone.page.getByTestId('signing-pad');
+    await pad.scrollIntoViewIfNeeded();
+    await drawWithFinger(phone, pad, variant);
+    const sign = phone.page.getByTestId('signing-sign');
+    await waitFor(`${name}'s sign button enabled by the ink`, () => sign.isEnabled(), SLOW, 100);
+    await phone.page.screenshot({ path: join(ARTIFACTS_DIR, `agreement-${phone.name}-drawn.png`) });
+    await sign.click();
+    await phone.page.getByTestId('signing-done').waitFor({ timeout: SLOW });
+    const signer = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === partyId);
+    assert.equal(signer?.status, 'signed', `${name} signed: ${JSON.stringify(signer)}`);
+    assert.equal(signer?.identity?.method, 'otp');
+  }
+
   test('draft live, comment, finalise, free will, code, drawn signatures, seal, PDF', async () => {
     const world = await caseSession(centre);
     const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'flow');
     const { applicant, respondent } = phones;
-    const partyPhones = [[applicant, '张三', '138****8000'], [respondent, '李四', '139****9000']];
+    const partyPhones = [[applicant, '张三', '138****8000', 0], [respondent, '李四', '139****9000', 1]];
 
     const clauses = await createInRoom(mediator);
     const numbered = clauses.map((c, i) => ({ ...c, index: i })).filter((c) => c.kind !== 'facts');
@@ -142,6 +187,9 @@ describe('the agreement in the browser', () => {
     process.stdout.write(`# agreement edit → phone (ms): ${JSON.stringify(figures)}\n`);
     writeFileSync(join(ARTIFACTS_DIR, 'agreement-edit-delays.json'), JSON.stringify({ ...figures, delays }, null, 2));
     assert.equal(delays.length, EDITS * 2, 'every edit reached both phones');
+    for (const [w, phone] of [[watchers[0], applicant], [watchers[1], respondent]]) {
+      assert.ok((await w.typingSeen()) > 0, `${phone.name} never showed that the mediator was typing`);
+    }
 
     // The phones' documents are the mediator's, clause by clause.
     const drafted = await waitFor('the mediator saved everything', async () => {
@@ -180,44 +228,7 @@ describe('the agreement in the browser', () => {
     }
 
     // Each party: free will alone with the mediator, read to the end, the code, a drawn signature.
-    for (const [phone, name, masked] of partyPhones) {
-      const partyId = world.partyIds[name];
-      const ask = workspace.locator(`[data-testid=signing-ask-free-will][data-signer="${partyId}"]`);
-      await ask.waitFor({ timeout: SLOW });
-      await ask.click();
-      await mediator.page.getByTestId('signing-alone').waitFor({ timeout: SLOW });
-      assert.notEqual((await phone.state()).space, 'joint', `${name} was moved into their private room`);
-      await mediator.page.getByTestId('signing-free-will-yes').click();
-      await mediator.page.getByTestId('signing-free-will-recorded').waitFor({ timeout: SLOW });
-      const recorded = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === partyId);
-      assert.equal(recorded?.free_will?.answer, 'yes', `${name}'s answer stored: ${JSON.stringify(recorded)}`);
-      await mediator.page.getByTestId('signing-back-joint').click();
-      await waitFor(`${name} back in the joint room`, async () => (await phone.state())?.space === 'joint', SLOW, 200);
-
-      await phone.page.getByTestId('signing-end').scrollIntoViewIfNeeded();
-      const next = phone.page.getByTestId('signing-read-next');
-      await waitFor(`${name}'s reading gate open`, () => next.isEnabled(), SLOW, 100);
-      await next.click();
-      await waitFor(`${name} at the identity step`, async () => (await signingState(phone))?.step === 'identity', SLOW, 200);
-      const seen = loggedCodes(server).length;
-      await phone.page.getByTestId('signing-otp-send').click();
-      await waitFor(`${name} told where the code went`, async () => (await phone.page.getByTestId('signing-otp-sent').innerText()).includes(masked), SLOW, 100);
-      const code = await nextCode(server, seen, masked);
-      await phone.page.getByTestId('signing-otp').pressSequentially(code);
-      await phone.page.getByTestId('signing-otp-confirm').click();
-      await waitFor(`${name} at the drawing step`, async () => (await signingState(phone))?.step === 'draw', SLOW, 200);
-      const pad = phone.page.getByTestId('signing-pad');
-      await pad.scrollIntoViewIfNeeded();
-      await drawWithFinger(phone, pad);
-      const sign = phone.page.getByTestId('signing-sign');
-      await waitFor(`${name}'s sign button enabled by the ink`, () => sign.isEnabled(), SLOW, 100);
-      await phone.page.screenshot({ path: join(ARTIFACTS_DIR, `agreement-${phone.name}-drawn.png`) });
-      await sign.click();
-      await phone.page.getByTestId('signing-done').waitFor({ timeout: SLOW });
-      const signer = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === partyId);
-      assert.equal(signer?.status, 'signed', `${name} signed: ${JSON.stringify(signer)}`);
-      assert.equal(signer?.identity?.method, 'otp');
-    }
+    for (const [phone, name, masked, variant] of partyPhones) await signAsParty(world, mediator, phone, name, masked, variant);
 
     // The mediator signs (staff identity, drawn with the mouse) and seals.
     const own = workspace.getByTestId('signing-own');
@@ -228,7 +239,7 @@ describe('the agreement in the browser', () => {
     await own.getByTestId('signing-identity-staff').click();
     const ownPad = own.getByTestId('signing-pad');
     await ownPad.waitFor({ timeout: SLOW });
-    await drawWithMouse(mediator, ownPad);
+    await drawWithMouse(mediator, ownPad, 2);
     const ownSign = own.getByTestId('signing-sign');
     await waitFor('the mediator\'s sign button enabled', () => ownSign.isEnabled(), SLOW, 100);
     await ownSign.click();
@@ -279,6 +290,9 @@ describe('the agreement in the browser', () => {
     writeFileSync(join(ARTIFACTS_DIR, 'agreement-pdf.txt'), text);
     for (const c of drafted) assert.ok(text.includes(squeeze(c.text)), `the PDF lacks the clause «${c.text}»`);
     for (const name of ['张三', '李四']) assert.ok(text.includes(name), `the PDF lacks ${name}`);
+    // Three different drawings (two fingers, one mouse): three images, none shared.
+    const images = Object.values(pdfImages(pdfs[0])).reduce((n, set) => n + set.size, 0);
+    assert.ok(images >= 3, `the PDF carries ${images} distinct images, not the three signatures`);
     await closeAll();
   });
 
@@ -336,6 +350,45 @@ describe('the agreement in the browser', () => {
       const line = (c.label ? `${c.label} ${c.text}` : c.text).normalize('NFC').trimEnd();
       assert.ok(lines.includes(line), `the server's final text lacks «${line}»:\n${final.final.text}`);
     }
+    await closeAll();
+  });
+
+  test('an edit after a party signed reopens drafting: version 2, that signature no longer counts', async () => {
+    const world = await caseSession(centre, { title: '物业漏水维修纠纷', phones: ['13700137000', '13600136000'] });
+    const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'reopen');
+    const { applicant } = phones;
+    const clauses = await createInRoom(mediator);
+    await openAgreementPanel(applicant);
+    await waitFor('the phone holding the draft', async () => (await mainClauses(applicant))?.length === clauses.length, SLOW, 200);
+    const v1 = await finalise(mediator, world.caseId);
+    assert.equal(v1.final.version, 1);
+    await waitFor('the phone at the reading step', async () => (await signingState(applicant))?.step === 'read', SLOW, 200);
+    await signAsParty(world, mediator, applicant, '张三', '137****7000', 0);
+
+    // The mediator changes an article of the signed text.
+    const index = clauses.findIndex((c) => c.kind !== 'facts');
+    const workspace = mediator.page.getByTestId('agreement-workspace');
+    await focusClauseEnd(workspace, index);
+    await mediator.page.keyboard.type('（经协商修改）');
+    const reopened = await waitFor('drafting again', async () => {
+      const a = await agreementOf(world.caseId);
+      return a.status === 'drafting' ? a : null;
+    }, SLOW, 200);
+    assert.equal(reopened.version, 2, `the next version is being drafted: ${JSON.stringify({ status: reopened.status, version: reopened.version })}`);
+    await waitFor('the phone showing the change', async () => (await mainClauses(applicant))?.[index]?.text.endsWith('（经协商修改）'), SLOW, 200);
+    await waitFor('the phone no longer offering version 1 to sign', async () => (await agreementState(applicant))?.status === 'drafting', SLOW, 200);
+
+    const v2 = await finalise(mediator, world.caseId);
+    assert.equal(v2.final.version, 2);
+    assert.notEqual(v2.final.text_sha256, v1.final.text_sha256);
+    assert.ok(v2.final.text.includes('（经协商修改）'), 'version 2 carries the change');
+    const signer = v2.signers.find((s) => s.signer_id === world.partyIds['张三']);
+    assert.equal(signer?.status, 'pending', `the signature on version 1 does not count for version 2: ${JSON.stringify(signer)}`);
+    await waitFor('the phone back at reading version 2', async () => (await signingState(applicant))?.step === 'read', SLOW, 200);
+    assert.match(await applicant.page.getByTestId('signing-version').innerText(), /2/, 'the phone names version 2');
+    const history = await centre.as('li', 'GET', `/api/v1/agreements/${v2.id}/history`);
+    const statuses = Object.fromEntries(history.versions.map((v) => [v.version, v.status]));
+    assert.deepEqual(statuses, { 1: 'superseded', 2: 'final' }, `versions: ${JSON.stringify(history.versions)}`);
     await closeAll();
   });
 

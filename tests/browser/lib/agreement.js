@@ -35,14 +35,18 @@ export async function createCentre(server, others = []) {
 
 /**
  * A case of `category` between 张三 (applicant) and 李四 (respondent), both on record with a
- * phone, a session started by `li`, and an invite link per party.
+ * phone (`phones`: each case its own, so no case meets another's per-phone code limit), a
+ * session started by `li`, and an invite link per party.
  */
-export async function caseSession(centre, { category = 'neighbours', title = '楼上漏水纠纷', facts = '楼上卫生间漏水，浸泡楼下天花板。', claims = '赔偿维修费用3000元。' } = {}) {
+export async function caseSession(centre, {
+  category = 'neighbours', title = '楼上漏水纠纷', facts = '楼上卫生间漏水，浸泡楼下天花板。', claims = '赔偿维修费用3000元。',
+  phones = ['13800138000', '13900139000'],
+} = {}) {
   const detail = await centre.as('li', 'POST', '/api/v1/cases', {
     category, risk: 'yellow', title, facts, claims,
     parties: [
-      { side: 'applicant', kind: 'person', name: '张三', phone: '13800138000' },
-      { side: 'respondent', kind: 'person', name: '李四', phone: '13900139000' },
+      { side: 'applicant', kind: 'person', name: '张三', phone: phones[0] },
+      { side: 'respondent', kind: 'person', name: '李四', phone: phones[1] },
     ],
   });
   const caseId = detail.case.id;
@@ -124,9 +128,12 @@ export async function watchArrivals(client) {
   await client.page.evaluate(() => {
     const wanted = new Set();
     const arrived = {};
+    const seen = { typing: 0 };
     const check = () => {
+      const live = document.querySelector('[data-testid=agreement-live]');
+      if (live?.querySelector('[data-testid=agreement-typing]')) seen.typing += 1;
       if (!wanted.size) return;
-      const text = document.querySelector('[data-testid=agreement-live]')?.textContent ?? '';
+      const text = live?.textContent ?? '';
       for (const marker of wanted) {
         if (text.includes(marker)) {
           arrived[marker] = Date.now();
@@ -136,9 +143,11 @@ export async function watchArrivals(client) {
     };
     new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true });
     setInterval(check, 10);
-    window.__agreementArrivals = { expect: (marker) => wanted.add(marker), arrived };
+    window.__agreementArrivals = { expect: (marker) => wanted.add(marker), arrived, seen };
   });
   return {
+    /** How many looks found "调解员正在输入…" on screen. */
+    typingSeen: () => client.page.evaluate(() => window.__agreementArrivals.seen.typing),
     expect: (marker) => client.page.evaluate((m) => window.__agreementArrivals.expect(m), marker),
     arrivedAt: (marker) => client.page.evaluate((m) => window.__agreementArrivals.arrived[m] ?? null, marker),
   };
@@ -166,27 +175,28 @@ export async function nextCode(server, seen, maskedPhone, timeout = 30_000) {
   return found.code;
 }
 
-/** A zigzag across the box: a signature's worth of ink. */
-function strokes(box) {
+/** A zigzag across the box: a signature's worth of ink; each `variant` writes a different one. */
+function strokes(box, variant) {
   const left = box.x + box.width * 0.15;
   const width = box.width * 0.7;
   const mid = box.y + box.height / 2;
   const amplitude = box.height * 0.25;
   const points = [];
-  for (let i = 0; i <= 24; i += 1) {
-    points.push({ x: left + (width * i) / 24, y: mid + (i % 2 ? amplitude : -amplitude) * Math.sin((i / 24) * Math.PI * 2 + 1) });
+  const n = 16 + 4 * variant;
+  for (let i = 0; i <= n; i += 1) {
+    points.push({ x: left + (width * i) / n, y: mid + (i % 2 ? amplitude : -amplitude) * Math.sin((i / n) * Math.PI * (2 + variant) + 1) });
   }
   const underline = [0, 1, 2, 3, 4, 5, 6].map((i) => ({ x: left + (width * i) / 6, y: mid + amplitude * 1.6 }));
   return [points, underline];
 }
 
 /** Draws a signature on the pad with a finger (touch events, as on a phone). */
-export async function drawWithFinger(client, pad) {
+export async function drawWithFinger(client, pad, variant = 0) {
   const box = await pad.boundingBox();
   if (!box) throw new Error(`${client.name}: the signature pad is not on screen`);
   const cdp = await client.page.context().newCDPSession(client.page);
   try {
-    for (const stroke of strokes(box)) {
+    for (const stroke of strokes(box, variant)) {
       const [first, ...rest] = stroke;
       await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: first.x, y: first.y }] });
       for (const p of rest) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: p.x, y: p.y }] });
@@ -198,11 +208,11 @@ export async function drawWithFinger(client, pad) {
 }
 
 /** Draws a signature on the pad with the mouse (a desktop). */
-export async function drawWithMouse(client, pad) {
+export async function drawWithMouse(client, pad, variant = 0) {
   await pad.scrollIntoViewIfNeeded();
   const box = await pad.boundingBox();
   if (!box) throw new Error(`${client.name}: the signature pad is not on screen`);
-  for (const stroke of strokes(box)) {
+  for (const stroke of strokes(box, variant)) {
     const [first, ...rest] = stroke;
     await client.page.mouse.move(first.x, first.y);
     await client.page.mouse.down();
@@ -216,6 +226,18 @@ export function percentiles(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const rank = (p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
   return { n: sorted.length, p50: rank(50), p95: rank(95), max: sorted.at(-1) };
+}
+
+/** The distinct images (by PDF object) on each page: `{page: Set(objectId)}`, soft masks left out. */
+export function pdfImages(path) {
+  const pages = {};
+  const rows = execFileSync('pdfimages', ['-list', path], { encoding: 'utf8' }).split('\n').slice(2);
+  for (const row of rows) {
+    const cols = row.trim().split(/\s+/u);
+    if (cols.length < 12 || cols[2] !== 'image') continue;
+    (pages[cols[0]] ??= new Set()).add(cols[10]);
+  }
+  return pages;
 }
 
 /** Text with every kind of whitespace removed: PDF text extraction breaks lines anywhere. */
