@@ -104,6 +104,12 @@ describe('the agreement in the browser', () => {
     return agreementOf(caseId);
   }
 
+  /** Nothing on the phone's screen is wider than the phone (no sideways scrolling, no zoom-out). */
+  async function assertFitsPhone(phone, what) {
+    const { inner, scroll } = await phone.page.evaluate(() => ({ inner: window.innerWidth, scroll: document.documentElement.scrollWidth }));
+    assert.ok(inner === 390 && scroll <= inner, `${phone.name}: ${what} is ${scroll} px wide in a ${inner} px layout on a 390 px phone`);
+  }
+
   /**
    * A party signs as the issue has it: the mediator asks about their free will alone in their
    * side's private room, then the party reads to the end, gets the code (from the server log),
@@ -225,6 +231,7 @@ describe('the agreement in the browser', () => {
     for (const phone of [applicant, respondent]) {
       await phone.page.getByTestId('agreement-final-text').waitFor({ timeout: SLOW });
       await waitFor(`${phone.name} at the reading step`, async () => (await signingState(phone))?.step === 'read', SLOW, 200);
+      await assertFitsPhone(phone, 'the final text to sign');
     }
 
     // Each party: free will alone with the mediator, read to the end, the code, a drawn signature.
@@ -259,6 +266,7 @@ describe('the agreement in the browser', () => {
       assert.ok(text.includes('已生效') && text.includes(when), `${phone.name} shows «${text}», expected 已生效 and ${when}`);
     }
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-phone-in-force.png') });
+    for (const phone of [applicant, respondent]) await assertFitsPhone(phone, 'the agreement in force');
 
     // The case page, in another tab of the mediator's browser.
     const desk = await mediator.page.context().newPage();
@@ -293,6 +301,26 @@ describe('the agreement in the browser', () => {
     // Three different drawings (two fingers, one mouse): three images, none shared.
     const images = Object.values(pdfImages(pdfs[0])).reduce((n, set) => n + set.size, 0);
     assert.ok(images >= 3, `the PDF carries ${images} distinct images, not the three signatures`);
+
+    // The PDF's verification address, opened as a phone that scanned the QR code would.
+    const sha = inForce.final.text_sha256;
+    const address = /https?:\/\/[^\s]*?\/v\/([0-9a-f]{64})/u.exec(text);
+    assert.ok(address, 'the PDF carries its verification address');
+    assert.equal(address[1], sha, 'the verification address names the signed text');
+    const verify = await applicant.page.context().newPage();
+    await verify.goto(address[0], { waitUntil: 'load' });
+    const result = verify.getByTestId('verify-result');
+    await result.waitFor({ timeout: SLOW });
+    assert.equal(await result.getAttribute('data-genuine'), 'true', `verification: ${await result.innerText()}`);
+    assert.match(await verify.getByTestId('verify-status').innerText(), /已生效/);
+    const listed = await verify.getByTestId('verify-signers').innerText();
+    for (const name of ['张三', '李四']) assert.ok(!listed.includes(name), `the public page shows ${name} unmasked: ${listed}`);
+    await verify.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-verify.png'), fullPage: true });
+    const forged = `${sha.slice(0, -1)}${sha.endsWith('0') ? '1' : '0'}`;
+    await verify.goto(`${server.httpUrl}/v/${forged}`, { waitUntil: 'load' });
+    await result.waitFor({ timeout: SLOW });
+    assert.equal(await result.getAttribute('data-genuine'), 'false', 'another fingerprint is not genuine');
+    await verify.close();
     await closeAll();
   });
 
