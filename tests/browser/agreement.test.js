@@ -104,6 +104,33 @@ describe('the agreement in the browser', () => {
     return agreementOf(caseId);
   }
 
+  /**
+   * After a reload: the device check's join, then whatever the session asks again (consent,
+   * the waiting room and the mediator's admission) until the phone is back in the room.
+   */
+  async function rejoin(phone, mediator) {
+    const page = phone.page;
+    await clickJoin(phone);
+    const where = await waitFor(`${phone.name} past the device check`, async () => {
+      if ((await phone.state())?.phase === 'connected' && !(await phone.state())?.inWaitingRoom) return 'room';
+      if (await page.getByTestId('consent-screen').isVisible()) return 'consent';
+      if (await page.getByTestId('waiting-screen').isVisible()) return 'waiting';
+      return null;
+    }, SLOW, 200);
+    if (where === 'consent') {
+      await page.getByTestId('consent-online').check();
+      await page.getByTestId('consent-recording').check();
+      await page.getByTestId('consent-submit').click();
+    }
+    if (where !== 'room') {
+      await openConsole(mediator);
+      await waitFor(`${phone.name} waiting again`, async () => (await mediator.state())?.waiting?.length === 1, SLOW, 200);
+      await mediator.page.getByTestId('admit-all').click();
+      await openAgreementPanel(mediator);
+    }
+    await waitInRoom(phone, SLOW);
+  }
+
   /** Nothing on the phone's screen is wider than the phone (no sideways scrolling, no zoom-out). */
   async function assertFitsPhone(phone, what) {
     const { inner, scroll } = await phone.page.evaluate(() => ({ inner: window.innerWidth, scroll: document.documentElement.scrollWidth }));
@@ -115,7 +142,7 @@ describe('the agreement in the browser', () => {
    * side's private room, then the party reads to the end, gets the code (from the server log),
    * draws with a finger and signs.
    */
-  async function signAsParty(world, mediator, phone, name, masked, variant) {
+  async function signAsParty(world, mediator, phone, name, masked, variant, { reloadBeforeDrawing = false } = {}) {
     const workspace = mediator.page.getByTestId('agreement-workspace');
     const partyId = world.partyIds[name];
     const ask = workspace.locator(`[data-testid=signing-ask-free-will][data-signer="${partyId}"]`);
@@ -142,6 +169,22 @@ describe('the agreement in the browser', () => {
     await phone.page.getByTestId('signing-otp').pressSequentially(code);
     await phone.page.getByTestId('signing-otp-confirm').click();
     await waitFor(`${name} at the drawing step`, async () => (await signingState(phone))?.step === 'draw', SLOW, 200);
+    if (reloadBeforeDrawing) {
+      // The page is reloaded (a phone that killed the tab): back through the waiting room,
+      // the text read again, and then straight to drawing with the key kept in IndexedDB.
+      await phone.page.reload({ waitUntil: 'load' });
+      await rejoin(phone, mediator);
+      await openAgreementPanel(phone);
+      await waitFor(`${name} at the reading step again`, async () => (await signingState(phone))?.step === 'read', SLOW, 200);
+      await phone.page.getByTestId('signing-end').scrollIntoViewIfNeeded();
+      await waitFor(`${name}'s reading gate open again`, () => phone.page.getByTestId('signing-read-next').isEnabled(), SLOW, 100);
+      await phone.page.getByTestId('signing-read-next').click();
+      await waitFor(`${name} straight at the drawing step`, async () => {
+        const step = (await signingState(phone))?.step;
+        assert.ok(step === 'draw' || step === 'read', `${name} after the reload: ${step} (a new code asked for: the key was not kept)`);
+        return step === 'draw';
+      }, SLOW, 200);
+    }
     const pad = phone.page.getByTestId('signing-pad');
     await pad.scrollIntoViewIfNeeded();
     await drawWithFinger(phone, pad, variant);
@@ -417,6 +460,12 @@ describe('the agreement in the browser', () => {
     const history = await centre.as('li', 'GET', `/api/v1/agreements/${v2.id}/history`);
     const statuses = Object.fromEntries(history.versions.map((v) => [v.version, v.status]));
     assert.deepEqual(statuses, { 1: 'superseded', 2: 'final' }, `versions: ${JSON.stringify(history.versions)}`);
+
+    // The other party signs version 2, their phone reloaded between the code and the drawing.
+    const { respondent } = phones;
+    await openAgreementPanel(respondent);
+    await waitFor('the respondent at the reading step', async () => (await signingState(respondent))?.step === 'read', SLOW, 200);
+    await signAsParty(world, mediator, respondent, '李四', '136****6000', 1, { reloadBeforeDrawing: true });
     await closeAll();
   });
 
