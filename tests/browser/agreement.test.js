@@ -469,6 +469,62 @@ describe('the agreement in the browser', () => {
     await closeAll();
   });
 
+  test('a private draft shown to one side reaches that side only', async () => {
+    const world = await caseSession(centre, { title: '相邻通行纠纷', phones: ['13500135000', '13300133000'] });
+    const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'private');
+    const { applicant, respondent } = phones;
+    const clauses = await createInRoom(mediator);
+    for (const phone of [applicant, respondent]) {
+      await openAgreementPanel(phone);
+      await waitFor(`${phone.name} holding the draft`, async () => (await mainClauses(phone))?.length === clauses.length, SLOW, 200);
+    }
+    const index = clauses.findIndex((c) => c.kind !== 'facts');
+    const workspace = mediator.page.getByTestId('agreement-workspace');
+
+    // The mediator writes a proposal in a private draft and shows it to the applicant's side.
+    await workspace.getByTestId('agreement-new-private').click();
+    const doc = await waitFor('the private draft open in the editor', async () => {
+      const s = await agreementState(mediator);
+      return s?.currentDoc?.startsWith('PD_') && s.docs[s.currentDoc]?.synced ? s.currentDoc : null;
+    }, SLOW, 200);
+    assert.match(await workspace.getByTestId('agreement-private-visibility').innerText(), /仅调解员/);
+    const secret = '（申请人方可考虑：赔偿金额降至两千元）';
+    await focusClauseEnd(workspace, index);
+    await mediator.page.keyboard.type(secret);
+    await waitFor('the private edit stored', async () => (await agreementState(mediator))?.docs?.[doc]?.pending === 0, SLOW, 100);
+    await workspace.getByTestId('agreement-show-to').selectOption('applicant');
+    await waitFor('shown to the applicant', async () => (await agreementState(mediator))?.privateDrafts?.some((d) => d.doc === doc && d.shown_to === 'applicant'), SLOW, 200);
+
+    await applicant.page.getByTestId('agreement-tab-private').click();
+    await applicant.page.getByTestId('agreement-private-note').waitFor({ timeout: SLOW });
+    await waitFor('the applicant reading the proposal', async () => (await applicant.page.getByTestId('agreement-live').innerText()).includes(secret), SLOW, 200);
+    await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-private-applicant.png') });
+
+    // A public edit after it: once the respondent shows that, the show had its chance to arrive.
+    await workspace.getByTestId('agreement-tab-main').click();
+    const open = '（公开补充）';
+    await focusClauseEnd(workspace, index);
+    await mediator.page.keyboard.type(open);
+    await waitFor('the respondent showing the public edit', async () => (await mainClauses(respondent))?.[index]?.text.endsWith(open), SLOW, 200);
+    const theirs = await agreementState(respondent);
+    assert.deepEqual(theirs.privateDrafts, [], 'the respondent is told of the private draft');
+    assert.deepEqual(Object.keys(theirs.docs), ['main'], 'the respondent holds the private draft');
+    assert.equal(await respondent.page.getByTestId('agreement-tab-private').count(), 0, 'the respondent is offered a private tab');
+    assert.ok(!(await respondent.page.getByTestId('agreement-panel').innerText()).includes(secret), 'the respondent sees the proposal');
+    const viaApi = await (await fetch(`${server.httpUrl}/api/v1/room/agreement`, { headers: { authorization: `Bearer ${tokenOf(world.links['李四'])}` } })).json();
+    assert.deepEqual(viaApi.private_drafts, [], `the respondent's API answer lists: ${JSON.stringify(viaApi.private_drafts)}`);
+    const draft = await fetch(`${server.httpUrl}/api/v1/agreements/${viaApi.id}/draft?doc=${doc}`, { headers: { authorization: `Bearer ${tokenOf(world.links['李四'])}` } });
+    assert.ok(draft.status === 403 || draft.status === 404, `the respondent reads the private draft over HTTP: ${draft.status}`);
+
+    // Asked for over the socket as it is, the private draft is refused to the respondent.
+    const errorsBefore = (await respondent.state()).errors.length;
+    await respondent.page.evaluate(({ id, d }) => window.ACCORD.send({ type: 'draft_open', agreement_id: id, doc: d, state_vector: 'AA==' }), { id: viaApi.id, d: doc });
+    const refusal = await waitFor('the refusal of the private draft', async () => (await respondent.state()).errors.slice(errorsBefore).find((e) => e.request_id?.startsWith('draft_open')), SLOW, 100);
+    assert.ok(refusal.code, `refused with ${refusal.code}`);
+    assert.deepEqual(Object.keys((await agreementState(respondent)).docs), ['main']);
+    await closeAll();
+  });
+
   test('a personal-status family case: the phones explain, and offer no signing', async () => {
     const world = await caseSession(centre, { category: 'family', title: '离婚后财产分割纠纷', facts: '双方离婚后就共有房屋分割发生争议。', claims: '分割共有房屋。' });
     const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'family');
