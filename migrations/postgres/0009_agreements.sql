@@ -76,15 +76,16 @@ CREATE INDEX agreement_versions_sha256 ON agreement_versions (text_sha256);
 CREATE TABLE agreement_comments (
     id              TEXT PRIMARY KEY,
     agreement_id    TEXT NOT NULL REFERENCES agreements (id),
+    seq             BIGINT NOT NULL,
     clause_id       TEXT NOT NULL,
     author_identity TEXT NOT NULL,
     author_name     TEXT NOT NULL,
     author_role     TEXT NOT NULL,
     text            TEXT NOT NULL,
     at              BIGINT NOT NULL,
-    resolved_at     BIGINT
+    resolved_at     BIGINT,
+    UNIQUE (agreement_id, seq)
 );
-CREATE INDEX agreement_comments_agreement ON agreement_comments (agreement_id, at);
 
 CREATE TABLE agreement_clause_moments (
     agreement_id TEXT NOT NULL REFERENCES agreements (id),

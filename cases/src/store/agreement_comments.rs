@@ -64,10 +64,13 @@ impl Store {
             )));
         }
         let id: CommentId = new_id("CM");
+        // Numbered in the order written (several may share a millisecond); the agreement's
+        // row lock keeps two comments from taking the same number.
         sqlx::query(&format!(
-            "INSERT INTO agreement_comments ({COMMENT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)"
+            "INSERT INTO agreement_comments (seq, {COMMENT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
         ))
+        .bind(count + 1)
         .bind(&id)
         .bind(agreement_id)
         .bind(clause_id)
@@ -86,7 +89,7 @@ impl Store {
     pub async fn comments(&self, agreement_id: &AgreementId) -> Result<Vec<Comment>> {
         let rows = sqlx::query(&format!(
             "SELECT {COMMENT_COLUMNS} FROM agreement_comments WHERE agreement_id = $1 \
-             ORDER BY at, id"
+             ORDER BY seq"
         ))
         .bind(agreement_id)
         .fetch_all(&self.pool)

@@ -151,6 +151,37 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)? != 0)
     }
 
+    /// Records whether the case concerns marriage, adoption or inheritance status, which
+    /// decides whether its agreement may be e-signed. Setting the value it has changes nothing
+    /// and is not audited.
+    pub async fn set_personal_status(
+        &self,
+        case_id: &CaseId,
+        value: bool,
+        by: &Editor,
+    ) -> Result<()> {
+        if self.personal_status(case_id).await? == value {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE cases SET personal_status = $1, updated_at = $2 WHERE id = $3")
+            .bind(value)
+            .bind(now_ms())
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        self.audit(
+            &mut tx,
+            &by.actor,
+            AuditAction::AgreementPersonalStatusSet,
+            &subject(case_id),
+            json!({"personal_status": value}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Freezes the shared draft's current text as the agreement's version: `text` is the
     /// canonical text (`document::canonical_text`), hashed here. Finalising again while
     /// final with the same text returns that version; a different text (a party's name was
