@@ -172,10 +172,16 @@ fn seal(
     }
     // The name runs clockwise over at most 250° of the ring, each character upright
     // towards the rim, smaller when the name is long.
-    let size = (r * 0.26).min(r * 4.2 / chars.len() as f32).max(5.0);
+    let n = chars.len() as f32;
+    let max_span = 250f32.to_radians();
+    let mut size = (r * 0.26).max(5.0);
+    // Shrink until the characters fit side by side on the arc they have.
+    while size > 5.0 && size * 1.08 > (r - 5.0 - size * 0.88) * max_span / n {
+        size -= 0.25;
+    }
     let baseline_radius = r - 5.0 - size * 0.88;
-    let step = (size * 1.08 / baseline_radius).min(250f32.to_radians() / chars.len() as f32);
-    let span = step * chars.len() as f32;
+    let step = (size * 1.08 / baseline_radius).min(max_span / n);
+    let span = step * n;
     for (i, c) in chars.iter().enumerate() {
         let s = c.to_string();
         let angle = -span / 2.0 + step * (i as f32 + 0.5);
