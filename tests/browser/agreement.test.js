@@ -525,6 +525,70 @@ describe('the agreement in the browser', () => {
     await closeAll();
   });
 
+  test('free will is asked alone: a representative in the room is moved out first; without a power of attorney they do not sign', async () => {
+    const world = await caseSession(centre, {
+      title: '房屋渗漏赔偿纠纷', phones: ['13200132000', '13100131000'], representatives: [{ name: '王律师', represents: '张三' }],
+    });
+    const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['王律师', 'lawyer']], 'alone');
+    const { applicant, lawyer } = phones;
+    await createInRoom(mediator);
+    for (const phone of [applicant, lawyer]) await openAgreementPanel(phone);
+    const final = await finalise(mediator, world.caseId);
+    const lawyerRow = final.signers.find((s) => s.signer_id === world.partyIds['王律师']);
+    assert.ok(!lawyerRow || lawyerRow.may_sign === false, `a representative without a power of attorney may sign: ${JSON.stringify(lawyerRow)}`);
+    await waitFor('the lawyer told they do not sign', async () => ['not_signer', 'cannot_sign'].includes((await signingState(lawyer))?.step), SLOW, 200);
+    for (const id of ['signing-sign', 'signing-otp-send', 'signing-read-next']) assert.equal(await lawyer.page.getByTestId(id).count(), 0, `the lawyer is offered ${id}`);
+
+    // Both of the applicant's side in their private room: the question must wait.
+    await openConsole(mediator);
+    await mediator.page.getByTestId('separate-sides').click();
+    await waitFor('the applicant\'s side in its room', async () => (await applicant.state())?.space === 'applicant' && (await lawyer.state())?.space === 'applicant', SLOW, 200);
+    await openAgreementPanel(mediator);
+    const workspace = mediator.page.getByTestId('agreement-workspace');
+    await workspace.locator(`[data-testid=signing-ask-free-will][data-signer="${world.partyIds['张三']}"]`).click();
+    const notAlone = workspace.getByTestId('signing-not-alone');
+    await notAlone.waitFor({ timeout: SLOW });
+    assert.match(await notAlone.innerText(), /王律师/);
+    // Answered anyway, the server refuses: the party is not alone.
+    const yes = workspace.getByTestId('signing-free-will-yes');
+    if (await yes.count()) {
+      await yes.click();
+      const message = workspace.getByTestId('signing-console-message');
+      await message.waitFor({ timeout: SLOW });
+      assert.equal((await signingState(mediator))?.lastError, 'not_alone', `refused as: ${await message.innerText()}`);
+      const stored = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === world.partyIds['张三']);
+      assert.equal(stored.free_will, null, 'an answer given with the lawyer listening was stored');
+    }
+    await workspace.getByRole('button', { name: /王律师/ }).click();
+    await waitFor('the lawyer back in the joint room', async () => (await lawyer.state())?.space === 'joint', SLOW, 200);
+    // The mediator stayed in the joint room when the sides separated: the console takes them in.
+    // Moving the party takes the helpers who follow them along (rooms/moderation.rs), so the
+    // lawyer comes back in with them; the console says so and the mediator moves them out again
+    // (reported in /work/brief/requests.md: the console should move the party alone).
+    await workspace.getByTestId('signing-move-in').click();
+    let movedOutAgain = 0;
+    for (;;) {
+      const now = await waitFor('the console to say who is in the room', async () => {
+        if (await workspace.getByTestId('signing-alone').isVisible()) return 'alone';
+        if (await workspace.getByTestId('signing-not-alone').isVisible()) return 'not-alone';
+        return null;
+      }, SLOW, 200);
+      if (now === 'alone') break;
+      assert.ok(movedOutAgain < 3, 'the lawyer keeps coming back into the free-will room');
+      movedOutAgain += 1;
+      await workspace.getByRole('button', { name: /王律师/ }).click();
+      await waitFor('the lawyer out again', async () => (await lawyer.state())?.space === 'joint', SLOW, 200);
+    }
+    if (movedOutAgain) process.stdout.write(`# free-will room: the representative came in with the party ${movedOutAgain} time(s) and was moved out again\n`);
+    assert.equal((await mediator.state())?.space, 'applicant', 'the mediator asks in the applicant\'s room');
+    assert.equal((await lawyer.state())?.space, 'joint', 'the lawyer is outside while the party answers');
+    await workspace.getByTestId('signing-free-will-yes').click();
+    await workspace.getByTestId('signing-free-will-recorded').waitFor({ timeout: SLOW });
+    const asked = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === world.partyIds['张三']);
+    assert.equal(asked.free_will?.answer, 'yes');
+    await closeAll();
+  });
+
   test('a personal-status family case: the phones explain, and offer no signing', async () => {
     const world = await caseSession(centre, { category: 'family', title: '离婚后财产分割纠纷', facts: '双方离婚后就共有房屋分割发生争议。', claims: '分割共有房屋。' });
     const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'family');

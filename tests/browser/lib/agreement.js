@@ -41,6 +41,8 @@ export async function createCentre(server, others = []) {
 export async function caseSession(centre, {
   category = 'neighbours', title = '楼上漏水纠纷', facts = '楼上卫生间漏水，浸泡楼下天花板。', claims = '赔偿维修费用3000元。',
   phones = ['13800138000', '13900139000'],
+  /** Applicant-side representatives: `[{name, represents}]` (no power of attorney on file). */
+  representatives = [],
 } = {}) {
   const detail = await centre.as('li', 'POST', '/api/v1/cases', {
     category, risk: 'yellow', title, facts, claims,
@@ -51,6 +53,10 @@ export async function caseSession(centre, {
   });
   const caseId = detail.case.id;
   const partyIds = Object.fromEntries(detail.parties.map((p) => [p.name, p.id]));
+  for (const rep of representatives) {
+    const made = await centre.as('li', 'POST', `/api/v1/cases/${caseId}/parties`, { side: 'applicant', kind: 'representative', name: rep.name, represents: partyIds[rep.represents] });
+    partyIds[rep.name] = made.id;
+  }
   const session = await centre.as('li', 'POST', `/api/v1/cases/${caseId}/sessions`, { scheduled_at: Date.now() + 3_600_000 });
   const links = {};
   for (const [name, id] of Object.entries(partyIds)) {
