@@ -12,7 +12,15 @@
 // 2. Convergence: two mediators type into one clause at once, one of them loses its
 //    connection while it goes on typing; afterwards both editors, a party's phone and the
 //    server's final text agree, and no keystroke of either is lost or reordered.
-// 3. A family case concerning personal status: the phones explain why it cannot be signed
+// 3. An edit after a party signed: drafting again as version 2, the signature on version 1 no
+//    longer counts, the phone reads version 2; the other party's phone, reloaded between the
+//    code and the drawing, signs with the key it kept.
+// 4. A private draft shown to the applicant's side reaches that side only (page, room API,
+//    HTTP draft read and a hand-made draft_open from the other side).
+// 5. The free-will question is asked alone: with the party's lawyer in the private room the
+//    console says so and the server refuses an answer; a lawyer without a power of attorney
+//    does not sign; a party's refusal and its reason reach the mediator and keep the seal shut.
+// 6. A family case concerning personal status: the phones explain why it cannot be signed
 //    electronically and offer no way to sign.
 //
 // Every wait is for a state, with room to spare (no timed assertion). Needs web-client/dist,
@@ -298,6 +306,8 @@ describe('the agreement in the browser', () => {
     await seal.click();
     await waitFor('the agreement in force', async () => (await agreementState(mediator))?.status === 'in_force', SLOW, 200);
     const inForce = await agreementOf(world.caseId);
+    const areas = workspace.getByTestId('agreement-clause-text');
+    await waitFor('the editor read-only once in force', async () => (await areas.evaluateAll((els) => els.every((el) => el.disabled))) && (await areas.count()) > 0, SLOW, 200);
     assert.equal(inForce.status, 'in_force');
     assert.ok(inForce.effective_at > 0 && inForce.seal, `sealed: ${JSON.stringify(inForce.seal)}`);
     const when = chinaTime(inForce.effective_at);
@@ -525,7 +535,7 @@ describe('the agreement in the browser', () => {
     await closeAll();
   });
 
-  test('free will is asked alone: a representative in the room is moved out first; without a power of attorney they do not sign', async () => {
+  test('free will is asked alone (a lawyer is moved out first; without a power of attorney they do not sign); a refusal reaches the mediator', async () => {
     const world = await caseSession(centre, {
       title: '房屋渗漏赔偿纠纷', phones: ['13200132000', '13100131000'], representatives: [{ name: '王律师', represents: '张三' }],
     });
@@ -586,6 +596,22 @@ describe('the agreement in the browser', () => {
     await workspace.getByTestId('signing-free-will-recorded').waitFor({ timeout: SLOW });
     const asked = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === world.partyIds['张三']);
     assert.equal(asked.free_will?.answer, 'yes');
+
+    // Having read it, the party declines with a reason: the mediator sees it, no seal is offered.
+    await workspace.getByTestId('signing-back-joint').click();
+    await applicant.page.getByTestId('signing-end').scrollIntoViewIfNeeded();
+    await applicant.page.getByTestId('signing-decline').click();
+    const reason = '赔偿金额与口头约定不一致';
+    await applicant.page.getByTestId('signing-decline-reason').fill(reason);
+    await applicant.page.getByTestId('signing-decline-send').click();
+    await waitFor('the phone saying it was declined', async () => (await signingState(applicant))?.step === 'declined', SLOW, 200);
+    const row = workspace.locator(`[data-testid=signing-signer][data-signer="${world.partyIds['张三']}"]`);
+    await waitFor('the mediator seeing the refusal and its reason', async () =>
+      (await row.getAttribute('data-status')) === 'declined' && (await row.innerText()).includes(reason), SLOW, 200);
+    const declined = (await agreementOf(world.caseId)).signers.find((s) => s.signer_id === world.partyIds['张三']);
+    assert.equal(declined.status, 'declined');
+    assert.equal(declined.declined_reason, reason);
+    assert.equal(await workspace.getByTestId('signing-seal').isEnabled(), false, 'the seal is offered after a refusal');
     await closeAll();
   });
 
