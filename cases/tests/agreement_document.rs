@@ -6,6 +6,7 @@ use accord_cases::Error;
 use accord_cases::agreements::document::{
     Clause, ClauseKind, Draft, MAX_CLAUSES, MAX_UPDATE_BYTES, canonical_text, label, text_sha256,
 };
+use yrs::WriteTxn;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
