@@ -140,6 +140,10 @@ impl Config {
                 "ACCORD_RECORDING_MIN_FREE_MIB" => {
                     config.recording.min_free_mib = parse_env(key, value)?;
                 }
+                "ACCORD_AGREEMENT_FONT" => config.agreements.font_path = PathBuf::from(value),
+                "ACCORD_AGREEMENT_FONT_INDEX" => {
+                    config.agreements.font_index = Some(parse_env(key, value)?);
+                }
                 "ACCORD_LOG_LEVEL" => config.log.level = value.clone(),
                 "ACCORD_LOG_FORMAT" => {
                     config.log.format = match value.trim() {

@@ -10,6 +10,7 @@
 //! own settings, derived here: [`Config::sfu`], [`Config::signaling`], [`Config::database_url`],
 //! [`Config::blob_store`].
 
+mod agreements;
 mod load;
 mod recording;
 mod sections;
@@ -24,8 +25,8 @@ use accord_sfu::{SfuConfig, TurnConfig};
 use accord_signaling::SignalingConfig;
 
 pub use sections::{
-    AuthConfig, BlobBackend, BlobsSection, Config, DatabaseConfig, HttpConfig, LogConfig,
-    LogFormat, MediaConfig, NotifySection, SignalingSection, TurnSection,
+    AgreementsSection, AuthConfig, BlobBackend, BlobsSection, Config, DatabaseConfig, HttpConfig,
+    LogConfig, LogFormat, MediaConfig, NotifySection, SignalingSection, TurnSection,
 };
 
 /// Why the configuration could not be loaded.
@@ -127,6 +128,7 @@ impl Config {
             public_url: (!self.http.public_url.is_empty())
                 .then(|| self.http.public_url.trim_end_matches('/').to_owned()),
             trust_forwarded_for: self.http.trust_forwarded_for,
+            agreement_font: self.agreement_font(),
             turn: (!self.turn.urls.is_empty() && !self.turn.shared_secret.is_empty()).then(|| {
                 TurnConfig {
                     urls: self.turn.urls.clone(),

@@ -31,6 +31,8 @@ pub struct Config {
     pub blobs: BlobsSection,
     /// Recording sessions.
     pub recording: RecordingSection,
+    /// Agreements (the PDF's font).
+    pub agreements: AgreementsSection,
     /// Logging.
     pub log: LogConfig,
 }
@@ -202,6 +204,18 @@ impl Default for RecordingSection {
     }
 }
 
+/// `[agreements]`: how agreement PDFs are made.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgreementsSection {
+    /// The OpenType CJK font agreements are set in; empty: Debian's `fonts-noto-cjk`
+    /// (`/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc`, face 2, Simplified Chinese).
+    pub font_path: PathBuf,
+    /// The face of a font collection; unset: 2 for the default collection, 0 for a font of
+    /// one's own.
+    pub font_index: Option<u32>,
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -235,6 +249,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             blobs: BlobsSection::default(),
             recording: RecordingSection::default(),
+            agreements: AgreementsSection::default(),
             log: LogConfig::default(),
         }
     }

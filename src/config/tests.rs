@@ -186,3 +186,31 @@ fn recordings_are_written_under_the_data_dir_unless_told_and_the_notice_is_setta
     let err = Config::load(Some(&f.0), Vec::new()).expect_err("a ten-minute notice");
     assert!(err.to_string().contains("recording.notice_ms"), "{err}");
 }
+
+#[test]
+fn the_agreement_font_defaults_to_noto_and_an_explicit_one_must_exist() {
+    let (c, _) = Config::load(None, Vec::new()).expect("defaults");
+    let font = c.signaling().agreement_font;
+    assert_eq!(
+        font.path,
+        PathBuf::from(accord_cases::agreements::pdf::DEFAULT_FONT_PATH)
+    );
+    assert_eq!(
+        font.index,
+        accord_cases::agreements::pdf::DEFAULT_FONT_INDEX
+    );
+
+    let own = write("not really a font, but a file");
+    let env = vec![(
+        "ACCORD_AGREEMENT_FONT".to_owned(),
+        own.0.display().to_string(),
+    )];
+    let (c, unknown) = Config::load(None, env).expect("an existing file");
+    assert!(unknown.is_empty());
+    assert_eq!(c.agreement_font().path, own.0);
+    assert_eq!(c.agreement_font().index, 0, "a font of one's own: face 0");
+
+    let f = write("[agreements]\nfont_path = \"/nonexistent/font.ttc\"\nfont_index = 1\n");
+    let err = Config::load(Some(&f.0), Vec::new()).expect_err("missing font");
+    assert!(err.to_string().starts_with("agreements.font_path"), "{err}");
+}

@@ -83,6 +83,7 @@ impl Config {
         }
         self.announce_ips()?;
         self.validate_blobs()?;
+        self.validate_agreements()?;
         Ok(())
     }
 

@@ -127,7 +127,8 @@ impl Caller {
             Error::Forbidden("only a mediator of this case's organisation does this");
         match self {
             Caller::Staff(session)
-                if session.role == StaffRole::Mediator && session.viewer().may_edit_agreement(case) =>
+                if session.role == StaffRole::Mediator
+                    && session.viewer().may_edit_agreement(case) =>
             {
                 Ok(session)
             }

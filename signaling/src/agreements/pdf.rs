@@ -164,7 +164,11 @@ async fn drawn_image(state: &AppState, sha256: Option<&str>) -> Result<Vec<u8>> 
 }
 
 /// What the PDF of `agreement_id`'s sealed version prints.
-async fn document(state: &AppState, agreement_id: &AgreementId, base: &str) -> Result<AgreementDocument> {
+async fn document(
+    state: &AppState,
+    agreement_id: &AgreementId,
+    base: &str,
+) -> Result<AgreementDocument> {
     let store = state.store();
     let agreement = store.agreement(agreement_id).await?;
     if agreement.status != AgreementStatus::InForce {
@@ -189,7 +193,10 @@ async fn document(state: &AppState, agreement_id: &AgreementId, base: &str) -> R
     let locale = PdfLocale::parse(&agreement.locale)?;
     let (title, parties, clauses) = split_text(&version.text, &agreement.locale);
     let mut signatures = Vec::new();
-    for record in store.signature_records(agreement_id, version.version).await? {
+    for record in store
+        .signature_records(agreement_id, version.version)
+        .await?
+    {
         let signed = record.status == SignerStatus::Signed;
         signatures.push(PdfSignature {
             name: record.name.clone(),
@@ -274,7 +281,7 @@ pub(crate) async fn download(
     caller: Caller,
 ) -> Result<Response> {
     let (agreement, case) = caller.agreement(&state, &id).await?;
-    hit(&limits().pdf, caller.identity())?;
+    hit(&limits(&state).pdf, caller.identity())?;
     if agreement.status != AgreementStatus::InForce {
         return Err(Error::Conflict(
             "the agreement is not in force yet; its PDF is made when it is sealed".into(),
@@ -326,7 +333,8 @@ mod tests {
 
     #[test]
     fn the_frozen_text_splits_into_title_parties_and_numbered_clauses() {
-        let text = "人民调解协议书\n\n申请人：张三\n被申请人：李四\n\n事实\n第一条 付款\n第二条 违约";
+        let text =
+            "人民调解协议书\n\n申请人：张三\n被申请人：李四\n\n事实\n第一条 付款\n第二条 违约";
         let (title, parties, clauses) = split_text(text, "zh-CN");
         assert_eq!(title, "人民调解协议书");
         assert_eq!(parties, vec!["申请人：张三", "被申请人：李四"]);

@@ -20,7 +20,10 @@ use accord_cases::store::{PublicSigner, SealKey};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/public/agreements/{text_sha256}", get(status))
-        .route("/api/v1/public/organisations/{id}/seal-keys", get(seal_keys))
+        .route(
+            "/api/v1/public/organisations/{id}/seal-keys",
+            get(seal_keys),
+        )
 }
 
 /// `GET /public/agreements/{text_sha256}`: for an unknown hash, `genuine: false` and nothing
@@ -35,7 +38,10 @@ struct PublicAnswer {
 }
 
 fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 async fn status(
@@ -43,29 +49,31 @@ async fn status(
     Path(text_sha256): Path<String>,
     address: ClientAddress,
 ) -> Result<Json<PublicAnswer>> {
-    hit(&limits().public_per_address, &address.key())?;
+    hit(&limits(&state).public_per_address, &address.key())?;
     let text_sha256 = text_sha256.to_ascii_lowercase();
     if !is_sha256_hex(&text_sha256) {
         return Err(Error::BadRequest(
             "an agreement is named by the SHA-256 of its text: 64 hexadecimal digits".into(),
         ));
     }
-    Ok(Json(match state.store().public_status(&text_sha256).await? {
-        Some(found) => PublicAnswer {
-            genuine: found.genuine,
-            status: Some(found.status),
-            effective_at: found.effective_at,
-            organisation: Some(found.organisation),
-            signers: found.signers,
+    Ok(Json(
+        match state.store().public_status(&text_sha256).await? {
+            Some(found) => PublicAnswer {
+                genuine: found.genuine,
+                status: Some(found.status),
+                effective_at: found.effective_at,
+                organisation: Some(found.organisation),
+                signers: found.signers,
+            },
+            None => PublicAnswer {
+                genuine: false,
+                status: None,
+                effective_at: None,
+                organisation: None,
+                signers: Vec::new(),
+            },
         },
-        None => PublicAnswer {
-            genuine: false,
-            status: None,
-            effective_at: None,
-            organisation: None,
-            signers: Vec::new(),
-        },
-    }))
+    ))
 }
 
 async fn seal_keys(
@@ -73,7 +81,7 @@ async fn seal_keys(
     Path(id): Path<String>,
     address: ClientAddress,
 ) -> Result<Json<Vec<SealKey>>> {
-    hit(&limits().public_per_address, &address.key())?;
+    hit(&limits(&state).public_per_address, &address.key())?;
     let id = OrganisationId::from(id.as_str());
     // An unknown organisation is a 404, not an empty list that reads as "no seal yet".
     state.store().organisation(&id).await?;

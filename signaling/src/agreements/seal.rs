@@ -5,9 +5,9 @@
 //! made right after; a PDF that cannot be made then (no font installed) does not undo the seal
 //! and is made on the first download instead.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::Json;
 
 use super::caller::Caller;
 use super::signing::{changed, ensure_e_signable, note, noted_caller};
@@ -28,7 +28,7 @@ pub(crate) async fn seal(
     let (agreement, case) = caller.agreement(&state, &id).await?;
     let mediator = caller.mediator_of(&case)?;
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().mediator, caller.identity())?;
+    hit(&limits(&state).mediator, caller.identity())?;
     let keys = state.recorders().keys();
     let outcome = state
         .store()
@@ -70,7 +70,7 @@ pub(crate) async fn rotate(
     admin: Administrator,
 ) -> Result<Json<SealKey>> {
     admin.require_manager_of(Some(&id))?;
-    hit(&limits().rotations, admin.sub.as_str())?;
+    hit(&limits(&state).rotations, admin.sub.as_str())?;
     let key = state
         .store()
         .rotate_seal_key(&admin.sub, &OrganisationId::from(id.as_str()))

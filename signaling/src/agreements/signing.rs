@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::signing_identity;
+pub use super::signing_limits::SigningLimits;
 use super::signing_limits::{hit, limits};
 use crate::AppState;
 use crate::error::{Error, Result};
@@ -108,7 +109,11 @@ pub(crate) async fn ensure_e_signable(state: &AppState, case: &Case) -> Result<(
 
 /// The agreement as every route answers it, after a change: read again, so the answer shows
 /// what was stored. The session is told first.
-pub(crate) async fn changed(state: &AppState, agreement_id: &str, case_id: &CaseId) -> Result<Json<serde_json::Value>> {
+pub(crate) async fn changed(
+    state: &AppState,
+    agreement_id: &str,
+    case_id: &CaseId,
+) -> Result<Json<serde_json::Value>> {
     super::announce(state, case_id);
     let agreement = state
         .store()
@@ -210,7 +215,7 @@ async fn challenge(
 ) -> Result<Json<Challenge>> {
     let (agreement, case) = caller.agreement(&state, &id).await?;
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().signing, caller.identity())?;
+    hit(&limits(&state).signing, caller.identity())?;
     let payload = state
         .store()
         .issue_challenge(&agreement.id, &caller.signer(), now_ms())
@@ -266,7 +271,7 @@ async fn sign(
 ) -> Result<Json<serde_json::Value>> {
     let (agreement, case) = caller.agreement(&state, &id).await?;
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().signing, caller.identity())?;
+    hit(&limits(&state).signing, caller.identity())?;
     let Json(body) = body?;
     let image = drawn_image(&body.image)?;
     // Kept before the signature is stored, so a stored signature never names a missing
@@ -282,7 +287,13 @@ async fn sign(
     };
     state
         .store()
-        .sign(&caller.actor(), &agreement.id, &caller.signer(), request, now_ms())
+        .sign(
+            &caller.actor(),
+            &agreement.id,
+            &caller.signer(),
+            request,
+            now_ms(),
+        )
         .await?;
     let (noted, session) = noted_caller(&state, &caller, &case.id).await?;
     note(
@@ -315,7 +326,7 @@ async fn decline(
 ) -> Result<Json<serde_json::Value>> {
     let (agreement, case) = caller.agreement(&state, &id).await?;
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().signing, caller.identity())?;
+    hit(&limits(&state).signing, caller.identity())?;
     let Json(body) = body?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
@@ -326,7 +337,13 @@ async fn decline(
     }
     state
         .store()
-        .decline(&caller.actor(), &agreement.id, &caller.signer(), reason, now_ms())
+        .decline(
+            &caller.actor(),
+            &agreement.id,
+            &caller.signer(),
+            reason,
+            now_ms(),
+        )
         .await?;
     let (noted, session) = noted_caller(&state, &caller, &case.id).await?;
     note(

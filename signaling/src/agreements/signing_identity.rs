@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -18,10 +18,12 @@ use crate::error::{Error, Result};
 use crate::limits::ClientAddress;
 use accord_cases::agreements::Rule;
 use accord_cases::agreements::signing::{CODE_TTL_MS, check_device_key};
+use accord_cases::ids::RecordingId;
 use accord_cases::notify::Notification;
 use accord_cases::store::model::{RecordingStatus, SessionEventKind, StaffRole};
-use accord_cases::store::{FreeWillAnswer, IdentityProof, NewFreeWill, SignerRef, mask_phone, now_ms};
-use accord_cases::ids::RecordingId;
+use accord_cases::store::{
+    FreeWillAnswer, IdentityProof, NewFreeWill, SignerRef, mask_phone, now_ms,
+};
 use accord_cases::{CaseId, PartyId, SessionId};
 
 type Body<T> = std::result::Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -64,11 +66,11 @@ pub(crate) async fn send_code(
         ));
     };
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().otp_per_address, &address.key())?;
+    hit(&limits(&state).otp_per_address, &address.key())?;
     let party_id = PartyId::from(claims.sub.as_str());
     let party = state.store().party(&party_id).await?;
     if let Some(phone) = party.phone.as_deref() {
-        hit(&limits().otp_per_phone, &phone_key(phone))?;
+        hit(&limits(&state).otp_per_phone, &phone_key(phone))?;
     }
     let issued = state
         .store()
@@ -122,7 +124,7 @@ pub(crate) async fn check_identity(
 ) -> Result<Json<serde_json::Value>> {
     let (agreement, case) = caller.agreement(&state, &id).await?;
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().identity, caller.identity())?;
+    hit(&limits(&state).identity, caller.identity())?;
     let Json(body) = body?;
     let proof = match (body.method.as_str(), &caller) {
         ("otp", Caller::Party(_)) => {
@@ -201,7 +203,7 @@ pub(crate) async fn attest(
     let (agreement, case) = caller.agreement(&state, &id).await?;
     let mediator = caller.mediator_of(&case)?;
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().mediator, caller.identity())?;
+    hit(&limits(&state).mediator, caller.identity())?;
     let Json(body) = body?;
     let party_id = party_named("signer_id", &body.signer_id)?;
     let seat = state
@@ -236,11 +238,11 @@ pub(crate) async fn free_will(
     let (agreement, case) = caller.agreement(&state, &id).await?;
     let mediator = caller.mediator_of(&case)?;
     ensure_e_signable(&state, &case).await?;
-    hit(&limits().mediator, caller.identity())?;
+    hit(&limits(&state).mediator, caller.identity())?;
     let Json(body) = body?;
     let party_id = party_named("party_id", &body.party_id)?;
-    let answer = FreeWillAnswer::parse(&body.answer)
-        .map_err(|_| Error::field("answer", "`yes` or `no`"))?;
+    let answer =
+        FreeWillAnswer::parse(&body.answer).map_err(|_| Error::field("answer", "`yes` or `no`"))?;
     let note_text = body
         .note
         .map(|n| n.trim().to_owned())
@@ -318,7 +320,12 @@ async fn recording_moment(
         .await?
         .into_iter()
         .filter(|r| &r.session_id == session_id)
-        .find(|r| matches!(r.status, RecordingStatus::Recording | RecordingStatus::Paused));
+        .find(|r| {
+            matches!(
+                r.status,
+                RecordingStatus::Recording | RecordingStatus::Paused
+            )
+        });
     Ok(match running {
         Some(recording) => (
             Some(recording.id),

@@ -3,13 +3,12 @@
 //! a client from repeating everything else (and from sending codes to one phone through
 //! several signers) faster than a person could.
 //!
-//! They are one node's, like [`crate::limits::Limits`], and kept here beside the routes they
-//! guard; a process serves one node, so one set per process is the same as one per
-//! [`crate::AppState`], and keys carry agreement and signer ids, which no two states share.
+//! They are one node's, held with the others in [`crate::limits::Limits`]; what they are is
+//! said here, beside the routes they guard.
 
-use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use crate::AppState;
 use crate::error::Result;
 use crate::limits::Limiter;
 
@@ -50,11 +49,9 @@ impl Default for SigningLimits {
     }
 }
 
-static LIMITS: LazyLock<SigningLimits> = LazyLock::new(SigningLimits::default);
-
 /// This node's signing limits.
-pub fn limits() -> &'static SigningLimits {
-    &LIMITS
+pub fn limits(state: &AppState) -> &SigningLimits {
+    &state.limits().signing
 }
 
 /// Counts a hit of `key` on `limiter`, refusing with 429 once its window is used up.
