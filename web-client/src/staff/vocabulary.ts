@@ -50,6 +50,21 @@ export const AUDIT_ACTION_WORDS = {
   'recording.integrity_checked': 'audit.recording.integrity_checked',
   'organisation.recording_policy_changed': null,
   'signing_key.rotated': null,
+  // The agreement's actions get their words from the agreement catalogue (requested of its
+  // owner in /work/brief/requests.md); until then the trail shows their codes.
+  'agreement_template.saved': null,
+  'agreement.created': null,
+  'agreement.personal_status_set': null,
+  'agreement.finalised': null,
+  'agreement.reopened': null,
+  'agreement.private_draft_shown': null,
+  'agreement.attested': null,
+  'agreement.identity_checked': null,
+  'agreement.free_will': null,
+  'agreement.signed': null,
+  'agreement.declined': null,
+  'agreement.sealed': null,
+  'seal_key.rotated': null,
 } as const satisfies Record<string, MessageKey | null>;
 
 /** What an audit entry records (`AuditEntry.action`). */
@@ -86,6 +101,13 @@ export const SESSION_EVENT_SENTENCES = {
   recording_stopped: 'record.event.recording_stopped',
   recording_private_room_skipped: 'record.event.recording_private_room_skipped',
   recording_interrupted: 'record.event.recording_interrupted',
+  // null: record.ts says these with `record.event.<kind>` once the catalogue has it.
+  agreement_comment: null,
+  agreement_finalised: null,
+  agreement_free_will: null,
+  agreement_signed: null,
+  agreement_declined: null,
+  agreement_in_force: null,
 } as const satisfies Record<string, MessageKey | null>;
 
 /** What a session-record entry says happened (`SessionEvent.kind`). */
