@@ -148,6 +148,43 @@ pub enum ClientFrame {
         /// The text.
         text: String,
     },
+    /// Follow an agreement draft; the server answers `draft_state`.
+    DraftOpen {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Base64 Yjs state vector; empty (or left out) for a fresh document.
+        #[serde(default)]
+        state_vector: String,
+    },
+    /// Editors: one Yjs v1 update, base64.
+    DraftUpdate {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Base64 of the update.
+        update: String,
+    },
+    /// Editors: typing in a clause.
+    DraftTyping {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// The clause.
+        clause_id: String,
+    },
+    /// A comment on a clause.
+    DraftComment {
+        /// `AG_…`.
+        agreement_id: String,
+        /// The clause.
+        clause_id: String,
+        /// The text.
+        text: String,
+    },
 }
 
 impl ClientFrame {

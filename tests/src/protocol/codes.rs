@@ -55,6 +55,8 @@ error_codes! {
     AccountDisabled = "account_disabled",
     RecordingUnavailable = "recording_unavailable",
     RecordingState = "recording_state",
+    DraftRejected = "draft_rejected",
+    DraftNotStored = "draft_not_stored",
 }
 
 /// An `error` frame.

@@ -159,6 +159,81 @@ pub enum ServerFrame {
         #[serde(default)]
         reason: Option<String>,
     },
+    /// The reply to `draft_open`.
+    DraftState {
+        /// Echo of the request's.
+        #[serde(default)]
+        request_id: Option<String>,
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Base64 Yjs update: what we lacked.
+        update: String,
+        /// Base64 state vector of the server's document.
+        state_vector: String,
+        /// The last stored update's number.
+        seq: i64,
+    },
+    /// Our `draft_update` was stored.
+    DraftAck {
+        /// Echo of the request's.
+        #[serde(default)]
+        request_id: Option<String>,
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Its number.
+        seq: i64,
+    },
+    /// Someone changed a draft we follow.
+    DraftChanged {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// Base64 Yjs update.
+        update: String,
+        /// Its number.
+        seq: i64,
+        /// The editor's seat.
+        by: String,
+        /// The editor's name.
+        #[serde(default)]
+        by_name: String,
+        /// Clauses it changed.
+        #[serde(default)]
+        clauses: Vec<String>,
+    },
+    /// Someone types in a clause.
+    DraftTyping {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `main` or `PD_…`.
+        doc: String,
+        /// The clause.
+        clause_id: String,
+        /// Their seat.
+        participant_id: String,
+        /// Their name.
+        #[serde(default)]
+        name: String,
+    },
+    /// A comment on a clause: `{id, agreement_id, clause_id, author_name, author_role, text, at}`.
+    DraftComment {
+        /// The comment.
+        comment: Value,
+    },
+    /// The agreement changed state; fetch it again.
+    AgreementChanged {
+        /// `AG_…`.
+        agreement_id: String,
+        /// `drafting`, `final` or `in_force`.
+        status: String,
+        /// Its current version.
+        version: i64,
+    },
     /// Answer to `ping`.
     Pong {
         /// Echo of the ping's `request_id`.

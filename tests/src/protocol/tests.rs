@@ -65,6 +65,10 @@ tags!(CLIENT_TYPES, client_tag, ClientFrame {
     Record = "record",
     RaiseHand = "raise_hand",
     Chat = "chat",
+    DraftOpen = "draft_open",
+    DraftUpdate = "draft_update",
+    DraftTyping = "draft_typing",
+    DraftComment = "draft_comment",
 });
 
 tags!(SERVER_TYPES, server_tag, ServerFrame {
@@ -93,6 +97,12 @@ tags!(SERVER_TYPES, server_tag, ServerFrame {
     IceRestart = "ice_restart",
     ConnectionHealth = "connection_health",
     AudioOnly = "audio_only",
+    DraftState = "draft_state",
+    DraftAck = "draft_ack",
+    DraftChanged = "draft_changed",
+    DraftTyping = "draft_typing",
+    DraftComment = "draft_comment",
+    AgreementChanged = "agreement_changed",
     Pong = "pong",
     Error = "error",
 }, ServerFrame::Unknown);
