@@ -94,11 +94,16 @@ describe('the agreement in the browser', () => {
   }
 
   /** The mediator drafts from the category's template in the room's agreement panel. */
-  async function createInRoom(mediator, { personalStatus } = {}) {
+  async function createInRoom(mediator, { personalStatus, locale } = {}) {
     await openAgreementPanel(mediator);
     const form = mediator.page.getByTestId('agreement-create');
     await form.waitFor({ timeout: SLOW });
-    await waitFor('the templates listed', async () => (await form.getByTestId('agreement-template').inputValue()).startsWith('builtin:'), SLOW, 200);
+    if (locale) await form.getByTestId('agreement-locale').selectOption(locale);
+    const wanted = `:${locale ?? 'zh-CN'}`;
+    await waitFor('the templates listed', async () => {
+      const id = await form.getByTestId('agreement-template').inputValue();
+      return id.startsWith('builtin:') && id.endsWith(wanted);
+    }, SLOW, 200);
     if (personalStatus !== undefined) await form.getByTestId(`agreement-personal-${personalStatus ? 'yes' : 'no'}`).check();
     await form.getByTestId('agreement-create-submit').click();
     await mediator.page.getByTestId('agreement-workspace').waitFor({ timeout: SLOW });
@@ -395,6 +400,19 @@ describe('the agreement in the browser', () => {
     const index = clauses.findIndex((c) => c.kind !== 'facts');
     const scopes = [first, second].map((c) => c.page.getByTestId('agreement-workspace'));
 
+    // Articles past ten (第十一条 …), added by the first editor: the server numbers them alike.
+    const added = ['双方确认无其他争议。', '本协议一式三份。', '未尽事宜另行协商。', '协议履行完毕后申请人撤回投诉。'];
+    for (const text of added) {
+      await scopes[0].getByTestId('agreement-add-clause').click();
+      await first.page.keyboard.type(text);
+    }
+    const grown = await waitFor('the added articles on the second editor', async () => {
+      const c = await mainClauses(second);
+      return c?.length === clauses.length + added.length && c.at(-1).text === added.at(-1) ? c : null;
+    }, SLOW, 200);
+    const lastLabels = grown.slice(-3).map((c) => c.label);
+    assert.deepEqual(lastLabels, ['第十条', '第十一条', '第十二条'], `labels past ten: ${lastLabels}`);
+
     // Letters tell whose keystroke is whose: lower case from the first editor, upper from the second.
     const lower = 'abcdefghijklmnopqrstuvwxyz';
     const typedA = lower.repeat(2);
@@ -483,7 +501,10 @@ describe('the agreement in the browser', () => {
     const world = await caseSession(centre, { title: '相邻通行纠纷', phones: ['13500135000', '13300133000'] });
     const { mediator, phones } = await enterRoom(world, [['张三', 'applicant'], ['李四', 'respondent']], 'private');
     const { applicant, respondent } = phones;
-    const clauses = await createInRoom(mediator);
+    // Written in English (a foreign party): the articles are numbered as in English.
+    const clauses = await createInRoom(mediator, { locale: 'en' });
+    assert.equal(clauses.find((c) => c.kind !== 'facts')?.label, 'Article 1');
+    assert.equal((await agreementOf(world.caseId)).locale, 'en');
     for (const phone of [applicant, respondent]) {
       await openAgreementPanel(phone);
       await waitFor(`${phone.name} holding the draft`, async () => (await mainClauses(phone))?.length === clauses.length, SLOW, 200);
