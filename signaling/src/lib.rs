@@ -21,6 +21,7 @@
 //!
 //! `docs/layout.md` says which crate new code belongs in.
 
+pub mod agreements;
 pub mod auth;
 pub mod casework;
 pub mod error;
@@ -75,6 +76,8 @@ pub struct SignalingConfig {
     /// What one participant may do in a room per second or minute, and the evidence one
     /// session takes.
     pub room_limits: limits::RoomLimits,
+    /// The font agreement PDFs are set in.
+    pub agreement_font: agreements::pdf::AgreementFont,
 }
 
 impl Default for SignalingConfig {
@@ -90,6 +93,7 @@ impl Default for SignalingConfig {
             trust_forwarded_for: false,
             turn: None,
             room_limits: limits::RoomLimits::default(),
+            agreement_font: agreements::pdf::AgreementFont::default(),
         }
     }
 }
@@ -112,6 +116,7 @@ struct Inner {
     notifier: Box<dyn accord_cases::notify::Notifier>,
     limits: limits::Limits,
     recorders: recording::Recorders,
+    drafts: agreements::drafts::Drafts,
     ready: AtomicBool,
 }
 
@@ -143,6 +148,7 @@ impl AppState {
                 notifier,
                 limits,
                 recorders,
+                drafts: agreements::drafts::Drafts::default(),
                 ready: AtomicBool::new(false),
             }),
         })
@@ -187,6 +193,10 @@ impl AppState {
     /// Recordings running on this node, and the signing keys.
     pub fn recorders(&self) -> &recording::Recorders {
         &self.inner.recorders
+    }
+    /// Agreement drafts being edited, in memory.
+    pub fn drafts(&self) -> &agreements::drafts::Drafts {
+        &self.inner.drafts
     }
     /// Settings.
     pub fn config(&self) -> &SignalingConfig {

@@ -183,6 +183,19 @@ pub struct Limits {
     pub evidence_uploads: Limiter,
     /// Evidence shared per session.
     pub evidence: EvidenceTally,
+    /// The agreement signing routes' limits.
+    pub signing: crate::agreements::signing::SigningLimits,
+    /// Draft updates in bursts, per seat: Yjs sends one per keystroke or so, batched by the
+    /// client; a paste or an undo of many steps comes as a few more.
+    pub draft_burst: Limiter,
+    /// Draft updates per minute, per seat (twenty a second held for a minute).
+    pub draft_minute: Limiter,
+    /// "Typing" notices, per seat: the client sends one every few seconds while typing.
+    pub draft_typing: Limiter,
+    /// Comments on clauses, per seat or person: each is stored and shown to the mediators.
+    pub draft_comments: Limiter,
+    /// Drafting requests over HTTP (updates, private drafts, finalising), per staff member.
+    pub draft_http: Limiter,
 }
 
 impl Default for Limits {
@@ -208,10 +221,16 @@ impl Limits {
             pauses: Limiter::new(room.pauses_per_minute.max(1), minute),
             recording: Limiter::new(20, minute),
             evidence_uploads: Limiter::new(room.evidence_per_minute.max(1), minute),
+            signing: Default::default(),
             evidence: EvidenceTally::new(
                 room.evidence_per_session,
                 room.evidence_bytes_per_session,
             ),
+            draft_burst: Limiter::new(40, Duration::from_secs(2)),
+            draft_minute: Limiter::new(1200, minute),
+            draft_typing: Limiter::new(10, Duration::from_secs(5)),
+            draft_comments: Limiter::new(5, Duration::from_secs(30)),
+            draft_http: Limiter::new(1200, minute),
         }
     }
 }

@@ -40,6 +40,10 @@ pub(super) async fn act(
     seated: &Seated,
     message: &ClientMessage,
 ) -> Result<bool, Refusal> {
+    if super::drafting::is_drafting(message) {
+        super::drafting::act(state, seated, message).await?;
+        return Ok(true);
+    }
     let rooms = state.rooms();
     let (room, me) = (seated.room.as_str(), seated.participant.id.as_str());
     if is_moderation(message) {
@@ -202,6 +206,9 @@ pub(super) fn check_rate(
     seated: &Seated,
     message: &ClientMessage,
 ) -> Result<(), Refusal> {
+    if super::drafting::is_drafting(message) {
+        return super::drafting::check_rate(state, seated, message);
+    }
     let limits = state.limits();
     let limiters = match message {
         ClientMessage::Chat { .. } => vec![&limits.chat_burst, &limits.chat_minute],
@@ -257,6 +264,7 @@ pub(super) fn pass(notice: Notice) -> Passed {
         Notice::Chat(message) => ServerMessage::Chat { message },
         Notice::Evidence(evidence) => ServerMessage::EvidenceShared { evidence },
         Notice::Recording(status) => ServerMessage::Recording { status },
+        Notice::Frame(frame) => return Passed::Send(frame),
         Notice::Moved(space) => return Passed::Move(space),
         Notice::Hold(source) => return Passed::Hold(source),
         Notice::YouAreGone(reason, message) => return Passed::End(Ending::Gone(reason, message)),

@@ -13,8 +13,8 @@
 //!    waits in the waiting room (`waiting`) until a moderator lets them in or turns them
 //!    away. The SFU then gives the seat its media side and the client is sent `joined`.
 //! 3. `relay`: client frames go to the SFU or, for the frames that run a session (admit,
-//!    move, mute, chat, …), to the room through `actions`; the room's notices and the SFU's
-//!    events go to the client.
+//!    move, mute, chat, …), to the room through `actions`, and the agreement's drafting frames
+//!    to `drafting`; the room's notices and the SFU's events go to the client.
 //! 4. The `Ending` decides what becomes of the seat: removed, already taken from us, or
 //!    held open for a resume when only the socket dropped.
 //!
@@ -24,6 +24,7 @@
 //! frame (`refusal`), fatal or not, as docs/protocol.md says.
 
 mod actions;
+mod drafting;
 mod join;
 mod refusal;
 mod relay;
