@@ -9,6 +9,8 @@
 #[macro_use]
 mod common;
 
+mod agreements_drafting;
+mod agreements_signing;
 mod auth;
 mod blobs_s3;
 mod limits;
