@@ -130,10 +130,11 @@ impl Draft {
     /// An empty document with both root types declared, so that whatever an update puts
     /// under another root name shows up as foreign and can be refused.
     fn empty() -> Draft {
-        let mut options = Options::default();
         // Yjs counts text positions in UTF-16 code units; match it for any local edit.
-        options.offset_kind = OffsetKind::Utf16;
-        let doc = Doc::with_options(options);
+        let doc = Doc::with_options(Options {
+            offset_kind: OffsetKind::Utf16,
+            ..Options::default()
+        });
         let title = doc.get_or_insert_text(TITLE);
         let clauses = doc.get_or_insert_array(CLAUSES);
         Draft {
@@ -579,7 +580,7 @@ mod tests {
             ],
         );
         let ids: Vec<String> = a.clauses().into_iter().map(|c| c.id).collect();
-        let b = Draft::from_updates([first.as_slice()]).unwrap();
+        let b = Draft::from_updates([first.as_slice()]).expect("rebuilds");
         let sv = b.state_vector();
         {
             let clauses = a.clauses.clone();
@@ -592,9 +593,9 @@ mod tests {
             };
             text.push(&mut txn, "wo");
         }
-        let update = a.diff(&sv).unwrap();
+        let update = a.diff(&sv).expect("diff");
         let mut b = b;
-        assert_eq!(b.apply(&update).unwrap(), vec![ids[1].clone()]);
-        assert_eq!(b.apply(&update).unwrap(), Vec::<String>::new());
+        assert_eq!(b.apply(&update).expect("applies"), vec![ids[1].clone()]);
+        assert_eq!(b.apply(&update).expect("duplicate"), Vec::<String>::new());
     }
 }
