@@ -51,10 +51,10 @@ static FONT: Mutex<Option<(AgreementFont, FontSource)>> = Mutex::new(None);
 async fn font(setting: &AgreementFont) -> Result<FontSource> {
     {
         let cached = FONT.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((loaded, source)) = cached.as_ref() {
-            if loaded == setting {
-                return Ok(source.clone());
-            }
+        if let Some((loaded, source)) = cached.as_ref()
+            && loaded == setting
+        {
+            return Ok(source.clone());
         }
     }
     let wanted = setting.clone();
