@@ -400,7 +400,7 @@ async fn an_agreement_in_force_takes_no_more_changes(s: &Scratch) {
             &edit,
             &wang,
             None,
-            &[clause.clone()],
+            std::slice::from_ref(&clause),
             now_ms(),
         )
         .await;
