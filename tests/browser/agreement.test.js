@@ -467,14 +467,28 @@ describe('the agreement in the browser', () => {
     // The mediator changes an article of the signed text.
     const index = clauses.findIndex((c) => c.kind !== 'facts');
     const workspace = mediator.page.getByTestId('agreement-workspace');
+    // The first keystroke reopens the agreement; the redraw that follows takes the caret out of
+    // the clause (see the TODO test below), so the mediator clicks back into it and goes on.
     await focusClauseEnd(workspace, index);
-    await mediator.page.keyboard.type('（经协商修改）');
+    await mediator.page.keyboard.type('（');
+    await waitFor('the mediator\'s page drafting again', async () => (await agreementState(mediator))?.status === 'drafting', SLOW, 100);
+    await focusClauseEnd(workspace, index);
+    await mediator.page.keyboard.type('经协商修改）');
     const reopened = await waitFor('drafting again', async () => {
       const a = await agreementOf(world.caseId);
       return a.status === 'drafting' ? a : null;
     }, SLOW, 200);
     assert.equal(reopened.version, 2, `the next version is being drafted: ${JSON.stringify({ status: reopened.status, version: reopened.version })}`);
-    await waitFor('the phone showing the change', async () => (await mainClauses(applicant))?.[index]?.text.endsWith('（经协商修改）'), SLOW, 200);
+    await waitFor('the phone showing the change', async () => (await mainClauses(applicant))?.[index]?.text.endsWith('（经协商修改）'), SLOW, 200).catch(async (error) => {
+      const brief = async (c) => {
+        const m = (await agreementState(c))?.docs?.main;
+        return JSON.stringify({ seq: m?.seq, pending: m?.pending, synced: m?.synced, text: m?.clauses?.[index]?.text.slice(-12) });
+      };
+      const notice = await mediator.page.getByTestId('agreement-notice').innerText().catch(() => '');
+      error.message += `\nmediator errors: ${JSON.stringify((await mediator.state()).errors)} notice: ${notice}`;
+      error.message += `\nmediator: ${await brief(mediator)}\napplicant: ${await brief(applicant)}\nrespondent: ${await brief(phones.respondent)}`;
+      throw error;
+    });
     await waitFor('the phone no longer offering version 1 to sign', async () => (await agreementState(applicant))?.status === 'drafting', SLOW, 200);
 
     const v2 = await finalise(mediator, world.caseId);
@@ -494,6 +508,32 @@ describe('the agreement in the browser', () => {
     await openAgreementPanel(respondent);
     await waitFor('the respondent at the reading step', async () => (await signingState(respondent))?.step === 'read', SLOW, 200);
     await signAsParty(world, mediator, respondent, '李四', '136****6000', 1, { reloadBeforeDrawing: true });
+    await closeAll();
+  });
+
+  // TODO until W1 fixes it (reported in /work/brief/requests.md): the workspace's redraw on
+  // `agreement_changed` detaches the editor (workspace.ts show(): body.replaceChildren), which
+  // blurs the clause being typed in before ClauseEditor.render() looks for the focus to keep;
+  // every keystroke after it is lost. Drop `todo` once fixed.
+  test('the mediator keeps the caret in the clause when an edit reopens the agreement', { todo: 'W1: the caret is lost on agreement_changed' }, async () => {
+    const world = await caseSession(centre, { title: '装修噪音纠纷', phones: ['13000130000', '13000130001'] });
+    const mediator = await openStaff(server, 'caret-mediator', 'li', world.mediatorLink);
+    clients.push(mediator);
+    await clickJoin(mediator);
+    await waitInRoom(mediator, SLOW);
+    const clauses = await createInRoom(mediator);
+    await finalise(mediator, world.caseId);
+    const index = clauses.findIndex((c) => c.kind !== 'facts');
+    const workspace = mediator.page.getByTestId('agreement-workspace');
+    await focusClauseEnd(workspace, index);
+    await mediator.page.keyboard.type('（');
+    await waitFor('drafting again', async () => (await agreementState(mediator))?.status === 'drafting' && (await agreementState(mediator))?.version === 2, SLOW, 100);
+    const focused = await mediator.page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+    await mediator.page.keyboard.type('补充）');
+    await waitFor('the edit stored', async () => (await agreementState(mediator))?.docs?.main?.pending === 0, SLOW, 100);
+    const text = (await mainClauses(mediator))[index].text;
+    assert.equal(focused, 'agreement-clause-text', 'the caret left the clause when the agreement reopened');
+    assert.ok(text.endsWith('（补充）'), `keystrokes after the reopen were lost: …${text.slice(-10)}`);
     await closeAll();
   });
 
