@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use accord_cases::agreements::document::label;
 use accord_cases::agreements::model::{Comment, Editor, History, MAIN_DOC};
 use accord_cases::store::model::{Actor, SessionEventKind};
-use accord_cases::{CaseId, PartyId, SessionId};
+use accord_cases::{AgreementId, CaseId, PartyId, SessionId};
 use accord_protocol::{DraftCommentInfo, ServerMessage};
 
 /// The comment, history, version and moment routes.
@@ -77,6 +77,30 @@ pub(crate) async fn deliver(
     .await
 }
 
+/// Refuses a comment on a clause the agreement does not have: it would be stored and shown
+/// under nothing anyone can find.
+pub(crate) async fn check_clause(
+    state: &AppState,
+    agreement: &AgreementId,
+    clause_id: &str,
+) -> Result<()> {
+    let mut guard = state.drafts().lock(state, agreement, MAIN_DOC).await?;
+    if guard
+        .loaded()?
+        .draft
+        .clauses()
+        .iter()
+        .any(|c| c.id == clause_id)
+    {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "clause_id",
+            "the agreement has no such clause",
+        ))
+    }
+}
+
 /// Who the caller is as the author of a comment.
 async fn author(state: &AppState, caller: &Caller) -> Result<Editor> {
     match caller {
@@ -120,6 +144,7 @@ async fn add(
         .limits()
         .draft_comments
         .hit(caller.identity(), std::time::Instant::now())?;
+    check_clause(&state, &agreement.id, &body.clause_id).await?;
     let by = author(&state, &caller).await?;
     let comment = state
         .store()

@@ -104,15 +104,15 @@ pub(super) async fn act(
         ClientMessage::Chat { text, .. } => {
             let (message, entry) = rooms.prepare_chat(room, me, text)?;
             // Stored before anyone sees it: a message on screen is a message on record.
-            if let Some(entry) = entry {
-                if let Err(e) = state.store().append_session_event(&entry).await {
-                    tracing::error!(error = %e, "cannot store a chat message");
-                    return Err(Refusal::new(
-                        ErrorCode::Internal,
-                        "the message could not be stored; send it again",
-                        false,
-                    ));
-                }
+            if let Some(entry) = entry
+                && let Err(e) = state.store().append_session_event(&entry).await
+            {
+                tracing::error!(error = %e, "cannot store a chat message");
+                return Err(Refusal::new(
+                    ErrorCode::Internal,
+                    "the message could not be stored; send it again",
+                    false,
+                ));
             }
             rooms.deliver_chat(room, message);
         }

@@ -264,6 +264,16 @@ pub(super) async fn act(
                 Role::Party => Actor::Party(PartyId::from(seat.identity.as_str())),
                 _ => return Err(rejected("only the parties and the mediators comment")),
             };
+            crate::agreements::comments::check_clause(state, &agreement.id, clause_id)
+                .await
+                .map_err(|e| match e {
+                    crate::error::Error::Invalid(_) => Refusal::new(
+                        ErrorCode::BadRequest,
+                        "the agreement has no such clause",
+                        false,
+                    ),
+                    other => failed("checking a clause", other),
+                })?;
             let author = Editor {
                 identity: seat.identity.clone(),
                 name: seat.name.clone(),
