@@ -72,6 +72,9 @@ impl Store {
                 attested_at: rows.attested_at(party.id.as_str()),
             });
         }
+        // Parties before the representatives who may sign for them, whatever order they
+        // were added in.
+        views.sort_by_key(|v| v.role == SignerRole::Representative);
         if let Some(mediator) = &ctx.case.mediator_id {
             let (status, signed_at, declined_reason) =
                 rows.decision(|s| s.signer_id == mediator.as_str());
