@@ -48,8 +48,8 @@ pub use accord_cases::tokens::Role;
 pub use client::ClientMessage;
 pub use codes::ErrorCode;
 pub use parts::{
-    ChatMessage, DraftCommentInfo, ConnectionHealth, IceServer, LeaveReason, ParticipantInfo, PauseReason,
-    SharedEvidence, Space,
+    ChatMessage, ConnectionHealth, DraftCommentInfo, IceServer, LeaveReason, ParticipantInfo,
+    PauseReason, SharedEvidence, Space,
 };
 pub use recording::{RecordAction, RecordingEndReason, RecordingState, RecordingStatus};
 pub use server::ServerMessage;

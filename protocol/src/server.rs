@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use crate::{
-    ChatMessage, ConnectionHealth, DraftCommentInfo, ErrorCode, IceServer, LeaveReason, ParticipantInfo, PauseReason,
-    RecordingStatus, SharedEvidence, Space,
+    ChatMessage, ConnectionHealth, DraftCommentInfo, ErrorCode, IceServer, LeaveReason,
+    ParticipantInfo, PauseReason, RecordingStatus, SharedEvidence, Space,
 };
 
 /// A frame to the client.

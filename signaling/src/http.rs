@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::casework::router(one_file))
         .merge(crate::recording::review::router())
         .merge(crate::room_api::router(one_file))
+        .merge(crate::agreements::router())
         .merge(crate::openapi::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(security_headers))

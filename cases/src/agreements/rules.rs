@@ -116,9 +116,9 @@ impl Rule {
     /// How the edge answers it.
     pub fn kind(self) -> RuleKind {
         match self {
-            Rule::KeyNotRegistered
-            | Rule::AttorneyLetterMissing
-            | Rule::NotASigner => RuleKind::Forbidden,
+            Rule::KeyNotRegistered | Rule::AttorneyLetterMissing | Rule::NotASigner => {
+                RuleKind::Forbidden
+            }
             Rule::WrongCode | Rule::BadSignature => RuleKind::Invalid,
             _ => RuleKind::Conflict,
         }

@@ -12,6 +12,11 @@
 mod agreement_comments;
 mod agreement_drafts;
 mod agreement_history;
+mod agreement_seal;
+mod agreement_signing;
+mod agreement_signing_identity;
+pub mod agreement_signing_model;
+mod agreement_signing_signers;
 mod agreement_templates;
 mod agreements;
 mod audit;
@@ -36,6 +41,11 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::any::AnyRow;
 
+pub use agreement_signing_model::{
+    ESignable, FreeWillAnswer, FreeWillView, IdentityMethod, IdentityProof, IdentityView,
+    IssuedOtp, NewFreeWill, PublicSigner, PublicStatus, SealKey, SealOutcome, SealView,
+    SignRequest, SignatureRecord, SignerRef, SignerRole, SignerStatus, SignerView,
+};
 pub use audit::{AuditReport, GENESIS};
 pub use cases::{ChinaTime, china_time};
 pub use intake::{IntakeFile, NewIntake, StatusStep, Submitted, looks_like_tracking_code};

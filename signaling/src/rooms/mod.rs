@@ -22,6 +22,7 @@ mod notices;
 pub mod privacy;
 mod recording;
 mod resume;
+pub mod seats;
 mod view;
 
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -65,6 +65,8 @@ pub enum Notice {
     /// lost its network sends no close, so the server may not have noticed), and the seat is to
     /// be let go of as after a dropped socket, for the newer one to take.
     ResumedElsewhere,
+    /// A frame passed on as it is: agreement drafting (`draft_*`, `agreement_changed`).
+    Frame(Box<accord_protocol::ServerMessage>),
 }
 
 /// Notices one session may have waiting: plenty for a burst (a room of 20 changing at once,
