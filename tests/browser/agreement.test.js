@@ -34,15 +34,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  agreementState, caseSession, chinaTime, createCentre, drawWithFinger, drawWithMouse, focusClauseEnd,
+  SLOW, agreementState, assertFitsPhone, caseSession, chinaTime, createCentre, drawWithFinger, drawWithMouse, focusClauseEnd,
   lastInputAt, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, pdfBody, pdfImages, percentiles, signingState,
-  squeeze, watchArrivals, watchInputs,
+  rejoin, squeeze, watchArrivals, watchInputs,
 } from './lib/agreement.js';
 import { ARTIFACTS_DIR, startServer } from './lib/server.js';
 import { clickJoin, joinAndWait, openClient, openConsole, waitFor, waitInRoom } from './lib/web-client.js';
 
-/** How long a state may take to show on a loaded machine (never a measured time). */
-const SLOW = 60_000;
 /** Edits timed from the mediator's keyboard to both phones. */
 const EDITS = 24;
 
@@ -117,39 +115,6 @@ describe('the agreement in the browser', () => {
     await mediator.page.getByTestId('agreement-finalise').click();
     await waitFor('the agreement final', async () => (await agreementState(mediator))?.status === 'final', SLOW, 200);
     return agreementOf(caseId);
-  }
-
-  /**
-   * After a reload: the device check's join, then whatever the session asks again (consent,
-   * the waiting room and the mediator's admission) until the phone is back in the room.
-   */
-  async function rejoin(phone, mediator) {
-    const page = phone.page;
-    await clickJoin(phone);
-    const where = await waitFor(`${phone.name} past the device check`, async () => {
-      if ((await phone.state())?.phase === 'connected' && !(await phone.state())?.inWaitingRoom) return 'room';
-      if (await page.getByTestId('consent-screen').isVisible()) return 'consent';
-      if (await page.getByTestId('waiting-screen').isVisible()) return 'waiting';
-      return null;
-    }, SLOW, 200);
-    if (where === 'consent') {
-      await page.getByTestId('consent-online').check();
-      await page.getByTestId('consent-recording').check();
-      await page.getByTestId('consent-submit').click();
-    }
-    if (where !== 'room') {
-      await openConsole(mediator);
-      await waitFor(`${phone.name} waiting again`, async () => (await mediator.state())?.waiting?.length === 1, SLOW, 200);
-      await mediator.page.getByTestId('admit-all').click();
-      await openAgreementPanel(mediator);
-    }
-    await waitInRoom(phone, SLOW);
-  }
-
-  /** Nothing on the phone's screen is wider than the phone (no sideways scrolling, no zoom-out). */
-  async function assertFitsPhone(phone, what) {
-    const { inner, scroll } = await phone.page.evaluate(() => ({ inner: window.innerWidth, scroll: document.documentElement.scrollWidth }));
-    assert.ok(inner === 390 && scroll <= inner, `${phone.name}: ${what} is ${scroll} px wide in a ${inner} px layout on a 390 px phone`);
   }
 
   /**

@@ -6,10 +6,14 @@
 // with a finger or a mouse, and timings of a text reaching other browsers.
 
 import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { PASSWORD, call } from './case-session.js';
-import { openClient, waitFor } from './web-client.js';
+import { clickJoin, openClient, openConsole, waitFor, waitInRoom } from './web-client.js';
+
+/** How long a state may take to show on a loaded machine (never a measured time). */
+export const SLOW = 60_000;
 
 // eslint-disable-next-line no-control-regex
 const ANSI_RE = /\x1b\[[0-9;]*m/g;
@@ -267,4 +271,37 @@ export function chinaTime(ms) {
   const t = new Date(ms + 8 * 3600 * 1000);
   const two = (n) => String(n).padStart(2, '0');
   return `${t.getUTCFullYear()}-${two(t.getUTCMonth() + 1)}-${two(t.getUTCDate())} ${two(t.getUTCHours())}:${two(t.getUTCMinutes())}`;
+}
+
+/**
+ * After a reload: the device check's join, then whatever the session asks again (consent,
+ * the waiting room and the mediator's admission) until the phone is back in the room.
+ */
+export async function rejoin(phone, mediator) {
+  const page = phone.page;
+  await clickJoin(phone);
+  const where = await waitFor(`${phone.name} past the device check`, async () => {
+    if ((await phone.state())?.phase === 'connected' && !(await phone.state())?.inWaitingRoom) return 'room';
+    if (await page.getByTestId('consent-screen').isVisible()) return 'consent';
+    if (await page.getByTestId('waiting-screen').isVisible()) return 'waiting';
+    return null;
+  }, SLOW, 200);
+  if (where === 'consent') {
+    await page.getByTestId('consent-online').check();
+    await page.getByTestId('consent-recording').check();
+    await page.getByTestId('consent-submit').click();
+  }
+  if (where !== 'room') {
+    await openConsole(mediator);
+    await waitFor(`${phone.name} waiting again`, async () => (await mediator.state())?.waiting?.length === 1, SLOW, 200);
+    await mediator.page.getByTestId('admit-all').click();
+    await openAgreementPanel(mediator);
+  }
+  await waitInRoom(phone, SLOW);
+}
+
+/** Nothing on the phone's screen is wider than the phone (no sideways scrolling, no zoom-out). */
+export async function assertFitsPhone(phone, what) {
+  const { inner, scroll } = await phone.page.evaluate(() => ({ inner: window.innerWidth, scroll: document.documentElement.scrollWidth }));
+  assert.ok(inner === 390 && scroll <= inner, `${phone.name}: ${what} is ${scroll} px wide in a ${inner} px layout on a 390 px phone`);
 }
