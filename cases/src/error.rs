@@ -41,11 +41,11 @@ pub enum Error {
         /// Seconds until the limit resets.
         retry_after_seconds: u64,
     },
-    /// The database failed (not a missing row or a duplicate: those are [`Error::NotFound`]
-    /// and [`Error::Conflict`]).
-    /// An agreement rule refused the request.
+    /// An agreement rule refused the request; the rule names its machine-readable code.
     #[error("{}", .0.message())]
     Rule(crate::agreements::Rule),
+    /// The database failed (not a missing row or a duplicate: those are [`Error::NotFound`]
+    /// and [`Error::Conflict`]).
     #[error("database: {0}")]
     Database(String),
     /// Something failed on our side.

@@ -397,10 +397,10 @@ pub fn check_chain(source: &mut RecordingSource) -> ChainCheck {
         by_file.entry(entry.file.as_str()).or_default().push(entry);
     }
     for (file, entries) in by_file {
-        if let Some((seq, problem)) = check_segments(source, file, &entries) {
-            if first_bad.as_ref().is_none_or(|(bad, _)| seq < *bad) {
-                first_bad = Some((seq, problem));
-            }
+        if let Some((seq, problem)) = check_segments(source, file, &entries)
+            && first_bad.as_ref().is_none_or(|(bad, _)| seq < *bad)
+        {
+            first_bad = Some((seq, problem));
         }
     }
     let verified_up_to = first_bad.as_ref().map_or(u64::MAX, |(seq, _)| *seq);

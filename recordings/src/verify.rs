@@ -139,10 +139,10 @@ pub fn verify_recording(path: &Path, trusted: Option<&[PublicKeyInfo]>) -> Resul
     });
     if let Some(signature) = &signature {
         check_key(signature, trusted, &mut report);
-        if let Some(bytes) = &manifest_bytes {
-            if let Err(problem) = verify_signature(signature, bytes) {
-                report.fail(SIGNATURE_FILE, problem);
-            }
+        if let Some(bytes) = &manifest_bytes
+            && let Err(problem) = verify_signature(signature, bytes)
+        {
+            report.fail(SIGNATURE_FILE, problem);
         }
     }
     let Some(manifest_bytes) = manifest_bytes else {
@@ -164,16 +164,16 @@ pub fn verify_recording(path: &Path, trusted: Option<&[PublicKeyInfo]>) -> Resul
             format!("format {:?} is not {FORMAT}", manifest.format),
         );
     }
-    if let Some(signature) = &signature {
-        if signature.key_id != manifest.key_id {
-            report.fail(
-                SIGNATURE_FILE,
-                format!(
-                    "signed by key {}, the manifest names key {}",
-                    signature.key_id, manifest.key_id
-                ),
-            );
-        }
+    if let Some(signature) = &signature
+        && signature.key_id != manifest.key_id
+    {
+        report.fail(
+            SIGNATURE_FILE,
+            format!(
+                "signed by key {}, the manifest names key {}",
+                signature.key_id, manifest.key_id
+            ),
+        );
     }
     check_listing(&manifest, &mut report);
     check_files(&mut source, &manifest, &mut report)?;

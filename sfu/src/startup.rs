@@ -200,10 +200,9 @@ fn local_interface_ips() -> Vec<IpAddr> {
         // The address the kernel would use to reach a public destination; no packet is sent.
         s.connect("192.0.2.1:9")?;
         s.local_addr()
-    }) {
-        if !interfaces.ip().is_unspecified() {
-            ips.push(interfaces.ip());
-        }
+    }) && !interfaces.ip().is_unspecified()
+    {
+        ips.push(interfaces.ip());
     }
     ips.push(IpAddr::from([127, 0, 0, 1]));
     ips

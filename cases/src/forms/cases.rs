@@ -73,14 +73,14 @@ impl CaseForm {
         let mut parties = Vec::new();
         for (i, party) in self.parties.into_iter().enumerate() {
             let prefix = format!("parties[{i}].");
-            if let Some(kind) = party.kind.as_deref() {
-                if !matches!(kind.trim(), "person" | "organisation" | "") {
-                    problems.add(
-                        format!("{prefix}kind"),
-                        "person or organisation: add representatives once the case exists",
-                    );
-                    continue;
-                }
+            if let Some(kind) = party.kind.as_deref()
+                && !matches!(kind.trim(), "person" | "organisation" | "")
+            {
+                problems.add(
+                    format!("{prefix}kind"),
+                    "person or organisation: add representatives once the case exists",
+                );
+                continue;
             }
             if let Some(p) = party.check(&mut problems, &prefix) {
                 parties.push(p);
@@ -139,13 +139,14 @@ impl PartyForm {
             .as_deref()
             .map(normalise_phone)
             .filter(|p| !p.is_empty());
-        if let Some(phone) = &phone {
-            if !is_mobile(phone) && !is_landline(phone) {
-                problems.add(
-                    field("phone"),
-                    "a mobile number (11 digits) or a landline with area code",
-                );
-            }
+        if let Some(phone) = &phone
+            && !is_mobile(phone)
+            && !is_landline(phone)
+        {
+            problems.add(
+                field("phone"),
+                "a mobile number (11 digits) or a landline with area code",
+            );
         }
         let id_number = self
             .id_number

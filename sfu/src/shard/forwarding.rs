@@ -105,15 +105,14 @@ impl Shard {
                 }
             }
         }
-        if let Some(id) = pubn.audio_level_ext {
-            if let Some(level) = packet
+        if let Some(id) = pubn.audio_level_ext
+            && let Some(level) = packet
                 .header
                 .get_extension(id)
                 .and_then(|b| b.first().copied())
-            {
-                pubn.loudness = speaker::smooth(pubn.loudness, level);
-                pubn.last_level_at = Some(now);
-            }
+        {
+            pubn.loudness = speaker::smooth(pubn.loudness, level);
+            pubn.last_level_at = Some(now);
         }
         if let Some(tap) = pubn.tap.as_deref_mut() {
             tap.on_rtp(&pubn.id, route.layer, &packet, &info, now, &self.ctx.stats);
@@ -325,10 +324,11 @@ impl Shard {
                 );
                 sub.forwarder.set_target(target);
             }
-            if let Some(Layer(l)) = target {
-                if sub.active && sub.forwarder.current() != target {
-                    wanted_keyframes[usize::from(l)] = true;
-                }
+            if let Some(Layer(l)) = target
+                && sub.active
+                && sub.forwarder.current() != target
+            {
+                wanted_keyframes[usize::from(l)] = true;
             }
         }
         // A request that got lost on the way leaves subscribers frozen until they ask again
@@ -342,13 +342,11 @@ impl Shard {
             pubn.demanded = demand;
         }
         let (owner, track) = (pubn.owner, pubn.id.clone());
-        if demand_changed {
-            if let Some(p) = self.participants.get(owner) {
-                p.tell(SfuEvent::LayerDemand {
-                    track,
-                    active: demand.to_vec(),
-                });
-            }
+        if demand_changed && let Some(p) = self.participants.get(owner) {
+            p.tell(SfuEvent::LayerDemand {
+                track,
+                active: demand.to_vec(),
+            });
         }
         for (l, wanted) in wanted_keyframes.into_iter().enumerate() {
             if wanted {

@@ -23,10 +23,10 @@ impl Shard {
     ) {
         if let Some(r) = self.rooms.get(room) {
             for &k in &r.participants {
-                if Some(k) != except {
-                    if let Some(p) = self.participants.get(k).filter(|p| p.space == space) {
-                        p.tell(event());
-                    }
+                if Some(k) != except
+                    && let Some(p) = self.participants.get(k).filter(|p| p.space == space)
+                {
+                    p.tell(event());
                 }
             }
         }
@@ -153,11 +153,11 @@ impl Shard {
         };
         self.ctx.stats.tracks_changed(-1);
         for sub in &pubn.subscriptions {
-            if let Some(p) = self.participants.get_mut(sub.subscriber) {
-                if let Some(sender) = sub.sender_id {
-                    p.negotiation.removals.push(sender);
-                    p.negotiation.needed = true;
-                }
+            if let Some(p) = self.participants.get_mut(sub.subscriber)
+                && let Some(sender) = sub.sender_id
+            {
+                p.negotiation.removals.push(sender);
+                p.negotiation.needed = true;
             }
         }
         if let Some(room) = self.rooms.get_mut(&pubn.room) {

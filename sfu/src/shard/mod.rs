@@ -226,10 +226,10 @@ impl Shard {
             .collect();
         for key in due {
             self.guarded(Some(key), |shard| {
-                if let Some(p) = shard.participants.get_mut(key) {
-                    if let Err(e) = p.pc.handle_timeout(now) {
-                        tracing::debug!(error = %e, "peer connection timeout handling failed");
-                    }
+                if let Some(p) = shard.participants.get_mut(key)
+                    && let Err(e) = p.pc.handle_timeout(now)
+                {
+                    tracing::debug!(error = %e, "peer connection timeout handling failed");
                 }
                 shard.drain(key);
             });

@@ -91,15 +91,15 @@ impl Shard {
     /// A publisher's transceiver changed its ICE credentials (ICE restart): route the new ones.
     pub(super) fn reroute_if_ufrag_changed(&mut self, index: usize, local_sdp: &str) {
         let p = &mut self.participants[index];
-        if let Some(ufrag) = peer::sdp_ufrag(local_sdp) {
-            if ufrag != p.ufrag {
-                p.ufrag = ufrag.to_owned();
-                let key = PeerKey {
-                    index,
-                    token: p.token,
-                };
-                self.ctx.router.route(p.ufrag.clone(), self.ctx.index, key);
-            }
+        if let Some(ufrag) = peer::sdp_ufrag(local_sdp)
+            && ufrag != p.ufrag
+        {
+            p.ufrag = ufrag.to_owned();
+            let key = PeerKey {
+                index,
+                token: p.token,
+            };
+            self.ctx.router.route(p.ufrag.clone(), self.ctx.index, key);
         }
     }
 
@@ -167,10 +167,10 @@ impl Shard {
                     continue;
                 };
                 let transceiver: usize = sender.into();
-                if let Some(t) = p.pc.rtp_transceiver(transceiver) {
-                    if let Some(mid) = t.mid() {
-                        tracks.insert(mid.clone(), pubn.id.clone());
-                    }
+                if let Some(t) = p.pc.rtp_transceiver(transceiver)
+                    && let Some(mid) = t.mid()
+                {
+                    tracks.insert(mid.clone(), pubn.id.clone());
                 }
             }
         }
@@ -247,14 +247,13 @@ pub(crate) fn offered_sections(sdp: &str) -> Vec<OfferedSection> {
                     offered.mid = Some(mid.to_owned());
                 } else if matches!(line, "a=sendonly" | "a=inactive") {
                     offered.receives = false;
-                } else if let Some(map) = line.strip_prefix("a=rtpmap:") {
-                    if let Some(name) = map
+                } else if let Some(map) = line.strip_prefix("a=rtpmap:")
+                    && let Some(name) = map
                         .split_whitespace()
                         .nth(1)
                         .and_then(|e| e.split('/').next())
-                    {
-                        offered.codecs.push(name.to_owned());
-                    }
+                {
+                    offered.codecs.push(name.to_owned());
                 }
             }
             offered

@@ -255,10 +255,10 @@ impl Publication {
             .map(|t| Some(t.preferred_size));
         let sizes = self.subscriptions.iter().map(|s| s.wanted_size);
         for wanted in sizes.chain(recorded) {
-            if let Some(Layer(l)) = self.choose_layer(wanted, now, false) {
-                if let Some(d) = demand.get_mut(usize::from(l)) {
-                    *d = true;
-                }
+            if let Some(Layer(l)) = self.choose_layer(wanted, now, false)
+                && let Some(d) = demand.get_mut(usize::from(l))
+            {
+                *d = true;
             }
         }
         demand

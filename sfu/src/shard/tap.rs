@@ -329,10 +329,10 @@ impl Shard {
             tap.forwarder.set_target(target);
         }
         let waiting = tap.forwarder.current() != target;
-        if let (Some(layer), true) = (target, waiting && pubn.kind == MediaKind::Video) {
-            if changed || restart {
-                self.request_keyframe(k, layer, now);
-            }
+        if let (Some(layer), true) = (target, waiting && pubn.kind == MediaKind::Video)
+            && (changed || restart)
+        {
+            self.request_keyframe(k, layer, now);
         }
     }
 

@@ -270,10 +270,8 @@ async fn sweep_stored_folders(state: &AppState) {
             Ok(record) => record.status.has_files() || record.status == RecordingStatus::Deleted,
             Err(_) => false,
         };
-        if stored {
-            if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-                tracing::warn!(error = %e, recording = %name, "cannot remove a stored recording's working folder");
-            }
+        if stored && let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            tracing::warn!(error = %e, recording = %name, "cannot remove a stored recording's working folder");
         }
     }
 }

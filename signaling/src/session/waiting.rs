@@ -30,11 +30,11 @@ pub(super) async fn until_admitted(
         rooms.remove(room, id, LeaveReason::Disconnected);
         return false;
     }
-    if let Some(status) = rooms.recording_for(room, id) {
-        if !send(socket, &ServerMessage::Recording { status }).await {
-            rooms.remove(room, id, LeaveReason::Disconnected);
-            return false;
-        }
+    if let Some(status) = rooms.recording_for(room, id)
+        && !send(socket, &ServerMessage::Recording { status }).await
+    {
+        rooms.remove(room, id, LeaveReason::Disconnected);
+        return false;
     }
     let Err(ending) = keep_alive(socket, &mut admission.notices).await else {
         return true;

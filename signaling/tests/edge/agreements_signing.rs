@@ -354,7 +354,7 @@ async fn final_agreement(store: &Store, c: &Case4, personal_status: bool) -> (St
         )
         .await
         .expect("agreement");
-    let sha = finalise(store, c, &agreement.id.to_string(), &draft).await;
+    let sha = finalise(store, c, agreement.id.as_ref(), &draft).await;
     (agreement.id.to_string(), sha)
 }
 

@@ -106,10 +106,10 @@ impl ImpairHandle {
     /// client without a flow yet, none).
     pub async fn restore(&self, client: Option<SocketAddr>, rebind: bool) -> Result<Vec<FlowInfo>> {
         if rebind {
-            if let Some(client) = client {
-                if self.shared.flow(client).is_none() {
-                    bail!("no flow from {client} to rebind");
-                }
+            if let Some(client) = client
+                && self.shared.flow(client).is_none()
+            {
+                bail!("no flow from {client} to rebind");
             }
             let (reply, answer) = oneshot::channel();
             self.control

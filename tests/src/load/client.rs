@@ -264,7 +264,7 @@ async fn send_track_settings(
         };
         new.sort();
         for track_id in new {
-            let tile = if (phase + done.len()) % 2 == 0 {
+            let tile = if (phase + done.len()).is_multiple_of(2) {
                 Tile::Small
             } else {
                 Tile::Large

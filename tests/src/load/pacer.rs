@@ -243,7 +243,7 @@ async fn pace_video(
         let Some(pt) = stamp.payload_type else {
             continue;
         };
-        let keyframe = first || frame % interval == 0;
+        let keyframe = first || frame.is_multiple_of(interval);
         first = false;
         frame = frame.wrapping_add(1);
         for layer in &mut layers {
