@@ -3,6 +3,7 @@
 //! generated VP8/Opus media, follows the signaling protocol of `docs/protocol.md` and records
 //! everything it receives so end-to-end tests can assert on it.
 
+pub mod agreement;
 pub mod case_world;
 pub mod client;
 pub mod impair;
