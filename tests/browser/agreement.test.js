@@ -560,6 +560,14 @@ describe('the agreement in the browser', () => {
     const refusal = await waitFor('the refusal of the private draft', async () => (await respondent.state()).errors.slice(errorsBefore).find((e) => e.request_id?.startsWith('draft_open')), SLOW, 100);
     assert.ok(refusal.code, `refused with ${refusal.code}`);
     assert.deepEqual(Object.keys((await agreementState(respondent)).docs), ['main']);
+    // A comment on a clause the agreement does not have is refused, not stored.
+    const errorsNow = (await respondent.state()).errors.length;
+    await respondent.page.evaluate((id) => window.ACCORD.send({ type: 'draft_comment', agreement_id: id, clause_id: 'zzzzzzzzzz', text: '没有这一条' }), viaApi.id);
+    const noClause = await waitFor('the refusal of a comment on no clause', async () => (await respondent.state()).errors.slice(errorsNow).find((e) => e.request_id?.startsWith('draft_comment')), SLOW, 100);
+    assert.ok(noClause.code, `refused with ${noClause.code}`);
+    const stored = await centre.as('li', 'GET', `/api/v1/agreements/${viaApi.id}/comments`);
+    const list = Array.isArray(stored) ? stored : stored.items;
+    assert.ok(!list.some((c) => c.clause_id === 'zzzzzzzzzz'), 'a comment on no clause was stored');
     await closeAll();
   });
 
