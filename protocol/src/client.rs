@@ -136,6 +136,10 @@ pub enum ClientMessage {
         participant_id: String,
         /// Where.
         to: Space,
+        /// Only this person: their representatives and interpreters stay where they are (the
+        /// free-will question before signing is asked with the party alone).
+        #[serde(default)]
+        alone: bool,
         /// Echoed in errors.
         #[serde(default)]
         request_id: Option<String>,

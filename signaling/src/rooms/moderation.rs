@@ -198,13 +198,37 @@ impl Rooms {
         target: &str,
         to: Space,
     ) -> Result<Vec<String>, RoomError> {
+        self.relocate_person(room, by, target, to, false)
+    }
+
+    /// Moves only this person, leaving their helpers where they are: the free-will question
+    /// before signing is asked with the party alone. Returns who moved.
+    pub fn move_alone(
+        &self,
+        room: &str,
+        by: &str,
+        target: &str,
+        to: Space,
+    ) -> Result<Vec<String>, RoomError> {
+        self.relocate_person(room, by, target, to, true)
+    }
+
+    fn relocate_person(
+        &self,
+        room: &str,
+        by: &str,
+        target: &str,
+        to: Space,
+        alone: bool,
+    ) -> Result<Vec<String>, RoomError> {
         self.with_room(room, |state| {
             moderator(state, by)?;
             let subject = admitted(state, target)?;
             let identity = subject.info.identity.clone();
             let mut moving: Vec<String> = vec![target.to_owned()];
-            // Helpers follow their party, unless it is a mediator moving only themself.
-            if subject.info.role != Role::Mediator {
+            // Helpers follow their party, unless it is a mediator moving only themself or the
+            // party is asked to come alone.
+            if subject.info.role != Role::Mediator && !alone {
                 moving.extend(
                     state
                         .members

@@ -60,9 +60,16 @@ pub(super) async fn act(
         } => rooms.deny(room, me, participant_id, reason)?,
         ClientMessage::Lock { locked, .. } => rooms.set_locked(room, me, *locked)?,
         ClientMessage::Move {
-            participant_id, to, ..
+            participant_id,
+            to,
+            alone,
+            ..
         } => {
-            rooms.move_to(room, me, participant_id, *to)?;
+            if *alone {
+                rooms.move_alone(room, me, participant_id, *to)?;
+            } else {
+                rooms.move_to(room, me, participant_id, *to)?;
+            }
         }
         ClientMessage::Gather { .. } => {
             rooms.gather(room, me)?;

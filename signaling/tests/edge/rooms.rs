@@ -254,6 +254,51 @@ fn in_caucus_a_party_sees_only_its_own_space_and_the_mediator_as_elsewhere() {
 }
 
 #[test]
+fn a_party_asked_to_come_alone_leaves_their_representative_behind() {
+    let rooms = Rooms::default();
+    let med = enter(&rooms, "med", Role::Mediator, Seating::default(), None);
+    let host = med.participant.id.clone();
+    let a = enter(
+        &rooms,
+        "a1",
+        Role::Party,
+        party(Side::Applicant, None),
+        Some(&host),
+    );
+    let a_rep = enter(
+        &rooms,
+        "a2",
+        Role::Party,
+        party(Side::Applicant, Some("a1")),
+        Some(&host),
+    );
+    let moved = rooms
+        .move_alone("r", &host, &a.participant.id, Space::Applicant)
+        .expect("move alone");
+    assert_eq!(
+        moved,
+        vec![a.participant.id.clone()],
+        "only the party moves"
+    );
+    assert_eq!(
+        rooms.space_of("r", &a_rep.participant.id),
+        Some(Space::Joint),
+        "the representative stays in the joint room"
+    );
+    assert!(
+        rooms
+            .move_alone(
+                "r",
+                &a.participant.id,
+                &a_rep.participant.id,
+                Space::Applicant
+            )
+            .is_err(),
+        "only a moderator moves people"
+    );
+}
+
+#[test]
 fn a_party_in_caucus_is_told_the_mediator_is_with_the_other_side_only_when_so() {
     let rooms = Rooms::default();
     let host = enter(&rooms, "med", Role::Mediator, Seating::default(), None)

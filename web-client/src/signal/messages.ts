@@ -168,7 +168,7 @@ export type ClientMessage =
   | { type: 'admit'; participant_id?: string }
   | { type: 'deny'; participant_id: string; reason: string }
   | { type: 'lock'; locked: boolean }
-  | { type: 'move'; participant_id: string; to: Space }
+  | { type: 'move'; participant_id: string; to: Space; alone?: boolean }
   | { type: 'gather' }
   | { type: 'ask_unmute'; participant_id: string; source: TrackSource }
   | { type: 'mute_participant'; participant_id: string; source: TrackSource }
