@@ -190,9 +190,12 @@ export class Room extends Emitter<RoomEvents> {
     this.sendSession({ type: 'lock', locked });
   }
 
-  /** Moves someone, or ourselves (our own id), to a space. */
-  move(participantId: string, to: Space): void {
-    this.sendSession({ type: 'move', participant_id: participantId, to });
+  /**
+   * Moves someone, or ourselves (our own id), to a space. A party's helpers follow them unless
+   * `alone` (the free-will question before signing is asked with nobody else there).
+   */
+  move(participantId: string, to: Space, opts: { alone?: boolean } = {}): void {
+    this.sendSession(opts.alone ? { type: 'move', participant_id: participantId, to, alone: true } : { type: 'move', participant_id: participantId, to });
   }
 
   /** 分开调解: each side's parties to their private room; their helpers follow on the server. */

@@ -6,22 +6,12 @@
 import { hasMessage, t } from '../i18n';
 import type { Room } from '../room/room';
 import { h } from '../screens/dom';
-import type { ParticipantInfo, Space } from '../signal/messages';
 import { formatChinaTime } from '../staff/api';
+import { freeWillMoves, freeWillPhase, seatOf } from './caucus';
 import { type FlowHost, SignerFlow, errorWords, signerRole, versionLine } from './flow';
 import { snapshot } from './progress';
 import { readyToSeal } from './steps';
 import type { Agreement, Signer } from './types';
-
-/** Who, besides the party and mediators, sits in the private room the party is to be asked in. */
-export function othersInSpace(participants: readonly ParticipantInfo[], space: Space, partySeatId: string): ParticipantInfo[] {
-  return participants.filter((p) => p.space === space && p.id !== partySeatId && p.role !== 'mediator');
-}
-
-/** The party's seat in the room: the join token's identity is their party id. */
-export function seatOf(participants: readonly ParticipantInfo[], signerId: string): ParticipantInfo | null {
-  return participants.find((p) => p.identity === signerId) ?? null;
-}
 
 /** Why someone may not sign, in words when we know the code. */
 function cannotWords(code: string): string {
@@ -168,11 +158,11 @@ export class SigningConsole {
     this.answered = false;
     this.message = null;
     const room = this.room;
-    const seat = room ? seatOf(room.list().map((p) => p.info), signer.signer_id) : null;
-    const side = signer.side ?? seat?.side ?? null;
-    if (room && seat && side && othersInSpace(room.list().map((p) => p.info), side, seat.id).length === 0) {
-      room.move(seat.id, side);
-      if (room.self && room.space !== side) room.move(room.self.id, side);
+    if (room) {
+      const us = room.self ? { id: room.self.id, space: room.space } : null;
+      for (const move of freeWillMoves(room.list().map((p) => p.info), signer.signer_id, signer.side ?? null, us)) {
+        room.move(move.participant_id, move.to, { alone: move.alone });
+      }
     }
     this.render();
   }
@@ -182,35 +172,32 @@ export class SigningConsole {
     const room = this.room;
     const close = h('button', { type: 'button', class: 'secondary', 'data-testid': 'signing-free-will-close', text: t('signing.console.close'), onclick: () => this.endFreeWill(false) });
     if (!signer || !room) return h('div', { class: 'signing-caucus' }, [close]);
-    const everyone = room.list().map((p) => p.info);
-    const seat = seatOf(everyone, signer.signer_id);
-    const side = signer.side ?? seat?.side ?? null;
+    const phase = freeWillPhase(room.list().map((p) => p.info), signer.signer_id, signer.side ?? null, room.space);
     const parts: (HTMLElement | null)[] = [h('h3', { text: t('signing.console.freeWillFor', { name: signer.name }) })];
-    if (!seat || !side) {
+    if (phase.kind === 'not_seated') {
       parts.push(h('p', { role: 'alert', 'data-testid': 'signing-not-seated', text: t('signing.console.notSeated') }));
     } else {
-      const others = othersInSpace(everyone, side, seat.id);
-      const sideName = t(side === 'applicant' ? 'signing.side.applicant' : 'signing.side.respondent');
-      if (others.length) {
+      const sideName = t(phase.side === 'applicant' ? 'signing.side.applicant' : 'signing.side.respondent');
+      if (phase.kind === 'others') {
         parts.push(
-          h('p', { role: 'alert', 'data-testid': 'signing-not-alone', text: t('signing.console.othersThere', { side: sideName, names: others.map((o) => o.name).join('、') }) }),
+          h('p', { role: 'alert', 'data-testid': 'signing-not-alone', text: t('signing.console.othersThere', { side: sideName, names: phase.others.map((o) => o.name).join('、') }) }),
           h(
             'div',
             { class: 'signing-actions' },
-            others.map((o) =>
+            phase.others.map((o) =>
               h('button', { type: 'button', class: 'small secondary', text: t('signing.console.moveOut', { name: o.name }), onclick: () => room.move(o.id, 'joint') }),
             ),
           ),
         );
-      } else if (seat.space !== side || room.space !== side) {
+      } else if (phase.kind === 'moving') {
         parts.push(
           h('p', { class: 'muted', 'data-testid': 'signing-moving', text: t('signing.console.notThereYet', { side: sideName }) }),
           h('button', { type: 'button', class: 'small', 'data-testid': 'signing-move-in', text: t('signing.console.moveIn', { side: sideName }), onclick: () => this.startFreeWill(signer) }),
         );
       } else {
-        parts.push(h('p', { class: 'muted', 'data-testid': 'signing-alone', text: t('signing.console.alone', { side: sideName }) }));
+        // The question and its answers only now: with anyone else there the server refuses them.
+        parts.push(h('p', { class: 'muted', 'data-testid': 'signing-alone', text: t('signing.console.alone', { side: sideName }) }), this.question(signer));
       }
-      parts.push(this.question(signer));
     }
     parts.push(
       h('div', { class: 'signing-actions' }, [
