@@ -238,8 +238,3 @@ export class AgreementApi {
     }
   }
 }
-
-/** The first 12 hex digits of a hash: enough to compare by eye, short enough for a phone. */
-export function shortHash(sha256: string): string {
-  return sha256.slice(0, 12);
-}

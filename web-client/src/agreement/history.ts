@@ -5,7 +5,7 @@
 import { t } from '../i18n';
 import { h } from '../screens/dom';
 import type { AgreementApi, History } from './api';
-import { formatTime, present } from './format';
+import { fingerprint, formatTime, present } from './format';
 
 export class HistoryView {
   readonly el = h('section', { class: 'ag-history', 'data-testid': 'agreement-history' });
@@ -70,7 +70,7 @@ export class HistoryView {
         : null,
       this.shown
         ? h('div', { class: 'ag-final', 'data-testid': 'agreement-version-text' }, [
-            h('p', { class: 'ag-final-meta', text: t('agreement.finalMeta', { n: String(this.shown.version), hash: this.shown.sha }) }),
+            h('p', { class: 'ag-final-meta', text: t('agreement.finalMeta', { n: String(this.shown.version), hash: fingerprint(this.shown.sha) }) }),
             h('pre', { class: 'ag-final-text', text: this.shown.text }),
           ])
         : null,

@@ -1,7 +1,7 @@
 // What parties see on their phones: the agreement as it is being written, live, in large
 // text, with the clause just changed highlighted and "调解员正在输入…" where the mediator
-// types; a comment on any clause from a bottom sheet; a private draft the mediator showed to
-// our side as its own, clearly marked tab. Once final: the final text with its version and
+// types; a comment on any clause of the shared text from a bottom sheet; a private draft the
+// mediator showed to our side as its own, clearly marked tab (read only: no comments there). Once final: the final text with its version and
 // fingerprint, and the signing flow below it.
 
 import type * as Y from 'yjs';
@@ -142,18 +142,23 @@ export class LiveView {
     const model = this.options.model;
     const clauses = clausesOf(doc, agreement.locale);
     if (!sourceSynced(this.sources.get(this.current)?.source)) return h('p', { class: 'muted', text: t('agreement.connecting') });
+    // Comments are about the shared text: a private proposal's clauses carry the same ids, so a
+    // comment made there would land under the shared article, the mediator none the wiser.
+    const shared = this.current === 'main';
     return h('article', { class: 'ag-live-text' }, [
       h('h3', { class: 'ag-live-title', 'data-testid': 'agreement-live-title', text: titleOf(doc).toString() }),
       ...clauses.map((clause) => {
         const who = model.typingIn(this.current, clause.id);
-        const comments = model.commentsOf(clause.id);
+        const comments = shared ? model.commentsOf(clause.id) : [];
         return h('section', { class: `ag-live-clause${model.flashed.has(clause.id) ? ' ag-flash' : ''}`, 'data-testid': 'agreement-live-clause', 'data-clause-id': clause.id }, [
           h('p', {}, [clause.label ? h('strong', { class: 'ag-label', text: `${clause.label} ` }) : null, h('span', { 'data-testid': 'agreement-live-clause-text', text: clause.text })]),
           who ? h('p', { class: 'ag-typing', 'data-testid': 'agreement-typing', role: 'status', text: t('agreement.mediatorTyping') }) : null,
           comments.length
             ? h('ul', { class: 'ag-comments' }, comments.map((c) => h('li', { class: 'ag-comment', 'data-testid': 'agreement-comment' }, [h('span', { class: 'ag-comment-meta', text: c.author_name }), h('span', { class: 'ag-comment-text', text: c.text })])))
             : null,
-          h('button', { type: 'button', class: 'secondary ag-comment-open', 'data-testid': 'agreement-comment-open', text: t('agreement.commentOn'), onclick: () => this.openSheet(clause.id, clause.label ?? t('agreement.kind.facts')) }),
+          shared
+            ? h('button', { type: 'button', class: 'secondary ag-comment-open', 'data-testid': 'agreement-comment-open', text: t('agreement.commentOn'), onclick: () => this.openSheet(clause.id, clause.label ?? t('agreement.kind.facts')) })
+            : null,
         ]);
       }),
     ]);

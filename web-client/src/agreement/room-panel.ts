@@ -10,7 +10,7 @@ import type { Room } from '../room/room';
 import { h } from '../screens/dom';
 import type { ServerMessage } from '../signal/messages';
 import { mountSigning } from '../signing';
-import { browserClient, type CaseDetail } from '../staff/api';
+import { browserClient, type CaseDetail, type StaffClient } from '../staff/api';
 import { type Agreement, AgreementApi, errorStatus, staffCall, tokenCall } from './api';
 import { createForm } from './create';
 import { LiveView } from './live-view';
@@ -24,8 +24,6 @@ import { AgreementWorkspace } from './workspace';
 const DRAFT_FRAMES = new Set(['draft_state', 'draft_ack', 'draft_changed', 'error']);
 /** Comments awaiting the server's relay, at most (each send is one tap). */
 const MAX_PENDING_COMMENTS = 8;
-/** The staff sign-in's access token, as the staff client keeps it for the tab. */
-const STAFF_ACCESS_KEY = 'accord.staff.access';
 
 export class AgreementPanel {
   readonly el: HTMLElement;
@@ -41,6 +39,7 @@ export class AgreementPanel {
   private signingContext: { agreement: Agreement } | null = null;
   private readonly offs: (() => void)[] = [];
   private readonly caseId: string | null;
+  private readonly staff: StaffClient;
   private readonly staffApi: AgreementApi;
   private isOpen = false;
   /** Something changed while the panel was closed: the button says so. */
@@ -58,7 +57,8 @@ export class AgreementPanel {
     const claims = readClaims(token);
     this.caseId = claims?.case ?? null;
     const roomApi = new AgreementApi(tokenCall(token));
-    this.staffApi = new AgreementApi(staffCall(browserClient()));
+    this.staff = browserClient();
+    this.staffApi = new AgreementApi(staffCall(this.staff));
     this.model = new AgreementModel(room.moderator ? this.staffApi : roomApi, () => roomApi.ofRoom());
     this.offs.push(
       room.engine.on('message', (message) => this.onMessage(message)),
@@ -231,12 +231,12 @@ export class AgreementPanel {
     }
     const self = this.room.self;
     const claims = readClaims(this.token);
-    const staff = this.room.moderator;
+    const isStaff = this.room.moderator;
     const context = {
       apiBase: '',
-      authHeader: () => `Bearer ${staff ? sessionStorage.getItem(STAFF_ACCESS_KEY) ?? '' : this.token}`,
+      authHeader: () => (isStaff ? this.staff.authorization() : `Bearer ${this.token}`),
       agreement,
-      me: { kind: staff ? ('staff' as const) : ('party' as const), id: self?.identity ?? claims?.sub ?? '', role: staff ? 'mediator' : self?.kind ?? 'party' },
+      me: { kind: isStaff ? ('staff' as const) : ('party' as const), id: self?.identity ?? claims?.sub ?? '', role: isStaff ? 'mediator' : self?.kind ?? 'party' },
       room: this.room,
       refresh: async () => {
         await this.model.refresh();

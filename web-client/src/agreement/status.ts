@@ -1,8 +1,8 @@
 // The agreement's state in words: 起草中 / 已定稿 第n版 / 已生效 (and since when).
 
 import { hasMessage, type MessageKey, t } from '../i18n';
-import { type Agreement, errorCode, shortHash } from './api';
-import { formatDate } from './format';
+import { type Agreement, errorCode } from './api';
+import { fingerprint, formatDate } from './format';
 
 export function statusText(agreement: Agreement): string {
   if (agreement.status === 'in_force') {
@@ -12,10 +12,10 @@ export function statusText(agreement: Agreement): string {
   return t('agreement.status.drafting');
 }
 
-/** "第2版 · 指纹 3fa5aaa4c1d2": which text is signed, comparable by eye with the PDF. */
+/** "第2版 · 文本指纹 3fa5aaa4c1d2e0f9…": which text is signed, comparable by eye with the PDF. */
 export function finalLine(agreement: Agreement): string | null {
   const final = agreement.final;
-  return final ? t('agreement.finalMeta', { n: String(final.version), hash: shortHash(final.text_sha256) }) : null;
+  return final ? t('agreement.finalMeta', { n: String(final.version), hash: fingerprint(final.text_sha256) }) : null;
 }
 
 /** A refused call in the reader's words: our own text for codes we know, else the server's. */

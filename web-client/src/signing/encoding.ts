@@ -29,8 +29,3 @@ export function utf8(text: string): Uint8Array<ArrayBuffer> {
 export async function spkiBase64(publicKey: CryptoKey, subtle: SubtleCrypto = crypto.subtle): Promise<string> {
   return toBase64(await subtle.exportKey('spki', publicKey));
 }
-
-/** "ab12…ef": the first and last characters of a SHA-256, enough to compare by eye. */
-export function shortHash(hex: string): string {
-  return hex.length <= 10 ? hex : `${hex.slice(0, 4)}…${hex.slice(-4)}`;
-}

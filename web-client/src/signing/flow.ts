@@ -2,11 +2,12 @@
 // read to the end → (parties) free will confirmed by the mediator → identity → draw → sign →
 // done, and the PDF once in force. The step comes from steps.ts; this file only draws it.
 
+import { fingerprint } from '../agreement/format';
 import { hasMessage, t } from '../i18n';
 import { h } from '../screens/dom';
 import { formatChinaTime } from '../staff/api';
 import { type IdentityProof, SigningApi, SigningError } from './api';
-import { shortHash, toBase64 } from './encoding';
+import { toBase64 } from './encoding';
 import { ReadGate } from './gate';
 import { deviceKey, loadKey, signPayload } from './keys';
 import { SignaturePad } from './pad';
@@ -32,11 +33,11 @@ export function errorWords(error: unknown): { code: string; text: string } {
   return { code: 'client', text: t('signing.error.device') };
 }
 
-/** The version and short hash line: "第 2 版 · SHA-256 ab12…ef34". */
+/** The version and short hash line: "第 2 版 · SHA-256 b5f11634e3c1129c…", as the PDF's footer. */
 export function versionLine(agreement: Agreement): string {
   const final = agreement.final;
   if (!final) return '';
-  return t('signing.versionLine', { version: String(final.version), hash: shortHash(final.text_sha256) });
+  return t('signing.versionLine', { version: String(final.version), hash: fingerprint(final.text_sha256) });
 }
 
 /** What a signer's row says about them: role, side, and whom they sign for. */

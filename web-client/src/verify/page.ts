@@ -3,6 +3,7 @@
 // signed it when (names masked). Never the content: the page is open to anyone holding the
 // paper, and the hash alone reveals nothing.
 
+import { AGREEMENT_TIME_ZONE } from '../agreement/format';
 import { language } from '../i18n';
 import { verifyEn } from '../i18n/verify.en';
 import { verifyZh } from '../i18n/verify.zh-CN';
@@ -18,8 +19,9 @@ function tv(key: VerifyKey, values: Record<string, string> = {}): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
+/** In Beijing time, as the PDF the reader holds prints it, wherever the reader's phone is. */
 function when(ms: number): string {
-  return new Date(ms).toLocaleString(language(), { dateStyle: 'medium', timeStyle: 'short' });
+  return new Date(ms).toLocaleString(language(), { timeZone: AGREEMENT_TIME_ZONE, dateStyle: 'medium', timeStyle: 'short' });
 }
 
 type State = { phase: 'checking' } | { phase: 'done'; lookup: Lookup } | { phase: 'failed' };
@@ -46,7 +48,7 @@ export function mountVerify(root: HTMLElement, pathname: string): () => void {
 function view(sha: string | null, state: State): HTMLElement {
   return h('main', { class: 'intake verify', 'data-testid': 'verify' }, [
     h('h1', { text: tv('verify.title') }),
-    sha ? h('p', { class: 'verify-hash' }, [tv('verify.hash'), h('br'), h('code', { 'data-testid': 'verify-hash', text: sha })]) : null,
+    sha ? h('p', { class: 'verify-hash' }, [tv('verify.hash'), h('br'), h('code', { class: 'verify-hash-full', 'data-testid': 'verify-hash', text: sha })]) : null,
     ...outcome(state),
     h('p', { class: 'verify-privacy', text: tv('verify.privacy') }),
   ]);
