@@ -45,6 +45,8 @@ export class ClauseEditor {
     this.render();
   };
   private readonly offModel: () => void;
+  /** Whether the controls on screen were drawn editable (the agreement may have come in force since). */
+  private editableShown = true;
 
   constructor(
     doc: Y.Doc,
@@ -70,14 +72,34 @@ export class ClauseEditor {
     for (const binding of this.bindings.splice(0)) binding.destroy();
   }
 
-  /** Redraws everything, keeping the focus and caret of whoever is typing. */
+  /**
+   * After the agreement changed (signed, shown, reopened…): the same textareas stay, with their
+   * focus, selection and any composition; only whether they can be edited and the notes change.
+   */
+  refresh(): void {
+    const editable = this.options.editable();
+    if (editable !== this.editableShown) {
+      this.editableShown = editable;
+      for (const el of this.el.querySelectorAll<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement | HTMLButtonElement>('[data-editing]')) {
+        el.disabled = !editable || el.dataset.editing === 'edge';
+      }
+    }
+    this.refreshNotes();
+  }
+
+  /**
+   * Redraws everything (the clauses' structure changed), keeping the focus and caret of whoever
+   * is typing: restored before this returns, so no keystroke lands elsewhere.
+   */
   render(): void {
     const active = document.activeElement;
     const focusKey = active instanceof HTMLElement && this.el.contains(active) ? active.dataset.focusKey : undefined;
     const selection = active instanceof HTMLTextAreaElement || active instanceof HTMLInputElement ? [active.selectionStart ?? 0, active.selectionEnd ?? 0] : null;
     for (const binding of this.bindings.splice(0)) binding.destroy();
     const editable = this.options.editable();
-    const title = h('input', { class: 'ag-title-input', 'data-testid': 'agreement-title-input', 'data-focus-key': 'title', 'aria-label': t('agreement.titleLabel'), disabled: !editable });
+    this.editableShown = editable;
+    // `data-editing` marks what `refresh` enables or disables in place; `edge` stays disabled.
+    const title = h('input', { class: 'ag-title-input', 'data-testid': 'agreement-title-input', 'data-focus-key': 'title', 'data-editing': '', 'aria-label': t('agreement.titleLabel'), disabled: !editable });
     this.bindings.push(new TextareaBinding(title, titleOf(this.doc), LOCAL));
     const clauses = clausesOf(this.doc, this.options.locale);
     const list = h(
@@ -90,19 +112,20 @@ export class ClauseEditor {
           'data-testid': 'agreement-clause-text',
           'data-focus-key': `clause:${clause.id}`,
           'aria-label': clause.label ?? t('agreement.kind.facts'),
+          'data-editing': '',
           disabled: !editable,
         });
         this.bindings.push(new TextareaBinding(text, clause.ytext, LOCAL, () => this.options.typing?.(clause.id)));
         const kind = h(
           'select',
-          { class: 'ag-kind', 'data-testid': 'agreement-clause-kind', 'aria-label': t('agreement.kindLabel'), disabled: !editable },
+          { class: 'ag-kind', 'data-testid': 'agreement-clause-kind', 'data-editing': '', 'aria-label': t('agreement.kindLabel'), disabled: !editable },
           CLAUSE_KINDS.map((k) => h('option', { value: k, text: t(`agreement.kind.${k}` as MessageKey), selected: k === clause.kind })),
         );
         kind.addEventListener('change', () => {
           if (isClauseKind(kind.value)) setClauseKind(this.doc, clause.id, kind.value, LOCAL);
         });
         const button = (testId: string, label: string, run: () => void, disabled = false) =>
-          h('button', { type: 'button', class: 'secondary small', 'data-testid': testId, text: label, disabled: disabled || !editable, onclick: run });
+          h('button', { type: 'button', class: 'secondary small', 'data-testid': testId, 'data-editing': disabled ? 'edge' : '', text: label, disabled: disabled || !editable, onclick: run });
         return h('li', { class: 'ag-clause', 'data-clause-id': clause.id, 'data-testid': 'agreement-clause' }, [
           h('div', { class: 'ag-clause-head' }, [
             h('span', { class: 'ag-label', 'data-testid': 'agreement-clause-label', text: clause.label ?? t('agreement.kind.facts') }),
@@ -122,13 +145,14 @@ export class ClauseEditor {
     );
     const newKind = h(
       'select',
-      { class: 'ag-kind', 'data-testid': 'agreement-new-kind', 'aria-label': t('agreement.kindLabel'), disabled: !editable },
+      { class: 'ag-kind', 'data-testid': 'agreement-new-kind', 'data-editing': '', 'aria-label': t('agreement.kindLabel'), disabled: !editable },
       CLAUSE_KINDS.map((k) => h('option', { value: k, text: t(`agreement.kind.${k}` as MessageKey), selected: k === 'term' })),
     );
     const add = h('button', {
       type: 'button',
       class: 'secondary',
       'data-testid': 'agreement-add-clause',
+      'data-editing': '',
       text: t('agreement.addClause'),
       disabled: !editable,
       onclick: () => {

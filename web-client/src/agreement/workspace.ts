@@ -170,8 +170,20 @@ export class AgreementWorkspace {
       this.drafts.set(docName, draft);
     }
     const privateDraft = agreement.private_drafts.find((d) => d.doc === docName) ?? null;
-    this.body.replaceChildren(...present(privateDraft ? this.privateBar(agreement, privateDraft) : null, draft.editor.el));
-    draft.editor.render();
+    const bar = privateDraft ? this.privateBar(agreement, privateDraft) : null;
+    const editorEl = draft.editor.el;
+    if (editorEl.parentNode === this.body) {
+      // A refresh of the same draft (agreement_changed while someone types): detaching the
+      // editor would blur the focused textarea and drop the keystrokes typed until the caret
+      // is back, and end an input method's composition. Only what precedes it is swapped.
+      while (this.body.firstChild && this.body.firstChild !== editorEl) this.body.firstChild.remove();
+      if (bar) editorEl.before(bar);
+      while (editorEl.nextSibling) editorEl.nextSibling.remove();
+    } else {
+      // Another draft's editor was showing: this one holds no focus to lose.
+      this.body.replaceChildren(...present(bar, editorEl));
+    }
+    draft.editor.refresh();
     for (const el of this.tabs.querySelectorAll<HTMLElement>('.ag-tab')) {
       el.classList.toggle('active', el.dataset.doc === docName);
       el.setAttribute('aria-selected', String(el.dataset.doc === docName));
