@@ -483,3 +483,97 @@ async fn an_update_over_the_limit_is_refused_and_the_socket_stays_usable() -> Re
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_private_draft_reaches_only_the_side_it_is_shown_to() -> Result<()> {
+    let world = SessionWorld::new().await?;
+    let agreement = create_agreement(&world).await?;
+    let api = &world.world.api;
+    let staff = &world.world.mediator_a;
+    let mediator =
+        DraftSeat::join(&world.ws_url(), &world.mediator_token, None, "mediator").await?;
+    let party = join_party(&world, &mediator, APPLICANT).await?;
+    let main_before = DraftDoc::new(41);
+    party.open(&agreement, MAIN, &main_before).await?;
+    let private = api
+        .post(
+            &format!("/api/v1/agreements/{agreement}/private-drafts"),
+            json!({}),
+            staff,
+        )
+        .await?
+        .expect(StatusCode::CREATED)?
+        .text("doc")?;
+
+    // Not shown to anyone: the applicant cannot follow it.
+    let hidden = DraftDoc::new(42);
+    let open = ClientFrame::DraftOpen {
+        agreement_id: agreement.clone(),
+        doc: private.clone(),
+        state_vector: hidden.state_vector_b64(),
+    };
+    party.send(&open, Some("peek")).await?;
+    match party.answer("peek").await? {
+        Err(e) if e.code == "draft_rejected" => {}
+        other => bail!("the applicant opened an unshown private draft: {other:?}"),
+    }
+
+    // The mediator writes in it; shown to the respondent, the applicant still sees nothing.
+    let own = DraftDoc::new(43);
+    mediator.open(&agreement, &private, &own).await?;
+    let clause = numbered_clauses(&own)?
+        .first()
+        .cloned()
+        .context("a numbered clause")?;
+    let update = own.insert(&clause, Some(0), "【私下方案】")?;
+    mediator
+        .update(&agreement, &private, &update, "private-edit")
+        .await?;
+    let answer = mediator.answer("private-edit").await?;
+    ensure!(answer.is_ok(), "the private edit: {answer:?}");
+    api.post(
+        &format!("/api/v1/agreements/{agreement}/private-drafts/{private}/show"),
+        json!({"side": "respondent"}),
+        staff,
+    )
+    .await?
+    .expect(StatusCode::OK)?;
+    party.send(&open, Some("peek-2")).await?;
+    match party.answer("peek-2").await? {
+        Err(e) if e.code == "draft_rejected" => {}
+        other => bail!("the applicant opened the respondent's private draft: {other:?}"),
+    }
+
+    // Shown to the applicant: they load it with the mediator's words in it.
+    api.post(
+        &format!("/api/v1/agreements/{agreement}/private-drafts/{private}/show"),
+        json!({"side": "applicant"}),
+        staff,
+    )
+    .await?
+    .expect(StatusCode::OK)?;
+    let shown = DraftDoc::new(44);
+    party.open(&agreement, &private, &shown).await?;
+    ensure!(
+        shown.clause_text(&clause)?.starts_with("【私下方案】"),
+        "the private draft as the applicant loads it: {}",
+        shown.clause_text(&clause)?
+    );
+    // Nothing of it reached the shared text or the applicant's copy of it.
+    let (main_now, _) = server_doc(api, staff, &agreement, MAIN).await?;
+    party.catch_up(&main_before)?;
+    ensure!(
+        !main_now.clause_text(&clause)?.contains("私下方案")
+            && !main_before.clause_text(&clause)?.contains("私下方案"),
+        "the private edit leaked into the main document"
+    );
+    let leaked = party
+        .frames()
+        .iter()
+        .any(|f| matches!(f, ServerFrame::DraftChanged { doc, .. } if doc == &private));
+    ensure!(
+        !leaked,
+        "the applicant got draft_changed of a private draft before it was shown to them"
+    );
+    world.world.server.stop().await
+}
