@@ -162,9 +162,9 @@ const CASES: [string, SessionEvent, string, string][] = [
   ['ended', entry('ended', MEDIATOR), '调解员 李调解员 结束调解', 'Mediator 李调解员 ended the session'],
   [
     'a kind newer than the page',
-    entry('agreement_signed', { ...MEDIATOR, detail: 'camera' }),
-    '调解员 李调解员：agreement_signed camera',
-    'Mediator 李调解员: agreement_signed camera',
+    entry('hearing_adjourned', { ...MEDIATOR, detail: 'camera' }),
+    '调解员 李调解员：hearing_adjourned camera',
+    'Mediator 李调解员: hearing_adjourned camera',
   ],
 ];
 

@@ -50,20 +50,19 @@ export const AUDIT_ACTION_WORDS = {
   'recording.integrity_checked': 'audit.recording.integrity_checked',
   'organisation.recording_policy_changed': null,
   'signing_key.rotated': null,
-  // The agreement's actions get their words from the agreement catalogue (requested of its
-  // owner in /work/brief/requests.md); until then the trail shows their codes.
+  // The agreement's words live in its own catalogue (i18n/agreement.*.ts).
   'agreement_template.saved': null,
-  'agreement.created': null,
-  'agreement.personal_status_set': null,
-  'agreement.finalised': null,
-  'agreement.reopened': null,
-  'agreement.private_draft_shown': null,
-  'agreement.attested': null,
-  'agreement.identity_checked': null,
-  'agreement.free_will': null,
-  'agreement.signed': null,
-  'agreement.declined': null,
-  'agreement.sealed': null,
+  'agreement.created': 'audit.agreement.created',
+  'agreement.personal_status_set': 'audit.agreement.personal_status_set',
+  'agreement.finalised': 'audit.agreement.finalised',
+  'agreement.reopened': 'audit.agreement.reopened',
+  'agreement.private_draft_shown': 'audit.agreement.private_draft_shown',
+  'agreement.attested': 'audit.agreement.attested',
+  'agreement.identity_checked': 'audit.agreement.identity_checked',
+  'agreement.free_will': 'audit.agreement.free_will',
+  'agreement.signed': 'audit.agreement.signed',
+  'agreement.declined': 'audit.agreement.declined',
+  'agreement.sealed': 'audit.agreement.sealed',
   'seal_key.rotated': null,
 } as const satisfies Record<string, MessageKey | null>;
 
@@ -101,13 +100,12 @@ export const SESSION_EVENT_SENTENCES = {
   recording_stopped: 'record.event.recording_stopped',
   recording_private_room_skipped: 'record.event.recording_private_room_skipped',
   recording_interrupted: 'record.event.recording_interrupted',
-  // null: record.ts says these with `record.event.<kind>` once the catalogue has it.
-  agreement_comment: null,
-  agreement_finalised: null,
-  agreement_free_will: null,
-  agreement_signed: null,
-  agreement_declined: null,
-  agreement_in_force: null,
+  agreement_comment: 'record.event.agreement_comment',
+  agreement_finalised: 'record.event.agreement_finalised',
+  agreement_free_will: 'record.event.agreement_free_will',
+  agreement_signed: 'record.event.agreement_signed',
+  agreement_declined: 'record.event.agreement_declined',
+  agreement_in_force: 'record.event.agreement_in_force',
 } as const satisfies Record<string, MessageKey | null>;
 
 /** What a session-record entry says happened (`SessionEvent.kind`). */
