@@ -478,11 +478,9 @@ describe('the agreement in the browser', () => {
     await closeAll();
   });
 
-  // TODO until W1 fixes it (reported in /work/brief/requests.md): the workspace's redraw on
-  // `agreement_changed` detaches the editor (workspace.ts show(): body.replaceChildren), which
-  // blurs the clause being typed in before ClauseEditor.render() looks for the focus to keep;
-  // every keystroke after it is lost. Drop `todo` once fixed.
-  test('the mediator keeps the caret in the clause when an edit reopens the agreement', { todo: 'W1: the caret is lost on agreement_changed' }, async () => {
+  // The reopen sends `agreement_changed` while the mediator types: the redraw must leave the
+  // clause's textarea mounted and focused, or the keystrokes after it go nowhere.
+  test('the mediator keeps the caret in the clause when an edit reopens the agreement', async () => {
     const world = await caseSession(centre, { title: '装修噪音纠纷', phones: ['13000130000', '13000130001'] });
     const mediator = await openStaff(server, 'caret-mediator', 'li', world.mediatorLink);
     clients.push(mediator);
