@@ -56,5 +56,6 @@ pub use server::ServerMessage;
 
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
-/// Largest client frame accepted.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest client frame accepted: a `draft_update` carries up to 64 KiB of update in base64
+/// (87 382 characters), so frames may be twice that; anything larger is hostile or broken.
+pub const MAX_FRAME_BYTES: usize = 128 * 1024;

@@ -216,8 +216,8 @@ async fn errors_after_joining(server: &TestServer) -> Result<()> {
         .await?;
     raw.expect_alive("r-still-here").await?;
 
-    // Over 64 KiB: refused unread (so no request id to echo), and the socket is closed.
-    let big = json!({"type": "ping", "pad": "x".repeat(70 * 1024)});
+    // Over 128 KiB: refused unread (so no request id to echo), and the socket is closed.
+    let big = json!({"type": "ping", "pad": "x".repeat(130 * 1024)});
     raw.send(big).await?;
     raw.expect_error("frame_too_large", None, true).await?;
     raw.expect_closed().await
