@@ -300,7 +300,7 @@ describe('the agreement in the browser', () => {
     await section.getByTestId('agreement-status').waitFor({ timeout: SLOW });
     await waitFor('the case page says in force', async () => (await section.getByTestId('agreement-status').innerText()).includes('已生效'), SLOW, 200);
     const effective = await section.getByTestId('agreement-effective').innerText();
-    const date = await desk.evaluate((at) => new Date(at).toLocaleDateString('zh-CN', { year: 'numeric', month: 'long', day: 'numeric' }), inForce.effective_at);
+    const date = await desk.evaluate((at) => new Date(at).toLocaleDateString('zh-CN', { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'Asia/Shanghai' }), inForce.effective_at);
     assert.ok(effective.includes(date), `case page: «${effective}», expected ${date}`);
     await desk.screenshot({ path: join(ARTIFACTS_DIR, 'agreement-case-page.png'), fullPage: true });
     await desk.close();
