@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::{AgreementId, CaseId, CommentId, SessionId};
-use crate::store::model::{Actor, Side};
+use crate::store::model::{Actor, Side, text_enum};
 
 /// The shared document's name; private drafts are named by their `PD_…` id.
 pub const MAIN_DOC: &str = "main";
@@ -18,41 +18,7 @@ pub fn is_locale(locale: &str) -> bool {
     super::templates::LOCALES.contains(&locale)
 }
 
-// `text_enum!` is private to the store's model, so these two spell the same shape out.
-macro_rules! stored_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored and serialised name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            /// Parses a stored name; anything else is data we did not write.
-            pub fn parse(text: &str) -> Result<Self> {
-                match text {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(Error::Internal(format!(
-                        "unknown {} `{other}` in the database",
-                        stringify!($name)
-                    ))),
-                }
-            }
-        }
-    };
-}
-
-stored_enum!(
+text_enum!(
     /// Where an agreement stands.
     AgreementStatus {
         /// Being written; no version to sign.
@@ -64,7 +30,7 @@ stored_enum!(
     }
 );
 
-stored_enum!(
+text_enum!(
     /// What became of a frozen version.
     VersionStatus {
         /// The current frozen text, open for signing.

@@ -43,7 +43,7 @@ macro_rules! text_enum {
     };
 }
 
-pub(super) use text_enum;
+pub(crate) use text_enum;
 
 pub use super::recording_model::{
     IntegrityProblem, IntegrityState, NewRecording, Recording, RecordingFile, RecordingFileKind,
