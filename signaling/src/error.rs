@@ -257,3 +257,14 @@ impl From<accord_cases::Error> for Error {
 
 /// Results of API handlers.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A JSON request body as handlers take it: a malformed one is answered 400 with
+/// `{code, message}` (not axum's plain text), a well-formed one is handed on for
+/// field-by-field validation (422).
+pub(crate) type JsonBody<T> =
+    std::result::Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// The value of a [`JsonBody`], or the error that answers it.
+pub(crate) fn json_body<T>(body: JsonBody<T>) -> Result<T> {
+    Ok(body?.0)
+}

@@ -137,8 +137,9 @@ async fn add(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<NewComment>,
+    body: crate::error::JsonBody<NewComment>,
 ) -> Result<(StatusCode, Json<Comment>)> {
+    let body = crate::error::json_body(body)?;
     let (agreement, case) = caller.agreement(&state, &id).await?;
     state
         .limits()

@@ -242,8 +242,9 @@ async fn write_draft(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<DraftWrite>,
+    body: crate::error::JsonBody<DraftWrite>,
 ) -> Result<Json<Seq>> {
+    let body = crate::error::json_body(body)?;
     let (agreement, case) = caller.agreement(&state, &id).await?;
     let session = caller.mediator_of(&case)?;
     state
@@ -308,8 +309,9 @@ async fn show_private_draft(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, doc)): Path<(String, String)>,
-    Json(body): Json<ShowBody>,
+    body: crate::error::JsonBody<ShowBody>,
 ) -> Result<Json<AgreementView>> {
+    let body = crate::error::json_body(body)?;
     let (agreement, case) = caller.agreement(&state, &id).await?;
     let session = caller.mediator_of(&case)?;
     let editor = staff_editor(&state, session).await?;

@@ -26,7 +26,7 @@ use accord_cases::store::{
 };
 use accord_cases::{CaseId, PartyId, SessionId};
 
-type Body<T> = std::result::Result<Json<T>, axum::extract::rejection::JsonRejection>;
+use crate::error::JsonBody as Body;
 
 /// `POST /agreements/{id}/identity/otp`.
 #[derive(Serialize)]

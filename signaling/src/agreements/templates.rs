@@ -90,8 +90,9 @@ async fn save(
     State(state): State<AppState>,
     admin: Administrator,
     Path((id, category_name, locale)): Path<(String, String, String)>,
-    Json(input): Json<TemplateInput>,
+    input: crate::error::JsonBody<TemplateInput>,
 ) -> Result<Json<Template>> {
+    let input = crate::error::json_body(input)?;
     let org = managed(&admin, &id)?;
     let template = state
         .store()
@@ -131,8 +132,9 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<CreateBody>,
+    body: crate::error::JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<AgreementView>)> {
+    let body = crate::error::json_body(body)?;
     let Caller::Staff(session) = &caller else {
         return Err(Error::Forbidden(
             "only a mediator of the case starts its agreement",

@@ -85,10 +85,4 @@ async fn party_of(state: &AppState, case: &Case, id: &str) -> Result<Party> {
     }
 }
 
-/// A JSON body, with a malformed one answered 400 and a well-formed one handed on for
-/// field-by-field validation (422).
-type Body<T> = std::result::Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(body: Body<T>) -> Result<T> {
-    Ok(body?.0)
-}
+use crate::error::{JsonBody as Body, json_body as body};
