@@ -80,6 +80,22 @@ export function agreementSection(context: PageContext, caseId: string): Agreemen
     }
   };
 
+  /**
+   * Shows `before`, then `kept`, then `after` in the section. A refresh (agreement_changed, a
+   * reload of the page) arrives while the mediator types: detaching the open editor would blur
+   * the focused clause, send the next keystrokes to <body> and end an input method's
+   * composition, so an editor already in place stays put and only its neighbours are swapped.
+   */
+  const mountAround = (before: (Node | string)[], kept: HTMLElement | null, after: (Node | string)[]) => {
+    if (!kept || kept.parentNode !== el) {
+      el.replaceChildren(...before, ...(kept ? [kept] : []), ...after);
+      return;
+    }
+    for (const child of [...el.childNodes]) if (child !== kept) child.remove();
+    kept.before(...before);
+    kept.after(...after);
+  };
+
   const draw = () => {
     const agreement = model.agreement;
     if (!model.loaded || !detail) {
@@ -111,8 +127,8 @@ export function agreementSection(context: PageContext, caseId: string): Agreemen
       );
       return;
     }
-    el.replaceChildren(
-      ...present(
+    mountAround(
+      present(
         h('h2', { text: t('agreement.case.title') }),
         problem ? h('p', { class: 'problem-text', role: 'alert', text: problem }) : null,
         // The open editor shows the status and the final text's line itself.
@@ -143,9 +159,9 @@ export function agreementSection(context: PageContext, caseId: string): Agreemen
                 draw();
               },
             }),
-        workspace?.el ?? null,
-        history?.el ?? null,
       ),
+      workspace?.el ?? null,
+      present(history?.el ?? null),
     );
   };
 
