@@ -9,6 +9,8 @@
 #[macro_use]
 mod common;
 
+mod api;
+
 mod agreements_drafting;
 mod agreements_signing;
 mod auth;

@@ -116,22 +116,7 @@ impl World {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let url = format!("{}/api/v1{path}", self.base);
-        let mut request = match method {
-            "GET" => self.http.get(url),
-            _ => self.http.post(url),
-        }
-        .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        crate::api::call(&self.http, &self.base, method, path, token, body).await
     }
 
     /// The code the gateway was last asked to send to `phone`.
