@@ -171,6 +171,12 @@ string_id!(
     DraftId
 );
 
+string_id!(
+    /// A request for judicial confirmation (`CR_…`, 司法确认申请) of an agreement in force:
+    /// the parties' joint application, its package and the court's decisions.
+    ConfirmationRequestId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

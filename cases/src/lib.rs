@@ -121,8 +121,9 @@ pub mod validate;
 
 pub use error::{Error, FieldError, Result};
 pub use ids::{
-    AgreementId, CaseId, CommentId, ConsentId, DraftId, EvidenceId, InviteId, OrganisationId,
-    PartyId, RecordingId, SessionEventId, SessionId, SignatureId, StaffId,
+    AgreementId, CaseId, CommentId, ConfirmationRequestId, ConsentId, DraftId, EvidenceId,
+    InviteId, OrganisationId, PartyId, RecordingId, SessionEventId, SessionId, SignatureId,
+    StaffId,
 };
 
 /// A random string of `len` letters and digits, for record ids and temporary file names.

@@ -52,6 +52,18 @@ pub enum Rule {
     NotASigner,
     /// The case's parties have no phone on record for a one-time code.
     NoPhoneOnRecord,
+    /// Judicial confirmation is applied for only from an agreement in force.
+    NotInForce,
+    /// The 30 days for applying for judicial confirmation (人民调解法 第三十三条) are over.
+    WindowClosed,
+    /// Courts do not confirm agreements on identity, adoption or marriage (法释〔2011〕5号 第四条).
+    NotConfirmable,
+    /// The request has left the parties' hands; its court and applicants no longer change.
+    RequestSubmitted,
+    /// The court's decision does not fit the request's state (e.g. confirming before accepting).
+    RequestState,
+    /// The caller is not a party (or a representative of one) who applies.
+    NotAnApplicant,
 }
 
 impl Rule {
@@ -76,6 +88,12 @@ impl Rule {
             Rule::SignaturesMissing => "signatures_missing",
             Rule::NotASigner => "not_a_signer",
             Rule::NoPhoneOnRecord => "no_phone_on_record",
+            Rule::NotInForce => "agreement_not_in_force",
+            Rule::WindowClosed => "confirmation_window_closed",
+            Rule::NotConfirmable => "not_confirmable",
+            Rule::RequestSubmitted => "request_submitted",
+            Rule::RequestState => "request_state",
+            Rule::NotAnApplicant => "not_an_applicant",
         }
     }
 
@@ -110,15 +128,33 @@ impl Rule {
             Rule::SignaturesMissing => "not everyone who must sign has signed",
             Rule::NotASigner => "you are not a signer of this agreement",
             Rule::NoPhoneOnRecord => "there is no phone on record to send a code to",
+            Rule::NotInForce => {
+                "judicial confirmation is applied for once the agreement is in force"
+            }
+            Rule::WindowClosed => {
+                "the 30 days for applying for judicial confirmation have passed (人民调解法 第三十三条); \
+                 the parties may sue, or reach a new agreement"
+            }
+            Rule::NotConfirmable => {
+                "courts do not confirm agreements on marriage, adoption or inheritance status"
+            }
+            Rule::RequestSubmitted => {
+                "the request has been submitted to the court and no longer changes"
+            }
+            Rule::RequestState => "the request is not at a step where this decision can be made",
+            Rule::NotAnApplicant => {
+                "only a party of the agreement, or their representative, applies"
+            }
         }
     }
 
     /// How the edge answers it.
     pub fn kind(self) -> RuleKind {
         match self {
-            Rule::KeyNotRegistered | Rule::AttorneyLetterMissing | Rule::NotASigner => {
-                RuleKind::Forbidden
-            }
+            Rule::KeyNotRegistered
+            | Rule::AttorneyLetterMissing
+            | Rule::NotASigner
+            | Rule::NotAnApplicant => RuleKind::Forbidden,
             Rule::WrongCode | Rule::BadSignature => RuleKind::Invalid,
             _ => RuleKind::Conflict,
         }

@@ -123,6 +123,28 @@ text_enum!(
         AgreementSealed = "agreement.sealed",
         /// An organisation's seal key was replaced (detail: the new key's id).
         SealKeyRotated = "seal_key.rotated",
+        /// A party (or their representative) applied for judicial confirmation.
+        ConfirmationApplied = "confirmation.applied",
+        /// The mediator chose another competent court, with a reason.
+        ConfirmationCourtChanged = "confirmation.court_changed",
+        /// Every applicant applied: the package was built and the request submitted.
+        ConfirmationSubmitted = "confirmation.submitted",
+        /// The request reached the court (its inbox opened it, or its system answered 2xx).
+        ConfirmationReceived = "confirmation.received",
+        /// The package was delivered to a court's system (outbound connector).
+        ConfirmationDelivered = "confirmation.delivered",
+        /// The court accepted the request (立案, 调确字 case number).
+        ConfirmationAccepted = "confirmation.accepted",
+        /// The court extended its time to rule by 10 days.
+        ConfirmationExtended = "confirmation.extended",
+        /// The court confirmed the agreement (确认有效).
+        ConfirmationConfirmed = "confirmation.confirmed",
+        /// The court rejected the request (驳回), with reasons.
+        ConfirmationRejected = "confirmation.rejected",
+        /// A court user or mediator downloaded the package.
+        ConfirmationPackageDownloaded = "confirmation.package_downloaded",
+        /// A status callback from a court system was refused (bad signature, stale, unknown).
+        ConfirmationCallbackRefused = "confirmation.callback_refused",
     }
 );
 
