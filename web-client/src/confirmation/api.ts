@@ -1,0 +1,122 @@
+// The judicial confirmation's HTTP API (common brief, "HTTP API" 1–7), called with whatever the
+// viewer holds: a party's join or case-link token, or a staff access token. A refusal carries
+// the server's `{code, message}`; `problemText` puts it in the reader's words.
+
+import { type Call, errorCode, staffCall, tokenCall } from '../agreement/api';
+import { hasMessage, type MessageKey, t } from '../i18n';
+import { RoomApiError } from '../room/room-api';
+import type { StaffClient } from '../staff/api';
+import type { ApplyBody, ConfirmationLink, ConfirmationView } from './types';
+
+const V1 = '/api/v1';
+const enc = encodeURIComponent;
+
+/** Fetches a binary resource (a PDF, the package, the ruling) with the viewer's credentials. */
+export type BlobFetch = (path: string) => Promise<Blob>;
+
+export class ConfirmationApi {
+  constructor(
+    readonly call: Call,
+    readonly blob: BlobFetch,
+  ) {}
+
+  /** With a party's join token or case-link token. */
+  static forToken(token: string): ConfirmationApi {
+    return new ConfirmationApi(tokenCall(token), (path) => tokenBlob(token, path));
+  }
+
+  /** As the signed-in staff member (mediator, administrator, court user). */
+  static forStaff(client: StaffClient): ConfirmationApi {
+    return new ConfirmationApi(staffCall(client), (path) => client.blob(path));
+  }
+
+  view(agreementId: string): Promise<ConfirmationView> {
+    return this.call<ConfirmationView>('GET', `${V1}/agreements/${enc(agreementId)}/confirmation`);
+  }
+
+  apply(agreementId: string, body: ApplyBody): Promise<ConfirmationView> {
+    return this.call<ConfirmationView>('POST', `${V1}/agreements/${enc(agreementId)}/confirmation/apply`, body);
+  }
+
+  changeCourt(agreementId: string, court: string, reason: string): Promise<ConfirmationView> {
+    return this.call<ConfirmationView>('POST', `${V1}/agreements/${enc(agreementId)}/confirmation/court`, { court, reason });
+  }
+
+  async links(agreementId: string): Promise<ConfirmationLink[]> {
+    const answer = await this.call<{ links: ConfirmationLink[] }>('POST', `${V1}/agreements/${enc(agreementId)}/confirmation/links`, {});
+    return answer.links;
+  }
+
+  applicationPdf(requestId: string): Promise<Blob> {
+    return this.blob(`${V1}/confirmation-requests/${enc(requestId)}/application.pdf`);
+  }
+
+  packageZip(requestId: string): Promise<Blob> {
+    return this.blob(`${V1}/confirmation-requests/${enc(requestId)}/package.zip`);
+  }
+
+  ruling(requestId: string): Promise<Blob> {
+    return this.blob(`${V1}/confirmation-requests/${enc(requestId)}/ruling`);
+  }
+
+  /** The agreement's sealed PDF (its `pdf_url`). */
+  agreementPdf(pdfUrl: string): Promise<Blob> {
+    return this.blob(pdfUrl);
+  }
+}
+
+async function tokenBlob(token: string, path: string): Promise<Blob> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  } catch {
+    throw new RoomApiError('network', 'no answer from the server');
+  }
+  if (!response.ok) {
+    const text = await response.text().catch(() => '');
+    let code = `http_${response.status}`;
+    let message = text.slice(0, 200);
+    try {
+      const body = JSON.parse(text) as { code?: unknown; message?: unknown };
+      if (typeof body.code === 'string') code = body.code;
+      if (typeof body.message === 'string') message = body.message;
+    } catch {
+      // not JSON: the status says enough
+    }
+    throw new RoomApiError(code, message, response.status);
+  }
+  return response.blob();
+}
+
+/**
+ * A refused call in the reader's words: our own sentence for the codes a party meets (the
+ * window closed, a personal-status agreement, a missing power of attorney…), else the server's
+ * own `message`, else the code.
+ */
+export function problemText(error: unknown): string {
+  const code = errorCode(error);
+  const key = `confirm.error.${code}`;
+  if (hasMessage(key)) return t(key as MessageKey);
+  const message = error instanceof Error ? error.message : '';
+  return message || t('confirm.error.other', { code });
+}
+
+/** Saves a fetched file under `name` (an object URL, freed once the browser has it). */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.rel = 'noopener';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** Opens a fetched PDF in a new tab (phones show it in their viewer). */
+export function openBlob(blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  window.open(url, '_blank', 'noopener');
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
