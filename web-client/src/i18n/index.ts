@@ -5,6 +5,8 @@ import { agreementEn } from './agreement.en';
 import { agreementZh } from './agreement.zh-CN';
 import { confirmationEn } from './confirmation.en';
 import { confirmationZh } from './confirmation.zh-CN';
+import { courtEn } from './court.en';
+import { courtZh } from './court.zh-CN';
 import { en as baseEn } from './en';
 import { signingEn } from './signing.en';
 import { signingZh } from './signing.zh-CN';
@@ -12,9 +14,9 @@ import { zhCN as baseZh } from './zh-CN';
 
 // The catalogues are split by screen so no file grows past what a person can read; each
 // English part is typed by its Chinese part, so a key missing in either fails the build.
-const zhCN = { ...baseZh, ...agreementZh, ...signingZh, ...confirmationZh };
+const zhCN = { ...baseZh, ...agreementZh, ...signingZh, ...confirmationZh, ...courtZh };
 export type MessageKey = keyof typeof zhCN;
-const en: Record<MessageKey, string> = { ...baseEn, ...agreementEn, ...signingEn, ...confirmationEn };
+const en: Record<MessageKey, string> = { ...baseEn, ...agreementEn, ...signingEn, ...confirmationEn, ...courtEn };
 export type Language = 'zh-CN' | 'en';
 
 const CATALOGUES: Record<Language, Record<MessageKey, string>> = { 'zh-CN': zhCN, en };

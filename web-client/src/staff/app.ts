@@ -12,6 +12,8 @@ import { mountCaseDetail } from './detail';
 import { mountCaseList, mountNewCase } from './cases';
 import { mountSessionRecord } from './record-view';
 import { mountRecordingReview } from '../review/page';
+import { mountCourtInbox } from '../court/inbox';
+import { mountCourtRequest } from '../court/request-page';
 
 /** What every page gets: the client, who is signed in, and how to move elsewhere. */
 export interface PageContext {
@@ -56,7 +58,7 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
     if (!needed && path === '/staff/setup') return show(replace('/staff/login'), client, go);
     const signedIn = needed ? null : await client.resume();
     if (path === '/staff' || (path === '/staff/login' && signedIn)) {
-      return show(replace(signedIn ? afterSignIn(location.search) : '/staff/login'), client, go);
+      return show(replace(signedIn ? afterSignIn(location.search, signedIn.role) : '/staff/login'), client, go);
     }
     return signInPage(root, client, go, needed);
   }
@@ -85,12 +87,15 @@ async function show(root: HTMLElement, client: StaffClient, go: (path: string) =
   const caseMatch = /^\/staff\/cases\/([A-Za-z0-9_]+)$/.exec(path);
   const recordMatch = /^\/staff\/cases\/([A-Za-z0-9_]+)\/sessions\/([A-Za-z0-9_]+)\/record$/.exec(path);
   const recordingMatch = /^\/staff\/recordings\/([A-Za-z0-9_-]+)$/.exec(path);
+  const courtRequestMatch = /^\/staff\/court\/requests\/([A-Za-z0-9_]+)$/.exec(path);
   if (path === '/staff/cases') redrawPage = mountCaseList(main, context, new URLSearchParams(location.search));
   else if (path === '/staff/cases/new' && me.role !== 'court') redrawPage = mountNewCase(main, context);
   else if (caseMatch?.[1]) redrawPage = mountCaseDetail(main, context, caseMatch[1]);
   else if (recordMatch?.[1] && recordMatch[2]) redrawPage = mountSessionRecord(main, context, recordMatch[1], recordMatch[2]);
   else if (recordingMatch?.[1]) redrawPage = mountRecordingReview(main, context, recordingMatch[1]);
   else if (path === '/staff/admin') redrawPage = mountAdmin(main, context);
+  else if (path === '/staff/court') redrawPage = mountCourtInbox(main, context, new URLSearchParams(location.search));
+  else if (courtRequestMatch?.[1]) redrawPage = mountCourtRequest(main, context, courtRequestMatch[1]);
   else return show(replace('/staff/cases'), client, go);
   return () => {
     drawShell();
@@ -103,12 +108,15 @@ export function loginReturningTo(path: string): string {
   return path.startsWith('/staff/') ? `/staff/login?next=${encodeURIComponent(path)}` : '/staff/login';
 }
 
-/** Where sign-in leads: the page it interrupted when that is a staff page, else the cases. */
-export function afterSignIn(search: string): string {
+/**
+ * Where sign-in leads: the page it interrupted when that is a staff page, else a court
+ * user's inbox or everyone else's cases.
+ */
+export function afterSignIn(search: string, role?: StaffMember['role']): string {
   const next = new URLSearchParams(search).get('next') ?? '';
   // Only a path of this app: never another site, never the sign-in pages again.
   const own = /^\/staff\/[^/]/.test(next) && !/^\/staff\/(login|setup)\b/.test(next);
-  return own ? next : '/staff/cases';
+  return own ? next : role === 'court' ? '/staff/court' : '/staff/cases';
 }
 
 function replace(path: string): HTMLElement {
@@ -141,6 +149,17 @@ function staffBar(context: PageContext): HTMLElement {
         go('/staff/cases');
       },
     }),
+    me.role === 'court'
+      ? h('a', {
+          href: '/staff/court',
+          'data-testid': 'nav-court',
+          text: t('court.nav'),
+          onclick: (event: Event) => {
+            event.preventDefault();
+            go('/staff/court');
+          },
+        })
+      : null,
     me.role === 'administrator'
       ? h('a', {
           href: '/staff/admin',
@@ -200,7 +219,7 @@ function signInPage(root: HTMLElement, client: StaffClient, go: (path: string) =
             ? client.setup(values.username.trim(), values.displayName.trim(), values.password)
             : client.login(values.username.trim(), values.password);
           attempt
-            .then(() => go(afterSignIn(location.search)))
+            .then((signedIn) => go(afterSignIn(location.search, signedIn.role)))
             .catch((error: unknown) => {
               busy = false;
               fields = error instanceof ApiError ? problemsOf(error) : {};
