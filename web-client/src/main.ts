@@ -20,6 +20,8 @@ import { mountApply } from './screens/apply';
 import { mountHome } from './screens/home';
 import { mountTrack } from './screens/track';
 import { mountVerify } from './verify/page';
+import { mountPartyCase } from './confirmation/party-page';
+import { AgreementApi, tokenCall } from './agreement/api';
 import { mountStaff } from './staff/app';
 import { installTestHook } from './test-hook';
 
@@ -133,6 +135,16 @@ async function enter(token: string, claims: TokenClaims, api: RoomApi, stream: M
     view.dispose();
     for (const track of stream?.getTracks() ?? []) track.stop();
     showMessage(endScreen(reason, message, claims, reload));
+    // A party whose agreement is in force is offered its page: the PDF and the application for
+    // judicial confirmation (asked after the goodbye is up, so a slow answer delays nothing).
+    if (claims.role === 'party' && claims.case && (reason === 'ended' || reason === 'left')) {
+      void new AgreementApi(tokenCall(token))
+        .ofRoom()
+        .then((agreement) => {
+          if (agreement?.status === 'in_force') showMessage(endScreen(reason, message, claims, reload, token));
+        })
+        .catch(() => undefined);
+    }
   });
 }
 
@@ -144,4 +156,5 @@ else if (location.pathname === '/apply') rerender = mountApply(root);
 else if (location.pathname === '/track') rerender = mountTrack(root, location.search);
 else if (location.pathname === '/staff' || location.pathname.startsWith('/staff/')) rerender = mountStaff(root);
 else if (location.pathname.startsWith('/v/')) rerender = mountVerify(root, location.pathname);
+else if (location.pathname === '/case') rerender = mountPartyCase(root);
 else start();

@@ -10,6 +10,8 @@ import type { Room } from '../room/room';
 import { h } from '../screens/dom';
 import type { ServerMessage } from '../signal/messages';
 import { mountSigning } from '../signing';
+import { ConfirmationApi } from '../confirmation/api';
+import { ApplyFlow } from '../confirmation/apply-flow';
 import { browserClient, type CaseDetail, type StaffClient } from '../staff/api';
 import { type Agreement, AgreementApi, errorStatus, staffCall, tokenCall } from './api';
 import { createForm } from './create';
@@ -36,6 +38,7 @@ export class AgreementPanel {
   private workspace: AgreementWorkspace | null = null;
   private live: LiveView | null = null;
   private unmountSigning: (() => void) | null = null;
+  private confirmation: ApplyFlow | null = null;
   private signingContext: { agreement: Agreement } | null = null;
   private readonly offs: (() => void)[] = [];
   private readonly caseId: string | null;
@@ -106,11 +109,13 @@ export class AgreementPanel {
     if (this.workspace) this.workspace.render();
     else if (this.live) this.live.render();
     else this.onAgreement(this.model.agreement);
+    this.confirmation?.render();
   }
 
   dispose(): void {
     for (const off of this.offs.splice(0)) off();
     this.unmountSigning?.();
+    this.confirmation?.dispose();
     this.workspace?.dispose();
     this.live?.dispose();
     this.model.dispose();
@@ -154,6 +159,7 @@ export class AgreementPanel {
       case 'agreement_changed':
         if (!this.isOpen) this.unseen = true;
         void this.refresh().then(() => this.onChange());
+        void this.confirmation?.refresh();
         return;
       case 'draft_typing':
         if (agreement && message.agreement_id === agreement.id && message.participant_id !== this.room.self?.id) {
@@ -215,6 +221,7 @@ export class AgreementPanel {
       this.content.replaceChildren(this.live.el);
     }
     this.mountSigning(agreement);
+    this.mountConfirmation(agreement);
   }
 
   /** W2's signing flow, once there is a final text to sign. */
@@ -244,6 +251,15 @@ export class AgreementPanel {
     };
     this.signingContext = context;
     this.unmountSigning = mountSigning(this.signingSlot, context);
+  }
+
+  /** W1's application for judicial confirmation, under the signing once the agreement is in force. */
+  private mountConfirmation(agreement: Agreement): void {
+    if (agreement.status !== 'in_force' || this.confirmation) return;
+    const api = this.room.moderator ? ConfirmationApi.forStaff(this.staff) : ConfirmationApi.forToken(this.token);
+    this.confirmation = new ApplyFlow({ api, agreementId: agreement.id, phone: this.el.classList.contains('phone') });
+    this.signingSlot.append(this.confirmation.el);
+    void this.confirmation.refresh();
   }
 
   /** The mediator's "起草协议", with the case's category from the staff API. */

@@ -23,7 +23,12 @@ const END_MESSAGES: Record<EndReason, { body: MessageKey; rejoin: boolean }> = {
   unsupported: { body: 'device.unsupported.body', rejoin: false },
 };
 
-export function endScreen(reason: EndReason, detail: string | undefined, claims: TokenClaims | null, rejoin: () => void): MessageScreen {
+/**
+ * `caseToken` is given once the party's agreement is known to be in force: the screen then
+ * links to the party's case page (`/case#token=…`, the same token) to apply for judicial
+ * confirmation.
+ */
+export function endScreen(reason: EndReason, detail: string | undefined, claims: TokenClaims | null, rejoin: () => void, caseToken?: string): MessageScreen {
   const end = END_MESSAGES[reason];
   const action = end.rejoin ? { label: 'room.leftRejoin' as const, run: rejoin } : undefined;
   // The mediator of a case session goes back to the desk: the case, and what this session
@@ -41,5 +46,8 @@ export function endScreen(reason: EndReason, detail: string | undefined, claims:
       links,
     };
   }
-  return { title: 'app.title', body: end.body, detail, action };
+  const links: MessageScreen['links'] = caseToken
+    ? [{ label: 'confirm.end.toCase', href: `/case#token=${encodeURIComponent(caseToken)}`, testId: 'end-to-confirmation' }]
+    : undefined;
+  return { title: 'app.title', body: end.body, detail, action, links };
 }

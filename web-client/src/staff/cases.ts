@@ -1,6 +1,8 @@
 // The case list (filters, search, more pages) and the form that registers a case with its
 // parties.
 
+import { statusBadge } from '../confirmation/status-badge';
+import type { ConfirmationBadge } from '../confirmation/types';
 import { type MessageKey, t } from '../i18n';
 import { CATEGORIES } from '../intake/form';
 import { h } from '../screens/dom';
@@ -131,7 +133,7 @@ export function mountCaseList(main: HTMLElement, context: PageContext, filters: 
         h('td', { text: c.title }),
         h('td', {}, [h('span', { class: `risk risk-${c.risk}`, text: t(`risk.${c.risk}` as MessageKey) })]),
         h('td', { text: t(`category.${c.category}` as MessageKey) }),
-        h('td', { text: t(`status.${c.status}` as MessageKey) }),
+        h('td', {}, [t(`status.${c.status}` as MessageKey), statusBadge((c as Case & { confirmation?: ConfirmationBadge | null }).confirmation)]),
         h('td', { text: formatChinaTime(c.created_at) }),
       ]),
     );

@@ -4,6 +4,7 @@
 
 import QRCode from 'qrcode';
 import { agreementSection } from '../agreement/case-section';
+import { confirmationSection } from '../confirmation/case-section';
 import { type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import {
@@ -83,6 +84,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
   const worker = context.me.role !== 'court';
   // Made once: its editor and what is typed there outlive the page's redraws.
   const agreement = agreementSection(context, caseId);
+  const confirmation = confirmationSection(context, caseId);
 
   const reload = async () => {
     try {
@@ -162,6 +164,7 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
         partiesSection(detail),
         sessionsSection(detail),
         agreementPart(detail),
+        confirmationPart(detail),
         recordingsSection(state.recordings, context.go),
         evidenceSection(detail),
         auditSection(),
@@ -551,6 +554,11 @@ export function mountCaseDetail(main: HTMLElement, context: PageContext, caseId:
   const agreementPart = (detail: CaseDetail) => {
     agreement.update(detail);
     return agreement.el;
+  };
+
+  const confirmationPart = (detail: CaseDetail) => {
+    confirmation.update(detail);
+    return confirmation.el;
   };
 
   const auditSection = () =>
