@@ -9,7 +9,10 @@ import { applicantText, courtBasisText, courtName, formatTime, timeline, windowT
 
 export function windowBlock(view: ConfirmationView): HTMLElement | null {
   const window = view.window;
-  if (!window) return null;
+  // Once the request went to the court the 30 days no longer matter; a window that closed
+  // before submission still says why nothing can be sent.
+  const submitted = view.status !== null && view.status !== 'applying';
+  if (!window || submitted) return null;
   const tone = windowTone(window);
   const warning = windowWarning(window);
   return h('div', { class: `cf-window cf-${tone}`, 'data-testid': 'confirm-window', 'data-tone': tone, role: tone === 'ok' ? undefined : 'status' }, [

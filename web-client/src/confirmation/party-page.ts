@@ -4,7 +4,7 @@
 // link gets the same message as /join.
 
 import { type Agreement, AgreementApi, errorStatus, tokenCall } from '../agreement/api';
-import { fingerprint, formatDate } from '../agreement/format';
+import { fingerprint } from '../agreement/format';
 import { statusText } from '../agreement/status';
 import { t } from '../i18n';
 import { checkLink, type LinkProblem, tokenFromLocation } from '../link';
@@ -124,7 +124,6 @@ function agreementCard(agreement: Agreement, openPdf: () => void): HTMLElement[]
   return [
     h('div', { class: 'cf-agreement', 'data-testid': 'party-agreement' }, [
       h('p', {}, [h('strong', { class: `ag-status ${agreement.status}`, 'data-testid': 'party-agreement-status', text: statusText(agreement) })]),
-      agreement.effective_at ? h('p', { class: 'cf-muted', text: t('confirm.page.effective', { date: formatDate(agreement.effective_at) }) }) : null,
       final ? h('p', { class: 'cf-muted cf-small', text: t('confirm.page.version', { n: String(final.version), hash: fingerprint(final.text_sha256) }) }) : null,
       agreement.pdf_url ? h('button', { type: 'button', class: 'secondary cf-wide', 'data-testid': 'party-agreement-pdf', text: t('confirm.page.pdf'), onclick: openPdf }) : null,
     ]),

@@ -88,7 +88,6 @@ export const confirmationEn: Record<keyof typeof confirmationZh, string> = {
   'confirm.page.title': 'The agreement and judicial confirmation',
   'confirm.page.noAgreement': 'This case has no agreement yet.',
   'confirm.page.notInForce': 'Once the agreement is in force (signed by everyone and sealed by the organisation), you can apply for judicial confirmation here.',
-  'confirm.page.effective': 'In force since {date}',
   'confirm.page.version': 'Version {n} · text fingerprint {hash}',
   'confirm.page.pdf': 'View the agreement (PDF)',
   'confirm.end.toCase': 'See the agreement and apply for judicial confirmation',

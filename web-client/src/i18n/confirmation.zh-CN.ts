@@ -87,7 +87,6 @@ export const confirmationZh = {
   'confirm.page.title': '调解协议与司法确认',
   'confirm.page.noAgreement': '本案还没有调解协议。',
   'confirm.page.notInForce': '协议生效（各方签署并加盖调解组织印章）后，可在这里申请司法确认。',
-  'confirm.page.effective': '生效日期：{date}',
   'confirm.page.version': '第{n}版 · 文本指纹 {hash}',
   'confirm.page.pdf': '查看协议（PDF）',
   'confirm.end.toCase': '查看协议与申请司法确认',
