@@ -171,7 +171,8 @@ export function confirmationSection(context: PageContext, caseId: string, now: (
     const id = agreementId;
     const current = view;
     const requestId = current.request_id;
-    const mayChange = mediator() && current.court.may_change;
+    // Before submission only; the server says so too (`may_change`), this keeps a stale flag from offering it.
+    const mayChange = mediator() && current.court.may_change && (current.status === null || current.status === 'applying');
     const delivery = deliveryText(current);
     const files = requestId
       ? [
