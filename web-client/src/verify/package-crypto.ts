@@ -3,10 +3,17 @@
 // check answers false on a malformed key or signature rather than throwing: to the report a
 // signature that cannot be read is a signature that does not verify.
 
-/** The bytes of standard base64 (surrounding whitespace allowed), or null when it is not that. */
+const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * The bytes of standard, padded base64, or null when `text` is not exactly that: the server
+ * decodes with the `base64` crate's STANDARD engine, which refuses what `atob` forgives
+ * (whitespace, missing padding), and both sides must call the same bytes a valid key.
+ */
 export function fromBase64(text: string): Uint8Array | null {
+  if (!CANONICAL_BASE64.test(text)) return null;
   try {
-    const binary = atob(text.trim());
+    const binary = atob(text);
     const bytes = new Uint8Array(binary.length);
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     return bytes;
@@ -29,7 +36,10 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /** Whether WebCrypto here knows Ed25519; learnt on first use. */
 let webCryptoEd25519: boolean | null = null;
 
-/** Whether `signatureB64` is the Ed25519 signature of `message` by the 32-byte key `publicKeyB64`. */
+/**
+ * Whether `signatureB64` is the Ed25519 signature of `message` by the 32-byte key
+ * `publicKeyB64`; neither is trimmed, as the server's verify_seal does not trim them.
+ */
 export async function ed25519Verifies(publicKeyB64: unknown, signatureB64: unknown, message: Uint8Array): Promise<boolean> {
   if (typeof publicKeyB64 !== 'string' || typeof signatureB64 !== 'string') return false;
   const publicKey = fromBase64(publicKeyB64);
@@ -71,8 +81,9 @@ export async function ed25519Verifies(publicKeyB64: unknown, signatureB64: unkno
  */
 export async function p256Verifies(spkiB64: unknown, signatureB64: unknown, message: Uint8Array): Promise<boolean> {
   if (typeof spkiB64 !== 'string' || typeof signatureB64 !== 'string') return false;
-  const spki = fromBase64(spkiB64);
-  const signature = fromBase64(signatureB64);
+  // The server trims both before decoding (agreements/signing.rs, verify_device_signature).
+  const spki = fromBase64(spkiB64.trim());
+  const signature = fromBase64(signatureB64.trim());
   if (!spki || !signature || signature.length !== 64) return false;
   try {
     const key = await crypto.subtle.importKey('spki', buffer(spki), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
@@ -80,4 +91,19 @@ export async function p256Verifies(spkiB64: unknown, signatureB64: unknown, mess
   } catch {
     return false;
   }
+}
+
+/** A platform key's id: the first 16 hex digits of the SHA-256 of its 32 bytes. */
+export async function keyIdOf(publicKey: Uint8Array): Promise<string> {
+  return (await sha256Hex(publicKey)).slice(0, 16);
+}
+
+/** A 32-byte Ed25519 key in base64 (surrounding whitespace allowed), or null. */
+export function decodeKey(b64: string): Uint8Array | null {
+  const key = fromBase64(b64.trim());
+  return key && key.length === 32 ? key : null;
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

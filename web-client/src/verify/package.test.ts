@@ -4,7 +4,7 @@
 
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { auditEntryHash, verifyPackage } from './package';
+import { UnreadablePackage, auditEntryHash, parsePayload, verifyPackage } from './package';
 import { sha256Hex } from './package-crypto';
 import { serdeJson } from './serde-json';
 
@@ -13,9 +13,11 @@ const b64 = (bytes: ArrayBuffer | Uint8Array) => btoa(String.fromCharCode(...new
 
 async function ed25519Key() {
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const publicKey = b64(await crypto.subtle.exportKey('raw', pair.publicKey));
+  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+  const publicKey = b64(raw);
+  const keyId = (await sha256Hex(raw)).slice(0, 16);
   const sign = async (bytes: Uint8Array) => b64(await crypto.subtle.sign({ name: 'Ed25519' }, pair.privateKey, bytes.slice()));
-  return { publicKey, sign };
+  return { publicKey, keyId, sign };
 }
 
 type Files = Record<string, Uint8Array>;
@@ -57,7 +59,7 @@ async function build(): Promise<Built> {
     'agreement/agreement.txt': text,
     [`signatures/01-PT_a/payload.json`]: payload,
     [`signatures/01-PT_a/signature.json`]: enc.encode(
-      JSON.stringify({ signer: 'PT_a', role: 'party', public_key_spki_b64: b64(await crypto.subtle.exportKey('spki', phone.publicKey)), signature_b64: signature }),
+      JSON.stringify({ signer: 'PT_a', role: 'party', name: '张三', signed_at: 5, identity: null, free_will: null, public_key_spki_b64: b64(await crypto.subtle.exportKey('spki', phone.publicKey)), signature_b64: signature }),
     ),
     'seal/statement.json': statement,
     'seal/seal.json': enc.encode(
@@ -72,9 +74,12 @@ async function build(): Promise<Built> {
         effective_at: 6,
       }),
     ),
+    'organisation/organisation.json': enc.encode(JSON.stringify({ name: '调委会', seal_public_keys: [seal.publicKey] })),
     'audit/audit.json': enc.encode(JSON.stringify(audit)),
     'recordings/RC_1/manifest.json': recordingManifest,
-    'recordings/RC_1/manifest.sig': enc.encode(JSON.stringify({ key_id: 'pk', algorithm: 'Ed25519', public_key: platform.publicKey, signature: await platform.sign(recordingManifest) })),
+    'recordings/RC_1/manifest.sig': enc.encode(
+      JSON.stringify({ key_id: platform.keyId, algorithm: 'Ed25519', public_key: platform.publicKey, signature: await platform.sign(recordingManifest) }),
+    ),
   };
   return { files, platform };
 }
@@ -88,6 +93,9 @@ async function pack(built: Built, options: { unlisted?: string[]; manifestKey?: 
     JSON.stringify({
       format: 'accord-confirmation-package/1',
       request_id: 'CR_1',
+      case: { id: 'CA_1', number: 'TJ-1', title: '邻里纠纷', category: 'neighbours' },
+      court: '某区人民法院',
+      created_at: 9,
       agreement: { id: 'AG_1', version: 2, text_sha256: await sha256Hex(built.files['agreement/agreement.txt']), effective_at: 6, text_path: 'agreement/agreement.txt' },
       files: await Promise.all(listed.map(async (path) => ({ path, sha256: await sha256Hex(built.files[path]), size: built.files[path].length, kind: 'x' }))),
       signatures: [{ dir: 'signatures/01-PT_a', signer: 'PT_a', role: 'party', text_sha256: await sha256Hex(built.files['agreement/agreement.txt']), version: 2 }],
@@ -97,11 +105,14 @@ async function pack(built: Built, options: { unlisted?: string[]; manifestKey?: 
     }),
   );
   const key = options.manifestKey ?? built.platform;
-  const sig = enc.encode(JSON.stringify({ algorithm: 'Ed25519', key_id: 'pk', public_key: built.platform.publicKey, signature: await key.sign(manifest) }));
+  const sig = enc.encode(
+    JSON.stringify({ algorithm: 'Ed25519', key_id: built.platform.keyId, public_key: built.platform.publicKey, signature: await key.sign(manifest) }),
+  );
   return zipSync({ 'manifest.json': manifest, 'manifest.sig.json': sig, ...built.files });
 }
 
-const codes = (report: { problems: { code: string; path: string }[] }) => report.problems.map((p) => `${p.code} ${p.path}`);
+/** The distinct (code, path) pairs, in order: what the browser test compares with the CLI. */
+const codes = (report: { problems: { code: string; path: string }[] }) => [...new Set(report.problems.map((p) => `${p.code} ${p.path}`))];
 
 describe('verifyPackage', () => {
   it('passes an untouched package, every check ok', async () => {
@@ -116,7 +127,8 @@ describe('verifyPackage', () => {
     const built = await build();
     const bytes = await pack(built);
     expect((await verifyPackage(bytes, [built.platform.publicKey])).ok).toBe(true);
-    expect(codes(await verifyPackage(bytes, ['AAAA']))).toEqual(['manifest_signature manifest.sig.json']);
+    // The platform key signs the manifest and countersigns the seal: an untrusted one fails both.
+    expect(codes(await verifyPackage(bytes, ['AAAA']))).toEqual(['manifest_signature manifest.sig.json', 'seal_invalid seal/seal.json']);
   });
 
   it('names a file changed by one byte as file_hash', async () => {
@@ -140,7 +152,8 @@ describe('verifyPackage', () => {
   it('names a manifest signed by another key as manifest_signature', async () => {
     const built = await build();
     const report = await verifyPackage(await pack(built, { manifestKey: await ed25519Key() }));
-    expect(codes(report)).toEqual(['manifest_signature manifest.sig.json']);
+    expect(codes(report)).toEqual(['manifest_signature manifest.json']);
+    expect(report.checks.filter((c) => !c.ok).map((c) => c.what)).toEqual(['manifest_signature']);
   });
 
   it('names a rewritten audit entry as audit_chain', async () => {
@@ -148,7 +161,19 @@ describe('verifyPackage', () => {
     const audit = JSON.parse(new TextDecoder().decode(built.files['audit/audit.json'])) as { detail: string }[];
     audit[0].detail = 'rewritten';
     built.files['audit/audit.json'] = enc.encode(JSON.stringify(audit));
-    expect(codes(await verifyPackage(await pack(built)))).toEqual(['audit_chain audit/audit.json']);
+    const report = await verifyPackage(await pack(built));
+    expect(codes(report)).toEqual(['audit_chain audit/audit.json']);
+    expect(report.problems.map((p) => p.message_en)).toEqual(["audit entry 7's hash does not recompute: it was changed"]);
+  });
+
+  it('names an entry that does not link to the one before it as audit_chain', async () => {
+    const built = await build();
+    const audit = JSON.parse(new TextDecoder().decode(built.files['audit/audit.json'])) as { seq: number; at: number; actor: string; action: string; subject: string; detail: string; prev_hash: string; hash: string }[];
+    audit[1].prev_hash = 'f'.repeat(64);
+    audit[1].hash = await auditEntryHash(audit[1]);
+    built.files['audit/audit.json'] = enc.encode(JSON.stringify(audit));
+    const report = await verifyPackage(await pack(built));
+    expect(report.problems.map((p) => p.message_en)).toEqual(['audit entry 8 does not chain to the one before']);
   });
 
   it('names a payload for another version as signature_mismatch and its bad signature as signature_invalid', async () => {
@@ -158,6 +183,12 @@ describe('verifyPackage', () => {
       'signature_invalid signatures/01-PT_a/signature.json',
       'signature_mismatch signatures/01-PT_a/payload.json',
     ]);
+  });
+
+  it('names a signature folder the manifest does not name as signature_mismatch', async () => {
+    const built = await build();
+    built.files['signatures/02-PT_b/payload.json'] = enc.encode('{}');
+    expect(codes(await verifyPackage(await pack(built)))).toEqual(['signature_mismatch signatures/02-PT_b/payload.json']);
   });
 
   it('names a statement the seal did not sign as seal_invalid', async () => {
@@ -172,8 +203,39 @@ describe('verifyPackage', () => {
     expect(codes(await verifyPackage(await pack(built)))).toEqual(['recording_manifest recordings/RC_1/manifest.json']);
   });
 
-  it('refuses bytes that are not a ZIP', async () => {
-    await expect(verifyPackage(enc.encode('not a zip'))).rejects.toThrow(/ZIP|manifest/);
+  it('names a seal key that is not the organisation’s as seal_invalid', async () => {
+    const built = await build();
+    built.files['organisation/organisation.json'] = enc.encode('{"seal_public_keys":[]}');
+    expect(codes(await verifyPackage(await pack(built)))).toEqual(['seal_invalid seal/seal.json']);
+  });
+
+  it('names a missing agreement text as missing and as a text hash failure', async () => {
+    const built = await build();
+    const bytes = await pack(built);
+    const { unzipSync } = await import('fflate');
+    const files = unzipSync(bytes);
+    delete files['agreement/agreement.txt'];
+    expect(codes(await verifyPackage(zipSync(files)))).toEqual(['file_missing agreement/agreement.txt', 'text_hash agreement/agreement.txt']);
+  });
+
+  it('reports an unparsable manifest and stops there', async () => {
+    const built = await build();
+    const { unzipSync } = await import('fflate');
+    const files = unzipSync(await pack(built));
+    files['manifest.json'] = enc.encode('{"files":"no"}');
+    expect(codes(await verifyPackage(zipSync(files)))).toEqual(['manifest_signature manifest.json']);
+  });
+
+  it('refuses bytes that are not a ZIP, or a ZIP without a manifest', async () => {
+    await expect(verifyPackage(enc.encode('not a zip'))).rejects.toThrow(UnreadablePackage);
+    await expect(verifyPackage(zipSync({ 'a.txt': enc.encode('a') }))).rejects.toThrow(UnreadablePackage);
+  });
+
+  it('reads a payload only in the exact form the server issued it', () => {
+    const payload = '{"case":"CA_1","version":2,"text_sha256":"ab","signer":"PT_a","time":1,"nonce":"n"}';
+    expect(parsePayload(payload)?.signer).toBe('PT_a');
+    expect(parsePayload(payload.replace(',"version"', ', "version"'))).toBeNull();
+    expect(parsePayload('{"version":2,"case":"CA_1","text_sha256":"ab","signer":"PT_a","time":1,"nonce":"n"}')).toBeNull();
   });
 });
 

@@ -1,15 +1,14 @@
-// Checking a confirmation package (确认材料包) in the browser: the same checks, problem codes
-// and paths as `accord verify PACKAGE.zip` (cases::confirmation::package::verify), so a court
-// clerk can check a package offline on any computer and a test can feed one tampered package
-// to both and compare. Nothing leaves the page.
+// Checking a confirmation package (确认材料包) in the browser: the same checks, problem codes,
+// paths and words as `accord verify PACKAGE.zip` (cases/src/confirmation/package/verify.rs),
+// so a court clerk can check a package on any computer and a test can feed one tampered
+// package to both and compare. Nothing leaves the page.
 //
-// The order of the checks: the manifest's signature (is this list of files the platform's?),
-// then each file against the list, then what the files say (the agreement text's hash, each
-// signer's signature over its payload, the seal over the statement, the audit chain, each
-// recording manifest's signature).
+// Every check runs even after one fails, so everything wrong is shown at once; a file that
+// does not parse is a problem of that file. Only bytes that are no package at all (not a
+// ZIP, no manifest.json) throw UnreadablePackage — the CLI's exit code 2.
 
-import { ed25519Verifies, fromBase64, p256Verifies, sha256Hex } from './package-crypto';
-import { serdeJson } from './serde-json';
+import { decodeKey, ed25519Verifies, fromBase64, keyIdOf, p256Verifies, sameBytes, sha256Hex } from './package-crypto';
+import { serdeJson, serdeString } from './serde-json';
 import { type PackageFiles, UnreadablePackage, readZip } from './zip';
 
 export { UnreadablePackage } from './zip';
@@ -35,8 +34,9 @@ export interface PackageProblem {
   message_en: string;
 }
 
-/** The checks, in the order they run; each is ok when it found no problem. */
-export type CheckName = 'manifest_signature' | 'files' | 'text_hash' | 'signatures' | 'seal' | 'audit_chain' | 'recordings';
+/** The checks, in the order they run and report; each is ok when it found no problem. */
+export const CHECK_NAMES = ['manifest_signature', 'files', 'agreement_text', 'signatures', 'seal', 'audit_chain', 'recordings'] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
 
 export interface PackageCheck {
   what: CheckName;
@@ -50,302 +50,422 @@ export interface PackageReport {
 }
 
 const MANIFEST = 'manifest.json';
-const MANIFEST_SIG = 'manifest.sig.json';
+const MANIFEST_SIGNATURE = 'manifest.sig.json';
 const STATEMENT = 'seal/statement.json';
 const AUDIT = 'audit/audit.json';
+const RECORDING_SIGNATURE = 'manifest.sig';
 
-const CHECK_OF: Record<ProblemCode, CheckName> = {
-  manifest_signature: 'manifest_signature',
-  file_missing: 'files',
-  file_unlisted: 'files',
-  file_hash: 'files',
-  text_hash: 'text_hash',
-  signature_invalid: 'signatures',
-  signature_mismatch: 'signatures',
-  seal_invalid: 'seal',
-  audit_chain: 'audit_chain',
-  recording_manifest: 'recordings',
-};
+/** Problems as they are found, each said once, and the checks they fail. */
+class Findings {
+  readonly problems: PackageProblem[] = [];
+  private readonly failed = new Set<CheckName>();
 
-const WORDS: Record<ProblemCode, { zh: string; en: string }> = {
-  manifest_signature: { zh: '清单签名无效或签名密钥不受信任', en: 'the manifest signature does not verify, or its key is not trusted' },
-  file_missing: { zh: '清单列出的文件不在材料包中', en: 'a file the manifest lists is missing' },
-  file_unlisted: { zh: '材料包中有清单未列出的文件', en: 'the package holds a file the manifest does not list' },
-  file_hash: { zh: '文件内容与清单记载的哈希值或大小不符（文件被改动）', en: 'the file differs from the hash or size the manifest records (it was altered)' },
-  text_hash: { zh: '协议文本的哈希值与协议记载的不符', en: 'the agreement text does not hash to the agreement’s recorded hash' },
-  signature_invalid: { zh: '签名人的电子签名验证失败', en: 'a signer’s signature does not verify' },
-  signature_mismatch: { zh: '签名与本协议不符（签名人不符，或签署的是其他版本）', en: 'a signature is not for this agreement (another signer, or an outdated version)' },
-  seal_invalid: { zh: '调解组织印章或平台加签验证失败，或印章声明与签名不符', en: 'the organisation seal or the platform countersignature fails, or the seal statement does not match the signatures' },
-  audit_chain: { zh: '操作日志的哈希链断裂（日志被改动）', en: 'the audit trail’s hash chain is broken (an entry was altered)' },
-  recording_manifest: { zh: '录像清单的签名验证失败', en: 'a recording manifest’s signature does not verify' },
-};
+  add(check: CheckName, code: ProblemCode, path: string, zh: string, en: string): void {
+    this.failed.add(check);
+    // The same problem found twice (two checks reading one file) is said once.
+    if (this.problems.some((p) => p.code === code && p.path === path && p.message_zh === zh)) return;
+    this.problems.push({ code, path, message_zh: zh, message_en: en });
+  }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  report(): PackageReport {
+    return {
+      ok: this.problems.length === 0,
+      problems: this.problems,
+      checks: CHECK_NAMES.map((what) => ({ what, ok: !this.failed.has(what) })),
+    };
+  }
 }
 
-const utf8 = new TextDecoder('utf-8');
+// Reading JSON the way serde reads the server's structs: a field of the wrong type makes
+// the whole file unparsable, as it does there.
+type Json = Record<string, unknown>;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+
+function text(bytes: Uint8Array | undefined): string | null {
+  if (!bytes) return null;
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
 
 function parseJson(bytes: Uint8Array | undefined): unknown {
-  if (!bytes) return undefined;
+  const source = text(bytes);
+  if (source === null) return undefined;
   try {
-    return JSON.parse(utf8.decode(bytes)) as unknown;
+    return JSON.parse(source) as unknown;
   } catch {
     return undefined;
   }
 }
 
-/** Problems gathered once each (a code and a path say it all). */
-class Findings {
-  readonly problems: PackageProblem[] = [];
-  private readonly seen = new Set<string>();
-
-  add(code: ProblemCode, path: string): void {
-    const key = `${code}\u0000${path}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    const words = WORDS[code];
-    this.problems.push({ code, path, message_zh: `${path}：${words.zh}`, message_en: `${path}: ${words.en}` });
-  }
-
-  has(code: ProblemCode, path: string): boolean {
-    return this.seen.has(`${code}\u0000${path}`);
-  }
+/** An object whose listed fields all pass their checks (`?` marks a field that may be null or absent). */
+function shaped(value: unknown, fields: Record<string, (v: unknown) => boolean>): value is Json {
+  if (!isObject(value)) return false;
+  return Object.entries(fields).every(([name, ok]) =>
+    name.endsWith('?') ? value[name.slice(0, -1)] == null || ok(value[name.slice(0, -1)]) : ok(value[name]),
+  );
 }
+
+const arrayOf = (ok: (v: unknown) => boolean) => (v: unknown) => Array.isArray(v) && v.every(ok);
+const isU64 = (v: unknown) => isInt(v) && (v as number) >= 0;
 
 interface ManifestFile {
   path: string;
   sha256: string;
   size: number;
 }
-
-interface ManifestSignatureRef {
+interface ManifestSignature {
   dir: string;
   signer: string;
-  text_sha256: unknown;
-  version: unknown;
+  text_sha256: string;
+  version: number;
 }
-
 interface Manifest {
+  caseId: string;
   files: ManifestFile[];
-  signatures: ManifestSignatureRef[];
-  textSha256: string;
-  version: unknown;
-  textPath: string;
+  signatures: ManifestSignature[];
+  agreement: { text_sha256: string; version: number; text_path: string };
   sealPath: string;
 }
 
-/** The manifest's parts this check relies on; a package without them cannot be checked at all. */
-function readManifest(files: PackageFiles): Manifest {
-  const raw = parseJson(files.get(MANIFEST));
-  if (!isObject(raw) || !Array.isArray(raw.files) || !isObject(raw.agreement)) {
-    throw new UnreadablePackage('the package has no readable manifest.json');
-  }
-  const listed = raw.files.filter(isObject).map((f) => ({
-    path: String(f.path ?? ''),
-    sha256: String(f.sha256 ?? ''),
-    size: typeof f.size === 'number' ? f.size : -1,
-  }));
-  const signatures = (Array.isArray(raw.signatures) ? raw.signatures : []).filter(isObject).map((s) => ({
-    dir: String(s.dir ?? ''),
-    signer: String(s.signer ?? ''),
-    text_sha256: s.text_sha256,
-    version: s.version,
-  }));
-  const agreement = raw.agreement;
-  const seal = isObject(raw.seal) ? raw.seal : {};
+const isManifestFile = (v: unknown) => shaped(v, { path: isString, sha256: isString, size: isU64, kind: isString });
+const isManifestSignature = (v: unknown) => shaped(v, { dir: isString, signer: isString, role: isString, text_sha256: isString, version: isInt });
+const isIndexRow = (v: unknown) =>
+  shaped(v, { item: isString, label: isString, required: (b) => typeof b === 'boolean', present: (b) => typeof b === 'boolean', files: arrayOf(isString), note: isString });
+
+function readManifest(bytes: Uint8Array): Manifest | null {
+  const raw = parseJson(bytes);
+  const ok = shaped(raw, {
+    format: isString,
+    request_id: isString,
+    case: (c) => shaped(c, { id: isString, number: isString, title: isString, category: isString }),
+    court: isString,
+    created_at: isInt,
+    agreement: (a) => shaped(a, { id: isString, version: isInt, text_sha256: isString, effective_at: isInt, text_path: isString }),
+    files: arrayOf(isManifestFile),
+    signatures: arrayOf(isManifestSignature),
+    seal: (s) => shaped(s, { path: isString }),
+    index: arrayOf(isIndexRow),
+    platform_key_id: isString,
+  });
+  if (!ok) return null;
+  const agreement = raw.agreement as Manifest['agreement'];
   return {
-    files: listed,
-    signatures,
-    textSha256: String(agreement.text_sha256 ?? ''),
-    version: agreement.version,
-    textPath: typeof agreement.text_path === 'string' ? agreement.text_path : 'agreement/agreement.txt',
-    sealPath: typeof seal.path === 'string' ? seal.path : 'seal/seal.json',
+    caseId: (raw.case as Json).id as string,
+    files: raw.files as ManifestFile[],
+    signatures: raw.signatures as ManifestSignature[],
+    agreement,
+    sealPath: (raw.seal as Json).path as string,
   };
 }
 
 /**
- * Checks a package's bytes. `trusted`: the platform keys to accept for the manifest signature
- * (base64 public keys or key ids); without it, any key that verifies is accepted and the
- * report shows which one signed. Throws UnreadablePackage when the bytes are not a package.
+ * Checks a package's bytes. `trusted`: the platform's public keys (Ed25519, base64) the
+ * manifest and the seal's countersignature must be signed with; without it the signatures
+ * are checked with the keys the package names, which says nothing of whose they are.
  */
 export async function verifyPackage(bytes: Uint8Array, trusted?: string[]): Promise<PackageReport> {
   const files = readZip(bytes);
-  const manifest = readManifest(files);
-  const findings = new Findings();
-  await checkManifestSignature(files, trusted, findings);
-  await checkFiles(files, manifest, findings);
-  await checkText(files, manifest, findings);
-  const signatureHashes = await checkSignatures(files, manifest, findings);
-  await checkSeal(files, manifest, signatureHashes, findings);
-  await checkAudit(files, findings);
-  await checkRecordings(files, findings);
-  const failed = new Set(findings.problems.map((p) => CHECK_OF[p.code]));
-  const order: CheckName[] = ['manifest_signature', 'files', 'text_hash', 'signatures', 'seal', 'audit_chain', 'recordings'];
-  return {
-    ok: findings.problems.length === 0,
-    problems: findings.problems,
-    checks: order.map((what) => ({ what, ok: !failed.has(what) })),
-  };
+  const manifestBytes = files.get(MANIFEST);
+  if (!manifestBytes) throw new UnreadablePackage('the ZIP has no manifest.json; it is not a confirmation package');
+  const found = new Findings();
+  const trustedKeys = trusted?.map(decodeKey).filter((k): k is Uint8Array => k !== null);
+  await checkManifestSignature(files, manifestBytes, trustedKeys, found);
+  const manifest = readManifest(manifestBytes);
+  if (!manifest) {
+    found.add('manifest_signature', 'manifest_signature', MANIFEST, 'manifest.json 无法解析', 'manifest.json cannot be parsed');
+    return found.report();
+  }
+  await checkFiles(files, manifest, found);
+  await checkText(files, manifest, found);
+  const signatureHashes = await checkSignatures(files, manifest, found);
+  await checkSeal(files, manifest, signatureHashes, trustedKeys, found);
+  await checkAudit(files, found);
+  await checkRecordings(files, found);
+  return found.report();
 }
 
-async function checkManifestSignature(files: PackageFiles, trusted: string[] | undefined, findings: Findings): Promise<void> {
-  const signature = parseJson(files.get(MANIFEST_SIG));
-  const manifestBytes = files.get(MANIFEST) ?? new Uint8Array();
-  if (!isObject(signature) || !(await ed25519Verifies(signature.public_key, signature.signature, manifestBytes))) {
-    findings.add('manifest_signature', MANIFEST_SIG);
+const isSignatureFile = (v: unknown) => shaped(v, { algorithm: isString, key_id: isString, public_key: isString, signature: isString });
+
+async function checkManifestSignature(files: PackageFiles, manifestBytes: Uint8Array, trusted: Uint8Array[] | undefined, found: Findings): Promise<void> {
+  const add = (path: string, zh: string, en: string) => found.add('manifest_signature', 'manifest_signature', path, zh, en);
+  const signature = parseJson(files.get(MANIFEST_SIGNATURE));
+  if (!isSignatureFile(signature)) {
+    add(MANIFEST_SIGNATURE, '清单签名文件缺失或无法解析', "the manifest's signature file is missing or cannot be parsed");
     return;
   }
-  if (trusted && !trusted.some((key) => key.trim() === String(signature.public_key).trim() || key === signature.key_id)) {
-    findings.add('manifest_signature', MANIFEST_SIG);
+  const key = decodeKey(signature.public_key as string);
+  if (!key) {
+    add(MANIFEST_SIGNATURE, '清单签名中的公钥不是 Ed25519 公钥', "the manifest signature's key is not an Ed25519 public key");
+    return;
+  }
+  if (signature.algorithm !== 'Ed25519' || (await keyIdOf(key)) !== signature.key_id) {
+    add(MANIFEST_SIGNATURE, '清单签名的算法或密钥编号与公钥不符', "the manifest signature's algorithm or key id does not match its key");
+  }
+  if (!(await ed25519Verifies(signature.public_key, signature.signature, manifestBytes))) {
+    add(
+      MANIFEST,
+      'manifest.json 与平台签名不符：清单已被改动，或签名无效',
+      "manifest.json does not match the platform's signature: it was changed, or the signature is invalid",
+    );
+  }
+  if (trusted && !trusted.some((k) => sameBytes(k, key))) {
+    const id = String(signature.key_id);
+    add(MANIFEST_SIGNATURE, `清单由不受信任的密钥 ${id} 签名`, `the manifest is signed by key ${id}, which is not trusted`);
   }
 }
 
-async function checkFiles(files: PackageFiles, manifest: Manifest, findings: Findings): Promise<void> {
+async function checkFiles(files: PackageFiles, manifest: Manifest, found: Findings): Promise<void> {
   const listed = new Set<string>();
   for (const file of manifest.files) {
     listed.add(file.path);
     const bytes = files.get(file.path);
     if (!bytes) {
-      findings.add('file_missing', file.path);
-      continue;
+      found.add('files', 'file_missing', file.path, '清单列明的文件缺失', 'listed in the manifest but absent');
+    } else if (bytes.length !== file.size || (await sha256Hex(bytes)) !== file.sha256) {
+      found.add('files', 'file_hash', file.path, '文件内容与清单记载的哈希值不符，已被改动', "its SHA-256 or size differs from the manifest's: it was changed");
     }
-    if (bytes.length !== file.size || (await sha256Hex(bytes)) !== file.sha256.toLowerCase()) findings.add('file_hash', file.path);
   }
-  for (const path of files.keys()) {
-    if (path !== MANIFEST && path !== MANIFEST_SIG && !listed.has(path)) findings.add('file_unlisted', path);
+  for (const path of [...files.keys()].sort()) {
+    if (path !== MANIFEST && path !== MANIFEST_SIGNATURE && !listed.has(path)) {
+      found.add('files', 'file_unlisted', path, '文件未列入清单，系后来加入', 'present but not listed in the manifest: it was added');
+    }
   }
 }
 
-async function checkText(files: PackageFiles, manifest: Manifest, findings: Findings): Promise<void> {
-  const text = files.get(manifest.textPath);
-  // An absent text is already a missing file (or the manifest names none): nothing to hash.
-  if (!text) return;
-  if ((await sha256Hex(text)) !== manifest.textSha256.toLowerCase()) findings.add('text_hash', manifest.textPath);
-}
-
-/** A file the checks need but the package lacks: missing, unless already said. */
-function need(files: PackageFiles, path: string, findings: Findings): Uint8Array | undefined {
+async function checkText(files: PackageFiles, manifest: Manifest, found: Findings): Promise<void> {
+  const path = manifest.agreement.text_path;
   const bytes = files.get(path);
-  if (!bytes) findings.add('file_missing', path);
-  return bytes;
+  if (!bytes || (await sha256Hex(bytes)) !== manifest.agreement.text_sha256) {
+    found.add('agreement_text', 'text_hash', path, '协议文本的 SHA-256 与所签署版本的哈希值不符', "the agreement text's SHA-256 is not that of the version signed");
+  }
+}
+
+interface Payload {
+  case: string;
+  version: number;
+  text_sha256: string;
+  signer: string;
 }
 
 /**
- * Each signer's signature over its payload, and the payload against this agreement. Returns
- * the SHA-256 of each signer's signature bytes, for the seal statement's list.
+ * A signed payload read as the server reads it (Payload::parse): exactly its six fields, in
+ * their order, written compactly — any other spelling is bytes the phone was not issued.
  */
-async function checkSignatures(files: PackageFiles, manifest: Manifest, findings: Findings): Promise<Map<string, string>> {
-  const hashes = new Map<string, string>();
-  for (const entry of manifest.signatures) {
-    const payloadPath = `${entry.dir}/payload.json`;
-    const signaturePath = `${entry.dir}/signature.json`;
-    const payloadBytes = need(files, payloadPath, findings);
-    const signatureBytes = need(files, signaturePath, findings);
-    if (!payloadBytes || !signatureBytes) continue;
-    const payload = parseJson(payloadBytes);
-    const signature = parseJson(signatureBytes);
-    if (!isObject(signature) || !(await p256Verifies(signature.public_key_spki_b64, signature.signature_b64, payloadBytes))) {
-      findings.add('signature_invalid', signaturePath);
+export function parsePayload(source: string): Payload | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(source);
+  } catch {
+    return null;
+  }
+  if (!isObject(value) || Object.keys(value).length !== 6) return null;
+  const { case: caseId, version, text_sha256, signer, time, nonce } = value;
+  if (!isString(caseId) || !isInt(version) || !isString(text_sha256) || !isString(signer) || !isInt(time) || !isString(nonce)) return null;
+  const canonical =
+    `{"case":${serdeString(caseId)},"version":${serdeJson(version)},"text_sha256":${serdeString(text_sha256)},` +
+    `"signer":${serdeString(signer)},"time":${serdeJson(time)},"nonce":${serdeString(nonce)}}`;
+  return canonical === source ? { case: caseId, version, text_sha256, signer } : null;
+}
+
+const isSignerFile = (v: unknown) =>
+  shaped(v, { signer: isString, role: isString, name: isString, public_key_spki_b64: isString, signature_b64: isString, signed_at: isInt });
+
+/** The seal statement's hash of a signature: of its base64 bytes, of its text when not base64. */
+async function signatureSha256(signatureB64: string): Promise<string> {
+  return sha256Hex(fromBase64(signatureB64.trim()) ?? new TextEncoder().encode(signatureB64));
+}
+
+/** Checks each signer's folder; returns each signature's SHA-256 by signer, for the seal. */
+async function checkSignatures(files: PackageFiles, manifest: Manifest, found: Findings): Promise<[string, string][]> {
+  const hashes: [string, string][] = [];
+  for (const listed of manifest.signatures) {
+    const signaturePath = `${listed.dir}/signature.json`;
+    const payloadPath = `${listed.dir}/payload.json`;
+    // The folder is `<NN>-<signer>`: the signer it belongs to, whatever its files say.
+    const folder = listed.dir.split('/').pop() ?? '';
+    const dash = folder.indexOf('-');
+    const dirSigner = dash < 0 ? '' : folder.slice(dash + 1);
+    const payload = text(files.get(payloadPath));
+    const signature = parseJson(files.get(signaturePath));
+    if (payload === null || !isSignerFile(signature)) {
+      found.add('signatures', 'signature_invalid', signaturePath, '签名文件或签名内容缺失、无法解析', 'the signature or its payload is missing or cannot be parsed');
+      continue;
     }
-    if (isObject(signature) && typeof signature.signature_b64 === 'string') {
-      hashes.set(entry.signer, await signatureSha256(signature.signature_b64));
+    const signer = signature.signer as string;
+    hashes.push([signer, await signatureSha256(signature.signature_b64 as string)]);
+    if (!(await p256Verifies(signature.public_key_spki_b64, signature.signature_b64, new TextEncoder().encode(payload)))) {
+      found.add(
+        'signatures',
+        'signature_invalid',
+        signaturePath,
+        `${listed.signer} 的电子签名不能以其设备公钥验证`,
+        `${listed.signer}'s signature does not verify with their device key`,
+      );
     }
-    const sameSigner =
-      isObject(payload) &&
-      payload.signer === entry.signer &&
-      entry.dir.endsWith(`-${entry.signer}`) &&
-      (!isObject(signature) || signature.signer === undefined || signature.signer === entry.signer);
-    // "A signature over an outdated version": it verifies, but for other text.
+    const parsed = parsePayload(payload);
+    if (!(parsed?.signer === dirSigner && signer === dirSigner && listed.signer === dirSigner)) {
+      found.add(
+        'signatures',
+        'signature_mismatch',
+        signaturePath,
+        `签名所属的签署人与目录 ${listed.dir} 不符（签名被调换）`,
+        `the signer named does not match the folder ${listed.dir} (signatures swapped)`,
+      );
+    }
+    const agreement = manifest.agreement;
     const sameText =
-      isObject(payload) &&
-      payload.text_sha256 === manifest.textSha256 &&
-      payload.version === manifest.version &&
-      entry.text_sha256 === manifest.textSha256 &&
-      entry.version === manifest.version;
-    if (!sameSigner || !sameText) findings.add('signature_mismatch', payloadPath);
+      parsed !== null &&
+      parsed.text_sha256 === agreement.text_sha256 &&
+      parsed.version === agreement.version &&
+      parsed.case === manifest.caseId &&
+      listed.text_sha256 === agreement.text_sha256 &&
+      listed.version === agreement.version;
+    if (!sameText) {
+      found.add(
+        'signatures',
+        'signature_mismatch',
+        payloadPath,
+        '签名针对的不是本协议的生效版本（旧版本或其他文本）',
+        'the signature is over another text or an outdated version of the agreement',
+      );
+    }
+  }
+  // A signer's folder the manifest does not name is a signature nobody vouches for.
+  const named = new Set(manifest.signatures.map((s) => s.dir));
+  for (const path of [...files.keys()].sort()) {
+    if (!path.startsWith('signatures/')) continue;
+    const dir = path.slice(0, path.lastIndexOf('/'));
+    if (!named.has(dir)) {
+      found.add('signatures', 'signature_mismatch', path, '清单未列明该签名目录', 'this signature folder is not named in the manifest');
+    }
   }
   return hashes;
 }
 
-/** The seal statement's hash of a signature: of its base64-decoded bytes (of the text when not base64). */
-async function signatureSha256(signatureB64: string): Promise<string> {
-  return sha256Hex(fromBase64(signatureB64) ?? new TextEncoder().encode(signatureB64));
-}
+const isSealFile = (v: unknown) =>
+  shaped(v, {
+    organisation: isString,
+    key_id: isString,
+    public_key: isString,
+    seal_signature: isString,
+    platform_key_id: isString,
+    platform_public_key: isString,
+    platform_signature: isString,
+    effective_at: isInt,
+  });
 
-async function checkSeal(files: PackageFiles, manifest: Manifest, signatureHashes: Map<string, string>, findings: Findings): Promise<void> {
-  const sealBytes = need(files, manifest.sealPath, findings);
-  const statementBytes = need(files, STATEMENT, findings);
-  if (!sealBytes || !statementBytes) return;
-  const seal = parseJson(sealBytes);
-  const sealed =
-    isObject(seal) &&
-    (await ed25519Verifies(seal.public_key, seal.seal_signature, statementBytes)) &&
-    (await ed25519Verifies(seal.platform_public_key, seal.platform_signature, statementBytes));
-  if (!sealed) findings.add('seal_invalid', manifest.sealPath);
-  const statement = parseJson(statementBytes);
-  if (!isObject(statement) || statement.text_sha256 !== manifest.textSha256 || statement.version !== manifest.version) {
-    findings.add('seal_invalid', STATEMENT);
+async function checkSeal(
+  files: PackageFiles,
+  manifest: Manifest,
+  signatureHashes: [string, string][],
+  trusted: Uint8Array[] | undefined,
+  found: Findings,
+): Promise<void> {
+  const sealPath = manifest.sealPath;
+  const fail = (path: string, zh: string, en: string) => found.add('seal', 'seal_invalid', path, zh, en);
+  const seal = parseJson(files.get(sealPath));
+  const statementBytes = files.get(STATEMENT);
+  if (!isSealFile(seal) || !statementBytes) {
+    fail(sealPath, '印章文件缺失或无法解析', 'the seal or its statement is missing or cannot be parsed');
     return;
   }
-  // The statement names every signature sealed; the package must hold exactly those.
-  const listed = Array.isArray(statement.signatures) ? statement.signatures.filter(isObject) : [];
-  const signers = new Set(listed.map((s) => String(s.signer)));
-  const agrees =
-    listed.length === signatureHashes.size &&
-    signers.size === listed.length &&
-    listed.every((s) => signatureHashes.get(String(s.signer)) === s.signature_sha256);
-  if (!agrees) findings.add('seal_invalid', STATEMENT);
+  if (!(await ed25519Verifies(seal.public_key, seal.seal_signature, statementBytes))) {
+    fail(sealPath, '调解组织电子印章签名无效', "the organisation's seal signature does not verify");
+  }
+  if (!(await ed25519Verifies(seal.platform_public_key, seal.platform_signature, statementBytes))) {
+    fail(sealPath, '平台对印章的副署签名无效', "the platform's countersignature does not verify");
+  }
+  const platformKey = decodeKey(seal.platform_public_key as string);
+  if (trusted && !(platformKey && trusted.some((k) => sameBytes(k, platformKey)))) {
+    fail(sealPath, '副署印章的平台密钥不受信任', 'the platform key that countersigned is not trusted');
+  }
+  const organisation = parseJson(files.get('organisation/organisation.json'));
+  const orgKeys = isObject(organisation) && arrayOf(isString)(organisation.seal_public_keys) ? (organisation.seal_public_keys as string[]) : [];
+  if (!orgKeys.some((k) => k.trim() === (seal.public_key as string).trim())) {
+    fail(sealPath, '印章公钥不属于该调解组织', "the seal key is not one of the organisation's");
+  }
+  const statement = parseJson(statementBytes);
+  if (statement === undefined) {
+    fail(STATEMENT, '印章声明无法解析', 'the seal statement cannot be parsed');
+    return;
+  }
+  const field = (name: string) => (isObject(statement) ? statement[name] : undefined);
+  const textOk =
+    field('text_sha256') === manifest.agreement.text_sha256 && field('version') === manifest.agreement.version && field('case') === manifest.caseId;
+  if (!textOk) fail(STATEMENT, '印章声明针对的不是本协议文本', 'the seal statement names another text or version');
+  const listed = field('signatures');
+  const sealed: [string, string][] = Array.isArray(listed)
+    ? listed.map((s) => {
+        const of = (name: string) => (isObject(s) && isString(s[name]) ? (s[name] as string) : '');
+        return [of('signer'), of('signature_sha256')];
+      })
+    : [];
+  if (!samePairs(sealed, signatureHashes)) {
+    fail(STATEMENT, '印章声明所列签名与材料包中的签名不一致', "the signatures the seal lists are not the package's signatures");
+  }
 }
 
-/** The audit entry's hash as the server computes it (cases/src/store/audit.rs, entry_hash). */
-export async function auditEntryHash(entry: Json): Promise<string | null> {
-  const fields = [entry.seq, entry.at, entry.actor, entry.action, entry.subject, entry.detail, entry.prev_hash];
-  const [seq, at, ...texts] = fields;
-  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(at) || !texts.every((v) => typeof v === 'string')) return null;
-  const canonical = serdeJson([seq as number, at as number, ...(texts as string[])]);
+/** Whether two lists of (signer, hash) hold the same pairs, in any order. */
+function samePairs(a: [string, string][], b: [string, string][]): boolean {
+  const key = (pairs: [string, string][]) => pairs.map((p) => JSON.stringify(p)).sort().join('\n');
+  return a.length === b.length && key(a) === key(b);
+}
+
+const isAuditEntry = (v: unknown) =>
+  shaped(v, { seq: isInt, at: isInt, actor: isString, action: isString, subject: isString, detail: isString, prev_hash: isString, hash: isString });
+
+/** An audit entry's chain hash, as the store computes it (cases/src/store/audit.rs, entry_hash). */
+export async function auditEntryHash(e: { seq: number; at: number; actor: string; action: string; subject: string; detail: string; prev_hash: string }): Promise<string> {
+  const canonical = serdeJson([e.seq, e.at, e.actor, e.action, e.subject, e.detail, e.prev_hash]);
   return sha256Hex(new TextEncoder().encode(canonical));
 }
 
-async function checkAudit(files: PackageFiles, findings: Findings): Promise<void> {
+type AuditEntry = Parameters<typeof auditEntryHash>[0] & { hash: string };
+
+async function checkAudit(files: PackageFiles, found: Findings): Promise<void> {
   const bytes = files.get(AUDIT);
   if (!bytes) return; // listed and absent is a missing file; never listed, nothing to check
   const entries = parseJson(bytes);
-  if (!Array.isArray(entries)) {
-    findings.add('audit_chain', AUDIT);
+  if (!arrayOf(isAuditEntry)(entries)) {
+    found.add('audit_chain', 'audit_chain', AUDIT, '审计记录无法解析', 'the audit entries cannot be parsed');
     return;
   }
-  let previous: Json | null = null;
-  for (const entry of entries) {
-    if (!isObject(entry) || (await auditEntryHash(entry)) !== entry.hash) {
-      findings.add('audit_chain', AUDIT);
-      return;
+  let previous: AuditEntry | null = null;
+  for (const entry of entries as AuditEntry[]) {
+    if ((await auditEntryHash(entry)) !== entry.hash) {
+      found.add('audit_chain', 'audit_chain', AUDIT, `第 ${entry.seq} 条审计记录的哈希值不符，记录已被改动`, `audit entry ${entry.seq}'s hash does not recompute: it was changed`);
     }
     // The package holds the case's entries, a subsequence of the platform's one chain: an
-    // entry links to the one before it in the package when it directly follows it there.
-    if (previous) {
-      const prevSeq = previous.seq as number;
-      const seq = entry.seq as number;
-      if (seq <= prevSeq || (seq === prevSeq + 1 && entry.prev_hash !== previous.hash)) {
-        findings.add('audit_chain', AUDIT);
-        return;
-      }
+    // entry links to the one before it in the package when it directly follows it.
+    if (previous && (entry.seq <= previous.seq || (entry.seq === previous.seq + 1 && entry.prev_hash !== previous.hash))) {
+      found.add('audit_chain', 'audit_chain', AUDIT, `第 ${entry.seq} 条审计记录与前一条不相衔接`, `audit entry ${entry.seq} does not chain to the one before`);
     }
     previous = entry;
   }
 }
 
-async function checkRecordings(files: PackageFiles, findings: Findings): Promise<void> {
-  for (const [path, bytes] of files) {
-    const match = /^recordings\/([^/]+)\/manifest\.json$/.exec(path);
-    if (!match) continue;
+async function checkRecordings(files: PackageFiles, found: Findings): Promise<void> {
+  for (const path of [...files.keys()].sort()) {
+    if (!path.startsWith('recordings/') || !path.endsWith('/manifest.json')) continue;
+    const dir = path.slice(0, -'/manifest.json'.length);
     // The signature as the recording keeps it (recordings/src/manifest.rs: manifest.sig).
-    const dir = `recordings/${match[1]}`;
-    const signature = parseJson(files.get(`${dir}/manifest.sig`) ?? files.get(`${dir}/manifest.sig.json`));
-    if (!isObject(signature) || !(await ed25519Verifies(signature.public_key, signature.signature, bytes))) {
-      findings.add('recording_manifest', path);
+    const signature = parseJson(files.get(`${dir}/${RECORDING_SIGNATURE}`));
+    let verified = false;
+    if (isSignatureFile(signature) && signature.algorithm === 'Ed25519') {
+      const key = decodeKey(signature.public_key as string);
+      verified =
+        key !== null &&
+        (await keyIdOf(key)) === signature.key_id &&
+        (await ed25519Verifies(signature.public_key, signature.signature, files.get(path) ?? new Uint8Array()));
+    }
+    if (!verified) {
+      found.add('recordings', 'recording_manifest', path, '录音录像清单的平台签名无效', "the recording manifest's platform signature does not verify");
     }
   }
 }
