@@ -134,6 +134,16 @@ describe('applying on the phone', () => {
     expect(q('confirm-form')!.hidden).toBe(true);
     expect(q('confirm-next-steps')).not.toBeNull();
   });
+  it('tells a representative without a power of attorney why there is no form', async () => {
+    const [a, b] = viewJson().applicants;
+    const others = [
+      { ...a, may_apply: false, cannot_apply_reason: 'not_an_applicant' },
+      { ...b, applied: true, applied_at: EFFECTIVE, applied_by_name: '李四', may_apply: false, cannot_apply_reason: 'applied' },
+    ];
+    await mounted(viewJson({ status: 'applying', request_id: 'CR_1', applicants: others, me: { kind: 'party', may_apply: false, applied: false, for_party_ids: [] } }));
+    expect(q('confirm-form')!.hidden).toBe(true);
+    expect(q('confirm-cannot-apply')!.textContent).toContain('授权委托书');
+  });
 });
 
 describe('refusals in the party’s words', () => {

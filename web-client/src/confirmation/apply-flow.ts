@@ -165,13 +165,18 @@ export class ApplyFlow {
     return buttons.length ? h('div', { class: 'cf-files' }, buttons) : null;
   }
 
-  /** A party who may not apply (yet) is told why, e.g. a missing power of attorney. */
+  /**
+   * A party who may not apply is told why. The server gives a reason per applicant as seen by
+   * this viewer ("applied", "not_an_applicant", a closed window…): only the reasons for the
+   * parties this viewer could apply for say anything about them.
+   */
   private cannotApply(view: ConfirmationView): HTMLElement | null {
     if (view.me.kind !== 'party' || view.me.may_apply || view.me.applied || !applying(view)) return null;
-    const reasons = view.applicants.map((a) => a.cannot_apply_reason).filter((r): r is string => !!r);
-    const reason = reasons[0];
-    const key = reason ? `confirm.error.${reason}` : '';
-    const text = reason ? (hasMessage(key) ? t(key as MessageKey) : reason) : t('confirm.form.cannotApply');
+    const mine = view.applicants.filter((a) => view.me.for_party_ids.includes(a.party_id));
+    if (mine.length > 0 && mine.every((a) => a.applied)) return null;
+    const reason = mine.map((a) => a.cannot_apply_reason).find((r) => r && r !== 'applied') ?? (mine.length === 0 ? 'not_an_applicant' : null);
+    const key = `confirm.error.${reason ?? ''}`;
+    const text = reason && hasMessage(key) ? t(key as MessageKey) : t('confirm.form.cannotApply');
     return h('p', { class: 'cf-muted', 'data-testid': 'confirm-cannot-apply', text });
   }
 

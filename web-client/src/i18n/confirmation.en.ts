@@ -96,7 +96,7 @@ export const confirmationEn: Record<keyof typeof confirmationZh, string> = {
   'confirm.error.attorney_letter_missing': 'A representative must first give the mediator a power of attorney to apply on the party’s behalf.',
   'confirm.error.agreement_not_in_force': 'The agreement is not in force yet; apply once it is.',
   'confirm.error.rate_limited': 'Too many attempts; wait a moment.',
-  'confirm.error.not_an_applicant': 'You are not a party (or representative) who applies for this agreement.',
+  'confirm.error.not_an_applicant': 'You are not a party who must apply. A representative must first give the mediator a power of attorney to apply on the party’s behalf.',
   'confirm.error.request_submitted': 'The request has gone to the court and can no longer be changed.',
   'confirm.error.request_state': 'The request has moved on; refresh to see where it stands.',
   'confirm.error.network': 'No connection; check the network and try again.',

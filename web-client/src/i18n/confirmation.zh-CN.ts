@@ -95,7 +95,7 @@ export const confirmationZh = {
   'confirm.error.attorney_letter_missing': '代理人需先向调解员提交授权委托书，才能代为申请。',
   'confirm.error.agreement_not_in_force': '协议尚未生效，生效后才能申请司法确认。',
   'confirm.error.rate_limited': '操作太频繁，请稍候再试。',
-  'confirm.error.not_an_applicant': '您不是本协议需要申请的当事人或其代理人。',
+  'confirm.error.not_an_applicant': '您不是需要申请的当事人。代理人需先向调解员提交授权委托书，才能代为申请。',
   'confirm.error.request_submitted': '申请已提交法院，不能再更改。',
   'confirm.error.request_state': '申请的状态已变化，请刷新后再看。',
   'confirm.error.network': '网络连接失败，请检查网络后重试。',
