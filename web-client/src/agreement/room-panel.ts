@@ -257,7 +257,7 @@ export class AgreementPanel {
   private mountConfirmation(agreement: Agreement): void {
     if (agreement.status !== 'in_force' || this.confirmation) return;
     const api = this.room.moderator ? ConfirmationApi.forStaff(this.staff) : ConfirmationApi.forToken(this.token);
-    this.confirmation = new ApplyFlow({ api, agreementId: agreement.id, phone: this.el.classList.contains('phone') });
+    this.confirmation = new ApplyFlow({ api, agreementId: agreement.id, phone: this.el.classList.contains('phone'), pollMs: 30_000 });
     this.signingSlot.append(this.confirmation.el);
     void this.confirmation.refresh();
   }

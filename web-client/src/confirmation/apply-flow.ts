@@ -19,6 +19,11 @@ export interface ApplyFlowOptions {
   agreementId: string;
   /** A phone-sized layout: larger type and full-width buttons. */
   phone?: boolean;
+  /**
+   * Asks again every `pollMs` while shown: the other side's application and the court's steps
+   * reach a live session only this way (no room frame announces them).
+   */
+  pollMs?: number;
 }
 
 /** Codes after which the view on screen is stale: fetch it again. */
@@ -44,6 +49,7 @@ export class ApplyFlow {
   private refreshing: Promise<void> | null = null;
   private sending = false;
   private disposed = false;
+  private timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly options: ApplyFlowOptions) {
     exposeForTests();
@@ -63,6 +69,12 @@ export class ApplyFlow {
     });
     this.el.append(h('h3', { class: 'cf-title' }), this.top, this.notice, this.form, this.bottom);
     this.render();
+    if (options.pollMs) {
+      this.timer = setInterval(() => {
+        // The typed address survives a redraw (its field is kept); only a send in flight waits.
+        if (this.el.isConnected && !this.sending) void this.refresh();
+      }, options.pollMs);
+    }
   }
 
   /** Fetches the view again; concurrent asks share one call. */
@@ -86,6 +98,7 @@ export class ApplyFlow {
 
   dispose(): void {
     this.disposed = true;
+    if (this.timer) clearInterval(this.timer);
     this.el.remove();
   }
 
