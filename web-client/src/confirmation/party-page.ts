@@ -3,7 +3,7 @@
 // link the mediator sends ("发送申请链接") or from the end of a session. A bad or expired
 // link gets the same message as /join.
 
-import { type Agreement, AgreementApi, errorStatus, tokenCall } from '../agreement/api';
+import { type Agreement, AgreementApi, errorCode, errorStatus, tokenCall } from '../agreement/api';
 import { fingerprint } from '../agreement/format';
 import { statusText } from '../agreement/status';
 import { t } from '../i18n';
@@ -13,6 +13,7 @@ import { header } from '../screens/header';
 import { type MessageScreen, renderMessage } from '../screens/message-screen';
 import { ConfirmationApi, openBlob, problemText } from './api';
 import { ApplyFlow } from './apply-flow';
+import { exposeForTests, noteError } from './test-hook';
 import './confirmation.css';
 
 /** How often the page asks again: the other side's application and the court's steps show up. */
@@ -34,6 +35,8 @@ export interface PartyCaseOptions {
 
 /** Shows the page in `root`; returns the function that redraws it (language change). */
 export function mountPartyCase(root: HTMLElement, options: PartyCaseOptions = {}): () => void {
+  // The browser tests read `window.ACCORD.confirmation` from the first paint, before any view.
+  exposeForTests();
   const token = tokenFromLocation(options.location ?? location);
   const problem = checkLink(token, (options.nowSeconds ?? (() => Date.now() / 1000))());
   if (problem || !token) {
@@ -87,6 +90,7 @@ export function mountPartyCase(root: HTMLElement, options: PartyCaseOptions = {}
       notice = '';
     } catch (error) {
       // The server refused the link itself (revoked, signed by another key): as /join says.
+      noteError(errorCode(error));
       if (errorStatus(error) === 401) badLink = BAD_LINK.invalid;
       else notice = problemText(error);
     }
