@@ -12,6 +12,15 @@ export interface PublicStatus {
   effective_at: number | null;
   organisation: string | null;
   signers: PublicSigner[];
+  /** The judicial confirmation of this text's agreement, when the server says (absent from older servers). */
+  confirmation?: PublicConfirmation | null;
+}
+
+/** Where a request for judicial confirmation stands; public, so no names or numbers. */
+export interface PublicConfirmation {
+  status: string;
+  court: string | null;
+  decided_at: number | null;
 }
 
 export type Lookup = { kind: 'found'; status: PublicStatus } | { kind: 'badHash' } | { kind: 'busy' };
