@@ -48,13 +48,16 @@ export function validateExtend(reason: string): FieldErrors {
   return errors;
 }
 
-/** A ruling document: a PDF or an image of at most 20 MiB. */
+/** What the server takes as a ruling document (it checks the bytes; this checks the type first). */
+const RULING_MEDIA_TYPES = ['application/pdf', 'image/png', 'image/jpeg', 'image/webp'];
+
+/** A ruling document: a PDF or a PNG, JPEG or WebP picture of at most 20 MiB. */
 function checkRulingFile(errors: FieldErrors, file: { type: string; size: number } | null, optional: boolean): void {
   if (!file) {
     if (!optional) errors.ruling_file = t('court.field.file');
     return;
   }
-  if (file.type !== 'application/pdf' && !file.type.startsWith('image/')) errors.ruling_file = t('court.field.fileType');
+  if (!RULING_MEDIA_TYPES.includes(file.type)) errors.ruling_file = t('court.field.fileType');
   else if (file.size > MAX_RULING_BYTES) errors.ruling_file = t('court.field.fileSize');
 }
 
@@ -173,7 +176,7 @@ function textarea(testid: string, maxlength: number): HTMLTextAreaElement {
   return h('textarea', { rows: 3, maxlength, 'data-testid': testid });
 }
 
-const RULING_TYPES = 'application/pdf,image/*';
+const RULING_TYPES = RULING_MEDIA_TYPES.join(',');
 
 /** The forms a request's status allows, or null when it is decided. */
 export function decisionForms(request: Pick<CourtRequest, 'status' | 'extended'>, actions: DecisionActions): HTMLElement | null {

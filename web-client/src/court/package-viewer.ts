@@ -28,7 +28,7 @@ export interface ViewerContext {
 }
 
 /** The package section of a request's page. */
-export function packageViewer(request: Pick<CourtRequest, 'id' | 'package'>, context: ViewerContext): HTMLElement {
+export function packageViewer(request: { id: string; package: NonNullable<CourtRequest['package']> }, context: ViewerContext): HTMLElement {
   const shown = h('div', { class: 'court-file-view', hidden: true, 'data-testid': 'court-file-view' });
   const open = (path: string) => void openFile(request.id, path, shown, context);
   return h('section', { class: 'court-package', 'data-testid': 'court-package' }, [

@@ -74,7 +74,7 @@ function page(context: PageContext, state: State, actions: DecisionActions): HTM
     summary(request),
     applicants(request),
     agreement(request),
-    packageViewer(request, context),
+    request.package ? packageViewer({ id: request.id, package: request.package }, context) : null,
     recordings(context, request),
     decisionForms(request, actions),
   ]);
@@ -89,7 +89,7 @@ export function summary(request: CourtRequest, nowMs: number = Date.now()): HTML
     h('h1', { text: t('court.request.title', { id: request.id }) }),
     line(t('court.request.case', { number: request.case_number, title: request.case_title })),
     line(t('court.request.organisation', { organisation: request.organisation })),
-    line(t('court.request.court', { court: request.court })),
+    request.court ? line(t('court.request.court', { court: request.court })) : null,
     line(t('court.request.status', { status: known(`court.status.${request.status}`, request.status) }), 'court-status'),
     clock
       ? h('p', { class: clock.overdue ? 'court-overdue' : undefined, 'data-testid': 'court-clock', 'data-overdue': clock.overdue ? 'true' : 'false', text: clockText(clock) })
@@ -130,7 +130,7 @@ function agreement(request: CourtRequest): HTMLElement {
   const a = request.agreement;
   return h('section', { 'data-testid': 'court-agreement' }, [
     h('h2', { text: t('court.agreement.title') }),
-    h('p', { text: t('court.agreement.line', { version: String(a.version), time: formatChinaTime(a.effective_at) }) }),
+    h('p', { text: t('court.agreement.line', { version: String(a.version), time: a.effective_at === null ? '' : formatChinaTime(a.effective_at) }) }),
     h('p', { class: 'court-hash' }, [t('court.agreement.hash'), h('br'), h('code', { 'data-testid': 'court-text-sha256', text: a.text_sha256 })]),
   ]);
 }

@@ -15,7 +15,7 @@ export interface InboxItem {
   case_title: string;
   category: string;
   organisation: string;
-  court: string;
+  court: string | null;
   status: RequestStatus;
   submitted_at: number | null;
   received_at: number | null;
@@ -59,8 +59,9 @@ export interface Decision {
 /** A request as the court reviews it. */
 export interface CourtRequest extends InboxItem {
   applicants: { name: string; side: string; applied_at: number; applied_by_name: string }[];
-  agreement: { id: string; version: number; text_sha256: string; effective_at: number };
-  package: { sha256: string; size: number; files: PackageFile[]; index: IndexRow[] };
+  agreement: { id: string; version: number; text_sha256: string; effective_at: number | null };
+  /** Null only while the package is not built (a request the court sees is always submitted). */
+  package: { sha256: string; size: number; files: PackageFile[]; index: IndexRow[] } | null;
   recordings: { id: string; session_id: string; started_at: number; ended_at: number | null; status: string }[];
   decision: Decision | null;
   extension_reason: string | null;

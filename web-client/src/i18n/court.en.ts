@@ -82,7 +82,7 @@ export const courtEn: Record<keyof typeof courtZh, string> = {
   'court.confirm.title': 'Confirm as valid',
   'court.confirm.rulingNumber': 'Ruling number',
   'court.confirm.rulingDate': 'Ruling date',
-  'court.confirm.rulingFile': 'The ruling (PDF or image, at most 20 MB)',
+  'court.confirm.rulingFile': 'The ruling (PDF, or PNG, JPEG or WebP picture; at most 20 MB)',
   'court.confirm.submit': 'Rule the agreement valid',
   'court.confirm.ask': 'Rule this mediation agreement valid? This cannot be undone.',
   'court.confirm.uploading': 'Uploading the ruling…',
@@ -98,7 +98,7 @@ export const courtEn: Record<keyof typeof courtZh, string> = {
   'court.field.length': 'Must be {min}–{max} characters',
   'court.field.date': 'Choose a date',
   'court.field.file': 'Choose the ruling file',
-  'court.field.fileType': 'The ruling must be a PDF or an image',
+  'court.field.fileType': 'The ruling must be a PDF, or a PNG, JPEG or WebP picture',
   'court.field.fileSize': 'The file must be at most 20 MB',
   'court.done': 'Done.',
 };

@@ -80,7 +80,7 @@ export const courtZh = {
   'court.confirm.title': '确认有效',
   'court.confirm.rulingNumber': '裁定书文号',
   'court.confirm.rulingDate': '裁定日期',
-  'court.confirm.rulingFile': '裁定书（PDF 或图片，不超过 20 MB）',
+  'court.confirm.rulingFile': '裁定书（PDF 或 PNG、JPEG、WebP 图片，不超过 20 MB）',
   'court.confirm.submit': '裁定确认有效',
   'court.confirm.ask': '确认裁定此调解协议有效？裁定后不能撤回。',
   'court.confirm.uploading': '正在上传裁定书……',
@@ -96,7 +96,7 @@ export const courtZh = {
   'court.field.length': '应为 {min}–{max} 个字',
   'court.field.date': '请选择日期',
   'court.field.file': '请选择裁定书文件',
-  'court.field.fileType': '裁定书应为 PDF 或图片',
+  'court.field.fileType': '裁定书应为 PDF 文件或 PNG、JPEG、WebP 图片',
   'court.field.fileSize': '文件不能超过 20 MB',
   'court.done': '已办理。',
 };
