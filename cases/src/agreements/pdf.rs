@@ -11,7 +11,7 @@
 mod draw;
 mod layout;
 mod metrics;
-mod wrap;
+pub(crate) mod wrap;
 
 use std::path::Path;
 use std::sync::Arc;
