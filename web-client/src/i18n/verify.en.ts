@@ -38,6 +38,7 @@ export const verifyEn: Record<keyof typeof verifyZh, string> = {
   'verify.package.ok': '✓ Passed: the package is intact and every signature verifies.',
   'verify.package.failed': '✗ Failed: {count} problem(s) found; the package cannot be trusted.',
   'verify.package.unreadable': '✗ Unreadable: {name} is not a confirmation package (not a ZIP, or no manifest.json in it).',
+  'verify.package.cannotCheck': 'This browser cannot run the check (open this page over HTTPS, in a recent browser).',
   'verify.package.keysChecked': "The signing key was checked against this platform's published keys.",
   'verify.package.keysUnchecked': "This platform's published signing keys could not be fetched, so whose key signed was not checked; the result only says the signatures match the keys enclosed.",
   'verify.package.problems': 'Problems',

@@ -37,6 +37,7 @@ export const verifyZh = {
   'verify.package.ok': '✓ 通过：材料包完整，全部签名有效。',
   'verify.package.failed': '✗ 未通过：发现 {count} 个问题，材料包不可信。',
   'verify.package.unreadable': '✗ 无法读取：{name} 不是确认材料包（不是 ZIP，或其中没有 manifest.json）。',
+  'verify.package.cannotCheck': '此浏览器无法进行核验（需要通过 HTTPS 打开本页，并使用较新的浏览器）。',
   'verify.package.keysChecked': '签名密钥已与本平台公布的密钥核对。',
   'verify.package.keysUnchecked': '未能取得本平台公布的签名密钥，未核对签名密钥是否属于本平台；以下结果只说明签名与所附密钥相符。',
   'verify.package.problems': '问题',

@@ -79,7 +79,8 @@ class Findings {
 // Reading JSON the way serde reads the server's structs: a field of the wrong type makes
 // the whole file unparsable, as it does there.
 type Json = Record<string, unknown>;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// A byte-order mark is kept, so that a file starting with one fails to parse as it does in serde.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
@@ -291,15 +292,16 @@ async function checkSignatures(files: PackageFiles, manifest: Manifest, found: F
     const folder = listed.dir.split('/').pop() ?? '';
     const dash = folder.indexOf('-');
     const dirSigner = dash < 0 ? '' : folder.slice(dash + 1);
-    const payload = text(files.get(payloadPath));
+    const payloadBytes = files.get(payloadPath);
+    const payload = text(payloadBytes);
     const signature = parseJson(files.get(signaturePath));
-    if (payload === null || !isSignerFile(signature)) {
+    if (payload === null || !payloadBytes || !isSignerFile(signature)) {
       found.add('signatures', 'signature_invalid', signaturePath, '签名文件或签名内容缺失、无法解析', 'the signature or its payload is missing or cannot be parsed');
       continue;
     }
     const signer = signature.signer as string;
     hashes.push([signer, await signatureSha256(signature.signature_b64 as string)]);
-    if (!(await p256Verifies(signature.public_key_spki_b64, signature.signature_b64, new TextEncoder().encode(payload)))) {
+    if (!(await p256Verifies(signature.public_key_spki_b64, signature.signature_b64, payloadBytes))) {
       found.add(
         'signatures',
         'signature_invalid',

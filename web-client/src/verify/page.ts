@@ -38,7 +38,8 @@ export type PackageState =
   | { phase: 'idle' }
   | { phase: 'checking'; name: string }
   | { phase: 'done'; name: string; report: PackageReport; keysChecked: boolean }
-  | { phase: 'unreadable'; name: string };
+  | { phase: 'unreadable'; name: string }
+  | { phase: 'failed'; name: string };
 
 /** What a browser test reads after a check: `window.ACCORD.packageCheck`. */
 export interface PackageCheckHook {
@@ -60,12 +61,14 @@ export function mountVerify(root: HTMLElement, pathname: string): () => void {
     const mine = ++latest;
     pack = { phase: 'checking', name: file.name };
     render();
-    void checkPackageFile(file).then((result) => {
-      if (mine !== latest) return; // a newer file was dropped meanwhile
-      pack = result;
-      exposeCheck(result);
-      render();
-    });
+    void checkPackageFile(file)
+      .catch((): PackageState => ({ phase: 'failed', name: file.name }))
+      .then((result) => {
+        if (mine !== latest) return; // a newer file was dropped meanwhile
+        pack = result;
+        exposeCheck(result);
+        render();
+      });
   };
   const render = () => root.replaceChildren(header(), view(sha, state, pack, onFile));
   render();
@@ -231,6 +234,11 @@ function packageSection(pack: PackageState, onFile: (file: File) => void): HTMLE
 function packageOutcome(pack: PackageState): HTMLElement | null {
   if (pack.phase === 'idle') return null;
   if (pack.phase === 'checking') return h('p', { role: 'status', text: tv('verify.package.checking', { name: pack.name }) });
+  if (pack.phase === 'failed') {
+    return h('div', { 'data-testid': 'package-report' }, [
+      h('p', { class: 'problem', role: 'alert', 'data-testid': 'package-ok', 'data-ok': 'false', text: tv('verify.package.cannotCheck') }),
+    ]);
+  }
   if (pack.phase === 'unreadable') {
     return h('div', { 'data-testid': 'package-report' }, [
       h('p', { class: 'problem', role: 'alert', 'data-testid': 'package-ok', 'data-ok': 'false', text: tv('verify.package.unreadable', { name: pack.name }) }),
