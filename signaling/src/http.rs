@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::recording::review::router())
         .merge(crate::room_api::router(one_file))
         .merge(crate::agreements::router())
+        .merge(crate::confirmation::router())
         .merge(crate::openapi::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(security_headers))

@@ -24,6 +24,7 @@
 pub mod agreements;
 pub mod auth;
 pub mod casework;
+pub mod confirmation;
 pub mod error;
 pub mod evidence;
 pub mod http;
@@ -42,7 +43,7 @@ pub mod web;
 pub mod whip;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use accord_cases::{blobs, store};
@@ -78,6 +79,8 @@ pub struct SignalingConfig {
     pub room_limits: limits::RoomLimits,
     /// The font agreement PDFs are set in.
     pub agreement_font: agreements::pdf::AgreementFont,
+    /// Judicial confirmation: the window's sweep, the connector and the court systems.
+    pub confirmation: confirmation::config::ConfirmationConfig,
 }
 
 impl Default for SignalingConfig {
@@ -94,6 +97,7 @@ impl Default for SignalingConfig {
             turn: None,
             room_limits: limits::RoomLimits::default(),
             agreement_font: agreements::pdf::AgreementFont::default(),
+            confirmation: confirmation::config::ConfirmationConfig::default(),
         }
     }
 }
@@ -118,6 +122,8 @@ struct Inner {
     recorders: recording::Recorders,
     drafts: agreements::drafts::Drafts,
     ready: AtomicBool,
+    /// Added to the system clock by [`AppState::now_ms`]; tests move time with it.
+    clock_offset_ms: Arc<AtomicI64>,
 }
 
 impl AppState {
@@ -150,6 +156,7 @@ impl AppState {
                 recorders,
                 drafts: agreements::drafts::Drafts::default(),
                 ready: AtomicBool::new(false),
+                clock_offset_ms: Arc::new(AtomicI64::new(0)),
             }),
         })
     }
@@ -209,5 +216,14 @@ impl AppState {
     /// Whether `/readyz` says ready.
     pub fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::Relaxed)
+    }
+    /// Now, in Unix milliseconds, as every time-dependent rule of the confirmation sees it:
+    /// the system clock plus the offset tests set with [`AppState::set_clock_offset_ms`].
+    pub fn now_ms(&self) -> i64 {
+        store::now_ms().saturating_add(self.inner.clock_offset_ms.load(Ordering::Relaxed))
+    }
+    /// Moves [`AppState::now_ms`] by `ms` from the system clock (tests of windows and clocks).
+    pub fn set_clock_offset_ms(&self, ms: i64) {
+        self.inner.clock_offset_ms.store(ms, Ordering::Relaxed);
     }
 }

@@ -196,6 +196,8 @@ pub struct Limits {
     pub draft_comments: Limiter,
     /// Drafting requests over HTTP (updates, private drafts, finalising), per staff member.
     pub draft_http: Limiter,
+    /// The judicial confirmation routes' limits.
+    pub confirmation: crate::confirmation::ConfirmationLimits,
 }
 
 impl Default for Limits {
@@ -231,6 +233,7 @@ impl Limits {
             draft_typing: Limiter::new(10, Duration::from_secs(5)),
             draft_comments: Limiter::new(5, Duration::from_secs(30)),
             draft_http: Limiter::new(1200, minute),
+            confirmation: Default::default(),
         }
     }
 }

@@ -1,0 +1,412 @@
+//! The ConfirmationView: where an agreement's judicial confirmation stands, as the caller
+//! sees it (`GET /api/v1/agreements/{id}/confirmation`). Everything time-dependent is computed
+//! at the edge's clock ([`AppState::now_ms`]) from the domain's window, venue and clocks.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::{Caller, hit, limits};
+use crate::AppState;
+use crate::error::Result;
+use accord_cases::agreements::model::{Agreement, AgreementStatus};
+use accord_cases::confirmation::model::{Applicant, ConfirmationRequest, RequestStatus};
+use accord_cases::confirmation::{clocks, venue, window};
+use accord_cases::store::model::{Case, Party, PartyKind, Side};
+use accord_cases::{AgreementId, CaseId, ConfirmationRequestId, PartyId, StaffId};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/agreements/{id}/confirmation", get(show))
+}
+
+/// Where an agreement's confirmation stands, for one caller.
+#[derive(Debug, Serialize)]
+pub struct ConfirmationView {
+    agreement_id: AgreementId,
+    case_id: CaseId,
+    case_number: String,
+    request_id: Option<ConfirmationRequestId>,
+    confirmable: bool,
+    blocked: Option<&'static str>,
+    window: Option<WindowView>,
+    court: CourtView,
+    applicants: Vec<ApplicantView>,
+    status: Option<&'static str>,
+    clocks: Option<ClocksView>,
+    decision: Option<DecisionView>,
+    next_steps: Vec<&'static str>,
+    package: Option<PackageView>,
+    application_pdf: bool,
+    delivery: Option<DeliveryView>,
+    me: MeView,
+}
+
+#[derive(Debug, Serialize)]
+struct WindowView {
+    effective_at: i64,
+    deadline_at: i64,
+    days_left: i64,
+    warning: Option<&'static str>,
+    closed: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CourtView {
+    proposed: Option<String>,
+    basis: Option<&'static str>,
+    /// The mediator's choice, when they changed the proposal.
+    chosen: Option<String>,
+    reason: Option<String>,
+    changed_by_name: Option<String>,
+    venue_note: String,
+    may_change: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ApplicantView {
+    party_id: PartyId,
+    name: String,
+    side: Side,
+    applied: bool,
+    applied_at: Option<i64>,
+    applied_by_name: Option<String>,
+    may_apply: bool,
+    cannot_apply_reason: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClocksView {
+    submitted_at: Option<i64>,
+    received_at: Option<i64>,
+    accepted_at: Option<i64>,
+    accept_due_at: Option<i64>,
+    ruling_due_at: Option<i64>,
+    extended: bool,
+    extension_reason: Option<String>,
+    overdue: bool,
+}
+
+/// The court's decision, as every confirmation answer shows it.
+#[derive(Debug, Serialize)]
+pub struct DecisionView {
+    court_case_number: Option<String>,
+    decided_at: Option<i64>,
+    ruling_number: Option<String>,
+    ruling_date: Option<String>,
+    has_ruling: bool,
+    reject_reasons: Option<String>,
+}
+
+impl DecisionView {
+    /// The decision of `request`, once the court accepted or decided it.
+    pub fn of(request: &ConfirmationRequest) -> Option<Self> {
+        (request.accepted_at.is_some() || request.decided_at.is_some()).then(|| Self {
+            court_case_number: request.court_case_number.clone(),
+            decided_at: request.decided_at,
+            ruling_number: request.ruling_number.clone(),
+            ruling_date: request.ruling_date.clone(),
+            has_ruling: request.ruling_sha256.is_some(),
+            reject_reasons: request.reject_reasons.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct PackageView {
+    sha256: String,
+    size: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct DeliveryView {
+    court_system: bool,
+    state: &'static str,
+    attempts: i64,
+    last_error: Option<String>,
+    delivered_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct MeView {
+    kind: &'static str,
+    may_apply: bool,
+    applied: bool,
+    for_party_ids: Vec<PartyId>,
+}
+
+/// Why a party may not apply now, in the order the rules are checked.
+fn blocked_reason(
+    blocked: Option<&'static str>,
+    closed: bool,
+    status: Option<RequestStatus>,
+) -> Option<&'static str> {
+    if let Some(blocked) = blocked {
+        return Some(blocked);
+    }
+    if status.is_some_and(|s| s != RequestStatus::Applying) {
+        return Some("request_submitted");
+    }
+    closed.then_some("confirmation_window_closed")
+}
+
+/// The parties the caller may apply for: themselves if they must apply, and each party they
+/// represent with a power of attorney on file.
+pub fn applies_for(caller: &Caller, required: &[Party], all: &[Party]) -> Vec<PartyId> {
+    let Some(me) = caller.party_id() else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    if required.iter().any(|p| p.id == me) {
+        ids.push(me.clone());
+    }
+    if let Some(me) = all.iter().find(|p| p.id == me)
+        && me.kind == PartyKind::Representative
+        && me.attorney_letter.is_some()
+        && let Some(represented) = &me.represents
+        && required.iter().any(|p| &p.id == represented)
+    {
+        ids.push(represented.clone());
+    }
+    ids
+}
+
+/// Whether the agreement may go to a court at all: in force, and not about personal status.
+pub async fn blocked(
+    state: &AppState,
+    agreement: &Agreement,
+    case: &Case,
+) -> Result<Option<&'static str>> {
+    if agreement.status != AgreementStatus::InForce {
+        return Ok(Some("agreement_not_in_force"));
+    }
+    if !state.store().e_signable(&case.id).await?.e_signable {
+        return Ok(Some("not_confirmable"));
+    }
+    Ok(None)
+}
+
+/// The view of `agreement`'s confirmation for `caller`.
+pub async fn confirmation_view(
+    state: &AppState,
+    caller: &Caller,
+    agreement: &Agreement,
+    case: &Case,
+) -> Result<ConfirmationView> {
+    let store = state.store();
+    let now = state.now_ms();
+    let blocked = blocked(state, agreement, case).await?;
+    let in_force = agreement.status == AgreementStatus::InForce;
+    let request = if in_force {
+        store.confirmation_of_agreement(&agreement.id).await?
+    } else {
+        None
+    };
+    let effective_at = if in_force {
+        store
+            .seal_of(&agreement.id)
+            .await?
+            .map(|seal| seal.effective_at)
+    } else {
+        None
+    };
+    let window = effective_at.map(|at| window::window(at, now));
+    let closed = window.as_ref().is_some_and(|w| w.closed);
+    let status = request.as_ref().map(|r| r.status);
+    let organisation = store.organisation(&case.organisation_id).await?;
+    let proposal = venue::propose(&organisation, case);
+
+    let all_parties = store.parties(&case.id).await?;
+    let required = if in_force {
+        store.required_applicants(&agreement.id).await?
+    } else {
+        Vec::new()
+    };
+    let applied: Vec<Applicant> = match &request {
+        Some(r) => store.confirmation_applicants(&r.id).await?,
+        None => Vec::new(),
+    };
+    let mine = applies_for(caller, &required, &all_parties);
+    let refusal = blocked_reason(blocked, closed, status);
+    let applicants: Vec<ApplicantView> = required
+        .iter()
+        .map(|party| {
+            let done = applied.iter().find(|a| a.party_id == party.id);
+            let reason = if done.is_some() {
+                Some("applied")
+            } else if let Some(reason) = refusal {
+                Some(reason)
+            } else if !mine.contains(&party.id) {
+                Some(if caller.party_id().is_some() {
+                    "not_an_applicant"
+                } else {
+                    "parties_apply"
+                })
+            } else {
+                None
+            };
+            ApplicantView {
+                party_id: party.id.clone(),
+                name: party.name.clone(),
+                side: party.side,
+                applied: done.is_some(),
+                applied_at: done.map(|a| a.applied_at),
+                applied_by_name: done.map(|a| a.applied_by_name.clone()),
+                may_apply: reason.is_none(),
+                cannot_apply_reason: reason,
+            }
+        })
+        .collect();
+
+    let court = court_view(state, caller, case, request.as_ref(), &proposal, in_force).await?;
+    let next_steps = match status {
+        Some(RequestStatus::Rejected) => vec!["amend", "new_agreement", "litigation"],
+        None | Some(RequestStatus::Applying) if closed => vec!["new_agreement", "litigation"],
+        _ => Vec::new(),
+    };
+    let delivery = match &request {
+        Some(r) if r.submitted_at.is_some() => store.outbox_of_request(&r.id).await?.map(|item| {
+            let state = if item.delivered_at.is_some() {
+                "delivered"
+            } else if item.given_up_at.is_some() {
+                "given_up"
+            } else if item.attempts > 0 {
+                "retrying"
+            } else {
+                "pending"
+            };
+            DeliveryView {
+                court_system: true,
+                state,
+                attempts: item.attempts,
+                last_error: item.last_error,
+                delivered_at: item.delivered_at,
+            }
+        }),
+        _ => None,
+    };
+    let me = MeView {
+        kind: match caller {
+            Caller::Party(_) => "party",
+            Caller::Staff(_) if caller.is_court() => "court",
+            Caller::Staff(_) => "staff",
+        },
+        may_apply: applicants.iter().any(|a| a.may_apply),
+        applied: caller.party_id().is_some_and(|me| {
+            applied
+                .iter()
+                .any(|a| a.party_id == me || a.applied_by == me.as_str())
+        }),
+        for_party_ids: mine,
+    };
+    Ok(ConfirmationView {
+        agreement_id: agreement.id.clone(),
+        case_id: case.id.clone(),
+        case_number: case.number.clone(),
+        request_id: request.as_ref().map(|r| r.id.clone()),
+        confirmable: blocked.is_none() && !closed,
+        blocked,
+        window: window.map(|w| WindowView {
+            effective_at: w.effective_at,
+            deadline_at: w.deadline_at,
+            days_left: w.days_left,
+            warning: w.warning.map(|level| level.as_str()),
+            closed: w.closed,
+        }),
+        court,
+        applicants,
+        status: status.map(|s| s.as_str()),
+        clocks: request
+            .as_ref()
+            .filter(|r| r.submitted_at.is_some())
+            .map(|r| {
+                let due = clocks::clocks(r, now);
+                ClocksView {
+                    submitted_at: r.submitted_at,
+                    received_at: r.received_at,
+                    accepted_at: r.accepted_at,
+                    accept_due_at: due.accept_due_at,
+                    ruling_due_at: due.ruling_due_at,
+                    extended: r.extended_at.is_some(),
+                    extension_reason: r.extension_reason.clone(),
+                    overdue: due.overdue,
+                }
+            }),
+        decision: request.as_ref().and_then(DecisionView::of),
+        next_steps,
+        package: request.as_ref().and_then(|r| {
+            Some(PackageView {
+                sha256: r.package_sha256.clone()?,
+                size: r.package_size?,
+            })
+        }),
+        application_pdf: request
+            .as_ref()
+            .is_some_and(|r| r.application_sha256.is_some()),
+        delivery,
+        me,
+    })
+}
+
+async fn court_view(
+    state: &AppState,
+    caller: &Caller,
+    case: &Case,
+    request: Option<&ConfirmationRequest>,
+    proposal: &venue::Proposal,
+    in_force: bool,
+) -> Result<CourtView> {
+    let changed_by = request.and_then(|r| r.court_changed_by.clone());
+    let changed_by_name = match &changed_by {
+        Some(id) => match state.store().staff(&StaffId::from(id.as_str())).await {
+            Ok(staff) => Some(staff.display_name),
+            Err(accord_cases::Error::NotFound(_)) => None,
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    let still_applying = request.is_none_or(|r| r.status == RequestStatus::Applying);
+    Ok(CourtView {
+        proposed: request
+            .and_then(|r| r.court_proposed.clone())
+            .or_else(|| proposal.court.clone()),
+        basis: match request.and_then(|r| r.court_basis.as_deref()) {
+            Some(stored) => basis_label(stored),
+            None => proposal.basis.map(|b| b.as_str()),
+        },
+        chosen: changed_by
+            .as_ref()
+            .and(request.and_then(|r| r.court.clone())),
+        reason: request.and_then(|r| r.court_reason.clone()),
+        changed_by_name,
+        venue_note: proposal.note.clone(),
+        may_change: in_force && still_applying && caller.mediates(case),
+    })
+}
+
+/// The stored basis as the view's fixed words (the column is free text).
+fn basis_label(stored: &str) -> Option<&'static str> {
+    [
+        venue::CourtBasis::InvitingCourt,
+        venue::CourtBasis::OrganisationSeat,
+    ]
+    .into_iter()
+    .map(|b| b.as_str())
+    .find(|label| *label == stored)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<ConfirmationView>> {
+    hit(&limits(&state).views, caller.identity())?;
+    let (agreement, case) = caller
+        .agreement(&state, &AgreementId::from(id.as_str()))
+        .await?;
+    // A package that could not be built when the last party applied is built now.
+    super::apply::submit_if_complete(&state, &agreement).await;
+    Ok(Json(
+        confirmation_view(&state, &caller, &agreement, &case).await?,
+    ))
+}
