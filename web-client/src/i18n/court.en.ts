@@ -53,7 +53,7 @@ export const courtEn: Record<keyof typeof courtZh, string> = {
   'court.package.title': 'Confirmation package',
   'court.package.download': 'Download the package (ZIP, {size})',
   'court.package.hash': 'SHA-256 of the package:',
-  'court.package.index': 'Materials (Article 3 of the SPC Provisions on judicial confirmation of people’s mediation agreements)',
+  'court.package.index': "Materials (Article 3 of the SPC Provisions on judicial confirmation of people's mediation agreements)",
   'court.package.material': 'Material',
   'court.package.present': 'Provided',
   'court.package.files': 'Files',

@@ -262,7 +262,7 @@ function packageOutcome(pack: PackageState): HTMLElement | null {
             'ul',
             { 'data-testid': 'package-problems' },
             report.problems.map((p) =>
-              h('li', { 'data-code': p.code, 'data-path': p.path }, [h('code', { text: p.path }), `：${english ? p.message_en : p.message_zh} `, h('small', { text: `[${p.code}]` })]),
+              h('li', { 'data-code': p.code, 'data-path': p.path }, [h('code', { text: p.path }), english ? `: ${p.message_en} ` : `：${p.message_zh} `, h('small', { text: `[${p.code}]` })]),
             ),
           ),
         ])
@@ -276,7 +276,7 @@ function packageOutcome(pack: PackageState): HTMLElement | null {
           h('li', {
             'data-check': c.what,
             'data-ok': c.ok ? 'true' : 'false',
-            class: c.ok ? undefined : 'problem',
+            class: c.ok ? undefined : 'verify-check-failed',
             text: tv(c.ok ? 'verify.package.checkOk' : 'verify.package.checkFailed', { name: tv(`verify.package.check.${c.what}`) }),
           }),
         ),
