@@ -49,6 +49,8 @@ describe('the court inbox', () => {
     expect(clock.classList.contains('court-overdue')).toBe(false);
     tr.click();
     expect(go).toHaveBeenCalledWith('/staff/court/requests/CR_abc');
+    (tr.querySelector('a') as HTMLAnchorElement).click();
+    expect(go).toHaveBeenCalledTimes(2);
   });
 
   it('marks an overdue clock red', () => {

@@ -94,6 +94,8 @@ export function row(context: Pick<PageContext, 'go'>, item: InboxItem, nowMs: nu
   const path = `/staff/court/requests/${encodeURIComponent(item.id)}`;
   const open = (event: Event) => {
     event.preventDefault();
+    // The link sits inside the row: one click, one navigation.
+    event.stopPropagation();
     context.go(path);
   };
   const clock = runningClock(item, nowMs);
