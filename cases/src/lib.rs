@@ -106,6 +106,7 @@
 pub mod access;
 pub mod agreements;
 pub mod blobs;
+pub mod confirmation;
 pub mod error;
 pub mod evidence_files;
 pub mod evidence_tally;
