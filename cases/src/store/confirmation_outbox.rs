@@ -19,7 +19,7 @@ use crate::agreements::model::Agreement;
 use crate::confirmation::model::{OutboxItem, RequestStatus};
 use crate::confirmation::window::{WINDOW_DAYS, WarningLevel, window};
 use crate::error::{Error, Result};
-use crate::ids::{AgreementId, ConfirmationRequestId, PartyId};
+use crate::ids::{AgreementId, CaseId, ConfirmationRequestId, PartyId};
 
 const OUTBOX_COLUMNS: &str = "id, request_id, court, endpoint, idempotency_key, package_sha256, \
      attempts, next_attempt_at, lease_owner, lease_until, delivered_at, given_up_at, \
@@ -219,6 +219,65 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    /// Records on the audit trail that a court system's callback was refused (bad or missing
+    /// signature, stale timestamp, no key configured, …), and changes nothing else. The entry
+    /// goes on the request's case when the request is known, else under `court-system`.
+    /// `reason` is the edge's short code or sentence: never a signature, a secret or a body.
+    pub async fn confirmation_callback_refused(
+        &self,
+        request: Option<&ConfirmationRequestId>,
+        court: Option<&str>,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let case = match request {
+            Some(id) => sqlx::query("SELECT case_id FROM confirmation_requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.try_get::<CaseId, _>(0))
+                .transpose()?,
+            None => None,
+        };
+        let subject_text = case
+            .as_ref()
+            .map_or_else(|| "court-system".to_owned(), subject);
+        let reason: String = reason.chars().take(MAX_ERROR_CHARS).collect();
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            &Actor::System,
+            AuditAction::ConfirmationCallbackRefused,
+            &subject_text,
+            json!({"request": request, "court": court, "reason": reason, "at": now_ms}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `actor` downloaded a request's package (the court's copy, or the
+    /// mediator's): it holds the parties' full ID numbers and phones.
+    pub async fn record_package_download(
+        &self,
+        actor: &Actor,
+        request: &ConfirmationRequestId,
+        now_ms: i64,
+    ) -> Result<()> {
+        let found = self.confirmation_request(request).await?;
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            actor,
+            AuditAction::ConfirmationPackageDownloaded,
+            &subject(&found.case_id),
+            json!({"request": request, "package_sha256": found.package_sha256, "at": now_ms}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Agreements whose parties may still apply at `now_ms`, with when each took effect: in
