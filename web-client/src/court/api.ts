@@ -25,6 +25,11 @@ export function packageUrl(id: string): string {
   return `/api/v1/confirmation-requests/${encodeURIComponent(id)}/package.zip`;
 }
 
+/** The stored ruling document (route 7), once the court uploaded one. */
+export function rulingUrl(id: string): string {
+  return `/api/v1/confirmation-requests/${encodeURIComponent(id)}/ruling`;
+}
+
 export function accept(client: StaffClient, id: string, courtCaseNumber: string): Promise<unknown> {
   return client.call('POST', `${base(id)}/accept`, { court_case_number: courtCaseNumber });
 }

@@ -134,6 +134,20 @@ async function openFile(requestId: string, path: string, shown: HTMLElement, con
   }
 }
 
+/** Opens a PDF or picture the staff client fetches in a new tab (the ruling document). */
+export async function openInTab(context: ViewerContext, url: string): Promise<void> {
+  // Opened during the click, or a popup blocker refuses it once the file has arrived.
+  const tab = window.open('', '_blank');
+  try {
+    const href = URL.createObjectURL(await context.client.blob(url));
+    if (tab) tab.location.href = href;
+    else window.open(href, '_blank');
+  } catch (error) {
+    tab?.close();
+    context.fail(error);
+  }
+}
+
 /** Saves a file the staff client fetches (it needs the token, so a plain link would not do). */
 async function download(context: ViewerContext, url: string, name: string): Promise<void> {
   try {

@@ -9,11 +9,11 @@ import { t } from '../i18n';
 import { h } from '../screens/dom';
 import { formatChinaTime } from '../staff/api';
 import type { PageContext } from '../staff/app';
-import { accept, confirm, extend, getRequest, reject, uploadRuling } from './api';
+import { accept, confirm, extend, getRequest, reject, rulingUrl, uploadRuling } from './api';
 import { clockText, runningClock } from './clocks-text';
 import { type DecisionActions, decisionForms } from './decision-forms';
 import { known } from './inbox';
-import { packageViewer } from './package-viewer';
+import { openInTab, packageViewer } from './package-viewer';
 import type { CourtRequest } from './types';
 
 type State = { phase: 'loading' } | { phase: 'ready'; request: CourtRequest } | { phase: 'failed' };
@@ -72,6 +72,17 @@ function page(context: PageContext, state: State, actions: DecisionActions): HTM
   return h('div', { class: 'staff-page court-page', 'data-testid': 'court-request', 'data-id': request.id, 'data-status': request.status }, [
     back,
     summary(request),
+    request.decision?.has_ruling
+      ? h('p', {}, [
+          h('button', {
+            type: 'button',
+            class: 'secondary',
+            'data-testid': 'court-ruling-open',
+            text: t('court.decision.ruling'),
+            onclick: () => void openInTab(context, rulingUrl(request.id)),
+          }),
+        ])
+      : null,
     applicants(request),
     agreement(request),
     request.package ? packageViewer({ id: request.id, package: request.package }, context) : null,

@@ -93,6 +93,7 @@ export const courtEn: Record<keyof typeof courtZh, string> = {
   'court.reject.ask': 'Reject this request for judicial confirmation? This cannot be undone.',
   'court.decision.title': 'Decision',
   'court.decision.confirmed': 'Confirmed valid: {number}, ruled on {date}',
+  'court.decision.ruling': 'Open the ruling',
   'court.decision.rejected': 'Rejected: {reasons}',
   'court.field.required': 'Required',
   'court.field.length': 'Must be {min}–{max} characters',

@@ -91,6 +91,7 @@ export const courtZh = {
   'court.reject.ask': '确认驳回此司法确认申请？驳回后不能撤回。',
   'court.decision.title': '裁定结果',
   'court.decision.confirmed': '已确认有效：{number}，裁定日期 {date}',
+  'court.decision.ruling': '查看裁定书',
   'court.decision.rejected': '已驳回：{reasons}',
   'court.field.required': '请填写',
   'court.field.length': '应为 {min}–{max} 个字',
