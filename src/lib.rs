@@ -157,6 +157,7 @@ pub async fn serve(
         }
         signaling.public_url = Some(derived);
     }
+    signaling.confirmation = config.confirmation()?;
     let sfu = Sfu::start(config.sfu()?)?;
     let blobs = accord_signaling::storage::open_store(&config.blob_store()).await?;
     let state = AppState::new(
@@ -178,6 +179,7 @@ pub async fn serve(
         Err(e) => tracing::error!(error = %e, "cannot recover interrupted recordings"),
     }
     tokio::spawn(apply_retention(state.clone()));
+    accord_signaling::confirmation::spawn_background(&state);
     let app = accord_signaling::http::router(state.clone());
     state.set_ready(true);
     on_ready(Listening {

@@ -163,6 +163,7 @@ impl Metrics {
             sessions: Arc::clone(&sessions),
             recorder,
         }));
+        registry.register_collector(Box::new(crate::confirmation::connector::DeliveryCollector));
         let join_seconds = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
         registry.register(
             "join_seconds",

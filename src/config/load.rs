@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{BlobBackend, Config, ConfigError, LogFormat, invalid};
 
-fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
+pub(super) fn parse_env<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
@@ -152,6 +152,7 @@ impl Config {
                         _ => return Err(invalid(key, "pretty or json")),
                     };
                 }
+                _ if config.confirmation_env(key, value)? => {}
                 _ => unknown.push(key.clone()),
             }
         }

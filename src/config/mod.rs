@@ -11,6 +11,7 @@
 //! [`Config::blob_store`].
 
 mod agreements;
+mod confirmation;
 mod load;
 mod recording;
 mod sections;
@@ -24,6 +25,7 @@ use accord_cases::notify::NotifyConfig;
 use accord_sfu::{SfuConfig, TurnConfig};
 use accord_signaling::SignalingConfig;
 
+pub use confirmation::{ConfirmationSection, CourtSection};
 pub use sections::{
     AgreementsSection, AuthConfig, BlobBackend, BlobsSection, Config, DatabaseConfig, HttpConfig,
     LogConfig, LogFormat, MediaConfig, NotifySection, SignalingSection, TurnSection,
@@ -129,6 +131,9 @@ impl Config {
                 .then(|| self.http.public_url.trim_end_matches('/').to_owned()),
             trust_forwarded_for: self.http.trust_forwarded_for,
             agreement_font: self.agreement_font(),
+            // The courts' secrets are read from their files by `Config::confirmation`, which
+            // `serve` calls: reading a file can fail, and this cannot.
+            confirmation: Default::default(),
             turn: (!self.turn.urls.is_empty() && !self.turn.shared_secret.is_empty()).then(|| {
                 TurnConfig {
                     urls: self.turn.urls.clone(),

@@ -33,6 +33,8 @@ pub struct Config {
     pub recording: RecordingSection,
     /// Agreements (the PDF's font).
     pub agreements: AgreementsSection,
+    /// Judicial confirmation: the window's sweep, the connector, the court systems.
+    pub confirmation: super::confirmation::ConfirmationSection,
     /// Logging.
     pub log: LogConfig,
 }
@@ -250,6 +252,7 @@ impl Default for Config {
             blobs: BlobsSection::default(),
             recording: RecordingSection::default(),
             agreements: AgreementsSection::default(),
+            confirmation: Default::default(),
             log: LogConfig::default(),
         }
     }

@@ -84,6 +84,7 @@ impl Config {
         self.announce_ips()?;
         self.validate_blobs()?;
         self.validate_agreements()?;
+        self.validate_confirmation()?;
         Ok(())
     }
 
