@@ -44,10 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Check a recording (its folder or exported ZIP) offline; exits 1 naming each file or
-    /// segment that does not match, 2 if the input is unusable.
+    /// Check a recording (its folder or exported ZIP) or a confirmation package (its ZIP)
+    /// offline; exits 1 naming each file or segment that does not match, 2 if the input is
+    /// unusable.
     Verify {
-        /// The recording folder or ZIP.
+        /// The recording folder or ZIP, or the confirmation package ZIP.
         path: PathBuf,
         /// A trusted Ed25519 public key (base64); repeatable.
         #[arg(long)]
@@ -55,6 +56,9 @@ enum Command {
         /// A saved copy of /.well-known/accord/signing-keys.json; repeatable.
         #[arg(long)]
         keys: Vec<PathBuf>,
+        /// The language of a confirmation package's report.
+        #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
+        lang: String,
     },
     /// The platform's keys.
     Keys {
@@ -122,8 +126,14 @@ fn init_logging(config: &Config) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Verifying is for anyone holding a recording: no configuration of ours is involved.
-    if let Command::Verify { path, key, keys } = &cli.command {
-        return verify_cmd::verify(path, key, keys);
+    if let Command::Verify {
+        path,
+        key,
+        keys,
+        lang,
+    } = &cli.command
+    {
+        return verify_cmd::verify(path, key, keys, lang);
     }
     let (config, unknown) = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(loaded) => loaded,
@@ -144,7 +154,12 @@ fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::RotateSigning { data_dir },
         } => verify_cmd::rotate_signing(data_dir.as_deref().unwrap_or(&config.data_dir)),
-        Command::Verify { path, key, keys } => verify_cmd::verify(&path, &key, &keys),
+        Command::Verify {
+            path,
+            key,
+            keys,
+            lang,
+        } => verify_cmd::verify(&path, &key, &keys, &lang),
         Command::Migrate => with_store(&config, |_| async { Ok(ExitCode::SUCCESS) }),
         Command::Audit {
             command: AuditCommand::Verify,

@@ -1,17 +1,19 @@
-//! `accord verify` and `accord keys rotate-signing`: offline commands over recordings and the
-//! platform's signing keys. Neither needs the server or the database, so a court can verify
-//! a recording on its own machine.
+//! `accord verify` and `accord keys rotate-signing`: offline commands over recordings,
+//! confirmation packages and the platform's signing keys. Neither needs the server or the
+//! database, so a court can verify a recording or a package on its own machine.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use accord_cases::confirmation::package::{self, Lang};
 use accord_recordings::signing::{PlatformKeys, PublicKeyInfo, PublishedKeys, signing_dir};
 use accord_recordings::verify::verify_recording;
 
-/// Verifies a recording folder or ZIP: exit 0 when it verifies, 1 when something does not
-/// match (each problem printed as `FAIL <file>: <problem>`), 2 when the input or a trusted
-/// key cannot be used at all.
-pub fn verify(path: &Path, keys: &[String], key_lists: &[PathBuf]) -> ExitCode {
+/// Verifies a recording folder or ZIP, or a confirmation package: exit 0 when it verifies,
+/// 1 when something does not match (each problem printed as `FAIL <file>: <problem>`), 2
+/// when the input or a trusted key cannot be used at all. `lang` (`zh` or `en`) is the
+/// language of a package's report.
+pub fn verify(path: &Path, keys: &[String], key_lists: &[PathBuf], lang: &str) -> ExitCode {
     let trusted = match trusted_keys(keys, key_lists) {
         Ok(trusted) => trusted,
         Err(message) => {
@@ -19,6 +21,13 @@ pub fn verify(path: &Path, keys: &[String], key_lists: &[PathBuf]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if path.is_file()
+        && let Ok(bytes) = std::fs::read(path)
+        && package::looks_like_package(&bytes)
+    {
+        let lang = Lang::parse(lang).unwrap_or_default();
+        return verify_package(path, &bytes, trusted.as_deref(), lang);
+    }
     match verify_recording(path, trusted.as_deref()) {
         Ok(report) => {
             for line in report.lines() {
@@ -33,6 +42,37 @@ pub fn verify(path: &Path, keys: &[String], key_lists: &[PathBuf]) -> ExitCode {
         Err(e) => {
             eprintln!(
                 "accord: {} is not a readable recording: {e}",
+                path.display()
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A confirmation package: the trusted keys are the platform's (they sign its manifest and
+/// countersign the seal, as they sign recordings).
+fn verify_package(
+    path: &Path,
+    bytes: &[u8],
+    trusted: Option<&[PublicKeyInfo]>,
+    lang: Lang,
+) -> ExitCode {
+    let trusted: Option<Vec<String>> =
+        trusted.map(|keys| keys.iter().map(|k| k.public_key.clone()).collect());
+    match package::verify(bytes, trusted.as_deref()) {
+        Ok(report) => {
+            for line in report.lines(lang) {
+                println!("{line}");
+            }
+            if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "accord: {} is not a readable confirmation package: {e}",
                 path.display()
             );
             ExitCode::from(2)
