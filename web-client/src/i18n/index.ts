@@ -3,6 +3,8 @@
 
 import { agreementEn } from './agreement.en';
 import { agreementZh } from './agreement.zh-CN';
+import { auditConfirmationEn } from './audit-confirmation.en';
+import { auditConfirmationZh } from './audit-confirmation.zh-CN';
 import { confirmationEn } from './confirmation.en';
 import { confirmationZh } from './confirmation.zh-CN';
 import { courtEn } from './court.en';
@@ -14,9 +16,23 @@ import { zhCN as baseZh } from './zh-CN';
 
 // The catalogues are split by screen so no file grows past what a person can read; each
 // English part is typed by its Chinese part, so a key missing in either fails the build.
-const zhCN = { ...baseZh, ...agreementZh, ...signingZh, ...confirmationZh, ...courtZh };
+const zhCN = {
+  ...baseZh,
+  ...agreementZh,
+  ...signingZh,
+  ...confirmationZh,
+  ...courtZh,
+  ...auditConfirmationZh,
+};
 export type MessageKey = keyof typeof zhCN;
-const en: Record<MessageKey, string> = { ...baseEn, ...agreementEn, ...signingEn, ...confirmationEn, ...courtEn };
+const en: Record<MessageKey, string> = {
+  ...baseEn,
+  ...agreementEn,
+  ...signingEn,
+  ...confirmationEn,
+  ...courtEn,
+  ...auditConfirmationEn,
+};
 export type Language = 'zh-CN' | 'en';
 
 const CATALOGUES: Record<Language, Record<MessageKey, string>> = { 'zh-CN': zhCN, en };

@@ -64,6 +64,18 @@ export const AUDIT_ACTION_WORDS = {
   'agreement.declined': 'audit.agreement.declined',
   'agreement.sealed': 'audit.agreement.sealed',
   'seal_key.rotated': null,
+  // Judicial confirmation's words are in i18n/audit-confirmation.*.ts.
+  'confirmation.applied': 'audit.confirmation.applied',
+  'confirmation.court_changed': 'audit.confirmation.court_changed',
+  'confirmation.submitted': 'audit.confirmation.submitted',
+  'confirmation.received': 'audit.confirmation.received',
+  'confirmation.delivered': 'audit.confirmation.delivered',
+  'confirmation.accepted': 'audit.confirmation.accepted',
+  'confirmation.extended': 'audit.confirmation.extended',
+  'confirmation.confirmed': 'audit.confirmation.confirmed',
+  'confirmation.rejected': 'audit.confirmation.rejected',
+  'confirmation.package_downloaded': 'audit.confirmation.package_downloaded',
+  'confirmation.callback_refused': 'audit.confirmation.callback_refused',
 } as const satisfies Record<string, MessageKey | null>;
 
 /** What an audit entry records (`AuditEntry.action`). */
