@@ -35,8 +35,16 @@ pub(super) fn router() -> Router<AppState> {
 
 #[derive(Debug, Serialize)]
 struct CaseList {
-    items: Vec<Case>,
+    items: Vec<CaseListItem>,
     next: Option<String>,
+}
+
+/// A case of the list, with its judicial confirmation's badge.
+#[derive(Debug, Serialize)]
+struct CaseListItem {
+    #[serde(flatten)]
+    case: Case,
+    confirmation: Option<crate::confirmation::view::CaseBadge>,
 }
 
 async fn list(
@@ -52,8 +60,15 @@ async fn list(
         }));
     };
     let page = state.store().cases(&filter).await?;
+    let badges = crate::confirmation::view::case_badges(&state, &page.items).await?;
+    let items = page
+        .items
+        .into_iter()
+        .zip(badges)
+        .map(|(case, confirmation)| CaseListItem { case, confirmation })
+        .collect();
     Ok(Json(CaseList {
-        items: page.items,
+        items,
         next: page.next,
     }))
 }

@@ -90,11 +90,12 @@ async fn apply(
         )
         .await?;
     crate::agreements::announce(&state, &case.id);
-    if outcome.all_applied && outcome.request.status == RequestStatus::Applying {
-        if let Err(e) = submit(&state, &outcome.request).await {
-            // The applications are stored; the next view builds the package again.
-            tracing::error!(request = %outcome.request.id, error = %e, "cannot build the confirmation package now");
-        }
+    if outcome.all_applied
+        && outcome.request.status == RequestStatus::Applying
+        && let Err(e) = submit(&state, &outcome.request).await
+    {
+        // The applications are stored; the next view builds the package again.
+        tracing::error!(request = %outcome.request.id, error = %e, "cannot build the confirmation package now");
     }
     Ok(Json(
         confirmation_view(&state, &caller, &agreement, &case).await?,

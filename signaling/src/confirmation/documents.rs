@@ -127,8 +127,10 @@ async fn package_zip(
         ));
     };
     let bytes = read_blob(&state, sha, "the package").await?;
-    // TODO(E1): audit `ConfirmationPackageDownloaded` once the store offers
-    // `record_package_download` (asked of D1 in requests.md).
+    state
+        .store()
+        .record_package_download(&caller.actor(), &request.id, state.now_ms())
+        .await?;
     Ok(download(
         bytes,
         "application/zip",

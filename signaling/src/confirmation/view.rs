@@ -410,3 +410,66 @@ async fn show(
         confirmation_view(&state, &caller, &agreement, &case).await?,
     ))
 }
+
+/// A case's confirmation as the case list shows it: the request's status, and while nobody
+/// has submitted, the days left of the window and its warning.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseBadge {
+    status: Option<&'static str>,
+    days_left: Option<i64>,
+    warning: Option<&'static str>,
+}
+
+/// The badges of a page of cases, in their order: `None` for a case whose agreement is not
+/// in force. One query for the requests of the whole page; a case in force without a
+/// submitted request reads its seal for the window.
+pub async fn case_badges(state: &AppState, cases: &[Case]) -> Result<Vec<Option<CaseBadge>>> {
+    use accord_cases::store::model::CaseStatus;
+    let store = state.store();
+    let now = state.now_ms();
+    let ids: Vec<CaseId> = cases.iter().map(|c| c.id.clone()).collect();
+    let requests = store.confirmation_requests_of_cases(&ids).await?;
+    let mut badges = Vec::with_capacity(cases.len());
+    for case in cases {
+        let in_force = matches!(
+            case.status,
+            CaseStatus::Signed
+                | CaseStatus::ConfirmationRequested
+                | CaseStatus::Confirmed
+                | CaseStatus::Rejected
+                | CaseStatus::FollowUp
+                | CaseStatus::Closed
+        );
+        // The newest request of the case (they come oldest first).
+        let request = requests.iter().rev().find(|r| r.case_id == case.id);
+        if !in_force && request.is_none() {
+            badges.push(None);
+            continue;
+        }
+        let submitted = request.is_some_and(|r| r.submitted_at.is_some());
+        let window = if submitted {
+            None
+        } else {
+            match store.agreement_of_case(&case.id).await? {
+                Some(agreement) if agreement.status == AgreementStatus::InForce => store
+                    .seal_of(&agreement.id)
+                    .await?
+                    .map(|seal| window::window(seal.effective_at, now)),
+                _ => None,
+            }
+        };
+        if request.is_none() && window.is_none() {
+            badges.push(None);
+            continue;
+        }
+        badges.push(Some(CaseBadge {
+            status: request.map(|r| r.status.as_str()),
+            days_left: window.as_ref().filter(|w| !w.closed).map(|w| w.days_left),
+            warning: window
+                .as_ref()
+                .and_then(|w| w.warning)
+                .map(|level| level.as_str()),
+        }));
+    }
+    Ok(badges)
+}

@@ -6,7 +6,7 @@
 //! public status by hash. Devices sign with p256 as WebCrypto does (IEEE P1363 `r || s`);
 //! one-time codes are read where a gateway would get them.
 
-mod world;
+pub(crate) mod world;
 
 use accord_cases::agreements::document::{ClauseKind, Draft};
 use accord_cases::store::model::Category;

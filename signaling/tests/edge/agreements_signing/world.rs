@@ -25,10 +25,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// The one-time codes a gateway was asked to send.
-pub(super) type Outbox = Arc<Mutex<Vec<Value>>>;
+pub(crate) type Outbox = Arc<Mutex<Vec<Value>>>;
 
 /// A notification gateway that keeps what it is sent.
-pub(super) async fn gateway() -> (String, Outbox) {
+pub(crate) async fn gateway() -> (String, Outbox) {
     let outbox: Outbox = Arc::default();
     let kept = outbox.clone();
     let app = axum::Router::new().route(
@@ -49,16 +49,25 @@ pub(super) async fn gateway() -> (String, Outbox) {
     (url, outbox)
 }
 
-pub(super) struct World {
-    pub(super) state: AppState,
-    pub(super) base: String,
-    pub(super) http: reqwest::Client,
-    pub(super) outbox: Outbox,
-    pub(super) _dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) state: AppState,
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) outbox: Outbox,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 impl World {
-    pub(super) async fn start(store: &Store) -> World {
+    pub(crate) async fn start(store: &Store) -> World {
+        Self::start_with(store, |_| {}).await
+    }
+
+    /// [`World::start`] with settings changed by `tweak` (the courts' systems of the
+    /// confirmation suites).
+    pub(crate) async fn start_with(
+        store: &Store,
+        tweak: impl FnOnce(&mut SignalingConfig),
+    ) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let (gateway_url, outbox) = gateway().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -72,7 +81,7 @@ impl World {
             ..Default::default()
         })
         .expect("sfu");
-        let config = SignalingConfig {
+        let mut config = SignalingConfig {
             public_url: Some(base.clone()),
             notify: NotifyConfig::Http {
                 url: gateway_url,
@@ -80,6 +89,7 @@ impl World {
             },
             ..Default::default()
         };
+        tweak(&mut config);
         let blobs = Arc::new(LocalBlobs::open(dir.path().join("blobs")).expect("blobs"));
         let recording = accord_signaling::recording::RecordingSettings {
             recorder: accord_recordings::recorder::RecorderConfig {
@@ -109,7 +119,7 @@ impl World {
     }
 
     /// `(status, body)` of a request with `token` as the bearer.
-    pub(super) async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         path: &str,
@@ -120,7 +130,7 @@ impl World {
     }
 
     /// The code the gateway was last asked to send to `phone`.
-    pub(super) fn last_code(&self) -> String {
+    pub(crate) fn last_code(&self) -> String {
         let outbox = self.outbox.lock().expect("outbox");
         let message = outbox.last().expect("a code was sent");
         assert_eq!(message["template"], "signing_code");
@@ -133,18 +143,18 @@ impl World {
 
 /// A case of `category` with its mediator, an applicant, a respondent and the respondent's
 /// representative (without a power of attorney), a live session and everyone's join token.
-pub(super) struct Case4 {
-    pub(super) case: Case,
-    pub(super) mediator: Staff,
-    pub(super) mediator_access: String,
-    pub(super) applicant: Party,
-    pub(super) respondent: Party,
-    pub(super) representative: Party,
-    pub(super) session: Session,
-    pub(super) tokens: Vec<(Party, JoinClaims, String)>,
+pub(crate) struct Case4 {
+    pub(crate) case: Case,
+    pub(crate) mediator: Staff,
+    pub(crate) mediator_access: String,
+    pub(crate) applicant: Party,
+    pub(crate) respondent: Party,
+    pub(crate) representative: Party,
+    pub(crate) session: Session,
+    pub(crate) tokens: Vec<(Party, JoinClaims, String)>,
 }
 
-pub(super) async fn case_with_people(w: &World, store: &Store, category: Category) -> Case4 {
+pub(crate) async fn case_with_people(w: &World, store: &Store, category: Category) -> Case4 {
     let org = organisation(store, "朝阳", "北京市朝阳区").await;
     let system = Actor::System;
     let mediator = store
@@ -238,7 +248,7 @@ pub(super) async fn case_with_people(w: &World, store: &Store, category: Categor
 }
 
 impl Case4 {
-    pub(super) fn token(&self, party: &Party) -> &str {
+    pub(crate) fn token(&self, party: &Party) -> &str {
         let (_, _, token) = self
             .tokens
             .iter()
@@ -247,7 +257,7 @@ impl Case4 {
         token
     }
 
-    pub(super) fn editor(&self) -> Editor {
+    pub(crate) fn editor(&self) -> Editor {
         Editor {
             identity: self.mediator.id.to_string(),
             name: self.mediator.display_name.clone(),
@@ -257,7 +267,7 @@ impl Case4 {
     }
 
     /// Seats everyone in the session's room: the mediator, then each party (admitted).
-    pub(super) fn seat_everyone(&self, state: &AppState) -> (Admission, Vec<Admission>) {
+    pub(crate) fn seat_everyone(&self, state: &AppState) -> (Admission, Vec<Admission>) {
         let link = SessionLink {
             case_id: self.case.id.clone(),
             session_id: self.session.id.clone(),
@@ -304,7 +314,7 @@ impl Case4 {
 }
 
 /// Creates the agreement and finalises its first version; returns its id and text hash.
-pub(super) async fn final_agreement(
+pub(crate) async fn final_agreement(
     store: &Store,
     c: &Case4,
     personal_status: bool,
@@ -341,7 +351,7 @@ pub(super) async fn final_agreement(
     (agreement.id.to_string(), sha)
 }
 
-pub(super) async fn finalise(store: &Store, c: &Case4, id: &str, draft: &Draft) -> String {
+pub(crate) async fn finalise(store: &Store, c: &Case4, id: &str, draft: &Draft) -> String {
     let parties = vec![
         format!("申请人：{}", c.applicant.name),
         format!("被申请人：{}", c.respondent.name),
@@ -355,24 +365,24 @@ pub(super) async fn finalise(store: &Store, c: &Case4, id: &str, draft: &Draft) 
 }
 
 /// A device: its key and the SPKI it registers.
-pub(super) struct Device(pub(super) SigningKey);
+pub(crate) struct Device(pub(super) SigningKey);
 
 impl Device {
-    pub(super) fn new() -> Device {
+    pub(crate) fn new() -> Device {
         Device(SigningKey::from_slice(&rand::random::<[u8; 32]>()).expect("a scalar"))
     }
-    pub(super) fn public_key(&self) -> String {
+    pub(crate) fn public_key(&self) -> String {
         let spki = self.0.verifying_key().to_public_key_der().expect("spki");
         B64.encode(spki.as_bytes())
     }
-    pub(super) fn sign(&self, payload: &str) -> String {
+    pub(crate) fn sign(&self, payload: &str) -> String {
         let signature: Signature = self.0.sign(payload.as_bytes());
         B64.encode(signature.to_bytes())
     }
 }
 
 /// A 4×2 PNG, as a drawn signature.
-pub(super) fn drawn() -> String {
+pub(crate) fn drawn() -> String {
     let mut bytes = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut bytes, 4, 2);
@@ -385,7 +395,7 @@ pub(super) fn drawn() -> String {
     B64.encode(bytes)
 }
 
-pub(super) async fn challenge(w: &World, id: &str, token: &str) -> String {
+pub(crate) async fn challenge(w: &World, id: &str, token: &str) -> String {
     let (status, body) = w
         .call(
             "GET",
@@ -398,7 +408,7 @@ pub(super) async fn challenge(w: &World, id: &str, token: &str) -> String {
     body["payload"].as_str().expect("payload").to_owned()
 }
 
-pub(super) async fn sign(
+pub(crate) async fn sign(
     w: &World,
     id: &str,
     token: &str,
@@ -421,7 +431,7 @@ pub(super) async fn sign(
 
 /// The mediator asks `party` about free will with the two of them alone in the party's
 /// private room, then everyone returns to the joint room.
-pub(super) async fn free_will_alone(
+pub(crate) async fn free_will_alone(
     w: &World,
     c: &Case4,
     id: &str,
@@ -456,7 +466,7 @@ pub(super) async fn free_will_alone(
 }
 
 /// The party registers `device` with a one-time code sent to their phone.
-pub(super) async fn by_code(w: &World, id: &str, token: &str, device: &Device) {
+pub(crate) async fn by_code(w: &World, id: &str, token: &str, device: &Device) {
     let (status, body) = w
         .call(
             "POST",
