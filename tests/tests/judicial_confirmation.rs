@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use tamper::{Entries, platform_signer, tampered_variants, verify, write};
-use world::{SECRET, Seeded, Session, StandInCourt, seed, serve, write_config};
+use world::{SECRET, Seeded, Session, StandInCourt, audit_verify, seed, serve, write_config};
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
@@ -172,8 +172,19 @@ async fn a_sigkill_between_attempts_delivers_the_package_exactly_once_after_rest
     let request_id = text(&view, "/request_id")?.to_owned();
 
     court.wait_for(1, Duration::from_secs(30)).await?;
-    // Let the node store the failed attempt (the next is ≥ 3.2 s away), then kill it hard.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Between attempts: the case page shows the failed attempt stored (the next one is
+    // ≥ 3.2 s away). Killed during an attempt instead, the delivery would wait out its
+    // lease (≥ 130 s) before another start may take it.
+    let retrying = s
+        .wait_for_view(
+            &agreement,
+            "the failed attempt",
+            Duration::from_secs(3),
+            |v| v["delivery"]["state"] == "retrying",
+        )
+        .await?;
+    assert_eq!(retrying["delivery"]["attempts"], 1, "{retrying}");
+    assert!(retrying["delivery"]["last_error"].is_string(), "{retrying}");
     ensure!(court.received().len() == 1, "a second attempt came early");
     s.server.kill_hard().await?;
 
@@ -206,7 +217,15 @@ async fn a_sigkill_between_attempts_delivers_the_package_exactly_once_after_rest
     assert_eq!(posts[0].body, posts[1].body, "the same package both times");
     assert_eq!(text(&view, "/status")?, "received", "{view}");
     assert_eq!(view["delivery"]["attempts"], 2, "{view}");
-    finish(seeded, s).await
+    // The kill left the audit trail whole.
+    s.server.stop().await?;
+    let (code, output) = audit_verify(&seeded, &config).await?;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("intact"), "{output}");
+    if std::env::var_os("ACCORD_TEST_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&seeded.root);
+    }
+    Ok(())
 }
 
 /// Posts a callback `body` signed as `signature` at `timestamp`.

@@ -454,6 +454,27 @@ pub async fn serve(seeded: &Seeded, config: &Path) -> Result<TestServer> {
     .await
 }
 
+/// `accord audit verify` on `seeded`'s data directory: (exit code, output).
+pub async fn audit_verify(seeded: &Seeded, config: &Path) -> Result<(i32, String)> {
+    let bin = accord_tests::server::accord_binary()?;
+    let mut command = tokio::process::Command::new(&bin);
+    command
+        .arg("--config")
+        .arg(config)
+        .args(["audit", "verify"])
+        .env("ACCORD_DATA_DIR", &seeded.data_dir)
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .context("accord audit verify ran for more than a minute")??;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok((output.status.code().unwrap_or(-1), text))
+}
+
 /// A running binary and who acts on it.
 pub struct Session {
     /// The server.
