@@ -474,3 +474,23 @@ async fn callbacks_and_warnings_are_remembered_once(s: &Scratch) {
     assert!(store.verify_audit().await.expect("verify").intact());
 }
 both_databases!(remembered_once, callbacks_and_warnings_are_remembered_once);
+
+async fn two_parties_applying_at_once_make_one_request(s: &Scratch) {
+    let store = &s.store;
+    let w = in_force(store, true).await;
+    let at = EFFECTIVE + DAY;
+    let (a, b) = tokio::join!(
+        apply(store, &w, &w.applicant.id, &w.applicant.id, at),
+        apply(store, &w, &w.respondent.id, &w.representative.id, at)
+    );
+    let (a, b) = (a.expect("applicant"), b.expect("representative"));
+    assert_eq!(a.request.id, b.request.id, "one request for the version");
+    assert!(a.all_applied || b.all_applied, "the later one sees both");
+    let applicants = store
+        .confirmation_applicants(&a.request.id)
+        .await
+        .expect("applicants");
+    assert_eq!(applicants.len(), 2);
+    assert!(store.verify_audit().await.expect("verify").intact());
+}
+both_databases!(at_once, two_parties_applying_at_once_make_one_request);
