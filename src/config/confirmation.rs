@@ -144,9 +144,8 @@ impl Config {
                 ));
             }
             let endpoint = court.endpoint.trim();
-            if !endpoint.is_empty()
-                && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
-            {
+            let web_url = endpoint.starts_with("https://") || endpoint.starts_with("http://");
+            if !endpoint.is_empty() && !web_url {
                 return Err(invalid(
                     "confirmation.courts.endpoint",
                     format!("{name}: an http(s):// URL"),

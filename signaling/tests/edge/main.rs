@@ -15,6 +15,8 @@ mod agreements_drafting;
 mod agreements_signing;
 mod auth;
 mod blobs_s3;
+mod confirmation;
+mod court_inbox;
 mod limits;
 mod openapi;
 mod rooms;
