@@ -2,8 +2,9 @@
 //
 // 1. The whole way: the mediator records the case session from the start, drafts, both parties
 //    sign on their phones and the mediator seals (the agreement flow of agreement.test.js);
-//    the recording is stored and the session ends. Each party follows the end screen to their
-//    case page and applies there (address, declarations): the first sees "等待对方申请", then
+//    the recording is stored and the session ends. The mediator sends the application links
+//    from the case page ("发送申请链接"; the log channel records one per phone); each phone
+//    opens its case link and applies (address, declarations): the first sees "等待对方申请", then
 //    both see it submitted; the mediator's case page shows the package. A court user of the
 //    organisation's court signs in on a desktop, sees the request in the inbox with its clock
 //    (受理期限), opens it, sees the index of materials, opens the recording (it plays), accepts
@@ -12,21 +13,22 @@
 // 2. The verify page gives the same answers as `accord verify`: the real package (downloaded as
 //    the court user) and tampered variants of it (one byte of the agreement PDF, a file
 //    removed, a file added, two signatures swapped under a manifest re-signed by another key,
-//    the manifest signed by another key), each checked by the CLI against the platform's
-//    published keys and dropped on /v/<sha>: pass/fail and the problems (code and path) agree.
+//    the manifest signed by another key, and one byte changed in each file in turn), each
+//    checked by the CLI against the platform's published keys and dropped on /v/<sha>:
+//    pass/fail and the problems (code and path) agree.
 //
 // Every wait is for a state, with room to spare (no timed assertion). Needs web-client/dist,
 // target/debug/accord (or $ACCORD_BIN) and ffmpeg.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { SLOW, caseSession, createCentre, openStaff } from './lib/agreement.js';
 import { PASSWORD, call } from './lib/case-session.js';
 import {
-  applyOnPhone, beijingDate, cliVerify, confirmationStatus, draftAndFinalise, enterRoom, loggedStatusNotices, packageVariants, pageProblems,
+  applyOnPhone, beijingDate, byteVariants, cliVerify, confirmationStatus, draftAndFinalise, enterRoom, loggedNotices, packageVariants, pageProblems,
   rulingPdf, signAndSeal, signAsParty, startRecording, stopRecording,
 } from './lib/confirmation.js';
 import { ARTIFACTS_DIR, serverBinary, startServer } from './lib/server.js';
@@ -96,19 +98,33 @@ describe('judicial confirmation in the browser', () => {
     assert.equal(agreement.status, 'in_force');
     const recording = await stopRecording(mediator, centre, world.caseId);
 
-    // The session ends; each phone's end screen leads to the party's case page.
+    // The session ends. The mediator sends each party the link to their case page from the
+    // case page ("发送申请链接"); each phone opens the link it was sent.
     await openConsole(mediator);
     await mediator.page.getByTestId('end-session').click();
     await mediator.page.getByTestId('message-screen').waitFor({ timeout: SLOW });
-    for (const [phone] of parties) {
-      const toCase = phone.page.getByTestId('end-to-confirmation');
-      await toCase.waitFor({ timeout: SLOW });
-      await toCase.click();
+    const desk = await mediator.page.context().newPage();
+    const casePage = `${server.httpUrl}/staff/cases/${world.caseId}`;
+    await desk.goto(casePage, { waitUntil: 'load' });
+    const section = desk.getByTestId('confirmation-section');
+    await section.waitFor({ state: 'visible', timeout: SLOW });
+    await section.getByTestId('confirm-links').click();
+    await section.getByTestId('confirm-link-list').waitFor({ timeout: SLOW });
+    for (const [phone, name, masked] of parties) {
+      const item = section.locator(`[data-testid=confirm-link-list] li[data-party="${world.partyIds[name]}"]`);
+      assert.equal(await item.getAttribute('data-sent'), 'true', `${name}'s link sent: ${await item.innerText()}`);
+      assert.ok((await item.innerText()).includes(masked), `the case page says where ${name}'s link went: ${await item.innerText()}`);
+      const text = await item.getByTestId('confirm-link-text').inputValue();
+      const token = /\/case#token=([A-Za-z0-9_.%-]+)/u.exec(text)?.[1];
+      assert.ok(token, `${name}'s message carries a case link: «${text}»`);
+      // The message names the configured public address; this server listens elsewhere.
+      await phone.page.goto(`${server.httpUrl}/case#token=${token}`, { waitUntil: 'load' });
       await phone.page.getByTestId('party-case').waitFor({ timeout: SLOW });
       await phone.page.getByTestId('confirm-flow').waitFor({ timeout: SLOW });
-      const court = await phone.page.getByTestId('confirm-court-name').innerText();
-      assert.equal(court.trim(), COURT, `${phone.name} is told the court`);
+      await waitFor(`${name}'s phone naming the court`, async () => (await phone.page.getByTestId('confirm-court-name').innerText()).trim() === COURT, SLOW, 200);
     }
+    const linksLogged = loggedNotices(server, 'confirmation_link');
+    for (const [, name, masked] of parties) assert.ok(linksLogged.includes(masked), `a confirmation_link to ${name} in the server log: ${JSON.stringify(linksLogged)}`);
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-phone-apply.png'), fullPage: true });
 
     // The applicant applies first and waits for the other side; then the respondent applies.
@@ -127,10 +143,7 @@ describe('judicial confirmation in the browser', () => {
     const requestId = view.request_id;
 
     // The mediator's case page shows the request and its package.
-    const desk = await mediator.page.context().newPage();
-    const casePage = `${server.httpUrl}/staff/cases/${world.caseId}`;
-    await desk.goto(casePage, { waitUntil: 'load' });
-    const section = desk.getByTestId('confirmation-section');
+    await desk.reload({ waitUntil: 'load' });
     await section.waitFor({ state: 'visible', timeout: SLOW });
     await statusShown('the case page', section, 'submitted');
     await section.getByTestId('confirm-package').waitFor({ timeout: SLOW });
@@ -182,7 +195,7 @@ describe('judicial confirmation in the browser', () => {
     await page.locator(`[data-testid=court-request][data-status=accepted]`).waitFor({ timeout: SLOW });
     assert.match(await statusShown('the respondent\'s phone', respondent.page, 'accepted', PHONE_REFRESH), /已提交/u);
 
-    const noticesBefore = loggedStatusNotices(server);
+    const noticesBefore = loggedNotices(server, 'confirmation_status');
     await page.getByTestId('court-ruling-number').fill(RULING_NUMBER);
     await page.getByTestId('court-ruling-date').fill(beijingDate());
     await page.getByTestId('court-ruling-file').setInputFiles({ name: '民事裁定书.pdf', mimeType: 'application/pdf', buffer: rulingPdf('Civil ruling (2026) 0306 No. 123-1') });
@@ -207,9 +220,9 @@ describe('judicial confirmation in the browser', () => {
     // Each party was told of the confirmation (the log channel names the masked phone only).
     for (const [, name, masked] of parties) {
       await waitFor(`a confirmation_status notice to ${name} after the ruling`, () =>
-        loggedStatusNotices(server).slice(noticesBefore.length).includes(masked), SLOW, 200);
+        loggedNotices(server, 'confirmation_status').slice(noticesBefore.length).includes(masked), SLOW, 200);
     }
-    const all = loggedStatusNotices(server);
+    const all = loggedNotices(server, 'confirmation_status');
     for (const [, name, masked] of parties) {
       assert.ok(all.filter((to) => to === masked).length >= 3, `${name} was told at submission, acceptance and confirmation: ${JSON.stringify(all)}`);
     }
@@ -233,16 +246,21 @@ describe('judicial confirmation in the browser', () => {
     clients.push(verifier);
     const input = verifier.page.getByTestId('package-file-input');
     await input.waitFor({ state: 'attached', timeout: SLOW });
-    const answers = {};
-    for (const variant of packageVariants(good)) {
-      const file = join(ARTIFACTS_DIR, `confirmation-package-${variant.name}.zip`);
-      writeFileSync(file, variant.bytes);
+    /** `accord verify` and the page on one file. */
+    const checkBoth = async (file) => {
       const cli = cliVerify(serverBinary(), file, keysFile);
       await verifier.page.evaluate(() => {
         if (window.ACCORD) window.ACCORD.packageCheck = null;
       });
       await input.setInputFiles(file);
-      const check = await waitFor(`the page's check of ${variant.name}`, () => verifier.page.evaluate(() => window.ACCORD?.packageCheck ?? null), SLOW, 100);
+      const check = await waitFor(`the page's check of ${file}`, () => verifier.page.evaluate(() => window.ACCORD?.packageCheck ?? null), SLOW, 100);
+      return { cli, check };
+    };
+    const answers = {};
+    for (const variant of packageVariants(good)) {
+      const file = join(ARTIFACTS_DIR, `confirmation-package-${variant.name}.zip`);
+      writeFileSync(file, variant.bytes);
+      const { cli, check } = await checkBoth(file);
       const page = pageProblems(check);
       answers[variant.name] = { cli: { exit: cli.code, problems: cli.problems }, page: { ok: check.ok, problems: page, keysChecked: check.keysChecked } };
       const context = `${variant.name}: ${JSON.stringify(answers[variant.name])}\n--- accord verify ---\n${cli.output}`;
@@ -255,10 +273,32 @@ describe('judicial confirmation in the browser', () => {
       assert.deepEqual(page, cli.problems, `the same problems, ${context}`);
       const codes = new Set(cli.problems.map((p) => p.split(' ')[0]));
       for (const oneOf of variant.expect) assert.ok(oneOf.some((code) => codes.has(code)), `one of ${oneOf} reported, ${context}`);
+      if (variant.only) assert.deepEqual([...codes].filter((c) => !variant.only.includes(c)), [], `nothing but ${variant.only} reported, ${context}`);
       if (variant.at) assert.ok(cli.problems.some((p) => p.endsWith(` ${variant.at}`)), `a problem names ${variant.at}, ${context}`);
       await verifier.page.screenshot({ path: join(ARTIFACTS_DIR, `confirmation-verify-${variant.name}.png`), fullPage: true });
     }
+
+    // One byte of each file in turn: both fail, with the same problems, naming the file. Every
+    // disagreement is collected first, so a failure lists them all.
+    const disagreements = [];
+    for (const variant of byteVariants(good)) {
+      const file = join(ARTIFACTS_DIR, `confirmation-package-${variant.name}.zip`);
+      writeFileSync(file, variant.bytes);
+      const { cli, check } = await checkBoth(file);
+      const answer = { cli: { exit: cli.code, problems: cli.problems }, page: { ...check, problems: pageProblems(check) } };
+      answers[`${variant.name} ${variant.path}`] = answer;
+      const wrong = [
+        cli.code === 1 || cli.code === 2 ? null : `accord verify exits ${cli.code}`,
+        check.unreadable === (cli.code === 2) ? null : 'only one of them finds it unreadable',
+        check.ok === false ? null : 'the page passes it',
+        JSON.stringify(answer.page.problems) === JSON.stringify(cli.problems) ? null : 'the problems differ',
+        variant.path.startsWith('manifest') || cli.problems.includes(`file_hash ${variant.path}`) ? null : 'no file_hash names the file',
+      ].filter(Boolean);
+      if (wrong.length) disagreements.push(`one byte of ${variant.path} (${variant.name}): ${wrong.join('; ')}: ${JSON.stringify(answer)}`);
+      else rmSync(file);
+    }
     writeFileSync(join(ARTIFACTS_DIR, 'confirmation-verify-answers.json'), JSON.stringify(answers, null, 2));
+    assert.deepEqual(disagreements, [], disagreements.join('\n'));
 
     // The CLI speaks English when asked.
     const english = cliVerify(serverBinary(), join(ARTIFACTS_DIR, 'confirmation-package-file-added.zip'), keysFile, 'en');

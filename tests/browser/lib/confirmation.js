@@ -178,12 +178,12 @@ export async function applyOnPhone(phone, address) {
   }, SLOW, 200);
 }
 
-/** `confirmation_status` notifications the server's log channel recorded: the masked phone of each, oldest first. */
-export function loggedStatusNotices(server) {
+/** Notifications of `template` the server's log channel recorded: the masked phone of each, oldest first. */
+export function loggedNotices(server, template) {
   const text = readFileSync(server.logPath, 'utf8').replace(ANSI_RE, '');
   return text
     .split('\n')
-    .filter((line) => /template="?confirmation_status\b/.test(line))
+    .filter((line) => line.includes('notification due') && new RegExp(`template="?${template}\\b`).test(line))
     .map((line) => /\bto="?([0-9*]+)/.exec(line)?.[1] ?? null);
 }
 
@@ -231,11 +231,15 @@ export const zip = (entries) => Buffer.from(fflate.zipSync(entries, { level: 6, 
 
 const textOf = (bytes) => Buffer.from(bytes).toString('utf8');
 
-/** A new Ed25519 key (not the platform's) and its raw public key in base64. */
+/**
+ * A new Ed25519 key (not the platform's): its raw public key in base64 and its key id as the
+ * package names keys (the first 16 hex digits of the raw key's SHA-256), so a signature by it
+ * is well formed and fails only for not being the platform's.
+ */
 function anotherKey() {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-  return { privateKey, publicKeyB64: raw.toString('base64') };
+  return { privateKey, publicKeyB64: raw.toString('base64'), keyId: sha256(raw).slice(0, 16) };
 }
 
 /** manifest.sig.json for `manifestBytes`, signed by `key` (an `anotherKey()`). */
@@ -243,7 +247,7 @@ function signedBy(key, manifestBytes, previous) {
   const sig = {
     ...previous,
     algorithm: 'Ed25519',
-    key_id: 'not-the-platform',
+    key_id: key.keyId,
     public_key: key.publicKeyB64,
     signature: sign(null, Buffer.from(manifestBytes), key.privateKey).toString('base64'),
   };
@@ -253,7 +257,8 @@ function signedBy(key, manifestBytes, previous) {
 /**
  * The tampered packages of the issue's "Done means", each `{name, bytes, expect}` where
  * `expect` lists what must be reported: each item a list of problem codes of which at least
- * one is found (empty: the package passes); `at`, when set, a path a problem must name.
+ * one is found (empty: the package passes); `at`, when set, a path a problem must name;
+ * `only`, when set, the codes every problem must have.
  */
 export function packageVariants(good) {
   const entries = unzip(good);
@@ -266,15 +271,15 @@ export function packageVariants(good) {
   const pdf = new Uint8Array(entries['agreement/agreement.pdf']);
   assert.ok(pdf.length > 100, 'the package carries agreement/agreement.pdf');
   pdf[Math.floor(pdf.length / 2)] ^= 0x01;
-  variants.push({ name: 'pdf-byte', bytes: zip({ ...entries, 'agreement/agreement.pdf': pdf }), expect: [['file_hash']], at: 'agreement/agreement.pdf' });
+  variants.push({ name: 'pdf-byte', bytes: zip({ ...entries, 'agreement/agreement.pdf': pdf }), expect: [['file_hash']], at: 'agreement/agreement.pdf', only: ['file_hash'] });
 
   // A listed file removed.
   const removed = paths.includes('application/申请书.txt') ? 'application/申请书.txt' : manifest.files.at(-1).path;
-  variants.push({ name: 'file-removed', bytes: zip(Object.fromEntries(Object.entries(entries).filter(([p]) => p !== removed))), expect: [['file_missing']], at: removed });
+  variants.push({ name: 'file-removed', bytes: zip(Object.fromEntries(Object.entries(entries).filter(([p]) => p !== removed))), expect: [['file_missing']], at: removed, only: ['file_missing'] });
 
   // A file added.
   const added = 'evidence/files/99-added.txt';
-  variants.push({ name: 'file-added', bytes: zip({ ...entries, [added]: new TextEncoder().encode('added after signing\n') }), expect: [['file_unlisted']], at: added });
+  variants.push({ name: 'file-added', bytes: zip({ ...entries, [added]: new TextEncoder().encode('added after signing\n') }), expect: [['file_unlisted']], at: added, only: ['file_unlisted'] });
 
   // Two signers' signature.json swapped, the manifest re-hashed so the files look consistent,
   // and signed again by a key of our own: the platform's key is not in our hands.
@@ -296,8 +301,23 @@ export function packageVariants(good) {
   });
 
   // The manifest as it was, signed by another key.
-  variants.push({ name: 'other-key', bytes: zip({ ...entries, 'manifest.sig.json': signedBy(anotherKey(), entries['manifest.json'], sig) }), expect: [['manifest_signature']] });
+  variants.push({ name: 'other-key', bytes: zip({ ...entries, 'manifest.sig.json': signedBy(anotherKey(), entries['manifest.json'], sig) }), expect: [['manifest_signature']], only: ['manifest_signature'] });
   return variants;
+}
+
+/**
+ * One byte changed in each file of the package in turn, each `{name, path, bytes}`: every one
+ * must fail, and the listed files must be named (the manifest and its signature fail as the
+ * manifest's signature, or as unreadable).
+ */
+export function byteVariants(good) {
+  const entries = unzip(good);
+  return Object.keys(entries).map((path, i) => {
+    const changed = new Uint8Array(entries[path]);
+    // XOR 1 keeps UTF-8 text valid UTF-8: the file still parses where it parsed before.
+    changed[Math.floor(changed.length / 2)] ^= 0x01;
+    return { name: `byte-${String(i).padStart(2, '0')}`, path, bytes: zip({ ...entries, [path]: changed }) };
+  });
 }
 
 /**
