@@ -101,8 +101,9 @@ pub struct ConfirmationRequest {
 }
 
 /// One party's application. A representative with a power of attorney may apply for the
-/// party they act for; the row is the party's either way.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// party they act for; the row is the party's either way. `Debug` leaves the address out, so
+/// a logged value never carries it.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Applicant {
     /// The request.
     pub request_id: ConfirmationRequestId,
@@ -116,6 +117,18 @@ pub struct Applicant {
     pub address: String,
     /// Unix ms.
     pub applied_at: i64,
+}
+
+impl std::fmt::Debug for Applicant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Applicant")
+            .field("request_id", &self.request_id)
+            .field("party_id", &self.party_id)
+            .field("applied_by", &self.applied_by)
+            .field("address", &"…")
+            .field("applied_at", &self.applied_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A delivery of the package to a court's system, from the transactional outbox.
@@ -236,5 +249,37 @@ impl InboxState {
             InboxState::Decided => status.is_decided(),
             InboxState::All => status != RequestStatus::Applying,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_applicant_logged_shows_no_address() {
+        let applicant = Applicant {
+            request_id: "CR_x".into(),
+            party_id: "PT_x".into(),
+            applied_by: "PT_x".into(),
+            applied_by_name: "张三".into(),
+            address: "深圳市宝安区新安街道 1 号".into(),
+            applied_at: 0,
+        };
+        let logged = format!("{applicant:?}");
+        assert!(
+            !logged.contains("新安街道") && !logged.contains("张三"),
+            "{logged}"
+        );
+    }
+
+    #[test]
+    fn the_inbox_lists_by_state() {
+        use RequestStatus::*;
+        assert!(InboxState::Open.lists(Received) && !InboxState::Open.lists(Confirmed));
+        assert!(InboxState::Decided.lists(Rejected) && !InboxState::Decided.lists(Accepted));
+        assert!(InboxState::All.lists(Submitted) && !InboxState::All.lists(Applying));
+        assert_eq!(InboxState::parse("decided"), Some(InboxState::Decided));
+        assert_eq!(InboxState::parse("closed"), None);
     }
 }
