@@ -92,6 +92,7 @@ async fn apply(
     crate::agreements::announce(&state, &case.id);
     if outcome.all_applied
         && outcome.request.status == RequestStatus::Applying
+        && outcome.request.court.is_some()
         && let Err(e) = submit(&state, &outcome.request).await
     {
         // The applications are stored; the next view builds the package again.
@@ -183,7 +184,9 @@ pub async fn submit_if_complete(state: &AppState, agreement: &Agreement) {
         else {
             return Ok(());
         };
-        if request.status != RequestStatus::Applying {
+        // Without a court (none configured, none chosen yet) there is nowhere to submit to;
+        // choosing one submits.
+        if request.status != RequestStatus::Applying || request.court.is_none() {
             return Ok(());
         }
         let applied = state.store().confirmation_applicants(&request.id).await?;

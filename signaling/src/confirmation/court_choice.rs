@@ -67,6 +67,8 @@ async fn choose(
         .store()
         .choose_court(&mediator.actor(), &agreement.id, &court, &reason, &proposal)
         .await?;
+    // Everyone may have applied while no court was known: the request goes now.
+    super::apply::submit_if_complete(&state, &agreement).await;
     crate::agreements::announce(&state, &case.id);
     Ok(Json(
         confirmation_view(&state, &caller, &agreement, &case).await?,

@@ -193,3 +193,41 @@ async fn send_links(
     }
     Ok(Json(Links { links }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_cases::CaseId;
+    use accord_cases::store::model::Side;
+
+    fn party(id: &str, kind: PartyKind, represents: Option<&str>, letter: bool) -> Party {
+        Party {
+            id: PartyId::from(id),
+            case_id: CaseId::from("CA_1"),
+            side: Side::Respondent,
+            kind,
+            name: id.to_owned(),
+            phone: None,
+            id_number_masked: None,
+            represents: represents.map(PartyId::from),
+            attorney_letter: letter.then(|| "ab".repeat(32)),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn links_go_to_the_applicants_and_representatives_with_a_power_of_attorney() {
+        let zhang = party("PT_zhang", PartyKind::Person, None, false);
+        let li = party("PT_li", PartyKind::Person, None, false);
+        let with_letter = party("PT_qian", PartyKind::Representative, Some("PT_li"), true);
+        let without = party("PT_zhao", PartyKind::Representative, Some("PT_li"), false);
+        let interpreter = party("PT_sun", PartyKind::Interpreter, Some("PT_li"), true);
+        let required = vec![zhang.clone(), li.clone()];
+        let all = vec![zhang, li, with_letter, without, interpreter];
+        let ids: Vec<String> = recipients(&required, &all)
+            .into_iter()
+            .map(|p| p.id.to_string())
+            .collect();
+        assert_eq!(ids, ["PT_zhang", "PT_li", "PT_qian"]);
+    }
+}

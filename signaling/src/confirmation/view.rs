@@ -473,3 +473,78 @@ pub async fn case_badges(state: &AppState, cases: &[Case]) -> Result<Vec<Option<
     }
     Ok(badges)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_cases::tokens::{JoinClaims, Role};
+
+    fn party(id: &str, kind: PartyKind, represents: Option<&str>, letter: bool) -> Party {
+        Party {
+            id: PartyId::from(id),
+            case_id: CaseId::from("CA_1"),
+            side: Side::Respondent,
+            kind,
+            name: id.to_owned(),
+            phone: None,
+            id_number_masked: None,
+            represents: represents.map(PartyId::from),
+            attorney_letter: letter.then(|| "ab".repeat(32)),
+            created_at: 0,
+        }
+    }
+
+    fn as_party(id: &str) -> Caller {
+        Caller::Party(JoinClaims {
+            sub: id.to_owned(),
+            name: id.to_owned(),
+            room: String::new(),
+            role: Role::Party,
+            can_publish: false,
+            can_subscribe: false,
+            hidden: false,
+            case: Some("CA_1".into()),
+            session: None,
+            inv: None,
+            aud: String::new(),
+            iat: 0,
+            nbf: 0,
+            exp: 0,
+        })
+    }
+
+    #[test]
+    fn a_party_applies_for_themselves_and_a_representative_only_with_a_power_of_attorney() {
+        let li = party("PT_li", PartyKind::Person, None, false);
+        let qian = party("PT_qian", PartyKind::Representative, Some("PT_li"), true);
+        let zhao = party("PT_zhao", PartyKind::Representative, Some("PT_li"), false);
+        let required = vec![li.clone()];
+        let all = vec![li, qian, zhao];
+        assert_eq!(
+            applies_for(&as_party("PT_li"), &required, &all),
+            [PartyId::from("PT_li")]
+        );
+        assert_eq!(
+            applies_for(&as_party("PT_qian"), &required, &all),
+            [PartyId::from("PT_li")]
+        );
+        assert!(applies_for(&as_party("PT_zhao"), &required, &all).is_empty());
+    }
+
+    #[test]
+    fn a_closed_window_or_a_submitted_request_stops_applying() {
+        assert_eq!(blocked_reason(None, false, None), None);
+        assert_eq!(
+            blocked_reason(None, true, Some(RequestStatus::Applying)),
+            Some("confirmation_window_closed")
+        );
+        assert_eq!(
+            blocked_reason(None, false, Some(RequestStatus::Submitted)),
+            Some("request_submitted")
+        );
+        assert_eq!(
+            blocked_reason(Some("not_confirmable"), true, None),
+            Some("not_confirmable")
+        );
+    }
+}
