@@ -21,7 +21,10 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use tamper::{Entries, platform_signer, tampered_variants, verify, write};
-use world::{SECRET, Seeded, Session, StandInCourt, audit_verify, seed, serve, write_config};
+use world::{
+    SECRET, Seeded, Session, StandInCourt, audit_verify, ensure_log_clean, seed, serve,
+    write_config,
+};
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
@@ -50,6 +53,7 @@ async fn start(endpoint: Option<&str>, retry_base_ms: u64) -> Result<(Seeded, Se
 
 /// Stops the server and removes the world's directory.
 async fn finish(seeded: Seeded, session: Session) -> Result<()> {
+    ensure_log_clean(&session.server)?;
     session.server.stop().await?;
     if std::env::var_os("ACCORD_TEST_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&seeded.root);
@@ -186,6 +190,7 @@ async fn a_sigkill_between_attempts_delivers_the_package_exactly_once_after_rest
     assert_eq!(retrying["delivery"]["attempts"], 1, "{retrying}");
     assert!(retrying["delivery"]["last_error"].is_string(), "{retrying}");
     ensure!(court.received().len() == 1, "a second attempt came early");
+    ensure_log_clean(&s.server)?;
     s.server.kill_hard().await?;
 
     let restarted = std::time::Instant::now();
@@ -218,6 +223,7 @@ async fn a_sigkill_between_attempts_delivers_the_package_exactly_once_after_rest
     assert_eq!(text(&view, "/status")?, "received", "{view}");
     assert_eq!(view["delivery"]["attempts"], 2, "{view}");
     // The kill left the audit trail whole.
+    ensure_log_clean(&s.server)?;
     s.server.stop().await?;
     let (code, output) = audit_verify(&seeded, &config).await?;
     assert_eq!(code, 0, "{output}");

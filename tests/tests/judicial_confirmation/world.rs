@@ -454,6 +454,26 @@ pub async fn serve(seeded: &Seeded, config: &Path) -> Result<TestServer> {
     .await
 }
 
+/// Fails when the server's log carries what no log line may: a party's name, phone or ID
+/// number, a join token (JWTs start `eyJ`) or a link with one, the court's shared secret.
+pub fn ensure_log_clean(server: &TestServer) -> Result<()> {
+    let log = std::fs::read_to_string(server.log_path())?;
+    for secret in [
+        "张三",
+        "李四",
+        "13800138000",
+        "13900139000",
+        ID_NUMBER,
+        "eyJ",
+        "#token=",
+        SECRET,
+    ] {
+        let line = log.lines().find(|line| line.contains(secret));
+        ensure!(line.is_none(), "the server logged {secret:?}: {line:?}");
+    }
+    Ok(())
+}
+
 /// `accord audit verify` on `seeded`'s data directory: (exit code, output).
 pub async fn audit_verify(seeded: &Seeded, config: &Path) -> Result<(i32, String)> {
     let bin = accord_tests::server::accord_binary()?;
