@@ -9,6 +9,8 @@
 //! key configured; each refusal is audited with its reason. An unknown request is 404; a
 //! transition the request's state does not allow is 409 `request_state`. A repeat of an
 //! event already applied answers 200 and changes nothing, so a court may retry freely.
+//! Each client address may call 120 times a minute (429 past it): the route takes no bearer,
+//! and every refusal writes an audit entry.
 
 use accord_cases::ConfirmationRequestId;
 use accord_cases::agreements::signing::verify_seal;
@@ -30,6 +32,7 @@ use super::config::CourtEndpoint;
 use super::connector::{CALLBACK_PATH, keyed};
 use crate::AppState;
 use crate::error::{Error, Result};
+use crate::limits::ClientAddress;
 
 /// The largest callback body: a ruling document of 20 MiB in base64, and the rest.
 pub const MAX_CALLBACK_BYTES: usize = 25 * 1024 * 1024;
@@ -140,9 +143,11 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// `POST /api/v1/court-system/callbacks`.
 async fn callback(
     State(state): State<AppState>,
+    client: ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
+    super::hit(&super::limits(&state).callbacks, &client.key())?;
     let now = state.now_ms();
     let timestamp = header(&headers, "x-accord-timestamp");
     let signature = header(&headers, "x-accord-signature");

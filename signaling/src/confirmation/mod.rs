@@ -96,6 +96,9 @@ pub struct ConfirmationLimits {
     pub views: Limiter,
     /// Court decisions per court user.
     pub decisions: Limiter,
+    /// Court systems' callbacks per client address: the route has no bearer, and each
+    /// refusal writes an audit entry.
+    pub callbacks: Limiter,
 }
 
 impl Default for ConfirmationLimits {
@@ -108,6 +111,7 @@ impl Default for ConfirmationLimits {
             documents: Limiter::new(30, minute),
             views: Limiter::new(120, minute),
             decisions: Limiter::new(30, minute),
+            callbacks: Limiter::new(120, minute),
         }
     }
 }
