@@ -341,5 +341,13 @@ async fn the_window_warns_at_7_and_2_days_and_closes_after_30(s: &Scratch) {
         !body["message"].as_str().unwrap_or_default().is_empty(),
         "{body}"
     );
+    // A revoked invitation's link no longer reaches the confirmation.
+    let invite = c.tokens[0].1.inv.clone().expect("an invite");
+    store
+        .revoke_invite(&Actor::System, &invite.as_str().into())
+        .await
+        .expect("revoked");
+    let (status, body) = view(&w, id, c.token(&c.applicant)).await;
+    assert_eq!(status, 401, "{body}");
 }
 both_databases!(window, the_window_warns_at_7_and_2_days_and_closes_after_30);
