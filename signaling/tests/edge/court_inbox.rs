@@ -521,6 +521,23 @@ async fn the_connector_delivers_once_after_two_failures(s: &Scratch) {
         assert!(header("x-accord-callback-url").ends_with("/api/v1/court-system/callbacks"));
     }
     assert!(outbox.idempotency_key.starts_with(&format!("{request}.")));
+    let metrics = w
+        .http
+        .get(format!("{}/metrics", w.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    // Process-wide counters (other suites deliver too): present, with each result.
+    for line in [
+        "accord_confirmation_deliveries_total{result=\"delivered\"}",
+        "accord_confirmation_deliveries_total{result=\"retry\"}",
+        "accord_confirmation_outbox_pending",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 
     // The court's system accepts it, signing with its own Ed25519 key.
     let accepted = json!({"request_id": request, "event": "accepted", "court_case_number": "(2026)京0105民特9号"});
