@@ -234,6 +234,46 @@ async fn a_sigkill_between_attempts_delivers_the_package_exactly_once_after_rest
     Ok(())
 }
 
+/// A court whose first answer is `status`: after it the delivery reads `state` on the case
+/// page and the court got exactly one POST (no retries follow, whatever the backoff).
+async fn one_answer_settles_it(status: u16, state: &str, request_status: &str) -> Result<()> {
+    let court = StandInCourt::start(&[status]).await?;
+    let (seeded, s) = start(Some(&court.endpoint), 300).await?;
+    let agreement = seeded.agreement_id.clone();
+    let view = s.everyone_applies(&agreement).await?;
+    let request_id = text(&view, "/request_id")?.to_owned();
+    let posts = court.wait_for(1, Duration::from_secs(30)).await?;
+    check_delivery(&posts[0], &request_id)?;
+    let view = s
+        .wait_for_view(&agreement, state, Duration::from_secs(15), |v| {
+            v["delivery"]["state"] == state
+        })
+        .await?;
+    // Several backoff periods (300, 600, 1200 ms …) pass without another attempt.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(court.received().len(), 1, "no attempt after a {status}");
+    assert_eq!(view["delivery"]["attempts"], 1, "{view}");
+    assert_eq!(text(&view, "/status")?, request_status, "{view}");
+    if state == "given_up" {
+        assert!(
+            view["delivery"]["last_error"].is_string(),
+            "why, for the case page: {view}"
+        );
+    }
+    finish(seeded, s).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_court_refusing_the_package_with_400_is_given_up_at_once_and_shown() -> Result<()> {
+    // The court still has Accord's inbox: the request stays submitted there.
+    one_answer_settles_it(400, "given_up", "submitted").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_court_answering_409_already_has_the_package() -> Result<()> {
+    one_answer_settles_it(409, "delivered", "received").await
+}
+
 /// Posts a callback `body` signed as `signature` at `timestamp`.
 async fn callback(
     s: &Session,
