@@ -25,7 +25,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { SLOW, caseSession, createCentre, openStaff } from './lib/agreement.js';
+import { SLOW, assertFitsPhone, caseSession, createCentre, openStaff } from './lib/agreement.js';
 import { PASSWORD, call } from './lib/case-session.js';
 import {
   applyOnPhone, beijingDate, byteVariants, cliVerify, confirmationStatus, draftAndFinalise, enterRoom, loggedNotices, packageVariants, pageProblems,
@@ -103,6 +103,7 @@ describe('judicial confirmation in the browser', () => {
     await openConsole(mediator);
     await mediator.page.getByTestId('end-session').click();
     await mediator.page.getByTestId('message-screen').waitFor({ timeout: SLOW });
+    const caseLinks = {};
     const desk = await mediator.page.context().newPage();
     const casePage = `${server.httpUrl}/staff/cases/${world.caseId}`;
     await desk.goto(casePage, { waitUntil: 'load' });
@@ -117,6 +118,7 @@ describe('judicial confirmation in the browser', () => {
       const text = await item.getByTestId('confirm-link-text').inputValue();
       const token = /\/case#token=([A-Za-z0-9_.%-]+)/u.exec(text)?.[1];
       assert.ok(token, `${name}'s message carries a case link: «${text}»`);
+      caseLinks[name] = decodeURIComponent(token);
       // The message names the configured public address; this server listens elsewhere.
       await phone.page.goto(`${server.httpUrl}/case#token=${token}`, { waitUntil: 'load' });
       await phone.page.getByTestId('party-case').waitFor({ timeout: SLOW });
@@ -126,6 +128,7 @@ describe('judicial confirmation in the browser', () => {
     const linksLogged = loggedNotices(server, 'confirmation_link');
     for (const [, name, masked] of parties) assert.ok(linksLogged.includes(masked), `a confirmation_link to ${name} in the server log: ${JSON.stringify(linksLogged)}`);
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-phone-apply.png'), fullPage: true });
+    await assertFitsPhone(applicant, 'the application form');
 
     // The applicant applies first and waits for the other side; then the respondent applies.
     await applyOnPhone(applicant, '广东省深圳市宝安区新安街道海滨路1号');
@@ -180,10 +183,17 @@ describe('judicial confirmation in the browser', () => {
     const review = () => page.evaluate(() => window.ACCORD?.review ?? null);
     await page.getByTestId('review-play').click();
     const { masterTime: start } = await waitFor('the review player ready', review, SLOW, 200);
+    // Playing: the master clock and some tile's video move on.
+    const tileStart = new Map();
     await waitFor('the recording playing', async () => {
       const r = await review();
       if (r && !r.playing) await page.getByTestId('review-play').click();
-      return r?.playing && r.masterTime > start + 0.5;
+      const moved = (r?.tiles ?? []).some((tile) => {
+        if (!tile.playing) return false;
+        if (!tileStart.has(tile.name)) tileStart.set(tile.name, tile.currentTime);
+        return tile.currentTime > tileStart.get(tile.name) + 0.5;
+      });
+      return r?.playing && r.masterTime > start + 0.5 && moved;
     }, SLOW, 250);
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-court-review.png') });
 
@@ -198,11 +208,16 @@ describe('judicial confirmation in the browser', () => {
     const noticesBefore = loggedNotices(server, 'confirmation_status');
     await page.getByTestId('court-ruling-number').fill(RULING_NUMBER);
     await page.getByTestId('court-ruling-date').fill(beijingDate());
-    await page.getByTestId('court-ruling-file').setInputFiles({ name: '民事裁定书.pdf', mimeType: 'application/pdf', buffer: rulingPdf('Civil ruling (2026) 0306 No. 123-1') });
+    const ruling = rulingPdf('Civil ruling (2026) 0306 No. 123-1');
+    await page.getByTestId('court-ruling-file').setInputFiles({ name: '民事裁定书.pdf', mimeType: 'application/pdf', buffer: ruling });
     // "确认裁定此调解协议有效？" is answered yes by the page's dialog handler.
     await page.getByTestId('court-confirm').click();
     await page.locator(`[data-testid=court-request][data-status=confirmed]`).waitFor({ timeout: SLOW });
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-court-confirmed.png'), fullPage: true });
+    await page.goto(`${server.httpUrl}/staff/court?state=decided`, { waitUntil: 'load' });
+    const decided = page.locator(`[data-testid=inbox-row][data-id="${requestId}"][data-status=confirmed]`);
+    await decided.waitFor({ timeout: SLOW });
+    assert.ok((await decided.innerText()).includes(COURT_CASE_NUMBER), `the decided tab names the court case number: ${await decided.innerText()}`);
 
     // The case page and both phones say so.
     await desk.reload({ waitUntil: 'load' });
@@ -214,6 +229,14 @@ describe('judicial confirmation in the browser', () => {
       const text = await statusShown(`${phone.name}`, phone.page, 'confirmed', PHONE_REFRESH);
       assert.match(text, /已确认调解协议有效/u, `${phone.name} shows «${text}»`);
       assert.ok((await phone.page.getByTestId('confirm-decision').innerText()).includes(RULING_NUMBER), `${phone.name} names the ruling`);
+      await phone.page.getByTestId('confirm-ruling').waitFor({ timeout: SLOW });
+      await assertFitsPhone(phone, 'the confirmed status');
+    }
+    // The ruling a party can open is the document the court uploaded, byte for byte.
+    for (const [name, token] of Object.entries(caseLinks)) {
+      const answer = await fetch(`${server.httpUrl}/api/v1/confirmation-requests/${requestId}/ruling`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(answer.status, 200, `${name} fetches the ruling`);
+      assert.deepEqual(Buffer.from(await answer.arrayBuffer()), ruling, `${name} gets the uploaded ruling`);
     }
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-phone-confirmed.png'), fullPage: true });
 
