@@ -150,7 +150,7 @@ impl FromRequestParts<AppState> for Caller {
         ))?;
         match state.keys().verify(token) {
             Ok(claims) => {
-                check_party_token(state, &claims).await?;
+                check_party_link(state, &claims).await?;
                 Ok(Caller::Party(claims))
             }
             Err(_) => Ok(Caller::Staff(
@@ -160,12 +160,36 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A join token as read-only routes about a case after its session take it (the agreement
+/// as a party's phone shows it when the session ended, its PDF): a party's token as
+/// [`Caller`] takes it (a case link, or a session link even of an ended session, never a
+/// revoked or expired one), anyone else's as joining a room does
+/// ([`crate::casework::check_join`]).
+#[derive(Clone, Debug)]
+pub struct CaseReader(pub JoinClaims);
+
+impl FromRequestParts<AppState> for CaseReader {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer_token(&parts.headers)
+            .ok_or(Error::Unauthorized("send the join token as a bearer token"))?;
+        let claims = state.keys().verify(token)?;
+        if claims.role == Role::Party && claims.case.is_some() {
+            check_party_link(state, &claims).await?;
+        } else {
+            crate::casework::check_join(state, &claims).await?;
+        }
+        Ok(Self(claims))
+    }
+}
+
 /// A party's join token admits here when it names the case and the party still belongs to
 /// it, and either is a case link (no session, no invite, no room: only this server mints
 /// tokens with a case, so nobody else can make one) or comes from an invite that was neither
 /// revoked nor has expired. Unlike joining a room, a session that has ended does not shut the
 /// link: parties apply after the session.
-async fn check_party_token(state: &AppState, claims: &JoinClaims) -> Result<()> {
+pub async fn check_party_link(state: &AppState, claims: &JoinClaims) -> Result<()> {
     let Some(case) = claims.case.as_deref() else {
         return Err(Error::Forbidden(
             "only a party of the case acts on its confirmation with a link; staff sign in",
