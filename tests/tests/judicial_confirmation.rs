@@ -158,6 +158,16 @@ async fn the_connector_retries_a_court_answering_503_and_delivers_the_package_on
         "the court got the package the case page names"
     );
 
+    assert_eq!(s.audited(&seeded.case_id, "confirmation.applied").await?, 2);
+    assert_eq!(
+        s.audited(&seeded.case_id, "confirmation.submitted").await?,
+        1
+    );
+    assert_eq!(
+        s.audited(&seeded.case_id, "confirmation.delivered").await?,
+        1
+    );
+
     // What the court received verifies offline.
     let path = write(&seeded.root, "delivered.zip", delivered)?;
     let verdict = verify(&path, &[]).await?;
@@ -222,6 +232,10 @@ async fn a_sigkill_between_attempts_delivers_the_package_exactly_once_after_rest
     assert_eq!(posts[0].body, posts[1].body, "the same package both times");
     assert_eq!(text(&view, "/status")?, "received", "{view}");
     assert_eq!(view["delivery"]["attempts"], 2, "{view}");
+    assert_eq!(
+        s.audited(&seeded.case_id, "confirmation.delivered").await?,
+        1
+    );
     // The kill left the audit trail whole.
     ensure_log_clean(&s.server)?;
     s.server.stop().await?;
@@ -369,6 +383,17 @@ async fn court_callbacks_are_taken_only_when_signed_and_fresh() -> Result<()> {
     assert_eq!(again["decision"], accepted["decision"]);
     assert_eq!(again["clocks"], accepted["clocks"]);
 
+    // Each refusal is audited with its reason; the acceptance once, despite the repeat.
+    assert_eq!(
+        s.audited(&seeded.case_id, "confirmation.callback_refused")
+            .await?,
+        4
+    );
+    assert_eq!(
+        s.audited(&seeded.case_id, "confirmation.accepted").await?,
+        1
+    );
+
     // An unknown request is 404; an impossible transition 409.
     let unknown = body.replace(&request_id, "CR_doesnotexist");
     let at = now();
@@ -407,6 +432,12 @@ async fn accord_verify_passes_the_real_package_and_names_every_tampering() -> Re
     assert_eq!(status.as_u16(), 200);
     assert_eq!(court_copy, package, "the court downloads the same bytes");
     assert_eq!(sha256_hex(&package), text(&view, "/package/sha256")?);
+    assert_eq!(
+        s.audited(&seeded.case_id, "confirmation.package_downloaded")
+            .await?,
+        2,
+        "each download of the personal data in the package is audited"
+    );
 
     let dir = seeded.root.join("packages");
     std::fs::create_dir_all(&dir)?;

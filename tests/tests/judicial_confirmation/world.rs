@@ -532,6 +532,20 @@ impl Session {
             .body)
     }
 
+    /// How many entries of the case's audit trail have `action`.
+    pub async fn audited(&self, case: &str, action: &str) -> Result<usize> {
+        let list = self
+            .api
+            .get(&format!("/api/v1/cases/{case}/audit"), &self.mediator)
+            .await?
+            .expect(reqwest::StatusCode::OK)?
+            .body;
+        let items = list["items"]
+            .as_array()
+            .with_context(|| format!("no audit items in {list}"))?;
+        Ok(items.iter().filter(|i| i["action"] == action).count())
+    }
+
     /// The mediator sends the case links; every required party applies with theirs. Returns
     /// the view after the last application.
     pub async fn everyone_applies(&self, agreement: &str) -> Result<Value> {
