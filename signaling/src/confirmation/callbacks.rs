@@ -17,6 +17,7 @@ use accord_cases::agreements::signing::verify_seal;
 use accord_cases::confirmation::model::{ConfirmationRequest, CourtDecision, RequestStatus};
 use accord_cases::store::model::Actor;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -145,9 +146,10 @@ async fn callback(
     State(state): State<AppState>,
     client: ClientAddress,
     headers: HeaderMap,
-    body: Bytes,
+    body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     super::hit(&super::limits(&state).callbacks, &client.key())?;
+    let body = super::decisions::body_bytes(body)?;
     let now = state.now_ms();
     let timestamp = header(&headers, "x-accord-timestamp");
     let signature = header(&headers, "x-accord-signature");

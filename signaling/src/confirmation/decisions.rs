@@ -7,6 +7,7 @@
 use accord_cases::blobs::Blob;
 use accord_cases::confirmation::model::{ConfirmationRequest, CourtDecision};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{post, put};
 use axum::{Json, Router};
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::inbox::CourtUser;
 use super::view::ConfirmationView;
 use crate::AppState;
-use crate::error::{Error, Result};
+use crate::error::{Error, JsonBody, Result, json_body};
 
 /// The largest ruling document taken.
 pub const MAX_RULING_BYTES: usize = 20 * 1024 * 1024;
@@ -40,6 +41,18 @@ pub fn is_ruling_document(bytes: &[u8]) -> bool {
         || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
         || bytes.starts_with(b"\xFF\xD8\xFF")
         || (bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP")
+}
+
+/// A raw body, or `{code, message}` for one that is too large or broke off (not axum's
+/// plain text).
+pub(super) fn body_bytes(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
+    body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge(rejection.body_text())
+        } else {
+            Error::BadRequest(rejection.body_text())
+        }
+    })
 }
 
 /// Stores a ruling document (a PDF or a picture, at most [`MAX_RULING_BYTES`]).
@@ -129,8 +142,9 @@ async fn accept(
     State(state): State<AppState>,
     user: CourtUser,
     Path(id): Path<String>,
-    Json(body): Json<AcceptBody>,
+    body: JsonBody<AcceptBody>,
 ) -> Result<Json<ConfirmationView>> {
+    let body = json_body(body)?;
     let decision = CourtDecision::Accept {
         court_case_number: body.court_case_number,
     };
@@ -148,17 +162,10 @@ async fn extend(
     State(state): State<AppState>,
     user: CourtUser,
     Path(id): Path<String>,
-    Json(body): Json<ExtendBody>,
+    body: JsonBody<ExtendBody>,
 ) -> Result<Json<ConfirmationView>> {
-    decide(
-        &state,
-        &user,
-        &id,
-        CourtDecision::Extend {
-            reason: body.reason,
-        },
-    )
-    .await
+    let reason = json_body(body)?.reason;
+    decide(&state, &user, &id, CourtDecision::Extend { reason }).await
 }
 
 /// What a ruling upload answers: the hash to send with the decision.
@@ -174,8 +181,9 @@ async fn upload_ruling(
     State(state): State<AppState>,
     user: CourtUser,
     Path(id): Path<String>,
-    body: Bytes,
+    body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Json<Uploaded>> {
+    let body = body_bytes(body)?;
     super::hit(&super::limits(&state).decisions, &user.session.sub)?;
     let request = user.request(&state, &id).await?;
     if request.status != accord_cases::confirmation::model::RequestStatus::Accepted {
@@ -201,8 +209,9 @@ async fn confirm(
     State(state): State<AppState>,
     user: CourtUser,
     Path(id): Path<String>,
-    Json(body): Json<ConfirmBody>,
+    body: JsonBody<ConfirmBody>,
 ) -> Result<Json<ConfirmationView>> {
+    let body = json_body(body)?;
     require_ruling(&state, &body.ruling_sha256).await?;
     let decision = CourtDecision::Confirm {
         ruling_number: body.ruling_number,
@@ -225,8 +234,9 @@ async fn reject(
     State(state): State<AppState>,
     user: CourtUser,
     Path(id): Path<String>,
-    Json(body): Json<RejectBody>,
+    body: JsonBody<RejectBody>,
 ) -> Result<Json<ConfirmationView>> {
+    let body = json_body(body)?;
     if let Some(sha256) = &body.ruling_sha256 {
         require_ruling(&state, sha256).await?;
     }

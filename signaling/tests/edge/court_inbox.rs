@@ -214,6 +214,20 @@ async fn inbox_accept_extend_rule_and_confirm(s: &Scratch) {
         "{body}"
     );
 
+    // A malformed body is answered like every other error, {code, message}.
+    let answer = w
+        .http
+        .post(format!("{}/api/v1/court/requests/{request}/accept", w.base))
+        .bearer_auth(&judge)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("accept");
+    assert_eq!(answer.status(), 400);
+    let body: Value = answer.json().await.expect("json error");
+    assert_eq!(body["code"], "bad_request", "{body}");
+
     // Accept, extend once, upload the ruling, confirm.
     let (status, body) = w
         .call(
