@@ -40,7 +40,14 @@ impl FromRequestParts<AppState> for Caller {
         // its audience and is then verified as what it is.
         match state.keys().verify(token) {
             Ok(claims) => {
-                crate::casework::check_join(state, &claims).await?;
+                // Reading the agreement (its view, its PDF) outlives the session: a party keeps
+                // their copy and applies for confirmation afterwards. Acting on it needs a seat
+                // that still admits.
+                if parts.method == axum::http::Method::GET {
+                    crate::confirmation::check_party_link(state, &claims).await?;
+                } else {
+                    crate::casework::check_join(state, &claims).await?;
+                }
                 if claims.role != Role::Party || claims.case.is_none() {
                     return Err(Error::Forbidden(
                         "only a party of the case acts on its agreement with a session link; staff sign in",

@@ -14,7 +14,7 @@ use super::drafts::{self, ChangedBy};
 use super::signing::{note, noted_caller};
 use super::view::{AgreementView, Audience, agreement_view_for};
 use crate::AppState;
-use crate::auth::Participant;
+use crate::confirmation::CaseReader;
 use crate::error::{Error, Result};
 use crate::staff::StaffSession;
 use accord_cases::agreements::document::{Draft, canonical_text};
@@ -101,7 +101,7 @@ async fn case_agreement(
 /// The agreement of the case whose session the join token is for: anyone seated may read it.
 async fn room_agreement(
     State(state): State<AppState>,
-    Participant(claims): Participant,
+    CaseReader(claims): CaseReader,
 ) -> Result<Json<AgreementView>> {
     let case_id = claims
         .case

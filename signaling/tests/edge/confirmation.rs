@@ -82,6 +82,14 @@ async fn parties_apply_and_the_package_goes_to_the_court(s: &Scratch) {
     let applicant_link = link.split_once("/case#token=").expect("a case link").1;
     let (status, body) = view(&w, id, applicant_link).await;
     assert_eq!(status, 200, "a case link reaches the confirmation: {body}");
+    let (status, body) = w.call("GET", "/room/agreement", applicant_link, None).await;
+    assert_eq!(status, 200, "a case link reads the agreement: {body}");
+    let refusal = join_frame(&w, applicant_link).await;
+    assert_eq!(
+        refusal["type"], "error",
+        "a case link seats nobody: {refusal}"
+    );
+    assert_eq!(refusal["code"], "invalid_token", "{refusal}");
 
     // A party of another case sees nothing of this one.
     let other_case = store
@@ -351,3 +359,26 @@ async fn the_window_warns_at_7_and_2_days_and_closes_after_30(s: &Scratch) {
     assert_eq!(status, 401, "{body}");
 }
 both_databases!(window, the_window_warns_at_7_and_2_days_and_closes_after_30);
+
+/// The first frame the server answers a WebSocket `join` with `token`.
+async fn join_frame(w: &World, token: &str) -> serde_json::Value {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("{}/ws", w.base.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let join = json!({"type": "join", "protocol": 1, "token": token});
+    socket
+        .send(Message::text(join.to_string()))
+        .await
+        .expect("send");
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("an answer within 10 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(text.as_str()).expect("json");
+        }
+    }
+}

@@ -12,9 +12,15 @@ use accord_cases::tokens::JoinClaims;
 /// Refuses a join token the domain's admission rules refuse
 /// ([`accord_cases::store::Store::admits`]: a revoked or expired invite, a session that is
 /// over or that the bearer was removed from, a mediator's seat whose account was disabled,
-/// a token minted without a session for a case session's room), and a bearer a moderator
-/// removed from the live room.
+/// a token minted without a session for a case session's room), a case link (which opens
+/// the case page only), and a bearer a moderator removed from the live room.
 pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
+    if claims.case.is_some() && claims.session.is_none() {
+        // A case link (judicial confirmation) reads the case's agreement; it seats nobody.
+        return Err(Error::Unauthorized(
+            "this link opens your case page, not a mediation session",
+        ));
+    }
     let seat = Seat {
         sub: &claims.sub,
         room: &claims.room,
