@@ -128,6 +128,14 @@ async fn both_parties_apply_and_the_request_goes_to_the_court(s: &Scratch) {
     let case = store.case(&w.case.id).await.expect("case");
     assert_eq!(case.status, CaseStatus::ConfirmationRequested);
     assert_eq!(case.court.as_deref(), Some(COURT));
+    // The court decides through the request; nobody moves the case to confirmed by hand.
+    let by_hand = store
+        .transition_case(&Actor::System, &w.case.id, CaseStatus::Confirmed)
+        .await;
+    assert!(
+        matches!(by_hand, Err(accord_cases::Error::Conflict(_))),
+        "{by_hand:?}"
+    );
     let outbox = store
         .outbox_of_request(&request.id)
         .await

@@ -378,6 +378,23 @@ impl Store {
                 to.as_str()
             )));
         }
+        // Once the parties applied in Accord, the request moves the case through these steps
+        // (the court decides in its inbox or through its system): a step by hand would leave
+        // a case confirmed with no ruling behind it. By hand they record a paper application.
+        if matches!(
+            to,
+            CaseStatus::ConfirmationRequested | CaseStatus::Confirmed | CaseStatus::Rejected
+        ) && sqlx::query("SELECT 1 FROM confirmation_requests WHERE case_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(
+                "the parties applied for judicial confirmation in Accord; the court decides it in its inbox"
+                    .into(),
+            ));
+        }
         // A confirmation request goes to the court of the case's organisation; from then on
         // that court's users see the case.
         let court = if to == CaseStatus::ConfirmationRequested {
