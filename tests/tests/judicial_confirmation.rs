@@ -61,6 +61,16 @@ async fn finish(seeded: Seeded, session: Session) -> Result<()> {
     Ok(())
 }
 
+/// The value of sample `series` (name with labels, as exposed) on `/metrics`.
+async fn metric(s: &Session, series: &str) -> Result<f64> {
+    let exposition = s.server.metrics_text().await?;
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .with_context(|| format!("no {series} on /metrics"))
+}
+
 /// Checks what the court's system got in one POST, as a court's IT department would.
 fn check_delivery(post: &world::Received, request_id: &str) -> Result<()> {
     let sha = sha256_hex(&post.body);
@@ -167,6 +177,17 @@ async fn the_connector_retries_a_court_answering_503_and_delivers_the_package_on
         s.audited(&seeded.case_id, "confirmation.delivered").await?,
         1
     );
+    let deliveries = r#"accord_confirmation_deliveries_total{result="#;
+    assert_eq!(
+        metric(&s, &format!(r#"{deliveries}"delivered"}}"#)).await?,
+        1.0
+    );
+    assert_eq!(metric(&s, &format!(r#"{deliveries}"retry"}}"#)).await?, 2.0);
+    assert_eq!(
+        metric(&s, &format!(r#"{deliveries}"given_up"}}"#)).await?,
+        0.0
+    );
+    assert_eq!(metric(&s, "accord_confirmation_outbox_pending").await?, 0.0);
 
     // What the court received verifies offline.
     let path = write(&seeded.root, "delivered.zip", delivered)?;
