@@ -409,6 +409,7 @@ impl Store {
             })
             .collect();
         Ok(Some(PublicStatus {
+            agreement_id,
             genuine: true,
             status: row.try_get(2)?,
             effective_at,

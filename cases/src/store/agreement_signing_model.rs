@@ -298,6 +298,9 @@ pub struct SealKey {
 /// never the text or anyone's full name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PublicStatus {
+    /// The agreement, for the edge to look up its confirmation; never shown.
+    #[serde(skip)]
+    pub agreement_id: crate::AgreementId,
     /// The hash is that of a version we froze.
     pub genuine: bool,
     /// `final`, `superseded` or `in_force`.

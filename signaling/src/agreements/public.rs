@@ -13,8 +13,9 @@ use super::signing_limits::{hit, limits};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::limits::ClientAddress;
-use accord_cases::OrganisationId;
+use accord_cases::confirmation::RequestStatus;
 use accord_cases::store::{PublicSigner, SealKey};
+use accord_cases::{AgreementId, OrganisationId};
 
 /// The public routes.
 pub fn router() -> Router<AppState> {
@@ -35,6 +36,16 @@ struct PublicAnswer {
     effective_at: Option<i64>,
     organisation: Option<String>,
     signers: Vec<PublicSigner>,
+    confirmation: Option<PublicConfirmation>,
+}
+
+/// Where the agreement's judicial confirmation stands, once the parties' application went
+/// to the court: what a holder of a confirmed agreement shows to whoever must rely on it.
+#[derive(Serialize)]
+struct PublicConfirmation {
+    status: &'static str,
+    court: Option<String>,
+    decided_at: Option<i64>,
 }
 
 fn is_sha256_hex(text: &str) -> bool {
@@ -59,6 +70,8 @@ async fn status(
     Ok(Json(
         match state.store().public_status(&text_sha256).await? {
             Some(found) => PublicAnswer {
+                confirmation: public_confirmation(&state, &found.agreement_id, &text_sha256)
+                    .await?,
                 genuine: found.genuine,
                 status: Some(found.status),
                 effective_at: found.effective_at,
@@ -71,9 +84,29 @@ async fn status(
                 effective_at: None,
                 organisation: None,
                 signers: Vec::new(),
+                confirmation: None,
             },
         },
     ))
+}
+
+/// The confirmation of the version with this text, from its submission to the court on;
+/// while the parties are still applying it is theirs, not the public's.
+async fn public_confirmation(
+    state: &AppState,
+    agreement: &AgreementId,
+    text_sha256: &str,
+) -> Result<Option<PublicConfirmation>> {
+    Ok(state
+        .store()
+        .confirmation_of_agreement(agreement)
+        .await?
+        .filter(|r| r.text_sha256 == text_sha256 && r.status != RequestStatus::Applying)
+        .map(|r| PublicConfirmation {
+            status: r.status.as_str(),
+            court: r.court,
+            decided_at: r.decided_at,
+        }))
 }
 
 async fn seal_keys(

@@ -260,6 +260,25 @@ async fn parties_apply_and_the_package_goes_to_the_court(s: &Scratch) {
     assert_eq!(text.sha256, f.text_sha256);
     assert_eq!(manifest.court, "北京市朝阳区人民法院");
 
+    // The public page of the agreement's QR code shows where its confirmation stands.
+    let public = w
+        .http
+        .get(format!(
+            "{}/api/v1/public/agreements/{}",
+            w.base, f.text_sha256
+        ))
+        .send()
+        .await
+        .expect("public")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_eq!(public["confirmation"]["status"], "submitted", "{public}");
+    assert_eq!(
+        public["confirmation"]["court"], "北京市朝阳区人民法院",
+        "{public}"
+    );
+
     // Each party with a phone was told the request went to the court, without any link.
     assert!(
         wait_for(&w, "confirmation_status").await,
