@@ -7,6 +7,10 @@
 //! The agreement is brought into force by seeding the data directory through the store
 //! before the binary starts (see `world.rs`); everything the issue is about runs through the
 //! binary. Traffic stays on 127.0.0.1.
+//!
+//! Run: `cargo build -p accord --bin accord && cargo test -p accord-tests --test
+//! judicial_confirmation` (`ACCORD_TEST_KEEP=1` keeps each world's directory, with the
+//! tampered packages under `packages/`).
 
 #[path = "judicial_confirmation/tamper.rs"]
 mod tamper;
