@@ -16,8 +16,8 @@
 //    the manifest signed by another key, and one byte changed in each file in turn), each
 //    checked by the CLI against the platform's published keys and dropped on /v/<sha>:
 //    pass/fail and the problems (code and path) agree.
-// 3. (todo until E1's fix) After the session, a party's own session link still opens their
-//    case page: today the agreements routes answer 401 "this mediation session is over".
+// 3. After the session, a party's own session link still opens their case page (the end
+//    screen's "apply for confirmation" button) and reads the agreement.
 //
 // Every wait is for a state, with room to spare (no timed assertion). Needs web-client/dist,
 // target/debug/accord (or $ACCORD_BIN) and ffmpeg.
@@ -257,10 +257,7 @@ describe('judicial confirmation in the browser', () => {
     await closeAll();
   });
 
-  // TODO(E1, requests.md "T2 → E1 … party end screen"): the agreements routes refuse a token
-  // of an ended session, so the end screen never links to the case page and the same link
-  // opened at /case says it is invalid. Marked todo until that lands; then drop the mark.
-  test('after the session, the party\'s own session link still opens their case page', { todo: 'ended-session tokens refused by GET /api/v1/room/agreement' }, async () => {
+  test('after the session, the party\'s own session link still opens their case page', async () => {
     assert.ok(done.sessionLink, 'the first test ran a session');
     const token = decodeURIComponent(new URL(done.sessionLink).hash.replace(/^#token=/u, ''));
     const answer = await fetch(`${server.httpUrl}/api/v1/room/agreement`, { headers: { authorization: `Bearer ${token}` } });
