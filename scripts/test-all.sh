@@ -22,6 +22,12 @@ step "cargo build --workspace --bins"
 cargo build --workspace --bins
 
 step "cargo test --workspace"
+# The package tests keep the confirmation packages they build (good and tampered, with the
+# Rust verifier's report of each); Vitest then checks that the browser's verifier answers the
+# same for every one of them.
+ACCORD_WRITE_PACKAGES="$(mktemp -d)"
+export ACCORD_WRITE_PACKAGES
+trap 'rm -rf "$ACCORD_WRITE_PACKAGES"' EXIT
 cargo test --workspace
 
 step "web client: npm install, type check, unit tests (Vitest), build"
@@ -29,7 +35,8 @@ step "web client: npm install, type check, unit tests (Vitest), build"
 # `npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages (rollup's
 # native builds) out of the lock file and `npm ci` then refuses it; `install` still takes
 # every version the lock file pins.
-(cd web-client && npm install --no-audit --no-fund && npx tsc --noEmit && npx vitest run && npm run build)
+(cd web-client && npm install --no-audit --no-fund && npx tsc --noEmit \
+  && ACCORD_PACKAGES="$ACCORD_WRITE_PACKAGES" npx vitest run && npm run build)
 
 step "Chromium tests (tests/browser: npm ci && node --test)"
 export ACCORD_BIN="${ACCORD_BIN:-$ROOT/target/debug/accord}"

@@ -41,7 +41,7 @@ pub fn verify(path: &Path, keys: &[String], key_lists: &[PathBuf], lang: &str) -
         }
         Err(e) => {
             eprintln!(
-                "accord: {} is not a readable recording: {e}",
+                "accord: {} is not a readable confirmation package or recording: {e}",
                 path.display()
             );
             ExitCode::from(2)

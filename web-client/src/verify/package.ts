@@ -316,8 +316,8 @@ async function checkSignatures(files: PackageFiles, manifest: Manifest, found: F
         'signatures',
         'signature_mismatch',
         signaturePath,
-        `签名所属的签署人与目录 ${listed.dir} 不符（签名被调换）`,
-        `the signer named does not match the folder ${listed.dir} (signatures swapped)`,
+        `签名所属的签署人与目录 ${listed.dir} 不符（签名被调换，或 payload.json 已非签署时的原样）`,
+        `the signer named does not match the folder ${listed.dir} (signatures swapped, or payload.json is not the bytes signed)`,
       );
     }
     const agreement = manifest.agreement;

@@ -294,9 +294,9 @@ fn check_signatures(
                 group,
                 ProblemCode::SignatureMismatch,
                 &signature_path,
-                format!("签名所属的签署人与目录 {} 不符（签名被调换）", listed.dir),
+                format!("签名所属的签署人与目录 {} 不符（签名被调换，或 payload.json 已非签署时的原样）", listed.dir),
                 format!(
-                    "the signer named does not match the folder {} (signatures swapped)",
+                    "the signer named does not match the folder {} (signatures swapped, or payload.json is not the bytes signed)",
                     listed.dir
                 ),
             );
