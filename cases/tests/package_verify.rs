@@ -306,3 +306,31 @@ fn bytes_that_are_not_a_package_are_an_error() {
     let no_manifest = rezip(&[("a.txt".into(), b"x".to_vec())]);
     assert!(verify(&no_manifest, None).is_err());
 }
+
+#[test]
+fn the_index_marks_property_proofs_missing_when_no_evidence_was_filed() {
+    let platform = Ed25519Signer::new(50);
+    let property_row = |bytes: &[u8]| {
+        let manifest: Manifest = serde_json::from_slice(
+            &unzip(bytes)
+                .into_iter()
+                .find(|(name, _)| name == MANIFEST)
+                .expect("manifest")
+                .1,
+        )
+        .expect("manifest json");
+        let row = manifest
+            .index
+            .into_iter()
+            .find(|row| row.label == "与调解协议相关的财产权利证明")
+            .expect("the property row");
+        (row.present, row.note)
+    };
+    let (present, note) = property_row(&good(&platform));
+    assert!(present, "{note}");
+    let mut without = inputs(false, &platform);
+    without.evidence.clear();
+    let (present, note) = property_row(&build(&without, &platform).expect("a package"));
+    assert!(!present, "an empty evidence list proves nothing: {note}");
+    assert!(note.starts_with("缺"), "{note}");
+}

@@ -181,6 +181,8 @@ pub fn index_rows(inputs: &PackageInputs, files: &[ManifestFile]) -> Vec<IndexRo
         false,
         under(files, &["evidence/"]),
     );
+    // The evidence list is always in the package; it proves something only when it lists files.
+    property.present = !inputs.evidence.is_empty();
     property.note = if property.present {
         format!("当事人提交的证据材料 {} 份", inputs.evidence.len())
     } else {
