@@ -4,10 +4,12 @@
 //! model ([`store::model`]), the store on SQLite or PostgreSQL ([`store::Store`]), the
 //! audit chain, consents and the session record (笔录), and the blob store that keeps
 //! evidence files ([`blobs`]), the rules of who may see and do what ([`access`]) and
-//! validation ([`validate`]). `accord-signaling` is the edge in front of it: it parses
-//! requests, checks who is calling, calls the store and maps [`Error`] to HTTP once. The
-//! recorder and the agreement code that come next write through this crate too, without
-//! depending on the HTTP layer.
+//! validation ([`validate`]), the agreement ([`agreements`]: drafting, signing, the seal and
+//! the PDF) and judicial confirmation ([`confirmation`]: the 30-day window, the competent
+//! court, the court's clocks, the 申请书, and the package with its offline verifier, which
+//! need no database so `accord verify` runs anywhere). `accord-signaling` is the edge in
+//! front of it: it parses requests, checks who is calling, calls the store and maps [`Error`]
+//! to HTTP once.
 //!
 //! ## The life cycle of a case
 //! A case is registered by staff or applied for online (自主申报, status `intake`), then
@@ -35,7 +37,9 @@
 //! their identity in a room), [`StaffId`] (`ST_…`, a staff account; a mediator's identity in
 //! a room), [`OrganisationId`] (`OR_…`), [`InviteId`] (`IN_…`, a join token's `inv`),
 //! [`EvidenceId`] (`EV_…`), [`SessionEventId`] (`SV_…`, an entry of the session record),
-//! [`ConsentId`] (`CO_…`) and [`RecordingId`] (`RC_…`, a recording and its folder). They
+//! [`ConsentId`] (`CO_…`), [`RecordingId`] (`RC_…`, a recording and its folder), the
+//! agreement's [`AgreementId`], [`SignatureId`], [`CommentId`] and [`DraftId`], and
+//! [`ConfirmationRequestId`] (`CR_…`, a request for judicial confirmation). They
 //! are opaque strings: no code parses them; the prefix is for people reading logs and rows.
 //! The store makes them ([`store::new_id`]: the prefix and 16 random characters); the edge
 //! turns the text of a URL or token into one by naming the type (`CaseId::from(..)`). They
