@@ -92,3 +92,27 @@ impl Deref for Participant {
         &self.0
     }
 }
+
+/// A join token as read-only routes about a case after its session take it (the agreement
+/// as a party's phone shows it when the session ended, its PDF): a party's token as
+/// [`crate::agreements::caller::Caller`] takes it for reads (a case link, or a session link even of an ended session, never a
+/// revoked or expired one), anyone else's as joining a room does
+/// ([`crate::casework::check_join`]).
+#[derive(Clone, Debug)]
+pub struct CaseReader(pub JoinClaims);
+
+impl FromRequestParts<AppState> for CaseReader {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer_token(&parts.headers)
+            .ok_or(Error::Unauthorized("send the join token as a bearer token"))?;
+        let claims = state.keys().verify(token)?;
+        if claims.role == accord_cases::tokens::Role::Party && claims.case.is_some() {
+            crate::casework::check_party_link(state, &claims).await?;
+        } else {
+            crate::casework::check_join(state, &claims).await?;
+        }
+        Ok(Self(claims))
+    }
+}

@@ -32,25 +32,35 @@ const NO_AGREEMENT: Error = Error::NotFound("no such agreement");
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
+    /// Reading the agreement (its view, its PDF) outlives the session: a party keeps their
+    /// copy and applies for confirmation afterwards. Acting on it needs a seat that still
+    /// admits.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let links = parts.method == axum::http::Method::GET;
+        Caller::from_parts(parts, state, links).await
+    }
+}
+
+impl Caller {
+    /// The caller of a request. A party's join token must still seat them
+    /// ([`crate::casework::check_join`]), unless `links`: then a case link or the session link
+    /// of an ended session will do ([`crate::casework::check_party_link`]).
+    pub async fn from_parts(parts: &mut Parts, state: &AppState, links: bool) -> Result<Self> {
         let token = bearer_token(&parts.headers).ok_or(Error::Unauthorized(
-            "send a staff access token or your session link's token as a bearer token",
+            "send a staff access token or your link's token as a bearer token",
         ))?;
         // Join tokens are checked without the database; a staff token fails that check on
         // its audience and is then verified as what it is.
         match state.keys().verify(token) {
             Ok(claims) => {
-                // Reading the agreement (its view, its PDF) outlives the session: a party keeps
-                // their copy and applies for confirmation afterwards. Acting on it needs a seat
-                // that still admits.
-                if parts.method == axum::http::Method::GET {
-                    crate::confirmation::check_party_link(state, &claims).await?;
+                if links {
+                    crate::casework::check_party_link(state, &claims).await?;
                 } else {
                     crate::casework::check_join(state, &claims).await?;
                 }
                 if claims.role != Role::Party || claims.case.is_none() {
                     return Err(Error::Forbidden(
-                        "only a party of the case acts on its agreement with a session link; staff sign in",
+                        "only a party of the case acts on its agreement with a link; staff sign in",
                     ));
                 }
                 Ok(Caller::Party(claims))
@@ -130,17 +140,26 @@ impl Caller {
     /// The staff member, refused unless they mediate `case` (its mediator or a mediator of
     /// its organisation): attesting, asking about free will and sealing are theirs.
     pub fn mediator_of(&self, case: &Case) -> Result<&StaffSession> {
-        const NOT_MEDIATOR: Error =
-            Error::Forbidden("only a mediator of this case's organisation does this");
         match self {
-            Caller::Staff(session)
-                if session.role == StaffRole::Mediator
-                    && session.viewer().may_edit_agreement(case) =>
-            {
-                Ok(session)
-            }
-            _ => Err(NOT_MEDIATOR),
+            Caller::Staff(session) if self.mediates(case) => Ok(session),
+            _ => Err(Error::Forbidden(
+                "only a mediator of this case's organisation does this",
+            )),
         }
+    }
+
+    /// The party the caller is, for parties.
+    pub fn party_id(&self) -> Option<PartyId> {
+        match self {
+            Caller::Party(claims) => Some(PartyId::from(claims.sub.as_str())),
+            Caller::Staff(_) => None,
+        }
+    }
+
+    /// Whether the caller mediates `case`: its mediator or a mediator of its organisation.
+    pub fn mediates(&self, case: &Case) -> bool {
+        matches!(self, Caller::Staff(session)
+            if session.role == StaffRole::Mediator && session.viewer().may_edit_agreement(case))
     }
 
     /// The case the caller's join token belongs to, for parties.

@@ -14,7 +14,7 @@ use super::drafts::{self, ChangedBy};
 use super::signing::{note, noted_caller};
 use super::view::{AgreementView, Audience, agreement_view_for};
 use crate::AppState;
-use crate::confirmation::CaseReader;
+use crate::auth::CaseReader;
 use crate::error::{Error, Result};
 use crate::staff::StaffSession;
 use accord_cases::agreements::document::{Draft, canonical_text};

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-pub use admission::{check_join, check_staff_seat};
+pub use admission::{check_join, check_party_link, check_staff_seat};
 use links::{base_url, invite_token, join_link, mediator_token};
 
 use super::{Body, Problems, body, party_of};

@@ -19,7 +19,7 @@ use accord_cases::{CaseId, PartyId};
 use axum::Router;
 
 pub(crate) use files::{evidence_record, read_upload, serve_evidence};
-pub use invites::{check_join, check_staff_seat};
+pub use invites::{check_join, check_party_link, check_staff_seat};
 
 use crate::AppState;
 use crate::error::{Error, Result};

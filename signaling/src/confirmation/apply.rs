@@ -18,14 +18,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::view::{ConfirmationView, confirmation_view};
-use super::{Caller, hit, limits};
+use super::{LinkCaller, hit, limits};
 use crate::AppState;
 use crate::error::{Error, JsonBody, Result, json_body};
+use accord_cases::PartyId;
 use accord_cases::agreements::Rule;
 use accord_cases::agreements::model::Agreement;
 use accord_cases::confirmation::model::{ConfirmationRequest, NewOutbox, RequestStatus};
 use accord_cases::store::model::Actor;
-use accord_cases::{AgreementId, PartyId};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/agreements/{id}/confirmation/apply", post(apply))
@@ -44,7 +44,7 @@ struct ApplyForm {
 async fn apply(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
     body: JsonBody<ApplyForm>,
 ) -> Result<Json<ConfirmationView>> {
     let form = json_body(body)?;
@@ -54,9 +54,7 @@ async fn apply(
         ));
     };
     hit(&limits(&state).apply, caller.identity())?;
-    let (agreement, case) = caller
-        .agreement(&state, &AgreementId::from(id.as_str()))
-        .await?;
+    let (agreement, case) = caller.agreement(&state, &id).await?;
     let mut problems = Vec::new();
     let address = form.address.as_deref().map(str::trim).unwrap_or_default();
     if !(2..=200).contains(&address.chars().count()) {

@@ -9,10 +9,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::view::{ConfirmationView, confirmation_view};
-use super::{Caller, hit, limits};
+use super::{LinkCaller, hit, limits};
 use crate::AppState;
 use crate::error::{Error, JsonBody, Result, json_body};
-use accord_cases::AgreementId;
 use accord_cases::FieldError;
 use accord_cases::confirmation::venue;
 
@@ -46,12 +45,10 @@ fn text_between(
 async fn choose(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
     body: JsonBody<CourtForm>,
 ) -> Result<Json<ConfirmationView>> {
-    let (agreement, case) = caller
-        .agreement(&state, &AgreementId::from(id.as_str()))
-        .await?;
+    let (agreement, case) = caller.agreement(&state, &id).await?;
     let mediator = caller.mediator_of(&case)?;
     hit(&limits(&state).court_choice, caller.identity())?;
     let form = json_body(body)?;

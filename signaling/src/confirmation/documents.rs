@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::io::AsyncReadExt;
 
-use super::{Caller, hit, limits};
+use super::{LinkCaller, hit, limits};
 use crate::AppState;
 use crate::error::{Error, Result};
 use accord_cases::confirmation::model::ConfirmationRequest;
@@ -91,7 +91,7 @@ fn ascii(request: &ConfirmationRequest) -> String {
 async fn application(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
 ) -> Result<Response> {
     hit(&limits(&state).documents, caller.identity())?;
     let (request, _, case) = caller.request(&state, &id).await?;
@@ -112,7 +112,7 @@ async fn application(
 async fn package_zip(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
 ) -> Result<Response> {
     hit(&limits(&state).documents, caller.identity())?;
     let (request, _, case) = caller.request(&state, &id).await?;
@@ -152,7 +152,7 @@ fn ruling_type(bytes: &[u8]) -> (&'static str, &'static str) {
 async fn ruling(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
 ) -> Result<Response> {
     hit(&limits(&state).documents, caller.identity())?;
     let (request, _, case) = caller.request(&state, &id).await?;

@@ -14,9 +14,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::{Caller, hit, limits};
+use super::{LinkCaller, hit, limits};
 use crate::AppState;
 use crate::error::{Error, Result};
+use accord_cases::PartyId;
 use accord_cases::agreements::Rule;
 use accord_cases::agreements::model::AgreementStatus;
 use accord_cases::confirmation::window;
@@ -24,7 +25,6 @@ use accord_cases::notify::Notification;
 use accord_cases::store::model::{Case, Organisation, Party, PartyKind};
 use accord_cases::store::{china_time, mask_phone};
 use accord_cases::tokens::{JoinClaims, Role};
-use accord_cases::{AgreementId, PartyId};
 
 /// How long a case link outlives the application window.
 const AFTER_WINDOW_MS: i64 = 60 * 24 * 3600 * 1000;
@@ -139,11 +139,9 @@ fn recipients(required: &[Party], all: &[Party]) -> Vec<Party> {
 async fn send_links(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
 ) -> Result<Json<Links>> {
-    let (agreement, case) = caller
-        .agreement(&state, &AgreementId::from(id.as_str()))
-        .await?;
+    let (agreement, case) = caller.agreement(&state, &id).await?;
     caller.mediator_of(&case)?;
     if agreement.status != AgreementStatus::InForce {
         return Err(Error::Rule(Rule::NotInForce));

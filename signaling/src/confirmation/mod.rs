@@ -21,9 +21,10 @@
 //! - [`callbacks`]: a court system's signed status callbacks.
 //! - [`config`]: `[confirmation]`: retries and the court systems with their keys.
 //!
-//! Who may call: [`Caller`] accepts staff access tokens and parties' join tokens of the case,
-//! including a session link of an ended session and a case link (a join token with a case and
-//! no session, minted by [`links`]), which no other route accepts as a party's.
+//! Who may call: [`LinkCaller`], the agreement routes' [`Caller`] with a party's link taken as
+//! reads take it: staff access tokens, and parties' join tokens of the case including a
+//! session link of an ended session and a case link (a join token with a case and no session,
+//! minted by [`links`]), which seats nobody.
 
 pub mod apply;
 pub mod assemble;
@@ -47,15 +48,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::AppState;
-use crate::auth::bearer_token;
 use crate::error::{Error, Result};
 use crate::limits::Limiter;
-use crate::staff::StaffSession;
+use accord_cases::ConfirmationRequestId;
 use accord_cases::agreements::model::Agreement;
 use accord_cases::confirmation::model::ConfirmationRequest;
-use accord_cases::store::model::{Actor, Case, StaffRole};
-use accord_cases::tokens::{JoinClaims, Role};
-use accord_cases::{AgreementId, ConfirmationRequestId, InviteId, PartyId};
+use accord_cases::store::model::{Case, StaffRole};
 
 /// Every confirmation route.
 pub fn router() -> Router<AppState> {
@@ -126,135 +124,25 @@ pub fn limits(state: &AppState) -> &ConfirmationLimits {
     &state.limits().confirmation
 }
 
-/// The caller of a confirmation route.
-#[derive(Clone, Debug)]
-pub enum Caller {
-    /// A signed-in staff member: the case's mediators and administrators, or a court user of
-    /// the court the request was sent to.
-    Staff(StaffSession),
-    /// A party or representative of a case, by a session link or a case link.
-    Party(JoinClaims),
-}
+pub use crate::agreements::caller::Caller;
 
-const NO_AGREEMENT: Error = Error::NotFound("no such agreement");
 const NO_REQUEST: Error = Error::NotFound("no such confirmation request");
-const LINK_INVALID: Error =
-    Error::Unauthorized("this link is no longer valid; ask the mediator for a new one");
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = bearer_token(&parts.headers).ok_or(Error::Unauthorized(
-            "send a staff access token or your link's token as a bearer token",
-        ))?;
-        match state.keys().verify(token) {
-            Ok(claims) => {
-                check_party_link(state, &claims).await?;
-                Ok(Caller::Party(claims))
-            }
-            Err(_) => Ok(Caller::Staff(
-                StaffSession::from_request_parts(parts, state).await?,
-            )),
-        }
-    }
-}
-
-/// A join token as read-only routes about a case after its session take it (the agreement
-/// as a party's phone shows it when the session ended, its PDF): a party's token as
-/// [`Caller`] takes it (a case link, or a session link even of an ended session, never a
-/// revoked or expired one), anyone else's as joining a room does
-/// ([`crate::casework::check_join`]).
+/// The caller of a confirmation route: staff, or a party by a case link or a session link,
+/// also of an ended session (parties apply after the session;
+/// [`crate::casework::check_party_link`]), never a revoked or expired one.
 #[derive(Clone, Debug)]
-pub struct CaseReader(pub JoinClaims);
+pub struct LinkCaller(pub Caller);
 
-impl FromRequestParts<AppState> for CaseReader {
+impl FromRequestParts<AppState> for LinkCaller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = bearer_token(&parts.headers)
-            .ok_or(Error::Unauthorized("send the join token as a bearer token"))?;
-        let claims = state.keys().verify(token)?;
-        if claims.role == Role::Party && claims.case.is_some() {
-            check_party_link(state, &claims).await?;
-        } else {
-            crate::casework::check_join(state, &claims).await?;
-        }
-        Ok(Self(claims))
-    }
-}
-
-/// A party's join token admits here when it names the case and the party still belongs to
-/// it, and either is a case link (no session, no invite, no room: only this server mints
-/// tokens with a case, so nobody else can make one) or comes from an invite that was neither
-/// revoked nor has expired. Unlike joining a room, a session that has ended does not shut the
-/// link: parties apply after the session.
-pub async fn check_party_link(state: &AppState, claims: &JoinClaims) -> Result<()> {
-    let Some(case) = claims.case.as_deref() else {
-        return Err(Error::Forbidden(
-            "only a party of the case acts on its confirmation with a link; staff sign in",
-        ));
-    };
-    if claims.role != Role::Party {
-        return Err(Error::Forbidden(
-            "only a party of the case acts on its confirmation with a link; staff sign in",
-        ));
-    }
-    match (claims.session.as_deref(), claims.inv.as_deref()) {
-        (None, None) if claims.room.is_empty() => {}
-        (Some(session), Some(invite)) => {
-            let invite = match state.store().invite(&InviteId::from(invite)).await {
-                Ok(invite) => invite,
-                Err(accord_cases::Error::NotFound(_)) => return Err(LINK_INVALID),
-                Err(other) => return Err(other.into()),
-            };
-            // The token's own lifetime is checked against the real clock; so is the invite's.
-            let now_seconds = accord_cases::store::now_ms() / 1000;
-            if !invite.is_active(now_seconds)
-                || invite.session_id.as_str() != session
-                || invite.case_id.as_str() != case
-            {
-                return Err(LINK_INVALID);
-            }
-        }
-        _ => return Err(LINK_INVALID),
-    }
-    match state
-        .store()
-        .party(&PartyId::from(claims.sub.as_str()))
-        .await
-    {
-        Ok(party) if party.case_id.as_str() == case => Ok(()),
-        Ok(_) | Err(accord_cases::Error::NotFound(_)) => Err(LINK_INVALID),
-        Err(other) => Err(other.into()),
+        Ok(Self(Caller::from_parts(parts, state, true).await?))
     }
 }
 
 impl Caller {
-    /// The agreement `id` and its case, if the caller may see them; 404 otherwise, so nobody
-    /// learns that an agreement of another case exists. Court users see the cases sent to
-    /// their court.
-    pub async fn agreement(&self, state: &AppState, id: &AgreementId) -> Result<(Agreement, Case)> {
-        match self {
-            Caller::Staff(session) => Ok(state
-                .store()
-                .visible_agreement(&session.viewer(), id)
-                .await?),
-            Caller::Party(claims) => {
-                let agreement = match state.store().agreement(id).await {
-                    Ok(agreement) => agreement,
-                    Err(accord_cases::Error::NotFound(_)) => return Err(NO_AGREEMENT),
-                    Err(other) => return Err(other.into()),
-                };
-                if claims.case.as_deref() != Some(agreement.case_id.as_str()) {
-                    return Err(NO_AGREEMENT);
-                }
-                let case = state.store().case(&agreement.case_id).await?;
-                Ok((agreement, case))
-            }
-        }
-    }
-
     /// The request `id` with its agreement and case, if the caller may see them; a court
     /// user only when the request went to their court.
     pub async fn request(
@@ -271,7 +159,7 @@ impl Caller {
             Err(accord_cases::Error::NotFound(_)) => return Err(NO_REQUEST),
             Err(other) => return Err(other.into()),
         };
-        let (agreement, case) = match self.agreement(state, &request.agreement_id).await {
+        let (agreement, case) = match self.agreement(state, request.agreement_id.as_str()).await {
             Ok(found) => found,
             Err(Error::NotFound(_)) => return Err(NO_REQUEST),
             Err(other) => return Err(other),
@@ -280,30 +168,6 @@ impl Caller {
             return Err(NO_REQUEST);
         }
         Ok((request, agreement, case))
-    }
-
-    /// The audit-trail actor.
-    pub fn actor(&self) -> Actor {
-        match self {
-            Caller::Staff(session) => session.actor(),
-            Caller::Party(claims) => Actor::Party(PartyId::from(claims.sub.as_str())),
-        }
-    }
-
-    /// The caller's identity (`PT_…`, `ST_…`), for rate-limit keys.
-    pub fn identity(&self) -> &str {
-        match self {
-            Caller::Staff(session) => &session.sub,
-            Caller::Party(claims) => &claims.sub,
-        }
-    }
-
-    /// The party the caller is, for parties.
-    pub fn party_id(&self) -> Option<PartyId> {
-        match self {
-            Caller::Party(claims) => Some(PartyId::from(claims.sub.as_str())),
-            Caller::Staff(_) => None,
-        }
     }
 
     /// Whether the caller is a court user.
@@ -318,23 +182,6 @@ impl Caller {
                 s.court.is_some() && s.court.as_deref() == request.court.as_deref()
             }
             _ => false,
-        }
-    }
-
-    /// Whether the caller mediates `case` (its organisation's mediators): they choose the
-    /// court, send the links and download the package.
-    pub fn mediates(&self, case: &Case) -> bool {
-        matches!(self, Caller::Staff(s)
-            if s.role == StaffRole::Mediator && s.viewer().may_edit_agreement(case))
-    }
-
-    /// The staff member, refused unless they mediate `case`.
-    pub fn mediator_of(&self, case: &Case) -> Result<&StaffSession> {
-        match self {
-            Caller::Staff(session) if self.mediates(case) => Ok(session),
-            _ => Err(Error::Forbidden(
-                "only a mediator of this case's organisation does this",
-            )),
         }
     }
 }

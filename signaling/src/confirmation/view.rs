@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::{Caller, hit, limits};
+use super::{Caller, LinkCaller, hit, limits};
 use crate::AppState;
 use crate::error::Result;
 use accord_cases::agreements::model::{Agreement, AgreementStatus};
@@ -398,12 +398,10 @@ fn basis_label(stored: &str) -> Option<&'static str> {
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
 ) -> Result<Json<ConfirmationView>> {
     hit(&limits(&state).views, caller.identity())?;
-    let (agreement, case) = caller
-        .agreement(&state, &AgreementId::from(id.as_str()))
-        .await?;
+    let (agreement, case) = caller.agreement(&state, &id).await?;
     // A package that could not be built when the last party applied is built now.
     super::apply::submit_if_complete(&state, &agreement).await;
     Ok(Json(

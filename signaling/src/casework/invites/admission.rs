@@ -5,9 +5,10 @@
 
 use crate::AppState;
 use crate::error::{Error, Result};
-use accord_cases::StaffId;
 use accord_cases::access::Seat;
 use accord_cases::tokens::JoinClaims;
+use accord_cases::tokens::Role;
+use accord_cases::{InviteId, PartyId, StaffId};
 
 /// Refuses a join token the domain's admission rules refuse
 /// ([`accord_cases::store::Store::admits`]: a revoked or expired invite, a session that is
@@ -46,4 +47,53 @@ pub async fn check_staff_seat(state: &AppState, staff_id: &str, issued_at: u64) 
         .store()
         .check_staff_seat(&StaffId::from(staff_id), issued_at)
         .await?)
+}
+
+const LINK_INVALID: Error =
+    Error::Unauthorized("this link is no longer valid; ask the mediator for a new one");
+
+/// A party's join token admits here when it names the case and the party still belongs to
+/// it, and either is a case link (no session, no invite, no room: only this server mints
+/// tokens with a case, so nobody else can make one) or comes from an invite that was neither
+/// revoked nor has expired. Unlike joining a room, a session that has ended does not shut the
+/// link: parties apply after the session.
+pub async fn check_party_link(state: &AppState, claims: &JoinClaims) -> Result<()> {
+    let Some(case) = claims.case.as_deref() else {
+        return Err(Error::Forbidden(
+            "only a party of the case acts on its confirmation with a link; staff sign in",
+        ));
+    };
+    if claims.role != Role::Party {
+        return Err(Error::Forbidden(
+            "only a party of the case acts on its confirmation with a link; staff sign in",
+        ));
+    }
+    match (claims.session.as_deref(), claims.inv.as_deref()) {
+        (None, None) if claims.room.is_empty() => {}
+        (Some(session), Some(invite)) => {
+            let invite = match state.store().invite(&InviteId::from(invite)).await {
+                Ok(invite) => invite,
+                Err(accord_cases::Error::NotFound(_)) => return Err(LINK_INVALID),
+                Err(other) => return Err(other.into()),
+            };
+            // The token's own lifetime is checked against the real clock; so is the invite's.
+            let now_seconds = accord_cases::store::now_ms() / 1000;
+            if !invite.is_active(now_seconds)
+                || invite.session_id.as_str() != session
+                || invite.case_id.as_str() != case
+            {
+                return Err(LINK_INVALID);
+            }
+        }
+        _ => return Err(LINK_INVALID),
+    }
+    match state
+        .store()
+        .party(&PartyId::from(claims.sub.as_str()))
+        .await
+    {
+        Ok(party) if party.case_id.as_str() == case => Ok(()),
+        Ok(_) | Err(accord_cases::Error::NotFound(_)) => Err(LINK_INVALID),
+        Err(other) => Err(other.into()),
+    }
 }
