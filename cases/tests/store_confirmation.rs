@@ -417,6 +417,17 @@ async fn callbacks_and_warnings_are_remembered_once(s: &Scratch) {
             .await
             .expect("sent?")
     );
+    // A warning the gateway refused is forgotten, and the next sweep may send it.
+    store
+        .unmark_window_warning(&w.agreement, &w.applicant.id, level)
+        .await
+        .expect("unmark");
+    assert!(
+        store
+            .mark_window_warning(&w.agreement, &w.applicant.id, level, EFFECTIVE + 24 * DAY)
+            .await
+            .expect("mark again")
+    );
 
     let request = submitted(store, &w, None).await;
     assert!(

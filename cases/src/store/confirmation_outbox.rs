@@ -351,6 +351,26 @@ impl Store {
         .await?;
         Ok(inserted.rows_affected() == 1)
     }
+
+    /// Forgets a warning marked by [`Store::mark_window_warning`] whose message did not go
+    /// out, so the next sweep (on any node) tries again.
+    pub async fn unmark_window_warning(
+        &self,
+        agreement: &AgreementId,
+        party: &PartyId,
+        level: WarningLevel,
+    ) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM confirmation_window_warnings \
+             WHERE agreement_id = $1 AND party_id = $2 AND level = $3",
+        )
+        .bind(agreement)
+        .bind(party)
+        .bind(level.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }
 
 fn lease_lost() -> Error {

@@ -1,7 +1,8 @@
 //! The 30-day window's warnings: 7 and 2 days before an agreement's application window
 //! closes, each party who has not applied yet gets a `confirmation_window` message, once per
 //! level. The store remembers who was warned (`confirmation_window_warnings`), so a restart,
-//! a second node or a second sweep sends nothing twice.
+//! a second node or a second sweep sends nothing twice; a message the gateway refused is
+//! forgotten there and sent by the next sweep.
 
 use std::collections::BTreeMap;
 
@@ -56,8 +57,8 @@ pub async fn sweep_window_warnings(state: &AppState, now_ms: i64) -> Result<u32>
             let Some(phone) = party.phone.clone() else {
                 continue;
             };
-            // Marked before sending: a message lost to a failing gateway is better than the
-            // same warning sent by two nodes.
+            // Marked before sending, so two nodes never send the same warning; unmarked when
+            // the gateway fails, so the next sweep tries again.
             if !store
                 .mark_window_warning(&agreement.id, &party.id, level, now_ms)
                 .await?
@@ -85,7 +86,10 @@ pub async fn sweep_window_warnings(state: &AppState, now_ms: i64) -> Result<u32>
             match state.notifier().send(&notification).await {
                 Ok(()) => sent += 1,
                 Err(e) => {
-                    tracing::warn!(agreement = %agreement.id, party = %party.id, error = %e, "a confirmation window warning did not go out")
+                    tracing::warn!(agreement = %agreement.id, party = %party.id, error = %e, "a confirmation window warning did not go out; the next sweep tries again");
+                    store
+                        .unmark_window_warning(&agreement.id, &party.id, level)
+                        .await?;
                 }
             }
         }
