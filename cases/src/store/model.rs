@@ -451,6 +451,9 @@ pub enum Actor {
     Applicant,
     /// The server itself (first-run setup, demo data, timers).
     System,
+    /// A court's own system, by the court's name: its signed status callbacks on a
+    /// confirmation request.
+    CourtSystem(String),
 }
 
 impl Actor {
@@ -461,6 +464,7 @@ impl Actor {
             Actor::Party(id) => format!("party:{id}"),
             Actor::Applicant => "applicant".into(),
             Actor::System => "system".into(),
+            Actor::CourtSystem(court) => format!("court_system:{court}"),
         }
     }
 }

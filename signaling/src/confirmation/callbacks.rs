@@ -183,7 +183,7 @@ async fn callback(
     if already_applied(&request, &event) {
         return Ok(ok(&request, false));
     }
-    let actor = Actor::System;
+    let actor = Actor::CourtSystem(court_name.clone());
     let updated = match event.as_str() {
         "received" => {
             state
@@ -198,6 +198,7 @@ async fn callback(
                 .ok_or_else(|| Error::field("court_case_number", "required for accepted"))?;
             decide(
                 &state,
+                &actor,
                 &request,
                 CourtDecision::Accept { court_case_number },
                 now,
@@ -217,7 +218,7 @@ async fn callback(
                     .ok_or_else(|| Error::field("ruling_date", "required for confirmed"))?,
                 ruling_sha256,
             };
-            decide(&state, &request, decision, now).await?
+            decide(&state, &actor, &request, decision, now).await?
         }
         "rejected" => {
             let ruling_sha256 = ruling(&state, parsed.ruling_document_base64.as_deref()).await?;
@@ -229,7 +230,7 @@ async fn callback(
                 ruling_number: parsed.ruling_number.clone(),
                 ruling_sha256,
             };
-            decide(&state, &request, decision, now).await?
+            decide(&state, &actor, &request, decision, now).await?
         }
         _ => {
             return Err(Error::field(
@@ -272,13 +273,14 @@ fn already_applied(request: &ConfirmationRequest, event: &str) -> bool {
 
 async fn decide(
     state: &AppState,
+    actor: &Actor,
     request: &ConfirmationRequest,
     decision: CourtDecision,
     now: i64,
 ) -> Result<ConfirmationRequest> {
     Ok(state
         .store()
-        .decide_confirmation(&Actor::System, &request.id, decision, now)
+        .decide_confirmation(actor, &request.id, decision, now)
         .await?)
 }
 

@@ -405,6 +405,18 @@ async fn callbacks_and_a_rejection(s: &Scratch) {
         .await
         .expect("request");
     assert_eq!(after, again, "a repeat changes nothing");
+    let by_the_court = store
+        .audit_of(&format!("case:{}", f.c.case.id))
+        .await
+        .expect("audit")
+        .into_iter()
+        .find(|e| e.action == "confirmation.accepted")
+        .expect("the acceptance is audited");
+    assert_eq!(
+        by_the_court.actor,
+        format!("court_system:{COURT}"),
+        "the court's system, not the server, accepted it"
+    );
 
     // The court user rejects it with reasons; the case follows, the parties see next steps.
     let judge = court_user(store, COURT).await;

@@ -484,6 +484,7 @@ export const en: Record<BaseMessageKey, string> = {
   'audit.recording.integrity_checked': 'Recording integrity checked',
   'audit.actor.applicant': 'Applicant (online)',
   'audit.actor.system': 'System',
+  'audit.actor.courtSystem': '{court} (court system)',
   'staff.detail.record': 'Session record',
   'record.title': 'Session record',
   'record.print': 'Print',

@@ -484,6 +484,7 @@ export const zhCN = {
   'audit.recording.integrity_checked': '校验录像完整性',
   'audit.actor.applicant': '申请人（线上申请）',
   'audit.actor.system': '系统',
+  'audit.actor.courtSystem': '{court}（法院系统）',
   'staff.detail.record': '调解笔录',
   'record.title': '调解笔录',
   'record.print': '打印',

@@ -22,6 +22,7 @@ export function auditAction(action: string): string {
 /** Who did something, by name where the page knows it. */
 export function auditActor(actor: string, names: Names): string {
   if (actor === 'applicant' || actor === 'system') return t(`audit.actor.${actor}` as MessageKey);
+  if (actor.startsWith('court_system:')) return t('audit.actor.courtSystem', { court: actor.slice('court_system:'.length) });
   return names.get(actor) ?? actor;
 }
 

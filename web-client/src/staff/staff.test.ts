@@ -257,6 +257,7 @@ describe('staff strings', () => {
     expect(auditAction('something.new')).toBe('something.new');
     expect(auditActor('staff:ST_1', new Map([['staff:ST_1', '李调解员']]))).toBe('李调解员');
     expect(auditActor('staff:ST_2', new Map())).toBe('staff:ST_2');
+    expect(auditActor('court_system:深圳市宝安区人民法院', new Map())).toBe('深圳市宝安区人民法院（法院系统）');
   });
 });
 
