@@ -9,7 +9,7 @@
 //! question, which this suite is not about. Everything after the seal (case links, the
 //! applications, the package, the delivery, the callbacks) runs through the binary's HTTP API.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +41,13 @@ pub const PASSWORD: &str = "correct horse battery";
 pub const COURT: &str = "深圳市宝安区人民法院";
 /// The shared secret of the court's system: at least 16 bytes, as the config demands.
 pub const SECRET: &str = "stand-in-court-shared-secret-0123456789";
+/// In a stand-in court's script: read the whole body, then hold the response open without
+/// answering, as a court system hanging mid-request does. In [`Received::answered`]: no
+/// answer was given.
+pub const HOLD: u16 = 0;
+/// How long a held response stays open at most: longer than any test waits, so it is never
+/// answered while the test looks, and still bounded.
+const HOLD_FOR: Duration = Duration::from_secs(180);
 /// A valid resident ID number (its check character is right).
 const ID_NUMBER: &str = "11010519491231002X";
 
@@ -324,7 +331,7 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
-    /// What the stand-in answered.
+    /// What the stand-in answered ([`HOLD`]: nothing, yet).
     pub answered: u16,
 }
 
@@ -342,10 +349,13 @@ impl Received {
 struct CourtLog {
     script: VecDeque<u16>,
     received: Vec<Received>,
+    /// The packages taken (answered 2xx), by Idempotency-Key: a repeat is not stored again.
+    stored: BTreeMap<String, Vec<u8>>,
 }
 
-/// A court's system on 127.0.0.1: answers POSTs with the scripted statuses, then 200, and
-/// keeps every request.
+/// A court's system on 127.0.0.1: answers POSTs with the scripted statuses (or [`HOLD`]s
+/// them), then 200, keeps every request, and stores each package it takes once per
+/// Idempotency-Key, as docs/court-integration.md asks of a court.
 #[derive(Clone)]
 pub struct StandInCourt {
     log: Arc<Mutex<CourtLog>>,
@@ -354,12 +364,27 @@ pub struct StandInCourt {
     pub endpoint: String,
 }
 
+impl CourtLog {
+    /// Records `post` and decides its answer: (status or [`HOLD`], its index).
+    fn take(&mut self, mut post: Received) -> (u16, usize) {
+        let status = self.script.pop_front().unwrap_or(200);
+        post.answered = status;
+        if (200..300).contains(&status) {
+            self.stored
+                .entry(post.header("idempotency-key").to_owned())
+                .or_insert_with(|| post.body.clone());
+        }
+        self.received.push(post);
+        (status, self.received.len() - 1)
+    }
+}
+
 impl StandInCourt {
     /// Starts it; the first POSTs are answered with `script`, in order.
     pub async fn start(script: &[u16]) -> Result<StandInCourt> {
         let log = Arc::new(Mutex::new(CourtLog {
             script: script.iter().copied().collect(),
-            received: Vec::new(),
+            ..CourtLog::default()
         }));
         let seen = Arc::new(Notify::new());
         let (handler_log, handler_seen) = (log.clone(), seen.clone());
@@ -368,25 +393,29 @@ impl StandInCourt {
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let (log, seen) = (handler_log.clone(), handler_seen.clone());
                 async move {
-                    let status = {
-                        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-                        let status = log.script.pop_front().unwrap_or(200);
-                        log.received.push(Received {
-                            headers: headers
-                                .iter()
-                                .map(|(n, v)| {
-                                    (
-                                        n.as_str().to_owned(),
-                                        v.to_str().unwrap_or_default().to_owned(),
-                                    )
-                                })
-                                .collect(),
-                            body: body.to_vec(),
-                            answered: status,
-                        });
-                        status
+                    let post = Received {
+                        headers: headers
+                            .iter()
+                            .map(|(n, v)| {
+                                (
+                                    n.as_str().to_owned(),
+                                    v.to_str().unwrap_or_default().to_owned(),
+                                )
+                            })
+                            .collect(),
+                        body: body.to_vec(),
+                        answered: HOLD,
                     };
+                    let (status, index) = log.lock().unwrap_or_else(|e| e.into_inner()).take(post);
                     seen.notify_waiters();
+                    if status == HOLD {
+                        // Bounded whether or not the server drops this future when the
+                        // sender's socket closes (as a SIGKILL does).
+                        tokio::time::sleep(HOLD_FOR).await;
+                        log.lock().unwrap_or_else(|e| e.into_inner()).received[index].answered =
+                            504;
+                        return StatusCode::GATEWAY_TIMEOUT;
+                    }
                     StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
                 }
             }),
@@ -410,6 +439,15 @@ impl StandInCourt {
             .clone()
     }
 
+    /// The packages it took, by Idempotency-Key.
+    pub fn stored(&self) -> BTreeMap<String, Vec<u8>> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stored
+            .clone()
+    }
+
     /// Waits until at least `n` POSTs arrived, for up to `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<Received>> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -430,12 +468,20 @@ impl StandInCourt {
     }
 }
 
+/// The connector's lease when a test does not care: an attempt may then take 120 s.
+pub const LONG_LEASE_MS: u64 = 130_000;
+
 /// Writes the configuration: the court with its secret and, when given, its system's
-/// endpoint; retries from `retry_base_ms`.
-pub fn write_config(root: &Path, endpoint: Option<&str>, retry_base_ms: u64) -> Result<PathBuf> {
+/// endpoint; retries from `retry_base_ms`; deliveries claimed for `lease_ms`.
+pub fn write_config(
+    root: &Path,
+    endpoint: Option<&str>,
+    retry_base_ms: u64,
+    lease_ms: u64,
+) -> Result<PathBuf> {
     let endpoint = endpoint.map_or(String::new(), |e| format!("endpoint = \"{e}\"\n"));
     let text = format!(
-        "[confirmation]\nretry_base_ms = {retry_base_ms}\npoll_ms = 100\nlease_ms = 130000\n\n\
+        "[confirmation]\nretry_base_ms = {retry_base_ms}\npoll_ms = 100\nlease_ms = {lease_ms}\n\n\
          [[confirmation.courts]]\nname = \"{COURT}\"\n{endpoint}hmac_secret = \"{SECRET}\"\n"
     );
     let path = root.join("accord.toml");
@@ -457,7 +503,12 @@ pub async fn serve(seeded: &Seeded, config: &Path) -> Result<TestServer> {
 /// Fails when the server's log carries what no log line may: a party's name, phone or ID
 /// number, a join token (JWTs start `eyJ`) or a link with one, the court's shared secret.
 pub fn ensure_log_clean(server: &TestServer) -> Result<()> {
-    let log = std::fs::read_to_string(server.log_path())?;
+    ensure_log_file_clean(server.log_path())
+}
+
+/// [`ensure_log_clean`] on the log at `path` (of a server that may be gone).
+pub fn ensure_log_file_clean(path: &Path) -> Result<()> {
+    let log = std::fs::read_to_string(path)?;
     for secret in [
         "张三",
         "李四",
