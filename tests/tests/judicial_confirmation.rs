@@ -367,6 +367,10 @@ async fn a_sigkill_during_an_attempt_delivers_the_package_once_when_the_lease_ru
     assert!(output.contains("intact"), "{output}");
     if std::env::var_os("ACCORD_TEST_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&seeded.root);
+        // The killed server's own directory (its log) is kept by `kill_hard`.
+        if let Some(dir) = killed_log.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
     Ok(())
 }
