@@ -197,11 +197,24 @@ pub async fn confirmation_view(
     let now = state.now_ms();
     let blocked = blocked(state, agreement, case).await?;
     let in_force = agreement.status == AgreementStatus::InForce;
-    let request = if in_force {
+    let mut request = if in_force {
         store.confirmation_of_agreement(&agreement.id).await?
     } else {
         None
     };
+    // A delivery and the request's move to `received` are one transaction, but two reads: the
+    // delivery can be seen done while the request read before it still says `submitted`.
+    let outbox = match &request {
+        Some(r) if r.submitted_at.is_some() => store.outbox_of_request(&r.id).await?,
+        _ => None,
+    };
+    if outbox.as_ref().is_some_and(|o| o.delivered_at.is_some())
+        && request
+            .as_ref()
+            .is_some_and(|r| r.status == RequestStatus::Submitted)
+    {
+        request = store.confirmation_of_agreement(&agreement.id).await?;
+    }
     let effective_at = if in_force {
         store
             .seal_of(&agreement.id)
@@ -264,27 +277,26 @@ pub async fn confirmation_view(
         None | Some(RequestStatus::Applying) if closed => vec!["new_agreement", "litigation"],
         _ => Vec::new(),
     };
-    let delivery = match &request {
-        Some(r) if r.submitted_at.is_some() => store.outbox_of_request(&r.id).await?.map(|item| {
-            let state = if item.delivered_at.is_some() {
-                "delivered"
-            } else if item.given_up_at.is_some() {
-                "given_up"
-            } else if item.attempts > 0 {
-                "retrying"
-            } else {
-                "pending"
-            };
-            DeliveryView {
-                court_system: true,
-                state,
-                attempts: item.attempts,
-                last_error: item.last_error,
-                delivered_at: item.delivered_at,
-            }
-        }),
-        _ => None,
-    };
+    let delivery = outbox.map(|item| {
+        let state = if item.delivered_at.is_some() {
+            "delivered"
+        } else if item.given_up_at.is_some() {
+            "given_up"
+        } else if item.last_error.is_some() {
+            // An attempt failed and another is due. A claim counts its attempt before it
+            // is made, so attempts alone would call a first delivery in flight a retry.
+            "retrying"
+        } else {
+            "pending"
+        };
+        DeliveryView {
+            court_system: true,
+            state,
+            attempts: item.attempts,
+            last_error: item.last_error,
+            delivered_at: item.delivered_at,
+        }
+    });
     let me = MeView {
         kind: match caller {
             Caller::Party(_) => "party",
