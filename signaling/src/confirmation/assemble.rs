@@ -368,6 +368,8 @@ async fn party_inputs(
             phone: party.phone.clone(),
             address,
             attorney_letter,
+            // No upload of identity documents exists yet (CHANGELOG, "Next"): the ID number on
+            // record and each signer's identity check are the package's proof until then.
             identity_files: Vec::new(),
             party,
         });
