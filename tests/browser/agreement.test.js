@@ -34,9 +34,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  SLOW, agreementState, assertFitsPhone, caseSession, chinaTime, createCentre, drawWithFinger, drawWithMouse, focusClauseEnd,
+  SLOW, agreementState, assertFitsPhone, caseSession, chinaTime, createCentre, drawWithFinger, focusClauseEnd,
   lastInputAt, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, pdfBody, pdfImages, percentiles, signingState,
-  rejoin, squeeze, watchArrivals, watchInputs,
+  rejoin, signAndSeal, squeeze, watchArrivals, watchInputs,
 } from './lib/agreement.js';
 import { ARTIFACTS_DIR, startServer } from './lib/server.js';
 import { clickJoin, joinAndWait, openClient, openConsole, waitFor, waitInRoom } from './lib/web-client.js';
@@ -261,22 +261,7 @@ describe('the agreement in the browser', () => {
     for (const [phone, name, masked, variant] of partyPhones) await signAsParty(world, mediator, phone, name, masked, variant);
 
     // The mediator signs (staff identity, drawn with the mouse) and seals.
-    const own = workspace.getByTestId('signing-own');
-    await own.getByTestId('signing-end').scrollIntoViewIfNeeded();
-    const ownNext = own.getByTestId('signing-read-next');
-    await waitFor('the mediator\'s reading gate open', () => ownNext.isEnabled(), SLOW, 100);
-    await ownNext.click();
-    await own.getByTestId('signing-identity-staff').click();
-    const ownPad = own.getByTestId('signing-pad');
-    await ownPad.waitFor({ timeout: SLOW });
-    await drawWithMouse(mediator, ownPad, 2);
-    const ownSign = own.getByTestId('signing-sign');
-    await waitFor('the mediator\'s sign button enabled', () => ownSign.isEnabled(), SLOW, 100);
-    await ownSign.click();
-    const seal = workspace.getByTestId('signing-seal');
-    await waitFor('the seal offered', () => seal.isEnabled(), SLOW, 200);
-    await seal.click();
-    await waitFor('the agreement in force', async () => (await agreementState(mediator))?.status === 'in_force', SLOW, 200);
+    await signAndSeal(mediator);
     const inForce = await agreementOf(world.caseId);
     const areas = workspace.getByTestId('agreement-clause-text');
     await waitFor('the editor read-only once in force', async () => (await areas.evaluateAll((els) => els.every((el) => el.disabled))) && (await areas.count()) > 0, SLOW, 200);

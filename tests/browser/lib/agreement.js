@@ -305,3 +305,24 @@ export async function assertFitsPhone(phone, what) {
   const { inner, scroll } = await phone.page.evaluate(() => ({ inner: window.innerWidth, scroll: document.documentElement.scrollWidth }));
   assert.ok(inner === 390 && scroll <= inner, `${phone.name}: ${what} is ${scroll} px wide in a ${inner} px layout on a 390 px phone`);
 }
+
+/** The mediator signs with the staff identity (mouse-drawn) and seals; the agreement is in force. */
+export async function signAndSeal(mediator) {
+  const workspace = mediator.page.getByTestId('agreement-workspace');
+  const own = workspace.getByTestId('signing-own');
+  await own.getByTestId('signing-end').scrollIntoViewIfNeeded();
+  const ownNext = own.getByTestId('signing-read-next');
+  await waitFor('the mediator\'s reading gate open', () => ownNext.isEnabled(), SLOW, 100);
+  await ownNext.click();
+  await own.getByTestId('signing-identity-staff').click();
+  const pad = own.getByTestId('signing-pad');
+  await pad.waitFor({ timeout: SLOW });
+  await drawWithMouse(mediator, pad, 2);
+  const button = own.getByTestId('signing-sign');
+  await waitFor('the mediator\'s sign button enabled', () => button.isEnabled(), SLOW, 100);
+  await button.click();
+  const seal = workspace.getByTestId('signing-seal');
+  await waitFor('the seal offered', () => seal.isEnabled(), SLOW, 200);
+  await seal.click();
+  await waitFor('the agreement in force', async () => (await agreementState(mediator))?.status === 'in_force', SLOW, 200);
+}

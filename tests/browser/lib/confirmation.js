@@ -12,7 +12,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { SLOW, agreementState, drawWithFinger, drawWithMouse, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, signingState } from './agreement.js';
+import { SLOW, agreementState, drawWithFinger, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, signingState } from './agreement.js';
+
+export { signAndSeal } from './agreement.js';
 import { BROWSER_TEST_DIR } from './server.js';
 import { clickJoin, joinAndWait, openClient, openConsole, waitFor, waitInRoom } from './web-client.js';
 
@@ -131,27 +133,6 @@ export async function signAsParty(server, mediator, phone, partyId, masked, vari
   await waitFor(`${phone.name}'s sign button enabled by the ink`, () => button.isEnabled(), SLOW, 100);
   await button.click();
   await phone.page.getByTestId('signing-done').waitFor({ timeout: SLOW });
-}
-
-/** The mediator signs with the staff identity (mouse-drawn) and seals; the agreement is in force. */
-export async function signAndSeal(mediator) {
-  const workspace = mediator.page.getByTestId('agreement-workspace');
-  const own = workspace.getByTestId('signing-own');
-  await own.getByTestId('signing-end').scrollIntoViewIfNeeded();
-  const ownNext = own.getByTestId('signing-read-next');
-  await waitFor('the mediator\'s reading gate open', () => ownNext.isEnabled(), SLOW, 100);
-  await ownNext.click();
-  await own.getByTestId('signing-identity-staff').click();
-  const pad = own.getByTestId('signing-pad');
-  await pad.waitFor({ timeout: SLOW });
-  await drawWithMouse(mediator, pad, 2);
-  const button = own.getByTestId('signing-sign');
-  await waitFor('the mediator\'s sign button enabled', () => button.isEnabled(), SLOW, 100);
-  await button.click();
-  const seal = workspace.getByTestId('signing-seal');
-  await waitFor('the seal offered', () => seal.isEnabled(), SLOW, 200);
-  await seal.click();
-  await waitFor('the agreement in force', async () => (await agreementState(mediator))?.status === 'in_force', SLOW, 200);
 }
 
 /** `window.ACCORD.confirmation` of a page (what its confirmation view last showed). */
