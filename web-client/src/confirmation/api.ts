@@ -6,7 +6,7 @@ import { type Call, errorCode, staffCall, tokenCall } from '../agreement/api';
 import { hasMessage, type MessageKey, t } from '../i18n';
 import { RoomApiError } from '../room/room-api';
 import type { StaffClient } from '../staff/api';
-import type { ApplyBody, ConfirmationLink, ConfirmationView } from './types';
+import type { ApplyBody, ConfirmationLink, ConfirmationView, IdentityProofKind, IdentityProofView } from './types';
 
 const V1 = '/api/v1';
 const enc = encodeURIComponent;
@@ -14,20 +14,24 @@ const enc = encodeURIComponent;
 /** Fetches a binary resource (a PDF, the package, the ruling) with the viewer's credentials. */
 export type BlobFetch = (path: string) => Promise<Blob>;
 
+/** Posts one file (multipart field `file`) with other text fields, with the viewer's credentials. */
+export type FilePost = <T>(path: string, file: File, fields: Record<string, string>) => Promise<T>;
+
 export class ConfirmationApi {
   constructor(
     readonly call: Call,
     readonly blob: BlobFetch,
+    readonly post: FilePost,
   ) {}
 
   /** With a party's join token or case-link token. */
   static forToken(token: string): ConfirmationApi {
-    return new ConfirmationApi(tokenCall(token), (path) => tokenBlob(token, path));
+    return new ConfirmationApi(tokenCall(token), (path) => tokenBlob(token, path), (path, file, fields) => tokenPost(token, path, file, fields));
   }
 
   /** As the signed-in staff member (mediator, administrator, court user). */
   static forStaff(client: StaffClient): ConfirmationApi {
-    return new ConfirmationApi(staffCall(client), (path) => client.blob(path));
+    return new ConfirmationApi(staffCall(client), (path) => client.blob(path), (path, file, fields) => client.uploadTo(path, file, fields));
   }
 
   view(agreementId: string): Promise<ConfirmationView> {
@@ -59,16 +63,58 @@ export class ConfirmationApi {
     return this.blob(`${V1}/confirmation-requests/${enc(requestId)}/ruling`);
   }
 
+  /**
+   * Uploads a proof of identity (an ID card's side, a passport, a licence: JPEG, PNG or PDF).
+   * A party may leave `partyId` out for themselves; staff name the party.
+   */
+  uploadIdentityProof(agreementId: string, file: File, kind: IdentityProofKind, partyId?: string): Promise<IdentityProofView> {
+    return this.post<IdentityProofView>(identityProofs(agreementId), file, { kind, ...(partyId ? { party_id: partyId } : {}) });
+  }
+
+  async removeIdentityProof(agreementId: string, proofId: string): Promise<void> {
+    await this.call<unknown>('DELETE', `${identityProofs(agreementId)}/${enc(proofId)}`);
+  }
+
+  /**
+   * A proof's file. Fetched with the credentials in a header and shown through a blob URL: a
+   * token in a URL would end up in the history and the server's logs.
+   */
+  identityProof(agreementId: string, proofId: string): Promise<Blob> {
+    return this.blob(`${identityProofs(agreementId)}/${enc(proofId)}`);
+  }
+
   /** The agreement's sealed PDF (its `pdf_url`). */
   agreementPdf(pdfUrl: string): Promise<Blob> {
     return this.blob(pdfUrl);
   }
 }
 
+const identityProofs = (agreementId: string) => `${V1}/agreements/${enc(agreementId)}/confirmation/identity-proofs`;
+
 async function tokenBlob(token: string, path: string): Promise<Blob> {
+  const response = await tokenFetch(token, path, {});
+  return response.blob();
+}
+
+async function tokenPost<T>(token: string, path: string, file: File, fields: Record<string, string>): Promise<T> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append('file', file, file.name);
+  // No content-type: the browser writes the multipart boundary itself.
+  const response = await tokenFetch(token, path, { method: 'POST', body: form });
+  const text = await response.text().catch(() => '');
+  try {
+    return (text ? JSON.parse(text) : {}) as T;
+  } catch {
+    throw new RoomApiError('bad_response', 'the server answered something unreadable', response.status);
+  }
+}
+
+/** A request with the token in the header; a refusal becomes the server's `{code, message}`. */
+async function tokenFetch(token: string, path: string, init: RequestInit): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+    response = await fetch(path, { ...init, headers: { Authorization: `Bearer ${token}` } });
   } catch {
     throw new RoomApiError('network', 'no answer from the server');
   }
@@ -85,7 +131,7 @@ async function tokenBlob(token: string, path: string): Promise<Blob> {
     }
     throw new RoomApiError(code, message, response.status);
   }
-  return response.blob();
+  return response;
 }
 
 /**

@@ -1,7 +1,8 @@
 // @vitest-environment happy-dom
 // The party's phone flow against fake server answers shaped like common.md: the form's checks
 // keep a bad application from being sent, a representative names whom they apply for, the
-// answers move the panel on, and refusals are shown in the party's words.
+// answers move the panel on, refusals are shown in the party's words, and a proof of identity
+// is uploaded (and removed) before applying.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setLanguage } from '../i18n';
@@ -10,7 +11,7 @@ import { ConfirmationApi, problemText } from './api';
 import { ApplyFlow } from './apply-flow';
 import { EFFECTIVE, viewJson } from './fixtures.test-util';
 import { confirmationTestHook } from './test-hook';
-import type { ConfirmationView } from './types';
+import type { ConfirmationView, IdentityProofView } from './types';
 
 interface Sent {
   method: string;
@@ -32,9 +33,13 @@ beforeEach(() => {
   answers = [];
   vi.stubGlobal('fetch', async (url: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
-    sent.push({ method: init.method ?? 'GET', url, body: init.body ? JSON.parse(String(init.body)) : undefined, auth: headers.get('authorization') });
+    // A multipart upload is kept as its fields; JSON bodies are read.
+    const body = init.body instanceof FormData ? Object.fromEntries(init.body.entries()) : init.body ? JSON.parse(String(init.body)) : undefined;
+    sent.push({ method: init.method ?? 'GET', url, body, auth: headers.get('authorization') });
     const next = answers.shift() ?? { status: 500, body: { code: 'internal', message: 'no answer queued' } };
-    return new Response(JSON.stringify(next.body), { status: next.status, headers: { 'content-type': 'application/json' } });
+    if (next.status === 204) return new Response(null, { status: 204 });
+    const text = typeof next.body === 'string' ? next.body : JSON.stringify(next.body);
+    return new Response(text, { status: next.status, headers: { 'content-type': 'application/json' } });
   });
 });
 
@@ -175,5 +180,115 @@ describe('refusals in the party’s words', () => {
     expect(said('rate_limited')).toContain('频繁');
     expect(said('unknown_code')).toBe('server words');
     expect(problemText(new RoomApiError('unknown_code', '', 500))).toBe('操作未成功（unknown_code）。');
+  });
+});
+
+describe('proofs of identity on the phone', () => {
+  const PROOF: IdentityProofView = { id: 'IP_1', party_id: 'PT_a', kind: 'id_card_front', media_type: 'image/png', size: 2048, created_at: EFFECTIVE, may_remove: true };
+  const png = (name = 'id.png', type = 'image/png') => new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])], name, { type });
+
+  /** Picks `file` in the chooser behind `testId`, as the phone's picker would. */
+  function choose(testId: string, file: File): void {
+    const input = q(testId) as HTMLInputElement;
+    Object.defineProperty(input, 'files', { value: [file], configurable: true });
+    input.dispatchEvent(new Event('change'));
+  }
+
+  const withProof = (proof: IdentityProofView, count = 1) => {
+    const [a, b] = viewJson().applicants;
+    return viewJson({ identity_proofs: [proof], applicants: [{ ...a, identity_proofs: count }, b] });
+  };
+
+  it('offers three uploads before the apply button, for JPEG, PNG or PDF', async () => {
+    await mounted(viewJson());
+    const section = q('identity-proofs')!;
+    expect(section.hidden).toBe(false);
+    expect(section.textContent).toContain('身份证明（选填）');
+    expect(section.textContent).toContain('法院审查时可能要求核对');
+    expect(section.compareDocumentPosition(q('confirm-apply')!) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    for (const [id, label] of [['identity-upload-front', '上传身份证人像面'], ['identity-upload-back', '上传身份证国徽面'], ['identity-upload-other', '上传其他证件']]) {
+      const input = q(id) as HTMLInputElement;
+      expect(input.type).toBe('file');
+      expect(input.accept).toBe('image/jpeg,image/png,application/pdf');
+      expect(input.closest('label')!.textContent).toBe(label);
+    }
+    expect(section.textContent).toContain('尚未上传身份证明。');
+  });
+
+  it('uploads a front photo, lists it, and removes it', async () => {
+    await mounted(viewJson());
+    answer(201, PROOF);
+    answer(200, withProof(PROOF));
+    choose('identity-upload-front', png());
+    await vi.waitFor(() => expect(q('identity-proof')).not.toBeNull());
+    expect(sent[1]).toMatchObject({ method: 'POST', url: '/api/v1/agreements/AG_1/confirmation/identity-proofs', auth: 'Bearer join.token.here' });
+    const fields = sent[1].body as Record<string, FormDataEntryValue>;
+    expect(fields.kind).toBe('id_card_front');
+    expect(fields.party_id).toBeUndefined();
+    expect((fields.file as File).name).toBe('id.png');
+    expect(q('identity-proof')!.textContent).toContain('身份证人像面 · 2 KB');
+
+    answer(204, null);
+    answer(200, viewJson());
+    q('identity-remove')!.click();
+    await vi.waitFor(() => expect(q('identity-proof')).toBeNull());
+    expect(sent[3]).toMatchObject({ method: 'DELETE', url: '/api/v1/agreements/AG_1/confirmation/identity-proofs/IP_1' });
+  });
+
+  it('says why a file was refused, in the party’s words', async () => {
+    await mounted(viewJson());
+    choose('identity-upload-other', png('notes.txt', 'text/plain'));
+    expect(q('identity-error')!.textContent).toBe('请上传 JPG、PNG 照片或 PDF。');
+    expect(sent).toHaveLength(1);
+
+    const cases: [number, unknown, string][] = [
+      [415, { code: 'unsupported_media_type', message: 'no' }, '请上传 JPG、PNG 照片或 PDF。'],
+      [413, 'length limit exceeded', '文件不能超过 10 MB。'],
+      [409, { code: 'too_many_identity_proofs', message: 'no' }, '每位当事人最多上传 4 份身份证明，请先删除一份再上传。'],
+      [429, { code: 'rate_limited', message: 'slow down' }, '上传太频繁，请稍候再试。'],
+      [409, { code: 'request_submitted', message: 'no' }, '申请已提交法院，不能再更改。'],
+    ];
+    for (const [status, body, words] of cases) {
+      answer(status, body);
+      answer(200, viewJson());
+      choose('identity-upload-back', png('id.heic.jpg', 'image/jpeg'));
+      await vi.waitFor(() => expect(q('identity-error')?.textContent).toBe(words));
+    }
+  });
+
+  it('uploads for the party a representative chose, and stops at four', async () => {
+    const [a, b] = viewJson().applicants;
+    const four = [1, 2, 3, 4].map((n) => ({ ...PROOF, id: `IP_${n}`, party_id: 'PT_b' }));
+    const me = { kind: 'party' as const, may_apply: true, applied: false, for_party_ids: ['PT_a', 'PT_b'] };
+    await mounted(viewJson({ me, applicants: [a, { ...b, identity_proofs: 4 }], identity_proofs: four }));
+    expect(q('identity-proofs')!.textContent).toContain('为 张三 上传');
+    expect((q('identity-upload-front') as HTMLInputElement).disabled).toBe(false);
+    const radios = [...document.querySelectorAll<HTMLInputElement>('[data-testid="confirm-for-party"]')];
+    radios[1].checked = true;
+    radios[1].dispatchEvent(new Event('change'));
+    expect(q('identity-proofs')!.textContent).toContain('为 李四 上传');
+    expect(q('identity-full')!.textContent).toContain('已上传 4 份');
+    expect((q('identity-upload-front') as HTMLInputElement).disabled).toBe(true);
+    expect(document.querySelectorAll('[data-testid="identity-proof"]')[0].textContent).toContain('李四 · 身份证人像面');
+
+    radios[0].checked = true;
+    radios[0].dispatchEvent(new Event('change'));
+    answer(201, { ...PROOF, kind: 'other' });
+    answer(200, viewJson({ me }));
+    choose('identity-upload-other', png('passport.pdf', 'application/pdf'));
+    await vi.waitFor(() => expect(sent).toHaveLength(3));
+    expect(sent[1].body).toMatchObject({ kind: 'other', party_id: 'PT_a' });
+  });
+
+  it('keeps the list without changes once the request went to the court', async () => {
+    await mounted(viewJson({ ...withProof({ ...PROOF, may_remove: false }), request_id: 'CR_1', status: 'submitted', me: { kind: 'party', may_apply: false, applied: true, for_party_ids: ['PT_a'] } }));
+    expect(q('identity-proof')!.textContent).toContain('身份证人像面');
+    expect(q('identity-remove')).toBeNull();
+    expect(q('identity-upload-front')).toBeNull();
+  });
+
+  it('shows no section after submission when none were uploaded', async () => {
+    await mounted(viewJson({ request_id: 'CR_1', status: 'submitted', me: { kind: 'party', may_apply: false, applied: true, for_party_ids: ['PT_a'] } }));
+    expect(q('identity-proofs')!.hidden).toBe(true);
   });
 });

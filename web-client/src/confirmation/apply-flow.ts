@@ -1,6 +1,6 @@
 // The party's application for judicial confirmation, on their phone: how long they have, which
-// court and why, what applying means, who has applied, the address for service and the
-// declarations, then the request's way through the court. The form's fields are made once and
+// court and why, what applying means, who has applied, an optional proof of identity, the
+// address for service and the declarations, then the request's way through the court. The form's fields are made once and
 // kept across refreshes (every 30 s, and on each `agreement_changed`), so typing an address is
 // never interrupted. Staff see the same panel without the form.
 
@@ -9,6 +9,7 @@ import { hasMessage, type MessageKey, t } from '../i18n';
 import { h } from '../screens/dom';
 import { type ConfirmationApi, openBlob, problemText } from './api';
 import { applicantList, blockedBlock, courtBlock, decisionBlock, fileButton, nextStepsBlock, statusBlock, windowBlock } from './parts';
+import { IdentityUploads } from './identity';
 import { exposeForTests, noteError, noteView } from './test-hook';
 import type { ConfirmationView } from './types';
 import { ADDRESS_MAX, type ApplyProblems, applyProblems, applying } from './window-text';
@@ -45,6 +46,7 @@ export class ApplyFlow {
     address: h('p', { class: 'cf-field-problem', hidden: true, 'data-testid': 'confirm-address-problem' }),
     declare: h('p', { class: 'cf-field-problem', hidden: true, 'data-testid': 'confirm-declare-problem' }),
   };
+  private readonly identity: IdentityUploads;
   private partyId: string | null = null;
   private refreshing: Promise<void> | null = null;
   private sending = false;
@@ -67,7 +69,8 @@ export class ApplyFlow {
       event.preventDefault();
       void this.apply();
     });
-    this.el.append(h('h3', { class: 'cf-title' }), this.top, this.notice, this.form, this.bottom);
+    this.identity = new IdentityUploads(options.api, options.agreementId, () => this.refresh());
+    this.el.append(h('h3', { class: 'cf-title' }), this.top, this.notice, this.identity.el, this.form, this.bottom);
     this.render();
     if (options.pollMs) {
       this.timer = setInterval(() => {
@@ -114,6 +117,7 @@ export class ApplyFlow {
     if (!view) {
       this.top.replaceChildren(h('p', { class: 'cf-muted', text: t('confirm.loading') }));
       this.form.hidden = true;
+      this.identity.render(null, null);
       this.bottom.replaceChildren();
       return;
     }
@@ -131,6 +135,7 @@ export class ApplyFlow {
     const mayApply = open && view.me.kind === 'party' && view.me.may_apply;
     this.form.hidden = !mayApply;
     if (mayApply) this.drawPartyChoice(view);
+    this.identity.render(view, this.partyId);
     this.bottom.replaceChildren(
       ...[statusBlock(view), decisionBlock(view), this.files(view), nextStepsBlock(view.next_steps), this.cannotApply(view)].filter(
         (node): node is HTMLElement => node !== null,
@@ -158,6 +163,8 @@ export class ApplyFlow {
         radio.addEventListener('change', () => {
           this.partyId = id;
           this.fieldProblems.party.hidden = true;
+          // The proofs uploaded next are for the party chosen here.
+          this.identity.render(view, id);
         });
         return h('label', { class: 'cf-radio' }, [radio, h('span', { text: `${applicant?.name ?? id}${done ? ` · ${t('confirm.form.alreadyApplied')}` : ''}` })]);
       }),

@@ -1,15 +1,16 @@
 // @vitest-environment happy-dom
 // The staff case page's confirmation section: hidden until the agreement is in force; the
 // mediator changes the court with a reason and sends the application links; the court's clocks,
-// the delivery to a court system and the package are shown once submitted.
+// the delivery to a court system and the package are shown once submitted; each applicant's
+// proofs of identity are counted, opened, uploaded and removed.
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setLanguage } from '../i18n';
 import type { PageContext } from '../staff/app';
 import { type CaseDetail, StaffClient, type StaffMember } from '../staff/api';
 import { type ConfirmationSection, confirmationSection, courtChangeProblems } from './case-section';
 import { EFFECTIVE, viewJson } from './fixtures.test-util';
-import type { ConfirmationView } from './types';
+import type { ConfirmationView, IdentityProofView } from './types';
 
 const ORG = 'OR_1';
 const DAY = 86_400_000;
@@ -18,6 +19,8 @@ class FakeServer {
   agreementStatus = 'in_force';
   view: ConfirmationView = viewJson({ me: { kind: 'staff', may_apply: false, applied: false, for_party_ids: [] } });
   posted: { path: string; body: unknown }[] = [];
+  deleted: string[] = [];
+  read: string[] = [];
 
   readonly fetch = async (input: string, init?: RequestInit): Promise<Response> => {
     const path = new URL(input, 'http://accord.test').pathname;
@@ -25,6 +28,25 @@ class FakeServer {
     const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     if (method === 'GET' && path === '/api/v1/cases/CA_1/agreement') return json({ id: 'AG_1', status: this.agreementStatus });
     if (method === 'GET' && path === '/api/v1/agreements/AG_1/confirmation') return json(this.view);
+    const proofPath = /^\/api\/v1\/agreements\/AG_1\/confirmation\/identity-proofs(?:\/(IP_\w+))?$/.exec(path);
+    if (proofPath && method === 'POST' && init?.body instanceof FormData) {
+      const fields = Object.fromEntries(init.body.entries());
+      this.posted.push({ path, body: fields });
+      const file = fields.file as File;
+      const proof: IdentityProofView = { id: `IP_${this.view.identity_proofs.length + 1}`, party_id: String(fields.party_id), kind: fields.kind as IdentityProofView['kind'], media_type: file.type, size: file.size, created_at: EFFECTIVE, may_remove: true };
+      this.view = { ...this.view, identity_proofs: [...this.view.identity_proofs, proof], applicants: this.view.applicants.map((a) => (a.party_id === proof.party_id ? { ...a, identity_proofs: a.identity_proofs + 1 } : a)) };
+      return json(proof, 201);
+    }
+    if (proofPath?.[1] && method === 'GET') {
+      this.read.push(proofPath[1]);
+      return new Response(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), { status: 200, headers: { 'content-type': 'image/png' } });
+    }
+    if (proofPath?.[1] && method === 'DELETE') {
+      this.deleted.push(proofPath[1]);
+      const gone = this.view.identity_proofs.find((p) => p.id === proofPath[1]);
+      this.view = { ...this.view, identity_proofs: this.view.identity_proofs.filter((p) => p !== gone), applicants: this.view.applicants.map((a) => (a.party_id === gone?.party_id ? { ...a, identity_proofs: a.identity_proofs - 1 } : a)) };
+      return new Response(null, { status: 204 });
+    }
     if (method === 'POST') {
       const body = JSON.parse(String(init?.body ?? '{}')) as Record<string, string>;
       this.posted.push({ path, body });
@@ -136,6 +158,61 @@ describe('the staff confirmation section', () => {
     expect(q('confirm-delivery')!.dataset.state).toBe('given_up');
     expect(q('confirm-package')).not.toBeNull();
     expect(q('confirm-application')).not.toBeNull();
+  });
+});
+
+describe('proofs of identity on the case page', () => {
+  it('counts each applicant’s proofs, uploads one for a party, opens it and removes it', async () => {
+    const opened: string[] = [];
+    vi.stubGlobal('open', (url: string) => {
+      opened.push(url);
+      return null;
+    });
+    URL.createObjectURL = () => 'blob:accord.test/1';
+    URL.revokeObjectURL = () => {};
+    mount();
+    await until(() => q('staff-identity') !== null);
+    const party = (id: string) => q('staff-identity')!.querySelector(`[data-party="${id}"]`) as HTMLElement;
+    const count = (id: string) => party(id).querySelector('[data-testid="staff-identity-count"]')!.textContent;
+    expect(count('PT_a')).toBe('身份证明 0 份');
+    expect(count('PT_b')).toBe('身份证明 0 份');
+
+    const kind = party('PT_b').querySelector('[data-testid="staff-identity-kind"]') as HTMLSelectElement;
+    expect([...kind.options].map((o) => o.textContent)).toEqual(['身份证人像面', '身份证国徽面', '其他证件']);
+    kind.value = 'id_card_back';
+    const input = party('PT_b').querySelector('[data-testid="staff-identity-upload"]') as HTMLInputElement;
+    expect(input.accept).toBe('image/jpeg,image/png,application/pdf');
+    Object.defineProperty(input, 'files', { value: [new File([new Uint8Array(3000)], 'back.jpg', { type: 'image/jpeg' })], configurable: true });
+    input.dispatchEvent(new Event('change'));
+    await until(() => count('PT_b') === '身份证明 1 份');
+    expect(server.posted[0].path).toBe('/api/v1/agreements/AG_1/confirmation/identity-proofs');
+    expect(server.posted[0].body).toMatchObject({ kind: 'id_card_back', party_id: 'PT_b' });
+    const row = party('PT_b').querySelector('[data-testid="identity-proof"]') as HTMLElement;
+    expect(row.textContent).toContain('身份证国徽面 · 3 KB');
+    // The kind chosen is still chosen after the redraw.
+    expect((party('PT_b').querySelector('[data-testid="staff-identity-kind"]') as HTMLSelectElement).value).toBe('id_card_back');
+
+    (row.querySelector('[data-testid="staff-identity-view"]') as HTMLButtonElement).click();
+    await until(() => opened.length === 1);
+    expect(server.read).toEqual(['IP_1']);
+    expect(opened[0]).toMatch(/^blob:/);
+
+    (row.querySelector('[data-testid="identity-remove"]') as HTMLButtonElement).click();
+    await until(() => count('PT_b') === '身份证明 0 份');
+    expect(server.deleted).toEqual(['IP_1']);
+    vi.unstubAllGlobals();
+  });
+
+  it('offers no upload once the request went to the court, but still opens the files', async () => {
+    const proof: IdentityProofView = { id: 'IP_9', party_id: 'PT_a', kind: 'id_card_front', media_type: 'image/png', size: 1024, created_at: EFFECTIVE, may_remove: false };
+    const [a, b] = server.view.applicants;
+    server.view = viewJson({ request_id: 'CR_1', status: 'submitted', applicants: [{ ...a, identity_proofs: 1 }, b], identity_proofs: [proof], me: { kind: 'staff', may_apply: false, applied: false, for_party_ids: [] } });
+    mount();
+    await until(() => q('staff-identity') !== null);
+    expect(q('staff-identity-upload')).toBeNull();
+    expect(q('identity-remove')).toBeNull();
+    expect(q('staff-identity-view')).not.toBeNull();
+    expect(q('staff-identity-count')!.textContent).toBe('身份证明 1 份');
   });
 });
 

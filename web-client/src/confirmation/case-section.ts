@@ -1,6 +1,7 @@
 // Judicial confirmation on the staff case page: the window and its warnings, the court (the
 // venue rule's proposal, and "更换法院" for the mediator before submission), "发送申请链接",
-// the applicants, the status with the court's clocks, the delivery to a court system, the
+// the applicants with their proofs of identity (查看, 删除, and an upload per party before
+// submission), the status with the court's clocks, the delivery to a court system, the
 // package and the 申请书, the decision with the ruling, and the next steps after a rejection.
 // Shown once the case's agreement is in force; made once per page like the agreement section.
 
@@ -13,8 +14,9 @@ import { copyText } from '../staff/invites';
 import { ConfirmationApi, openBlob, problemText, saveBlob } from './api';
 import { applicantList, blockedBlock, courtBlock, decisionBlock, fileButton, nextStepsBlock, statusBlock, windowBlock } from './parts';
 import { exposeForTests, noteError, noteView } from './test-hook';
-import type { ConfirmationLink, ConfirmationView } from './types';
-import { clockLines, courtName, deliveryText } from './window-text';
+import { IDENTITY_ACCEPT, IDENTITY_KINDS, identityProblem, kindText, proofsOf, refusedType, sizeText } from './identity';
+import type { ConfirmationLink, ConfirmationView, IdentityProofKind } from './types';
+import { applying, clockLines, courtName, deliveryText } from './window-text';
 import './confirmation.css';
 
 export interface ConfirmationSection {
@@ -48,6 +50,8 @@ export function confirmationSection(context: PageContext, caseId: string, now: (
   // The change form's fields outlive redraws, so what is typed stays.
   const courtInput = h('input', { type: 'text', maxlength: 80, 'data-testid': 'confirm-court-input' });
   const reasonInput = h('textarea', { rows: 2, maxlength: 500, 'data-testid': 'confirm-court-reason' });
+  // Each party's upload control, likewise kept: the kind chosen survives a redraw.
+  const uploads = new Map<string, { kind: HTMLSelectElement; file: HTMLInputElement }>();
 
   const mediator = () => {
     const c = detail?.case;
@@ -73,7 +77,7 @@ export function confirmationSection(context: PageContext, caseId: string, now: (
     draw();
   };
 
-  const act = async (change: () => Promise<void>) => {
+  const act = async (change: () => Promise<void>, words: (error: unknown) => string = problemText) => {
     if (busy) return;
     busy = true;
     problem = null;
@@ -83,7 +87,7 @@ export function confirmationSection(context: PageContext, caseId: string, now: (
       noteError(null);
     } catch (error) {
       noteError(errorCode(error));
-      problem = problemText(error);
+      problem = words(error);
     } finally {
       busy = false;
       draw();
@@ -161,6 +165,98 @@ export function confirmationSection(context: PageContext, caseId: string, now: (
     );
   };
 
+  /** One party's upload control: what the file shows, then the file (sent once chosen). */
+  const uploadControl = (id: string, partyId: string) => {
+    let control = uploads.get(partyId);
+    if (!control) {
+      const kind = h(
+        'select',
+        { 'data-testid': 'staff-identity-kind', 'aria-label': t('confirm.identity.kindLabel') },
+        IDENTITY_KINDS.map((k) => h('option', { value: k, text: kindText(k) })),
+      );
+      const file = h('input', { type: 'file', accept: IDENTITY_ACCEPT, class: 'visually-hidden', 'data-testid': 'staff-identity-upload', 'data-party': partyId });
+      file.addEventListener('change', () => {
+        const chosen = file.files?.[0];
+        file.value = '';
+        if (!chosen) return;
+        if (refusedType(chosen)) {
+          noteError('unsupported_media_type');
+          problem = t('confirm.identity.error.unsupported_media_type');
+          draw();
+          return;
+        }
+        const what = kind.value as IdentityProofKind;
+        void act(async () => {
+          try {
+            await api.uploadIdentityProof(id, chosen, what, partyId);
+          } finally {
+            // Refused or not, the counts and the list are fetched again.
+            view = await api.view(id);
+          }
+        }, identityProblem);
+      });
+      control = { kind, file };
+      uploads.set(partyId, control);
+    }
+    // Option labels follow the language.
+    for (const option of control.kind.options) option.textContent = kindText(option.value);
+    control.file.disabled = busy;
+    return h('div', { class: 'cf-identity-upload' }, [
+      control.kind,
+      h('label', { class: `button secondary cf-pick${busy ? ' cf-disabled' : ''}` }, [control.file, h('span', { text: t('confirm.identity.upload') })]),
+    ]);
+  };
+
+  /** 身份证明 per applicant: the count, each file with 查看 and 删除, and an upload before submission. */
+  const identityBlock = (id: string, current: ConfirmationView) => {
+    const proofs = proofsOf(current);
+    const mayUpload = context.me.role !== 'court' && applying(current);
+    if (current.applicants.length === 0) return null;
+    return h('div', { class: 'cf-identity', 'data-testid': 'staff-identity' }, [
+      h('h4', { text: t('confirm.identity.staffTitle') }),
+      ...current.applicants.map((applicant) => {
+        const own = proofs.filter((p) => p.party_id === applicant.party_id);
+        const count = applicant.identity_proofs ?? own.length;
+        return h('div', { class: 'cf-identity-party', 'data-party': applicant.party_id }, [
+          h('p', {}, [
+            h('strong', { text: applicant.name }),
+            ' ',
+            h('span', { class: 'cf-muted', 'data-testid': 'staff-identity-count', 'data-count': String(count), text: t('confirm.identity.count', { n: String(count) }) }),
+          ]),
+          own.length
+            ? h(
+                'ul',
+                { class: 'cf-identity-list' },
+                own.map((proof) =>
+                  h('li', { 'data-testid': 'identity-proof', 'data-id': proof.id, 'data-kind': proof.kind, 'data-party': proof.party_id }, [
+                    h('span', { class: 'cf-identity-what', text: `${kindText(proof.kind)} · ${sizeText(proof.size)}` }),
+                    h('span', { class: 'actions' }, [
+                      fileButton(t('confirm.identity.view'), 'staff-identity-view', async () => openBlob(await api.identityProof(id, proof.id)), fail),
+                      proof.may_remove
+                        ? h('button', {
+                            type: 'button',
+                            class: 'secondary',
+                            'data-testid': 'identity-remove',
+                            disabled: busy,
+                            text: t('confirm.identity.remove'),
+                            onclick: () =>
+                              void act(async () => {
+                                await api.removeIdentityProof(id, proof.id);
+                                view = await api.view(id);
+                              }),
+                          })
+                        : null,
+                    ]),
+                  ]),
+                ),
+              )
+            : null,
+          mayUpload ? uploadControl(id, applicant.party_id) : null,
+        ]);
+      }),
+    ]);
+  };
+
   const draw = () => {
     el.hidden = !view && !problem;
     if (!view || !agreementId) {
@@ -196,6 +292,7 @@ export function confirmationSection(context: PageContext, caseId: string, now: (
         windowBlock(current),
         current.blocked ? null : courtBlock(current, courtExtra),
         current.applicants.length ? applicantList(current) : null,
+        identityBlock(id, current),
         mayInvite
           ? h('button', { type: 'button', class: 'primary', 'data-testid': 'confirm-links', disabled: busy, text: t('confirm.links.send'), onclick: () => void act(async () => { links = await api.links(id); }) })
           : null,

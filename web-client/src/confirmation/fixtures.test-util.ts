@@ -26,8 +26,8 @@ export function viewJson(patch: Partial<ConfirmationView> = {}): ConfirmationVie
       may_change: true,
     },
     applicants: [
-      { party_id: 'PT_a', name: '张三', side: 'applicant', applied: false, applied_at: null, applied_by_name: null, may_apply: true, cannot_apply_reason: null },
-      { party_id: 'PT_b', name: '李四', side: 'respondent', applied: false, applied_at: null, applied_by_name: null, may_apply: true, cannot_apply_reason: null },
+      { party_id: 'PT_a', name: '张三', side: 'applicant', applied: false, applied_at: null, applied_by_name: null, may_apply: true, cannot_apply_reason: null, identity_proofs: 0 },
+      { party_id: 'PT_b', name: '李四', side: 'respondent', applied: false, applied_at: null, applied_by_name: null, may_apply: true, cannot_apply_reason: null, identity_proofs: 0 },
     ],
     status: null,
     clocks: null,
@@ -36,6 +36,7 @@ export function viewJson(patch: Partial<ConfirmationView> = {}): ConfirmationVie
     package: null,
     application_pdf: false,
     delivery: null,
+    identity_proofs: [],
     me: { kind: 'party', may_apply: true, applied: false, for_party_ids: ['PT_a'] },
     ...patch,
   };

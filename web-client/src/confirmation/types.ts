@@ -34,6 +34,24 @@ export interface ApplicantState {
   applied_by_name: string | null;
   may_apply: boolean;
   cannot_apply_reason: string | null;
+  /** How many proofs of identity this party has uploaded (all parties' counts, for everyone). */
+  identity_proofs: number;
+}
+
+/** What a proof of identity shows: 身份证人像面, 身份证国徽面, or another document. */
+export type IdentityProofKind = 'id_card_front' | 'id_card_back' | 'other';
+
+/** An uploaded proof of identity, without its bytes (fetched on their own, with credentials). */
+export interface IdentityProofView {
+  id: string;
+  party_id: string;
+  kind: IdentityProofKind;
+  media_type: string;
+  /** Bytes of the file as uploaded. */
+  size: number;
+  created_at: number;
+  /** False once the request is submitted, or when this viewer may not remove it. */
+  may_remove: boolean;
 }
 
 /** The court's own clocks (法释〔2011〕5号 第四、五条). */
@@ -90,6 +108,8 @@ export interface ConfirmationView {
   package: { sha256: string; size: number } | null;
   application_pdf: boolean;
   delivery: Delivery | null;
+  /** Staff and court users see every party's; a party their own and those they represent. */
+  identity_proofs: IdentityProofView[];
   me: Viewer;
 }
 

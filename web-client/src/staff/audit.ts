@@ -33,7 +33,7 @@ function labelled(prefix: string, value: string): string {
 }
 
 /** Keys whose values are identifiers or hashes nobody reads; the tooltip keeps them. */
-const UNREAD = new Set(['helper', 'sha256', 'invite', 'media_type']);
+const UNREAD = new Set(['helper', 'sha256', 'invite', 'media_type', 'proof']);
 
 /**
  * An entry's `detail` (JSON text) as a short line: `已受理 → 调解中`, a party's name, a
