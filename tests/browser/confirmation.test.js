@@ -4,10 +4,13 @@
 //    sign on their phones and the mediator seals (the agreement flow of agreement.test.js);
 //    the recording is stored and the session ends. The mediator sends the application links
 //    from the case page ("发送申请链接"; the log channel records one per phone); each phone
-//    opens its case link and applies (address, declarations): the first sees "等待对方申请", then
-//    both see it submitted; the mediator's case page shows the package. A court user of the
+//    opens its case link; the applicant uploads a photo of their ID card's front (身份证明) and
+//    sees it listed, then each applies (address, declarations): the first sees "等待对方申请",
+//    then both see it submitted; the mediator's case page shows the package and counts the
+//    applicant's proof. A court user of the
 //    organisation's court signs in on a desktop, sees the request in the inbox with its clock
-//    (受理期限), opens it, sees the index of materials, opens the recording (it plays), accepts
+//    (受理期限), opens it, sees the index of materials and the ID photo's place in the package
+//    (parties/identity/…), opens the recording (it plays), accepts
 //    with a court case number, uploads a ruling PDF and confirms. The case page says 司法确认有效,
 //    both phones show the confirmation, and the server's log channel notified each party.
 // 2. The verify page gives the same answers as `accord verify`: the real package (downloaded as
@@ -15,7 +18,8 @@
 //    removed, a file added, two signatures swapped under a manifest re-signed by another key,
 //    the manifest signed by another key, and one byte changed in each file in turn), each
 //    checked by the CLI against the platform's published keys and dropped on /v/<sha>:
-//    pass/fail and the problems (code and path) agree.
+//    pass/fail and the problems (code and path) agree. The package carries the uploaded ID
+//    photo byte for byte.
 // 3. After the session, a party's own session link still opens their case page (the end
 //    screen's "apply for confirmation" button) and reads the agreement.
 //
@@ -30,8 +34,8 @@ import { after, before, describe, test } from 'node:test';
 import { SLOW, assertFitsPhone, caseSession, createCentre, openStaff } from './lib/agreement.js';
 import { PASSWORD, call } from './lib/case-session.js';
 import {
-  applyOnPhone, beijingDate, byteVariants, cliVerify, confirmationStatus, draftAndFinalise, enterRoom, loggedNotices, packageVariants, pageProblems,
-  rulingPdf, signAndSeal, signAsParty, startRecording, stopRecording,
+  applyOnPhone, beijingDate, byteVariants, cliVerify, confirmationStatus, draftAndFinalise, enterRoom, idCardPng, loggedNotices, packageVariants, pageProblems,
+  rulingPdf, signAndSeal, signAsParty, startRecording, stopRecording, unzip, uploadIdCardFront,
 } from './lib/confirmation.js';
 import { ARTIFACTS_DIR, serverBinary, startServer } from './lib/server.js';
 import { openClient, openConsole, waitFor } from './lib/web-client.js';
@@ -129,6 +133,11 @@ describe('judicial confirmation in the browser', () => {
     }
     const linksLogged = loggedNotices(server, 'confirmation_link');
     for (const [, name, masked] of parties) assert.ok(linksLogged.includes(masked), `a confirmation_link to ${name} in the server log: ${JSON.stringify(linksLogged)}`);
+
+    // Before applying, the applicant adds a photo of their ID card's front for the court.
+    const idPhoto = idCardPng();
+    const listed = await uploadIdCardFront(applicant, idPhoto);
+    assert.match(listed, /身份证人像面/u, `the uploaded proof listed: «${listed}»`);
     await applicant.page.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-phone-apply.png'), fullPage: true });
     await assertFitsPhone(applicant, 'the application form');
 
@@ -152,6 +161,8 @@ describe('judicial confirmation in the browser', () => {
     await section.waitFor({ state: 'visible', timeout: SLOW });
     await statusShown('the case page', section, 'submitted');
     await section.getByTestId('confirm-package').waitFor({ timeout: SLOW });
+    const idCount = section.locator(`[data-testid=staff-identity] [data-party="${world.partyIds['张三']}"] [data-testid=staff-identity-count]`);
+    assert.equal(await idCount.getAttribute('data-count'), '1', `the case page counts 张三's proof: ${await idCount.innerText()}`);
     await desk.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-case-submitted.png'), fullPage: true });
 
     // A court user of that court: the inbox, with the clock to accept by.
@@ -177,6 +188,8 @@ describe('judicial confirmation in the browser', () => {
     for (const item of ['application', 'agreement', 'process']) {
       assert.ok(index.some((r) => r.item === item && r.present === 'true'), `the index has ${item} present: ${JSON.stringify(index)}`);
     }
+    const identityFiles = await page.locator('[data-testid=court-file]').evaluateAll((rows) => rows.map((r) => r.dataset.path));
+    assert.ok(identityFiles.some((path) => path.startsWith('parties/identity/')), `the package lists the ID photo under parties/identity/: ${JSON.stringify(identityFiles)}`);
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'confirmation-court-request.png'), fullPage: true });
     assert.equal((await call(server, 'GET', `/api/v1/court/requests/${requestId}`, undefined, courtToken)).status, 'received', 'opened by the court, the request is received');
 
@@ -252,7 +265,7 @@ describe('judicial confirmation in the browser', () => {
       assert.ok(all.filter((to) => to === masked).length >= 3, `${name} was told at submission, acceptance and confirmation: ${JSON.stringify(all)}`);
     }
 
-    Object.assign(done, { sha: agreement.final.text_sha256, requestId, courtToken, sessionLink: world.links['张三'] });
+    Object.assign(done, { sha: agreement.final.text_sha256, requestId, courtToken, sessionLink: world.links['张三'], idPhoto });
     await desk.close();
     await closeAll();
   });
@@ -274,6 +287,9 @@ describe('judicial confirmation in the browser', () => {
     const download = await fetch(`${server.httpUrl}/api/v1/confirmation-requests/${done.requestId}/package.zip`, { headers: { authorization: `Bearer ${done.courtToken}` } });
     assert.equal(download.status, 200, `the court user downloads the package: ${download.status}`);
     const good = Buffer.from(await download.arrayBuffer());
+    const identity = Object.entries(unzip(good)).filter(([path]) => path.startsWith('parties/identity/'));
+    assert.equal(identity.length, 1, `one ID photo in the package: ${identity.map(([path]) => path)}`);
+    assert.deepEqual(Buffer.from(identity[0][1]), done.idPhoto, `${identity[0][0]} is the uploaded photo`);
     const keys = await fetch(`${server.httpUrl}/.well-known/accord/signing-keys.json`);
     assert.equal(keys.status, 200);
     const keysFile = join(ARTIFACTS_DIR, 'confirmation-signing-keys.json');

@@ -1,7 +1,7 @@
 // Helpers for the judicial confirmation browser test (confirmation.test.js): an agreement
 // brought into force in a RECORDED case session (the mediator records from the start, so the
 // court has a recording to open), the party's application on a phone, the server log's
-// notifications, a small ruling PDF, and the ZIP work behind "the verify page gives the same
+// notifications, a small ruling PDF and ID card photo, and the ZIP work behind "the verify page gives the same
 // answers as `accord verify`": reading a package, writing tampered variants of it, running the
 // CLI and reading its FAIL lines.
 
@@ -11,6 +11,7 @@ import { generateKeyPairSync, createHash, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 
 import { SLOW, agreementState, drawWithFinger, loggedCodes, mainClauses, nextCode, openAgreementPanel, openStaff, signingState } from './agreement.js';
 
@@ -198,6 +199,57 @@ export function rulingPdf(line) {
   for (const offset of offsets) body += `${String(offset).padStart(10, '0')} 00000 n \n`;
   body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(body, 'latin1');
+}
+
+/**
+ * A small real PNG (8-bit RGB) standing in for the photo of an ID card's front: a pale card with
+ * a darker square where the portrait goes, so a viewer shows something recognisable.
+ */
+export function idCardPng(width = 64, height = 40) {
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3); // filter byte 0: the row as it is
+    for (let x = 0; x < width; x++) {
+      const portrait = x > width * 0.62 && x < width * 0.92 && y > height * 0.2 && y < height * 0.8;
+      row.set(portrait ? [90, 110, 140] : [226, 236, 246 - (y % 8)], 1 + x * 3);
+    }
+    rows.push(row);
+  }
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const typed = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(typed) >>> 0);
+    return Buffer.concat([length, typed, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB, deflate, no filter method, not interlaced
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/**
+ * A party uploads `png` as their ID card's front on the confirmation page and waits until it is
+ * listed. Returns the listed row's text.
+ */
+export async function uploadIdCardFront(phone, png) {
+  const section = phone.page.getByTestId('identity-proofs');
+  await section.waitFor({ state: 'visible', timeout: SLOW });
+  await phone.page.getByTestId('identity-upload-front').setInputFiles({ name: 'id-front.png', mimeType: 'image/png', buffer: png });
+  const row = section.locator('[data-testid=identity-proof][data-kind=id_card_front]');
+  await waitFor(`${phone.name}'s ID card listed`, async () => {
+    const state = await confirmationState(phone);
+    assert.equal(state?.lastError ?? null, null, `${phone.name}'s upload refused: ${JSON.stringify(state)}`);
+    return (await row.count()) === 1;
+  }, SLOW, 200);
+  return row.innerText();
 }
 
 // ---- packages ----
