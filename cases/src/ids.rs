@@ -177,6 +177,12 @@ string_id!(
     ConfirmationRequestId
 );
 
+string_id!(
+    /// A party's proof of identity (`IP_…`, 身份证明): an ID card side, a passport, a
+    /// business licence, uploaded for the confirmation package and sealed at rest.
+    IdentityProofId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,8 +127,8 @@ pub mod validate;
 pub use error::{Error, FieldError, Result};
 pub use ids::{
     AgreementId, CaseId, CommentId, ConfirmationRequestId, ConsentId, DraftId, EvidenceId,
-    InviteId, OrganisationId, PartyId, RecordingId, SessionEventId, SessionId, SignatureId,
-    StaffId,
+    IdentityProofId, InviteId, OrganisationId, PartyId, RecordingId, SessionEventId, SessionId,
+    SignatureId, StaffId,
 };
 
 /// A random string of `len` letters and digits, for record ids and temporary file names.

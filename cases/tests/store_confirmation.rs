@@ -14,6 +14,7 @@ mod in_force;
 #[path = "store_signing/world.rs"]
 mod world;
 
+use accord_cases::store::model::{NewPartyIdentityProof, PartyIdentityProofKind};
 use in_force::*;
 
 async fn both_parties_apply_and_the_request_goes_to_the_court(s: &Scratch) {
@@ -513,3 +514,103 @@ async fn two_parties_applying_at_once_make_one_request(s: &Scratch) {
     assert!(store.verify_audit().await.expect("verify").intact());
 }
 both_databases!(at_once, two_parties_applying_at_once_make_one_request);
+
+fn proof_of(w: &World, party: &PartyId, kind: PartyIdentityProofKind) -> NewPartyIdentityProof {
+    NewPartyIdentityProof {
+        case_id: w.case.id.clone(),
+        party_id: party.clone(),
+        kind,
+        media_type: "image/png".into(),
+        size: 2048,
+        sha256: "7c".repeat(32),
+        sealed_blob: "8d".repeat(32),
+    }
+}
+
+async fn identity_proofs_change_only_while_the_parties_hold_the_request(s: &Scratch) {
+    use PartyIdentityProofKind::*;
+    let store = &s.store;
+    let w = in_force(store, true).await;
+    let me = party_actor(&w.applicant.id);
+    let front = store
+        .add_identity_proof(&me, proof_of(&w, &w.applicant.id, IdCardFront))
+        .await
+        .expect("front");
+    assert_eq!(front.uploaded_by, me.label());
+    for kind in [IdCardBack, Other, Other] {
+        store
+            .add_identity_proof(&me, proof_of(&w, &w.applicant.id, kind))
+            .await
+            .expect("up to four");
+    }
+    let fifth = store
+        .add_identity_proof(&me, proof_of(&w, &w.applicant.id, Other))
+        .await
+        .expect_err("a fifth");
+    assert_eq!(
+        fifth.to_string(),
+        Error::Rule(Rule::TooManyIdentityProofs).to_string()
+    );
+    // The limit is the party's, not the case's.
+    store
+        .add_identity_proof(&me, proof_of(&w, &w.respondent.id, IdCardFront))
+        .await
+        .expect("the other party's own");
+    let stranger = PartyId::from("PT_notinthiscase0000");
+    assert!(matches!(
+        store
+            .add_identity_proof(&me, proof_of(&w, &stranger, Other))
+            .await,
+        Err(Error::NotFound(_))
+    ));
+
+    let removed = store
+        .remove_identity_proof(&me, &front.id)
+        .await
+        .expect("remove");
+    assert_eq!(
+        removed.sealed_blob,
+        "8d".repeat(32),
+        "the edge deletes this blob"
+    );
+    let kept = store.identity_proofs(&w.case.id).await.expect("list");
+    assert_eq!(kept.len(), 4);
+    assert!(kept.iter().all(|p| p.id != front.id));
+    store
+        .record_identity_proof_read(&Actor::Staff(w.mediator.clone()), &kept[0])
+        .await
+        .expect("read noted");
+
+    let request = submitted(store, &w, None).await;
+    assert_eq!(request.status, RequestStatus::Submitted);
+    for refused in [
+        store
+            .add_identity_proof(&me, proof_of(&w, &w.applicant.id, IdCardFront))
+            .await
+            .map(|_| ()),
+        store
+            .remove_identity_proof(&me, &kept[0].id)
+            .await
+            .map(|_| ()),
+    ] {
+        assert_eq!(
+            refused.expect_err("with the court").to_string(),
+            Error::Rule(Rule::RequestSubmitted).to_string()
+        );
+    }
+    assert_eq!(
+        store.identity_proofs(&w.case.id).await.expect("list").len(),
+        4
+    );
+
+    let actions = audit_actions(store, &w).await;
+    let count = |name: &str| actions.iter().filter(|a| *a == name).count();
+    assert_eq!(count("party.identity_proof_added"), 5);
+    assert_eq!(count("party.identity_proof_removed"), 1);
+    assert_eq!(count("party.identity_proof_read"), 1);
+    assert!(store.verify_audit().await.expect("verify").intact());
+}
+both_databases!(
+    identity_proofs,
+    identity_proofs_change_only_while_the_parties_hold_the_request
+);

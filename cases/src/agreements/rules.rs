@@ -64,6 +64,8 @@ pub enum Rule {
     RequestState,
     /// The caller is not a party (or a representative of one) who applies.
     NotAnApplicant,
+    /// A party keeps at most [`crate::store::model::MAX_IDENTITY_PROOFS`] proofs of identity.
+    TooManyIdentityProofs,
 }
 
 impl Rule {
@@ -94,6 +96,7 @@ impl Rule {
             Rule::RequestSubmitted => "request_submitted",
             Rule::RequestState => "request_state",
             Rule::NotAnApplicant => "not_an_applicant",
+            Rule::TooManyIdentityProofs => "too_many_identity_proofs",
         }
     }
 
@@ -144,6 +147,9 @@ impl Rule {
             Rule::RequestState => "the request is not at a step where this decision can be made",
             Rule::NotAnApplicant => {
                 "only a party of the agreement, or their representative, applies"
+            }
+            Rule::TooManyIdentityProofs => {
+                "a party keeps at most 4 proofs of identity; remove one before adding another"
             }
         }
     }

@@ -54,25 +54,36 @@ impl StoreKeys {
 
     /// Seals `clear` for the database.
     pub fn seal(&self, clear: &str) -> Result<Vec<u8>> {
+        self.seal_bytes(clear.as_bytes())
+    }
+
+    /// Seals a file's bytes (a proof of identity) for the blob store: nonce, then the
+    /// AES-256-GCM ciphertext and tag.
+    pub fn seal_bytes(&self, clear: &[u8]) -> Result<Vec<u8>> {
         let cipher = Aes256Gcm::new((&self.pii).into());
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = cipher
-            .encrypt(Nonce::from_slice(&nonce), clear.as_bytes())
+            .encrypt(Nonce::from_slice(&nonce), clear)
             .map_err(|_| Error::Internal("sealing a value failed".into()))?;
         Ok([nonce.as_slice(), &sealed].concat())
     }
 
     /// Opens a value [`seal`](Self::seal)ed with this key.
     pub fn open(&self, sealed: &[u8]) -> Result<String> {
+        String::from_utf8(self.open_bytes(sealed)?)
+            .map_err(|_| Error::Internal("a sealed value is not text".into()))
+    }
+
+    /// Opens bytes [`seal_bytes`](Self::seal_bytes)ed with this key.
+    pub fn open_bytes(&self, sealed: &[u8]) -> Result<Vec<u8>> {
         let (nonce, body) = sealed
             .split_at_checked(NONCE_LEN)
             .ok_or_else(|| Error::Internal("a sealed value is truncated".into()))?;
         let cipher = Aes256Gcm::new((&self.pii).into());
-        let clear = cipher
+        cipher
             .decrypt(Nonce::from_slice(nonce), body)
-            .map_err(|_| Error::Internal("a sealed value does not open with this key".into()))?;
-        String::from_utf8(clear).map_err(|_| Error::Internal("a sealed value is not text".into()))
+            .map_err(|_| Error::Internal("a sealed value does not open with this key".into()))
     }
 
     /// HMAC-SHA-256 of `message` under the audit key, hex.
@@ -171,6 +182,26 @@ mod tests {
         assert_eq!(keys.open(&sealed).expect("open"), "440306199001011234");
         assert!(StoreKeys::random().open(&sealed).is_err());
         assert!(keys.open(&sealed[..5]).is_err());
+    }
+
+    #[test]
+    fn sealed_files_keep_no_clear_run_and_fail_when_tampered() {
+        let keys = StoreKeys::random();
+        let clear: Vec<u8> = b"\x89PNG\r\n\x1a\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(4096)
+            .collect();
+        let mut sealed = keys.seal_bytes(&clear).expect("seal");
+        assert!(!sealed.windows(8).any(|w| w == &clear[..8]));
+        assert_eq!(keys.open_bytes(&sealed).expect("open"), clear);
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(
+            keys.open_bytes(&sealed).is_err(),
+            "a changed byte never opens"
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod confirmation;
 mod confirmation_decisions;
 mod confirmation_outbox;
 mod evidence;
+mod identity_proofs;
 mod intake;
 mod keys;
 pub mod model;

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::{
-    CaseId, ConsentId, EvidenceId, InviteId, OrganisationId, PartyId, SessionEventId, SessionId,
-    StaffId,
+    CaseId, ConsentId, EvidenceId, IdentityProofId, InviteId, OrganisationId, PartyId,
+    SessionEventId, SessionId, StaffId,
 };
 
 /// Names an enum's variants once for the database, the API and parsing back.
@@ -438,6 +438,69 @@ pub struct Evidence {
     pub uploaded_by: String,
     /// Unix milliseconds.
     pub created_at: i64,
+}
+
+text_enum!(
+    /// What a proof of identity shows.
+    PartyIdentityProofKind {
+        /// 居民身份证人像面: the side with the photo, name and ID number.
+        IdCardFront = "id_card_front",
+        /// 居民身份证国徽面: the side with the issuing office and validity.
+        IdCardBack = "id_card_back",
+        /// Anything else that proves who they are: a passport, a residence permit, a
+        /// business licence with the legal representative's certificate.
+        Other = "other",
+    }
+);
+
+/// Most proofs of identity a party keeps: both sides of an ID card and two more documents.
+pub const MAX_IDENTITY_PROOFS: usize = 4;
+
+/// A party's proof of identity (身份证明) for the confirmation package. The file is sealed
+/// with the PII key in the blob store under `sealed_blob`; `sha256` and `size` are the clear
+/// file's, as the court receives it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartyIdentityProof {
+    /// `IP_…`.
+    pub id: IdentityProofId,
+    /// Its case.
+    pub case_id: CaseId,
+    /// Whose identity it proves.
+    pub party_id: PartyId,
+    /// What it shows.
+    pub kind: PartyIdentityProofKind,
+    /// `image/jpeg`, `image/png` or `application/pdf`.
+    pub media_type: String,
+    /// Bytes of the clear file.
+    pub size: i64,
+    /// SHA-256 of the clear file, hex.
+    pub sha256: String,
+    /// SHA-256 of the sealed blob: where the bytes are, never shown.
+    #[serde(skip)]
+    pub sealed_blob: String,
+    /// Who uploaded it (an actor label).
+    pub uploaded_by: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A proof of identity whose sealed blob is stored, to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewPartyIdentityProof {
+    /// See [`PartyIdentityProof::case_id`].
+    pub case_id: CaseId,
+    /// See [`PartyIdentityProof::party_id`].
+    pub party_id: PartyId,
+    /// See [`PartyIdentityProof::kind`].
+    pub kind: PartyIdentityProofKind,
+    /// See [`PartyIdentityProof::media_type`].
+    pub media_type: String,
+    /// See [`PartyIdentityProof::size`].
+    pub size: i64,
+    /// See [`PartyIdentityProof::sha256`].
+    pub sha256: String,
+    /// See [`PartyIdentityProof::sealed_blob`].
+    pub sealed_blob: String,
 }
 
 /// Who did something, for the audit trail.

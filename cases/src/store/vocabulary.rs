@@ -25,6 +25,12 @@ text_enum!(
         PartyAttorneyLetter = "party.attorney_letter",
         /// Someone read a party's ID number in full.
         PartyIdNumberRead = "party.id_number_read",
+        /// A proof of identity (an ID card side, a passport) was uploaded for a party.
+        PartyIdentityProofAdded = "party.identity_proof_added",
+        /// A proof of identity was removed before the request went to the court.
+        PartyIdentityProofRemoved = "party.identity_proof_removed",
+        /// Staff or a court user opened a proof of identity.
+        PartyIdentityProofRead = "party.identity_proof_read",
         /// A session was scheduled.
         SessionScheduled = "session.scheduled",
         /// A session's mediator opened its room.
