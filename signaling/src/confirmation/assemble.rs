@@ -10,7 +10,8 @@
 //! included, which keeps a package to documents and photos.
 //!
 //! Reading the parties' full ID numbers is audited (`party.id_number_read`), as anywhere
-//! else: the package is personal data, and the court is who it is for.
+//! else, and so is opening their sealed proofs of identity (`party.identity_proof_read`):
+//! the package is personal data, and the court is who it is for.
 
 use tokio::io::AsyncReadExt;
 
@@ -348,6 +349,7 @@ async fn party_inputs(
     budget: &mut Budget,
 ) -> Result<Vec<PartyInput>> {
     let store = state.store();
+    let proofs = store.identity_proofs(&case.id).await?;
     let mut inputs = Vec::new();
     for party in store.parties(&case.id).await? {
         // The court identifies the applicants by their full ID numbers; the read is audited.
@@ -363,14 +365,27 @@ async fn party_inputs(
             .iter()
             .find(|a| a.party_id == party.id || a.applied_by == party.id.as_str())
             .map(|a| a.address.clone());
+        // Oldest first, so a party's files keep their numbers from one package to the next.
+        let mut identity_files = Vec::new();
+        for proof in proofs.iter().filter(|p| p.party_id == party.id) {
+            let sealed = budget
+                .read(state, &proof.sealed_blob, "a proof of identity")
+                .await?;
+            let bytes = super::identity::open_sealed(state, proof, &sealed)?;
+            store
+                .record_identity_proof_read(&Actor::System, proof)
+                .await?;
+            identity_files.push(NamedFile {
+                name: format!("{}.{}", proof.kind.as_str(), extension_of(&bytes)),
+                bytes,
+            });
+        }
         inputs.push(PartyInput {
             id_number,
             phone: party.phone.clone(),
             address,
             attorney_letter,
-            // No upload of identity documents exists yet (CHANGELOG, "Next"): the ID number on
-            // record and each signer's identity check are the package's proof until then.
-            identity_files: Vec::new(),
+            identity_files,
             party,
         });
     }

@@ -7,6 +7,8 @@
 //! - [`view`]: the ConfirmationView every party route answers with, computed for the caller.
 //! - [`apply`]: a party (or their representative with a power of attorney) applies; the last
 //!   application submits the request.
+//! - [`identity`]: the parties' proofs of identity (身份证明), sealed in the blob store, for
+//!   the package.
 //! - [`court_choice`]: the mediator changes the proposed court, with a reason.
 //! - [`links`]: case links, so parties reach the confirmation after their session ended.
 //! - [`assemble`]: reads everything the package needs and builds it and the 申请书.
@@ -35,6 +37,7 @@ pub mod court_choice;
 pub mod court_files;
 pub mod decisions;
 pub mod documents;
+pub mod identity;
 pub mod inbox;
 pub mod links;
 pub mod notices;
@@ -63,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(court_choice::router())
         .merge(links::router())
         .merge(documents::router())
+        .merge(identity::router())
         .merge(inbox::router())
         .merge(decisions::router())
         .merge(court_files::router())
@@ -92,6 +96,9 @@ pub struct ConfirmationLimits {
     pub documents: Limiter,
     /// Views per caller.
     pub views: Limiter,
+    /// Proofs of identity uploaded or removed per caller: each upload is held in memory and
+    /// sealed.
+    pub identity: Limiter,
     /// Court decisions per court user.
     pub decisions: Limiter,
     /// Court systems' callbacks per client address: the route has no bearer, and each
@@ -108,6 +115,7 @@ impl Default for ConfirmationLimits {
             links: Limiter::new(3, Duration::from_secs(10 * 60)),
             documents: Limiter::new(30, minute),
             views: Limiter::new(120, minute),
+            identity: Limiter::new(20, Duration::from_secs(10 * 60)),
             decisions: Limiter::new(30, minute),
             callbacks: Limiter::new(120, minute),
         }

@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use super::identity::{self, IdentityProofView};
 use super::{Caller, LinkCaller, hit, limits};
 use crate::AppState;
 use crate::error::Result;
@@ -39,6 +40,9 @@ pub struct ConfirmationView {
     package: Option<PackageView>,
     application_pdf: bool,
     delivery: Option<DeliveryView>,
+    /// The proofs of identity the caller sees: staff and the court all of them, a party
+    /// their own and those of whom they represent.
+    identity_proofs: Vec<IdentityProofView>,
     me: MeView,
 }
 
@@ -73,6 +77,8 @@ struct ApplicantView {
     applied_by_name: Option<String>,
     may_apply: bool,
     cannot_apply_reason: Option<&'static str>,
+    /// How many proofs of identity the party has on file.
+    identity_proofs: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -240,6 +246,7 @@ pub async fn confirmation_view(
         None => Vec::new(),
     };
     let mine = applies_for(caller, &required, &all_parties);
+    let proofs = store.identity_proofs(&case.id).await?;
     let refusal = blocked_reason(blocked, closed, status);
     let applicants: Vec<ApplicantView> = required
         .iter()
@@ -267,6 +274,10 @@ pub async fn confirmation_view(
                 applied_by_name: done.map(|a| a.applied_by_name.clone()),
                 may_apply: reason.is_none(),
                 cannot_apply_reason: reason,
+                identity_proofs: u32::try_from(
+                    proofs.iter().filter(|p| p.party_id == party.id).count(),
+                )
+                .unwrap_or(u32::MAX),
             }
         })
         .collect();
@@ -297,6 +308,8 @@ pub async fn confirmation_view(
             delivered_at: item.delivered_at,
         }
     });
+    let changeable = identity::changeable(state, case).await?;
+    let identity_proofs = identity::views(caller, case, &proofs, &all_parties, changeable);
     let me = MeView {
         kind: match caller {
             Caller::Party(_) => "party",
@@ -356,6 +369,7 @@ pub async fn confirmation_view(
             .as_ref()
             .is_some_and(|r| r.application_sha256.is_some()),
         delivery,
+        identity_proofs,
         me,
     })
 }

@@ -5,6 +5,7 @@
 //! the 30-day window with an injected clock: warnings at 7 and 2 days, once per party, and an
 //! application after 30 days refused with the reason.
 
+mod identity;
 pub(crate) mod world;
 
 use accord_cases::confirmation::package;
