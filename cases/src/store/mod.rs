@@ -144,6 +144,7 @@ impl Store {
             backend,
             keys,
         };
+        store.seed_record_seq().await?;
         let sealed = store.seal_clear_phones().await?;
         if sealed > 0 {
             tracing::info!(parties = sealed, "sealed the phones stored in clear");

@@ -17,21 +17,35 @@ use crate::ids::{CaseId, PartyId, SessionId};
 /// The text version a consent refers to; a new wording gets a new version.
 pub const CONSENT_VERSION: &str = "online-mediation-and-recording/2026-1";
 
-/// Orders entries across the store: microseconds at start, then one more per entry, so a
-/// restarted node continues after its predecessor and entries written late keep their place.
+/// Orders entries across the store and across nodes: a hybrid clock, the wall clock in
+/// microseconds unless the last number handed out (or the newest the database holds, see
+/// [`Store::seed_record_seq`]) is already past it, then one more. A number that counted on
+/// from the process's start time, as this once did, let a node started earlier write entries
+/// after a failover that sorted before the dead node's; with the wall clock, entries written
+/// later sort later as long as the nodes' clocks differ by less than the gap between the
+/// dead node's last entry and the next one (a lease, 10 s by default). Entries written late
+/// (a full writer queue) still keep the place they were numbered in.
 static NEXT_SEQ: AtomicI64 = AtomicI64::new(0);
 
-/// The next position in the record.
+/// The next position in the record: `max(now_µs, last + 1)`.
 pub fn next_seq() -> i64 {
-    let seeded = NEXT_SEQ.load(Ordering::Relaxed);
-    if seeded == 0 {
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2))
-            .unwrap_or(1);
-        let _ = NEXT_SEQ.compare_exchange(0, start, Ordering::Relaxed, Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2))
+        .unwrap_or(1);
+    let mut last = NEXT_SEQ.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last.saturating_add(1));
+        match NEXT_SEQ.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
     }
-    NEXT_SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Makes every later [`next_seq`] greater than `seq`.
+fn seq_floor(seq: i64) {
+    NEXT_SEQ.fetch_max(seq, Ordering::Relaxed);
 }
 
 const EVENT_COLUMNS: &str = "id, seq, session_id, case_id, at, kind, actor_identity, actor_name, \
@@ -59,6 +73,19 @@ impl Store {
         .bind(&event.detail)
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// Makes this node's next record entries sort after every entry the database holds,
+    /// whichever node wrote them and however far its clock ran ahead. Called when the store
+    /// opens, and when a node takes over a dead node's work (its recordings).
+    pub async fn seed_record_seq(&self) -> Result<()> {
+        let row = sqlx::query("SELECT MAX(seq) FROM session_events")
+            .fetch_one(self.pool())
+            .await?;
+        if let Some(max) = row.try_get::<Option<i64>, _>(0)? {
+            seq_floor(max);
+        }
         Ok(())
     }
 
@@ -231,4 +258,20 @@ fn consent_from_row(row: &AnyRow) -> Result<Consent> {
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_seq;
+
+    #[test]
+    fn numbers_follow_the_wall_clock_and_never_repeat() {
+        let first = next_seq();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = next_seq();
+        // A counter from the start time would be one further; the clock moved 5 ms.
+        assert!(second - first >= 4_000, "{first} then {second}");
+        let burst: Vec<i64> = (0..1000).map(|_| next_seq()).collect();
+        assert!(burst.windows(2).all(|w| w[0] < w[1]));
+    }
 }
