@@ -162,6 +162,27 @@ impl Store {
         rows.iter().map(update_from_row).collect()
     }
 
+    /// A document's updates numbered after `after`, in order: what a copy of the document
+    /// built up to `after` is missing (another node stored them).
+    pub async fn draft_updates_after(
+        &self,
+        agreement_id: &AgreementId,
+        doc: &str,
+        after: i64,
+    ) -> Result<Vec<StoredUpdate>> {
+        let rows = sqlx::query(
+            "SELECT seq, data, by_identity, by_name, at, session_id, clauses \
+             FROM agreement_updates WHERE agreement_id = $1 AND doc = $2 AND seq > $3 \
+             ORDER BY seq",
+        )
+        .bind(agreement_id)
+        .bind(doc)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(update_from_row).collect()
+    }
+
     /// The newest update's number in a document; 0 when it has none.
     pub async fn last_seq(&self, agreement_id: &AgreementId, doc: &str) -> Result<i64> {
         let row = sqlx::query(

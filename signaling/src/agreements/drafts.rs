@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use accord_cases::agreements::Rule;
 use accord_cases::agreements::document::Draft;
-use accord_cases::agreements::model::{Agreement, Editor};
+use accord_cases::agreements::model::{Agreement, Editor, StoredUpdate};
 use accord_cases::store::now_ms;
 use accord_cases::{AgreementId, SessionId};
 use accord_protocol::ServerMessage;
@@ -140,13 +140,40 @@ impl Drafts {
     ) -> Result<DocGuard> {
         let slot = self.slot(state, agreement, doc)?;
         let mut guard = Arc::clone(&slot.state).lock_owned().await;
-        if guard.is_none() {
-            let updates = state.store().draft_updates(agreement, doc).await?;
-            let draft = Draft::from_updates(updates.iter().map(|u| u.data.as_slice()))?;
-            let seq = updates.last().map_or(0, |u| u.seq);
-            *guard = Some(Loaded { draft, seq });
+        match guard.as_mut() {
+            None => {
+                let updates = state.store().draft_updates(agreement, doc).await?;
+                let draft = Draft::from_updates(updates.iter().map(|u| u.data.as_slice()))?;
+                let seq = updates.last().map_or(0, |u| u.seq);
+                *guard = Some(Loaded { draft, seq });
+            }
+            // The log is shared by every node and the copy in memory only caches it: another
+            // node may have stored updates since, which this one's readers (a page polling
+            // the draft) and followers must see too.
+            Some(loaded) => {
+                let missed = catch_up(state, agreement, doc, loaded).await?;
+                tell_missed(state, &slot, agreement, doc, &missed, None);
+            }
         }
         Ok(DocGuard { guard, doc: slot })
+    }
+
+    /// Catches document `doc` of `agreement` up with the store if this node holds it open,
+    /// telling its followers here what other nodes stored: what a node does when told a draft
+    /// changed elsewhere. One not open here is built from the store when someone needs it.
+    pub async fn refresh(
+        &self,
+        state: &AppState,
+        agreement: &AgreementId,
+        doc: &str,
+    ) -> Result<()> {
+        let open = lock(&self.inner)
+            .docs
+            .contains_key(&(agreement.clone(), doc.to_owned()));
+        if open {
+            drop(self.lock(state, agreement, doc).await?);
+        }
+        Ok(())
     }
 
     /// Adds a follower of `doc` (once).
@@ -210,6 +237,57 @@ fn sweep(docs: &mut HashMap<DocKey, Arc<OpenDoc>>, state: &AppState, now: Instan
         let idle = now.duration_since(*lock(&slot.last_used)) >= IDLE_EVICTION;
         held || !idle || !lock(&slot.followers).is_empty()
     });
+}
+
+/// Merges into `loaded` the updates stored after `loaded.seq` (by another node), and returns
+/// them. Yjs updates commute, so applying them after what this node holds builds the same
+/// document every node builds; one applied already changes nothing.
+async fn catch_up(
+    state: &AppState,
+    agreement: &AgreementId,
+    doc: &str,
+    loaded: &mut Loaded,
+) -> Result<Vec<StoredUpdate>> {
+    let missed = state
+        .store()
+        .draft_updates_after(agreement, doc, loaded.seq)
+        .await?;
+    let Some(last) = missed.last() else {
+        return Ok(missed);
+    };
+    let current = loaded.draft.full_update();
+    let draft = Draft::from_updates(
+        std::iter::once(current.as_slice()).chain(missed.iter().map(|u| u.data.as_slice())),
+    )?;
+    loaded.seq = last.seq;
+    loaded.draft = draft;
+    Ok(missed)
+}
+
+/// Sends this node's followers of a document the updates another node stored, in order, as
+/// they would have been sent had the change been made here; `except` is the update this
+/// node stored itself (sent with its author).
+fn tell_missed(
+    state: &AppState,
+    slot: &OpenDoc,
+    agreement: &AgreementId,
+    doc: &str,
+    missed: &[StoredUpdate],
+    except: Option<i64>,
+) {
+    for update in missed.iter().filter(|u| Some(u.seq) != except) {
+        let frame = ServerMessage::DraftChanged {
+            agreement_id: agreement.to_string(),
+            doc: doc.to_owned(),
+            update: base64::engine::general_purpose::STANDARD.encode(&update.data),
+            seq: update.seq,
+            // Their seat is on another node: no seat here to leave out or name.
+            by: String::new(),
+            by_name: update.by_name.clone(),
+            clauses: update.clauses.clone(),
+        };
+        tell_followers(state, slot, &frame, None);
+    }
 }
 
 /// An update that was stored and applied.
@@ -294,8 +372,28 @@ pub async fn apply(
             accord_cases::Error::Rule(rule) => ApplyError::Rule(rule),
             other => ApplyError::NotStored(other.into()),
         })?;
+    let before = loaded.seq;
     loaded.draft = trial;
-    loaded.seq = appended.seq;
+    // Another node stored updates between this node's catch-up and this append: they are
+    // numbered before this one and this copy lacks them. Merged now, or the next catch-up
+    // (which starts after this update's number) would never see them.
+    let missed = if appended.seq > before + 1 {
+        loaded.seq = before;
+        catch_up(state, &agreement.id, doc, loaded)
+            .await
+            .map_err(ApplyError::NotStored)?
+    } else {
+        Vec::new()
+    };
+    loaded.seq = loaded.seq.max(appended.seq);
+    tell_missed(
+        state,
+        &guard.doc,
+        &agreement.id,
+        doc,
+        &missed,
+        Some(appended.seq),
+    );
     let frame = ServerMessage::DraftChanged {
         agreement_id: agreement.id.to_string(),
         doc: doc.to_owned(),

@@ -478,3 +478,151 @@ async fn drafting_live_and_between_sessions(s: &Scratch) {
 }
 
 both_databases!(drafting, drafting_live_and_between_sessions);
+
+/// Two nodes on one database: an edit stored through one is what the other serves and sends
+/// its followers, though the other built the document before the edit.
+async fn a_draft_edited_on_one_node_is_fresh_on_another(s: &Scratch) {
+    let store = &s.store;
+    let (a, b) = (World::start(store).await, World::start(store).await);
+    let system = Actor::System;
+    let org = organisation(store, "朝阳", "北京市朝阳区").await;
+    let mediator = store
+        .create_staff(
+            &system,
+            NewStaff {
+                organisation_id: Some(org.id.clone()),
+                username: format!("n{}", rand::random::<u32>()),
+                display_name: "王调解".into(),
+                role: StaffRole::Mediator,
+                court: None,
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            },
+        )
+        .await
+        .expect("mediator");
+    let case = store
+        .create_case(&system, new_case(&org, "物业费纠纷"), None)
+        .await
+        .expect("case");
+    store
+        .assign_case(&system, &case.id, &mediator.id)
+        .await
+        .expect("assigned");
+    let session = store
+        .schedule_session(&system, &case.id, now_ms())
+        .await
+        .expect("session");
+    let access = accord_cases::tokens::staff::issue_access(store, &mediator)
+        .await
+        .expect("access token");
+    let (status, created) = a
+        .call(
+            "POST",
+            &format!("/cases/{}/agreement", case.id),
+            &access,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let agreement_id = accord_cases::AgreementId::from(id.as_str());
+    let draft_path = format!("/agreements/{id}/draft?doc=main");
+
+    // Node B builds the document and seats the mediator, who follows it there.
+    let (status, before) = b.call("GET", &draft_path, &access, None).await;
+    assert_eq!((status, &before["seq"]), (200, &json!(1)), "{before}");
+    let now = u64::try_from(now_ms() / 1000).expect("time");
+    let token = b
+        .state
+        .keys()
+        .sign(&JoinClaims {
+            sub: mediator.id.to_string(),
+            name: mediator.display_name.clone(),
+            room: session.room.clone(),
+            role: Role::Mediator,
+            can_publish: true,
+            can_subscribe: true,
+            hidden: false,
+            case: Some(case.id.to_string()),
+            session: Some(session.id.to_string()),
+            inv: None,
+            aud: String::new(),
+            iat: now,
+            nbf: now.saturating_sub(300),
+            exp: now + 3600,
+        })
+        .expect("token");
+    let (mut seat, joined) = b.join(&token).await;
+    assert_eq!(joined["type"], "joined", "{joined}");
+    send(
+        &mut seat,
+        json!({"type": "draft_open", "agreement_id": id, "doc": "main", "state_vector": "", "request_id": "o"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut seat, "draft_state").await["seq"], 1);
+
+    // Edited through node A: node B's copy is behind, and catches up when next read.
+    let update = clause_update(ClauseKind::Term, "物业公司于本月底前退还多收的物业费。");
+    let (status, stored) = a
+        .call(
+            "POST",
+            &format!("/agreements/{id}/draft"),
+            &access,
+            Some(json!({"doc": "main", "update": B64.encode(&update)})),
+        )
+        .await;
+    assert_eq!((status, &stored), (200, &json!({"seq": 2})));
+    let (status, after) = b.call("GET", &draft_path, &access, None).await;
+    assert_eq!((status, &after["seq"]), (200, &json!(2)), "{after}");
+    let clauses = doc_of(&after["update"]).clauses();
+    assert!(clauses.iter().any(|c| c.text.contains("退还多收")));
+    assert_eq!(clauses.len(), doc_of(&before["update"]).clauses().len() + 1);
+    // …and its follower there is sent the edit it missed.
+    let changed = next_of(&mut seat, "draft_changed").await;
+    assert_eq!(changed["seq"], 2, "{changed}");
+    assert_eq!(changed["update"], B64.encode(&update));
+    assert_eq!(changed["by_name"], "王调解");
+
+    // Told a draft changed elsewhere (the cluster's event), node B catches up at once.
+    let update = clause_update(ClauseKind::Breach, "逾期退还的，按日万分之五支付违约金。");
+    let (status, stored) = a
+        .call(
+            "POST",
+            &format!("/agreements/{id}/draft"),
+            &access,
+            Some(json!({"doc": "main", "update": B64.encode(&update)})),
+        )
+        .await;
+    assert_eq!((status, &stored), (200, &json!({"seq": 3})));
+    b.state
+        .drafts()
+        .refresh(&b.state, &agreement_id, "main")
+        .await
+        .expect("refresh");
+    let changed = next_of(&mut seat, "draft_changed").await;
+    assert_eq!(changed["seq"], 3, "{changed}");
+
+    // An edit through B after that builds on everything: numbered after A's, nothing lost.
+    let update = clause_update(ClauseKind::Term, "双方无其他争议。");
+    let (status, stored) = b
+        .call(
+            "POST",
+            &format!("/agreements/{id}/draft"),
+            &access,
+            Some(json!({"doc": "main", "update": B64.encode(&update)})),
+        )
+        .await;
+    assert_eq!((status, &stored), (200, &json!({"seq": 4})));
+    let (_, on_a) = a.call("GET", &draft_path, &access, None).await;
+    let (_, on_b) = b.call("GET", &draft_path, &access, None).await;
+    assert_eq!(on_a["seq"], 4);
+    assert_eq!(
+        doc_of(&on_a["update"]).clauses(),
+        doc_of(&on_b["update"]).clauses()
+    );
+}
+
+both_databases!(
+    drafts_across_nodes,
+    a_draft_edited_on_one_node_is_fresh_on_another
+);
