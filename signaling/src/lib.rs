@@ -17,13 +17,15 @@
 //! - Shared: [`auth`] (extractors of join tokens and the API key), [`evidence`] (streaming
 //!   uploads into the blob store), [`limits`] (rate limits), [`notify`] (the SMS/WeChat
 //!   gateway), [`storage`] (opening the blob store; its S3 client), [`metrics`]
-//!   (Prometheus), [`http`] (the router that joins them all).
+//!   (Prometheus), [`http`] (the router that joins them all), [`cluster`] (the other
+//!   nodes: placement of rooms, liveness, events between nodes).
 //!
 //! `docs/layout.md` says which crate new code belongs in.
 
 pub mod agreements;
 pub mod auth;
 pub mod casework;
+pub mod cluster;
 pub mod confirmation;
 pub mod error;
 pub mod evidence;
@@ -108,7 +110,7 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     sfu: Sfu,
     keys: accord_cases::tokens::TokenKeys,
     rooms: rooms::Rooms,
@@ -121,6 +123,7 @@ struct Inner {
     limits: limits::Limits,
     recorders: recording::Recorders,
     drafts: agreements::drafts::Drafts,
+    cluster: cluster::Cluster,
     ready: AtomicBool,
     /// Added to the system clock by [`AppState::now_ms`]; tests move time with it.
     clock_offset_ms: Arc<AtomicI64>,
@@ -138,10 +141,25 @@ impl AppState {
         blobs: Arc<dyn blobs::BlobStore>,
         recording: recording::RecordingSettings,
     ) -> Result<Self> {
+        let cluster = cluster::Cluster::local(cluster::ClusterConfig::default());
+        Self::new_in_cluster(sfu, token_secret, config, store, blobs, recording, cluster)
+    }
+
+    /// [`AppState::new`] for a node of `cluster` (its node id, placement, events and shared
+    /// limits). Starts the node's event subscriber and load sampler, which end with the state.
+    pub fn new_in_cluster(
+        sfu: Sfu,
+        token_secret: &[u8],
+        config: SignalingConfig,
+        store: store::Store,
+        blobs: Arc<dyn blobs::BlobStore>,
+        recording: recording::RecordingSettings,
+        cluster: cluster::Cluster,
+    ) -> Result<Self> {
         let recorders = recording::Recorders::open(recording, token_secret)?;
         let notifier = notify::notifier(&config.notify)?;
         let limits = limits::Limits::new(&config.room_limits);
-        Ok(Self {
+        let state = Self {
             inner: Arc::new(Inner {
                 metrics: metrics::Metrics::new(sfu.clone(), recorders.metrics_arc()),
                 sfu,
@@ -155,10 +173,28 @@ impl AppState {
                 limits,
                 recorders,
                 drafts: agreements::drafts::Drafts::default(),
+                cluster,
                 ready: AtomicBool::new(false),
                 clock_offset_ms: Arc::new(AtomicI64::new(0)),
             }),
-        })
+        };
+        cluster::apply::spawn(&state);
+        Ok(state)
+    }
+
+    /// A handle that does not keep the state alive (background tasks hold this).
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The state behind a [`AppState::downgrade`] handle, while it lives.
+    pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
+    }
+
+    /// This node in the cluster: its id, placement, events and liveness of other nodes.
+    pub fn cluster(&self) -> &cluster::Cluster {
+        &self.inner.cluster
     }
 
     /// The media server.

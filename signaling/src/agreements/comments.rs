@@ -14,12 +14,13 @@ use super::caller::Caller;
 use super::draft_routes::staff_editor;
 use super::signing::{note, noted_caller};
 use crate::AppState;
+use crate::cluster::ClusterEvent;
 use crate::error::{Error, Result};
 use accord_cases::agreements::document::label;
 use accord_cases::agreements::model::{Comment, Editor, History, MAIN_DOC};
 use accord_cases::store::model::{Actor, SessionEventKind};
 use accord_cases::{AgreementId, CaseId, PartyId, SessionId};
-use accord_protocol::{DraftCommentInfo, ServerMessage};
+use accord_protocol::DraftCommentInfo;
 
 /// The comment, history, version and moment routes.
 pub fn router() -> Router<AppState> {
@@ -51,16 +52,13 @@ pub(crate) async fn deliver(
     comment: &Comment,
     session: Option<SessionId>,
 ) -> Result<()> {
-    let frame = ServerMessage::DraftComment {
-        comment: info(comment),
-    };
-    for seat in state.rooms().case_seats(case_id) {
-        if seat.moderator || seat.identity == comment.author_identity {
-            state
-                .rooms()
-                .tell_seat(&seat.room, &seat.participant_id, frame.clone());
-        }
-    }
+    // The case's seats may be on any node: each node shows it to its own
+    // (`cluster::apply`), this one at once.
+    state.cluster().publish(ClusterEvent::CommentAdded {
+        case_id: case_id.to_string(),
+        author_identity: comment.author_identity.clone(),
+        comment: info(comment).into(),
+    });
     note(
         state,
         case_id,

@@ -32,6 +32,7 @@ use accord_protocol::ServerMessage;
 use axum::Router;
 
 use crate::AppState;
+use crate::cluster::ClusterEvent;
 
 /// Every agreement route.
 pub fn router() -> Router<AppState> {
@@ -44,17 +45,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Sends `agreement_changed` to every admitted seat of the case's live sessions, after any
-/// change of the agreement's state: they fetch it again over HTTP. Returns at once; the
-/// agreement is read from the store in the background so callers need not wait for it.
+/// change of the agreement's state: they fetch it again over HTTP. The seats may be on any
+/// node, so this is a cluster event: every node (this one at once) reads the agreement in
+/// the background and tells its own seats ([`crate::cluster::apply`]). Returns at once.
 pub fn announce(state: &AppState, case_id: &CaseId) {
-    let state = state.clone();
-    let case_id = case_id.clone();
-    tokio::spawn(async move {
-        match state.store().agreement_of_case(&case_id).await {
-            Ok(Some(agreement)) => announce_agreement(&state, &agreement),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot read an agreement to announce it"),
-        }
+    state.cluster().publish(ClusterEvent::AgreementChanged {
+        case_id: case_id.to_string(),
     });
 }
 

@@ -177,14 +177,13 @@ async fn disable_staff(
         ));
     }
     state.store().disable_staff(&session.actor(), &id).await?;
-    // Their seats in rooms open now go at once: a disabled account moderates nothing, and
-    // its join token no longer admits it back (see `check_join`).
-    for live in state.store().live_sessions().await? {
-        if let Some((seat, _, _)) = state.rooms().seat_of(&live.room, &id) {
-            state
-                .rooms()
-                .remove(&live.room, &seat, accord_protocol::LeaveReason::Removed);
-        }
-    }
+    // Their seats in rooms open now go at once, on whichever node holds them: a disabled
+    // account moderates nothing, and its join token no longer admits it back (see
+    // `check_join`). Each node removes its own (`cluster::apply`).
+    state
+        .cluster()
+        .publish(crate::cluster::ClusterEvent::StaffDisabled {
+            staff_id: id.to_string(),
+        });
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,109 @@
+//! The node's one subscriber: turns cluster events into frames for the seats on this node,
+//! and samples this node's load for the registry.
+
+use std::time::Duration;
+
+use accord_cases::CaseId;
+use accord_protocol::ServerMessage;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{ClusterEvent, CpuSampler};
+use crate::AppState;
+
+/// Starts the subscriber and the load sampler of `state`'s node. They hold the state weakly
+/// and end with it.
+pub(crate) fn spawn(state: &AppState) {
+    let weak = state.downgrade();
+    let mut events = state.cluster().subscribe();
+    let every = (state.cluster().config().lease / 3).max(Duration::from_millis(500));
+    tokio::spawn(async move {
+        let mut sampler = CpuSampler::default();
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = events.recv() => {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "cluster events came faster than this node applied them");
+                            continue;
+                        }
+                        Err(RecvError::Closed) => break,
+                    };
+                    let Some(state) = AppState::upgrade(&weak) else { break };
+                    apply(&state, event);
+                }
+                _ = ticks.tick() => {
+                    let Some(state) = AppState::upgrade(&weak) else { break };
+                    let load = sampler.sample(state.sfu());
+                    state.cluster().report_load(load);
+                }
+            }
+        }
+    });
+}
+
+/// Applies one event on this node.
+fn apply(state: &AppState, event: ClusterEvent) {
+    match event {
+        ClusterEvent::AgreementChanged { case_id } => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let case_id = CaseId::from(case_id.as_str());
+                match state.store().agreement_of_case(&case_id).await {
+                    Ok(Some(agreement)) => {
+                        crate::agreements::announce_agreement(&state, &agreement);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read an agreement to announce it")
+                    }
+                }
+            });
+        }
+        ClusterEvent::CommentAdded {
+            case_id,
+            author_identity,
+            comment,
+        } => {
+            let frame = ServerMessage::DraftComment {
+                comment: comment.into(),
+            };
+            let case_id = CaseId::from(case_id.as_str());
+            for seat in state.rooms().case_seats(&case_id) {
+                if seat.moderator || seat.identity == author_identity {
+                    state
+                        .rooms()
+                        .tell_seat(&seat.room, &seat.participant_id, frame.clone());
+                }
+            }
+        }
+        ClusterEvent::StaffDisabled { staff_id } => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let live = match state.store().live_sessions().await {
+                    Ok(live) => live,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot list live sessions to remove a disabled account's seats");
+                        return;
+                    }
+                };
+                for live in live {
+                    if let Some((seat, _, _)) = state.rooms().seat_of(&live.room, &staff_id) {
+                        state.rooms().remove(
+                            &live.room,
+                            &seat,
+                            accord_protocol::LeaveReason::Removed,
+                        );
+                    }
+                }
+            });
+        }
+        // Drafts held in memory catch up from the store when next read (agreements::drafts).
+        ClusterEvent::DraftUpdated { .. } => {}
+        ClusterEvent::NodeDraining { node_id } => {
+            tracing::info!(node = %node_id, "a node is draining: it takes no new rooms");
+        }
+    }
+}
