@@ -27,6 +27,9 @@ pub enum Error {
     /// The database could not be opened or migrated, or its audit trail is broken.
     #[error("database: {0}")]
     Store(#[from] accord_signaling::Error),
+    /// The cluster's Redis could not be reached at start (`[cluster] redis_url`).
+    #[error("cluster: {0}")]
+    Cluster(#[from] accord_signaling::cluster::ClusterError),
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -50,28 +53,30 @@ pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Erro
     move |source| Error::Io { what, source }
 }
 
-/// Opens the case store named by the config (creating the SQLite file and the store's keys
-/// in the data directory on first run) and applies its migrations.
+/// Opens the case store named by the config (creating the SQLite file in the data directory
+/// and the store's keys in the keys folder on first run) and applies its migrations.
 pub async fn open_store(config: &Config) -> Result<accord_cases::store::Store, Error> {
     create_data_dir(config)?;
-    let keys = accord_cases::store::StoreKeys::load_or_create(&config.data_dir)?;
+    create_keys_dir(config)?;
+    let keys = accord_cases::store::StoreKeys::load_or_create(&config.keys_dir())?;
     Ok(accord_cases::store::Store::open(&config.database_url(), keys).await?)
 }
 
-/// The join-token secret: from config, else the one kept in the data directory, else a new
-/// one written there (readable by the owner only).
+/// The join-token secret: from config, else the one kept in the keys folder (`[keys] dir`,
+/// by default the data directory), else a new one written there (readable by the owner
+/// only).
 pub fn token_secret(config: &Config) -> Result<String, Error> {
     if !config.auth.token_secret.is_empty() {
         return Ok(config.auth.token_secret.clone());
     }
-    let path = config.data_dir.join("token_secret");
+    let path = config.keys_dir().join("token_secret");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_owned();
         if existing.len() >= 32 {
             return Ok(existing);
         }
     }
-    create_data_dir(config)?;
+    create_keys_dir(config)?;
     let secret = accord_sfu::random_token(48);
     write_private(&path, &secret).map_err(io(format!("writing {}", path.display())))?;
     Ok(secret)
@@ -85,6 +90,43 @@ fn create_data_dir(config: &Config) -> Result<(), Error> {
         .mode(0o700)
         .create(&config.data_dir)
         .map_err(io(format!("creating {}", config.data_dir.display())))
+}
+
+/// The keys folder, when it is not the data directory: created for its owner alone if
+/// missing. A folder that exists (a read-only mounted secret) is left as it is.
+fn create_keys_dir(config: &Config) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = config.keys_dir();
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io(format!("creating {}", dir.display())))
+}
+
+/// This node's id: `[cluster] node_id`, else the one kept in `<data_dir>/node_id`, else a
+/// new `N_…` written there (0600), so a restarted node is the same node and takes back its
+/// own work (recordings, placements).
+pub fn node_id(config: &Config) -> Result<String, Error> {
+    use accord_signaling::cluster::{new_node_id, valid_node_id};
+    if !config.cluster.node_id.is_empty() {
+        return Ok(config.cluster.node_id.clone());
+    }
+    let path = config.data_dir.join("node_id");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if valid_node_id(existing) {
+            return Ok(existing.to_owned());
+        }
+        tracing::warn!(file = %path.display(), "the node id kept there is not one; a new one replaces it");
+    }
+    create_data_dir(config)?;
+    let id = new_node_id();
+    write_private(&path, &id).map_err(io(format!("writing {}", path.display())))?;
+    Ok(id)
 }
 
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -160,13 +202,23 @@ pub async fn serve(
     signaling.confirmation = config.confirmation()?;
     let sfu = Sfu::start(config.sfu()?)?;
     let blobs = accord_signaling::storage::open_store(&config.blob_store()).await?;
-    let state = AppState::new(
+    // With a Redis URL, an unreachable Redis stops the start here: a node that believed it
+    // was alone would place rooms another node also holds.
+    let cluster = accord_signaling::cluster::Cluster::start(config.cluster(
+        node_id(&config)?,
+        http,
+        sfu.local_addr(),
+    ))
+    .await?;
+    tracing::info!(node = %cluster.node_id(), clustered = cluster.clustered(), "this node's id");
+    let state = AppState::new_in_cluster(
         sfu.clone(),
         secret.as_bytes(),
         signaling,
         store,
         blobs,
         config.recording(),
+        cluster,
     )?;
     // What a crash cut short is finalised before anything new is recorded: as `interrupted`,
     // never silently lost.
@@ -194,6 +246,7 @@ pub async fn serve(
     .await
     .map_err(io("serving HTTP"));
     state.set_ready(false);
+    state.cluster().leave().await;
     sfu.shutdown();
     served
 }

@@ -153,6 +153,7 @@ impl Config {
                     };
                 }
                 _ if config.confirmation_env(key, value)? => {}
+                _ if config.cluster_env(key, value)? => {}
                 _ => unknown.push(key.clone()),
             }
         }

@@ -2,7 +2,7 @@
 //! `ACCORD_*` environment variables, then validation. Every default works for a local run.
 //!
 //! [`Config`] is one struct of per-subsystem sections (`[http]`, `[media]`, `[auth]`,
-//! `[notify]`, `[turn]`, `[signaling]`, `[database]`, `[blobs]`, `[log]`), each with its
+//! `[notify]`, `[turn]`, `[signaling]`, `[database]`, `[blobs]`, `[cluster]`, `[keys]`, `[log]`), each with its
 //! defaults beside it (`sections`). [`Config::load`] layers the file and the environment over the defaults
 //! (`load`), then checks every value that has a range or a shape (`validate`), so the service
 //! refuses to start on a bad value rather than misbehaving later. Errors name the key
@@ -11,6 +11,7 @@
 //! [`Config::blob_store`].
 
 mod agreements;
+mod cluster;
 mod confirmation;
 mod load;
 mod recording;
@@ -25,6 +26,7 @@ use accord_cases::notify::NotifyConfig;
 use accord_sfu::{SfuConfig, TurnConfig};
 use accord_signaling::SignalingConfig;
 
+pub use cluster::{ClusterSection, KeysSection};
 pub use confirmation::{ConfirmationSection, CourtSection};
 pub use sections::{
     AgreementsSection, AuthConfig, BlobBackend, BlobsSection, Config, DatabaseConfig, HttpConfig,

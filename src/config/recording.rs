@@ -9,7 +9,8 @@ use accord_signaling::recording::RecordingSettings;
 use super::Config;
 
 impl Config {
-    /// The recorder's settings from `[recording]`; keys under `<data_dir>/keys/signing`.
+    /// The recorder's settings from `[recording]`; keys under `<keys dir>/keys/signing`
+    /// (`[keys] dir`, by default the data directory), shared by the nodes of a cluster.
     pub fn recording(&self) -> RecordingSettings {
         let section = &self.recording;
         let work_dir = if section.dir.as_os_str().is_empty() {
@@ -24,7 +25,7 @@ impl Config {
                 min_free_bytes: section.min_free_mib.saturating_mul(1024 * 1024),
                 ..RecorderConfig::default()
             },
-            keys_dir: accord_recordings::signing::signing_dir(&self.data_dir),
+            keys_dir: accord_recordings::signing::signing_dir(&self.keys_dir()),
             notice: Duration::from_millis(section.notice_ms),
         }
     }

@@ -35,6 +35,10 @@ pub struct Config {
     pub agreements: AgreementsSection,
     /// Judicial confirmation: the window's sweep, the connector, the court systems.
     pub confirmation: super::confirmation::ConfirmationSection,
+    /// Several nodes: Redis, this node's id and limits.
+    pub cluster: super::cluster::ClusterSection,
+    /// The folder of secrets every node shares.
+    pub keys: super::cluster::KeysSection,
     /// Logging.
     pub log: LogConfig,
 }
@@ -79,7 +83,7 @@ pub struct MediaConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Secret that signs join tokens (32+ bytes). Empty: one is generated on first run and
-    /// kept in `<data_dir>/token_secret`.
+    /// kept in `<keys dir>/token_secret` (`[keys] dir`, by default the data directory).
     pub token_secret: String,
     /// Bearer key for `POST /api/v1/tokens`. Empty disables that endpoint.
     pub api_key: String,
@@ -253,6 +257,8 @@ impl Default for Config {
             recording: RecordingSection::default(),
             agreements: AgreementsSection::default(),
             confirmation: Default::default(),
+            cluster: Default::default(),
+            keys: Default::default(),
             log: LogConfig::default(),
         }
     }

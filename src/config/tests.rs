@@ -214,3 +214,89 @@ fn the_agreement_font_defaults_to_noto_and_an_explicit_one_must_exist() {
     let err = Config::load(Some(&f.0), Vec::new()).expect_err("missing font");
     assert!(err.to_string().starts_with("agreements.font_path"), "{err}");
 }
+
+#[test]
+fn a_node_is_alone_by_default_and_the_cluster_comes_from_file_and_environment() {
+    let (c, _) = Config::load(None, Vec::new()).expect("defaults");
+    assert!(c.cluster.redis_url.is_empty(), "no Redis: a single node");
+    assert_eq!(c.keys_dir(), PathBuf::from("data"), "keys beside the data");
+    assert_eq!(c.drain_deadline(), Duration::from_secs(4 * 3600));
+    let http: SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+    let media: SocketAddr = "0.0.0.0:40000".parse().expect("addr");
+    let cluster = c.cluster("N_a".into(), http, media);
+    assert_eq!(cluster.node_id, "N_a");
+    assert_eq!(cluster.redis_url, None);
+    assert_eq!(cluster.internal_url, "http://127.0.0.1:8080");
+    assert_eq!(cluster.media_addr, "127.0.0.1:40000");
+    assert_eq!(cluster.lease, Duration::from_secs(10));
+    assert_eq!((cluster.max_rooms, cluster.prefix.as_str()), (0, "accord"));
+
+    let f =
+        write("[cluster]\nmax_rooms = 50\nprefix = \"prod\"\n[keys]\ndir = \"/etc/accord/keys\"\n");
+    let env: Vec<(String, String)> = [
+        ("ACCORD_CLUSTER_NODE_ID", "node-2"),
+        ("ACCORD_CLUSTER_REDIS_URL", "redis://:pw@10.0.0.9:6379/2"),
+        ("ACCORD_CLUSTER_INTERNAL_URL", "http://10.0.0.5:8080/"),
+        ("ACCORD_CLUSTER_MAX_ROOMS", "80"),
+        ("ACCORD_CLUSTER_LEASE_SECONDS", "3"),
+        ("ACCORD_CLUSTER_DRAIN_DEADLINE_SECONDS", "600"),
+        ("ACCORD_CLUSTER_PREFIX", "staging"),
+        ("ACCORD_KEYS_DIR", "/run/secrets/accord"),
+        ("ACCORD_MEDIA_ANNOUNCE", "203.0.113.7"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let (c, unknown) = Config::load(Some(&f.0), env).expect("valid");
+    assert!(unknown.is_empty(), "{unknown:?}");
+    assert_eq!(c.cluster.node_id, "node-2");
+    assert_eq!(c.keys_dir(), PathBuf::from("/run/secrets/accord"));
+    assert_eq!(
+        c.recording().keys_dir,
+        PathBuf::from("/run/secrets/accord/keys/signing")
+    );
+    assert_eq!(c.drain_deadline(), Duration::from_secs(600));
+    let cluster = c.cluster("node-2".into(), http, media);
+    assert_eq!(
+        cluster.redis_url.as_deref(),
+        Some("redis://:pw@10.0.0.9:6379/2")
+    );
+    assert_eq!(cluster.internal_url, "http://10.0.0.5:8080");
+    assert_eq!(cluster.media_addr, "203.0.113.7:40000");
+    assert_eq!(cluster.lease, Duration::from_secs(3));
+    assert_eq!(
+        (cluster.max_rooms, cluster.prefix.as_str()),
+        (80, "staging")
+    );
+}
+
+#[test]
+fn cluster_values_out_of_range_name_their_key() {
+    let bad = [
+        ("ACCORD_CLUSTER_LEASE_SECONDS", "2", "cluster.lease_seconds"),
+        ("ACCORD_CLUSTER_NODE_ID", "a b", "cluster.node_id"),
+        ("ACCORD_CLUSTER_REDIS_URL", "http://x", "cluster.redis_url"),
+        (
+            "ACCORD_CLUSTER_REDIS_URL",
+            "rediss://x",
+            "cluster.redis_url",
+        ),
+        (
+            "ACCORD_CLUSTER_INTERNAL_URL",
+            "10.0.0.5:8080",
+            "cluster.internal_url",
+        ),
+        (
+            "ACCORD_CLUSTER_DRAIN_DEADLINE_SECONDS",
+            "0",
+            "cluster.drain_deadline_seconds",
+        ),
+        ("ACCORD_CLUSTER_PREFIX", "a:b", "cluster.prefix"),
+        ("ACCORD_CLUSTER_MAX_ROOMS", "-1", "ACCORD_CLUSTER_MAX_ROOMS"),
+    ];
+    for (key, value, named) in bad {
+        let err = Config::load(None, vec![(key.to_owned(), value.to_owned())])
+            .expect_err(&format!("{key}={value}"));
+        assert!(err.to_string().starts_with(named), "{key}={value}: {err}");
+    }
+}

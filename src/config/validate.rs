@@ -85,6 +85,7 @@ impl Config {
         self.validate_blobs()?;
         self.validate_agreements()?;
         self.validate_confirmation()?;
+        self.validate_cluster()?;
         Ok(())
     }
 
