@@ -87,4 +87,8 @@ error_codes! {
     DraftRejected = "draft_rejected",
     /// The update could not be stored; it was not applied. Send it again.
     DraftNotStored = "draft_not_stored",
+    /// This node is draining (shutting down) and takes no new room; the socket closes
+    /// (fatal). The room is not refused for good: join again after `retry_after_ms`, when
+    /// another node (or this one, restarted) takes it.
+    NodeDraining = "node_draining",
 }

@@ -209,6 +209,9 @@ pub enum LeaveReason {
     Ended,
     /// They went to another space (only in `participant_left`).
     Moved,
+    /// The node serving the room is going away: the session is not over, so join again
+    /// (with the resume token) and another node, or this one restarted, takes the room.
+    NodeMoving,
 }
 
 impl LeaveReason {
@@ -223,6 +226,7 @@ impl LeaveReason {
             LeaveReason::Denied => "denied",
             LeaveReason::Ended => "ended",
             LeaveReason::Moved => "moved",
+            LeaveReason::NodeMoving => "node_moving",
         }
     }
 }

@@ -57,6 +57,7 @@ error_codes! {
     RecordingState = "recording_state",
     DraftRejected = "draft_rejected",
     DraftNotStored = "draft_not_stored",
+    NodeDraining = "node_draining",
 }
 
 /// An `error` frame.

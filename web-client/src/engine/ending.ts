@@ -36,6 +36,31 @@ export class JoinError extends Error {
   }
 }
 
+/**
+ * The server serving the room is going away (it drains before a restart or an upgrade), not
+ * the session: like a dropped socket, it is answered by joining again with backoff, never by
+ * ending. `node_draining` refuses a join; `node_moving` ends a seat the server let go.
+ */
+export class NodeMoving extends Error {
+  constructor(
+    message: string,
+    /** The server's `retry_after_ms`: the next attempt waits at least this long. */
+    readonly retryAfterMs = 0,
+  ) {
+    super(message);
+  }
+}
+
+/** Whether a fatal error code means "join again" rather than the end of the session. */
+export function isNodeMovingCode(code: string): boolean {
+  return code === 'node_draining';
+}
+
+/** Whether a leave reason means "join again" rather than the end of the session. */
+export function isNodeMovingReason(reason: string): boolean {
+  return reason === 'node_moving';
+}
+
 export function joinErrorReason(code: string): EndReason {
   switch (code) {
     case 'invalid_token':
@@ -60,6 +85,10 @@ export function leaveReason(reason: string): EndReason {
     case 'ended':
       return reason;
     case 'server_shutdown':
+      return 'gone';
+    // Never ends a session (the engine joins again, see `NodeMoving`); should one reach here
+    // all the same, the person is told the connection went, not that they left.
+    case 'node_moving':
       return 'gone';
     default:
       return 'left';

@@ -19,7 +19,7 @@
 import { Emitter } from '../emitter';
 import { type ClientMessage, PROTOCOL_VERSION, type ServerMessage, type ServerMessageOf, type TrackSource } from '../signal/messages';
 import { SignalClient } from '../signal/signal-client';
-import { type EndReason, JoinError, joinErrorReason, leaveReason } from './ending';
+import { type EndReason, isNodeMovingCode, isNodeMovingReason, JoinError, joinErrorReason, leaveReason, NodeMoving } from './ending';
 import type { ConnectionPhase, EngineEvents, NegotiationCounts, PublishState } from './engine-events';
 import { LocalTracks } from './local-tracks';
 import { Negotiator } from './negotiator';
@@ -274,14 +274,17 @@ export class Engine extends Emitter<EngineEvents> {
       } catch (err) {
         if (err instanceof JoinError) throw err;
         if (this.leaving) throw new JoinError('left', 'left before joined');
-        if (this.waitingSince === 0) throw err;
-        if (this.waitingSince > dropSince) {
+        // A server going away is no failure of ours: join again, waiting room or not.
+        const moving = err instanceof NodeMoving;
+        if (this.waitingSince === 0 && !moving) throw err;
+        if (this.waitingSince > dropSince || dropSince === 0) {
           attempt = 0;
           dropSince = Date.now();
         }
-        const delay = this.policy.nextDelay(attempt++, Date.now() - dropSince);
-        if (delay === null) throw err;
-        console.warn('[accord] lost the socket in the waiting room; opening it again', err);
+        const backoff = this.policy.nextDelay(attempt++, Date.now() - dropSince);
+        if (backoff === null) throw err;
+        const delay = moving ? Math.max(backoff, err.retryAfterMs) : backoff;
+        console.warn('[accord] lost the socket before joining; opening it again', err);
         this.setPhase('reconnecting');
         await sleepUntilOnline(delay);
         if (this.leaving) throw new JoinError('left', 'left while waiting');
@@ -318,12 +321,20 @@ export class Engine extends Emitter<EngineEvents> {
           } else if (message.type === 'left') {
             settled = true;
             signal.close();
-            reject(new JoinError(leaveReason(message.reason), `left: ${message.reason}`, message.message));
+            if (isNodeMovingReason(message.reason)) reject(new NodeMoving(`left: ${message.reason}`));
+            else reject(new JoinError(leaveReason(message.reason), `left: ${message.reason}`, message.message));
           } else if (message.type === 'error' && message.fatal) {
             settled = true;
             signal.close();
-            reject(new JoinError(joinErrorReason(message.code), message.message));
+            if (isNodeMovingCode(message.code)) reject(new NodeMoving(message.message, message.retry_after_ms ?? 0));
+            else reject(new JoinError(joinErrorReason(message.code), message.message));
           }
+          return;
+        }
+        if (message.type === 'left' && isNodeMovingReason(message.reason)) {
+          // The server let our seat go because it is going away: join again, as after a
+          // dropped socket, with the resume token (another node may hold or rebuild the seat).
+          this.rejoinAfterMove(signal);
           return;
         }
         if (message.type === 'left') {
@@ -347,6 +358,15 @@ export class Engine extends Emitter<EngineEvents> {
       });
       signal.send({ type: 'join', protocol: PROTOCOL_VERSION, token: this.token, resume });
     });
+  }
+
+  /** The server is going away under `signal`: close it ourselves and reconnect. */
+  private rejoinAfterMove(signal: SignalClient): void {
+    if (this.signal !== signal || this.leaving) return;
+    // Closed by us, so the socket's own close does not start a second reconnect.
+    this.signal = null;
+    signal.close();
+    void this.reconnect();
   }
 
   private adopt(signal: SignalClient, joined: Joined): void {
@@ -495,6 +515,7 @@ export class Engine extends Emitter<EngineEvents> {
         return;
       case 'error':
         if (message.code === 'glare') setTimeout(() => this.negotiator.retryAfterGlare(), 1_500);
+        else if (message.fatal && isNodeMovingCode(message.code) && this.signal) this.rejoinAfterMove(this.signal);
         else if (message.fatal) this.shutdown(joinErrorReason(message.code));
         else {
           if (message.code === 'forbidden' && this.negotiator.isLatestOffer(message.request_id)) this.publishRefused = true;

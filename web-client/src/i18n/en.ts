@@ -533,6 +533,7 @@ export const en: Record<BaseMessageKey, string> = {
   'record.leftReason.denied': ' (not let in)',
   'record.leftReason.ended': ' (session ended)',
   'record.leftReason.moved': ' (went to another room)',
+  'record.leftReason.node_moving': ' (server restarting; rejoined)',
   'record.leftReason.other': ' ({reason})',
   'record.event.consent': '{actor} agreed to mediation online and to its recording',
   'record.event.joined': '{actor} entered {space}',

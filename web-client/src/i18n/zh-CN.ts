@@ -533,6 +533,7 @@ export const zhCN = {
   'record.leftReason.denied': '（未获准进入）',
   'record.leftReason.ended': '（调解结束）',
   'record.leftReason.moved': '（转到其他调解室）',
+  'record.leftReason.node_moving': '（服务器重启，重新连接）',
   'record.leftReason.other': '（{reason}）',
   'record.event.consent': '{actor} 确认同意在线调解及全程录音录像',
   'record.event.joined': '{actor} 进入 {space}',

@@ -114,6 +114,7 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   recording_state: true,
   draft_rejected: true,
   draft_not_stored: true,
+  node_draining: true,
 };
 
 function known(list: Record<string, true>, key: string): boolean {

@@ -15,7 +15,9 @@ export type LeaveReason =
   /** A moderator ended the session. */
   | 'ended'
   /** Only in `participant_left`: they went to another space. */
-  | 'moved';
+  | 'moved'
+  /** The server serving the room is going away, not the session: join again (resume). */
+  | 'node_moving';
 
 /** Where in a session's room someone is: together, or one side's private room (背对背). */
 export type Space = 'joint' | 'applicant' | 'respondent';
@@ -323,7 +325,9 @@ export type ErrorCode =
   /** A draft frame the agreement refuses (not an editor, no such draft, a bad update, in force). */
   | 'draft_rejected'
   /** The update could not be stored; nothing changed on the server: send it again. */
-  | 'draft_not_stored';
+  | 'draft_not_stored'
+  /** The server is shutting down and opens no new room (fatal): join again after `retry_after_ms`. */
+  | 'node_draining';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
