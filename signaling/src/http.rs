@@ -78,7 +78,10 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.is_ready() {
+    // Draining first: a node going away must take no new traffic even while it still serves.
+    if crate::drain::is_draining(&state) {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else if state.is_ready() {
         (StatusCode::OK, "ready").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()

@@ -27,6 +27,7 @@ pub mod auth;
 pub mod casework;
 pub mod cluster;
 pub mod confirmation;
+pub mod drain;
 pub mod error;
 pub mod evidence;
 pub mod http;
@@ -125,6 +126,7 @@ pub(crate) struct Inner {
     drafts: agreements::drafts::Drafts,
     cluster: cluster::Cluster,
     ready: AtomicBool,
+    drain: drain::Drain,
     /// Added to the system clock by [`AppState::now_ms`]; tests move time with it.
     clock_offset_ms: Arc<AtomicI64>,
 }
@@ -175,6 +177,7 @@ impl AppState {
                 drafts: agreements::drafts::Drafts::default(),
                 cluster,
                 ready: AtomicBool::new(false),
+                drain: drain::Drain::default(),
                 clock_offset_ms: Arc::new(AtomicI64::new(0)),
             }),
         };
@@ -252,6 +255,10 @@ impl AppState {
     /// Whether `/readyz` says ready.
     pub fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::Relaxed)
+    }
+    /// The work a draining node waits for before it stops ([`drain`]).
+    pub fn drain(&self) -> &drain::Drain {
+        &self.inner.drain
     }
     /// Now, in Unix milliseconds, as every time-dependent rule of the confirmation sees it:
     /// the system clock plus the offset tests set with [`AppState::set_clock_offset_ms`].

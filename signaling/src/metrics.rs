@@ -187,6 +187,11 @@ impl Metrics {
         self.sessions.fetch_add(by, Ordering::Relaxed);
     }
 
+    /// Signaling sockets open now.
+    pub fn sessions(&self) -> i64 {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
     /// The text exposition.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();

@@ -223,6 +223,9 @@ async fn start(
             AdmitError::Removed => {
                 Error::Unauthorized("the mediator removed you from this session")
             }
+            AdmitError::Draining => Error::Unavailable(
+                "this server is shutting down and opens no new room; try again shortly".into(),
+            ),
         })?;
     let participant_id = admission.participant.id.clone();
     let joined = state

@@ -177,7 +177,17 @@ pub fn spawn(state: AppState) -> Result<tokio::task::JoinHandle<()>> {
 async fn run(state: AppState, client: reqwest::Client, owner: String) {
     let poll = Duration::from_millis(state.config().confirmation.poll_ms);
     loop {
-        match deliver_next(&state, &client, &owner).await {
+        // A draining node starts no delivery: a claimed one would hold its lease, and the
+        // node's exit, for up to an attempt's timeout. Another node (or this one, restarted)
+        // takes the outbox on.
+        if crate::drain::is_draining(&state) {
+            tracing::info!("the confirmation connector stopped: the node is draining");
+            return;
+        }
+        let attempt = state.drain().hold(crate::drain::Work::Delivering);
+        let delivered = deliver_next(&state, &client, &owner).await;
+        drop(attempt);
+        match delivered {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "the confirmation connector failed a round"),

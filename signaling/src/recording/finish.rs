@@ -30,11 +30,14 @@ pub fn finalise_in_background(
     actor: Actor,
 ) {
     let state = state.clone();
+    // A draining node waits for this before it exits (`crate::drain`).
+    let holding = state.drain().hold(crate::drain::Work::Finalising);
     // The recorder stops at once: everyone has just been told recording is off, and marking
     // the record first (a database write, a second on a busy disk) let the recorder go on
     // writing what people said after that.
     let stopping = tokio::spawn(async move { recording.stop().await });
     tokio::spawn(async move {
+        let _holding = holding;
         if let Err(e) = state
             .store()
             .set_recording_status(&actor, &id, RecordingStatus::Finalising)

@@ -117,6 +117,11 @@ impl Recorders {
     pub fn active_rooms(&self) -> usize {
         self.lock().len()
     }
+
+    /// The rooms recording (or announcing a recording) now, for stopping them all.
+    pub(crate) fn active_room_names(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
 }
 
 /// The recording policy of the organisation a case belongs to.

@@ -20,6 +20,8 @@ pub enum AdmitError {
     Locked,
     /// A moderator removed them from this session.
     Removed,
+    /// The node is draining: it opens no new room (or, at its very end, admits nobody).
+    Draining,
 }
 
 /// A new seat.
@@ -65,6 +67,12 @@ impl Rooms {
         max_participants: usize,
     ) -> Result<Admission, AdmitError> {
         let mut rooms = self.lock();
+        // Checked under the lock, so a room cannot start here after the drain began.
+        match self.admits() {
+            super::Admits::All => {}
+            super::Admits::LiveRooms if rooms.contains_key(&claims.room) => {}
+            _ => return Err(AdmitError::Draining),
+        }
         let room = rooms.entry(claims.room.clone()).or_default();
         let outcome = self.admit_into(room, claims, seating, max_participants);
         if room.members.is_empty() {

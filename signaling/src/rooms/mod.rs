@@ -16,6 +16,7 @@
 //! session record.
 
 mod admission;
+mod closing;
 mod minutes;
 mod moderation;
 mod notices;
@@ -26,6 +27,7 @@ pub mod seats;
 mod view;
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
 
 use accord_protocol::{
@@ -36,6 +38,7 @@ use tokio::sync::{Notify, mpsc};
 
 use accord_cases::minutes::Minutes;
 pub use admission::{Admission, AdmitError, Snapshot};
+pub use closing::{Admits, Released};
 use minutes::RoomMinutes;
 pub use moderation::RoomError;
 use notices::NoticeSender;
@@ -145,6 +148,9 @@ pub struct Rooms {
     /// Woken whenever a seat is detached, for resumes waiting on a handover.
     seat_detached: Arc<Notify>,
     minutes: Minutes,
+    /// Whom the rooms admit ([`Admits`]): all, only into live rooms while the node drains,
+    /// or nobody once it let every seat go.
+    admits: Arc<AtomicU8>,
 }
 
 impl Rooms {

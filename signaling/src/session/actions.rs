@@ -296,6 +296,16 @@ pub(super) fn admit_refusal(e: crate::rooms::AdmitError) -> Refusal {
             "the mediator removed you from this session",
             true,
         ),
+        // Retryable: the client joins again with backoff and reaches the node that takes
+        // the room (or this one, restarted).
+        AdmitError::Draining => Refusal {
+            retry_after: Some(crate::drain::RETRY_AFTER),
+            ..Refusal::new(
+                ErrorCode::NodeDraining,
+                "this server is shutting down and opens no new session; joining again shortly",
+                true,
+            )
+        },
     }
 }
 

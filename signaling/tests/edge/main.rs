@@ -17,6 +17,7 @@ mod auth;
 mod blobs_s3;
 mod confirmation;
 mod court_inbox;
+mod drain;
 mod limits;
 mod openapi;
 mod rooms;
