@@ -171,11 +171,14 @@ pub struct Listening {
     pub media: SocketAddr,
 }
 
-/// Runs the service until `shutdown` resolves. `on_ready` is called once both listeners
-/// are bound.
+/// Runs the service until it has drained. Each value on `stop_signals` is one stop signal
+/// (SIGTERM, SIGINT): the first starts the drain, the second (or the passing of
+/// `cluster.drain_deadline_seconds`) moves everyone off this node, a third stops waiting for
+/// recordings to be stored (see [`accord_signaling::drain`]). `on_ready` is called once both
+/// listeners are bound.
 pub async fn serve(
     config: Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    mut stop_signals: tokio::sync::mpsc::Receiver<()>,
     on_ready: impl FnOnce(Listening),
 ) -> Result<(), Error> {
     create_data_dir(&config)?;
@@ -238,15 +241,31 @@ pub async fn serve(
         http,
         media: sfu.local_addr(),
     });
+    // HTTP keeps serving while the node drains: resumes, joins into live rooms, the
+    // mediator's API and `/readyz` (503 `draining`) are all still wanted.
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel();
+    let draining = state.clone();
+    let deadline = config.drain_deadline();
+    tokio::spawn(async move {
+        if stop_signals.recv().await.is_none() {
+            // Nobody can ask this node to stop: it serves until the process is killed.
+            return std::future::pending::<()>().await;
+        }
+        let ended = accord_signaling::drain::run(&draining, &mut stop_signals, deadline).await;
+        let _ = drained_tx.send(ended);
+    });
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        let _ = drained_rx.await;
+    })
     .await
     .map_err(io("serving HTTP"));
     state.set_ready(false);
     state.cluster().leave().await;
     sfu.shutdown();
+    tracing::info!("stopped");
     served
 }

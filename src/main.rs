@@ -237,14 +237,18 @@ fn serve(config: Config, demo: bool) -> ExitCode {
     } else {
         None
     };
-    let result = runtime.block_on(accord::serve(config, shutdown_signal(), |at| {
-        let port = at.http.port();
-        println!("Accord is running. Open http://localhost:{port} in a browser.");
-        if let Some(login) = &demo_login {
-            println!("{}", login.instructions(port));
-        }
-        println!("ACCORD_READY http={} media={}", at.http, at.media);
-    }));
+    let result = runtime.block_on(async {
+        let signals = stop_signals();
+        accord::serve(config, signals, |at| {
+            let port = at.http.port();
+            println!("Accord is running. Open http://localhost:{port} in a browser.");
+            if let Some(login) = &demo_login {
+                println!("{}", login.instructions(port));
+            }
+            println!("ACCORD_READY http={} media={}", at.http, at.media);
+        })
+        .await
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -255,25 +259,43 @@ fn serve(config: Config, demo: bool) -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
+/// Every SIGTERM and SIGINT, one value each: the first drains the node, the second moves
+/// everyone off it, the third stops waiting (see `accord_signaling::drain`). The handlers stay
+/// installed, so a second Ctrl-C does not kill the process before recordings are stored.
+fn stop_signals() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(mut term), Ok(mut interrupt)) => loop {
+                    let kind = tokio::select! {
+                        Some(()) = term.recv() => "SIGTERM",
+                        Some(()) = interrupt.recv() => "SIGINT",
+                        else => return,
+                    };
+                    tracing::info!(signal = kind, "stop signal");
+                    // Full only if three are already waiting: one more changes nothing.
+                    let _ = tx.try_send(());
+                },
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the service");
                 }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+            }
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+        while tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!(signal = "SIGINT", "stop signal");
+            let _ = tx.try_send(());
+        }
+        // No way to hear a signal at all: keep the sender, so the service is not stopped
+        // for want of one.
+        std::future::pending::<()>().await;
+    });
+    rx
 }
 
 fn token(config: Config, command: TokenCommand) -> ExitCode {

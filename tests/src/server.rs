@@ -349,6 +349,51 @@ impl TestServer {
         Ok(self.data_dir.clone())
     }
 
+    /// Sends the server SIGTERM (what an orchestrator sends to stop a node): the first one
+    /// drains it, the second moves everyone off it. The server keeps running until it has
+    /// drained; see [`TestServer::wait_exit`].
+    pub fn terminate(&self) -> Result<()> {
+        let pid = self.pid().context("the server has already exited")?;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .context("running kill -TERM")?;
+        ensure!(status.success(), "kill -TERM {pid} failed ({status})");
+        Ok(())
+    }
+
+    /// Waits up to `within` for the server to exit by itself (after [`TestServer::terminate`])
+    /// and returns its exit code; fails (keeping the server and its log) if it is still
+    /// running then or was killed by a signal. The directory is kept (the data and log may
+    /// still be wanted): [`TestServer::remove_dir`] removes it.
+    pub async fn wait_exit(&mut self, within: Duration) -> Result<i32> {
+        let status = match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.context("waiting for the server to exit")?,
+            Err(_) => bail!(
+                "accord serve did not exit within {within:?}; log {}:\n{}",
+                self.log_path.display(),
+                self.log_tail(40)
+            ),
+        };
+        self.stopped = true;
+        let code = status.code().with_context(|| {
+            format!(
+                "accord serve was killed by a signal ({status}); log {}:\n{}",
+                self.log_path.display(),
+                self.log_tail(40)
+            )
+        })?;
+        Ok(code)
+    }
+
+    /// Removes the server's directory (after [`TestServer::wait_exit`]), unless
+    /// `ACCORD_TEST_KEEP` is set.
+    pub fn remove_dir(&self) {
+        if std::env::var_os("ACCORD_TEST_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
     /// The value of one un-labelled sample from `/metrics` (e.g. `accord_participants` or,
     /// for a counter, `accord_forwarded_packets_total`); `None` if the server does not export it.
     pub async fn metric(&self, name: &str) -> Result<Option<f64>> {
