@@ -753,6 +753,38 @@ fn the_systemd_unit_drains_and_its_environment_loads() {
         timeout >= drain_deadline(&env) + AFTER_DEADLINE_SECONDS,
         "TimeoutStopSec {timeout} s does not outlast the drain"
     );
+
+    // systemd's own check, where it is installed, with the binary pointed at one that exists
+    // (verify refuses a missing executable).
+    let copy = std::env::temp_dir().join(format!("accord-deploy-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).expect("a scratch folder");
+    let unit_copy = copy.join("accord.service");
+    std::fs::write(
+        &unit_copy,
+        unit.replace("/usr/local/bin/accord", "/bin/true"),
+    )
+    .expect("writing the unit's copy");
+    match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit_copy)
+        .output()
+    {
+        Ok(output) => {
+            // verify exits 0 on a directive it could not parse: it says so, naming the
+            // file and line, and ignores the directive.
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let complaints: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("accord.service:"))
+                .collect();
+            assert!(
+                output.status.success() && complaints.is_empty(),
+                "systemd-analyze verify: {stderr}"
+            );
+        }
+        Err(e) => eprintln!("systemd-analyze not run: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&copy);
 }
 
 // ---------------------------------------------------------------------------------------
