@@ -182,6 +182,7 @@ impl AppState {
             }),
         };
         cluster::apply::spawn(&state);
+        cluster::apply::spawn_limit_flush(&state);
         Ok(state)
     }
 

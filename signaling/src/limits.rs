@@ -3,15 +3,27 @@
 //! (chat, hands, pauses, evidence), with caps on the evidence of one session (counted by
 //! the case domain's [`EvidenceTally`]).
 //!
-//! Fixed windows per key, in memory: each node limits on its own, which bounds guessing to
-//! the limit times the number of nodes; that is acceptable for a handful of nodes. Memory is
-//! bounded: expired windows are dropped when the table fills, and a full table of live
-//! windows forgets the oldest half rather than growing.
+//! Fixed windows per key, in memory. Memory is bounded: expired windows are dropped when the
+//! table fills, and a full table of live windows forgets the oldest half rather than growing.
+//!
+//! **Across nodes.** With a cluster ([`crate::cluster`], Redis), the limits anyone can reach
+//! from outside (sign-in, intake, OTPs, the public check, court callbacks: see
+//! [`Limits::share`]) count every node's hits. The decision stays synchronous and local (it
+//! sits on request paths): each node counts its own hits, a background flush every
+//! [`crate::cluster::redis::LIMIT_FLUSH`] (200 ms) adds them to
+//! `<prefix>:rl:<limiter>:<key hash>:<window>` with INCRBY and reads the total back, and
+//! a hit is refused when the total last read plus this node's hits since reach the limit.
+//! Shared windows are aligned to the wall clock (window number = Unix ms / window), so all
+//! nodes count the same window. Over-admission is bounded by what the other nodes admit
+//! within one flush interval each (their hits not yet pushed, or pushed after this node
+//! last read): for sign-in at 30 a minute that is a handful of attempts, not a multiple of
+//! the limit. If Redis is unreachable the flush fails (logged) and each node limits on its
+//! own again. Per-seat limits (chat, hands, drafting) stay local: a seat lives on one node.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
@@ -31,6 +43,50 @@ pub struct Limiter {
     limit: u32,
     window: Duration,
     windows: Mutex<HashMap<String, Window>>,
+    /// Set when the limit counts every node's hits ([`Limiter::share`]).
+    shared: OnceLock<Shared>,
+}
+
+/// A limit counted across nodes: the totals last read back and the hits not yet pushed.
+#[derive(Debug)]
+struct Shared {
+    name: &'static str,
+    tallies: Mutex<HashMap<String, Tally>>,
+}
+
+/// One key's count in one aligned window.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    window: u64,
+    /// Every node's hits as last read back from Redis (this node's pushed ones included).
+    total: u64,
+    /// This node's hits not yet pushed.
+    pending: u32,
+}
+
+/// Hits to add to a shared count: the limiter, the key, the window and how many.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingHits {
+    /// The key (a client address, a phone number…); hashed before it leaves the process.
+    pub key: String,
+    /// The aligned window number (Unix ms / window).
+    pub window: u64,
+    /// Hits since the last push.
+    pub hits: u32,
+}
+
+/// Wall-clock milliseconds at `now`, from one fixed pairing of the two clocks, so callers
+/// keep passing `Instant`s (tests move them) and nodes still agree on window numbers.
+fn wall_ms(now: Instant) -> u64 {
+    static BASE: OnceLock<(Instant, u64)> = OnceLock::new();
+    let (base_instant, base_ms) = *BASE.get_or_init(|| {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        (Instant::now(), ms)
+    });
+    let offset = now.saturating_duration_since(base_instant);
+    base_ms.saturating_add(u64::try_from(offset.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -46,11 +102,111 @@ impl Limiter {
             limit,
             window,
             windows: Mutex::new(HashMap::new()),
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// Counts this limit across nodes under `name` (a Redis key part, unique per limiter)
+    /// from now on. Only a clustered node calls it; a second call is ignored.
+    pub fn share(&self, name: &'static str) {
+        let _ = self.shared.set(Shared {
+            name,
+            tallies: Mutex::new(HashMap::new()),
+        });
+    }
+
+    /// The name it is shared under, if it is.
+    pub fn shared_name(&self) -> Option<&'static str> {
+        self.shared.get().map(|s| s.name)
+    }
+
+    /// The window's length in ms (shared counts expire after it).
+    pub fn window_ms(&self) -> u64 {
+        u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The aligned window of `now` and the time left in it.
+    fn aligned(&self, now: Instant) -> (u64, Duration) {
+        let len = self.window_ms().max(1);
+        let ms = wall_ms(now);
+        (ms / len, Duration::from_millis(len - ms % len))
+    }
+
+    /// A shared limit's decision: `Err(time left)` if the key's window is used up; counts
+    /// the hit when `count` is set and it is not.
+    fn shared_hit(
+        &self,
+        shared: &Shared,
+        key: &str,
+        now: Instant,
+        count: bool,
+    ) -> std::result::Result<(), Duration> {
+        let (window, left) = self.aligned(now);
+        let mut tallies = shared.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        if tallies.len() >= MAX_KEYS && !tallies.contains_key(key) {
+            // Past windows first; then keys with nothing left to push.
+            tallies.retain(|_, t| t.window == window);
+            if tallies.len() >= MAX_KEYS {
+                tallies.retain(|_, t| t.pending > 0);
+            }
+            if tallies.len() >= MAX_KEYS {
+                tallies.clear();
+            }
+        }
+        let tally = tallies.entry(key.to_owned()).or_default();
+        if tally.window != window {
+            *tally = Tally {
+                window,
+                ..Tally::default()
+            };
+        }
+        if tally.total + u64::from(tally.pending) >= u64::from(self.limit) {
+            return Err(left.max(Duration::from_millis(1)));
+        }
+        if count {
+            tally.pending += 1;
+        }
+        Ok(())
+    }
+
+    /// Takes the hits not yet pushed (a shared limit's flush); they count as part of the
+    /// total until the pushed total is read back.
+    pub fn take_pending(&self) -> Vec<PendingHits> {
+        let Some(shared) = self.shared.get() else {
+            return Vec::new();
+        };
+        let mut tallies = shared.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (key, tally) in tallies.iter_mut().filter(|(_, t)| t.pending > 0) {
+            out.push(PendingHits {
+                key: key.clone(),
+                window: tally.window,
+                hits: tally.pending,
+            });
+            tally.total += u64::from(tally.pending);
+            tally.pending = 0;
+        }
+        out
+    }
+
+    /// Records every node's total for `key` in `window`, as Redis answered a push.
+    pub fn record_total(&self, key: &str, window: u64, total: u64) {
+        let Some(shared) = self.shared.get() else {
+            return;
+        };
+        let mut tallies = shared.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tally) = tallies.get_mut(key)
+            && tally.window == window
+        {
+            tally.total = total;
         }
     }
 
     /// Counts a hit for `key` at `now`, or says how long until its window opens again.
     pub fn take(&self, key: &str, now: Instant) -> std::result::Result<(), Duration> {
+        if let Some(shared) = self.shared.get() {
+            return self.shared_hit(shared, key, now, true);
+        }
         match self.hit(key, now) {
             Ok(()) => Ok(()),
             Err(_) => {
@@ -65,6 +221,9 @@ impl Limiter {
 
     /// Refuses with 429 if `key` has used up its window at `now`; does not count a hit.
     pub fn check(&self, key: &str, now: Instant) -> Result<()> {
+        if let Some(shared) = self.shared.get() {
+            return self.shared_hit(shared, key, now, false).map_err(too_many);
+        }
         let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         match windows.get(key) {
             Some(w) if now.duration_since(w.started) < self.window && w.hits >= self.limit => {
@@ -76,6 +235,9 @@ impl Limiter {
 
     /// Counts a hit for `key` at `now`, refusing with 429 if the window was already used up.
     pub fn hit(&self, key: &str, now: Instant) -> Result<()> {
+        if let Some(shared) = self.shared.get() {
+            return self.shared_hit(shared, key, now, true).map_err(too_many);
+        }
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if windows.len() >= MAX_KEYS && !windows.contains_key(key) {
             let window = self.window;
@@ -115,12 +277,21 @@ impl Limiter {
 
     /// Keys currently held (for tests of the memory bound).
     pub fn len(&self) -> usize {
+        if let Some(shared) = self.shared.get() {
+            return shared.tallies.lock().map_or(0, |t| t.len());
+        }
         self.windows.lock().map_or(0, |w| w.len())
     }
 
     /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn too_many(left: Duration) -> Error {
+    Error::TooManyRequests {
+        retry_after_seconds: left.as_secs().max(1),
     }
 }
 
@@ -235,6 +406,38 @@ impl Limits {
             draft_http: Limiter::new(1200, minute),
             confirmation: Default::default(),
         }
+    }
+}
+
+impl Limits {
+    /// Counts the limits anyone can reach from outside across the cluster's nodes (see the
+    /// module's doc): sign-in, intake, OTPs, the public check of a text, court callbacks.
+    pub fn share(&self) {
+        for (name, limiter) in self.shared_candidates() {
+            limiter.share(name);
+        }
+    }
+
+    /// The limits [`Limits::share`] shares, with their names.
+    fn shared_candidates(&self) -> [(&'static str, &Limiter); 7] {
+        [
+            ("login_address", &self.login_per_address),
+            ("login_failures", &self.login_failures),
+            ("intake_address", &self.intake_per_address),
+            ("otp_phone", &self.signing.otp_per_phone),
+            ("otp_address", &self.signing.otp_per_address),
+            ("public_address", &self.signing.public_per_address),
+            ("callbacks", &self.confirmation.callbacks),
+        ]
+    }
+
+    /// The limits counted across nodes (none until [`Limits::share`]).
+    pub fn shared(&self) -> Vec<&Limiter> {
+        self.shared_candidates()
+            .into_iter()
+            .map(|(_, l)| l)
+            .filter(|l| l.shared_name().is_some())
+            .collect()
     }
 }
 

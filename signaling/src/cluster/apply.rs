@@ -44,6 +44,35 @@ pub(crate) fn spawn(state: &AppState) {
     });
 }
 
+/// Pushes the shared rate limits' hits to Redis and reads the totals back, every
+/// [`super::redis::LIMIT_FLUSH`], while the state lives (clustered nodes only).
+pub(crate) fn spawn_limit_flush(state: &AppState) {
+    if !state.cluster().clustered() {
+        return;
+    }
+    state.limits().share();
+    let weak = state.downgrade();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(super::redis::LIMIT_FLUSH);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(state) = AppState::upgrade(&weak) else {
+                break;
+            };
+            let Some(redis) = state.cluster().redis() else {
+                break;
+            };
+            // A failed push loses those hits from the shared count: each node then limits
+            // on its own, as it would without Redis.
+            match redis.flush_limits(&state.limits().shared()).await {
+                Ok(()) => {}
+                Err(e) => redis.unreachable(&e),
+            }
+        }
+    });
+}
+
 /// Applies one event on this node.
 fn apply(state: &AppState, event: ClusterEvent) {
     match event {
@@ -100,8 +129,16 @@ fn apply(state: &AppState, event: ClusterEvent) {
                 }
             });
         }
-        // Drafts held in memory catch up from the store when next read (agreements::drafts).
-        ClusterEvent::DraftUpdated { .. } => {}
+        // A node holding the draft open catches up from the store and tells its followers.
+        ClusterEvent::DraftUpdated { agreement_id, doc } => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let agreement = accord_cases::AgreementId::from(agreement_id.as_str());
+                if let Err(e) = state.drafts().refresh(&state, &agreement, &doc).await {
+                    tracing::error!(error = %e, "cannot catch a draft up with another node's edit");
+                }
+            });
+        }
         ClusterEvent::NodeDraining { node_id } => {
             tracing::info!(node = %node_id, "a node is draining: it takes no new rooms");
         }

@@ -272,7 +272,7 @@ struct Inner {
 
 enum Backend {
     Local(local::Local),
-    Redis(redis::Redis),
+    Redis(Box<redis::Redis>),
 }
 
 impl Cluster {
@@ -290,11 +290,21 @@ impl Cluster {
             return Ok(Self::local(config));
         };
         let connection = redis::Redis::connect(&url, &config).await?;
-        let cluster = Self::with_backend(config, |_| Backend::Redis(connection));
+        let cluster = Self::with_backend(config, |_| Backend::Redis(Box::new(connection)));
         if let Backend::Redis(r) = &cluster.inner.backend {
             r.register(&cluster).await?;
         }
-        redis::spawn_tasks(&cluster);
+        // Subscribed before anyone is told this node exists, so no event sent to it after
+        // `start` returns is missed.
+        let subscribed = redis::spawn_tasks(&cluster);
+        if tokio::time::timeout(redis::OP_TIMEOUT, subscribed)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "not yet subscribed to the cluster's events; retrying in the background"
+            );
+        }
         Ok(cluster)
     }
 
@@ -463,6 +473,19 @@ impl Cluster {
         self.inner.events.subscribe()
     }
 
+    /// Pushes the hits of shared `limiters` to the other nodes and reads their totals back
+    /// (what the node's flush task does every 200 ms; see [`crate::limits`]). Nothing to do
+    /// for a single node.
+    pub async fn flush_limits(
+        &self,
+        limiters: &[&crate::limits::Limiter],
+    ) -> Result<(), ClusterError> {
+        match self.redis() {
+            Some(redis) => redis.flush_limits(limiters).await,
+            None => Ok(()),
+        }
+    }
+
     /// Leaves the cluster on a clean stop: this node's registration and placements go at
     /// once, rather than when the lease runs out.
     pub async fn leave(&self) {
@@ -479,6 +502,26 @@ impl Cluster {
     #[doc(hidden)]
     pub fn halt(&self) {
         let _ = self.inner.stop.send(true);
+    }
+
+    fn stopped(&self) -> watch::Receiver<bool> {
+        self.inner.stop.subscribe()
+    }
+
+    fn weak(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    fn from_weak(weak: &std::sync::Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
+    }
+
+    /// The Redis backend, if this node has one.
+    pub(crate) fn redis(&self) -> Option<&redis::Redis> {
+        match &self.inner.backend {
+            Backend::Redis(r) => Some(r),
+            Backend::Local(_) => None,
+        }
     }
 
     /// A placement on this node.

@@ -1,6 +1,7 @@
 //! The edge's tests through its public API: the bearer header, rooms and what each side is shown, rate limits
 //! and the client's address, the embedded web client, the API description, WHIP's trickle
-//! fragments, staff tokens against the store, and the S3 blob store against a real server.
+//! fragments, staff tokens against the store, the S3 blob store against a real server, and
+//! the cluster handle against the local Redis.
 //! One binary, so the crate links once.
 
 // The store suites' scratch databases and their `both_databases!` macro, shared with
@@ -15,6 +16,7 @@ mod agreements_drafting;
 mod agreements_signing;
 mod auth;
 mod blobs_s3;
+mod cluster;
 mod confirmation;
 mod court_inbox;
 mod drain;
