@@ -71,7 +71,9 @@ enum Command {
 enum KeysCommand {
     /// Make a new key sign recording manifests; older keys stay published for verifying.
     RotateSigning {
-        /// The data directory (defaults to the configured one).
+        /// The keys folder the signing keys are kept in (defaults to the configured
+        /// `[keys] dir`, itself the data directory unless set). Named `--data-dir` from
+        /// before there was a keys folder.
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -153,7 +155,7 @@ fn main() -> ExitCode {
         Command::Token { command } => token(config, command),
         Command::Keys {
             command: KeysCommand::RotateSigning { data_dir },
-        } => verify_cmd::rotate_signing(data_dir.as_deref().unwrap_or(&config.data_dir)),
+        } => verify_cmd::rotate_signing(data_dir.as_deref().unwrap_or(&config.keys_dir())),
         Command::Verify {
             path,
             key,

@@ -14,6 +14,8 @@
 //!   manifest signed over everything written up to the stop, and nothing was lost (an
 //!   `interrupted` recording is one a crash cut short, finalised from its logs on the next
 //!   start). Why it stopped is in the session record: each seat left with `node_moving`.
+//! - Deadline: with `cluster.drain_deadline_seconds` at 3, a live room is moved
+//!   (`node_moving`) when the deadline passes, not before, and the process exits 0.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -331,5 +333,58 @@ async fn a_second_sigterm_moves_everyone_and_stores_the_recording() -> Result<()
         "the recording was stopped cleanly and stored before the exit: {detail}"
     );
     world.world.server.remove_dir();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_the_drain_deadline_everyone_is_moved_and_the_node_exits() -> Result<()> {
+    const DEADLINE_S: u64 = 3;
+    let mut server = TestServer::start_with_env(&[(
+        "ACCORD_CLUSTER_DRAIN_DEADLINE_SECONDS",
+        &DEADLINE_S.to_string(),
+    )])
+    .await?;
+    let room = "deadline";
+    let mut people = Vec::new();
+    for who in ["mediator", "party"] {
+        let token = server.mint(&TokenRequest::new(room, who, who)).await?;
+        people.push(Bystander::join(&server.ws_url(), &token, None, who).await?);
+    }
+    server.terminate()?;
+    let terminated = Instant::now();
+    wait_draining(&server).await?;
+    for person in &people {
+        let left = person
+            .wait_for_frame(
+                "to be told to join again",
+                Duration::from_secs(DEADLINE_S + 10),
+                |f| matches!(f, ServerFrame::Left { .. }),
+            )
+            .await?;
+        ensure!(
+            matches!(&left, ServerFrame::Left { reason, .. } if reason == "node_moving"),
+            "told node_moving at the deadline: {left:?}"
+        );
+    }
+    let told_after = terminated.elapsed();
+    ensure!(
+        told_after >= Duration::from_secs(DEADLINE_S),
+        "nobody is moved before the deadline ({told_after:?})"
+    );
+    let code = server.wait_exit(EXIT_WITHIN).await?;
+    eprintln!(
+        "deadline: moved {:.1} s after SIGTERM, exited {code} at {:.1} s",
+        told_after.as_secs_f64(),
+        terminated.elapsed().as_secs_f64()
+    );
+    ensure!(code == 0, "exits 0 after the deadline, not {code}");
+    let log = std::fs::read_to_string(server.log_path()).unwrap_or_default();
+    ensure!(
+        log.contains("drain deadline reached"),
+        "the deadline is logged:\n{}",
+        server.log_tail(20)
+    );
+    drop(people);
+    server.remove_dir();
     Ok(())
 }
