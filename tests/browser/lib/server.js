@@ -123,9 +123,14 @@ export async function startServer(opts = {}) {
 
   async function stop({ keepData = false } = {}) {
     if (!exited && !spawnError) {
+      // The first SIGTERM drains the node, which waits for its live rooms (a closed page's
+      // seat is held 15 s for a resume); a second one moves everyone off, stores any
+      // recording and exits. Sent apart, as signals that arrive together count once.
       child.kill('SIGTERM');
+      const againTimer = setTimeout(() => child.kill('SIGTERM'), 300);
       const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exitPromise;
+      clearTimeout(againTimer);
       clearTimeout(killTimer);
     }
     await new Promise((res) => log.end(res));
