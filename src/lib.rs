@@ -225,7 +225,7 @@ pub async fn serve(
     )?;
     // What a crash cut short is finalised before anything new is recorded: as `interrupted`,
     // never silently lost.
-    match accord_signaling::recording::finish::recover(&state).await {
+    match accord_signaling::recording::finish::recover_at_start(&state).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             recordings = n,

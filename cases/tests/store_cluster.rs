@@ -1,13 +1,17 @@
 //! What several nodes sharing one database rely on, on SQLite and PostgreSQL (see `store.rs`
-//! for the databases): the session record stays in order across a failover.
+//! for the databases): the session record stays in order across a failover; a running
+//! recording's pieces in the blob store are listed while it runs and forgotten after; and a
+//! dead node's recording is taken over by one node only.
 
 #[macro_use]
 mod common;
 
 use accord_cases::SessionId;
-use accord_cases::store::model::{SessionEvent, SessionEventKind};
+use accord_cases::store::model::{
+    NewRecording, RecordingSegment, RecordingStatus, SessionEvent, SessionEventKind,
+};
 use accord_cases::store::{Store, StoreKeys, new_id, next_seq, now_ms};
-use common::recordings::live_session;
+use common::recordings::{finish, finished, live_session, mediator};
 use common::{Scratch, organisation};
 
 fn entry(seq: i64, session: &SessionId, case: &accord_cases::CaseId, detail: &str) -> SessionEvent {
@@ -73,4 +77,109 @@ async fn entries_after_a_failover_sort_after_the_dead_nodes(s: &Scratch) {
 both_databases!(
     record_order_after_failover,
     entries_after_a_failover_sort_after_the_dead_nodes
+);
+
+fn piece(file: &str, start: i64, size: i64, sha: char) -> RecordingSegment {
+    RecordingSegment {
+        file: file.into(),
+        start,
+        size,
+        sha256: sha.to_string().repeat(64),
+    }
+}
+
+async fn a_running_recordings_pieces_are_listed_and_a_dead_nodes_taken_over_once(s: &Scratch) {
+    let store = &s.store;
+    let org = organisation(store, "宝安", "新安街道").await;
+    let (_, session) = live_session(store, &org, "漏水").await;
+    let recording = store
+        .create_recording(
+            &mediator(),
+            NewRecording {
+                session_id: session.id.clone(),
+                started_by: "ST_mediator".into(),
+                private_rooms_recorded: false,
+                node: "N_a".into(),
+            },
+        )
+        .await
+        .expect("start");
+    assert_eq!(recording.node, "N_a");
+    let id = &recording.id;
+
+    // Pieces as node A stores them, each once; listed by file and position.
+    for p in [
+        piece("t01-audio.rtplog", 0, 4096, 'a'),
+        piece("events.jsonl", 0, 300, 'e'),
+        piece("t01-audio.rtplog", 4096, 1000, 'b'),
+    ] {
+        assert!(store.add_recording_segment(id, &p).await.expect("add"));
+    }
+    assert!(
+        !store
+            .add_recording_segment(id, &piece("events.jsonl", 0, 300, 'e'))
+            .await
+            .expect("again")
+    );
+    let listed = store.recording_segments(id).await.expect("list");
+    let order: Vec<(&str, i64)> = listed.iter().map(|p| (p.file.as_str(), p.start)).collect();
+    assert_eq!(
+        order,
+        [
+            ("events.jsonl", 0),
+            ("t01-audio.rtplog", 0),
+            ("t01-audio.rtplog", 4096)
+        ]
+    );
+    // Retention leaves a listed piece's blob alone.
+    assert!(store.blob_in_use(&"b".repeat(64)).await.expect("in use"));
+
+    // Node A is gone: B and C both see it; one of them takes the recording.
+    assert!(
+        !store
+            .take_over_recording(id, "N_x", "N_b")
+            .await
+            .expect("not x's")
+    );
+    assert!(
+        store
+            .take_over_recording(id, "N_a", "N_b")
+            .await
+            .expect("b takes it")
+    );
+    assert!(
+        !store
+            .take_over_recording(id, "N_a", "N_c")
+            .await
+            .expect("c is late")
+    );
+    assert_eq!(store.recording(id).await.expect("read").node, "N_b");
+
+    // Finalised: no more pieces; the listed ones are forgotten, each blob named once.
+    finish(
+        store,
+        id,
+        finished(RecordingStatus::Interrupted, now_ms(), None),
+    )
+    .await;
+    assert!(
+        !store
+            .add_recording_segment(id, &piece("t01-audio.rtplog", 5096, 10, 'c'))
+            .await
+            .expect("late piece")
+    );
+    assert!(
+        !store
+            .take_over_recording(id, "N_b", "N_c")
+            .await
+            .expect("ended")
+    );
+    let blobs = store.remove_recording_segments(id).await.expect("remove");
+    assert_eq!(blobs, ["a", "b", "e"].map(|c| c.repeat(64)).to_vec());
+    assert!(store.recording_segments(id).await.expect("list").is_empty());
+    assert!(!store.blob_in_use(&"b".repeat(64)).await.expect("free"));
+}
+both_databases!(
+    recording_pieces_and_take_over,
+    a_running_recordings_pieces_are_listed_and_a_dead_nodes_taken_over_once
 );

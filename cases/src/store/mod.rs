@@ -33,6 +33,7 @@ mod parties;
 mod people;
 mod recording_model;
 mod recording_review;
+mod recording_segments;
 mod recordings;
 mod session_record;
 mod sessions;

@@ -46,8 +46,8 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 pub use super::recording_model::{
-    IntegrityProblem, IntegrityState, NewRecording, Recording, RecordingFile, RecordingFileKind,
-    RecordingPause, RecordingPolicy, RecordingStatus,
+    IntegrityProblem, IntegrityState, LEGACY_NODE, NewRecording, Recording, RecordingFile,
+    RecordingFileKind, RecordingPause, RecordingPolicy, RecordingSegment, RecordingStatus,
 };
 pub use super::vocabulary::{AuditAction, SessionEventKind};
 

@@ -96,7 +96,9 @@ pub struct Recording {
     pub started_by: String,
     /// Whether caucus rooms were recorded (the organisation's policy when it started).
     pub private_rooms_recorded: bool,
-    /// The node that writes its files (`local` on a single server).
+    /// The node that writes its files (its `[cluster] node_id`; [`LEGACY_NODE`] on
+    /// recordings from before nodes had ids), or the node that took it over when that one
+    /// died.
     pub node: String,
     /// SHA-256 of `manifest.json`, once finalised.
     pub manifest_sha256: Option<String>,
@@ -137,6 +139,23 @@ pub struct NewRecording {
     pub private_rooms_recorded: bool,
     /// The node that writes it.
     pub node: String,
+}
+
+/// The node of recordings made before nodes had ids: the node holding their folder is theirs.
+pub const LEGACY_NODE: &str = "local";
+
+/// A piece of a running recording's file that reached the blob store: `size` bytes of `file`
+/// from `start`, stored as the blob `sha256`. A file's pieces follow each other without gaps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingSegment {
+    /// The file's name in the recording's folder (`t01-audio.rtplog`, `events.jsonl`).
+    pub file: String,
+    /// Where the piece starts in the file.
+    pub start: i64,
+    /// Its bytes.
+    pub size: i64,
+    /// SHA-256, hex: the blob it is stored as.
+    pub sha256: String,
 }
 
 /// One file of a finalised recording, as stored in the blob store.

@@ -128,14 +128,16 @@ impl Store {
         .await
     }
 
-    /// Whether a blob is still someone's: evidence, or a file of a recording not deleted.
+    /// Whether a blob is still someone's: evidence, a file of a recording not deleted, or a
+    /// piece of a running recording (see `recording_segments.rs`).
     /// Blobs are kept by content, so two records can share one; retention deletes a blob only
     /// when this says no.
     pub async fn blob_in_use(&self, sha256: &str) -> Result<bool> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM evidence WHERE sha256 = $1) + \
              (SELECT COUNT(*) FROM recording_files f JOIN recordings r ON r.id = f.recording_id \
-              WHERE f.sha256 = $1 AND r.status <> $2)",
+              WHERE f.sha256 = $1 AND r.status <> $2) + \
+             (SELECT COUNT(*) FROM recording_segments WHERE sha256 = $1)",
         )
         .bind(sha256)
         .bind(RecordingStatus::Deleted.as_str())

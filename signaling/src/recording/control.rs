@@ -182,7 +182,7 @@ async fn begin(
                 session_id: session.session_id.clone(),
                 started_by: identity.to_owned(),
                 private_rooms_recorded,
-                node: "local".into(),
+                node: state.cluster().node_id().to_owned(),
             },
         )
         .await
@@ -252,7 +252,14 @@ async fn begin(
     {
         return Err(RecordingEndReason::Ended);
     }
-    tokio::spawn(watch(state.clone(), room.to_owned(), record.id, progress));
+    let uploads = super::segments::start(state, record.id.clone(), recording.dir.clone());
+    tokio::spawn(watch(
+        state.clone(),
+        room.to_owned(),
+        record.id,
+        progress,
+        uploads,
+    ));
     Ok(())
 }
 
@@ -338,13 +345,15 @@ pub fn stop(
 /// How often a running recording looks whether its room still has anyone in it.
 const ROOM_CHECK: Duration = Duration::from_secs(2);
 
-/// Stores the recorder's checkpoints; stops the recording when the recorder stops itself or
-/// the room empties.
+/// Stores the recorder's checkpoints (and, on a node of several, what they cover: see
+/// [`super::segments`]); stops the recording when the recorder stops itself or the room
+/// empties.
 async fn watch(
     state: AppState,
     room: String,
     id: RecordingId,
     mut progress: mpsc::Receiver<Progress>,
+    uploads: Option<super::segments::Uploads>,
 ) {
     let mut room_check = tokio::time::interval(ROOM_CHECK);
     loop {
@@ -363,6 +372,9 @@ async fn watch(
                         .await;
                     if let Err(e) = stored {
                         tracing::warn!(error = %e, "cannot store a recording checkpoint");
+                    }
+                    if let Some(uploads) = &uploads {
+                        uploads.checkpoint();
                     }
                 }
                 Some(Progress::Stopping { code, .. }) => {

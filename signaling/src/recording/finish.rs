@@ -1,9 +1,11 @@
 //! A recording's end: the recorder's folder goes into the blob store file by file, its record
 //! into the case (status, manifest hash into the audit chain, files), its integrity is checked
 //! once, and the working folder is removed. After a crash, [`recover`] does the same for each
-//! recording the last run left unfinished, as `interrupted`. [`retention`] deletes what the
-//! organisation's policy no longer keeps.
+//! recording the last run left unfinished, as `interrupted`, and for those of nodes that are
+//! gone, from what they stored while recording ([`super::segments`]). [`retention`] deletes
+//! what the organisation's policy no longer keeps.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +14,8 @@ use accord_cases::ids::RecordingId;
 use accord_cases::store::FinishedRecording;
 use accord_cases::store::model::{Actor, SessionEvent, SessionEventKind};
 use accord_cases::store::model::{
-    IntegrityProblem, IntegrityState, RecordingFile, RecordingFileKind, RecordingStatus,
+    IntegrityProblem, IntegrityState, LEGACY_NODE, RecordingFile, RecordingFileKind,
+    RecordingStatus,
 };
 use accord_cases::store::{new_id, next_seq, now_ms};
 use accord_recordings::manifest::ManifestStatus as FolderStatus;
@@ -20,6 +23,7 @@ use accord_recordings::recorder::Recording;
 use accord_recordings::recorder::finalise::{self, Finished};
 use accord_recordings::verify::{VerifyReport, verify_recording};
 
+use super::segments;
 use crate::AppState;
 
 /// Stops the recorder and stores what it wrote, without holding up the caller.
@@ -119,6 +123,8 @@ pub async fn store_finished(
         .await
         .map_err(|e| crate::Error::Internal(format!("verifying a recording: {e}")))??;
     record_integrity(state, id, &report).await?;
+    // Its own files are stored: the pieces stored while it ran are not needed any more.
+    super::segments::discard(state, id).await;
     if let Err(e) = tokio::fs::remove_dir_all(&finished.dir).await {
         tracing::warn!(error = %e, recording = %id, "cannot remove a stored recording's working folder");
     }
@@ -197,56 +203,193 @@ fn file_row(finished: &Finished, name: &str, sha256: String, size: u64) -> Recor
     }
 }
 
-/// Finalises every recording the last run of this node left unfinished: what its logs hold
-/// becomes an `interrupted` recording, with its prefix checked against the chain heads the
-/// database kept. A recording whose folder is gone is marked failed, never left `recording`.
-pub async fn recover(state: &AppState) -> crate::Result<usize> {
+/// Finalises every recording this node left unfinished when it last stopped, and every
+/// unfinished recording of a node that is gone (`is_live` says no): what its logs hold becomes
+/// an `interrupted` recording, with its prefix checked against the chain. This node's own
+/// recordings are finalised from its working folder; a dead node's from that node's pieces in
+/// the blob store ([`segments::rebuild`]), once this node has taken it over (so two nodes never
+/// both do). A recording of a node that is alive is left alone: that node is writing it. One
+/// nothing usable is left of is marked failed, never left `recording`.
+pub async fn recover(
+    state: &AppState,
+    is_live: impl Fn(&str) -> bool + Sync,
+) -> crate::Result<usize> {
+    let recovered = recover_rows(state, &is_live, Whose::OursAndDead).await?;
+    sweep_stored_folders(state).await;
+    Ok(recovered)
+}
+
+/// [`recover`] at a node's start, asking the cluster which nodes are alive; then, on a node
+/// of several, looks every [`DEAD_NODE_CHECK`] for recordings of nodes that died meanwhile.
+pub async fn recover_at_start(state: &AppState) -> crate::Result<usize> {
+    let alive = live_writers(state).await?;
+    let recovered = recover(state, |node| alive.contains(node)).await?;
+    if state.cluster().clustered() {
+        let weak = state.downgrade();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(DEAD_NODE_CHECK);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(state) = AppState::upgrade(&weak) else {
+                    return;
+                };
+                if let Err(e) = recover_dead_nodes(&state).await {
+                    tracing::warn!(error = %e, "cannot look for recordings of nodes that are gone");
+                }
+            }
+        });
+    }
+    Ok(recovered)
+}
+
+/// How often a node of several looks for recordings whose node died.
+pub const DEAD_NODE_CHECK: Duration = Duration::from_secs(15);
+
+/// A recording whose last checkpoint (or start) is this recent is being written, whatever
+/// the registry says: a node that missed its heartbeats but still records (a stalled link to
+/// Redis) keeps its recording rather than have it cut as `interrupted` under it.
+pub const WRITER_SILENCE: Duration = Duration::from_secs(30);
+
+/// Takes over and finalises the unfinished recordings of nodes that are gone (not this
+/// node's own: those may be running). Returns how many were finalised.
+pub async fn recover_dead_nodes(state: &AppState) -> crate::Result<usize> {
+    let alive = live_writers(state).await?;
+    recover_rows(state, &|node: &str| alive.contains(node), Whose::Dead).await
+}
+
+/// The nodes writing unfinished recordings that are alive, this one included.
+async fn live_writers(state: &AppState) -> crate::Result<HashSet<String>> {
+    let mut nodes: Vec<String> = state
+        .store()
+        .unfinished_recordings()
+        .await?
+        .into_iter()
+        .map(|r| r.node)
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    let mut alive = HashSet::new();
+    for node in nodes {
+        if state.cluster().is_live(&node).await {
+            alive.insert(node);
+        }
+    }
+    Ok(alive)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    OursAndDead,
+    Dead,
+}
+
+async fn recover_rows(
+    state: &AppState,
+    is_live: &(dyn Fn(&str) -> bool + Sync),
+    whose: Whose,
+) -> crate::Result<usize> {
+    let me = state.cluster().node_id().to_owned();
     let unfinished = state.store().unfinished_recordings().await?;
-    let recorders = state.recorders();
     let mut recovered = 0;
     for record in unfinished {
-        let dir = recorders.settings().recorder.folder_of(&record.id);
-        if !dir
-            .join(accord_recordings::recorder::events::EVENTS_FILE)
-            .exists()
-        {
-            tracing::error!(recording = %record.id, "an unfinished recording left no folder");
-            state
-                .store()
-                .mark_recording_failed(
-                    &Actor::System,
-                    &record.id,
-                    "the recording's files are missing",
-                )
-                .await?;
+        let ours = record.node == me || record.node == LEGACY_NODE;
+        if ours && whose == Whose::Dead {
             continue;
         }
-        let keys = recorders.keys_arc();
-        let folder = dir.clone();
-        let finished = tokio::task::spawn_blocking(move || finalise::recover(&folder, &keys))
-            .await
-            .map_err(|e| crate::Error::Internal(format!("recovering a recording: {e}")))?;
-        match finished {
-            Ok(finished) => {
-                store_finished(state, &record.id, &finished, &Actor::System).await?;
-                note_interruption(state, &record, &finished).await;
-                recovered += 1;
+        if !ours {
+            let last_sign = record.checkpoint_at.unwrap_or(record.started_at);
+            let silent = now_ms().saturating_sub(last_sign)
+                >= i64::try_from(WRITER_SILENCE.as_millis()).unwrap_or(i64::MAX);
+            if is_live(&record.node) || !silent {
+                continue;
             }
-            Err(e) => {
-                tracing::error!(error = %e, recording = %record.id, "an interrupted recording could not be recovered");
+            if !state
+                .store()
+                .take_over_recording(&record.id, &record.node, &me)
+                .await?
+            {
+                continue;
+            }
+            tracing::warn!(recording = %record.id, node = %record.node,
+                "taking over the recording of a node that is gone");
+            // What this node writes in the session record from now on sorts after what the
+            // dead node wrote.
+            if let Err(e) = state.store().seed_record_seq().await {
+                tracing::warn!(error = %e, "cannot seed the session record's numbering");
+            }
+        }
+        if recover_one(state, &record, ours).await? {
+            recovered += 1;
+        }
+    }
+    Ok(recovered)
+}
+
+/// Finalises one unfinished recording this node holds (its own, or taken over from
+/// `record.node`, a node that is gone); whether it was finalised.
+async fn recover_one(
+    state: &AppState,
+    record: &accord_cases::store::model::Recording,
+    ours: bool,
+) -> crate::Result<bool> {
+    let recorders = state.recorders();
+    let mut dir = recorders.settings().recorder.folder_of(&record.id);
+    if !is_recording_folder(&dir) {
+        match segments::rebuild(state, &record.id).await {
+            Ok(Some(rebuilt)) => dir = rebuilt,
+            Ok(None) => {
+                tracing::error!(recording = %record.id, "an unfinished recording left no folder");
                 state
                     .store()
                     .mark_recording_failed(
                         &Actor::System,
                         &record.id,
-                        "the recording could not be recovered",
+                        "the recording's files are missing",
                     )
                     .await?;
+                return Ok(false);
+            }
+            Err(e) => {
+                // The blob store may be back later: the recording goes back to the node it
+                // came from, for the next look (or its own restart) to try again.
+                tracing::error!(error = %e, recording = %record.id,
+                    "cannot rebuild a recording from storage; trying again later");
+                if !ours {
+                    let me = state.cluster().node_id();
+                    state
+                        .store()
+                        .take_over_recording(&record.id, me, &record.node)
+                        .await?;
+                }
+                return Ok(false);
             }
         }
     }
-    sweep_stored_folders(state).await;
-    Ok(recovered)
+    let keys = recorders.keys_arc();
+    let folder = dir.clone();
+    let finished = tokio::task::spawn_blocking(move || finalise::recover(&folder, &keys))
+        .await
+        .map_err(|e| crate::Error::Internal(format!("recovering a recording: {e}")))?;
+    match finished {
+        Ok(finished) => {
+            store_finished(state, &record.id, &finished, &Actor::System).await?;
+            note_interruption(state, record, &finished).await;
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, recording = %record.id, "an interrupted recording could not be recovered");
+            state
+                .store()
+                .mark_recording_failed(
+                    &Actor::System,
+                    &record.id,
+                    "the recording could not be recovered",
+                )
+                .await?;
+            Ok(false)
+        }
+    }
 }
 
 /// Removes working folders whose recording the case record already holds as stored (a crash

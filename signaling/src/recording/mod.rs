@@ -8,6 +8,7 @@
 pub mod control;
 pub mod finish;
 pub mod review;
+pub mod segments;
 mod tickets;
 
 use std::collections::HashMap;

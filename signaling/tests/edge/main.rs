@@ -22,6 +22,7 @@ mod court_inbox;
 mod drain;
 mod limits;
 mod openapi;
+mod recording_recovery;
 mod rooms;
 mod staff_tokens;
 mod web;
