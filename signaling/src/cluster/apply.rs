@@ -139,8 +139,10 @@ fn apply(state: &AppState, event: ClusterEvent) {
                 }
             });
         }
-        ClusterEvent::NodeDraining { node_id } => {
-            tracing::info!(node = %node_id, "a node is draining: it takes no new rooms");
+        // This node's own drain is logged where it starts.
+        ClusterEvent::NodeDraining { node_id } if node_id != state.cluster().node_id() => {
+            tracing::info!(node = %node_id, "another node is draining: it takes no new rooms");
         }
+        ClusterEvent::NodeDraining { .. } => {}
     }
 }

@@ -3,8 +3,8 @@
 //! Keys, all under `[cluster] prefix` (`p`):
 //! - `p:node:<id>`: the node's [`NodeInfo`] as JSON, expiring after the lease. Refreshed
 //!   every lease/3 (and at once when draining starts); a node is alive while its key is.
-//! - `p:nodes`: the set of node ids ever registered; ids whose key expired are pruned when
-//!   the set is listed.
+//! - `p:nodes`: the set of registered node ids; ids whose key expired are pruned when the
+//!   set is listed, and the set itself expires an hour after the last heartbeat.
 //! - `p:place:<key>`: the owner of a placement. Renewed with the owner's heartbeat; it
 //!   outlives the owner's lease ([`PLACEMENT_TTL`]) so the next placement can say whom the
 //!   room moved from, then expires.
@@ -95,6 +95,8 @@ pub(crate) struct Redis {
     outbox: mpsc::Sender<String>,
     outbox_rx: Mutex<Option<mpsc::Receiver<String>>>,
     beat: std::sync::Arc<Notify>,
+    /// Held while a heartbeat writes, so [`Redis::leave`] deletes after the last one.
+    beat_lock: tokio::sync::Mutex<()>,
     down: AtomicBool,
     /// Placements this node holds, renewed with each heartbeat.
     placed: Mutex<HashSet<String>>,
@@ -123,8 +125,13 @@ async fn timed<T>(
 impl Redis {
     /// Connects and checks that Redis answers.
     pub(super) async fn connect(url: &str, _config: &ClusterConfig) -> Result<Self, ClusterError> {
-        let unreachable =
-            |e: ClusterError| ClusterError::Redis(format!("cannot reach {}: {e}", redacted(url)));
+        let unreachable = |e: ClusterError| {
+            let why = match e {
+                ClusterError::Redis(why) => why,
+                other => other.to_string(),
+            };
+            ClusterError::Redis(format!("cannot reach {}: {why}", redacted(url)))
+        };
         let client = ::redis::Client::open(url).map_err(|e| {
             ClusterError::Redis(format!("{} is not a Redis URL: {e}", redacted(url)))
         })?;
@@ -147,6 +154,7 @@ impl Redis {
             outbox,
             outbox_rx: Mutex::new(Some(outbox_rx)),
             beat: std::sync::Arc::new(Notify::new()),
+            beat_lock: tokio::sync::Mutex::new(()),
             down: AtomicBool::new(false),
             placed: Mutex::new(HashSet::new()),
         })
@@ -184,6 +192,12 @@ impl Redis {
                 .arg(lease)
                 .ignore()
                 .sadd(self.nodes_key(), cluster.node_id())
+                .ignore()
+                // Gone with the last node, like everything else of a deployment.
+                .pexpire(
+                    self.nodes_key(),
+                    i64::try_from(PLACEMENT_TTL.as_millis()).unwrap_or(i64::MAX),
+                )
                 .ignore()
                 .query_async::<()>(&mut conn),
         )
@@ -386,6 +400,8 @@ impl Redis {
 
     /// Deregisters: the node's entry and its placements go at once.
     pub(super) async fn leave(&self, cluster: &Cluster) -> Result<(), ClusterError> {
+        // The heartbeat is told to stop before this; one already writing finishes first.
+        let _no_more_beats = self.beat_lock.lock().await;
         let keys: Vec<String> = self
             .placed
             .lock()
@@ -488,9 +504,15 @@ pub(super) fn spawn_tasks(cluster: &Cluster) -> impl std::future::Future<Output 
                     return;
                 };
                 let Some(redis) = cluster.redis() else { return };
-                match redis.heartbeat(&cluster).await {
-                    Ok(()) => redis.reachable(),
-                    Err(e) => redis.unreachable(&e),
+                {
+                    let _writing = redis.beat_lock.lock().await;
+                    if *stopped.borrow() {
+                        return;
+                    }
+                    match redis.heartbeat(&cluster).await {
+                        Ok(()) => redis.reachable(),
+                        Err(e) => redis.unreachable(&e),
+                    }
                 }
                 let beat = redis.beat.clone();
                 // The task must not keep the node alive while it sleeps.
