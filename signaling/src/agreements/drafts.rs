@@ -21,6 +21,7 @@ use base64::Engine as _;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::AppState;
+use crate::cluster::ClusterEvent;
 use crate::error::{Error, Result};
 
 /// Documents open at once, across every agreement: far more than the live sessions of one
@@ -408,6 +409,14 @@ pub async fn apply(
     };
     // Sent under the lock, so every follower gets the updates in the order they were stored.
     tell_followers(state, &guard.doc, &frame, by.seat);
+    // Other nodes holding the document catch up and tell their followers at once, rather
+    // than when someone there next reads it.
+    if state.cluster().clustered() {
+        state.cluster().publish(ClusterEvent::DraftUpdated {
+            agreement_id: agreement.id.to_string(),
+            doc: doc.to_owned(),
+        });
+    }
     Ok(Applied {
         seq: appended.seq,
         reopened: appended.reopened,
