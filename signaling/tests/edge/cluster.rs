@@ -342,3 +342,90 @@ fn events_are_tagged_json() {
         serde_json::json!({"type": "draft_updated", "agreement_id": "AG_1", "doc": "main"})
     );
 }
+
+/// A TCP relay to Redis that the test can cut, as a network failure would.
+struct Relay {
+    url: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start() -> Relay {
+        let target = redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("redis://{}", listener.local_addr().expect("addr"));
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let copy = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                held.lock().expect("tasks").push(copy);
+            }
+        });
+        tasks.lock().expect("tasks").push(accept);
+        Relay { url, tasks }
+    }
+
+    /// Closes the listener and every connection through it.
+    fn cut(&self) {
+        for task in self.tasks.lock().expect("tasks").drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_redis_gone_after_start_a_node_keeps_its_rooms_and_serves_new_ones() {
+    let prefix = fresh_prefix();
+    let relay = Relay::start().await;
+    let mut through = config(&prefix, "N_cut");
+    through.redis_url = Some(relay.url.clone());
+    let node = Cluster::start(through)
+        .await
+        .expect("started through the relay");
+    let other = Cluster::start(config(&prefix, "N_other"))
+        .await
+        .expect("other");
+    node.report_load(busy(9));
+    next_heartbeat().await;
+    assert_eq!(
+        node.place("room:there").await.expect("placed").owner,
+        "N_other"
+    );
+    other.report_load(busy(20));
+    next_heartbeat().await;
+    assert!(node.place("room:here").await.expect("placed").local);
+
+    relay.cut();
+    let asked = Instant::now();
+    let kept = node.place("room:here").await.expect("no error: kept here");
+    assert!(kept.local);
+    let new = node.place("room:new").await.expect("no error: served here");
+    assert!(new.local && new.owner == "N_cut");
+    assert!(
+        node.is_live("N_other").await,
+        "nothing of another node is taken over on a guess"
+    );
+    assert_eq!(node.live_nodes().await.len(), 1, "only itself, as it knows");
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "every call timed out in time"
+    );
+    node.publish(ClusterEvent::AgreementChanged {
+        case_id: "CA_2".into(),
+    });
+
+    node.halt();
+    other.leave().await;
+    clean(&prefix).await;
+}
