@@ -38,21 +38,21 @@ pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running recording's uploader, told of each checkpoint; dropping it ends the uploader
 /// once the piece it is storing is stored.
-pub(crate) struct Uploads {
+pub struct Uploads {
     checkpoints: mpsc::Sender<()>,
 }
 
 impl Uploads {
     /// The recorder reached a checkpoint: store what it covered. Checkpoints that come while
     /// the uploader is busy fold into one (the next round stores everything new).
-    pub(crate) fn checkpoint(&self) {
+    pub fn checkpoint(&self) {
         let _ = self.checkpoints.try_send(());
     }
 }
 
 /// Starts storing recording `id`'s pieces from its folder `dir`, if this node is one of
-/// several.
-pub(crate) fn start(state: &AppState, id: RecordingId, dir: PathBuf) -> Option<Uploads> {
+/// several (the recorder's watch tells it of each checkpoint).
+pub fn start(state: &AppState, id: RecordingId, dir: PathBuf) -> Option<Uploads> {
     if !state.cluster().clustered() {
         return None;
     }

@@ -5,7 +5,9 @@
 //! then its folder is gone. While A counts as alive, or its last checkpoint is recent, B
 //! leaves the recording alone; once A is gone, B rebuilds the folder from the pieces,
 //! finalises it as `interrupted` (a track begun after the last stored checkpoint left out),
-//! signs it, and the stored files verify as `accord verify` checks them.
+//! signs it, and the stored files verify as `accord verify` checks them. Then the same with
+//! two nodes of a cluster on the local Redis: node A's uploader stores the pieces at its
+//! checkpoints, A stops heartbeating, and B's look for dead nodes' recordings takes it over.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,8 +22,9 @@ use accord_recordings::chain::ChainWriter;
 use accord_recordings::log::{LogHeader, LogRecord, LogWriter};
 use accord_recordings::recorder::{FolderEvent, FolderLog, RecordingMeta};
 use accord_recordings::verify::verify_recording;
-use accord_signaling::recording::finish::recover;
-use accord_signaling::recording::segments::Pieces;
+use accord_signaling::cluster::{Cluster, ClusterConfig};
+use accord_signaling::recording::finish::{recover, recover_dead_nodes};
+use accord_signaling::recording::segments::{self, Pieces};
 use accord_signaling::{AppState, SignalingConfig};
 use tokio::io::AsyncReadExt as _;
 
@@ -30,6 +33,11 @@ use crate::common::{Scratch, organisation};
 
 /// One node: its own data folder, the shared blob and keys folders.
 fn node(store: &Store, data: &Path, shared: &Path) -> AppState {
+    node_in(store, data, shared, None)
+}
+
+/// [`node`], as a node of `cluster`.
+fn node_in(store: &Store, data: &Path, shared: &Path, cluster: Option<Cluster>) -> AppState {
     let sfu = accord_sfu::Sfu::start(accord_sfu::SfuConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         tcp: accord_sfu::TcpListen::Off,
@@ -46,14 +54,19 @@ fn node(store: &Store, data: &Path, shared: &Path) -> AppState {
         keys_dir: shared.join("keys"),
         notice: Duration::from_millis(0),
     };
-    AppState::new(
-        sfu,
-        &[9u8; 32],
-        SignalingConfig::default(),
-        store.clone(),
-        blobs,
-        recording,
-    )
+    let config = SignalingConfig::default();
+    match cluster {
+        Some(cluster) => AppState::new_in_cluster(
+            sfu,
+            &[9u8; 32],
+            config,
+            store.clone(),
+            blobs,
+            recording,
+            cluster,
+        ),
+        None => AppState::new(sfu, &[9u8; 32], config, store.clone(), blobs, recording),
+    }
     .expect("state")
 }
 
@@ -370,4 +383,147 @@ async fn a_dead_nodes_recording_is_finalised_by_another_from_storage(s: &Scratch
 both_databases!(
     recording_from_storage,
     a_dead_nodes_recording_is_finalised_by_another_from_storage
+);
+
+fn redis_url() -> String {
+    std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Removes the keys a test's nodes left under `prefix`.
+async fn forget_redis_keys(prefix: &str) {
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .expect("in time")
+    .expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .expect("del");
+    }
+}
+
+/// Waits (10 s at most) for `done`.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, done: impl Fn() -> F) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < until,
+            "{what} did not happen in time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_node_that_stops_heartbeating_loses_its_recording_to_a_live_one(s: &Scratch) {
+    let store = &s.store;
+    let prefix = format!("accord-test-{}", accord_sfu::random_token(10));
+    let config = |id: &str| ClusterConfig {
+        node_id: id.into(),
+        redis_url: Some(redis_url()),
+        lease: Duration::from_secs(3),
+        prefix: prefix.clone(),
+        ..ClusterConfig::default()
+    };
+    let shared = tempfile::tempdir().expect("shared");
+    let (data_a, data_b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    let cluster_a = Cluster::start(config("N_a")).await.expect("node a");
+    let cluster_b = Cluster::start(config("N_b")).await.expect("node b");
+    let a = node_in(store, data_a.path(), shared.path(), Some(cluster_a));
+    let b = node_in(store, data_b.path(), shared.path(), Some(cluster_b));
+    let org = organisation(store, "宝安", "新安街道").await;
+    let (case, session) = live_session(store, &org, "漏水").await;
+    let record = store
+        .create_recording(
+            &Actor::System,
+            NewRecording {
+                session_id: session.id.clone(),
+                started_by: "ST_mediator".into(),
+                private_rooms_recorded: false,
+                node: "N_a".into(),
+            },
+        )
+        .await
+        .expect("recording");
+    let dir = a
+        .recorders()
+        .settings()
+        .recorder
+        .folder_of(record.id.as_str());
+    let mut folder = Folder::start(
+        dir.clone(),
+        RecordingMeta {
+            recording_id: record.id.to_string(),
+            case_id: case.id.to_string(),
+            session_id: session.id.to_string(),
+            private_rooms_recorded: false,
+        },
+        "PT_zhang",
+    );
+
+    // A's uploader, told of a checkpoint as the recorder's watch tells it.
+    let uploads = segments::start(&a, record.id.clone(), dir.clone()).expect("clustered");
+    folder.second();
+    let (head, segments_chained) = folder.checkpoint();
+    uploads.checkpoint();
+    eventually("the pieces reached storage", || async {
+        let pieces = store.recording_segments(&record.id).await.expect("pieces");
+        ["t01-audio.rtplog", "chain.jsonl", "events.jsonl"]
+            .iter()
+            .all(|f| pieces.iter().any(|p| p.file == *f))
+    })
+    .await;
+    store
+        .checkpoint_recording(
+            &record.id,
+            &head,
+            i64::try_from(segments_chained).expect("n"),
+            0,
+            now_ms() - 60_000,
+        )
+        .await
+        .expect("checkpoint a minute ago");
+    // A heartbeats: B takes nothing, however old the checkpoint.
+    assert_eq!(recover_dead_nodes(&b).await.expect("look"), 0);
+
+    // A dies: no more heartbeats, its disk gone. Once its lease has run out, B takes over.
+    a.cluster().halt();
+    drop(uploads);
+    drop(folder);
+    std::fs::remove_dir_all(&dir).expect("A's disk is gone");
+    eventually("A's lease ran out", || async {
+        !b.cluster().is_live("N_a").await
+    })
+    .await;
+    assert_eq!(recover_dead_nodes(&b).await.expect("look"), 1);
+    let done = store.recording(&record.id).await.expect("read");
+    assert_eq!(
+        (done.status, done.node.as_str(), done.integrity),
+        (
+            RecordingStatus::Interrupted,
+            "N_b",
+            IntegrityState::Verified
+        ),
+        "{:?}",
+        done.integrity_problems
+    );
+    forget_redis_keys(&prefix).await;
+}
+
+both_databases!(
+    recording_of_a_dead_cluster_node,
+    a_node_that_stops_heartbeating_loses_its_recording_to_a_live_one
 );
