@@ -350,7 +350,7 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
     // against the other speakers' 220 and 440 Hz.
     let reference = window(&reference_pcm, 0.1, 0.12);
     let search_from = 2.0;
-    let found = onset_of(reference, window(&pcm, search_from, 10.0), ANALYSIS_RATE)
+    let found = onset_of(reference, window(&pcm, search_from, 16.0), ANALYSIS_RATE)
         .context("the late joiner's tone is in the mix")?;
     let onset_s = mixed_start_s + search_from + found;
     let expected_s = (late_audio_ms - started_ms) as f64 / 1000.0;
@@ -364,9 +364,12 @@ async fn a_twenty_second_session_is_recorded_with_its_late_joiner_and_its_silenc
         (onset_s - expected_s).abs() <= 0.1,
         "the late joiner's audio starts at {onset_s:.3} s in the mix; it began at {expected_s:.3} s"
     );
+    // Asked in at 4.7 s, they arrive about 5 s in on a quiet machine and up to a few seconds
+    // later on a loaded one; what matters is that they came late and stayed long enough to
+    // be heard, not how long admitting took.
     ensure!(
-        (4.0..7.0).contains(&expected_s),
-        "the late joiner came in about 5 s after the start ({expected_s:.3} s)"
+        (4.0..14.0).contains(&expected_s),
+        "the late joiner came in after the start and before the last 6 s ({expected_s:.3} s)"
     );
 
     // The applicant's silence is silence in the mix, and the tone is back afterwards where
