@@ -183,6 +183,9 @@ async fn a_restart_finds_what_was_running_and_recovers_or_fails_it(s: &Scratch) 
     let (_, second) = live_session(store, &org, "欠薪").await;
     let (_, third) = live_session(store, &org, "噪音").await;
     let running = start(store, &first).await;
+    // Recordings are listed by start time, then id (random): started in the same millisecond,
+    // these two would come in either order.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let paused = start(store, &second).await;
     store
         .set_recording_status(&mediator(), &paused.id, RecordingStatus::Paused)
