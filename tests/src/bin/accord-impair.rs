@@ -280,6 +280,10 @@ async fn run(args: Args) -> Result<()> {
         _ => None,
     };
     let handle = proxy.handle();
+    // Listening for SIGTERM before saying ready: whoever waits for the ready line may stop
+    // us at once, and a signal with no handler yet would kill us with a failure status.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -290,8 +294,6 @@ async fn run(args: Args) -> Result<()> {
         )?;
         out.flush()?;
     }
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
     let mut lines = stdin_lines();
     loop {
         tokio::select! {
