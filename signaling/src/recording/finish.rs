@@ -351,10 +351,11 @@ async fn recover_one(
                 return Ok(false);
             }
             Err(e) => {
-                // The blob store may be back later: the recording goes back to the node it
-                // came from, for the next look (or its own restart) to try again.
+                // The blob store may be back later. A dead node's recording goes back to that
+                // node, for the next look for dead nodes' recordings (every node's, every
+                // `DEAD_NODE_CHECK`) to try again; this node's own waits for its next start.
                 tracing::error!(error = %e, recording = %record.id,
-                    "cannot rebuild a recording from storage; trying again later");
+                    "cannot rebuild a recording from storage; it is tried again later");
                 if !ours {
                     let me = state.cluster().node_id();
                     state
