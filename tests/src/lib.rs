@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod recording;
 pub mod recording_checks;
 pub mod scenario;
+pub mod scratch_db;
 pub mod server;
 pub mod session_world;
 pub mod staff_api;

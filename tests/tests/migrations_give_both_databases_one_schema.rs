@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use accord_tests::scratch_db::ScratchDatabase;
 use accord_tests::server::accord_binary;
-use anyhow::{Context, Result, bail, ensure};
-
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+use anyhow::{Context, Result, ensure};
 
 /// Table → column → kind, for the tables the migrations made (not the migrator's own).
 type Schema = BTreeMap<String, BTreeMap<String, String>>;
@@ -117,46 +116,6 @@ fn differences(sqlite: &Schema, postgres: &Schema) -> Vec<String> {
     out
 }
 
-/// A database of its own on the test server, dropped when the test is done with it.
-struct ScratchDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchDatabase {
-    async fn create() -> Result<Self> {
-        let admin =
-            std::env::var("ACCORD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
-        let name = format!("accord_schema_{:016x}", rand::random::<u64>());
-        let pool = sqlx::PgPool::connect(&admin)
-            .await
-            .with_context(|| format!("PostgreSQL at {admin} is needed for this test"))?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&pool)
-            .await?;
-        pool.close().await;
-        let Some((server, _database)) = admin.split('?').next().and_then(|u| u.rsplit_once('/'))
-        else {
-            bail!("ACCORD_TEST_POSTGRES_URL names no database: {admin}");
-        };
-        let url = format!("{server}/{name}");
-        Ok(Self { admin, name, url })
-    }
-
-    async fn drop(self) -> Result<()> {
-        let pool = sqlx::PgPool::connect(&self.admin).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&pool)
-        .await?;
-        pool.close().await;
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn sqlite_and_postgres_have_the_same_tables_and_columns() -> Result<()> {
     let dir = accord_tests::fresh_temp_dir("accord-schema")?;
@@ -164,7 +123,7 @@ async fn sqlite_and_postgres_have_the_same_tables_and_columns() -> Result<()> {
     migrate(&format!("sqlite://{}", file.display()), &dir).await?;
     let sqlite = sqlite_schema(&file).await?;
 
-    let database = ScratchDatabase::create().await?;
+    let database = ScratchDatabase::create("accord_schema").await?;
     let postgres = async {
         migrate(&database.url, &dir).await?;
         postgres_schema(&database.url).await

@@ -13,56 +13,15 @@ use accord_tests::StaffApi;
 use accord_tests::case_world::PASSWORD;
 use accord_tests::recording::{finished_detail, recording_of_case};
 use accord_tests::recording_checks::{RecordedPair, accord_verify};
+use accord_tests::scratch_db::ScratchDatabase;
 use accord_tests::server::TestServer;
 use accord_tests::session_world::{APPLICANT, SessionWorld};
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
-
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A PostgreSQL database of the test's own, dropped at the end.
-struct ScratchDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchDatabase {
-    async fn create() -> Result<Self> {
-        let admin =
-            std::env::var("ACCORD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
-        let name = format!("accord_nodes_{:016x}", rand::random::<u64>());
-        let pool = sqlx::PgPool::connect(&admin)
-            .await
-            .with_context(|| format!("PostgreSQL at {admin} is needed for this test"))?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&pool)
-            .await?;
-        pool.close().await;
-        let Some((server, _database)) = admin.split('?').next().and_then(|u| u.rsplit_once('/'))
-        else {
-            bail!("ACCORD_TEST_POSTGRES_URL names no database: {admin}");
-        };
-        let url = format!("{server}/{name}");
-        Ok(Self { admin, name, url })
-    }
-
-    async fn drop(self) -> Result<()> {
-        let pool = sqlx::PgPool::connect(&self.admin).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&pool)
-        .await?;
-        pool.close().await;
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_recording_whose_node_died_is_finished_by_another_node() -> Result<()> {
-    let database = ScratchDatabase::create().await?;
+    let database = ScratchDatabase::create("accord_nodes").await?;
     let outcome = recorded_on_a_finished_on_b(&database.url).await;
     database.drop().await?;
     outcome
