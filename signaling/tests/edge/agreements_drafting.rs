@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use accord_cases::agreements::document::{ClauseKind, Draft, canonical_text, text_sha256};
 use accord_cases::blobs::LocalBlobs;
-use accord_cases::store::model::{Actor, NewStaff, Side, StaffRole};
+use accord_cases::store::model::{Actor, Case, NewStaff, Organisation, Side, Staff, StaffRole};
 use accord_cases::store::{Store, now_ms};
 use accord_cases::tokens::{JoinClaims, Role};
 use accord_signaling::cluster::{Cluster, ClusterConfig};
@@ -170,18 +170,22 @@ fn doc_of(update_b64: &Value) -> Draft {
     Draft::from_updates([bytes.as_slice()]).expect("a document")
 }
 
-async fn drafting_live_and_between_sessions(s: &Scratch) {
-    let store = &s.store;
-    let w = World::start(store).await;
+/// A new organisation (`org`: its name and seat) with a mediator and a case not yet assigned.
+async fn mediated_case(
+    store: &Store,
+    org: (&str, &str),
+    mediator_name: &str,
+    title: &str,
+) -> (Organisation, Staff, Case) {
     let system = Actor::System;
-    let org = organisation(store, "海淀", "北京市海淀区").await;
+    let org = organisation(store, org.0, org.1).await;
     let mediator = store
         .create_staff(
             &system,
             NewStaff {
                 organisation_id: Some(org.id.clone()),
-                username: format!("d{}", rand::random::<u32>()),
-                display_name: "陈调解".into(),
+                username: format!("m{}", rand::random::<u32>()),
+                display_name: mediator_name.into(),
                 role: StaffRole::Mediator,
                 court: None,
                 password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
@@ -190,9 +194,18 @@ async fn drafting_live_and_between_sessions(s: &Scratch) {
         .await
         .expect("mediator");
     let case = store
-        .create_case(&system, new_case(&org, "楼上漏水纠纷"), None)
+        .create_case(&system, new_case(&org, title), None)
         .await
         .expect("case");
+    (org, mediator, case)
+}
+
+async fn drafting_live_and_between_sessions(s: &Scratch) {
+    let store = &s.store;
+    let w = World::start(store).await;
+    let system = Actor::System;
+    let (org, mediator, case) =
+        mediated_case(store, ("海淀", "北京市海淀区"), "陈调解", "楼上漏水纠纷").await;
     let case = store
         .assign_case(&system, &case.id, &mediator.id)
         .await
@@ -507,10 +520,10 @@ async fn a_draft_edited_on_one_node_is_fresh_on_another(s: &Scratch) {
 /// node's follower is sent the edit at once, told by the cluster's event, before anyone there
 /// reads the draft.
 async fn a_draft_edited_on_one_node_reaches_the_others_followers_at_once(s: &Scratch) {
-    let prefix = format!("accord-test-{}", accord_sfu::random_token(10));
+    let prefix = crate::cluster::fresh_prefix();
     let node = |id: &str| ClusterConfig {
         node_id: id.into(),
-        redis_url: Some(redis_url()),
+        redis_url: Some(crate::cluster::redis_url()),
         prefix: prefix.clone(),
         ..ClusterConfig::default()
     };
@@ -521,56 +534,14 @@ async fn a_draft_edited_on_one_node_reaches_the_others_followers_at_once(s: &Scr
         World::start_in(&s.store, Some(b)).await,
     );
     drafting_on_two_nodes(s, a, b, true).await;
-    forget_redis_keys(&prefix).await;
-}
-
-fn redis_url() -> String {
-    std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Removes the keys a test's nodes left under `prefix`.
-async fn forget_redis_keys(prefix: &str) {
-    let client = redis::Client::open(redis_url()).expect("redis url");
-    let mut conn = tokio::time::timeout(HANG, client.get_multiplexed_async_connection())
-        .await
-        .expect("in time")
-        .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .expect("del");
-    }
+    crate::cluster::clean(&prefix).await;
 }
 
 async fn drafting_on_two_nodes(s: &Scratch, a: World, b: World, clustered: bool) {
     let store = &s.store;
     let system = Actor::System;
-    let org = organisation(store, "朝阳", "北京市朝阳区").await;
-    let mediator = store
-        .create_staff(
-            &system,
-            NewStaff {
-                organisation_id: Some(org.id.clone()),
-                username: format!("n{}", rand::random::<u32>()),
-                display_name: "王调解".into(),
-                role: StaffRole::Mediator,
-                court: None,
-                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-            },
-        )
-        .await
-        .expect("mediator");
-    let case = store
-        .create_case(&system, new_case(&org, "物业费纠纷"), None)
-        .await
-        .expect("case");
+    let (_, mediator, case) =
+        mediated_case(store, ("朝阳", "北京市朝阳区"), "王调解", "物业费纠纷").await;
     store
         .assign_case(&system, &case.id, &mediator.id)
         .await

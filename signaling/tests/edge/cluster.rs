@@ -8,7 +8,8 @@ use accord_signaling::limits::Limiter;
 
 const LEASE: Duration = Duration::from_secs(3);
 
-fn redis_url() -> String {
+/// The Redis the cluster tests use (`ACCORD_TEST_REDIS_URL`, default the local one).
+pub(crate) fn redis_url() -> String {
     std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
@@ -25,17 +26,21 @@ fn config(prefix: &str, node: &str) -> ClusterConfig {
     }
 }
 
-fn fresh_prefix() -> String {
+/// A key prefix of a test's own, so tests running at once never see each other's nodes.
+pub(crate) fn fresh_prefix() -> String {
     format!("accord-test-{}", accord_sfu::random_token(10))
 }
 
 /// Removes every key of `prefix`.
-async fn clean(prefix: &str) {
+pub(crate) async fn clean(prefix: &str) {
     let client = redis::Client::open(redis_url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .expect("in time")
+    .expect("redis");
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}:*"))
         .query_async(&mut conn)

@@ -385,34 +385,6 @@ both_databases!(
     a_dead_nodes_recording_is_finalised_by_another_from_storage
 );
 
-fn redis_url() -> String {
-    std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Removes the keys a test's nodes left under `prefix`.
-async fn forget_redis_keys(prefix: &str) {
-    let client = redis::Client::open(redis_url()).expect("redis url");
-    let mut conn = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    .expect("in time")
-    .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .expect("del");
-    }
-}
-
 /// Waits (10 s at most) for `done`.
 async fn eventually<F: std::future::Future<Output = bool>>(what: &str, done: impl Fn() -> F) {
     let until = std::time::Instant::now() + Duration::from_secs(10);
@@ -427,10 +399,10 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, done: imp
 
 async fn a_node_that_stops_heartbeating_loses_its_recording_to_a_live_one(s: &Scratch) {
     let store = &s.store;
-    let prefix = format!("accord-test-{}", accord_sfu::random_token(10));
+    let prefix = crate::cluster::fresh_prefix();
     let config = |id: &str| ClusterConfig {
         node_id: id.into(),
-        redis_url: Some(redis_url()),
+        redis_url: Some(crate::cluster::redis_url()),
         lease: Duration::from_secs(3),
         prefix: prefix.clone(),
         ..ClusterConfig::default()
@@ -520,7 +492,7 @@ async fn a_node_that_stops_heartbeating_loses_its_recording_to_a_live_one(s: &Sc
         "{:?}",
         done.integrity_problems
     );
-    forget_redis_keys(&prefix).await;
+    crate::cluster::clean(&prefix).await;
 }
 
 both_databases!(
