@@ -104,6 +104,13 @@ describe('the timeline list', () => {
     expect(rows[currentRowIndex(rows, player.time()) ?? -1]?.code).toBe('chat');
   });
 
+  it('marks a clicked row even when the player lands a few milliseconds before it', () => {
+    const rows = timelineRows(detail, 'en');
+    const chat = rows.findIndex((r) => r.code === 'chat');
+    expect(currentRowIndex(rows, 19.996)).toBe(chat);
+    expect(rows[currentRowIndex(rows, 19.9) ?? -1]?.code).not.toBe('chat');
+  });
+
   it('knows no current row before the first entry', () => {
     expect(currentRowIndex(timelineRows({ ...detail, timeline: [detail.timeline[1]!] }, 'en'), 1)).toBeNull();
   });

@@ -94,11 +94,18 @@ export function timelineRows(
   return [...pauses, ...gaps, ...entries].sort((a, b) => a.atMs - b.atMs || order[a.kind] - order[b.kind]);
 }
 
+/**
+ * How far ahead of playback a row still counts as reached. A media element sought to a moment
+ * may report a few milliseconds before it (the audio frame it landed on), and a reviewer who
+ * clicked a row expects that row, not the one before it, to be marked.
+ */
+const ROW_REACHED_S = 0.05;
+
 /** The row playback is in: the last one at or before `masterS` (null before the first). */
 export function currentRowIndex(rows: readonly TimelineRow[], masterS: number): number | null {
   let found: number | null = null;
   rows.forEach((row, index) => {
-    if (row.atMs / 1000 <= masterS) found = index;
+    if (row.atMs / 1000 <= masterS + ROW_REACHED_S) found = index;
   });
   return found;
 }
