@@ -3,18 +3,19 @@
 //!
 //! On the first signal the node drains ([`begin`]): the cluster handle says so, so placement
 //! on every node skips it; `/readyz` answers 503 `draining`, so the proxy sends nothing new
-//! here; a join that would open a room not already
-//! live here is refused with `node_draining` (the client joins again with backoff and reaches
-//! the node that takes the room); rooms already live go on, joins and resumes into them
-//! included. [`run`] then waits until nothing is left ([`Pending::is_idle`]): no room, no
-//! recording running, none being finalised or uploaded, no delivery to a court in flight.
+//! here; a join that would open a room not already live here is refused with `node_draining`
+//! (the client joins again with backoff and reaches the node that takes the room); rooms
+//! already live go on, joins and resumes into them included. [`run`] then waits until nothing
+//! is left ([`Pending::is_idle`]): no room, no recording running, none being finalised or
+//! uploaded, no delivery to a court in flight.
 //!
-//! At the drain deadline, or on a second signal, the node stops waiting ([`release`]):
-//! every seat is let go with `left` `node_moving` (not `server_shutdown`, which ends the
-//! session on the client), the node leaves the cluster (its placements go), every recording is stopped and finalised (its manifest signed
-//! at a clean stop, so it is `complete` up to that moment), and once the files are stored the
-//! process exits. A third signal stops waiting even for that: what is not stored yet is
-//! finalised as `interrupted` on the next start, as after a crash.
+//! At the drain deadline, or on a second signal, the node stops waiting ([`release`]): every
+//! seat is let go with `left` `node_moving` (not `server_shutdown`, which ends the session on
+//! the client), the node leaves the cluster (its placements go), every recording is stopped
+//! and finalised (its manifest signed at a clean stop, so it is `complete` up to that
+//! moment), and once the files are stored the process exits. A third signal stops waiting
+//! even for that: what is not stored yet is finalised as `interrupted` on the next start, as
+//! after a crash.
 //!
 //! Each step is logged with counts, never names.
 
