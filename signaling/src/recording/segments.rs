@@ -13,7 +13,7 @@
 //!
 //! Only a node of a cluster does this: a single node's folder is on the disk it restarts with,
 //! and storing every piece twice would only cost it. The pieces go once the recording's own
-//! files are stored ([`discard`]).
+//! files are stored (`discard`).
 //!
 //! [`Store::add_recording_segment`]: accord_cases::store::Store::add_recording_segment
 
