@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use accord_cases::blobs::LocalBlobs;
 use accord_cases::store::model::{
-    Actor, IntegrityState, NewRecording, RecordingFileKind, RecordingStatus, SessionEventKind,
+    Actor, IntegrityState, NewRecording, Organisation, Recording, RecordingFileKind,
+    RecordingStatus, Session, SessionEventKind,
 };
 use accord_cases::store::{Store, now_ms};
 use accord_recordings::chain::ChainWriter;
@@ -171,6 +172,45 @@ fn track_event(stem: &str, track: &str, participant: &str, kind: &str, at_us: u6
     }
 }
 
+/// A live session of `org` recorded on `node` (the state `a`), with the recording's folder as its
+/// recorder starts it.
+async fn recording_on(
+    store: &Store,
+    a: &AppState,
+    org: &Organisation,
+    node: &str,
+) -> (Session, Recording, PathBuf, Folder) {
+    let (case, session) = live_session(store, org, "漏水").await;
+    let record = store
+        .create_recording(
+            &Actor::System,
+            NewRecording {
+                session_id: session.id.clone(),
+                started_by: "ST_mediator".into(),
+                private_rooms_recorded: false,
+                node: node.into(),
+            },
+        )
+        .await
+        .expect("recording");
+    let dir = a
+        .recorders()
+        .settings()
+        .recorder
+        .folder_of(record.id.as_str());
+    let folder = Folder::start(
+        dir.clone(),
+        RecordingMeta {
+            recording_id: record.id.to_string(),
+            case_id: case.id.to_string(),
+            session_id: session.id.to_string(),
+            private_rooms_recorded: false,
+        },
+        "PT_zhang",
+    );
+    (session, record, dir, folder)
+}
+
 async fn a_dead_nodes_recording_is_finalised_by_another_from_storage(s: &Scratch) {
     let store = &s.store;
     let shared = tempfile::tempdir().expect("shared");
@@ -185,37 +225,9 @@ async fn a_dead_nodes_recording_is_finalised_by_another_from_storage(s: &Scratch
         b.cluster().node_id().to_owned(),
     );
     assert_ne!(node_a, node_b);
-    let org = organisation(store, "宝安", "新安街道").await;
-    let (case, session) = live_session(store, &org, "漏水").await;
-    let record = store
-        .create_recording(
-            &Actor::System,
-            NewRecording {
-                session_id: session.id.clone(),
-                started_by: "ST_mediator".into(),
-                private_rooms_recorded: false,
-                node: node_a.clone(),
-            },
-        )
-        .await
-        .expect("recording");
-
     // Node A records; each checkpoint's pieces reach storage.
-    let dir = a
-        .recorders()
-        .settings()
-        .recorder
-        .folder_of(record.id.as_str());
-    let mut folder = Folder::start(
-        dir.clone(),
-        RecordingMeta {
-            recording_id: record.id.to_string(),
-            case_id: case.id.to_string(),
-            session_id: session.id.to_string(),
-            private_rooms_recorded: false,
-        },
-        "PT_zhang",
-    );
+    let org = organisation(store, "宝安", "新安街道").await;
+    let (session, record, dir, mut folder) = recording_on(store, &a, &org, &node_a).await;
     let mut pieces = Pieces::new(record.id.clone(), dir.clone());
     let mut stored_log = 0;
     for round in 1..=2 {
@@ -417,34 +429,7 @@ async fn a_node_that_stops_heartbeating_loses_its_recording_to_a_live_one(s: &Sc
     let a = node_in(store, data_a.path(), shared.path(), Some(cluster_a));
     let b = node_in(store, data_b.path(), shared.path(), Some(cluster_b));
     let org = organisation(store, "宝安", "新安街道").await;
-    let (case, session) = live_session(store, &org, "漏水").await;
-    let record = store
-        .create_recording(
-            &Actor::System,
-            NewRecording {
-                session_id: session.id.clone(),
-                started_by: "ST_mediator".into(),
-                private_rooms_recorded: false,
-                node: "N_a".into(),
-            },
-        )
-        .await
-        .expect("recording");
-    let dir = a
-        .recorders()
-        .settings()
-        .recorder
-        .folder_of(record.id.as_str());
-    let mut folder = Folder::start(
-        dir.clone(),
-        RecordingMeta {
-            recording_id: record.id.to_string(),
-            case_id: case.id.to_string(),
-            session_id: session.id.to_string(),
-            private_rooms_recorded: false,
-        },
-        "PT_zhang",
-    );
+    let (_, record, dir, mut folder) = recording_on(store, &a, &org, "N_a").await;
 
     // A's uploader, told of a checkpoint as the recorder's watch tells it.
     let uploads = segments::start(&a, record.id.clone(), dir.clone()).expect("clustered");
