@@ -27,6 +27,13 @@ text_enum!(
 );
 
 impl RequestStatus {
+    /// Whether the request has left the parties' hands for good: submitted and not
+    /// rejected (a rejected request lets them apply again). What went with it, such as the
+    /// parties' proofs of identity, no longer changes.
+    pub fn is_with_court(self) -> bool {
+        !matches!(self, RequestStatus::Applying | RequestStatus::Rejected)
+    }
+
     /// Whether the court has decided (confirmed or rejected).
     pub fn is_decided(self) -> bool {
         matches!(self, RequestStatus::Confirmed | RequestStatus::Rejected)

@@ -14,6 +14,7 @@ use super::model::{
 use super::vocabulary::AuditAction;
 use super::{Store, StoreKeys, Tx, new_id, now_ms};
 use crate::agreements::Rule;
+use crate::confirmation::model::RequestStatus;
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, IdentityProofId};
 
@@ -178,13 +179,18 @@ impl Store {
     }
 }
 
-/// Refuses a change once the case's request is with the court: submitted and not rejected
-/// (a rejected request lets the parties apply again, with new proofs).
+/// Refuses a change once the case's request is with the court
+/// ([`RequestStatus::is_with_court`]).
 async fn refuse_once_submitted(tx: &mut Tx, case_id: &CaseId) -> Result<()> {
-    let with_court = sqlx::query(
-        "SELECT 1 FROM confirmation_requests WHERE case_id = $1 \
-         AND status IN ('submitted', 'received', 'accepted', 'confirmed')",
-    )
+    let with_court: Vec<String> = RequestStatus::ALL
+        .iter()
+        .filter(|s| s.is_with_court())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    let with_court = sqlx::query(&format!(
+        "SELECT 1 FROM confirmation_requests WHERE case_id = $1 AND status IN ({})",
+        with_court.join(", ")
+    ))
     .bind(case_id)
     .fetch_optional(&mut **tx)
     .await?;

@@ -26,7 +26,6 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use crate::evidence::{FRAMING_BYTES, body_limit, multipart_error};
 use accord_cases::agreements::model::Agreement;
-use accord_cases::confirmation::model::RequestStatus;
 use accord_cases::evidence_files::sniff;
 use accord_cases::store::model::{
     Case, NewPartyIdentityProof, Party, PartyIdentityProof, PartyIdentityProofKind, PartyKind,
@@ -104,9 +103,7 @@ pub async fn changeable(state: &AppState, case: &Case) -> Result<bool> {
         .store()
         .confirmation_requests_of_cases(std::slice::from_ref(&case.id))
         .await?;
-    Ok(!requests
-        .iter()
-        .any(|r| r.status != RequestStatus::Applying && r.status != RequestStatus::Rejected))
+    Ok(!requests.iter().any(|r| r.status.is_with_court()))
 }
 
 /// The proofs of `case` the caller sees, oldest first.
