@@ -1,7 +1,7 @@
 //! What the WHIP and WHEP tests share: a room with a WHIP publisher whose media a WebSocket
 //! member receives, the checks of the HTTP contract (201 with `Location` and an SDP answer;
 //! refusals with a code), and the SDP edits the standards tests make to offers. The tests
-//! themselves stay in `tests/tests/whip_publisher_is_seen_and_whep_viewer_receives.rs`.
+//! themselves stay in `tests/tests/e2e/whip_publisher_is_seen_and_whep_viewer_receives.rs`.
 
 use std::time::Duration;
 

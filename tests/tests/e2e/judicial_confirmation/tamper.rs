@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::Signer as _;
 use serde_json::{Value, json};
 
-use crate::world::Device;
+use super::world::Device;
 use accord_cases::agreements::signing::Payload;
 use sha2::Digest as _;
 

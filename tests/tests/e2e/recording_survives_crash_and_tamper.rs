@@ -10,7 +10,7 @@
 //!   file; a blob altered in the server's store fails the server's own check, named there.
 //! - S3: the same recording with the blob store on a real S3-compatible server (moto).
 
-#[path = "../../cases/tests/blobs/moto.rs"]
+#[path = "../../../cases/tests/blobs/moto.rs"]
 mod moto;
 
 use std::path::Path;

@@ -12,9 +12,7 @@
 //! judicial_confirmation` (`ACCORD_TEST_KEEP=1` keeps each world's directory, with the
 //! tampered packages under `packages/`).
 
-#[path = "judicial_confirmation/tamper.rs"]
 mod tamper;
-#[path = "judicial_confirmation/world.rs"]
 mod world;
 
 use std::time::Duration;

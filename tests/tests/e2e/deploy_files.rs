@@ -333,13 +333,9 @@ fn drain_deadline(env: &Env) -> u64 {
         .unwrap_or(DEFAULT_DRAIN_DEADLINE_SECONDS)
 }
 
-#[path = "deploy_files/compose.rs"]
 mod compose;
-#[path = "deploy_files/dockerfile.rs"]
 mod dockerfile;
-#[path = "deploy_files/kubernetes.rs"]
 mod kubernetes;
-#[path = "deploy_files/systemd.rs"]
 mod systemd;
 
 // ---------------------------------------------------------------------------------------
