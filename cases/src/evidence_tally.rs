@@ -1,8 +1,13 @@
 //! How much evidence each case session has taken, against the per-session caps: files and
-//! bytes shared from the room. Kept in memory per node; a session not counted yet (after a
-//! restart, or once the table was emptied) starts from what its record holds
+//! bytes shared from the room.
+//!
+//! The rule ([`EvidenceTally::allows`]) is one for every deployment; where the count lives is
+//! the edge's choice. A single node keeps it here, in memory: a session not counted yet
+//! (after a restart, or once the table was emptied) starts from what its record holds
 //! ([`EvidenceTally::seed`] with [`crate::store::Store::evidence_shared_in_session`]), so a
-//! restart does not give a session a fresh share.
+//! restart does not give a session a fresh share. Nodes of a cluster keep one count per
+//! session in Redis instead (uploads are HTTP and land on any node) and apply the same rule
+//! there.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,6 +17,16 @@ use crate::error::{Error, Result};
 /// Sessions counted before the table is emptied. Emptying only means the next upload of
 /// each session recounts from its record, so memory stays bounded at no cost in accuracy.
 const MAX_SESSIONS: usize = 100_000;
+
+/// What is asked of a session's share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShareAsk {
+    /// Is there room for another file? Asked before an upload is read, so a session past its
+    /// share is told before a phone sends megabytes.
+    Room,
+    /// Count a received file of this many bytes, if it fits.
+    Take(u64),
+}
 
 /// Files and bytes of evidence shared in each session, against the caps.
 #[derive(Debug)]
@@ -31,7 +46,30 @@ impl EvidenceTally {
         }
     }
 
-    fn refusal(&self) -> Error {
+    /// Files a session may share.
+    pub fn max_files(&self) -> u32 {
+        self.max_files
+    }
+
+    /// Bytes a session may share.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Whether a session that has shared `files` files of `bytes` bytes may do what `ask`
+    /// says. A check refuses only a session already at a cap; a file is taken only if it
+    /// fits whole.
+    pub fn allows(&self, files: u32, bytes: u64, ask: ShareAsk) -> bool {
+        match ask {
+            ShareAsk::Room => files < self.max_files && bytes < self.max_bytes,
+            ShareAsk::Take(size) => {
+                files < self.max_files && bytes.saturating_add(size) <= self.max_bytes
+            }
+        }
+    }
+
+    /// The answer to a session past its share.
+    pub fn refusal(&self) -> Error {
         Error::PayloadTooLarge(format!(
             "this session has its share of evidence ({} files, {} MiB); bring more to the mediator another way",
             self.max_files,
@@ -55,30 +93,59 @@ impl EvidenceTally {
         sessions.entry(session.to_owned()).or_insert((files, bytes));
     }
 
-    /// Refuses ([`Error::PayloadTooLarge`]) if `session` has no room for another file.
-    pub fn check(&self, session: &str) -> Result<()> {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        match sessions.get(session) {
-            Some(&(files, bytes)) if files >= self.max_files || bytes >= self.max_bytes => {
-                Err(self.refusal())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts a file of `size` bytes to `session`, refusing ([`Error::PayloadTooLarge`]) one
-    /// that does not fit.
-    pub fn add(&self, session: &str, size: u64) -> Result<()> {
+    /// Does what `ask` says for `session` on the count kept here, refusing
+    /// ([`Error::PayloadTooLarge`]) what does not fit.
+    pub fn ask(&self, session: &str, ask: ShareAsk) -> Result<()> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if sessions.len() >= MAX_SESSIONS && !sessions.contains_key(session) {
             sessions.clear();
         }
         let tally = sessions.entry(session.to_owned()).or_insert((0, 0));
-        if tally.0 >= self.max_files || tally.1.saturating_add(size) > self.max_bytes {
+        if !self.allows(tally.0, tally.1, ask) {
             return Err(self.refusal());
         }
-        tally.0 += 1;
-        tally.1 += size;
+        if let ShareAsk::Take(size) = ask {
+            tally.0 += 1;
+            tally.1 += size;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_takes_files_until_either_cap_and_a_check_takes_nothing() {
+        let tally = EvidenceTally::new(3, 100);
+        tally.seed("SE_1", 1, 10);
+        tally.ask("SE_1", ShareAsk::Room).expect("room");
+        tally.ask("SE_1", ShareAsk::Take(40)).expect("fits");
+        assert!(
+            tally.ask("SE_1", ShareAsk::Take(51)).is_err(),
+            "past the bytes"
+        );
+        tally
+            .ask("SE_1", ShareAsk::Take(50))
+            .expect("exactly at the bytes");
+        assert!(
+            tally.ask("SE_1", ShareAsk::Room).is_err(),
+            "at both caps now"
+        );
+        tally.seed("SE_1", 0, 0);
+        assert!(
+            tally.ask("SE_1", ShareAsk::Room).is_err(),
+            "a counted session keeps its count"
+        );
+        tally
+            .ask("SE_2", ShareAsk::Room)
+            .expect("another session has its own share");
+        assert!(!tally.allows(3, 0, ShareAsk::Room), "at the files");
+        assert!(tally.allows(2, 99, ShareAsk::Room));
+        assert!(
+            !tally.allows(2, 99, ShareAsk::Take(2)),
+            "a file fits whole or not at all"
+        );
     }
 }

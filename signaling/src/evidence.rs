@@ -1,13 +1,55 @@
 //! Evidence files as they arrive from phones: streaming one upload into the blob store while
-//! checking its size and its kind; and any blob streamed back out as a response body. Which kinds are taken, and how a file's kind and name are
-//! read, are the domain's rules ([`accord_cases::evidence_files`]).
+//! checking its size and its kind; a session's share of evidence, counted on this node or
+//! across the cluster's nodes; and any blob streamed back out as a response body. Which kinds
+//! are taken, and how a file's kind and name are read, are the domain's rules
+//! ([`accord_cases::evidence_files`], [`accord_cases::evidence_tally`]).
 
 use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 
+use crate::AppState;
 use crate::error::{Error, Result};
+use accord_cases::SessionId;
 use accord_cases::blobs::{BlobStore, BlobWriter};
 use accord_cases::evidence_files::{SNIFF_LEN, clean_file_name, sniff};
+use accord_cases::evidence_tally::ShareAsk;
+
+/// Does what `ask` says on the evidence share of `session` (a case session's id; a plain
+/// room's name), refusing (413) what is past it.
+///
+/// A single node counts in memory, starting a session from its record. Nodes of a cluster
+/// count in Redis, so uploads through every node add up to one share; each call reads the
+/// record's count first, which starts and catches up the shared count. With Redis
+/// unreachable, the record's count decides: nothing is refused on a guess, and the share is
+/// exceeded by at most the uploads in flight at that moment.
+pub async fn session_share(state: &AppState, session: &str, ask: ShareAsk) -> Result<()> {
+    let tally = &state.limits().evidence;
+    let id = SessionId::from(session);
+    let record = || state.store().evidence_shared_in_session(&id);
+    let Some(redis) = state.cluster().redis() else {
+        if !tally.knows(session) {
+            let (files, bytes) = record().await?;
+            tally.seed(session, files, bytes);
+        }
+        return Ok(tally.ask(session, ask)?);
+    };
+    let (files, bytes) = record().await?;
+    let allowed = match redis
+        .evidence_share(session, (files, bytes), ask, tally)
+        .await
+    {
+        Ok(allowed) => allowed,
+        Err(e) => {
+            redis.unreachable(&e);
+            tally.allows(files, bytes, ask)
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(tally.refusal().into())
+    }
+}
 
 /// A blob's content as a response body, read 64 KiB at a time.
 pub fn blob_body(reader: accord_cases::blobs::BlobReader) -> axum::body::Body {

@@ -19,6 +19,9 @@
 //! last read): for sign-in at 30 a minute that is a handful of attempts, not a multiple of
 //! the limit. If Redis is unreachable the flush fails (logged) and each node limits on its
 //! own again. Per-seat limits (chat, hands, drafting) stay local: a seat lives on one node.
+//! A session's evidence share is exact across nodes rather than reconciled: its caps hold
+//! for the whole session, so one atomic count in Redis decides each upload
+//! ([`crate::evidence::session_share`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -352,7 +355,8 @@ pub struct Limits {
     pub recording: Limiter,
     /// Evidence uploads, per participant.
     pub evidence_uploads: Limiter,
-    /// Evidence shared per session.
+    /// Evidence shared per session: its caps, and the count of a single node (asked through
+    /// [`crate::evidence::session_share`], which counts in Redis on a node of several).
     pub evidence: EvidenceTally,
     /// The agreement signing routes' limits.
     pub signing: crate::agreements::signing::SigningLimits,

@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::AppState;
 use crate::auth::Participant;
 use crate::error::{Error, Result};
+use crate::evidence::session_share;
 use crate::limits::ClientAddress;
+use accord_cases::evidence_tally::ShareAsk;
 use accord_cases::forms::consent::ConsentForm;
 use accord_cases::store::model::{Actor, Evidence, SessionEvent, SessionEventKind};
 use accord_cases::store::{CONSENT_VERSION, new_id, next_seq};
@@ -181,18 +183,11 @@ async fn share(
         .session
         .clone()
         .unwrap_or_else(|| claims.room.clone());
-    if !limits.evidence.knows(&session) {
-        let (files, bytes) = state
-            .store()
-            .evidence_shared_in_session(&SessionId::from(&session))
-            .await?;
-        limits.evidence.seed(&session, files, bytes);
-    }
-    limits.evidence.check(&session)?;
+    session_share(&state, &session, ShareAsk::Room).await?;
     let (file, _) = crate::casework::read_upload(&state, multipart, false).await?;
     // Counted before the blob is kept: a file past the share is dropped unfinished, and
     // leaves nothing behind in the blob store.
-    limits.evidence.add(&session, file.writer.written())?;
+    session_share(&state, &session, ShareAsk::Take(file.writer.written())).await?;
     let (actor, party_id) = match claims.role {
         Role::Party => (
             Actor::Party(PartyId::from(&claims.sub)),

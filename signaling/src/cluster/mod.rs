@@ -19,8 +19,12 @@
 //! nodes over Redis; a node skips its own messages coming back from Redis, so each node
 //! applies each event once. [`apply`] is the one subscriber that turns events into frames
 //! for the seats on this node.
+//!
+//! A session's evidence share is counted in Redis too (`evidence.rs`), since uploads are HTTP
+//! and land on any node.
 
 pub mod apply;
+mod evidence;
 mod load;
 mod local;
 pub mod redis;

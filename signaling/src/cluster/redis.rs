@@ -12,6 +12,8 @@
 //!   a node skips its own.
 //! - `p:rl:<limiter>:<hash of key>:<window>`: shared rate-limit counts (see
 //!   [`crate::limits`]).
+//! - `p:evidence:<session>`: a session's evidence share, files and bytes (see
+//!   `cluster/evidence.rs`).
 //!
 //! Assumes one Redis (or a primary with replicas/Sentinel), not Redis Cluster: the
 //! placement script reads node keys it is not handed.
@@ -90,8 +92,8 @@ struct Envelope {
 /// A connection to the cluster's Redis.
 pub(crate) struct Redis {
     client: ::redis::Client,
-    conn: ConnectionManager,
-    prefix: String,
+    pub(super) conn: ConnectionManager,
+    pub(super) prefix: String,
     outbox: mpsc::Sender<String>,
     outbox_rx: Mutex<Option<mpsc::Receiver<String>>>,
     beat: std::sync::Arc<Notify>,
@@ -112,7 +114,7 @@ fn redacted(url: &str) -> String {
     }
 }
 
-async fn timed<T>(
+pub(super) async fn timed<T>(
     f: impl std::future::Future<Output = ::redis::RedisResult<T>>,
 ) -> Result<T, ClusterError> {
     match tokio::time::timeout(OP_TIMEOUT, f).await {

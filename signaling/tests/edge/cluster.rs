@@ -349,13 +349,13 @@ fn events_are_tagged_json() {
 }
 
 /// A TCP relay to Redis that the test can cut, as a network failure would.
-struct Relay {
-    url: String,
+pub(crate) struct Relay {
+    pub(crate) url: String,
     tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Relay {
-    async fn start() -> Relay {
+    pub(crate) async fn start() -> Relay {
         let target = redis_url()
             .trim_start_matches("redis://")
             .trim_end_matches('/')
@@ -382,7 +382,7 @@ impl Relay {
     }
 
     /// Closes the listener and every connection through it.
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         for task in self.tasks.lock().expect("tasks").drain(..) {
             task.abort();
         }

@@ -20,6 +20,7 @@ mod cluster;
 mod confirmation;
 mod court_inbox;
 mod drain;
+mod evidence_share;
 mod limits;
 mod openapi;
 mod recording_recovery;
