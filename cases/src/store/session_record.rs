@@ -54,26 +54,7 @@ const EVENT_COLUMNS: &str = "id, seq, session_id, case_id, at, kind, actor_ident
 impl Store {
     /// Appends an entry to a session's record.
     pub async fn append_session_event(&self, event: &SessionEvent) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO session_events ({EVENT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(&event.id)
-        .bind(event.seq)
-        .bind(&event.session_id)
-        .bind(&event.case_id)
-        .bind(event.at)
-        .bind(event.kind.as_str())
-        .bind(&event.actor_identity)
-        .bind(&event.actor_name)
-        .bind(&event.actor_role)
-        .bind(&event.subject_identity)
-        .bind(&event.subject_name)
-        .bind(&event.space)
-        .bind(&event.detail)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        insert_event(self.pool(), event).await
     }
 
     /// Makes this node's next record entries sort after every entry the database holds,
@@ -87,6 +68,62 @@ impl Store {
             seq_floor(max);
         }
         Ok(())
+    }
+
+    /// Records that the node running a session's room stopped and `to_node` took the session
+    /// over: an entry in the session record and one in the case's audit trail, in one
+    /// transaction, numbered after everything the database holds (the dead node's clock may
+    /// have run ahead). Once per takeover: false when it was recorded already.
+    pub async fn record_failover(
+        &self,
+        case_id: &CaseId,
+        session_id: &SessionId,
+        from_node: &str,
+        to_node: &str,
+    ) -> Result<bool> {
+        self.seed_record_seq().await?;
+        let detail = format!("{from_node} → {to_node}");
+        let mut tx = self.begin().await?;
+        // Placement hands a session over from a node once; this only guards a join that
+        // learnt of the same takeover twice.
+        let seen = sqlx::query(
+            "SELECT COUNT(*) AS n FROM session_events \
+             WHERE session_id = $1 AND kind = $2 AND detail = $3",
+        )
+        .bind(session_id)
+        .bind(SessionEventKind::NodeFailover.as_str())
+        .bind(&detail)
+        .fetch_one(&mut *tx)
+        .await?;
+        if seen.try_get::<i64, _>("n")? > 0 {
+            return Ok(false);
+        }
+        let event = SessionEvent {
+            id: new_id("SV"),
+            seq: next_seq(),
+            session_id: session_id.clone(),
+            case_id: case_id.clone(),
+            at: now_ms(),
+            kind: SessionEventKind::NodeFailover,
+            actor_identity: None,
+            actor_name: None,
+            actor_role: None,
+            subject_identity: None,
+            subject_name: None,
+            space: None,
+            detail: Some(detail),
+        };
+        insert_event(&mut *tx, &event).await?;
+        self.audit(
+            &mut tx,
+            &Actor::System,
+            AuditAction::SessionFailedOver,
+            &subject(case_id),
+            json!({"session": session_id, "from_node": from_node, "to_node": to_node}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A session's record, in order.
@@ -229,6 +266,32 @@ impl Store {
             .await?
             .ok_or_else(|| Error::Internal("a consent vanished after being written".into()))
     }
+}
+
+async fn insert_event<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    event: &SessionEvent,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO session_events ({EVENT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(&event.id)
+    .bind(event.seq)
+    .bind(&event.session_id)
+    .bind(&event.case_id)
+    .bind(event.at)
+    .bind(event.kind.as_str())
+    .bind(&event.actor_identity)
+    .bind(&event.actor_name)
+    .bind(&event.actor_role)
+    .bind(&event.subject_identity)
+    .bind(&event.subject_name)
+    .bind(&event.space)
+    .bind(&event.detail)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 fn event_from_row(row: &AnyRow) -> Result<SessionEvent> {

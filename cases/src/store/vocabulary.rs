@@ -37,6 +37,9 @@ text_enum!(
         SessionStarted = "session.started",
         /// A session ended.
         SessionEnded = "session.ended",
+        /// The node running a session's room stopped and another took the session over
+        /// (detail: the session and both nodes).
+        SessionFailedOver = "session.failed_over",
         /// An invite (a join link) was made for a person.
         InviteCreated = "invite.created",
         /// An invite was revoked; its link stops admitting.
@@ -221,6 +224,9 @@ text_enum!(
         AgreementDeclined = "agreement_declined",
         /// The seal was applied and the agreement took effect (detail: version).
         AgreementInForce = "agreement_in_force",
+        /// The server running the session stopped and the session went on on another; the
+        /// people in it had to reconnect (detail: `<dead node> → <new node>`).
+        NodeFailover = "node_failover",
     }
 );
 

@@ -465,6 +465,7 @@ export const en: Record<BaseMessageKey, string> = {
   'audit.session.scheduled': 'Session scheduled',
   'audit.session.started': 'Session started',
   'audit.session.ended': 'Session ended',
+  'audit.session.failed_over': 'Session moved to another server (the one running it stopped)',
   'audit.consent.given': 'Consent given',
   'audit.invite.created': 'Invite created',
   'audit.invite.sent': 'Invite sent',
@@ -568,6 +569,7 @@ export const en: Record<BaseMessageKey, string> = {
   'record.event.recording_stopped': '{actor} stopped the recording',
   'record.event.recording_private_room_skipped': '{actor} entered {space}, which is not recorded',
   'record.event.recording_interrupted': 'Recording was cut off by a server interruption; what came before is kept',
+  'record.event.node_failover': 'The server running the session stopped; the session went on on another server and everyone reconnected',
   'record.event.other': '{actor}: {kind} {detail}',
   // Recording in the room: the notice everyone reads and hears, the badge, the console's controls.
   'recording.noticeTitle': 'Recording notice',

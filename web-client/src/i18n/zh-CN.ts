@@ -465,6 +465,7 @@ export const zhCN = {
   'audit.session.scheduled': '安排调解',
   'audit.session.started': '开始调解',
   'audit.session.ended': '结束调解',
+  'audit.session.failed_over': '调解转至另一台服务器继续（原服务器停止运行）',
   'audit.consent.given': '确认同意在线调解',
   'audit.invite.created': '生成邀请',
   'audit.invite.sent': '发送邀请',
@@ -568,6 +569,7 @@ export const zhCN = {
   'record.event.recording_stopped': '{actor} 停止录音录像',
   'record.event.recording_private_room_skipped': '{actor} 进入 {space}，该房间不录制',
   'record.event.recording_interrupted': '录音录像因服务器中断而中止，中断前的部分已保存',
+  'record.event.node_failover': '运行本次调解的服务器停止运行，调解在另一台服务器上继续，各方已重新连接',
   'record.event.other': '{actor}：{kind} {detail}',
   // Recording in the room: the notice everyone reads and hears, the badge, the console's controls.
   'recording.noticeTitle': '录音录像提示',

@@ -24,6 +24,7 @@ export const AUDIT_ACTION_WORDS = {
   'session.scheduled': 'audit.session.scheduled',
   'session.started': 'audit.session.started',
   'session.ended': 'audit.session.ended',
+  'session.failed_over': 'audit.session.failed_over',
   'invite.created': 'audit.invite.created',
   'invite.revoked': 'audit.invite.revoked',
   'invite.sent': 'audit.invite.sent',
@@ -121,6 +122,7 @@ export const SESSION_EVENT_SENTENCES = {
   agreement_signed: 'record.event.agreement_signed',
   agreement_declined: 'record.event.agreement_declined',
   agreement_in_force: 'record.event.agreement_in_force',
+  node_failover: 'record.event.node_failover',
 } as const satisfies Record<string, MessageKey | null>;
 
 /** What a session-record entry says happened (`SessionEvent.kind`). */
