@@ -30,6 +30,7 @@ pub mod confirmation;
 pub mod drain;
 pub mod error;
 pub mod evidence;
+pub mod failover;
 pub mod http;
 pub mod intake;
 pub mod limits;

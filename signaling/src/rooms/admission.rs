@@ -73,7 +73,10 @@ impl Rooms {
             super::Admits::LiveRooms if rooms.contains_key(&claims.room) => {}
             _ => return Err(AdmitError::Draining),
         }
-        let room = rooms.entry(claims.room.clone()).or_default();
+        // A room rebuilt from its record (its node died) starts from what it was.
+        let room = rooms
+            .entry(claims.room.clone())
+            .or_insert_with(|| self.take_restored(&claims.room).unwrap_or_default());
         let outcome = self.admit_into(room, claims, seating, max_participants);
         if room.members.is_empty() {
             rooms.remove(&claims.room);

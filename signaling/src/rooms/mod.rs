@@ -12,8 +12,9 @@
 //! lives by job: `admission` seats people (into the waiting room or straight in), `resume` holds
 //! a dropped seat open and gives it back, `moderation` carries out what moderators and members
 //! do, `view` decides what each member sees, `notices` carries the changes to each session,
-//! `recording` keeps everyone told whether they are recorded, and `minutes` writes the
-//! session record.
+//! `recording` keeps everyone told whether they are recorded, `minutes` writes the
+//! session record, and `restore` rebuilds a room from that record on a node that took the
+//! session over from one that died.
 
 mod admission;
 mod closing;
@@ -22,6 +23,7 @@ mod moderation;
 mod notices;
 pub mod privacy;
 mod recording;
+mod restore;
 mod resume;
 pub mod seats;
 mod view;
@@ -44,6 +46,7 @@ pub use moderation::RoomError;
 use notices::NoticeSender;
 pub use notices::{NOTICE_QUEUE, Notice, Notices};
 pub use recording::{RecordingChange, RoomRecording};
+pub use restore::{RebuildGate, Restored};
 pub use resume::Resumed;
 
 use accord_cases::store::model::SessionEventKind;
@@ -151,6 +154,8 @@ pub struct Rooms {
     /// Whom the rooms admit ([`Admits`]): all, only into live rooms while the node drains,
     /// or nobody once it let every seat go.
     admits: Arc<AtomicU8>,
+    /// Rooms rebuilt from their session record, waiting for their first seat.
+    restoring: restore::Restoring,
 }
 
 impl Rooms {
