@@ -1,4 +1,5 @@
-//! Test harness for Accord: a real `accord serve` child process ([`server::TestServer`]) and a
+//! Test harness for Accord: real `accord serve` child processes in one of three deployments
+//! ([`server::TestServer`], [`server::Deployment`]) and a
 //! WebRTC participant on the async `webrtc` crate ([`client::TestClient`]) that publishes
 //! generated VP8/Opus media, follows the signaling protocol of `docs/protocol.md` and records
 //! everything it receives so end-to-end tests can assert on it.
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 pub use client::{Bystander, ClientOptions, ReceivedTrack, TestClient, VideoPublish};
-pub use server::{TestServer, TokenRequest};
+pub use server::{Deployment, ONE_PROCESS, TestServer, TokenRequest};
 pub use staff_api::{Answer, StaffApi};
 
 /// The cargo target directory these tests were built into.

@@ -14,7 +14,21 @@ pub struct ScratchDatabase {
     pub url: String,
 }
 
+// By name only: the URLs may carry the server's password.
+impl std::fmt::Debug for ScratchDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScratchDatabase")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ScratchDatabase {
+    /// Its name on the server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Creates `<prefix>_<random>` on the server.
     pub async fn create(prefix: &str) -> Result<Self> {
         let admin =
@@ -46,5 +60,29 @@ impl ScratchDatabase {
         .await?;
         pool.close().await;
         Ok(())
+    }
+
+    /// Drops it from code that cannot wait (a `Drop` of a failed test's server): on a thread
+    /// with a runtime of its own, waited for up to 10 s so the test process does not end
+    /// before it is done.
+    pub fn drop_detached(self) {
+        let name = self.name.clone();
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => runtime.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_secs(10), self.drop()).await
+                }),
+                Err(err) => Ok(Err(err.into())),
+            }
+        });
+        match dropping.join() {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => eprintln!("could not drop the test database {name}: {err:#}"),
+            Ok(Err(_)) => eprintln!("dropping the test database {name} took over 10 s"),
+            Err(_) => eprintln!("dropping the test database {name} panicked"),
+        }
     }
 }

@@ -29,7 +29,8 @@ const ACKS_BEFORE_KILL: usize = 80;
 
 #[tokio::test]
 async fn acknowledged_edits_survive_a_kill_in_the_middle_of_a_burst() -> Result<()> {
-    let world = SessionWorld::new().await?;
+    // Killed and restarted on its folder: about one process.
+    let world = SessionWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let agreement = create_agreement(&world).await?;
     let mediator =
         DraftSeat::join(&world.ws_url(), &world.mediator_token, None, "mediator").await?;

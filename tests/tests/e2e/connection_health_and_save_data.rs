@@ -33,7 +33,9 @@ fn packets(client: &TestClient, from: &str, kind: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_mediator_sees_each_partys_link_and_a_party_can_save_data() -> Result<()> {
+    // A proxy in front of one node's media port.
     let server = TestServer::start_with_env(&[
+        accord_tests::ONE_PROCESS,
         ("ACCORD_MEDIA_LISTEN", "127.0.0.1:0"),
         ("ACCORD_MEDIA_ANNOUNCE", "127.0.0.2"),
         ("ACCORD_MEDIA_TCP_LISTEN", "off"),

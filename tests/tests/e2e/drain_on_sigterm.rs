@@ -180,7 +180,7 @@ async fn verify_after_restart(data_dir: &Path, secret: &str, id: &str) -> Result
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_the_live_session_then_exits_with_its_recording_stored() -> Result<()> {
-    let mut world = SessionWorld::new().await?;
+    let mut world = SessionWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let pair = RecordedPair::join(&world, APPLICANT).await?;
     let respondent = join_admitted(&world, &pair.mediator, RESPONDENT).await?;
     pair.start_recording().await?;
@@ -280,7 +280,7 @@ async fn sigterm_drains_the_live_session_then_exits_with_its_recording_stored() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_sigterm_moves_everyone_and_stores_the_recording() -> Result<()> {
-    let mut world = SessionWorld::new().await?;
+    let mut world = SessionWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let pair = RecordedPair::join(&world, APPLICANT).await?;
     pair.start_recording().await?;
     let id = recording_of_case(&world.world.api, &world.world.mediator_a, &world.case_id).await?;
@@ -339,10 +339,11 @@ async fn a_second_sigterm_moves_everyone_and_stores_the_recording() -> Result<()
 #[tokio::test(flavor = "multi_thread")]
 async fn at_the_drain_deadline_everyone_is_moved_and_the_node_exits() -> Result<()> {
     const DEADLINE_S: u64 = 3;
-    let mut server = TestServer::start_with_env(&[(
-        "ACCORD_CLUSTER_DRAIN_DEADLINE_SECONDS",
-        &DEADLINE_S.to_string(),
-    )])
+    let deadline = DEADLINE_S.to_string();
+    let mut server = TestServer::start_with_env(&[
+        accord_tests::ONE_PROCESS,
+        ("ACCORD_CLUSTER_DRAIN_DEADLINE_SECONDS", &deadline),
+    ])
     .await?;
     let room = "deadline";
     let mut people = Vec::new();

@@ -221,6 +221,7 @@ fn rss_kib(pid: u32) -> Result<u64> {
 async fn a_client_that_stops_reading_is_dropped_and_memory_stays_flat() -> Result<()> {
     // Chat limits out of the way: this is about a flood the server must carry.
     let server = TestServer::start_with_env(&[
+        accord_tests::ONE_PROCESS,
         ("ACCORD_SIGNALING_CHAT_PER_SECOND", "10000"),
         ("ACCORD_SIGNALING_CHAT_PER_MINUTE", "100000"),
     ])
@@ -320,7 +321,8 @@ async fn a_client_that_stops_reading_is_dropped_and_memory_stays_flat() -> Resul
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_connectivity_check_of_each_join_is_routed() -> Result<()> {
-    let server = TestServer::start().await?;
+    // Datagrams sent straight at one node's media port.
+    let server = TestServer::start_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let unrouted = || async {
         Ok::<f64, anyhow::Error>(
             server

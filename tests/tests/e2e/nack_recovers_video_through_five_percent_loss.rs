@@ -41,7 +41,9 @@ const DROP_RATE_RANGE: (f64, f64) = (0.03, 0.07);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nack_recovers_video_through_five_percent_loss() -> Result<()> {
+    // A proxy in front of one node's media port.
     let server = TestServer::start_with_env(&[
+        accord_tests::ONE_PROCESS,
         ("ACCORD_MEDIA_LISTEN", "127.0.0.1:0"),
         ("ACCORD_MEDIA_ANNOUNCE", "127.0.0.2"),
     ])

@@ -21,8 +21,7 @@ const ID_NUMBER: &str = "11010519491231002X";
 async fn seeded_store(server: &TestServer) -> Result<Store> {
     let data_dir = server.data_dir();
     let keys = StoreKeys::load_or_create(&data_dir)?;
-    let url = format!("sqlite://{}", data_dir.join("accord.db").display());
-    let store = Store::open(&url, keys).await?;
+    let store = Store::open(server.database_url(), keys).await?;
     store
         .create_organisation(
             &Actor::System,

@@ -43,7 +43,9 @@ async fn bystander(server: &TestServer, room: &str, identity: &str) -> Result<By
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_phone_keeps_its_seat_through_a_long_silence() -> Result<()> {
+    // A proxy in front of one node's media port.
     let server = TestServer::start_with_env(&[
+        accord_tests::ONE_PROCESS,
         ("ACCORD_MEDIA_LISTEN", "127.0.0.1:0"),
         ("ACCORD_MEDIA_ANNOUNCE", "127.0.0.2"),
         ("ACCORD_MEDIA_LOST_AFTER_SECONDS", LOST_AFTER),

@@ -176,7 +176,8 @@ async fn seen(world: &CaseWorld, case: &str, token: &str) -> Result<String> {
 
 #[tokio::test]
 async fn phones_are_sealed_at_rest_and_shown_in_full_to_the_cases_mediator_only() -> Result<()> {
-    let world = CaseWorld::new().await?;
+    // Reads the SQLite file itself.
+    let world = CaseWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let api = &world.api;
     let detail = world.case("楼上漏水纠纷").await?;
     let case = id_of(&detail, "/case/id")?;
@@ -484,8 +485,11 @@ async fn evidence_names_lose_bidi_controls_and_id_numbers_are_masked_tightly() -
 async fn a_client_address_is_logged_by_its_network_only() -> Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let server =
-        TestServer::start_with_env(&[("RUST_LOG", "info,accord_sfu::net::tcp=debug")]).await?;
+    let server = TestServer::start_with_env(&[
+        accord_tests::ONE_PROCESS,
+        ("RUST_LOG", "info,accord_sfu::net::tcp=debug"),
+    ])
+    .await?;
     let mut client = tokio::net::TcpStream::connect(server.media_addr()).await?;
     let from = client.local_addr()?;
     // One RFC 4571 frame that is no STUN binding request: the server hangs up and logs why.

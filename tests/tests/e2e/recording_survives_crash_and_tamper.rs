@@ -107,7 +107,7 @@ async fn restart(
 
 #[tokio::test]
 async fn a_recording_killed_mid_session_comes_back_interrupted_and_verified() -> Result<()> {
-    let world = SessionWorld::new().await?;
+    let world = SessionWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let (pair, started_at, id) = start_recorded(&world).await?;
     tokio::time::sleep(BEFORE_KILL).await;
 
@@ -230,7 +230,7 @@ async fn a_recording_killed_mid_session_comes_back_interrupted_and_verified() ->
 
 #[tokio::test]
 async fn a_recording_killed_while_paused_keeps_the_pause_to_the_end() -> Result<()> {
-    let world = SessionWorld::new().await?;
+    let world = SessionWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let (pair, started_at, id) = start_recorded(&world).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let paused_at = pair.record("pause", "paused").await?;
@@ -272,7 +272,7 @@ async fn a_recording_killed_while_paused_keeps_the_pause_to_the_end() -> Result<
 
 #[tokio::test]
 async fn a_finalisation_cut_short_is_redone_on_restart() -> Result<()> {
-    let world = SessionWorld::new().await?;
+    let world = SessionWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let (pair, _, id) = start_recorded(&world).await?;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let secret = world.world.server.token_secret().to_owned();
@@ -347,7 +347,7 @@ fn assert_named(folder: &Path, file: &str, what: &str) -> Result<()> {
 
 #[tokio::test]
 async fn every_change_to_a_recording_is_caught_and_named() -> Result<()> {
-    let world = SessionWorld::new().await?;
+    let world = SessionWorld::new_with_env(&[accord_tests::ONE_PROCESS]).await?;
     let (id, detail) = record_briefly(&world).await?;
     let (api, mediator) = (&world.world.api, &world.world.mediator_a);
 
@@ -495,6 +495,7 @@ async fn a_recording_on_s3_completes_verifies_and_serves_ranges() -> Result<()> 
     };
     let endpoint = s3.endpoint();
     let world = SessionWorld::new_with_env(&[
+        accord_tests::ONE_PROCESS,
         ("ACCORD_BLOBS_BACKEND", "s3"),
         ("ACCORD_BLOBS_S3_BUCKET", BUCKET),
         ("ACCORD_BLOBS_S3_ENDPOINT", &endpoint),

@@ -29,7 +29,7 @@ async fn every_staff_endpoint_refuses_missing_expired_forged_and_join_tokens() -
 
     let data_dir = world.server.data_dir();
     let store = Store::open(
-        &format!("sqlite://{}", data_dir.join("accord.db").display()),
+        world.server.database_url(),
         StoreKeys::load_or_create(&data_dir)?,
     )
     .await?;

@@ -154,10 +154,7 @@ async fn administrator_sets_up_once_signs_in_refreshes_and_changes_password() ->
 
     // An expired token signed with the server's own keys, from its own database.
     let data_dir = server.data_dir();
-    let url = std::env::var("ACCORD_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap_or_else(|_| format!("sqlite://{}", data_dir.join("accord.db").display()));
-    let store = Store::open(&url, StoreKeys::load_or_create(&data_dir)?).await?;
+    let store = Store::open(server.database_url(), StoreKeys::load_or_create(&data_dir)?).await?;
     let staff = store.staff(&text(&me, "id")?.into()).await?;
     let an_hour_ago = accord_cases::store::now_ms() as u64 / 1000 - 3600;
     let expired = accord_cases::tokens::staff::issue_access_at(&store, &staff, an_hour_ago).await?;
