@@ -91,4 +91,9 @@ error_codes! {
     /// (fatal). The room is not refused for good: join again after `retry_after_ms`, when
     /// another node (or this one, restarted) takes it.
     NodeDraining = "node_draining",
+    /// The node running the session cannot serve it now: the node this socket reached could
+    /// not reach it (it may have died, and its placement not yet run out), or it is still
+    /// taking the session over. The socket closes (fatal), but the session is not refused:
+    /// join again after `retry_after_ms`.
+    SessionUnavailable = "session_unavailable",
 }

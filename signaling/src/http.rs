@@ -2,7 +2,7 @@
 
 use accord_protocol::MAX_FRAME_BYTES;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::auth::ApiKey;
+use crate::cluster::relay;
 use crate::error::{Error, Result};
+use crate::limits::ClientAddress;
 use accord_cases::tokens::TokenRequest;
 
 /// Every route of the service.
@@ -131,13 +133,25 @@ async fn create_token(
     Ok(Json(TokenResponse { token }))
 }
 
-async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+async fn websocket(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // A socket another node relayed says whose it is; headers that do not verify are
+    // ignored, and the socket is placed like any client's.
+    let relayed = relay::verify(state.keys(), &headers, "GET", "/ws", relay::now_s());
+    let origin = crate::session::Origin {
+        client: relayed.as_ref().map_or(client.0, |r| r.client),
+        relayed,
+    };
     // The transport accepts somewhat more than the protocol allows, so an oversized frame
     // gets a readable error frame rather than a torn connection.
     upgrade
         .max_message_size(MAX_FRAME_BYTES * 4)
         .max_frame_size(MAX_FRAME_BYTES * 4)
-        .on_upgrade(move |socket| crate::session::run(socket, state))
+        .on_upgrade(move |socket| crate::session::run(socket, state, origin))
 }
 
 /// Browser-based WHIP/WHEP players call from other origins; they need `Location`.

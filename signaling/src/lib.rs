@@ -30,6 +30,7 @@ pub mod confirmation;
 pub mod drain;
 pub mod error;
 pub mod evidence;
+pub mod failover;
 pub mod http;
 pub mod intake;
 pub mod limits;
@@ -163,11 +164,7 @@ impl AppState {
         let limits = limits::Limits::new(&config.room_limits);
         let state = Self {
             inner: Arc::new(Inner {
-                metrics: metrics::Metrics::new(
-                    sfu.clone(),
-                    recorders.metrics_arc(),
-                    cluster.node_id(),
-                ),
+                metrics: metrics::Metrics::new(sfu.clone(), recorders.metrics_arc()),
                 sfu,
                 keys: accord_cases::tokens::TokenKeys::new(token_secret),
                 rooms: rooms::Rooms::new(accord_cases::minutes::Minutes::start(store.clone())),

@@ -2,9 +2,17 @@
 //! so standard tools (GStreamer's whipsink, OBS, other WebRTC stacks) can take part. The
 //! bearer token is a join token; the resource URL in `Location` is the session's handle for
 //! trickle (`PATCH`) and hang-up (`DELETE`).
+//!
+//! In a cluster, an offer is placed like a WebSocket join: on a node that does not own the
+//! session it is sent on to the owner (signed as a relay, [`crate::cluster::relay`]) and the
+//! owner's answer is returned as it came; the media then goes straight to the owner, whose
+//! candidates the answer carries. The resource id begins with the owner's node id
+//! (`N_….<random>`), so a later `PATCH` or `DELETE` reaching any node is sent on to the node
+//! that holds the resource, with nothing to look up.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use accord_protocol::LeaveReason;
 use accord_sfu::sdp::parse_sdpfrag;
@@ -12,15 +20,17 @@ use accord_sfu::{JoinRequest, ParticipantHandle, ParticipantId, RoomId, SfuEvent
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{JoinBearer, Participant};
+use crate::cluster::{ClusterError, Placement, placement_key, relay};
 use crate::error::{Error, Result};
-use crate::rooms::{AdmitError, Notice, Seating, SessionLink};
+use crate::limits::ClientAddress;
+use crate::rooms::{AdmitError, Notice, Placed, Seating, SessionLink};
 use accord_cases::tokens::JoinClaims;
 
 /// Publish or watch.
@@ -42,6 +52,8 @@ impl Direction {
 struct Resource {
     direction: Direction,
     room: String,
+    /// The session's placement key, given up when its room is gone.
+    key: String,
     identity: String,
     participant_id: String,
     handle: Arc<ParticipantHandle>,
@@ -62,13 +74,15 @@ impl Resources {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Ends a session: its seat leaves the room and the SFU.
-    fn end(&self, state: &AppState, id: &str, reason: LeaveReason) -> bool {
+    /// Ends a session: its seat leaves the room and the SFU, and the room's placement goes
+    /// if that was the room's last seat.
+    async fn end(&self, state: &AppState, id: &str, reason: LeaveReason) -> bool {
         let removed = self.lock().remove(id);
         match removed {
             Some(r) => {
                 state.rooms().remove(&r.room, &r.participant_id, reason);
                 drop(r.handle);
+                crate::rooms::release_if_gone(state, &r.room, &r.key).await;
                 true
             }
             None => false,
@@ -147,22 +161,44 @@ struct WatchQuery {
     participant: Option<String>,
 }
 
+/// How an offer reached this node: its path (with the query) and the client's address, to
+/// send it on to the session's owner if need be.
+struct Arrival {
+    uri: Uri,
+    client: ClientAddress,
+}
+
 async fn publish(
     State(state): State<AppState>,
+    client: ClientAddress,
+    uri: Uri,
     Participant(claims): Participant,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    start(state, claims, headers, body, Direction::Publish, None).await
+    let arrival = Arrival { uri, client };
+    start(
+        state,
+        claims,
+        headers,
+        body,
+        Direction::Publish,
+        None,
+        arrival,
+    )
+    .await
 }
 
 async fn watch(
     State(state): State<AppState>,
+    client: ClientAddress,
+    uri: Uri,
     Query(query): Query<WatchQuery>,
     Participant(claims): Participant,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
+    let arrival = Arrival { uri, client };
     start(
         state,
         claims,
@@ -170,6 +206,7 @@ async fn watch(
         body,
         Direction::Watch,
         query.participant,
+        arrival,
     )
     .await
 }
@@ -181,6 +218,7 @@ async fn start(
     body: Bytes,
     direction: Direction,
     watch: Option<String>,
+    arrival: Arrival,
 ) -> Result<Response> {
     match direction {
         Direction::Publish if !claims.can_publish => {
@@ -191,7 +229,7 @@ async fn start(
         }
         _ => {}
     }
-    let offer = sdp_body(&headers, body)?;
+    let offer = sdp_body(&headers, body.clone())?;
     require_media(&offer)?;
     let client_ufrag = parse_sdpfrag(&offer).ufrag;
     // A WHIP client cannot wait: case sessions take their parties through the waiting room
@@ -202,6 +240,48 @@ async fn start(
     {
         return Err(Error::Forbidden(
             "parties join a case session through the waiting room of the app",
+        ));
+    }
+    let key = placement_key(claims.session.as_deref(), &claims.room);
+    let path = arrival
+        .uri
+        .path_and_query()
+        .map_or_else(|| arrival.uri.path().to_owned(), |p| p.as_str().to_owned());
+    let relayed = relay::verify(state.keys(), &headers, "POST", &path, relay::now_s());
+    let (placed, moved_from) = match relayed {
+        // Placed by the node that sent it on: served here, never sent on again.
+        Some(relayed) => (
+            crate::rooms::relayed_join(&state, &claims.room, &key).await,
+            relayed.moved_from,
+        ),
+        None => match crate::rooms::place_join(&state, &claims.room, &key).await {
+            Ok(Placed::Here(placed, moved_from)) => (placed, moved_from),
+            Ok(Placed::Elsewhere(placement)) => {
+                let relay = Relay::Offer {
+                    placement: &placement,
+                    client: arrival.client,
+                };
+                return send_on(&state, relay, Method::POST, &path, &headers, body).await;
+            }
+            Err(ClusterError::NoNodeAvailable) => {
+                return Err(Error::Unavailable(
+                    "every server is shutting down or full and opens no new room; try again \
+                     shortly"
+                        .into(),
+                ));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot place a WHIP/WHEP session");
+                return Err(Error::Unavailable(
+                    "the session cannot be placed now; try again shortly".into(),
+                ));
+            }
+        },
+    };
+    if let Err(e) = crate::failover::before_seating(&state, &claims, moved_from.as_deref()).await {
+        tracing::error!(error = %e, "cannot take over a session from a node that is gone");
+        return Err(Error::Unavailable(
+            "this session is being moved to another server; try again shortly".into(),
         ));
     }
     let seating = Seating {
@@ -268,13 +348,19 @@ async fn start(
             return Err(e.into());
         }
     };
-    let id = accord_sfu::random_token(24);
+    // The node's id first: any node can tell where a later PATCH or DELETE is to go.
+    let id = format!(
+        "{}{ID_SEPARATOR}{}",
+        state.cluster().node_id(),
+        accord_sfu::random_token(24)
+    );
     let etag = new_etag();
     state.resources().lock().insert(
         id.clone(),
         Resource {
             direction,
             room: claims.room.clone(),
+            key,
             identity: claims.sub.clone(),
             participant_id,
             handle: Arc::new(joined.handle),
@@ -288,6 +374,8 @@ async fn start(
         joined.events,
         admission.notices,
     ));
+    // Seated: the room is live, and its placement stays while it is.
+    drop(placed);
     let location = format!("/{}/{id}", direction.path());
     let mut response = (StatusCode::CREATED, answer).into_response();
     let h = response.headers_mut();
@@ -339,7 +427,10 @@ async fn watch_session(
             },
             notice = notices.recv() => match notice {
                 Some(Notice::YouAreGone(..)) | None => {
-                    state.resources().lock().remove(&id);
+                    let removed = state.resources().lock().remove(&id);
+                    if let Some(r) = removed {
+                        crate::rooms::release_if_gone(&state, &r.room, &r.key).await;
+                    }
                     return;
                 }
                 Some(_) => {}
@@ -348,7 +439,8 @@ async fn watch_session(
     }
     state
         .resources()
-        .end(&state, &id, LeaveReason::Disconnected);
+        .end(&state, &id, LeaveReason::Disconnected)
+        .await;
 }
 
 /// Refuses with 404 a resource that is not `bearer`'s own of that direction.
@@ -377,6 +469,18 @@ async fn trickle(
     body: Bytes,
     direction: Direction,
 ) -> Result<Response> {
+    if let Some(node) = elsewhere(&state, &id) {
+        let path = format!("/{}/{id}", direction.path());
+        return send_on(
+            &state,
+            Relay::Resource(node),
+            Method::PATCH,
+            &path,
+            &headers,
+            body,
+        )
+        .await;
+    }
     owned_resource(&state, &bearer, &id, direction)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -443,11 +547,25 @@ async fn trickle_whep(
 async fn hang_up(
     state: AppState,
     bearer: JoinBearer,
+    headers: HeaderMap,
     id: String,
     direction: Direction,
 ) -> Result<Response> {
+    if let Some(node) = elsewhere(&state, &id) {
+        let path = format!("/{}/{id}", direction.path());
+        let body = Bytes::new();
+        return send_on(
+            &state,
+            Relay::Resource(node),
+            Method::DELETE,
+            &path,
+            &headers,
+            body,
+        )
+        .await;
+    }
     owned_resource(&state, &bearer, &id, direction)?;
-    state.resources().end(&state, &id, LeaveReason::Left);
+    state.resources().end(&state, &id, LeaveReason::Left).await;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -455,14 +573,134 @@ async fn hang_up_whip(
     State(state): State<AppState>,
     Path(id): Path<String>,
     bearer: JoinBearer,
+    headers: HeaderMap,
 ) -> Result<Response> {
-    hang_up(state, bearer, id, Direction::Publish).await
+    hang_up(state, bearer, headers, id, Direction::Publish).await
 }
 
 async fn hang_up_whep(
     State(state): State<AppState>,
     Path(id): Path<String>,
     bearer: JoinBearer,
+    headers: HeaderMap,
 ) -> Result<Response> {
-    hang_up(state, bearer, id, Direction::Watch).await
+    hang_up(state, bearer, headers, id, Direction::Watch).await
+}
+
+/// Between a resource id's node and its random part (node ids never hold a `.`).
+const ID_SEPARATOR: char = '.';
+
+/// The node a resource id names, when that is not this node.
+fn elsewhere(state: &AppState, id: &str) -> Option<String> {
+    let (node, _) = id.split_once(ID_SEPARATOR)?;
+    (node != state.cluster().node_id() && crate::cluster::valid_node_id(node))
+        .then(|| node.to_owned())
+}
+
+/// Where a request is sent on to.
+enum Relay<'a> {
+    /// A new offer, to the node that owns its session; signed as a relay so the owner
+    /// serves it without placing it again.
+    Offer {
+        placement: &'a Placement,
+        client: ClientAddress,
+    },
+    /// A `PATCH` or `DELETE` of a resource, to the node its id names.
+    Resource(String),
+}
+
+/// How long the owner gets to answer a request sent on to it: an offer's answer is made
+/// at once (candidates trickle afterwards).
+const SEND_ON_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One client for every node-to-node request: connections to the other nodes are reused.
+fn node_client() -> Result<&'static reqwest::Client> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(relay::CONNECT_TIMEOUT)
+        .timeout(SEND_ON_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::Internal(format!("building the node-to-node client: {e}")))?;
+    Ok(CLIENT.get_or_init(|| client))
+}
+
+/// Sends a WHIP/WHEP request on to the node that serves it, and returns that node's answer
+/// as it came (status, the headers a WHIP client reads, body).
+async fn send_on(
+    state: &AppState,
+    relay_to: Relay<'_>,
+    method: Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let unreachable = || {
+        Error::Unavailable(
+            "the server running this session cannot be reached; try again shortly".into(),
+        )
+    };
+    let (base, signed) = match relay_to {
+        Relay::Offer { placement, client } => {
+            let signed = relay::signed_headers(
+                state.keys(),
+                state.cluster().node_id(),
+                client.0,
+                placement.moved_from.as_deref(),
+                method.as_str(),
+                path,
+                relay::now_s(),
+            );
+            (placement.internal_url.clone(), signed)
+        }
+        Relay::Resource(node) => {
+            let nodes = state.cluster().live_nodes().await;
+            let Some(owner) = nodes.into_iter().find(|n| n.id == node) else {
+                // Its node is gone, and its media with it.
+                return Err(Error::NotFound("no such session"));
+            };
+            (owner.internal_url, Vec::new())
+        }
+    };
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let mut request = node_client()?.request(method, &url).body(body);
+    for name in [
+        header::AUTHORIZATION,
+        header::CONTENT_TYPE,
+        header::IF_MATCH,
+    ] {
+        for value in headers.get_all(&name) {
+            request = request.header(&name, value);
+        }
+    }
+    for (name, value) in signed {
+        request = request.header(name, value);
+    }
+    let answer = request.send().await.map_err(|e| {
+        tracing::warn!(error = %e, "cannot reach the node serving a WHIP/WHEP session");
+        unreachable()
+    })?;
+    let status = answer.status();
+    let mut response = Response::builder().status(status);
+    for name in [
+        header::CONTENT_TYPE,
+        header::LOCATION,
+        header::ETAG,
+        header::LINK,
+        header::RETRY_AFTER,
+    ] {
+        for value in answer.headers().get_all(&name) {
+            response = response.header(&name, value);
+        }
+    }
+    let body = answer.bytes().await.map_err(|e| {
+        tracing::warn!(error = %e, "the node serving a WHIP/WHEP session broke off its answer");
+        unreachable()
+    })?;
+    response
+        .body(axum::body::Body::from(body))
+        .map_err(|e| Error::Internal(format!("passing on a node's answer: {e}")))
 }

@@ -1,35 +1,52 @@
-//! [`TestServer`]: the real `accord` binary as a child process, on ephemeral ports, with a
-//! fresh data directory and random secrets.
+//! [`TestServer`]: the real `accord` binary as child processes, on ephemeral ports, with
+//! fresh folders and random secrets, in the deployment `ACCORD_TEST_DEPLOYMENT` names
+//! ([`Deployment`]): one node on SQLite (the default), one node on a PostgreSQL database of
+//! its own, or two nodes sharing PostgreSQL and Redis.
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+mod deployment;
+mod node;
+
+pub use deployment::{DEPLOYMENT_VAR, Deployment, ONE_PROCESS, redis_url};
+
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 
-/// How long `accord serve` may take to print its ready line.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
-/// The line prefix the server prints on stdout once it listens.
-const READY_PREFIX: &str = "ACCORD_READY";
+use crate::scratch_db::ScratchDatabase;
+use node::Node;
 
-/// A running `accord serve`.
+/// A running deployment of `accord serve`: one process, or two that share a database and
+/// Redis.
+///
+/// With two nodes, each call of [`TestServer::ws_url`] names the next node in turn, and so
+/// do [`TestServer::http_url`] and the tokens it mints: a session's participants land on
+/// both nodes, and the one that does not own the session's room relays them to the one that
+/// does. Everything else answers for the deployment as a whole: [`TestServer::metric`] sums
+/// the nodes, [`TestServer::log_path`] is one log with each line tagged by its node,
+/// [`TestServer::data_dir`] is the folder of keys and blobs the nodes share, stop, kill and
+/// SIGTERM reach every node. [`TestServer::media_addr`] and [`TestServer::pid`] are the
+/// first node's, which only tests about one process ([`ONE_PROCESS`]) use.
 ///
 /// End a passing test with [`TestServer::stop`]. A server dropped without `stop` (a test that
 /// failed with `?` or panicked) is killed too, but keeps its directory and prints where its
 /// log is, with the last lines.
 ///
-/// Environment: `ACCORD_BIN` (the binary), `ACCORD_TEST_KEEP=1` (keep the directory even
-/// after a pass), `ACCORD_TEST_LOG` (the server's `RUST_LOG`, default `info`).
+/// Environment: `ACCORD_BIN` (the binary), `ACCORD_TEST_DEPLOYMENT` (`sqlite`, `postgres`,
+/// `cluster`), `ACCORD_TEST_POSTGRES_URL`, `ACCORD_TEST_REDIS_URL`, `ACCORD_TEST_KEEP=1` (keep
+/// the directory and database even after a pass), `ACCORD_TEST_LOG` (the servers'
+/// `RUST_LOG`, default `info`).
 #[derive(Debug)]
 pub struct TestServer {
     stopped: bool,
-    child: Child,
-    http: SocketAddr,
-    media: SocketAddr,
+    deployment: Deployment,
+    nodes: Vec<Node>,
+    database: Option<ScratchDatabase>,
+    database_url: String,
+    ws_turn: AtomicUsize,
+    http_turn: AtomicUsize,
     api_key: String,
     token_secret: String,
     dir: PathBuf,
@@ -81,7 +98,7 @@ struct TokenResponse {
 }
 
 impl TestServer {
-    /// Starts `accord serve` and waits (up to 20 s) for its `ACCORD_READY` line.
+    /// Starts the deployment and waits (up to 20 s a node) for each `ACCORD_READY` line.
     ///
     /// The binary is `$ACCORD_BIN`, else `<target>/debug/accord`; build it first with
     /// `cargo build --bins`.
@@ -89,15 +106,20 @@ impl TestServer {
         Self::start_with_env(&[]).await
     }
 
-    /// Like [`TestServer::start`], with extra environment variables (e.g. room limits).
+    /// Like [`TestServer::start`], with extra environment variables (e.g. room limits) for
+    /// every node. [`ONE_PROCESS`] among them, or a storage or cluster of the test's own
+    /// (`ACCORD_DATA_DIR`, `ACCORD_DATABASE_URL`, `ACCORD_CLUSTER_REDIS_URL`), makes it one
+    /// process whatever the deployment.
     pub async fn start_with_env(extra_env: &[(&str, &str)]) -> Result<Self> {
-        Self::start_bin(&accord_binary()?, extra_env).await
+        Self::start_full(&accord_binary()?, extra_env, &[]).await
     }
 
-    /// Like [`TestServer::start_with_env`], running `bin` (the load tool picks a release
-    /// build without touching its own environment).
+    /// One process running `bin`, whatever the deployment (the load tool picks a release
+    /// build and drives nodes of its own).
     pub async fn start_bin(bin: &Path, extra_env: &[(&str, &str)]) -> Result<Self> {
-        Self::start_full(bin, extra_env, &[]).await
+        let mut env = extra_env.to_vec();
+        env.push(ONE_PROCESS);
+        Self::start_full(bin, &env, &[]).await
     }
 
     /// Like [`TestServer::start_with_env`], with extra arguments after `serve` (`--demo`).
@@ -109,148 +131,157 @@ impl TestServer {
 
     async fn start_full(bin: &Path, extra_env: &[(&str, &str)], args: &[&str]) -> Result<Self> {
         crate::init_logging();
-        let bin = bin.to_path_buf();
+        let deployment = Deployment::for_test(extra_env)?;
         let dir = crate::fresh_temp_dir("accord-test-server")?;
-        let data_dir = dir.join("data");
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("creating {}", data_dir.display()))?;
-        let log_path = dir.join("server.log");
+        let lookup = |name: &str| {
+            extra_env
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| *value)
+        };
+        let layout = deployment::lay_out(
+            deployment,
+            &dir,
+            lookup("ACCORD_DATA_DIR"),
+            lookup("ACCORD_DATABASE_URL"),
+        )
+        .await?;
         let api_key = format!("test-api-key-{:032x}", rand::random::<u128>());
         let token_secret = format!(
             "{:032x}{:032x}",
             rand::random::<u128>(),
             rand::random::<u128>()
         );
-
-        let mut cmd = Command::new(&bin);
-        cmd.arg("serve")
-            .args(args)
-            .env("ACCORD_DATA_DIR", &data_dir)
-            .env("ACCORD_HTTP_LISTEN", "127.0.0.1:0")
-            .env("ACCORD_MEDIA_LISTEN", "127.0.0.1:0")
-            .env("ACCORD_AUTH_API_KEY", &api_key)
-            .env("ACCORD_AUTH_TOKEN_SECRET", &token_secret)
-            .env(
-                "RUST_LOG",
-                std::env::var("ACCORD_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            // Harness-only variables would only earn an "unknown ACCORD_ variable" warning.
-            .env_remove("ACCORD_BIN")
-            .env_remove("ACCORD_TEST_KEEP")
-            .env_remove("ACCORD_TEST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (key, value) in extra_env {
-            cmd.env(key, value);
-        }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("spawning {} serve", bin.display()))?;
-
-        let log = tokio::fs::File::create(&log_path)
-            .await
-            .with_context(|| format!("creating {}", log_path.display()))?;
-        let log = std::sync::Arc::new(tokio::sync::Mutex::new(log));
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let stdout = child.stdout.take().context("child stdout not piped")?;
-        let stderr = child.stderr.take().context("child stderr not piped")?;
-        tokio::spawn(drain(stdout, "out", log.clone(), Some(ready_tx)));
-        tokio::spawn(drain(stderr, "err", log, None));
-
-        let line = match tokio::time::timeout(READY_TIMEOUT, ready_rx).await {
-            Ok(Ok(line)) => line,
-            Ok(Err(_)) => {
-                let status = child.wait().await.ok();
-                bail!(
-                    "accord serve exited before printing {READY_PREFIX} (status {status:?}); \
-                     log {}:\n{}",
-                    log_path.display(),
-                    crate::tail_of_file(&log_path, 40)
-                );
-            }
-            Err(_) => {
-                let _ = child.start_kill();
-                bail!(
-                    "accord serve printed no {READY_PREFIX} line within {READY_TIMEOUT:?}; \
-                     log {}:\n{}",
-                    log_path.display(),
-                    crate::tail_of_file(&log_path, 40)
-                );
-            }
-        };
-        let (http, media) = parse_ready_line(&line)?;
+        let log_path = dir.join("server.log");
+        let log = node::create_log(&log_path).await?;
         let http_client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .context("building the HTTP client")?;
-        Ok(Self {
+        let mut server = Self {
             stopped: false,
-            child,
-            http,
-            media,
+            deployment,
+            nodes: Vec::new(),
+            database: layout.database,
+            database_url: layout.database_url,
+            ws_turn: AtomicUsize::new(0),
+            http_turn: AtomicUsize::new(0),
             api_key,
             token_secret,
-            data_dir: extra_env
-                .iter()
-                .find(|(key, _)| *key == "ACCORD_DATA_DIR")
-                .map_or_else(|| dir.join("data"), |(_, value)| PathBuf::from(value)),
             dir,
+            data_dir: layout.data_dir,
             log_path,
             http_client,
-        })
+        };
+        let several = layout.nodes.len() > 1;
+        for node_env in layout.nodes {
+            let mut env = node_env;
+            env.extend([
+                ("ACCORD_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
+                ("ACCORD_MEDIA_LISTEN".into(), "127.0.0.1:0".into()),
+                ("ACCORD_AUTH_API_KEY".into(), server.api_key.clone()),
+                (
+                    "ACCORD_AUTH_TOKEN_SECRET".into(),
+                    server.token_secret.clone(),
+                ),
+            ]);
+            let tag = match env.iter().find(|(key, _)| key == "ACCORD_CLUSTER_NODE_ID") {
+                Some((_, id)) if several => format!("{id} "),
+                _ => String::new(),
+            };
+            env.extend(
+                extra_env
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+            // Started one after another: the first migrates the shared database, so the
+            // second never races it.
+            let node = Node::start(bin, &env, args, log.clone(), &server.log_path, &tag).await?;
+            server.nodes.push(node);
+        }
+        Ok(server)
     }
 
-    /// The server's data directory (database, keys, blobs).
+    /// Where it runs.
+    pub fn deployment(&self) -> Deployment {
+        self.deployment
+    }
+
+    /// The URL of the store the nodes use (`sqlite://…/accord.db` or `postgres://…`), for
+    /// tests that open it to seed or inspect it; its keys are in [`TestServer::data_dir`].
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The data directory (database on SQLite, keys, blobs); with two nodes, the keys and
+    /// blobs folder they share.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone()
     }
 
-    /// The HTTP listen address.
+    /// The node the next HTTP client should use.
+    fn http_node(&self) -> &Node {
+        let turn = self.http_turn.fetch_add(1, Ordering::Relaxed);
+        &self.nodes[turn % self.nodes.len()]
+    }
+
+    fn first(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    /// An HTTP listen address (the next node's in turn).
     pub fn http_addr(&self) -> SocketAddr {
-        self.http
+        self.http_node().http()
     }
 
-    /// The media (UDP) listen address.
+    /// The media (UDP) listen address of the first node.
     pub fn media_addr(&self) -> SocketAddr {
-        self.media
+        self.first().media()
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` of the next node in turn.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.http)
+        format!("http://{}", self.http_node().http())
     }
 
-    /// `ws://127.0.0.1:PORT/ws`.
+    /// `ws://127.0.0.1:PORT/ws` of the next node in turn.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.http)
+        let turn = self.ws_turn.fetch_add(1, Ordering::Relaxed);
+        format!("ws://{}/ws", self.nodes[turn % self.nodes.len()].http())
     }
 
-    /// The API key the server was started with.
+    /// `http://127.0.0.1:PORT` of every node, in order.
+    pub fn node_urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("http://{}", n.http()))
+            .collect()
+    }
+
+    /// The API key the nodes were started with.
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
 
-    /// The secret the server signs join tokens with, for tests that forge their own tokens
+    /// The secret the nodes sign join tokens with, for tests that forge their own tokens
     /// (expired ones, say), which `POST /api/v1/tokens` rightly refuses to mint.
     pub fn token_secret(&self) -> &str {
         &self.token_secret
     }
 
-    /// The file the server's stdout and stderr go to.
+    /// The file the nodes' stdout and stderr go to.
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
 
-    /// The last `lines` lines of the server log.
+    /// The last `lines` lines of the log.
     pub fn log_tail(&self, lines: usize) -> String {
         crate::tail_of_file(&self.log_path, lines)
     }
 
-    /// The server's process id.
+    /// The first node's process id.
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        self.first().pid()
     }
 
     /// Mints a join token through `POST /api/v1/tokens`.
@@ -270,7 +301,8 @@ impl TestServer {
         self.mint(&request).await
     }
 
-    /// Mints a join token with every field under the caller's control.
+    /// Mints a join token with every field under the caller's control (on the next node in
+    /// turn).
     pub async fn mint(&self, request: &TokenRequest) -> Result<String> {
         let url = format!("{}/api/v1/tokens", self.http_url());
         let response = self
@@ -294,9 +326,17 @@ impl TestServer {
         Ok(parsed.token)
     }
 
-    /// The Prometheus text from `GET /metrics`.
+    /// The Prometheus text from `GET /metrics` of every node, one after the other.
     pub async fn metrics_text(&self) -> Result<String> {
-        let url = format!("{}/metrics", self.http_url());
+        let mut all = String::new();
+        for node in &self.nodes {
+            all.push_str(&self.node_metrics(node).await?);
+        }
+        Ok(all)
+    }
+
+    async fn node_metrics(&self, node: &Node) -> Result<String> {
+        let url = format!("http://{}/metrics", node.http());
         let response = self
             .http_client
             .get(&url)
@@ -311,100 +351,127 @@ impl TestServer {
         Ok(body)
     }
 
-    /// Stops the server at the end of a passing test and removes its directory. Fails if the
-    /// server exited on its own during the test (a crash), keeping the log.
+    /// The value of one sample from `/metrics` (e.g. `accord_participants` or, for a counter,
+    /// `accord_forwarded_packets_total`; labels other than `node` as exposed, see
+    /// [`parse_metric`]), summed over the nodes; `None` if no node exports it.
+    pub async fn metric(&self, name: &str) -> Result<Option<f64>> {
+        let mut sum = None;
+        for node in &self.nodes {
+            let text = self.node_metrics(node).await?;
+            if let Some(value) = parse_metric(&text, name) {
+                sum = Some(sum.unwrap_or(0.0) + value);
+            }
+        }
+        Ok(sum)
+    }
+
+    /// The exit status of a node that ended on its own, if any.
+    fn crashed(&mut self) -> Option<std::process::ExitStatus> {
+        self.nodes.iter_mut().find_map(Node::exited)
+    }
+
+    /// Stops the nodes at the end of a passing test, drops the database the harness made and
+    /// removes the directory. Fails if a node exited on its own during the test (a crash),
+    /// keeping the log.
     pub async fn stop(mut self) -> Result<()> {
-        if let Ok(Some(status)) = self.child.try_wait() {
+        if let Some(status) = self.crashed() {
             bail!(
                 "accord serve exited during the test ({status}); log {}:\n{}",
                 self.log_path.display(),
                 self.log_tail(40)
             );
         }
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        for node in &mut self.nodes {
+            node.stop().await;
+        }
         self.stopped = true;
-        if std::env::var_os("ACCORD_TEST_KEEP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        self.drop_database().await?;
+        self.remove_dir();
+        Ok(())
+    }
+
+    async fn drop_database(&mut self) -> Result<()> {
+        match self.database.take() {
+            Some(database) if std::env::var_os("ACCORD_TEST_KEEP").is_none() => {
+                database.drop().await
+            }
+            Some(database) => {
+                eprintln!("kept the test database {}", database.name());
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Kills every node with SIGKILL (`kill -9`: no shutdown code runs, as in a power cut or
+    /// an out-of-memory kill) and waits until they are gone. The directory, data included,
+    /// is kept: the point is to start the next server on the same data (`ACCORD_DATA_DIR`
+    /// in [`TestServer::start_with_args`], one process on SQLite: such tests are
+    /// [`ONE_PROCESS`]); a database the harness made is dropped. Returns the data directory.
+    pub async fn kill_hard(mut self) -> Result<PathBuf> {
+        for node in &mut self.nodes {
+            node.kill_hard().await?;
+        }
+        self.stopped = true;
+        self.drop_database().await?;
+        Ok(self.data_dir.clone())
+    }
+
+    /// Sends every node SIGTERM (what an orchestrator sends to stop a node): the first one
+    /// drains it, the second moves everyone off it. The nodes keep running until they have
+    /// drained; see [`TestServer::wait_exit`].
+    pub fn terminate(&self) -> Result<()> {
+        for node in &self.nodes {
+            node.terminate()?;
         }
         Ok(())
     }
 
-    /// Kills the server with SIGKILL (`kill -9`: no shutdown code runs, as in a power cut or
-    /// an out-of-memory kill) and waits until it is gone. Its directory, data included, is
-    /// kept: the point is to start the next server on the same data
-    /// (`ACCORD_DATA_DIR` in [`TestServer::start_with_args`]). Returns the data directory.
-    pub async fn kill_hard(mut self) -> Result<PathBuf> {
-        let pid = self.pid().context("the server has already exited")?;
-        let status = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .context("running kill -9")?;
-        ensure!(status.success(), "kill -9 {pid} failed ({status})");
-        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .context("the killed server did not exit within 10 s")?
-            .context("waiting for the killed server")?;
-        self.stopped = true;
-        Ok(self.data_dir.clone())
-    }
-
-    /// Sends the server SIGTERM (what an orchestrator sends to stop a node): the first one
-    /// drains it, the second moves everyone off it. The server keeps running until it has
-    /// drained; see [`TestServer::wait_exit`].
-    pub fn terminate(&self) -> Result<()> {
-        let pid = self.pid().context("the server has already exited")?;
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .context("running kill -TERM")?;
-        ensure!(status.success(), "kill -TERM {pid} failed ({status})");
-        Ok(())
-    }
-
-    /// Waits up to `within` for the server to exit by itself (after [`TestServer::terminate`])
-    /// and returns its exit code; fails (keeping the server and its log) if it is still
-    /// running then or was killed by a signal. The directory is kept (the data and log may
-    /// still be wanted): [`TestServer::remove_dir`] removes it.
+    /// Waits up to `within` for every node to exit by itself (after
+    /// [`TestServer::terminate`]) and returns the first non-zero exit code, else 0; fails
+    /// (keeping the nodes and the log) if one is still running then or was killed by a
+    /// signal. The directory is kept (the data and log may still be wanted):
+    /// [`TestServer::remove_dir`] removes it.
     pub async fn wait_exit(&mut self, within: Duration) -> Result<i32> {
-        let status = match tokio::time::timeout(within, self.child.wait()).await {
-            Ok(status) => status.context("waiting for the server to exit")?,
-            Err(_) => bail!(
-                "accord serve did not exit within {within:?}; log {}:\n{}",
-                self.log_path.display(),
-                self.log_tail(40)
-            ),
-        };
+        let deadline = tokio::time::Instant::now() + within;
+        let mut worst = 0;
+        for node in &mut self.nodes {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(status) = node.wait_exit(left).await else {
+                bail!(
+                    "accord serve did not exit within {within:?}; log {}:\n{}",
+                    self.log_path.display(),
+                    crate::tail_of_file(&self.log_path, 40)
+                );
+            };
+            let status = status?;
+            let code = status.code().with_context(|| {
+                format!(
+                    "accord serve was killed by a signal ({status}); log {}:\n{}",
+                    self.log_path.display(),
+                    crate::tail_of_file(&self.log_path, 40)
+                )
+            })?;
+            if worst == 0 {
+                worst = code;
+            }
+        }
         self.stopped = true;
-        let code = status.code().with_context(|| {
-            format!(
-                "accord serve was killed by a signal ({status}); log {}:\n{}",
-                self.log_path.display(),
-                self.log_tail(40)
-            )
-        })?;
-        Ok(code)
+        self.drop_database().await?;
+        Ok(worst)
     }
 
-    /// Removes the server's directory (after [`TestServer::wait_exit`]), unless
-    /// `ACCORD_TEST_KEEP` is set.
+    /// Removes the directory (after [`TestServer::wait_exit`]), unless `ACCORD_TEST_KEEP`
+    /// is set.
     pub fn remove_dir(&self) {
         if std::env::var_os("ACCORD_TEST_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 
-    /// The value of one sample from `/metrics` (e.g. `accord_participants` or, for a counter,
-    /// `accord_forwarded_packets_total`; labels other than `node` as exposed, see
-    /// [`parse_metric`]); `None` if the server does not export it.
-    pub async fn metric(&self, name: &str) -> Result<Option<f64>> {
-        let text = self.metrics_text().await?;
-        Ok(parse_metric(&text, name))
-    }
-
-    /// Whether the child is still running.
+    /// Whether every node is still running.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.crashed().is_none()
     }
 }
 
@@ -413,11 +480,22 @@ impl Drop for TestServer {
         if self.stopped {
             return;
         }
-        let _ = self.child.start_kill();
+        for node in &mut self.nodes {
+            node.start_kill();
+        }
         // Dropped without `stop`: the test failed. Keep the directory, the log is the first
-        // thing to read.
+        // thing to read; the database goes (unless kept on purpose), or a failing suite would
+        // pile them up.
+        if let Some(database) = self.database.take() {
+            if std::env::var_os("ACCORD_TEST_KEEP").is_none() {
+                database.drop_detached();
+            } else {
+                eprintln!("kept the test database {}", database.name());
+            }
+        }
         eprintln!(
-            "accord server log: {}\n--- last lines ---\n{}",
+            "accord server log ({}): {}\n--- last lines ---\n{}",
+            self.deployment,
             self.log_path.display(),
             self.log_tail(60)
         );
@@ -445,29 +523,6 @@ pub fn accord_binary() -> Result<PathBuf> {
         );
     }
     Ok(bin)
-}
-
-/// Parses `ACCORD_READY http=127.0.0.1:PORT media=127.0.0.1:PORT`.
-fn parse_ready_line(line: &str) -> Result<(SocketAddr, SocketAddr)> {
-    let mut http = None;
-    let mut media = None;
-    for word in line.split_whitespace().skip(1) {
-        if let Some(v) = word.strip_prefix("http=") {
-            http = Some(
-                v.parse()
-                    .with_context(|| format!("bad http address in {line:?}"))?,
-            );
-        } else if let Some(v) = word.strip_prefix("media=") {
-            media = Some(
-                v.parse()
-                    .with_context(|| format!("bad media address in {line:?}"))?,
-            );
-        }
-    }
-    match (http, media) {
-        (Some(h), Some(m)) => Ok((h, m)),
-        _ => Err(anyhow!("ready line lacks http= or media=: {line:?}")),
-    }
 }
 
 /// Finds the sample `series` in Prometheus text exposition: a name (`accord_tracks`) or a
@@ -503,38 +558,9 @@ fn split_series(series: &str) -> (&str, Vec<&str>) {
     }
 }
 
-/// Copies one output stream of the child into the log, handing the ready line to `ready`.
-async fn drain(
-    stream: impl AsyncRead + Unpin,
-    tag: &'static str,
-    log: std::sync::Arc<tokio::sync::Mutex<tokio::fs::File>>,
-    mut ready: Option<oneshot::Sender<String>>,
-) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.starts_with(READY_PREFIX)
-            && let Some(tx) = ready.take()
-        {
-            let _ = tx.send(line.clone());
-        }
-        let mut file = log.lock().await;
-        let _ = file.write_all(format!("[{tag}] {line}\n").as_bytes()).await;
-        let _ = file.flush().await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ready_line() {
-        let (h, m) = parse_ready_line("ACCORD_READY http=127.0.0.1:4000 media=127.0.0.1:5000")
-            .expect("parses");
-        assert_eq!(h.port(), 4000);
-        assert_eq!(m.port(), 5000);
-        assert!(parse_ready_line("ACCORD_READY http=127.0.0.1:4000").is_err());
-    }
 
     #[test]
     fn metric_lines() {

@@ -4,8 +4,10 @@
 //! [`TokenKeys::verify`] checks signature, audience and times. Whether a verified token
 //! still admits (its invite, session and bearer) is [`crate::store::Store::admits`].
 
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use super::{Role, now_seconds};
 use crate::error::{Error, FieldError, Result};
@@ -87,6 +89,8 @@ pub struct TokenRequest {
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The secret, keyed once, for the keys [`TokenKeys::derive_key`] derives from it.
+    derivation: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -110,7 +114,18 @@ impl TokenKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            derivation: <Hmac<Sha256> as Mac>::new_from_slice(secret)
+                .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length")),
         }
+    }
+
+    /// A key for another use of the same shared secret: HMAC-SHA256(secret, `label`). Nodes
+    /// that share the token secret derive the same key without another file to distribute,
+    /// and a key derived for one label tells nothing about the secret or another label's key.
+    pub fn derive_key(&self, label: &str) -> [u8; 32] {
+        let mut mac = self.derivation.clone();
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// Validates a request and signs a token for it.

@@ -28,6 +28,7 @@ mod evidence;
 mod load;
 mod local;
 pub mod redis;
+pub mod relay;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,13 +1,24 @@
 //! A node closing its rooms: while it drains it admits people only into rooms already live
 //! here (no new room may start on a node that is going away), and at the end every seat is
 //! let go at once, each session told why, so that its client joins again elsewhere.
+//!
+//! A room's placement in the cluster is given up when the room is gone here (no member, no
+//! seat held for a resume), so the next join places the session afresh by load. A join
+//! between placing and taking its seat holds a [`Joining`]: the placement is not given up
+//! under it, and placing and giving up take turns per key, so a room that ends as a join
+//! arrives cannot leave that join seated on a node the cluster no longer names.
 
-use std::sync::atomic::Ordering;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use accord_protocol::LeaveReason;
 
 use super::minutes::RoomMinutes;
 use super::{Notice, Rooms};
+use crate::AppState;
+use crate::cluster::{ClusterError, Placement};
 use accord_cases::store::model::SessionEventKind;
 
 /// Whom the rooms admit.
@@ -59,6 +70,12 @@ impl Rooms {
         Admits::of(self.admits.load(Ordering::SeqCst))
     }
 
+    /// Whether `room` is live here: someone is in it, waiting for it, or holds a seat in it
+    /// for a resume.
+    pub fn is_live(&self, room: &str) -> bool {
+        self.lock().contains_key(room)
+    }
+
     /// Lets every seat of every room go, telling each session `reason` (`node_moving`): their
     /// clients join again, and the node that takes the room then seats them. The session
     /// record notes each departure with the reason; the session itself is not ended. Admits
@@ -89,5 +106,146 @@ impl Rooms {
         // Held seats' SFU handles are dropped outside the lock, as in `remove`.
         drop(closed);
         released
+    }
+}
+
+/// The joins under way on each node per placement key (keyed by node id too, so several
+/// nodes in one process, as in tests, keep theirs apart). An entry lives while a join or a
+/// release of its key does.
+static GATES: LazyLock<Mutex<HashMap<String, Arc<Gate>>>> = LazyLock::new(Default::default);
+
+#[derive(Default)]
+struct Gate {
+    /// Placing and giving up of one key take turns.
+    turn: tokio::sync::Mutex<()>,
+    /// Joins placed here that have not taken their seat yet.
+    joining: AtomicUsize,
+}
+
+fn gate_key(state: &AppState, key: &str) -> String {
+    format!("{}\n{key}", state.cluster().node_id())
+}
+
+fn gate(state: &AppState, key: &str) -> Arc<Gate> {
+    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    gates.entry(gate_key(state, key)).or_default().clone()
+}
+
+/// A join served on this node, from placing it until it has a seat (or was refused one):
+/// while any is held, the key's placement is not given up. Dropping it gives the placement
+/// up if the join left no room behind.
+pub struct Joining {
+    state: AppState,
+    room: String,
+    key: String,
+    gate: Arc<Gate>,
+}
+
+impl Drop for Joining {
+    fn drop(&mut self) {
+        self.gate.joining.fetch_sub(1, Ordering::SeqCst);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (state, room, key) = (self.state.clone(), self.room.clone(), self.key.clone());
+            runtime.spawn(async move { release_if_gone(&state, &room, &key).await });
+        }
+    }
+}
+
+/// Where a join goes.
+pub enum Placed {
+    /// This node serves it; `moved_from` names a dead owner the session was taken over from.
+    Here(Joining, Option<String>),
+    /// Another node owns the session: the join is relayed there.
+    Elsewhere(Placement),
+}
+
+/// Places the session of a join for `room` under placement `key`. A node that drains keeps
+/// a placement only for a room live here: a placement left over from a room that ended here
+/// is given up and placed again, so that the join goes to a node that takes new rooms
+/// rather than being refused until this one has stopped.
+pub async fn place_join(state: &AppState, room: &str, key: &str) -> Result<Placed, ClusterError> {
+    let gate = gate(state, key);
+    let cluster = state.cluster();
+    let placement = {
+        let _turn = gate.turn.lock().await;
+        let mut placement = cluster.place(key).await?;
+        if placement.local && cluster.draining() && !state.rooms().is_live(room) {
+            cluster.release(key).await?;
+            placement = cluster.place(key).await?;
+        }
+        if placement.local {
+            gate.joining.fetch_add(1, Ordering::SeqCst);
+        }
+        placement
+    };
+    if !placement.local {
+        forget(state, key, &gate);
+        return Ok(Placed::Elsewhere(placement));
+    }
+    let moved_from = placement.moved_from.clone();
+    Ok(Placed::Here(
+        Joining {
+            state: state.clone(),
+            room: room.to_owned(),
+            key: key.to_owned(),
+            gate,
+        },
+        moved_from,
+    ))
+}
+
+/// A join another node of the cluster placed here and relayed: served without placing it
+/// again (a relayed join is never relayed on), but its key's placement is held like any
+/// join's until it has a seat.
+pub async fn relayed_join(state: &AppState, room: &str, key: &str) -> Joining {
+    let gate = gate(state, key);
+    {
+        let _turn = gate.turn.lock().await;
+        gate.joining.fetch_add(1, Ordering::SeqCst);
+    }
+    Joining {
+        state: state.clone(),
+        room: room.to_owned(),
+        key: key.to_owned(),
+        gate,
+    }
+}
+
+/// Gives up `key`'s placement if nothing of `room` is left here and no join for it is under
+/// way: the next join places the session by load again. A failure to reach Redis is logged;
+/// the placement then ends with this node's lease, or when a later room of it ends.
+pub async fn release_if_gone(state: &AppState, room: &str, key: &str) {
+    let gate = gate(state, key);
+    {
+        let _turn = gate.turn.lock().await;
+        if gate.joining.load(Ordering::SeqCst) == 0 && !state.rooms().is_live(room) {
+            match state.cluster().release(key).await {
+                Ok(()) => tracing::debug!("gave up the placement of a room that ended here"),
+                Err(e) => tracing::warn!(error = %e, "cannot give up a room's placement"),
+            }
+        }
+    }
+    forget(state, key, &gate);
+}
+
+/// Gives up `key`'s placement after `delay` if `room` is gone by then: for a seat held for a
+/// resume, whose room ends only when its grace runs out unused.
+pub fn release_after(state: &AppState, room: &str, key: &str, delay: Duration) {
+    let weak = state.downgrade();
+    let (room, key) = (room.to_owned(), key.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        if let Some(state) = AppState::upgrade(&weak) {
+            release_if_gone(&state, &room, &key).await;
+        }
+    });
+}
+
+/// Drops a key's gate once nobody else holds it.
+fn forget(state: &AppState, key: &str, gate: &Arc<Gate>) {
+    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    // The table's reference and the caller's: nobody is joining or releasing.
+    if Arc::strong_count(gate) == 2 && gate.joining.load(Ordering::SeqCst) == 0 {
+        gates.remove(&gate_key(state, key));
     }
 }

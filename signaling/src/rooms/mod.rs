@@ -40,7 +40,9 @@ use tokio::sync::{Notify, mpsc};
 
 use accord_cases::minutes::Minutes;
 pub use admission::{Admission, AdmitError, Snapshot};
-pub use closing::{Admits, Released};
+pub use closing::{
+    Admits, Joining, Placed, Released, place_join, relayed_join, release_after, release_if_gone,
+};
 use minutes::RoomMinutes;
 pub use moderation::RoomError;
 use notices::NoticeSender;

@@ -13,9 +13,10 @@ use axum::extract::ws::WebSocket;
 
 use super::resume::{self, Resumption};
 use super::wire::{Inbound, receive, refuse, send};
-use super::{Refusal, Seated, actions, seating, waiting};
+use super::{Origin, Refusal, Seated, actions, forward, seating, waiting};
 use crate::AppState;
-use crate::rooms::{Seat, Seating};
+use crate::cluster::{ClusterError, Placement, placement_key};
+use crate::rooms::{AdmitError, Placed, Seat, Seating};
 use accord_cases::tokens::JoinClaims;
 
 /// The first frame must arrive within this.
@@ -28,13 +29,34 @@ pub(super) struct Joining {
     /// The resume token of a seat held open since a dropped socket.
     pub(super) resume: Option<String>,
     pub(super) request_id: Option<String>,
+    /// Keeps the session placed here until the seat is taken (or refused).
+    pub(super) placed: crate::rooms::Joining,
+    /// The session's placement key, to give it up when its room is gone.
+    pub(super) key: String,
 }
 
-/// Reads the first frame and checks it, its token and the case's say on it. `None` when the
+/// Where a join that passed the handshake is served.
+pub(super) enum Handshake {
+    /// Here: seat it.
+    Here(Box<Joining>),
+    /// On another node: relay the socket there, starting with this `join` frame.
+    Elsewhere {
+        placement: Placement,
+        join: String,
+        request_id: Option<String>,
+    },
+}
+
+/// Reads the first frame and checks it, its token and the case's say on it, and places its
+/// session (unless another node placed it and relayed the socket here). `None` when the
 /// client was refused (and told so where it could hear): the socket is to be closed.
-pub(super) async fn handshake(state: &AppState, socket: &mut WebSocket) -> Option<Joining> {
+pub(super) async fn handshake(
+    state: &AppState,
+    socket: &mut WebSocket,
+    origin: &Origin,
+) -> Option<Handshake> {
     let first = tokio::time::timeout(JOIN_TIMEOUT, receive(socket)).await;
-    let (token, resume, request_id) = match first {
+    let (token, resume, request_id, join) = match first {
         Ok(Inbound::Message(ClientMessage::Join {
             protocol,
             token,
@@ -50,7 +72,15 @@ pub(super) async fn handshake(state: &AppState, socket: &mut WebSocket) -> Optio
                 refuse(socket, request_id, r).await;
                 return None;
             }
-            (token, resume, request_id)
+            let join = serde_json::json!({
+                "type": "join",
+                "protocol": protocol,
+                "token": token,
+                "resume": resume,
+                "request_id": request_id,
+            })
+            .to_string();
+            (token, resume, request_id, join)
         }
         Ok(Inbound::Refused(id, r)) if r.fatal => {
             refuse(socket, id, r).await;
@@ -86,6 +116,48 @@ pub(super) async fn handshake(state: &AppState, socket: &mut WebSocket) -> Optio
             return None;
         }
     };
+    let key = placement_key(claims.session.as_deref(), &claims.room);
+    let (placed, moved_from) = match &origin.relayed {
+        // Placed by the node that relayed it: never placed (nor relayed) again.
+        Some(relayed) => (
+            crate::rooms::relayed_join(state, &claims.room, &key).await,
+            relayed.moved_from.clone(),
+        ),
+        None => match crate::rooms::place_join(state, &claims.room, &key).await {
+            Ok(Placed::Here(placed, moved_from)) => (placed, moved_from),
+            Ok(Placed::Elsewhere(placement)) => {
+                return Some(Handshake::Elsewhere {
+                    placement,
+                    join,
+                    request_id,
+                });
+            }
+            Err(ClusterError::NoNodeAvailable) => {
+                refuse(
+                    socket,
+                    request_id,
+                    actions::admit_refusal(AdmitError::Draining),
+                )
+                .await;
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot place a session");
+                let r =
+                    forward::unavailable("the session cannot be placed now; joining again shortly");
+                refuse(socket, request_id, r).await;
+                return None;
+            }
+        },
+    };
+    if let Err(e) = crate::failover::before_seating(state, &claims, moved_from.as_deref()).await {
+        tracing::error!(error = %e, "cannot take over a session from a node that is gone");
+        let r = forward::unavailable(
+            "this session is being moved to another server; joining again shortly",
+        );
+        refuse(socket, request_id, r).await;
+        return None;
+    }
     let seating = match seating::seating(state, &claims).await {
         Ok(s) => s,
         Err(r) => {
@@ -93,12 +165,14 @@ pub(super) async fn handshake(state: &AppState, socket: &mut WebSocket) -> Optio
             return None;
         }
     };
-    Some(Joining {
+    Some(Handshake::Here(Box::new(Joining {
         claims,
         seating,
         resume,
         request_id,
-    })
+        placed,
+        key,
+    })))
 }
 
 /// The `joined` frame for a seat, from the room as the participant is to see it now.

@@ -25,6 +25,7 @@
 
 mod actions;
 mod drafting;
+mod forward;
 mod join;
 mod refusal;
 mod relay;
@@ -33,13 +34,32 @@ mod seating;
 mod waiting;
 mod wire;
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use accord_protocol::{ErrorCode, LeaveReason, ParticipantInfo, ServerMessage};
 use axum::extract::ws::WebSocket;
 
 use crate::AppState;
+use crate::cluster::relay::Relayed;
 use crate::rooms::{Notices, Seat, SessionLink};
+use join::Handshake;
 use refusal::Refusal;
 use wire::{PARTING_TIMEOUT, send};
+
+/// Where a socket came from.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The client's address: as this node saw it, or as the node that relayed the socket
+    /// saw it (only when the relay's signature verified).
+    pub client: Option<IpAddr>,
+    /// Set when another node of the cluster placed the session here and relayed the socket.
+    pub relayed: Option<Relayed>,
+}
+
+/// A seat held for a resume keeps its room's placement; it is looked at again this long
+/// after the grace, when the seat is taken back or its room is gone.
+const RELEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// A seated session: whom it relays for, and the room and media ends it relays between.
 struct Seated {
@@ -67,14 +87,41 @@ enum Ending {
     SlowConsumer,
 }
 
-/// Runs a socket from upgrade to close.
-pub async fn run(mut socket: WebSocket, state: AppState) {
+/// Runs a socket from upgrade to close: served here, or relayed to the node that owns its
+/// session.
+pub async fn run(mut socket: WebSocket, state: AppState, origin: Origin) {
     state.metrics().sessions_changed(1);
-    let Some(joining) = join::handshake(&state, &mut socket).await else {
-        return finish(&state, socket).await;
+    let joining = match join::handshake(&state, &mut socket, &origin).await {
+        None => return finish(&state, socket).await,
+        Some(Handshake::Here(joining)) => *joining,
+        Some(Handshake::Elsewhere {
+            placement,
+            join,
+            request_id,
+        }) => {
+            forward::forward(
+                &state,
+                &mut socket,
+                &placement,
+                join,
+                origin.client,
+                request_id,
+            )
+            .await;
+            return finish(&state, socket).await;
+        }
     };
+    if let Some(relayed) = &origin.relayed {
+        tracing::debug!(
+            from = %relayed.node,
+            client = %crate::cluster::relay::MaskedIp(origin.client),
+            "serving a socket relayed by another node"
+        );
+    }
     let claims = joining.claims;
-    let Some(mut seated) = join::take_seat(
+    let key = joining.key;
+    let placed = joining.placed;
+    let seated = join::take_seat(
         &state,
         &mut socket,
         &claims,
@@ -82,13 +129,16 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
         joining.resume,
         joining.request_id,
     )
-    .await
-    else {
+    .await;
+    // Seated (the room is live) or refused (the placement goes if the room is gone).
+    drop(placed);
+    let Some(mut seated) = seated else {
         return finish(&state, socket).await;
     };
     let outcome = relay::relay(&state, &mut socket, &mut seated).await;
     let room = claims.room.as_str();
     let id = seated.participant.id.as_str();
+    let held = matches!(outcome, Ending::SocketLost);
     match outcome {
         Ending::Leave(reason) => {
             let _ = send(&mut socket, &actions::gone_message(reason, None)).await;
@@ -122,6 +172,12 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
                     .detach(room, id, seated.seat, state.config().resume_grace);
             }
         }
+    }
+    if held {
+        let after = state.config().resume_grace + RELEASE_MARGIN;
+        crate::rooms::release_after(&state, room, &key, after);
+    } else {
+        crate::rooms::release_if_gone(&state, room, &key).await;
     }
     finish(&state, socket).await;
 }

@@ -17,7 +17,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A frame the client's connection has not taken in this long means the client stopped
 /// reading (its TCP window stays shut): it is dropped rather than left holding its seat while
 /// everything meant for it piles up.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The last words to a client being dropped (an error frame, the close) get this long.
 pub(super) const PARTING_TIMEOUT: Duration = Duration::from_secs(1);
 /// The longest `request_id` a frame may carry (docs/protocol.md).

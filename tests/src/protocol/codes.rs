@@ -58,6 +58,7 @@ error_codes! {
     DraftRejected = "draft_rejected",
     DraftNotStored = "draft_not_stored",
     NodeDraining = "node_draining",
+    SessionUnavailable = "session_unavailable",
 }
 
 /// An `error` frame.
@@ -74,6 +75,9 @@ pub struct ErrorFrame {
     /// Whether the server closes the socket after this.
     #[serde(default)]
     pub fatal: bool,
+    /// When a refusal that is not for good may be tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ErrorFrame {

@@ -172,8 +172,12 @@ async fn settled_fds(pid: u32) -> Result<BTreeMap<String, usize>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn rooms_participants_and_sockets_are_released_after_everyone_leaves() -> Result<()> {
     let grace = RESUME_GRACE_SECONDS.to_string();
-    let server =
-        TestServer::start_with_env(&[("ACCORD_SIGNALING_RESUME_GRACE_SECONDS", &grace)]).await?;
+    let server = TestServer::start_with_env(&[
+        // The file descriptors of one process.
+        accord_tests::ONE_PROCESS,
+        ("ACCORD_SIGNALING_RESUME_GRACE_SECONDS", &grace),
+    ])
+    .await?;
     let pid = server.pid().context("the server has no pid")?;
     let http = Http::new()?;
     let idle = http.gauges(&server).await?;

@@ -9,6 +9,7 @@ mod bad_input_gets_error_frames_not_panics;
 mod case_work_api;
 mod caucus_keeps_each_side_private;
 mod cluster_nodes_share_redis;
+mod cluster_placement;
 mod connection_health_and_save_data;
 mod crossing_offers_are_resolved_by_rollback;
 mod demo_seeds_a_working_organisation;

@@ -39,7 +39,9 @@ export class JoinError extends Error {
 /**
  * The server serving the room is going away (it drains before a restart or an upgrade), not
  * the session: like a dropped socket, it is answered by joining again with backoff, never by
- * ending. `node_draining` refuses a join; `node_moving` ends a seat the server let go.
+ * ending. `node_draining` refuses a join; `node_moving` ends a seat the server let go;
+ * `session_unavailable` refuses a join whose session's server could not be reached (it may
+ * have died, and another takes the session over once its lease runs out).
  */
 export class NodeMoving extends Error {
   constructor(
@@ -53,7 +55,7 @@ export class NodeMoving extends Error {
 
 /** Whether a fatal error code means "join again" rather than the end of the session. */
 export function isNodeMovingCode(code: string): boolean {
-  return code === 'node_draining';
+  return code === 'node_draining' || code === 'session_unavailable';
 }
 
 /** Whether a leave reason means "join again" rather than the end of the session. */

@@ -25,6 +25,7 @@ describe('a server going away', () => {
 
   it('maps node_draining and node_moving to "join again", not to an end', () => {
     expect(isNodeMovingCode('node_draining')).toBe(true);
+    expect(isNodeMovingCode('session_unavailable')).toBe(true);
     expect(isNodeMovingCode('room_full')).toBe(false);
     expect(isNodeMovingReason('node_moving')).toBe(true);
     expect(isNodeMovingReason('server_shutdown')).toBe(false);
@@ -56,6 +57,25 @@ describe('a server going away', () => {
     latest().receive(joinedFrame());
     await connecting;
     expect(joined).toBe(true);
+    expect(ends).toEqual([]);
+    expect(engine.connectionPhase).toBe('connected');
+  });
+
+  it('joins again after session_unavailable (its server could not be reached)', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const engine = new Engine('ws://test/ws', 'token', policy());
+    const ends: unknown[] = [];
+    engine.on('ended', (e) => ends.push(e));
+    const connecting = engine.connect();
+    await vi.advanceTimersByTimeAsync(1);
+    latest().receive({ ...draining, code: 'session_unavailable', message: 'cannot be reached' });
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(FakeSocket.all, 'no second attempt before retry_after_ms').toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(FakeSocket.all).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    latest().receive(joinedFrame());
+    await connecting;
     expect(ends).toEqual([]);
     expect(engine.connectionPhase).toBe('connected');
   });

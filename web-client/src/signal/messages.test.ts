@@ -115,6 +115,7 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   draft_rejected: true,
   draft_not_stored: true,
   node_draining: true,
+  session_unavailable: true,
 };
 
 function known(list: Record<string, true>, key: string): boolean {

@@ -327,7 +327,9 @@ export type ErrorCode =
   /** The update could not be stored; nothing changed on the server: send it again. */
   | 'draft_not_stored'
   /** The server is shutting down and opens no new room (fatal): join again after `retry_after_ms`. */
-  | 'node_draining';
+  | 'node_draining'
+  /** The session's server cannot be reached or is taking the session over (fatal): join again after `retry_after_ms`. */
+  | 'session_unavailable';
 
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 

@@ -1,0 +1,395 @@
+//! Two real `accord serve` nodes on loopback sharing one PostgreSQL database, one Redis, one
+//! keys folder and the token secret, each announcing its own media address: sessions are
+//! placed on both, and whichever node a participant's socket or WHIP/WHEP request reaches,
+//! they end up in the one room of their session, on the node that owns it.
+
+use std::time::Duration;
+
+use accord_tests::client::{WhepViewer, WhipHttp, WhipPublisher};
+use accord_tests::media::VideoSize;
+use accord_tests::payload::PayloadKind;
+use accord_tests::protocol::{ClientFrame, ServerFrame};
+use accord_tests::scenario::{MediaExpectation, expect_full_mesh};
+use accord_tests::scratch_db::ScratchDatabase;
+use accord_tests::server::TokenRequest;
+use accord_tests::session_world::{APPLICANT, SessionWorld, admit};
+use accord_tests::whip_world::{CONNECT_TIMEOUT, expect_created};
+use accord_tests::{Bystander, ClientOptions, TestClient, TestServer, VideoPublish};
+use anyhow::{Context, Result, bail, ensure};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Two nodes of one cluster: A carries the case world (its staff, case and session).
+struct Cluster {
+    world: SessionWorld,
+    b: TestServer,
+}
+
+impl Cluster {
+    fn a(&self) -> &TestServer {
+        &self.world.world.server
+    }
+
+    /// The node whose `accord_participants` is not zero, when exactly one is.
+    async fn owner_of_participants(&self) -> Result<Option<&TestServer>> {
+        let on_a = self.a().metric("accord_participants").await?.unwrap_or(0.0);
+        let on_b = self.b.metric("accord_participants").await?.unwrap_or(0.0);
+        Ok(match (on_a > 0.0, on_b > 0.0) {
+            (true, false) => Some(self.a()),
+            (false, true) => Some(&self.b),
+            _ => None,
+        })
+    }
+
+    /// The other node.
+    fn other(&self, node: &TestServer) -> &TestServer {
+        if std::ptr::eq(node, self.a()) {
+            &self.b
+        } else {
+            self.a()
+        }
+    }
+}
+
+async fn two_nodes(database_url: &str, shared: &std::path::Path) -> Result<Cluster> {
+    let keys = shared.join("keys").to_string_lossy().into_owned();
+    let blobs = shared.join("blobs").to_string_lossy().into_owned();
+    let redis =
+        std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    // A prefix of its own: nothing else in this Redis is touched, and what the nodes leave
+    // expires with their 3 s leases.
+    let prefix = format!("accord-test-{:016x}", rand::random::<u64>());
+    let node = |id: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("ACCORD_DATABASE_URL", database_url.to_owned()),
+            ("ACCORD_KEYS_DIR", keys.clone()),
+            ("ACCORD_BLOBS_DIR", blobs.clone()),
+            ("ACCORD_CLUSTER_REDIS_URL", redis.clone()),
+            ("ACCORD_CLUSTER_PREFIX", prefix.clone()),
+            ("ACCORD_CLUSTER_LEASE_SECONDS", "3".into()),
+            ("ACCORD_CLUSTER_NODE_ID", id.into()),
+            // A step's seats are gone soon after it, even one whose socket only dropped.
+            ("ACCORD_SIGNALING_RESUME_GRACE_SECONDS", "2".into()),
+        ]
+    };
+    let env_a = node("N_place-a");
+    let env_a: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let world = SessionWorld::new_with_env(&env_a).await?;
+    let mut env_b = node("N_place-b");
+    env_b.push((
+        "ACCORD_AUTH_TOKEN_SECRET",
+        world.world.server.token_secret().to_owned(),
+    ));
+    let env_b: Vec<(&str, &str)> = env_b.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let b = TestServer::start_with_env(&env_b).await?;
+    ensure!(
+        world.world.server.media_addr() != b.media_addr(),
+        "each node announces its own media address"
+    );
+    Ok(Cluster { world, b })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_spread_and_every_participant_reaches_the_owner() -> Result<()> {
+    let database = ScratchDatabase::create("accord_placement").await?;
+    let shared = accord_tests::fresh_temp_dir("accord-placement-shared")?;
+    let outcome = match two_nodes(&database.url, &shared).await {
+        Ok(cluster) => {
+            let checked = check_everything(&cluster).await;
+            let stopped = stop(cluster).await;
+            checked.and(stopped)
+        }
+        Err(e) => Err(e),
+    };
+    database.drop().await?;
+    if outcome.is_ok() {
+        let _ = std::fs::remove_dir_all(&shared);
+    }
+    outcome
+}
+
+async fn stop(cluster: Cluster) -> Result<()> {
+    let Cluster { world, b } = cluster;
+    b.stop().await?;
+    world.world.server.stop().await
+}
+
+async fn check_everything(cluster: &Cluster) -> Result<()> {
+    waiting_room_arrival_on_a_shows_on_a_console_on_b(cluster).await?;
+    a_party_on_the_other_node_meets_the_mediator_with_media(cluster).await?;
+    a_forged_relay_signature_is_placed_like_any_client(cluster).await?;
+    whip_through_one_node_is_watched_through_the_other(cluster).await?;
+    rooms_spread_across_both_nodes(cluster).await
+}
+
+/// The case session: the mediator's console on B, the party arriving through A.
+async fn waiting_room_arrival_on_a_shows_on_a_console_on_b(cluster: &Cluster) -> Result<()> {
+    let world = &cluster.world;
+    let mediator = Bystander::join(&cluster.b.ws_url(), &world.mediator_token, None, "mediator")
+        .await
+        .context("the mediator joins through B")?;
+    let (url, token) = (cluster.a().ws_url(), world.token(APPLICANT)?.to_owned());
+    let arriving =
+        tokio::spawn(async move { Bystander::join(&url, &token, None, APPLICANT).await });
+    // `admit` waits for the applicant on the console's waiting list, then lets them in.
+    let seat = admit(&mediator, APPLICANT).await?;
+    let party = arriving.await??;
+    ensure!(
+        party.id() == seat,
+        "the admitted seat is the party's: {} vs {seat}",
+        party.id()
+    );
+    ensure!(
+        party
+            .joined()
+            .participants
+            .iter()
+            .any(|p| p.id == mediator.id()),
+        "the party, joined through A, sees the mediator who joined through B: {:?}",
+        party.joined().participants
+    );
+    let owner = cluster
+        .owner_of_participants()
+        .await?
+        .context("both seats are on one node")?;
+    eprintln!(
+        "case session: owned by the node at {}, console on B, party through A",
+        owner.http_url()
+    );
+    party.send(ClientFrame::Leave).await?;
+    mediator.send(ClientFrame::Leave).await?;
+    Ok(())
+}
+
+/// A plain room: a mediator placed first, a party that reaches the node not owning the room.
+async fn a_party_on_the_other_node_meets_the_mediator_with_media(cluster: &Cluster) -> Result<()> {
+    let room = "placement-media";
+    wait_until_empty(cluster).await?;
+    let mediator = TestClient::join(
+        cluster.a(),
+        room,
+        ClientOptions::new("mediator", "mediator")
+            .with_video(VideoPublish::Single(VideoSize::Quarter)),
+    )
+    .await?;
+    let owner = cluster
+        .owner_of_participants()
+        .await?
+        .context("the mediator's seat is on one node")?;
+    let wrong = cluster.other(owner);
+    let token = cluster
+        .a()
+        .mint(&TokenRequest::new(room, "party", "party"))
+        .await?;
+    let party = TestClient::connect(
+        &wrong.ws_url(),
+        &token,
+        ClientOptions::new("party", "party").with_video(VideoPublish::Single(VideoSize::Quarter)),
+    )
+    .await
+    .context("the party joins through the node that does not own the room")?;
+    ensure!(
+        party
+            .joined()
+            .participants
+            .iter()
+            .any(|p| p.id == mediator.id()),
+        "the party sees the mediator in `joined`: {:?}",
+        party.joined().participants
+    );
+    mediator
+        .wait_for_frame("participant_joined for the party", Duration::from_secs(5), |f| {
+            matches!(f, ServerFrame::ParticipantJoined { participant } if participant.id == party.id())
+        })
+        .await?;
+    ensure!(
+        wrong.metric("accord_participants").await?.unwrap_or(0.0) == 0.0,
+        "the node the party reached seats nobody: it relays"
+    );
+    expect_full_mesh(&[&mediator, &party], &MediaExpectation::default()).await?;
+    eprintln!("wrong node: the party's media flows both ways through the owner");
+    party.close().await?;
+    mediator.close().await
+}
+
+/// A socket whose relay headers are forged reaches the node that does not own the room: it
+/// is placed like any client's (so relayed to the owner), not served where it landed.
+async fn a_forged_relay_signature_is_placed_like_any_client(cluster: &Cluster) -> Result<()> {
+    let room = "placement-forged";
+    wait_until_empty(cluster).await?;
+    let mediator_token = cluster
+        .a()
+        .mint(&TokenRequest::new(room, "forged-mediator", "mediator"))
+        .await?;
+    let mediator =
+        Bystander::join(&cluster.a().ws_url(), &mediator_token, None, "mediator").await?;
+    let owner = cluster
+        .owner_of_participants()
+        .await?
+        .context("the mediator's seat is on one node")?;
+    let wrong = cluster.other(owner);
+    let token = cluster
+        .a()
+        .mint(&TokenRequest::new(room, "forger", "party"))
+        .await?;
+    let mut request = wrong.ws_url().into_client_request()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        .to_string();
+    for (name, value) in [
+        ("x-accord-relay-node", "N_place-a".to_owned()),
+        ("x-accord-relay-at", now),
+        ("x-accord-relay-client", "192.0.2.1".to_owned()),
+        ("x-accord-relay-moved-from", String::new()),
+        ("x-accord-relay-signature", "00".repeat(32)),
+    ] {
+        request.headers_mut().insert(name, value.parse()?);
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let join =
+        serde_json::json!({"type": "join", "protocol": 1, "token": token, "request_id": "j1"});
+    socket.send(Message::text(join.to_string())).await?;
+    let joined = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = socket.next().await {
+            if let Message::Text(text) = frame? {
+                let value: serde_json::Value = serde_json::from_str(text.as_str())?;
+                match value["type"].as_str() {
+                    Some("joined") => return Ok(value),
+                    Some("error") if value["fatal"] == true => bail!("refused: {value}"),
+                    _ => {}
+                }
+            }
+        }
+        bail!("the socket closed before `joined`")
+    })
+    .await
+    .context("no `joined` within 10 s")??;
+    let sees_mediator = joined["participants"]
+        .as_array()
+        .is_some_and(|ps| ps.iter().any(|p| p["id"] == mediator.id()));
+    ensure!(
+        sees_mediator,
+        "a forged relay is placed and relayed to the owner, where the mediator is: {joined}"
+    );
+    ensure!(
+        wrong.metric("accord_participants").await?.unwrap_or(0.0) == 0.0,
+        "the node with the forged headers seated nobody"
+    );
+    let _ = socket.close(None).await;
+    mediator.send(ClientFrame::Leave).await?;
+    Ok(())
+}
+
+/// A WHIP publisher through A and a WHEP viewer through B: the viewer gets the publisher's
+/// media, and the viewer's resource is hung up through the other node.
+async fn whip_through_one_node_is_watched_through_the_other(cluster: &Cluster) -> Result<()> {
+    let room = "placement-broadcast";
+    wait_until_empty(cluster).await?;
+    let mint = |identity: &str| {
+        let request = TokenRequest::new(room, identity, "guest");
+        async move { cluster.a().mint(&request).await }
+    };
+    let publisher = WhipPublisher::offer(true, VideoPublish::Single(VideoSize::Quarter), 8).await?;
+    let publisher_token = mint("whip-publisher").await?;
+    let through_a = WhipHttp::new(&cluster.a().http_url())?;
+    let created = through_a
+        .post_offer("/whip", &publisher_token, publisher.offer_sdp())
+        .await?;
+    expect_created(&created, "whip")?;
+    publisher.accept(&created).await?;
+    publisher.wait_connected(CONNECT_TIMEOUT).await?;
+
+    let viewer = WhepViewer::offer().await?;
+    let viewer_token = mint("whep-viewer").await?;
+    let through_b = WhipHttp::new(&cluster.b.http_url())?;
+    let answered = through_b
+        .post_offer("/whep", &viewer_token, viewer.offer_sdp())
+        .await?;
+    let resource = expect_created(&answered, "whep")?;
+    viewer.accept(&answered).await?;
+    viewer.wait_connected(CONNECT_TIMEOUT).await?;
+    let exp = MediaExpectation::default();
+    viewer
+        .wait_for_media(PayloadKind::Vp8, exp.video_packets, exp.timeout)
+        .await?;
+    viewer
+        .wait_for_media(PayloadKind::Opus, exp.audio_packets, exp.timeout)
+        .await?;
+    let checked = viewer.check_payloads(publisher.ledger())?;
+    eprintln!("WHIP through A, WHEP through B: {checked} payloads the publisher sent arrived");
+    // The resource id names its node: a DELETE through A reaches it wherever it is.
+    let hung_up = through_a.delete(&resource, &viewer_token).await?;
+    ensure!(
+        hung_up.status == 200,
+        "DELETE {resource} through A: {} {}",
+        hung_up.status,
+        hung_up.body
+    );
+    let again = through_b.delete(&resource, &viewer_token).await?;
+    ensure!(
+        again.status == 404,
+        "the resource is gone: {}",
+        again.status
+    );
+    viewer.close().await?;
+    publisher.close().await
+}
+
+/// Six rooms opened alternately through A and B, a second or two apart (each node reports
+/// its load every lease/3): placement by load puts rooms on both.
+async fn rooms_spread_across_both_nodes(cluster: &Cluster) -> Result<()> {
+    wait_until_empty(cluster).await?;
+    let mut seats = Vec::new();
+    for n in 0..6 {
+        let through = if n % 2 == 0 { cluster.a() } else { &cluster.b };
+        let room = format!("placement-spread-{n}");
+        let token = cluster
+            .a()
+            .mint(&TokenRequest::new(&room, &format!("host-{n}"), "mediator"))
+            .await?;
+        seats.push(Bystander::join(&through.ws_url(), &token, None, "host").await?);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let on_a = cluster.a().metric("accord_rooms").await?.unwrap_or(0.0);
+    let on_b = cluster.b.metric("accord_rooms").await?.unwrap_or(0.0);
+    eprintln!(
+        "placement: 6 rooms opened alternately through A and B; A owns {on_a}, B owns {on_b}"
+    );
+    ensure!(
+        on_a + on_b == 6.0,
+        "every room is on exactly one node: A {on_a} + B {on_b}"
+    );
+    ensure!(
+        on_a >= 1.0 && on_b >= 1.0,
+        "rooms spread across both nodes: A {on_a}, B {on_b}"
+    );
+    drop(seats);
+    Ok(())
+}
+
+/// Waits until neither node seats anyone, so the next room's owner can be read from the
+/// metrics (seats of earlier steps go once their sockets have closed).
+async fn wait_until_empty(cluster: &Cluster) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let a = cluster
+            .a()
+            .metric("accord_participants")
+            .await?
+            .unwrap_or(0.0);
+        let b = cluster
+            .b
+            .metric("accord_participants")
+            .await?
+            .unwrap_or(0.0);
+        if a == 0.0 && b == 0.0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("seats of an earlier step are still there: A {a}, B {b}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
