@@ -164,7 +164,11 @@ impl AppState {
         let limits = limits::Limits::new(&config.room_limits);
         let state = Self {
             inner: Arc::new(Inner {
-                metrics: metrics::Metrics::new(sfu.clone(), recorders.metrics_arc()),
+                metrics: metrics::Metrics::new(
+                    sfu.clone(),
+                    recorders.metrics_arc(),
+                    cluster.node_id(),
+                ),
                 sfu,
                 keys: accord_cases::tokens::TokenKeys::new(token_secret),
                 rooms: rooms::Rooms::new(accord_cases::minutes::Minutes::start(store.clone())),
