@@ -23,6 +23,7 @@ mod loopback_test;
 
 pub use bystander::Bystander;
 pub use options::{ClientOptions, VideoPublish};
+pub use signaling::JoinRefused;
 pub use state::{PacketRecord, RECENT_PAYLOADS, ReceivedTrack};
 pub use whip::{WhepViewer, WhipHttp, WhipPublisher, WhipResponse};
 
@@ -73,12 +74,25 @@ impl TestClient {
     /// Connects to `ws_url` with `token`; returns once `joined` arrived. The signaling task
     /// then offers our tracks, and media starts once the connection is up and answered.
     pub async fn connect(ws_url: &str, token: &str, options: ClientOptions) -> Result<Self> {
+        Self::connect_resuming(ws_url, token, None, options).await
+    }
+
+    /// Like [`TestClient::connect`], asking for the seat `resume` (a resume token) back, as a
+    /// client does after its socket dropped. A server that no longer holds the seat seats it
+    /// anew (with a `resume_failed` error frame before `joined`) on a new peer connection.
+    /// A fatal refusal is a [`JoinRefused`].
+    pub async fn connect_resuming(
+        ws_url: &str,
+        token: &str,
+        resume: Option<&str>,
+        options: ClientOptions,
+    ) -> Result<Self> {
         crate::init_logging();
         let who = options.identity.clone();
-        // Frames before `joined` (none are expected) are kept for the record.
+        // Frames before `joined` (a waiting room, a refused resume) are kept for the record.
         let shared = Arc::new(Shared::default());
         let (socket, joined, _) =
-            signaling::open_and_join(ws_url, token, None, &who, &shared, JOIN_TIMEOUT).await?;
+            signaling::open_and_join(ws_url, token, resume, &who, &shared, JOIN_TIMEOUT).await?;
 
         let peer = peer::build(Arc::clone(&shared), options.tcp_only).await?;
         let pc = Arc::clone(&peer.pc);

@@ -21,6 +21,24 @@ use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDes
 /// The WebSocket type the client uses.
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// The server refused a join with a fatal error frame; its `retry_after_ms` says whether
+/// and when it may be tried again.
+#[derive(Debug)]
+pub struct JoinRefused {
+    /// Which client.
+    pub who: String,
+    /// The refusal.
+    pub frame: crate::protocol::ErrorFrame,
+}
+
+impl std::fmt::Display for JoinRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: join refused: {:?}", self.who, self.frame)
+    }
+}
+
+impl std::error::Error for JoinRefused {}
+
 /// Opens the signaling socket, sends `join` (with `resume`, a resume token, to take back a
 /// seat) and waits for `joined`; frames before it go into `shared`. Each of the two steps may take `timeout`. Returns the socket, the
 /// `joined` frame and when `join` was sent.
@@ -62,7 +80,14 @@ pub(crate) async fn open_and_join(
             shared.apply_frame(&frame);
             match frame {
                 ServerFrame::Joined(joined) => return Ok::<_, anyhow::Error>(joined),
-                ServerFrame::Error(err) => anyhow::bail!("{who}: join refused: {err:?}"),
+                ServerFrame::Error(frame) if frame.fatal => {
+                    return Err(JoinRefused {
+                        who: who.to_owned(),
+                        frame,
+                    }
+                    .into());
+                }
+                // Not fatal (`resume_failed`: the seat is new): `joined` follows.
                 _ => {}
             }
         }

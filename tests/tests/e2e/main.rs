@@ -8,6 +8,7 @@ mod audit_verify_detects_tampering;
 mod bad_input_gets_error_frames_not_panics;
 mod case_work_api;
 mod caucus_keeps_each_side_private;
+mod cluster_failover;
 mod cluster_nodes_share_redis;
 mod cluster_placement;
 mod connection_health_and_save_data;
