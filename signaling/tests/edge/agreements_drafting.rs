@@ -44,14 +44,26 @@ impl World {
         World::start_in(store, None).await
     }
 
-    /// A node of `cluster` (a single node of its own without one).
-    async fn start_in(store: &Store, cluster: Option<Cluster>) -> World {
+    /// A node of the cluster `cluster` describes (a single node of its own without one),
+    /// reached by the other nodes at its own address: a join it does not own is relayed there.
+    async fn start_in(store: &Store, cluster: Option<ClusterConfig>) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
+        let cluster = match cluster {
+            Some(config) => Some(
+                Cluster::start(ClusterConfig {
+                    internal_url: base.clone(),
+                    ..config
+                })
+                .await
+                .expect("cluster node"),
+            ),
+            None => None,
+        };
         let sfu = accord_sfu::Sfu::start(accord_sfu::SfuConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             tcp: accord_sfu::TcpListen::Off,
@@ -527,11 +539,9 @@ async fn a_draft_edited_on_one_node_reaches_the_others_followers_at_once(s: &Scr
         prefix: prefix.clone(),
         ..ClusterConfig::default()
     };
-    let a = Cluster::start(node("N_a")).await.expect("node a");
-    let b = Cluster::start(node("N_b")).await.expect("node b");
     let (a, b) = (
-        World::start_in(&s.store, Some(a)).await,
-        World::start_in(&s.store, Some(b)).await,
+        World::start_in(&s.store, Some(node("N_a"))).await,
+        World::start_in(&s.store, Some(node("N_b"))).await,
     );
     drafting_on_two_nodes(s, a, b, true).await;
     crate::cluster::clean(&prefix).await;
