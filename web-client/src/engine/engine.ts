@@ -48,6 +48,9 @@ export class Engine extends Emitter<EngineEvents> {
   private away = false;
   /** The socket of a reconnect attempt that has not opened yet. */
   private connecting: SignalClient | null = null;
+  /** A server that refused a reconnect retryably (its node is going away or gone) said not
+   *  to try again before this time (ms since the epoch). */
+  private retryNotBefore = 0;
   /** Test hook state: while set, reconnect attempts wait (a simulated network outage). */
   private offlineUntil = 0;
   /** The person's 省流量 choice; null until they make one (the server's default is off). */
@@ -394,7 +397,8 @@ export class Engine extends Emitter<EngineEvents> {
       for (let attempt = 0; ; attempt++) {
         const backoff = this.policy.nextDelay(attempt, Date.now() - started);
         if (backoff === null) return this.shutdown('gave_up');
-        const delay = networkBackAt > attemptStarted ? 0 : backoff;
+        const asked = this.retryNotBefore - Date.now();
+        const delay = Math.max(networkBackAt > attemptStarted ? 0 : backoff, asked);
         const outage = this.offlineUntil - Date.now();
         await (outage > 0 ? sleep(Math.max(delay, outage)) : sleepUntilOnline(delay));
         if (this.leaving) return;
@@ -433,6 +437,9 @@ export class Engine extends Emitter<EngineEvents> {
         this.shutdown(err.reason, err.detail);
         return true;
       }
+      // While a dead node's sessions move, every node asks to be given a moment: asking
+      // sooner only adds refusals.
+      if (err instanceof NodeMoving) this.retryNotBefore = Date.now() + err.retryAfterMs;
       console.warn(`[accord] reconnect attempt ${attempt + 1} failed`, err);
       return false;
     }

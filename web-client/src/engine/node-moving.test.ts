@@ -124,7 +124,10 @@ describe('a server going away', () => {
     latest().close(1006);
     await vi.advanceTimersByTimeAsync(400);
     latest().receive(draining);
+    // Not before the 2 s it asked for.
     await vi.advanceTimersByTimeAsync(1100);
+    expect(FakeSocket.all).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(1000);
     expect(FakeSocket.all.length).toBeGreaterThanOrEqual(4);
     latest().receive(joinedFrame());
     await vi.advanceTimersByTimeAsync(10);
