@@ -1,6 +1,9 @@
 //! Prometheus metrics at `/metrics`: the SFU's counters read at scrape time, plus what
-//! signaling observes itself (sessions, join time).
+//! signaling observes itself (sessions, join time). Every series carries the node's id as
+//! its `node` label, so a Prometheus scraping several nodes (or a federation of them) can
+//! sum or compare them without relying on scrape-target relabelling.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -154,9 +157,12 @@ impl Collector for SfuCollector {
 
 impl Metrics {
     /// Registers the SFU's and the recorder's counters and signaling's own metrics under
-    /// `accord_`.
-    pub fn new(sfu: Sfu, recorder: Arc<RecorderMetrics>) -> Self {
-        let mut registry = Registry::with_prefix("accord");
+    /// `accord_`, each labelled `node="<node_id>"`.
+    pub fn new(sfu: Sfu, recorder: Arc<RecorderMetrics>, node_id: &str) -> Self {
+        let mut registry = Registry::with_prefix_and_labels(
+            "accord",
+            std::iter::once((Cow::Borrowed("node"), Cow::Owned(node_id.to_owned()))),
+        );
         let sessions = Arc::new(AtomicI64::new(0));
         registry.register_collector(Box::new(SfuCollector {
             sfu,
@@ -197,5 +203,36 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_series_names_its_node() {
+        let sfu = accord_sfu::Sfu::start(accord_sfu::SfuConfig {
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            tcp: accord_sfu::TcpListen::Off,
+            ..Default::default()
+        })
+        .expect("an SFU on loopback");
+        let metrics = Metrics::new(sfu, Arc::default(), "N_metrics-1");
+        metrics.observe_join(Duration::from_millis(300));
+        let text = metrics.render().expect("rendered");
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(samples.len() > 20, "{text}");
+        for sample in &samples {
+            assert!(sample.contains(r#"node="N_metrics-1""#), "{sample}");
+        }
+        assert!(
+            samples.contains(&r#"accord_rooms{node="N_metrics-1"} 0"#),
+            "{text}"
+        );
+        assert!(
+            samples.contains(&r#"accord_join_seconds_bucket{node="N_metrics-1",le="0.5"} 1"#),
+            "{text}"
+        );
     }
 }

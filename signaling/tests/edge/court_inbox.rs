@@ -557,12 +557,18 @@ async fn the_connector_delivers_once_after_two_failures(s: &Scratch) {
         .await
         .expect("text");
     // Process-wide counters (other suites deliver too): present, with each result.
-    for line in [
-        "accord_confirmation_deliveries_total{result=\"delivered\"}",
-        "accord_confirmation_deliveries_total{result=\"retry\"}",
-        "accord_confirmation_outbox_pending",
+    // Each series also carries the node's id as its first label.
+    for (name, label) in [
+        ("accord_confirmation_deliveries_total{", "result=\"delivered\"}"),
+        ("accord_confirmation_deliveries_total{", "result=\"retry\"}"),
+        ("accord_confirmation_outbox_pending{", ""),
     ] {
-        assert!(metrics.contains(line), "{line} in {metrics}");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(label)),
+            "{name}{label} in {metrics}"
+        );
     }
 
     // The court's system accepts it, signing with its own Ed25519 key.

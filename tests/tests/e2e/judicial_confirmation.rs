@@ -66,10 +66,7 @@ async fn finish(seeded: Seeded, session: Session) -> Result<()> {
 /// The value of sample `series` (name with labels, as exposed) on `/metrics`.
 async fn metric(s: &Session, series: &str) -> Result<f64> {
     let exposition = s.server.metrics_text().await?;
-    exposition
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
+    accord_tests::server::parse_metric(&exposition, series)
         .with_context(|| format!("no {series} on /metrics"))
 }
 
