@@ -10,6 +10,8 @@ pub const MAX_PARTICIPANTS: usize = 200;
 pub const MAX_DURATION: u64 = 300;
 /// Longest warm-up, seconds.
 pub const MAX_WARMUP: u64 = 60;
+/// Most nodes one run drives: the machine has room for two beside the tool.
+pub const MAX_NODES: usize = 2;
 /// The server refuses rooms larger than this (`signaling.max_participants` is 2–100).
 const MAX_ROOM: usize = 100;
 
@@ -42,15 +44,33 @@ pub struct Args {
     /// The `accord` binary to start (default: target/release/accord if built, else debug).
     #[arg(long, conflicts_with = "url")]
     pub server_bin: Option<PathBuf>,
-    /// Use a running server instead, e.g. http://127.0.0.1:8080 (loopback only).
+    /// Nodes to start: 1, or 2 on 127.0.0.2 and 127.0.0.3 (HTTP and media) sharing a fresh
+    /// PostgreSQL database (`ACCORD_TEST_POSTGRES_URL`, default the local `test` server) and
+    /// Redis (--redis-url) under a fresh key prefix.
+    #[arg(long, default_value_t = 1, conflicts_with = "url")]
+    pub nodes: usize,
+    /// Redis for two nodes the tool starts.
+    #[arg(
+        long,
+        env = "ACCORD_TEST_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+    /// How clients are spread over the nodes: `participants` alternates within each room
+    /// (placement decides where the room lives; the others are relayed to it), `rooms` sends
+    /// all of a room's clients through one node, rooms alternating.
+    #[arg(long, value_enum, default_value_t = Spread::Participants)]
+    pub spread: Spread,
+    /// Use running servers instead, e.g. http://127.0.0.1:8080 (loopback only); give it
+    /// twice for two nodes of one cluster (tokens are minted on the first).
     #[arg(long, requires = "api_key")]
-    pub url: Option<String>,
-    /// API key of the running server (to mint join tokens).
+    pub url: Vec<String>,
+    /// API key of the running servers (to mint join tokens).
     #[arg(long, env = "ACCORD_LOAD_API_KEY")]
     pub api_key: Option<String>,
-    /// Pid of the running server, for its CPU and memory figures.
+    /// Pid of each running server, in the order of --url, for CPU and memory figures.
     #[arg(long, requires = "url")]
-    pub server_pid: Option<u32>,
+    pub server_pid: Vec<u32>,
     /// Video keyframe every N frames (publishers ignore PLIs).
     #[arg(long, default_value_t = 30)]
     pub keyframe_interval: u32,
@@ -58,12 +78,33 @@ pub struct Args {
     #[arg(long)]
     pub no_baseline: bool,
     /// Record the first room: it becomes a case session whose mediator records it (needs a
-    /// server the tool starts itself, fresh for the staff API's first-run setup; rooms only).
+    /// server the tool starts itself, fresh for the staff API's first-run setup; rooms only;
+    /// one node).
     #[arg(long, conflicts_with_all = ["url", "publishers"])]
     pub record: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How clients are spread over the nodes of a run with several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Spread {
+    /// Participant `p` of room `r` goes through node `(r + p) mod nodes`.
+    Participants,
+    /// Every participant of room `r` goes through node `r mod nodes`.
+    Rooms,
+}
+
+impl Spread {
+    /// The node (an index below `nodes`) the `p`th participant of room `r` connects to.
+    pub fn node(self, room: usize, participant: usize, nodes: usize) -> usize {
+        match self {
+            Spread::Participants => (room + participant) % nodes.max(1),
+            Spread::Rooms => room % nodes.max(1),
+        }
+    }
 }
 
 /// What to run, after validation.
@@ -121,6 +162,15 @@ impl Scenario {
 }
 
 impl Args {
+    /// The nodes the run drives: the running servers given, else the ones to start.
+    pub fn node_count(&self) -> usize {
+        if self.url.is_empty() {
+            self.nodes
+        } else {
+            self.url.len()
+        }
+    }
+
     /// Checks the bounds and picks the scenario.
     pub fn scenario(&self) -> Result<Scenario> {
         if !(1..=MAX_DURATION).contains(&self.duration) {
@@ -134,6 +184,15 @@ impl Args {
         }
         if self.keyframe_interval == 0 || self.keyframe_interval > 3000 {
             bail!("--keyframe-interval must be 1–3000 frames");
+        }
+        if !(1..=MAX_NODES).contains(&self.node_count()) {
+            bail!("--nodes (or --url given that many times) must be 1–{MAX_NODES}");
+        }
+        if !self.server_pid.is_empty() && self.server_pid.len() != self.url.len() {
+            bail!("give --server-pid once for each --url, in the same order");
+        }
+        if self.record && self.node_count() > 1 {
+            bail!("--record runs on one node");
         }
         let scenario = match (
             self.rooms,
@@ -193,6 +252,18 @@ mod tests {
     }
 
     #[test]
+    fn spreads() {
+        let nodes = |spread: Spread| -> Vec<usize> {
+            (0..2)
+                .flat_map(|r| (0..3).map(move |p| spread.node(r, p, 2)))
+                .collect()
+        };
+        assert_eq!(nodes(Spread::Participants), [0, 1, 0, 1, 0, 1]);
+        assert_eq!(nodes(Spread::Rooms), [0, 0, 0, 1, 1, 1]);
+        assert_eq!(Spread::Participants.node(3, 4, 1), 0);
+    }
+
+    #[test]
     fn bounds() {
         assert_eq!(
             parse("--rooms 10 --participants 4").ok(),
@@ -216,6 +287,18 @@ mod tests {
         assert!(parse("--rooms 2 --participants 2 --subscribers 3").is_err());
         assert!(parse("--url http://127.0.0.1:1 --rooms 1 --participants 2").is_err());
         assert!(parse("--rooms 10 --participants 4 --record").is_ok());
+        assert!(parse("--rooms 10 --participants 4 --nodes 2").is_ok());
+        assert!(parse("--rooms 10 --participants 4 --nodes 3").is_err());
+        assert!(parse("--rooms 10 --participants 4 --nodes 2 --record").is_err());
+        assert!(
+            parse("--url http://127.0.0.2:1 --url http://127.0.0.3:1 --api-key k --rooms 2 --participants 2")
+                .is_ok()
+        );
+        assert!(
+            parse("--url http://127.0.0.2:1 --url http://127.0.0.3:1 --api-key k --server-pid 7 --rooms 2 --participants 2")
+                .is_err(),
+            "a pid for each node"
+        );
         assert!(
             parse("--url http://127.0.0.1:1 --api-key k --record --rooms 1 --participants 2")
                 .is_err(),

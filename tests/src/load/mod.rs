@@ -9,12 +9,16 @@
 //! connected directly ([`baseline`]).
 //!
 //! Everything runs in one process on one machine, next to the server: the tool's own CPU use
-//! is reported because it competes with the server for the same cores.
+//! is reported because it competes with the server for the same cores. With `--nodes 2` the
+//! server is two nodes of one cluster on 127.0.0.2 and 127.0.0.3 ([`target`]); clients
+//! spread over both, and the report adds each node's rooms, participants, forwarding and CPU,
+//! and the placement's balance ([`nodes`]).
 
 pub mod baseline;
 pub mod client;
 pub mod config;
 pub mod histogram;
+pub mod nodes;
 pub mod pacer;
 pub mod procfs;
 pub mod recorded_room;

@@ -1,6 +1,7 @@
 //! The result of a load run: every figure as JSON (`--json`) or as a table for people.
 
 use super::histogram::Snapshot;
+use super::nodes::Placement;
 use super::recorded_room::RecordingFigures;
 use super::recorder::LatencySnapshot;
 use super::target::ServerCounters;
@@ -193,6 +194,9 @@ pub struct Report {
     pub client_errors: Vec<String>,
     /// With `--record`: the recorder's cost and what it wrote.
     pub recording: Option<RecordingFigures>,
+    /// With several nodes: each node's share and cost, and the placement's balance. The
+    /// server figures above are the nodes' sums.
+    pub placement: Option<Placement>,
     /// The targets.
     pub checks: Vec<Check>,
 }
@@ -325,6 +329,11 @@ impl Report {
         }
         if let Some(per) = self.server_rss_per_participant_kib {
             row("server RSS per participant", format!("{per:.0} KiB"));
+        }
+        if let Some(placement) = &self.placement {
+            for (key, value) in placement.rows() {
+                row(&key, value);
+            }
         }
         row(
             "load tool CPU (same 2 cores)",

@@ -2,7 +2,8 @@
 
 use super::baseline::Baseline;
 use super::client::{LoadClient, LoadClientOptions};
-use super::config::{Args, Scenario};
+use super::config::{Args, Scenario, Spread};
+use super::nodes::Placement;
 use super::pacer::{MediaPlan, SentCounter};
 use super::procfs;
 use super::recorded_room::RecordedRoom;
@@ -32,13 +33,17 @@ pub async fn run(args: &Args) -> Result<Report> {
         keyframe_interval: args.keyframe_interval,
         ..MediaPlan::default()
     };
-    let mut target = match &args.url {
-        Some(url) => Target::external(
-            url,
+    let room_limit = scenario.room_size().max(20);
+    let mut target = if !args.url.is_empty() {
+        Target::external(
+            &args.url,
             args.api_key.as_deref().unwrap_or_default(),
-            args.server_pid,
-        )?,
-        None => Target::start(&server_bin(args)?, scenario.room_size().max(20)).await?,
+            &args.server_pid,
+        )?
+    } else if args.nodes > 1 {
+        Target::start_pair(&server_bin(args)?, room_limit, &args.redis_url).await?
+    } else {
+        Target::start(&server_bin(args)?, room_limit).await?
     };
     let joins = scenario.participants() as u64 * args.join_interval_ms / 1000;
     // Recording adds its notice before the joins and finalising after the window.
@@ -77,22 +82,27 @@ fn server_bin(args: &Args) -> Result<PathBuf> {
 /// One participant to create.
 struct Planned {
     room: String,
+    /// The node its WebSocket goes to.
+    node: usize,
     options: LoadClientOptions,
 }
 
-/// `recorded_room`, when given, is the name of the first room (the recorded one).
+/// `recorded_room`, when given, is the name of the first room (the recorded one). Clients
+/// go to `nodes` nodes as `spread` says.
 fn plan_participants(
     scenario: Scenario,
     plan: MediaPlan,
     recorded_room: Option<&str>,
+    (spread, nodes): (Spread, usize),
 ) -> Vec<Planned> {
     let run_id = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
     let room_name = |suffix: String, first: bool| match recorded_room {
         Some(name) if first => name.to_owned(),
         _ => format!("load-{run_id}-{suffix}"),
     };
-    let make = |room: String, identity: String, publish: bool, phase: usize| Planned {
+    let make = |room: String, identity: String, publish: bool, phase: usize, node: usize| Planned {
         room,
+        node,
         options: LoadClientOptions {
             identity,
             publish,
@@ -115,13 +125,17 @@ fn plan_participants(
                     format!("r{r}-p{p}"),
                     true,
                     p,
+                    spread.node(r, p, nodes),
                 )
             })
             .collect(),
         Scenario::FanOut { subscribers } => {
             let room = room_name("fanout".into(), true);
-            std::iter::once(make(room.clone(), "publisher".into(), true, 0))
-                .chain((0..subscribers).map(|s| make(room.clone(), format!("sub{s}"), false, s)))
+            std::iter::once(make(room.clone(), "publisher".into(), true, 0, 0))
+                .chain((0..subscribers).map(|s| {
+                    let node = spread.node(0, s + 1, nodes);
+                    make(room.clone(), format!("sub{s}"), false, s, node)
+                }))
                 .collect()
         }
     }
@@ -156,9 +170,29 @@ async fn measure(
         sfu: Arc::new(Latency::default()),
         sent: Arc::new(SentCounter::default()),
     });
-    let pid = target.pid();
-    let rss = |p: Option<u32>| p.and_then(|p| procfs::rss_kib(p).ok());
-    let rss_before = rss(pid);
+    let pids = target.pids();
+    let known_pids: Vec<u32> = pids.iter().flatten().copied().collect();
+    // Every node's, added up; unknown unless every pid is known.
+    let rss = || -> Option<u64> {
+        pids.iter()
+            .map(|p| p.and_then(|p| procfs::rss_kib(p).ok()))
+            .sum()
+    };
+    let cpu = || -> Vec<Option<f64>> {
+        pids.iter()
+            .map(|p| p.and_then(|p| procfs::cpu_seconds(Some(p)).ok()))
+            .collect()
+    };
+    let threads = || {
+        let mut all = BTreeMap::new();
+        for pid in &known_pids {
+            for (name, seconds) in procfs::thread_cpu_seconds(*pid) {
+                *all.entry(name).or_insert(0.0) += seconds;
+            }
+        }
+        all
+    };
+    let rss_before = rss();
 
     // The recording runs before anyone joins, so every track of its room is recorded.
     let mut recorded = match args.record {
@@ -169,7 +203,16 @@ async fn measure(
     };
 
     // Tokens first, so minting is not part of join time.
-    let planned = plan_participants(scenario, plan, recorded.as_ref().map(RecordedRoom::room));
+    let planned = plan_participants(
+        scenario,
+        plan,
+        recorded.as_ref().map(RecordedRoom::room),
+        (args.spread, target.node_count()),
+    );
+    let mut sockets = vec![0usize; target.node_count()];
+    for p in &planned {
+        sockets[p.node] += 1;
+    }
     let mut tokens = Vec::with_capacity(planned.len());
     for p in &planned {
         if let Some(room) = recorded.as_mut().filter(|r| r.room() == p.room) {
@@ -184,7 +227,6 @@ async fn measure(
         tokens.push(target.mint(&request).await?);
     }
 
-    let ws = target.ws_url();
     let interval = Duration::from_millis(args.join_interval_ms);
     let total = planned.len();
     let mut clients = Vec::new();
@@ -194,9 +236,10 @@ async fn measure(
         if i > 0 {
             tokio::time::sleep(interval).await;
         }
+        let ws = target.ws_url_of(p.node);
         if matches!(scenario, Scenario::FanOut { .. }) && i == 0 {
             // The publisher first, and streaming, before anyone subscribes.
-            let publisher = join_one(ws.clone(), token, p, &shared).await?;
+            let publisher = join_one(ws, token, p, &shared).await?;
             let deadline = Instant::now() + Duration::from_secs(15);
             while publisher.connected_at().is_none() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -205,7 +248,7 @@ async fn measure(
             clients.push(publisher);
             continue;
         }
-        let (ws, shared) = (ws.clone(), Arc::clone(&shared));
+        let shared = Arc::clone(&shared);
         handles.push(tokio::spawn(async move {
             join_one(ws, token, p, &shared).await
         }));
@@ -243,12 +286,12 @@ async fn measure(
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
 
     // The measured window.
-    let counters_before = target.counters().await?;
-    let cpu_before = pid.and_then(|p| procfs::cpu_seconds(Some(p)).ok());
-    let threads_before = pid.map(procfs::thread_cpu_seconds).unwrap_or_default();
+    let counters_before = target.node_counters().await?;
+    let cpu_before = cpu();
+    let threads_before = threads();
     let tool_before = procfs::cpu_seconds(None)?;
     let machine_before = procfs::machine_busy_seconds()?;
-    let rss_joined = rss(pid);
+    let rss_joined = rss();
     shared.gate.set(true);
     shared.sent.counting.store(true, Relaxed);
     let started = Instant::now();
@@ -262,10 +305,20 @@ async fn measure(
     let seconds = started.elapsed().as_secs_f64();
     let tool_after = procfs::cpu_seconds(None)?;
     let machine_after = procfs::machine_busy_seconds()?;
-    let cpu_after = pid.and_then(|p| procfs::cpu_seconds(Some(p)).ok());
-    let threads_after = pid.map(procfs::thread_cpu_seconds).unwrap_or_default();
-    let counters_after = target.counters().await?;
-    let rss_end = rss(pid);
+    let cpu_after = cpu();
+    let threads_after = threads();
+    let counters_after = target.node_counters().await?;
+    let rss_end = rss();
+    let node_window: Vec<_> = counters_after
+        .iter()
+        .zip(&counters_before)
+        .map(|(after, before)| after.since(before))
+        .collect();
+    let node_cpu: Vec<Option<f64>> = cpu_before
+        .iter()
+        .zip(&cpu_after)
+        .map(|(before, after)| Some((*after)? - (*before)?))
+        .collect();
 
     let mut report = Report {
         scenario: scenario.describe(),
@@ -277,17 +330,21 @@ async fn measure(
         sent_pps: shared.sent.packets.load(Relaxed) as f64 / seconds,
         ..Report::default()
     };
-    let forwarded = counters_after.forwarded_packets - counters_before.forwarded_packets;
+    report.server_counters = super::target::ServerCounters::sum(&node_window);
+    let forwarded = report.server_counters.forwarded_packets;
     report.forwarded_pps = forwarded / seconds;
-    report.server_counters = super::target::ServerCounters {
-        forwarded_packets: forwarded,
-        receive_dropped: counters_after.receive_dropped - counters_before.receive_dropped,
-        send_dropped: counters_after.send_dropped - counters_before.send_dropped,
-        keyframe_requests: counters_after.keyframe_requests - counters_before.keyframe_requests,
-        layer_switches: counters_after.layer_switches - counters_before.layer_switches,
-        participants: counters_after.participants,
-        recorded_packets: counters_after.recorded_packets - counters_before.recorded_packets,
-    };
+    if target.node_count() > 1 {
+        let urls = (0..target.node_count())
+            .map(|n| target.http_url_of(n).to_owned())
+            .collect();
+        report.placement = Some(Placement::of(
+            args.spread,
+            urls,
+            &sockets,
+            &node_window,
+            &node_cpu,
+        ));
+    }
     fill_streams(&mut report, &clients);
     fill_joins(&mut report, &clients);
     let sfu = PathLatency::of(&shared.sfu.snapshot());
@@ -303,8 +360,7 @@ async fn measure(
         report.latency_baseline = Some(base);
     }
     report.latency_sfu = sfu;
-    if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
-        let used = b - a;
+    if let Some(used) = node_cpu.iter().copied().sum::<Option<f64>>() {
         report.server_cpu = Some(Cpu {
             seconds: used,
             cores: used / seconds,
