@@ -1,14 +1,15 @@
 //! What several nodes sharing one database rely on, on SQLite and PostgreSQL (see `store.rs`
 //! for the databases): the session record stays in order across a failover; a running
-//! recording's pieces in the blob store are listed while it runs and forgotten after; and a
-//! dead node's recording is taken over by one node only.
+//! recording's pieces in the blob store are listed while it runs and forgotten after; a
+//! dead node's recording is taken over by one node only; and a session's takeover is recorded
+//! once, in its record and the case's audit trail.
 
 #[macro_use]
 mod common;
 
 use accord_cases::SessionId;
 use accord_cases::store::model::{
-    NewRecording, RecordingSegment, RecordingStatus, SessionEvent, SessionEventKind,
+    AuditAction, NewRecording, RecordingSegment, RecordingStatus, SessionEvent, SessionEventKind,
 };
 use accord_cases::store::{Store, StoreKeys, new_id, next_seq, now_ms};
 use common::recordings::{finish, finished, live_session, mediator};
@@ -77,6 +78,61 @@ async fn entries_after_a_failover_sort_after_the_dead_nodes(s: &Scratch) {
 both_databases!(
     record_order_after_failover,
     entries_after_a_failover_sort_after_the_dead_nodes
+);
+
+async fn a_takeover_is_recorded_once_after_the_dead_nodes_entries(s: &Scratch) {
+    let store = &s.store;
+    let org = organisation(store, "宝安", "新安街道").await;
+    let (case, session) = live_session(store, &org, "漏水").await;
+    // The dead node's clock ran ahead: the takeover still comes after what it wrote.
+    let ahead = next_seq() + 3_600_000_000;
+    store
+        .append_session_event(&entry(ahead, &session.id, &case.id, "宕机前"))
+        .await
+        .expect("the dead node's entry");
+    for first in [true, false] {
+        let recorded = store
+            .record_failover(&case.id, &session.id, "N_a", "N_b")
+            .await
+            .expect("record the takeover");
+        assert_eq!(recorded, first, "recorded once");
+    }
+    let record = store.session_events(&session.id).await.expect("record");
+    let kinds: Vec<(SessionEventKind, Option<String>)> = record
+        .into_iter()
+        .map(|e| (e.kind, e.detail))
+        .filter(|(k, _)| matches!(k, SessionEventKind::Chat | SessionEventKind::NodeFailover))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (SessionEventKind::Chat, Some("宕机前".to_owned())),
+            (SessionEventKind::NodeFailover, Some("N_a → N_b".to_owned())),
+        ]
+    );
+    let audit = store
+        .audit_of(&format!("case:{}", case.id))
+        .await
+        .expect("audit");
+    let failovers: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == AuditAction::SessionFailedOver.as_str())
+        .collect();
+    assert_eq!(failovers.len(), 1);
+    assert_eq!(failovers[0].actor, "system");
+    assert!(failovers[0].detail.contains("\"from_node\":\"N_a\""));
+    assert!(
+        store
+            .verify_audit()
+            .await
+            .expect("verify")
+            .problems
+            .is_empty()
+    );
+}
+both_databases!(
+    failover_recorded_once,
+    a_takeover_is_recorded_once_after_the_dead_nodes_entries
 );
 
 fn piece(file: &str, start: i64, size: i64, sha: char) -> RecordingSegment {
