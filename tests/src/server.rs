@@ -4,6 +4,7 @@
 //! its own, or two nodes sharing PostgreSQL and Redis.
 
 mod deployment;
+mod front;
 mod node;
 
 pub use deployment::{DEPLOYMENT_VAR, Deployment, ONE_PROCESS, redis_url};
@@ -12,7 +13,6 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::scratch_db::ScratchDatabase;
@@ -21,11 +21,12 @@ use node::Node;
 /// A running deployment of `accord serve`: one process, or two that share a database and
 /// Redis.
 ///
-/// With two nodes, each call of [`TestServer::ws_url`] names the next node in turn, and so
-/// do [`TestServer::http_url`] and the tokens it mints: a session's participants land on
-/// both nodes, and the one that does not own the session's room relays them to the one that
-/// does. Everything else answers for the deployment as a whole: [`TestServer::metric`] sums
-/// the nodes, [`TestServer::log_path`] is one log with each line tagged by its node,
+/// With two nodes, [`TestServer::http_url`] and [`TestServer::ws_url`] are one address in
+/// front of both, as a load balancer is, and the nodes' public URL: each connection to it
+/// goes to the next node in turn (WebSocket upgrades in a turn of their own), so a session's
+/// participants land on both nodes, and the one that does not own the session's room relays
+/// them to the one that does. Everything else answers for the deployment as a whole:
+/// [`TestServer::metric`] sums the nodes, [`TestServer::log_path`] is one log with each line tagged by its node,
 /// [`TestServer::data_dir`] is the folder of keys and blobs the nodes share, stop, kill and
 /// SIGTERM reach every node. [`TestServer::media_addr`] and [`TestServer::pid`] are the
 /// first node's, which only tests about one process ([`ONE_PROCESS`]) use.
@@ -45,8 +46,7 @@ pub struct TestServer {
     nodes: Vec<Node>,
     database: Option<ScratchDatabase>,
     database_url: String,
-    ws_turn: AtomicUsize,
-    http_turn: AtomicUsize,
+    front: Option<front::Front>,
     api_key: String,
     token_secret: String,
     dir: PathBuf,
@@ -164,8 +164,7 @@ impl TestServer {
             nodes: Vec::new(),
             database: layout.database,
             database_url: layout.database_url,
-            ws_turn: AtomicUsize::new(0),
-            http_turn: AtomicUsize::new(0),
+            front: None,
             api_key,
             token_secret,
             dir,
@@ -174,8 +173,18 @@ impl TestServer {
             http_client,
         };
         let several = layout.nodes.len() > 1;
+        let front = match several {
+            true => Some(front::Bound::new().await?),
+            false => None,
+        };
         for node_env in layout.nodes {
             let mut env = node_env;
+            if let Some(front) = &front {
+                env.push((
+                    "ACCORD_HTTP_PUBLIC_URL".into(),
+                    format!("http://{}", front.addr()),
+                ));
+            }
             env.extend([
                 ("ACCORD_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
                 ("ACCORD_MEDIA_LISTEN".into(), "127.0.0.1:0".into()),
@@ -199,6 +208,8 @@ impl TestServer {
             let node = Node::start(bin, &env, args, log.clone(), &server.log_path, &tag).await?;
             server.nodes.push(node);
         }
+        let nodes = server.nodes.iter().map(Node::http).collect();
+        server.front = front.map(|front| front.serve(nodes));
         Ok(server)
     }
 
@@ -219,19 +230,21 @@ impl TestServer {
         self.data_dir.clone()
     }
 
-    /// The node the next HTTP client should use.
-    fn http_node(&self) -> &Node {
-        let turn = self.http_turn.fetch_add(1, Ordering::Relaxed);
-        &self.nodes[turn % self.nodes.len()]
+    /// Where clients connect: the front of a cluster, else the one node.
+    fn entry(&self) -> SocketAddr {
+        match &self.front {
+            Some(front) => front.addr(),
+            None => self.first().http(),
+        }
     }
 
     fn first(&self) -> &Node {
         &self.nodes[0]
     }
 
-    /// An HTTP listen address (the next node's in turn).
+    /// The HTTP address clients connect to.
     pub fn http_addr(&self) -> SocketAddr {
-        self.http_node().http()
+        self.entry()
     }
 
     /// The media (UDP) listen address of the first node.
@@ -239,15 +252,14 @@ impl TestServer {
         self.first().media()
     }
 
-    /// `http://127.0.0.1:PORT` of the next node in turn.
+    /// `http://127.0.0.1:PORT`.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.http_node().http())
+        format!("http://{}", self.entry())
     }
 
-    /// `ws://127.0.0.1:PORT/ws` of the next node in turn.
+    /// `ws://127.0.0.1:PORT/ws`.
     pub fn ws_url(&self) -> String {
-        let turn = self.ws_turn.fetch_add(1, Ordering::Relaxed);
-        format!("ws://{}/ws", self.nodes[turn % self.nodes.len()].http())
+        format!("ws://{}/ws", self.entry())
     }
 
     /// `http://127.0.0.1:PORT` of every node, in order.
@@ -301,8 +313,7 @@ impl TestServer {
         self.mint(&request).await
     }
 
-    /// Mints a join token with every field under the caller's control (on the next node in
-    /// turn).
+    /// Mints a join token with every field under the caller's control.
     pub async fn mint(&self, request: &TokenRequest) -> Result<String> {
         let url = format!("{}/api/v1/tokens", self.http_url());
         let response = self
