@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use accord_cases::store::model::{SessionEvent, SessionEventKind};
 use accord_cases::tokens::Role;
-use accord_protocol::{ChatMessage, Space};
+use accord_protocol::{ChatMessage, LeaveReason, Space};
 use tokio::sync::OwnedMutexGuard;
 
 use super::{CHAT_KEPT, RoomState, Rooms, SessionLink};
@@ -43,7 +43,9 @@ struct Presence {
 impl Restored {
     /// Replays a session's record (in order). The room is emptied as the live room is
     /// whenever the record shows it empty, so what is rebuilt is what the node held, not
-    /// everything that ever happened in the session; a removal stays for good.
+    /// everything that ever happened in the session; a removal stays for good. People who
+    /// lost their seat with a node (a failover, or a drain's `node_moving`) are moving with
+    /// the session, so their going empties nothing.
     pub fn replay(session: &SessionLink, events: &[SessionEvent]) -> Self {
         let mut state = RoomState {
             session: Some(session.clone()),
@@ -112,9 +114,17 @@ impl Restored {
                     {
                         state.removed.insert(who.to_owned());
                     }
+                    // A node that drained to its end let everyone go to join again elsewhere:
+                    // they are moving with the session, as after a failover, not leaving it.
+                    let moving = event.kind == SessionEventKind::Left
+                        && event
+                            .detail
+                            .as_deref()
+                            .is_some_and(|d| d.starts_with(LeaveReason::NodeMoving.as_str()));
                     if let Some(who) = who
                         && present.remove(who).is_some()
                         && present.is_empty()
+                        && !moving
                     {
                         emptied(&mut state);
                     }

@@ -213,6 +213,34 @@ fn a_second_failover_carries_the_room_over_again() {
     assert!(restored.admitted().is_empty());
 }
 
+#[test]
+fn people_a_draining_node_let_go_keep_their_rooms() {
+    use SessionEventKind::*;
+    let mut events = separated();
+    events.extend(
+        [
+            entry(10, Left)
+                .by(APPLICANT, "party")
+                .in_space("joint")
+                .saying("node_moving"),
+            entry(11, Left)
+                .by(RESPONDENT, "party")
+                .in_space("respondent")
+                .saying("node_moving"),
+            entry(12, Left)
+                .by(MEDIATOR, "mediator")
+                .in_space("joint")
+                .saying("node_moving"),
+        ]
+        .into_iter()
+        .map(|e| e.0),
+    );
+    let restored = Restored::replay(&link(), &events);
+    assert!(restored.admitted().contains(APPLICANT));
+    assert_eq!(restored.last_space(RESPONDENT), Some(Space::Respondent));
+    assert_eq!(restored.chat().len(), 2);
+}
+
 fn claims(identity: &str, role: accord_cases::tokens::Role) -> accord_cases::tokens::JoinClaims {
     accord_cases::tokens::JoinClaims {
         sub: identity.into(),
