@@ -95,11 +95,13 @@ async fn sessions_spread_and_every_participant_reaches_the_owner() -> Result<()>
     let database = ScratchDatabase::create("accord_placement").await?;
     let shared = accord_tests::fresh_temp_dir("accord-placement-shared")?;
     let outcome = match two_nodes(&database.url, &shared).await {
-        Ok(cluster) => {
-            let checked = check_everything(&cluster).await;
-            let stopped = stop(cluster).await;
-            checked.and(stopped)
-        }
+        Ok(cluster) => match check_everything(&cluster).await {
+            Ok(()) => an_owner_that_died_is_retried_then_replaced(cluster).await,
+            Err(e) => {
+                let _ = stop(cluster).await;
+                Err(e)
+            }
+        },
         Err(e) => Err(e),
     };
     database.drop().await?;
@@ -247,25 +249,8 @@ async fn a_forged_relay_signature_is_placed_like_any_client(cluster: &Cluster) -
     ] {
         request.headers_mut().insert(name, value.parse()?);
     }
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let join =
-        serde_json::json!({"type": "join", "protocol": 1, "token": token, "request_id": "j1"});
-    socket.send(Message::text(join.to_string())).await?;
-    let joined = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(frame) = socket.next().await {
-            if let Message::Text(text) = frame? {
-                let value: serde_json::Value = serde_json::from_str(text.as_str())?;
-                match value["type"].as_str() {
-                    Some("joined") => return Ok(value),
-                    Some("error") if value["fatal"] == true => bail!("refused: {value}"),
-                    _ => {}
-                }
-            }
-        }
-        bail!("the socket closed before `joined`")
-    })
-    .await
-    .context("no `joined` within 10 s")??;
+    let (joined, mut socket) = join_raw(request, &token).await?;
+    ensure!(joined["type"] == "joined", "refused: {joined}");
     let sees_mediator = joined["participants"]
         .as_array()
         .is_some_and(|ps| ps.iter().any(|p| p["id"] == mediator.id()));
@@ -280,6 +265,124 @@ async fn a_forged_relay_signature_is_placed_like_any_client(cluster: &Cluster) -
     let _ = socket.close(None).await;
     mediator.send(ClientFrame::Leave).await?;
     Ok(())
+}
+
+type RawSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends `join` with `token` on a new socket; the first `joined` or fatal `error` frame.
+async fn join_raw(
+    request: impl IntoClientRequest + Unpin,
+    token: &str,
+) -> Result<(serde_json::Value, RawSocket)> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let join =
+        serde_json::json!({"type": "join", "protocol": 1, "token": token, "request_id": "j1"});
+    socket.send(Message::text(join.to_string())).await?;
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = socket.next().await {
+            if let Message::Text(text) = frame? {
+                let value: serde_json::Value = serde_json::from_str(text.as_str())?;
+                match value["type"].as_str() {
+                    Some("joined") => return Ok(value),
+                    Some("error") if value["fatal"] == true => return Ok(value),
+                    _ => {}
+                }
+            }
+        }
+        bail!("the socket closed before `joined` or a refusal")
+    })
+    .await
+    .context("no `joined` or refusal within 10 s")??;
+    Ok((answer, socket))
+}
+
+/// B dies (SIGKILL) owning a room. Within its lease a join for that room through A cannot
+/// reach it: the client is told `session_unavailable` with a pause, not refused for good;
+/// joining again as told, it is seated on A (the placement moves once B's lease runs out)
+/// within 10 s of the death.
+async fn an_owner_that_died_is_retried_then_replaced(cluster: Cluster) -> Result<()> {
+    let found = orphaned_room(&cluster).await;
+    let Cluster { world, b } = cluster;
+    let (room, host) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = b.stop().await;
+            let _ = world.world.server.stop().await;
+            return Err(e);
+        }
+    };
+    b.kill_hard().await?;
+    let died = tokio::time::Instant::now();
+    drop(host);
+    let outcome = rejoined_on_a(&world.world.server, &room, died).await;
+    let stopped = world.world.server.stop().await;
+    outcome.and(stopped)
+}
+
+async fn rejoined_on_a(a: &TestServer, room: &str, died: tokio::time::Instant) -> Result<()> {
+    let token = a
+        .mint(&TokenRequest::new(room, "after-death", "party"))
+        .await?;
+    let (first, _) = join_raw(a.ws_url(), &token).await?;
+    ensure!(
+        first["type"] == "error"
+            && first["code"] == "session_unavailable"
+            && first["fatal"] == true
+            && first["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0),
+        "a join for a room on a dead node is told to come back: {first}"
+    );
+    let pause = Duration::from_millis(first["retry_after_ms"].as_u64().unwrap_or(2000));
+    let mut attempts = 1;
+    loop {
+        tokio::time::sleep(pause).await;
+        attempts += 1;
+        let (answer, _socket) = join_raw(a.ws_url(), &token).await?;
+        if answer["type"] == "joined" {
+            break;
+        }
+        ensure!(
+            answer["code"] == "session_unavailable",
+            "only `session_unavailable` while the owner's lease runs: {answer}"
+        );
+        ensure!(
+            died.elapsed() < Duration::from_secs(10),
+            "still not seated 10 s after the owner died: {answer}"
+        );
+    }
+    let after = died.elapsed();
+    ensure!(
+        after < Duration::from_secs(10),
+        "seated {after:?} after the owner died"
+    );
+    eprintln!("owner died: seated on the other node {after:?} later, on attempt {attempts}");
+    Ok(())
+}
+
+/// A room of its own on B, with its host connected to B: the room's name and the host.
+async fn orphaned_room(cluster: &Cluster) -> Result<(String, Bystander)> {
+    wait_until_empty(cluster).await?;
+    for n in 0..6 {
+        let room = format!("placement-orphan-{n}");
+        let token = cluster
+            .a()
+            .mint(&TokenRequest::new(&room, "orphan-host", "mediator"))
+            .await?;
+        let host = Bystander::join(&cluster.b.ws_url(), &token, None, "host").await?;
+        if cluster
+            .b
+            .metric("accord_participants")
+            .await?
+            .unwrap_or(0.0)
+            > 0.0
+        {
+            return Ok((room, host));
+        }
+        host.send(ClientFrame::Leave).await?;
+        wait_until_empty(cluster).await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    bail!("no room was placed on B in six tries")
 }
 
 /// A WHIP publisher through A and a WHEP viewer through B: the viewer gets the publisher's
@@ -297,7 +400,7 @@ async fn whip_through_one_node_is_watched_through_the_other(cluster: &Cluster) -
     let created = through_a
         .post_offer("/whip", &publisher_token, publisher.offer_sdp())
         .await?;
-    expect_created(&created, "whip")?;
+    let published = expect_created(&created, "whip")?;
     publisher.accept(&created).await?;
     publisher.wait_connected(CONNECT_TIMEOUT).await?;
 
@@ -333,6 +436,14 @@ async fn whip_through_one_node_is_watched_through_the_other(cluster: &Cluster) -
         "the resource is gone: {}",
         again.status
     );
+    // And the publisher's, created through A, is hung up through B.
+    let hung_up = through_b.delete(&published, &publisher_token).await?;
+    ensure!(
+        hung_up.status == 200,
+        "DELETE {published} through B: {} {}",
+        hung_up.status,
+        hung_up.body
+    );
     viewer.close().await?;
     publisher.close().await
 }
@@ -365,7 +476,9 @@ async fn rooms_spread_across_both_nodes(cluster: &Cluster) -> Result<()> {
         on_a >= 1.0 && on_b >= 1.0,
         "rooms spread across both nodes: A {on_a}, B {on_b}"
     );
-    drop(seats);
+    for seat in seats {
+        seat.send(ClientFrame::Leave).await?;
+    }
     Ok(())
 }
 
