@@ -125,6 +125,17 @@ impl Load {
             + self.forwarded_pps / 1000.0
             + self.cpu_percent / 5.0
     }
+
+    /// What one new placement adds to a node's score until its load reports it: a room with
+    /// the two people a mediation has at least.
+    pub fn placement_weight() -> f64 {
+        Load {
+            rooms: 1,
+            participants: 2,
+            ..Load::default()
+        }
+        .score()
+    }
 }
 
 /// A node as the registry lists it.

@@ -23,6 +23,7 @@ mod drain;
 mod evidence_share;
 mod limits;
 mod openapi;
+mod placement_spread;
 mod recording_recovery;
 mod rooms;
 mod staff_tokens;
