@@ -252,10 +252,14 @@ async fn start(
     let relayed = relay::verify(state.keys(), &headers, "POST", &path, relay::now_s());
     let (placed, moved_from) = match relayed {
         // Placed by the node that sent it on: served here, never sent on again.
-        Some(relayed) => (
-            crate::rooms::relayed_join(&state, &claims.room, &key).await,
-            relayed.moved_from,
-        ),
+        Some(relayed) => match crate::rooms::relayed_join(&state, &claims.room, &key).await {
+            Some(placed) => (placed, relayed.moved_from),
+            None => {
+                return Err(Error::Unavailable(
+                    "this server is shutting down and opens no new room; try again shortly".into(),
+                ));
+            }
+        },
         None => match crate::rooms::place_join(&state, &claims.room, &key).await {
             Ok(Placed::Here(placed, moved_from)) => (placed, moved_from),
             Ok(Placed::Elsewhere(placement)) => {

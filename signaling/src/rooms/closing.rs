@@ -196,19 +196,33 @@ pub async fn place_join(state: &AppState, room: &str, key: &str) -> Result<Place
 
 /// A join another node of the cluster placed here and relayed: served without placing it
 /// again (a relayed join is never relayed on), but its key's placement is held like any
-/// join's until it has a seat.
-pub async fn relayed_join(state: &AppState, room: &str, key: &str) -> Joining {
+/// join's until it has a seat. `None` on a node that drains, for a room not live here: the
+/// placement, left over from a room that ended here, is given up, so that the client's next
+/// attempt (it is told `node_draining`) is placed on a node that takes new rooms.
+pub async fn relayed_join(state: &AppState, room: &str, key: &str) -> Option<Joining> {
     let gate = gate(state, key);
-    {
+    let admitted = {
         let _turn = gate.turn.lock().await;
-        gate.joining.fetch_add(1, Ordering::SeqCst);
+        let leftover = state.cluster().draining() && !state.rooms().is_live(room);
+        if leftover {
+            if let Err(e) = state.cluster().release(key).await {
+                tracing::warn!(error = %e, "cannot give up a draining node's placement");
+            }
+        } else {
+            gate.joining.fetch_add(1, Ordering::SeqCst);
+        }
+        !leftover
+    };
+    if !admitted {
+        forget(state, key, &gate);
+        return None;
     }
-    Joining {
+    Some(Joining {
         state: state.clone(),
         room: room.to_owned(),
         key: key.to_owned(),
         gate,
-    }
+    })
 }
 
 /// Gives up `key`'s placement if nothing of `room` is left here and no join for it is under

@@ -119,10 +119,18 @@ pub(super) async fn handshake(
     let key = placement_key(claims.session.as_deref(), &claims.room);
     let (placed, moved_from) = match &origin.relayed {
         // Placed by the node that relayed it: never placed (nor relayed) again.
-        Some(relayed) => (
-            crate::rooms::relayed_join(state, &claims.room, &key).await,
-            relayed.moved_from.clone(),
-        ),
+        Some(relayed) => match crate::rooms::relayed_join(state, &claims.room, &key).await {
+            Some(placed) => (placed, relayed.moved_from.clone()),
+            None => {
+                refuse(
+                    socket,
+                    request_id,
+                    actions::admit_refusal(AdmitError::Draining),
+                )
+                .await;
+                return None;
+            }
+        },
         None => match crate::rooms::place_join(state, &claims.room, &key).await {
             Ok(Placed::Here(placed, moved_from)) => (placed, moved_from),
             Ok(Placed::Elsewhere(placement)) => {

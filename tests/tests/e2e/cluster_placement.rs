@@ -24,6 +24,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 struct Cluster {
     world: SessionWorld,
     b: TestServer,
+    /// What a further node of the same cluster is started with (its id aside).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Cluster {
@@ -87,7 +89,12 @@ async fn two_nodes(database_url: &str, shared: &std::path::Path) -> Result<Clust
         world.world.server.media_addr() != b.media_addr(),
         "each node announces its own media address"
     );
-    Ok(Cluster { world, b })
+    let mut env = node("N_place-c");
+    env.push((
+        "ACCORD_AUTH_TOKEN_SECRET",
+        world.world.server.token_secret().to_owned(),
+    ));
+    Ok(Cluster { world, b, env })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,7 +119,7 @@ async fn sessions_spread_and_every_participant_reaches_the_owner() -> Result<()>
 }
 
 async fn stop(cluster: Cluster) -> Result<()> {
-    let Cluster { world, b } = cluster;
+    let Cluster { world, b, .. } = cluster;
     b.stop().await?;
     world.world.server.stop().await
 }
@@ -122,7 +129,86 @@ async fn check_everything(cluster: &Cluster) -> Result<()> {
     a_party_on_the_other_node_meets_the_mediator_with_media(cluster).await?;
     a_forged_relay_signature_is_placed_like_any_client(cluster).await?;
     whip_through_one_node_is_watched_through_the_other(cluster).await?;
-    rooms_spread_across_both_nodes(cluster).await
+    rooms_spread_across_both_nodes(cluster).await?;
+    a_draining_node_relays_a_join_for_a_new_room(cluster).await
+}
+
+/// A third node C owns a live room and is told to stop (SIGTERM): it drains, keeping that
+/// room, and a join for a new room that reaches it is placed on another node and relayed
+/// there rather than refused. Once its room ends, C exits 0.
+async fn a_draining_node_relays_a_join_for_a_new_room(cluster: &Cluster) -> Result<()> {
+    wait_until_empty(cluster).await?;
+    let env: Vec<(&str, &str)> = cluster.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut c = TestServer::start_with_env(&env).await?;
+    let mut host = None;
+    for n in 0..6 {
+        let token = cluster
+            .a()
+            .mint(&TokenRequest::new(
+                &format!("placement-on-c-{n}"),
+                "c-host",
+                "mediator",
+            ))
+            .await?;
+        let seat = Bystander::join(&c.ws_url(), &token, None, "host").await?;
+        if c.metric("accord_participants").await?.unwrap_or(0.0) > 0.0 {
+            host = Some(seat);
+            break;
+        }
+        seat.send(ClientFrame::Leave).await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let host = host.context("no room was placed on C in six tries")?;
+    c.terminate()?;
+    // Until the registry says so, placement could still choose C: wait for /readyz.
+    let ready = format!("{}/readyz", c.http_url());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reqwest::get(&ready).await?.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "C never said it drains"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let token = cluster
+        .a()
+        .mint(&TokenRequest::new(
+            "placement-while-draining",
+            "newcomer",
+            "mediator",
+        ))
+        .await?;
+    let (answer, socket) = join_raw(c.ws_url(), &token).await?;
+    ensure!(
+        answer["type"] == "joined",
+        "a join for a new room through a draining node is relayed, not refused: {answer}"
+    );
+    ensure!(
+        c.metric("accord_participants").await?.unwrap_or(0.0) == 1.0,
+        "the draining node seats only its own room's host"
+    );
+    let elsewhere = cluster
+        .a()
+        .metric("accord_participants")
+        .await?
+        .unwrap_or(0.0)
+        + cluster
+            .b
+            .metric("accord_participants")
+            .await?
+            .unwrap_or(0.0);
+    ensure!(
+        elsewhere == 1.0,
+        "the newcomer is seated on A or B: {elsewhere}"
+    );
+    drop(socket);
+    host.send(ClientFrame::Leave).await?;
+    let code = c.wait_exit(Duration::from_secs(30)).await?;
+    ensure!(code == 0, "C exits 0 once its room has ended: {code}");
+    eprintln!("draining node: a join for a new room was relayed; C exited 0 after its room");
+    c.remove_dir();
+    Ok(())
 }
 
 /// The case session: the mediator's console on B, the party arriving through A.
@@ -303,7 +389,7 @@ async fn join_raw(
 /// within 10 s of the death.
 async fn an_owner_that_died_is_retried_then_replaced(cluster: Cluster) -> Result<()> {
     let found = orphaned_room(&cluster).await;
-    let Cluster { world, b } = cluster;
+    let Cluster { world, b, .. } = cluster;
     let (room, host) = match found {
         Ok(found) => found,
         Err(e) => {
