@@ -6,8 +6,11 @@
 //!
 //! 1. `join`: the first frame must be `join` in our protocol version, within a few seconds;
 //!    its token must verify and the case must still admit it (an invite not revoked, a
-//!    session not over). `seating` works out where the person sits: their side, whom they
-//!    follow into private rooms, whether they wait, and whether they have consented yet.
+//!    session not over). Its session is then placed in the cluster: if another node owns it,
+//!    `forward` relays the socket there and this node only passes frames; a socket another
+//!    node relayed here (its signature checked in `http`) is served without placing it
+//!    again. `seating` works out where the person sits: their side, whom they follow into
+//!    private rooms, whether they wait, and whether they have consented yet.
 //! 2. The seat: a resume token takes back a seat held open since a dropped socket
 //!    (`resume`); otherwise the room admits a new seat, and someone seated with a lobby
 //!    waits in the waiting room (`waiting`) until a moderator lets them in or turns them
@@ -16,7 +19,9 @@
 //!    move, mute, chat, …), to the room through `actions`, and the agreement's drafting frames
 //!    to `drafting`; the room's notices and the SFU's events go to the client.
 //! 4. The `Ending` decides what becomes of the seat: removed, already taken from us, or
-//!    held open for a resume when only the socket dropped.
+//!    held open for a resume when only the socket dropped. A room left empty gives up its
+//!    placement (after the resume grace, for a held seat), so the next join places the
+//!    session by load again.
 //!
 //! `wire` reads and writes frames. Every write has a deadline, so a client that stops
 //! reading is dropped rather than left holding its seat while everything meant for it piles
