@@ -8,7 +8,8 @@
 //! without the waiting room. The media start again on a new peer connection. A recording
 //! that was running is not started again here: the room is not recording until the mediator
 //! starts a new one, and the dead node's recording is finished as `interrupted` by
-//! `recording::finish::recover_dead_nodes`.
+//! `recording::finish::recover_dead_nodes`, looked for as soon as its writer has been silent
+//! long enough: until then the mediator cannot start another.
 //!
 //! Placement tells only the join that took the session over (`moved_from`). Other joins of
 //! the session can reach this node a moment earlier or later, so on a node of several every
@@ -17,14 +18,18 @@
 
 use std::time::Duration;
 
+use accord_cases::store::now_ms;
 use accord_cases::tokens::JoinClaims;
 
+use crate::recording::finish::{WRITER_SILENCE, recover_dead_nodes};
 use crate::rooms::{Restored, SessionLink};
 use crate::{AppState, Error, Result};
 
 /// How long a join waits for the room's rebuild (its own or another join's) before it is
 /// refused, to join again.
 const REBUILD_WAIT: Duration = Duration::from_secs(10);
+/// Past the writer's silence, so the look finds it silent whatever the clocks' rounding.
+const SILENCE_MARGIN_MS: i64 = 500;
 
 /// Called for every join this node serves itself, after placement. `moved_from` is the dead
 /// node placement took the session over from (only the join that took it over learns it);
@@ -79,7 +84,44 @@ async fn rebuild(
         {
             tracing::warn!(session = %link.session_id, from_node = from,
                 "took over a session whose node is gone; its room was rebuilt from the record");
+            finish_its_recording_soon(state, link, from).await;
         }
     }
     Ok(())
+}
+
+/// A recording the dead node left unfinished keeps the mediator from starting a new one (a
+/// session has one running recording at a time) until a live node finishes it, which waits
+/// for [`WRITER_SILENCE`] since its writer's last checkpoint (the node may only have lost
+/// Redis and still be writing). Rather than leave it to the next periodic look, up to
+/// [`DEAD_NODE_CHECK`](crate::recording::finish::DEAD_NODE_CHECK) later, this looks again
+/// as soon as that silence has passed.
+async fn finish_its_recording_soon(state: &AppState, link: &SessionLink, from: &str) {
+    let unfinished = match state.store().unfinished_recordings().await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for the recording of a node that is gone");
+            return;
+        }
+    };
+    let Some(last_sign) = unfinished
+        .iter()
+        .filter(|r| r.session_id == link.session_id && r.node == from)
+        .map(|r| r.checkpoint_at.unwrap_or(r.started_at))
+        .max()
+    else {
+        return;
+    };
+    let silence = i64::try_from(WRITER_SILENCE.as_millis()).unwrap_or(i64::MAX / 2);
+    let wait_ms = (last_sign.saturating_add(silence) - now_ms()).max(0) + SILENCE_MARGIN_MS;
+    let weak = state.downgrade();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(wait_ms.unsigned_abs())).await;
+        let Some(state) = AppState::upgrade(&weak) else {
+            return;
+        };
+        if let Err(e) = recover_dead_nodes(&state).await {
+            tracing::warn!(error = %e, "cannot finish the recording of a node that is gone");
+        }
+    });
 }

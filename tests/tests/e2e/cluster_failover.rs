@@ -77,6 +77,7 @@ async fn killed_on_a_back_on_b(database_url: &str) -> Result<()> {
             ("ACCORD_CLUSTER_PREFIX", prefix.clone()),
             ("ACCORD_CLUSTER_LEASE_SECONDS", "3".into()),
             ("ACCORD_CLUSTER_NODE_ID", id.into()),
+            ("ACCORD_RECORDING_NOTICE_MS", "250".into()),
         ]
     };
     let env_a = node("N_fa");
@@ -113,6 +114,9 @@ async fn killed_on_a_back_on_b(database_url: &str) -> Result<()> {
             |f| matches!(f, ServerFrame::Moved { space } if space == "respondent"),
         )
         .await?;
+    record(&mediator, "the recording on A").await?;
+    // At least one checkpoint (every 5 s) puts the recording's pieces in the blob store.
+    tokio::time::sleep(Duration::from_secs(6)).await;
 
     let mut people = [
         Person::of("mediator", &world.mediator_token, &mediator)?,
@@ -187,6 +191,12 @@ async fn killed_on_a_back_on_b(database_url: &str) -> Result<()> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("three clients"))?;
     ensure!(mediator.joined().moderator, "the mediator moderates again");
+    for client in [&mediator, &applicant, &respondent] {
+        ensure!(
+            client.joined().recording.is_none(),
+            "the room on B is not recording: the recording is not started again behind anyone's back"
+        );
+    }
     ensure!(
         !applicant
             .joined()
@@ -241,6 +251,18 @@ async fn killed_on_a_back_on_b(database_url: &str) -> Result<()> {
         "the case's audit trail shows the interruption: {audit}"
     );
 
+    // A's recording is finished by B as interrupted; then the mediator records again.
+    let finished = wait_for_entry(&api, &staff, &session_id, "recording_interrupted").await?;
+    eprintln!(
+        "failover: A's recording finished as interrupted {} ms after the kill",
+        killed.elapsed().as_millis()
+    );
+    ensure!(
+        finished["seq"].as_i64().is_some_and(|seq| seq > moved_at),
+        "the interruption of the recording is in the record after the failover: {finished}"
+    );
+    record(&mediator, "a new recording on B").await?;
+
     for client in [mediator, applicant, respondent] {
         client.close().await?;
     }
@@ -248,6 +270,49 @@ async fn killed_on_a_back_on_b(database_url: &str) -> Result<()> {
     let _ = std::fs::remove_dir_all(&data_a);
     let _ = std::fs::remove_dir_all(&shared);
     Ok(())
+}
+
+/// The mediator starts recording; returns once they are told it is on.
+async fn record(mediator: &TestClient, what: &str) -> Result<()> {
+    mediator
+        .send(ClientFrame::Record {
+            action: "start".into(),
+        })
+        .await?;
+    mediator
+        .wait_for_frame(
+            what,
+            WAIT,
+            |f| matches!(f, ServerFrame::Recording(r) if r.state == "on"),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Waits (up to a minute) for an entry of `kind` in the session record.
+async fn wait_for_entry(
+    api: &StaffApi,
+    staff: &str,
+    session_id: &str,
+    kind: &str,
+) -> Result<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let timeline = api
+            .get(&format!("/api/v1/sessions/{session_id}/timeline"), staff)
+            .await?
+            .expect(StatusCode::OK)?
+            .body;
+        let items = timeline["items"].as_array().context("items")?;
+        if let Some(entry) = items.iter().find(|e| e["kind"] == kind) {
+            return Ok(entry.clone());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no {kind} entry in the session record within a minute: {timeline}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// A party with media, let in from the waiting room by the mediator.
