@@ -140,13 +140,19 @@ pub(super) async fn handshake(
                     request_id,
                 });
             }
+            // Today's refusal of a draining node, said of the whole cluster: every node is
+            // draining or at its `max_rooms`, so the client tries again shortly.
             Err(ClusterError::NoNodeAvailable) => {
-                refuse(
-                    socket,
-                    request_id,
-                    actions::admit_refusal(AdmitError::Draining),
-                )
-                .await;
+                let r = Refusal {
+                    retry_after: Some(crate::drain::RETRY_AFTER),
+                    ..Refusal::new(
+                        ErrorCode::NodeDraining,
+                        "no server takes a new session now (each is full or shutting down); \
+                         joining again shortly",
+                        true,
+                    )
+                };
+                refuse(socket, request_id, r).await;
                 return None;
             }
             Err(e) => {
