@@ -130,7 +130,56 @@ async fn check_everything(cluster: &Cluster) -> Result<()> {
     a_forged_relay_signature_is_placed_like_any_client(cluster).await?;
     whip_through_one_node_is_watched_through_the_other(cluster).await?;
     rooms_spread_across_both_nodes(cluster).await?;
+    joins_through_either_node(cluster).await?;
     a_draining_node_relays_a_join_for_a_new_room(cluster).await
+}
+
+/// What the relay costs a join: the time from connecting to `joined`, through the owner and
+/// through the other node, printed for docs/benchmarks.md (not asserted: a shared machine's
+/// timings say nothing about correctness).
+async fn joins_through_either_node(cluster: &Cluster) -> Result<()> {
+    wait_until_empty(cluster).await?;
+    let room = "placement-timing";
+    let mint = |identity: String| {
+        let request = TokenRequest::new(room, &identity, "mediator");
+        async move { cluster.a().mint(&request).await }
+    };
+    let anchor = Bystander::join(
+        &cluster.a().ws_url(),
+        &mint("anchor".into()).await?,
+        None,
+        "anchor",
+    )
+    .await?;
+    let owner = cluster
+        .owner_of_participants()
+        .await?
+        .context("the anchor's seat is on one node")?;
+    let mut times = [Vec::new(), Vec::new()];
+    for n in 0..10 {
+        for (through, list) in [owner, cluster.other(owner)]
+            .into_iter()
+            .zip(times.iter_mut())
+        {
+            let token = mint(format!("timed-{n}")).await?;
+            let started = std::time::Instant::now();
+            let seat = Bystander::join(&through.ws_url(), &token, None, "timed").await?;
+            list.push(started.elapsed());
+            seat.send(ClientFrame::Leave).await?;
+        }
+    }
+    let median = |list: &mut Vec<Duration>| {
+        list.sort();
+        list[list.len() / 2]
+    };
+    let [direct, relayed] = &mut times;
+    eprintln!(
+        "join to `joined`, median of 10: {:?} through the owner, {:?} through the other node",
+        median(direct),
+        median(relayed)
+    );
+    anchor.send(ClientFrame::Leave).await?;
+    Ok(())
 }
 
 /// A third node C owns a live room and is told to stop (SIGTERM): it drains, keeping that
