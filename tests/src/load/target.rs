@@ -240,11 +240,6 @@ impl Target {
         format!("ws{}/ws", http.strip_prefix("http").unwrap_or(http))
     }
 
-    /// The first node's pid, when known.
-    pub fn pid(&self) -> Option<u32> {
-        self.nodes[0].pid
-    }
-
     /// Each node's pid, when known.
     pub fn pids(&self) -> Vec<Option<u32>> {
         self.nodes.iter().map(|n| n.pid).collect()
