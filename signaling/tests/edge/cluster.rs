@@ -13,8 +13,8 @@ pub(crate) fn redis_url() -> String {
     std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// Two node configs sharing a fresh prefix.
-fn config(prefix: &str, node: &str) -> ClusterConfig {
+/// The config of node `node` of the cluster under `prefix` (on the local Redis, a 3 s lease).
+pub(crate) fn config(prefix: &str, node: &str) -> ClusterConfig {
     ClusterConfig {
         node_id: node.into(),
         redis_url: Some(redis_url()),

@@ -16,7 +16,7 @@ use accord_signaling::evidence::session_share;
 use accord_signaling::limits::RoomLimits;
 use accord_signaling::{AppState, Error, SignalingConfig};
 
-use crate::cluster::{Relay, clean, fresh_prefix, redis_url};
+use crate::cluster::{Relay, clean, config, fresh_prefix, redis_url};
 use crate::common::recordings::live_session;
 use crate::common::{Scratch, organisation};
 
@@ -26,13 +26,8 @@ const BYTES: u64 = 1024 * 1024;
 /// A node of the cluster under `prefix`, reaching Redis at `redis`, sharing `store`.
 async fn node(store: &Store, prefix: &str, id: &str, redis: String) -> (AppState, Cluster) {
     let cluster = Cluster::start(ClusterConfig {
-        node_id: id.into(),
         redis_url: Some(redis),
-        internal_url: format!("http://{id}.internal:8080"),
-        media_addr: "127.0.0.1:40000".into(),
-        max_rooms: 0,
-        lease: Duration::from_secs(3),
-        prefix: prefix.into(),
+        ..config(prefix, id)
     })
     .await
     .expect("a node on the local Redis");

@@ -5,22 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use accord_signaling::cluster::{Cluster, ClusterConfig, Load};
+use accord_signaling::cluster::{Cluster, Load};
 
-use crate::cluster::{clean, fresh_prefix, redis_url};
+use crate::cluster::{clean, config, fresh_prefix};
 
 async fn node(prefix: &str, id: &str) -> Cluster {
-    Cluster::start(ClusterConfig {
-        node_id: id.into(),
-        redis_url: Some(redis_url()),
-        internal_url: format!("http://{id}.internal:8080"),
-        media_addr: "127.0.0.1:40000".into(),
-        max_rooms: 0,
-        lease: Duration::from_secs(3),
-        prefix: prefix.into(),
-    })
-    .await
-    .expect("a node on the local Redis")
+    Cluster::start(config(prefix, id))
+        .await
+        .expect("a node on the local Redis")
 }
 
 /// Places `count` sessions named `<name>-<n>`, asking through the nodes in turn, and counts
