@@ -1,17 +1,27 @@
 //! `/api/v1/room/…`: what a participant does over HTTP with their join token: consent to
 //! online mediation before their first session, and share a photo or file with the people
 //! in their space (it becomes evidence of the case).
+//!
+//! In a cluster, sharing and fetching a file read the live room (who is seated, what was
+//! shown to whom), which lives on the node that owns the session. A request of theirs that
+//! reaches another node is sent on to the owner, signed as a relay
+//! ([`crate::cluster::relay`]), and the owner's answer is returned as it gave it; the owner
+//! serves a relayed request itself. Consent and the greeting read only the case store, so
+//! any node answers them (and they work while a dead owner's session is being moved).
 
 use accord_protocol::SharedEvidence;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::auth::Participant;
+use crate::auth::{Participant, bearer_token};
+use crate::cluster::placement_key;
+use crate::cluster::send_on::{Sending, owner_elsewhere, relay_to_owner, relayed_here};
 use crate::error::{Error, Result};
 use crate::evidence::session_share;
 use crate::limits::ClientAddress;
@@ -24,14 +34,88 @@ use accord_cases::{CaseId, PartyId, SessionId, StaffId};
 
 /// The participant routes; a shared file's body may be at most `upload_limit` bytes.
 pub fn router(upload_limit: usize) -> Router<AppState> {
+    let share_at_owner = move |State(state): State<AppState>, request: Request| {
+        at_owner(state, request, upload_limit, share)
+    };
+    // A fetch has no body to send on.
+    let fetch_at_owner =
+        |State(state): State<AppState>, request: Request| at_owner(state, request, 0, fetch);
     Router::new()
         .route("/api/v1/room/consent", get(consent).post(give_consent))
         .route("/api/v1/room/info", get(info))
         .route(
             "/api/v1/room/evidence",
-            post(share).layer(DefaultBodyLimit::max(upload_limit)),
+            post(share_at_owner).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/api/v1/room/evidence/{id}", get(fetch))
+        .route("/api/v1/room/evidence/{id}", get(fetch_at_owner))
+}
+
+/// How long a client has to send the body of a request sent on: a file at the upload
+/// limit over a slow phone link, with room to spare.
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How long the owner has to take a file, keep it and answer, or to send one back.
+const OWNER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What of a participant's request goes on to the owner.
+const PASSED: &[HeaderName] = &[
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::ACCEPT,
+    header::ACCEPT_LANGUAGE,
+    header::USER_AGENT,
+    header::RANGE,
+    header::IF_NONE_MATCH,
+];
+
+/// Serves `request` with `handler` here, or sends it on (its body at most `body_limit`
+/// bytes) to the node that owns its session.
+async fn at_owner<H, T>(
+    state: AppState,
+    request: Request,
+    body_limit: usize,
+    handler: H,
+) -> Response
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let (parts, body) = request.into_parts();
+    // The body is not `Sync`: only the parts are looked at across the lookup.
+    let owner = token_owner_elsewhere(&state, &parts).await;
+    let request = Request::from_parts(parts, body);
+    match owner {
+        Some(owner) => {
+            let sending = Sending {
+                body_limit,
+                body_deadline: BODY_DEADLINE,
+                pass: PASSED,
+                deadline: OWNER_DEADLINE,
+            };
+            relay_to_owner(&state, &owner, request, sending)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        }
+        None => handler.call(request, state).await,
+    }
+}
+
+/// The owner of the session a request's join token names, when that is another node and
+/// the request was not relayed here by one ([`owner_elsewhere`]). A request without a valid
+/// join token is refused here as anywhere.
+async fn token_owner_elsewhere(
+    state: &AppState,
+    request: &axum::http::request::Parts,
+) -> Option<crate::cluster::Placement> {
+    if relayed_here(state, request) {
+        return None;
+    }
+    let claims = state.keys().verify(bearer_token(&request.headers)?).ok()?;
+    owner_elsewhere(
+        state,
+        &placement_key(claims.session.as_deref(), &claims.room),
+    )
+    .await
 }
 
 /// What the device check greets someone with, instead of an internal room id: their own

@@ -2,8 +2,10 @@
 //! the same Yjs updates the session's socket carries, through the same [`super::drafts::apply`].
 //! Finalising composes the canonical text from the main document and the case's parties.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
@@ -15,12 +17,14 @@ use super::signing::{note, noted_caller};
 use super::view::{AgreementView, Audience, agreement_view_for};
 use crate::AppState;
 use crate::auth::CaseReader;
+use crate::cluster::placement_key;
+use crate::cluster::send_on::{Sending, owner_elsewhere, relay_to_owner, relayed_here};
 use crate::error::{Error, Result};
 use crate::staff::StaffSession;
 use accord_cases::agreements::document::{Draft, canonical_text};
 use accord_cases::agreements::model::{Agreement, Editor, MAIN_DOC};
-use accord_cases::store::model::{Case, PartyKind, SessionEventKind, Side};
-use accord_cases::{CaseId, DraftId, PartyId};
+use accord_cases::store::model::{Case, PartyKind, SessionEventKind, SessionStatus, Side};
+use accord_cases::{AgreementId, CaseId, DraftId, PartyId};
 
 /// Every drafting route.
 pub fn router() -> Router<AppState> {
@@ -33,7 +37,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agreements/{id}", get(agreement))
         .route(
             "/api/v1/agreements/{id}/draft",
-            get(read_draft).post(write_draft),
+            get(read_draft).post(|State(state): State<AppState>, request: Request| {
+                write_at_session_owner(state, request)
+            }),
         )
         .route(
             "/api/v1/agreements/{id}/private-drafts",
@@ -236,6 +242,77 @@ pub(crate) fn decode_update(text: &str) -> std::result::Result<Vec<u8>, String> 
     b64()
         .decode(text)
         .map_err(|_| "the update is not base64".to_owned())
+}
+
+/// What of a draft write goes on to the node of the case's live session.
+const WRITE_PASSED: &[HeaderName] = &[
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::ACCEPT_LANGUAGE,
+];
+
+/// A draft write's body at most: the largest update in base64, and its JSON around it.
+const WRITE_BODY_LIMIT: usize = MAX_UPDATE_B64 + 4096;
+
+/// A draft write from the case page, served on the node that runs the case's live session
+/// when another node does: only there is the mediator's seat known, and an edit made while
+/// seated is that session's work (its record says so). Served here when the session runs
+/// here, when no session of the case is live, or when another node relayed it here.
+async fn write_at_session_owner(state: AppState, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let owner = live_session_elsewhere(&state, &mut parts).await;
+    let request = Request::from_parts(parts, body);
+    match owner {
+        Some(owner) => {
+            let sending = Sending {
+                body_limit: WRITE_BODY_LIMIT,
+                body_deadline: std::time::Duration::from_secs(30),
+                pass: WRITE_PASSED,
+                deadline: std::time::Duration::from_secs(30),
+            };
+            relay_to_owner(&state, &owner, request, sending)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        }
+        None => write_draft.call(request, state).await,
+    }
+}
+
+/// The node running a live session of the agreement's case, when that is another node and
+/// no live session of the case has its room here. Anything unreadable (no such agreement,
+/// a store error) is left to the handler, which answers it as it would anywhere.
+async fn live_session_elsewhere(
+    state: &AppState,
+    parts: &mut axum::http::request::Parts,
+) -> Option<crate::cluster::Placement> {
+    if !state.cluster().clustered() || relayed_here(state, parts) {
+        return None;
+    }
+    let Path(id) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .ok()?;
+    let store = state.store();
+    let agreement = store
+        .agreement(&AgreementId::from(id.as_str()))
+        .await
+        .ok()?;
+    let live: Vec<_> = store
+        .sessions(&agreement.case_id)
+        .await
+        .ok()?
+        .into_iter()
+        .filter(|s| s.status == SessionStatus::Live)
+        .collect();
+    if live.iter().any(|s| state.rooms().exists(&s.room)) {
+        return None;
+    }
+    for session in &live {
+        let key = placement_key(Some(session.id.as_str()), &session.room);
+        if let Some(owner) = owner_elsewhere(state, &key).await {
+            return Some(owner);
+        }
+    }
+    None
 }
 
 async fn write_draft(

@@ -29,6 +29,7 @@ mod load;
 mod local;
 pub mod redis;
 pub mod relay;
+pub mod send_on;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

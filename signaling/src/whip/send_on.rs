@@ -2,14 +2,14 @@
 //! that owner, signed as a relay; a `PATCH` or `DELETE` of a resource goes to the node its id
 //! names. The answer comes back as the other node gave it.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderName, Method, header};
 use axum::response::Response;
 
 use crate::AppState;
+use crate::cluster::send_on::{self, Hop, Keep, Outgoing};
 use crate::cluster::{Placement, relay};
 use crate::error::{Error, Result};
 use crate::limits::ClientAddress;
@@ -40,20 +40,22 @@ pub(super) enum Relay<'a> {
 /// at once (candidates trickle afterwards).
 const SEND_ON_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One client for every node-to-node request: connections to the other nodes are reused.
-fn node_client() -> Result<&'static reqwest::Client> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(relay::CONNECT_TIMEOUT)
-        .timeout(SEND_ON_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Internal(format!("building the node-to-node client: {e}")))?;
-    Ok(CLIENT.get_or_init(|| client))
-}
+/// What of the client's request goes on.
+const PASSED: &[HeaderName] = &[
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::IF_MATCH,
+];
+
+/// What of the other node's answer comes back: what a WHIP client reads. The CORS headers
+/// are this node's own layer's.
+const KEPT: &[HeaderName] = &[
+    header::CONTENT_TYPE,
+    header::LOCATION,
+    header::ETAG,
+    header::LINK,
+    header::RETRY_AFTER,
+];
 
 /// Sends a WHIP/WHEP request on to the node that serves it, and returns that node's answer
 /// as it came (status, the headers a WHIP client reads, body).
@@ -65,12 +67,7 @@ pub(super) async fn send_on(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let unreachable = || {
-        Error::Unavailable(
-            "the server running this session cannot be reached; try again shortly".into(),
-        )
-    };
-    let (base, signed) = match relay_to {
+    let (node, internal_url, signed) = match relay_to {
         Relay::Offer { placement, client } => {
             let signed = relay::signed_headers(
                 state.keys(),
@@ -81,7 +78,11 @@ pub(super) async fn send_on(
                 path,
                 relay::now_s(),
             );
-            (placement.internal_url.clone(), signed)
+            (
+                placement.owner.clone(),
+                placement.internal_url.clone(),
+                signed,
+            )
         }
         Relay::Resource(node) => {
             let nodes = state.cluster().live_nodes().await;
@@ -89,45 +90,20 @@ pub(super) async fn send_on(
                 // Its node is gone, and its media with it.
                 return Err(Error::NotFound("no such session"));
             };
-            (owner.internal_url, Vec::new())
+            (owner.id, owner.internal_url, Vec::new())
         }
     };
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    let mut request = node_client()?.request(method, &url).body(body);
-    for name in [
-        header::AUTHORIZATION,
-        header::CONTENT_TYPE,
-        header::IF_MATCH,
-    ] {
-        for value in headers.get_all(&name) {
-            request = request.header(&name, value);
-        }
-    }
-    for (name, value) in signed {
-        request = request.header(name, value);
-    }
-    let answer = request.send().await.map_err(|e| {
-        tracing::warn!(error = %e, "cannot reach the node serving a WHIP/WHEP session");
-        unreachable()
-    })?;
-    let status = answer.status();
-    let mut response = Response::builder().status(status);
-    for name in [
-        header::CONTENT_TYPE,
-        header::LOCATION,
-        header::ETAG,
-        header::LINK,
-        header::RETRY_AFTER,
-    ] {
-        for value in answer.headers().get_all(&name) {
-            response = response.header(&name, value);
-        }
-    }
-    let body = answer.bytes().await.map_err(|e| {
-        tracing::warn!(error = %e, "the node serving a WHIP/WHEP session broke off its answer");
-        unreachable()
-    })?;
-    response
-        .body(axum::body::Body::from(body))
-        .map_err(|e| Error::Internal(format!("passing on a node's answer: {e}")))
+    let hop = Hop {
+        node: &node,
+        internal_url: &internal_url,
+        signed,
+    };
+    let request = Outgoing {
+        method,
+        path,
+        headers,
+        pass: PASSED,
+        deadline: SEND_ON_TIMEOUT,
+    };
+    send_on::send_on(hop, request, body, Keep::Only(KEPT)).await
 }

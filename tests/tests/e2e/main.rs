@@ -11,6 +11,7 @@ mod caucus_keeps_each_side_private;
 mod cluster_failover;
 mod cluster_nodes_share_redis;
 mod cluster_placement;
+mod cluster_room_http;
 mod connection_health_and_save_data;
 mod crossing_offers_are_resolved_by_rollback;
 mod demo_seeds_a_working_organisation;
