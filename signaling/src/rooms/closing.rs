@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord_protocol::LeaveReason;
@@ -109,26 +109,28 @@ impl Rooms {
     }
 }
 
-/// The joins under way on each node per placement key (keyed by node id too, so several
-/// nodes in one process, as in tests, keep theirs apart). An entry lives while a join or a
+/// The joins under way on this node, per placement key. An entry lives while a join or a
 /// release of its key does.
-static GATES: LazyLock<Mutex<HashMap<String, Arc<Gate>>>> = LazyLock::new(Default::default);
+pub(crate) type PlacementGates = Arc<Mutex<HashMap<String, Arc<Gate>>>>;
 
 #[derive(Default)]
-struct Gate {
+pub(crate) struct Gate {
     /// Placing and giving up of one key take turns.
     turn: tokio::sync::Mutex<()>,
     /// Joins placed here that have not taken their seat yet.
     joining: AtomicUsize,
 }
 
-fn gate_key(state: &AppState, key: &str) -> String {
-    format!("{}\n{key}", state.cluster().node_id())
+fn gates(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Gate>>> {
+    state
+        .rooms()
+        .placing
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 fn gate(state: &AppState, key: &str) -> Arc<Gate> {
-    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
-    gates.entry(gate_key(state, key)).or_default().clone()
+    gates(state).entry(key.to_owned()).or_default().clone()
 }
 
 /// A join served on this node, from placing it until it has a seat (or was refused one):
@@ -257,9 +259,9 @@ pub fn release_after(state: &AppState, room: &str, key: &str, delay: Duration) {
 
 /// Drops a key's gate once nobody else holds it.
 fn forget(state: &AppState, key: &str, gate: &Arc<Gate>) {
-    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut gates = gates(state);
     // The table's reference and the caller's: nobody is joining or releasing.
     if Arc::strong_count(gate) == 2 && gate.joining.load(Ordering::SeqCst) == 0 {
-        gates.remove(&gate_key(state, key));
+        gates.remove(key);
     }
 }

@@ -158,6 +158,8 @@ pub struct Rooms {
     admits: Arc<AtomicU8>,
     /// Rooms rebuilt from their session record, waiting for their first seat.
     restoring: restore::Restoring,
+    /// Joins between placing their session and taking a seat, per placement key.
+    placing: closing::PlacementGates,
 }
 
 impl Rooms {
