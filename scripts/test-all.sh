@@ -40,7 +40,8 @@ SCENARIOS=(
   bad_input_gets_error_frames_not_panics:: case_work_api:: caucus_keeps_each_side_private::
   crossing_offers_are_resolved_by_rollback:: hostile_clients_are_bounded::
   ice_tcp_client_joins_when_udp_is_blocked:: invites_admit_their_person_until_revoked::
-  invites_go_out_through_the_configured_gateway:: leaving_is_announced_to_others::
+  invites_go_out_through_the_configured_gateway:: judicial_confirmation::
+  leaving_is_announced_to_others::
   mediator_with_four_parties:: one_to_one::
   online_intake_creates_a_case_with_parties_and_evidence:: paused_participants_keep_their_seat::
   personal_data_stays_private:: recording_a_session::

@@ -108,7 +108,14 @@ pub(super) struct Layout {
     pub(super) nodes: Vec<Vec<(String, String)>>,
 }
 
-/// Lays out `deployment` under `dir`. `data_dir`: the test's own `ACCORD_DATA_DIR`, if any.
+/// Lays out `deployment` under `dir`. `own_data_dir`, `own_database_url`: the test's own
+/// `ACCORD_DATA_DIR` and `ACCORD_DATABASE_URL`, if any. A test that names the deployment
+/// ([`DEPLOYMENT_VAR`]) and brings its own PostgreSQL database (one it seeded before the
+/// nodes start, or one a restarted deployment must find again after
+/// `TestServer::kill_hard`) gets that database, which the harness then neither makes nor
+/// drops. On one PostgreSQL node its own data folder is used as well; two nodes keep a data
+/// folder each, so a cluster's shared keys and blobs come as `ACCORD_KEYS_DIR` and
+/// `ACCORD_BLOBS_DIR`.
 pub(super) async fn lay_out(
     deployment: Deployment,
     dir: &Path,
@@ -134,15 +141,18 @@ pub(super) async fn lay_out(
             })
         }
         Deployment::Postgres => {
-            let data_dir = super::node::data_dir_in(dir, "node")?;
-            let database = ScratchDatabase::create("accord_e2e").await?;
+            let data_dir = match own_data_dir {
+                Some(own) => PathBuf::from(own),
+                None => super::node::data_dir_in(dir, "node")?,
+            };
+            let (database, database_url) = database_for(own_database_url).await?;
             Ok(Layout {
-                database_url: database.url.clone(),
                 nodes: vec![vec![
                     var("ACCORD_DATA_DIR", &data_dir),
-                    ("ACCORD_DATABASE_URL".into(), database.url.clone()),
+                    ("ACCORD_DATABASE_URL".into(), database_url.clone()),
                 ]],
-                database: Some(database),
+                database_url,
+                database,
                 data_dir,
             })
         }
@@ -153,7 +163,7 @@ pub(super) async fn lay_out(
             let shared = dir.join("shared");
             let blobs = shared.join("blobs");
             std::fs::create_dir_all(&blobs)?;
-            let database = ScratchDatabase::create("accord_e2e").await?;
+            let (database, database_url) = database_for(own_database_url).await?;
             let prefix = format!("accord-test-{:016x}", rand::random::<u64>());
             let mut nodes = Vec::new();
             for name in ["N_a", "N_b"] {
@@ -162,18 +172,30 @@ pub(super) async fn lay_out(
                     var("ACCORD_DATA_DIR", &data),
                     var("ACCORD_KEYS_DIR", &shared),
                     var("ACCORD_BLOBS_DIR", &blobs),
-                    ("ACCORD_DATABASE_URL".into(), database.url.clone()),
+                    ("ACCORD_DATABASE_URL".into(), database_url.clone()),
                     ("ACCORD_CLUSTER_REDIS_URL".into(), redis_url()),
                     ("ACCORD_CLUSTER_PREFIX".into(), prefix.clone()),
                     ("ACCORD_CLUSTER_NODE_ID".into(), name.into()),
                 ]);
             }
             Ok(Layout {
-                database_url: database.url.clone(),
-                database: Some(database),
+                database_url,
+                database,
                 data_dir: shared,
                 nodes,
             })
+        }
+    }
+}
+
+/// The test's own database, else a scratch one the harness makes (and later drops).
+async fn database_for(own: Option<&str>) -> Result<(Option<ScratchDatabase>, String)> {
+    match own {
+        Some(url) => Ok((None, url.to_owned())),
+        None => {
+            let database = ScratchDatabase::create("accord_e2e").await?;
+            let url = database.url.clone();
+            Ok((Some(database), url))
         }
     }
 }
