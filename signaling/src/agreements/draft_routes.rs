@@ -5,8 +5,8 @@
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderName, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -37,19 +37,20 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agreements/{id}", get(agreement))
         .route(
             "/api/v1/agreements/{id}/draft",
-            get(read_draft).post(|State(state): State<AppState>, request: Request| {
-                write_at_session_owner(state, request)
-            }),
+            get(read_draft).merge(post_at_session_owner(write_draft, WRITE_BODY_LIMIT)),
         )
         .route(
             "/api/v1/agreements/{id}/private-drafts",
-            post(new_private_draft),
+            post_at_session_owner(new_private_draft, SMALL_BODY_LIMIT),
         )
         .route(
             "/api/v1/agreements/{id}/private-drafts/{doc}/show",
-            post(show_private_draft),
+            post_at_session_owner(show_private_draft, SMALL_BODY_LIMIT),
         )
-        .route("/api/v1/agreements/{id}/finalise", post(finalise))
+        .route(
+            "/api/v1/agreements/{id}/finalise",
+            post_at_session_owner(finalise, SMALL_BODY_LIMIT),
+        )
 }
 
 /// How the caller is shown the agreement.
@@ -244,8 +245,10 @@ pub(crate) fn decode_update(text: &str) -> std::result::Result<Vec<u8>, String> 
         .map_err(|_| "the update is not base64".to_owned())
 }
 
-/// What of a draft write goes on to the node of the case's live session.
-const WRITE_PASSED: &[HeaderName] = &[
+/// What of a request about an agreement goes on to the node of the case's live session:
+/// the caller's credentials (a staff access token or a party's join token) and the body's
+/// type.
+const SESSION_OWNER_PASSED: &[HeaderName] = &[
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     header::ACCEPT_LANGUAGE,
@@ -254,28 +257,45 @@ const WRITE_PASSED: &[HeaderName] = &[
 /// A draft write's body at most: the largest update in base64, and its JSON around it.
 const WRITE_BODY_LIMIT: usize = MAX_UPDATE_B64 + 4096;
 
-/// A draft write from the case page, served on the node that runs the case's live session
-/// when another node does: only there is the mediator's seat known, and an edit made while
-/// seated is that session's work (its record says so). Served here when the session runs
-/// here, when no session of the case is live, or when another node relayed it here.
-async fn write_at_session_owner(state: AppState, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let owner = live_session_elsewhere(&state, &mut parts).await;
-    let request = Request::from_parts(parts, body);
-    match owner {
-        Some(owner) => {
-            let sending = Sending {
-                body_limit: WRITE_BODY_LIMIT,
-                body_deadline: std::time::Duration::from_secs(30),
-                pass: WRITE_PASSED,
-                deadline: std::time::Duration::from_secs(30),
-            };
-            relay_to_owner(&state, &owner, request, sending)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
-        }
-        None => write_draft.call(request, state).await,
-    }
+/// The body of the other agreement actions sent on: axum's own default JSON limit, which
+/// those routes keep.
+pub(crate) const SMALL_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// How long the caller has to send a body, and the owner to answer.
+const SESSION_OWNER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `POST` of `handler` for a route `/api/v1/agreements/{id}/…` that reads the live room (who
+/// is seated, in which space, alone with whom) or records what it does in the session the
+/// caller is seated in: served on the node that runs the case's live session when another
+/// node does, since only there are the seats known. Served here when the session runs here,
+/// when no session of the case is live, or when another node relayed the request here.
+/// A body past `body_limit` bytes is refused (413) before it is sent on.
+pub(crate) fn post_at_session_owner<H, T>(handler: H, body_limit: usize) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    post(
+        move |State(state): State<AppState>, request: Request| async move {
+            let (mut parts, body) = request.into_parts();
+            let owner = live_session_elsewhere(&state, &mut parts).await;
+            let request = Request::from_parts(parts, body);
+            match owner {
+                Some(owner) => {
+                    let sending = Sending {
+                        body_limit,
+                        body_deadline: SESSION_OWNER_DEADLINE,
+                        pass: SESSION_OWNER_PASSED,
+                        deadline: SESSION_OWNER_DEADLINE,
+                    };
+                    relay_to_owner(&state, &owner, request, sending)
+                        .await
+                        .unwrap_or_else(IntoResponse::into_response)
+                }
+                None => handler.call(request, state).await,
+            }
+        },
+    )
 }
 
 /// The node running a live session of the agreement's case, when that is another node and

@@ -15,6 +15,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
+use super::draft_routes::{SMALL_BODY_LIMIT, post_at_session_owner};
 use super::signing_identity;
 pub use super::signing_limits::SigningLimits;
 use super::signing_limits::{hit, limits};
@@ -40,23 +41,30 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/agreements/{id}/identity",
-            post(signing_identity::check_identity),
+            post_at_session_owner(signing_identity::check_identity, SMALL_BODY_LIMIT),
         )
         .route(
             "/api/v1/agreements/{id}/attest",
-            post(signing_identity::attest),
+            post_at_session_owner(signing_identity::attest, SMALL_BODY_LIMIT),
         )
         .route(
             "/api/v1/agreements/{id}/free-will",
-            post(signing_identity::free_will),
+            post_at_session_owner(signing_identity::free_will, SMALL_BODY_LIMIT),
         )
         .route("/api/v1/agreements/{id}/signing/challenge", get(challenge))
         .route(
             "/api/v1/agreements/{id}/signatures",
-            post(sign).layer(DefaultBodyLimit::max(SIGNATURE_BODY_LIMIT)),
+            post_at_session_owner(sign, SIGNATURE_BODY_LIMIT)
+                .layer(DefaultBodyLimit::max(SIGNATURE_BODY_LIMIT)),
         )
-        .route("/api/v1/agreements/{id}/decline", post(decline))
-        .route("/api/v1/agreements/{id}/seal", post(super::seal::seal))
+        .route(
+            "/api/v1/agreements/{id}/decline",
+            post_at_session_owner(decline, SMALL_BODY_LIMIT),
+        )
+        .route(
+            "/api/v1/agreements/{id}/seal",
+            post_at_session_owner(super::seal::seal, SMALL_BODY_LIMIT),
+        )
         .route("/api/v1/agreements/{id}/pdf", get(super::pdf::download))
         .route(
             "/api/v1/organisations/{id}/seal-key/rotate",

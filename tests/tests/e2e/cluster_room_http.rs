@@ -1,11 +1,13 @@
 //! Two clustered nodes: a party's room requests over HTTP (sharing a file, fetching one)
 //! that reach the node which does not own the session are served by the owner, as if they
-//! had reached it; relay headers a client makes up get it nothing; a party the mediator
-//! removed is kept out through either node.
+//! had reached it; relay headers a client makes up get it nothing; the mediator's edit of
+//! the agreement from the case page, through either node, is the live session's; a party
+//! the mediator removed is kept out through either node.
 
 use std::time::Duration;
 
 use accord_tests::Bystander;
+use accord_tests::agreement::{DraftDoc, b64_encode, create_agreement, numbered_clauses};
 use accord_tests::protocol::{ClientFrame, ServerFrame};
 use accord_tests::server::{DEPLOYMENT_VAR, parse_metric};
 use accord_tests::session_world::{
@@ -14,6 +16,7 @@ use accord_tests::session_world::{
 use accord_tests::staff_api::StaffApi;
 use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -130,6 +133,8 @@ async fn check(world: &SessionWorld) -> Result<()> {
         not_seated.status()
     );
 
+    an_edit_from_the_case_page_is_the_live_sessions(world, &other).await?;
+
     // A party the mediator removed is kept out through either node.
     let respondent = join_admitted(world, &mediator, RESPONDENT).await?;
     mediator
@@ -158,6 +163,50 @@ async fn check(world: &SessionWorld) -> Result<()> {
     for seat in [&applicant, &lawyer, &mediator] {
         seat.send(ClientFrame::Leave).await?;
     }
+    Ok(())
+}
+
+/// The mediator, seated in the session, edits the agreement from the case page through the
+/// node that does not run the session: the edit is recorded as made in that session.
+async fn an_edit_from_the_case_page_is_the_live_sessions(
+    world: &SessionWorld,
+    other: &StaffApi,
+) -> Result<()> {
+    let agreement = create_agreement(world).await?;
+    let staff = &world.world.mediator_a;
+    let state = other
+        .get(&format!("/api/v1/agreements/{agreement}/draft"), staff)
+        .await?
+        .expect(StatusCode::OK)?;
+    let local = DraftDoc::new(9_001);
+    local.apply_b64(&state.text("update")?)?;
+    let clause = numbered_clauses(&local)?
+        .first()
+        .cloned()
+        .context("a numbered clause")?;
+    let update = local.insert(&clause, None, "（经双方确认）")?;
+    other
+        .post(
+            &format!("/api/v1/agreements/{agreement}/draft"),
+            json!({"doc": "main", "update": b64_encode(&update)}),
+            staff,
+        )
+        .await?
+        .expect(StatusCode::OK)
+        .context("a draft write through the other node")?;
+    let moments = other
+        .get(&format!("/api/v1/agreements/{agreement}/moments"), staff)
+        .await?
+        .expect(StatusCode::OK)?;
+    let moment = moments
+        .body
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["clause_id"] == clause.as_str()))
+        .with_context(|| format!("no moment of the edited clause: {}", moments.body))?;
+    ensure!(
+        moment["session_id"] == world.session_id.as_str(),
+        "an edit made while seated is the live session's, whichever node took it: {moment}"
+    );
     Ok(())
 }
 
