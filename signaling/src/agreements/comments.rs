@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::draft_routes::staff_editor;
+use super::draft_routes::{SMALL_BODY_LIMIT, post_at_session_owner};
 use super::signing::{note, noted_caller};
 use crate::AppState;
 use crate::cluster::ClusterEvent;
@@ -25,7 +26,10 @@ use accord_protocol::DraftCommentInfo;
 /// The comment, history, version and moment routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/agreements/{id}/comments", get(list).post(add))
+        .route(
+            "/api/v1/agreements/{id}/comments",
+            get(list).merge(post_at_session_owner(add, SMALL_BODY_LIMIT)),
+        )
         .route("/api/v1/agreements/{id}/history", get(history))
         .route("/api/v1/agreements/{id}/versions/{n}", get(version))
         .route("/api/v1/agreements/{id}/moments", get(moments))
