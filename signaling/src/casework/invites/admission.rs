@@ -30,6 +30,10 @@ pub async fn check_join(state: &AppState, claims: &JoinClaims) -> Result<()> {
         issued_at: claims.iat,
     };
     state.store().admits(&seat).await?;
+    // The session record (read above) keeps a removed bearer out on every node. The live
+    // room's own list covers the moment before the record's writer has stored the removal;
+    // that list is on the node owning the session, where joins and the room's requests that
+    // read it are served ([`crate::room_api`]).
     if claims.session.is_some() && state.rooms().is_removed(&claims.room, &claims.sub) {
         return Err(Error::Unauthorized(
             "the mediator removed you from this session",
