@@ -19,7 +19,10 @@
 //! database, keys and blobs, which the world (not the harness) owns for that reason; they
 //! run in every deployment, because the promise is the same with one node or two: the
 //! stored outbox row, its attempt count and its lease decide, whichever node comes back and
-//! takes it.
+//! takes it. None is kept to one process ([`accord_tests::ONE_PROCESS`]): the crash is of
+//! the service, not of a process. One node of two dying with a delivery in flight is the
+//! lapsed-lease case of the in-attempt test, with the survivor instead of a restarted node
+//! taking the row; the harness kills a deployment as a whole, so it is tested that way.
 //!
 //! Run: `cargo build -p accord --bin accord && cargo test -p accord-tests --test e2e
 //! judicial_confirmation::` (`ACCORD_TEST_DEPLOYMENT=postgres` or `cluster` for the other
