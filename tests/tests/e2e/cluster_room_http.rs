@@ -91,6 +91,33 @@ async fn check(world: &SessionWorld) -> Result<()> {
         );
     }
 
+    fetch_timings(
+        &owner_api,
+        &other,
+        &evidence_id,
+        world.token(APPLICANT_LAWYER)?,
+    )
+    .await?;
+
+    // A file past the upload limit is refused by the node it reached, before it is sent on.
+    let too_large = vec![0u8; 11 * 1024 * 1024];
+    let refused = other
+        .upload(
+            "/api/v1/room/evidence",
+            "big.bin",
+            "application/pdf",
+            too_large,
+            world.token(APPLICANT)?,
+        )
+        .await?;
+    ensure!(
+        refused.status == StatusCode::PAYLOAD_TOO_LARGE
+            && refused.body["code"] == "payload_too_large",
+        "a file over the limit through the other node: {} {}",
+        refused.status,
+        refused.body
+    );
+
     // A client's own relay headers do not make the other node serve the request as the
     // owner would have sent it (it would answer 409 there: nobody is seated on it); it is
     // sent on like any client's.
@@ -206,6 +233,30 @@ async fn an_edit_from_the_case_page_is_the_live_sessions(
     ensure!(
         moment["session_id"] == world.session_id.as_str(),
         "an edit made while seated is the live session's, whichever node took it: {moment}"
+    );
+    Ok(())
+}
+
+/// What sending a fetch on costs: the median of 10 fetches of the shared file through the
+/// owner and through the other node, printed for docs/benchmarks.md (not asserted: a shared
+/// machine's timings say nothing about correctness).
+async fn fetch_timings(owner: &StaffApi, other: &StaffApi, id: &str, token: &str) -> Result<()> {
+    let path = format!("/api/v1/room/evidence/{id}");
+    let mut medians = Vec::new();
+    for api in [owner, other] {
+        let mut times = Vec::new();
+        for _ in 0..10 {
+            let started = std::time::Instant::now();
+            let (status, _, _) = api.get_bytes(&path, token).await?;
+            ensure!(status == StatusCode::OK, "a timed fetch: {status}");
+            times.push(started.elapsed());
+        }
+        times.sort();
+        medians.push(times[times.len() / 2]);
+    }
+    eprintln!(
+        "evidence fetch, median of 10: {:?} through the owner, {:?} through the other node",
+        medians[0], medians[1]
     );
     Ok(())
 }
