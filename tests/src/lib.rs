@@ -18,6 +18,7 @@ pub mod scenario;
 pub mod scratch_db;
 pub mod server;
 pub mod session_world;
+pub mod shared_nodes;
 pub mod staff_api;
 pub mod wait;
 pub mod whip_world;

@@ -4,6 +4,7 @@
 
 use crate::scratch_db::ScratchDatabase;
 use crate::server::{TestServer, TokenRequest, parse_metric as metric};
+use crate::shared_nodes::{SharedNodes, env_refs};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -140,30 +141,22 @@ impl Target {
             .as_ref()
             .map(|d| d.url.clone())
             .context("the scratch database")?;
-        let prefix = format!("accord-load-{:016x}", rand::random::<u64>());
-        let keys = shared.join("keys").to_string_lossy().into_owned();
-        let blobs = shared.join("blobs").to_string_lossy().into_owned();
+        let nodes = SharedNodes::new(&database_url, shared, "load").with_redis_url(redis_url);
         let max = max_participants.to_string();
         let mut secrets: Option<(String, String)> = None;
         for (n, address) in NODE_ADDRESSES.iter().enumerate() {
             let listen = format!("{address}:0");
-            let id = format!("N_load{}", n + 1);
-            let mut env = vec![
+            let mut env = nodes.node_env(&format!("N_load{}", n + 1));
+            env.extend([
                 ("ACCORD_SIGNALING_MAX_PARTICIPANTS", max.clone()),
                 ("ACCORD_HTTP_LISTEN", listen.clone()),
                 ("ACCORD_MEDIA_LISTEN", listen),
-                ("ACCORD_DATABASE_URL", database_url.clone()),
-                ("ACCORD_KEYS_DIR", keys.clone()),
-                ("ACCORD_BLOBS_DIR", blobs.clone()),
-                ("ACCORD_CLUSTER_REDIS_URL", redis_url.to_owned()),
-                ("ACCORD_CLUSTER_PREFIX", prefix.clone()),
-                ("ACCORD_CLUSTER_NODE_ID", id),
-            ];
+            ]);
             if let Some((api_key, token_secret)) = &secrets {
                 env.push(("ACCORD_AUTH_API_KEY", api_key.clone()));
                 env.push(("ACCORD_AUTH_TOKEN_SECRET", token_secret.clone()));
             }
-            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let env = env_refs(&env);
             let server = TestServer::start_bin(bin, &env)
                 .await
                 .with_context(|| format!("starting the node on {address}"))?;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::scratch_db::ScratchDatabase;
+use crate::shared_nodes::SharedNodes;
 
 /// The harness-only variable that picks the deployment.
 pub const DEPLOYMENT_VAR: &str = "ACCORD_TEST_DEPLOYMENT";
@@ -91,10 +92,7 @@ impl fmt::Display for Deployment {
     }
 }
 
-/// `ACCORD_TEST_REDIS_URL`, default the Redis on 127.0.0.1.
-pub fn redis_url() -> String {
-    std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use crate::shared_nodes::redis_url;
 
 /// What a deployment's nodes share and what each has of its own.
 pub(super) struct Layout {
@@ -161,22 +159,22 @@ pub(super) async fn lay_out(
             // laid out as one node's data folder holds them, so a test that looks for a key
             // or a blob under `data_dir()` finds it whatever the deployment.
             let shared = dir.join("shared");
-            let blobs = shared.join("blobs");
-            std::fs::create_dir_all(&blobs)?;
+            let mut cluster = SharedNodes::laid_out_as_data_dir("", &shared, "test");
+            // Before the scratch database exists, so a failure here leaves none behind.
+            std::fs::create_dir_all(&cluster.blobs)?;
             let (database, database_url) = database_for(own_database_url).await?;
-            let prefix = format!("accord-test-{:016x}", rand::random::<u64>());
+            cluster.database_url.clone_from(&database_url);
             let mut nodes = Vec::new();
             for name in ["N_a", "N_b"] {
                 let data = super::node::data_dir_in(dir, name)?;
-                nodes.push(vec![
-                    var("ACCORD_DATA_DIR", &data),
-                    var("ACCORD_KEYS_DIR", &shared),
-                    var("ACCORD_BLOBS_DIR", &blobs),
-                    ("ACCORD_DATABASE_URL".into(), database_url.clone()),
-                    ("ACCORD_CLUSTER_REDIS_URL".into(), redis_url()),
-                    ("ACCORD_CLUSTER_PREFIX".into(), prefix.clone()),
-                    ("ACCORD_CLUSTER_NODE_ID".into(), name.into()),
-                ]);
+                let mut env = vec![var("ACCORD_DATA_DIR", &data)];
+                env.extend(
+                    cluster
+                        .node_env(name)
+                        .into_iter()
+                        .map(|(key, value)| (key.to_owned(), value)),
+                );
+                nodes.push(env);
             }
             Ok(Layout {
                 database_url,

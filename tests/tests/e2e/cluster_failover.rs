@@ -17,6 +17,7 @@ use accord_tests::protocol::{ClientFrame, ServerFrame};
 use accord_tests::scratch_db::ScratchDatabase;
 use accord_tests::server::TestServer;
 use accord_tests::session_world::{APPLICANT, RESPONDENT, SessionWorld};
+use accord_tests::shared_nodes::{SharedNodes, env_refs};
 use accord_tests::{ClientOptions, TestClient};
 use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
@@ -63,25 +64,11 @@ impl Person {
 
 async fn killed_on_a_back_on_b(database_url: &str) -> Result<()> {
     let shared = accord_tests::fresh_temp_dir("accord-failover-shared")?;
-    let keys = shared.join("keys").to_string_lossy().into_owned();
-    let blobs = shared.join("blobs").to_string_lossy().into_owned();
-    let redis =
-        std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("accord-test-{:016x}", rand::random::<u64>());
-    let node = |id: &'static str| -> Vec<(&'static str, String)> {
-        vec![
-            ("ACCORD_DATABASE_URL", database_url.to_owned()),
-            ("ACCORD_KEYS_DIR", keys.clone()),
-            ("ACCORD_BLOBS_DIR", blobs.clone()),
-            ("ACCORD_CLUSTER_REDIS_URL", redis.clone()),
-            ("ACCORD_CLUSTER_PREFIX", prefix.clone()),
-            ("ACCORD_CLUSTER_LEASE_SECONDS", "3".into()),
-            ("ACCORD_CLUSTER_NODE_ID", id.into()),
-            ("ACCORD_RECORDING_NOTICE_MS", "250".into()),
-        ]
-    };
-    let env_a = node("N_fa");
-    let env_a: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let nodes = SharedNodes::new(database_url, &shared, "test")
+        .with_lease_seconds(3)
+        .with_var("ACCORD_RECORDING_NOTICE_MS", "250");
+    let env_a = nodes.node_env("N_fa");
+    let env_a = env_refs(&env_a);
     let world = SessionWorld::new_with_env(&env_a).await?;
     let a_ws = world.ws_url();
 
@@ -129,12 +116,12 @@ async fn killed_on_a_back_on_b(database_url: &str) -> Result<()> {
     let (case_id, session_id) = (world.case_id.clone(), world.session_id.clone());
 
     // Node B, sharing A's token secret as nodes share their keys.
-    let mut env_b = node("N_fb");
+    let mut env_b = nodes.node_env("N_fb");
     env_b.push((
         "ACCORD_AUTH_TOKEN_SECRET",
         world.world.server.token_secret().to_owned(),
     ));
-    let env_b: Vec<(&str, &str)> = env_b.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env_b = env_refs(&env_b);
     let b = TestServer::start_with_env(&env_b).await?;
 
     // A dies; the clients' sockets and peer connections die with it.

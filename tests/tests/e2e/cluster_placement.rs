@@ -13,6 +13,7 @@ use accord_tests::scenario::{MediaExpectation, expect_full_mesh};
 use accord_tests::scratch_db::ScratchDatabase;
 use accord_tests::server::TokenRequest;
 use accord_tests::session_world::{APPLICANT, SessionWorld, admit};
+use accord_tests::shared_nodes::{SharedNodes, env_refs};
 use accord_tests::whip_world::{CONNECT_TIMEOUT, expect_created};
 use accord_tests::{Bystander, ClientOptions, TestClient, TestServer, VideoPublish};
 use anyhow::{Context, Result, bail, ensure};
@@ -55,41 +56,26 @@ impl Cluster {
 }
 
 async fn two_nodes(database_url: &str, shared: &std::path::Path) -> Result<Cluster> {
-    let keys = shared.join("keys").to_string_lossy().into_owned();
-    let blobs = shared.join("blobs").to_string_lossy().into_owned();
-    let redis =
-        std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    // A prefix of its own: nothing else in this Redis is touched, and what the nodes leave
-    // expires with their 3 s leases.
-    let prefix = format!("accord-test-{:016x}", rand::random::<u64>());
-    let node = |id: &str| -> Vec<(&'static str, String)> {
-        vec![
-            ("ACCORD_DATABASE_URL", database_url.to_owned()),
-            ("ACCORD_KEYS_DIR", keys.clone()),
-            ("ACCORD_BLOBS_DIR", blobs.clone()),
-            ("ACCORD_CLUSTER_REDIS_URL", redis.clone()),
-            ("ACCORD_CLUSTER_PREFIX", prefix.clone()),
-            ("ACCORD_CLUSTER_LEASE_SECONDS", "3".into()),
-            ("ACCORD_CLUSTER_NODE_ID", id.into()),
-            // A step's seats are gone soon after it, even one whose socket only dropped.
-            ("ACCORD_SIGNALING_RESUME_GRACE_SECONDS", "2".into()),
-        ]
-    };
-    let env_a = node("N_place-a");
-    let env_a: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // What the nodes leave in Redis expires with their 3 s leases.
+    let nodes = SharedNodes::new(database_url, shared, "test")
+        .with_lease_seconds(3)
+        // A step's seats are gone soon after it, even one whose socket only dropped.
+        .with_var("ACCORD_SIGNALING_RESUME_GRACE_SECONDS", "2");
+    let env_a = nodes.node_env("N_place-a");
+    let env_a = env_refs(&env_a);
     let world = SessionWorld::new_with_env(&env_a).await?;
-    let mut env_b = node("N_place-b");
+    let mut env_b = nodes.node_env("N_place-b");
     env_b.push((
         "ACCORD_AUTH_TOKEN_SECRET",
         world.world.server.token_secret().to_owned(),
     ));
-    let env_b: Vec<(&str, &str)> = env_b.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env_b = env_refs(&env_b);
     let b = TestServer::start_with_env(&env_b).await?;
     ensure!(
         world.world.server.media_addr() != b.media_addr(),
         "each node announces its own media address"
     );
-    let mut env = node("N_place-c");
+    let mut env = nodes.node_env("N_place-c");
     env.push((
         "ACCORD_AUTH_TOKEN_SECRET",
         world.world.server.token_secret().to_owned(),
@@ -187,7 +173,7 @@ async fn joins_through_either_node(cluster: &Cluster) -> Result<()> {
 /// there rather than refused. Once its room ends, C exits 0.
 async fn a_draining_node_relays_a_join_for_a_new_room(cluster: &Cluster) -> Result<()> {
     wait_until_empty(cluster).await?;
-    let env: Vec<(&str, &str)> = cluster.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env = env_refs(&cluster.env);
     let mut c = TestServer::start_with_env(&env).await?;
     let mut host = None;
     for n in 0..6 {

@@ -16,6 +16,7 @@ use accord_tests::recording_checks::{RecordedPair, accord_verify};
 use accord_tests::scratch_db::ScratchDatabase;
 use accord_tests::server::TestServer;
 use accord_tests::session_world::{APPLICANT, SessionWorld};
+use accord_tests::shared_nodes::{SharedNodes, env_refs};
 use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
 
@@ -29,24 +30,9 @@ async fn a_recording_whose_node_died_is_finished_by_another_node() -> Result<()>
 
 async fn recorded_on_a_finished_on_b(database_url: &str) -> Result<()> {
     let shared = accord_tests::fresh_temp_dir("accord-nodes-shared")?;
-    let keys = shared.join("keys").to_string_lossy().into_owned();
-    let blobs = shared.join("blobs").to_string_lossy().into_owned();
-    let redis =
-        std::env::var("ACCORD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("accord-test-{:016x}", rand::random::<u64>());
-    let node = |id: &'static str| -> Vec<(&'static str, String)> {
-        vec![
-            ("ACCORD_DATABASE_URL", database_url.to_owned()),
-            ("ACCORD_KEYS_DIR", keys.clone()),
-            ("ACCORD_BLOBS_DIR", blobs.clone()),
-            ("ACCORD_CLUSTER_REDIS_URL", redis.clone()),
-            ("ACCORD_CLUSTER_PREFIX", prefix.clone()),
-            ("ACCORD_CLUSTER_LEASE_SECONDS", "3".into()),
-            ("ACCORD_CLUSTER_NODE_ID", id.into()),
-        ]
-    };
-    let env_a = node("N_a");
-    let env_a: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let nodes = SharedNodes::new(database_url, &shared, "test").with_lease_seconds(3);
+    let env_a = nodes.node_env("N_a");
+    let env_a = env_refs(&env_a);
     let world = SessionWorld::new_with_env(&env_a).await?;
     let pair = RecordedPair::join(&world, APPLICANT).await?;
     pair.start_recording().await?;
@@ -62,9 +48,9 @@ async fn recorded_on_a_finished_on_b(database_url: &str) -> Result<()> {
     std::fs::remove_dir_all(&data_a).context("removing A's data folder")?;
 
     // Node B, with the same token secret so the staff's sessions carry over.
-    let mut env_b = node("N_b");
+    let mut env_b = nodes.node_env("N_b");
     env_b.push(("ACCORD_AUTH_TOKEN_SECRET", secret));
-    let env_b: Vec<(&str, &str)> = env_b.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env_b = env_refs(&env_b);
     let b = TestServer::start_with_env(&env_b).await?;
     let api = StaffApi::new(b.http_url());
     let mediator = api.login("li", PASSWORD).await?;
