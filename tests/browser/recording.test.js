@@ -282,8 +282,10 @@ describe('recording a session and the court reviewing it', () => {
       Math.abs((await review()).masterTime - target.atMs / 1000) < 1, SLOW);
     // The timeline marks where playback now is: the entry clicked, or one at the same moment.
     const now = page.locator('[data-testid=timeline-entry].review-row-now');
-    await waitFor('the clicked moment marked in the timeline', async () =>
-      (await now.count()) === 1 && Number(await now.getAttribute('data-at-ms')) === target.atMs, SLOW);
+    await waitFor('the clicked moment marked in the timeline', async () => {
+      const marked = await now.evaluateAll((rows) => rows.map((row) => Number(row.dataset.atMs)));
+      return marked.length === 1 && marked[0] === target.atMs;
+    }, SLOW);
 
     // In a party's unrecorded private room their tile says so instead of a frozen picture;
     // the mediator, recorded in the joint room all along, is still shown.

@@ -11,7 +11,7 @@ import type { PageContext } from '../staff/app';
 import { type MomentsState, loadMoments, momentsSection } from './agreement-moments';
 import { type RecordingDetail, getRecording, holdRecording, ticketRefreshDelay, verifyRecording } from './api';
 import { PlayerView, type ReviewSnapshot, durationOf, trackOwner } from './player-view';
-import { currentRowIndex, formatClock, timelineRows } from './timeline';
+import { type ClickedRow, formatClock, markedRow, timelineRows } from './timeline';
 import { statusWords, verificationWords } from './verification';
 
 type State =
@@ -38,6 +38,8 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
   let refreshTimer: ReturnType<typeof setTimeout> | null = null;
   /** The timeline as last drawn, so following playback does not rebuild it every tick. */
   let shownRows: ReturnType<typeof timelineRows> = [];
+  /** The timeline row last clicked, marked while playback is at its moment. */
+  let clickedRow: ClickedRow | null = null;
   /** The case agreement's clause moments, fetched once the recording (and so its case) is known. */
   let moments: MomentsState = { phase: 'loading' };
   let momentsFor: string | null = null;
@@ -139,7 +141,9 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
     if (!player) return;
     const list = main.querySelector('[data-testid=review-timeline]');
     if (!list) return;
-    const index = currentRowIndex(shownRows, player.time());
+    const marked = markedRow(shownRows, player.time(), clickedRow);
+    clickedRow = marked.clicked;
+    const index = marked.index;
     list.querySelectorAll('.review-row').forEach((row, i) => row.classList.toggle('review-row-now', i === index));
   };
 
@@ -219,7 +223,7 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
 
   const timelineList = (detail: RecordingDetail) => {
     shownRows = timelineRows(detail);
-    const items = shownRows.map((row) =>
+    const items = shownRows.map((row, index) =>
       h('li', {}, [
         h(
           'button',
@@ -229,7 +233,11 @@ export function mountRecordingReview(main: HTMLElement, context: PageContext, re
             'data-testid': 'timeline-entry',
             'data-kind': row.code,
             'data-at-ms': row.atMs,
-            onclick: () => player?.seek(row.seekS),
+            onclick: () => {
+              clickedRow = { index, atS: row.seekS };
+              player?.seek(row.seekS);
+              followPlayback();
+            },
           },
           [
             h('span', { class: 'review-row-time', text: row.clock }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordingDetail } from './api';
 import { KeptClock, SyncPlayer } from './sync';
-import { barMarks, currentRowIndex, formatClock, seekTargetOf, timelineRows, unrecordedAt } from './timeline';
+import { barMarks, currentRowIndex, formatClock, markedRow, seekTargetOf, timelineRows, unrecordedAt } from './timeline';
 
 type TimelinePart = Pick<RecordingDetail, 'timeline' | 'pauses' | 'gaps' | 'duration_ms'>;
 
@@ -109,6 +109,28 @@ describe('the timeline list', () => {
     const chat = rows.findIndex((r) => r.code === 'chat');
     expect(currentRowIndex(rows, 19.996)).toBe(chat);
     expect(rows[currentRowIndex(rows, 19.9) ?? -1]?.code).not.toBe('chat');
+  });
+
+  it('keeps a clicked row marked while a busy player lands up to a second before it, then lets go', () => {
+    const rows = timelineRows(detail, 'en');
+    const chat = rows.findIndex((r) => r.code === 'chat');
+    const clicked = { index: chat, atS: 20 };
+    // Sought to 20 s, the media reported 19.4 s: the clicked row, not the one before it.
+    expect(markedRow(rows, 19.4, clicked)).toEqual({ index: chat, clicked });
+    // Rows a few milliseconds apart: the one clicked, not the next one within reach.
+    const close = timelineRows(
+      { ...detail, timeline: [...detail.timeline, { at_ms: 20_020, kind: 'moved', text: null, participant_name: '张三' }] },
+      'en',
+    );
+    const closeChat = close.findIndex((r) => r.code === 'chat');
+    expect(markedRow(close, 20, { index: closeChat, atS: 20 }).index).toBe(closeChat);
+    expect(close[currentRowIndex(close, 20) ?? -1]?.code).toBe('moved');
+    // Playing on past the next row marks that row.
+    const next = rows.findIndex((r) => r.code === 'something_new');
+    expect(markedRow(rows, 40.5, clicked)).toEqual({ index: next, clicked: null });
+    // Sent elsewhere (the seek bar), the click no longer counts.
+    expect(markedRow(rows, 10, clicked)).toEqual({ index: currentRowIndex(rows, 10), clicked: null });
+    expect(markedRow(rows, 19.4, null).index).not.toBe(chat);
   });
 
   it('knows no current row before the first entry', () => {

@@ -110,6 +110,38 @@ export function currentRowIndex(rows: readonly TimelineRow[], masterS: number): 
   return found;
 }
 
+/** A row the reviewer clicked, and the moment playback was sent to. */
+export interface ClickedRow {
+  index: number;
+  atS: number;
+}
+
+/**
+ * How near its moment playback must stay for a clicked row to stay marked. A media element
+ * sought while the machine is busy can land a good fraction of a second before the moment
+ * asked for (the frame or page it could reach), which would mark the row before the one clicked.
+ */
+const CLICKED_HELD_S = 1;
+
+/**
+ * The row to mark at `masterS`: the row the reviewer clicked while playback is still at its
+ * moment and has not yet passed a later row (several rows often lie within a few
+ * milliseconds of each other: a move, its unrecorded private room, the gap), else the row
+ * playback is in. `clicked` comes back null once playback has left that moment.
+ */
+export function markedRow(
+  rows: readonly TimelineRow[],
+  masterS: number,
+  clicked: ClickedRow | null,
+): { index: number | null; clicked: ClickedRow | null } {
+  const chosen = clicked ? rows[clicked.index] : undefined;
+  if (clicked && chosen && Math.abs(masterS - clicked.atS) <= CLICKED_HELD_S) {
+    const passed = rows.some((row, i) => i > clicked.index && row.atMs > chosen.atMs && row.atMs / 1000 <= masterS);
+    if (!passed) return { index: clicked.index, clicked };
+  }
+  return { index: currentRowIndex(rows, masterS), clicked: null };
+}
+
 /** A stretch drawn on the seek bar, in percent of the recording's length. */
 export interface BarMark {
   kind: 'pause' | 'gap';
