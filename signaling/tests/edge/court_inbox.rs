@@ -559,7 +559,10 @@ async fn the_connector_delivers_once_after_two_failures(s: &Scratch) {
     // Process-wide counters (other suites deliver too): present, with each result.
     // Each series also carries the node's id as its first label.
     for (name, label) in [
-        ("accord_confirmation_deliveries_total{", "result=\"delivered\"}"),
+        (
+            "accord_confirmation_deliveries_total{",
+            "result=\"delivered\"}",
+        ),
         ("accord_confirmation_deliveries_total{", "result=\"retry\"}"),
         ("accord_confirmation_outbox_pending{", ""),
     ] {
