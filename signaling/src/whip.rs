@@ -475,17 +475,17 @@ async fn trickle(
     body: Bytes,
     direction: Direction,
 ) -> Result<Response> {
-    if let Some(node) = elsewhere(&state, &id) {
-        let path = format!("/{}/{id}", direction.path());
-        return send_on(
-            &state,
-            Relay::Resource(node),
-            Method::PATCH,
-            &path,
-            &headers,
-            body,
-        )
-        .await;
+    if let Some(answer) = on_its_node(
+        &state,
+        &id,
+        direction,
+        Method::PATCH,
+        &headers,
+        body.clone(),
+    )
+    .await
+    {
+        return answer;
     }
     owned_resource(&state, &bearer, &id, direction)?;
     let content_type = headers
@@ -557,18 +557,17 @@ async fn hang_up(
     id: String,
     direction: Direction,
 ) -> Result<Response> {
-    if let Some(node) = elsewhere(&state, &id) {
-        let path = format!("/{}/{id}", direction.path());
-        let body = Bytes::new();
-        return send_on(
-            &state,
-            Relay::Resource(node),
-            Method::DELETE,
-            &path,
-            &headers,
-            body,
-        )
-        .await;
+    if let Some(answer) = on_its_node(
+        &state,
+        &id,
+        direction,
+        Method::DELETE,
+        &headers,
+        Bytes::new(),
+    )
+    .await
+    {
+        return answer;
     }
     owned_resource(&state, &bearer, &id, direction)?;
     state.resources().end(&state, &id, LeaveReason::Left).await;
@@ -591,4 +590,19 @@ async fn hang_up_whep(
     headers: HeaderMap,
 ) -> Result<Response> {
     hang_up(state, bearer, headers, id, Direction::Watch).await
+}
+
+/// A `PATCH` or `DELETE` of a resource another node holds (its id names the node), sent on
+/// to that node; `None` for a resource of this node.
+async fn on_its_node(
+    state: &AppState,
+    id: &str,
+    direction: Direction,
+    method: Method,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Option<Result<Response>> {
+    let node = elsewhere(state, id)?;
+    let path = format!("/{}/{id}", direction.path());
+    Some(send_on(state, Relay::Resource(node), method, &path, headers, body).await)
 }
