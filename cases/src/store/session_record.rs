@@ -51,6 +51,35 @@ fn seq_floor(seq: i64) {
 const EVENT_COLUMNS: &str = "id, seq, session_id, case_id, at, kind, actor_identity, actor_name, \
      actor_role, subject_identity, subject_name, space, detail";
 
+impl SessionEvent {
+    /// An entry the server itself makes (a recording cut short, a session moved to another
+    /// node): nobody acted, it happened in no particular space, and it comes next in the
+    /// record.
+    pub fn by_the_server(
+        session_id: SessionId,
+        case_id: CaseId,
+        at: i64,
+        kind: SessionEventKind,
+        detail: String,
+    ) -> Self {
+        Self {
+            id: new_id("SV"),
+            seq: next_seq(),
+            session_id,
+            case_id,
+            at,
+            kind,
+            actor_identity: None,
+            actor_name: None,
+            actor_role: None,
+            subject_identity: None,
+            subject_name: None,
+            space: None,
+            detail: Some(detail),
+        }
+    }
+}
+
 impl Store {
     /// Appends an entry to a session's record.
     pub async fn append_session_event(&self, event: &SessionEvent) -> Result<()> {
@@ -98,21 +127,13 @@ impl Store {
         if seen.try_get::<i64, _>("n")? > 0 {
             return Ok(false);
         }
-        let event = SessionEvent {
-            id: new_id("SV"),
-            seq: next_seq(),
-            session_id: session_id.clone(),
-            case_id: case_id.clone(),
-            at: now_ms(),
-            kind: SessionEventKind::NodeFailover,
-            actor_identity: None,
-            actor_name: None,
-            actor_role: None,
-            subject_identity: None,
-            subject_name: None,
-            space: None,
-            detail: Some(detail),
-        };
+        let event = SessionEvent::by_the_server(
+            session_id.clone(),
+            case_id.clone(),
+            now_ms(),
+            SessionEventKind::NodeFailover,
+            detail,
+        );
         insert_event(&mut *tx, &event).await?;
         self.audit(
             &mut tx,

@@ -17,7 +17,7 @@ use accord_cases::store::model::{
     IntegrityProblem, IntegrityState, LEGACY_NODE, RecordingFile, RecordingFileKind,
     RecordingStatus,
 };
-use accord_cases::store::{new_id, next_seq, now_ms};
+use accord_cases::store::now_ms;
 use accord_recordings::manifest::ManifestStatus as FolderStatus;
 use accord_recordings::recorder::Recording;
 use accord_recordings::recorder::finalise::{self, Finished};
@@ -429,24 +429,16 @@ async fn note_interruption(
     record: &accord_cases::store::model::Recording,
     finished: &Finished,
 ) {
-    let event = SessionEvent {
-        id: new_id("SV"),
-        seq: next_seq(),
-        session_id: record.session_id.clone(),
-        case_id: record.case_id.clone(),
-        at: i64::try_from(finished.manifest.ended_at_ms).unwrap_or_else(|_| now_ms()),
-        kind: SessionEventKind::RecordingInterrupted,
-        actor_identity: None,
-        actor_name: None,
-        actor_role: None,
-        subject_identity: None,
-        subject_name: None,
-        space: None,
-        detail: Some(format!(
+    let event = SessionEvent::by_the_server(
+        record.session_id.clone(),
+        record.case_id.clone(),
+        i64::try_from(finished.manifest.ended_at_ms).unwrap_or_else(|_| now_ms()),
+        SessionEventKind::RecordingInterrupted,
+        format!(
             "the server stopped; {} s recorded",
             finished.manifest.duration_ms / 1000
-        )),
-    };
+        ),
+    );
     if let Err(e) = state.store().append_session_event(&event).await {
         tracing::error!(error = %e, "cannot note a recording's interruption in the session record");
     }

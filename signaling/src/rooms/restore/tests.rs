@@ -24,17 +24,14 @@ fn entry(seq: i64, kind: SessionEventKind) -> Entry {
     Entry(SessionEvent {
         id: format!("SV_{seq}").into(),
         seq,
-        session_id: "SE_session".into(),
-        case_id: "CA_case".into(),
-        at: seq,
-        kind,
-        actor_identity: None,
-        actor_name: None,
-        actor_role: None,
-        subject_identity: None,
-        subject_name: None,
-        space: None,
         detail: None,
+        ..SessionEvent::by_the_server(
+            "SE_session".into(),
+            "CA_case".into(),
+            seq,
+            kind,
+            String::new(),
+        )
     })
 }
 
