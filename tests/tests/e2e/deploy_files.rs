@@ -375,7 +375,8 @@ fn links_in_the_operations_guide_and_readme_point_at_files_that_exist() {
         "Placement",
         "Monitoring",
         "Logs",
-        "What works now",
+        "What works",
+        "When a node dies",
     ] {
         assert!(
             guide.contains(&format!("## {topic}")),
