@@ -45,6 +45,15 @@ impl Cluster {
         })
     }
 
+    /// The node that does not hold the room of the mediator seated so far.
+    async fn non_owner(&self) -> Result<&TestServer> {
+        let owner = self
+            .owner_of_participants()
+            .await?
+            .context("the mediator's seat is on one node")?;
+        Ok(self.other(owner))
+    }
+
     /// The other node.
     fn other(&self, node: &TestServer) -> &TestServer {
         if std::ptr::eq(node, self.a()) {
@@ -296,11 +305,7 @@ async fn a_party_on_the_other_node_meets_the_mediator_with_media(cluster: &Clust
             .with_video(VideoPublish::Single(VideoSize::Quarter)),
     )
     .await?;
-    let owner = cluster
-        .owner_of_participants()
-        .await?
-        .context("the mediator's seat is on one node")?;
-    let wrong = cluster.other(owner);
+    let wrong = cluster.non_owner().await?;
     let token = cluster
         .a()
         .mint(&TokenRequest::new(room, "party", "party"))
@@ -347,11 +352,7 @@ async fn a_forged_relay_signature_is_placed_like_any_client(cluster: &Cluster) -
         .await?;
     let mediator =
         Bystander::join(&cluster.a().ws_url(), &mediator_token, None, "mediator").await?;
-    let owner = cluster
-        .owner_of_participants()
-        .await?
-        .context("the mediator's seat is on one node")?;
-    let wrong = cluster.other(owner);
+    let wrong = cluster.non_owner().await?;
     let token = cluster
         .a()
         .mint(&TokenRequest::new(room, "forger", "party"))

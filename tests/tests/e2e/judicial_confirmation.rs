@@ -97,6 +97,16 @@ async fn metric(s: &Session, series: &str) -> Result<f64> {
         .with_context(|| format!("no {series} on /metrics"))
 }
 
+/// How many package deliveries ended with `result` (`delivered`, `retry`, `given_up`),
+/// summed over the deployment's nodes.
+async fn deliveries(s: &Session, result: &str) -> Result<f64> {
+    metric(
+        s,
+        &format!(r#"accord_confirmation_deliveries_total{{result="{result}"}}"#),
+    )
+    .await
+}
+
 /// Checks what the court's system got in one POST, as a court's IT department would.
 fn check_delivery(post: &court::Received, request_id: &str) -> Result<()> {
     let sha = sha256_hex(&post.body);

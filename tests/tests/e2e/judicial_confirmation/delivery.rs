@@ -11,7 +11,7 @@ use super::court::StandInCourt;
 use super::session::{LONG_LEASE_MS, Session, serve, write_config};
 use super::tamper::{verify, write};
 use super::world::seed_cases;
-use super::{check_delivery, finish, metric, sha256_hex, start, text};
+use super::{check_delivery, deliveries, finish, metric, sha256_hex, start, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connector_retries_a_court_answering_503_and_delivers_the_package_once() -> Result<()> {
@@ -94,16 +94,9 @@ async fn the_connector_retries_a_court_answering_503_and_delivers_the_package_on
             .await?,
         1
     );
-    let deliveries = r#"accord_confirmation_deliveries_total{result="#;
-    assert_eq!(
-        metric(&s, &format!(r#"{deliveries}"delivered"}}"#)).await?,
-        1.0
-    );
-    assert_eq!(metric(&s, &format!(r#"{deliveries}"retry"}}"#)).await?, 2.0);
-    assert_eq!(
-        metric(&s, &format!(r#"{deliveries}"given_up"}}"#)).await?,
-        0.0
-    );
+    assert_eq!(deliveries(&s, "delivered").await?, 1.0);
+    assert_eq!(deliveries(&s, "retry").await?, 2.0);
+    assert_eq!(deliveries(&s, "given_up").await?, 0.0);
     assert_eq!(metric(&s, "accord_confirmation_outbox_pending").await?, 0.0);
 
     // What the court received verifies offline.
@@ -229,13 +222,12 @@ async fn every_node_runs_the_connector_and_each_package_reaches_the_court_once()
             "{view}"
         );
     }
-    let deliveries = r#"accord_confirmation_deliveries_total{result="#;
     assert_eq!(
-        metric(&s, &format!(r#"{deliveries}"delivered"}}"#)).await?,
+        deliveries(&s, "delivered").await?,
         CASES as f64,
         "summed over the nodes"
     );
-    assert_eq!(metric(&s, &format!(r#"{deliveries}"retry"}}"#)).await?, 0.0);
+    assert_eq!(deliveries(&s, "retry").await?, 0.0);
 
     if deployment == Deployment::Cluster {
         // The gate already proves two connectors had a package in flight at once; each

@@ -12,7 +12,7 @@ use super::session::{
     Session, audit_verify, ensure_log_clean, ensure_log_file_clean, serve, write_config,
 };
 use super::world::seed;
-use super::{check_delivery, metric, remove, sha256_hex, start, text};
+use super::{check_delivery, deliveries, remove, sha256_hex, start, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_between_attempts_delivers_the_package_exactly_once_after_restart() -> Result<()>
@@ -157,12 +157,8 @@ async fn a_sigkill_during_an_attempt_delivers_the_package_once_when_the_lease_ru
         1
     );
     // The restarted node recorded no failure: its one attempt delivered.
-    let deliveries = r#"accord_confirmation_deliveries_total{result="#;
-    assert_eq!(
-        metric(&s, &format!(r#"{deliveries}"delivered"}}"#)).await?,
-        1.0
-    );
-    assert_eq!(metric(&s, &format!(r#"{deliveries}"retry"}}"#)).await?, 0.0);
+    assert_eq!(deliveries(&s, "delivered").await?, 1.0);
+    assert_eq!(deliveries(&s, "retry").await?, 0.0);
     // The killed node stored no result of its attempt.
     let killed = std::fs::read_to_string(&killed_log)?;
     ensure!(
