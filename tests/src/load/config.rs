@@ -82,6 +82,11 @@ pub struct Args {
     /// one node).
     #[arg(long, conflicts_with_all = ["url", "publishers"])]
     pub record: bool,
+    /// After the window, measure the machine's floor in the same minutes: a bare
+    /// `recvmmsg`/`sendmmsg` forwarder at the scenario's receive rate and fan-out (see
+    /// `load::floor`), and report the server's CPU per forwarded packet against it.
+    #[arg(long)]
+    pub floor: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,

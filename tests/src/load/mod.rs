@@ -17,6 +17,7 @@
 pub mod baseline;
 pub mod client;
 pub mod config;
+pub mod floor;
 pub mod histogram;
 pub mod nodes;
 pub mod pacer;

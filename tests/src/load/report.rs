@@ -197,6 +197,8 @@ pub struct Report {
     /// With several nodes: each node's share and cost, and the placement's balance. The
     /// server figures above are the nodes' sums.
     pub placement: Option<Placement>,
+    /// With `--floor`: the machine's bare forwarding floor, measured after the window.
+    pub floor: Option<crate::load::floor::FloorFigures>,
     /// The targets.
     pub checks: Vec<Check>,
 }
@@ -208,6 +210,7 @@ impl Report {
         let added_p99 = self.added_latency_us.map(|a| a[2]);
         let join =
             (self.join_to_first_media.samples > 0).then_some(self.join_to_first_media.p50_ms);
+        let times_floor = self.times_floor();
         self.checks = vec![
             check(
                 "server CPU per forwarded packet",
@@ -215,6 +218,13 @@ impl Report {
                 cpu,
                 |v| v <= 5.0,
                 "µs",
+            ),
+            check(
+                "server CPU per forwarded packet ÷ floor",
+                "≤ 2×",
+                times_floor,
+                |v| v <= 2.0,
+                "×",
             ),
             check(
                 "p99 added latency",
@@ -231,6 +241,12 @@ impl Report {
                 "ms",
             ),
         ];
+    }
+
+    /// Server CPU per forwarded packet as a multiple of the floor measured in the same run.
+    pub fn times_floor(&self) -> Option<f64> {
+        let floor = self.floor.as_ref()?.cpu_us_per_sent;
+        (floor > 0.0).then(|| self.server_cpu_us_per_forwarded.map(|us| us / floor))?
     }
 
     /// The report as a table for people.
@@ -307,6 +323,21 @@ impl Report {
         }
         if let Some(us) = self.server_cpu_us_per_forwarded {
             row("server CPU per forwarded packet", format!("{us:.2} µs"));
+        }
+        if let Some(f) = &self.floor {
+            row(
+                "floor (recvmmsg/sendmmsg)",
+                format!(
+                    "{:.2} µs per sent datagram ({} in at {:.0}/s, ×{:.2} out, {:.1} per receive call, {} of {} delivered)",
+                    f.cpu_us_per_sent,
+                    f.received,
+                    f.rate,
+                    f.copies,
+                    f.mean_receive_batch,
+                    f.delivered,
+                    f.sent
+                ),
+            );
         }
         if !self.server_threads.is_empty() {
             let threads: Vec<String> = self
@@ -458,8 +489,9 @@ mod tests {
         };
         r.evaluate();
         assert_eq!(r.checks[0].met, Some(false));
-        assert_eq!(r.checks[1].met, Some(true));
-        assert_eq!(r.checks[2].met, None);
+        assert_eq!(r.checks[1].met, None, "no floor measured");
+        assert_eq!(r.checks[2].met, Some(true));
+        assert_eq!(r.checks[3].met, None);
         assert!(r.to_table().contains("MISSED"));
     }
 }

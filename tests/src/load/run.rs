@@ -3,6 +3,7 @@
 use super::baseline::Baseline;
 use super::client::{LoadClient, LoadClientOptions};
 use super::config::{Args, Scenario, Spread};
+use super::floor;
 use super::nodes::Placement;
 use super::pacer::{MediaPlan, SentCounter};
 use super::procfs;
@@ -58,8 +59,28 @@ pub async fn run(args: &Args) -> Result<Report> {
     };
     stopped.context("stopping the server")?;
     report.server_bin = server_bin.map(|p| p.display().to_string());
+    if args.floor {
+        report.floor = Some(measure_floor(&report, args.duration).await?);
+    }
     report.evaluate();
     Ok(report)
+}
+
+/// The floor at the rate the server received media in the window and with its fan-out,
+/// once the server is gone (at most 20 s: the figure settles within a few).
+async fn measure_floor(report: &Report, duration: u64) -> Result<floor::FloorFigures> {
+    let rate = report.sent_pps;
+    if rate < 1.0 || report.forwarded_pps <= 0.0 {
+        bail!("--floor needs media sent and forwarded in the window");
+    }
+    let plan = floor::FloorPlan {
+        rate,
+        copies: report.forwarded_pps / rate,
+        duration: Duration::from_secs(duration.clamp(1, 20)),
+    };
+    tokio::task::spawn_blocking(move || floor::measure(plan))
+        .await
+        .context("the floor probe")?
 }
 
 /// `--server-bin`, else the release build if there is one, else the debug build.
