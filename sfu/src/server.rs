@@ -21,7 +21,7 @@ pub struct Sfu {
 }
 
 pub(crate) struct Inner {
-    pub(crate) shards: Vec<mpsc::UnboundedSender<Command>>,
+    pub(crate) shards: Vec<crate::shard::driver::ShardInbox>,
     pub(crate) placement: Mutex<HashMap<RoomId, Placement>>,
     pub(crate) local_addr: SocketAddr,
     pub(crate) candidates: Vec<SocketAddr>,

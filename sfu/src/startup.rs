@@ -4,12 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
-
 use crate::config::{SfuConfig, TcpListen};
 use crate::error::{Error, Result};
 use crate::net;
 use crate::server::{Inner, Sfu};
+use crate::shard::driver::{self, DriverSetup};
 use crate::shard::{Shard, ShardContext};
 use crate::stats::SfuStats;
 
@@ -55,17 +54,10 @@ impl Sfu {
         // reader drains them at least every `READ_TIMEOUT` and on every unknown ufrag.
         let (router_tx, router_rx) = std::sync::mpsc::channel();
         let routes = net::Routes::new(router_tx);
-        let mut shard_commands = Vec::with_capacity(shard_count);
-        let mut shard_datagrams = Vec::with_capacity(shard_count);
+        let mut shards = Vec::with_capacity(shard_count);
         for index in 0..shard_count {
-            let (datagram_tx, datagram_rx) = mpsc::channel(8192);
-            // Unbounded but bounded in use: every command but `Leave` and `Shutdown` waits for
-            // its reply before its caller can send another, and `Leave` is sent once per
-            // handle, so at most one command per live handle (or caller) is ever queued.
-            let (command_tx, command_rx) = mpsc::unbounded_channel();
             let ctx = ShardContext {
                 index,
-                socket: Arc::clone(&sender),
                 local_addr: candidates[0],
                 candidates: candidates.clone(),
                 tcp_local_addr: tcp_candidates.first().copied(),
@@ -75,25 +67,20 @@ impl Sfu {
                 media_timeout: config.media_timeout,
                 media_lost_after: config.media_lost_after.max(config.media_timeout),
             };
-            std::thread::Builder::new()
-                .name(format!("accord-shard-{index}"))
-                .spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_time()
-                        .build();
-                    match runtime {
-                        Ok(rt) => rt.block_on(Shard::new(ctx).run(datagram_rx, command_rx)),
-                        Err(e) => tracing::error!(error = %e, "cannot start a media shard"),
-                    }
-                })
-                .map_err(|e| Error::Config(format!("cannot start a media shard thread: {e}")))?;
-            shard_commands.push(command_tx);
-            shard_datagrams.push(datagram_tx);
+            shards.push(driver::spawn(
+                format!("accord-shard-{index}"),
+                Shard::new(ctx, std::time::Instant::now()),
+                DriverSetup {
+                    listen: local_addr,
+                    buffer_bytes: config.socket_buffer_bytes,
+                    sender: Arc::clone(&sender),
+                },
+            )?);
         }
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         if let Some(listener) = tcp_listener {
             let (shards, routes, stats, stop) = (
-                shard_datagrams.clone(),
+                shards.clone(),
                 routes.clone(),
                 Arc::clone(&stats),
                 Arc::clone(&stop),
@@ -119,23 +106,18 @@ impl Sfu {
         }
         let reader: std::net::UdpSocket = socket.into();
         let router_stats = Arc::clone(&stats);
+        let router_shards = shards.clone();
         let router_stop = Arc::clone(&stop);
         std::thread::Builder::new()
             .name("accord-media-reader".into())
             .spawn(move || {
-                net::run_router(
-                    reader,
-                    shard_datagrams,
-                    router_rx,
-                    router_stats,
-                    router_stop,
-                )
+                net::run_router(reader, router_shards, router_rx, router_stats, router_stop)
             })
             .map_err(|e| Error::Config(format!("cannot start the media reader thread: {e}")))?;
         tracing::info!(%local_addr, ?tcp_addr, shards = shard_count, candidates = ?candidates, "media server listening");
         Ok(Sfu {
             inner: Arc::new(Inner {
-                shards: shard_commands,
+                shards,
                 placement: Mutex::new(Default::default()),
                 local_addr,
                 candidates,

@@ -15,12 +15,11 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::sync::mpsc;
-
 use crate::error::{Error, Result};
+use crate::shard::driver::{Refused, ShardInbox};
 use crate::stats::SfuStats;
+use bytes::BytesMut;
+use socket2::{Domain, Protocol, Socket, Type};
 
 /// Where a participant lives: its slab slot in a shard, and a token that tells it apart
 /// from a later occupant of the same slot.
@@ -58,9 +57,19 @@ const READ_TIMEOUT: Duration = Duration::from_millis(50);
 /// Opens the media socket with room for bursts. It is a blocking socket: the reader thread
 /// sleeps in `recvfrom` instead of in an event loop (one syscall per datagram instead of
 /// three, and no scheduler hop), while senders never block (see [`MediaSender`]).
+///
+/// It is bound with `SO_REUSEPORT` so that each shard can open a socket per participant on
+/// the same port (see `shard::driver`). That option would also let another process of the
+/// same user bind the port and take a share of its datagrams, so a fixed port is first
+/// bound without it: a port already in use is refused as it always was.
 pub(crate) fn bind(addr: SocketAddr, buffer_bytes: usize) -> Result<Socket> {
     let open = || -> std::io::Result<Socket> {
+        if addr.port() != 0 {
+            let probe = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+            probe.bind(&addr.into())?;
+        }
         let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_port(true)?;
         // Best effort: the kernel caps these at net.core.{r,w}mem_max.
         let _ = socket.set_recv_buffer_size(buffer_bytes);
         let _ = socket.set_send_buffer_size(buffer_bytes);
@@ -76,21 +85,76 @@ pub(crate) struct MediaSender {
     socket: Socket,
 }
 
+/// Datagrams per `sendmmsg` call.
+const SEND_BATCH: usize = 64;
+
 impl MediaSender {
     pub fn new(socket: Socket) -> Self {
         Self { socket }
     }
 
-    /// Sends one datagram without ever blocking the shard: when the kernel's send buffer
-    /// is full the datagram is dropped (as the network would) and `false` returned.
-    pub fn send(&self, data: &[u8], to: SocketAddr) -> std::io::Result<bool> {
-        match self
-            .socket
-            .send_to_with_flags(data, &SockAddr::from(to), libc::MSG_DONTWAIT)
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(e),
+    /// Sends every transmit, UDP ones in batches of [`SEND_BATCH`] per system call, without
+    /// ever blocking the shard: a datagram the kernel's full send buffer refuses is dropped
+    /// (as the network would) and counted.
+    pub fn send_all(&self, transmits: &[crate::shard::Transmit], stats: &SfuStats) {
+        let mut batch: Vec<&crate::shard::Transmit> = Vec::with_capacity(SEND_BATCH);
+        for t in transmits {
+            match &t.tcp {
+                Some(link) => {
+                    if !link.send(&t.data) {
+                        stats.add_send_dropped(1);
+                    }
+                }
+                None => {
+                    batch.push(t);
+                    if batch.len() == SEND_BATCH {
+                        self.send_batch(&batch, stats);
+                        batch.clear();
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.send_batch(&batch, stats);
+        }
+    }
+
+    fn send_batch(&self, batch: &[&crate::shard::Transmit], stats: &SfuStats) {
+        use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+        use std::io::IoSlice;
+        use std::os::fd::AsRawFd;
+
+        let fd = self.socket.as_raw_fd();
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let slices: Vec<[IoSlice<'_>; 1]> =
+                rest.iter().map(|t| [IoSlice::new(&t.data)]).collect();
+            let addresses: Vec<Option<SockaddrStorage>> = rest
+                .iter()
+                .map(|t| Some(SockaddrStorage::from(t.to)))
+                .collect();
+            let sent = match sendmmsg(
+                fd,
+                &mut headers,
+                slices.iter(),
+                addresses,
+                [],
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(results) => results.count(),
+                Err(nix::errno::Errno::EAGAIN) => {
+                    // The first datagram found the send buffer full: it is dropped.
+                    stats.add_send_dropped(1);
+                    1
+                }
+                Err(e) => {
+                    // ICMP errors from earlier sends surface here on Linux; not fatal.
+                    tracing::debug!(error = %e, "media send failed");
+                    1
+                }
+            };
+            rest = &rest[sent.clamp(1, rest.len())..];
         }
     }
 }
@@ -144,7 +208,7 @@ impl Routes {
 /// no lock with anyone. Stops when `stop` is set or every shard is gone.
 pub(crate) fn run_router(
     socket: UdpSocket,
-    shards: Vec<mpsc::Sender<Datagram>>,
+    shards: Vec<ShardInbox>,
     updates: std_mpsc::Receiver<RouterUpdate>,
     stats: Arc<SfuStats>,
     stop: Arc<AtomicBool>,
@@ -217,8 +281,8 @@ pub(crate) fn run_router(
         };
         match shards[d.shard].try_send(datagram) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => stats.add_receive_dropped(1),
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
+            Err(Refused::Full) => stats.add_receive_dropped(1),
+            Err(Refused::Closed) => return,
         }
     }
 }

@@ -16,6 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use crate::shard::driver::{Refused, ShardInbox};
+
 use super::masked::Masked;
 use super::{Datagram, Routes, stun};
 use crate::stats::SfuStats;
@@ -56,7 +58,7 @@ impl TcpLink {
 /// Accepts connections until `stop` is set, on the current tokio runtime.
 pub(crate) async fn run(
     listener: TcpListener,
-    shards: Vec<mpsc::Sender<Datagram>>,
+    shards: Vec<ShardInbox>,
     routes: Routes,
     stats: Arc<SfuStats>,
     stop: Arc<AtomicBool>,
@@ -111,7 +113,7 @@ enum Closed {
 async fn serve(
     stream: TcpStream,
     from: SocketAddr,
-    shards: &[mpsc::Sender<Datagram>],
+    shards: &[ShardInbox],
     routes: &Routes,
     stats: &SfuStats,
     stop: &AtomicBool,
@@ -178,8 +180,8 @@ async fn serve(
         };
         match shards[d.shard].try_send(datagram) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => stats.add_receive_dropped(1),
-            Err(mpsc::error::TrySendError::Closed(_)) => break Closed::ShardGone,
+            Err(Refused::Full) => stats.add_receive_dropped(1),
+            Err(Refused::Closed) => break Closed::ShardGone,
         }
     };
     tracing::debug!(from = %Masked(from), ?closed, "ICE-TCP connection closed");

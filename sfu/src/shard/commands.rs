@@ -1,8 +1,6 @@
 //! What signaling asks of a shard: join, offers and answers, candidates, track settings,
 //! mute, leave.
 
-use std::time::Instant;
-
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use tokio::sync::{mpsc::Sender, oneshot};
 
@@ -120,7 +118,7 @@ impl Shard {
         request: JoinRequest,
         events: Sender<SfuEvent>,
     ) -> Result<(PeerKey, Vec<TrackInfo>)> {
-        let now = Instant::now();
+        let now = self.now;
         let ufrag = crate::random_token(16);
         let pwd = crate::random_token(32);
         let taps = Taps::default();
@@ -236,7 +234,7 @@ impl Shard {
         track: &TrackId,
         size: (u32, u32),
     ) -> Result<()> {
-        let now = Instant::now();
+        let now = self.now;
         let room = &self.participants[index].room;
         let publication = self.rooms.get(room).and_then(|r| {
             r.publications
@@ -259,7 +257,7 @@ impl Shard {
     pub(super) fn pause(&mut self, index: usize, paused: bool) -> Result<()> {
         let p = &mut self.participants[index];
         if p.liveness.paused && !paused {
-            p.liveness.unpaused_at = Some(Instant::now());
+            p.liveness.unpaused_at = Some(self.now);
             // A seat given up on for silent media and then resumed may be given up on again.
             p.liveness.lost = false;
         }
@@ -269,7 +267,7 @@ impl Shard {
 
     pub(super) fn save_data(&mut self, index: usize, enabled: bool) -> Result<()> {
         self.participants[index].video.save_data = enabled;
-        let now = Instant::now();
+        let now = self.now;
         self.allocate(index, now);
         // Video that comes back needs a keyframe to start from.
         self.request_keyframes_for(index, now);

@@ -59,7 +59,14 @@ impl Shard {
         if let Err(e) = p.pc.close() {
             tracing::debug!(error = %e, "closing peer connection");
         }
-        super::flush_writes(&mut p, &self.ctx);
+        super::flush_writes(&mut p, index, &mut self.outbox, &self.ctx.stats, self.now);
+        self.outbox.paths.push(super::PathChange {
+            key: crate::net::PeerKey {
+                index,
+                token: p.token,
+            },
+            to: None,
+        });
         self.ctx.router.forget(p.token);
         self.ctx.stats.participants_changed(-1);
         if let Some(room) = self.rooms.get_mut(&room_id) {
@@ -78,12 +85,12 @@ impl Shard {
             .map(|r| r.publications.clone())
             .unwrap_or_default();
         for k in keys {
-            self.update_layers(k, Instant::now());
+            self.update_layers(k, self.now);
         }
     }
 
     pub(super) fn handle_peer_event(&mut self, index: usize, event: RTCPeerConnectionEvent) {
-        let now = Instant::now();
+        let now = self.now;
         match event {
             RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
                 self.on_track_open(index, init, now);
@@ -130,7 +137,7 @@ impl Shard {
         if !p.can_subscribe || pubn.owner == subscriber || !same_space {
             return;
         }
-        let target = pubn.choose_layer(None, Instant::now(), true);
+        let target = pubn.choose_layer(None, self.now, true);
         pubn.subscriptions.push(super::publication::Subscription {
             subscriber,
             sender_id: None,
@@ -179,7 +186,7 @@ impl Shard {
                 p.count_received(&pubn.owner_id, sub.packets, sub.bytes);
             }
         }
-        let now = Instant::now();
+        let now = self.now;
         for sub in &pubn.subscriptions {
             self.negotiate(sub.subscriber, now);
         }

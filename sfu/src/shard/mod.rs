@@ -1,9 +1,15 @@
-//! A shard: one thread that owns some rooms, every peer connection in them, and all
+//! A shard: the media core that owns some rooms, every peer connection in them, and all
 //! forwarding between them. Nothing here is shared with other shards, so the packet path
-//! takes no locks: the network reader hands datagrams over a channel, the shard feeds them
-//! to the right peer connection, forwards what comes out, and writes to the shared socket.
+//! takes no locks.
+//!
+//! The core is sans-I/O: it is handed datagrams, commands and the time (`now` is always an
+//! argument, never read from the clock), and it answers with datagrams to send
+//! ([`Transmit`]) and the next time it wants to be woken ([`Shard::poll_timeout`]). The
+//! `driver` owns the thread, the sockets and the timers. So forwarding, layer switching,
+//! caucus isolation and ICE restarts can be run in simulated time with no network.
 
 mod commands;
+pub(crate) mod driver;
 mod forwarding;
 mod health;
 mod membership;
@@ -21,12 +27,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use slab::Slab;
-use tokio::sync::mpsc;
 
-use crate::net::{Datagram, MediaSender, Routes};
+use crate::net::tcp::TcpLink;
+use crate::net::{Datagram, PeerKey, Routes};
 use crate::stats::SfuStats;
 
 pub(crate) use commands::{Command, Pending, Request};
@@ -39,13 +46,33 @@ pub(crate) use tap::{TapCommand, TrackTap};
 const TICK: Duration = Duration::from_millis(200);
 /// How often active speakers are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
-/// Datagrams handled per wake-up before timers are looked at again.
-const BATCH: usize = 256;
+
+/// What the core hands its driver: datagrams to send, and the paths media now takes.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    pub transmits: Vec<Transmit>,
+    pub paths: Vec<PathChange>,
+}
+
+/// A participant's media path over UDP changed: the driver may receive from `to` on a socket
+/// of the participant's own (`None`: it has no UDP path any more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PathChange {
+    pub key: PeerKey,
+    pub to: Option<SocketAddr>,
+}
+
+/// A datagram the core wants sent.
+pub(crate) struct Transmit {
+    pub to: SocketAddr,
+    pub data: BytesMut,
+    /// The ICE-TCP connection it goes over; `None` for the UDP port.
+    pub tcp: Option<TcpLink>,
+}
 
 /// What a shard needs from the rest of the SFU.
 pub(crate) struct ShardContext {
     pub index: usize,
-    pub socket: Arc<MediaSender>,
     /// The address our transport contexts name as local (our first announced candidate),
     /// so the ICE agent finds its candidate whatever interface a datagram came in on.
     pub local_addr: SocketAddr,
@@ -82,65 +109,96 @@ pub(crate) struct Shard {
     last_health_report: Instant,
     /// Reused between datagrams so the packet path does not allocate for bookkeeping.
     scratch_touched: Vec<usize>,
+    /// The time of the input being handled: the latest `now` the driver has passed in.
+    now: Instant,
+    /// When rooms are next looked over (see [`TICK`]).
+    next_tick: Instant,
+    /// What waits for the driver.
+    outbox: Outbox,
 }
 
 impl Shard {
-    pub fn new(ctx: ShardContext) -> Self {
+    pub fn new(ctx: ShardContext, now: Instant) -> Self {
         Self {
             next_token: (ctx.index as u64) << 48,
             ctx,
             participants: Slab::new(),
             publications: Slab::new(),
             rooms: HashMap::new(),
-            last_speaker_check: Instant::now(),
-            last_health_report: Instant::now(),
+            last_speaker_check: now,
+            last_health_report: now,
             scratch_touched: Vec::new(),
+            now,
+            next_tick: now + TICK,
+            outbox: Outbox::default(),
         }
     }
 
-    /// Runs until the command channel closes (the SFU was dropped) or `Shutdown` arrives.
-    pub async fn run(
-        mut self,
-        mut datagrams: mpsc::Receiver<Datagram>,
-        mut commands: mpsc::UnboundedReceiver<Command>,
-    ) {
-        let mut next_tick = Instant::now() + TICK;
-        loop {
-            let deadline = self.next_deadline().map_or(next_tick, |d| d.min(next_tick));
-            tokio::select! {
-                biased;
-                command = commands.recv() => {
-                    match command {
-                        None | Some(Command::Shutdown) => break,
-                        Some(command) => {
-                            let key = command.participant_index();
-                            self.guarded(key, |shard| shard.handle_command(command));
-                        }
-                    }
-                }
-                datagram = datagrams.recv() => {
-                    let Some(datagram) = datagram else { break };
-                    let key = datagram.key.index;
-                    self.guarded(Some(key), |shard| shard.handle_datagram(datagram));
-                    for _ in 1..BATCH {
-                        match datagrams.try_recv() {
-                            Ok(d) => {
-                                let key = d.key.index;
-                                self.guarded(Some(key), |shard| shard.handle_datagram(d));
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                }
-                _ = tokio::time::sleep_until(deadline.into()) => {}
-            }
-            let now = Instant::now();
-            self.handle_timeouts(now);
-            if now >= next_tick {
-                self.guarded(None, |shard| shard.tick(now));
-                next_tick = now + TICK;
-            }
+    /// Moves the core's clock on; it never goes back.
+    fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
         }
+    }
+
+    /// Handles one datagram, at the time it arrived.
+    pub fn receive(&mut self, datagram: Datagram) {
+        self.advance(datagram.at);
+        let key = datagram.key.index;
+        self.guarded(Some(key), |shard| shard.handle_datagram(datagram));
+    }
+
+    /// Carries out one command from signaling.
+    pub fn command(&mut self, command: Command, now: Instant) {
+        self.advance(now);
+        let key = command.participant_index();
+        self.guarded(key, |shard| shard.handle_command(command));
+    }
+
+    /// Does whatever is due by `now`: peer connections' timers and the periodic look over
+    /// rooms.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        self.handle_timeouts(now);
+        if now >= self.next_tick {
+            self.guarded(None, |shard| shard.tick(now));
+            self.next_tick = now + TICK;
+        }
+    }
+
+    /// When [`Shard::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Instant {
+        self.next_deadline()
+            .map_or(self.next_tick, |d| d.min(self.next_tick))
+    }
+
+    /// Hands the datagrams to send to the driver, in the order they were produced.
+    pub fn take_transmits(&mut self, into: &mut Vec<Transmit>) {
+        if into.is_empty() {
+            std::mem::swap(into, &mut self.outbox.transmits);
+        } else {
+            into.append(&mut self.outbox.transmits);
+        }
+    }
+
+    /// Hands the path changes since the last call to the driver.
+    pub fn take_path_changes(&mut self) -> Vec<PathChange> {
+        std::mem::take(&mut self.outbox.paths)
+    }
+
+    /// The counters the core keeps.
+    pub fn stats(&self) -> &SfuStats {
+        &self.ctx.stats
+    }
+
+    /// Whether datagrams wait to be sent.
+    pub fn has_transmits(&self) -> bool {
+        !self.outbox.transmits.is_empty()
+    }
+
+    /// Removes everyone: the SFU is going away.
+    pub fn shut_down(&mut self, now: Instant) {
+        self.advance(now);
         let everyone: Vec<usize> = self.participants.iter().map(|(k, _)| k).collect();
         for key in everyone {
             self.remove_participant(key);
@@ -166,6 +224,13 @@ impl Shard {
         }));
         if clean.is_err() && self.participants.contains(key) {
             let p = self.participants.remove(key);
+            self.outbox.paths.push(PathChange {
+                key: PeerKey {
+                    index: key,
+                    token: p.token,
+                },
+                to: None,
+            });
             self.ctx.router.forget(p.token);
             self.ctx.stats.participants_changed(-1);
             if let Some(room) = self.rooms.get_mut(&p.room) {
@@ -243,7 +308,7 @@ impl Shard {
             let Some(p) = self.participants.get_mut(key) else {
                 return;
             };
-            let mut busy = flush_writes(p, &self.ctx);
+            let mut busy = flush_writes(p, key, &mut self.outbox, &self.ctx.stats, self.now);
             let mut events = Vec::new();
             while let Some(event) = p.pc.poll_event() {
                 events.push(event);
@@ -265,7 +330,7 @@ impl Shard {
     /// Writes out what a subscriber's connection queued after we handed it packets.
     fn flush(&mut self, key: usize) {
         if let Some(p) = self.participants.get_mut(key) {
-            flush_writes(p, &self.ctx);
+            flush_writes(p, key, &mut self.outbox, &self.ctx.stats, self.now);
             p.next_timeout = p.pc.poll_timeout();
         }
     }
@@ -286,33 +351,51 @@ impl Shard {
     }
 }
 
-/// Sends every packet a participant's connection has queued, over UDP or the ICE-TCP
-/// connection its pair uses; returns whether there were any.
-fn flush_writes(p: &mut Participant, ctx: &ShardContext) -> bool {
+/// Moves every packet a participant's connection has queued into the outbox, for UDP or the
+/// ICE-TCP connection its pair uses; returns whether there were any.
+fn flush_writes(
+    p: &mut Participant,
+    index: usize,
+    outbox: &mut Outbox,
+    stats: &SfuStats,
+    now: Instant,
+) -> bool {
     let mut any = false;
     while let Some(msg) = p.pc.poll_write() {
         any = true;
         let to = msg.transport.peer_addr;
         // STUN answers go to every address that checks; media goes down the selected pair.
+        let over_tcp = msg.transport.transport_protocol == TransportProtocol::TCP;
         if p.liveness.path.is_none_or(|(path, _)| path != to)
             && !crate::net::stun::is_stun(&msg.message)
         {
             // A new selected pair (or the first): packets from there count as on the path.
-            p.liveness.path = Some((to, Instant::now()));
+            p.liveness.path = Some((to, now));
+            outbox.paths.push(PathChange {
+                key: PeerKey {
+                    index,
+                    token: p.token,
+                },
+                to: (!over_tcp).then_some(to),
+            });
         }
-        let sent = if msg.transport.transport_protocol == TransportProtocol::TCP {
+        let tcp = if over_tcp {
             match p.tcp.iter().find(|(from, _)| *from == to) {
-                Some((_, link)) => Ok(link.send(&msg.message)),
-                None => Ok(false),
+                Some((_, link)) => Some(link.clone()),
+                // The connection is gone: nothing to send it over.
+                None => {
+                    stats.add_send_dropped(1);
+                    continue;
+                }
             }
         } else {
-            ctx.socket.send(&msg.message, to)
+            None
         };
-        match sent {
-            Ok(true) => {}
-            Ok(false) => ctx.stats.add_send_dropped(1),
-            Err(e) => tracing::debug!(error = %e, "media send failed"),
-        }
+        outbox.transmits.push(Transmit {
+            to,
+            data: msg.message,
+            tcp,
+        });
     }
     any
 }

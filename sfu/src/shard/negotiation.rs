@@ -22,7 +22,7 @@ impl Shard {
         sdp: String,
         tracks: Vec<TrackDeclaration>,
     ) -> Result<String> {
-        let now = Instant::now();
+        let now = self.now;
         let p = &mut self.participants[index];
         if p.negotiation.offer_outstanding {
             return Err(Error::Glare);
@@ -71,7 +71,7 @@ impl Shard {
     }
 
     pub(super) fn client_answer(&mut self, index: usize, sdp: String) -> Result<()> {
-        let now = Instant::now();
+        let now = self.now;
         let p = &mut self.participants[index];
         if !p.negotiation.offer_outstanding {
             return Err(Error::NoOfferOutstanding);

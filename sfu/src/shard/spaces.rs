@@ -2,8 +2,6 @@
 //! between them changes subscriptions, never the connection, and a moderator's hold on a
 //! track; plus the per-subscriber report by which isolation is checked.
 
-use std::time::Instant;
-
 use super::Shard;
 use crate::error::Result;
 use crate::events::{ReceivedFrom, SfuEvent, SubscriberReport};
@@ -19,7 +17,7 @@ impl Shard {
         if from == to {
             return Ok(());
         }
-        let now = Instant::now();
+        let now = self.now;
         let room = self.participants[index].room.clone();
         let room_pubs = self.publications_around(index);
         let mut affected = vec![index];

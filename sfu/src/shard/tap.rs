@@ -207,7 +207,7 @@ impl TrackTap {
 
 impl Shard {
     pub(super) fn handle_tap(&mut self, command: TapCommand) {
-        let now = Instant::now();
+        let now = self.now;
         match command {
             TapCommand::Start {
                 room,
@@ -271,7 +271,7 @@ impl Shard {
             }
         }
         // Layers only the recorder wanted may now be paused.
-        self.update_layers_of(room_id, Instant::now());
+        self.update_layers_of(room_id, self.now);
     }
 
     /// The publications of a room whose tap is `id`, none if the room's tap is another.
@@ -404,7 +404,7 @@ impl Shard {
                 TapEvent::TrackStopped {
                     track: pubn.id.clone(),
                     reason,
-                    at: Instant::now(),
+                    at: self.now,
                 },
                 &self.ctx.stats,
             );

@@ -1,8 +1,6 @@
 //! Viewers that cannot renegotiate (WHEP players): what they watch is bound once, to the
 //! media sections of their one offer, in our one answer.
 
-use std::time::Instant;
-
 use rtc::peer_connection::sdp::RTCSessionDescription;
 
 use super::Shard;
@@ -22,7 +20,7 @@ impl Shard {
         sdp: String,
         watch: Option<ParticipantId>,
     ) -> Result<String> {
-        let now = Instant::now();
+        let now = self.now;
         let room = self.participants[index].room.clone();
         let candidates: Vec<usize> = self
             .rooms
