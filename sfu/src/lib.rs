@@ -69,6 +69,9 @@ mod peer;
 pub mod sdp;
 mod server;
 mod shard;
+#[cfg(any(test, feature = "sim"))]
+#[doc(hidden)]
+pub mod sim;
 mod startup;
 mod stats;
 mod tap;

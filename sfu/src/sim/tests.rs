@@ -1,0 +1,238 @@
+//! The SFU core in simulated time: forwarding, caucus isolation, loss repair and a moved
+//! path, with no sockets and no sleeps.
+
+use std::time::Duration;
+
+use super::{Link, SimRoom};
+use crate::ids::{MediaKind, Space};
+
+/// One step of media: 20 ms of audio from each publisher, and every other step a video
+/// delta frame of this many packets.
+const STEP: Duration = Duration::from_millis(20);
+const PACKETS_PER_FRAME: usize = 3;
+
+fn connected_room(participants: usize, publishers: usize) -> SimRoom {
+    let mut room = SimRoom::new(participants, publishers).expect("a simulated room");
+    room.connect().expect("the room connects in virtual time");
+    room
+}
+
+/// Publishers talk and show for `steps` steps; returns the frames each sent.
+fn talk(room: &mut SimRoom, publishers: &[usize], steps: usize) -> usize {
+    let mut frames = 0;
+    for step in 0..steps {
+        for &p in publishers {
+            room.publish_audio_packet(p).expect("audio is published");
+            if step % 2 == 0 {
+                room.publish_video_frame(p, false, PACKETS_PER_FRAME)
+                    .expect("video is published");
+            }
+        }
+        if step % 2 == 0 {
+            frames += 1;
+        }
+        room.run_for(STEP).expect("the simulation runs");
+    }
+    frames
+}
+
+/// Everything client `subscriber` received, whoever published it.
+fn total_received(room: &SimRoom, subscriber: usize) -> u64 {
+    room.clients[subscriber]
+        .received
+        .values()
+        .map(|log| log.packets)
+        .sum()
+}
+
+#[test]
+fn in_a_room_of_four_everyone_receives_everyone_else_continuously() {
+    let mut room = connected_room(4, 4);
+    room.clear_received();
+    let steps = 100;
+    let frames = talk(&mut room, &[0, 1, 2, 3], steps);
+    for subscriber in 0..4 {
+        for publisher in (0..4).filter(|&p| p != subscriber) {
+            let audio = room
+                .received(subscriber, publisher, MediaKind::Audio)
+                .expect("audio arrives");
+            assert_eq!(
+                audio.packets, steps as u64,
+                "audio p{publisher} → p{subscriber}"
+            );
+            assert_eq!(
+                audio.discontinuities(),
+                0,
+                "audio p{publisher} → p{subscriber}"
+            );
+            assert!(
+                audio
+                    .timestamps
+                    .windows(2)
+                    .all(|w| w[1].wrapping_sub(w[0]) == 960),
+                "audio timestamps p{publisher} → p{subscriber} advance 20 ms a packet"
+            );
+            let video = room
+                .received(subscriber, publisher, MediaKind::Video)
+                .expect("video arrives");
+            assert_eq!(
+                video.packets,
+                (frames * PACKETS_PER_FRAME) as u64,
+                "video p{publisher} → p{subscriber}"
+            );
+            assert_eq!(
+                video.discontinuities(),
+                0,
+                "video p{publisher} → p{subscriber}"
+            );
+        }
+        // Nobody is sent their own media.
+        assert_eq!(room.packets_from(subscriber, subscriber), 0);
+    }
+}
+
+#[test]
+fn a_caucus_hears_nothing_of_the_joint_room_and_the_joint_room_nothing_of_it() {
+    let mut room = connected_room(4, 4);
+    room.move_to(2, Space(1)).expect("p2 moves to the caucus");
+    room.move_to(3, Space(1)).expect("p3 moves to the caucus");
+    // Renegotiation after the move.
+    room.run_for(Duration::from_millis(500))
+        .expect("the simulation runs");
+    room.clear_received();
+    talk(&mut room, &[0, 1, 2, 3], 50);
+    let joint = [0, 1];
+    let caucus = [2, 3];
+    for (side, other) in [(joint, caucus), (caucus, joint)] {
+        for &s in &side {
+            for &o in &other {
+                assert_eq!(room.packets_from(s, o), 0, "p{o} leaked to p{s}");
+            }
+            let partner = side.into_iter().find(|&p| p != s).expect("two a side");
+            let from_partner = room.packets_from(s, partner);
+            assert!(from_partner > 0, "p{s} still receives p{partner}");
+            assert_eq!(
+                total_received(&room, s),
+                from_partner,
+                "p{s} receives nothing but its own side"
+            );
+        }
+    }
+}
+
+#[test]
+fn video_lost_on_the_way_to_a_subscriber_is_resent_from_the_servers_history() {
+    let mut room = connected_room(2, 1);
+    room.clear_received();
+    room.set_downlink(
+        1,
+        Link {
+            loss: 0.05,
+            delay: Duration::from_millis(20),
+        },
+    );
+    talk(&mut room, &[0], 200);
+    // Whatever was lost last is noticed once later packets arrive.
+    room.set_downlink(
+        1,
+        Link {
+            loss: 0.0,
+            delay: Duration::from_millis(20),
+        },
+    );
+    talk(&mut room, &[0], 10);
+    room.run_for(Duration::from_millis(500))
+        .expect("the simulation runs");
+    let video = room
+        .received(1, 0, MediaKind::Video)
+        .expect("video arrives");
+    assert!(
+        video.discontinuities() > 0,
+        "5 % loss over 300 packets reorders some (retransmissions arrive late)"
+    );
+    assert_eq!(video.missing(), 0, "every lost packet is resent");
+    let audio = room
+        .received(1, 0, MediaKind::Audio)
+        .expect("audio arrives");
+    assert!(
+        audio.missing() > 0,
+        "audio is not repaired: the loss was real"
+    );
+}
+
+#[test]
+fn after_a_nat_rebinding_an_ice_restart_brings_media_back_to_the_new_address() {
+    let mut room = connected_room(2, 2);
+    room.rebind(0);
+    talk(&mut room, &[0, 1], 200);
+    assert!(
+        room.restarts_asked(0) > 0,
+        "the server noticed the moved path"
+    );
+    room.clear_received();
+    talk(&mut room, &[0, 1], 50);
+    for (s, p) in [(0, 1), (1, 0)] {
+        let audio = room
+            .received(s, p, MediaKind::Audio)
+            .expect("audio arrives");
+        assert_eq!(audio.packets, 50, "audio p{p} → p{s} after the restart");
+        assert_eq!(audio.discontinuities(), 0);
+        let video = room
+            .received(s, p, MediaKind::Video)
+            .expect("video arrives");
+        assert_eq!(
+            video.packets,
+            25 * PACKETS_PER_FRAME as u64,
+            "video p{p} → p{s}"
+        );
+    }
+}
+
+#[test]
+fn a_simulcast_layer_switch_keeps_the_subscribers_stream_continuous() {
+    let mut room = SimRoom::with_simulcast(2, 1).expect("a simulated room");
+    room.connect().expect("the room connects in virtual time");
+    let switches_before = room.stats().layer_switches;
+    // A thumbnail, then a large tile: from the lowest layer to the top one, each switch
+    // made at a keyframe of the new layer.
+    let mut frames = 0;
+    for size in [(160, 90), (640, 360), (160, 90)] {
+        room.set_rendered_size(1, 0, size)
+            .expect("the subscriber says its size");
+        for step in 0..60 {
+            room.publish_audio_packet(0).expect("audio is published");
+            if step % 2 == 0 {
+                // A keyframe on every layer twice a second; the rest delta frames.
+                room.publish_video_frame(0, step % 24 == 0, PACKETS_PER_FRAME)
+                    .expect("video is published");
+                frames += 1;
+            }
+            room.run_for(STEP).expect("the simulation runs");
+        }
+    }
+    assert!(
+        room.stats().layer_switches >= switches_before + 2,
+        "switched up and down: {} switches",
+        room.stats().layer_switches - switches_before
+    );
+    let video = room
+        .received(1, 0, MediaKind::Video)
+        .expect("video arrives");
+    assert_eq!(
+        video.discontinuities(),
+        0,
+        "one continuous sequence across switches"
+    );
+    assert!(
+        video.packets <= ((frames + 10) * PACKETS_PER_FRAME) as u64,
+        "one layer at a time is forwarded: {} packets for {frames} frames",
+        video.packets
+    );
+    assert!(
+        video.timestamps.windows(2).all(|w| {
+            let step = w[1].wrapping_sub(w[0]);
+            step < 0x8000_0000
+        }),
+        "timestamps never go back"
+    );
+}
