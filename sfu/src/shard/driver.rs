@@ -37,6 +37,10 @@ const RECEIVE_BATCH: usize = 32;
 const CHANNEL_BATCH: usize = 256;
 /// Datagrams waiting in a shard's hand-off channel; more are dropped and counted.
 const CHANNEL_CAPACITY: usize = 8192;
+/// Datagrams waiting in the outbox that are sent at once rather than at the end of the batch:
+/// one packet's fan-out to a room leaves as it is made, while the one or two a small room
+/// makes of each packet are gathered into fewer calls.
+const FLUSH_AT: usize = 16;
 /// Largest datagram read from a participant's socket (the media port's MTU budget).
 const DATAGRAM_MAX: usize = 2048;
 const WAKER: Token = Token(0);
@@ -242,8 +246,20 @@ impl Driver {
             };
             let at = Instant::now();
             let full = received.len() == RECEIVE_BATCH;
+            // Audio first: of one batch, a voice never waits behind a keyframe's packets.
+            let mut audio: Vec<(usize, usize, SocketAddr)> = Vec::new();
+            let mut other: Vec<(usize, usize, SocketAddr)> = Vec::with_capacity(received.len());
             for (i, (len, from)) in received.into_iter().enumerate() {
                 let Some(from) = from else { continue };
+                if self.shard.carries_audio(key, &self.buffers[i][..len]) {
+                    audio.push((i, len, from));
+                } else {
+                    other.push((i, len, from));
+                }
+            }
+            audio.append(&mut other);
+            let order = audio;
+            for (i, len, from) in order {
                 self.shard.receive(Datagram {
                     key,
                     data: BytesMut::from(&self.buffers[i][..len]),
@@ -251,6 +267,10 @@ impl Driver {
                     at,
                     tcp: None,
                 });
+                // A fan-out leaves at once in one call; a few packets wait for the batch's end.
+                if self.shard.pending_transmits() >= FLUSH_AT {
+                    self.send();
+                }
             }
             self.send();
             if !full {

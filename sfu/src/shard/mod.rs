@@ -148,6 +148,25 @@ impl Shard {
         self.guarded(Some(key), |shard| shard.handle_datagram(datagram));
     }
 
+    /// Whether a datagram from a participant carries audio it publishes: its RTP header is in
+    /// the clear under SRTP, so the SSRC tells without decrypting. The driver hands these to
+    /// the core first, so a voice is never forwarded behind a burst of video.
+    pub fn carries_audio(&self, key: PeerKey, data: &[u8]) -> bool {
+        let Some(ssrc) = rtp_ssrc(data) else {
+            return false;
+        };
+        let Some(p) = self
+            .participants
+            .get(key.index)
+            .filter(|p| p.token == key.token)
+        else {
+            return false;
+        };
+        p.route_of(ssrc)
+            .and_then(|route| self.publications.get(route.publication))
+            .is_some_and(|pubn| pubn.kind == crate::ids::MediaKind::Audio)
+    }
+
     /// Carries out one command from signaling.
     pub fn command(&mut self, command: Command, now: Instant) {
         self.advance(now);
@@ -194,6 +213,11 @@ impl Shard {
     /// Whether datagrams wait to be sent.
     pub fn has_transmits(&self) -> bool {
         !self.outbox.transmits.is_empty()
+    }
+
+    /// How many datagrams wait to be sent.
+    pub fn pending_transmits(&self) -> usize {
+        self.outbox.transmits.len()
     }
 
     /// Removes everyone: the SFU is going away.
@@ -351,6 +375,18 @@ impl Shard {
     }
 }
 
+/// The SSRC of an RTP packet (not RTCP, STUN or DTLS), from its clear header.
+fn rtp_ssrc(data: &[u8]) -> Option<u32> {
+    let version = data.first()? >> 6;
+    let payload_type = data.get(1)? & 0x7f;
+    // RFC 5761: RTCP packet types 192–223 show as payload types 64–95 when muxed.
+    if version != 2 || (64..96).contains(&payload_type) {
+        return None;
+    }
+    let ssrc: [u8; 4] = data.get(8..12)?.try_into().ok()?;
+    Some(u32::from_be_bytes(ssrc))
+}
+
 /// Moves every packet a participant's connection has queued into the outbox, for UDP or the
 /// ICE-TCP connection its pair uses; returns whether there were any.
 fn flush_writes(
@@ -398,4 +434,24 @@ fn flush_writes(
         });
     }
     any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rtp_ssrc;
+
+    #[test]
+    fn only_rtp_headers_give_an_ssrc() {
+        let mut rtp = [0u8; 12];
+        rtp[0] = 0x80;
+        rtp[1] = 111;
+        rtp[8..12].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        assert_eq!(rtp_ssrc(&rtp), Some(0x1234_5678));
+        let mut rtcp = rtp;
+        rtcp[1] = 200; // a sender report: payload type 72 with the marker bit
+        assert_eq!(rtp_ssrc(&rtcp), None, "RTCP");
+        assert_eq!(rtp_ssrc(&[0x00, 0x01, 0x00, 0x08]), None, "STUN");
+        assert_eq!(rtp_ssrc(&[22, 254, 253]), None, "DTLS");
+        assert_eq!(rtp_ssrc(&rtp[..11]), None, "cut short");
+    }
 }
