@@ -5,10 +5,18 @@
 //!
 //! ## How it runs
 //! - **One UDP port** for every peer. A reader thread owns the socket's receive side and a
-//!   routing table: datagrams from a known address go to their participant; STUN binding
-//!   requests from new addresses are routed by the ICE ufrag we gave that participant.
+//!   routing table: STUN binding requests from new addresses are routed by the ICE ufrag we
+//!   gave that participant, and datagrams from a known address go to their participant's
+//!   shard over a channel.
 //! - **Shards**: one thread per core, each owning whole rooms and every peer connection in
-//!   them. A room lives on one shard, so forwarding inside a room takes no lock.
+//!   them. A room lives on one shard, so forwarding inside a room takes no lock. A shard is a
+//!   sans-I/O core (`shard`: datagrams, commands and the time in; datagrams to send out) and
+//!   a driver (`shard::driver`) that owns its thread and sockets.
+//! - **A socket per participant**: once a participant's media path is known, its shard opens
+//!   a socket on the same port connected to it (`SO_REUSEPORT`), and reads it itself
+//!   (`recvmmsg`, one `epoll` for all of them), so media does not cross threads. The reader
+//!   and its channel carry only what has no such socket yet (first checks, a moved path,
+//!   ICE-TCP). Everything is sent from the shared socket in `sendmmsg` batches.
 //! - **ICE-lite**: we never gather or check; our candidates are the announced addresses on
 //!   the one port (so NAT 1:1 is configuration, not a feature of the engine).
 //! - **One peer connection per participant**, publishing and subscribing. The client offers
@@ -42,10 +50,13 @@
 //!   spawning the shard, reader and ICE-TCP threads ([`Sfu::start`]).
 //! - `server`: [`Sfu`] as signaling uses it: which shard a room lives on, joining, reports.
 //! - `handle`: [`ParticipantHandle`], one typed request per thing signaling may ask.
-//! - `shard`: a shard's event loop; under it, `commands` (the command channel, its dispatch,
+//! - `shard`: a shard's sans-I/O core, and `shard::driver`, the thread and sockets around it;
+//!   under it, `commands` (the command channel, its dispatch,
 //!   join and the small setters), `requests` (one type per request, naming its reply),
 //!   `negotiation` (offers and answers both ways, reading SDP), `viewer` (WHEP viewers),
 //!   `membership`, `spaces`, `forwarding`, `publication`, `participant`, `health`, `speaker`.
+//! - `sim` (feature `sim`, and in tests): a shard and rtc clients on a simulated network in
+//!   virtual time, for tests and the forwarding benchmark.
 //! - `net`: the UDP reader and router, ICE-TCP framing, the shared sending socket, and the
 //!   TURN credentials handed out with a join ([`TurnConfig`], [`ice_servers_for`]).
 //! - [`sdp`]: reading what WHIP and WHEP clients send (offers, trickle fragments).
