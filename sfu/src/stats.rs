@@ -17,6 +17,8 @@ pub struct SfuStats {
     layer_switches: AtomicU64,
     unrouted_datagrams: AtomicU64,
     receive_dropped: AtomicU64,
+    handed_over: AtomicU64,
+    received_direct: AtomicU64,
     send_dropped: AtomicU64,
     tcp_connections: AtomicI64,
     tcp_frames: AtomicU64,
@@ -51,6 +53,11 @@ pub struct SfuStatsSnapshot {
     pub unrouted_datagrams: u64,
     /// Datagrams dropped because a shard was too busy to take them.
     pub receive_dropped: u64,
+    /// Datagrams the media reader (or ICE-TCP) handed to a shard over a channel: first ICE
+    /// checks, a path that just moved, ICE-TCP.
+    pub handed_over: u64,
+    /// Datagrams a shard read itself from a participant's own socket.
+    pub received_direct: u64,
     /// Datagrams dropped because the socket's send buffer was full.
     pub send_dropped: u64,
     /// ICE-TCP connections open now.
@@ -83,6 +90,8 @@ impl SfuStats {
             layer_switches: self.layer_switches.load(Relaxed),
             unrouted_datagrams: self.unrouted_datagrams.load(Relaxed),
             receive_dropped: self.receive_dropped.load(Relaxed),
+            handed_over: self.handed_over.load(Relaxed),
+            received_direct: self.received_direct.load(Relaxed),
             send_dropped: self.send_dropped.load(Relaxed),
             tcp_connections: self.tcp_connections.load(Relaxed),
             tcp_frames: self.tcp_frames.load(Relaxed),
@@ -121,6 +130,12 @@ impl SfuStats {
     }
     pub(crate) fn add_receive_dropped(&self, n: u64) {
         self.receive_dropped.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn add_handed_over(&self, n: u64) {
+        self.handed_over.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn add_received_direct(&self, n: u64) {
+        self.received_direct.fetch_add(n, Relaxed);
     }
     pub(crate) fn add_send_dropped(&self, n: u64) {
         self.send_dropped.fetch_add(n, Relaxed);

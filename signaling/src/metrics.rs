@@ -106,6 +106,16 @@ impl Collector for SfuCollector {
                 s.receive_dropped,
             ),
             (
+                "handed_over_datagrams",
+                "Datagrams handed to a shard by the media reader or ICE-TCP (first checks, moved paths, TCP)",
+                s.handed_over,
+            ),
+            (
+                "direct_datagrams",
+                "Datagrams a shard read from a participant's own socket",
+                s.received_direct,
+            ),
+            (
                 "ice_tcp_packets",
                 "Packets received over ICE-TCP",
                 s.tcp_frames,

@@ -280,7 +280,7 @@ pub(crate) fn run_router(
             tcp: None,
         };
         match shards[d.shard].try_send(datagram) {
-            Ok(()) => {}
+            Ok(()) => stats.add_handed_over(1),
             Err(Refused::Full) => stats.add_receive_dropped(1),
             Err(Refused::Closed) => return,
         }

@@ -179,7 +179,7 @@ async fn serve(
             tcp: Some(link.clone()),
         };
         match shards[d.shard].try_send(datagram) {
-            Ok(()) => {}
+            Ok(()) => stats.add_handed_over(1),
             Err(Refused::Full) => stats.add_receive_dropped(1),
             Err(Refused::Closed) => break Closed::ShardGone,
         }

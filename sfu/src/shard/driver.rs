@@ -33,6 +33,8 @@ use crate::net::{Datagram, MediaSender, PeerKey};
 
 /// Datagrams per `recvmmsg` call on a participant's socket.
 const RECEIVE_BATCH: usize = 32;
+/// `recvmmsg` batches read from one participant's socket before the others get their turn.
+const TURNS_PER_WAKE: usize = 4;
 /// Datagrams taken from the hand-off channel per wake-up before looking at sockets again.
 const CHANNEL_BATCH: usize = 256;
 /// Datagrams waiting in a shard's hand-off channel; more are dropped and counted.
@@ -119,6 +121,7 @@ pub(crate) fn spawn(name: String, shard: Shard, setup: DriverSetup) -> Result<Sh
                 commands,
                 datagrams,
                 waker,
+                unfinished: Vec::new(),
                 transmits: Vec::new(),
                 buffers: vec![[0u8; DATAGRAM_MAX]; RECEIVE_BATCH],
                 headers: MultiHeaders::preallocate(RECEIVE_BATCH, None),
@@ -146,6 +149,8 @@ struct Driver {
     datagrams: Receiver<Datagram>,
     /// Its own inbox's waker, to come back to a channel it left unfinished.
     waker: Arc<Waker>,
+    /// Participants' sockets (slots) left with datagrams still to read.
+    unfinished: Vec<usize>,
     transmits: Vec<Transmit>,
     buffers: Vec<[u8; DATAGRAM_MAX]>,
     headers: MultiHeaders<SockaddrStorage>,
@@ -159,8 +164,13 @@ impl Driver {
                 .shard
                 .poll_timeout()
                 .saturating_duration_since(Instant::now());
-            // Rounded up: a wake-up a hair early would find nothing due and spin.
-            let timeout = timeout + Duration::from_micros(500);
+            // Rounded up: a wake-up a hair early would find nothing due and spin. Sockets left
+            // unread (see `read_peer`) are come back to at once.
+            let timeout = if self.unfinished.is_empty() {
+                timeout + Duration::from_micros(500)
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != std::io::ErrorKind::Interrupted
             {
@@ -176,6 +186,9 @@ impl Driver {
                 } else {
                     self.read_peer(event.token().0 - 1);
                 }
+            }
+            for slot in std::mem::take(&mut self.unfinished) {
+                self.read_peer(slot);
             }
             self.shard.handle_timeout(Instant::now());
             self.send();
@@ -212,8 +225,18 @@ impl Driver {
     }
 
     /// Reads a participant's socket until it is empty (the poll is edge-triggered).
+    ///
+    /// At most [`TURNS_PER_WAKE`] batches are read at a time: a participant flooding its socket
+    /// is left for the next turn (its slot kept in `unfinished`, since an edge-triggered poll
+    /// will not say again that it is readable), so the others' media is not starved.
     fn read_peer(&mut self, slot: usize) {
-        loop {
+        for turn in 0.. {
+            if turn == TURNS_PER_WAKE {
+                if !self.unfinished.contains(&slot) {
+                    self.unfinished.push(slot);
+                }
+                return;
+            }
             let Some(peer) = self.peers.get(slot) else {
                 return;
             };
@@ -246,6 +269,9 @@ impl Driver {
             };
             let at = Instant::now();
             let full = received.len() == RECEIVE_BATCH;
+            self.shard
+                .stats()
+                .add_received_direct(received.len() as u64);
             // Audio first: of one batch, a voice never waits behind a keyframe's packets.
             let mut audio: Vec<(usize, usize, SocketAddr)> = Vec::new();
             let mut other: Vec<(usize, usize, SocketAddr)> = Vec::with_capacity(received.len());

@@ -80,6 +80,15 @@ async fn mediator_and_party_receive_each_others_audio_and_video() -> Result<()> 
         "accord_forwarded_packets_total is {forwarded}"
     );
 
+    // Media comes in on each participant's own socket, read by its shard, not handed over
+    // from the media reader's thread: only the first ICE checks are.
+    let direct = metric("accord_direct_datagrams_total").await?;
+    let handed_over = metric("accord_handed_over_datagrams_total").await?;
+    ensure!(
+        direct > 20.0 * handed_over.max(1.0),
+        "{direct} datagrams read directly against {handed_over} handed over"
+    );
+
     close_all(vec![mediator, party]).await?;
     server.stop().await
 }
