@@ -248,19 +248,7 @@ fn register_codecs(media: &mut MediaEngine) -> Result<()> {
             parameter: "pli".to_owned(),
         },
     ];
-    media.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48_000,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                rtcp_feedback: vec![],
-            },
-            payload_type: 111,
-        },
-        RtpCodecKind::Audio,
-    )?;
+    media.register_codec(opus(111), RtpCodecKind::Audio)?;
     let video = [
         (96, MIME_TYPE_VP8, ""),
         (
@@ -290,6 +278,20 @@ fn register_codecs(media: &mut MediaEngine) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Opus as browsers send it (stereo-capable, in-band FEC), under `payload_type`.
+pub(crate) fn opus(payload_type: u8) -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type,
+    }
 }
 
 /// Our ICE username fragment in an SDP we produced (it changes on ICE restart).

@@ -159,19 +159,7 @@ pub(super) struct Client {
 impl Client {
     pub fn new(local: SocketAddr, publishes: bool, simulcast: bool, now: Instant) -> Result<Self> {
         let mut media = MediaEngine::default();
-        media.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: MIME_TYPE_OPUS.to_owned(),
-                    clock_rate: 48_000,
-                    channels: 2,
-                    sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: OPUS_PT,
-            },
-            RtpCodecKind::Audio,
-        )?;
+        media.register_codec(crate::peer::opus(OPUS_PT), RtpCodecKind::Audio)?;
         let feedback = |typ: &str, parameter: &str| RTCPFeedback {
             typ: typ.to_owned(),
             parameter: parameter.to_owned(),
