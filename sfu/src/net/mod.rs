@@ -15,6 +15,11 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::io::IoSlice;
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+
 use crate::error::{Error, Result};
 use crate::shard::driver::{Refused, ShardInbox};
 use crate::stats::SfuStats;
@@ -86,7 +91,7 @@ pub(crate) struct MediaSender {
 }
 
 /// Datagrams per `sendmmsg` call.
-const SEND_BATCH: usize = 64;
+pub(crate) const SEND_BATCH: usize = 64;
 
 impl MediaSender {
     pub fn new(socket: Socket) -> Self {
@@ -95,9 +100,16 @@ impl MediaSender {
 
     /// Sends every transmit, UDP ones in batches of [`SEND_BATCH`] per system call, without
     /// ever blocking the shard: a datagram the kernel's full send buffer refuses is dropped
-    /// (as the network would) and counted.
-    pub fn send_all(&self, transmits: &[crate::shard::Transmit], stats: &SfuStats) {
-        let mut batch: Vec<&crate::shard::Transmit> = Vec::with_capacity(SEND_BATCH);
+    /// (as the network would) and counted. `headers` (room for [`SEND_BATCH`]) belong to the
+    /// calling shard and are reused, so the packet path allocates nothing here.
+    pub fn send_all(
+        &self,
+        transmits: &[crate::shard::Transmit],
+        stats: &SfuStats,
+        headers: &mut MultiHeaders<SockaddrStorage>,
+    ) {
+        let mut batch: [Option<&crate::shard::Transmit>; SEND_BATCH] = [None; SEND_BATCH];
+        let mut queued = 0;
         for t in transmits {
             match &t.tcp {
                 Some(link) => {
@@ -106,39 +118,44 @@ impl MediaSender {
                     }
                 }
                 None => {
-                    batch.push(t);
-                    if batch.len() == SEND_BATCH {
-                        self.send_batch(&batch, stats);
-                        batch.clear();
+                    batch[queued] = Some(t);
+                    queued += 1;
+                    if queued == SEND_BATCH {
+                        self.send_batch(&batch[..queued], stats, headers);
+                        queued = 0;
                     }
                 }
             }
         }
-        if !batch.is_empty() {
-            self.send_batch(&batch, stats);
+        if queued > 0 {
+            self.send_batch(&batch[..queued], stats, headers);
         }
     }
 
-    fn send_batch(&self, batch: &[&crate::shard::Transmit], stats: &SfuStats) {
-        use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
-        use std::io::IoSlice;
-        use std::os::fd::AsRawFd;
-
+    fn send_batch(
+        &self,
+        batch: &[Option<&crate::shard::Transmit>],
+        stats: &SfuStats,
+        headers: &mut MultiHeaders<SockaddrStorage>,
+    ) {
         let fd = self.socket.as_raw_fd();
-        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
-        let mut rest = batch;
-        while !rest.is_empty() {
-            let slices: Vec<[IoSlice<'_>; 1]> =
-                rest.iter().map(|t| [IoSlice::new(&t.data)]).collect();
-            let addresses: Vec<Option<SockaddrStorage>> = rest
-                .iter()
-                .map(|t| Some(SockaddrStorage::from(t.to)))
-                .collect();
+        let mut slices = [[IoSlice::new(&[])]; SEND_BATCH];
+        let mut addresses = [None::<SockaddrStorage>; SEND_BATCH];
+        for ((slice, address), t) in slices
+            .iter_mut()
+            .zip(&mut addresses)
+            .zip(batch.iter().flatten())
+        {
+            *slice = [IoSlice::new(&t.data)];
+            *address = Some(SockaddrStorage::from(t.to));
+        }
+        let mut from = 0;
+        while from < batch.len() {
             let sent = match sendmmsg(
                 fd,
-                &mut headers,
-                slices.iter(),
-                addresses,
+                headers,
+                slices[from..batch.len()].iter(),
+                &addresses[from..batch.len()],
                 [],
                 MsgFlags::MSG_DONTWAIT,
             ) {
@@ -154,7 +171,7 @@ impl MediaSender {
                     1
                 }
             };
-            rest = &rest[sent.clamp(1, rest.len())..];
+            from += sent.max(1);
         }
     }
 }

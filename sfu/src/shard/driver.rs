@@ -123,8 +123,9 @@ pub(crate) fn spawn(name: String, shard: Shard, setup: DriverSetup) -> Result<Sh
                 waker,
                 unfinished: Vec::new(),
                 transmits: Vec::new(),
-                buffers: vec![[0u8; DATAGRAM_MAX]; RECEIVE_BATCH],
-                headers: MultiHeaders::preallocate(RECEIVE_BATCH, None),
+                buffers: Box::new([[0u8; DATAGRAM_MAX]; RECEIVE_BATCH]),
+                receive_headers: MultiHeaders::preallocate(RECEIVE_BATCH, None),
+                send_headers: MultiHeaders::preallocate(crate::net::SEND_BATCH, None),
             };
             driver.run();
         })
@@ -152,8 +153,10 @@ struct Driver {
     /// Participants' sockets (slots) left with datagrams still to read.
     unfinished: Vec<usize>,
     transmits: Vec<Transmit>,
-    buffers: Vec<[u8; DATAGRAM_MAX]>,
-    headers: MultiHeaders<SockaddrStorage>,
+    buffers: Box<[[u8; DATAGRAM_MAX]; RECEIVE_BATCH]>,
+    receive_headers: MultiHeaders<SockaddrStorage>,
+    /// Made once and reused by every `sendmmsg` (see `MediaSender::send_all`).
+    send_headers: MultiHeaders<SockaddrStorage>,
 }
 
 impl Driver {
@@ -241,23 +244,29 @@ impl Driver {
                 return;
             };
             let (key, fd) = (peer.key, peer.socket.as_raw_fd());
+            // What one call read: each datagram's length and sender, and whether it is audio.
+            let mut received = [(0usize, None::<SocketAddr>, false); RECEIVE_BATCH];
             // The slices borrow the buffers for as long as they live: keep them in a block.
-            let received: Vec<(usize, Option<SocketAddr>)> = {
-                let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
+            let count = {
+                let mut slices = self
                     .buffers
-                    .iter_mut()
-                    .map(|b| [IoSliceMut::new(&mut b[..])])
-                    .collect();
+                    .each_mut()
+                    .map(|b| [IoSliceMut::new(&mut b[..])]);
                 match recvmmsg(
                     fd,
-                    &mut self.headers,
+                    &mut self.receive_headers,
                     slices.iter_mut(),
                     MsgFlags::MSG_DONTWAIT,
                     None,
                 ) {
-                    Ok(results) => results
-                        .map(|m| (m.bytes, m.address.and_then(|a| socket_addr(&a))))
-                        .collect(),
+                    Ok(results) => {
+                        let mut count = 0;
+                        for (slot, m) in received.iter_mut().zip(results) {
+                            *slot = (m.bytes, m.address.and_then(|a| socket_addr(&a)), false);
+                            count += 1;
+                        }
+                        count
+                    }
                     Err(nix::errno::Errno::EAGAIN) => return,
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(e) => {
@@ -268,34 +277,29 @@ impl Driver {
                 }
             };
             let at = Instant::now();
-            let full = received.len() == RECEIVE_BATCH;
-            self.shard
-                .stats()
-                .add_received_direct(received.len() as u64);
-            // Audio first: of one batch, a voice never waits behind a keyframe's packets.
-            let mut audio: Vec<(usize, usize, SocketAddr)> = Vec::new();
-            let mut other: Vec<(usize, usize, SocketAddr)> = Vec::with_capacity(received.len());
-            for (i, (len, from)) in received.into_iter().enumerate() {
-                let Some(from) = from else { continue };
-                if self.shard.carries_audio(key, &self.buffers[i][..len]) {
-                    audio.push((i, len, from));
-                } else {
-                    other.push((i, len, from));
-                }
+            let full = count == RECEIVE_BATCH;
+            self.shard.stats().add_received_direct(count as u64);
+            for (i, (len, _, audio)) in received[..count].iter_mut().enumerate() {
+                *audio = self.shard.carries_audio(key, &self.buffers[i][..*len]);
             }
-            audio.append(&mut other);
-            let order = audio;
-            for (i, len, from) in order {
-                self.shard.receive(Datagram {
-                    key,
-                    data: BytesMut::from(&self.buffers[i][..len]),
-                    from,
-                    at,
-                    tcp: None,
-                });
-                // A fan-out leaves at once in one call; a few packets wait for the batch's end.
-                if self.shard.pending_transmits() >= FLUSH_AT {
-                    self.send();
+            // Audio first: of one batch, a voice never waits behind a keyframe's packets.
+            for audio_pass in [true, false] {
+                for (i, &(len, from, audio)) in received[..count].iter().enumerate() {
+                    let Some(from) = from.filter(|_| audio == audio_pass) else {
+                        continue;
+                    };
+                    self.shard.receive(Datagram {
+                        key,
+                        data: BytesMut::from(&self.buffers[i][..len]),
+                        from,
+                        at,
+                        tcp: None,
+                    });
+                    // A fan-out leaves at once in one call; a few packets wait for the batch's
+                    // end.
+                    if self.shard.pending_transmits() >= FLUSH_AT {
+                        self.send();
+                    }
                 }
             }
             self.send();
@@ -312,7 +316,7 @@ impl Driver {
             self.shard.take_transmits(&mut self.transmits);
             self.setup
                 .sender
-                .send_all(&self.transmits, self.shard.stats());
+                .send_all(&self.transmits, self.shard.stats(), &mut self.send_headers);
             self.transmits.clear();
         }
         for change in self.shard.take_path_changes() {
