@@ -78,6 +78,10 @@ impl Hook for LossEcho {
             self.raise(packets);
         }
     }
+
+    fn observes_rtp(&self) -> (bool, bool) {
+        (false, false)
+    }
 }
 
 /// Incoming RTP streams the SFU has adopted, and their packets since it last looked.
@@ -229,10 +233,12 @@ impl Hook for ApplicationTap {
         Some(msg)
     }
 
-    fn write(&mut self, msg: &mut TaggedPacket) {
-        if let Packet::Rtp(rtp) = &msg.message.packet {
-            self.lock_link().on_bytes_out(rtp.payload.len());
-        }
+    /// Nothing to take on the way out: the shard counts the bytes it forwards itself, so that
+    /// forwarded media can pass this hook by (`observes_rtp`).
+    fn write(&mut self, _msg: &mut TaggedPacket) {}
+
+    fn observes_rtp(&self) -> (bool, bool) {
+        (true, false)
     }
 }
 
@@ -243,6 +249,9 @@ pub(super) trait Hook: Send + Sync {
     fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket>;
     /// A packet toward the wire.
     fn write(&mut self, msg: &mut TaggedPacket);
+    /// Whether the hook looks at RTP `(read, written)`: a chain carries RTP past a hook that
+    /// does not, without moving it through the hook's queue.
+    fn observes_rtp(&self) -> (bool, bool);
 }
 
 /// A [`Hook`] in a connection's chain: each packet goes on in order once the hook has seen it.
@@ -304,4 +313,12 @@ impl<H: Hook> Interceptor for Hooked<H> {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+
+    fn observes_rtp_reads(&self) -> bool {
+        self.hook.observes_rtp().0
+    }
+
+    fn observes_rtp_writes(&self) -> bool {
+        self.hook.observes_rtp().1
+    }
 }

@@ -158,6 +158,7 @@ impl Shard {
             },
             taps,
             downlink_loss: 0.0,
+            bytes_out: 0,
             video: Default::default(),
             tcp: Vec::new(),
         });

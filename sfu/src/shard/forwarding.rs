@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::message::RTCMessage;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::sansio::Protocol;
@@ -161,17 +161,18 @@ impl Shard {
             let Some(subscriber) = self.participants.get_mut(sub.subscriber) else {
                 continue;
             };
-            // Straight into the connection's pipeline rather than through
-            // `RTCRtpSender::write_rtp`, which rebuilds the sender's parameters (several
-            // allocations) on every packet to check what we already guarantee: the SSRC is
-            // the sender's, the payload type was negotiated (`activate_subscriptions`), and
-            // no header extension is left for the pipeline to reject.
-            let message = TaggedRTCMessage {
-                now,
-                message: RTCMessage::RtpPacket(String::new(), rtc::rtp::Packet { header, payload }),
-            };
-            match subscriber.pc.handle_write(message) {
+            // Straight to the connection's interceptors and SRTP (`write_rtp`, our patch of
+            // `rtc`) rather than through `RTCRtpSender::write_rtp`, which rebuilds the sender's
+            // parameters (several allocations) on every packet to check what we already
+            // guarantee: the SSRC is the sender's, the payload type was negotiated
+            // (`activate_subscriptions`), and no header extension is left for the pipeline to
+            // reject.
+            match subscriber
+                .pc
+                .write_rtp(now, rtc::rtp::Packet { header, payload })
+            {
                 Ok(()) => {
+                    subscriber.bytes_out += bytes as usize;
                     self.ctx.stats.add_forwarded(1, bytes);
                     sub.packets += 1;
                     sub.bytes += bytes;

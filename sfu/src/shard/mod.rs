@@ -396,6 +396,13 @@ fn flush_writes(
     stats: &SfuStats,
     now: Instant,
 ) -> bool {
+    if p.bytes_out > 0 {
+        p.taps
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .on_bytes_out(std::mem::take(&mut p.bytes_out));
+    }
     let mut any = false;
     while let Some(msg) = p.pc.poll_write() {
         any = true;

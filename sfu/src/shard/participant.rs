@@ -88,6 +88,9 @@ pub(crate) struct Participant {
     pub taps: Taps,
     /// The loss it reported on what we send it, at the last health report (0.0–1.0).
     pub downlink_loss: f32,
+    /// Payload bytes forwarded to it that its link meter has not counted yet: counted per
+    /// batch rather than per packet, under one lock.
+    pub bytes_out: usize,
     /// Whether video reaches it, and why not; see [`VideoGate`].
     pub video: VideoGate,
     /// TCP connections its ICE-TCP candidate pairs run over, by the client's address.

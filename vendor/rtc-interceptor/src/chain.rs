@@ -45,6 +45,7 @@
 //! depth as network delay variation.
 
 use crate::Interceptor;
+use crate::Packet;
 use crate::TaggedPacket;
 use crate::stream_info::StreamInfo;
 use sansio::Protocol;
@@ -61,6 +62,15 @@ pub(crate) struct Chain {
     interceptors: Vec<Box<dyn Interceptor>>,
     read_outs: VecDeque<TaggedPacket>,
     write_outs: VecDeque<TaggedPacket>,
+    /// The walk's belt, kept between walks so that a packet does not cost an allocation.
+    belt: VecDeque<TaggedPacket>,
+}
+
+/// Which way a walk goes.
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
 }
 
 impl Chain {
@@ -86,54 +96,61 @@ impl Chain {
         self.interceptors.is_empty()
     }
 
-    /// One pass over `interceptors`, feeding each from the belt and collecting what it emits back onto
-    /// the belt.
+    /// One pass over the interceptors in `direction`'s order, feeding each from the belt and
+    /// collecting what it emits back onto the belt; what is left on the belt at the end goes to
+    /// the direction's outputs.
     ///
-    /// `handle` and `poll` pick the direction's method pair; the iterator picks the direction. A
-    /// packet an interceptor emits lands on the belt *behind* the ones it passed through, and is then
-    /// carried to every interceptor still ahead — which is what makes injected packets impossible to
-    /// bypass with.
-    fn walk<'a, T>(
-        interceptors: impl Iterator<Item = &'a mut Box<dyn Interceptor>>,
-        mut belt: VecDeque<T>,
-        handle: fn(&mut dyn Interceptor, T) -> Result<(), Error>,
-        poll: fn(&mut dyn Interceptor) -> Option<T>,
-    ) -> VecDeque<T> {
-        for interceptor in interceptors {
-            while let Some(next) = belt.pop_front() {
+    /// A packet an interceptor emits lands on the belt *behind* the ones it passed through, and
+    /// is then carried to every interceptor still ahead — which is what makes injected packets
+    /// impossible to bypass with. The one shortcut: while the belt holds a single RTP packet, an
+    /// interceptor that declares it does not look at RTP in this direction is passed by, its own
+    /// queue left as it was; anything it has ready is collected by the next walk.
+    fn walk(&mut self, direction: Direction) {
+        let count = self.interceptors.len();
+        for step in 0..count {
+            let index = match direction {
+                Direction::Read => step,
+                Direction::Write => count - 1 - step,
+            };
+            let interceptor = self.interceptors[index].as_mut();
+            if self.belt.len() == 1
+                && matches!(self.belt[0].message.packet, Packet::Rtp(_))
+                && !match direction {
+                    Direction::Read => interceptor.observes_rtp_reads(),
+                    Direction::Write => interceptor.observes_rtp_writes(),
+                }
+            {
+                continue;
+            }
+            while let Some(next) = self.belt.pop_front() {
                 // An interceptor takes the packet and decides what becomes of it: hold it, drop
                 // it, or put it on its own queue to be collected below.
-                if let Err(err) = handle(interceptor.as_mut(), next) {
+                let handled = match direction {
+                    Direction::Read => interceptor.handle_read(next),
+                    Direction::Write => interceptor.handle_write(next),
+                };
+                if let Err(err) = handled {
                     log::warn!("interceptor handle failed: {err}");
                 }
             }
             // Whatever it has ready — passed through, transformed, generated, or released — is
             // what the next interceptor in the walk receives.
-            while let Some(next) = poll(interceptor.as_mut()) {
-                belt.push_back(next);
+            loop {
+                let next = match direction {
+                    Direction::Read => interceptor.poll_read(),
+                    Direction::Write => interceptor.poll_write(),
+                };
+                match next {
+                    Some(next) => self.belt.push_back(next),
+                    None => break,
+                }
             }
         }
-        belt
-    }
-
-    fn drain_read(&mut self) {
-        let belt = Self::walk(
-            self.interceptors.iter_mut(),
-            VecDeque::new(),
-            |s, p| s.handle_read(p),
-            |s| s.poll_read(),
-        );
-        self.read_outs.extend(belt);
-    }
-
-    fn drain_write(&mut self) {
-        let belt = Self::walk(
-            self.interceptors.iter_mut().rev(),
-            VecDeque::new(),
-            |s, p| s.handle_write(p),
-            |s| s.poll_write(),
-        );
-        self.write_outs.extend(belt);
+        let outs = match direction {
+            Direction::Read => &mut self.read_outs,
+            Direction::Write => &mut self.write_outs,
+        };
+        outs.extend(self.belt.drain(..));
     }
 }
 
@@ -145,13 +162,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Chain {
     type Time = Instant;
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        let belt = Self::walk(
-            self.interceptors.iter_mut(),
-            VecDeque::from([msg]),
-            |s, p| s.handle_read(p),
-            |s| s.poll_read(),
-        );
-        self.read_outs.extend(belt);
+        self.belt.push_back(msg);
+        self.walk(Direction::Read);
         Ok(())
     }
 
@@ -159,19 +171,14 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Chain {
     /// released a packet on `handle_timeout` with no inbound packet since to carry it forward.
     fn poll_read(&mut self) -> Option<Self::Rout> {
         if self.read_outs.is_empty() {
-            self.drain_read();
+            self.walk(Direction::Read);
         }
         self.read_outs.pop_front()
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        let belt = Self::walk(
-            self.interceptors.iter_mut().rev(),
-            VecDeque::from([msg]),
-            |s, p| s.handle_write(p),
-            |s| s.poll_write(),
-        );
-        self.write_outs.extend(belt);
+        self.belt.push_back(msg);
+        self.walk(Direction::Write);
         Ok(())
     }
 
@@ -179,7 +186,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Chain {
     /// generated RTCP appears with no outbound packet to ride along with.
     fn poll_write(&mut self) -> Option<Self::Wout> {
         if self.write_outs.is_empty() {
-            self.drain_write();
+            self.walk(Direction::Write);
         }
         self.write_outs.pop_front()
     }

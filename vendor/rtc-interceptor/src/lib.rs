@@ -373,6 +373,22 @@ pub trait Interceptor:
 
     /// unbind_remote_stream is called when the Stream is removed. It can be used to clean up any data related to that track.
     fn unbind_remote_stream(&mut self, info: &StreamInfo);
+
+    /// Whether RTP read from the wire has to pass through this interceptor.
+    ///
+    /// `false` promises that `handle_read` queues an RTP packet exactly as it came and looks at
+    /// nothing in it, so a [chain](crate::Registry) may carry a lone RTP packet past this
+    /// interceptor instead of moving it in and out of its queue. (Accord's patch: a packet
+    /// crosses a dozen interceptors, and most of them only pass media one way.)
+    fn observes_rtp_reads(&self) -> bool {
+        true
+    }
+
+    /// Whether RTP written toward the wire has to pass through this interceptor; the write-side
+    /// twin of [`observes_rtp_reads`](Self::observes_rtp_reads).
+    fn observes_rtp_writes(&self) -> bool {
+        true
+    }
 }
 
 /// An interceptor whose concrete type has been erased.
@@ -396,6 +412,14 @@ impl<P: Interceptor + ?Sized> Interceptor for Box<P> {
 
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
         (**self).unbind_remote_stream(info)
+    }
+
+    fn observes_rtp_reads(&self) -> bool {
+        (**self).observes_rtp_reads()
+    }
+
+    fn observes_rtp_writes(&self) -> bool {
+        (**self).observes_rtp_writes()
     }
 }
 
@@ -424,5 +448,13 @@ impl<P: Interceptor + ?Sized> Interceptor for &mut P {
 
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
         (**self).unbind_remote_stream(info)
+    }
+
+    fn observes_rtp_reads(&self) -> bool {
+        (**self).observes_rtp_reads()
+    }
+
+    fn observes_rtp_writes(&self) -> bool {
+        (**self).observes_rtp_writes()
     }
 }

@@ -116,6 +116,14 @@ impl Interceptor for NoopInterceptor {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+
+    fn observes_rtp_reads(&self) -> bool {
+        false
+    }
+
+    fn observes_rtp_writes(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -422,6 +422,7 @@ mod tests {
         log: Log,
         read_queue: VecDeque<TaggedPacket>,
         write_queue: VecDeque<TaggedPacket>,
+        observes_rtp_writes: bool,
     }
 
     impl Marker {
@@ -431,6 +432,7 @@ mod tests {
                 log,
                 read_queue: VecDeque::new(),
                 write_queue: VecDeque::new(),
+                observes_rtp_writes: true,
             }
         }
     }
@@ -476,6 +478,45 @@ mod tests {
         fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
         fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
         fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+
+        fn observes_rtp_writes(&self) -> bool {
+            self.observes_rtp_writes
+        }
+    }
+
+    /// Accord's patch: RTP written past an interceptor that does not look at written RTP skips
+    /// it, and still comes out; RTCP, and RTP read, still go through it.
+    #[test]
+    fn written_rtp_skips_an_interceptor_that_does_not_observe_it() {
+        let log = Log::default();
+        let mut middle = Marker::new("middle", log.clone());
+        middle.observes_rtp_writes = false;
+        let mut chain = Registry::new()
+            .with(Slot::TwccSender, Marker::new("wire", log.clone()))
+            .with(Slot::NackGenerator, middle)
+            .with(Slot::JitterBuffer, Marker::new("app", log.clone()))
+            .build();
+
+        chain.handle_write(packet()).unwrap();
+        assert!(matches!(
+            chain.poll_write().map(|p| p.message.packet),
+            Some(Packet::Rtp(_))
+        ));
+        assert_eq!(*log.0.lock().unwrap(), ["app", "wire"]);
+
+        log.0.lock().unwrap().clear();
+        let mut rtcp = packet();
+        rtcp.message.packet = Packet::Rtcp(vec![Box::new(
+            rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication::default(),
+        )]);
+        chain.handle_write(rtcp).unwrap();
+        assert!(chain.poll_write().is_some());
+        assert_eq!(*log.0.lock().unwrap(), ["app", "middle", "wire"]);
+
+        log.0.lock().unwrap().clear();
+        chain.handle_read(packet()).unwrap();
+        assert!(chain.poll_read().is_some());
+        assert_eq!(*log.0.lock().unwrap(), ["wire", "middle", "app"]);
     }
 
     fn packet() -> TaggedPacket {

@@ -260,4 +260,8 @@ impl<E: BandwidthEstimator> Interceptor for CongestionControlInterceptor<E> {
 
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+
+    fn observes_rtp_reads(&self) -> bool {
+        false
+    }
 }

@@ -275,4 +275,8 @@ impl Interceptor for NackGeneratorInterceptor {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
 
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+
+    fn observes_rtp_writes(&self) -> bool {
+        false
+    }
 }

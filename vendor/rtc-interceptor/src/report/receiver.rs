@@ -260,4 +260,8 @@ impl Interceptor for ReceiverReportInterceptor {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
 
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+
+    fn observes_rtp_writes(&self) -> bool {
+        false
+    }
 }

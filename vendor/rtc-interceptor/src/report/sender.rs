@@ -257,4 +257,8 @@ impl Interceptor for SenderReportInterceptor {
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
 
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+
+    fn observes_rtp_reads(&self) -> bool {
+        false
+    }
 }

@@ -157,6 +157,10 @@ impl Interceptor for TwccSenderInterceptor {
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
 
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+
+    fn observes_rtp_reads(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

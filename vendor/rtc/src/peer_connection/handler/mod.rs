@@ -9,7 +9,7 @@ pub(crate) mod srtp;
 
 use crate::peer_connection::RTCPeerConnection;
 use crate::peer_connection::event::RTCPeerConnectionEvent;
-use crate::peer_connection::event::{RTCEventInternal, TaggedRTCEvent};
+use crate::peer_connection::event::{RTCEventInternal, TaggedRTCEvent, TaggedRTCEventInternal};
 use crate::peer_connection::handler::datachannel::{DataChannelHandler, DataChannelHandlerContext};
 use crate::peer_connection::handler::demuxer::{DemuxerHandler, DemuxerHandlerContext};
 use crate::peer_connection::handler::dtls::{DtlsHandler, DtlsHandlerContext};
@@ -126,6 +126,9 @@ pub(crate) struct PipelineContext {
     /// step with it: the queue is the count.
     pub(crate) data_read_outs: VecDeque<TaggedRTCMessage>,
     pub(crate) write_outs: VecDeque<TaggedBytesMut>,
+    /// What [`RTCPeerConnection::write_rtp`] carries from handler to handler, kept between
+    /// calls so that a packet costs no allocation for it.
+    pub(crate) media_belt: VecDeque<TaggedRTCMessageInternal>,
     pub(crate) event_outs: VecDeque<RTCPeerConnectionEvent>,
 
     // Statistics accumulator
@@ -284,6 +287,45 @@ impl RTCPeerConnection {
         }
     }
 
+    /// Writes one RTP packet toward the remote in a single pass through the handlers media
+    /// passes — interceptors, SRTP, ICE, demuxer — into the datagrams
+    /// [`poll_write`](sansio::Protocol::poll_write) hands out.
+    ///
+    /// Accord's patch. [`handle_write`](sansio::Protocol::handle_write) does the same work by
+    /// queueing the packet at the endpoint and sweeping all eight handlers, the data-channel,
+    /// SCTP and DTLS ones included, which only pass media on; a forwarding server does that
+    /// for every copy of every packet it forwards. The caller vouches for what `handle_write`
+    /// would have checked: the packet's SSRC is one of this connection's senders, and its
+    /// payload type was negotiated.
+    pub fn write_rtp(&mut self, now: Instant, packet: rtp::Packet) -> Result<(), Error> {
+        self.pipeline_context.observe(now);
+        let mut belt = std::mem::take(&mut self.pipeline_context.media_belt);
+        belt.push_back(TaggedRTCMessageInternal {
+            now,
+            transport: Default::default(),
+            message: RTCMessageInternal::Rtp(RTPMessage::Packet(Packet::Rtp(packet))),
+        });
+        // Every stage runs even after an error, so what got through is still sent; the first
+        // error is the one returned.
+        let stages = [
+            pass_written(&mut self.get_interceptor_handler(), &mut belt),
+            pass_written(&mut self.get_srtp_handler(), &mut belt),
+            pass_written(&mut self.get_ice_handler(), &mut belt),
+            pass_written(&mut self.get_demuxer_handler(), &mut belt),
+        ];
+        for msg in belt.drain(..) {
+            if let RTCMessageInternal::Raw(message) = msg.message {
+                self.pipeline_context.write_outs.push_back(TaggedBytesMut {
+                    now: msg.now,
+                    transport: msg.transport,
+                    message,
+                });
+            }
+        }
+        self.pipeline_context.media_belt = belt;
+        stages.into_iter().collect()
+    }
+
     fn pump_reads(&mut self, msg: Option<TaggedRTCMessageInternal>) {
         let mut intermediate_routs = VecDeque::<TaggedRTCMessageInternal>::new();
 
@@ -411,7 +453,14 @@ impl sansio::Protocol<TaggedBytesMut, TaggedRTCMessage, TaggedRTCEvent> for RTCP
     }
 
     fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.pump_reads(None);
+        // Accord's patch: sweep the handlers only once what an earlier sweep delivered has been
+        // taken. Sweeping on every call walked all eight handlers once more per message read;
+        // what is already queued is older than anything a sweep would add.
+        if self.pipeline_context.data_read_outs.is_empty()
+            && self.pipeline_context.media_read_outs.is_empty()
+        {
+            self.pump_reads(None);
+        }
 
         if let (Some(data), Some(media)) = (
             self.pipeline_context.data_read_outs.front(),
@@ -457,7 +506,10 @@ impl sansio::Protocol<TaggedBytesMut, TaggedRTCMessage, TaggedRTCEvent> for RTCP
     }
 
     fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.flush_writes();
+        // Accord's patch: as in `poll_read`, sweep only once the last sweep's output is taken.
+        if self.pipeline_context.write_outs.is_empty() {
+            self.flush_writes();
+        }
         self.pipeline_context.write_outs.pop_front()
     }
 
@@ -830,4 +882,34 @@ mod handler_test {
             RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(42))
         ));
     }
+}
+
+/// Hands everything on the belt to one handler's write side, then puts what it has ready back
+/// on the belt; the first error is returned, as `handle_write` would have returned it.
+fn pass_written<H>(
+    handler: &mut H,
+    belt: &mut VecDeque<TaggedRTCMessageInternal>,
+) -> Result<(), Error>
+where
+    H: sansio::Protocol<
+            TaggedRTCMessageInternal,
+            TaggedRTCMessageInternal,
+            TaggedRTCEventInternal,
+            Wout = TaggedRTCMessageInternal,
+            Error = Error,
+        >,
+{
+    let mut result = Ok(());
+    for _ in 0..belt.len() {
+        if let Some(msg) = belt.pop_front()
+            && let Err(err) = handler.handle_write(msg)
+            && result.is_ok()
+        {
+            result = Err(err);
+        }
+    }
+    while let Some(msg) = handler.poll_write() {
+        belt.push_back(msg);
+    }
+    result
 }
