@@ -79,8 +79,12 @@ impl Hook for LossEcho {
         }
     }
 
-    fn observes_rtp(&self) -> (bool, bool) {
-        (false, false)
+    fn observes_rtp_reads(&self) -> bool {
+        false
+    }
+
+    fn observes_rtp_writes(&self) -> bool {
+        false
     }
 }
 
@@ -234,11 +238,15 @@ impl Hook for ApplicationTap {
     }
 
     /// Nothing to take on the way out: the shard counts the bytes it forwards itself, so that
-    /// forwarded media can pass this hook by (`observes_rtp`).
+    /// forwarded media can pass this hook by (`observes_rtp_writes`).
     fn write(&mut self, _msg: &mut TaggedPacket) {}
 
-    fn observes_rtp(&self) -> (bool, bool) {
-        (true, false)
+    fn observes_rtp_reads(&self) -> bool {
+        true
+    }
+
+    fn observes_rtp_writes(&self) -> bool {
+        false
     }
 }
 
@@ -249,9 +257,11 @@ pub(super) trait Hook: Send + Sync {
     fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket>;
     /// A packet toward the wire.
     fn write(&mut self, msg: &mut TaggedPacket);
-    /// Whether the hook looks at RTP `(read, written)`: a chain carries RTP past a hook that
+    /// Whether the hook looks at RTP read from the wire; a chain carries RTP past a hook that
     /// does not, without moving it through the hook's queue.
-    fn observes_rtp(&self) -> (bool, bool);
+    fn observes_rtp_reads(&self) -> bool;
+    /// Whether the hook looks at RTP written toward the wire.
+    fn observes_rtp_writes(&self) -> bool;
 }
 
 /// A [`Hook`] in a connection's chain: each packet goes on in order once the hook has seen it.
@@ -315,10 +325,10 @@ impl<H: Hook> Interceptor for Hooked<H> {
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 
     fn observes_rtp_reads(&self) -> bool {
-        self.hook.observes_rtp().0
+        self.hook.observes_rtp_reads()
     }
 
     fn observes_rtp_writes(&self) -> bool {
-        self.hook.observes_rtp().1
+        self.hook.observes_rtp_writes()
     }
 }

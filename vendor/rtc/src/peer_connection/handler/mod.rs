@@ -260,23 +260,20 @@ impl RTCPeerConnection {
     /// Runs every handler's pending writes down the pipeline into `write_outs`, where
     /// [`poll_write`](sansio::Protocol::poll_write) hands them out.
     fn flush_writes(&mut self) {
-        use sansio::Protocol;
-
         let mut intermediate_wouts = VecDeque::new();
 
         for_each_handler!(reverse: process_handler!(self, handler, {
-            while let Some(msg) = intermediate_wouts.pop_front() {
-                if let Err(err) = handler.handle_write(msg) {
-                    warn!("{}.handle_write got error: {}", handler.name(), err);
-                }
-            }
-            while let Some(msg) = handler.poll_write() {
-                intermediate_wouts.push_back(msg);
+            if let Err(err) = pass_written(&mut handler, &mut intermediate_wouts) {
+                warn!("{}.handle_write got error: {}", handler.name(), err);
             }
         }));
 
-        // Final poll write out to pipeline's write out
-        while let Some(msg) = intermediate_wouts.pop_front() {
+        self.deliver_written(&mut intermediate_wouts);
+    }
+
+    /// Final poll write out to pipeline's write out
+    fn deliver_written(&mut self, belt: &mut VecDeque<TaggedRTCMessageInternal>) {
+        for msg in belt.drain(..) {
             if let RTCMessageInternal::Raw(message) = msg.message {
                 self.pipeline_context.write_outs.push_back(TaggedBytesMut {
                     now: msg.now,
@@ -307,23 +304,16 @@ impl RTCPeerConnection {
         });
         // Every stage runs even after an error, so what got through is still sent; the first
         // error is the one returned.
-        let stages = [
-            pass_written(&mut self.get_interceptor_handler(), &mut belt),
-            pass_written(&mut self.get_srtp_handler(), &mut belt),
-            pass_written(&mut self.get_ice_handler(), &mut belt),
-            pass_written(&mut self.get_demuxer_handler(), &mut belt),
-        ];
-        for msg in belt.drain(..) {
-            if let RTCMessageInternal::Raw(message) = msg.message {
-                self.pipeline_context.write_outs.push_back(TaggedBytesMut {
-                    now: msg.now,
-                    transport: msg.transport,
-                    message,
-                });
+        let mut result = Ok(());
+        process_handler_list!(call_macro: process_handler!(self, handler, {
+            let passed = pass_written(&mut handler, &mut belt);
+            if result.is_ok() {
+                result = passed;
             }
-        }
+        }), [get_interceptor_handler, get_srtp_handler, get_ice_handler, get_demuxer_handler]);
+        self.deliver_written(&mut belt);
         self.pipeline_context.media_belt = belt;
-        stages.into_iter().collect()
+        result
     }
 
     fn pump_reads(&mut self, msg: Option<TaggedRTCMessageInternal>) {
@@ -885,7 +875,7 @@ mod handler_test {
 }
 
 /// Hands everything on the belt to one handler's write side, then puts what it has ready back
-/// on the belt; the first error is returned, as `handle_write` would have returned it.
+/// on the belt; the first error is returned.
 fn pass_written<H>(
     handler: &mut H,
     belt: &mut VecDeque<TaggedRTCMessageInternal>,
