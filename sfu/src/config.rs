@@ -23,6 +23,8 @@ pub struct SfuConfig {
     pub tcp: TcpListen,
     /// Kernel socket buffer sizes; bursts of keyframes to many subscribers need room.
     pub socket_buffer_bytes: usize,
+    /// Whether a frame's packets to one peer may leave as one segmented datagram (UDP GSO).
+    pub udp_segmentation: bool,
 }
 
 impl Default for SfuConfig {
@@ -35,6 +37,7 @@ impl Default for SfuConfig {
             media_lost_after: Duration::from_secs(20),
             tcp: TcpListen::SamePortAsUdp,
             socket_buffer_bytes: 4 << 20,
+            udp_segmentation: true,
         }
     }
 }

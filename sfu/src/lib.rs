@@ -16,7 +16,8 @@
 //!   a socket on the same port connected to it (`SO_REUSEPORT`), and reads it itself
 //!   (`recvmmsg`, one `epoll` for all of them), so media does not cross threads. The reader
 //!   and its channel carry only what has no such socket yet (first checks, a moved path,
-//!   ICE-TCP). Everything is sent from the shared socket in `sendmmsg` batches.
+//!   ICE-TCP). Everything is sent from the shared socket in `sendmmsg` batches, the packets
+//!   of a frame to one peer as one segmented datagram (UDP GSO).
 //! - **ICE-lite**: we never gather or check; our candidates are the announced addresses on
 //!   the one port (so NAT 1:1 is configuration, not a feature of the engine).
 //! - **One peer connection per participant**, publishing and subscribing. The client offers

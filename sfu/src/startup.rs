@@ -49,6 +49,7 @@ impl Sfu {
         let stats = Arc::new(SfuStats::default());
         let sender = Arc::new(net::MediaSender::new(
             socket.try_clone().map_err(bind_error)?,
+            config.udp_segmentation,
         ));
         // Unbounded but bounded in use: one update per join, ICE restart and leave, and the
         // reader drains them at least every `READ_TIMEOUT` and on every unknown ufrag.

@@ -20,6 +20,7 @@ pub struct SfuStats {
     handed_over: AtomicU64,
     received_direct: AtomicU64,
     send_dropped: AtomicU64,
+    segmented: AtomicU64,
     tcp_connections: AtomicI64,
     tcp_frames: AtomicU64,
     recorded_packets: AtomicU64,
@@ -60,6 +61,8 @@ pub struct SfuStatsSnapshot {
     pub received_direct: u64,
     /// Datagrams dropped because the socket's send buffer was full.
     pub send_dropped: u64,
+    /// Datagrams sent as part of a segmented send (UDP generic segmentation offload).
+    pub segmented: u64,
     /// ICE-TCP connections open now.
     pub tcp_connections: i64,
     /// Packets received over ICE-TCP.
@@ -93,6 +96,7 @@ impl SfuStats {
             handed_over: self.handed_over.load(Relaxed),
             received_direct: self.received_direct.load(Relaxed),
             send_dropped: self.send_dropped.load(Relaxed),
+            segmented: self.segmented.load(Relaxed),
             tcp_connections: self.tcp_connections.load(Relaxed),
             tcp_frames: self.tcp_frames.load(Relaxed),
             recorded_packets: self.recorded_packets.load(Relaxed),
@@ -139,6 +143,9 @@ impl SfuStats {
     }
     pub(crate) fn add_send_dropped(&self, n: u64) {
         self.send_dropped.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn add_segmented(&self, n: u64) {
+        self.segmented.fetch_add(n, Relaxed);
     }
     pub(crate) fn tcp_connections_changed(&self, by: i64) {
         self.tcp_connections.fetch_add(by, Relaxed);

@@ -126,6 +126,11 @@ impl Collector for SfuCollector {
                 s.send_dropped,
             ),
             (
+                "segmented_datagrams",
+                "Datagrams sent in a segmented send (UDP generic segmentation offload)",
+                s.segmented,
+            ),
+            (
                 "recording_bytes_written",
                 "Bytes written to recording folders",
                 r.bytes_written,

@@ -74,6 +74,9 @@ impl Config {
                     config.media.lost_after_seconds = parse_env(key, value)?;
                 }
                 "ACCORD_MEDIA_TCP_LISTEN" => config.media.tcp_listen = value.clone(),
+                "ACCORD_MEDIA_UDP_SEGMENTATION" => {
+                    config.media.udp_segmentation = parse_env(key, value)?;
+                }
                 "ACCORD_AUTH_TOKEN_SECRET" => config.auth.token_secret = value.clone(),
                 "ACCORD_AUTH_API_KEY" => config.auth.api_key = value.clone(),
                 "ACCORD_HTTP_PUBLIC_URL" => config.http.public_url = value.clone(),

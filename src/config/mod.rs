@@ -110,6 +110,7 @@ impl Config {
             media_timeout: Duration::from_secs(self.media.media_timeout_seconds),
             media_lost_after: Duration::from_secs(self.media.lost_after_seconds),
             tcp: self.tcp_listen()?,
+            udp_segmentation: self.media.udp_segmentation,
             ..SfuConfig::default()
         })
     }

@@ -76,6 +76,10 @@ pub struct MediaConfig {
     /// ICE over TCP for networks that block UDP: "" takes the UDP listen address and port
     /// over TCP, "off" disables it, anything else is the address to listen on.
     pub tcp_listen: String,
+    /// Send the packets of a frame to one participant as one segmented datagram (UDP
+    /// generic segmentation offload). Off only for a network card or driver that mangles
+    /// such sends; a kernel that refuses them is detected and falls back by itself.
+    pub udp_segmentation: bool,
 }
 
 /// `[auth]`
@@ -283,6 +287,7 @@ impl Default for MediaConfig {
             media_timeout_seconds: 4,
             lost_after_seconds: 20,
             tcp_listen: String::new(),
+            udp_segmentation: true,
         }
     }
 }

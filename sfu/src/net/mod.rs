@@ -4,6 +4,7 @@
 //! USERNAME (which we chose per participant), and teaches the router that address.
 
 pub(crate) mod masked;
+mod send;
 pub(crate) mod stun;
 pub(crate) mod tcp;
 pub(crate) mod turn;
@@ -15,16 +16,13 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use std::io::IoSlice;
-use std::os::fd::AsRawFd;
-
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
-
 use crate::error::{Error, Result};
 use crate::shard::driver::{Refused, ShardInbox};
 use crate::stats::SfuStats;
 use bytes::BytesMut;
 use socket2::{Domain, Protocol, Socket, Type};
+
+pub(crate) use send::{MediaSender, SendScratch};
 
 /// Where a participant lives: its slab slot in a shard, and a token that tells it apart
 /// from a later occupant of the same slot.
@@ -83,97 +81,6 @@ pub(crate) fn bind(addr: SocketAddr, buffer_bytes: usize) -> Result<Socket> {
         Ok(socket)
     };
     open().map_err(|source| Error::Bind { addr, source })
-}
-
-/// The send side of the media socket, shared by every shard.
-pub(crate) struct MediaSender {
-    socket: Socket,
-}
-
-/// Datagrams per `sendmmsg` call.
-pub(crate) const SEND_BATCH: usize = 64;
-
-impl MediaSender {
-    pub fn new(socket: Socket) -> Self {
-        Self { socket }
-    }
-
-    /// Sends every transmit, UDP ones in batches of [`SEND_BATCH`] per system call, without
-    /// ever blocking the shard: a datagram the kernel's full send buffer refuses is dropped
-    /// (as the network would) and counted. `headers` (room for [`SEND_BATCH`]) belong to the
-    /// calling shard and are reused, so the packet path allocates nothing here.
-    pub fn send_all(
-        &self,
-        transmits: &[crate::shard::Transmit],
-        stats: &SfuStats,
-        headers: &mut MultiHeaders<SockaddrStorage>,
-    ) {
-        let mut batch: [Option<&crate::shard::Transmit>; SEND_BATCH] = [None; SEND_BATCH];
-        let mut queued = 0;
-        for t in transmits {
-            match &t.tcp {
-                Some(link) => {
-                    if !link.send(&t.data) {
-                        stats.add_send_dropped(1);
-                    }
-                }
-                None => {
-                    batch[queued] = Some(t);
-                    queued += 1;
-                    if queued == SEND_BATCH {
-                        self.send_batch(&batch[..queued], stats, headers);
-                        queued = 0;
-                    }
-                }
-            }
-        }
-        if queued > 0 {
-            self.send_batch(&batch[..queued], stats, headers);
-        }
-    }
-
-    fn send_batch(
-        &self,
-        batch: &[Option<&crate::shard::Transmit>],
-        stats: &SfuStats,
-        headers: &mut MultiHeaders<SockaddrStorage>,
-    ) {
-        let fd = self.socket.as_raw_fd();
-        let mut slices = [[IoSlice::new(&[])]; SEND_BATCH];
-        let mut addresses = [None::<SockaddrStorage>; SEND_BATCH];
-        for ((slice, address), t) in slices
-            .iter_mut()
-            .zip(&mut addresses)
-            .zip(batch.iter().flatten())
-        {
-            *slice = [IoSlice::new(&t.data)];
-            *address = Some(SockaddrStorage::from(t.to));
-        }
-        let mut from = 0;
-        while from < batch.len() {
-            let sent = match sendmmsg(
-                fd,
-                headers,
-                slices[from..batch.len()].iter(),
-                &addresses[from..batch.len()],
-                [],
-                MsgFlags::MSG_DONTWAIT,
-            ) {
-                Ok(results) => results.count(),
-                Err(nix::errno::Errno::EAGAIN) => {
-                    // The first datagram found the send buffer full: it is dropped.
-                    stats.add_send_dropped(1);
-                    1
-                }
-                Err(e) => {
-                    // ICMP errors from earlier sends surface here on Linux; not fatal.
-                    tracing::debug!(error = %e, "media send failed");
-                    1
-                }
-            };
-            from += sent.max(1);
-        }
-    }
 }
 
 #[derive(Clone, Copy)]

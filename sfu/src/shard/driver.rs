@@ -11,7 +11,8 @@
 //! frames) still comes through the media reader and a channel.
 //!
 //! **Sending in batches.** Everything the core produced while handling one batch of input
-//! leaves through the shared socket in `sendmmsg` calls of up to 64 datagrams.
+//! leaves through the shared socket in `sendmmsg` calls, a frame's packets to one peer as one
+//! segmented datagram (`net::send`). A batch's audio is sent before its video is handled.
 
 use std::io::IoSliceMut;
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{Command, PathChange, Shard, Transmit};
 use crate::error::{Error, Result};
-use crate::net::{Datagram, MediaSender, PeerKey};
+use crate::net::{Datagram, MediaSender, PeerKey, SendScratch};
 
 /// Datagrams per `recvmmsg` call on a participant's socket.
 const RECEIVE_BATCH: usize = 32;
@@ -39,10 +40,11 @@ const TURNS_PER_WAKE: usize = 4;
 const CHANNEL_BATCH: usize = 256;
 /// Datagrams waiting in a shard's hand-off channel; more are dropped and counted.
 const CHANNEL_CAPACITY: usize = 8192;
-/// Datagrams waiting in the outbox that are sent at once rather than at the end of the batch:
-/// one packet's fan-out to a room leaves as it is made, while the one or two a small room
-/// makes of each packet are gathered into fewer calls.
-const FLUSH_AT: usize = 16;
+/// Video datagrams waiting in the outbox that are sent at once rather than at the end of the
+/// batch. Gathering lets the packets of a frame to one subscriber leave as one segmented
+/// datagram (see `net::send`); the limit keeps a large fan-out from waiting for a whole
+/// batch. Audio never waits: it is sent before any video of its batch is handled.
+const FLUSH_AT: usize = 256;
 /// Largest datagram read from a participant's socket (the media port's MTU budget).
 const DATAGRAM_MAX: usize = 2048;
 const WAKER: Token = Token(0);
@@ -125,7 +127,7 @@ pub(crate) fn spawn(name: String, shard: Shard, setup: DriverSetup) -> Result<Sh
                 transmits: Vec::new(),
                 buffers: Box::new([[0u8; DATAGRAM_MAX]; RECEIVE_BATCH]),
                 receive_headers: MultiHeaders::preallocate(RECEIVE_BATCH, None),
-                send_headers: MultiHeaders::preallocate(crate::net::SEND_BATCH, None),
+                send_scratch: SendScratch::new(),
             };
             driver.run();
         })
@@ -155,8 +157,8 @@ struct Driver {
     transmits: Vec<Transmit>,
     buffers: Box<[[u8; DATAGRAM_MAX]; RECEIVE_BATCH]>,
     receive_headers: MultiHeaders<SockaddrStorage>,
-    /// Made once and reused by every `sendmmsg` (see `MediaSender::send_all`).
-    send_headers: MultiHeaders<SockaddrStorage>,
+    /// Made once and reused by every send (see `MediaSender::send_all`).
+    send_scratch: SendScratch,
 }
 
 impl Driver {
@@ -295,11 +297,12 @@ impl Driver {
                         at,
                         tcp: None,
                     });
-                    // A fan-out leaves at once in one call; a few packets wait for the batch's
-                    // end.
-                    if self.shard.pending_transmits() >= FLUSH_AT {
+                    if !audio_pass && self.shard.pending_transmits() >= FLUSH_AT {
                         self.send();
                     }
+                }
+                if audio_pass {
+                    self.send();
                 }
             }
             self.send();
@@ -316,7 +319,7 @@ impl Driver {
             self.shard.take_transmits(&mut self.transmits);
             self.setup
                 .sender
-                .send_all(&self.transmits, self.shard.stats(), &mut self.send_headers);
+                .send_all(&self.transmits, self.shard.stats(), &mut self.send_scratch);
             self.transmits.clear();
         }
         for change in self.shard.take_path_changes() {

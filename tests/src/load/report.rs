@@ -388,6 +388,14 @@ impl Report {
                 c.receive_dropped, c.send_dropped, c.keyframe_requests, c.layer_switches
             ),
         );
+        row(
+            "sent segmented (UDP GSO)",
+            format!(
+                "{:.0} datagrams ({:.0} % of those forwarded)",
+                c.segmented,
+                100.0 * c.segmented / c.forwarded_packets.max(1.0)
+            ),
+        );
         if self.unstamped_packets > 0 {
             row("unstamped payloads", self.unstamped_packets.to_string());
         }

@@ -28,6 +28,8 @@ pub struct ServerCounters {
     pub rooms: f64,
     /// RTP packets handed to recorders.
     pub recorded_packets: f64,
+    /// Datagrams sent in segmented sends (UDP GSO).
+    pub segmented: f64,
 }
 
 impl ServerCounters {
@@ -42,6 +44,7 @@ impl ServerCounters {
             participants: self.participants,
             rooms: self.rooms,
             recorded_packets: self.recorded_packets - before.recorded_packets,
+            segmented: self.segmented - before.segmented,
         }
     }
 
@@ -57,6 +60,7 @@ impl ServerCounters {
                 participants: t.participants + c.participants,
                 rooms: t.rooms + c.rooms,
                 recorded_packets: t.recorded_packets + c.recorded_packets,
+                segmented: t.segmented + c.segmented,
             })
     }
 }
@@ -320,6 +324,7 @@ impl Target {
             participants: metric(&text, "accord_participants").unwrap_or(0.0),
             rooms: metric(&text, "accord_rooms").unwrap_or(0.0),
             recorded_packets: get("recorded_packets"),
+            segmented: get("segmented_datagrams"),
         })
     }
 
