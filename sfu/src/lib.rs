@@ -100,7 +100,7 @@ pub use ids::{Layer, MediaKind, ParticipantId, RoomId, Space, TrackId, TrackSour
 pub use net::turn::{IceServer, TurnConfig, ice_servers_for};
 pub use server::{EVENT_QUEUE, Joined, Sfu};
 pub use shard::HEALTH_INTERVAL;
-pub use stats::{SfuStats, SfuStatsSnapshot};
+pub use stats::{DELAY_BOUNDS_US, DelaySnapshot, SfuStats, SfuStatsSnapshot};
 pub use tap::{RecorderTap, TapCodec, TapConfig, TapCounters, TapEvent, TapPacket, TapStopReason};
 
 /// Random ASCII letters and digits, from the thread-local CSPRNG (ICE credentials, ids,

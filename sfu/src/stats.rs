@@ -3,6 +3,56 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
+/// Upper bounds of the forwarding delay's buckets, in microseconds (a last, unbounded
+/// bucket follows).
+pub const DELAY_BOUNDS_US: [u64; 8] = [500, 1_000, 2_000, 3_000, 5_000, 10_000, 20_000, 50_000];
+
+/// A histogram of durations with fixed buckets, cheap enough for the packet path.
+#[derive(Debug, Default)]
+struct DelayHistogram {
+    /// Counts per bucket, not cumulative; the last is everything above the bounds.
+    buckets: [AtomicU64; DELAY_BOUNDS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+/// A copy of a delay histogram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DelaySnapshot {
+    /// Observations at or below each of [`DELAY_BOUNDS_US`], cumulative.
+    pub at_most: [u64; DELAY_BOUNDS_US.len()],
+    /// Every observation.
+    pub count: u64,
+    /// Their sum, microseconds.
+    pub sum_us: u64,
+}
+
+impl DelayHistogram {
+    fn observe(&self, delay: std::time::Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        let bucket = DELAY_BOUNDS_US
+            .iter()
+            .position(|&bound| us <= bound)
+            .unwrap_or(DELAY_BOUNDS_US.len());
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+    }
+
+    fn snapshot(&self) -> DelaySnapshot {
+        let mut at_most = [0; DELAY_BOUNDS_US.len()];
+        let mut running = 0;
+        for (slot, bucket) in at_most.iter_mut().zip(&self.buckets) {
+            running += bucket.load(Relaxed);
+            *slot = running;
+        }
+        let count = running + self.buckets[DELAY_BOUNDS_US.len()].load(Relaxed);
+        DelaySnapshot {
+            at_most,
+            count,
+            sum_us: self.sum_us.load(Relaxed),
+        }
+    }
+}
+
 /// Live counts and running totals of the media plane.
 #[derive(Debug, Default)]
 pub struct SfuStats {
@@ -21,6 +71,7 @@ pub struct SfuStats {
     received_direct: AtomicU64,
     send_dropped: AtomicU64,
     segmented: AtomicU64,
+    forward_delay: DelayHistogram,
     tcp_connections: AtomicI64,
     tcp_frames: AtomicU64,
     recorded_packets: AtomicU64,
@@ -63,6 +114,8 @@ pub struct SfuStatsSnapshot {
     pub send_dropped: u64,
     /// Datagrams sent as part of a segmented send (UDP generic segmentation offload).
     pub segmented: u64,
+    /// How long batches of media read from participants' sockets stayed in their shard.
+    pub forward_delay: DelaySnapshot,
     /// ICE-TCP connections open now.
     pub tcp_connections: i64,
     /// Packets received over ICE-TCP.
@@ -97,6 +150,7 @@ impl SfuStats {
             received_direct: self.received_direct.load(Relaxed),
             send_dropped: self.send_dropped.load(Relaxed),
             segmented: self.segmented.load(Relaxed),
+            forward_delay: self.forward_delay.snapshot(),
             tcp_connections: self.tcp_connections.load(Relaxed),
             tcp_frames: self.tcp_frames.load(Relaxed),
             recorded_packets: self.recorded_packets.load(Relaxed),
@@ -144,6 +198,11 @@ impl SfuStats {
     pub(crate) fn add_send_dropped(&self, n: u64) {
         self.send_dropped.fetch_add(n, Relaxed);
     }
+    /// A batch of media read from a participant's socket left the shard `delay` after it was
+    /// read: its last copy was handed to the kernel.
+    pub(crate) fn observe_forward_delay(&self, delay: std::time::Duration) {
+        self.forward_delay.observe(delay);
+    }
     pub(crate) fn add_segmented(&self, n: u64) {
         self.segmented.fetch_add(n, Relaxed);
     }
@@ -164,5 +223,24 @@ impl SfuStats {
     }
     pub(crate) fn add_recorder_withheld_private(&self) {
         self.recorder_withheld_private.fetch_add(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn forward_delays_fall_into_cumulative_buckets() {
+        let stats = SfuStats::default();
+        for us in [100, 500, 501, 2_500, 60_000] {
+            stats.observe_forward_delay(Duration::from_micros(us));
+        }
+        let d = stats.snapshot().forward_delay;
+        assert_eq!(d.count, 5);
+        assert_eq!(d.sum_us, 63_601);
+        // ≤ 0.5 ms: two; ≤ 1 ms: three; ≤ 3 ms: four; the 60 ms one is above every bound.
+        assert_eq!(d.at_most, [2, 3, 3, 4, 4, 4, 4, 4]);
     }
 }

@@ -166,6 +166,28 @@ impl Collector for SfuCollector {
             let metric = ConstCounter::new(value);
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
         }
+        let delay = s.forward_delay;
+        // The encoder takes each bucket's own count and adds them up as it writes.
+        let mut below = 0;
+        let mut buckets: Vec<(f64, u64)> = accord_sfu::DELAY_BOUNDS_US
+            .iter()
+            .zip(delay.at_most)
+            .map(|(&bound, at_most)| {
+                let own = at_most - below;
+                below = at_most;
+                (bound as f64 / 1e6, own)
+            })
+            .collect();
+        // The text encoder writes `+Inf` for `f64::MAX` only (what its own histogram uses).
+        buckets.push((f64::MAX, delay.count - below));
+        encoder
+            .encode_descriptor(
+                "forward_delay_seconds",
+                "Time a batch of media read from a participant's socket stays in its shard, until its last copy is handed to the kernel",
+                None,
+                prometheus_client::metrics::MetricType::Histogram,
+            )?
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(delay.sum_us as f64 / 1e6, delay.count, &buckets, None)?;
         Ok(())
     }
 }

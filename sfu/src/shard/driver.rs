@@ -306,6 +306,7 @@ impl Driver {
                 }
             }
             self.send();
+            self.shard.stats().observe_forward_delay(at.elapsed());
             if !full {
                 return;
             }

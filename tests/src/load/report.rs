@@ -388,6 +388,20 @@ impl Report {
                 c.receive_dropped, c.send_dropped, c.keyframe_requests, c.layer_switches
             ),
         );
+        if c.forward_batches > 0.0 {
+            let share = |n: f64| 100.0 * n / c.forward_batches;
+            let [one, two, three] = c.forward_batches_within_ms;
+            row(
+                "batches out of the server within 1 / 2 / 3 ms",
+                format!(
+                    "{:.1} % / {:.1} % / {:.1} % of {:.0}",
+                    share(one),
+                    share(two),
+                    share(three),
+                    c.forward_batches
+                ),
+            );
+        }
         row(
             "sent segmented (UDP GSO)",
             format!(

@@ -30,6 +30,10 @@ pub struct ServerCounters {
     pub recorded_packets: f64,
     /// Datagrams sent in segmented sends (UDP GSO).
     pub segmented: f64,
+    /// Batches of received media the server forwarded (its forwarding-delay histogram).
+    pub forward_batches: f64,
+    /// Of those, the ones whose last copy left within 1, 2 and 3 ms of being read.
+    pub forward_batches_within_ms: [f64; 3],
 }
 
 impl ServerCounters {
@@ -45,6 +49,10 @@ impl ServerCounters {
             rooms: self.rooms,
             recorded_packets: self.recorded_packets - before.recorded_packets,
             segmented: self.segmented - before.segmented,
+            forward_batches: self.forward_batches - before.forward_batches,
+            forward_batches_within_ms: std::array::from_fn(|i| {
+                self.forward_batches_within_ms[i] - before.forward_batches_within_ms[i]
+            }),
         }
     }
 
@@ -61,6 +69,10 @@ impl ServerCounters {
                 rooms: t.rooms + c.rooms,
                 recorded_packets: t.recorded_packets + c.recorded_packets,
                 segmented: t.segmented + c.segmented,
+                forward_batches: t.forward_batches + c.forward_batches,
+                forward_batches_within_ms: std::array::from_fn(|i| {
+                    t.forward_batches_within_ms[i] + c.forward_batches_within_ms[i]
+                }),
             })
     }
 }
@@ -325,6 +337,14 @@ impl Target {
             rooms: metric(&text, "accord_rooms").unwrap_or(0.0),
             recorded_packets: get("recorded_packets"),
             segmented: get("segmented_datagrams"),
+            forward_batches: metric(&text, "accord_forward_delay_seconds_count").unwrap_or(0.0),
+            forward_batches_within_ms: ["0.001", "0.002", "0.003"].map(|le| {
+                metric(
+                    &text,
+                    &format!("accord_forward_delay_seconds_bucket{{le=\"{le}\"}}"),
+                )
+                .unwrap_or(0.0)
+            }),
         })
     }
 

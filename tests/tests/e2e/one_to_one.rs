@@ -88,6 +88,15 @@ async fn mediator_and_party_receive_each_others_audio_and_video() -> Result<()> 
         direct > 20.0 * handed_over.max(1.0),
         "{direct} datagrams read directly against {handed_over} handed over"
     );
+    // Operators see how long media stays in the server (one scrape: the counts move).
+    let text = server.metrics_text().await?;
+    let sample = |series: &str| accord_tests::server::parse_metric(&text, series);
+    let batches = sample("accord_forward_delay_seconds_count");
+    let within_inf = sample("accord_forward_delay_seconds_bucket{le=\"+Inf\"}");
+    ensure!(
+        batches.is_some_and(|n| n > 0.0) && within_inf == batches,
+        "forwarding delay histogram: {batches:?} batches, {within_inf:?} in +Inf"
+    );
 
     close_all(vec![mediator, party]).await?;
     server.stop().await
