@@ -202,13 +202,20 @@ impl MediaSender {
                 .map(|r| r.count()),
             };
             let sent = match result {
-                Ok(sent) => sent,
+                Ok(sent) => {
+                    if call.segment.is_some() {
+                        let packets: usize =
+                            messages[from..from + sent].iter().map(|m| m.len).sum();
+                        stats.add_segmented(packets as u64);
+                    }
+                    sent
+                }
                 Err(nix::errno::Errno::EAGAIN) => {
                     // The first message found the send buffer full: it is dropped.
                     stats.add_send_dropped(messages[from].len as u64);
                     1
                 }
-                Err(e) if call.segment.is_some() => {
+                Err(e) if call.segment.is_some() && refuses_segmentation(e) => {
                     // This kernel or route does not take segmented datagrams (no checksum
                     // offload, a path MTU below the segment size): send these, and every
                     // later one, a packet at a time.
@@ -224,13 +231,6 @@ impl MediaSender {
                     1
                 }
             };
-            if call.segment.is_some() {
-                let packets: usize = messages[from..from + sent.max(1)]
-                    .iter()
-                    .map(|m| m.len)
-                    .sum();
-                stats.add_segmented(packets as u64);
-            }
             from += sent.max(1);
         }
     }
@@ -262,6 +262,15 @@ impl MediaSender {
             self.send_call(transmits, order, &call, stats, scratch);
         }
     }
+}
+
+/// Errors with which the kernel turns down segmentation itself, rather than one datagram.
+fn refuses_segmentation(e: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        e,
+        Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP
+    )
 }
 
 /// The longest run from `start` that the kernel can cut back into the same packets: one
@@ -335,6 +344,18 @@ mod tests {
 
     #[test]
     fn frames_to_each_address_arrive_whole_and_in_order() {
+        // Loopback takes segmented datagrams: a's runs 4 + 3 and b's run of 3.
+        assert_eq!(send_frames(true), 10, "packets sent segmented");
+    }
+
+    #[test]
+    fn with_segmentation_off_every_packet_still_arrives() {
+        assert_eq!(send_frames(false), 0, "packets sent segmented");
+    }
+
+    /// Sends two subscribers' interleaved frames, checks each gets its packets whole and in
+    /// order, and returns how many went out segmented.
+    fn send_frames(segmentation: bool) -> u64 {
         let a = UdpSocket::bind("127.0.0.1:0").expect("bind a");
         let b = UdpSocket::bind("127.0.0.1:0").expect("bind b");
         for s in [&a, &b] {
@@ -351,7 +372,7 @@ mod tests {
         socket
             .bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("addr").into())
             .expect("bind");
-        let sender = MediaSender::new(socket, true);
+        let sender = MediaSender::new(socket, segmentation);
         // Interleaved as a fan-out makes them: two frames of equal packets with a shorter
         // last one, an audio packet between, and a packet larger than the frame's.
         let sizes_a = [1200, 1200, 1200, 700, 1200, 1200, 90, 1300];
@@ -377,10 +398,8 @@ mod tests {
         };
         assert_eq!(receive_all(&a), expect(b'a', &sizes_a));
         assert_eq!(receive_all(&b), expect(b'b', &sizes_b));
-        let segmented = stats.snapshot().segmented;
         assert_eq!(stats.snapshot().send_dropped, 0);
-        // Loopback takes segmented datagrams: a's runs 4 + 3 and b's run of 3.
-        assert_eq!(segmented, 10, "packets sent segmented");
+        stats.snapshot().segmented
     }
 
     #[test]
