@@ -124,30 +124,20 @@ impl MediaSender {
         // Grouped by address, each address's packets in the order they were made.
         order.sort_unstable();
         let segmentation = self.segmentation.load(Relaxed);
-        let mut call = Call::new();
         let mut start = 0;
-        while start < order.len() {
+        let messages = std::iter::from_fn(|| {
+            if start == order.len() {
+                return None;
+            }
             let message = if segmentation {
                 next_run(transmits, &order, start)
             } else {
                 Message { start, len: 1 }
             };
-            let segment =
-                (message.len > 1).then(|| transmits[order[start].1 as usize].data.len() as u16);
-            if !call.fits(message, segment) {
-                self.send_call(transmits, &order, &call, stats, scratch);
-                call.count = 0;
-                call.buffers = 0;
-            }
-            call.segment = segment;
-            call.messages[call.count] = message;
-            call.count += 1;
-            call.buffers += message.len;
             start += message.len;
-        }
-        if call.count > 0 {
-            self.send_call(transmits, &order, &call, stats, scratch);
-        }
+            Some(message)
+        });
+        self.send_messages(messages, transmits, &order, stats, scratch);
         scratch.order = order;
     }
 
@@ -222,7 +212,10 @@ impl MediaSender {
                     if self.segmentation.swap(false, Relaxed) {
                         tracing::warn!(error = %e, "UDP segmentation refused; sending packets one by one");
                     }
-                    self.send_unsegmented(transmits, order, &messages[from..], stats, scratch);
+                    let singles = messages[from..].iter().flat_map(|m| {
+                        (m.start..m.start + m.len).map(|start| Message { start, len: 1 })
+                    });
+                    self.send_messages(singles, transmits, order, stats, scratch);
                     return;
                 }
                 Err(e) => {
@@ -235,28 +228,29 @@ impl MediaSender {
         }
     }
 
-    /// Sends the packets of segmented messages one by one.
-    fn send_unsegmented(
+    /// Sends messages in as few calls as their segment sizes allow: a call's messages all
+    /// share one (a run's first packet's size, or none for a single packet).
+    fn send_messages(
         &self,
+        messages: impl Iterator<Item = Message>,
         transmits: &[Transmit],
         order: &[(u64, u32)],
-        messages: &[Message],
         stats: &SfuStats,
         scratch: &mut SendScratch,
     ) {
         let mut call = Call::new();
-        for m in messages {
-            for start in m.start..m.start + m.len {
-                let single = Message { start, len: 1 };
-                if !call.fits(single, None) {
-                    self.send_call(transmits, order, &call, stats, scratch);
-                    call.count = 0;
-                    call.buffers = 0;
-                }
-                call.messages[call.count] = single;
-                call.count += 1;
-                call.buffers += 1;
+        for message in messages {
+            let segment = (message.len > 1)
+                .then(|| transmits[order[message.start].1 as usize].data.len() as u16);
+            if !call.fits(message, segment) {
+                self.send_call(transmits, order, &call, stats, scratch);
+                call.count = 0;
+                call.buffers = 0;
             }
+            call.segment = segment;
+            call.messages[call.count] = message;
+            call.count += 1;
+            call.buffers += message.len;
         }
         if call.count > 0 {
             self.send_call(transmits, order, &call, stats, scratch);
