@@ -6,10 +6,29 @@ use crate::stream_info::StreamInfo;
 use crate::{Packet, TaggedPacket};
 use sansio::Protocol;
 use shared::error::Error;
-use shared::marshal::Marshal;
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::time::Instant;
+
+/// Every transport-wide sequence number as the two big-endian bytes its header extension
+/// carries (draft-holmer-rmcat-transport-wide-cc-extensions-01, section 2), so stamping a packet borrows a static slice
+/// instead of allocating two bytes on the heap for every packet sent.
+static TRANSPORT_SEQUENCE_BYTES: [u8; 2 * 65536] = {
+    let mut table = [0u8; 2 * 65536];
+    let mut seq = 0usize;
+    while seq < 65536 {
+        table[2 * seq] = (seq >> 8) as u8;
+        table[2 * seq + 1] = seq as u8;
+        seq += 1;
+    }
+    table
+};
+
+/// The transport-wide CC extension's payload for `seq`.
+fn transport_sequence_bytes(seq: u16) -> bytes::Bytes {
+    let at = 2 * usize::from(seq);
+    bytes::Bytes::from_static(&TRANSPORT_SEQUENCE_BYTES[at..at + 2])
+}
 
 /// Builder for the [`TwccSenderInterceptor`].
 ///
@@ -115,14 +134,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for TwccSenderInterceptor {
             let seq = self.next_sequence_number;
             self.next_sequence_number = self.next_sequence_number.wrapping_add(1);
 
-            let tcc_ext = rtp::extension::transport_cc_extension::TransportCcExtension {
-                transport_sequence: seq,
-            };
-            if let Ok(ext_data) = tcc_ext.marshal() {
-                let _ = rtp_packet
-                    .header
-                    .set_extension(stream.hdr_ext_id, ext_data.freeze());
-            }
+            let _ = rtp_packet
+                .header
+                .set_extension(stream.hdr_ext_id, transport_sequence_bytes(seq));
         }
         self.write_queue.push_back(msg);
         Ok(())
@@ -212,6 +226,25 @@ mod tests {
         rtp::extension::transport_cc_extension::TransportCcExtension::unmarshal(&mut data.as_ref())
             .ok()
             .map(|e| e.transport_sequence)
+    }
+
+    /// The static table must say what the extension's own encoder says, at both ends of the
+    /// range and across a byte boundary.
+    #[test]
+    fn the_static_sequence_bytes_match_the_extension_encoder() {
+        use shared::marshal::Marshal;
+        for seq in [0u16, 1, 0x00ff, 0x0100, 0x1234, 0xfffe, 0xffff] {
+            let encoded = rtp::extension::transport_cc_extension::TransportCcExtension {
+                transport_sequence: seq,
+            }
+            .marshal()
+            .expect("two bytes always fit");
+            assert_eq!(
+                &encoded[..],
+                &transport_sequence_bytes(seq)[..],
+                "seq {seq}"
+            );
+        }
     }
 
     fn chain() -> Chain {
