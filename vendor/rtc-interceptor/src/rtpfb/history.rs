@@ -2,7 +2,7 @@
 
 use super::acknowledgement::{Acknowledgement, PacketReport};
 use rtcp::transport_feedbacks::cc_feedback_report::Ecn;
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Records outgoing packets and matches incoming feedback against them.
@@ -10,17 +10,98 @@ use std::time::{Duration, Instant};
 /// The two feedback formats identify a packet differently — TWCC by its own transport-wide
 /// sequence number, RFC 8888 by the stream's SSRC and RTP sequence number — so both indexes are
 /// kept, pointing at one record.
+///
+/// Accord's patch: records are kept in a ring in send order rather than in hash maps. Ids are
+/// consecutive and every release — reporting, pruning — happens at the oldest end, so a record's
+/// place follows from its id, and the indexes are rings too, because both kinds of sequence
+/// number advance by one per packet. Recording a packet is then a push instead of three hash
+/// inserts, and pruning looks at the oldest records instead of every record.
 #[derive(Debug, Default)]
 pub struct History {
     /// Monotonic id, so reports come out in send order however sequence numbers wrap.
     next_id: u64,
-    packets: HashMap<u64, PacketReport>,
-    twcc_index: HashMap<u16, u64>,
-    ssrc_sequence_index: HashMap<(u32, u16), u64>,
+    /// Every tracked packet, oldest first; `packets[i]` has id `first_id + i`.
+    packets: VecDeque<PacketReport>,
+    first_id: u64,
+    twcc_index: SequenceIndex,
+    /// RTP sequence number to id, per SSRC. A connection sends a handful of streams, so a short
+    /// list beats hashing the SSRC on every packet.
+    ssrc_sequence_index: Vec<(u32, SequenceIndex)>,
     /// Highest id acknowledged so far.
     highest_acknowledged: Option<u64>,
     /// Lowest id not yet reported to the consumer.
     next_to_report: u64,
+}
+
+/// Maps a 16-bit sequence number that advances by one per packet to the id recorded with it.
+///
+/// `ids[i]` belongs to sequence number `first + i`. A gap leaves `NO_ID` holes; a jump too far
+/// forward, or any step backward past the window, starts the window again at the new number,
+/// which loses only the older numbers' feedback — the same packets feedback could no longer be
+/// told apart from once the numbers wrapped.
+#[derive(Debug, Default)]
+struct SequenceIndex {
+    first: u16,
+    ids: VecDeque<u64>,
+}
+
+const NO_ID: u64 = u64::MAX;
+
+/// The widest gap a sequence may jump while keeping the entries before it.
+const MAX_GAP: usize = 4096;
+
+/// The most entries kept, half the sequence space, so an offset is never ambiguous.
+const MAX_WINDOW: usize = 1 << 15;
+
+impl SequenceIndex {
+    fn insert(&mut self, sequence_number: u16, id: u64) {
+        if self.ids.is_empty() {
+            self.first = sequence_number;
+            self.ids.push_back(id);
+            return;
+        }
+        let offset = usize::from(sequence_number.wrapping_sub(self.first));
+        if let Some(slot) = self.ids.get_mut(offset) {
+            // The same number again: the latest packet holds it, as a map insert would.
+            *slot = id;
+            return;
+        }
+        let gap = offset - self.ids.len();
+        if gap > MAX_GAP || offset >= MAX_WINDOW {
+            self.ids.clear();
+            self.first = sequence_number;
+            self.ids.push_back(id);
+            return;
+        }
+        // `offset < MAX_WINDOW`, so the window stays within half the sequence space.
+        self.ids.extend(std::iter::repeat_n(NO_ID, gap));
+        self.ids.push_back(id);
+    }
+
+    fn get(&self, sequence_number: u16) -> Option<u64> {
+        let offset = usize::from(sequence_number.wrapping_sub(self.first));
+        self.ids.get(offset).copied().filter(|&id| id != NO_ID)
+    }
+
+    /// Forget the entries at the front that point below `first_live_id`.
+    fn release_below(&mut self, first_live_id: u64) {
+        while let Some(&id) = self.ids.front() {
+            if id != NO_ID && id >= first_live_id {
+                break;
+            }
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if self.ids.pop_front().is_some() {
+            self.first = self.first.wrapping_add(1);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
 }
 
 impl History {
@@ -57,28 +138,38 @@ impl History {
     ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
+        if self.packets.is_empty() {
+            self.first_id = id;
+        }
 
         if is_twcc {
             self.twcc_index.insert(twcc_sequence_number, id);
         }
-        self.ssrc_sequence_index
-            .insert((ssrc, rtp_sequence_number), id);
+        match self
+            .ssrc_sequence_index
+            .iter_mut()
+            .find(|(tracked, _)| *tracked == ssrc)
+        {
+            Some((_, index)) => index.insert(rtp_sequence_number, id),
+            None => {
+                let mut index = SequenceIndex::default();
+                index.insert(rtp_sequence_number, id);
+                self.ssrc_sequence_index.push((ssrc, index));
+            }
+        }
 
-        self.packets.insert(
+        self.packets.push_back(PacketReport {
+            ssrc,
             id,
-            PacketReport {
-                ssrc,
-                id,
-                rtp_sequence_number,
-                is_twcc,
-                twcc_sequence_number,
-                size,
-                arrived: false,
-                departure,
-                arrival: None,
-                ecn: Ecn::NotEct,
-            },
-        );
+            rtp_sequence_number,
+            is_twcc,
+            twcc_sequence_number,
+            size,
+            arrived: false,
+            departure,
+            arrival: None,
+            ecn: Ecn::NotEct,
+        });
 
         id
     }
@@ -92,7 +183,11 @@ impl History {
         received_at: Instant,
         acknowledgement: Acknowledgement,
     ) -> Option<Duration> {
-        let id = *self.twcc_index.get(&acknowledgement.sequence_number)?;
+        let id = self.twcc_index.get(acknowledgement.sequence_number)?;
+        let packet = self.record(id)?;
+        if !packet.is_twcc || packet.twcc_sequence_number != acknowledgement.sequence_number {
+            return None;
+        }
         self.apply(received_at, id, acknowledgement)
     }
 
@@ -103,10 +198,22 @@ impl History {
         ssrc: u32,
         acknowledgement: Acknowledgement,
     ) -> Option<Duration> {
-        let id = *self
+        let id = self
             .ssrc_sequence_index
-            .get(&(ssrc, acknowledgement.sequence_number))?;
+            .iter()
+            .find(|(tracked, _)| *tracked == ssrc)?
+            .1
+            .get(acknowledgement.sequence_number)?;
+        let packet = self.record(id)?;
+        if packet.ssrc != ssrc || packet.rtp_sequence_number != acknowledgement.sequence_number {
+            return None;
+        }
         self.apply(received_at, id, acknowledgement)
+    }
+
+    fn record(&self, id: u64) -> Option<&PacketReport> {
+        let offset = usize::try_from(id.checked_sub(self.first_id)?).ok()?;
+        self.packets.get(offset)
     }
 
     fn apply(
@@ -115,7 +222,8 @@ impl History {
         id: u64,
         acknowledgement: Acknowledgement,
     ) -> Option<Duration> {
-        let packet = self.packets.get_mut(&id)?;
+        let offset = usize::try_from(id.checked_sub(self.first_id)?).ok()?;
+        let packet = self.packets.get_mut(offset)?;
 
         packet.arrived = acknowledgement.arrived;
         packet.arrival = acknowledgement.arrival;
@@ -147,17 +255,17 @@ impl History {
         }
 
         let mut reports = Vec::new();
-        for id in self.next_to_report..=highest {
-            if let Some(packet) = self.packets.remove(&id) {
-                if packet.is_twcc {
-                    self.twcc_index.remove(&packet.twcc_sequence_number);
-                }
-                self.ssrc_sequence_index
-                    .remove(&(packet.ssrc, packet.rtp_sequence_number));
+        while self
+            .packets
+            .front()
+            .is_some_and(|packet| packet.id <= highest)
+        {
+            if let Some(packet) = self.pop_oldest() {
                 reports.push(packet);
             }
         }
         self.next_to_report = highest + 1;
+        self.release_indexes();
 
         reports
     }
@@ -165,27 +273,40 @@ impl History {
     /// Drop records of packets sent before `cutoff` that were never acknowledged.
     ///
     /// Without this the history grows without bound on a lossy path: an unacknowledged packet is
-    /// never reported and never removed, so nothing else would ever release it.
+    /// never reported and never removed, so nothing else would ever release it. Records leave
+    /// oldest first and departures only advance, so this stops at the first record that is
+    /// recent enough or acknowledged; an acknowledged one is reported, with every older one, as
+    /// soon as its feedback is read.
     pub fn prune_before(&mut self, cutoff: Instant) {
-        let stale: Vec<u64> = self
+        let mut pruned = false;
+        while self
             .packets
-            .iter()
-            .filter(|(_, packet)| packet.departure < cutoff && !packet.arrived)
-            .map(|(&id, _)| id)
-            .collect();
-
-        for id in stale {
-            if let Some(packet) = self.packets.remove(&id) {
-                // Only a TWCC packet has an entry under its transport-wide sequence number. A
-                // non-TWCC packet carries whatever the caller passed — typically 0 — and removing
-                // that key would evict whichever real TWCC packet holds it.
-                if packet.is_twcc {
-                    self.twcc_index.remove(&packet.twcc_sequence_number);
-                }
-                self.ssrc_sequence_index
-                    .remove(&(packet.ssrc, packet.rtp_sequence_number));
-            }
+            .front()
+            .is_some_and(|packet| packet.departure < cutoff && !packet.arrived)
+        {
+            pruned |= self.pop_oldest().is_some();
         }
+        if pruned {
+            self.release_indexes();
+        }
+    }
+
+    fn pop_oldest(&mut self) -> Option<PacketReport> {
+        let packet = self.packets.pop_front()?;
+        self.first_id = packet.id + 1;
+        Some(packet)
+    }
+
+    /// Index entries can only point at records still held; a stream whose entries are all gone
+    /// is forgotten, so streams that come and go do not accumulate.
+    fn release_indexes(&mut self) {
+        let first_live_id = self.first_id;
+        self.twcc_index.release_below(first_live_id);
+        for (_, index) in &mut self.ssrc_sequence_index {
+            index.release_below(first_live_id);
+        }
+        self.ssrc_sequence_index
+            .retain(|(_, index)| !index.is_empty());
     }
 }
 
@@ -432,6 +553,100 @@ mod tests {
         let reports = history.take_reports();
         assert_eq!(1, reports.len(), "the arrival survived to be reported");
         assert!(reports[0].arrived);
+    }
+
+    /// Transport-wide numbers wrap from 65535 to 0 in the middle of a burst; feedback on either
+    /// side of the wrap must still find its packet.
+    #[test]
+    fn twcc_feedback_matches_across_the_sequence_wrap() {
+        let now = Instant::now();
+        let mut history = History::new();
+        for (rtp, twcc) in [(10u16, 65534u16), (11, 65535), (12, 0), (13, 1)] {
+            history.add_outgoing(1, rtp, true, twcc, 1200, now);
+        }
+
+        history.on_twcc_feedback(now, Acknowledgement::received(65535, None, Ecn::NotEct));
+        history.on_twcc_feedback(now, Acknowledgement::received(1, None, Ecn::NotEct));
+
+        let reports = history.take_reports();
+        let arrived: Vec<_> = reports
+            .iter()
+            .map(|report| (report.rtp_sequence_number, report.arrived))
+            .collect();
+        assert_eq!(
+            vec![(10, false), (11, true), (12, false), (13, true)],
+            arrived
+        );
+        assert!(history.is_empty());
+    }
+
+    /// A stream without the TWCC extension between TWCC packets leaves no trace in the TWCC
+    /// numbering, and a skipped number (another chain's packet) leaves a hole that matches
+    /// nothing.
+    #[test]
+    fn gaps_in_the_twcc_numbering_match_nothing() {
+        let now = Instant::now();
+        let mut history = History::new();
+        history.add_outgoing(1, 100, true, 7, 1200, now);
+        history.add_outgoing(2, 500, false, 0, 1200, now);
+        history.add_outgoing(1, 101, true, 9, 1200, now);
+
+        assert_eq!(
+            None,
+            history.on_twcc_feedback(now, Acknowledgement::received(8, None, Ecn::NotEct)),
+            "nothing was sent as 8"
+        );
+        assert!(
+            history
+                .on_twcc_feedback(now, Acknowledgement::received(9, None, Ecn::NotEct))
+                .is_some()
+        );
+        let reports = history.take_reports();
+        assert_eq!(3, reports.len());
+        assert_eq!(
+            (101, true),
+            (reports[2].rtp_sequence_number, reports[2].arrived)
+        );
+    }
+
+    /// A far jump of the RTP sequence (a new stream reusing the SSRC after a restart) restarts
+    /// that stream's index; feedback for the new numbers matches and the old ones no longer do.
+    #[test]
+    fn a_far_jump_in_a_streams_sequence_restarts_its_index() {
+        let now = Instant::now();
+        let mut history = History::new();
+        history.add_outgoing(3, 1_000, false, 0, 1000, now);
+        history.add_outgoing(3, 40_000, false, 0, 1000, now);
+
+        assert_eq!(
+            None,
+            history.on_ccfb_feedback(now, 3, Acknowledgement::lost(1_000)),
+            "the old number went with the restart"
+        );
+        assert!(
+            history
+                .on_ccfb_feedback(now, 3, Acknowledgement::received(40_000, None, Ecn::NotEct))
+                .is_some()
+        );
+        assert_eq!(2, history.take_reports().len());
+    }
+
+    /// Records and indexes are both released, so a long run with regular feedback stays small.
+    #[test]
+    fn a_long_acknowledged_run_keeps_the_history_small() {
+        let now = Instant::now();
+        let mut history = History::new();
+        for n in 0..200_000u32 {
+            let seq = n as u16;
+            history.add_outgoing(1, seq, true, seq, 1200, now);
+            if n % 50 == 49 {
+                history.on_twcc_feedback(now, Acknowledgement::received(seq, None, Ecn::NotEct));
+                assert_eq!(50, history.take_reports().len());
+            }
+        }
+        assert!(history.is_empty());
+        assert!(history.twcc_index.is_empty());
+        assert!(history.ssrc_sequence_index.is_empty());
     }
 
     #[test]
