@@ -103,8 +103,9 @@ impl Chain {
     /// A packet an interceptor emits lands on the belt *behind* the ones it passed through, and
     /// is then carried to every interceptor still ahead — which is what makes injected packets
     /// impossible to bypass with. The one shortcut: while the belt holds a single RTP packet, an
-    /// interceptor that declares it does not look at RTP in this direction is passed by, its own
-    /// queue left as it was; anything it has ready is collected by the next walk.
+    /// interceptor that declares it does not look at RTP in this direction is passed by, and one
+    /// that can take the packet in place does so; either way its own queue is left as it was, and
+    /// anything it has ready is collected by the next walk.
     fn walk(&mut self, direction: Direction) {
         let count = self.interceptors.len();
         for step in 0..count {
@@ -113,14 +114,19 @@ impl Chain {
                 Direction::Write => count - 1 - step,
             };
             let interceptor = self.interceptors[index].as_mut();
-            if self.belt.len() == 1
-                && matches!(self.belt[0].message.packet, Packet::Rtp(_))
-                && !match direction {
-                    Direction::Read => interceptor.observes_rtp_reads(),
-                    Direction::Write => interceptor.observes_rtp_writes(),
+            if self.belt.len() == 1 && matches!(self.belt[0].message.packet, Packet::Rtp(_)) {
+                let lone = &mut self.belt[0];
+                let passed = match direction {
+                    Direction::Read => {
+                        !interceptor.observes_rtp_reads() || interceptor.read_rtp_in_place(lone)
+                    }
+                    Direction::Write => {
+                        !interceptor.observes_rtp_writes() || interceptor.write_rtp_in_place(lone)
+                    }
+                };
+                if passed {
+                    continue;
                 }
-            {
-                continue;
             }
             while let Some(next) = self.belt.pop_front() {
                 // An interceptor takes the packet and decides what becomes of it: hold it, drop

@@ -423,6 +423,7 @@ mod tests {
         read_queue: VecDeque<TaggedPacket>,
         write_queue: VecDeque<TaggedPacket>,
         observes_rtp_writes: bool,
+        takes_rtp_in_place: bool,
     }
 
     impl Marker {
@@ -433,6 +434,7 @@ mod tests {
                 read_queue: VecDeque::new(),
                 write_queue: VecDeque::new(),
                 observes_rtp_writes: true,
+                takes_rtp_in_place: false,
             }
         }
     }
@@ -482,6 +484,60 @@ mod tests {
         fn observes_rtp_writes(&self) -> bool {
             self.observes_rtp_writes
         }
+
+        fn write_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
+            if !self.takes_rtp_in_place || !self.write_queue.is_empty() {
+                return false;
+            }
+            self.log.0.lock().unwrap().push("in place");
+            if let Packet::Rtp(rtp) = &mut packet.message.packet {
+                rtp.header.marker = true;
+            }
+            true
+        }
+    }
+
+    /// Accord's patch: an interceptor that takes written RTP in place changes the packet where it
+    /// lies; one with packets of its own queued declines, and the new packet goes out behind them.
+    #[test]
+    fn written_rtp_is_taken_in_place_where_it_lies() {
+        let log = Log::default();
+        let mut middle = Marker::new("middle", log.clone());
+        middle.takes_rtp_in_place = true;
+        let mut chain = Registry::new()
+            .with(Slot::TwccSender, Marker::new("wire", log.clone()))
+            .with(Slot::NackGenerator, middle)
+            .build();
+
+        chain.handle_write(packet()).unwrap();
+        let Some(Packet::Rtp(out)) = chain.poll_write().map(|p| p.message.packet) else {
+            panic!("the packet came out");
+        };
+        assert!(out.header.marker, "the in-place call changed the packet");
+        assert_eq!(*log.0.lock().unwrap(), ["in place", "wire"]);
+    }
+
+    #[test]
+    fn an_interceptor_with_a_queue_declines_and_its_queue_goes_first() {
+        let log = Log::default();
+        let mut middle = Marker::new("middle", log.clone());
+        middle.takes_rtp_in_place = true;
+        let mut pending = packet();
+        if let Packet::Rtp(rtp) = &mut pending.message.packet {
+            rtp.header.sequence_number = 7;
+        }
+        middle.write_queue.push_back(pending);
+        let mut chain = Registry::new().with(Slot::NackGenerator, middle).build();
+
+        chain.handle_write(packet()).unwrap();
+        let out: Vec<(u16, bool)> = std::iter::from_fn(|| chain.poll_write())
+            .filter_map(|p| match p.message.packet {
+                Packet::Rtp(rtp) => Some((rtp.header.sequence_number, rtp.header.marker)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(out, [(7, false), (0, false)]);
+        assert_eq!(*log.0.lock().unwrap(), ["middle"]);
     }
 
     /// Accord's patch: RTP written past an interceptor that does not look at written RTP skips

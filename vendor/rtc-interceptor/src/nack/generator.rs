@@ -208,19 +208,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackGeneratorInterceptor {
     type Time = Instant;
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        // Track incoming RTP packets
-        if let Packet::Rtp(ref rtp_packet) = msg.message.packet
-            && let Some(receive_log) = self.receive_logs.get_mut(&rtp_packet.header.ssrc)
-        {
-            receive_log.add(rtp_packet.header.sequence_number);
-
-            // Arm the NACK timer from the first tracked packet's instant. `None` means nothing is
-            // scheduled, so the interceptor asks for no wake-up until a stream is actually flowing.
-            if self.next_timeout.is_none() {
-                self.next_timeout = Some(msg.now + self.interval);
-            }
-        }
-
+        self.track_rtp(&msg);
         self.read_queue.push_back(msg);
 
         Ok(())
@@ -278,5 +266,29 @@ impl Interceptor for NackGeneratorInterceptor {
 
     fn observes_rtp_writes(&self) -> bool {
         false
+    }
+
+    fn read_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
+        if !self.read_queue.is_empty() {
+            return false;
+        }
+        self.track_rtp(packet);
+        true
+    }
+}
+
+impl NackGeneratorInterceptor {
+    fn track_rtp(&mut self, msg: &TaggedPacket) {
+        if let Packet::Rtp(ref rtp_packet) = msg.message.packet
+            && let Some(receive_log) = self.receive_logs.get_mut(&rtp_packet.header.ssrc)
+        {
+            receive_log.add(rtp_packet.header.sequence_number);
+
+            // Arm the NACK timer from the first tracked packet's instant. `None` means nothing is
+            // scheduled, so the interceptor asks for no wake-up until a stream is actually flowing.
+            if self.next_timeout.is_none() {
+                self.next_timeout = Some(msg.now + self.interval);
+            }
+        }
     }
 }

@@ -207,13 +207,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackResponderInterceptor {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        // Buffer outgoing RTP packets
-        if let Packet::Rtp(ref rtp_packet) = msg.message.packet
-            && let Some(stream) = self.streams.get_mut(&rtp_packet.header.ssrc)
-        {
-            stream.send_buffer.add(rtp_packet.clone());
-        }
-
+        self.buffer_rtp(&msg);
         self.write_queue.push_back(msg);
 
         Ok(())
@@ -260,5 +254,25 @@ impl Interceptor for NackResponderInterceptor {
 
     fn observes_rtp_reads(&self) -> bool {
         false
+    }
+
+    fn write_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
+        // Retransmissions waiting to go keep their place ahead of new media.
+        if !self.write_queue.is_empty() {
+            return false;
+        }
+        self.buffer_rtp(packet);
+        true
+    }
+}
+
+impl NackResponderInterceptor {
+    /// Keep outgoing RTP so a NACK for it can be answered.
+    fn buffer_rtp(&mut self, msg: &TaggedPacket) {
+        if let Packet::Rtp(ref rtp_packet) = msg.message.packet
+            && let Some(stream) = self.streams.get_mut(&rtp_packet.header.ssrc)
+        {
+            stream.send_buffer.add(rtp_packet.clone());
+        }
     }
 }

@@ -191,15 +191,8 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ReceiverReportInterceptor {
                     stream.process_sender_report(msg.now, sr);
                 }
             }
-        } else if let Packet::Rtp(rtp_packet) = &msg.message.packet
-            && let Some(stream) = self.streams.get_mut(&rtp_packet.header.ssrc)
-        {
-            stream.process_rtp(msg.now, rtp_packet);
-
-            // Arm the report timer from the first packet's instant (see nack::generator).
-            if self.next_timeout.is_none() {
-                self.next_timeout = Some(msg.now + self.interval);
-            }
+        } else {
+            self.count_rtp(&msg);
         }
 
         self.read_queue.push_back(msg);
@@ -263,5 +256,28 @@ impl Interceptor for ReceiverReportInterceptor {
 
     fn observes_rtp_writes(&self) -> bool {
         false
+    }
+
+    fn read_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
+        if !self.read_queue.is_empty() {
+            return false;
+        }
+        self.count_rtp(packet);
+        true
+    }
+}
+
+impl ReceiverReportInterceptor {
+    fn count_rtp(&mut self, msg: &TaggedPacket) {
+        if let Packet::Rtp(rtp_packet) = &msg.message.packet
+            && let Some(stream) = self.streams.get_mut(&rtp_packet.header.ssrc)
+        {
+            stream.process_rtp(msg.now, rtp_packet);
+
+            // Arm the report timer from the first packet's instant (see nack::generator).
+            if self.next_timeout.is_none() {
+                self.next_timeout = Some(msg.now + self.interval);
+            }
+        }
     }
 }

@@ -140,44 +140,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for TwccReceiverInterceptor {
     type Time = Instant;
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        // Process incoming RTP packets with TWCC extension
-        if let Packet::Rtp(ref rtp_packet) = msg.message.packet {
-            // Prefer the ID bound for this SSRC, and fall back to the transport-wide one so
-            // that padding and not-yet-bound streams still make it into the feedback.
-            let hdr_ext_id = self
-                .streams
-                .get(&rtp_packet.header.ssrc)
-                .map(|stream| stream.hdr_ext_id)
-                .or(self.transport_hdr_ext_id);
-
-            // Extract transport CC sequence number
-            if let Some(hdr_ext_id) = hdr_ext_id
-                && let Some(ext_data) = rtp_packet.header.get_extension(hdr_ext_id)
-                && let Ok(tcc) =
-                    rtp::extension::transport_cc_extension::TransportCcExtension::unmarshal(
-                        &mut ext_data.as_ref(),
-                    )
-            {
-                // Initialize recorder on the first packet carrying transport-wide CC
-                if self.recorder.is_none() {
-                    // Use a random sender SSRC for feedback
-                    self.recorder = Some(Recorder::new(rand::random()));
-                    self.start_time = Some(msg.now);
-                    self.next_timeout = Some(msg.now + self.interval);
-                }
-
-                // Calculate arrival time in microseconds since start
-                let arrival_time = self
-                    .start_time
-                    .map(|start| msg.now.duration_since(start).as_micros() as i64)
-                    .unwrap_or(0);
-
-                if let Some(recorder) = self.recorder.as_mut() {
-                    recorder.record(rtp_packet.header.ssrc, tcc.transport_sequence, arrival_time);
-                }
-            }
-        }
-
+        self.record_arrival(&msg);
         self.read_queue.push_back(msg);
 
         Ok(())
@@ -247,5 +210,55 @@ impl Interceptor for TwccReceiverInterceptor {
 
     fn observes_rtp_writes(&self) -> bool {
         false
+    }
+
+    fn read_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
+        if !self.read_queue.is_empty() {
+            return false;
+        }
+        self.record_arrival(packet);
+        true
+    }
+}
+
+impl TwccReceiverInterceptor {
+    fn record_arrival(&mut self, msg: &TaggedPacket) {
+        // Process incoming RTP packets with TWCC extension
+        if let Packet::Rtp(ref rtp_packet) = msg.message.packet {
+            // Prefer the ID bound for this SSRC, and fall back to the transport-wide one so
+            // that padding and not-yet-bound streams still make it into the feedback.
+            let hdr_ext_id = self
+                .streams
+                .get(&rtp_packet.header.ssrc)
+                .map(|stream| stream.hdr_ext_id)
+                .or(self.transport_hdr_ext_id);
+
+            // Extract transport CC sequence number
+            if let Some(hdr_ext_id) = hdr_ext_id
+                && let Some(ext_data) = rtp_packet.header.get_extension(hdr_ext_id)
+                && let Ok(tcc) =
+                    rtp::extension::transport_cc_extension::TransportCcExtension::unmarshal(
+                        &mut ext_data.as_ref(),
+                    )
+            {
+                // Initialize recorder on the first packet carrying transport-wide CC
+                if self.recorder.is_none() {
+                    // Use a random sender SSRC for feedback
+                    self.recorder = Some(Recorder::new(rand::random()));
+                    self.start_time = Some(msg.now);
+                    self.next_timeout = Some(msg.now + self.interval);
+                }
+
+                // Calculate arrival time in microseconds since start
+                let arrival_time = self
+                    .start_time
+                    .map(|start| msg.now.duration_since(start).as_micros() as i64)
+                    .unwrap_or(0);
+
+                if let Some(recorder) = self.recorder.as_mut() {
+                    recorder.record(rtp_packet.header.ssrc, tcc.transport_sequence, arrival_time);
+                }
+            }
+        }
     }
 }

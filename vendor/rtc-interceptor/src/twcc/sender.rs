@@ -128,16 +128,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for TwccSenderInterceptor {
     }
 
     fn handle_write(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtp(ref mut rtp_packet) = msg.message.packet
-            && let Some(stream) = self.streams.get(&rtp_packet.header.ssrc)
-        {
-            let seq = self.next_sequence_number;
-            self.next_sequence_number = self.next_sequence_number.wrapping_add(1);
-
-            let _ = rtp_packet
-                .header
-                .set_extension(stream.hdr_ext_id, transport_sequence_bytes(seq));
-        }
+        self.stamp(&mut msg);
         self.write_queue.push_back(msg);
         Ok(())
     }
@@ -152,6 +143,21 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for TwccSenderInterceptor {
 
     fn poll_timeout(&mut self) -> Option<Self::Time> {
         None
+    }
+}
+
+impl TwccSenderInterceptor {
+    fn stamp(&mut self, msg: &mut TaggedPacket) {
+        if let Packet::Rtp(ref mut rtp_packet) = msg.message.packet
+            && let Some(stream) = self.streams.get(&rtp_packet.header.ssrc)
+        {
+            let seq = self.next_sequence_number;
+            self.next_sequence_number = self.next_sequence_number.wrapping_add(1);
+
+            let _ = rtp_packet
+                .header
+                .set_extension(stream.hdr_ext_id, transport_sequence_bytes(seq));
+        }
     }
 }
 
@@ -174,6 +180,14 @@ impl Interceptor for TwccSenderInterceptor {
 
     fn observes_rtp_reads(&self) -> bool {
         false
+    }
+
+    fn write_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
+        if !self.write_queue.is_empty() {
+            return false;
+        }
+        self.stamp(packet);
+        true
     }
 }
 
