@@ -47,6 +47,9 @@ struct SequenceIndex {
 
 const NO_ID: u64 = u64::MAX;
 
+/// How many streams' indexes are kept while idle: more than a connection sends at once.
+const MAX_STREAMS_KEPT: usize = 16;
+
 /// The widest gap a sequence may jump while keeping the entries before it.
 const MAX_GAP: usize = 4096;
 
@@ -297,16 +300,20 @@ impl History {
         Some(packet)
     }
 
-    /// Index entries can only point at records still held; a stream whose entries are all gone
-    /// is forgotten, so streams that come and go do not accumulate.
+    /// Index entries can only point at records still held. A stream whose entries are all gone
+    /// keeps its (empty) index, so a stream whose feedback covers everything sent does not
+    /// allocate it afresh after every report; only once more than a few are idle are they
+    /// forgotten, so streams that come and go do not accumulate.
     fn release_indexes(&mut self) {
         let first_live_id = self.first_id;
         self.twcc_index.release_below(first_live_id);
         for (_, index) in &mut self.ssrc_sequence_index {
             index.release_below(first_live_id);
         }
-        self.ssrc_sequence_index
-            .retain(|(_, index)| !index.is_empty());
+        if self.ssrc_sequence_index.len() > MAX_STREAMS_KEPT {
+            self.ssrc_sequence_index
+                .retain(|(_, index)| !index.is_empty());
+        }
     }
 }
 
@@ -646,7 +653,28 @@ mod tests {
         }
         assert!(history.is_empty());
         assert!(history.twcc_index.is_empty());
-        assert!(history.ssrc_sequence_index.is_empty());
+        assert!(
+            history
+                .ssrc_sequence_index
+                .iter()
+                .all(|(_, index)| index.is_empty())
+        );
+    }
+
+    /// Streams that come and go leave at most a few idle indexes behind.
+    #[test]
+    fn indexes_of_streams_that_stopped_are_forgotten() {
+        let now = Instant::now();
+        let mut history = History::new();
+        for ssrc in 0..100u32 {
+            history.add_outgoing(ssrc, 1, true, ssrc as u16, 1200, now);
+            history.on_twcc_feedback(
+                now,
+                Acknowledgement::received(ssrc as u16, None, Ecn::NotEct),
+            );
+            history.take_reports();
+        }
+        assert!(history.ssrc_sequence_index.len() <= MAX_STREAMS_KEPT + 1);
     }
 
     #[test]
