@@ -6,7 +6,7 @@ use crate::peer_connection::message::internal::{
 use interceptor::Packet;
 use log::debug;
 use shared::error::{Error, Result};
-use shared::marshal::{Marshal, Unmarshal};
+use shared::marshal::{Marshal, MarshalSize, Unmarshal};
 use shared::util::is_rtcp;
 use srtp::context::Context;
 use std::collections::VecDeque;
@@ -16,6 +16,9 @@ use std::time::Instant;
 pub(crate) struct SrtpHandlerContext {
     pub(crate) local_srtp_context: Option<Context>,
     pub(crate) remote_srtp_context: Option<Context>,
+    /// Accord's patch: where an outgoing RTP packet is marshalled before it is encrypted into
+    /// its own buffer, kept between packets so that marshalling allocates nothing.
+    pub(crate) marshal_scratch: Vec<u8>,
 
     pub(crate) read_outs: VecDeque<TaggedRTCMessageInternal>,
     pub(crate) write_outs: VecDeque<TaggedRTCMessageInternal>,
@@ -125,10 +128,12 @@ impl<'a>
                 }
                 RTPMessage::Packet(Packet::Rtp(rtp_message)) => {
                     if let Some(context) = self.ctx.local_srtp_context.as_mut() {
-                        let packet = rtp_message.marshal()?;
+                        let scratch = &mut self.ctx.marshal_scratch;
+                        scratch.resize(rtp_message.marshal_size(), 0);
+                        let length = rtp_message.marshal_to(scratch)?;
                         // Accord's patch: the header is already parsed, so the context need
                         // not parse it again (`encrypt_rtp` would, allocating its extensions).
-                        context.encrypt_rtp_with_header(&packet, &rtp_message.header)?
+                        context.encrypt_rtp_with_header(&scratch[..length], &rtp_message.header)?
                     } else {
                         return Err(Error::Other(format!(
                             "local_srtp_context is not set yet for rtp_packet {:?}",
