@@ -30,6 +30,19 @@ export ACCORD_WRITE_PACKAGES
 trap 'rm -rf "$ACCORD_WRITE_PACKAGES"' EXIT
 cargo test --workspace
 
+step "the patched engine crates' own tests (vendor/README.md)"
+# They are outside the workspace, so each is built on its own, pinned to the workspace's
+# versions (a copy of its lock file, removed afterwards) and with rtc seeing the patched
+# rtc-interceptor, as the service does.
+trap 'rm -rf "$ACCORD_WRITE_PACKAGES" vendor/rtc*/Cargo.lock' EXIT
+for crate in rtc-interceptor rtc; do
+  cp Cargo.lock "vendor/$crate/Cargo.lock"
+  CARGO_TARGET_DIR="$ROOT/target/vendor" cargo test --lib \
+    --manifest-path "vendor/$crate/Cargo.toml" \
+    --config "patch.crates-io.rtc-interceptor.path=\"$ROOT/vendor/rtc-interceptor\""
+  rm -f "vendor/$crate/Cargo.lock"
+done
+
 # The end-to-end scenarios of every issue again, in the two other deployments the service
 # runs in (README, "Tests"): one node on PostgreSQL, and two nodes sharing PostgreSQL and
 # Redis behind one address. Tests about one process by nature (crash, drain, restart on the
