@@ -123,8 +123,7 @@ impl<E: BandwidthEstimator> CongestionControlInterceptor<E> {
     /// The sender sits between the pacer and here, so by the time a packet arrives the number is
     /// already in its header — which is the whole reason this interceptor is wire-most rather than
     /// the sender being.
-    fn twcc_sequence_number(&self, rtp_packet: &rtp::Packet) -> Option<u16> {
-        let stream = self.streams.get(&rtp_packet.header.ssrc)?;
+    fn twcc_sequence_number(stream: &LocalStream, rtp_packet: &rtp::Packet) -> Option<u16> {
         let mut extension = rtp_packet.header.get_extension(stream.hdr_ext_id)?;
         rtp::extension::transport_cc_extension::TransportCcExtension::unmarshal(&mut extension)
             .ok()
@@ -232,22 +231,22 @@ impl<E: BandwidthEstimator> Protocol<TaggedPacket, TaggedPacket, ()>
 impl<E: BandwidthEstimator> CongestionControlInterceptor<E> {
     /// Enter a departing packet in the history.
     fn record(&mut self, msg: &TaggedPacket) {
-        if let Packet::Rtp(ref rtp_packet) = msg.message.packet {
-            let twcc_sequence_number = self.twcc_sequence_number(rtp_packet);
+        if let Packet::Rtp(ref rtp_packet) = msg.message.packet
             // Only a stream this endpoint is sending and that negotiated transport-wide CC is
             // tracked; anything else has no sequence space the remote will report against.
-            if self.streams.contains_key(&rtp_packet.header.ssrc) {
-                self.history.add_outgoing(
-                    rtp_packet.header.ssrc,
-                    rtp_packet.header.sequence_number,
-                    twcc_sequence_number.is_some(),
-                    twcc_sequence_number.unwrap_or_default(),
-                    rtp_packet.marshal_size(),
-                    // The release instant. The pacer has already run on this leg — recording the
-                    // enqueue instant instead would charge its queueing delay to the network.
-                    msg.now,
-                );
-            }
+            && let Some(stream) = self.streams.get(&rtp_packet.header.ssrc)
+        {
+            let twcc_sequence_number = Self::twcc_sequence_number(stream, rtp_packet);
+            self.history.add_outgoing(
+                rtp_packet.header.ssrc,
+                rtp_packet.header.sequence_number,
+                twcc_sequence_number.is_some(),
+                twcc_sequence_number.unwrap_or_default(),
+                rtp_packet.marshal_size(),
+                // The release instant. The pacer has already run on this leg — recording the
+                // enqueue instant instead would charge its queueing delay to the network.
+                msg.now,
+            );
         }
     }
 }

@@ -20,17 +20,15 @@ use std::time::{Duration, Instant};
 pub struct History {
     /// Monotonic id, so reports come out in send order however sequence numbers wrap.
     next_id: u64,
-    /// Every tracked packet, oldest first; `packets[i]` has id `first_id + i`.
+    /// Every tracked packet, oldest first; ids are consecutive, so `packets[i]` has the
+    /// front's id plus `i`.
     packets: VecDeque<PacketReport>,
-    first_id: u64,
     twcc_index: SequenceIndex,
     /// RTP sequence number to id, per SSRC. A connection sends a handful of streams, so a short
     /// list beats hashing the SSRC on every packet.
     ssrc_sequence_index: Vec<(u32, SequenceIndex)>,
     /// Highest id acknowledged so far.
     highest_acknowledged: Option<u64>,
-    /// Lowest id not yet reported to the consumer.
-    next_to_report: u64,
 }
 
 /// Maps a 16-bit sequence number that advances by one per packet to the id recorded with it.
@@ -141,9 +139,6 @@ impl History {
     ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        if self.packets.is_empty() {
-            self.first_id = id;
-        }
 
         if is_twcc {
             self.twcc_index.insert(twcc_sequence_number, id);
@@ -187,11 +182,9 @@ impl History {
         acknowledgement: Acknowledgement,
     ) -> Option<Duration> {
         let id = self.twcc_index.get(acknowledgement.sequence_number)?;
-        let packet = self.record(id)?;
-        if !packet.is_twcc || packet.twcc_sequence_number != acknowledgement.sequence_number {
-            return None;
-        }
-        self.apply(received_at, id, acknowledgement)
+        self.apply(received_at, id, acknowledgement, |packet| {
+            packet.is_twcc && packet.twcc_sequence_number == acknowledgement.sequence_number
+        })
     }
 
     /// Apply RFC 8888 feedback for one stream, returning the round trip time it implies.
@@ -207,26 +200,32 @@ impl History {
             .find(|(tracked, _)| *tracked == ssrc)?
             .1
             .get(acknowledgement.sequence_number)?;
-        let packet = self.record(id)?;
-        if packet.ssrc != ssrc || packet.rtp_sequence_number != acknowledgement.sequence_number {
-            return None;
-        }
-        self.apply(received_at, id, acknowledgement)
+        self.apply(received_at, id, acknowledgement, |packet| {
+            packet.ssrc == ssrc && packet.rtp_sequence_number == acknowledgement.sequence_number
+        })
     }
 
-    fn record(&self, id: u64) -> Option<&PacketReport> {
-        let offset = usize::try_from(id.checked_sub(self.first_id)?).ok()?;
-        self.packets.get(offset)
+    /// The id of the oldest record held, or of the next one recorded if none is.
+    fn first_id(&self) -> u64 {
+        self.packets
+            .front()
+            .map_or(self.next_id, |packet| packet.id)
     }
 
+    /// Apply feedback to record `id`, if an index entry still leads to the packet the feedback
+    /// names (`names` checks that).
     fn apply(
         &mut self,
         received_at: Instant,
         id: u64,
         acknowledgement: Acknowledgement,
+        names: impl Fn(&PacketReport) -> bool,
     ) -> Option<Duration> {
-        let offset = usize::try_from(id.checked_sub(self.first_id)?).ok()?;
-        let packet = self.packets.get_mut(offset)?;
+        let offset = usize::try_from(id.checked_sub(self.first_id())?).ok()?;
+        let packet = self
+            .packets
+            .get_mut(offset)
+            .filter(|packet| names(packet))?;
 
         packet.arrived = acknowledgement.arrived;
         packet.arrival = acknowledgement.arrival;
@@ -253,9 +252,6 @@ impl History {
         let Some(highest) = self.highest_acknowledged else {
             return Vec::new();
         };
-        if self.next_to_report > highest {
-            return Vec::new();
-        }
 
         let mut reports = Vec::new();
         while self
@@ -263,11 +259,10 @@ impl History {
             .front()
             .is_some_and(|packet| packet.id <= highest)
         {
-            if let Some(packet) = self.pop_oldest() {
+            if let Some(packet) = self.packets.pop_front() {
                 reports.push(packet);
             }
         }
-        self.next_to_report = highest + 1;
         self.release_indexes();
 
         reports
@@ -287,17 +282,11 @@ impl History {
             .front()
             .is_some_and(|packet| packet.departure < cutoff && !packet.arrived)
         {
-            pruned |= self.pop_oldest().is_some();
+            pruned |= self.packets.pop_front().is_some();
         }
         if pruned {
             self.release_indexes();
         }
-    }
-
-    fn pop_oldest(&mut self) -> Option<PacketReport> {
-        let packet = self.packets.pop_front()?;
-        self.first_id = packet.id + 1;
-        Some(packet)
     }
 
     /// Index entries can only point at records still held. A stream whose entries are all gone
@@ -305,7 +294,7 @@ impl History {
     /// allocate it afresh after every report; only once more than a few are idle are they
     /// forgotten, so streams that come and go do not accumulate.
     fn release_indexes(&mut self) {
-        let first_live_id = self.first_id;
+        let first_live_id = self.first_id();
         self.twcc_index.release_below(first_live_id);
         for (_, index) in &mut self.ssrc_sequence_index {
             index.release_below(first_live_id);
