@@ -14,6 +14,9 @@ pub struct SfuConfig {
     pub announce: Vec<IpAddr>,
     /// Worker threads that own rooms; 0 means one per CPU core.
     pub shards: usize,
+    /// Participants a worker takes (while under half busy) before new rooms go to the next;
+    /// 0 spreads every new room to the worker with the fewest participants.
+    pub shard_fill: usize,
     /// A participant whose media path has been silent this long after it connected is asked
     /// to restart ICE (again every few seconds while the silence lasts).
     pub media_timeout: Duration,
@@ -33,6 +36,7 @@ impl Default for SfuConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 40000)),
             announce: Vec::new(),
             shards: 0,
+            shard_fill: 48,
             media_timeout: Duration::from_secs(4),
             media_lost_after: Duration::from_secs(20),
             tcp: TcpListen::SamePortAsUdp,

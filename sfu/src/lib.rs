@@ -78,6 +78,7 @@ mod health;
 mod ids;
 mod net;
 mod peer;
+mod placement;
 pub mod sdp;
 mod server;
 mod shard;

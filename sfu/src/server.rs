@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::events::{JoinRequest, SfuEvent, SubscriberReport, TrackInfo};
 use crate::handle::ParticipantHandle;
 use crate::ids::RoomId;
+use crate::placement::{ShardLoads, choose_shard};
 use crate::shard::Command;
 use crate::stats::{SfuStats, SfuStatsSnapshot};
 
@@ -23,6 +24,10 @@ pub struct Sfu {
 pub(crate) struct Inner {
     pub(crate) shards: Vec<crate::shard::driver::ShardInbox>,
     pub(crate) placement: Mutex<HashMap<RoomId, Placement>>,
+    /// How busy each shard is, for placing new rooms.
+    pub(crate) loads: Arc<ShardLoads>,
+    /// Participants a shard takes before new rooms go to the next (see `placement`).
+    pub(crate) shard_fill: usize,
     pub(crate) local_addr: SocketAddr,
     pub(crate) candidates: Vec<SocketAddr>,
     pub(crate) tcp_addr: Option<SocketAddr>,
@@ -90,7 +95,13 @@ impl Sfu {
         self.inner.stats.snapshot()
     }
 
-    /// Puts a participant into a room (creating it on the least-loaded shard if new).
+    /// The busiest media shard's share of its time spent working over its last second,
+    /// 0.0–1.0.
+    pub fn busiest_shard(&self) -> f64 {
+        self.inner.loads.busiest()
+    }
+
+    /// Puts a participant into a room (placing it on a shard if new, see `placement`).
     pub async fn join(&self, request: JoinRequest) -> Result<Joined> {
         let shard = self.place(&request.room);
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
@@ -159,17 +170,20 @@ impl Sfu {
         self.place_in(&mut self.placement(), room)
     }
 
-    /// Counts one more member of a room, placing it on the least-loaded shard if new.
+    /// Counts one more member of a room, placing it on a shard if new.
     fn place_in(&self, placement: &mut HashMap<RoomId, Placement>, room: &RoomId) -> usize {
         if let Some(p) = placement.get_mut(room) {
             p.members += 1;
             return p.shard;
         }
-        let mut load = vec![0usize; self.inner.shards.len()];
+        let mut members = vec![0usize; self.inner.shards.len()];
         for p in placement.values() {
-            load[p.shard] += p.members;
+            if let Some(m) = members.get_mut(p.shard) {
+                *m += p.members;
+            }
         }
-        let shard = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
+        let busy = self.inner.loads.busy_permille();
+        let shard = choose_shard(&members, &busy, self.inner.shard_fill);
         placement.insert(
             room.clone(),
             Placement {

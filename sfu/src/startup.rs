@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{SfuConfig, TcpListen};
 use crate::error::{Error, Result};
 use crate::net;
+use crate::placement::ShardLoads;
 use crate::server::{Inner, Sfu};
 use crate::shard::driver::{self, DriverSetup};
 use crate::shard::{Shard, ShardContext};
@@ -56,6 +57,7 @@ impl Sfu {
         let (router_tx, router_rx) = std::sync::mpsc::channel();
         let routes = net::Routes::new(router_tx);
         let mut shards = Vec::with_capacity(shard_count);
+        let loads = Arc::new(ShardLoads::new(shard_count));
         for index in 0..shard_count {
             let ctx = ShardContext {
                 index,
@@ -75,6 +77,7 @@ impl Sfu {
                     listen: local_addr,
                     buffer_bytes: config.socket_buffer_bytes,
                     sender: Arc::clone(&sender),
+                    loads: Arc::clone(&loads),
                 },
             )?);
         }
@@ -120,6 +123,8 @@ impl Sfu {
             inner: Arc::new(Inner {
                 shards,
                 placement: Mutex::new(Default::default()),
+                loads,
+                shard_fill: config.shard_fill,
                 local_addr,
                 candidates,
                 tcp_addr,

@@ -74,6 +74,13 @@ impl Collector for SfuCollector {
             let metric = ConstGauge::new(value);
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
         }
+        let busiest = ConstGauge::new(self.sfu.busiest_shard());
+        busiest.encode(encoder.encode_descriptor(
+            "media_busiest_shard_ratio",
+            "Share of its last second the busiest media shard spent working; new rooms go to another shard above 0.5",
+            None,
+            busiest.metric_type(),
+        )?)?;
         let counters = [
             (
                 "forwarded_packets",
@@ -269,6 +276,11 @@ mod tests {
         );
         assert!(
             samples.contains(&r#"accord_join_seconds_bucket{node="N_metrics-1",le="0.5"} 1"#),
+            "{text}"
+        );
+        // No room yet, so no shard has worked.
+        assert!(
+            samples.contains(&r#"accord_media_busiest_shard_ratio{node="N_metrics-1"} 0.0"#),
             "{text}"
         );
     }

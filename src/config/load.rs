@@ -67,6 +67,7 @@ impl Config {
                         .collect();
                 }
                 "ACCORD_MEDIA_SHARDS" => config.media.shards = parse_env(key, value)?,
+                "ACCORD_MEDIA_SHARD_FILL" => config.media.shard_fill = parse_env(key, value)?,
                 "ACCORD_MEDIA_TIMEOUT_SECONDS" => {
                     config.media.media_timeout_seconds = parse_env(key, value)?;
                 }

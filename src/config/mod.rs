@@ -107,6 +107,7 @@ impl Config {
             listen: self.media.listen,
             announce: self.announce_ips()?,
             shards: self.media.shards,
+            shard_fill: self.media.shard_fill,
             media_timeout: Duration::from_secs(self.media.media_timeout_seconds),
             media_lost_after: Duration::from_secs(self.media.lost_after_seconds),
             tcp: self.tcp_listen()?,

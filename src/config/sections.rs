@@ -69,6 +69,9 @@ pub struct MediaConfig {
     pub announce: Vec<String>,
     /// Media worker threads; 0 is one per core.
     pub shards: usize,
+    /// Participants a media worker takes (while under half busy) before new rooms go to the
+    /// next; 0 spreads every new room to the worker with the fewest participants.
+    pub shard_fill: usize,
     /// Seconds without packets before a participant is asked to restart ICE.
     pub media_timeout_seconds: u64,
     /// Seconds without packets before a participant's seat is given up.
@@ -284,6 +287,7 @@ impl Default for MediaConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 40000)),
             announce: Vec::new(),
             shards: 0,
+            shard_fill: 48,
             media_timeout_seconds: 4,
             lost_after_seconds: 20,
             tcp_listen: String::new(),

@@ -46,6 +46,7 @@ fn the_file_then_the_environment_override_defaults() {
     let f = write("[http]\nlisten = \"127.0.0.1:9000\"\n[media]\nshards = 3\n");
     let env = vec![
         ("ACCORD_MEDIA_SHARDS".to_owned(), "1".to_owned()),
+        ("ACCORD_MEDIA_SHARD_FILL".to_owned(), "0".to_owned()),
         ("ACCORD_TYPO".to_owned(), "x".to_owned()),
         ("PATH".to_owned(), "/bin".to_owned()),
     ];
@@ -55,6 +56,8 @@ fn the_file_then_the_environment_override_defaults() {
         "127.0.0.1:9000".parse::<SocketAddr>().expect("addr")
     );
     assert_eq!(c.media.shards, 1);
+    assert_eq!(c.media.shard_fill, 0, "0 spreads rooms evenly");
+    assert_eq!(c.sfu().expect("sfu").shard_fill, 0);
     assert_eq!(unknown, ["ACCORD_TYPO"]);
 }
 

@@ -31,6 +31,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::{Command, PathChange, Shard, Transmit};
 use crate::error::{Error, Result};
 use crate::net::{Datagram, MediaSender, PeerKey, SendScratch};
+use crate::placement::{BusyMeter, ShardLoads};
 
 /// Datagrams per `recvmmsg` call on a participant's socket.
 const RECEIVE_BATCH: usize = 32;
@@ -95,6 +96,8 @@ pub(crate) struct DriverSetup {
     pub buffer_bytes: usize,
     /// The shared socket everything is sent from.
     pub sender: Arc<MediaSender>,
+    /// Where the driver says how busy its shard is, for placing new rooms.
+    pub loads: Arc<ShardLoads>,
 }
 
 /// Starts a shard on a thread of its own; returns its inbox.
@@ -116,6 +119,7 @@ pub(crate) fn spawn(name: String, shard: Shard, setup: DriverSetup) -> Result<Sh
         .spawn(move || {
             // The receive headers hold raw pointers and may not cross threads: made here.
             let driver = Driver {
+                busy: BusyMeter::new(shard.index(), Instant::now()),
                 shard,
                 poll,
                 setup,
@@ -159,6 +163,7 @@ struct Driver {
     receive_headers: MultiHeaders<SockaddrStorage>,
     /// Made once and reused by every send (see `MediaSender::send_all`).
     send_scratch: SendScratch,
+    busy: BusyMeter,
 }
 
 impl Driver {
@@ -182,6 +187,7 @@ impl Driver {
                 tracing::error!(error = %e, "media shard cannot wait for its sockets");
                 break;
             }
+            let woke = Instant::now();
             for event in events.iter() {
                 if event.token() == WAKER {
                     if !self.take_commands() {
@@ -195,8 +201,10 @@ impl Driver {
             for slot in std::mem::take(&mut self.unfinished) {
                 self.read_peer(slot);
             }
-            self.shard.handle_timeout(Instant::now());
+            let now = Instant::now();
+            self.shard.handle_timeout(now);
             self.send();
+            self.busy.worked(woke, Instant::now(), &self.setup.loads);
         }
         self.shard.shut_down(Instant::now());
         self.send();

@@ -205,6 +205,11 @@ impl Shard {
         std::mem::take(&mut self.outbox.paths)
     }
 
+    /// Which of the node's shards this is.
+    pub fn index(&self) -> usize {
+        self.ctx.index
+    }
+
     /// The counters the core keeps.
     pub fn stats(&self) -> &SfuStats {
         &self.ctx.stats
