@@ -1404,6 +1404,10 @@ impl RTCPeerConnection {
     /// This is called automatically by `get_stats()` to ensure ICE candidate pair
     /// statistics (RTT, requests/responses sent/received) are up to date.
     pub(super) fn update_ice_agent_stats(&mut self, now: Instant) {
+        // Accord's patch: the ICE handler counts the selected pair's traffic on the side.
+        self.pipeline_context
+            .ice_handler_context
+            .settle_pair_traffic(&mut self.pipeline_context.stats);
         if let Some((local, remote)) = self
             .pipeline_context
             .ice_handler_context

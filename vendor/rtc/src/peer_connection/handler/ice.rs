@@ -25,6 +25,51 @@ pub(crate) struct IceHandlerContext {
     /// accumulator up with this key instead of re-`format!`ing it on every packet
     /// — that formatting was a heap allocation on the hot path in both directions.
     pub(crate) selected_pair_key: Option<String>,
+
+    /// Traffic on the selected pair not yet added to its stats accumulator (Accord's patch).
+    /// Looking the accumulator up hashed the pair's key string on every packet, each way: a
+    /// forwarding server paid that for every copy it sent. Counted here, the traffic is added
+    /// when the selected pair changes and before stats are read ([`Self::settle_pair_traffic`]).
+    pub(crate) pair_traffic: PairTraffic,
+}
+
+/// Packets and bytes each way since the selected pair's accumulator was last brought up to date.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PairTraffic {
+    sent: Counted,
+    received: Counted,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counted {
+    packets: u64,
+    bytes: u64,
+    last: Option<Instant>,
+}
+
+impl Counted {
+    fn count(&mut self, bytes: usize, now: Instant) {
+        self.packets += 1;
+        self.bytes += bytes as u64;
+        self.last = Some(now);
+    }
+}
+
+impl PairTraffic {
+    /// Adds what was counted to the accumulator of the pair `key` names, and starts again.
+    /// Without a key or an accumulator the traffic is dropped, as the per-packet lookup did.
+    pub(crate) fn settle(&mut self, key: Option<&str>, stats: &mut RTCStatsAccumulator) {
+        let PairTraffic { sent, received } = std::mem::take(self);
+        let Some(pair) = key.and_then(|key| stats.ice_candidate_pairs.get_mut(key)) else {
+            return;
+        };
+        if let Some(last) = sent.last {
+            pair.on_packets_sent(sent.packets, sent.bytes, last);
+        }
+        if let Some(last) = received.last {
+            pair.on_packets_received(received.packets, received.bytes, last);
+        }
+    }
 }
 
 impl IceHandlerContext {
@@ -37,7 +82,14 @@ impl IceHandlerContext {
             event_outs: VecDeque::new(),
 
             selected_pair_key: None,
+            pair_traffic: PairTraffic::default(),
         }
+    }
+
+    /// Brings the selected pair's stats accumulator up to date with the traffic counted since.
+    pub(crate) fn settle_pair_traffic(&mut self, stats: &mut RTCStatsAccumulator) {
+        self.pair_traffic
+            .settle(self.selected_pair_key.as_deref(), stats);
     }
 }
 
@@ -84,14 +136,11 @@ impl<'a>
             // only ICE connection is ready and bypass it
             debug!("bypass ice read {:?}", msg.transport.peer_addr);
 
-            // Track packets/bytes received on the selected candidate pair. Look
-            // the accumulator up via the cached key (set on the last
-            // SelectedCandidatePairChange) to avoid allocating the key per packet.
-            let bytes = msg.message.len();
-            if let Some(key) = &self.ctx.selected_pair_key
-                && let Some(pair) = self.stats.ice_candidate_pairs.get_mut(key)
-            {
-                pair.on_packet_received(bytes, msg.now);
+            // Track packets/bytes received on the selected candidate pair; they reach its
+            // accumulator when the pair changes or stats are read (`settle_pair_traffic`).
+            if self.ctx.selected_pair_key.is_some() {
+                let bytes = msg.message.len();
+                self.ctx.pair_traffic.received.count(bytes, msg.now);
             }
 
             // When ICE restarts and the selected candidate pair changes,
@@ -129,13 +178,10 @@ impl<'a>
             msg.transport.transport_protocol = local.network_type().to_protocol();
             debug!("Bypass ice write {:?}", msg.transport.peer_addr);
 
-            // Track packets/bytes sent on the selected candidate pair. Look the
-            // accumulator up via the cached key to avoid allocating it per packet.
-            let bytes = msg.message.len();
-            if let Some(key) = &self.ctx.selected_pair_key
-                && let Some(pair) = self.stats.ice_candidate_pairs.get_mut(key)
-            {
-                pair.on_packet_sent(bytes, msg.now);
+            // Track packets/bytes sent on the selected candidate pair (see `pair_traffic`).
+            if self.ctx.selected_pair_key.is_some() {
+                let bytes = msg.message.len();
+                self.ctx.pair_traffic.sent.count(bytes, msg.now);
             }
 
             self.ctx.write_outs.push_back(msg);
@@ -197,6 +243,9 @@ impl<'a>
                         remote.addr()
                     );
 
+                    // What went over the previous pair is that pair's.
+                    self.ctx.settle_pair_traffic(self.stats);
+
                     // Create/update the candidate pair accumulator
                     let pair = self
                         .stats
@@ -237,5 +286,55 @@ impl<'a>
 
     fn close(&mut self) -> Result<()> {
         self.ctx.ice_transport.agent.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const KEY: &str = "RTCIceCandidatePair_l_r";
+
+    #[test]
+    fn traffic_counted_on_the_side_reaches_the_pair_when_settled() {
+        let mut stats = RTCStatsAccumulator::default();
+        stats.get_or_create_candidate_pair("l", "r");
+        let mut traffic = PairTraffic::default();
+        let t0 = Instant::now();
+        for i in 0..3u64 {
+            traffic.sent.count(1200, t0 + Duration::from_millis(i));
+        }
+        traffic.received.count(100, t0);
+        assert_eq!(stats.ice_candidate_pairs[KEY].packets_sent, 0);
+
+        traffic.settle(Some(KEY), &mut stats);
+        let pair = &stats.ice_candidate_pairs[KEY];
+        assert_eq!((pair.packets_sent, pair.bytes_sent), (3, 3600));
+        assert_eq!(
+            pair.last_packet_sent_timestamp,
+            Some(t0 + Duration::from_millis(2))
+        );
+        assert_eq!((pair.packets_received, pair.bytes_received), (1, 100));
+        assert_eq!(pair.last_packet_received_timestamp, Some(t0));
+
+        // The count starts over: settling again adds nothing.
+        traffic.settle(Some(KEY), &mut stats);
+        assert_eq!(stats.ice_candidate_pairs[KEY].packets_sent, 3);
+        assert_eq!(traffic, PairTraffic::default());
+    }
+
+    #[test]
+    fn traffic_with_no_pair_to_go_to_is_dropped() {
+        let mut stats = RTCStatsAccumulator::default();
+        let mut traffic = PairTraffic::default();
+        traffic.sent.count(1200, Instant::now());
+        traffic.settle(None, &mut stats);
+        assert_eq!(traffic, PairTraffic::default());
+
+        traffic.received.count(1200, Instant::now());
+        traffic.settle(Some(KEY), &mut stats);
+        assert_eq!(traffic, PairTraffic::default());
+        assert!(stats.ice_candidate_pairs.is_empty());
     }
 }

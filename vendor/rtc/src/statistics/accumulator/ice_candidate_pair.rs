@@ -87,6 +87,21 @@ impl IceCandidatePairAccumulator {
         self.last_packet_received_timestamp = Some(now);
     }
 
+    /// Adds packets sent through this candidate pair that were counted elsewhere first (Accord's
+    /// patch: the ICE handler counts per packet and settles here before stats are read).
+    pub fn on_packets_sent(&mut self, packets: u64, bytes: u64, last: Instant) {
+        self.packets_sent += packets;
+        self.bytes_sent += bytes;
+        self.last_packet_sent_timestamp = Some(last);
+    }
+
+    /// Adds packets received through this candidate pair that were counted elsewhere first.
+    pub fn on_packets_received(&mut self, packets: u64, bytes: u64, last: Instant) {
+        self.packets_received += packets;
+        self.bytes_received += bytes;
+        self.last_packet_received_timestamp = Some(last);
+    }
+
     /// Called when RTT is measured from a STUN transaction.
     pub fn on_rtt_measured(&mut self, rtt_seconds: f64) {
         self.current_round_trip_time = rtt_seconds;
