@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// Busy above this share of its time (per mille), a shard takes no more rooms while another
 /// is below its fill: a few heavy rooms (a hearing with many observers, a recording) fill a
 /// shard sooner than their head count says.
-pub(crate) const PACK_BELOW_BUSY_PERMILLE: u32 = 500;
+const PACK_BELOW_BUSY_PERMILLE: u32 = 500;
 
 /// How often a shard's busy share is recomputed.
 const BUSY_WINDOW: Duration = Duration::from_secs(1);
@@ -43,7 +43,12 @@ impl ShardLoads {
 
     /// The busiest shard's share of its time spent working, 0.0–1.0.
     pub(crate) fn busiest(&self) -> f64 {
-        let most = self.busy_permille().into_iter().max().unwrap_or(0);
+        let most = self
+            .busy_permille
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
         f64::from(most) / 1000.0
     }
 
