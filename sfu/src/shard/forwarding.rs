@@ -9,7 +9,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::sansio::Protocol;
 
 use super::publication::{Cap, MAX_LAYERS};
-use super::{Shard, speaker};
+use super::{Shard, post, speaker};
 use crate::events::SfuEvent;
 use crate::forward::{seq_after, vp8};
 use crate::ids::{Layer, MediaKind};
@@ -55,10 +55,19 @@ impl Shard {
         if !reports.is_empty() {
             self.tap_sender_reports(publisher, &reports);
         }
+        // Each subscriber once: flushed if anything of its connection's waits in its queues,
+        // otherwise only brought up to date with what went straight out.
         touched.sort_unstable();
-        touched.dedup();
-        for &k in &touched {
-            self.flush(k);
+        let mut i = 0;
+        while let Some(&(k, _)) = touched.get(i) {
+            let group = touched[i..].iter().take_while(|(key, _)| *key == k);
+            let (len, queued) = group.fold((0, false), |(n, q), &(_, queued)| (n + 1, q || queued));
+            if queued {
+                self.flush(k);
+            } else {
+                self.sent_straight(k);
+            }
+            i += len;
         }
         self.scratch_touched = touched;
         any
@@ -69,7 +78,7 @@ impl Shard {
         publisher: usize,
         mut packet: rtc::rtp::Packet,
         now: Instant,
-        touched: &mut Vec<usize>,
+        touched: &mut Vec<(usize, bool)>,
     ) {
         let Some(route) = self
             .participants
@@ -167,19 +176,39 @@ impl Shard {
             // guarantee: the SSRC is the sender's, the payload type was negotiated
             // (`activate_subscriptions`), and no header extension is left for the pipeline to
             // reject.
-            match subscriber
+            // The datagram comes straight back unless the connection has something of its own
+            // to send first; then it waits its turn in the connection's queue.
+            let queued = match subscriber
                 .pc
                 .write_rtp(now, rtc::rtp::Packet { header, payload })
             {
-                Ok(()) => {
+                Ok(sent) => {
                     subscriber.bytes_out += bytes as usize;
                     self.ctx.stats.add_forwarded(1, bytes);
                     sub.packets += 1;
                     sub.bytes += bytes;
+                    match sent {
+                        Some(datagram) => {
+                            let stats = &self.ctx.stats;
+                            post(
+                                subscriber,
+                                sub.subscriber,
+                                datagram,
+                                &mut self.outbox,
+                                stats,
+                                now,
+                            );
+                            false
+                        }
+                        None => true,
+                    }
                 }
-                Err(e) => tracing::debug!(error = %e, "forwarded packet refused"),
-            }
-            touched.push(sub.subscriber);
+                Err(e) => {
+                    tracing::debug!(error = %e, "forwarded packet refused");
+                    true
+                }
+            };
+            touched.push((sub.subscriber, queued));
         }
     }
 

@@ -108,7 +108,7 @@ pub(crate) struct Shard {
     last_speaker_check: Instant,
     last_health_report: Instant,
     /// Reused between datagrams so the packet path does not allocate for bookkeeping.
-    scratch_touched: Vec<usize>,
+    scratch_touched: Vec<(usize, bool)>,
     /// The time of the input being handled: the latest `now` the driver has passed in.
     now: Instant,
     /// When rooms are next looked over (see [`TICK`]).
@@ -364,6 +364,16 @@ impl Shard {
         }
     }
 
+    /// Brings a subscriber up to date after packets went straight out of its connection,
+    /// with nothing left in its queues: the link meter learns what was sent, and the timer
+    /// is read again (the first packet of a stream starts its sender reports).
+    fn sent_straight(&mut self, key: usize) {
+        if let Some(p) = self.participants.get_mut(key) {
+            p.pass_on_bytes_out();
+            p.next_timeout = p.pc.poll_timeout();
+        }
+    }
+
     /// The publications of a participant's room (a copy: callers mutate the shard while
     /// walking it).
     fn publications_around(&self, participant: usize) -> Vec<usize> {
@@ -401,51 +411,58 @@ fn flush_writes(
     stats: &SfuStats,
     now: Instant,
 ) -> bool {
-    if p.bytes_out > 0 {
-        p.taps
-            .link
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .on_bytes_out(std::mem::take(&mut p.bytes_out));
-    }
+    p.pass_on_bytes_out();
     let mut any = false;
     while let Some(msg) = p.pc.poll_write() {
         any = true;
-        let to = msg.transport.peer_addr;
-        // STUN answers go to every address that checks; media goes down the selected pair.
-        let over_tcp = msg.transport.transport_protocol == TransportProtocol::TCP;
-        if p.liveness.path.is_none_or(|(path, _)| path != to)
-            && !crate::net::stun::is_stun(&msg.message)
-        {
-            // A new selected pair (or the first): packets from there count as on the path.
-            p.liveness.path = Some((to, now));
-            outbox.paths.push(PathChange {
-                key: PeerKey {
-                    index,
-                    token: p.token,
-                },
-                to: (!over_tcp).then_some(to),
-            });
-        }
-        let tcp = if over_tcp {
-            match p.tcp.iter().find(|(from, _)| *from == to) {
-                Some((_, link)) => Some(link.clone()),
-                // The connection is gone: nothing to send it over.
-                None => {
-                    stats.add_send_dropped(1);
-                    continue;
-                }
-            }
-        } else {
-            None
-        };
-        outbox.transmits.push(Transmit {
-            to,
-            data: msg.message,
-            tcp,
-        });
+        post(p, index, msg, outbox, stats, now);
     }
     any
+}
+
+/// Puts one datagram a participant's connection produced into the outbox, for UDP or the
+/// ICE-TCP connection its pair uses.
+fn post(
+    p: &mut Participant,
+    index: usize,
+    msg: TaggedBytesMut,
+    outbox: &mut Outbox,
+    stats: &SfuStats,
+    now: Instant,
+) {
+    let to = msg.transport.peer_addr;
+    // STUN answers go to every address that checks; media goes down the selected pair.
+    let over_tcp = msg.transport.transport_protocol == TransportProtocol::TCP;
+    if p.liveness.path.is_none_or(|(path, _)| path != to)
+        && !crate::net::stun::is_stun(&msg.message)
+    {
+        // A new selected pair (or the first): packets from there count as on the path.
+        p.liveness.path = Some((to, now));
+        outbox.paths.push(PathChange {
+            key: PeerKey {
+                index,
+                token: p.token,
+            },
+            to: (!over_tcp).then_some(to),
+        });
+    }
+    let tcp = if over_tcp {
+        match p.tcp.iter().find(|(from, _)| *from == to) {
+            Some((_, link)) => Some(link.clone()),
+            // The connection is gone: nothing to send it over.
+            None => {
+                stats.add_send_dropped(1);
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    outbox.transmits.push(Transmit {
+        to,
+        data: msg.message,
+        tcp,
+    });
 }
 
 #[cfg(test)]

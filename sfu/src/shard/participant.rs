@@ -225,6 +225,17 @@ impl VideoGate {
 }
 
 impl Participant {
+    /// Tells the link meter what the connection sent since last time.
+    pub fn pass_on_bytes_out(&mut self) {
+        if self.bytes_out > 0 {
+            self.taps
+                .link
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .on_bytes_out(std::mem::take(&mut self.bytes_out));
+        }
+    }
+
     /// Sends an event to the participant's signaling session. A closed channel means the
     /// session is already gone and its leave is on the way, so the event is moot.
     pub fn tell(&self, event: SfuEvent) {

@@ -152,6 +152,9 @@ pub(super) struct Client {
     pub announced: HashMap<String, (crate::ids::ParticipantId, MediaKind)>,
     /// ICE restarts the server asked for.
     pub restarts_asked: u32,
+    /// RTCP sender reports the server sent it, by the SSRC they report on (read on the wire:
+    /// SRTCP leaves the first header and SSRC in the clear).
+    pub sender_reports: HashMap<u32, u64>,
     /// Keep every sequence number and timestamp received (off for long runs).
     pub keep_history: bool,
 }
@@ -266,6 +269,7 @@ impl Client {
             received: HashMap::new(),
             announced: HashMap::new(),
             restarts_asked: 0,
+            sender_reports: HashMap::new(),
             keep_history: true,
         })
     }

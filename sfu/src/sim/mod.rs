@@ -374,6 +374,11 @@ impl SimRoom {
         self.clients[i].restarts_asked
     }
 
+    /// How many RTCP sender reports the server sent client `i`, by the SSRC they report on.
+    pub fn sender_reports_to(&self, i: usize) -> &HashMap<u32, u64> {
+        &self.clients[i].sender_reports
+    }
+
     /// Datagrams the server sent to an address no client has.
     pub fn undeliverable(&self) -> u64 {
         self.undeliverable
@@ -592,6 +597,9 @@ impl SimRoom {
                 }
                 Towards::Client { to } => {
                     let client = &mut self.clients[to];
+                    if let Some(ssrc) = sender_report_ssrc(&datagram.data) {
+                        *client.sender_reports.entry(ssrc).or_default() += 1;
+                    }
                     let result = client.pc.handle_read(TaggedBytesMut {
                         now,
                         transport: TransportContext {
@@ -656,4 +664,15 @@ fn client_address(i: usize, generation: u16) -> SocketAddr {
         IpAddr::V4(Ipv4Addr::new(10, 0, subnet, host)),
         5000 + generation * 100,
     )
+}
+
+/// The SSRC a datagram's sender report is about, if it is (S)RTCP that starts with one
+/// (version 2, packet type 200).
+fn sender_report_ssrc(data: &[u8]) -> Option<u32> {
+    match data {
+        [first, 200, _, _, a, b, c, d, ..] if first >> 6 == 2 => {
+            Some(u32::from_be_bytes([*a, *b, *c, *d]))
+        }
+        _ => None,
+    }
 }

@@ -1,6 +1,7 @@
 //! The SFU core in simulated time: forwarding, caucus isolation, loss repair and a moved
 //! path, with no sockets and no sleeps.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{Link, SimRoom};
@@ -88,6 +89,34 @@ fn in_a_room_of_four_everyone_receives_everyone_else_continuously() {
         }
         // Nobody is sent their own media.
         assert_eq!(room.packets_from(subscriber, subscriber), 0);
+    }
+}
+
+/// A browser lines a speaker's audio up with their video by each stream's sender reports,
+/// so both streams forwarded to a subscriber keep getting them from the server (once a
+/// second each).
+#[test]
+fn subscribers_get_sender_reports_for_the_streams_forwarded_to_them() {
+    let mut room = connected_room(3, 1);
+    let before: Vec<HashMap<u32, u64>> =
+        (0..3).map(|i| room.sender_reports_to(i).clone()).collect();
+    talk(&mut room, &[0], 175);
+    for (subscriber, before) in before.iter().enumerate().skip(1) {
+        let reported: Vec<u64> = room
+            .sender_reports_to(subscriber)
+            .iter()
+            .map(|(ssrc, n)| n - before.get(ssrc).copied().unwrap_or(0))
+            .filter(|&n| n > 0)
+            .collect();
+        assert_eq!(
+            reported.len(),
+            2,
+            "subscriber {subscriber}: sender reports about audio and video, got {reported:?}"
+        );
+        assert!(
+            reported.iter().all(|&n| n >= 2),
+            "subscriber {subscriber}: sender reports per stream in 3.5 s: {reported:?}"
+        );
     }
 }
 

@@ -249,4 +249,14 @@ impl Interceptor for Chain {
             interceptor.unbind_remote_stream(info);
         }
     }
+
+    /// The walk leaves what is ready in the write output; a lone packet there is handed back
+    /// rather than left for `poll_write`, whose walk would find nothing new to collect.
+    fn write_rtp_through(&mut self, packet: TaggedPacket) -> Result<Option<TaggedPacket>, Error> {
+        self.handle_write(packet)?;
+        if self.write_outs.len() == 1 {
+            return Ok(self.write_outs.pop_front());
+        }
+        Ok(None)
+    }
 }

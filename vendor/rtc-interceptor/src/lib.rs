@@ -407,6 +407,22 @@ pub trait Interceptor:
     fn write_rtp_in_place(&mut self, _packet: &mut TaggedPacket) -> bool {
         false
     }
+
+    /// Write a packet toward the wire and take back at once what is then ready to leave, when
+    /// that is exactly one packet.
+    ///
+    /// `Ok(Some(p))` is what `handle_write` followed by `poll_write` would have given, with
+    /// nothing more waiting behind `p`; `Ok(None)` leaves everything queued for `poll_write`,
+    /// as `handle_write` alone does (the default). (Accord's patch: a forwarding server writes
+    /// one packet at a time and sends it on at once, and collecting it by polling costs a
+    /// second walk of the chain per packet.)
+    fn write_rtp_through(
+        &mut self,
+        packet: TaggedPacket,
+    ) -> Result<Option<TaggedPacket>, shared::error::Error> {
+        self.handle_write(packet)?;
+        Ok(None)
+    }
 }
 
 /// An interceptor whose concrete type has been erased.
@@ -446,6 +462,13 @@ impl<P: Interceptor + ?Sized> Interceptor for Box<P> {
 
     fn write_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
         (**self).write_rtp_in_place(packet)
+    }
+
+    fn write_rtp_through(
+        &mut self,
+        packet: TaggedPacket,
+    ) -> Result<Option<TaggedPacket>, shared::error::Error> {
+        (**self).write_rtp_through(packet)
     }
 }
 
@@ -490,5 +513,12 @@ impl<P: Interceptor + ?Sized> Interceptor for &mut P {
 
     fn write_rtp_in_place(&mut self, packet: &mut TaggedPacket) -> bool {
         (**self).write_rtp_in_place(packet)
+    }
+
+    fn write_rtp_through(
+        &mut self,
+        packet: TaggedPacket,
+    ) -> Result<Option<TaggedPacket>, shared::error::Error> {
+        (**self).write_rtp_through(packet)
     }
 }

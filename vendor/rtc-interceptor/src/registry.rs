@@ -540,6 +540,47 @@ mod tests {
         assert_eq!(*log.0.lock().unwrap(), ["middle"]);
     }
 
+    /// Accord's patch: a lone packet written through comes straight back, as the interceptors
+    /// left it, and nothing is left behind for `poll_write`.
+    #[test]
+    fn a_lone_packet_written_through_comes_straight_back() {
+        let log = Log::default();
+        let mut middle = Marker::new("middle", log.clone());
+        middle.takes_rtp_in_place = true;
+        let mut chain = Registry::new().with(Slot::NackGenerator, middle).build();
+
+        let out = chain.write_rtp_through(packet()).unwrap();
+        assert!(
+            matches!(out.map(|p| p.message.packet), Some(Packet::Rtp(rtp)) if rtp.header.marker),
+            "the packet came back, changed in place"
+        );
+        assert!(chain.poll_write().is_none());
+    }
+
+    /// Accord's patch: when more than the one packet is ready, none is handed back, and all of
+    /// them come out of `poll_write` in their order.
+    #[test]
+    fn a_packet_written_through_behind_a_queue_waits_its_turn() {
+        let log = Log::default();
+        let mut middle = Marker::new("middle", log.clone());
+        middle.takes_rtp_in_place = true;
+        let mut pending = packet();
+        if let Packet::Rtp(rtp) = &mut pending.message.packet {
+            rtp.header.sequence_number = 7;
+        }
+        middle.write_queue.push_back(pending);
+        let mut chain = Registry::new().with(Slot::NackGenerator, middle).build();
+
+        assert!(chain.write_rtp_through(packet()).unwrap().is_none());
+        let out: Vec<u16> = std::iter::from_fn(|| chain.poll_write())
+            .filter_map(|p| match p.message.packet {
+                Packet::Rtp(rtp) => Some(rtp.header.sequence_number),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(out, [7, 0]);
+    }
+
     /// Accord's patch: RTP written past an interceptor that does not look at written RTP skips
     /// it, and still comes out; RTCP, and RTP read, still go through it.
     #[test]

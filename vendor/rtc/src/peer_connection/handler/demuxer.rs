@@ -5,6 +5,7 @@ use crate::peer_connection::message::internal::{
 
 use crate::statistics::accumulator::RTCStatsAccumulator;
 use log::{debug, error};
+use shared::TaggedBytesMut;
 use shared::error::Error;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -69,6 +70,31 @@ impl<'a> DemuxerHandler<'a> {
     }
 }
 
+impl DemuxerHandler<'_> {
+    /// The datagram an outgoing message leaves as, counted in the transport's stats; `None`
+    /// (dropped) for a message that is not raw bytes yet.
+    pub(crate) fn to_datagram(&mut self, msg: TaggedRTCMessageInternal) -> Option<TaggedBytesMut> {
+        match msg.message {
+            RTCMessageInternal::Raw(message)
+            | RTCMessageInternal::Stun(STUNMessage::Raw(message))
+            | RTCMessageInternal::Dtls(DTLSMessage::Raw(message))
+            | RTCMessageInternal::Rtp(RTPMessage::Raw(message)) => {
+                // Update transport stats for sent packet
+                self.stats.transport.on_packet_sent(message.len());
+                Some(TaggedBytesMut {
+                    now: msg.now,
+                    transport: msg.transport,
+                    message,
+                })
+            }
+            _ => {
+                debug!("drop non-RAW packet {:?}", msg.message);
+                None
+            }
+        }
+    }
+}
+
 impl<'a>
     sansio::Protocol<TaggedRTCMessageInternal, TaggedRTCMessageInternal, TaggedRTCEventInternal>
     for DemuxerHandler<'a>
@@ -116,23 +142,12 @@ impl<'a>
     }
 
     fn handle_write(&mut self, msg: TaggedRTCMessageInternal) -> Result<(), Self::Error> {
-        match msg.message {
-            RTCMessageInternal::Raw(message)
-            | RTCMessageInternal::Stun(STUNMessage::Raw(message))
-            | RTCMessageInternal::Dtls(DTLSMessage::Raw(message))
-            | RTCMessageInternal::Rtp(RTPMessage::Raw(message)) => {
-                // Update transport stats for sent packet
-                self.stats.transport.on_packet_sent(message.len());
-
-                self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
-                    now: msg.now,
-                    transport: msg.transport,
-                    message: RTCMessageInternal::Raw(message),
-                });
-            }
-            _ => {
-                debug!("drop non-RAW packet {:?}", msg.message);
-            }
+        if let Some(datagram) = self.to_datagram(msg) {
+            self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
+                now: datagram.now,
+                transport: datagram.transport,
+                message: RTCMessageInternal::Raw(datagram.message),
+            });
         }
         Ok(())
     }

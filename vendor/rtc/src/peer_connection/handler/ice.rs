@@ -109,6 +109,45 @@ impl<'a> IceHandler<'a> {
     }
 }
 
+impl IceHandler<'_> {
+    /// Addresses an outgoing message to the selected candidate pair; `None` (dropped) while
+    /// there is none.
+    pub(crate) fn route(
+        &mut self,
+        mut msg: TaggedRTCMessageInternal,
+    ) -> Option<TaggedRTCMessageInternal> {
+        if let Some((local, remote)) = self.ctx.ice_transport.agent.get_selected_candidate_pair() {
+            // use ICE selected candidate pair to replace local/peer addr and
+            // transport protocol: DTLS/SCTP endpoints run on placeholder
+            // transport contexts, so without the protocol rewrite their
+            // transmits stay stamped UDP even when the selected pair is TCP,
+            // and consumers routing poll_write() output by transport_protocol
+            // send every non-STUN packet down the wrong transport.
+            // Use the local candidate's base address: for (server/peer-)
+            // reflexive candidates the candidate address is the NAT mapping,
+            // not a bound local socket (RFC 8445 §5.1.1).
+            msg.transport.local_addr = local.base_addr();
+            msg.transport.peer_addr = remote.addr();
+            msg.transport.transport_protocol = local.network_type().to_protocol();
+            debug!("Bypass ice write {:?}", msg.transport.peer_addr);
+
+            // Track packets/bytes sent on the selected candidate pair (see `pair_traffic`).
+            if self.ctx.selected_pair_key.is_some() {
+                let bytes = msg.message.len();
+                self.ctx.pair_traffic.sent.count(bytes, msg.now);
+            }
+
+            Some(msg)
+        } else {
+            trace!(
+                "drop message from {:?} to {:?} before ICE connection is connected",
+                msg.transport.local_addr, msg.transport.peer_addr,
+            );
+            None
+        }
+    }
+}
+
 impl<'a>
     sansio::Protocol<TaggedRTCMessageInternal, TaggedRTCMessageInternal, TaggedRTCEventInternal>
     for IceHandler<'a>
@@ -162,36 +201,10 @@ impl<'a>
         self.ctx.read_outs.pop_front()
     }
 
-    fn handle_write(&mut self, mut msg: TaggedRTCMessageInternal) -> Result<()> {
-        if let Some((local, remote)) = self.ctx.ice_transport.agent.get_selected_candidate_pair() {
-            // use ICE selected candidate pair to replace local/peer addr and
-            // transport protocol: DTLS/SCTP endpoints run on placeholder
-            // transport contexts, so without the protocol rewrite their
-            // transmits stay stamped UDP even when the selected pair is TCP,
-            // and consumers routing poll_write() output by transport_protocol
-            // send every non-STUN packet down the wrong transport.
-            // Use the local candidate's base address: for (server/peer-)
-            // reflexive candidates the candidate address is the NAT mapping,
-            // not a bound local socket (RFC 8445 §5.1.1).
-            msg.transport.local_addr = local.base_addr();
-            msg.transport.peer_addr = remote.addr();
-            msg.transport.transport_protocol = local.network_type().to_protocol();
-            debug!("Bypass ice write {:?}", msg.transport.peer_addr);
-
-            // Track packets/bytes sent on the selected candidate pair (see `pair_traffic`).
-            if self.ctx.selected_pair_key.is_some() {
-                let bytes = msg.message.len();
-                self.ctx.pair_traffic.sent.count(bytes, msg.now);
-            }
-
+    fn handle_write(&mut self, msg: TaggedRTCMessageInternal) -> Result<()> {
+        if let Some(msg) = self.route(msg) {
             self.ctx.write_outs.push_back(msg);
-        } else {
-            trace!(
-                "drop message from {:?} to {:?} before ICE connection is connected",
-                msg.transport.local_addr, msg.transport.peer_addr,
-            );
         }
-
         Ok(())
     }
 

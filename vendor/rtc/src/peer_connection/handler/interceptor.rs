@@ -725,6 +725,62 @@ impl<'a> InterceptorHandler<'a> {
     }
 }
 
+impl InterceptorHandler<'_> {
+    /// Accord's patch: [`handle_write`](sansio::Protocol::handle_write) for one RTP packet,
+    /// handing back what is then ready to leave the chain when that is the one packet and
+    /// nothing of this handler's waits ahead of it. `Ok(None)`: it is queued, for `poll_write`.
+    pub(crate) fn write_rtp_through(
+        &mut self,
+        now: Instant,
+        packet: rtp::Packet,
+    ) -> Result<Option<TaggedRTCMessageInternal>> {
+        if !self.ctx.is_dtls_handshake_complete || !self.ctx.write_outs.is_empty() {
+            use sansio::Protocol;
+            self.handle_write(TaggedRTCMessageInternal {
+                now,
+                transport: Default::default(),
+                message: RTCMessageInternal::Rtp(RTPMessage::Packet(Packet::Rtp(packet))),
+            })?;
+            return Ok(None);
+        }
+        let tagged = TaggedPacket {
+            now,
+            transport: Default::default(),
+            message: Packet::Rtp(packet).into(),
+        };
+        Ok(self
+            .interceptor
+            .write_rtp_through(tagged)?
+            .map(|packet| self.leaving(packet)))
+    }
+
+    /// Counts a packet leaving the chain toward the wire in the outbound stats.
+    fn leaving(&mut self, packet: TaggedPacket) -> TaggedRTCMessageInternal {
+        match &packet.message.packet {
+            Packet::Rtcp(rtcp_packets) => {
+                self.process_write_rtcp_for_stats(rtcp_packets);
+            }
+            Packet::Rtp(rtp_packet) => {
+                // Track outbound RTP stats if the stream accumulator exists
+                let ssrc = rtp_packet.header.ssrc;
+                let payload_bytes = rtp_packet.payload.len();
+                self.stats.on_rtx_packet_sent_if_rtx(ssrc, payload_bytes);
+
+                if let Some(stream) = self.stats.outbound_rtp_streams.get_mut(&ssrc) {
+                    stream.on_rtp_sent(rtp_packet.header.marshal_size(), payload_bytes, packet.now);
+                }
+            }
+            _ => {}
+        }
+        trace!("interceptor write {:?}", packet.transport.peer_addr);
+        TaggedRTCMessageInternal {
+            now: packet.now,
+            transport: packet.transport,
+            message: RTCMessageInternal::Rtp(RTPMessage::Packet(packet.message.packet)),
+        }
+    }
+}
+
 impl<'a>
     sansio::Protocol<TaggedRTCMessageInternal, TaggedRTCMessageInternal, TaggedRTCEventInternal>
     for InterceptorHandler<'a>
@@ -830,34 +886,8 @@ impl<'a>
     fn poll_write(&mut self) -> Option<Self::Wout> {
         if self.ctx.is_dtls_handshake_complete {
             while let Some(packet) = self.interceptor.poll_write() {
-                // Process outgoing packets for stats
-                match &packet.message.packet {
-                    Packet::Rtcp(rtcp_packets) => {
-                        self.process_write_rtcp_for_stats(rtcp_packets);
-                    }
-                    Packet::Rtp(rtp_packet) => {
-                        // Track outbound RTP stats if the stream accumulator exists
-                        let ssrc = rtp_packet.header.ssrc;
-                        let payload_bytes = rtp_packet.payload.len();
-                        self.stats.on_rtx_packet_sent_if_rtx(ssrc, payload_bytes);
-
-                        if let Some(stream) = self.stats.outbound_rtp_streams.get_mut(&ssrc) {
-                            stream.on_rtp_sent(
-                                rtp_packet.header.marshal_size(),
-                                payload_bytes,
-                                packet.now,
-                            );
-                        }
-                    }
-                    _ => {}
-                }
-
-                self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
-                    now: packet.now,
-                    transport: packet.transport,
-                    message: RTCMessageInternal::Rtp(RTPMessage::Packet(packet.message.packet)),
-                });
-                trace!("interceptor write {:?}", packet.transport.peer_addr);
+                let leaving = self.leaving(packet);
+                self.ctx.write_outs.push_back(leaving);
             }
         }
 

@@ -284,33 +284,93 @@ impl RTCPeerConnection {
         }
     }
 
-    /// Writes one RTP packet toward the remote in a single pass through the handlers media
-    /// passes — interceptors, SRTP, ICE, demuxer — into the datagrams
-    /// [`poll_write`](sansio::Protocol::poll_write) hands out.
+    /// Writes one RTP packet toward the remote through the handlers media passes —
+    /// interceptors, SRTP, ICE, demuxer — and hands back the datagram it leaves as, unless
+    /// something else of this connection's is waiting to leave first: then (`Ok(None)`) it
+    /// waits its turn in what [`poll_write`](sansio::Protocol::poll_write) hands out.
     ///
     /// Accord's patch. [`handle_write`](sansio::Protocol::handle_write) does the same work by
     /// queueing the packet at the endpoint and sweeping all eight handlers, the data-channel,
-    /// SCTP and DTLS ones included, which only pass media on; a forwarding server does that
-    /// for every copy of every packet it forwards. The caller vouches for what `handle_write`
-    /// would have checked: the packet's SSRC is one of this connection's senders, and its
-    /// payload type was negotiated.
-    pub fn write_rtp(&mut self, now: Instant, packet: rtp::Packet) -> Result<(), Error> {
+    /// SCTP and DTLS ones included, which only pass media on, and the caller then sweeps them
+    /// again to find nothing more; a forwarding server does that for every copy of every
+    /// packet it forwards. The caller vouches for what `handle_write` would have checked: the
+    /// packet's SSRC is one of this connection's senders, and its payload type was negotiated.
+    pub fn write_rtp(
+        &mut self,
+        now: Instant,
+        packet: rtp::Packet,
+    ) -> Result<Option<TaggedBytesMut>, Error> {
         self.pipeline_context.observe(now);
-        let mut belt = std::mem::take(&mut self.pipeline_context.media_belt);
-        belt.push_back(TaggedRTCMessageInternal {
+        // Every handler's own queue is emptied by each pass (`pass_written`), so what could be
+        // waiting ahead of the packet is here, or inside the interceptor chain, which decides
+        // for itself.
+        if !self.pipeline_context.write_outs.is_empty() {
+            self.write_rtp_in_turn(now, packet)?;
+            return Ok(None);
+        }
+        let Some(msg) = self
+            .get_interceptor_handler()
+            .write_rtp_through(now, packet)?
+        else {
+            return Ok(None);
+        };
+        let sealed = match msg.message {
+            RTCMessageInternal::Rtp(RTPMessage::Packet(Packet::Rtp(ref rtp))) => {
+                self.get_srtp_handler().seal_rtp(rtp, &msg.transport)?
+            }
+            // The chain handed back something other than the packet (say, RTCP it released
+            // while holding the packet): it goes on the usual way, and the caller's
+            // `poll_write` collects it.
+            _ => {
+                self.pass_media_written(msg, false)?;
+                return Ok(None);
+            }
+        };
+        let sealed = TaggedRTCMessageInternal {
+            now: msg.now,
+            transport: msg.transport,
+            message: RTCMessageInternal::Rtp(RTPMessage::Raw(sealed)),
+        };
+        let Some(routed) = self.get_ice_handler().route(sealed) else {
+            return Ok(None);
+        };
+        Ok(self.get_demuxer_handler().to_datagram(routed))
+    }
+
+    /// Queues one RTP packet behind what is waiting to leave, in one pass through the handlers
+    /// media passes.
+    fn write_rtp_in_turn(&mut self, now: Instant, packet: rtp::Packet) -> Result<(), Error> {
+        let msg = TaggedRTCMessageInternal {
             now,
             transport: Default::default(),
             message: RTCMessageInternal::Rtp(RTPMessage::Packet(Packet::Rtp(packet))),
-        });
-        // Every stage runs even after an error, so what got through is still sent; the first
-        // error is the one returned.
+        };
+        self.pass_media_written(msg, true)
+    }
+
+    /// Takes one message through the handlers media passes into the datagrams `poll_write`
+    /// hands out: from the interceptors on, or from SRTP on for what has left the chain
+    /// already. Every stage runs even after an error, so what got through is still sent; the
+    /// first error is the one returned.
+    fn pass_media_written(
+        &mut self,
+        msg: TaggedRTCMessageInternal,
+        through_interceptors: bool,
+    ) -> Result<(), Error> {
+        let mut belt = std::mem::take(&mut self.pipeline_context.media_belt);
+        belt.push_back(msg);
         let mut result = Ok(());
-        process_handler_list!(call_macro: process_handler!(self, handler, {
-            let passed = pass_written(&mut handler, &mut belt);
+        let mut keep_first = |passed: Result<(), Error>| {
             if result.is_ok() {
                 result = passed;
             }
-        }), [get_interceptor_handler, get_srtp_handler, get_ice_handler, get_demuxer_handler]);
+        };
+        if through_interceptors {
+            keep_first(pass_written(&mut self.get_interceptor_handler(), &mut belt));
+        }
+        process_handler_list!(call_macro: process_handler!(self, handler, {
+            keep_first(pass_written(&mut handler, &mut belt));
+        }), [get_srtp_handler, get_ice_handler, get_demuxer_handler]);
         self.deliver_written(&mut belt);
         self.pipeline_context.media_belt = belt;
         result

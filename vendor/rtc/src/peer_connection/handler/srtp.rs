@@ -3,8 +3,10 @@ use crate::peer_connection::message::internal::{
     RTCMessageInternal, RTPMessage, TaggedRTCMessageInternal,
 };
 
+use bytes::BytesMut;
 use interceptor::Packet;
 use log::debug;
+use shared::TransportContext;
 use shared::error::{Error, Result};
 use shared::marshal::{Marshal, MarshalSize, Unmarshal};
 use shared::util::is_rtcp;
@@ -37,6 +39,28 @@ impl<'a> SrtpHandler<'a> {
 
     pub(crate) fn name(&self) -> &'static str {
         "SrtpHandler"
+    }
+}
+
+impl SrtpHandler<'_> {
+    /// Marshals and encrypts an outgoing RTP packet.
+    pub(crate) fn seal_rtp(
+        &mut self,
+        rtp_message: &rtp::Packet,
+        transport: &TransportContext,
+    ) -> Result<BytesMut> {
+        let Some(context) = self.ctx.local_srtp_context.as_mut() else {
+            return Err(Error::Other(format!(
+                "local_srtp_context is not set yet for rtp_packet {:?}",
+                transport.peer_addr
+            )));
+        };
+        let scratch = &mut self.ctx.marshal_scratch;
+        scratch.resize(rtp_message.marshal_size(), 0);
+        let length = rtp_message.marshal_to(scratch)?;
+        // Accord's patch: the header is already parsed, so the context need not parse it
+        // again (`encrypt_rtp` would, allocating its extensions).
+        context.encrypt_rtp_with_header(&scratch[..length], &rtp_message.header)
     }
 }
 
@@ -127,19 +151,7 @@ impl<'a>
                     }
                 }
                 RTPMessage::Packet(Packet::Rtp(rtp_message)) => {
-                    if let Some(context) = self.ctx.local_srtp_context.as_mut() {
-                        let scratch = &mut self.ctx.marshal_scratch;
-                        scratch.resize(rtp_message.marshal_size(), 0);
-                        let length = rtp_message.marshal_to(scratch)?;
-                        // Accord's patch: the header is already parsed, so the context need
-                        // not parse it again (`encrypt_rtp` would, allocating its extensions).
-                        context.encrypt_rtp_with_header(&scratch[..length], &rtp_message.header)?
-                    } else {
-                        return Err(Error::Other(format!(
-                            "local_srtp_context is not set yet for rtp_packet {:?}",
-                            msg.transport.peer_addr
-                        )));
-                    }
+                    self.seal_rtp(&rtp_message, &msg.transport)?
                 }
                 RTPMessage::Raw(raw_packet) => {
                     // Bypass
