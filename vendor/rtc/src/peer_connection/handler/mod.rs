@@ -11,7 +11,7 @@ use crate::peer_connection::RTCPeerConnection;
 use crate::peer_connection::event::RTCPeerConnectionEvent;
 use crate::peer_connection::event::{RTCEventInternal, TaggedRTCEvent, TaggedRTCEventInternal};
 use crate::peer_connection::handler::datachannel::{DataChannelHandler, DataChannelHandlerContext};
-use crate::peer_connection::handler::demuxer::{DemuxerHandler, DemuxerHandlerContext};
+use crate::peer_connection::handler::demuxer::{DemuxerHandler, DemuxerHandlerContext, match_srtp};
 use crate::peer_connection::handler::dtls::{DtlsHandler, DtlsHandlerContext};
 use crate::peer_connection::handler::endpoint::{EndpointHandler, EndpointHandlerContext};
 use crate::peer_connection::handler::ice::{IceHandler, IceHandlerContext};
@@ -126,8 +126,8 @@ pub(crate) struct PipelineContext {
     /// step with it: the queue is the count.
     pub(crate) data_read_outs: VecDeque<TaggedRTCMessage>,
     pub(crate) write_outs: VecDeque<TaggedBytesMut>,
-    /// What [`RTCPeerConnection::write_rtp`] carries from handler to handler, kept between
-    /// calls so that a packet costs no allocation for it.
+    /// What a pass carries from handler to handler ([`RTCPeerConnection::write_rtp`], and
+    /// every read), kept between calls so that a packet costs no allocation for it.
     pub(crate) media_belt: VecDeque<TaggedRTCMessageInternal>,
     pub(crate) event_outs: VecDeque<RTCPeerConnectionEvent>,
 
@@ -377,25 +377,51 @@ impl RTCPeerConnection {
     }
 
     fn pump_reads(&mut self, msg: Option<TaggedRTCMessageInternal>) {
-        let mut intermediate_routs = VecDeque::<TaggedRTCMessageInternal>::new();
+        let mut intermediate_routs = std::mem::take(&mut self.pipeline_context.media_belt);
 
         if let Some(msg) = msg {
             intermediate_routs.push_back(msg);
         }
 
-        use sansio::Protocol;
         for_each_handler!(forward: process_handler!(self, handler, {
-            while let Some(msg) = intermediate_routs.pop_front() {
-                if let Err(err) = handler.handle_read(msg) {
-                    warn!("{}.handle_read got error: {}", handler.name(), err);
-                }
-            }
-            while let Some(msg) = handler.poll_read() {
-                intermediate_routs.push_back(msg);
-            }
+            let name = handler.name();
+            pass_read(&mut handler, name, &mut intermediate_routs);
         }));
 
-        // Finally, put intermediate_routs into RTCPeerConnection's routs
+        self.deliver_read(&mut intermediate_routs);
+        self.pipeline_context.media_belt = intermediate_routs;
+    }
+
+    /// Reads one SRTP or SRTCP datagram through the handlers media passes — demuxer, ICE,
+    /// SRTP, interceptors, endpoint — into what `poll_read` hands out.
+    ///
+    /// Accord's patch: the DTLS, SCTP and data-channel handlers only pass media on, and a
+    /// forwarding server reads every packet its publishers send. Whatever those three have
+    /// queued of their own is collected by the next full sweep, as it would have been had this
+    /// datagram not arrived. The data-channel handler still learns the instant, which it stamps
+    /// the application's next messages with.
+    fn pump_media_read(&mut self, msg: TaggedRTCMessageInternal) {
+        self.pipeline_context
+            .datachannel_handler_context
+            .observe(msg.now);
+        let mut belt = std::mem::take(&mut self.pipeline_context.media_belt);
+        belt.push_back(msg);
+        process_handler_list!(call_macro: process_handler!(self, handler, {
+            let name = handler.name();
+            pass_read(&mut handler, name, &mut belt);
+        }), [
+            get_demuxer_handler,
+            get_ice_handler,
+            get_srtp_handler,
+            get_interceptor_handler,
+            get_endpoint_handler
+        ]);
+        self.deliver_read(&mut belt);
+        self.pipeline_context.media_belt = belt;
+    }
+
+    /// Puts what came out of the last handler into the application's read queues.
+    fn deliver_read(&mut self, intermediate_routs: &mut VecDeque<TaggedRTCMessageInternal>) {
         while let Some(msg) = intermediate_routs.pop_front() {
             let rtc_message = match msg.message {
                 RTCMessageInternal::Dtls(DTLSMessage::DataChannel(application_message)) => {
@@ -493,12 +519,17 @@ impl sansio::Protocol<TaggedBytesMut, TaggedRTCMessage, TaggedRTCEvent> for RTCP
 
     fn handle_read(&mut self, msg: TaggedBytesMut) -> Result<(), Self::Error> {
         self.pipeline_context.observe(msg.now);
+        let media = match_srtp(&msg.message);
         let msg = TaggedRTCMessageInternal {
             now: msg.now,
             transport: msg.transport,
             message: RTCMessageInternal::Raw(msg.message),
         };
-        self.pump_reads(Some(msg));
+        if media {
+            self.pump_media_read(msg);
+        } else {
+            self.pump_reads(Some(msg));
+        }
         Ok(())
     }
 
@@ -931,6 +962,28 @@ mod handler_test {
             event,
             RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(42))
         ));
+    }
+}
+
+/// Hands everything on the belt to one handler's read side, then puts what it has ready back
+/// on the belt.
+fn pass_read<H>(handler: &mut H, name: &str, belt: &mut VecDeque<TaggedRTCMessageInternal>)
+where
+    H: sansio::Protocol<
+            TaggedRTCMessageInternal,
+            TaggedRTCMessageInternal,
+            TaggedRTCEventInternal,
+            Rout = TaggedRTCMessageInternal,
+            Error = Error,
+        >,
+{
+    while let Some(msg) = belt.pop_front() {
+        if let Err(err) = handler.handle_read(msg) {
+            warn!("{}.handle_read got error: {}", name, err);
+        }
+    }
+    while let Some(msg) = handler.poll_read() {
+        belt.push_back(msg);
     }
 }
 
