@@ -58,16 +58,17 @@ impl Shard {
         // Each subscriber once: flushed if anything of its connection's waits in its queues,
         // otherwise only brought up to date with what went straight out.
         touched.sort_unstable();
-        let mut i = 0;
-        while let Some(&(k, _)) = touched.get(i) {
-            let group = touched[i..].iter().take_while(|(key, _)| *key == k);
-            let (len, queued) = group.fold((0, false), |(n, q), &(_, queued)| (n + 1, q || queued));
+        touched.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            kept.1 |= same && later.1;
+            same
+        });
+        for &(k, queued) in &touched {
             if queued {
                 self.flush(k);
             } else {
                 self.sent_straight(k);
             }
-            i += len;
         }
         self.scratch_touched = touched;
         any
@@ -189,14 +190,14 @@ impl Shard {
                     sub.bytes += bytes;
                     match sent {
                         Some(datagram) => {
-                            let stats = &self.ctx.stats;
+                            let (outbox, stats) = (&mut self.outbox, &self.ctx.stats);
                             post(
                                 subscriber,
                                 sub.subscriber,
                                 datagram,
-                                &mut self.outbox,
+                                outbox,
                                 stats,
-                                now,
+                                self.now,
                             );
                             false
                         }
