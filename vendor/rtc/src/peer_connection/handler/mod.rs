@@ -379,49 +379,45 @@ impl RTCPeerConnection {
     fn pump_reads(&mut self, msg: Option<TaggedRTCMessageInternal>) {
         let mut intermediate_routs = std::mem::take(&mut self.pipeline_context.media_belt);
 
+        // Accord's patch: an SRTP or SRTCP datagram goes through the demuxer, ICE, SRTP,
+        // interceptor and endpoint handlers only. The DTLS, SCTP and data-channel handlers
+        // pass media on untouched, and a forwarding server reads every packet its publishers
+        // send; whatever those three have queued of their own is collected by the next full
+        // sweep, as it would have been had this datagram not arrived. The data-channel handler
+        // still learns the instant, which it stamps the application's next messages with.
+        let media = matches!(
+            &msg,
+            Some(TaggedRTCMessageInternal { message: RTCMessageInternal::Raw(bytes), .. })
+                if match_srtp(bytes)
+        );
         if let Some(msg) = msg {
+            if media {
+                self.pipeline_context
+                    .datachannel_handler_context
+                    .observe(msg.now);
+            }
             intermediate_routs.push_back(msg);
         }
 
-        for_each_handler!(forward: process_handler!(self, handler, {
-            let name = handler.name();
-            pass_read(&mut handler, name, &mut intermediate_routs);
-        }));
+        if media {
+            process_handler_list!(call_macro: process_handler!(self, handler, {
+                let name = handler.name();
+                pass_read(&mut handler, name, &mut intermediate_routs);
+            }), [
+                get_demuxer_handler,
+                get_ice_handler,
+                get_srtp_handler,
+                get_interceptor_handler,
+                get_endpoint_handler
+            ]);
+        } else {
+            for_each_handler!(forward: process_handler!(self, handler, {
+                let name = handler.name();
+                pass_read(&mut handler, name, &mut intermediate_routs);
+            }));
+        }
 
-        self.deliver_read(&mut intermediate_routs);
-        self.pipeline_context.media_belt = intermediate_routs;
-    }
-
-    /// Reads one SRTP or SRTCP datagram through the handlers media passes — demuxer, ICE,
-    /// SRTP, interceptors, endpoint — into what `poll_read` hands out.
-    ///
-    /// Accord's patch: the DTLS, SCTP and data-channel handlers only pass media on, and a
-    /// forwarding server reads every packet its publishers send. Whatever those three have
-    /// queued of their own is collected by the next full sweep, as it would have been had this
-    /// datagram not arrived. The data-channel handler still learns the instant, which it stamps
-    /// the application's next messages with.
-    fn pump_media_read(&mut self, msg: TaggedRTCMessageInternal) {
-        self.pipeline_context
-            .datachannel_handler_context
-            .observe(msg.now);
-        let mut belt = std::mem::take(&mut self.pipeline_context.media_belt);
-        belt.push_back(msg);
-        process_handler_list!(call_macro: process_handler!(self, handler, {
-            let name = handler.name();
-            pass_read(&mut handler, name, &mut belt);
-        }), [
-            get_demuxer_handler,
-            get_ice_handler,
-            get_srtp_handler,
-            get_interceptor_handler,
-            get_endpoint_handler
-        ]);
-        self.deliver_read(&mut belt);
-        self.pipeline_context.media_belt = belt;
-    }
-
-    /// Puts what came out of the last handler into the application's read queues.
-    fn deliver_read(&mut self, intermediate_routs: &mut VecDeque<TaggedRTCMessageInternal>) {
+        // Finally, put intermediate_routs into RTCPeerConnection's routs
         while let Some(msg) = intermediate_routs.pop_front() {
             let rtc_message = match msg.message {
                 RTCMessageInternal::Dtls(DTLSMessage::DataChannel(application_message)) => {
@@ -467,6 +463,8 @@ impl RTCPeerConnection {
                 }
             }
         }
+
+        self.pipeline_context.media_belt = intermediate_routs;
     }
 
     /// Returns whether any handler raised an event during the sweep.
@@ -519,17 +517,12 @@ impl sansio::Protocol<TaggedBytesMut, TaggedRTCMessage, TaggedRTCEvent> for RTCP
 
     fn handle_read(&mut self, msg: TaggedBytesMut) -> Result<(), Self::Error> {
         self.pipeline_context.observe(msg.now);
-        let media = match_srtp(&msg.message);
         let msg = TaggedRTCMessageInternal {
             now: msg.now,
             transport: msg.transport,
             message: RTCMessageInternal::Raw(msg.message),
         };
-        if media {
-            self.pump_media_read(msg);
-        } else {
-            self.pump_reads(Some(msg));
-        }
+        self.pump_reads(Some(msg));
         Ok(())
     }
 
