@@ -198,8 +198,9 @@ impl SfuStats {
     pub(crate) fn add_send_dropped(&self, n: u64) {
         self.send_dropped.fetch_add(n, Relaxed);
     }
-    /// A batch of media read from a participant's socket left the shard `delay` after it was
-    /// read: its last copy was handed to the kernel.
+    /// Media read from participants' sockets left the shard `delay` after it was read: the
+    /// last copy of a batch's audio, or of a slice of video, was handed to the kernel (the
+    /// delay of the oldest datagram in it).
     pub(crate) fn observe_forward_delay(&self, delay: std::time::Duration) {
         self.forward_delay.observe(delay);
     }

@@ -12,7 +12,12 @@
 //!
 //! **Sending in batches.** Everything the core produced while handling one batch of input
 //! leaves through the shared socket in `sendmmsg` calls, a frame's packets to one peer as one
-//! segmented datagram (`net::send`). A batch's audio is sent before its video is handled.
+//! segmented datagram (`net::send`).
+//!
+//! **Audio ahead of video.** Audio read from any participant is forwarded and sent at once;
+//! video waits in the core's backlog and goes out in slices of [`FLUSH_AT`] datagrams, one
+//! slice per turn of the loop, with the sockets looked at again between slices. A keyframe
+//! fanned out to fifty subscribers no longer holds back a voice read while it goes out.
 
 use std::io::IoSliceMut;
 use std::net::SocketAddr;
@@ -41,10 +46,10 @@ const TURNS_PER_WAKE: usize = 4;
 const CHANNEL_BATCH: usize = 256;
 /// Datagrams waiting in a shard's hand-off channel; more are dropped and counted.
 const CHANNEL_CAPACITY: usize = 8192;
-/// Video datagrams waiting in the outbox that are sent at once rather than at the end of the
-/// batch. Gathering lets the packets of a frame to one subscriber leave as one segmented
-/// datagram (see `net::send`); the limit keeps a large fan-out from waiting for a whole
-/// batch. Audio never waits: it is sent before any video of its batch is handled.
+/// Datagrams one slice of video fans out to before they are sent and the sockets are looked
+/// at again. Gathering lets the packets of a frame to one subscriber leave as one segmented
+/// datagram (see `net::send`); the limit keeps a large fan-out from holding back what is read
+/// meanwhile. Audio never waits for a slice.
 const FLUSH_AT: usize = 256;
 /// Largest datagram read from a participant's socket (the media port's MTU budget).
 const DATAGRAM_MAX: usize = 2048;
@@ -175,8 +180,8 @@ impl Driver {
                 .poll_timeout()
                 .saturating_duration_since(Instant::now());
             // Rounded up: a wake-up a hair early would find nothing due and spin. Sockets left
-            // unread (see `read_peer`) are come back to at once.
-            let timeout = if self.unfinished.is_empty() {
+            // unread (see `read_peer`) and video still to forward are come back to at once.
+            let timeout = if self.unfinished.is_empty() && self.shard.backlog() == 0 {
                 timeout + Duration::from_micros(500)
             } else {
                 Duration::ZERO
@@ -204,6 +209,11 @@ impl Driver {
             let now = Instant::now();
             self.shard.handle_timeout(now);
             self.send();
+            // One slice of the video read so far; what arrives meanwhile is read first.
+            if let Some(oldest) = self.shard.forward_backlog(FLUSH_AT) {
+                self.send();
+                self.shard.stats().observe_forward_delay(oldest.elapsed());
+            }
             self.busy.worked(woke, Instant::now(), &self.setup.loads);
         }
         self.shard.shut_down(Instant::now());
@@ -224,13 +234,17 @@ impl Driver {
         }
     }
 
-    /// Handles datagrams the media reader or ICE-TCP handed over, each sent on at once.
+    /// Takes datagrams the media reader or ICE-TCP handed over; what is not video is sent on
+    /// at once.
     fn take_handed_over(&mut self) {
         for _ in 0..CHANNEL_BATCH {
+            if self.shard.backlog_full() {
+                break;
+            }
             let Ok(datagram) = self.datagrams.try_recv() else {
                 return;
             };
-            self.shard.receive(datagram);
+            self.shard.admit(datagram);
             self.send();
         }
         // More may wait: come back to them after the sockets have had their turn.
@@ -241,10 +255,11 @@ impl Driver {
     ///
     /// At most [`TURNS_PER_WAKE`] batches are read at a time: a participant flooding its socket
     /// is left for the next turn (its slot kept in `unfinished`, since an edge-triggered poll
-    /// will not say again that it is readable), so the others' media is not starved.
+    /// will not say again that it is readable), so the others' media is not starved. So is
+    /// every socket while the video backlog is full: the kernel holds the rest meanwhile.
     fn read_peer(&mut self, slot: usize) {
         for turn in 0.. {
-            if turn == TURNS_PER_WAKE {
+            if turn == TURNS_PER_WAKE || self.shard.backlog_full() {
                 if !self.unfinished.contains(&slot) {
                     self.unfinished.push(slot);
                 }
@@ -254,8 +269,8 @@ impl Driver {
                 return;
             };
             let (key, fd) = (peer.key, peer.socket.as_raw_fd());
-            // What one call read: each datagram's length and sender, and whether it is audio.
-            let mut received = [(0usize, None::<SocketAddr>, false); RECEIVE_BATCH];
+            // What one call read: each datagram's length and sender.
+            let mut received = [(0usize, None::<SocketAddr>); RECEIVE_BATCH];
             // The slices borrow the buffers for as long as they live: keep them in a block.
             let count = {
                 let mut slices = self
@@ -272,7 +287,7 @@ impl Driver {
                     Ok(results) => {
                         let mut count = 0;
                         for (slot, m) in received.iter_mut().zip(results) {
-                            *slot = (m.bytes, m.address.and_then(|a| socket_addr(&a)), false);
+                            *slot = (m.bytes, m.address.and_then(|a| socket_addr(&a)));
                             count += 1;
                         }
                         count
@@ -289,32 +304,23 @@ impl Driver {
             let at = Instant::now();
             let full = count == RECEIVE_BATCH;
             self.shard.stats().add_received_direct(count as u64);
-            for (i, (len, _, audio)) in received[..count].iter_mut().enumerate() {
-                *audio = self.shard.carries_audio(key, &self.buffers[i][..*len]);
+            for (i, &(len, from)) in received[..count].iter().enumerate() {
+                let Some(from) = from else {
+                    continue;
+                };
+                self.shard.admit(Datagram {
+                    key,
+                    data: BytesMut::from(&self.buffers[i][..len]),
+                    from,
+                    at,
+                    tcp: None,
+                });
             }
-            // Audio first: of one batch, a voice never waits behind a keyframe's packets.
-            for audio_pass in [true, false] {
-                for (i, &(len, from, audio)) in received[..count].iter().enumerate() {
-                    let Some(from) = from.filter(|_| audio == audio_pass) else {
-                        continue;
-                    };
-                    self.shard.receive(Datagram {
-                        key,
-                        data: BytesMut::from(&self.buffers[i][..len]),
-                        from,
-                        at,
-                        tcp: None,
-                    });
-                    if !audio_pass && self.shard.pending_transmits() >= FLUSH_AT {
-                        self.send();
-                    }
-                }
-                if audio_pass {
-                    self.send();
-                }
+            // The batch's audio (and whatever else is not video) goes out now.
+            if self.shard.has_transmits() {
+                self.send();
+                self.shard.stats().observe_forward_delay(at.elapsed());
             }
-            self.send();
-            self.shard.stats().observe_forward_delay(at.elapsed());
             if !full {
                 return;
             }

@@ -22,7 +22,7 @@ mod speaker;
 mod tap;
 mod viewer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +46,9 @@ pub(crate) use tap::{TapCommand, TrackTap};
 const TICK: Duration = Duration::from_millis(200);
 /// How often active speakers are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
+/// Video datagrams admitted but not yet forwarded (see [`Shard::admit`]). Past this, video is
+/// forwarded as it comes rather than dropped; the driver stops reading well before.
+const VIDEO_BACKLOG_MAX: usize = 2048;
 
 /// What the core hands its driver: datagrams to send, and the paths media now takes.
 #[derive(Default)]
@@ -115,6 +118,9 @@ pub(crate) struct Shard {
     next_tick: Instant,
     /// What waits for the driver.
     outbox: Outbox,
+    /// Video read but not yet forwarded, oldest first: it goes out in slices, and a voice
+    /// read meanwhile goes ahead of it (see [`Shard::admit`]).
+    video_backlog: VecDeque<Datagram>,
 }
 
 impl Shard {
@@ -131,6 +137,7 @@ impl Shard {
             now,
             next_tick: now + TICK,
             outbox: Outbox::default(),
+            video_backlog: VecDeque::new(),
         }
     }
 
@@ -148,10 +155,50 @@ impl Shard {
         self.guarded(Some(key), |shard| shard.handle_datagram(datagram));
     }
 
-    /// Whether a datagram from a participant carries audio it publishes: its RTP header is in
-    /// the clear under SRTP, so the SSRC tells without decrypting. The driver hands these to
-    /// the core first, so a voice is never forwarded behind a burst of video.
-    pub fn carries_audio(&self, key: PeerKey, data: &[u8]) -> bool {
+    /// Takes a datagram read from a participant: published video waits in the backlog for
+    /// [`Shard::forward_backlog`], everything else (audio, RTCP, ICE, DTLS) is handled at once.
+    ///
+    /// So a voice is never forwarded behind a burst of video, even one read before it: a
+    /// keyframe fanned out to fifty subscribers goes out in slices, and the audio read between
+    /// slices goes first. Deferring what was read, not what was written, keeps isolation
+    /// simple: a video packet is routed by the subscriptions of the moment it is forwarded.
+    pub fn admit(&mut self, datagram: Datagram) {
+        if self.video_backlog.len() < VIDEO_BACKLOG_MAX
+            && self.publishes_video(datagram.key, &datagram.data)
+        {
+            self.video_backlog.push_back(datagram);
+        } else {
+            self.receive(datagram);
+        }
+    }
+
+    /// Forwards the oldest admitted video until `until_transmits` datagrams wait in the
+    /// outbox or none is left; returns when the first datagram forwarded was read.
+    pub fn forward_backlog(&mut self, until_transmits: usize) -> Option<Instant> {
+        let mut oldest = None;
+        while self.outbox.transmits.len() < until_transmits {
+            let Some(datagram) = self.video_backlog.pop_front() else {
+                break;
+            };
+            oldest.get_or_insert(datagram.at);
+            self.receive(datagram);
+        }
+        oldest
+    }
+
+    /// Video datagrams admitted and not yet forwarded.
+    pub fn backlog(&self) -> usize {
+        self.video_backlog.len()
+    }
+
+    /// Whether the backlog is as long as it may get; the driver stops reading until it is not.
+    pub fn backlog_full(&self) -> bool {
+        self.video_backlog.len() >= VIDEO_BACKLOG_MAX / 2
+    }
+
+    /// Whether a datagram from a participant carries video it publishes: its RTP header is in
+    /// the clear under SRTP, so the SSRC tells without decrypting.
+    fn publishes_video(&self, key: PeerKey, data: &[u8]) -> bool {
         let Some(ssrc) = rtp_ssrc(data) else {
             return false;
         };
@@ -164,7 +211,7 @@ impl Shard {
         };
         p.route_of(ssrc)
             .and_then(|route| self.publications.get(route.publication))
-            .is_some_and(|pubn| pubn.kind == crate::ids::MediaKind::Audio)
+            .is_some_and(|pubn| pubn.kind == crate::ids::MediaKind::Video)
     }
 
     /// Carries out one command from signaling.
@@ -218,11 +265,6 @@ impl Shard {
     /// Whether datagrams wait to be sent.
     pub fn has_transmits(&self) -> bool {
         !self.outbox.transmits.is_empty()
-    }
-
-    /// How many datagrams wait to be sent.
-    pub fn pending_transmits(&self) -> usize {
-        self.outbox.transmits.len()
     }
 
     /// Removes everyone: the SFU is going away.

@@ -540,6 +540,12 @@ impl SimRoom {
     }
 
     fn collect_transmits(&mut self) -> bool {
+        self.dispatch_transmits(None)
+    }
+
+    /// Puts what the server sent on the links to its clients, noting in `log` each datagram's
+    /// client and size; returns whether there was anything.
+    fn dispatch_transmits(&mut self, mut log: Option<&mut Vec<(usize, usize)>>) -> bool {
         self.shard.take_transmits(&mut self.transmits);
         if self.transmits.is_empty() {
             return false;
@@ -548,6 +554,9 @@ impl SimRoom {
         for t in transmits.drain(..) {
             match self.by_address.get(&t.to) {
                 Some(&to) => {
+                    if let Some(log) = log.as_deref_mut() {
+                        log.push((to, t.data.len()));
+                    }
                     let link = self.downlinks[to];
                     self.send(link, Towards::Client { to }, t.data);
                 }
@@ -556,6 +565,32 @@ impl SimRoom {
         }
         self.transmits = transmits;
         true
+    }
+
+    /// The server takes what a client sent the way its driver does (`Shard::admit`): video
+    /// waits in the backlog, everything else is handled at once. Returns what the server sent
+    /// (which client, how many bytes), in order; it is on its way to the clients.
+    pub fn server_admit(&mut self, uplink: Uplink) -> Vec<(usize, usize)> {
+        for datagram in uplink.datagrams {
+            self.shard.admit(datagram);
+        }
+        let mut sent = Vec::new();
+        self.dispatch_transmits(Some(&mut sent));
+        sent
+    }
+
+    /// The server forwards admitted video until `until` datagrams wait to be sent
+    /// (`Shard::forward_backlog`); returns what it sent, as [`SimRoom::server_admit`] does.
+    pub fn server_forward_backlog(&mut self, until: usize) -> Vec<(usize, usize)> {
+        self.shard.forward_backlog(until);
+        let mut sent = Vec::new();
+        self.dispatch_transmits(Some(&mut sent));
+        sent
+    }
+
+    /// Video datagrams the server admitted and has not forwarded yet.
+    pub fn server_backlog(&self) -> usize {
+        self.shard.backlog()
     }
 
     fn send(&mut self, link: Link, towards: Towards, data: BytesMut) {

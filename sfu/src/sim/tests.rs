@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Link, SimRoom};
+use super::{AUDIO_PAYLOAD, Link, SimRoom, VIDEO_PAYLOAD};
 use crate::ids::{MediaKind, Space};
 
 /// One step of media: 20 ms of audio from each publisher, and every other step a video
@@ -264,4 +264,117 @@ fn a_simulcast_layer_switch_keeps_the_subscribers_stream_continuous() {
         }),
         "timestamps never go back"
     );
+}
+
+/// Whether a datagram the server sent is the size of a video packet (an audio one is a tenth).
+fn is_video(len: usize) -> bool {
+    len > VIDEO_PAYLOAD
+}
+
+/// Publisher `p` sends `packets` packets of video at once; the server reads them all and
+/// forwards none yet (the driver forwards them in slices on its next turns).
+fn read_video_burst(room: &mut SimRoom, p: usize, packets: usize) {
+    for _ in 0..packets {
+        let uplink = room
+            .prepare_video(p, VIDEO_PAYLOAD)
+            .expect("the publisher sends video");
+        let sent = room.server_admit(uplink);
+        assert!(
+            !sent.iter().any(|&(_, len)| is_video(len)),
+            "video waits for its slice"
+        );
+    }
+    assert_eq!(room.server_backlog(), packets);
+}
+
+/// A burst of video fanned out to its subscribers goes out in slices; a voice read meanwhile
+/// is forwarded at once, ahead of the video read before it, and nothing is lost or reordered.
+#[test]
+fn a_voice_goes_out_ahead_of_the_video_read_before_it() {
+    let mut room = connected_room(3, 2);
+    room.clear_received();
+    const BURST: usize = 20;
+    read_video_burst(&mut room, 0, BURST);
+    let first_slice = room.server_forward_backlog(4);
+    let copies = first_slice
+        .iter()
+        .filter(|&&(_, len)| is_video(len))
+        .count();
+    assert!(
+        copies >= 4,
+        "one slice: at least two packets to two subscribers"
+    );
+    let waiting = room.server_backlog();
+    assert!(
+        (1..BURST).contains(&waiting),
+        "the rest of the burst waits: {waiting}"
+    );
+
+    // p1 speaks while the rest of p0's burst waits.
+    let uplink = room
+        .prepare_audio(1, AUDIO_PAYLOAD)
+        .expect("p1 sends audio");
+    let voice = room.server_admit(uplink);
+    let mut heard_by: Vec<usize> = voice
+        .iter()
+        .filter(|&&(_, len)| !is_video(len))
+        .map(|&(to, _)| to)
+        .collect();
+    heard_by.sort_unstable();
+    heard_by.dedup();
+    assert_eq!(heard_by, [0, 2], "the voice goes to the others at once");
+    assert!(
+        !voice.iter().any(|&(_, len)| is_video(len)),
+        "no video went with it"
+    );
+    assert_eq!(room.server_backlog(), waiting, "the burst still waits");
+
+    let rest = room.server_forward_backlog(usize::MAX);
+    assert_eq!(room.server_backlog(), 0);
+    let copies_of_rest = rest.iter().filter(|&&(_, len)| is_video(len)).count();
+    assert_eq!(copies + copies_of_rest, 2 * BURST, "every packet to both");
+
+    room.run_for(Duration::from_millis(200))
+        .expect("the simulation runs");
+    for subscriber in [1, 2] {
+        let video = room
+            .received(subscriber, 0, MediaKind::Video)
+            .expect("video arrives");
+        assert_eq!(video.packets, BURST as u64, "p0 → p{subscriber}");
+        assert_eq!(video.discontinuities(), 0, "p0 → p{subscriber} in order");
+    }
+    for subscriber in [0, 2] {
+        let audio = room
+            .received(subscriber, 1, MediaKind::Audio)
+            .expect("audio arrives");
+        assert_eq!(audio.packets, 1, "p1 → p{subscriber}");
+    }
+}
+
+/// Video waiting for its slice is routed by the subscriptions of the moment it goes out: a
+/// subscriber that moved to a caucus meanwhile gets none of it; the one left gets all of it.
+#[test]
+fn video_waiting_for_its_slice_follows_a_move_made_meanwhile() {
+    let mut room = connected_room(3, 1);
+    room.clear_received();
+    const BURST: usize = 10;
+    read_video_burst(&mut room, 0, BURST);
+    room.move_to(2, Space(1)).expect("p2 moves to a caucus");
+
+    let sent = room.server_forward_backlog(usize::MAX);
+    let to = |client: usize| {
+        sent.iter()
+            .filter(|&&(to, len)| to == client && is_video(len))
+            .count()
+    };
+    assert_eq!(to(1), BURST, "p1, still in the joint room, gets the burst");
+    assert_eq!(to(2), 0, "nothing of the joint room reaches the caucus");
+
+    room.run_for(Duration::from_millis(200))
+        .expect("the simulation runs");
+    assert_eq!(room.packets_from(2, 0), 0, "p0 leaked to p2");
+    let video = room
+        .received(1, 0, MediaKind::Video)
+        .expect("video arrives");
+    assert_eq!(video.packets, BURST as u64);
 }
