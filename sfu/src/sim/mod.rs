@@ -14,6 +14,7 @@ mod client;
 mod signaling;
 #[cfg(test)]
 mod tests;
+mod uplink;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -32,6 +33,7 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use client::Client;
 pub use client::TrackLog;
+pub use uplink::Uplink;
 
 use crate::error::{Error, Result};
 use crate::events::{JoinRequest, SfuEvent, TrackDeclaration};
@@ -61,24 +63,6 @@ pub struct Link {
     pub loss: f64,
     /// One-way delay.
     pub delay: Duration,
-}
-
-/// Datagrams one client produced for the server, not yet delivered (see
-/// [`SimRoom::prepare_audio`]).
-pub struct Uplink {
-    datagrams: Vec<Datagram>,
-}
-
-impl Uplink {
-    /// How many datagrams it holds.
-    pub fn len(&self) -> usize {
-        self.datagrams.len()
-    }
-
-    /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.datagrams.is_empty()
-    }
 }
 
 enum Towards {
@@ -426,53 +410,6 @@ impl SimRoom {
         self.shard.stats().snapshot()
     }
 
-    /// Publisher `i` builds and encrypts one audio packet of `len` payload bytes; what its
-    /// connection would send is returned instead of put on the link.
-    pub fn prepare_audio(&mut self, i: usize, len: usize) -> Result<Uplink> {
-        self.now += Duration::from_micros(20);
-        let now = self.now;
-        self.clients[i].write_audio(len, now)?;
-        self.take_uplink(i)
-    }
-
-    /// Publisher `i` builds and encrypts a one-packet VP8 delta frame of `len` payload bytes
-    /// (see [`SimRoom::prepare_audio`]).
-    pub fn prepare_video(&mut self, i: usize, len: usize) -> Result<Uplink> {
-        self.now += Duration::from_micros(20);
-        let now = self.now;
-        self.clients[i].write_video_frame(false, 1, len, now)?;
-        self.take_uplink(i)
-    }
-
-    fn take_uplink(&mut self, i: usize) -> Result<Uplink> {
-        let key = self.clients[i].key.ok_or(Error::ParticipantGone)?;
-        let from = self.clients[i].public;
-        let at = self.now;
-        let mut datagrams = Vec::with_capacity(1);
-        while let Some(msg) = self.clients[i].pc.poll_write() {
-            datagrams.push(Datagram {
-                key,
-                data: msg.message,
-                from,
-                at,
-                tcp: None,
-            });
-        }
-        Ok(Uplink { datagrams })
-    }
-
-    /// The server handles what a client sent (decrypt, route, rewrite, encrypt per
-    /// subscriber); what it sends is counted and dropped. Returns the datagrams it sent.
-    pub fn server_receive(&mut self, uplink: Uplink) -> usize {
-        for datagram in uplink.datagrams {
-            self.shard.receive(datagram);
-        }
-        self.shard.take_transmits(&mut self.transmits);
-        let sent = self.transmits.len();
-        self.transmits.clear();
-        sent
-    }
-
     /// Does everything due at the current instant until nothing moves: clients' output and
     /// signaling, the shard's output, and datagrams whose links deliver them by now.
     fn settle(&mut self) -> Result<()> {
@@ -565,32 +502,6 @@ impl SimRoom {
         }
         self.transmits = transmits;
         true
-    }
-
-    /// The server takes what a client sent the way its driver does (`Shard::admit`): video
-    /// waits in the backlog, everything else is handled at once. Returns what the server sent
-    /// (which client, how many bytes), in order; it is on its way to the clients.
-    pub fn server_admit(&mut self, uplink: Uplink) -> Vec<(usize, usize)> {
-        for datagram in uplink.datagrams {
-            self.shard.admit(datagram);
-        }
-        let mut sent = Vec::new();
-        self.dispatch_transmits(Some(&mut sent));
-        sent
-    }
-
-    /// The server forwards admitted video until `until` datagrams wait to be sent
-    /// (`Shard::forward_backlog`); returns what it sent, as [`SimRoom::server_admit`] does.
-    pub fn server_forward_backlog(&mut self, until: usize) -> Vec<(usize, usize)> {
-        self.shard.forward_backlog(until);
-        let mut sent = Vec::new();
-        self.dispatch_transmits(Some(&mut sent));
-        sent
-    }
-
-    /// Video datagrams the server admitted and has not forwarded yet.
-    pub fn server_backlog(&self) -> usize {
-        self.shard.backlog()
     }
 
     fn send(&mut self, link: Link, towards: Towards, data: BytesMut) {
