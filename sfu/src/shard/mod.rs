@@ -46,9 +46,10 @@ pub(crate) use tap::{TapCommand, TrackTap};
 const TICK: Duration = Duration::from_millis(200);
 /// How often active speakers are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
-/// Video datagrams admitted but not yet forwarded (see [`Shard::admit`]). Past this, video is
-/// forwarded as it comes rather than dropped; the driver stops reading well before.
-const VIDEO_BACKLOG_MAX: usize = 2048;
+/// Video datagrams admitted but not yet forwarded (see [`Shard::admit`]). At this length the
+/// oldest is forwarded to make room rather than anything dropped; the driver stops reading
+/// well before.
+pub(crate) const VIDEO_BACKLOG_MAX: usize = 2048;
 
 /// What the core hands its driver: datagrams to send, and the paths media now takes.
 #[derive(Default)]
@@ -163,13 +164,16 @@ impl Shard {
     /// slices goes first. Deferring what was read, not what was written, keeps isolation
     /// simple: a video packet is routed by the subscriptions of the moment it is forwarded.
     pub fn admit(&mut self, datagram: Datagram) {
-        if self.video_backlog.len() < VIDEO_BACKLOG_MAX
-            && self.publishes_video(datagram.key, &datagram.data)
-        {
-            self.video_backlog.push_back(datagram);
-        } else {
+        if !self.publishes_video(datagram.key, &datagram.data) {
             self.receive(datagram);
+            return;
         }
+        if self.video_backlog.len() >= VIDEO_BACKLOG_MAX
+            && let Some(oldest) = self.video_backlog.pop_front()
+        {
+            self.receive(oldest);
+        }
+        self.video_backlog.push_back(datagram);
     }
 
     /// Forwards the oldest admitted video until `until_transmits` datagrams wait in the

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{AUDIO_PAYLOAD, Link, SimRoom, VIDEO_PAYLOAD};
 use crate::ids::{MediaKind, Space};
+use crate::shard::VIDEO_BACKLOG_MAX;
 
 /// One step of media: 20 ms of audio from each publisher, and every other step a video
 /// delta frame of this many packets.
@@ -377,4 +378,31 @@ fn video_waiting_for_its_slice_follows_a_move_made_meanwhile() {
         .received(1, 0, MediaKind::Video)
         .expect("video arrives");
     assert_eq!(video.packets, BURST as u64);
+}
+
+/// However long a burst, the backlog stays bounded, and nothing in it is lost or reordered: at
+/// its limit the oldest packet is forwarded to make room.
+#[test]
+fn a_burst_longer_than_the_backlog_is_forwarded_whole_and_in_order() {
+    let mut room = connected_room(2, 1);
+    room.clear_received();
+    const OVER: usize = 100;
+    let mut forwarded_early = 0;
+    for _ in 0..VIDEO_BACKLOG_MAX + OVER {
+        let uplink = room
+            .prepare_video(0, VIDEO_PAYLOAD)
+            .expect("p0 sends video");
+        let sent = room.server_admit(uplink);
+        forwarded_early += sent.iter().filter(|&&(_, len)| is_video(len)).count();
+        assert!(room.server_backlog() <= VIDEO_BACKLOG_MAX);
+    }
+    assert_eq!(forwarded_early, OVER, "the oldest made room, one each");
+    room.server_forward_backlog(usize::MAX);
+    room.run_for(Duration::from_millis(200))
+        .expect("the simulation runs");
+    let video = room
+        .received(1, 0, MediaKind::Video)
+        .expect("video arrives");
+    assert_eq!(video.packets, (VIDEO_BACKLOG_MAX + OVER) as u64);
+    assert_eq!(video.discontinuities(), 0, "in order");
 }
