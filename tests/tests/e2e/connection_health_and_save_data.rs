@@ -62,14 +62,18 @@ async fn the_mediator_sees_each_partys_link_and_a_party_can_save_data() -> Resul
         .handle()
         .set(Direction::ToServer, LinkConditions::lossy(UPLINK_LOSS));
     let lossy_since = mediator.frames().len();
-    // A few reports under loss, so one covers only lossy seconds.
+    // Reports under loss: the first may straddle the change, the next three cover only lossy
+    // seconds. One report counts some 220 packets, of which random loss drops 13.5 on average;
+    // about one report in forty shows under 3 %. The mean of three is checked (under 3 % about
+    // once in two thousand).
     let mut seen: Option<ConnectionHealth> = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut losses: Vec<f64> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let frames = mediator.frames();
         let reports = health_entries(&frames[lossy_since.min(frames.len())..]);
-        if reports.len() >= 3 {
+        if reports.len() >= 4 {
             let latest = reports.last().context("a report")?;
             seen = latest
                 .iter()
@@ -79,17 +83,27 @@ async fn the_mediator_sees_each_partys_link_and_a_party_can_save_data() -> Resul
                 latest.iter().any(|h| h.participant_id == li_id),
                 "the mediator's report leaves out a party: {latest:?}"
             );
+            losses = reports[1..4]
+                .iter()
+                .filter_map(|r| r.iter().find(|h| h.participant_id == zhang_id))
+                .filter_map(|h| h.uplink_loss_percent)
+                .collect();
             break;
         }
     }
     let zhang_health = seen.context("no health report about zhang reached the mediator")?;
-    let loss = zhang_health.uplink_loss_percent.unwrap_or_default();
     println!(
-        "zhang's link as the mediator sees it under {UPLINK_LOSS} uplink loss: {zhang_health:?}"
+        "zhang's link as the mediator sees it under {UPLINK_LOSS} uplink loss: {zhang_health:?}; \
+         uplink loss in three lossy reports: {losses:?}"
     );
     ensure!(
+        losses.len() == 3,
+        "three reports under loss should each give zhang's uplink loss: {losses:?}"
+    );
+    let loss = losses.iter().sum::<f64>() / 3.0;
+    ensure!(
         (3.0..=10.0).contains(&loss),
-        "reported uplink loss {loss}% for a link that drops {}%",
+        "reported uplink loss {loss}% on average for a link that drops {}%",
         UPLINK_LOSS * 100.0
     );
     ensure!(
