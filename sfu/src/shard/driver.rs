@@ -238,9 +238,6 @@ impl Driver {
     /// at once.
     fn take_handed_over(&mut self) {
         for _ in 0..CHANNEL_BATCH {
-            if self.shard.backlog_full() {
-                break;
-            }
             let Ok(datagram) = self.datagrams.try_recv() else {
                 return;
             };
@@ -255,11 +252,10 @@ impl Driver {
     ///
     /// At most [`TURNS_PER_WAKE`] batches are read at a time: a participant flooding its socket
     /// is left for the next turn (its slot kept in `unfinished`, since an edge-triggered poll
-    /// will not say again that it is readable), so the others' media is not starved. So is
-    /// every socket while the video backlog is full: the kernel holds the rest meanwhile.
+    /// will not say again that it is readable), so the others' media is not starved.
     fn read_peer(&mut self, slot: usize) {
         for turn in 0.. {
-            if turn == TURNS_PER_WAKE || self.shard.backlog_full() {
+            if turn == TURNS_PER_WAKE {
                 if !self.unfinished.contains(&slot) {
                     self.unfinished.push(slot);
                 }

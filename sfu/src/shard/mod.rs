@@ -47,9 +47,10 @@ const TICK: Duration = Duration::from_millis(200);
 /// How often active speakers are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
 /// Video datagrams admitted but not yet forwarded (see [`Shard::admit`]). At this length the
-/// oldest is forwarded to make room rather than anything dropped; the driver stops reading
-/// well before.
-pub(crate) const VIDEO_BACKLOG_MAX: usize = 2048;
+/// oldest is forwarded to make room, in order, and nothing is dropped. The driver goes on
+/// reading every socket in turn: were it to stop while the backlog is full, a participant
+/// flooding its socket could be read first every time and keep everyone else waiting.
+pub(crate) const VIDEO_BACKLOG_MAX: usize = 1024;
 
 /// What the core hands its driver: datagrams to send, and the paths media now takes.
 #[derive(Default)]
@@ -193,11 +194,6 @@ impl Shard {
     /// Video datagrams admitted and not yet forwarded.
     pub fn backlog(&self) -> usize {
         self.video_backlog.len()
-    }
-
-    /// Whether the backlog is as long as it may get; the driver stops reading until it is not.
-    pub fn backlog_full(&self) -> bool {
-        self.video_backlog.len() >= VIDEO_BACKLOG_MAX / 2
     }
 
     /// Whether a datagram from a participant carries video it publishes: its RTP header is in
