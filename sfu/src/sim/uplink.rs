@@ -83,15 +83,18 @@ impl SimRoom {
         for datagram in uplink.datagrams {
             self.shard.admit(datagram);
         }
-        let mut sent = Vec::new();
-        self.dispatch_transmits(Some(&mut sent));
-        sent
+        self.dispatched()
     }
 
     /// The server forwards admitted video until `until` datagrams wait to be sent
     /// (`Shard::forward_backlog`); returns what it sent, as [`SimRoom::server_admit`] does.
     pub fn server_forward_backlog(&mut self, until: usize) -> Vec<(usize, usize)> {
         self.shard.forward_backlog(until);
+        self.dispatched()
+    }
+
+    /// Puts what the server sent on the links; returns each datagram's client and size.
+    fn dispatched(&mut self) -> Vec<(usize, usize)> {
         let mut sent = Vec::new();
         self.dispatch_transmits(Some(&mut sent));
         sent
