@@ -15,10 +15,8 @@ use crate::forward::{seq_after, vp8};
 use crate::ids::{Layer, MediaKind};
 
 impl Shard {
-    /// Forwards everything the participant's connection has read. Returns whether there was
-    /// anything.
-    pub(super) fn forward_reads(&mut self, publisher: usize) -> bool {
-        let mut any = false;
+    /// Forwards everything the participant's connection has read.
+    pub(super) fn forward_reads(&mut self, publisher: usize) {
         let mut touched = std::mem::take(&mut self.scratch_touched);
         touched.clear();
         while let Some(msg) = self
@@ -26,7 +24,6 @@ impl Shard {
             .get_mut(publisher)
             .and_then(|p| p.pc.poll_read())
         {
-            any = true;
             match msg.message {
                 RTCMessage::RtpPacket(_, packet) => {
                     self.forward_rtp(publisher, packet, msg.now, &mut touched);
@@ -49,7 +46,6 @@ impl Shard {
             .map(|p| p.take_adopted())
             .unwrap_or_default();
         for (at, packet) in adopted {
-            any = true;
             self.forward_rtp(publisher, packet, at, &mut touched);
         }
         if !reports.is_empty() {
@@ -71,7 +67,6 @@ impl Shard {
             }
         }
         self.scratch_touched = touched;
-        any
     }
 
     fn forward_rtp(

@@ -374,6 +374,11 @@ impl Shard {
 
     /// Moves everything a peer connection has produced: datagrams to the socket, events to
     /// their handlers, media to subscribers. Repeats until it is quiet.
+    ///
+    /// A round that only forwarded what the datagram itself delivered ends it: forwarding
+    /// writes to other connections (and a keyframe request is flushed where it is written),
+    /// so the connection was handed nothing new, and sweeping all its handlers again would
+    /// find nothing. Events, writes, or reads a sweep found may have set more in motion.
     fn drain(&mut self, key: usize) {
         loop {
             let Some(p) = self.participants.get_mut(key) else {
@@ -388,7 +393,11 @@ impl Shard {
             for event in events {
                 self.handle_peer_event(key, event);
             }
-            busy |= self.forward_reads(key);
+            self.forward_reads(key);
+            let Some(p) = self.participants.get_mut(key) else {
+                return;
+            };
+            busy |= p.pc.take_swept_reads();
             if !busy {
                 break;
             }

@@ -167,6 +167,7 @@ impl RTCPeerConnection {
             data_read_outs: VecDeque::new(),
             write_outs: VecDeque::new(),
             media_belt: VecDeque::new(),
+            swept_reads: false,
             event_outs: VecDeque::new(),
             stats: RTCStatsAccumulator::default(),
             now,

@@ -129,6 +129,8 @@ pub(crate) struct PipelineContext {
     /// What a pass carries from handler to handler ([`RTCPeerConnection::write_rtp`], and
     /// every read), kept between calls so that a packet costs no allocation for it.
     pub(crate) media_belt: VecDeque<TaggedRTCMessageInternal>,
+    /// Set when a read sweep found anything (see [`RTCPeerConnection::take_swept_reads`]).
+    pub(crate) swept_reads: bool,
     pub(crate) event_outs: VecDeque<RTCPeerConnectionEvent>,
 
     // Statistics accumulator
@@ -376,8 +378,24 @@ impl RTCPeerConnection {
         result
     }
 
+    /// Whether a sweep of the handlers' read side (the one `poll_read` makes once what was
+    /// delivered is taken, or `poll_event` after an event) found anything to pass on since the
+    /// last call; clears it.
+    ///
+    /// Accord's patch. A caller that drains a connection after each datagram sweeps reads,
+    /// events and writes, and until now swept all three again to learn that nothing more had
+    /// come of the first round. When the reads came from the datagram itself and the sweeps
+    /// found nothing, no handler was handed anything new, so the second round can be skipped.
+    pub fn take_swept_reads(&mut self) -> bool {
+        std::mem::take(&mut self.pipeline_context.swept_reads)
+    }
+
     fn pump_reads(&mut self, msg: Option<TaggedRTCMessageInternal>) {
         let mut intermediate_routs = std::mem::take(&mut self.pipeline_context.media_belt);
+        // A sweep hands a handler only what the one before it passed on: while the belt stays
+        // empty, no handler was given anything.
+        let sweep = msg.is_none();
+        let mut swept = false;
 
         // Accord's patch: an SRTP or SRTCP datagram goes through the demuxer, ICE, SRTP,
         // interceptor and endpoint handlers only. The DTLS, SCTP and data-channel handlers
@@ -414,7 +432,11 @@ impl RTCPeerConnection {
             for_each_handler!(forward: process_handler!(self, handler, {
                 let name = handler.name();
                 pass_read(&mut handler, name, &mut intermediate_routs);
+                swept |= !intermediate_routs.is_empty();
             }));
+        }
+        if sweep && swept {
+            self.pipeline_context.swept_reads = true;
         }
 
         // Finally, put intermediate_routs into RTCPeerConnection's routs
