@@ -70,7 +70,7 @@ impl<'a> DtlsHandler<'a> {
         if self.ctx.dtls_transport.state == RTCDtlsTransportState::Closed {
             return Ok(());
         }
-        let Some(dtls_endpoint) = self.ctx.dtls_transport.dtls_endpoint.as_mut() else {
+        let Some(dtls_endpoint) = self.ctx.dtls_transport.endpoint_mut() else {
             return Ok(());
         };
         dtls_endpoint.close(now)?;
@@ -221,11 +221,14 @@ impl<'a>
             let mut peer_certificates_for_stats: Vec<Vec<u8>> = vec![];
             let mut dtls_cipher_for_stats: Option<String> = None;
 
+            // Taken before the endpoint is borrowed: a completed handshake's SRTP contexts
+            // need them.
+            let replay_protection = self.ctx.dtls_transport.replay_protection;
+            let crypto_provider = Arc::clone(&self.ctx.dtls_transport.crypto_provider);
             let dtls_endpoint = self
                 .ctx
                 .dtls_transport
-                .dtls_endpoint
-                .as_mut()
+                .endpoint_mut()
                 .ok_or(Error::ErrDtlsTransportNotStarted)?;
 
             for message in dtls_endpoint.read(
@@ -253,8 +256,8 @@ impl<'a>
                             let (local_srtp_context, remote_srtp_context) =
                                 DtlsHandler::update_srtp_contexts(
                                     state,
-                                    &self.ctx.dtls_transport.replay_protection,
-                                    &self.ctx.dtls_transport.crypto_provider,
+                                    &replay_protection,
+                                    &crypto_provider,
                                 )?;
                             srtp_contexts = Some((local_srtp_context, remote_srtp_context));
                         } else {
@@ -347,8 +350,7 @@ impl<'a>
             let dtls_endpoint = self
                 .ctx
                 .dtls_transport
-                .dtls_endpoint
-                .as_mut()
+                .endpoint_mut()
                 .ok_or(Error::ErrDtlsTransportNotStarted)?;
 
             dtls_endpoint.write(msg.now, msg.transport.peer_addr, &dtls_message)?;
@@ -387,8 +389,7 @@ impl<'a>
                     let dtls_endpoint = self
                         .ctx
                         .dtls_transport
-                        .dtls_endpoint
-                        .as_mut()
+                        .endpoint_mut()
                         .ok_or(Error::ErrDtlsTransportNotStarted)?;
                     dtls_endpoint.connect(
                         now,
@@ -409,7 +410,7 @@ impl<'a>
     }
 
     fn handle_timeout(&mut self, now: Instant) -> Result<()> {
-        let Some(dtls_endpoint) = self.ctx.dtls_transport.dtls_endpoint.as_mut() else {
+        let Some(dtls_endpoint) = self.ctx.dtls_transport.endpoint_mut() else {
             return Ok(());
         };
 
@@ -429,20 +430,7 @@ impl<'a>
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        if let Some(dtls_endpoint) = self.ctx.dtls_transport.dtls_endpoint.as_ref() {
-            let mut eto = None;
-
-            let remotes = dtls_endpoint.get_connections_keys();
-            for remote in remotes {
-                if let Some(timeout) = dtls_endpoint.poll_timeout(remote) {
-                    eto = Some(eto.map_or(timeout, |e: Instant| e.min(timeout)));
-                }
-            }
-
-            eto
-        } else {
-            None
-        }
+        self.ctx.dtls_transport.endpoint_poll_timeout()
     }
 
     fn close(&mut self) -> Result<()> {

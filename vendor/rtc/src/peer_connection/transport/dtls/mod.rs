@@ -14,7 +14,7 @@ use rustls::pki_types::CertificateDer;
 use shared::error::{Error, Result};
 use shared::{TransportContext, TransportProtocol};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 pub(crate) mod fingerprint;
 pub(crate) mod parameters;
@@ -41,7 +41,13 @@ pub(crate) struct DtlsTransport {
     pub(crate) crypto_provider: Arc<dyn RTCCryptoProvider>,
     pub(crate) dtls_role: RTCDtlsRole,
     pub(crate) dtls_handshake_config: Option<Arc<::dtls::config::HandshakeConfig>>,
-    pub(crate) dtls_endpoint: Option<::dtls::endpoint::Endpoint>,
+    /// Reached through [`Self::endpoint_mut`], which forgets [`Self::endpoint_timeout`].
+    dtls_endpoint: Option<::dtls::endpoint::Endpoint>,
+    /// The endpoint's next retransmission timer as last read, kept until anything reaches the
+    /// endpoint mutably (`None`: read it again). Accord's patch: the timer changes only when
+    /// the endpoint is handed something, and reading it walked every connection's address
+    /// through a hash lookup, which a server paid after every datagram of every participant.
+    endpoint_timeout: Option<Option<Instant>>,
 
     pub(crate) state: RTCDtlsTransportState,
     pub(crate) certificates: Vec<RTCCertificate>,
@@ -115,6 +121,7 @@ impl DtlsTransport {
             dtls_role: RTCDtlsRole::Auto,
             dtls_handshake_config: None,
             dtls_endpoint: None,
+            endpoint_timeout: None,
             state: RTCDtlsTransportState::New,
             certificates,
             remote_certificates: vec![],
@@ -298,14 +305,14 @@ impl DtlsTransport {
             self.prepare_transport(local_ice_role, remote_dtls_parameters)?;
 
         if self.dtls_role == RTCDtlsRole::Client {
-            self.dtls_endpoint = Some(::dtls::endpoint::Endpoint::new(
+            self.set_endpoint(::dtls::endpoint::Endpoint::new(
                 TransportContext::default().local_addr, // placeholder; rewritten per-transmit by the ICE handler
                 TransportProtocol::UDP, // placeholder; rewritten per-transmit by the ICE handler
                 None,
             ));
             self.dtls_handshake_config = Some(dtls_handshake_config);
         } else {
-            self.dtls_endpoint = Some(::dtls::endpoint::Endpoint::new(
+            self.set_endpoint(::dtls::endpoint::Endpoint::new(
                 TransportContext::default().local_addr, // placeholder; rewritten per-transmit by the ICE handler
                 TransportProtocol::UDP, // placeholder; rewritten per-transmit by the ICE handler
                 Some(dtls_handshake_config),
@@ -313,6 +320,31 @@ impl DtlsTransport {
         }
 
         Ok(())
+    }
+
+    fn set_endpoint(&mut self, endpoint: ::dtls::endpoint::Endpoint) {
+        self.dtls_endpoint = Some(endpoint);
+        self.endpoint_timeout = None;
+    }
+
+    /// The DTLS endpoint, once started, to hand something to.
+    pub(crate) fn endpoint_mut(&mut self) -> Option<&mut ::dtls::endpoint::Endpoint> {
+        self.endpoint_timeout = None;
+        self.dtls_endpoint.as_mut()
+    }
+
+    /// The earliest retransmission timer of the endpoint's connections.
+    pub(crate) fn endpoint_poll_timeout(&mut self) -> Option<Instant> {
+        if let Some(known) = self.endpoint_timeout {
+            return known;
+        }
+        let endpoint = self.dtls_endpoint.as_ref()?;
+        let earliest = endpoint
+            .get_connections_keys()
+            .filter_map(|remote| endpoint.poll_timeout(remote))
+            .min();
+        self.endpoint_timeout = Some(earliest);
+        earliest
     }
 
     pub(crate) fn stop(&mut self) -> Result<()> {
