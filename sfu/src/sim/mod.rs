@@ -114,6 +114,8 @@ pub struct SimRoom {
     loss_state: u64,
     /// Server datagrams to addresses no client has (any more).
     undeliverable: u64,
+    /// Per client, how many of the server's next DTLS records to it are lost on the way.
+    lose_handshake: Vec<u32>,
     /// ICE restarts are carried out when the server asks, as a browser does.
     restart_on_request: bool,
 }
@@ -166,6 +168,7 @@ impl SimRoom {
             transmits: Vec::new(),
             loss_state: 0x5eed,
             undeliverable: 0,
+            lose_handshake: vec![0; participants],
             restart_on_request: true,
         })
     }
@@ -348,6 +351,11 @@ impl SimRoom {
         self.downlinks[i] = link;
     }
 
+    /// The next `records` DTLS datagrams the server sends client `i` are lost on the way.
+    pub fn lose_server_handshake(&mut self, i: usize, records: u32) {
+        self.lose_handshake[i] = records;
+    }
+
     /// Whether clients restart ICE when the server asks (on by default).
     pub fn restart_on_request(&mut self, restart: bool) {
         self.restart_on_request = restart;
@@ -493,6 +501,12 @@ impl SimRoom {
                 Some(&to) => {
                     if let Some(log) = log.as_deref_mut() {
                         log.push((to, t.data.len()));
+                    }
+                    // RFC 7983: a first byte of 20–63 is DTLS.
+                    let dtls = t.data.first().is_some_and(|b| (20..=63).contains(b));
+                    if dtls && self.lose_handshake[to] > 0 {
+                        self.lose_handshake[to] -= 1;
+                        continue;
                     }
                     let link = self.downlinks[to];
                     self.send(link, Towards::Client { to }, t.data);

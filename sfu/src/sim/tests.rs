@@ -406,3 +406,19 @@ fn a_burst_longer_than_the_backlog_is_forwarded_whole_and_in_order() {
     assert_eq!(video.packets, (VIDEO_BACKLOG_MAX + OVER) as u64);
     assert_eq!(video.discontinuities(), 0, "in order");
 }
+
+/// The server opens the DTLS handshake (it answers, so it is the DTLS client), and the party
+/// waits for it: when the server's first flight is lost, only the server sending it again can
+/// bring the party in.
+#[test]
+fn a_lost_handshake_flight_is_sent_again_and_the_party_connects() {
+    let mut room = SimRoom::new(2, 2).expect("a simulated room");
+    room.lose_server_handshake(0, 1);
+    room.connect()
+        .expect("the party connects although the server's first flight was lost");
+    assert_eq!(room.lose_handshake[0], 0, "a flight was lost");
+    assert!(
+        room.packets_from(0, 1) > 0,
+        "media flows after the handshake"
+    );
+}
