@@ -126,11 +126,13 @@ async fn tcp_pump(
             while shared.tcp_cut(peer) {
                 tokio::time::sleep(CUT_POLL).await;
             }
+            // Counted before the write: whoever has read these bytes at the far end must
+            // also see them counted, and the write can complete there before it returns here.
+            shared.tcp_bytes[direction.index()]
+                .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
             if to.write_all(&chunk.data).await.is_err() {
                 return;
             }
-            shared.tcp_bytes[direction.index()]
-                .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
         }
         // The other side closed its sending half: pass that on once everything is through.
         let _ = to.shutdown().await;
