@@ -38,6 +38,8 @@ use crate::stats::SfuStats;
 
 pub(crate) use commands::{Command, Pending, Request};
 pub use health::HEALTH_INTERVAL;
+#[cfg(test)]
+pub(crate) use participant::CONNECT_TIMEOUT;
 use participant::Participant;
 use publication::Publication;
 pub(crate) use tap::{TapCommand, TrackTap};

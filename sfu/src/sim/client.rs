@@ -152,6 +152,12 @@ pub(super) struct Client {
     pub announced: HashMap<String, (crate::ids::ParticipantId, MediaKind)>,
     /// ICE restarts the server asked for.
     pub restarts_asked: u32,
+    /// What its engine said when it gave up on the connection (a DTLS handshake out of
+    /// retransmissions fails the next timer), as a browser reports a failed connection; its
+    /// timers are not fired again.
+    pub failed: Option<String>,
+    /// The server told it its media path is lost for good (`SfuEvent::MediaLost`).
+    pub media_lost: bool,
     /// RTCP sender reports the server sent it, by the SSRC they report on (read on the wire:
     /// SRTCP leaves the first header and SSRC in the clear).
     pub sender_reports: HashMap<u32, u64>,
@@ -269,6 +275,8 @@ impl Client {
             received: HashMap::new(),
             announced: HashMap::new(),
             restarts_asked: 0,
+            failed: None,
+            media_lost: false,
             sender_reports: HashMap::new(),
             keep_history: true,
         })

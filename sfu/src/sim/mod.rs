@@ -202,6 +202,12 @@ impl SimRoom {
         let deadline = self.now + CONNECT_WITHIN;
         let mut step = 0u32;
         while !self.media_flows_everywhere() {
+            if let Some((i, why)) = self.first_failed() {
+                return Err(Error::Engine(format!(
+                    "p{i}'s connection failed: {why}; {}",
+                    self.progress()
+                )));
+            }
             if self.now >= deadline {
                 return Err(Error::Engine(format!(
                     "simulated room not connected after {CONNECT_WITHIN:?}: {}",
@@ -242,6 +248,19 @@ impl SimRoom {
                         .all(|kind| self.received(s, p, kind).is_some_and(|l| l.packets > 0))
                 })
         })
+    }
+
+    /// The first client whose engine gave up on its connection, and what it said.
+    fn first_failed(&self) -> Option<(usize, &str)> {
+        self.clients
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| c.failed.as_deref().map(|why| (i, why)))
+    }
+
+    /// Whether the server told client `i` that its media path is lost for good.
+    pub fn media_lost(&self, i: usize) -> bool {
+        self.clients[i].media_lost
     }
 
     fn progress(&self) -> String {
@@ -465,6 +484,7 @@ impl SimRoom {
                     self.clients[i].mids.extend(tracks);
                     self.answer(i, sdp)?;
                 }
+                SfuEvent::MediaLost => self.clients[i].media_lost = true,
                 SfuEvent::TrackPublished(info) => {
                     self.clients[i]
                         .announced
@@ -581,7 +601,7 @@ impl SimRoom {
 
     fn next_event(&mut self) -> Instant {
         let mut next = self.shard.poll_timeout();
-        for c in &mut self.clients {
+        for c in self.clients.iter_mut().filter(|c| c.failed.is_none()) {
             if let Some(t) = c.pc.poll_timeout() {
                 next = next.min(t);
             }
@@ -597,9 +617,11 @@ impl SimRoom {
         if self.shard.poll_timeout() <= now {
             self.shard.handle_timeout(now);
         }
-        for c in &mut self.clients {
-            if c.pc.poll_timeout().is_some_and(|t| t <= now) {
-                c.pc.handle_timeout(now)?;
+        for c in self.clients.iter_mut().filter(|c| c.failed.is_none()) {
+            if c.pc.poll_timeout().is_some_and(|t| t <= now)
+                && let Err(e) = c.pc.handle_timeout(now)
+            {
+                c.failed = Some(e.to_string());
             }
         }
         Ok(())

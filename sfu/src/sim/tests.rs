@@ -422,3 +422,29 @@ fn a_lost_handshake_flight_is_sent_again_and_the_party_connects() {
         "media flows after the handshake"
     );
 }
+
+#[test]
+fn a_party_whose_handshake_never_completes_is_told_its_media_is_lost() {
+    let mut room = SimRoom::new(2, 2).expect("a simulated room");
+    room.lose_server_handshake(0, u32::MAX);
+    let joined = room.now();
+    let err = room
+        .connect()
+        .expect_err("no handshake, no connection")
+        .to_string();
+    assert!(err.contains("p0's connection failed"), "{err}");
+    assert!(
+        !room.media_lost(0),
+        "not yet: the server waits for a slow party"
+    );
+    // Within the time allowed to connect (and the shard's next look over its rooms), not
+    // only once the silent path has run out its own, longer, allowance.
+    let told_by = joined + crate::shard::CONNECT_TIMEOUT + Duration::from_secs(1);
+    room.run_for(told_by.saturating_duration_since(room.now()))
+        .expect("the room runs on without the party");
+    assert!(
+        room.media_lost(0),
+        "the server gives the seat up and says so, instead of leaving the party waiting"
+    );
+    assert!(!room.media_lost(1), "the other party is not affected");
+}
