@@ -107,6 +107,16 @@ impl Chain {
     /// that can take the packet in place does so; either way its own queue is left as it was, and
     /// anything it has ready is collected by the next walk.
     fn walk(&mut self, direction: Direction) {
+        self.walk_belt(direction);
+        let outs = match direction {
+            Direction::Read => &mut self.read_outs,
+            Direction::Write => &mut self.write_outs,
+        };
+        outs.extend(self.belt.drain(..));
+    }
+
+    /// The pass of [`walk`](Self::walk), leaving what comes out of it on the belt.
+    fn walk_belt(&mut self, direction: Direction) {
         let count = self.interceptors.len();
         for step in 0..count {
             let index = match direction {
@@ -152,11 +162,6 @@ impl Chain {
                 }
             }
         }
-        let outs = match direction {
-            Direction::Read => &mut self.read_outs,
-            Direction::Write => &mut self.write_outs,
-        };
-        outs.extend(self.belt.drain(..));
     }
 }
 
@@ -250,13 +255,20 @@ impl Interceptor for Chain {
         }
     }
 
-    /// The walk leaves what is ready in the write output; a lone packet there is handed back
-    /// rather than left for `poll_write`, whose walk would find nothing new to collect.
+    /// A lone packet that is all the walk leaves ready, with nothing older waiting in the write
+    /// output, is handed back from the belt rather than left for `poll_write`, whose walk would
+    /// find nothing new to collect; it is not moved through the output queue on the way.
     fn write_rtp_through(&mut self, packet: TaggedPacket) -> Result<Option<TaggedPacket>, Error> {
-        self.handle_write(packet)?;
-        if self.write_outs.len() == 1 {
-            return Ok(self.write_outs.pop_front());
+        if !self.write_outs.is_empty() {
+            self.handle_write(packet)?;
+            return Ok(None);
         }
+        self.belt.push_back(packet);
+        self.walk_belt(Direction::Write);
+        if self.belt.len() == 1 {
+            return Ok(self.belt.pop_front());
+        }
+        self.write_outs.extend(self.belt.drain(..));
         Ok(None)
     }
 }

@@ -272,7 +272,7 @@ impl NackResponderInterceptor {
         if let Packet::Rtp(ref rtp_packet) = msg.message.packet
             && let Some(stream) = self.streams.get_mut(&rtp_packet.header.ssrc)
         {
-            stream.send_buffer.add(rtp_packet.clone());
+            stream.send_buffer.add(rtp_packet);
         }
     }
 }

@@ -44,12 +44,17 @@ impl SendBuffer {
         })
     }
 
-    /// Add an RTP packet to the buffer.
-    pub(crate) fn add(&mut self, packet: rtp::Packet) {
+    /// Add a copy of an RTP packet to the buffer.
+    ///
+    /// Accord's patch: the copy goes into the storage of the packet it displaces, when there is
+    /// one. Cloning allocated the header's extension list for every packet sent, and dropping
+    /// the displaced packet freed one; a server forwarding to many subscribers does that for
+    /// every copy of every packet.
+    pub(crate) fn add(&mut self, packet: &rtp::Packet) {
         let seq = packet.header.sequence_number;
 
         if !self.started {
-            self.packets[(seq & self.mask) as usize] = Some(packet);
+            keep_copy(&mut self.packets[(seq & self.mask) as usize], packet);
             self.highest_added = seq;
             self.started = true;
             return;
@@ -73,7 +78,7 @@ impl SendBuffer {
         // For negative diff (out of order), we still store but don't update highest_added
 
         let idx = (seq & self.mask) as usize;
-        self.packets[idx] = Some(packet);
+        keep_copy(&mut self.packets[idx], packet);
     }
 
     /// Get a packet by sequence number.
@@ -105,6 +110,44 @@ impl SendBuffer {
 
         Some(packet)
     }
+}
+
+/// Puts a copy of `packet` in `slot`, reusing the lists of a packet already there.
+fn keep_copy(slot: &mut Option<rtp::Packet>, packet: &rtp::Packet) {
+    let Some(kept) = slot else {
+        *slot = Some(packet.clone());
+        return;
+    };
+    // Named in full so that a field added upstream fails to compile here instead of keeping
+    // the displaced packet's value.
+    let rtp::header::Header {
+        version,
+        padding,
+        extension,
+        marker,
+        payload_type,
+        sequence_number,
+        timestamp,
+        ssrc,
+        csrc,
+        extension_profile,
+        extensions,
+        extensions_padding,
+    } = &packet.header;
+    let header = &mut kept.header;
+    header.version = *version;
+    header.padding = *padding;
+    header.extension = *extension;
+    header.marker = *marker;
+    header.payload_type = *payload_type;
+    header.sequence_number = *sequence_number;
+    header.timestamp = *timestamp;
+    header.ssrc = *ssrc;
+    header.csrc.clone_from(csrc);
+    header.extension_profile = *extension_profile;
+    header.extensions.clone_from(extensions);
+    header.extensions_padding = *extensions_padding;
+    kept.payload.clone_from(&packet.payload);
 }
 
 #[cfg(test)]
@@ -143,7 +186,7 @@ mod tests {
         let mut buf = SendBuffer::new(8).unwrap();
 
         // Add packet
-        buf.add(make_packet(0));
+        buf.add(&make_packet(0));
         assert!(buf.get(0).is_some());
         assert_eq!(buf.get(0).unwrap().header.sequence_number, 0);
 
@@ -157,7 +200,7 @@ mod tests {
 
         // Fill buffer
         for i in 0..8 {
-            buf.add(make_packet(i));
+            buf.add(&make_packet(i));
         }
 
         // All packets should be retrievable
@@ -166,7 +209,7 @@ mod tests {
         }
 
         // Add packet that wraps (seq 8 overwrites seq 0's slot)
-        buf.add(make_packet(8));
+        buf.add(&make_packet(8));
         assert!(buf.get(8).is_some());
         assert!(buf.get(0).is_none()); // Should be gone (different seq in same slot)
     }
@@ -175,12 +218,12 @@ mod tests {
     fn test_send_buffer_gap_clears_packets() {
         let mut buf = SendBuffer::new(8).unwrap();
 
-        buf.add(make_packet(0));
-        buf.add(make_packet(1));
-        buf.add(make_packet(2));
+        buf.add(&make_packet(0));
+        buf.add(&make_packet(1));
+        buf.add(&make_packet(2));
 
         // Jump ahead, packets 3-4 should be cleared
-        buf.add(make_packet(5));
+        buf.add(&make_packet(5));
 
         assert!(buf.get(0).is_some());
         assert!(buf.get(1).is_some());
@@ -195,12 +238,12 @@ mod tests {
         let mut buf = SendBuffer::new(8).unwrap();
 
         for i in 0..8 {
-            buf.add(make_packet(i));
+            buf.add(&make_packet(i));
         }
 
         // Add more packets to push old ones out of range
         for i in 8..16 {
-            buf.add(make_packet(i));
+            buf.add(&make_packet(i));
         }
 
         // Old packets should be out of range
@@ -219,10 +262,10 @@ mod tests {
         let mut buf = SendBuffer::new(8).unwrap();
 
         // Start near wraparound
-        buf.add(make_packet(65534));
-        buf.add(make_packet(65535));
-        buf.add(make_packet(0));
-        buf.add(make_packet(1));
+        buf.add(&make_packet(65534));
+        buf.add(&make_packet(65535));
+        buf.add(&make_packet(0));
+        buf.add(&make_packet(1));
 
         assert!(buf.get(65534).is_some());
         assert!(buf.get(65535).is_some());
@@ -234,12 +277,44 @@ mod tests {
     fn test_send_buffer_out_of_order() {
         let mut buf = SendBuffer::new(8).unwrap();
 
-        buf.add(make_packet(0));
-        buf.add(make_packet(2)); // Skip 1
-        buf.add(make_packet(1)); // Out of order
+        buf.add(&make_packet(0));
+        buf.add(&make_packet(2)); // Skip 1
+        buf.add(&make_packet(1)); // Out of order
 
         assert!(buf.get(0).is_some());
         assert!(buf.get(1).is_some());
         assert!(buf.get(2).is_some());
+    }
+
+    /// Accord's patch: a packet kept in the storage of the one it displaces is that packet
+    /// exactly, whatever the displaced one carried.
+    #[test]
+    fn test_send_buffer_displacing_keeps_the_new_packet_exactly() {
+        let mut buf = SendBuffer::new(2).unwrap();
+        let mut old = make_packet(0);
+        old.header.csrc = vec![7, 8];
+        old.header.marker = true;
+        old.header.extension = true;
+        old.header.extensions = vec![
+            rtp::header::Extension {
+                id: 1,
+                payload: vec![1, 2, 3].into(),
+            },
+            rtp::header::Extension {
+                id: 3,
+                payload: vec![9].into(),
+            },
+        ];
+        buf.add(&old);
+        let mut new = make_packet(2);
+        new.header.extension = true;
+        new.header.extensions = vec![rtp::header::Extension {
+            id: 5,
+            payload: vec![4, 5].into(),
+        }];
+        new.header.timestamp = 1234;
+        buf.add(&new);
+        assert_eq!(buf.get(2), Some(&new));
+        assert!(buf.get(0).is_none(), "displaced");
     }
 }
