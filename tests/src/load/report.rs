@@ -183,6 +183,11 @@ pub struct Report {
     pub server_rss_per_participant_kib: Option<f64>,
     /// This tool's CPU over the window (it shares the machine with the server).
     pub tool_cpu: Cpu,
+    /// Server CPU ÷ this tool's CPU, over the same window. The tool does the same work in
+    /// every run of a scenario, so its CPU moves with the machine's speed *during* the window,
+    /// which the floor, measured after it, cannot follow: between builds compared in one
+    /// series, this is the steadier figure.
+    pub server_per_tool_cpu: Option<f64>,
     /// Everything else the machine ran during the window (busy CPU minus server and tool):
     /// non-zero means the figures were disturbed.
     pub other_cpu: Cpu,
@@ -211,6 +216,11 @@ impl Report {
         let join =
             (self.join_to_first_media.samples > 0).then_some(self.join_to_first_media.p50_ms);
         let times_floor = self.times_floor();
+        self.server_per_tool_cpu = self
+            .server_cpu
+            .as_ref()
+            .filter(|_| self.tool_cpu.seconds > 0.0)
+            .map(|server| server.seconds / self.tool_cpu.seconds);
         self.checks = vec![
             check(
                 "server CPU per forwarded packet",
@@ -373,6 +383,9 @@ impl Report {
                 self.tool_cpu.seconds, self.tool_cpu.cores
             ),
         );
+        if let Some(ratio) = self.server_per_tool_cpu {
+            row("server CPU ÷ load tool CPU", format!("{ratio:.3}"));
+        }
         row(
             "other processes' CPU",
             format!(
@@ -507,9 +520,19 @@ mod tests {
         let mut r = Report {
             server_cpu_us_per_forwarded: Some(6.0),
             added_latency_us: Some([100.0, 300.0, 900.0]),
+            server_cpu: Some(Cpu {
+                seconds: 3.0,
+                cores: 0.15,
+            }),
+            tool_cpu: Cpu {
+                seconds: 6.0,
+                cores: 0.3,
+            },
             ..Report::default()
         };
         r.evaluate();
+        assert_eq!(r.server_per_tool_cpu, Some(0.5));
+        assert!(r.to_table().contains("server CPU ÷ load tool CPU"));
         assert_eq!(r.checks[0].met, Some(false));
         assert_eq!(r.checks[1].met, None, "no floor measured");
         assert_eq!(r.checks[2].met, Some(true));
