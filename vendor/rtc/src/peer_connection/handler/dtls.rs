@@ -88,6 +88,20 @@ impl<'a> DtlsHandler<'a> {
         DtlsHandler { ctx, stats }
     }
 
+    /// Moves the records the endpoint has ready to send into this handler's writes.
+    fn collect_transmits(&mut self) {
+        let Some(dtls_endpoint) = self.ctx.dtls_transport.endpoint_mut() else {
+            return;
+        };
+        while let Some(transmit) = dtls_endpoint.poll_transmit() {
+            self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
+                now: transmit.now,
+                transport: transmit.transport,
+                message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
+            });
+        }
+    }
+
     pub(crate) fn name(&self) -> &'static str {
         "DtlsHandler"
     }
@@ -397,6 +411,11 @@ impl<'a>
                         dtls_handshake_config,
                         None,
                     )?;
+                    // Accord's patch: the first flight leaves now. Left in the endpoint, it was
+                    // collected only by the next `handle_timeout`, which the connection's
+                    // nearest timer (the ICE check, 200 ms away) set: a DTLS client's every
+                    // handshake started that much late.
+                    self.collect_transmits();
                 };
             }
         } else {
@@ -418,13 +437,7 @@ impl<'a>
         for remote in remotes {
             dtls_endpoint.handle_timeout(remote, now)?;
         }
-        while let Some(transmit) = dtls_endpoint.poll_transmit() {
-            self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
-                now: transmit.now,
-                transport: transmit.transport,
-                message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
-            });
-        }
+        self.collect_transmits();
 
         Ok(())
     }
