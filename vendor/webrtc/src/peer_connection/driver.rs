@@ -848,7 +848,13 @@ where
             // this iteration) or enqueues a fresh `WriteNotify` for the next one.
             self.inner.write_pending.store(false, Ordering::Release);
             self.poll_writes().await?;
-            self.poll_events().await;
+            // Accord's patch: an event can set the core writing (ICE connected starts the DTLS
+            // handshake, whose first flight is queued while the event is handled). Flushed only
+            // by the next pass, that flight waited for the next timer, the ICE check 200 ms away,
+            // before it left: most of the time every join took.
+            if self.poll_events().await {
+                self.poll_writes().await?;
+            }
             self.poll_reads().await?;
 
             // Wake senders blocked in `DataChannel::writable()`: the poll_* passes above
@@ -2107,21 +2113,27 @@ where
         self.gso_scratch = scratch;
     }
 
-    async fn poll_events(&mut self) {
+    /// Handles every pending event; returns whether there was any.
+    async fn poll_events(&mut self) -> bool {
+        let mut handled = false;
         // 2.a stun_gatherer poll_event()
         while let Some(event) = self.stun_gatherer.poll_event() {
+            handled = true;
             self.handle_stun_gather_event(event).await;
         }
 
         // 2.b turn_relayer poll_event()
         while let Some(event) = self.turn_relayer.poll_event() {
+            handled = true;
             self.handle_turn_relay_event(event).await;
         }
 
         // 2.c peer_connection poll_event() - Process all events
         for event in Self::drain_core_events(self.inner.clone()).await {
+            handled = true;
             self.handle_rtc_event(event).await;
         }
+        handled
     }
 
     async fn poll_reads(&mut self) -> Result<()> {
