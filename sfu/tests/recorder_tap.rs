@@ -381,12 +381,15 @@ async fn a_recorded_publisher_arrives_with_sender_reports_and_pause_and_drop_sto
     tap.pause();
     let before = tap.counters().delivered;
     let mut paused = Seen::default();
-    // What was queued before the pause may still be read; nothing is added while paused.
+    // What was queued before the pause may still be read; nothing is added while paused. The
+    // shard handles one packet at a time, and the one it may be delivering as `pause` returns
+    // (checked before the pause, counted after `before` was read) is the only one that can
+    // follow.
     collect(&mut tap.events, &mut paused, Duration::from_millis(1500)).await;
-    assert_eq!(
-        tap.counters().delivered,
-        before,
-        "nothing is delivered while paused"
+    let after = tap.counters().delivered;
+    assert!(
+        after <= before + 1,
+        "nothing is delivered while paused: {before} before, {after} after"
     );
 
     tap.resume();
