@@ -61,6 +61,28 @@ fn the_dockerfile_copies_what_exists_and_builds_the_accord_binary() {
         );
     }
 
+    // Every crate patched in place of crates.io's is there too, or Cargo cannot resolve the
+    // workspace: a path missing from the image fails the build before it starts.
+    let patches = manifest
+        .split("[patch.crates-io]")
+        .nth(1)
+        .expect("the patched crates");
+    let patch_paths: Vec<&str> = patches
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| l.split("path = \"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(!patch_paths.is_empty(), "patched crates are listed");
+    for path in patch_paths {
+        assert!(
+            copied
+                .iter()
+                .any(|c| c == path || path.starts_with(&format!("{c}/"))),
+            "the build stage lacks the patched crate {path}"
+        );
+    }
+
     // The binary: the root package's (named accord, from src/main.rs), built and run as such.
     let package = manifest
         .split("[package]")
