@@ -74,13 +74,7 @@ impl<'a> DtlsHandler<'a> {
             return Ok(());
         };
         dtls_endpoint.close(now)?;
-        while let Some(transmit) = dtls_endpoint.poll_transmit() {
-            self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
-                now: transmit.now,
-                transport: transmit.transport,
-                message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
-            });
-        }
+        self.collect_transmits();
         Ok(())
     }
 
@@ -88,7 +82,9 @@ impl<'a> DtlsHandler<'a> {
         DtlsHandler { ctx, stats }
     }
 
-    /// Moves the records the endpoint has ready to send into this handler's writes.
+    /// Moves the records the endpoint has ready to send into this handler's writes: called after
+    /// each thing that hands the endpoint something (a read, a write, a timeout, `connect`,
+    /// `close`), so nothing it produced waits for another of them.
     fn collect_transmits(&mut self) {
         let Some(dtls_endpoint) = self.ctx.dtls_transport.endpoint_mut() else {
             return;
@@ -293,13 +289,7 @@ impl<'a>
                 }
             }
 
-            while let Some(transmit) = dtls_endpoint.poll_transmit() {
-                self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
-                    now: transmit.now,
-                    transport: transmit.transport,
-                    message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
-                });
-            }
+            self.collect_transmits();
 
             if let Some((local_srtp_context, remote_srtp_context)) = srtp_contexts {
                 self.ctx
@@ -368,13 +358,7 @@ impl<'a>
                 .ok_or(Error::ErrDtlsTransportNotStarted)?;
 
             dtls_endpoint.write(msg.now, msg.transport.peer_addr, &dtls_message)?;
-            while let Some(transmit) = dtls_endpoint.poll_transmit() {
-                self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
-                    now: transmit.now,
-                    transport: transmit.transport,
-                    message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
-                });
-            }
+            self.collect_transmits();
         } else {
             // Bypass
             debug!("Bypass dtls write {:?}", msg.transport.peer_addr);
