@@ -407,9 +407,9 @@ fn a_burst_longer_than_the_backlog_is_forwarded_whole_and_in_order() {
     assert_eq!(video.discontinuities(), 0, "in order");
 }
 
-/// The server opens the DTLS handshake (it answers, so it is the DTLS client), and the party
-/// waits for it: when the server's first flight is lost, only the server sending it again can
-/// bring the party in.
+/// The party opens the DTLS handshake and the server, the DTLS server, answers each flight:
+/// when the server's first answer is lost, the party connects only if the party repeats its
+/// flight and the server answers it again.
 #[test]
 fn a_lost_handshake_flight_is_sent_again_and_the_party_connects() {
     let mut room = SimRoom::new(2, 2).expect("a simulated room");

@@ -209,7 +209,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// Fills [`Report::checks`] from the figures.
+    /// Fills [`Report::checks`], and the figures derived from others
+    /// ([`Report::server_per_tool_cpu`]), from the figures.
     pub fn evaluate(&mut self) {
         let cpu = self.server_cpu_us_per_forwarded;
         let added_p99 = self.added_latency_us.map(|a| a[2]);
